@@ -1,0 +1,79 @@
+/// Exact money: `cost_cents` decimals with up to 7 fraction digits <-> integer nano-dollars.
+public enum Money {
+    /// Nano-dollars in one cent.
+    public static let nanosPerCent: Int64 = 10_000_000
+    /// Largest accepted cost of one record: 1e12 cents (ten billion dollars).
+    public static let maxNanos: Int64 = 1_000_000_000_000 * nanosPerCent / 1000
+
+    /// Why a decimal does not parse.
+    public enum ParseFailure: Error, Sendable, Equatable {
+        case malformed
+        case negative
+        case tooPrecise
+        case tooLarge
+    }
+
+    /// Parses a non-negative decimal such as `12.3456789`, `0`, `1e-3` is not accepted (no exponent).
+    public static func parseCents(_ b: UnsafeRawBufferPointer) -> Result<Int64, ParseFailure> {
+        let n = b.count
+        guard n > 0 else { return .failure(.malformed) }
+        var i = 0
+        if b[0] == 45 {  // '-'
+            // "-0" and "-0.000" are zero; anything else negative is an error.
+            i = 1
+            var allZero = true, any = false
+            while i < n {
+                let c = b[i]
+                if c == 48 { any = true } else if c == 46 { } else if c >= 49 && c <= 57 { allZero = false; any = true } else {
+                    return .failure(.malformed)
+                }
+                i += 1
+            }
+            return any ? (allZero ? .success(0) : .failure(.negative)) : .failure(.malformed)
+        }
+        if b[0] == 43 { i = 1 }
+        var whole: Int64 = 0
+        var digits = 0
+        while i < n, b[i] >= 48, b[i] <= 57 {
+            guard whole <= maxNanos / nanosPerCent else { return .failure(.tooLarge) }
+            whole = whole * 10 + Int64(b[i] - 48)
+            digits += 1
+            i += 1
+        }
+        var frac: Int64 = 0
+        var fracDigits = 0
+        if i < n, b[i] == 46 {
+            i += 1
+            while i < n, b[i] >= 48, b[i] <= 57 {
+                if fracDigits < 7 {
+                    frac = frac * 10 + Int64(b[i] - 48)
+                } else if b[i] != 48 {
+                    return .failure(.tooPrecise)
+                }
+                fracDigits += 1
+                i += 1
+            }
+            guard fracDigits > 0 else { return .failure(.malformed) }
+        }
+        guard i == n, digits > 0 || fracDigits > 0 else { return .failure(.malformed) }
+        for _ in Swift.min(fracDigits, 7)..<7 { frac *= 10 }
+        let (w, o1) = whole.multipliedReportingOverflow(by: nanosPerCent)
+        guard !o1, w <= maxNanos - frac else { return .failure(.tooLarge) }
+        return .success(w + frac)
+    }
+
+    /// Parses a Swift string; see `parseCents(_:)`.
+    public static func parseCents(_ s: String) -> Result<Int64, ParseFailure> {
+        var s = s
+        return s.withUTF8 { parseCents(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Formats nano-dollars as a `cost_cents` decimal with exactly 7 fraction digits, e.g. `12.3400000`.
+    public static func formatCents(_ nanos: Int64) -> String {
+        let neg = nanos < 0
+        let m = nanos.magnitude
+        let whole = m / UInt64(nanosPerCent)
+        let frac = String(m % UInt64(nanosPerCent))
+        return (neg ? "-" : "") + String(whole) + "." + String(repeating: "0", count: 7 - frac.count) + frac
+    }
+}

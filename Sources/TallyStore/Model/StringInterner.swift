@@ -1,0 +1,86 @@
+/// Maps byte strings to dense `UInt32` codes, so each distinct string is validated and allocated once.
+///
+/// Lookups hash the bytes in place: a string already seen costs no allocation.
+package struct StringInterner: Sendable {
+    /// The distinct strings; a code is an index into this array.
+    package private(set) var values: [String] = []
+    private var arena: [UInt8] = []
+    private var offsets: [Int] = [0]
+    private var hashes: [UInt64] = []
+    private var slots: [Int32] = Array(repeating: -1, count: 64)
+
+    package init() {}
+
+    /// Number of distinct strings.
+    package var count: Int { values.count }
+
+    /// Returns the code of `bytes` if it was interned before.
+    package func lookup(_ bytes: UnsafeRawBufferPointer) -> UInt32? {
+        let h = byteHash(bytes)
+        let mask = slots.count - 1
+        var s = Int(truncatingIfNeeded: h) & mask
+        while true {
+            let code = slots[s]
+            if code < 0 { return nil }
+            if hashes[Int(code)] == h && equals(Int(code), bytes) { return UInt32(code) }
+            s = (s + 1) & mask
+        }
+    }
+
+    /// Interns `bytes`, creating the `String` with `make` only when the bytes are new.
+    /// `make` may reject the bytes (invalid UTF-8) by returning nil; nothing is stored then.
+    package mutating func intern(_ bytes: UnsafeRawBufferPointer, make: (UnsafeRawBufferPointer) -> String?) -> UInt32? {
+        let h = byteHash(bytes)
+        let mask = slots.count - 1
+        var s = Int(truncatingIfNeeded: h) & mask
+        while true {
+            let code = slots[s]
+            if code < 0 { break }
+            if hashes[Int(code)] == h && equals(Int(code), bytes) { return UInt32(code) }
+            s = (s + 1) & mask
+        }
+        guard let string = make(bytes) else { return nil }
+        let code = Int32(values.count)
+        values.append(string)
+        hashes.append(h)
+        arena.append(contentsOf: bytes)
+        offsets.append(arena.count)
+        slots[s] = code
+        if values.count * 2 > slots.count { grow() }
+        return UInt32(code)
+    }
+
+    /// Interns a Swift string.
+    package mutating func intern(_ string: String) -> UInt32 {
+        var s = string
+        return s.withUTF8 { buf in
+            intern(UnsafeRawBufferPointer(buf), make: { _ in string })!
+        }
+    }
+
+    private func equals(_ code: Int, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        let start = offsets[code]
+        let len = offsets[code + 1] - start
+        guard len == bytes.count else { return false }
+        return arena.withUnsafeBytes { a in
+            len == 0 || memcmp(a.baseAddress! + start, bytes.baseAddress!, len) == 0
+        }
+    }
+
+    private mutating func grow() {
+        var newSlots = [Int32](repeating: -1, count: slots.count * 2)
+        let mask = newSlots.count - 1
+        for code in 0..<values.count {
+            var s = Int(truncatingIfNeeded: hashes[code]) & mask
+            while newSlots[s] >= 0 { s = (s + 1) & mask }
+            newSlots[s] = Int32(code)
+        }
+        slots = newSlots
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
