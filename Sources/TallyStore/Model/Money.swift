@@ -2,8 +2,8 @@
 public enum Money {
     /// Nano-dollars in one cent.
     public static let nanosPerCent: Int64 = 10_000_000
-    /// Largest accepted cost of one record: 1e12 cents (ten billion dollars).
-    public static let maxNanos: Int64 = 1_000_000_000_000 * nanosPerCent / 1000
+    /// Largest accepted cost of one record: 1e9 cents (ten million dollars), so sums of billions stay in Int64.
+    public static let maxNanos: Int64 = 1_000_000_000 * nanosPerCent
 
     /// Why a decimal does not parse.
     public enum ParseFailure: Error, Sendable, Equatable {
