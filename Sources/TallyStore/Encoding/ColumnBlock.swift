@@ -1,0 +1,299 @@
+/// One column chunk of one granule on disk: a 24-byte header, then the (maybe LZ4-compressed) payload.
+///
+/// ```
+/// 0  u8  codec      0 = raw, 1 = LZ4 block
+/// 1  u8  encoding   BlockEncoding
+/// 2  u16 reserved   0
+/// 4  u32 rows
+/// 8  u32 rawLength  payload bytes before compression
+/// 12 u32 storedLength
+/// 16 u32 crc32c     of the stored payload
+/// 20 u32 reserved   0
+/// ```
+package enum BlockEncoding: UInt8, Sendable {
+    /// `i64 base, u8 width, 7 x 0`, then values - base bit-packed.
+    case frameOfReference = 1
+    /// `i64 first, i64 minDelta, u8 width, 7 x 0`, then (delta - minDelta) of rows 1..<n bit-packed.
+    case delta = 2
+    /// 16 bytes per row: canonical lowercase UUID strings.
+    case uuid = 3
+    /// `u32 offsets[rows + 1]`, then the bytes.
+    case bytes = 4
+}
+
+package enum BlockCodec: UInt8, Sendable {
+    case raw = 0
+    case lz4 = 1
+}
+
+package struct BlockHeader: Sendable {
+    package static let size = 24
+    package var codec: BlockCodec
+    package var encoding: BlockEncoding
+    package var rows: Int
+    package var rawLength: Int
+    package var storedLength: Int
+    package var crc: UInt32
+}
+
+/// Builds column blocks; reuses its buffers across calls.
+package struct BlockEncoder {
+    private var raw: [UInt8] = []
+    private var compressed: [UInt8] = []
+
+    package init() {}
+
+    /// Encodes integers with frame-of-reference bit packing.
+    package mutating func encodeFOR(_ values: UnsafeBufferPointer<Int64>, into out: inout [UInt8]) {
+        var lo = Int64.max, hi = Int64.min
+        for v in values { lo = min(lo, v); hi = max(hi, v) }
+        if values.isEmpty { lo = 0; hi = 0 }
+        let width = BitPacking.width(of: UInt64(bitPattern: hi &- lo))
+        let packed = BitPacking.packedSize(count: values.count, width: width)
+        raw.removeAll(keepingCapacity: true)
+        raw.append(contentsOf: repeatElement(0, count: 16 + packed))
+        raw.withUnsafeMutableBytes { r in
+            r.storeBytes(of: lo.littleEndian, toByteOffset: 0, as: Int64.self)
+            r[8] = UInt8(width)
+            BitPacking.pack(values, base: lo, width: width, into: UnsafeMutableRawBufferPointer(rebasing: r[16...]))
+        }
+        raw.removeLast(8)  // the unpack padding is not stored
+        finish(.frameOfReference, rows: values.count, into: &out)
+    }
+
+    /// Encodes non-decreasing integers (sorted timestamps) as bit-packed deltas.
+    package mutating func encodeDelta(_ values: UnsafeBufferPointer<Int64>, into out: inout [UInt8]) {
+        let n = values.count
+        let first = n > 0 ? values[0] : 0
+        var deltas = [Int64](repeating: 0, count: max(n - 1, 0))
+        var lo = Int64.max, hi = Int64.min
+        for i in 1..<max(n, 1) {
+            let d = values[i] &- values[i - 1]
+            deltas[i - 1] = d
+            lo = min(lo, d); hi = max(hi, d)
+        }
+        if n <= 1 { lo = 0; hi = 0 }
+        let width = BitPacking.width(of: UInt64(bitPattern: hi &- lo))
+        let packed = BitPacking.packedSize(count: deltas.count, width: width)
+        raw.removeAll(keepingCapacity: true)
+        raw.append(contentsOf: repeatElement(0, count: 24 + packed))
+        raw.withUnsafeMutableBytes { r in
+            r.storeBytes(of: first.littleEndian, toByteOffset: 0, as: Int64.self)
+            r.storeBytes(of: lo.littleEndian, toByteOffset: 8, as: Int64.self)
+            r[16] = UInt8(width)
+            deltas.withUnsafeBufferPointer {
+                BitPacking.pack($0, base: lo, width: width, into: UnsafeMutableRawBufferPointer(rebasing: r[24...]))
+            }
+        }
+        raw.removeLast(8)
+        finish(.delta, rows: n, into: &out)
+    }
+
+    /// Encodes byte strings: 16 bytes each when every one is a canonical lowercase UUID, else offsets + bytes.
+    package mutating func encodeBytes(count: Int, _ item: (Int) -> UnsafeRawBufferPointer, into out: inout [UInt8]) {
+        raw.removeAll(keepingCapacity: true)
+        var allUUID = true
+        for i in 0..<count where UUIDBytes.parse(item(i)) == nil { allUUID = false; break }
+        if allUUID {
+            raw.reserveCapacity(count * 16)
+            for i in 0..<count {
+                let u = UUIDBytes.parse(item(i))!
+                withUnsafeBytes(of: (u.0.littleEndian, u.1.littleEndian)) { raw.append(contentsOf: $0) }
+            }
+            finish(.uuid, rows: count, into: &out)
+        } else {
+            var total = 0
+            raw.append(contentsOf: repeatElement(0, count: 4 * (count + 1)))
+            for i in 0..<count {
+                raw.withUnsafeMutableBytes { $0.storeBytes(of: UInt32(total).littleEndian, toByteOffset: 4 * i, as: UInt32.self) }
+                let b = item(i)
+                raw.append(contentsOf: b)
+                total += b.count
+            }
+            raw.withUnsafeMutableBytes { $0.storeBytes(of: UInt32(total).littleEndian, toByteOffset: 4 * count, as: UInt32.self) }
+            finish(.bytes, rows: count, into: &out)
+        }
+    }
+
+    /// Compresses `raw` with LZ4 when that saves space and appends header + payload to `out`.
+    private mutating func finish(_ encoding: BlockEncoding, rows: Int, into out: inout [UInt8]) {
+        let bound = LZ4.bound(raw.count)
+        if compressed.count < bound { compressed = [UInt8](repeating: 0, count: bound) }
+        let clen = raw.withUnsafeBytes { r in compressed.withUnsafeMutableBytes { LZ4.compress(r, into: $0) } }
+        let useLZ4 = clen > 0 && clen < raw.count - raw.count / 16
+        let storedLength = useLZ4 ? clen : raw.count
+        let crc = useLZ4
+            ? compressed.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[0..<clen])) }
+            : raw.withUnsafeBytes { CRC32C.checksum($0) }
+        var h = [UInt8](repeating: 0, count: BlockHeader.size)
+        h[0] = useLZ4 ? BlockCodec.lz4.rawValue : BlockCodec.raw.rawValue
+        h[1] = encoding.rawValue
+        h.withUnsafeMutableBytes { p in
+            p.storeBytes(of: UInt32(rows).littleEndian, toByteOffset: 4, as: UInt32.self)
+            p.storeBytes(of: UInt32(raw.count).littleEndian, toByteOffset: 8, as: UInt32.self)
+            p.storeBytes(of: UInt32(storedLength).littleEndian, toByteOffset: 12, as: UInt32.self)
+            p.storeBytes(of: crc.littleEndian, toByteOffset: 16, as: UInt32.self)
+        }
+        out.append(contentsOf: h)
+        if useLZ4 { out.append(contentsOf: compressed[0..<clen]) } else { out.append(contentsOf: raw) }
+    }
+}
+
+/// Reads column blocks, verifying their checksum, into a reusable scratch buffer.
+package struct BlockDecoder: ~Copyable {
+    private var scratch: UnsafeMutableRawBufferPointer
+    private var values: UnsafeMutablePointer<Int64>
+    private var valuesCapacity: Int
+
+    package init() {
+        scratch = .allocate(byteCount: 1 << 16, alignment: 16)
+        values = .allocate(capacity: 8192)
+        valuesCapacity = 8192
+    }
+
+    deinit {
+        scratch.deallocate()
+        values.deallocate()
+    }
+
+    /// Parses and checks a block header at the start of `block`.
+    package static func header(_ block: UnsafeRawBufferPointer) -> BlockHeader? {
+        guard block.count >= BlockHeader.size,
+              let codec = BlockCodec(rawValue: block[0]), let enc = BlockEncoding(rawValue: block[1])
+        else { return nil }
+        let h = BlockHeader(
+            codec: codec, encoding: enc,
+            rows: Int(UInt32(littleEndian: block.loadUnaligned(fromByteOffset: 4, as: UInt32.self))),
+            rawLength: Int(UInt32(littleEndian: block.loadUnaligned(fromByteOffset: 8, as: UInt32.self))),
+            storedLength: Int(UInt32(littleEndian: block.loadUnaligned(fromByteOffset: 12, as: UInt32.self))),
+            crc: UInt32(littleEndian: block.loadUnaligned(fromByteOffset: 16, as: UInt32.self)))
+        guard BlockHeader.size + h.storedLength <= block.count else { return nil }
+        return h
+    }
+
+    /// Why a block cannot be read; `offset` is relative to the block start.
+    package struct Damage: Error { package var offset: Int; package var reason: String }
+
+    /// Verifies and decompresses a block; lends its raw payload (with 8 readable bytes past the end).
+    package mutating func payload<R>(_ block: UnsafeRawBufferPointer, verify: Bool = true,
+                                    _ body: (BlockHeader, UnsafeRawBufferPointer) throws -> R) throws -> R {
+        guard let h = Self.header(block) else { throw Damage(offset: 0, reason: "bad block header") }
+        let stored = UnsafeRawBufferPointer(rebasing: block[BlockHeader.size..<(BlockHeader.size + h.storedLength)])
+        if verify && CRC32C.checksum(stored) != h.crc { throw Damage(offset: 0, reason: "block checksum mismatch") }
+        if scratch.count < h.rawLength + 8 {
+            scratch.deallocate()
+            scratch = .allocate(byteCount: max(h.rawLength + 8, scratch.count * 2), alignment: 16)
+        }
+        let out = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<h.rawLength])
+        switch h.codec {
+        case .raw:
+            guard h.storedLength == h.rawLength else { throw Damage(offset: 8, reason: "raw block length mismatch") }
+            out.copyMemory(from: stored)
+        case .lz4:
+            guard LZ4.decompress(stored, into: out) else { throw Damage(offset: BlockHeader.size, reason: "LZ4 payload does not decompress") }
+        }
+        scratch.storeBytes(of: UInt64(0), toByteOffset: h.rawLength, as: UInt64.self)
+        return try body(h, UnsafeRawBufferPointer(rebasing: scratch[0..<h.rawLength]))
+    }
+
+    /// Decodes an integer block (frame-of-reference or delta) into `out` (capacity >= rows).
+    package mutating func decodeIntegers(_ block: UnsafeRawBufferPointer, verify: Bool = true, into out: UnsafeMutablePointer<Int64>) throws -> Int {
+        try payload(block, verify: verify) { h, p in
+            let ext = UnsafeRawBufferPointer(start: p.baseAddress, count: p.count + 8)
+            switch h.encoding {
+            case .frameOfReference:
+                guard p.count >= 16 else { throw Damage(offset: BlockHeader.size, reason: "short payload") }
+                let base = Int64(littleEndian: p.loadUnaligned(fromByteOffset: 0, as: Int64.self))
+                let width = Int(p[8])
+                guard width <= 64, p.count >= 16 + (h.rows * width + 7) / 8 else { throw Damage(offset: BlockHeader.size, reason: "bad packed length") }
+                BitPacking.unpack(UnsafeRawBufferPointer(rebasing: ext[16...]), count: h.rows, base: base, width: width, into: out)
+            case .delta:
+                guard p.count >= 24 else { throw Damage(offset: BlockHeader.size, reason: "short payload") }
+                let first = Int64(littleEndian: p.loadUnaligned(fromByteOffset: 0, as: Int64.self))
+                let base = Int64(littleEndian: p.loadUnaligned(fromByteOffset: 8, as: Int64.self))
+                let width = Int(p[16])
+                guard h.rows > 0 else { return 0 }
+                guard width <= 64, p.count >= 24 + ((h.rows - 1) * width + 7) / 8 else { throw Damage(offset: BlockHeader.size, reason: "bad packed length") }
+                out[0] = first
+                BitPacking.unpack(UnsafeRawBufferPointer(rebasing: ext[24...]), count: h.rows - 1, base: base, width: width, into: out + 1)
+                var acc = first
+                for i in 1..<h.rows { acc &+= out[i]; out[i] = acc }
+            default:
+                throw Damage(offset: 1, reason: "not an integer block")
+            }
+            return h.rows
+        }
+    }
+
+    /// Decodes a frame-of-reference block of dictionary codes into `out`.
+    package mutating func decodeCodes(_ block: UnsafeRawBufferPointer, verify: Bool = true, into out: UnsafeMutablePointer<UInt32>) throws -> Int {
+        try payload(block, verify: verify) { h, p in
+            guard h.encoding == .frameOfReference, p.count >= 16 else { throw Damage(offset: 1, reason: "not a code block") }
+            let base = Int64(littleEndian: p.loadUnaligned(fromByteOffset: 0, as: Int64.self))
+            let width = Int(p[8])
+            guard width <= 32, p.count >= 16 + (h.rows * width + 7) / 8 else { throw Damage(offset: BlockHeader.size, reason: "bad packed length") }
+            let ext = UnsafeRawBufferPointer(start: p.baseAddress, count: p.count + 8)
+            BitPacking.unpack32(UnsafeRawBufferPointer(rebasing: ext[16...]), count: h.rows, base: base, width: width, into: out)
+            return h.rows
+        }
+    }
+
+    /// Decodes a byte-string block, calling `body` with each row's bytes.
+    package mutating func decodeBytes(_ block: UnsafeRawBufferPointer, verify: Bool = true, _ body: (Int, UnsafeRawBufferPointer) -> Void) throws {
+        try payload(block, verify: verify) { h, p in
+            switch h.encoding {
+            case .uuid:
+                guard p.count == 16 * h.rows else { throw Damage(offset: BlockHeader.size, reason: "bad UUID block length") }
+                var text = [UInt8](repeating: 0, count: 36)
+                for i in 0..<h.rows {
+                    text.withUnsafeMutableBytes { t in
+                        UUIDBytes.format(UnsafeRawBufferPointer(rebasing: p[(16 * i)..<(16 * i + 16)]), into: t)
+                        body(i, UnsafeRawBufferPointer(t))
+                    }
+                }
+            case .bytes:
+                guard p.count >= 4 * (h.rows + 1) else { throw Damage(offset: BlockHeader.size, reason: "bad offsets") }
+                let data = 4 * (h.rows + 1)
+                for i in 0..<h.rows {
+                    let a = Int(UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
+                    let b = Int(UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 4 * i + 4, as: UInt32.self)))
+                    guard a <= b, data + b <= p.count else { throw Damage(offset: BlockHeader.size, reason: "bad offsets") }
+                    body(i, UnsafeRawBufferPointer(rebasing: p[(data + a)..<(data + b)]))
+                }
+            default:
+                throw Damage(offset: 1, reason: "not a bytes block")
+            }
+        }
+    }
+}
+
+/// Canonical lowercase UUID text (8-4-4-4-12 hex) <-> 16 bytes.
+package enum UUIDBytes {
+    /// The 16 bytes of a canonical lowercase UUID, or nil for anything else (upper case included, to stay lossless).
+    package static func parse(_ s: UnsafeRawBufferPointer) -> (UInt64, UInt64)? {
+        guard s.count == 36, s[8] == 45, s[13] == 45, s[18] == 45, s[23] == 45 else { return nil }
+        var hi: UInt64 = 0, lo: UInt64 = 0
+        var n = 0
+        for i in 0..<36 where i != 8 && i != 13 && i != 18 && i != 23 {
+            let c = s[i]
+            let v: UInt64
+            if c >= 48 && c <= 57 { v = UInt64(c - 48) } else if c >= 97 && c <= 102 { v = UInt64(c - 87) } else { return nil }
+            if n < 16 { hi = hi << 4 | v } else { lo = lo << 4 | v }
+            n += 1
+        }
+        return (hi, lo)
+    }
+
+    /// Writes the 36-character text of 16 stored bytes: two little-endian u64, the high half first.
+    package static func format(_ bytes: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) {
+        let hi = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self))
+        let lo = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+        var n = 0
+        for i in 0..<36 {
+            if i == 8 || i == 13 || i == 18 || i == 23 { out[i] = 45; continue }
+            let v = n < 16 ? (hi >> UInt64(60 - 4 * n)) & 0xF : (lo >> UInt64(60 - 4 * (n - 16))) & 0xF
+            out[i] = v < 10 ? UInt8(48 + v) : UInt8(87 + v)
+            n += 1
+        }
+    }
+}

@@ -1,0 +1,535 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
+
+/// The storage engine: one data directory, one writer, any number of snapshot readers.
+///
+/// Appends are validated by the caller, de-duplicated, written to the WAL (group commit, fdatasync)
+/// and applied to the in-memory head before they are acknowledged. A background thread seals the
+/// head into immutable part files and merges small parts.
+///
+/// `@unchecked Sendable`: mutable state is split by lock. `published` (Mutex) is what readers see;
+/// `writer` is touched only under `writerLock`; `maintenance` only under `maintenanceLock`.
+public final class Store: @unchecked Sendable {
+    public let path: String
+    public let options: StoreOptions
+
+    struct Published {
+        var parts: [PartReader] = []
+        var frozen: [(id: Int, views: [HeadView])] = []
+        var active: [String: HeadView] = [:]
+        var generation: UInt64 = 0
+        var closed = false
+        var headRows = 0
+        var headStartedAt: Double?
+    }
+
+    final class WriterState {
+        var head = Head()
+        var wal: WriteAheadLog
+        var dedup: [String: RequestIDSet] = [:]
+        /// Set after a failed WAL write: the log's tail is uncertain until the store is reopened.
+        var broken: StoreError?
+        init(wal: WriteAheadLog) { self.wal = wal }
+    }
+
+    final class MaintenanceState {
+        var manifest: Manifest
+        var pendingFrozen: [(id: Int, views: [HeadView], walSegment: UInt64)] = []
+        var nextFreezeID = 1
+        var compactions = 0
+        var quarantined: [String] = []
+        init(manifest: Manifest) { self.manifest = manifest }
+    }
+
+    final class Request {
+        let batch: RecordBatch
+        var result: Result<AppendReceipt, StoreError>?
+        init(_ batch: RecordBatch) { self.batch = batch }
+    }
+
+    private let published = Mutex(Published())
+    private let writer: WriterState
+    private let writerLock = ConditionLock()
+    private let maintenance: MaintenanceState
+    private let maintenanceLock = ConditionLock()
+    private let queue = ConditionLock()
+    private var pending: [Request] = []
+    private var leaderBusy = false
+    private let wake = ConditionLock()
+    private var maintenanceRunning = false
+    private var lockFD: Int32
+    /// What opening found and did (WAL cut, parts quarantined, stray files removed).
+    public let openReport: [String]
+
+    var partsDirectory: String { path + "/parts" }
+    var walDirectory: String { path + "/wal" }
+    var quarantineDirectory: String { path + "/quarantine" }
+    var manifestPath: String { path + "/MANIFEST" }
+
+    /// Opens (creating if needed) the store in `path`, replaying the WAL.
+    public init(path: String, options: StoreOptions = StoreOptions()) throws {
+        self.path = path
+        self.options = options
+        try FileIO.makeDirectory(path)
+        for dir in ["parts", "wal", "quarantine"] { try FileIO.makeDirectory(path + "/" + dir) }
+        lockFD = try FileIO.open(path + "/LOCK", O_RDWR | O_CREAT)
+        if flock(lockFD, LOCK_EX | LOCK_NB) != 0 {
+            Glibc.close(lockFD)
+            throw StoreError.locked(path: path)
+        }
+        var report: [String] = []
+        var manifest = Manifest()
+        let manifestPath = path + "/MANIFEST"
+        if FileIO.exists(manifestPath) {
+            manifest = try Manifest.decode(try FileIO.readAll(manifestPath), path: manifestPath)
+        }
+
+        // Open listed parts and load their recent request ids; quarantine the ones that fail.
+        var readers: [PartReader] = []
+        var quarantined: [PartReader.ID] = []
+        var newest: [String: Int64] = [:]
+        for entry in manifest.parts { newest[entry.tenant] = max(newest[entry.tenant] ?? .min, entry.maxTime) }
+        var dedup: [String: RequestIDSet] = [:]
+        for entry in manifest.parts {
+            let p = path + "/parts/" + PartFormat.fileName(entry.id)
+            do {
+                let reader = try PartReader(path: p)
+                let horizon = newest[entry.tenant]! &- options.dedupWindowMillis
+                try Self.loadRecentRequestIDs(reader, horizon: horizon, window: options.dedupWindowMillis, into: &dedup)
+                readers.append(reader)
+            } catch let e as StoreError {
+                report.append("quarantined \(p): \(e)")
+                rename(p, path + "/quarantine/" + PartFormat.fileName(entry.id))
+                quarantined.append(entry.id)
+            }
+        }
+        if !quarantined.isEmpty {
+            manifest.parts.removeAll { quarantined.contains($0.id) }
+            manifest.generation += 1
+            try FileIO.writeAtomically(manifest.encode(), to: manifestPath, directory: path)
+        }
+        // Files not in the manifest are leftovers of a seal or merge that did not finish.
+        let live = Set(manifest.parts.map { PartFormat.fileName($0.id) })
+        for name in FileIO.list(path + "/parts") where !live.contains(name) {
+            unlink(path + "/parts/" + name)
+            report.append("removed unfinished part file \(name)")
+        }
+
+        // Replay the WAL into a fresh head.
+        let head = Head()
+        let window = options.dedupWindowMillis
+        let replay = try WriteAheadLog.replay(directory: path + "/wal", from: manifest.walStart) { batch in
+            var rows: [Int] = []
+            rows.reserveCapacity(batch.count)
+            for i in 0..<batch.count {
+                let t = batch.tenantID(at: i)
+                let k = batch.withRequestIDBytes(at: i) { RequestIDSet.key($0) }
+                if dedup[t]?.contains(k) == true { continue }
+                dedup[t, default: RequestIDSet()].insert(k, createdAt: batch.createdAt[i], window: window)
+                rows.append(i)
+            }
+            _ = head.apply(batch, rows: rows)
+        }
+        if let cut = replay.truncated {
+            report.append("WAL segment \(cut.segment) cut at offset \(cut.offset): \(cut.reason)")
+        }
+        if replay.records > 0 { report.append("replayed \(replay.records) records from the WAL") }
+        let wal = try WriteAheadLog(directory: path + "/wal", segment: max(replay.lastSegment, manifest.walStart))
+        writer = WriterState(wal: wal)
+        writer.dedup = dedup
+        writer.head = head
+        maintenance = MaintenanceState(manifest: manifest)
+        openReport = report
+        let views = head.tenants.mapValues { $0.view() }
+        let headRows = head.rows
+        published.withLock {
+            $0.parts = readers.sorted { $0.meta.id < $1.meta.id }
+            $0.generation = manifest.generation
+            $0.active = views
+            $0.headRows = headRows
+            $0.headStartedAt = headRows > 0 ? monotonicSeconds() : nil
+        }
+        if options.background {
+            maintenanceRunning = true
+            startThread(name: "tally-maintenance") { [self] in maintenanceLoop() }
+        }
+    }
+
+    deinit {
+        if lockFD >= 0 { Glibc.close(lockFD) }
+    }
+
+    // MARK: Appending
+
+    /// Stores the records of `batch` that are not duplicates; returns once they are durable
+    /// (or written, in `buffered` mode). Safe to call from many threads: concurrent appends share one WAL sync.
+    public func append(_ batch: RecordBatch) throws -> AppendReceipt {
+        let request = Request(batch)
+        queue.lock()
+        pending.append(request)
+        while request.result == nil {
+            if !leaderBusy {
+                leaderBusy = true
+                let group = pending
+                pending.removeAll()
+                queue.unlock()
+                writerLock.withLock { commit(group) }
+                queue.lock()
+                leaderBusy = false
+                queue.broadcast()
+            } else {
+                queue.wait()
+            }
+        }
+        queue.unlock()
+        let receipt = try request.result!.get()
+        let headRows = published.withLock { $0.headRows }
+        if headRows >= options.maxHeadRows || (!options.background && headRows >= options.sealRows) {
+            try flush()
+        } else if headRows >= options.sealRows {
+            wake.withLock { wake.broadcast() }
+        }
+        return receipt
+    }
+
+    /// Group commit: dedup, one WAL write and sync for all requests, then the head.
+    private func commit(_ group: [Request]) {
+        if published.withLock({ $0.closed }) {
+            for r in group { r.result = .failure(.closed) }
+            return
+        }
+        if let broken = writer.broken {
+            for r in group { r.result = .failure(broken) }
+            return
+        }
+        let window = options.dedupWindowMillis
+        var selected: [[Int]] = []
+        var keys: [[(String, (UInt64, UInt64), Int64)]] = []
+        var groupKeys: [String: RequestIDSet] = [:]
+        var frames = ByteWriter(capacity: 1 << 16)
+        for request in group {
+            let b = request.batch
+            var rows: [Int] = []
+            var dups: [Int] = []
+            var k: [(String, (UInt64, UInt64), Int64)] = []
+            rows.reserveCapacity(b.count)
+            let tenants = b.strings.values
+            for i in 0..<b.count {
+                let t = tenants[Int(b.tenant[i])]
+                let key = b.withRequestIDBytes(at: i) { RequestIDSet.key($0) }
+                if writer.dedup[t]?.contains(key) == true || groupKeys[t]?.contains(key) == true {
+                    dups.append(i)
+                    continue
+                }
+                groupKeys[t, default: RequestIDSet()].insert(key, createdAt: b.createdAt[i], window: .max)
+                k.append((t, key, b.createdAt[i]))
+                rows.append(i)
+            }
+            if !rows.isEmpty {
+                let utf8 = b.strings.values.map { Array($0.utf8) }
+                writer.wal.encode(b, rows: rows, utf8: utf8, into: &frames)
+            }
+            selected.append(rows)
+            keys.append(k)
+            request.result = .success(AppendReceipt(inserted: rows.count, duplicates: dups))
+        }
+        if frames.count > 0 {
+            do {
+                try writer.wal.write(frames.bytes)
+                if options.durability == .fsync { try writer.wal.sync() }
+            } catch let e as StoreError {
+                writer.broken = e
+                for r in group { r.result = .failure(e) }
+                return
+            } catch {
+                fatalError("unexpected error \(error)")
+            }
+        }
+        var touched = Set<String>()
+        for (request, rows) in zip(group, selected) where !rows.isEmpty {
+            touched.formUnion(writer.head.apply(request.batch, rows: rows))
+        }
+        for k in keys { for (t, key, at) in k { writer.dedup[t, default: RequestIDSet()].insert(key, createdAt: at, window: window) } }
+        let views = touched.map { writer.head.tenants[$0]!.view() }
+        let headRows = writer.head.rows
+        published.withLock {
+            for v in views { $0.active[v.tenant] = v }
+            if $0.headStartedAt == nil && headRows > 0 { $0.headStartedAt = monotonicSeconds() }
+            $0.headRows = headRows
+        }
+    }
+
+    // MARK: Reading
+
+    /// A consistent view of all stored data at this moment (parts + head).
+    public func snapshot() -> StoreSnapshot {
+        published.withLock { p in
+            StoreSnapshot(parts: p.parts, heads: p.frozen.flatMap(\.views) + p.active.values.sorted { $0.tenant < $1.tenant },
+                          generation: p.generation, store: self)
+        }
+    }
+
+    // MARK: Sealing
+
+    /// Seals the head into durable parts now and trims the WAL they cover.
+    public func flush() throws {
+        try maintenanceLock.withLock { try sealLocked() }
+    }
+
+    private func sealLocked() throws {
+        try writerLock.withLock {
+            let head = writer.head
+            guard head.rows > 0 else { return }
+            let segment = try writer.wal.rotate()
+            writer.head = Head()
+            let views = head.tenants.values.map { $0.view() }.sorted { $0.tenant < $1.tenant }
+            let id = maintenance.nextFreezeID
+            maintenance.nextFreezeID += 1
+            maintenance.pendingFrozen.append((id, views, segment))
+            published.withLock {
+                $0.frozen.append((id, views))
+                $0.active = [:]
+                $0.headRows = 0
+                $0.headStartedAt = nil
+            }
+        }
+        while let frozen = maintenance.pendingFrozen.first {
+            var manifest = maintenance.manifest
+            var readers: [PartReader] = []
+            for view in frozen.views {
+                for rows in Self.splitByMonth(view.gather()) {
+                    let id = manifest.nextPartID
+                    manifest.nextPartID += 1
+                    let written = try PartWriter.write(rows, id: id, level: 0, directory: partsDirectory, granuleRows: options.granuleRows)
+                    let reader = try PartReader(path: written.path)
+                    readers.append(reader)
+                    manifest.parts.append(Self.entry(reader))
+                }
+            }
+            manifest.walStart = frozen.walSegment
+            try publish(manifest, adding: readers, removing: [], unfreezing: frozen.id)
+            maintenance.pendingFrozen.removeFirst()
+            WriteAheadLog.removeSegments(in: walDirectory, before: frozen.walSegment)
+        }
+    }
+
+    /// Writes `manifest` durably, then swaps the parts readers see in one step.
+    private func publish(_ manifest: Manifest, adding: [PartReader], removing: Set<UInt64>, unfreezing: Int?) throws {
+        var m = manifest
+        m.generation += 1
+        try FileIO.writeAtomically(m.encode(), to: manifestPath, directory: path)
+        maintenance.manifest = m
+        published.withLock {
+            $0.parts.removeAll { removing.contains($0.meta.id) }
+            $0.parts.append(contentsOf: adding)
+            $0.parts.sort { $0.meta.id < $1.meta.id }
+            if let f = unfreezing { $0.frozen.removeAll { $0.id == f } }
+            $0.generation = m.generation
+        }
+    }
+
+    static func entry(_ r: PartReader) -> Manifest.Entry {
+        Manifest.Entry(id: r.meta.id, tenant: r.meta.tenant, level: r.meta.level, rows: r.meta.rows,
+                       minTime: r.meta.minTime, maxTime: r.meta.maxTime, bytes: r.fileSize)
+    }
+
+    /// A part holds hours of one UTC month at most.
+    static func splitByMonth(_ rows: PartRows) -> [PartRows] {
+        let months = rows.createdAt.map(monthKey)
+        guard let first = months.first, months.contains(where: { $0 != first }) else { return rows.count > 0 ? [rows] : [] }
+        var groups: [Int: [Int]] = [:]
+        for (i, m) in months.enumerated() { groups[m, default: []].append(i) }
+        return groups.keys.sorted().map { rows.permuted(groups[$0]!) }
+    }
+
+    static func monthKey(_ millis: Int64) -> Int {
+        let (y, m, _) = Timestamp.civilFromDays(Int(TimeUnit.floorDiv(millis, TimeUnit.dayMillis)))
+        return y * 12 + m - 1
+    }
+
+    // MARK: Compaction
+
+    /// Merges one group of small parts (same tenant and month), if there is one; returns whether it did.
+    @discardableResult
+    public func compactOnce() throws -> Bool {
+        try maintenanceLock.withLock {
+            let parts = published.withLock { $0.parts }
+            var groups: [String: [PartReader]] = [:]
+            for p in parts where p.meta.rows < options.smallPartRows {
+                groups[p.meta.tenant + "\u{0}" + String(Self.monthKey(p.meta.minTime)), default: []].append(p)
+            }
+            guard let victims = groups.values.filter({ $0.count >= 2 }).max(by: { $0.count < $1.count }) else { return false }
+            var chosen: [PartReader] = []
+            var total = 0
+            for p in victims.sorted(by: { $0.meta.id < $1.meta.id }) where total + p.meta.rows <= options.maxPartRows {
+                chosen.append(p)
+                total += p.meta.rows
+            }
+            guard chosen.count >= 2 else { return false }
+            var merged = PartRows(tenant: chosen[0].meta.tenant)
+            for p in chosen {
+                do {
+                    merged.append(contentsOf: try p.readAll())
+                } catch let e as StoreError {
+                    try quarantineLocked(p, because: e)
+                    return true
+                }
+            }
+            merged = Self.dedupe(merged)
+            var manifest = maintenance.manifest
+            let id = manifest.nextPartID
+            manifest.nextPartID += 1
+            let level = (chosen.map(\.meta.level).max() ?? 0) + 1
+            let written = try PartWriter.write(merged, id: id, level: level, directory: partsDirectory, granuleRows: options.granuleRows)
+            let reader = try PartReader(path: written.path)
+            let gone = Set(chosen.map(\.meta.id))
+            manifest.parts.removeAll { gone.contains($0.id) }
+            manifest.parts.append(Self.entry(reader))
+            try publish(manifest, adding: [reader], removing: gone, unfreezing: nil)
+            // Readers holding the old parts keep their mappings; the files go now.
+            for p in chosen { unlink(p.path) }
+            maintenance.compactions += 1
+            return true
+        }
+    }
+
+    /// Merges until no group of small parts is left.
+    public func compact() throws -> Int {
+        var n = 0
+        while try compactOnce() { n += 1 }
+        return n
+    }
+
+    /// Drops rows whose request id appeared earlier in `rows` (the second check of idempotency).
+    static func dedupe(_ rows: PartRows) -> PartRows {
+        var seen = RequestIDSet(capacity: rows.count)
+        var keep: [Int] = []
+        keep.reserveCapacity(rows.count)
+        for i in 0..<rows.count {
+            let k = rows.withRequestID(i) { RequestIDSet.key($0) }
+            if seen.contains(k) { continue }
+            seen.insert(k, createdAt: 0, window: .max)
+            keep.append(i)
+        }
+        return keep.count == rows.count ? rows : rows.permuted(keep)
+    }
+
+    // MARK: Damage
+
+    /// Moves a damaged part out of the manifest into `quarantine/`, so it is never read again.
+    public func quarantine(partPath: String, because error: StoreError) throws {
+        try maintenanceLock.withLock {
+            guard let p = published.withLock({ $0.parts.first { $0.path == partPath } }) else { return }
+            try quarantineLocked(p, because: error)
+        }
+    }
+
+    private func quarantineLocked(_ p: PartReader, because error: StoreError) throws {
+        var manifest = maintenance.manifest
+        manifest.parts.removeAll { $0.id == p.meta.id }
+        try publish(manifest, adding: [], removing: [p.meta.id], unfreezing: nil)
+        rename(p.path, quarantineDirectory + "/" + PartFormat.fileName(p.meta.id))
+        maintenance.quarantined.append("\(p.path): \(error)")
+    }
+
+    /// Checks every checksum of every part; damaged parts are quarantined and returned with what was wrong.
+    public func verify() -> [StoreError] {
+        let parts = published.withLock { $0.parts }
+        var damaged: [StoreError] = []
+        for p in parts {
+            do {
+                try p.verify()
+            } catch let e as StoreError {
+                damaged.append(e)
+                try? quarantine(partPath: p.path, because: e)
+            } catch {
+                damaged.append(.corrupt(path: p.path, offset: 0, reason: "\(error)"))
+            }
+        }
+        return damaged
+    }
+
+    // MARK: Background work
+
+    private func maintenanceLoop() {
+        while true {
+            let (closed, rows, startedAt) = published.withLock { ($0.closed, $0.headRows, $0.headStartedAt) }
+            if closed { break }
+            let age = startedAt.map { monotonicSeconds() - $0 } ?? 0
+            do {
+                if rows >= options.sealRows || (rows > 0 && age >= options.sealAfterSeconds) {
+                    try flush()
+                    continue
+                }
+                if try compactOnce() { continue }
+            } catch {
+                // The head stays queryable and the WAL keeps the data; try again after a pause.
+            }
+            wake.withLock { _ = wake.wait(seconds: 1) }
+        }
+        wake.withLock {
+            maintenanceRunning = false
+            wake.broadcast()
+        }
+    }
+
+    /// Refuses further appends, stops background work, seals the head and releases the directory.
+    public func close() throws {
+        let already = published.withLock { p -> Bool in
+            defer { p.closed = true }
+            return p.closed
+        }
+        if already { return }
+        wake.withLock {
+            wake.broadcast()
+            while maintenanceRunning { wake.wait() }
+        }
+        try maintenanceLock.withLock { try sealLocked() }
+        Glibc.close(lockFD)
+        lockFD = -1
+    }
+
+    /// Stops as a crash would: no seal, no flush of anything not yet acknowledged; releases the directory.
+    package func abandon() {
+        published.withLock { $0.closed = true }
+        wake.withLock {
+            wake.broadcast()
+            while maintenanceRunning { wake.wait() }
+        }
+        maintenanceLock.withLock {
+            if lockFD >= 0 { Glibc.close(lockFD) }
+            lockFD = -1
+        }
+    }
+
+    // MARK: Start-up
+
+    /// Adds the request ids of a part's rows at or after `horizon` to the tenant's dedup set.
+    private static func loadRecentRequestIDs(_ r: PartReader, horizon: Int64, window: Int64, into sets: inout [String: RequestIDSet]) throws {
+        guard r.meta.maxTime >= horizon else { return }
+        var decoder = BlockDecoder()
+        let cap = max(r.meta.granules.map(\.rows).max() ?? 1, 1)
+        let times = UnsafeMutablePointer<Int64>.allocate(capacity: cap)
+        defer { times.deallocate() }
+        var set = sets[r.meta.tenant] ?? RequestIDSet()
+        for (g, granule) in r.meta.granules.enumerated() where granule.blocks[PartColumn.createdAt.rawValue].max >= horizon {
+            try r.decodeIntegers(g, .createdAt, &decoder, into: times)
+            try r.decodeRequestIDs(g, &decoder) { i, bytes in
+                if times[i] >= horizon { set.insert(RequestIDSet.key(bytes), createdAt: times[i], window: window) }
+            }
+        }
+        sets[r.meta.tenant] = set
+    }
+}
+
+extension PartReader {
+    package typealias ID = UInt64
+}
+
+func monotonicSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+}

@@ -1,0 +1,43 @@
+/// How a store behaves; the defaults are the documented, durable ones.
+public struct StoreOptions: Sendable {
+    /// When an append is acknowledged.
+    public enum Durability: String, Sendable, CaseIterable {
+        /// `fdatasync` of the WAL before every acknowledgement (group-committed): survives power loss.
+        case fsync
+        /// The WAL is written but not synced: survives a process crash only.
+        case buffered
+    }
+
+    public var durability: Durability = .fsync
+    /// A `(tenant, request_id)` seen within this span of `created_at` is a duplicate.
+    public var dedupWindowMillis: Int64 = 7 * TimeUnit.dayMillis
+    /// Seal the head into parts once it holds this many rows...
+    public var sealRows = 1_000_000
+    /// ...or once its oldest row has waited this long.
+    public var sealAfterSeconds: Double = 120
+    /// Writers wait for a seal when the head reaches this many rows (bounds memory).
+    public var maxHeadRows = 3_000_000
+    /// Rows per granule in parts.
+    public var granuleRows = PartFormat.defaultGranuleRows
+    /// Parts with fewer rows are merged with their neighbours of the same tenant and month.
+    public var smallPartRows = 250_000
+    /// A merge never produces a part larger than this.
+    public var maxPartRows = 4_000_000
+    /// Run sealing and compaction on a background thread.
+    public var background = true
+
+    public init() {}
+}
+
+/// What an append did with each record of a batch.
+public struct AppendReceipt: Sendable, Equatable {
+    /// Records stored.
+    public var inserted: Int
+    /// Indices (in the batch) of records not stored because their `(tenant_id, request_id)` was already stored.
+    public var duplicates: [Int]
+
+    public init(inserted: Int, duplicates: [Int]) {
+        self.inserted = inserted
+        self.duplicates = duplicates
+    }
+}

@@ -1,0 +1,247 @@
+/// Writes one immutable part file from the rows of one tenant.
+package enum PartWriter {
+    /// Sorts `rows` by `created_at`, encodes them and returns the file's bytes and its metadata.
+    package static func encode(_ unsorted: PartRows, id: UInt64, level: Int, granuleRows: Int = PartFormat.defaultGranuleRows) -> (bytes: [UInt8], meta: PartMeta) {
+        precondition(unsorted.count > 0, "a part holds at least one row")
+        let order = (0..<unsorted.count).sorted { (unsorted.createdAt[$0], $0) < (unsorted.createdAt[$1], $1) }
+        var rows = unsorted.permuted(order)
+        let dictionaries = sortDictionaries(&rows)
+        let n = rows.count
+
+        var file = PartFormat.magic
+        file.append(contentsOf: [UInt8(PartFormat.version & 0xFF), UInt8(PartFormat.version >> 8), 0, 0, 0, 0, 0, 0])
+        var encoder = BlockEncoder()
+        var granules: [Granule] = []
+        var start = 0
+        while start < n {
+            let end = min(n, start + granuleRows)
+            var refs: [BlockRef] = []
+            refs.reserveCapacity(PartColumn.allCases.count)
+            for column in PartColumn.allCases {
+                let offset = file.count
+                var lo: Int64 = 0, hi: Int64 = 0
+                switch column {
+                case .requestID:
+                    rows.requestBytes.withUnsafeBytes { all in
+                        encoder.encodeBytes(count: end - start, { i in
+                            UnsafeRawBufferPointer(rebasing: all[rows.requestOffsets[start + i]..<rows.requestOffsets[start + i + 1]])
+                        }, into: &file)
+                    }
+                default:
+                    let values: [Int64] = Self.values(rows, column, start..<end)
+                    lo = values.min()!
+                    hi = values.max()!
+                    values.withUnsafeBufferPointer { v in
+                        if column == .createdAt { encoder.encodeDelta(v, into: &file) } else { encoder.encodeFOR(v, into: &file) }
+                    }
+                }
+                refs.append(BlockRef(offset: offset, length: file.count - offset, min: lo, max: hi))
+            }
+            granules.append(Granule(rowStart: start, rows: end - start, blocks: refs))
+            start = end
+        }
+
+        let meta = PartMeta(
+            id: id, tenant: rows.tenant, level: level, rows: n,
+            minTime: rows.createdAt[0], maxTime: rows.createdAt[n - 1],
+            dictionaries: dictionaries, granules: granules, hours: hours(rows, dictionaries))
+        let footerOffset = file.count
+        let bodyCRC = CRC32C.checksum(file)
+        let raw = PartFooterCodec.encode(meta)
+        let compressed = LZ4.compress(raw)
+        let useLZ4 = compressed.count < raw.count
+        let stored = useLZ4 ? compressed : raw
+        file.append(contentsOf: stored)
+        var t = ByteWriter(capacity: PartFormat.trailerSize)
+        t.u64(UInt64(footerOffset))
+        t.u32(UInt32(stored.count))
+        t.u32(UInt32(raw.count))
+        t.u32(CRC32C.checksum(stored))
+        t.u32(bodyCRC)
+        t.u16(PartFormat.version)
+        t.u8(useLZ4 ? 1 : 0)
+        t.u8(0)
+        t.bytes.append(contentsOf: PartFormat.trailerMagic)
+        file.append(contentsOf: t.bytes)
+        return (file, meta)
+    }
+
+    /// Encodes and writes a part durably: temp file, fsync, rename, directory fsync.
+    package static func write(_ rows: PartRows, id: UInt64, level: Int, directory: String, granuleRows: Int = PartFormat.defaultGranuleRows) throws -> (path: String, bytes: Int, meta: PartMeta) {
+        let (bytes, meta) = encode(rows, id: id, level: level, granuleRows: granuleRows)
+        let path = directory + "/" + PartFormat.fileName(id)
+        try FileIO.writeAtomically(bytes, to: path, directory: directory)
+        return (path, bytes.count, meta)
+    }
+
+    private static func values(_ rows: PartRows, _ column: PartColumn, _ range: Range<Int>) -> [Int64] {
+        switch column {
+        case .createdAt: Array(rows.createdAt[range])
+        case .inputTokens: Array(rows.inputTokens[range])
+        case .outputTokens: Array(rows.outputTokens[range])
+        case .cost: Array(rows.cost[range])
+        case .requestID: []
+        default: rows.dims[column.dimension!.rawValue][range].map { Int64($0) }
+        }
+    }
+
+    /// Keeps only used values, sorted, so codes order like strings and zone maps prune string ranges.
+    private static func sortDictionaries(_ rows: inout PartRows) -> [[String]] {
+        var out: [[String]] = []
+        for d in 0..<rows.dims.count {
+            let dict = rows.dictionaries[d]
+            var used = [Bool](repeating: false, count: dict.count)
+            for c in rows.dims[d] { used[Int(c)] = true }
+            let kept = (0..<dict.count).filter { used[$0] }.sorted { dict[$0].utf8.lexicographicallyPrecedes(dict[$1].utf8) }
+            var remap = [UInt32](repeating: 0, count: dict.count)
+            for (new, old) in kept.enumerated() { remap[old] = UInt32(new) }
+            rows.dims[d] = rows.dims[d].map { remap[Int($0)] }
+            rows.dictionaries[d] = kept.map { dict[$0] }
+            out.append(rows.dictionaries[d])
+        }
+        return out
+    }
+
+    /// The hour index: row range and totals per hour, with rollups where they are small enough.
+    private static func hours(_ rows: PartRows, _ dictionaries: [[String]]) -> [HourEntry] {
+        var entries: [HourEntry] = []
+        var slot: [[Int32]] = dictionaries.map { [Int32](repeating: -1, count: $0.count) }
+        var i = 0
+        let n = rows.count
+        while i < n {
+            let hour = TimeUnit.hourStart(rows.createdAt[i])
+            var j = i
+            var sIn: Int64 = 0, sOut: Int64 = 0, sCost: Int64 = 0
+            while j < n && rows.createdAt[j] < hour + TimeUnit.hourMillis {
+                sIn += rows.inputTokens[j]; sOut += rows.outputTokens[j]; sCost += rows.cost[j]
+                j += 1
+            }
+            var rollups: [Rollup?] = []
+            for d in 0..<rows.dims.count {
+                var r = Rollup()
+                let codes = rows.dims[d]
+                var tooMany = false
+                for k in i..<j {
+                    let c = Int(codes[k])
+                    var s = Int(slot[d][c])
+                    if s < 0 {
+                        s = r.codes.count
+                        slot[d][c] = Int32(s)
+                        r.codes.append(UInt32(c)); r.counts.append(0); r.inputTokens.append(0); r.outputTokens.append(0); r.cost.append(0)
+                        if r.codes.count * PartFormat.rollupRatio > j - i { tooMany = true }
+                    }
+                    r.counts[s] += 1
+                    r.inputTokens[s] += rows.inputTokens[k]
+                    r.outputTokens[s] += rows.outputTokens[k]
+                    r.cost[s] += rows.cost[k]
+                }
+                for c in r.codes { slot[d][Int(c)] = -1 }
+                rollups.append(tooMany ? nil : r)
+            }
+            entries.append(HourEntry(start: hour, rowStart: i, rows: j - i, inputTokens: sIn, outputTokens: sOut, cost: sCost, rollups: rollups))
+            i = j
+        }
+        return entries
+    }
+}
+
+/// The footer body of a part (before LZ4), byte by byte in docs/FORMAT.md.
+package enum PartFooterCodec {
+    package static func encode(_ m: PartMeta) -> [UInt8] {
+        var w = ByteWriter(capacity: 4096)
+        w.string16(m.tenant)
+        w.u64(m.id)
+        w.u32(UInt32(m.level))
+        w.u64(UInt64(m.rows))
+        w.i64(m.minTime)
+        w.i64(m.maxTime)
+        w.u32(UInt32(PartColumn.allCases.count))
+        for dict in m.dictionaries {
+            w.u32(UInt32(dict.count))
+            for s in dict { w.string16(s) }
+        }
+        w.u32(UInt32(m.granules.count))
+        for g in m.granules {
+            w.u32(UInt32(g.rowStart))
+            w.u32(UInt32(g.rows))
+            for b in g.blocks {
+                w.u64(UInt64(b.offset)); w.u32(UInt32(b.length)); w.i64(b.min); w.i64(b.max)
+            }
+        }
+        w.u32(UInt32(m.hours.count))
+        for h in m.hours {
+            w.i64(h.start); w.u32(UInt32(h.rowStart)); w.u32(UInt32(h.rows))
+            w.i64(h.inputTokens); w.i64(h.outputTokens); w.i64(h.cost)
+            var mask: UInt8 = 0
+            for (d, r) in h.rollups.enumerated() where r != nil { mask |= 1 << UInt8(d) }
+            w.u8(mask)
+            for r in h.rollups {
+                guard let r else { continue }
+                w.varint(UInt64(r.codes.count))
+                for k in 0..<r.codes.count {
+                    w.varint(UInt64(r.codes[k])); w.varint(UInt64(r.counts[k]))
+                    w.varint(UInt64(r.inputTokens[k])); w.varint(UInt64(r.outputTokens[k])); w.varint(UInt64(r.cost[k]))
+                }
+            }
+        }
+        return w.bytes
+    }
+
+    package static func decode(_ buffer: UnsafeRawBufferPointer) throws -> PartMeta {
+        var r = ByteReader(buffer)
+        let tenant = try r.string16()
+        let id = try r.u64()
+        let level = Int(try r.u32())
+        let rows = Int(try r.u64())
+        let minTime = try r.i64(), maxTime = try r.i64()
+        let columns = Int(try r.u32())
+        guard columns == PartColumn.allCases.count else { throw ByteReader.Overrun(offset: r.offset) }
+        var dictionaries: [[String]] = []
+        for _ in Dimension.allCases {
+            let n = Int(try r.u32())
+            guard n <= r.remaining / 2 else { throw ByteReader.Overrun(offset: r.offset) }
+            var dict: [String] = []
+            dict.reserveCapacity(n)
+            for _ in 0..<n { dict.append(try r.string16()) }
+            dictionaries.append(dict)
+        }
+        let gcount = Int(try r.u32())
+        guard gcount <= r.remaining / 8 else { throw ByteReader.Overrun(offset: r.offset) }
+        var granules: [Granule] = []
+        granules.reserveCapacity(gcount)
+        for _ in 0..<gcount {
+            let rs = Int(try r.u32()), rc = Int(try r.u32())
+            var blocks: [BlockRef] = []
+            for _ in 0..<columns {
+                blocks.append(BlockRef(offset: Int(try r.u64()), length: Int(try r.u32()), min: try r.i64(), max: try r.i64()))
+            }
+            granules.append(Granule(rowStart: rs, rows: rc, blocks: blocks))
+        }
+        let hcount = Int(try r.u32())
+        guard hcount <= r.remaining / 8 else { throw ByteReader.Overrun(offset: r.offset) }
+        var hours: [HourEntry] = []
+        hours.reserveCapacity(hcount)
+        for _ in 0..<hcount {
+            var h = HourEntry(start: try r.i64(), rowStart: Int(try r.u32()), rows: Int(try r.u32()),
+                              inputTokens: try r.i64(), outputTokens: try r.i64(), cost: try r.i64(), rollups: [])
+            let mask = try r.u8()
+            for d in 0..<Dimension.allCases.count {
+                guard mask & (1 << UInt8(d)) != 0 else { h.rollups.append(nil); continue }
+                let n = Int(try r.varint())
+                guard n <= r.remaining else { throw ByteReader.Overrun(offset: r.offset) }
+                var ru = Rollup()
+                for _ in 0..<n {
+                    ru.codes.append(UInt32(truncatingIfNeeded: try r.varint()))
+                    ru.counts.append(Int64(bitPattern: try r.varint()))
+                    ru.inputTokens.append(Int64(bitPattern: try r.varint()))
+                    ru.outputTokens.append(Int64(bitPattern: try r.varint()))
+                    ru.cost.append(Int64(bitPattern: try r.varint()))
+                }
+                h.rollups.append(ru)
+            }
+            hours.append(h)
+        }
+        return PartMeta(id: id, tenant: tenant, level: level, rows: rows, minTime: minTime, maxTime: maxTime,
+                        dictionaries: dictionaries, granules: granules, hours: hours)
+    }
+}

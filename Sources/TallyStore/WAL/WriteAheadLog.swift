@@ -1,0 +1,209 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The write-ahead log: numbered segment files of CRC-framed records, each batch closed by a commit frame.
+///
+/// Segment file: `TLYWAL01`, `u64` segment number, then frames. A frame is
+/// `u32 length, u32 crc32c(body), body` where `body = u8 type, payload`:
+/// type 1 is one record, type 2 commits the records since the previous commit.
+/// Replay applies only committed batches and stops at the first torn or bad frame.
+package final class WriteAheadLog {
+    package static let magic: [UInt8] = Array("TLYWAL01".utf8)
+    package static let headerSize = 16
+    static let recordFrame: UInt8 = 1
+    static let commitFrame: UInt8 = 2
+
+    package let directory: String
+    package private(set) var segment: UInt64
+    private var fd: Int32
+    private var path: String
+    private var batchSequence: UInt64 = 0
+
+    /// Opens (creating) segment `segment` for appending at its end.
+    package init(directory: String, segment: UInt64) throws {
+        self.directory = directory
+        self.segment = segment
+        path = Self.path(directory, segment)
+        fd = try Self.openSegment(path, segment)
+    }
+
+    deinit { close(fd) }
+
+    package static func path(_ directory: String, _ segment: UInt64) -> String {
+        let hex = String(segment, radix: 16)
+        return directory + "/" + String(repeating: "0", count: max(0, 16 - hex.count)) + hex + ".wal"
+    }
+
+    private static func openSegment(_ path: String, _ segment: UInt64) throws -> Int32 {
+        let fd = try FileIO.open(path, O_WRONLY | O_CREAT | O_APPEND)
+        var st = stat()
+        fstat(fd, &st)
+        if st.st_size == 0 {
+            var w = ByteWriter(capacity: headerSize)
+            w.bytes.append(contentsOf: magic)
+            w.u64(segment)
+            try FileIO.writeAll(fd, w.bytes, path: path)
+            try FileIO.sync(fd, path: path)
+        }
+        return fd
+    }
+
+    /// Segment numbers present in `directory`, ascending.
+    package static func segments(in directory: String) -> [UInt64] {
+        FileIO.list(directory).compactMap { name in
+            name.hasSuffix(".wal") ? UInt64(name.dropLast(4), radix: 16) : nil
+        }.sorted()
+    }
+
+    /// Encodes the frames of the given rows of `batch`, closed by one commit frame, onto `out`.
+    package func encode(_ batch: RecordBatch, rows: [Int], utf8: [[UInt8]], into out: inout ByteWriter) {
+        var body = ByteWriter(capacity: 256)
+        for i in rows {
+            body.bytes.removeAll(keepingCapacity: true)
+            body.u8(Self.recordFrame)
+            utf8[Int(batch.tenant[i])].withUnsafeBytes { body.bytes16($0) }
+            for d in 0..<batch.dims.count { utf8[Int(batch.dims[d][i])].withUnsafeBytes { body.bytes16($0) } }
+            batch.withRequestIDBytes(at: i) { body.bytes16($0) }
+            body.varint(UInt64(batch.inputTokens[i]))
+            body.varint(UInt64(batch.outputTokens[i]))
+            body.varint(UInt64(batch.costNanos[i]))
+            body.svarint(batch.createdAt[i])
+            Self.frame(body.bytes, into: &out)
+        }
+        batchSequence += 1
+        body.bytes.removeAll(keepingCapacity: true)
+        body.u8(Self.commitFrame)
+        body.u64(batchSequence)
+        body.u32(UInt32(rows.count))
+        Self.frame(body.bytes, into: &out)
+    }
+
+    private static func frame(_ body: [UInt8], into out: inout ByteWriter) {
+        out.u32(UInt32(body.count))
+        out.u32(CRC32C.checksum(body))
+        out.bytes.append(contentsOf: body)
+    }
+
+    /// Appends encoded frames; durable only after `sync()`.
+    package func write(_ bytes: [UInt8]) throws {
+        try FileIO.writeAll(fd, bytes, path: path)
+    }
+
+    /// `fdatasync`s the current segment.
+    package func sync() throws {
+        try FileIO.sync(fd, path: path)
+    }
+
+    /// Closes the current segment (synced) and starts the next; returns the new segment number.
+    package func rotate() throws -> UInt64 {
+        try sync()
+        let next = segment + 1
+        let nfd = try Self.openSegment(Self.path(directory, next), next)
+        try FileIO.syncDirectory(directory)
+        close(fd)
+        fd = nfd
+        segment = next
+        path = Self.path(directory, next)
+        return next
+    }
+
+    /// Deletes segments numbered below `segment` (their records are in durable parts).
+    package static func removeSegments(in directory: String, before segment: UInt64) {
+        for s in segments(in: directory) where s < segment { unlink(path(directory, s)) }
+    }
+
+    /// What replay found.
+    package struct ReplayResult {
+        package var batches = 0
+        package var records = 0
+        /// Set when a torn or bad frame was found: where the log was cut.
+        package var truncated: (segment: UInt64, offset: Int, reason: String)?
+        package var lastSegment: UInt64 = 0
+    }
+
+    /// Replays committed batches of segments >= `from`, in order; cuts the log at the first bad frame
+    /// (truncating that segment to its last commit and deleting later segments).
+    package static func replay(directory: String, from: UInt64, apply: (RecordBatch) throws -> Void) throws -> ReplayResult {
+        var result = ReplayResult()
+        let all = segments(in: directory).filter { $0 >= from }
+        result.lastSegment = all.last ?? from
+        for (k, seg) in all.enumerated() {
+            let p = path(directory, seg)
+            let bytes = try FileIO.readAll(p)
+            var cut: (Int, String)?
+            var good = headerSize
+            try bytes.withUnsafeBytes { buf in
+                guard buf.count >= headerSize, Array(buf[0..<8]) == magic,
+                      UInt64(littleEndian: buf.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) == seg
+                else {
+                    cut = (0, "bad segment header")
+                    good = 0
+                    return
+                }
+                var batch = RecordBatch()
+                var off = headerSize
+                var line = 0
+                while off < buf.count {
+                    guard buf.count - off >= 8 else { cut = (off, "torn frame header"); break }
+                    let len = Int(UInt32(littleEndian: buf.loadUnaligned(fromByteOffset: off, as: UInt32.self)))
+                    let crc = UInt32(littleEndian: buf.loadUnaligned(fromByteOffset: off + 4, as: UInt32.self))
+                    guard len >= 1, len <= buf.count - off - 8 else { cut = (off, "torn frame"); break }
+                    let body = UnsafeRawBufferPointer(rebasing: buf[(off + 8)..<(off + 8 + len)])
+                    guard CRC32C.checksum(body) == crc else { cut = (off, "frame checksum mismatch"); break }
+                    var r = ByteReader(body)
+                    do {
+                        let type = try r.u8()
+                        if type == recordFrame {
+                            line += 1
+                            try decodeRecord(&r, into: &batch, line: line)
+                        } else if type == commitFrame {
+                            _ = try r.u64()
+                            let n = Int(try r.u32())
+                            guard n == batch.count else { cut = (off, "commit count mismatch"); break }
+                            if n > 0 { try apply(batch) }
+                            result.batches += 1
+                            result.records += n
+                            batch = RecordBatch()
+                            line = 0
+                            good = off + 8 + len
+                        } else {
+                            cut = (off, "unknown frame type \(type)")
+                            break
+                        }
+                    } catch is ByteReader.Overrun {
+                        cut = (off, "frame does not parse")
+                        break
+                    }
+                    off += 8 + len
+                }
+                if cut == nil && good < buf.count { cut = (good, "uncommitted records at the end") }
+            }
+            if let (offset, reason) = cut {
+                result.truncated = (seg, offset, reason)
+                guard truncate(p, off_t(good)) == 0 else { throw StoreError.io(path: p, operation: "truncate", errno: errno) }
+                if good == 0 { unlink(p) }
+                for later in all[(k + 1)...] { unlink(path(directory, later)) }
+                try FileIO.syncDirectory(directory)
+                result.lastSegment = seg
+                break
+            }
+        }
+        return result
+    }
+
+    private static func decodeRecord(_ r: inout ByteReader, into batch: inout RecordBatch, line: Int) throws {
+        func code(_ b: UnsafeRawBufferPointer) -> UInt32 {
+            batch.strings.intern(b, make: { String(decoding: $0, as: UTF8.self) })!
+        }
+        let t = code(try r.bytes16())
+        var d: [UInt32] = []
+        d.reserveCapacity(7)
+        for _ in 0..<7 { d.append(code(try r.bytes16())) }
+        let rid = try r.bytes16()
+        let inT = Int64(bitPattern: try r.varint()), outT = Int64(bitPattern: try r.varint())
+        let cost = Int64(bitPattern: try r.varint()), at = try r.svarint()
+        batch.append(tenant: t, dims: (d[0], d[1], d[2], d[3], d[4], d[5], d[6]), requestID: rid,
+                     inputTokens: inT, outputTokens: outT, costNanos: cost, createdAt: at, line: line)
+    }
+}

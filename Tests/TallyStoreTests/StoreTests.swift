@@ -1,0 +1,306 @@
+import Testing
+import TallyTestSupport
+@testable import TallyStore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Options for tests: no background thread, so each test decides when to seal and merge.
+func testOptions(sealRows: Int = 1_000_000, granuleRows: Int = 64) -> StoreOptions {
+    var o = StoreOptions()
+    o.background = false
+    o.sealRows = sealRows
+    o.maxHeadRows = sealRows * 4
+    o.granuleRows = granuleRows
+    return o
+}
+
+func sorted(_ records: [CostRecord]) -> [CostRecord] {
+    records.sorted { ($0.tenantID, $0.requestID, $0.createdAtMillis) < ($1.tenantID, $1.requestID, $1.createdAtMillis) }
+}
+
+@Suite struct StoreTests {
+    @Test func roundTripsEveryFieldThroughHeadPartsAndReopen() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let gen = RandomRecords(seed: 7, options: .init(tenants: 4, lateFraction: 0.1, edgeFraction: 0.3))
+        let records = gen.records(2000)
+        let store = try Store(path: dir.path, options: testOptions())
+        let receipt = try store.append(RecordBatch(records))
+        #expect(receipt.inserted == records.count && receipt.duplicates.isEmpty)
+        #expect(sorted(try store.snapshot().records()) == sorted(records))
+        try store.flush()
+        let snap = store.snapshot()
+        #expect(snap.heads.isEmpty && !snap.parts.isEmpty)
+        #expect(sorted(try snap.records()) == sorted(records))
+        try store.close()
+        let reopened = try Store(path: dir.path, options: testOptions())
+        defer { try? reopened.close() }
+        #expect(sorted(try reopened.snapshot().records()) == sorted(records))
+        #expect(reopened.verify().isEmpty)
+    }
+
+    @Test func partsHoldWholeHoursWithCorrectTotals() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let records = RandomRecords(seed: 3, options: .init(tenants: 2, lateFraction: 0.2)).records(3000)
+        let store = try Store(path: dir.path, options: testOptions())
+        defer { try? store.close() }
+        _ = try store.append(RecordBatch(records))
+        try store.flush()
+        for part in store.snapshot().parts {
+            var covered = 0
+            for h in part.meta.hours {
+                let inHour = records.filter { $0.tenantID == part.meta.tenant && TimeUnit.hourStart($0.createdAtMillis) == h.start }
+                #expect(h.rows == inHour.count)
+                #expect(h.cost == inHour.reduce(0) { $0 + $1.costNanos })
+                #expect(h.inputTokens == inHour.reduce(0) { $0 + $1.inputTokens })
+                covered += h.rows
+                for d in Dimension.allCases {
+                    guard let r = h.rollups[d.rawValue] else { continue }
+                    #expect(r.counts.reduce(0, +) == Int64(h.rows))
+                    #expect(r.cost.reduce(0, +) == h.cost)
+                }
+            }
+            #expect(covered == part.meta.rows)
+            #expect(zip(part.meta.hours, part.meta.hours.dropFirst()).allSatisfy { $0.start < $1.start })
+        }
+    }
+
+    @Test func duplicatesAndRetriedBatchesAreStoredOnce() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let records = RandomRecords(seed: 11).records(500)
+        var store = try Store(path: dir.path, options: testOptions())
+        #expect(try store.append(RecordBatch(records)).inserted == 500)
+        let retry = try store.append(RecordBatch(records))
+        #expect(retry.inserted == 0 && retry.duplicates == Array(0..<500))
+        // Duplicates inside one batch: the first occurrence wins.
+        var inBatch = Array(records[0..<10])
+        var fresh = records[0]
+        fresh.requestID = "fresh-1"
+        inBatch.append(fresh)
+        inBatch.append(fresh)
+        let mixed = try store.append(RecordBatch(inBatch))
+        #expect(mixed.inserted == 1 && mixed.duplicates == Array(0..<10) + [11])
+        // Still duplicates after a WAL replay...
+        store.abandon()
+        store = try Store(path: dir.path, options: testOptions())
+        #expect(try store.append(RecordBatch(records)).inserted == 0)
+        // ...and after sealing and reopening (rebuilt from the parts).
+        try store.close()
+        store = try Store(path: dir.path, options: testOptions())
+        defer { try? store.close() }
+        #expect(try store.append(RecordBatch(records + [fresh])).inserted == 0)
+        #expect(store.snapshot().rowCount == 501)
+    }
+
+    @Test func lateRecordsLandInTheirHourAndCompactionMergesThem() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try Store(path: dir.path, options: testOptions())
+        defer { try? store.close() }
+        let gen = RandomRecords(seed: 5, options: .init(tenants: 2))
+        let all = gen.records(1200)
+        let byTime = all.sorted { $0.createdAtMillis < $1.createdAtMillis }
+        // Newest first, so every later batch is late data for hours already sealed.
+        for chunk in stride(from: 0, to: byTime.count, by: 300).reversed() {
+            _ = try store.append(RecordBatch(byTime[chunk..<min(chunk + 300, byTime.count)]))
+            try store.flush()
+        }
+        let before = store.snapshot()
+        #expect(before.parts.count >= 8)
+        #expect(try store.compact() > 0)
+        let after = store.snapshot()
+        #expect(after.parts.count == 2)
+        #expect(sorted(try after.records()) == sorted(all))
+        for p in after.parts {
+            let mine = all.filter { $0.tenantID == p.meta.tenant }
+            #expect(p.meta.rows == mine.count)
+            #expect(p.meta.hours.reduce(0) { $0 + $1.cost } == mine.reduce(0) { $0 + $1.costNanos })
+        }
+        // Old snapshots still read their (now deleted) parts.
+        #expect(sorted(try before.records()) == sorted(all))
+    }
+
+    @Test func partsAreSplitByMonth() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try Store(path: dir.path, options: testOptions())
+        defer { try? store.close() }
+        let end = try Timestamp.parse("2025-06-01T00:00:00Z").get()
+        let records = RandomRecords(seed: 9, options: .init(tenants: 1, window: (end - 86_400_000)..<(end + 86_400_000))).records(100)
+        _ = try store.append(RecordBatch(records))
+        try store.flush()
+        #expect(store.snapshot().parts.count == 2)
+    }
+
+    @Test func tornWALTailIsCutAndAcknowledgedRecordsSurvive() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let records = RandomRecords(seed: 13).records(300)
+        var store = try Store(path: dir.path, options: testOptions())
+        _ = try store.append(RecordBatch(records[0..<200]))
+        _ = try store.append(RecordBatch(records[200..<300]))
+        store.abandon()
+        // Tear the last frame: drop its final bytes, as a crash mid-write would.
+        let seg = WriteAheadLog.segments(in: dir.path + "/wal").last!
+        let walPath = WriteAheadLog.path(dir.path + "/wal", seg)
+        let size = FileIO.fileSize(walPath)!
+        #expect(truncate(walPath, off_t(size - 3)) == 0)
+        store = try Store(path: dir.path, options: testOptions())
+        #expect(store.openReport.contains { $0.contains("cut at offset") })
+        // The torn batch was the second one: it lost its commit frame, so none of it is replayed.
+        #expect(sorted(try store.snapshot().records()) == sorted(Array(records[0..<200])))
+        // The log is writable again after the cut.
+        _ = try store.append(RecordBatch(records[200..<300]))
+        store.abandon()
+        store = try Store(path: dir.path, options: testOptions())
+        defer { try? store.close() }
+        #expect(sorted(try store.snapshot().records()) == sorted(records))
+    }
+
+    @Test func garbageInTheWALStopsReplayAtTheBadFrame() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let records = RandomRecords(seed: 17).records(100)
+        var store = try Store(path: dir.path, options: testOptions())
+        _ = try store.append(RecordBatch(records[0..<50]))
+        _ = try store.append(RecordBatch(records[50..<100]))
+        store.abandon()
+        let walPath = WriteAheadLog.path(dir.path + "/wal", WriteAheadLog.segments(in: dir.path + "/wal").last!)
+        var bytes = try FileIO.readAll(walPath)
+        bytes[bytes.count - 40] ^= 0xFF
+        try FileIO.writeAtomically(bytes, to: walPath, directory: dir.path + "/wal")
+        store = try Store(path: dir.path, options: testOptions())
+        defer { try? store.close() }
+        #expect(store.openReport.contains { $0.contains("checksum mismatch") })
+        #expect(sorted(try store.snapshot().records()) == sorted(Array(records[0..<50])))
+    }
+
+    @Test func aFlippedByteInAPartIsDetectedNamedAndQuarantined() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let records = RandomRecords(seed: 19, options: .init(tenants: 1)).records(1000)
+        var store = try Store(path: dir.path, options: testOptions())
+        _ = try store.append(RecordBatch(records))
+        try store.close()
+        let part = try #require(FileIO.list(dir.path + "/parts").first)
+        let partPath = dir.path + "/parts/" + part
+        var bytes = try FileIO.readAll(partPath)
+        bytes[PartFormat.headerSize + 100] ^= 0x01
+        try FileIO.writeAtomically(bytes, to: partPath, directory: dir.path + "/parts")
+        // Damage in a block the start-up reads (recent request ids): quarantined at open, and said so.
+        store = try Store(path: dir.path, options: testOptions())
+        #expect(store.snapshot().parts.isEmpty)
+        #expect(store.openReport.contains { $0.contains(partPath) && $0.contains("checksum mismatch") })
+        #expect(FileIO.exists(dir.path + "/quarantine/" + part))
+        try store.close()
+    }
+
+    @Test func aDamagedBlockIsNeverReadAsData() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let records = RandomRecords(seed: 19, options: .init(tenants: 1)).records(1000)
+        var store = try Store(path: dir.path, options: testOptions())
+        _ = try store.append(RecordBatch(records))
+        try store.flush()
+        let part = try #require(store.snapshot().parts.first)
+        // Damage the cost block of the first granule, which start-up does not read.
+        let ref = part.meta.granules[0].blocks[PartColumn.cost.rawValue]
+        let partPath = part.path
+        try store.close()
+        var bytes = try FileIO.readAll(partPath)
+        bytes[ref.offset + BlockHeader.size + 2] ^= 0x01
+        try FileIO.writeAtomically(bytes, to: partPath, directory: dir.path + "/parts")
+        store = try Store(path: dir.path, options: testOptions())
+        defer { try? store.close() }
+        #expect(store.snapshot().parts.count == 1)
+        do {
+            _ = try store.snapshot().records()
+            Issue.record("a damaged part was read")
+        } catch let StoreError.corrupt(path, offset, reason) {
+            #expect(path == partPath && offset == ref.offset && reason.contains("cost_cents"))
+        }
+        // The read quarantined it: the file moved and the manifest no longer lists it.
+        #expect(store.snapshot().parts.isEmpty)
+        #expect(FileIO.exists(dir.path + "/quarantine/" + PartFormat.fileName(part.meta.id)))
+    }
+
+    @Test func verifyFindsDamageAnywhereInAPart() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let records = RandomRecords(seed: 23, options: .init(tenants: 1)).records(500)
+        var store = try Store(path: dir.path, options: testOptions())
+        _ = try store.append(RecordBatch(records))
+        try store.close()
+        let part = try #require(FileIO.list(dir.path + "/parts").first)
+        let partPath = dir.path + "/parts/" + part
+        let clean = try FileIO.readAll(partPath)
+        // Every 97th byte position, flipped alone, is either refused at open or found by verify.
+        for position in stride(from: 0, to: clean.count, by: 97) {
+            var bytes = clean
+            bytes[position] ^= 0x10
+            try FileIO.writeAtomically(bytes, to: partPath, directory: dir.path + "/parts")
+            let found: Bool
+            if let reader = try? PartReader(path: partPath) {
+                found = (try? reader.verify()) == nil
+            } else {
+                found = true
+            }
+            #expect(found, "flip at \(position) not detected")
+        }
+        try FileIO.writeAtomically(clean, to: partPath, directory: dir.path + "/parts")
+        store = try Store(path: dir.path, options: testOptions())
+        defer { try? store.close() }
+        #expect(store.verify().isEmpty)
+    }
+
+    @Test func aDirectoryIsOpenedByOneStoreAtATime() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try Store(path: dir.path, options: testOptions())
+        #expect(throws: StoreError.locked(path: dir.path)) { try Store(path: dir.path, options: testOptions()) }
+        try store.close()
+        try Store(path: dir.path, options: testOptions()).close()
+    }
+
+    @Test func concurrentAppendsReadsAndCompactionLoseNothing() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        var options = testOptions(sealRows: 700)
+        options.background = true
+        options.sealAfterSeconds = 0.05
+        let store = try Store(path: dir.path, options: options)
+        let writers = 4, batches = 25, perBatch = 40
+        let all = RandomRecords(seed: 29, options: .init(tenants: 3)).records(writers * batches * perBatch)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for w in 0..<writers {
+                group.addTask {
+                    for b in 0..<batches {
+                        let start = (w * batches + b) * perBatch
+                        let slice = all[start..<(start + perBatch)]
+                        // Each batch is sent twice, as a retrying client would.
+                        _ = try store.append(RecordBatch(slice))
+                        #expect(try store.append(RecordBatch(slice)).inserted == 0)
+                    }
+                }
+            }
+            group.addTask {
+                var last = 0
+                for _ in 0..<50 {
+                    let n = store.snapshot().rowCount
+                    #expect(n >= last)
+                    last = n
+                    _ = try store.compactOnce()
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(store.snapshot().rowCount == all.count)
+        try store.close()
+        let reopened = try Store(path: dir.path, options: testOptions())
+        defer { try? reopened.close() }
+        #expect(sorted(try reopened.snapshot().records()) == sorted(all))
+    }
+}
