@@ -1,0 +1,47 @@
+# Tally — the two commands a newcomer needs are `make run` and `make test`.
+SWIFT    ?= swift
+DATA     ?= ./data/store
+DEMO_ROWS ?= 2000000
+DEMO_DAYS ?= 30
+SUDO     := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
+BIN      := .build/release/tally
+
+.PHONY: deps build release test run bench bench-peers clean
+
+# Installs what a fresh Debian machine lacks: liblz4's headers and pkg-config (apt-get only when absent).
+deps:
+	@if ! command -v pkg-config >/dev/null 2>&1 || ! pkg-config --exists liblz4; then \
+		echo "==> installing liblz4-dev and pkg-config"; \
+		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq liblz4-dev pkg-config; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release --product tally
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+# Builds release, loads demo data on first start, then serves (prints store stats until the server lands).
+run: release
+	@if [ ! -f "$(DATA)/MANIFEST" ]; then \
+		echo "==> first start: generating $(DEMO_ROWS) demo records into $(DATA)"; \
+		mkdir -p "$(dir $(DATA))"; \
+		$(BIN) generate --rows $(DEMO_ROWS) --days $(DEMO_DAYS) --seed 42 --format csv --out - \
+			| $(BIN) import --data "$(DATA)" --format csv - ; \
+	fi
+	$(BIN) stats --data "$(DATA)"
+
+# package-benchmark suites (built only here, via TALLY_BENCHMARKS=1).
+bench: deps
+	TALLY_BENCHMARKS=1 $(SWIFT) package --disable-sandbox benchmark
+
+# Tally next to DuckDB and chDB on the same generated data (see docs/PERFORMANCE.md).
+bench-peers: release
+	./Benchmarks/peers.sh
+
+clean:
+	rm -rf .build .build-*
