@@ -451,6 +451,11 @@ public final class Store: @unchecked Sendable {
         return damaged
     }
 
+    /// Merges done and parts quarantined since open.
+    func maintenanceCounters() -> (compactions: Int, quarantined: Int) {
+        maintenanceLock.withLock { (maintenance.compactions, maintenance.quarantined.count + openReport.filter { $0.hasPrefix("quarantined") }.count) }
+    }
+
     // MARK: Background work
 
     private func maintenanceLoop() {

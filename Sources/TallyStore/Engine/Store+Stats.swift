@@ -1,0 +1,73 @@
+/// Sizes and counts of a store, for `tally stats` and `/metrics`.
+public struct StoreStats: Sendable {
+    /// Bytes and values of one column across all parts.
+    public struct Column: Sendable {
+        public var name: String
+        /// Bytes on disk (block headers included).
+        public var storedBytes: Int
+        /// Bytes the values take in plain form (8 per integer, 4 per code, the text of ids).
+        public var plainBytes: Int
+    }
+
+    public var tenants: Int
+    /// Distinct (tenant, hour) partitions.
+    public var hours: Int
+    public var parts: Int
+    public var rows: Int
+    public var headRows: Int
+    /// Bytes of part files.
+    public var partBytes: Int
+    /// Bytes of WAL segments.
+    public var walBytes: Int
+    /// Footers: dictionaries, zone maps, hour index and rollups.
+    public var footerBytes: Int
+    public var columns: [Column]
+    public var compactions: Int
+    public var quarantined: Int
+
+    /// Bytes on disk per stored row (parts only; the WAL is transient).
+    public var bytesPerRecord: Double { rows - headRows > 0 ? Double(partBytes) / Double(rows - headRows) : 0 }
+}
+
+extension Store {
+    /// Counts and sizes of everything stored now.
+    public func stats() -> StoreStats {
+        let snap = snapshot()
+        var hours = Set<String>()
+        var columns = PartColumn.allCases.map { StoreStats.Column(name: $0.name, storedBytes: 0, plainBytes: 0) }
+        var partBytes = 0, footerBytes = 0
+        for p in snap.parts {
+            partBytes += p.fileSize
+            var blockBytes = 0
+            for h in p.meta.hours { hours.insert(p.meta.tenant + "@" + String(h.start)) }
+            for (g, granule) in p.meta.granules.enumerated() {
+                for c in PartColumn.allCases {
+                    let ref = granule.blocks[c.rawValue]
+                    columns[c.rawValue].storedBytes += ref.length
+                    blockBytes += ref.length
+                    switch c {
+                    case .requestID:
+                        let h = BlockDecoder.header(p.block(g, c))
+                        if h?.encoding == .uuid { columns[c.rawValue].plainBytes += 36 * granule.rows } else {
+                            columns[c.rawValue].plainBytes += max(0, (h?.rawLength ?? 0) - 4 * (granule.rows + 1))
+                        }
+                    case .createdAt, .inputTokens, .outputTokens, .cost:
+                        columns[c.rawValue].plainBytes += 8 * granule.rows
+                    default:
+                        columns[c.rawValue].plainBytes += 4 * granule.rows
+                    }
+                }
+            }
+            footerBytes += p.fileSize - blockBytes - PartFormat.headerSize
+        }
+        for h in snap.heads { for hour in Set((0..<h.chunks.count).flatMap { c in (0..<h.chunkRows[c]).map { TimeUnit.hourStart(h.chunks[c].createdAt[$0]) } }) {
+            hours.insert(h.tenant + "@" + String(hour))
+        } }
+        let walBytes = WriteAheadLog.segments(in: walDirectory).reduce(0) { $0 + (FileIO.fileSize(WriteAheadLog.path(walDirectory, $1)) ?? 0) }
+        let (compactions, quarantined) = maintenanceCounters()
+        return StoreStats(
+            tenants: snap.tenants.count, hours: hours.count, parts: snap.parts.count, rows: snap.rowCount,
+            headRows: snap.heads.reduce(0) { $0 + $1.rows }, partBytes: partBytes, walBytes: walBytes,
+            footerBytes: footerBytes, columns: columns, compactions: compactions, quarantined: quarantined)
+    }
+}

@@ -1,0 +1,39 @@
+import ArgumentParser
+import TallyStore
+
+struct StatsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stats", abstract: "Tenants, hours, parts, rows, bytes on disk and compression per column.")
+
+    @OptionGroup var store: StoreOptionGroup
+
+    func run() throws {
+        let s = try store.open(background: false)
+        defer { try? s.close() }
+        for line in s.openReport { printError("note: \(line)") }
+        let st = s.stats()
+        let rows: [(String, String)] = [
+            ("tenants", "\(st.tenants)"),
+            ("hours (tenant x hour)", "\(st.hours)"),
+            ("parts", "\(st.parts)"),
+            ("rows", "\(st.rows)"),
+            ("rows in head (not yet sealed)", "\(st.headRows)"),
+            ("bytes in parts", formatBytes(st.partBytes)),
+            ("bytes in WAL", formatBytes(st.walBytes)),
+            ("bytes per record", format(st.bytesPerRecord, 2)),
+            ("footers (dictionaries, zone maps, hours, rollups)", formatBytes(st.footerBytes)),
+        ]
+        let width = rows.map(\.0.count).max()!
+        for (k, v) in rows { print(k.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + v) }
+        print("")
+        print("column          stored      bytes/row   plain/stored")
+        let sealed = max(st.rows - st.headRows, 1)
+        for c in st.columns {
+            let ratio = c.storedBytes > 0 ? Double(c.plainBytes) / Double(c.storedBytes) : 0
+            print(c.name.padding(toLength: 14, withPad: " ", startingAt: 0) + "  "
+                + formatBytes(c.storedBytes).leftPad(10) + "  "
+                + format(Double(c.storedBytes) / Double(sealed), 2).leftPad(10) + "  "
+                + (format(ratio, 1) + "x").leftPad(12))
+        }
+    }
+}
