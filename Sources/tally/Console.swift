@@ -8,7 +8,7 @@ func printError(_ text: String) {
     line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
 }
 
-func format(_ value: Double, _ decimals: Int) -> String {
+func fixed(_ value: Double, _ decimals: Int) -> String {
     var p = 1.0
     for _ in 0..<decimals { p *= 10 }
     let r = (value * p).rounded() / p
@@ -27,10 +27,14 @@ func formatBytes(_ n: Int) -> String {
     var v = Double(n)
     var u = 0
     while v >= 1024 && u < units.count - 1 { v /= 1024; u += 1 }
-    return u == 0 ? "\(n) B" : format(v, 1) + " " + units[u]
+    return u == 0 ? "\(n) B" : fixed(v, 1) + " " + units[u]
 }
 
 extension String {
+    func rightPad(_ width: Int) -> String {
+        count >= width ? self : self + String(repeating: " ", count: width - count)
+    }
+
     func leftPad(_ width: Int) -> String {
         count >= width ? self : String(repeating: " ", count: width - count) + self
     }

@@ -20,20 +20,20 @@ struct StatsCommand: ParsableCommand {
             ("rows in head (not yet sealed)", "\(st.headRows)"),
             ("bytes in parts", formatBytes(st.partBytes)),
             ("bytes in WAL", formatBytes(st.walBytes)),
-            ("bytes per record", format(st.bytesPerRecord, 2)),
+            ("bytes per record", fixed(st.bytesPerRecord, 2)),
             ("footers (dictionaries, zone maps, hours, rollups)", formatBytes(st.footerBytes)),
         ]
         let width = rows.map(\.0.count).max()!
-        for (k, v) in rows { print(k.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + v) }
+        for (k, v) in rows { print(k.rightPad(width) + "  " + v) }
         print("")
         print("column          stored      bytes/row   plain/stored")
         let sealed = max(st.rows - st.headRows, 1)
         for c in st.columns {
             let ratio = c.storedBytes > 0 ? Double(c.plainBytes) / Double(c.storedBytes) : 0
-            print(c.name.padding(toLength: 14, withPad: " ", startingAt: 0) + "  "
-                + formatBytes(c.storedBytes).leftPad(10) + "  "
-                + format(Double(c.storedBytes) / Double(sealed), 2).leftPad(10) + "  "
-                + (format(ratio, 1) + "x").leftPad(12))
+            let stored = formatBytes(c.storedBytes).leftPad(10)
+            let perRow = fixed(Double(c.storedBytes) / Double(sealed), 2).leftPad(10)
+            let r = (fixed(ratio, 1) + "x").leftPad(12)
+            print(c.name.rightPad(14) + "  " + stored + "  " + perRow + "  " + r)
         }
     }
 }

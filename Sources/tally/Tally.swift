@@ -6,6 +6,28 @@ struct Tally: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tally",
         abstract: "Records what every LLM call costs and answers where the money goes.",
-        subcommands: [GenerateCommand.self]
+        subcommands: [
+            ImportCommand.self, GenerateCommand.self, StatsCommand.self, VerifyCommand.self,
+            CompactCommand.self, CrashWriterCommand.self,
+        ]
     )
 }
+
+/// Options every command that opens a store shares.
+struct StoreOptionGroup: ParsableArguments {
+    @Option(name: .long, help: "The data directory of the store.")
+    var data: String
+
+    @Option(name: .long, help: "fsync (default: every acknowledged write survives power loss) or buffered (survives a process crash only).")
+    var durability: StoreOptions.Durability = .fsync
+
+    func open(background: Bool = true) throws -> Store {
+        var options = StoreOptions()
+        options.durability = durability
+        options.background = background
+        return try Store(path: data, options: options)
+    }
+}
+
+extension StoreOptions.Durability: ExpressibleByArgument {}
+extension InputFormat: ExpressibleByArgument {}

@@ -1,0 +1,34 @@
+/// Parses input larger than memory (`tally import` of a 2 GB CSV) chunk by chunk.
+///
+/// Feed chunks of any size; each call returns the records completed so far (a fresh batch) and their
+/// errors. A record split over chunks is held back until it ends; one longer than
+/// `IngestLimits.maxRecordBytes` is reported and skipped without being buffered. Line numbers count over
+/// the whole stream, and the records and errors of all calls together equal those of
+/// `RecordParser.parse` on the concatenated input.
+public struct StreamingRecordParser: Sendable {
+    private var engine: IngestEngine
+
+    /// Creates a parser at the start of a stream.
+    public init(format: InputFormat, pricing: PriceTable? = nil, limits: IngestLimits = IngestLimits()) {
+        engine = IngestEngine(format: format, pricing: pricing, limits: limits)
+    }
+
+    /// Parses the records that `chunk` completes.
+    public mutating func feed(_ chunk: UnsafeRawBufferPointer) -> ParseOutcome {
+        engine.feed(chunk)
+    }
+
+    /// Parses the records that `chunk` completes.
+    public mutating func feed(_ chunk: [UInt8]) -> ParseOutcome {
+        chunk.withUnsafeBytes { engine.feed($0) }
+    }
+
+    /// Ends the stream: parses the tail (an unterminated last line is fine; an unterminated JSON array,
+    /// string or quoted CSV field is an error). Call once, after the last `feed`.
+    public mutating func finish() -> ParseOutcome {
+        engine.finish()
+    }
+
+    /// Line number (1-based) of the next byte to be parsed.
+    public var line: Int { engine.line }
+}

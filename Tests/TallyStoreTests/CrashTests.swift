@@ -1,0 +1,74 @@
+import Foundation
+import Testing
+import TallyTestSupport
+@testable import TallyStore
+
+/// The `tally` executable next to the test bundle.
+func tallyExecutable() -> String {
+    let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    return bundle.appendingPathComponent("tally").path
+}
+
+@Suite struct CrashTests {
+    /// Kills a writer with SIGKILL mid-ingest (while it seals and merges in the background) and checks
+    /// that every acknowledged batch is stored exactly once and no batch is stored in part.
+    @Test(arguments: [(UInt64(1), 7, "fsync"), (UInt64(2), 23, "fsync"), (UInt64(3), 41, "buffered")])
+    func killedWriterLosesNoAcknowledgedRecord(seed: UInt64, killAfter: Int, durability: String) throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let batches = 200, batchRows = 300
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: tallyExecutable())
+        child.arguments = ["_crash-writer", "--data", dir.path, "--seed", String(seed), "--batches", String(batches),
+                           "--batch-rows", String(batchRows), "--seal-rows", "1500", "--durability", durability]
+        var env = ProcessInfo.processInfo.environment
+        env["SWIFT_BACKTRACE"] = "enable=no"
+        child.environment = env
+        let out = Pipe()
+        child.standardOutput = out
+        child.standardError = FileHandle.nullDevice
+        try child.run()
+
+        var text = ""
+        var acked = 0
+        while acked < killAfter {
+            let data = out.fileHandleForReading.availableData
+            if data.isEmpty { break }
+            text += String(decoding: data, as: UTF8.self)
+            acked = text.split(separator: "\n").count
+        }
+        kill(child.processIdentifier, SIGKILL)
+        child.waitUntilExit()
+        text += String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let ackedBatches = Set(text.split(separator: "\n").compactMap { $0.hasPrefix("ack ") ? Int($0.dropFirst(4)) : nil })
+        #expect(ackedBatches.count >= killAfter)
+        #expect(ackedBatches.count < batches, "the writer finished before it was killed; kill earlier")
+
+        let store = try Store(path: dir.path, options: testOptions())
+        defer { try? store.close() }
+        let stored = try store.snapshot().records()
+        var count: [String: Int] = [:]
+        for r in stored { count[r.tenantID + "/" + r.requestID, default: 0] += 1 }
+        #expect(count.values.allSatisfy { $0 == 1 }, "a record is stored twice")
+        let storedSet = Set(stored)
+
+        var k = 0
+        CrashWriterCommandMirror.generator(seed: seed, batches: batches, batchRows: batchRows).generate(chunkSize: batchRows) { batch in
+            let present = batch.records.filter { storedSet.contains($0) }.count
+            if ackedBatches.contains(k) {
+                #expect(present == batch.count, "acknowledged batch \(k) lost \(batch.count - present) records")
+            } else {
+                #expect(present == 0 || present == batch.count, "batch \(k) is stored in part: \(present) of \(batch.count)")
+            }
+            k += 1
+        }
+        #expect(store.verify().isEmpty)
+    }
+}
+
+/// The same generator the `_crash-writer` command uses.
+enum CrashWriterCommandMirror {
+    static func generator(seed: UInt64, batches: Int, batchRows: Int) -> SyntheticGenerator {
+        SyntheticGenerator(.init(rows: batches * batchRows, days: 3, seed: seed, tenants: 5))
+    }
+}
