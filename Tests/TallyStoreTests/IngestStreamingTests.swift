@@ -76,6 +76,7 @@ import Testing
                 text + "\nacme,\"" + String(repeating: "x", count: 400),
                 "tenant_id,request_id,colour\nacme,r,red\n" + text,
                 F.csv(rows, columns: F.allColumns + ["colour"]),
+                "tenant_id,\"" + String(repeating: "x\n", count: 200) + "\"\n" + text,
             ]
         case .ndjson:
             var text = "\n" + F.ndjson(rows) + "  \r\n"
@@ -128,6 +129,10 @@ import Testing
         #expect(csv.errors[5].reason.hasPrefix("the row is not valid CSV"))
         let priced = try #require(csv.records.first { $0.requestID == "p1" })
         #expect(priced.costNanos == 10 * 2_500 + 5 * 10_000)
+
+        let header = Self.whole(Array(Self.inputs(.csv)[5].utf8), .csv)
+        #expect(header.errors == [RecordError(line: 1, field: nil, reason: "the header row is longer than 300 bytes")])
+        #expect(header.records.isEmpty)
 
         let rejected = Self.whole(Array(Self.inputs(.csv)[3].utf8), .csv)
         #expect(rejected.records.isEmpty)

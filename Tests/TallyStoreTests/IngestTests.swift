@@ -41,7 +41,7 @@ enum IngestFixture {
 
     static func csvField(_ s: String) -> String {
         if s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) {
-            return "\"" + s.replacingAll("\"", with: "\"\"") + "\""
+            return "\"" + s.ingestReplacingAll("\"", with: "\"\"") + "\""
         }
         return s
     }
@@ -117,7 +117,7 @@ enum IngestFixture {
 }
 
 extension String {
-    func replacingAll(_ target: String, with replacement: String) -> String {
+    func ingestReplacingAll(_ target: String, with replacement: String) -> String {
         split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
     }
 }
@@ -278,7 +278,7 @@ extension String {
         let out = F.parse(text, .ndjson)
         // The request id holds control characters (\b, \f, \n, \r, \t): ids reject them.
         #expect(out.errors == [RecordError(line: 1, field: "request_id", reason: "contains a control character")])
-        let fixed = text.replacingAll(#"a\"b\\c\/d\be\ff\ng\rh\ti"#, with: #"a\"b\\c\/d"#)
+        let fixed = text.ingestReplacingAll(#"a\"b\\c\/d\be\ff\ng\rh\ti"#, with: #"a\"b\\c\/d"#)
         let ok = F.parse(fixed, .ndjson)
         #expect(ok.errors == [])
         let r = try #require(ok.batch.records.first)

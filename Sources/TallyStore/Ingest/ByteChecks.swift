@@ -86,19 +86,25 @@ enum ByteChecks {
         return false
     }
 
-    /// Bytes allowed in a `tenant_id`: `[A-Za-z0-9._:-]`.
+    /// Bytes allowed in a `tenant_id`: `[A-Za-z0-9._:-]`, as a bitmap over 0...127.
+    private static let tenantLow: UInt64 = (0x30...0x3A).reduce(0) { $0 | 1 << UInt64($1) } | 1 << 0x2E | 1 << 0x2D
+    private static let tenantHigh: UInt64 = [Array(0x41...0x5A), Array(0x61...0x7A), [0x5F]]
+        .joined().reduce(0) { $0 | 1 << UInt64($1 - 64) }
+
+    /// True when `c` may appear in a `tenant_id`.
     @inline(__always)
     static func isTenantByte(_ c: UInt8) -> Bool {
-        switch c {
-        case 0x30...0x39, 0x41...0x5A, 0x61...0x7A, 0x2E, 0x5F, 0x3A, 0x2D: true
-        default: false
-        }
+        c < 64 ? tenantLow >> UInt64(c) & 1 != 0 : c < 128 && tenantHigh >> UInt64(c - 64) & 1 != 0
     }
 
     /// True when `p` is a valid `tenant_id`: 1-64 bytes of `[A-Za-z0-9._:-]`.
     static func isValidTenant(_ p: UnsafeRawBufferPointer) -> Bool {
         guard p.count >= 1, p.count <= 64 else { return false }
-        for c in p where !isTenantByte(c) { return false }
+        let low = tenantLow, high = tenantHigh
+        for c in p {
+            let ok = c < 64 ? low >> UInt64(c) & 1 != 0 : c < 128 && high >> UInt64(c - 64) & 1 != 0
+            if !ok { return false }
+        }
         return true
     }
 }

@@ -9,7 +9,7 @@ public struct IngestLimits: Sendable, Equatable {
     /// Largest accepted `input_tokens` or `output_tokens`.
     public var maxTokens: Int64
 
-    /// Creates limits; the defaults suit public ingestion.
+    /// Creates limits; the defaults suit public ingestion. Sizes below 1 are raised to 1, `maxTokens` below 0 to 0.
     public init(
         maxFieldBytes: Int = 256,
         maxRequestIDBytes: Int = 128,

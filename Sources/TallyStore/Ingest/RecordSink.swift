@@ -99,9 +99,7 @@ struct RecordSink {
     private mutating func internTenant(_ v: FieldValue, _ line: Int, _ ok: inout Bool) -> UInt32 {
         if isMissing(v) { fail(line, .tenantID, "is required"); ok = false; return 0 }
         guard v.kind == .text || v.kind == .string else { fail(line, .tenantID, "must be a string"); ok = false; return 0 }
-        guard v.count <= 64, let code = intern(v.bytes),
-              codeFlags[Int(code)] & Self.flagTenant != 0
-        else {
+        guard v.count <= 64, let code = intern(v.bytes, .tenant), codeFlags[Int(code)] & Self.flagTenant != 0 else {
             fail(line, .tenantID, "must be 1-64 characters of [A-Za-z0-9._:-]")
             ok = false
             return 0
@@ -122,8 +120,9 @@ struct RecordSink {
             ok = false
             return 0
         }
-        guard let code = intern(v.bytes) else {
-            fail(line, field, "is not valid UTF-8")
+        guard let code = intern(v.bytes, field.isID ? .id : .text) else {
+            let b = v.bytes
+            fail(line, field, ByteChecks.isValidUTF8(b) ? "contains a control character" : "is not valid UTF-8")
             ok = false
             return 0
         }
@@ -135,10 +134,22 @@ struct RecordSink {
         return code
     }
 
+    /// What a string must satisfy before it is interned, so rejected values stay out of the dictionary.
+    enum Rule {
+        case text, id, tenant
+    }
+
+    /// Interns a value that passes `rule`; a value interned before (under any rule) is found without checks,
+    /// so callers check `codeFlags` for the rule of their field.
     @inline(__always)
-    private mutating func intern(_ bytes: UnsafeRawBufferPointer) -> UInt32? {
+    private mutating func intern(_ bytes: UnsafeRawBufferPointer, _ rule: Rule) -> UInt32? {
         let code = batch.strings.intern(bytes) { b in
-            ByteChecks.isValidUTF8(b) ? String(decoding: b, as: UTF8.self) : nil
+            let ok = switch rule {
+            case .text: ByteChecks.isValidUTF8(b)
+            case .id: ByteChecks.isPrintableASCII(b) || (ByteChecks.isValidUTF8(b) && !ByteChecks.hasControl(b))
+            case .tenant: ByteChecks.isValidTenant(b)
+            }
+            return ok ? String(decoding: b, as: UTF8.self) : nil
         }
         if let code, Int(code) >= codeFlags.count { noteNewCode(bytes) }
         return code
@@ -171,7 +182,7 @@ struct RecordSink {
     }
 
     private mutating func internStatic(_ s: StaticString) -> UInt32 {
-        intern(UnsafeRawBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))!
+        intern(UnsafeRawBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount), .text)!
     }
 
     @inline(__always)
