@@ -12,6 +12,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "TallyStore", targets: ["TallyStore"]),
+        .library(name: "TallyQuery", targets: ["TallyQuery"]),
         .executable(name: "tally", targets: ["tally"]),
     ],
     dependencies: [
@@ -28,23 +29,34 @@ let package = Package(
             dependencies: ["CLZ4"],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "TallyQuery",
+            dependencies: ["TallyStore"],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "tally",
             dependencies: [
                 "TallyStore",
+                "TallyQuery",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "TallyTestSupport",
-            dependencies: ["TallyStore"],
+            dependencies: ["TallyStore", "TallyQuery"],
             path: "Tests/TallyTestSupport",
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "TallyStoreTests",
             dependencies: ["TallyStore", "TallyTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TallyQueryTests",
+            dependencies: ["TallyQuery", "TallyStore", "TallyTestSupport"],
             swiftSettings: swiftSettings
         ),
     ],
@@ -62,6 +74,7 @@ if ProcessInfo.processInfo.environment["TALLY_BENCHMARKS"] != nil {
             name: "StoreBenchmarks",
             dependencies: [
                 "TallyStore",
+                "TallyQuery",
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/StoreBenchmarks",
