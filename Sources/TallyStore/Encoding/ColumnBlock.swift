@@ -175,11 +175,18 @@ package struct BlockDecoder: ~Copyable {
     package struct Damage: Error { package var offset: Int; package var reason: String }
 
     /// Verifies and decompresses a block; lends its raw payload (with 8 readable bytes past the end).
-    package mutating func payload<R>(_ block: UnsafeRawBufferPointer, verify: Bool = true,
+    ///
+    /// `padded`: the memory after `block` has at least 8 readable bytes (a mapped part always does:
+    /// its trailer follows the last block), so an uncompressed payload is lent in place, not copied.
+    package mutating func payload<R>(_ block: UnsafeRawBufferPointer, verify: Bool = true, padded: Bool = false,
                                     _ body: (BlockHeader, UnsafeRawBufferPointer) throws -> R) throws -> R {
         guard let h = Self.header(block) else { throw Damage(offset: 0, reason: "bad block header") }
         let stored = UnsafeRawBufferPointer(rebasing: block[BlockHeader.size..<(BlockHeader.size + h.storedLength)])
         if verify && CRC32C.checksum(stored) != h.crc { throw Damage(offset: 0, reason: "block checksum mismatch") }
+        if padded && h.codec == .raw {
+            guard h.storedLength == h.rawLength else { throw Damage(offset: 8, reason: "raw block length mismatch") }
+            return try body(h, stored)
+        }
         if scratch.count < h.rawLength + 8 {
             scratch.deallocate()
             scratch = .allocate(byteCount: max(h.rawLength + 8, scratch.count * 2), alignment: 16)
@@ -197,8 +204,8 @@ package struct BlockDecoder: ~Copyable {
     }
 
     /// Decodes an integer block (frame-of-reference or delta) into `out` (capacity >= rows).
-    package mutating func decodeIntegers(_ block: UnsafeRawBufferPointer, verify: Bool = true, into out: UnsafeMutablePointer<Int64>) throws -> Int {
-        try payload(block, verify: verify) { h, p in
+    package mutating func decodeIntegers(_ block: UnsafeRawBufferPointer, verify: Bool = true, padded: Bool = false, into out: UnsafeMutablePointer<Int64>) throws -> Int {
+        try payload(block, verify: verify, padded: padded) { h, p in
             let ext = UnsafeRawBufferPointer(start: p.baseAddress, count: p.count + 8)
             switch h.encoding {
             case .frameOfReference:
@@ -226,8 +233,8 @@ package struct BlockDecoder: ~Copyable {
     }
 
     /// Decodes a frame-of-reference block of dictionary codes into `out`.
-    package mutating func decodeCodes(_ block: UnsafeRawBufferPointer, verify: Bool = true, into out: UnsafeMutablePointer<UInt32>) throws -> Int {
-        try payload(block, verify: verify) { h, p in
+    package mutating func decodeCodes(_ block: UnsafeRawBufferPointer, verify: Bool = true, padded: Bool = false, into out: UnsafeMutablePointer<UInt32>) throws -> Int {
+        try payload(block, verify: verify, padded: padded) { h, p in
             guard h.encoding == .frameOfReference, p.count >= 16 else { throw Damage(offset: 1, reason: "not a code block") }
             let base = Int64(littleEndian: p.loadUnaligned(fromByteOffset: 0, as: Int64.self))
             let width = Int(p[8])

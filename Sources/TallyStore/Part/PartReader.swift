@@ -1,3 +1,5 @@
+import Synchronization
+
 /// An open, immutable part: its mapped file and its parsed footer.
 ///
 /// Every block is checked against its CRC-32C when read; damage is reported as
@@ -7,6 +9,8 @@ package final class PartReader: Sendable {
     package let meta: PartMeta
     package let fileSize: Int
     private let file: MappedFile
+    /// One bit per block: its checksum has been checked once in this process (the file is immutable).
+    private let verified: Mutex<[UInt64]>
 
     /// Opens a part and checks its trailer, footer checksum and footer structure.
     package init(path: String) throws {
@@ -49,6 +53,7 @@ package final class PartReader: Sendable {
         } catch {
             throw StoreError.corrupt(path: path, offset: footerOffset, reason: "footer does not parse")
         }
+        verified = Mutex([UInt64](repeating: 0, count: (meta.granules.count * PartColumn.allCases.count + 63) / 64))
         for g in meta.granules {
             for ref in g.blocks where ref.offset < PartFormat.headerSize || ref.offset + ref.length > footerOffset || ref.length < BlockHeader.size {
                 throw StoreError.corrupt(path: path, offset: ref.offset, reason: "block reference out of range")
@@ -62,6 +67,22 @@ package final class PartReader: Sendable {
         return UnsafeRawBufferPointer(rebasing: file.bytes[ref.offset..<(ref.offset + ref.length)])
     }
 
+    /// Whether the block's checksum still needs checking; marks it checked (the caller checks it now).
+    private func needsCheck(_ granule: Int, _ column: PartColumn) -> Bool {
+        let bit = granule * PartColumn.allCases.count + column.rawValue
+        return verified.withLock { words in
+            let mask: UInt64 = 1 << UInt64(bit & 63)
+            if words[bit >> 6] & mask != 0 { return false }
+            words[bit >> 6] |= mask
+            return true
+        }
+    }
+
+    private func unmark(_ granule: Int, _ column: PartColumn) {
+        let bit = granule * PartColumn.allCases.count + column.rawValue
+        verified.withLock { $0[bit >> 6] &= ~(1 << UInt64(bit & 63)) }
+    }
+
     private func damage(_ granule: Int, _ column: PartColumn, _ d: BlockDecoder.Damage) -> StoreError {
         .corrupt(path: path, offset: meta.granules[granule].blocks[column.rawValue].offset + d.offset,
                  reason: "\(d.reason) (column \(column.name), granule \(granule))")
@@ -69,10 +90,12 @@ package final class PartReader: Sendable {
 
     /// Decodes an integer column of a granule into `out` (capacity >= granule rows).
     package func decodeIntegers(_ granule: Int, _ column: PartColumn, _ decoder: inout BlockDecoder, into out: UnsafeMutablePointer<Int64>) throws {
+        let check = needsCheck(granule, column)
         do {
-            let n = try decoder.decodeIntegers(block(granule, column), into: out)
+            let n = try decoder.decodeIntegers(block(granule, column), verify: check, padded: true, into: out)
             guard n == meta.granules[granule].rows else { throw BlockDecoder.Damage(offset: 4, reason: "row count mismatch") }
         } catch let d as BlockDecoder.Damage {
+            if check { unmark(granule, column) }
             throw damage(granule, column, d)
         }
     }
@@ -80,12 +103,14 @@ package final class PartReader: Sendable {
     /// Decodes a dimension's codes of a granule into `out`.
     package func decodeCodes(_ granule: Int, _ dimension: Dimension, _ decoder: inout BlockDecoder, into out: UnsafeMutablePointer<UInt32>) throws {
         let column = PartColumn.of(dimension)
+        let check = needsCheck(granule, column)
         do {
-            let n = try decoder.decodeCodes(block(granule, column), into: out)
+            let n = try decoder.decodeCodes(block(granule, column), verify: check, padded: true, into: out)
             guard n == meta.granules[granule].rows else { throw BlockDecoder.Damage(offset: 4, reason: "row count mismatch") }
             let limit = UInt32(meta.dictionaries[dimension.rawValue].count)
-            for i in 0..<n where out[i] >= limit { throw BlockDecoder.Damage(offset: 0, reason: "code out of dictionary range") }
+            if check { for i in 0..<n where out[i] >= limit { throw BlockDecoder.Damage(offset: 0, reason: "code out of dictionary range") } }
         } catch let d as BlockDecoder.Damage {
+            if check { unmark(granule, column) }
             throw damage(granule, column, d)
         }
     }
