@@ -95,6 +95,32 @@ func sorted(_ records: [CostRecord]) -> [CostRecord] {
         #expect(store.snapshot().rowCount == 501)
     }
 
+    @Test func recordsOlderThanTheDedupWindowAreStillStoredOnce() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let end = RandomRecords.Options.defaultEnd
+        let month = RandomRecords(seed: 31, options: .init(tenants: 2, window: (end - 30 * 86_400_000)..<end)).records(3000)
+        var store = try Store(path: dir.path, options: testOptions())
+        #expect(try store.append(RecordBatch(month)).inserted == 3000)
+        // Still in the head: every id is in memory.
+        #expect(try store.append(RecordBatch(month)).inserted == 0)
+        // Sealed: ids older than 7 days were evicted and are found in the parts.
+        try store.flush()
+        #expect(try store.append(RecordBatch(month.reversed())).inserted == 0)
+        // Reopened: only the window is loaded; the rest is looked up hour by hour.
+        try store.close()
+        store = try Store(path: dir.path, options: testOptions())
+        defer { try? store.close() }
+        #expect(try store.append(RecordBatch(month)).inserted == 0)
+        // A late record for an old hour is stored once, also after the next seal.
+        var late = month[0]
+        late.requestID = "late-1"
+        #expect(try store.append(RecordBatch([late])).inserted == 1)
+        try store.flush()
+        #expect(try store.append(RecordBatch([late])).inserted == 0)
+        #expect(store.snapshot().rowCount == 3001)
+    }
+
     @Test func lateRecordsLandInTheirHourAndCompactionMergesThem() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }

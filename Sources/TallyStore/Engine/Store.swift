@@ -28,15 +28,18 @@ public final class Store: @unchecked Sendable {
     final class WriterState {
         var head = Head()
         var wal: WriteAheadLog
-        var dedup: [String: RequestIDSet] = [:]
+        var dedup: Deduplicator
         /// Set after a failed WAL write: the log's tail is uncertain until the store is reopened.
         var broken: StoreError?
-        init(wal: WriteAheadLog) { self.wal = wal }
+        init(wal: WriteAheadLog, dedup: Deduplicator) {
+            self.wal = wal
+            self.dedup = dedup
+        }
     }
 
     final class MaintenanceState {
         var manifest: Manifest
-        var pendingFrozen: [(id: Int, views: [HeadView], walSegment: UInt64)] = []
+        var pendingFrozen: [(id: Int, views: [HeadView], walSegment: UInt64, epoch: UInt32)] = []
         var nextFreezeID = 1
         var compactions = 0
         var quarantined: [String] = []
@@ -91,13 +94,12 @@ public final class Store: @unchecked Sendable {
         var quarantined: [PartReader.ID] = []
         var newest: [String: Int64] = [:]
         for entry in manifest.parts { newest[entry.tenant] = max(newest[entry.tenant] ?? .min, entry.maxTime) }
-        var dedup: [String: RequestIDSet] = [:]
+        let dedup = Deduplicator(window: options.dedupWindowMillis)
         for entry in manifest.parts {
             let p = path + "/parts/" + PartFormat.fileName(entry.id)
             do {
                 let reader = try PartReader(path: p)
-                let horizon = newest[entry.tenant]! &- options.dedupWindowMillis
-                try Self.loadRecentRequestIDs(reader, horizon: horizon, window: options.dedupWindowMillis, into: &dedup)
+                try dedup.load(reader, newest: newest[entry.tenant]!)
                 readers.append(reader)
             } catch let e as StoreError {
                 report.append("quarantined \(p): \(e)")
@@ -117,28 +119,21 @@ public final class Store: @unchecked Sendable {
             report.append("removed unfinished part file \(name)")
         }
 
-        // Replay the WAL into a fresh head.
+        // Replay the WAL into a fresh head: its batches were de-duplicated when they were written.
         let head = Head()
-        let window = options.dedupWindowMillis
         let replay = try WriteAheadLog.replay(directory: path + "/wal", from: manifest.walStart) { batch in
-            var rows: [Int] = []
-            rows.reserveCapacity(batch.count)
             for i in 0..<batch.count {
-                let t = batch.tenantID(at: i)
-                let k = batch.withRequestIDBytes(at: i) { RequestIDSet.key($0) }
-                if dedup[t]?.contains(k) == true { continue }
-                dedup[t, default: RequestIDSet()].insert(k, createdAt: batch.createdAt[i], window: window)
-                rows.append(i)
+                let s = dedup.slot(batch.tenantID(at: i))
+                dedup.insert(slot: s, batch.withRequestIDBytes(at: i) { RequestIDSet.key($0) }, createdAt: batch.createdAt[i])
             }
-            _ = head.apply(batch, rows: rows)
+            _ = head.apply(batch, rows: Array(0..<batch.count))
         }
         if let cut = replay.truncated {
             report.append("WAL segment \(cut.segment) cut at offset \(cut.offset): \(cut.reason)")
         }
         if replay.records > 0 { report.append("replayed \(replay.records) records from the WAL") }
         let wal = try WriteAheadLog(directory: path + "/wal", segment: max(replay.lastSegment, manifest.walStart))
-        writer = WriterState(wal: wal)
-        writer.dedup = dedup
+        writer = WriterState(wal: wal, dedup: dedup)
         writer.head = head
         maintenance = MaintenanceState(manifest: manifest)
         openReport = report
@@ -204,54 +199,72 @@ public final class Store: @unchecked Sendable {
             for r in group { r.result = .failure(broken) }
             return
         }
-        let window = options.dedupWindowMillis
+        // Decide duplicates first, changing nothing, so a failure leaves the dedup state as it was.
+        let dedup = writer.dedup
         var selected: [[Int]] = []
-        var keys: [[(String, (UInt64, UInt64), Int64)]] = []
-        var groupKeys: [String: RequestIDSet] = [:]
-        var frames = ByteWriter(capacity: 1 << 16)
-        for request in group {
-            let b = request.batch
-            var rows: [Int] = []
-            var dups: [Int] = []
-            var k: [(String, (UInt64, UInt64), Int64)] = []
-            rows.reserveCapacity(b.count)
-            let tenants = b.strings.values
-            for i in 0..<b.count {
-                let t = tenants[Int(b.tenant[i])]
-                let key = b.withRequestIDBytes(at: i) { RequestIDSet.key($0) }
-                if writer.dedup[t]?.contains(key) == true || groupKeys[t]?.contains(key) == true {
-                    dups.append(i)
-                    continue
+        var slots: [[Int]] = []
+        var keys: [[(UInt64, UInt64)]] = []
+        var inGroup = RequestIDSet()
+        var parts: [PartReader]?
+        do {
+            for request in group {
+                let b = request.batch
+                var slotOfCode = [Int](repeating: -1, count: b.strings.count)
+                var rows: [Int] = [], rowSlots: [Int] = [], rowKeys: [(UInt64, UInt64)] = [], dups: [Int] = []
+                rows.reserveCapacity(b.count)
+                for i in 0..<b.count {
+                    let code = Int(b.tenant[i])
+                    if slotOfCode[code] < 0 { slotOfCode[code] = dedup.slot(b.strings.values[code]) }
+                    let slot = slotOfCode[code]
+                    let key = b.withRequestIDBytes(at: i) { RequestIDSet.key($0) }
+                    let groupKey = (key.0 ^ mix64(UInt64(slot) &+ 1) | 1, key.1)
+                    var duplicate = dedup.contains(slot: slot, key) || inGroup.contains(groupKey)
+                    if !duplicate && !dedup.isRecent(slot: slot, createdAt: b.createdAt[i]) {
+                        if parts == nil { parts = published.withLock { $0.parts } }
+                        duplicate = try dedup.storedInParts(slot: slot, key, createdAt: b.createdAt[i], parts: parts!)
+                    }
+                    if duplicate {
+                        dups.append(i)
+                        continue
+                    }
+                    inGroup.insert(groupKey, createdAt: 0)
+                    rows.append(i); rowSlots.append(slot); rowKeys.append(key)
                 }
-                groupKeys[t, default: RequestIDSet()].insert(key, createdAt: b.createdAt[i], window: .max)
-                k.append((t, key, b.createdAt[i]))
-                rows.append(i)
+                selected.append(rows)
+                slots.append(rowSlots)
+                keys.append(rowKeys)
+                request.result = .success(AppendReceipt(inserted: rows.count, duplicates: dups))
             }
-            if !rows.isEmpty {
-                let utf8 = b.strings.values.map { Array($0.utf8) }
-                writer.wal.encode(b, rows: rows, utf8: utf8, into: &frames)
-            }
-            selected.append(rows)
-            keys.append(k)
-            request.result = .success(AppendReceipt(inserted: rows.count, duplicates: dups))
+        } catch {
+            let e = error as? StoreError ?? .invalidArgument("\(error)")
+            for r in group { r.result = .failure(e) }
+            return
+        }
+        var frames = ByteWriter(capacity: 1 << 16)
+        for (request, rows) in zip(group, selected) where !rows.isEmpty {
+            let utf8 = request.batch.strings.values.map { Array($0.utf8) }
+            writer.wal.encode(request.batch, rows: rows, utf8: utf8, into: &frames)
         }
         if frames.count > 0 {
             do {
                 try writer.wal.write(frames.bytes)
                 if options.durability == .fsync { try writer.wal.sync() }
-            } catch let e as StoreError {
+            } catch {
+                let e = error as? StoreError ?? .invalidArgument("\(error)")
                 writer.broken = e
                 for r in group { r.result = .failure(e) }
                 return
-            } catch {
-                fatalError("unexpected error \(error)")
+            }
+        }
+        for (request, k) in zip(group.indices, keys.indices) {
+            for j in 0..<keys[k].count {
+                dedup.insert(slot: slots[k][j], keys[k][j], createdAt: group[request].batch.createdAt[selected[k][j]])
             }
         }
         var touched = Set<String>()
         for (request, rows) in zip(group, selected) where !rows.isEmpty {
             touched.formUnion(writer.head.apply(request.batch, rows: rows))
         }
-        for k in keys { for (t, key, at) in k { writer.dedup[t, default: RequestIDSet()].insert(key, createdAt: at, window: window) } }
         let views = touched.map { writer.head.tenants[$0]!.view() }
         let headRows = writer.head.rows
         published.withLock {
@@ -284,10 +297,11 @@ public final class Store: @unchecked Sendable {
             guard head.rows > 0 else { return }
             let segment = try writer.wal.rotate()
             writer.head = Head()
+            let epoch = writer.dedup.freeze()
             let views = head.tenants.values.map { $0.view() }.sorted { $0.tenant < $1.tenant }
             let id = maintenance.nextFreezeID
             maintenance.nextFreezeID += 1
-            maintenance.pendingFrozen.append((id, views, segment))
+            maintenance.pendingFrozen.append((id, views, segment, epoch))
             published.withLock {
                 $0.frozen.append((id, views))
                 $0.active = [:]
@@ -312,6 +326,7 @@ public final class Store: @unchecked Sendable {
             try publish(manifest, adding: readers, removing: [], unfreezing: frozen.id)
             maintenance.pendingFrozen.removeFirst()
             WriteAheadLog.removeSegments(in: walDirectory, before: frozen.walSegment)
+            writerLock.withLock { writer.dedup.evict(sealed: frozen.epoch) }
         }
     }
 
@@ -409,8 +424,7 @@ public final class Store: @unchecked Sendable {
         keep.reserveCapacity(rows.count)
         for i in 0..<rows.count {
             let k = rows.withRequestID(i) { RequestIDSet.key($0) }
-            if seen.contains(k) { continue }
-            seen.insert(k, createdAt: 0, window: .max)
+            if !seen.insert(k, createdAt: 0) { continue }
             keep.append(i)
         }
         return keep.count == rows.count ? rows : rows.permuted(keep)
@@ -509,24 +523,6 @@ public final class Store: @unchecked Sendable {
         }
     }
 
-    // MARK: Start-up
-
-    /// Adds the request ids of a part's rows at or after `horizon` to the tenant's dedup set.
-    private static func loadRecentRequestIDs(_ r: PartReader, horizon: Int64, window: Int64, into sets: inout [String: RequestIDSet]) throws {
-        guard r.meta.maxTime >= horizon else { return }
-        var decoder = BlockDecoder()
-        let cap = max(r.meta.granules.map(\.rows).max() ?? 1, 1)
-        let times = UnsafeMutablePointer<Int64>.allocate(capacity: cap)
-        defer { times.deallocate() }
-        var set = sets[r.meta.tenant] ?? RequestIDSet()
-        for (g, granule) in r.meta.granules.enumerated() where granule.blocks[PartColumn.createdAt.rawValue].max >= horizon {
-            try r.decodeIntegers(g, .createdAt, &decoder, into: times)
-            try r.decodeRequestIDs(g, &decoder) { i, bytes in
-                if times[i] >= horizon { set.insert(RequestIDSet.key(bytes), createdAt: times[i], window: window) }
-            }
-        }
-        sets[r.meta.tenant] = set
-    }
 }
 
 extension PartReader {

@@ -1,0 +1,106 @@
+/// Decides which records are already stored, by `(tenant_id, request_id)`.
+///
+/// Ids of recent records (within the dedup window of each tenant's newest `created_at`) and of every
+/// row not yet sealed are held in memory. An older id may have been evicted after its rows were
+/// sealed, so a record older than the last eviction horizon is also looked up in the parts that hold
+/// its hour (cached per tenant-hour). Used only by the writer, under the store's writer lock.
+final class Deduplicator {
+    let window: Int64
+    private var slots: [String: Int] = [:]
+    private var tenants: [String] = []
+    private var sets: [RequestIDSet] = []
+    /// Ids before this `created_at` may have been evicted from `sets[slot]`.
+    private var horizons: [Int64] = []
+    /// Seal epoch: rows inserted now are sealed by the freeze that ends this epoch.
+    private(set) var epoch: UInt32 = 1
+
+    private struct HourKey: Hashable { var slot: Int; var hour: Int64 }
+    private var cold: [HourKey: RequestIDSet] = [:]
+    private var coldOrder: [HourKey] = []
+    private let coldCapacity = 256
+
+    init(window: Int64) { self.window = window }
+
+    func slot(_ tenant: String) -> Int {
+        if let s = slots[tenant] { return s }
+        let s = sets.count
+        slots[tenant] = s
+        tenants.append(tenant)
+        sets.append(RequestIDSet())
+        horizons.append(.min)
+        return s
+    }
+
+    /// Loads the ids of a part's rows at or after the tenant's horizon (start-up).
+    func load(_ part: PartReader, newest: Int64) throws {
+        let s = slot(part.meta.tenant)
+        let horizon = newest &- window
+        horizons[s] = max(horizons[s], horizon)
+        guard part.meta.maxTime >= horizon else { return }
+        var decoder = BlockDecoder()
+        let cap = max(part.meta.granules.map(\.rows).max() ?? 1, 1)
+        let times = UnsafeMutablePointer<Int64>.allocate(capacity: cap)
+        defer { times.deallocate() }
+        for (g, granule) in part.meta.granules.enumerated() where granule.blocks[PartColumn.createdAt.rawValue].max >= horizon {
+            try part.decodeIntegers(g, .createdAt, &decoder, into: times)
+            try part.decodeRequestIDs(g, &decoder) { i, bytes in
+                if times[i] >= horizon { sets[s].insert(RequestIDSet.key(bytes), createdAt: times[i], epoch: 0) }
+            }
+        }
+    }
+
+    /// Whether an id is certainly new without looking at parts.
+    func isRecent(slot s: Int, createdAt: Int64) -> Bool { createdAt >= horizons[s] }
+
+    func contains(slot s: Int, _ key: (UInt64, UInt64)) -> Bool { sets[s].contains(key) }
+
+    /// Whether an old id is in the parts holding its hour.
+    func storedInParts(slot s: Int, _ key: (UInt64, UInt64), createdAt: Int64, parts: [PartReader]) throws -> Bool {
+        let hk = HourKey(slot: s, hour: TimeUnit.hourStart(createdAt))
+        if let set = cold[hk] { return set.contains(key) }
+        var set = RequestIDSet()
+        var decoder = BlockDecoder()
+        let tenant = tenants[s]
+        for p in parts where p.meta.tenant == tenant && p.meta.minTime < hk.hour + TimeUnit.hourMillis && p.meta.maxTime >= hk.hour {
+            guard let h = p.meta.hours.first(where: { $0.start == hk.hour }) else { continue }
+            for (g, granule) in p.meta.granules.enumerated()
+            where granule.rowStart < h.rowStart + h.rows && granule.rowStart + granule.rows > h.rowStart {
+                try p.decodeRequestIDs(g, &decoder) { i, bytes in
+                    let row = granule.rowStart + i
+                    if row >= h.rowStart && row < h.rowStart + h.rows { set.insert(RequestIDSet.key(bytes), createdAt: hk.hour) }
+                }
+            }
+        }
+        let found = set.contains(key)
+        cold[hk] = set
+        coldOrder.append(hk)
+        if coldOrder.count > coldCapacity { cold[coldOrder.removeFirst()] = nil }
+        return found
+    }
+
+    /// Records a stored id.
+    func insert(slot s: Int, _ key: (UInt64, UInt64), createdAt: Int64) {
+        sets[s].insert(key, createdAt: createdAt, epoch: epoch)
+        let hk = HourKey(slot: s, hour: TimeUnit.hourStart(createdAt))
+        if cold[hk] != nil { cold[hk]!.insert(key, createdAt: hk.hour) }
+    }
+
+    /// Ends the current epoch (the head was frozen); returns the epoch the frozen rows belong to.
+    func freeze() -> UInt32 {
+        defer { epoch += 1 }
+        return epoch
+    }
+
+    /// The rows of `sealed` and earlier epochs are in durable parts: drop their ids outside the window.
+    func evict(sealed: UInt32) {
+        for s in 0..<sets.count {
+            guard sets[s].newest != .min else { continue }
+            let horizon = sets[s].newest &- window
+            sets[s].evict(before: horizon, sealed: sealed)
+            horizons[s] = max(horizons[s], horizon)
+        }
+        // Cached hours were read before these rows reached the parts.
+        cold.removeAll()
+        coldOrder.removeAll()
+    }
+}
