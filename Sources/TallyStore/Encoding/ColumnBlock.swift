@@ -19,6 +19,9 @@ package enum BlockEncoding: UInt8, Sendable {
     case uuid = 3
     /// `u32 offsets[rows + 1]`, then the bytes.
     case bytes = 4
+    /// Canonical lowercase version-4 UUIDs without their 6 fixed bits: the 60 free bits of the high
+    /// half of every row bit-packed, then the 62 free bits of the low half.
+    case uuid4 = 5
 }
 
 package enum BlockCodec: UInt8, Sendable {
@@ -92,16 +95,35 @@ package struct BlockEncoder {
     /// Encodes byte strings: 16 bytes each when every one is a canonical lowercase UUID, else offsets + bytes.
     package mutating func encodeBytes(count: Int, _ item: (Int) -> UnsafeRawBufferPointer, into out: inout [UInt8]) {
         raw.removeAll(keepingCapacity: true)
-        var allUUID = true
-        for i in 0..<count where UUIDBytes.parse(item(i)) == nil { allUUID = false; break }
-        if allUUID {
-            raw.reserveCapacity(count * 16)
-            for i in 0..<count {
-                let u = UUIDBytes.parse(item(i))!
-                withUnsafeBytes(of: (u.0.littleEndian, u.1.littleEndian)) { raw.append(contentsOf: $0) }
+        raw.reserveCapacity(count * 16)
+        var allUUID = true, allV4 = true
+        var his: [Int64] = [], los: [Int64] = []
+        his.reserveCapacity(count)
+        los.reserveCapacity(count)
+        for i in 0..<count {
+            guard let u = UUIDBytes.parse(item(i)) else { allUUID = false; break }
+            withUnsafeBytes(of: (u.0.littleEndian, u.1.littleEndian)) { raw.append(contentsOf: $0) }
+            if allV4, let v = UUIDBytes.strip4(u) {
+                his.append(Int64(bitPattern: v.0))
+                los.append(Int64(bitPattern: v.1))
+            } else {
+                allV4 = false
             }
+        }
+        if allUUID && allV4 && count > 0 {
+            raw.removeAll(keepingCapacity: true)
+            let hiBytes = (count * 60 + 7) / 8, loBytes = (count * 62 + 7) / 8
+            raw.append(contentsOf: repeatElement(0, count: hiBytes + loBytes + 8))
+            raw.withUnsafeMutableBytes { r in
+                his.withUnsafeBufferPointer { BitPacking.pack($0, base: 0, width: 60, into: UnsafeMutableRawBufferPointer(rebasing: r[0..<(hiBytes + 8)])) }
+                los.withUnsafeBufferPointer { BitPacking.pack($0, base: 0, width: 62, into: UnsafeMutableRawBufferPointer(rebasing: r[hiBytes...])) }
+            }
+            raw.removeLast(8)
+            finish(.uuid4, rows: count, into: &out)
+        } else if allUUID {
             finish(.uuid, rows: count, into: &out)
         } else {
+            raw.removeAll(keepingCapacity: true)
             var total = 0
             raw.append(contentsOf: repeatElement(0, count: 4 * (count + 1)))
             for i in 0..<count {
@@ -267,6 +289,28 @@ package struct BlockDecoder: ~Copyable {
                     guard a <= b, data + b <= p.count else { throw Damage(offset: BlockHeader.size, reason: "bad offsets") }
                     body(i, UnsafeRawBufferPointer(rebasing: p[(data + a)..<(data + b)]))
                 }
+            case .uuid4:
+                let hiBytes = (h.rows * 60 + 7) / 8, loBytes = (h.rows * 62 + 7) / 8
+                guard p.count == hiBytes + loBytes else { throw Damage(offset: BlockHeader.size, reason: "bad UUID block length") }
+                let n = max(h.rows, 1)
+                let his = UnsafeMutablePointer<Int64>.allocate(capacity: n), los = UnsafeMutablePointer<Int64>.allocate(capacity: n)
+                defer { his.deallocate(); los.deallocate() }
+                let ext = UnsafeRawBufferPointer(start: p.baseAddress, count: p.count + 8)
+                BitPacking.unpack(UnsafeRawBufferPointer(rebasing: ext[0..<(hiBytes + 8)]), count: h.rows, base: 0, width: 60, into: his)
+                BitPacking.unpack(UnsafeRawBufferPointer(rebasing: ext[hiBytes...]), count: h.rows, base: 0, width: 62, into: los)
+                var text = [UInt8](repeating: 0, count: 36)
+                var sixteen = [UInt8](repeating: 0, count: 16)
+                for i in 0..<h.rows {
+                    let u = UUIDBytes.restore4((UInt64(bitPattern: his[i]), UInt64(bitPattern: los[i])))
+                    sixteen.withUnsafeMutableBytes { b in
+                        b.storeBytes(of: u.0.littleEndian, toByteOffset: 0, as: UInt64.self)
+                        b.storeBytes(of: u.1.littleEndian, toByteOffset: 8, as: UInt64.self)
+                    }
+                    text.withUnsafeMutableBytes { t in
+                        sixteen.withUnsafeBytes { UUIDBytes.format($0, into: t) }
+                        body(i, UnsafeRawBufferPointer(t))
+                    }
+                }
             default:
                 throw Damage(offset: 1, reason: "not a bytes block")
             }
@@ -289,6 +333,17 @@ package enum UUIDBytes {
             n += 1
         }
         return (hi, lo)
+    }
+
+    /// The 122 free bits of a version-4, RFC 4122-variant UUID (version nibble and variant bits removed).
+    package static func strip4(_ u: (UInt64, UInt64)) -> (UInt64, UInt64)? {
+        guard (u.0 >> 12) & 0xF == 4, u.1 >> 62 == 0b10 else { return nil }
+        return ((u.0 >> 16) << 12 | (u.0 & 0xFFF), u.1 & ((1 << 62) - 1))
+    }
+
+    /// The inverse of `strip4`.
+    package static func restore4(_ v: (UInt64, UInt64)) -> (UInt64, UInt64) {
+        ((v.0 >> 12) << 16 | 0x4000 | (v.0 & 0xFFF), v.1 | (0b10 << 62))
     }
 
     /// Writes the 36-character text of 16 stored bytes: two little-endian u64, the high half first.

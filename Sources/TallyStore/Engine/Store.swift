@@ -242,8 +242,7 @@ public final class Store: @unchecked Sendable {
         }
         var frames = ByteWriter(capacity: 1 << 16)
         for (request, rows) in zip(group, selected) where !rows.isEmpty {
-            let utf8 = request.batch.strings.values.map { Array($0.utf8) }
-            writer.wal.encode(request.batch, rows: rows, utf8: utf8, into: &frames)
+            writer.wal.encode(request.batch, rows: rows, into: &frames)
         }
         if frames.count > 0 {
             do {

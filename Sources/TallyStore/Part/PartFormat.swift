@@ -7,8 +7,9 @@ package enum PartFormat {
     package static let trailerSize = 32
     package static let defaultGranuleRows = 8192
 
-    /// A rollup of a dimension in an hour is kept only when it is at least this many times smaller than the rows.
-    package static let rollupRatio = 4
+    /// A rollup of a dimension in an hour is kept only when the hour has at least this many rows per
+    /// distinct value: smaller hours are cheaper to scan than to summarise on disk.
+    package static let rollupRowsPerValue = 32
 
     /// File name of part `id`.
     package static func fileName(_ id: UInt64) -> String {

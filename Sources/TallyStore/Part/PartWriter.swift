@@ -128,7 +128,7 @@ package enum PartWriter {
                         s = r.codes.count
                         slot[d][c] = Int32(s)
                         r.codes.append(UInt32(c)); r.counts.append(0); r.inputTokens.append(0); r.outputTokens.append(0); r.cost.append(0)
-                        if r.codes.count * PartFormat.rollupRatio > j - i { tooMany = true }
+                        if r.codes.count * PartFormat.rollupRowsPerValue > j - i { tooMany = true }
                     }
                     r.counts[s] += 1
                     r.inputTokens[s] += rows.inputTokens[k]
@@ -169,9 +169,12 @@ package enum PartFooterCodec {
             }
         }
         w.u32(UInt32(m.hours.count))
+        var previous: Int64 = 0
         for h in m.hours {
-            w.i64(h.start); w.u32(UInt32(h.rowStart)); w.u32(UInt32(h.rows))
-            w.i64(h.inputTokens); w.i64(h.outputTokens); w.i64(h.cost)
+            w.svarint((h.start - previous) / TimeUnit.hourMillis)
+            previous = h.start
+            w.varint(UInt64(h.rows))
+            w.varint(UInt64(h.inputTokens)); w.varint(UInt64(h.outputTokens)); w.varint(UInt64(h.cost))
             var mask: UInt8 = 0
             for (d, r) in h.rollups.enumerated() where r != nil { mask |= 1 << UInt8(d) }
             w.u8(mask)
@@ -221,9 +224,17 @@ package enum PartFooterCodec {
         guard hcount <= r.remaining / 8 else { throw ByteReader.Overrun(offset: r.offset) }
         var hours: [HourEntry] = []
         hours.reserveCapacity(hcount)
+        var previous: Int64 = 0
+        var rowStart = 0
         for _ in 0..<hcount {
-            var h = HourEntry(start: try r.i64(), rowStart: Int(try r.u32()), rows: Int(try r.u32()),
-                              inputTokens: try r.i64(), outputTokens: try r.i64(), cost: try r.i64(), rollups: [])
+            let start = previous &+ (try r.svarint()) &* TimeUnit.hourMillis
+            previous = start
+            let n = Int(try r.varint())
+            guard n <= rows - rowStart else { throw ByteReader.Overrun(offset: r.offset) }
+            var h = HourEntry(start: start, rowStart: rowStart, rows: n,
+                              inputTokens: Int64(bitPattern: try r.varint()), outputTokens: Int64(bitPattern: try r.varint()),
+                              cost: Int64(bitPattern: try r.varint()), rollups: [])
+            rowStart += n
             let mask = try r.u8()
             for d in 0..<Dimension.allCases.count {
                 guard mask & (1 << UInt8(d)) != 0 else { h.rollups.append(nil); continue }
@@ -241,6 +252,7 @@ package enum PartFooterCodec {
             }
             hours.append(h)
         }
+        guard rowStart == rows else { throw ByteReader.Overrun(offset: r.offset) }
         return PartMeta(id: id, tenant: tenant, level: level, rows: rows, minTime: minTime, maxTime: maxTime,
                         dictionaries: dictionaries, granules: granules, hours: hours)
     }

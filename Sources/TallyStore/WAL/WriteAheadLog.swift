@@ -5,14 +5,15 @@ import Glibc
 /// The write-ahead log: numbered segment files of CRC-framed records, each batch closed by a commit frame.
 ///
 /// Segment file: `TLYWAL01`, `u64` segment number, then frames. A frame is
-/// `u32 length, u32 crc32c(body), body` where `body = u8 type, payload`:
-/// type 1 is one record, type 2 commits the records since the previous commit.
+/// `u32 length, u32 crc32c(body), body` where `body = u8 type, payload`: type 3 lists the strings
+/// the next records refer to, type 1 is one record, type 2 commits the records since the previous commit.
 /// Replay applies only committed batches and stops at the first torn or bad frame.
 package final class WriteAheadLog {
     package static let magic: [UInt8] = Array("TLYWAL01".utf8)
     package static let headerSize = 16
     static let recordFrame: UInt8 = 1
     static let commitFrame: UInt8 = 2
+    static let stringsFrame: UInt8 = 3
 
     package let directory: String
     package private(set) var segment: UInt64
@@ -56,14 +57,18 @@ package final class WriteAheadLog {
         }.sorted()
     }
 
-    /// Encodes the frames of the given rows of `batch`, closed by one commit frame, onto `out`.
-    package func encode(_ batch: RecordBatch, rows: [Int], utf8: [[UInt8]], into out: inout ByteWriter) {
-        var body = ByteWriter(capacity: 256)
+    /// Encodes the given rows of `batch` as a strings frame, one record frame each, and a commit frame.
+    package func encode(_ batch: RecordBatch, rows: [Int], into out: inout ByteWriter) {
+        var body = ByteWriter(capacity: 1024)
+        body.u8(Self.stringsFrame)
+        body.varint(UInt64(batch.strings.count))
+        for s in batch.strings.values { body.string16(s) }
+        Self.frame(body.bytes, into: &out)
         for i in rows {
             body.bytes.removeAll(keepingCapacity: true)
             body.u8(Self.recordFrame)
-            utf8[Int(batch.tenant[i])].withUnsafeBytes { body.bytes16($0) }
-            for d in 0..<batch.dims.count { utf8[Int(batch.dims[d][i])].withUnsafeBytes { body.bytes16($0) } }
+            body.varint(UInt64(batch.tenant[i]))
+            for d in 0..<batch.dims.count { body.varint(UInt64(batch.dims[d][i])) }
             batch.withRequestIDBytes(at: i) { body.bytes16($0) }
             body.varint(UInt64(batch.inputTokens[i]))
             body.varint(UInt64(batch.outputTokens[i]))
@@ -142,6 +147,7 @@ package final class WriteAheadLog {
                     return
                 }
                 var batch = RecordBatch()
+                var table: [UInt32] = []
                 var off = headerSize
                 var line = 0
                 while off < buf.count {
@@ -154,9 +160,18 @@ package final class WriteAheadLog {
                     var r = ByteReader(body)
                     do {
                         let type = try r.u8()
-                        if type == recordFrame {
+                        if type == stringsFrame {
+                            let n = Int(try r.varint())
+                            guard n <= r.remaining / 2 else { throw ByteReader.Overrun(offset: r.offset) }
+                            table = []
+                            table.reserveCapacity(n)
+                            for _ in 0..<n {
+                                let b = try r.bytes16()
+                                table.append(batch.strings.intern(b, make: { String(decoding: $0, as: UTF8.self) })!)
+                            }
+                        } else if type == recordFrame {
                             line += 1
-                            try decodeRecord(&r, into: &batch, line: line)
+                            try decodeRecord(&r, table: table, into: &batch, line: line)
                         } else if type == commitFrame {
                             _ = try r.u64()
                             let n = Int(try r.u32())
@@ -165,6 +180,7 @@ package final class WriteAheadLog {
                             result.batches += 1
                             result.records += n
                             batch = RecordBatch()
+                            table = []
                             line = 0
                             good = off + 8 + len
                         } else {
@@ -192,18 +208,18 @@ package final class WriteAheadLog {
         return result
     }
 
-    private static func decodeRecord(_ r: inout ByteReader, into batch: inout RecordBatch, line: Int) throws {
-        func code(_ b: UnsafeRawBufferPointer) -> UInt32 {
-            batch.strings.intern(b, make: { String(decoding: $0, as: UTF8.self) })!
+    private static func decodeRecord(_ r: inout ByteReader, table: [UInt32], into batch: inout RecordBatch, line: Int) throws {
+        func code() throws -> UInt32 {
+            let i = try r.varint()
+            guard i < UInt64(table.count) else { throw ByteReader.Overrun(offset: r.offset) }
+            return table[Int(i)]
         }
-        let t = code(try r.bytes16())
-        var d: [UInt32] = []
-        d.reserveCapacity(7)
-        for _ in 0..<7 { d.append(code(try r.bytes16())) }
+        let t = try code()
+        let d = (try code(), try code(), try code(), try code(), try code(), try code(), try code())
         let rid = try r.bytes16()
         let inT = Int64(bitPattern: try r.varint()), outT = Int64(bitPattern: try r.varint())
         let cost = Int64(bitPattern: try r.varint()), at = try r.svarint()
-        batch.append(tenant: t, dims: (d[0], d[1], d[2], d[3], d[4], d[5], d[6]), requestID: rid,
+        batch.append(tenant: t, dims: d, requestID: rid,
                      inputTokens: inT, outputTokens: outT, costNanos: cost, createdAt: at, line: line)
     }
 }

@@ -1,0 +1,81 @@
+import Testing
+@testable import TallyStore
+
+@Suite struct EncodingTests {
+    /// Values of every bit width, including negative bases and the full 64-bit range.
+    @Test(arguments: [0, 1, 7, 8, 13, 31, 32, 33, 56, 57, 63, 64])
+    func frameOfReferenceRoundTrips(width: Int) throws {
+        var rng = SystemRandomNumberGenerator()
+        for count in [0, 1, 2, 100, 8192] {
+            let base: Int64 = width == 64 ? .min : -12345
+            let values: [Int64] = (0..<count).map { _ in
+                width == 0 ? base : base &+ Int64(bitPattern: rng.next() >> UInt64(64 - width))
+            }
+            var block: [UInt8] = []
+            var encoder = BlockEncoder()
+            values.withUnsafeBufferPointer { encoder.encodeFOR($0, into: &block) }
+            var decoder = BlockDecoder()
+            let out = UnsafeMutablePointer<Int64>.allocate(capacity: max(count, 1))
+            defer { out.deallocate() }
+            let n = try block.withUnsafeBytes { try decoder.decodeIntegers($0, into: out) }
+            #expect(n == count)
+            #expect(Array(UnsafeBufferPointer(start: out, count: count)) == values)
+        }
+    }
+
+    @Test func deltaRoundTripsSortedTimestamps() throws {
+        var t: Int64 = 1_748_736_000_000
+        let values: [Int64] = (0..<5000).map { i in
+            t += Int64(i % 7 == 0 ? 0 : (i * 7919) % 90_000)
+            return t
+        }
+        var block: [UInt8] = []
+        var encoder = BlockEncoder()
+        values.withUnsafeBufferPointer { encoder.encodeDelta($0, into: &block) }
+        var decoder = BlockDecoder()
+        let out = UnsafeMutablePointer<Int64>.allocate(capacity: values.count)
+        defer { out.deallocate() }
+        _ = try block.withUnsafeBytes { try decoder.decodeIntegers($0, into: out) }
+        #expect(Array(UnsafeBufferPointer(start: out, count: values.count)) == values)
+        #expect(block.count < values.count * 3)
+    }
+
+    @Test(arguments: ["uuid4", "uuid", "bytes"])
+    func requestIDsRoundTripLosslessly(kind: String) throws {
+        var rng = SystemRandomNumberGenerator()
+        let ids: [String] = (0..<1000).map { i in
+            var hex = (0..<32).map { _ in String(Int.random(in: 0..<16, using: &rng), radix: 16) }
+            if kind != "uuid" || i % 2 == 0 { hex[12] = "4"; hex[16] = ["8", "9", "a", "b"][i % 4] }
+            let s = hex.joined()
+            let uuid = [s.prefix(8), s.dropFirst(8).prefix(4), s.dropFirst(12).prefix(4), s.dropFirst(16).prefix(4), s.dropFirst(20)].joined(separator: "-")
+            return kind == "bytes" && i % 10 == 0 ? "req-\(i)-Ü" : uuid
+        }
+        let bytes = ids.map { Array($0.utf8) }
+        var block: [UInt8] = []
+        var encoder = BlockEncoder()
+        let arrays = bytes
+        encoder.encodeBytes(count: ids.count, { i in arrays[i].withUnsafeBytes { UnsafeRawBufferPointer(start: $0.baseAddress, count: $0.count) } }, into: &block)
+        let header = try #require(block.withUnsafeBytes { BlockDecoder.header($0) })
+        let expected: BlockEncoding = kind == "uuid4" ? .uuid4 : kind == "uuid" ? .uuid : .bytes
+        #expect(header.encoding == expected)
+        var decoder = BlockDecoder()
+        var decoded: [String] = []
+        try block.withUnsafeBytes { b in try decoder.decodeBytes(b) { _, s in decoded.append(String(decoding: s, as: UTF8.self)) } }
+        #expect(decoded == ids)
+    }
+
+    @Test func damagedBlocksAreRefused() throws {
+        let values = (0..<1000).map { Int64($0 * 3) }
+        var block: [UInt8] = []
+        var encoder = BlockEncoder()
+        values.withUnsafeBufferPointer { encoder.encodeFOR($0, into: &block) }
+        var decoder = BlockDecoder()
+        let out = UnsafeMutablePointer<Int64>.allocate(capacity: 1000)
+        defer { out.deallocate() }
+        for position in [0, 1, 5, 13, 17, BlockHeader.size, block.count - 1] {
+            var bad = block
+            bad[position] ^= 0x40
+            #expect(throws: (any Error).self) { _ = try bad.withUnsafeBytes { try decoder.decodeIntegers($0, into: out) } }
+        }
+    }
+}
