@@ -45,68 +45,105 @@ struct ImportCommand: ParsableCommand {
 
         let s = try store.open()
         for line in s.openReport { printError("note: \(line)") }
-        var progress = Progress(total: total)
-        var parser = StreamingRecordParser(format: format, pricing: prices)
+        let started = monotonicNow()
+        let input = ParsingThread(fd: fd, format: format, pricing: prices, total: total, path: file)
         var errors: [RecordError] = []
-        var pending: [RecordBatch] = []
-        var inserted = 0, duplicates = 0, parsed = 0
-        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 4 << 20, alignment: 16)
-        defer { chunk.deallocate() }
-
-        func take(_ outcome: ParseOutcome) throws {
-            errors.append(contentsOf: outcome.errors)
-            parsed += outcome.batch.count
-            guard outcome.batch.count > 0 else { return }
-            if skipBad {
-                let r = try s.append(outcome.batch)
-                inserted += r.inserted
-                duplicates += r.duplicates.count
-            } else {
-                pending.append(outcome.batch)
+        var parsed = 0, inserted = 0, duplicates = 0
+        var progress = Progress(total: total)
+        do {
+            try s.bulkLoad { load in
+                while let outcome = input.next() {
+                    errors.append(contentsOf: outcome.errors)
+                    parsed += outcome.batch.count
+                    // Without --skip-bad, the first bad record dooms the load: keep reading only to report.
+                    if outcome.batch.count > 0 && (skipBad || errors.isEmpty) {
+                        let r = try load.add(outcome.batch)
+                        inserted += r.inserted
+                        duplicates += r.duplicates.count
+                    }
+                    progress.show(bytes: input.bytesRead, rows: parsed, phase: "importing")
+                }
+                if let failure = input.failure { throw ValidationError(failure) }
+                if !skipBad && !errors.isEmpty { throw ImportRejected() }
             }
-        }
-
-        let phase = skipBad ? "importing" : "validating"
-        while true {
-            let n = read(fd, chunk.baseAddress, chunk.count)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw ValidationError("read failed on \(file): \(String(cString: strerror(errno)))")
-            }
-            if n == 0 { break }
-            try take(parser.feed(UnsafeRawBufferPointer(rebasing: chunk[0..<n])))
-            progress.advance(bytes: n, rows: parsed, phase: phase)
-        }
-        try take(parser.finish())
-        progress.finish()
-
-        if !errors.isEmpty {
-            for e in errors.prefix(50) { printError("line \(e.line)\(e.field.map { ", field \($0)" } ?? ""): \(e.reason)") }
-            if errors.count > 50 { printError("... and \(errors.count - 50) more bad records") }
-        }
-        if !skipBad && !errors.isEmpty {
+        } catch is ImportRejected {
+            progress.finish()
+            report(errors)
             try s.close()
             printError("\(errors.count) bad record(s): nothing stored (use --skip-bad to store the \(parsed) good ones)")
             throw ExitCode(1)
         }
-        if !skipBad {
-            var storing = Progress(total: nil)
-            var done = 0
-            for batch in pending {
-                let r = try s.append(batch)
-                inserted += r.inserted
-                duplicates += r.duplicates.count
-                done += batch.count
-                storing.advance(bytes: 0, rows: done, phase: "storing")
-            }
-            storing.finish()
-            pending.removeAll()
-        }
+        progress.finish()
+        report(errors)
         try s.close()
-        let seconds = max(monotonicNow() - progress.started, 1e-6)
+        let seconds = max(monotonicNow() - started, 1e-6)
         print("inserted \(inserted), duplicates \(duplicates), rejected \(errors.count) in \(fixed(seconds, 2)) s "
             + "(\(Int(Double(parsed + errors.count) / seconds)) records/s)")
     }
+
+    private func report(_ errors: [RecordError]) {
+        for e in errors.prefix(50) { printError("line \(e.line)\(e.field.map { ", field \($0)" } ?? ""): \(e.reason)") }
+        if errors.count > 50 { printError("... and \(errors.count - 50) more bad records") }
+    }
+}
+
+private struct ImportRejected: Error {}
+
+/// Reads and parses the input on its own thread, handing parsed batches over through a short queue,
+/// so parsing and storing use both cores.
+final class ParsingThread: @unchecked Sendable {
+    // @unchecked: every field below `lock` is read and written only with `lock` held.
+    private let lock = ConditionLock()
+    private var queue: [ParseOutcome] = []
+    private var done = false
+    private var read = 0
+    private(set) var failure: String?
+
+    init(fd: Int32, format: InputFormat, pricing: PriceTable?, total: Int?, path: String) {
+        startThread(name: "tally-parse") { [self] in
+            var parser = StreamingRecordParser(format: format, pricing: pricing)
+            let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 4 << 20, alignment: 16)
+            defer { chunk.deallocate() }
+            while true {
+                let n = Glibc.read(fd, chunk.baseAddress, chunk.count)
+                if n < 0 && errno == EINTR { continue }
+                if n < 0 {
+                    let text = "read failed on \(path): \(String(cString: strerror(errno)))"
+                    lock.withLock { failure = text }
+                    break
+                }
+                if n == 0 { break }
+                let outcome = parser.feed(UnsafeRawBufferPointer(rebasing: chunk[0..<n]))
+                push(outcome, bytes: n)
+            }
+            push(parser.finish(), bytes: 0)
+            lock.withLock {
+                done = true
+                lock.broadcast()
+            }
+        }
+    }
+
+    private func push(_ outcome: ParseOutcome, bytes: Int) {
+        lock.withLock {
+            while queue.count >= 4 { lock.wait() }
+            queue.append(outcome)
+            read += bytes
+            lock.broadcast()
+        }
+    }
+
+    /// The next parsed chunk, or nil at the end of the input.
+    func next() -> ParseOutcome? {
+        lock.withLock {
+            while queue.isEmpty && !done { lock.wait() }
+            if queue.isEmpty { return nil }
+            lock.broadcast()
+            return queue.removeFirst()
+        }
+    }
+
+    var bytesRead: Int { lock.withLock { read } }
 }
 
 /// Loads a price table: the given path, else `data/pricing.json` when it exists, else none.
@@ -126,8 +163,8 @@ struct Progress {
 
     init(total: Int?) { self.total = total }
 
-    mutating func advance(bytes n: Int, rows: Int, phase: String) {
-        bytes += n
+    mutating func show(bytes read: Int, rows: Int, phase: String) {
+        bytes = read
         guard enabled else { return }
         let now = monotonicNow()
         guard now - lastDraw >= 0.2 else { return }
@@ -135,7 +172,7 @@ struct Progress {
         let elapsed = max(now - started, 1e-6)
         let mbps = Double(bytes) / elapsed / 1e6
         var line = "\r\(phase): \(rows) rows, \(fixed(mbps, 1)) MB/s, \(Int(Double(rows) / elapsed)) rows/s"
-        if let total, total > 0, bytes > 0 {
+        if let total = self.total, total > 0, bytes > 0 {
             let eta = Double(total - bytes) / (Double(bytes) / elapsed)
             line += ", \(Int(100 * Double(bytes) / Double(total)))%, ETA \(Int(eta.rounded())) s"
         }

@@ -78,6 +78,14 @@ final class Deduplicator {
         return found
     }
 
+    /// Records an id unless it is there; returns whether it was new.
+    func insertIfAbsent(slot s: Int, _ key: (UInt64, UInt64), createdAt: Int64, epoch: UInt32) -> Bool {
+        guard sets[s].insert(key, createdAt: createdAt, epoch: epoch) else { return false }
+        let hk = HourKey(slot: s, hour: TimeUnit.hourStart(createdAt))
+        if cold[hk] != nil { cold[hk]!.insert(key, createdAt: hk.hour) }
+        return true
+    }
+
     /// Records a stored id.
     func insert(slot s: Int, _ key: (UInt64, UInt64), createdAt: Int64) {
         sets[s].insert(key, createdAt: createdAt, epoch: epoch)

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Sizes and counts of a store, for `tally stats` and `/metrics`.
 public struct StoreStats: Sendable {
     /// Bytes and values of one column across all parts.

@@ -52,11 +52,11 @@ public final class Store: @unchecked Sendable {
         init(_ batch: RecordBatch) { self.batch = batch }
     }
 
-    private let published = Mutex(Published())
-    private let writer: WriterState
-    private let writerLock = ConditionLock()
-    private let maintenance: MaintenanceState
-    private let maintenanceLock = ConditionLock()
+    let published = Mutex(Published())
+    let writer: WriterState
+    let writerLock = ConditionLock()
+    let maintenance: MaintenanceState
+    let maintenanceLock = ConditionLock()
     private let queue = ConditionLock()
     private var pending: [Request] = []
     private var leaderBusy = false
@@ -330,7 +330,7 @@ public final class Store: @unchecked Sendable {
     }
 
     /// Writes `manifest` durably, then swaps the parts readers see in one step.
-    private func publish(_ manifest: Manifest, adding: [PartReader], removing: Set<UInt64>, unfreezing: Int?) throws {
+    func publish(_ manifest: Manifest, adding: [PartReader], removing: Set<UInt64>, unfreezing: Int?) throws {
         var m = manifest
         m.generation += 1
         try FileIO.writeAtomically(m.encode(), to: manifestPath, directory: path)
@@ -462,6 +462,24 @@ public final class Store: @unchecked Sendable {
             }
         }
         return damaged
+    }
+
+    /// Rebuilds the dedup sets from the visible parts and head rows (after an aborted bulk load).
+    /// Called with the writer lock held.
+    func rebuildDeduplicator() throws {
+        let (parts, heads) = published.withLock { p in (p.parts, p.frozen.flatMap(\.views) + Array(p.active.values)) }
+        let dedup = Deduplicator(window: options.dedupWindowMillis)
+        var newest: [String: Int64] = [:]
+        for p in parts { newest[p.meta.tenant] = max(newest[p.meta.tenant] ?? .min, p.meta.maxTime) }
+        for p in parts { try dedup.load(p, newest: newest[p.meta.tenant]!) }
+        while dedup.epoch < writer.dedup.epoch { _ = dedup.freeze() }
+        for h in heads {
+            let s = dedup.slot(h.tenant)
+            for (chunk, n) in zip(h.chunks, h.chunkRows) {
+                for i in 0..<n { dedup.insert(slot: s, RequestIDSet.key(chunk.requestID(i)), createdAt: chunk.createdAt[i]) }
+            }
+        }
+        writer.dedup = dedup
     }
 
     /// Merges done and parts quarantined since open.

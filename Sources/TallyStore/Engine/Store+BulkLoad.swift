@@ -1,0 +1,144 @@
+import Synchronization
+
+/// A large load written straight into part files, invisible until it commits.
+///
+/// For imports: no WAL and no head. Rows are buffered per tenant, sorted and written as parts
+/// (fsynced) as the buffer fills; `commit` lists them all in one manifest change, so the load is
+/// atomic and durable when `commit` returns, and `abort` (or a crash before commit) leaves the store
+/// as it was: unlisted part files are deleted at the next open. While a load runs it holds the
+/// store's writer lock, so other appends wait and no id can slip in between check and commit.
+public final class BulkLoad {
+    public let store: Store
+    /// Buffered rows are written out once there are this many.
+    public var maxBufferedRows = 4_000_000
+    private var buffers: [String: PartRowsBuilder] = [:]
+    private var bufferedRows = 0
+    private var written: [PartReader] = []
+    private var manifest: Manifest
+    private var finished = false
+    /// Rows added (not duplicates).
+    public private(set) var inserted = 0
+
+    init(store: Store) {
+        self.store = store
+        manifest = store.maintenance.manifest
+    }
+
+    /// Adds a batch; returns which records were duplicates (of stored rows or of earlier rows of this load).
+    public func add(_ batch: RecordBatch) throws -> AppendReceipt {
+        precondition(!finished, "the load has committed or aborted")
+        let dedup = store.writer.dedup
+        var parts: [PartReader]?
+        var slotOfCode = [Int](repeating: -1, count: batch.strings.count)
+        var keep: [Int] = []
+        var dups: [Int] = []
+        keep.reserveCapacity(batch.count)
+        // Old ids are looked up in the parts first (this can fail: nothing has changed yet).
+        var coldDuplicate = [Bool](repeating: false, count: batch.count)
+        for i in 0..<batch.count {
+            let code = Int(batch.tenant[i])
+            if slotOfCode[code] < 0 { slotOfCode[code] = dedup.slot(batch.strings.values[code]) }
+            let slot = slotOfCode[code]
+            guard !dedup.isRecent(slot: slot, createdAt: batch.createdAt[i]) else { continue }
+            let key = batch.withRequestIDBytes(at: i) { RequestIDSet.key($0) }
+            if dedup.contains(slot: slot, key) { continue }
+            if parts == nil { parts = store.published.withLock { $0.parts } }
+            coldDuplicate[i] = try dedup.storedInParts(slot: slot, key, createdAt: batch.createdAt[i], parts: parts!)
+        }
+        for i in 0..<batch.count {
+            let slot = slotOfCode[Int(batch.tenant[i])]
+            let key = batch.withRequestIDBytes(at: i) { RequestIDSet.key($0) }
+            if coldDuplicate[i] || !dedup.insertIfAbsent(slot: slot, key, createdAt: batch.createdAt[i], epoch: 0) {
+                dups.append(i)
+            } else {
+                keep.append(i)
+            }
+        }
+        buffer(batch, keep)
+        inserted += keep.count
+        if bufferedRows >= maxBufferedRows { try spill(all: false) }
+        return AppendReceipt(inserted: keep.count, duplicates: dups)
+    }
+
+    private func buffer(_ batch: RecordBatch, _ rows: [Int]) {
+        guard !rows.isEmpty else { return }
+        var byTenant: [UInt32: [Int]] = [:]
+        for i in rows { byTenant[batch.tenant[i], default: []].append(i) }
+        let values = batch.strings.values
+        var translate = [[UInt32]](repeating: [UInt32](repeating: .max, count: batch.strings.count), count: Dimension.allCases.count)
+        for (tcode, indices) in byTenant {
+            let tenant = values[Int(tcode)]
+            var builder = buffers.removeValue(forKey: tenant) ?? PartRowsBuilder(tenant: tenant)
+            builder.append(batch, indices, translate: &translate)
+            buffers[tenant] = builder
+        }
+        bufferedRows += rows.count
+    }
+
+    /// Writes buffered tenants out as parts: the big ones, or all of them.
+    private func spill(all: Bool) throws {
+        var tenants = buffers.keys.sorted()
+        if !all {
+            // Write the largest buffers until half the limit is free; small tenants keep accumulating.
+            tenants.sort { buffers[$0]!.count > buffers[$1]!.count }
+            var freed = 0
+            tenants = Array(tenants.prefix { t in
+                defer { freed += buffers[t]!.count }
+                return freed < maxBufferedRows / 2
+            })
+        }
+        for t in tenants {
+            let rows = buffers.removeValue(forKey: t)!.build()
+            bufferedRows -= rows.count
+            for month in Store.splitByMonth(rows) {
+                let id = manifest.nextPartID
+                manifest.nextPartID += 1
+                let out = try PartWriter.write(month, id: id, level: 0, directory: store.partsDirectory, granuleRows: store.options.granuleRows)
+                let reader = try PartReader(path: out.path)
+                written.append(reader)
+                manifest.parts.append(Store.entry(reader))
+            }
+        }
+    }
+
+    /// Writes what is buffered and makes the whole load visible and durable at once.
+    func commit() throws {
+        try spill(all: true)
+        try store.publish(manifest, adding: written, removing: [], unfreezing: nil)
+        finished = true
+        store.writer.dedup.evict(sealed: 0)
+    }
+
+    /// Deletes what the load wrote and forgets its ids.
+    func abort() {
+        finished = true
+        for r in written { unlink(r.path) }
+        // The load's ids are in the dedup sets; rebuild them from what is visible.
+        try? store.rebuildDeduplicator()
+    }
+}
+
+extension Store {
+    /// Runs a bulk load: `body` adds batches; the load commits when it returns and aborts when it throws.
+    public func bulkLoad<R>(_ body: (BulkLoad) throws -> R) throws -> R {
+        try maintenanceLock.withLock {
+            try writerLock.withLock {
+                if published.withLock({ $0.closed }) { throw StoreError.closed }
+                if let broken = writer.broken { throw broken }
+                let load = BulkLoad(store: self)
+                do {
+                    let result = try body(load)
+                    try load.commit()
+                    return result
+                } catch {
+                    load.abort()
+                    throw error
+                }
+            }
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
