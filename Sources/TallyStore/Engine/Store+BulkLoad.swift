@@ -12,6 +12,11 @@ public final class BulkLoad {
     /// Buffered rows are written out once there are this many.
     public var maxBufferedRows = 4_000_000
     private var buffers: [String: PartRowsBuilder] = [:]
+    /// Every string of the load; builders hold codes into it.
+    private var strings = StringInterner()
+    /// Batch string code -> code in `strings`, for batches of `mapLineage`.
+    private var map: [UInt32] = []
+    private var mapLineage: UInt64 = 0
     private var bufferedRows = 0
     private var written: [PartReader] = []
     private var manifest: Manifest
@@ -30,25 +35,29 @@ public final class BulkLoad {
         let dedup = store.writer.dedup
         var parts: [PartReader]?
         var slotOfCode = [Int](repeating: -1, count: batch.strings.count)
-        var keep: [Int] = []
-        var dups: [Int] = []
-        keep.reserveCapacity(batch.count)
+        var keys: [(UInt64, UInt64)] = []
+        keys.reserveCapacity(batch.count)
+        batch.requestBytes.withUnsafeBytes { bytes in
+            for i in 0..<batch.count {
+                keys.append(RequestIDSet.key(UnsafeRawBufferPointer(rebasing: bytes[batch.requestOffsets[i]..<batch.requestOffsets[i + 1]])))
+            }
+        }
         // Old ids are looked up in the parts first (this can fail: nothing has changed yet).
         var coldDuplicate = [Bool](repeating: false, count: batch.count)
         for i in 0..<batch.count {
             let code = Int(batch.tenant[i])
             if slotOfCode[code] < 0 { slotOfCode[code] = dedup.slot(batch.strings.values[code]) }
             let slot = slotOfCode[code]
-            guard !dedup.isRecent(slot: slot, createdAt: batch.createdAt[i]) else { continue }
-            let key = batch.withRequestIDBytes(at: i) { RequestIDSet.key($0) }
-            if dedup.contains(slot: slot, key) { continue }
+            guard !dedup.isRecent(slot: slot, createdAt: batch.createdAt[i]), !dedup.contains(slot: slot, keys[i]) else { continue }
             if parts == nil { parts = store.published.withLock { $0.parts } }
-            coldDuplicate[i] = try dedup.storedInParts(slot: slot, key, createdAt: batch.createdAt[i], parts: parts!)
+            coldDuplicate[i] = try dedup.storedInParts(slot: slot, keys[i], createdAt: batch.createdAt[i], parts: parts!)
         }
+        var keep: [Int] = []
+        var dups: [Int] = []
+        keep.reserveCapacity(batch.count)
         for i in 0..<batch.count {
             let slot = slotOfCode[Int(batch.tenant[i])]
-            let key = batch.withRequestIDBytes(at: i) { RequestIDSet.key($0) }
-            if coldDuplicate[i] || !dedup.insertIfAbsent(slot: slot, key, createdAt: batch.createdAt[i], epoch: 0) {
+            if coldDuplicate[i] || !dedup.insertIfAbsent(slot: slot, keys[i], createdAt: batch.createdAt[i], epoch: 0) {
                 dups.append(i)
             } else {
                 keep.append(i)
@@ -62,14 +71,19 @@ public final class BulkLoad {
 
     private func buffer(_ batch: RecordBatch, _ rows: [Int]) {
         guard !rows.isEmpty else { return }
+        // Translate the batch's string codes once per new string; a stream's batches share a lineage.
+        if batch.strings.lineage != mapLineage {
+            map = []
+            mapLineage = batch.strings.lineage
+        }
+        let values = batch.strings.values
+        while map.count < values.count { map.append(strings.intern(values[map.count])) }
         var byTenant: [UInt32: [Int]] = [:]
         for i in rows { byTenant[batch.tenant[i], default: []].append(i) }
-        let values = batch.strings.values
-        var translate = [[UInt32]](repeating: [UInt32](repeating: .max, count: batch.strings.count), count: Dimension.allCases.count)
         for (tcode, indices) in byTenant {
             let tenant = values[Int(tcode)]
             var builder = buffers.removeValue(forKey: tenant) ?? PartRowsBuilder(tenant: tenant)
-            builder.append(batch, indices, translate: &translate)
+            builder.append(batch, indices, map: map)
             buffers[tenant] = builder
         }
         bufferedRows += rows.count
@@ -88,7 +102,7 @@ public final class BulkLoad {
             })
         }
         for t in tenants {
-            let rows = buffers.removeValue(forKey: t)!.build()
+            let rows = buffers.removeValue(forKey: t)!.build(dictionary: strings.values)
             bufferedRows -= rows.count
             for month in Store.splitByMonth(rows) {
                 let id = manifest.nextPartID

@@ -8,6 +8,9 @@ package struct StringInterner: Sendable {
     private var offsets: [Int] = [0]
     private var hashes: [UInt64] = []
     private var slots: [Int32] = Array(repeating: -1, count: 64)
+    /// Identifies an interner and its copies: within one lineage, codes never change meaning, so a
+    /// consumer may keep a code translation across batches of the same lineage.
+    package let lineage = UInt64.random(in: 1...UInt64.max)
 
     package init() {}
 
@@ -63,7 +66,18 @@ package struct StringInterner: Sendable {
         let len = offsets[code + 1] - start
         guard len == bytes.count else { return false }
         return arena.withUnsafeBytes { a in
-            len == 0 || memcmp(a.baseAddress! + start, bytes.baseAddress!, len) == 0
+            let p = a.baseAddress! + start, q = bytes.baseAddress!
+            var i = 0
+            // Short strings (most ids) compare as a few words, without a call into libc.
+            while i + 8 <= len {
+                if p.loadUnaligned(fromByteOffset: i, as: UInt64.self) != q.loadUnaligned(fromByteOffset: i, as: UInt64.self) { return false }
+                i += 8
+            }
+            while i < len {
+                if p.load(fromByteOffset: i, as: UInt8.self) != q.load(fromByteOffset: i, as: UInt8.self) { return false }
+                i += 1
+            }
+            return true
         }
     }
 
@@ -78,9 +92,3 @@ package struct StringInterner: Sendable {
         slots = newSlots
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif

@@ -1,46 +1,41 @@
-/// Collects rows of one tenant from record batches, interning dimension strings once per batch.
+/// Collects rows of one tenant whose dimension codes index one shared, load-wide dictionary.
+///
+/// `PartWriter` keeps only the values a part uses, sorted, so sharing a big dictionary costs nothing on disk.
 struct PartRowsBuilder {
     private(set) var rows: PartRows
-    private var interners = [StringInterner](repeating: StringInterner(), count: Dimension.allCases.count)
 
     init(tenant: String) { rows = PartRows(tenant: tenant) }
 
     var count: Int { rows.count }
 
-    /// Appends rows `indices` of `batch`. `translate` maps batch codes to this builder's codes per
-    /// dimension (`.max` = unknown); it is shared across builders and left all `.max` again on return.
-    mutating func append(_ batch: RecordBatch, _ indices: [Int], translate: inout [[UInt32]]) {
-        let values = batch.strings.values
-        for d in 0..<Dimension.allCases.count {
-            var used: [UInt32] = []
-            let source = batch.dims[d]
-            rows.dims[d].reserveCapacity(rows.dims[d].count + indices.count)
-            for i in indices {
-                let b = Int(source[i])
-                var c = translate[d][b]
-                if c == .max {
-                    c = interners[d].intern(values[b])
-                    translate[d][b] = c
-                    used.append(UInt32(b))
+    /// Appends rows `indices` of `batch`; `map[c]` is the shared code of the batch's string code `c`.
+    mutating func append(_ batch: RecordBatch, _ indices: [Int], map: [UInt32]) {
+        map.withUnsafeBufferPointer { m in
+            for d in 0..<Dimension.allCases.count {
+                batch.dims[d].withUnsafeBufferPointer { source in
+                    rows.dims[d].reserveCapacity(rows.dims[d].count + indices.count)
+                    for i in indices { rows.dims[d].append(m[Int(source[i])]) }
                 }
-                rows.dims[d].append(c)
             }
-            for b in used { translate[d][Int(b)] = .max }
         }
         for i in indices {
             rows.createdAt.append(batch.createdAt[i])
             rows.inputTokens.append(batch.inputTokens[i])
             rows.outputTokens.append(batch.outputTokens[i])
             rows.cost.append(batch.costNanos[i])
-            batch.withRequestIDBytes(at: i) { rows.requestBytes.append(contentsOf: $0) }
-            rows.requestOffsets.append(rows.requestBytes.count)
+        }
+        batch.requestBytes.withUnsafeBytes { bytes in
+            for i in indices {
+                rows.requestBytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[batch.requestOffsets[i]..<batch.requestOffsets[i + 1]]))
+                rows.requestOffsets.append(rows.requestBytes.count)
+            }
         }
     }
 
-    /// The rows with their dictionaries.
-    func build() -> PartRows {
+    /// The rows, with `dictionary` for every dimension.
+    func build(dictionary: [String]) -> PartRows {
         var out = rows
-        out.dictionaries = interners.map(\.values)
+        out.dictionaries = Array(repeating: dictionary, count: Dimension.allCases.count)
         return out
     }
 }
