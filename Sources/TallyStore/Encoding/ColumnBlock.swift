@@ -323,16 +323,22 @@ package enum UUIDBytes {
     /// The 16 bytes of a canonical lowercase UUID, or nil for anything else (upper case included, to stay lossless).
     package static func parse(_ s: UnsafeRawBufferPointer) -> (UInt64, UInt64)? {
         guard s.count == 36, s[8] == 45, s[13] == 45, s[18] == 45, s[23] == 45 else { return nil }
-        var hi: UInt64 = 0, lo: UInt64 = 0
-        var n = 0
-        for i in 0..<36 where i != 8 && i != 13 && i != 18 && i != 23 {
-            let c = s[i]
-            let v: UInt64
-            if c >= 48 && c <= 57 { v = UInt64(c - 48) } else if c >= 97 && c <= 102 { v = UInt64(c - 87) } else { return nil }
-            if n < 16 { hi = hi << 4 | v } else { lo = lo << 4 | v }
-            n += 1
+        var bad: UInt8 = 0
+        @inline(__always) func hex(_ from: Int, _ n: Int, _ acc: UInt64) -> UInt64 {
+            var v = acc
+            for i in from..<(from + n) {
+                let c = s[i]
+                let d = c &- 48  // '0'...'9' -> 0...9
+                let l = c &- 87  // 'a'...'f' -> 10...15
+                let isDigit = d < 10, isLower = c >= 97 && c <= 102
+                bad |= (isDigit || isLower) ? 0 : 1
+                v = v << 4 | UInt64(isDigit ? d : l)
+            }
+            return v
         }
-        return (hi, lo)
+        let hi = hex(14, 4, hex(9, 4, hex(0, 8, 0)))
+        let lo = hex(24, 12, hex(19, 4, 0))
+        return bad == 0 ? (hi, lo) : nil
     }
 
     /// The 122 free bits of a version-4, RFC 4122-variant UUID (version nibble and variant bits removed).

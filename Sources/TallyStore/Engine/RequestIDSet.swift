@@ -4,10 +4,17 @@
 /// each seal (`evict(before:)`), once the rows they stand for are in parts, so memory follows the
 /// window, not the history; older ids are checked against the parts themselves.
 package struct RequestIDSet: Sendable {
-    private var h1: [UInt64]
-    private var h2: [UInt64]
-    private var times: [Int64]
-    private var epochs: [UInt32]
+    /// One slot: both halves of the key, when the id's record was created, and the seal epoch it
+    /// was inserted in. 32 bytes, so a probe usually costs one cache miss.
+    private struct Entry {
+        var h1: UInt64  // 0 = empty (keys always have the low bit set)
+        var h2: UInt64
+        var time: Int64
+        var epoch: UInt32
+        var pad: UInt32 = 0
+    }
+
+    private var entries: [Entry]
     package private(set) var count = 0
     /// Newest `created_at` inserted.
     package private(set) var newest = Int64.min
@@ -15,10 +22,7 @@ package struct RequestIDSet: Sendable {
     package init(capacity: Int = 64) {
         var c = 16
         while c < capacity * 2 { c <<= 1 }
-        h1 = [UInt64](repeating: 0, count: c)
-        h2 = [UInt64](repeating: 0, count: c)
-        times = [Int64](repeating: 0, count: c)
-        epochs = [UInt32](repeating: 0, count: c)
+        entries = [Entry](repeating: Entry(h1: 0, h2: 0, time: 0, epoch: 0), count: c)
     }
 
     /// The key of some `request_id` bytes.
@@ -27,36 +31,43 @@ package struct RequestIDSet: Sendable {
         (byteHash(bytes, seed: 0x243F_6A88_85A3_08D3) | 1, byteHash(bytes, seed: 0x1319_8A2E_0370_7344))
     }
 
+    @inline(__always)
+    private static func home(_ k: (UInt64, UInt64), _ mask: Int) -> Int {
+        Int(truncatingIfNeeded: k.0 ^ (k.1 >> 17)) & mask
+    }
+
     package func contains(_ k: (UInt64, UInt64)) -> Bool {
-        let mask = h1.count - 1
-        var s = Int(truncatingIfNeeded: k.0 ^ (k.1 >> 17)) & mask
-        while h1[s] != 0 {
-            if h1[s] == k.0 && h2[s] == k.1 { return true }
-            s = (s + 1) & mask
+        entries.withUnsafeBufferPointer { e in
+            let mask = e.count - 1
+            var s = Self.home(k, mask)
+            while e[s].h1 != 0 {
+                if e[s].h1 == k.0 && e[s].h2 == k.1 { return true }
+                s = (s + 1) & mask
+            }
+            return false
         }
-        return false
     }
 
     /// Inserts a key; returns false (and changes nothing but `newest`) when it was already there.
     @discardableResult
     package mutating func insert(_ k: (UInt64, UInt64), createdAt: Int64, epoch: UInt32 = 0) -> Bool {
         newest = max(newest, createdAt)
-        if (count + 1) * 2 > h1.count { rebuild(horizon: .min, sealed: 0) }
-        let mask = h1.count - 1
-        var s = Int(truncatingIfNeeded: k.0 ^ (k.1 >> 17)) & mask
-        while h1[s] != 0 {
-            if h1[s] == k.0 && h2[s] == k.1 {
-                times[s] = max(times[s], createdAt)
-                return false
+        if (count + 1) * 2 > entries.count { rebuild(horizon: .min, sealed: 0) }
+        let inserted = entries.withUnsafeMutableBufferPointer { e -> Bool in
+            let mask = e.count - 1
+            var s = Self.home(k, mask)
+            while e[s].h1 != 0 {
+                if e[s].h1 == k.0 && e[s].h2 == k.1 {
+                    e[s].time = max(e[s].time, createdAt)
+                    return false
+                }
+                s = (s + 1) & mask
             }
-            s = (s + 1) & mask
+            e[s] = Entry(h1: k.0, h2: k.1, time: createdAt, epoch: epoch)
+            return true
         }
-        h1[s] = k.0
-        h2[s] = k.1
-        times[s] = createdAt
-        epochs[s] = epoch
-        count += 1
-        return true
+        if inserted { count += 1 }
+        return inserted
     }
 
     /// Drops entries with `created_at` before `horizon` that were inserted in epoch `sealed` or earlier
@@ -65,26 +76,22 @@ package struct RequestIDSet: Sendable {
         rebuild(horizon: horizon, sealed: sealed)
     }
 
-    /// Keeps entries at or after `horizon`, growing the table if it is then more than a quarter full.
+    /// Keeps entries at or after `horizon` (or of a later epoch), in a table at most a quarter full.
     private mutating func rebuild(horizon: Int64, sealed: UInt32) {
-        var keep: [(UInt64, UInt64, Int64, UInt32)] = []
-        keep.reserveCapacity(count)
-        for s in 0..<h1.count where h1[s] != 0 && (times[s] >= horizon || epochs[s] > sealed) {
-            keep.append((h1[s], h2[s], times[s], epochs[s]))
-        }
+        var keep = 0
+        for e in entries where e.h1 != 0 && (e.time >= horizon || e.epoch > sealed) { keep += 1 }
         var c = 16
-        while keep.count * 4 > c { c <<= 1 }
-        h1 = [UInt64](repeating: 0, count: c)
-        h2 = [UInt64](repeating: 0, count: c)
-        times = [Int64](repeating: 0, count: c)
-        epochs = [UInt32](repeating: 0, count: c)
-        count = 0
+        while keep * 4 > c { c <<= 1 }
+        var table = [Entry](repeating: Entry(h1: 0, h2: 0, time: 0, epoch: 0), count: c)
         let mask = c - 1
-        for (a, b, t, e) in keep {
-            var s = Int(truncatingIfNeeded: a ^ (b >> 17)) & mask
-            while h1[s] != 0 { s = (s + 1) & mask }
-            h1[s] = a; h2[s] = b; times[s] = t; epochs[s] = e
-            count += 1
+        table.withUnsafeMutableBufferPointer { t in
+            for e in entries where e.h1 != 0 && (e.time >= horizon || e.epoch > sealed) {
+                var s = Self.home((e.h1, e.h2), mask)
+                while t[s].h1 != 0 { s = (s + 1) & mask }
+                t[s] = e
+            }
         }
+        entries = table
+        count = keep
     }
 }

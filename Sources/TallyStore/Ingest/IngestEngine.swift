@@ -27,8 +27,6 @@ struct IngestEngine: Sendable {
     private var scanner: UnitScanner
     /// The current unit is too large and was reported; its bytes are dropped until it ends.
     private var skipping = false
-    /// Streaming: the sink carried from one chunk to the next (its string codes persist).
-    private var carried: RecordSink?
 
     enum ArrayState: Sendable {
         case expectOpen, expectFirst, expectElement, afterElement, closed, failed
@@ -55,37 +53,33 @@ struct IngestEngine: Sendable {
 
     /// Parses what `chunk` completes; keeps the unfinished tail for the next call.
     mutating func feed(_ chunk: UnsafeRawBufferPointer) -> ParseOutcome {
-        var sink = carried ?? RecordSink(limits: limits, pricing: pricing)
-        carried = nil  // one owner, so the sink's arrays are not copied on write
-        defer { carried = sink }
-        guard chunk.count > 0 else { return sink.takeOutcome() }
+        var sink = RecordSink(limits: limits, pricing: pricing)
+        guard chunk.count > 0 else { return sink.outcome() }
         if atStreamStart {
             // A byte-order mark may be split over chunks: hold back up to two bytes of one.
             var head = pending
             head.append(contentsOf: chunk.prefix(3 - min(3, head.count)))
             if head.count < 3 && Self.isBOMPrefix(head) {
                 pending.append(contentsOf: chunk)
-                return sink.takeOutcome()
+                return sink.outcome()
             }
             atStreamStart = false
             if !pending.isEmpty {
                 let joined = pending + Array(chunk)
                 pending = []
                 joined.withUnsafeBytes { consume(Self.droppingBOM($0), &sink) }
-                return sink.takeOutcome()
+                return sink.outcome()
             }
             consume(Self.droppingBOM(chunk), &sink)
-            return sink.takeOutcome()
+            return sink.outcome()
         }
         consume(chunk, &sink)
-        return sink.takeOutcome()
+        return sink.outcome()
     }
 
     /// Parses the unfinished tail, if any, and runs the end-of-input checks.
     mutating func finish() -> ParseOutcome {
-        var sink = carried ?? RecordSink(limits: limits, pricing: pricing)
-        carried = nil  // one owner, so the sink's arrays are not copied on write
-        defer { carried = sink }
+        var sink = RecordSink(limits: limits, pricing: pricing)
         if skipping {
             line += scanner.newlines
             skipping = false
@@ -98,7 +92,7 @@ struct IngestEngine: Sendable {
         }
         atStreamStart = false
         endOfStream(&sink)
-        return sink.takeOutcome()
+        return sink.outcome()
     }
 
     // MARK: - Streaming

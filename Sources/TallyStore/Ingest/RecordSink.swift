@@ -43,15 +43,6 @@ struct RecordSink {
         return true
     }
 
-    /// The outcome so far; the sink then starts an empty batch that keeps the string codes (and what
-    /// was learnt about them), so a stream's batches share one code space.
-    mutating func takeOutcome() -> ParseOutcome {
-        let out = outcome()
-        batch = RecordBatch(strings: batch.strings)
-        errors = []
-        return out
-    }
-
     /// Records a problem of a whole record or of one field.
     mutating func fail(_ line: Int, _ field: RecordField?, _ reason: String) {
         errors.append(RecordError(line: line, field: field?.name, reason: reason))

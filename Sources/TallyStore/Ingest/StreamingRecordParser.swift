@@ -1,7 +1,6 @@
 /// Parses input larger than memory (`tally import` of a 2 GB CSV) chunk by chunk.
 ///
-/// Feed chunks of any size; each call returns the records completed so far (a new batch whose string
-/// codes continue the previous batch's, so consumers can keep a code translation) and their
+/// Feed chunks of any size; each call returns the records completed so far (a fresh batch) and their
 /// errors. A record split over chunks is held back until it ends; one longer than
 /// `IngestLimits.maxRecordBytes` is reported and skipped without being buffered. Line numbers count over
 /// the whole stream, and the records and errors of all calls together equal those of

@@ -24,11 +24,6 @@ public struct RecordBatch: Sendable {
     /// An empty batch.
     public init() {}
 
-    /// An empty batch that continues the string codes of `strings` (a stream's next batch).
-    package init(strings: StringInterner) {
-        self.strings = strings
-    }
-
     /// A batch of the given records, numbered 1, 2, 3...
     public init<S: Sequence>(_ records: S) where S.Element == CostRecord {
         for (i, r) in records.enumerated() { append(r, line: i + 1) }

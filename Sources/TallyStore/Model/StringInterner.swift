@@ -1,15 +1,18 @@
 /// Maps byte strings to dense `UInt32` codes, so each distinct string is validated and allocated once.
 ///
-/// Lookups hash the bytes in place: a string already seen costs no allocation.
+/// Lookups hash the bytes in place: a string already seen costs no allocation. Each slot of the open
+/// addressing table holds the code and 32 bits of the hash, so a probe touches the bytes of a stored
+/// string only when those 32 bits match.
 package struct StringInterner: Sendable {
     /// The distinct strings; a code is an index into this array.
     package private(set) var values: [String] = []
     private var arena: [UInt8] = []
     private var offsets: [Int] = [0]
     private var hashes: [UInt64] = []
-    private var slots: [Int32] = Array(repeating: -1, count: 64)
-    /// Identifies an interner and its copies: within one lineage, codes never change meaning, so a
-    /// consumer may keep a code translation across batches of the same lineage.
+    /// 0 = empty; else `(hash >> 32) << 32 | (code + 1)`.
+    private var slots = [UInt64](repeating: 0, count: 64)
+    /// Identifies an interner and its copies: within one lineage codes never change meaning, so a
+    /// consumer may keep a translation of codes across batches that share it.
     package let lineage = UInt64.random(in: 1...UInt64.max)
 
     package init() {}
@@ -17,38 +20,42 @@ package struct StringInterner: Sendable {
     /// Number of distinct strings.
     package var count: Int { values.count }
 
+    @inline(__always)
+    private func find(_ bytes: UnsafeRawBufferPointer, _ h: UInt64) -> (found: UInt32?, slot: Int) {
+        slots.withUnsafeBufferPointer { table in
+            let mask = table.count - 1
+            let tag = h >> 32
+            var s = Int(truncatingIfNeeded: h) & mask
+            while true {
+                let v = table[s]
+                if v == 0 { return (nil, s) }
+                if v >> 32 == tag {
+                    let code = Int(truncatingIfNeeded: v & 0xFFFF_FFFF) - 1
+                    if equals(code, bytes) { return (UInt32(code), s) }
+                }
+                s = (s + 1) & mask
+            }
+        }
+    }
+
     /// Returns the code of `bytes` if it was interned before.
     package func lookup(_ bytes: UnsafeRawBufferPointer) -> UInt32? {
-        let h = byteHash(bytes)
-        let mask = slots.count - 1
-        var s = Int(truncatingIfNeeded: h) & mask
-        while true {
-            let code = slots[s]
-            if code < 0 { return nil }
-            if hashes[Int(code)] == h && equals(Int(code), bytes) { return UInt32(code) }
-            s = (s + 1) & mask
-        }
+        find(bytes, byteHash(bytes)).found
     }
 
     /// Interns `bytes`, creating the `String` with `make` only when the bytes are new.
     /// `make` may reject the bytes (invalid UTF-8) by returning nil; nothing is stored then.
     package mutating func intern(_ bytes: UnsafeRawBufferPointer, make: (UnsafeRawBufferPointer) -> String?) -> UInt32? {
         let h = byteHash(bytes)
-        let mask = slots.count - 1
-        var s = Int(truncatingIfNeeded: h) & mask
-        while true {
-            let code = slots[s]
-            if code < 0 { break }
-            if hashes[Int(code)] == h && equals(Int(code), bytes) { return UInt32(code) }
-            s = (s + 1) & mask
-        }
+        let (found, s) = find(bytes, h)
+        if let found { return found }
         guard let string = make(bytes) else { return nil }
-        let code = Int32(values.count)
+        let code = values.count
         values.append(string)
         hashes.append(h)
         arena.append(contentsOf: bytes)
         offsets.append(arena.count)
-        slots[s] = code
+        slots[s] = (h >> 32) << 32 | UInt64(code + 1)
         if values.count * 2 > slots.count { grow() }
         return UInt32(code)
     }
@@ -61,6 +68,7 @@ package struct StringInterner: Sendable {
         }
     }
 
+    @inline(__always)
     private func equals(_ code: Int, _ bytes: UnsafeRawBufferPointer) -> Bool {
         let start = offsets[code]
         let len = offsets[code + 1] - start
@@ -82,12 +90,13 @@ package struct StringInterner: Sendable {
     }
 
     private mutating func grow() {
-        var newSlots = [Int32](repeating: -1, count: slots.count * 2)
+        var newSlots = [UInt64](repeating: 0, count: slots.count * 2)
         let mask = newSlots.count - 1
         for code in 0..<values.count {
-            var s = Int(truncatingIfNeeded: hashes[code]) & mask
-            while newSlots[s] >= 0 { s = (s + 1) & mask }
-            newSlots[s] = Int32(code)
+            let h = hashes[code]
+            var s = Int(truncatingIfNeeded: h) & mask
+            while newSlots[s] != 0 { s = (s + 1) & mask }
+            newSlots[s] = (h >> 32) << 32 | UInt64(code + 1)
         }
         slots = newSlots
     }
