@@ -113,7 +113,8 @@ final class ParsingThread: @unchecked Sendable {
                     break
                 }
                 if n == 0 { break }
-                let outcome = parser.feed(UnsafeRawBufferPointer(rebasing: chunk[0..<n]))
+                var outcome = parser.feed(UnsafeRawBufferPointer(rebasing: chunk[0..<n]))
+                outcome.batch.computeRequestKeys()
                 push(outcome, bytes: n)
             }
             push(parser.finish(), bytes: 0)

@@ -81,14 +81,20 @@ final class Deduplicator {
     /// Records an id unless it is there; returns whether it was new.
     func insertIfAbsent(slot s: Int, _ key: (UInt64, UInt64), createdAt: Int64, epoch: UInt32) -> Bool {
         guard sets[s].insert(key, createdAt: createdAt, epoch: epoch) else { return false }
-        let hk = HourKey(slot: s, hour: TimeUnit.hourStart(createdAt))
-        if cold[hk] != nil { cold[hk]!.insert(key, createdAt: hk.hour) }
+        noteInCache(slot: s, key, createdAt: createdAt)
         return true
     }
 
     /// Records a stored id.
     func insert(slot s: Int, _ key: (UInt64, UInt64), createdAt: Int64) {
         sets[s].insert(key, createdAt: createdAt, epoch: epoch)
+        noteInCache(slot: s, key, createdAt: createdAt)
+    }
+
+    /// Keeps a cached hour of old ids complete (most of the time nothing is cached: no lookup then).
+    @inline(__always)
+    private func noteInCache(slot s: Int, _ key: (UInt64, UInt64), createdAt: Int64) {
+        guard !cold.isEmpty else { return }
         let hk = HourKey(slot: s, hour: TimeUnit.hourStart(createdAt))
         if cold[hk] != nil { cold[hk]!.insert(key, createdAt: hk.hour) }
     }

@@ -18,7 +18,7 @@ public final class BulkLoad {
     private var map: [UInt32] = []
     private var mapLineage: UInt64 = 0
     private var bufferedRows = 0
-    private var written: [PartReader] = []
+    private let writer: PartSpiller
     private var manifest: Manifest
     private var finished = false
     /// Rows added (not duplicates).
@@ -27,6 +27,7 @@ public final class BulkLoad {
     init(store: Store) {
         self.store = store
         manifest = store.maintenance.manifest
+        writer = PartSpiller(directory: store.partsDirectory, granuleRows: store.options.granuleRows)
     }
 
     /// Adds a batch; returns which records were duplicates (of stored rows or of earlier rows of this load).
@@ -35,13 +36,7 @@ public final class BulkLoad {
         let dedup = store.writer.dedup
         var parts: [PartReader]?
         var slotOfCode = [Int](repeating: -1, count: batch.strings.count)
-        var keys: [(UInt64, UInt64)] = []
-        keys.reserveCapacity(batch.count)
-        batch.requestBytes.withUnsafeBytes { bytes in
-            for i in 0..<batch.count {
-                keys.append(RequestIDSet.key(UnsafeRawBufferPointer(rebasing: bytes[batch.requestOffsets[i]..<batch.requestOffsets[i + 1]])))
-            }
-        }
+        let keys = batch.keys()
         // Old ids are looked up in the parts first (this can fail: nothing has changed yet).
         var coldDuplicate = [Bool](repeating: false, count: batch.count)
         for i in 0..<batch.count {
@@ -77,7 +72,7 @@ public final class BulkLoad {
             mapLineage = batch.strings.lineage
         }
         let values = batch.strings.values
-        while map.count < values.count { map.append(strings.intern(values[map.count])) }
+        while map.count < values.count { map.append(strings.intern(code: map.count, of: batch.strings)) }
         var byTenant: [UInt32: [Int]] = [:]
         for i in rows { byTenant[batch.tenant[i], default: []].append(i) }
         for (tcode, indices) in byTenant {
@@ -107,10 +102,7 @@ public final class BulkLoad {
             for month in Store.splitByMonth(rows) {
                 let id = manifest.nextPartID
                 manifest.nextPartID += 1
-                let out = try PartWriter.write(month, id: id, level: 0, directory: store.partsDirectory, granuleRows: store.options.granuleRows)
-                let reader = try PartReader(path: out.path)
-                written.append(reader)
-                manifest.parts.append(Store.entry(reader))
+                try writer.submit(month, id: id, pendingRowLimit: maxBufferedRows)
             }
         }
     }
@@ -118,6 +110,8 @@ public final class BulkLoad {
     /// Writes what is buffered and makes the whole load visible and durable at once.
     func commit() throws {
         try spill(all: true)
+        let written = try writer.finish()
+        manifest.parts.append(contentsOf: written.map(Store.entry))
         try store.publish(manifest, adding: written, removing: [], unfreezing: nil)
         finished = true
         store.writer.dedup.evict(sealed: 0)
@@ -126,9 +120,89 @@ public final class BulkLoad {
     /// Deletes what the load wrote and forgets its ids.
     func abort() {
         finished = true
-        for r in written { unlink(r.path) }
+        for path in writer.abandon() { unlink(path) }
         // The load's ids are in the dedup sets; rebuild them from what is visible.
         try? store.rebuildDeduplicator()
+    }
+}
+
+/// Encodes and writes parts on its own thread, so the load keeps reading while parts are written.
+final class PartSpiller: @unchecked Sendable {
+    // @unchecked: the mutable fields are only touched with `lock` held.
+    private let lock = ConditionLock()
+    private var jobs: [(rows: PartRows, id: UInt64)] = []
+    private var pendingRows = 0
+    private var busy = false
+    private var done: [PartReader] = []
+    private var paths: [String] = []
+    private var failure: (any Error)?
+    private var stopping = false
+    private var running = true
+
+    init(directory: String, granuleRows: Int) {
+        startThread(name: "tally-spill") { [self] in
+            while true {
+                let job: (rows: PartRows, id: UInt64)? = lock.withLock {
+                    while jobs.isEmpty && !stopping { lock.wait() }
+                    if jobs.isEmpty { return nil }
+                    busy = true
+                    return jobs.removeFirst()
+                }
+                guard let job else { break }
+                let path = directory + "/" + PartFormat.fileName(job.id)
+                lock.withLock { paths.append(path) }
+                let result = Result { () throws -> PartReader in
+                    _ = try PartWriter.write(job.rows, id: job.id, level: 0, directory: directory, granuleRows: granuleRows)
+                    return try PartReader(path: path)
+                }
+                lock.withLock {
+                    switch result {
+                    case let .success(r): done.append(r)
+                    case let .failure(e): if failure == nil { failure = e }
+                    }
+                    pendingRows -= job.rows.count
+                    busy = false
+                    lock.broadcast()
+                }
+            }
+            lock.withLock {
+                running = false
+                lock.broadcast()
+            }
+        }
+    }
+
+    /// Queues a part; waits while more than `pendingRowLimit` rows are queued. Throws an earlier failure.
+    func submit(_ rows: PartRows, id: UInt64, pendingRowLimit: Int) throws {
+        try lock.withLock {
+            while pendingRows > 0 && pendingRows + rows.count > pendingRowLimit && failure == nil { lock.wait() }
+            if let failure { throw failure }
+            jobs.append((rows, id))
+            pendingRows += rows.count
+            lock.broadcast()
+        }
+    }
+
+    /// Waits for every queued part; returns them, or throws the first failure.
+    func finish() throws -> [PartReader] {
+        try lock.withLock {
+            stopping = true
+            lock.broadcast()
+            while running { lock.wait() }
+            if let failure { throw failure }
+            return done.sorted { $0.meta.id < $1.meta.id }
+        }
+    }
+
+    /// Stops after the part being written; returns every path it wrote or began to write.
+    func abandon() -> [String] {
+        lock.withLock {
+            jobs.removeAll()
+            stopping = true
+            lock.broadcast()
+            while running { lock.wait() }
+            return paths
+        }
     }
 }
 

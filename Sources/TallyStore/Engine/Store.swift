@@ -212,11 +212,12 @@ public final class Store: @unchecked Sendable {
                 var slotOfCode = [Int](repeating: -1, count: b.strings.count)
                 var rows: [Int] = [], rowSlots: [Int] = [], rowKeys: [(UInt64, UInt64)] = [], dups: [Int] = []
                 rows.reserveCapacity(b.count)
+                let batchKeys = b.keys()
                 for i in 0..<b.count {
                     let code = Int(b.tenant[i])
                     if slotOfCode[code] < 0 { slotOfCode[code] = dedup.slot(b.strings.values[code]) }
                     let slot = slotOfCode[code]
-                    let key = b.withRequestIDBytes(at: i) { RequestIDSet.key($0) }
+                    let key = batchKeys[i]
                     let groupKey = (key.0 ^ mix64(UInt64(slot) &+ 1) | 1, key.1)
                     var duplicate = dedup.contains(slot: slot, key) || inGroup.contains(groupKey)
                     if !duplicate && !dedup.isRecent(slot: slot, createdAt: b.createdAt[i]) {

@@ -20,6 +20,8 @@ public struct RecordBatch: Sendable {
     package var createdAt: [Int64] = []
     /// Source line (1-based) of each record.
     public private(set) var lines: [Int] = []
+    /// The dedup key of each `request_id`, when computed ahead (by a parsing thread) with `computeRequestKeys()`.
+    package private(set) var requestKeys: [(UInt64, UInt64)]?
 
     /// An empty batch.
     public init() {}
@@ -61,6 +63,24 @@ public struct RecordBatch: Sendable {
         self.createdAt.append(createdAt)
         lines.append(line)
         count += 1
+    }
+
+    /// Hashes every `request_id` now, so the writer does not have to.
+    package mutating func computeRequestKeys() {
+        requestKeys = keys()
+    }
+
+    /// The dedup key of every `request_id` (computed ahead or now).
+    package func keys() -> [(UInt64, UInt64)] {
+        if let requestKeys, requestKeys.count == count { return requestKeys }
+        var out: [(UInt64, UInt64)] = []
+        out.reserveCapacity(count)
+        requestBytes.withUnsafeBytes { bytes in
+            for i in 0..<count {
+                out.append(RequestIDSet.key(UnsafeRawBufferPointer(rebasing: bytes[requestOffsets[i]..<requestOffsets[i + 1]])))
+            }
+        }
+        return out
     }
 
     /// The record at `index`, as a value (allocates: not for hot paths).

@@ -60,6 +60,27 @@ package struct StringInterner: Sendable {
         return UInt32(code)
     }
 
+    /// The hash and bytes of code `c`, lent for the duration of `body`.
+    package func withEntry<R>(_ c: Int, _ body: (UInt64, UnsafeRawBufferPointer) -> R) -> R {
+        arena.withUnsafeBytes { a in body(hashes[c], UnsafeRawBufferPointer(rebasing: a[offsets[c]..<offsets[c + 1]])) }
+    }
+
+    /// Interns code `c` of `other` (reusing its hash and bytes; no `String` is made when already known).
+    package mutating func intern(code c: Int, of other: StringInterner) -> UInt32 {
+        other.withEntry(c) { h, bytes in
+            let (found, s) = find(bytes, h)
+            if let found { return found }
+            let code = values.count
+            values.append(other.values[c])
+            hashes.append(h)
+            arena.append(contentsOf: bytes)
+            offsets.append(arena.count)
+            slots[s] = (h >> 32) << 32 | UInt64(code + 1)
+            if values.count * 2 > slots.count { grow() }
+            return UInt32(code)
+        }
+    }
+
     /// Interns a Swift string.
     package mutating func intern(_ string: String) -> UInt32 {
         var s = string

@@ -1,0 +1,79 @@
+import Testing
+import TallyTestSupport
+@testable import TallyStore
+
+@Suite struct BulkLoadTests {
+    struct Boom: Error {}
+
+    @Test func aCommittedLoadIsVisibleDurableAndDeduplicated() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let end = RandomRecords.Options.defaultEnd
+        let records = RandomRecords(seed: 41, options: .init(tenants: 5, window: (end - 40 * 86_400_000)..<end, lateFraction: 0.05)).records(6000)
+        var store = try Store(path: dir.path, options: testOptions())
+        // Some records are already stored: in parts, and in the head.
+        _ = try store.append(RecordBatch(records[0..<1000]))
+        try store.flush()
+        _ = try store.append(RecordBatch(records[1000..<1500]))
+        let receipts = try store.bulkLoad { load -> [AppendReceipt] in
+            load.maxBufferedRows = 700  // forces several spills
+            var out: [AppendReceipt] = []
+            for start in stride(from: 0, to: records.count, by: 800) {
+                out.append(try load.add(RecordBatch(records[start..<min(start + 800, records.count)])))
+            }
+            // The same rows again inside the load.
+            out.append(try load.add(RecordBatch(records[5000..<6000])))
+            return out
+        }
+        #expect(receipts.reduce(0) { $0 + $1.inserted } == 4500)
+        #expect(receipts.reduce(0) { $0 + $1.duplicates.count } == 1500 + 1000)
+        #expect(sorted(try store.snapshot().records()) == sorted(records))
+        try store.close()
+        store = try Store(path: dir.path, options: testOptions())
+        defer { try? store.close() }
+        #expect(sorted(try store.snapshot().records()) == sorted(records))
+        // Everything is known to the dedup sets afterwards, old ids included.
+        #expect(try store.append(RecordBatch(records)).inserted == 0)
+        #expect(store.verify().isEmpty)
+    }
+
+    @Test func anAbortedLoadLeavesNothingBehind() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let records = RandomRecords(seed: 43, options: .init(tenants: 3)).records(3000)
+        let store = try Store(path: dir.path, options: testOptions())
+        defer { try? store.close() }
+        _ = try store.append(RecordBatch(records[0..<100]))
+        let filesBefore = FileIO.list(dir.path + "/parts")
+        #expect(throws: Boom.self) {
+            try store.bulkLoad { load in
+                load.maxBufferedRows = 500
+                _ = try load.add(RecordBatch(records[100..<3000]))
+                throw Boom()
+            }
+        }
+        #expect(FileIO.list(dir.path + "/parts") == filesBefore)
+        #expect(sorted(try store.snapshot().records()) == sorted(Array(records[0..<100])))
+        // The aborted ids were forgotten; the stored ones were not.
+        let again = try store.append(RecordBatch(records))
+        #expect(again.inserted == 2900 && again.duplicates == Array(0..<100))
+    }
+
+    @Test func partFilesNotInTheManifestAreRemovedAtOpen() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let records = RandomRecords(seed: 47).records(200)
+        var store = try Store(path: dir.path, options: testOptions())
+        _ = try store.append(RecordBatch(records))
+        try store.close()
+        // A part written by a load or seal that never reached the manifest (a crash in between).
+        var rows = PartRows(tenant: "t-stray")
+        rows.append(contentsOf: try #require(store.snapshot().parts.first).readAll())
+        _ = try PartWriter.write(rows, id: 999, level: 0, directory: dir.path + "/parts")
+        store = try Store(path: dir.path, options: testOptions())
+        defer { try? store.close() }
+        #expect(store.openReport.contains { $0.contains(PartFormat.fileName(999)) })
+        #expect(!FileIO.exists(dir.path + "/parts/" + PartFormat.fileName(999)))
+        #expect(sorted(try store.snapshot().records()) == sorted(records))
+    }
+}
