@@ -23,6 +23,36 @@ import Testing
         }
     }
 
+    @Test(arguments: [1, 2, 100, 5000, 8192])
+    func outliersArePatchedNotWidened(count: Int) throws {
+        var rng = SystemRandomNumberGenerator()
+        // Mostly 10-bit values, a few 40-bit ones, some negative base.
+        let values: [Int64] = (0..<count).map { i in
+            i % 97 == 5 ? Int64.random(in: 0..<(1 << 40), using: &rng) : Int64.random(in: -500..<500, using: &rng)
+        }
+        var block: [UInt8] = []
+        var encoder = BlockEncoder()
+        values.withUnsafeBufferPointer { encoder.encodeFOR($0, into: &block) }
+        let header = try #require(block.withUnsafeBytes { BlockDecoder.header($0) })
+        if count >= 100 {
+            #expect(header.encoding == .patched)
+            #expect(block.count < count * 2)
+        }
+        var decoder = BlockDecoder()
+        let out = UnsafeMutablePointer<Int64>.allocate(capacity: count)
+        defer { out.deallocate() }
+        _ = try block.withUnsafeBytes { try decoder.decodeIntegers($0, into: out) }
+        #expect(Array(UnsafeBufferPointer(start: out, count: count)) == values)
+        // Dictionary codes may be patched too.
+        let codes = values.map { Int64(abs($0) % 70_000) }
+        block = []
+        codes.withUnsafeBufferPointer { encoder.encodeFOR($0, into: &block) }
+        let out32 = UnsafeMutablePointer<UInt32>.allocate(capacity: count)
+        defer { out32.deallocate() }
+        _ = try block.withUnsafeBytes { try decoder.decodeCodes($0, into: out32) }
+        #expect(Array(UnsafeBufferPointer(start: out32, count: count)).map { Int64($0) } == codes)
+    }
+
     @Test func deltaRoundTripsSortedTimestamps() throws {
         var t: Int64 = 1_748_736_000_000
         let values: [Int64] = (0..<5000).map { i in

@@ -19,6 +19,11 @@ package enum BlockEncoding: UInt8, Sendable {
     case uuid = 3
     /// `u32 offsets[rows + 1]`, then the bytes.
     case bytes = 4
+    /// Patched frame of reference: `i64 base`, `u8 width`, `u8 exceptionWidth`, `u16` 0, `u32 exceptions`,
+    /// then the rows' `value - base` in `width` bits (0 for an exception), then the exceptions'
+    /// `u16` row positions, then their `value - base` in `exceptionWidth` bits. Chosen over plain
+    /// frame of reference when a few outliers would otherwise widen every value.
+    case patched = 6
     /// Canonical lowercase version-4 UUIDs without their 6 fixed bits: the 60 free bits of the high
     /// half of every row bit-packed, then the 62 free bits of the low half.
     case uuid4 = 5
@@ -51,17 +56,63 @@ package struct BlockEncoder {
         var lo = Int64.max, hi = Int64.min
         for v in values { lo = min(lo, v); hi = max(hi, v) }
         if values.isEmpty { lo = 0; hi = 0 }
-        let width = BitPacking.width(of: UInt64(bitPattern: hi &- lo))
-        let packed = BitPacking.packedSize(count: values.count, width: width)
+        let full = BitPacking.width(of: UInt64(bitPattern: hi &- lo))
+        // Bits of each value above the base: choose the width that minimises the total with patches.
+        var histogram = [Int](repeating: 0, count: 65)
+        for v in values { histogram[BitPacking.width(of: UInt64(bitPattern: v &- lo))] += 1 }
+        var best = full, bestBits = values.count * full, above = 0
+        if values.count <= Int(UInt16.max) + 1 {
+            for w in stride(from: full - 1, through: 0, by: -1) {
+                above += histogram[w + 1]
+                let bits = values.count * w + above * (16 + full) + 64
+                if bits < bestBits { best = w; bestBits = bits }
+            }
+        }
         raw.removeAll(keepingCapacity: true)
-        raw.append(contentsOf: repeatElement(0, count: 16 + packed))
+        if best == full {
+            let packed = BitPacking.packedSize(count: values.count, width: full)
+            raw.append(contentsOf: repeatElement(0, count: 16 + packed))
+            raw.withUnsafeMutableBytes { r in
+                r.storeBytes(of: lo.littleEndian, toByteOffset: 0, as: Int64.self)
+                r[8] = UInt8(full)
+                BitPacking.pack(values, base: lo, width: full, into: UnsafeMutableRawBufferPointer(rebasing: r[16...]))
+            }
+            raw.removeLast(8)  // the unpack padding is not stored
+            finish(.frameOfReference, rows: values.count, into: &out)
+            return
+        }
+        let limit = UInt64(1) << UInt64(best)
+        var low = [Int64](repeating: lo, count: values.count)
+        var positions: [UInt16] = []
+        var exceptions: [Int64] = []
+        for (i, v) in values.enumerated() {
+            if UInt64(bitPattern: v &- lo) >= limit {
+                positions.append(UInt16(i))
+                exceptions.append(v)
+            } else {
+                low[i] = v
+            }
+        }
+        let packed = BitPacking.packedSize(count: values.count, width: best)
+        let packedExceptions = BitPacking.packedSize(count: exceptions.count, width: full)
+        let positionsAt = 16 + packed - 8
+        let exceptionsAt = positionsAt + 2 * positions.count
+        raw.append(contentsOf: repeatElement(0, count: exceptionsAt + packedExceptions))
         raw.withUnsafeMutableBytes { r in
             r.storeBytes(of: lo.littleEndian, toByteOffset: 0, as: Int64.self)
-            r[8] = UInt8(width)
-            BitPacking.pack(values, base: lo, width: width, into: UnsafeMutableRawBufferPointer(rebasing: r[16...]))
+            r[8] = UInt8(best)
+            r[9] = UInt8(full)
+            r.storeBytes(of: UInt32(exceptions.count).littleEndian, toByteOffset: 12, as: UInt32.self)
+            low.withUnsafeBufferPointer {
+                BitPacking.pack($0, base: lo, width: best, into: UnsafeMutableRawBufferPointer(rebasing: r[16..<(16 + packed)]))
+            }
+            for (k, p) in positions.enumerated() { r.storeBytes(of: p.littleEndian, toByteOffset: positionsAt + 2 * k, as: UInt16.self) }
+            exceptions.withUnsafeBufferPointer {
+                BitPacking.pack($0, base: lo, width: full, into: UnsafeMutableRawBufferPointer(rebasing: r[exceptionsAt...]))
+            }
         }
-        raw.removeLast(8)  // the unpack padding is not stored
-        finish(.frameOfReference, rows: values.count, into: &out)
+        raw.removeLast(8)
+        finish(.patched, rows: values.count, into: &out)
     }
 
     /// Encodes non-decreasing integers (sorted timestamps) as bit-packed deltas.
@@ -236,6 +287,10 @@ package struct BlockDecoder: ~Copyable {
                 let width = Int(p[8])
                 guard width <= 64, p.count >= 16 + (h.rows * width + 7) / 8 else { throw Damage(offset: BlockHeader.size, reason: "bad packed length") }
                 BitPacking.unpack(UnsafeRawBufferPointer(rebasing: ext[16...]), count: h.rows, base: base, width: width, into: out)
+            case .patched:
+                try Self.unpatch(p, rows: h.rows) { base, width, packed in
+                    BitPacking.unpack(packed, count: h.rows, base: base, width: width, into: out)
+                } patch: { i, v in out[i] = v }
             case .delta:
                 guard p.count >= 24 else { throw Damage(offset: BlockHeader.size, reason: "short payload") }
                 let first = Int64(littleEndian: p.loadUnaligned(fromByteOffset: 0, as: Int64.self))
@@ -254,9 +309,41 @@ package struct BlockDecoder: ~Copyable {
         }
     }
 
+    /// Reads a patched block: `unpack` the low values (lent with 8 readable bytes past them), then `patch` each exception.
+    @inline(__always)
+    static func unpatch(_ p: UnsafeRawBufferPointer, rows: Int, unpack: (Int64, Int, UnsafeRawBufferPointer) -> Void,
+                        patch: (Int, Int64) -> Void) throws {
+        guard p.count >= 16 else { throw Damage(offset: BlockHeader.size, reason: "short payload") }
+        let base = Int64(littleEndian: p.loadUnaligned(fromByteOffset: 0, as: Int64.self))
+        let width = Int(p[8]), full = Int(p[9])
+        let n = Int(UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 12, as: UInt32.self)))
+        let positionsAt = 16 + (rows * width + 7) / 8
+        let exceptionsAt = positionsAt + 2 * n
+        guard width < full, full <= 64, n <= rows, exceptionsAt + (n * full + 7) / 8 <= p.count else {
+            throw Damage(offset: BlockHeader.size, reason: "bad patched block lengths")
+        }
+        let ext = UnsafeRawBufferPointer(start: p.baseAddress, count: p.count + 8)
+        unpack(base, width, UnsafeRawBufferPointer(rebasing: ext[16...]))
+        guard n > 0 else { return }
+        let values = UnsafeMutablePointer<Int64>.allocate(capacity: n)
+        defer { values.deallocate() }
+        BitPacking.unpack(UnsafeRawBufferPointer(rebasing: ext[exceptionsAt...]), count: n, base: base, width: full, into: values)
+        for k in 0..<n {
+            let i = Int(UInt16(littleEndian: p.loadUnaligned(fromByteOffset: positionsAt + 2 * k, as: UInt16.self)))
+            guard i < rows else { throw Damage(offset: BlockHeader.size + positionsAt, reason: "patch position out of range") }
+            patch(i, values[k])
+        }
+    }
+
     /// Decodes a frame-of-reference block of dictionary codes into `out`.
     package mutating func decodeCodes(_ block: UnsafeRawBufferPointer, verify: Bool = true, padded: Bool = false, into out: UnsafeMutablePointer<UInt32>) throws -> Int {
         try payload(block, verify: verify, padded: padded) { h, p in
+            if h.encoding == .patched {
+                try Self.unpatch(p, rows: h.rows) { base, width, packed in
+                    BitPacking.unpack32(packed, count: h.rows, base: base, width: min(width, 32), into: out)
+                } patch: { i, v in out[i] = UInt32(truncatingIfNeeded: v) }
+                return h.rows
+            }
             guard h.encoding == .frameOfReference, p.count >= 16 else { throw Damage(offset: 1, reason: "not a code block") }
             let base = Int64(littleEndian: p.loadUnaligned(fromByteOffset: 0, as: Int64.self))
             let width = Int(p[8])
