@@ -73,12 +73,21 @@ public final class BulkLoad {
         }
         let values = batch.strings.values
         while map.count < values.count { map.append(strings.intern(code: map.count, of: batch.strings)) }
-        var byTenant: [UInt32: [Int]] = [:]
-        for i in rows { byTenant[batch.tenant[i], default: []].append(i) }
-        for (tcode, indices) in byTenant {
-            let tenant = values[Int(tcode)]
+        // Group rows by tenant code with a counting sort (codes are small and dense).
+        var counts = [Int](repeating: 0, count: values.count + 1)
+        for i in rows { counts[Int(batch.tenant[i]) + 1] += 1 }
+        for c in 1..<counts.count { counts[c] += counts[c - 1] }
+        var ordered = [Int](repeating: 0, count: rows.count)
+        var next = counts
+        for i in rows {
+            let t = Int(batch.tenant[i])
+            ordered[next[t]] = i
+            next[t] += 1
+        }
+        for t in 0..<values.count where counts[t + 1] > counts[t] {
+            let tenant = values[t]
             var builder = buffers.removeValue(forKey: tenant) ?? PartRowsBuilder(tenant: tenant)
-            builder.append(batch, indices, map: map)
+            builder.append(batch, Array(ordered[counts[t]..<counts[t + 1]]), map: map)
             buffers[tenant] = builder
         }
         bufferedRows += rows.count
