@@ -3,23 +3,40 @@
 /// The writer fills rows at and after the published count; readers only read rows below the count
 /// they captured under the store's state lock. Buffers never move, so that split is race-free.
 /// `@unchecked Sendable` for that reason: the lock publishing the count orders the writes before the reads.
+/// A tenant's first chunk is small and each next one twice as large (up to `maxCapacity`), so a
+/// head with many small tenants stays small.
 package final class HeadChunk: @unchecked Sendable {
-    package static let capacity = 16_384
-    package static let bytesCapacity = 16_384 * 48
+    package static let maxCapacity = 16_384
+    package static let firstCapacity = 256
+    /// Rows this chunk can hold.
+    package let capacity: Int
+    /// Bytes of request ids it can hold (48 per row on average).
+    let bytesCapacity: Int
 
-    package let createdAt = UnsafeMutablePointer<Int64>.allocate(capacity: capacity)
-    package let inputTokens = UnsafeMutablePointer<Int64>.allocate(capacity: capacity)
-    package let outputTokens = UnsafeMutablePointer<Int64>.allocate(capacity: capacity)
-    package let cost = UnsafeMutablePointer<Int64>.allocate(capacity: capacity)
+    package let createdAt: UnsafeMutablePointer<Int64>
+    package let inputTokens: UnsafeMutablePointer<Int64>
+    package let outputTokens: UnsafeMutablePointer<Int64>
+    package let cost: UnsafeMutablePointer<Int64>
     /// Dimension `d` of row `i` is at `d * capacity + i`.
-    package let dims = UnsafeMutablePointer<UInt32>.allocate(capacity: capacity * Dimension.allCases.count)
-    package let requestBytes = UnsafeMutablePointer<UInt8>.allocate(capacity: bytesCapacity)
+    package let dims: UnsafeMutablePointer<UInt32>
+    package let requestBytes: UnsafeMutablePointer<UInt8>
     /// Row `i`'s request id spans `requestOffsets[i]..<requestOffsets[i+1]`.
-    package let requestOffsets = UnsafeMutablePointer<Int32>.allocate(capacity: capacity + 1)
+    package let requestOffsets: UnsafeMutablePointer<Int32>
     /// Rows written (writer only).
     fileprivate var rows = 0
 
-    init() { requestOffsets[0] = 0 }
+    init(capacity: Int) {
+        self.capacity = capacity
+        bytesCapacity = max(capacity * 48, 4096)
+        createdAt = .allocate(capacity: capacity)
+        inputTokens = .allocate(capacity: capacity)
+        outputTokens = .allocate(capacity: capacity)
+        cost = .allocate(capacity: capacity)
+        dims = .allocate(capacity: capacity * Dimension.allCases.count)
+        requestBytes = .allocate(capacity: bytesCapacity)
+        requestOffsets = .allocate(capacity: capacity + 1)
+        requestOffsets[0] = 0
+    }
 
     deinit {
         createdAt.deallocate(); inputTokens.deallocate(); outputTokens.deallocate(); cost.deallocate()
@@ -27,11 +44,11 @@ package final class HeadChunk: @unchecked Sendable {
     }
 
     fileprivate func fits(_ requestIDBytes: Int) -> Bool {
-        rows < Self.capacity && Int(requestOffsets[rows]) + requestIDBytes <= Self.bytesCapacity
+        rows < capacity && Int(requestOffsets[rows]) + requestIDBytes <= bytesCapacity
     }
 
     /// Codes of dimension `d`.
-    package func codes(_ d: Dimension) -> UnsafeMutablePointer<UInt32> { dims + d.rawValue * Self.capacity }
+    package func codes(_ d: Dimension) -> UnsafeMutablePointer<UInt32> { dims + d.rawValue * capacity }
 
     package func requestID(_ i: Int) -> UnsafeRawBufferPointer {
         let a = Int(requestOffsets[i]), b = Int(requestOffsets[i + 1])
@@ -77,7 +94,7 @@ package struct HeadView: Sendable {
 final class TenantHead {
     let tenant: String
     var interners = [StringInterner](repeating: StringInterner(), count: Dimension.allCases.count)
-    var chunks: [HeadChunk] = [HeadChunk()]
+    var chunks: [HeadChunk] = [HeadChunk(capacity: HeadChunk.firstCapacity)]
     var rows = 0
     var minTime = Int64.max
     var maxTime = Int64.min
@@ -89,7 +106,7 @@ final class TenantHead {
         batch.withRequestIDBytes(at: i) { rid in
             var chunk = chunks[chunks.count - 1]
             if !chunk.fits(rid.count) {
-                chunk = HeadChunk()
+                chunk = HeadChunk(capacity: min(chunk.capacity * 2, HeadChunk.maxCapacity))
                 chunks.append(chunk)
             }
             let r = chunk.rows
@@ -97,7 +114,7 @@ final class TenantHead {
             chunk.inputTokens[r] = batch.inputTokens[i]
             chunk.outputTokens[r] = batch.outputTokens[i]
             chunk.cost[r] = batch.costNanos[i]
-            let cap = HeadChunk.capacity
+            let cap = chunk.capacity
             chunk.dims[r] = codes.0
             chunk.dims[cap + r] = codes.1
             chunk.dims[2 * cap + r] = codes.2
