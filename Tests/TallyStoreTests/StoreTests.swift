@@ -282,6 +282,23 @@ func sorted(_ records: [CostRecord]) -> [CostRecord] {
         #expect(store.verify().isEmpty)
     }
 
+    @Test func metricsCountWhatIsStored() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let records = RandomRecords(seed: 53, options: .init(tenants: 3)).records(400)
+        let store = try Store(path: dir.path, options: testOptions())
+        defer { try? store.close() }
+        _ = try store.append(RecordBatch(records[0..<300]))
+        try store.flush()
+        _ = try store.append(RecordBatch(records[300...]))
+        let m = store.metrics()
+        #expect(m.rows == 400 && m.headRows == 100 && m.seals == 1 && m.tenants == 3)
+        #expect(m.parts == store.snapshot().parts.count && m.partBytes > 0)
+        #expect(m.newestRecord == records.map(\.createdAtMillis).max())
+        let st = store.stats()
+        #expect(st.rows == 400 && st.columns.count == 12 && st.bytesPerRecord > 0)
+    }
+
     @Test func aDirectoryIsOpenedByOneStoreAtATime() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }

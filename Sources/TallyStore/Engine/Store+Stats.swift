@@ -24,7 +24,9 @@ public struct StoreStats: Sendable {
     /// Footers: dictionaries, zone maps, hour index and rollups.
     public var footerBytes: Int
     public var columns: [Column]
+    /// Merges, seals and quarantined parts since the store was opened.
     public var compactions: Int
+    public var seals: Int
     public var quarantined: Int
 
     /// Bytes on disk per stored row (parts only; the WAL is transient).
@@ -66,10 +68,37 @@ extension Store {
             hours.insert(h.tenant + "@" + String(hour))
         } }
         let walBytes = WriteAheadLog.segments(in: walDirectory).reduce(0) { $0 + (FileIO.fileSize(WriteAheadLog.path(walDirectory, $1)) ?? 0) }
-        let (compactions, quarantined) = maintenanceCounters()
+        let (compactions, quarantined, seals) = maintenanceCounters()
         return StoreStats(
             tenants: snap.tenants.count, hours: hours.count, parts: snap.parts.count, rows: snap.rowCount,
             headRows: snap.heads.reduce(0) { $0 + $1.rows }, partBytes: partBytes, walBytes: walBytes,
-            footerBytes: footerBytes, columns: columns, compactions: compactions, quarantined: quarantined)
+            footerBytes: footerBytes, columns: columns, compactions: compactions, seals: seals, quarantined: quarantined)
+    }
+}
+
+/// Cheap counters for monitoring (`/metrics`): no block is read.
+public struct StoreMetrics: Sendable {
+    public var parts: Int
+    public var rows: Int
+    public var headRows: Int
+    public var partBytes: Int
+    public var tenants: Int
+    public var compactions: Int
+    public var seals: Int
+    public var quarantined: Int
+    /// Newest `created_at` stored, if any (data freshness).
+    public var newestRecord: Int64?
+}
+
+extension Store {
+    /// Counters from the current snapshot's metadata only.
+    public func metrics() -> StoreMetrics {
+        let snap = snapshot()
+        let (compactions, quarantined, seals) = maintenanceCounters()
+        let newest = (snap.parts.map(\.meta.maxTime) + snap.heads.filter { $0.rows > 0 }.map(\.maxTime)).max()
+        return StoreMetrics(
+            parts: snap.parts.count, rows: snap.rowCount, headRows: snap.heads.reduce(0) { $0 + $1.rows },
+            partBytes: snap.parts.reduce(0) { $0 + $1.fileSize }, tenants: snap.tenants.count,
+            compactions: compactions, seals: seals, quarantined: quarantined, newestRecord: newest)
     }
 }

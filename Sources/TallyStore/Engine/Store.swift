@@ -23,6 +23,9 @@ public final class Store: @unchecked Sendable {
         var closed = false
         var headRows = 0
         var headStartedAt: Double?
+        var compactions = 0
+        var quarantined = 0
+        var seals = 0
     }
 
     final class WriterState {
@@ -41,8 +44,6 @@ public final class Store: @unchecked Sendable {
         var manifest: Manifest
         var pendingFrozen: [(id: Int, views: [HeadView], walSegment: UInt64, epoch: UInt32)] = []
         var nextFreezeID = 1
-        var compactions = 0
-        var quarantined: [String] = []
         init(manifest: Manifest) { self.manifest = manifest }
     }
 
@@ -325,6 +326,7 @@ public final class Store: @unchecked Sendable {
             manifest.walStart = frozen.walSegment
             try publish(manifest, adding: readers, removing: [], unfreezing: frozen.id)
             maintenance.pendingFrozen.removeFirst()
+            published.withLock { $0.seals += 1 }
             WriteAheadLog.removeSegments(in: walDirectory, before: frozen.walSegment)
             writerLock.withLock { writer.dedup.evict(sealed: frozen.epoch) }
         }
@@ -405,7 +407,7 @@ public final class Store: @unchecked Sendable {
             try publish(manifest, adding: [reader], removing: gone, unfreezing: nil)
             // Readers holding the old parts keep their mappings; the files go now.
             for p in chosen { unlink(p.path) }
-            maintenance.compactions += 1
+            published.withLock { $0.compactions += 1 }
             return true
         }
     }
@@ -445,7 +447,7 @@ public final class Store: @unchecked Sendable {
         manifest.parts.removeAll { $0.id == p.meta.id }
         try publish(manifest, adding: [], removing: [p.meta.id], unfreezing: nil)
         rename(p.path, quarantineDirectory + "/" + PartFormat.fileName(p.meta.id))
-        maintenance.quarantined.append("\(p.path): \(error)")
+        published.withLock { $0.quarantined += 1 }
     }
 
     /// Checks every checksum of every part; damaged parts are quarantined and returned with what was wrong.
@@ -484,8 +486,9 @@ public final class Store: @unchecked Sendable {
     }
 
     /// Merges done and parts quarantined since open.
-    func maintenanceCounters() -> (compactions: Int, quarantined: Int) {
-        maintenanceLock.withLock { (maintenance.compactions, maintenance.quarantined.count + openReport.filter { $0.hasPrefix("quarantined") }.count) }
+    func maintenanceCounters() -> (compactions: Int, quarantined: Int, seals: Int) {
+        let atOpen = openReport.filter { $0.hasPrefix("quarantined") }.count
+        return published.withLock { ($0.compactions, $0.quarantined + atOpen, $0.seals) }
     }
 
     // MARK: Background work
