@@ -25,7 +25,8 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
-# Builds release, loads demo data on first start, then serves (prints store stats until the server lands).
+# Builds release, loads demo data and creates demo keys on first start (kept in $(DATA)/demo-keys.txt),
+# prints the keys and curl lines, then serves on $(HOST):$(PORT) until Ctrl-C.
 run: release
 	@if [ ! -f "$(DATA)/MANIFEST" ]; then \
 		echo "==> first start: generating $(DEMO_ROWS) demo records into $(DATA)"; \
@@ -34,6 +35,8 @@ run: release
 			| $(BIN) import --data "$(DATA)" --format csv - ; \
 	fi
 	$(BIN) stats --data "$(DATA)"
+	$(BIN) keys demo --data "$(DATA)" --host $(or $(HOST),127.0.0.1) --port $(or $(PORT),8080)
+	$(BIN) serve --data "$(DATA)" --host $(or $(HOST),127.0.0.1) --port $(or $(PORT),8080)
 
 # package-benchmark suites (built only here, via TALLY_BENCHMARKS=1).
 bench: deps

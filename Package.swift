@@ -13,10 +13,20 @@ let package = Package(
     products: [
         .library(name: "TallyStore", targets: ["TallyStore"]),
         .library(name: "TallyQuery", targets: ["TallyQuery"]),
+        .library(name: "TallyAnalytics", targets: ["TallyAnalytics"]),
+        .library(name: "TallyServer", targets: ["TallyServer"]),
         .executable(name: "tally", targets: ["tally"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        // No default traits: they pull swift-configuration, which Tally does not use.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
         .systemLibrary(
@@ -34,12 +44,39 @@ let package = Package(
             dependencies: ["TallyStore"],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "TallyAnalytics",
+            dependencies: [
+                "TallyQuery",
+                "TallyStore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "TallyServer",
+            dependencies: [
+                "TallyAnalytics",
+                "TallyQuery",
+                "TallyStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "tally",
             dependencies: [
                 "TallyStore",
                 "TallyQuery",
+                "TallyAnalytics",
+                "TallyServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -57,6 +94,27 @@ let package = Package(
         .testTarget(
             name: "TallyQueryTests",
             dependencies: ["TallyQuery", "TallyStore", "TallyTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TallyAnalyticsTests",
+            dependencies: ["TallyAnalytics", "TallyQuery", "TallyStore", "TallyTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TallyServerTests",
+            dependencies: [
+                "TallyServer",
+                "TallyAnalytics",
+                "TallyStore",
+                "TallyTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
     ],

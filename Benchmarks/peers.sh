@@ -1,0 +1,255 @@
+#!/usr/bin/env bash
+# Tally next to DuckDB and chDB on the same generated data, in one run (see docs/PERFORMANCE.md).
+#
+#   make bench-peers                         # 10M rows, builds .build/release/tally first
+#   ROWS=200000 ./Benchmarks/peers.sh        # a quick run
+#   CSV=/tmp/costs.csv ./Benchmarks/peers.sh # reuse an existing gen.py CSV (seed 42, 30 days)
+#
+# Environment:
+#   WORK        working directory (default /tmp/tally-bench): costs.csv, peers/, tally/, *.json, summary.md
+#   ROWS        rows to generate when the CSV is absent (default 10000000)
+#   CSV         the gen.py CSV to load (default $WORK/costs.csv, generated when absent)
+#   TALLY       the tally binary (default <repo>/.build/release/tally)
+#   REPS        warm repetitions per query, median taken (default 5); THREADS for the peers (default 1,2)
+#   SKIP_PEERS  1: reuse $WORK/peers.json from an earlier run on the same CSV instead of running peers.py
+#
+# Load rows/s and bytes per row of all three engines come from this one run on this one machine, so
+# their ratios are comparable even when the absolute figures are noisy.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(git -C "$here" rev-parse --show-toplevel 2>/dev/null || (cd "$here/.." && pwd))
+shared="$root/../shared"
+[ -f "$shared/bench/peers.py" ] || shared=/work/shared
+[ -f "$shared/bench/peers.py" ] || { echo "peers.sh: cannot find shared/bench/peers.py (looked in $root/../shared and /work/shared)" >&2; exit 1; }
+
+WORK=${WORK:-/tmp/tally-bench}
+ROWS=${ROWS:-10000000}
+CSV=${CSV:-$WORK/costs.csv}
+TALLY=${TALLY:-$root/.build/release/tally}
+REPS=${REPS:-5}
+THREADS=${THREADS:-1,2}
+SKIP_PEERS=${SKIP_PEERS:-0}
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+# Seconds since an arbitrary point, with microseconds (bash 5).
+now() { printf '%s' "$EPOCHREALTIME"; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+
+[ -x "$TALLY" ] || { echo "peers.sh: no tally binary at $TALLY (run 'make release' or set TALLY)" >&2; exit 1; }
+mkdir -p "$WORK"
+
+# ------------------------------------------------------------------------------------ prerequisites
+if ! python3 -c 'import numpy, duckdb, chdb' 2>/dev/null; then
+    log "installing numpy duckdb chdb with pip"
+    python3 -m pip install --quiet numpy duckdb chdb
+fi
+
+# ----------------------------------------------------------------------------------------- the data
+if [ ! -s "$CSV" ]; then
+    log "generating $ROWS rows into $CSV (gen.py, 30 days, seed 42)"
+    mkdir -p "$(dirname "$CSV")"
+    python3 "$shared/bench/gen.py" --rows "$ROWS" --days 30 --seed 42 --out "$CSV"
+fi
+csv_bytes=$(stat -c %s "$CSV")
+log "data: $CSV ($((csv_bytes / 1000000)) MB)"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
+
+# ------------------------------------------------------------------------------------------- peers
+if [ "$SKIP_PEERS" = 1 ] && [ -s "$WORK/peers.json" ]; then
+    log "reusing $WORK/peers.json"
+else
+    log "DuckDB and chDB: load, bytes on disk, Q1..Q8 (peers.py; several minutes at 10M rows)"
+    python3 "$shared/bench/peers.py" --csv "$CSV" --workdir "$WORK/peers" \
+        --json "$WORK/peers.json" --answers "$WORK/answers.json" --reps "$REPS" --threads "$THREADS"
+fi
+
+# ------------------------------------------------------------------------------------------- Tally
+data="$WORK/tally"
+rm -rf "$data"
+log "tally import (fresh store, durable default) -> $data"
+t0=$(now)
+"$TALLY" import --data "$data" "$CSV" | tee "$WORK/tally-import.log"
+t1=$(now)
+log "tally compact"
+"$TALLY" compact --data "$data" | tee "$WORK/tally-compact.log"
+t2=$(now)
+"$TALLY" stats --data "$data" | tee "$WORK/tally-stats.log"
+import_s=$(elapsed "$t0" "$t1")
+compact_s=$(elapsed "$t1" "$t2")
+rows=$(awk '$1 == "rows" && NF == 2 { print $2; exit }' "$WORK/tally-stats.log")
+parts_bytes=$(find "$data/parts" -type f -name '*.part' -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
+store_bytes=$(find "$data" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
+
+# ----------------------------------------------------------------------------------------- queries
+# >>> Q1..Q8 as `tally query` invocations. EDIT HERE when `tally query` lands. <<<
+# The flags below are a guess at the command (modelled on TallyQuery's `Query`: tenants, time range,
+# bucket, group keys, order, limit, trailing window); the rest of the script only times the command
+# and keeps its output in $WORK/tally-queries/Qn.out. Parameters come from peers.py's JSON:
+# L = largest tenant, M = 20th largest tenant, S7 = UTC start of the last 7 calendar days.
+# QUERIES in shared/bench/peers.py says exactly what each query returns.
+tally_query_args() {
+    local q=$1
+    QUERY_ARGS=(--data "$data")
+    case $q in
+        Q1) QUERY_ARGS+=(--tenant "$L" --bucket hour) ;;
+        Q2) QUERY_ARGS+=(--tenant "$M" --bucket day) ;;
+        Q3) QUERY_ARGS+=(--tenant "$L" --group-by model --order cost) ;;
+        Q4) QUERY_ARGS+=(--tenant "$L" --group-by user --order cost --limit 20) ;;
+        Q5) QUERY_ARGS+=(--all-tenants --from "$S7" --group-by tenant,feature) ;;
+        Q6) QUERY_ARGS+=(--all-tenants --bucket day) ;;
+        Q7) QUERY_ARGS+=(--all-tenants --group-by tenant --bucket day --trailing 7) ;;
+        Q8) QUERY_ARGS+=(--all-tenants --group-by model) ;;
+        *) return 1 ;;
+    esac
+}
+
+# Median wall time (ms) of REPS runs after one warm-up; each run is a whole process (start, open the
+# store, query, print), unlike the peers' in-process latencies.
+time_tally_query() {
+    local q=$1 out="$WORK/tally-queries/$1.out" times=() i a b
+    tally_query_args "$q"
+    "$TALLY" query "${QUERY_ARGS[@]}" >"$out" 2>"$out.err" || return 1
+    for ((i = 0; i < REPS; i++)); do
+        a=$(now)
+        "$TALLY" query "${QUERY_ARGS[@]}" >/dev/null 2>&1 || return 1
+        b=$(now)
+        times+=("$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.3f", (b - a) * 1000 }')")
+    done
+    printf '%s\n' "${times[@]}" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+query_times="$WORK/tally-queries.tsv"
+: >"$query_times"
+# `tally query --help` exits 0 even without the command (argument-parser prints the root help), so
+# look for the command's own usage line.
+has_query_command() { "$TALLY" query --help 2>/dev/null | grep -q 'USAGE: tally query'; }
+
+if has_query_command; then
+    mkdir -p "$WORK/tally-queries"
+    eval "$(python3 - "$WORK/peers.json" <<'PY'
+import json, shlex, sys
+p = json.load(open(sys.argv[1]))["meta"]["params"]
+s7 = p["S7"].replace(" ", "T") + "Z"
+print(f"L={shlex.quote(p['L'])} M={shlex.quote(p['M'])} S7={shlex.quote(s7)}")
+PY
+)"
+    for q in Q1 Q2 Q3 Q4 Q5 Q6 Q7 Q8; do
+        if ms=$(time_tally_query "$q"); then
+            log "tally query $q: $ms ms"
+            printf '%s\t%s\n' "$q" "$ms" >>"$query_times"
+        else
+            log "tally query $q failed (see $WORK/tally-queries/$q.out.err); adjust tally_query_args"
+            printf '%s\t\n' "$q" >>"$query_times"
+        fi
+    done
+else
+    log "tally query is not available yet: Q1..Q8 skipped for Tally"
+fi
+
+# ----------------------------------------------------------------------------------------- summary
+load_after=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
+TALLY_ROWS=$rows TALLY_IMPORT_S=$import_s TALLY_COMPACT_S=$compact_s TALLY_PARTS_BYTES=$parts_bytes \
+TALLY_STORE_BYTES=$store_bytes TALLY_ROOT=$root LOAD_BEFORE=$load_before LOAD_AFTER=$load_after \
+python3 - "$WORK/peers.json" "$query_times" "$WORK/summary.md" <<'PY'
+import json, os, platform, subprocess, sys
+
+peers = json.load(open(sys.argv[1]))
+engines = peers["engines"]
+meta = peers["meta"]
+env = os.environ
+rows = int(env["TALLY_ROWS"] or 0)
+import_s, compact_s = float(env["TALLY_IMPORT_S"]), float(env["TALLY_COMPACT_S"])
+parts_bytes, store_bytes = int(env["TALLY_PARTS_BYTES"]), int(env["TALLY_STORE_BYTES"])
+tally = {"rows": rows, "load_s": import_s, "load_rows_per_s": rows / import_s,
+         "bytes_on_disk": parts_bytes, "bytes_per_row": parts_bytes / max(rows, 1)}
+
+LABELS = {  # short names of peers.py's QUERIES, as in shared/bench/README.md
+    "Q1": "hourly series, largest tenant", "Q2": "daily series, mid-size tenant",
+    "Q3": "cost by model, largest tenant", "Q4": "top-20 users by cost, largest tenant",
+    "Q5": "(tenant, feature) over the last 7 days", "Q6": "org-wide daily totals",
+    "Q7": "per-tenant daily spend + 7-day trailing average", "Q8": "full scan: cost by model",
+}
+
+def ratio(a, b):
+    return f"{a / b:.2f}x" if b else "-"
+
+def cpu():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+def commit():
+    try:
+        rev = subprocess.run(["git", "-C", env["TALLY_ROOT"], "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", env["TALLY_ROOT"], "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True).stdout.strip()
+        return rev + (" + uncommitted changes" if dirty else "")
+    except OSError:
+        return "unknown"
+
+out = []
+p = meta["params"]
+out.append(f"# Tally vs DuckDB vs chDB, one run\n")
+out.append(f"- data: `{meta['csv']}`, {meta['csv_bytes'] / 1e9:.2f} GB, {rows:,} rows stored by Tally; "
+           f"largest tenant {p['L']} ({p['L_rows']:,} rows), mid {p['M']} ({p['M_rows']:,} rows), last 7 days from {p['S7']}")
+out.append(f"- machine: {os.cpu_count()} x {cpu()}, Linux {platform.release()}; "
+           f"duckdb {engines.get('duckdb', {}).get('version', '-')}, chdb {engines.get('chdb', {}).get('version', '-')}, tally {commit()}; "
+           f"load average {env['LOAD_BEFORE']} before, {env['LOAD_AFTER']} after (other work on the machine makes figures noisy)")
+out.append(f"- Tally: `tally import` into a fresh store (durable: fsync), then `tally compact` ({compact_s:.1f} s, not in the load figure); "
+           f"bytes = part files after compaction ({store_bytes / 1e6:.1f} MB for the whole data directory)")
+out.append("- DuckDB: INSERT from read_csv + CHECKPOINT, file size. chDB: INSERT from file() into MergeTree, "
+           "bytes of active parts after OPTIMIZE FINAL (not in its load figure).")
+out.append("- Ratios are Tally / peer: load > 1 means Tally loads faster, bytes/row < 1 means Tally stores less.\n")
+
+out.append("| engine | load s | load Mrows/s | bytes/row | load vs DuckDB | load vs chDB | bytes/row vs DuckDB | bytes/row vs chDB |")
+out.append("|---|---|---|---|---|---|---|---|")
+duck, ch = engines.get("duckdb"), engines.get("chdb")
+for name, e in [("Tally", tally)] + [(n, engines[k]) for n, k in (("DuckDB", "duckdb"), ("chDB", "chdb")) if k in engines]:
+    cells = [name, f"{e['load_s']:.1f}", f"{e['load_rows_per_s'] / 1e6:.2f}", f"{e['bytes_per_row']:.2f}"]
+    if name == "Tally":
+        cells += [ratio(e["load_rows_per_s"], duck["load_rows_per_s"]) if duck else "-",
+                  ratio(e["load_rows_per_s"], ch["load_rows_per_s"]) if ch else "-",
+                  ratio(e["bytes_per_row"], duck["bytes_per_row"]) if duck else "-",
+                  ratio(e["bytes_per_row"], ch["bytes_per_row"]) if ch else "-"]
+    else:
+        cells += ["", "", "", ""]
+    out.append("| " + " | ".join(cells) + " |")
+
+tq = {}
+for line in open(sys.argv[2]):
+    q, _, ms = line.rstrip("\n").partition("\t")
+    tq[q] = float(ms) if ms else None
+threads = [str(t) for t in meta["threads"]]
+out.append("")
+out.append(f"Queries: warm latency, median of {meta['reps']} (ms).")
+if tq:
+    out.append("Tally runs one `tally query` process per run (start-up and store open included).\n")
+else:
+    out.append("Tally: `tally query` is not available yet; only the peers are shown.\n")
+hdr = ["query"] + ([] if not tq else ["Tally"]) + [f"{n} t={t}" for n, k in (("DuckDB", "duckdb"), ("chDB", "chdb")) if k in engines for t in threads]
+out.append("| " + " | ".join(hdr) + " |")
+out.append("|" + "---|" * len(hdr))
+for q, text in meta["queries"].items():
+    cells = [f"{q} {LABELS.get(q, text.split(':')[0])}"]
+    if tq:
+        cells.append(f"{tq[q]:.1f}" if tq.get(q) is not None else "failed")
+    for k in ("duckdb", "chdb"):
+        if k in engines:
+            cells += [f"{engines[k]['latency_ms'][q][t]:.1f}" for t in threads]
+    out.append("| " + " | ".join(cells) + " |")
+agreement = peers.get("agreement", {})
+for e, d in agreement.items():
+    bad = [q for q, ok in d.items() if not ok]
+    out.append(f"\nAnswers {e} vs {list(engines)[0]}: " + ("all agree." if not bad else "differ on " + ", ".join(bad) + "."))
+
+text = "\n".join(out) + "\n"
+open(sys.argv[3], "w").write(text)
+print()
+print(text)
+PY
+log "summary written to $WORK/summary.md"

@@ -1,0 +1,47 @@
+import TallyQuery
+import TallyStore
+
+/// Why an analytics request cannot be answered; each case carries what a person needs to fix it.
+///
+/// The server maps these to HTTP problems (400, 403, 409, 503); the texts never quote keys or record payloads.
+public enum AnalyticsError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// A parameter is missing, malformed or out of range; `name` is the wire name (`from`, `group_by`...).
+    case invalidParameter(name: String, reason: String)
+    /// The principal may not do this: wrong role, or another tenant's data.
+    case forbidden(reason: String)
+    /// The request collides with another one (an idempotency key in use or reused for a different body).
+    case conflict(reason: String)
+    /// An idempotency key was sent again with a different request.
+    case idempotencyKeyReused
+    /// The store failed or is closed.
+    case storage(String)
+
+    public var description: String {
+        switch self {
+        case let .invalidParameter(name, reason): "\(name): \(reason)"
+        case let .forbidden(reason): reason
+        case let .conflict(reason): reason
+        case .idempotencyKeyReused: "this Idempotency-Key was first used for a different request; use a new key per batch"
+        case let .storage(text): text
+        }
+    }
+
+    /// The analytics error for a query-layer error, with the query's parameter names turned into wire names.
+    init(_ error: QueryError) {
+        switch error {
+        case let .invalidParameter(name, reason):
+            self = .invalidParameter(name: Self.wireName(name), reason: reason)
+        case let .storage(e):
+            self = .storage(e.description)
+        }
+    }
+
+    static func wireName(_ queryName: String) -> String {
+        switch queryName {
+        case "groupBy": "group_by"
+        case "trailingDays": "trailing_days"
+        case "tenant": "tenant_id"
+        default: queryName
+        }
+    }
+}

@@ -1,0 +1,61 @@
+import GRDB
+import TallyStore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The small mutable catalog beside the store: API keys and idempotent answers, in SQLite (`catalog.sqlite`).
+///
+/// WAL mode with a busy timeout, so `tally keys` can change keys while `tally serve` reads them: the
+/// server looks every key up on each request, so a revoked key stops working at once.
+public final class Catalog: Sendable {
+    /// The SQLite file.
+    public let path: String
+    let pool: DatabasePool
+
+    /// The catalog file of a data directory.
+    public static func path(in directory: String) -> String { directory + "/catalog.sqlite" }
+
+    /// Opens (creating and migrating if needed) the catalog of the data directory `directory`.
+    public init(directory: String) throws {
+        if mkdir(directory, 0o755) != 0 && errno != EEXIST {
+            throw StoreError.io(path: directory, operation: "mkdir", errno: errno)
+        }
+        path = Self.path(in: directory)
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(5)
+        configuration.label = "tally-catalog"
+        pool = try DatabasePool(path: path, configuration: configuration)
+        try Self.migrator.migrate(pool)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1: api keys and idempotent answers") { db in
+            try db.execute(sql: """
+                CREATE TABLE api_keys (
+                    id            TEXT PRIMARY KEY NOT NULL,
+                    tenant_id     TEXT,
+                    role          TEXT NOT NULL CHECK (role IN ('reader', 'writer', 'admin')),
+                    secret_sha256 BLOB NOT NULL UNIQUE,
+                    created_at    INTEGER NOT NULL,
+                    revoked_at    INTEGER,
+                    CHECK ((role = 'admin') = (tenant_id IS NULL))
+                );
+                CREATE TABLE idempotent_answers (
+                    scope        TEXT NOT NULL,
+                    key          TEXT NOT NULL,
+                    fingerprint  BLOB NOT NULL,
+                    status       INTEGER NOT NULL,
+                    content_type TEXT NOT NULL,
+                    body         BLOB NOT NULL,
+                    created_at   INTEGER NOT NULL,
+                    PRIMARY KEY (scope, key)
+                );
+                CREATE INDEX idempotent_answers_created_at ON idempotent_answers (created_at);
+                """)
+        }
+        return m
+    }
+}

@@ -1,0 +1,106 @@
+import TallyStore
+
+/// What became of a batch of records: how many were stored, which were duplicates, which were rejected and why.
+public struct IngestReceipt: Sendable, Encodable {
+    /// Whether the good records were stored (false: the batch had bad records and nothing was stored).
+    public var stored: Bool
+    /// Records read from the body (good and bad).
+    public var received: Int
+    /// Records stored now.
+    public var inserted: Int
+    /// Source lines of records whose `(tenant_id, request_id)` was already stored.
+    public var duplicateLines: [Int]
+    /// Source lines of rejected records.
+    public var rejectedLines: Int
+    /// Why records were rejected (one entry per bad field), at most `AnalyticsOptions.maxListedErrors`.
+    public var errors: [RecordError]
+    /// Whether `errors` was cut short.
+    public var errorsTruncated: Bool
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: DynamicKey.self)
+        try c.encode(stored ? "stored" : "rejected", forKey: DynamicKey("status"))
+        try c.encode(received, forKey: DynamicKey("received"))
+        try c.encode(inserted, forKey: DynamicKey("inserted"))
+        var d = c.nestedContainer(keyedBy: DynamicKey.self, forKey: DynamicKey("duplicates"))
+        try d.encode(duplicateLines.count, forKey: DynamicKey("count"))
+        try d.encode(duplicateLines, forKey: DynamicKey("lines"))
+        var r = c.nestedContainer(keyedBy: DynamicKey.self, forKey: DynamicKey("rejected"))
+        try r.encode(rejectedLines, forKey: DynamicKey("count"))
+        try r.encode(errors.map(ErrorEntry.init), forKey: DynamicKey("errors"))
+        try r.encode(errorsTruncated, forKey: DynamicKey("truncated"))
+    }
+
+    /// A record error on the wire: `{ line, field, reason }`.
+    public struct ErrorEntry: Sendable, Encodable {
+        public var line: Int
+        public var field: String?
+        public var reason: String
+
+        /// The wire form of a record error.
+        public init(_ e: RecordError) {
+            line = e.line
+            field = e.field
+            reason = e.reason
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: DynamicKey.self)
+            try c.encode(line, forKey: DynamicKey("line"))
+            try c.encode(field, forKey: DynamicKey("field"))
+            try c.encode(reason, forKey: DynamicKey("reason"))
+        }
+    }
+}
+
+extension Analytics {
+    /// Parses, checks and stores a body of records for `principal`; returns once the stored records are durable.
+    ///
+    /// A tenant key's records for another tenant are rejected like any other bad record (field `tenant_id`).
+    /// By default a batch with any bad record stores nothing (`stored == false`); with `skipInvalid` the good
+    /// records are stored and the bad ones reported.
+    public func ingest(_ body: [UInt8], format: InputFormat, principal: Principal, skipInvalid: Bool) async throws -> IngestReceipt {
+        try AccessPolicy.authorize(principal, .write)
+        let parser = RecordParser(format: format, pricing: options.pricing, limits: options.ingestLimits)
+        let store = self.store
+        let maxListed = options.maxListedErrors
+        return try await blocking {
+            let outcome = parser.parse(body)
+            var batch = outcome.batch
+            var errors = outcome.errors
+            if let own = principal.tenant {
+                var keep: [Int] = []
+                keep.reserveCapacity(batch.count)
+                for i in 0..<batch.count {
+                    if batch.tenantID(at: i).utf8.elementsEqual(own.utf8) {
+                        keep.append(i)
+                    } else {
+                        errors.append(RecordError(line: batch.lines[i], field: "tenant_id",
+                                                  reason: "belongs to another tenant than the API key"))
+                    }
+                }
+                if keep.count < batch.count {
+                    batch = batch.selecting(keep)
+                    errors.sort { ($0.line, $0.field ?? "") < ($1.line, $1.field ?? "") }
+                }
+            }
+            let rejectedLines = Set(errors.map(\.line)).count
+            let shouldStore = errors.isEmpty || skipInvalid
+            var inserted = 0
+            var duplicates: [Int] = []
+            if shouldStore && batch.count > 0 {
+                let receipt: AppendReceipt
+                do {
+                    receipt = try store.append(batch)
+                } catch let e as StoreError {
+                    throw AnalyticsError.storage(e.description)
+                }
+                inserted = receipt.inserted
+                duplicates = receipt.duplicates.map { batch.lines[$0] }
+            }
+            return IngestReceipt(
+                stored: shouldStore, received: batch.count + rejectedLines, inserted: inserted, duplicateLines: duplicates,
+                rejectedLines: rejectedLines, errors: Array(errors.prefix(maxListed)), errorsTruncated: errors.count > maxListed)
+        }
+    }
+}

@@ -1,0 +1,94 @@
+import TallyQuery
+import TallyStore
+
+/// Where an answer comes from: the store snapshot and what the engine read, the window, how it was
+/// aggregated, and when. Every analytics response carries one.
+public struct Provenance: Sendable, Encodable {
+    /// One source read to answer.
+    public struct Source: Sendable, Encodable {
+        /// `tally-store`.
+        public var name: String
+        /// Manifest generation of the snapshot read.
+        public var snapshotGeneration: UInt64
+        /// Queries run on it.
+        public var queries: Int
+        /// Part files read.
+        public var partsRead: Int
+        /// Unsealed head views read.
+        public var headViewsRead: Int
+        /// Hours answered from per-hour totals or rollups.
+        public var hoursFromRollups: Int
+        /// Rows scanned.
+        public var rowsScanned: Int
+        /// Whether rollups were allowed.
+        public var rollups: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case name, snapshotGeneration = "snapshot_generation", queries, partsRead = "parts_read"
+            case headViewsRead = "head_views_read", hoursFromRollups = "hours_from_rollups", rowsScanned = "rows_scanned"
+            case rollups
+        }
+    }
+
+    /// What was read.
+    public var sources: [Source]
+    /// The window answered.
+    public var window: Window
+    /// How the numbers were made, in words.
+    public var aggregation: String
+    /// When the answer was made, ms UTC.
+    public var generatedAt: Int64
+
+    enum CodingKeys: String, CodingKey {
+        case sources, window, aggregation, generatedAt = "generated_at"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(sources, forKey: .sources)
+        try c.encode(window, forKey: .window)
+        try c.encode(aggregation, forKey: .aggregation)
+        try c.encode(Timestamp.format(generatedAt), forKey: .generatedAt)
+    }
+}
+
+/// Runs the queries of one answer on one snapshot and keeps what they read, for the provenance.
+struct QueryRun {
+    let snapshot: StoreSnapshot
+    let engine: QueryEngine
+    let useRollups: Bool
+    private(set) var statistics = QueryStatistics()
+    private(set) var queries = 0
+
+    init(snapshot: StoreSnapshot, engine: QueryEngine, useRollups: Bool) {
+        self.snapshot = snapshot
+        self.engine = engine
+        self.useRollups = useRollups
+    }
+
+    mutating func run(_ query: Query) throws(AnalyticsError) -> QueryResult {
+        do {
+            let result = try engine.run(query, on: snapshot)
+            queries += 1
+            let s = result.statistics
+            statistics.partsRead += s.partsRead
+            statistics.headsRead += s.headsRead
+            statistics.hoursFromIndex += s.hoursFromIndex
+            statistics.rowsScanned += s.rowsScanned
+            return result
+        } catch {
+            throw AnalyticsError(error)
+        }
+    }
+
+    func provenance(window: Window, aggregation: String, now: Int64) -> Provenance {
+        Provenance(
+            sources: [
+                Provenance.Source(
+                    name: "tally-store", snapshotGeneration: snapshot.generation, queries: queries,
+                    partsRead: statistics.partsRead, headViewsRead: statistics.headsRead,
+                    hoursFromRollups: statistics.hoursFromIndex, rowsScanned: statistics.rowsScanned, rollups: useRollups)
+            ],
+            window: window, aggregation: aggregation, generatedAt: now)
+    }
+}

@@ -1,0 +1,79 @@
+import TallyQuery
+import TallyStore
+
+/// Summed measures of a set of records. Cost is exact: integer nano-dollars, shown as a `cost_cents` decimal string.
+public struct Totals: Sendable, Equatable, Encodable {
+    /// Number of records.
+    public var records: Int64 = 0
+    /// Sum of `input_tokens`.
+    public var inputTokens: Int64 = 0
+    /// Sum of `output_tokens`.
+    public var outputTokens: Int64 = 0
+    /// Sum of cost in nano-dollars (1e-7 cent).
+    public var costNanos: Int64 = 0
+
+    /// Zeros.
+    public init() {}
+
+    /// Totals with the given values.
+    public init(records: Int64, inputTokens: Int64, outputTokens: Int64, costNanos: Int64) {
+        self.records = records
+        self.inputTokens = inputTokens
+        self.outputTokens = outputTokens
+        self.costNanos = costNanos
+    }
+
+    /// The measures of row `row` of a query result (columns the query did not compute count as zero).
+    init(_ result: QueryResult, row: Int) {
+        records = result.count[row]
+        inputTokens = result.inputTokens.isEmpty ? 0 : result.inputTokens[row]
+        outputTokens = result.outputTokens.isEmpty ? 0 : result.outputTokens[row]
+        costNanos = result.cost.isEmpty ? 0 : result.cost[row]
+    }
+
+    /// `cost_cents` as an exact decimal string.
+    public var costCents: String { Money.formatCents(costNanos) }
+
+    static func + (a: Totals, b: Totals) -> Totals {
+        Totals(records: a.records + b.records, inputTokens: a.inputTokens + b.inputTokens,
+               outputTokens: a.outputTokens + b.outputTokens, costNanos: a.costNanos + b.costNanos)
+    }
+
+    static func - (a: Totals, b: Totals) -> Totals {
+        Totals(records: a.records - b.records, inputTokens: a.inputTokens - b.inputTokens,
+               outputTokens: a.outputTokens - b.outputTokens, costNanos: a.costNanos - b.costNanos)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: DynamicKey.self)
+        try encodeMeasures(into: &c)
+    }
+
+    /// Writes `records`, `input_tokens`, `output_tokens`, `total_tokens` and `cost_cents` into `c`.
+    func encodeMeasures(into c: inout KeyedEncodingContainer<DynamicKey>) throws {
+        try c.encode(records, forKey: DynamicKey("records"))
+        try c.encode(inputTokens, forKey: DynamicKey("input_tokens"))
+        try c.encode(outputTokens, forKey: DynamicKey("output_tokens"))
+        try c.encode(inputTokens + outputTokens, forKey: DynamicKey("total_tokens"))
+        try c.encode(costCents, forKey: DynamicKey("cost_cents"))
+    }
+}
+
+/// One bucket of a series: its start and its totals (zeros when it holds no records).
+public struct SeriesPoint: Sendable, Equatable, Encodable {
+    /// Bucket start, ms UTC.
+    public var start: Int64
+    /// The bucket's totals.
+    public var totals: Totals
+    /// Average daily cost of the trailing window ending on this day (day series with `trailing_days` only).
+    public var trailingAverageNanos: Int64?
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: DynamicKey.self)
+        try c.encode(rfc3339(start), forKey: DynamicKey("start"))
+        try totals.encodeMeasures(into: &c)
+        if let trailingAverageNanos {
+            try c.encode(Money.formatCents(trailingAverageNanos), forKey: DynamicKey("trailing_average_cost_cents"))
+        }
+    }
+}

@@ -1,0 +1,55 @@
+import TallyStore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The result of the health checks: each check with its state, and whether all passed.
+public struct HealthReport: Sendable, Encodable {
+    /// One check.
+    public struct Check: Sendable, Encodable {
+        /// `store_open`, `wal_writable`, `disk_space`.
+        public var name: String
+        /// Whether it passed.
+        public var ok: Bool
+        /// What was found.
+        public var detail: String
+    }
+
+    /// Every check.
+    public var checks: [Check]
+    /// Whether every check passed.
+    public var ok: Bool { checks.allSatisfy(\.ok) }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: DynamicKey.self)
+        try c.encode(ok ? "ok" : "failing", forKey: DynamicKey("status"))
+        try c.encode(checks, forKey: DynamicKey("checks"))
+    }
+}
+
+extension Analytics {
+    /// Checks that the store is open, its WAL directory writable and its disk not full.
+    public func health() -> HealthReport {
+        var checks: [HealthReport.Check] = []
+        checks.append(.init(name: "store_open", ok: !isClosed, detail: isClosed ? "the store is closed" : "open"))
+        let wal = store.path + "/wal"
+        let writable = access(wal, W_OK) == 0
+        checks.append(.init(name: "wal_writable", ok: writable, detail: writable ? "writable" : "the WAL directory is not writable"))
+        var fs = statvfs()
+        if statvfs(store.path, &fs) == 0 {
+            let free = Int64(fs.f_bavail) * Int64(fs.f_frsize)
+            checks.append(.init(name: "disk_space", ok: free >= options.minFreeDiskBytes,
+                                detail: "\(free) bytes free (at least \(options.minFreeDiskBytes) needed)"))
+        } else {
+            checks.append(.init(name: "disk_space", ok: false, detail: "statvfs failed (errno \(errno))"))
+        }
+        return HealthReport(checks: checks)
+    }
+
+    /// The health checks, run off the cooperative pool (they make system calls).
+    public func checkHealth() async -> HealthReport {
+        (try? await blocking { [self] in health() })
+            ?? HealthReport(checks: [.init(name: "store_open", ok: false, detail: "the checks could not run")])
+    }
+}

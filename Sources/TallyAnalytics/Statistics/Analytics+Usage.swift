@@ -1,0 +1,235 @@
+import TallyQuery
+import TallyStore
+
+/// Which slice of a tenant a usage series covers.
+public enum UsageScope: String, Sendable, Hashable, CaseIterable, Encodable {
+    /// The whole tenant.
+    case org
+    /// One project (`project_id` required; `environment` narrows it further).
+    case project
+    /// One environment (`environment` required; `project_id` narrows it further).
+    case env
+}
+
+/// A usage question: a tenant (or all, for admins), a window, a resolution and a scope.
+public struct UsageRequest: Sendable {
+    /// The tenant named by `tenant_id`, if any.
+    public var tenantID: String?
+    /// Inclusive start, ms UTC; default: the end minus 30 days (day) or 24 hours (hour).
+    public var from: Int64?
+    /// Exclusive end, ms UTC; default: now.
+    public var to: Int64?
+    /// Bucket width (default day).
+    public var resolution: Resolution
+    /// The slice.
+    public var scope: UsageScope
+    /// The project of `project` scope.
+    public var projectID: String?
+    /// The environment of `env` scope.
+    public var environment: String?
+
+    /// A request.
+    public init(tenantID: String? = nil, from: Int64? = nil, to: Int64? = nil, resolution: Resolution = .day,
+                scope: UsageScope = .org, projectID: String? = nil, environment: String? = nil) {
+        self.tenantID = tenantID
+        self.from = from
+        self.to = to
+        self.resolution = resolution
+        self.scope = scope
+        self.projectID = projectID
+        self.environment = environment
+    }
+}
+
+/// `{ scope, window, totals, series, signals, provenance }`: a usage series with the facts derived from it.
+public struct UsageReport: Sendable, Encodable {
+    /// What the series covers.
+    public struct Scope: Sendable, Encodable {
+        public var tenantID: String?
+        public var kind: UsageScope
+        public var projectID: String?
+        public var environment: String?
+
+        enum CodingKeys: String, CodingKey {
+            case tenantID = "tenant_id", kind, projectID = "project_id", environment
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(tenantID, forKey: .tenantID)
+            try c.encode(kind, forKey: .kind)
+            try c.encodeIfPresent(projectID, forKey: .projectID)
+            try c.encodeIfPresent(environment, forKey: .environment)
+        }
+    }
+
+    /// How the window compares with the previous window of the same length.
+    public struct Change: Sendable, Encodable {
+        public var previousWindow: Window
+        public var previousTotals: Totals
+        public var costDeltaNanos: Int64
+        public var costChangePercent: Double?
+        public var recordsDelta: Int64
+        public var recordsChangePercent: Double?
+
+        enum CodingKeys: String, CodingKey {
+            case previousWindow = "previous_window", previousTotals = "previous_totals"
+            case costDelta = "cost_cents_delta", costChangePercent = "cost_change_pct"
+            case recordsDelta = "records_delta", recordsChangePercent = "records_change_pct"
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(previousWindow, forKey: .previousWindow)
+            try c.encode(previousTotals, forKey: .previousTotals)
+            try c.encode(Money.formatCents(costDeltaNanos), forKey: .costDelta)
+            try c.encode(costChangePercent, forKey: .costChangePercent)
+            try c.encode(recordsDelta, forKey: .recordsDelta)
+            try c.encode(recordsChangePercent, forKey: .recordsChangePercent)
+        }
+    }
+
+    /// Facts derived from the window.
+    public struct Signals: Sendable, Encodable {
+        /// Against the previous window of the same length.
+        public var change: Change
+        /// The bucket with the highest cost (earliest on ties); nil when the window costs nothing.
+        public var peak: SeriesPoint?
+        /// Newest record of the tenant(s).
+        public var freshness: Freshness
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: DynamicKey.self)
+            try c.encode(change, forKey: DynamicKey("change"))
+            try c.encode(peak, forKey: DynamicKey("peak"))
+            try c.encode(freshness, forKey: DynamicKey("freshness"))
+        }
+    }
+
+    public var scope: Scope
+    public var window: Window
+    public var totals: Totals
+    /// Every bucket of the window, in order, zeros included.
+    public var series: [SeriesPoint]
+    public var signals: Signals
+    public var provenance: Provenance
+}
+
+extension Analytics {
+    /// The usage series of a tenant (or of all tenants, for an admin) with its signals.
+    public func usage(_ request: UsageRequest, principal: Principal) async throws -> UsageReport {
+        try AccessPolicy.authorize(principal, .read)
+        let tenants = try AccessPolicy.tenants(for: principal, requested: request.tenantID)
+        let filters = try Self.scopeFilters(request)
+        let now = self.now
+        let window = try seriesWindow(from: request.from, to: request.to, resolution: request.resolution, now: now)
+        return try await blocking { [self] in
+            var run = QueryRun(snapshot: store.snapshot(), engine: engine, useRollups: options.useRollups)
+            let series = try self.series(&run, tenants: tenants, filters: filters, window: window)
+            let totals = series.reduce(Totals()) { $0 + $1.totals }
+            let length = window.to - window.from
+            let previousWindow = Window(from: window.from - length, to: window.from)
+            let previous = try self.totals(&run, tenants: tenants, filters: filters, from: previousWindow.from, to: previousWindow.to)
+            let peak = series.reduce(nil as SeriesPoint?) { best, p in
+                p.totals.costNanos > (best?.totals.costNanos ?? 0) ? p : best
+            }
+            let change = UsageReport.Change(
+                previousWindow: previousWindow, previousTotals: previous,
+                costDeltaNanos: totals.costNanos - previous.costNanos,
+                costChangePercent: percent(totals.costNanos - previous.costNanos, of: previous.costNanos),
+                recordsDelta: totals.records - previous.records,
+                recordsChangePercent: percent(totals.records - previous.records, of: previous.records))
+            let signals = UsageReport.Signals(
+                change: change, peak: peak, freshness: Self.freshness(of: tenants, in: run.snapshot, now: now))
+            let aggregation = "count and sums of input_tokens, output_tokens and cost per UTC \(request.resolution.rawValue)"
+                + "; the previous window of the same length for change; rollups \(options.useRollups ? "on" : "off")"
+            return UsageReport(
+                scope: .init(tenantID: tenants.scopeTenant, kind: request.scope, projectID: request.projectID,
+                             environment: request.environment),
+                window: window, totals: totals, series: series, signals: signals,
+                provenance: run.provenance(window: window, aggregation: aggregation, now: now))
+        }
+    }
+
+    /// The filters of a usage scope; throws when the scope's parameter is missing or one is given for `org`.
+    static func scopeFilters(_ r: UsageRequest) throws(AnalyticsError) -> [Dimension: [String]] {
+        switch r.scope {
+        case .org:
+            if r.projectID != nil {
+                throw .invalidParameter(name: "project_id", reason: "only with scope=project or scope=env")
+            }
+            if r.environment != nil {
+                throw .invalidParameter(name: "environment", reason: "only with scope=project or scope=env")
+            }
+        case .project:
+            guard r.projectID != nil else { throw .invalidParameter(name: "project_id", reason: "required with scope=project") }
+        case .env:
+            guard r.environment != nil else { throw .invalidParameter(name: "environment", reason: "required with scope=env") }
+        }
+        var filters: [Dimension: [String]] = [:]
+        if let p = r.projectID { filters[.project] = [p] }
+        if let e = r.environment { filters[.environment] = [e] }
+        return filters
+    }
+
+    /// The window of a series: `from` and `to` widened to whole buckets, checked against `maxBuckets`.
+    func seriesWindow(from: Int64?, to: Int64?, resolution: Resolution, now: Int64) throws(AnalyticsError) -> Window {
+        let width = resolution.millis
+        let rawTo = to ?? now
+        let defaultSpan: Int64 = resolution == .hour ? TimeUnit.dayMillis : 30 * TimeUnit.dayMillis
+        let end = resolution.bucket.start(rawTo - 1) + width
+        let rawFrom = from ?? (end - defaultSpan)
+        guard rawFrom < rawTo else {
+            throw .invalidParameter(name: "from", reason: "must be before to (\(rfc3339(rawFrom)) >= \(rfc3339(rawTo)))")
+        }
+        let start = resolution.bucket.start(rawFrom)
+        let buckets = (end - start) / width
+        guard buckets <= options.maxBuckets else {
+            throw .invalidParameter(
+                name: "from",
+                reason: "the window holds \(buckets) \(resolution.rawValue) buckets, more than the limit of \(options.maxBuckets); "
+                    + "narrow from/to or use a coarser resolution")
+        }
+        return Window(from: start, to: end, resolution: resolution)
+    }
+
+    /// Every bucket of `window` with its totals, zeros where there are no records.
+    func series(_ run: inout QueryRun, tenants: Query.Tenants, filters: [Dimension: [String]], window: Window) throws(AnalyticsError) -> [SeriesPoint] {
+        let resolution = window.resolution ?? .day
+        let result = try run.run(
+            try Self.query(tenants: tenants, from: window.from, to: window.to, filters: filters, bucket: resolution.bucket,
+                           useRollups: options.useRollups))
+        var rowOf: [Int64: Int] = [:]
+        for r in 0..<result.rowCount { rowOf[result.bucketStarts[r]] = r }
+        var points: [SeriesPoint] = []
+        points.reserveCapacity(Int(window.buckets ?? 0))
+        var t = window.from
+        while t < window.to {
+            points.append(SeriesPoint(start: t, totals: rowOf[t].map { Totals(result, row: $0) } ?? Totals()))
+            t += resolution.millis
+        }
+        return points
+    }
+
+    /// Totals of `from ..< to`.
+    func totals(_ run: inout QueryRun, tenants: Query.Tenants, filters: [Dimension: [String]], from: Int64, to: Int64) throws(AnalyticsError) -> Totals {
+        let result = try run.run(
+            try Self.query(tenants: tenants, from: from, to: to, filters: filters, bucket: .none, useRollups: options.useRollups))
+        return result.rowCount > 0 ? Totals(result, row: 0) : Totals()
+    }
+
+    /// A query, its validation errors turned into analytics errors.
+    static func query(
+        tenants: Query.Tenants, from: Int64?, to: Int64?, filters: [Dimension: [String]] = [:], bucket: Query.Bucket = .none,
+        groupBy: [Query.Key] = [], order: Query.Order = .key, limit: Int? = nil, trailing: Query.Trailing? = nil,
+        useRollups: Bool
+    ) throws(AnalyticsError) -> Query {
+        do {
+            return try Query(
+                tenants: tenants, from: from, to: to, filters: filters, bucket: bucket, groupBy: groupBy,
+                order: order, limit: limit, trailing: trailing, useRollups: useRollups, fillEmptyBuckets: true)
+        } catch {
+            throw AnalyticsError(error)
+        }
+    }
+}

@@ -1,0 +1,100 @@
+import Synchronization
+import TallyQuery
+import TallyStore
+
+/// Settings of the analytics services.
+public struct AnalyticsOptions: Sendable {
+    /// Whether per-hour totals and rollups may answer (`tally serve --no-rollups` turns them off).
+    public var useRollups = true
+    /// Most buckets a series may have (a guard against hour buckets over years).
+    public var maxBuckets: Int64 = 5_000
+    /// Most groups a cost breakdown returns.
+    public var maxLimit = 1_000
+    /// Price table for records without `cost_cents`.
+    public var pricing: PriceTable?
+    /// Bounds the record parsers enforce.
+    public var ingestLimits = IngestLimits()
+    /// Most record errors listed in one receipt (all are counted).
+    public var maxListedErrors = 1_000
+    /// Free bytes below which the health check fails.
+    public var minFreeDiskBytes: Int64 = 64 << 20
+    /// Worker threads of one query.
+    public var queryThreads = 2
+
+    /// The defaults.
+    public init() {}
+}
+
+/// The domain services the HTTP facade calls: ingestion, usage series with signals, cost breakdowns and
+/// summaries, health. Every rule of the facade lives here; the server only translates HTTP to these calls.
+///
+/// Blocking work (appends that wait for fsync, scans, SQLite) runs on a `BlockingPool`, never on the
+/// cooperative pool.
+public final class Analytics: Sendable {
+    /// The record store.
+    public let store: Store
+    /// Keys and idempotent answers.
+    public let catalog: Catalog
+    /// Settings.
+    public let options: AnalyticsOptions
+    let engine: QueryEngine
+    let pool: BlockingPool
+    let clock: @Sendable () -> Int64
+    let closed = Mutex(false)
+    /// Idempotency keys being answered now (`scope NUL key`).
+    let inFlight = Mutex(Set<String>())
+
+    /// Services over `store` and `catalog`; `clock` gives "now" in ms UTC (tests pin it).
+    public init(store: Store, catalog: Catalog, options: AnalyticsOptions = AnalyticsOptions(),
+                clock: @escaping @Sendable () -> Int64 = wallClockMillis) {
+        self.store = store
+        self.catalog = catalog
+        self.options = options
+        self.engine = QueryEngine(threads: max(1, options.queryThreads))
+        self.pool = BlockingPool()
+        self.clock = clock
+    }
+
+    /// Now, ms UTC.
+    public var now: Int64 { clock() }
+
+    /// Whether `close()` has run.
+    public var isClosed: Bool { closed.withLock { $0 } }
+
+    /// Closes the store (sealing its head); later appends fail.
+    public func close() throws {
+        let already = closed.withLock { c -> Bool in
+            defer { c = true }
+            return c
+        }
+        if !already { try store.close() }
+    }
+
+    /// Runs blocking work off the cooperative pool.
+    public func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await pool.run(body)
+    }
+
+    /// The principal of an API key secret (nil when unknown or revoked), looked up off the cooperative pool.
+    public func authenticate(secret: String) async throws -> Principal? {
+        let catalog = self.catalog
+        return try await pool.run { try catalog.verify(secret: secret) }
+    }
+}
+
+extension Query.Tenants {
+    /// Whether `tenant` is among these tenants.
+    func contains(_ tenant: String) -> Bool {
+        switch self {
+        case let .one(t): t.utf8.elementsEqual(tenant.utf8)
+        case let .some(list): list.contains { $0.utf8.elementsEqual(tenant.utf8) }
+        case .all: true
+        }
+    }
+
+    /// The tenant id for a response's scope (nil for all tenants).
+    var scopeTenant: String? {
+        if case let .one(t) = self { return t }
+        return nil
+    }
+}

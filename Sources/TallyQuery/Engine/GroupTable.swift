@@ -1,0 +1,140 @@
+import TallyStore
+
+/// Global ids of key strings, one id space per group key position, shared by the runs of one query.
+///
+/// Sources have their own dictionaries (sorted per part, insertion-ordered in the head); partial
+/// results meet here by their strings' bytes, each source code being interned once per query.
+struct KeyDictionaries {
+    var interners: [StringInterner]
+
+    init(positions: Int) {
+        interners = Array(repeating: StringInterner(), count: positions)
+    }
+
+    mutating func id(_ position: Int, _ string: String) -> Int32 {
+        Int32(interners[position].intern(string))
+    }
+
+    /// The rank of every id of `position` in byte order of its string.
+    func ranks(_ position: Int) -> [Int32] {
+        let values = interners[position].values
+        let order = values.indices.sorted { values[$0].utf8.lexicographicallyPrecedes(values[$1].utf8) }
+        var rank = [Int32](repeating: 0, count: values.count)
+        for (r, id) in order.enumerated() { rank[id] = Int32(r) }
+        return rank
+    }
+}
+
+/// A group across sources: the global id of each key position (-1 where unused) and the bucket start.
+struct MergeKey: Equatable {
+    var ids: SIMD8<Int32>
+    var bucket: Int64
+
+    /// A well-mixed 64-bit hash (no `Hasher`: seeding one per lookup costs more than the merge itself).
+    var hash: UInt64 {
+        var h = UInt64(bitPattern: bucket) &* 0x9E37_79B9_7F4A_7C15
+        for i in 0..<8 { h = (h ^ UInt64(UInt32(bitPattern: ids[i]))) &* 0xBF58_476D_1CE4_E5B9 }
+        return h ^ (h >> 31)
+    }
+}
+
+/// Distinct merge keys in insertion order, found by open addressing: key -> dense index.
+struct MergeIndex {
+    private(set) var keys: [MergeKey] = []
+    private var slots = [Int32](repeating: -1, count: 64)
+
+    /// The index of `key`, if present.
+    func find(_ key: MergeKey) -> Int? {
+        let mask = slots.count - 1
+        var s = Int(truncatingIfNeeded: key.hash) & mask
+        while true {
+            let at = slots[s]
+            if at < 0 { return nil }
+            if keys[Int(at)] == key { return Int(at) }
+            s = (s + 1) & mask
+        }
+    }
+
+    /// The index of `key`, added when new; `added` tells which.
+    mutating func insert(_ key: MergeKey) -> (index: Int, added: Bool) {
+        let mask = slots.count - 1
+        var s = Int(truncatingIfNeeded: key.hash) & mask
+        while true {
+            let at = slots[s]
+            if at < 0 { break }
+            if keys[Int(at)] == key { return (Int(at), false) }
+            s = (s + 1) & mask
+        }
+        slots[s] = Int32(keys.count)
+        keys.append(key)
+        if keys.count * 2 > slots.count { grow() }
+        return (keys.count - 1, true)
+    }
+
+    private mutating func grow() {
+        slots = [Int32](repeating: -1, count: slots.count * 2)
+        let mask = slots.count - 1
+        for (i, key) in keys.enumerated() {
+            var s = Int(truncatingIfNeeded: key.hash) & mask
+            while slots[s] >= 0 { s = (s + 1) & mask }
+            slots[s] = Int32(i)
+        }
+    }
+}
+
+/// Sums per group and bucket, merged from every source's partial results.
+struct GroupTable {
+    private(set) var index = MergeIndex()
+    var count: [Int64] = []
+    var input: [Int64] = []
+    var output: [Int64] = []
+    var cost: [Int64] = []
+
+    var keys: [MergeKey] { index.keys }
+
+    func find(_ key: MergeKey) -> Int? { index.find(key) }
+
+    mutating func add(_ key: MergeKey, _ c: Int64, _ i: Int64, _ o: Int64, _ k: Int64) {
+        let (at, added) = index.insert(key)
+        if added {
+            count.append(c); input.append(i); output.append(o); cost.append(k)
+        } else {
+            count[at] &+= c; input[at] &+= i; output[at] &+= o; cost[at] &+= k
+        }
+    }
+
+    /// Adds the groups of `partial`, a partial result of `plan`, translating its codes into global ids.
+    ///
+    /// `maps[j]` caches the global id of each code of group dimension `j` of this source (-1 = not yet).
+    mutating func absorb(_ partial: Partial, of plan: SourcePlan, groupBy: [Query.Key], dictionaries: inout KeyDictionaries,
+                         maps: inout [[Int32]]) {
+        var codes = [UInt32](repeating: 0, count: plan.groupDims.count)
+        var tenantID: Int32 = -1
+        if let p = groupBy.firstIndex(of: .tenant) { tenantID = dictionaries.id(p, plan.tenant) }
+        // Position of each group key among the source's group dimensions (-1 for the tenant).
+        var dimIndex: [Int] = []
+        var j = 0
+        for key in groupBy {
+            if case .dimension = key { dimIndex.append(j); j += 1 } else { dimIndex.append(-1) }
+        }
+        partial.forEachGroup { key, slot in
+            let bucket = partial.decode(key, codes: &codes)
+            var ids = SIMD8<Int32>(repeating: -1)
+            for (p, j) in dimIndex.enumerated() {
+                if j < 0 {
+                    ids[p] = tenantID
+                    continue
+                }
+                let c = Int(codes[j])
+                var id = maps[j][c]
+                if id < 0 {
+                    id = dictionaries.id(p, plan.dictionaries[plan.groupDims[j].rawValue][c])
+                    maps[j][c] = id
+                }
+                ids[p] = id
+            }
+            let sums = partial.sums(slot)
+            add(MergeKey(ids: ids, bucket: plan.bucketStart(bucket)), sums.count, sums.input, sums.output, sums.cost)
+        }
+    }
+}

@@ -1,0 +1,261 @@
+import TallyStore
+
+/// Decides, source by source, what a query run reads: prunes parts by tenant, time and filter values,
+/// narrows each part to the rows of `[lo, hi)` with its hour index, answers whole hours from hour totals
+/// and rollups where they hold the answer, and leaves the rest as row ranges to scan.
+struct Planner: ~Copyable {
+    let spec: ScanSpec
+    private let groupDims: [Dimension]
+    private let filterValues: [(Dimension, [String])]
+    private let filterBytes: [(Dimension, Set<[UInt8]>)]
+    private var decoder = BlockDecoder()
+    private var times: UnsafeMutablePointer<Int64>
+    private var timesCapacity = 0
+    var stats = QueryStatistics()
+
+    init(_ spec: ScanSpec) {
+        self.spec = spec
+        groupDims = spec.groupDims
+        filterValues = spec.query.filters.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        filterBytes = filterValues.map { ($0.0, Set($0.1.map { Array($0.utf8) })) }
+        times = .allocate(capacity: 1)
+    }
+
+    deinit { times.deallocate() }
+
+    /// Plans every source of the snapshot that can hold matching rows.
+    mutating func plan(_ snapshot: StoreSnapshot) throws -> [SourcePlan] {
+        var plans: [SourcePlan] = []
+        for p in snapshot.parts {
+            if let plan = try planPart(p) { plans.append(plan) }
+        }
+        for h in snapshot.heads {
+            if let plan = planHead(h) { plans.append(plan) }
+        }
+        return plans
+    }
+
+    // MARK: Parts
+
+    private mutating func planPart(_ part: PartReader) throws -> SourcePlan? {
+        let m = part.meta
+        let lo = spec.lo, hi = spec.hi
+        guard m.rows > 0, m.maxTime >= lo, m.minTime < hi, spec.query.selects(tenant: m.tenant) else { return nil }
+        var filters: [FilterPlan] = []
+        for (d, values) in filterValues {
+            let dict = m.dictionaries[d.rawValue]
+            var allowed: [UInt32] = values.compactMap { Self.code(of: $0, in: dict) }
+            guard !allowed.isEmpty else { return nil }
+            allowed = Array(Set(allowed)).sorted()
+            if allowed.count == dict.count { continue }
+            filters.append(FilterPlan(dimension: d, dictionarySize: dict.count, allowed: allowed))
+        }
+        let rLo = try lowerBound(part, lo)
+        let rHi = hi == .max ? m.rows : try lowerBound(part, hi)
+        guard rLo < rHi else { return nil }
+        stats.partsRead += 1
+
+        // The hours with rows in [rLo, rHi) (hour entries tile the rows in order). Entries are read
+        // through a pointer: copying one out would retain its rollups, per hour.
+        let bucket = spec.query.bucket
+        let width = bucket.millis
+        let useRollups = spec.query.useRollups
+        // A whole hour is answered from the index when its totals or one dimension's rollup cover every
+        // group key and every filter of this part.
+        var involved = Set(groupDims)
+        for f in filters { involved.insert(f.dimension) }
+        let rollupDimension = involved.count == 1 ? involved.first!.rawValue : -1
+        let rollupFilter = filters.first
+        let noKeys = groupDims.isEmpty
+        let dictionaries = m.dictionaries
+        let plan = try m.hours.withUnsafeBufferPointer { hours -> (KeyLayout, Int64, [ScanRange], Partial?, Int)? in
+            var first = 0, stop = hours.count
+            while first < stop {
+                let mid = (first + stop) / 2
+                if hours[mid].rowStart + hours[mid].rows <= rLo { first = mid + 1 } else { stop = mid }
+            }
+            var last = first
+            while last < hours.count && hours[last].rowStart < rHi { last += 1 }
+            guard first < last else { return nil }
+            let firstBucket = bucket.start(hours[first].start)
+            let buckets = width == 0 ? 1 : Int((bucket.start(hours[last - 1].start) - firstBucket) / width) + 1
+            let layout = KeyLayout(sizes: groupDims.map { dictionaries[$0.rawValue].count }, buckets: buckets, rows: m.rows,
+                                   flatLimit: spec.flatLimit, rekeyLimit: spec.rekeyLimit, laneLimit: spec.laneLimit)
+            var ranges: [ScanRange] = []
+            var indexed: Partial?
+            var fromIndex = 0
+            // Hour totals per local bucket (count, input, output, cost), when no key or filter is involved.
+            var totals: [Int64] = []
+            // Hours ascend, so the local bucket advances without a division per hour.
+            var bk = 0
+            var bucketEnd = width == 0 ? Int64.max : firstBucket + width
+            for i in first..<last {
+                while hours[i].start >= bucketEnd {
+                    bk += 1
+                    bucketEnd += width
+                }
+                let hs = hours[i].rowStart, he = hs + hours[i].rows
+                let a = max(hs, rLo), b = min(he, rHi)
+                guard a < b else { continue }
+                if useRollups && a == hs && b == he {
+                    if involved.isEmpty {
+                        if totals.isEmpty { totals = Array(repeating: 0, count: 4 * buckets) }
+                        totals[4 * bk] &+= Int64(hours[i].rows)
+                        totals[4 * bk + 1] &+= hours[i].inputTokens
+                        totals[4 * bk + 2] &+= hours[i].outputTokens
+                        totals[4 * bk + 3] &+= hours[i].cost
+                        fromIndex += 1
+                        continue
+                    }
+                    if rollupDimension >= 0, rollupDimension < hours[i].rollups.count, let r = hours[i].rollups[rollupDimension] {
+                        let p = indexed ?? Partial(layout)
+                        indexed = p
+                        let dictSize = dictionaries[rollupDimension].count
+                        let base = UInt64(bk) * layout.dimSpace
+                        for j in 0..<r.codes.count {
+                            let c = r.codes[j]
+                            guard Int(c) < dictSize else {
+                                throw StoreError.corrupt(path: part.path, offset: 0,
+                                                         reason: "rollup code out of dictionary range (hour \(Timestamp.format(hours[i].start)))")
+                            }
+                            if let f = rollupFilter, f.deny[Int(c)] != 0 { continue }
+                            p.add(key: base + (noKeys ? 0 : UInt64(c)), count: r.counts[j], input: r.inputTokens[j],
+                                  output: r.outputTokens[j], cost: r.cost[j])
+                        }
+                        fromIndex += 1
+                        continue
+                    }
+                }
+                if let prev = ranges.last, prev.end == a, prev.bucket == bk {
+                    ranges[ranges.count - 1].end = b
+                } else {
+                    ranges.append(ScanRange(start: a, end: b, bucket: bk))
+                }
+            }
+            if !totals.isEmpty {
+                let p = indexed ?? Partial(layout)
+                indexed = p
+                for bk in 0..<buckets where totals[4 * bk] > 0 {
+                    p.add(key: UInt64(bk) * layout.dimSpace, count: totals[4 * bk], input: totals[4 * bk + 1],
+                          output: totals[4 * bk + 2], cost: totals[4 * bk + 3])
+                }
+            }
+            return (layout, firstBucket, ranges, indexed, fromIndex)
+        }
+        guard let (layout, firstBucket, ranges, indexed, hoursFromIndex) = plan else { return nil }
+        stats.hoursFromIndex += hoursFromIndex
+
+        // The granules holding the ranges, ascending.
+        var granules: [Int] = []
+        var maxRows = 0
+        m.granules.withUnsafeBufferPointer { gp in
+            var g = 0
+            for r in ranges {
+                g = Self.granule(containing: r.start, in: gp, from: g)
+                while g < gp.count && gp[g].rowStart < r.end {
+                    if granules.last != g {
+                        granules.append(g)
+                        maxRows = max(maxRows, gp[g].rows)
+                    }
+                    if gp[g].rowStart + gp[g].rows >= r.end { break }
+                    g += 1
+                }
+            }
+        }
+        let sourcePlan = SourcePlan(
+            source: .part(part), tenant: m.tenant, dictionaries: m.dictionaries, groupDims: groupDims, filters: filters,
+            layout: layout, firstBucket: firstBucket, width: width, lo: lo, hi: hi, ranges: ranges, granules: granules,
+            maxGranuleRows: maxRows)
+        sourcePlan.indexed = indexed
+        return sourcePlan
+    }
+
+    /// The first row of `part` with `created_at >= t`; decodes at most one granule of timestamps.
+    private mutating func lowerBound(_ part: PartReader, _ t: Int64) throws -> Int {
+        let m = part.meta
+        if t <= m.minTime { return 0 }
+        if t > m.maxTime { return m.rows }
+        let hs = TimeUnit.hourStart(t)
+        let (hourStart, hourRow) = m.hours.withUnsafeBufferPointer { hours -> (Int64, Int) in
+            var a = 0, b = hours.count
+            while a < b {
+                let mid = (a + b) / 2
+                if hours[mid].start < hs { a = mid + 1 } else { b = mid }
+            }
+            return a < hours.count ? (hours[a].start, hours[a].rowStart) : (.max, m.rows)
+        }
+        if hourStart > hs || t == hs { return hourRow }
+        // t is inside that hour: find the first granule whose newest row is >= t, and search its timestamps.
+        let column = PartColumn.createdAt.rawValue
+        let ga = m.granules.withUnsafeBufferPointer { gp in
+            var a = 0, b = gp.count
+            while a < b {
+                let mid = (a + b) / 2
+                if gp[mid].blocks[column].max < t { a = mid + 1 } else { b = mid }
+            }
+            return a
+        }
+        guard ga < m.granules.count else { return m.rows }
+        let granule = m.granules[ga]
+        if timesCapacity < granule.rows {
+            times.deallocate()
+            timesCapacity = granule.rows
+            times = .allocate(capacity: timesCapacity)
+        }
+        try part.decodeIntegers(ga, .createdAt, &decoder, into: times)
+        var x = 0, y = granule.rows
+        while x < y {
+            let mid = (x + y) / 2
+            if times[mid] < t { x = mid + 1 } else { y = mid }
+        }
+        return granule.rowStart + x
+    }
+
+    /// Index of the granule holding `row`, searching from `from` on.
+    private static func granule(containing row: Int, in granules: UnsafeBufferPointer<Granule>, from: Int) -> Int {
+        var a = from, b = granules.count
+        while a < b {
+            let mid = (a + b) / 2
+            if granules[mid].rowStart + granules[mid].rows <= row { a = mid + 1 } else { b = mid }
+        }
+        return a
+    }
+
+    /// The code of `value` in a part dictionary (sorted by UTF-8 bytes), compared byte by byte.
+    static func code(of value: String, in dict: [String]) -> UInt32? {
+        var a = 0, b = dict.count
+        while a < b {
+            let mid = (a + b) / 2
+            if dict[mid].utf8.lexicographicallyPrecedes(value.utf8) { a = mid + 1 } else { b = mid }
+        }
+        return a < dict.count && dict[a].utf8.elementsEqual(value.utf8) ? UInt32(a) : nil
+    }
+
+    // MARK: Heads
+
+    private mutating func planHead(_ h: HeadView) -> SourcePlan? {
+        let lo = spec.lo, hi = spec.hi
+        let rows = h.rows
+        guard rows > 0, h.maxTime >= lo, h.minTime < hi, spec.query.selects(tenant: h.tenant) else { return nil }
+        var filters: [FilterPlan] = []
+        for (d, values) in filterBytes {
+            let dict = h.dictionaries[d.rawValue]
+            var allowed: [UInt32] = []
+            for (c, s) in dict.enumerated() where values.contains(Array(s.utf8)) { allowed.append(UInt32(c)) }
+            guard !allowed.isEmpty else { return nil }
+            if allowed.count == dict.count { continue }
+            filters.append(FilterPlan(dimension: d, dictionarySize: dict.count, allowed: allowed))
+        }
+        stats.headsRead += 1
+        let bucket = spec.query.bucket
+        let width = bucket.millis
+        let firstBucket = bucket.start(max(h.minTime, lo))
+        let buckets = width == 0 ? 1 : Int((bucket.start(min(h.maxTime, hi - 1)) - firstBucket) / width) + 1
+        let layout = KeyLayout(sizes: groupDims.map { h.dictionaries[$0.rawValue].count }, buckets: buckets, rows: rows,
+                               flatLimit: spec.flatLimit, rekeyLimit: spec.rekeyLimit, laneLimit: spec.laneLimit)
+        return SourcePlan(
+            source: .head(h), tenant: h.tenant, dictionaries: h.dictionaries, groupDims: groupDims, filters: filters,
+            layout: layout, firstBucket: firstBucket, width: width, lo: lo, hi: hi,
+            timeCheck: h.minTime < lo || h.maxTime >= hi)
+    }
+}

@@ -1,0 +1,393 @@
+import Dispatch
+import Synchronization
+import TallyStore
+
+/// Runs queries over a store snapshot: plans each source, answers whole hours from the hour index,
+/// scans the rest on up to `threads` threads, merges partial results by key strings, then fills empty
+/// buckets, adds trailing windows, orders and cuts.
+///
+/// Results do not depend on `threads`: sums are exact integers and the final order is total.
+public struct QueryEngine: Sendable {
+    /// Scan threads at most.
+    public var threads: Int
+    /// Scans of fewer rows stay on the calling thread.
+    public var parallelThreshold: Int
+    /// Rows per unit of work handed to a scan thread.
+    public var unitRows: Int
+    /// Largest flat key space, and the bound past which keys are re-keyed (lowered by tests only).
+    var flatLimit = KeyLayout.flatLimit
+    var rekeyLimit = KeyLayout.rekeyLimit
+    var laneLimit = KeyLayout.laneLimit
+
+    /// An engine using up to `threads` scan threads.
+    public init(threads: Int = 2, parallelThreshold: Int = 262_144, unitRows: Int = 131_072) {
+        self.threads = max(1, threads)
+        self.parallelThreshold = parallelThreshold
+        self.unitRows = max(1, unitRows)
+    }
+
+    /// Answers `query` from `snapshot`.
+    ///
+    /// A damaged part is quarantined (when the snapshot knows its store) and reported as `.storage`.
+    public func run(_ query: Query, on snapshot: StoreSnapshot) throws(QueryError) -> QueryResult {
+        do {
+            return try execute(query, snapshot)
+        } catch let e as StoreError {
+            if case let .corrupt(path, _, _) = e { try? snapshot.store?.quarantine(partPath: path, because: e) }
+            throw .storage(e)
+        } catch let e as QueryError {
+            throw e
+        } catch {
+            throw .storage(.invalidArgument("\(error)"))
+        }
+    }
+
+    private func execute(_ query: Query, _ snapshot: StoreSnapshot) throws -> QueryResult {
+        var dictionaries = KeyDictionaries(positions: query.groupBy.count)
+        var stats = QueryStatistics()
+        let hi = query.to ?? .max
+        guard let trailing = query.trailing else {
+            let main = try aggregate(spec(query, query.from ?? .min, hi), snapshot, &dictionaries, &stats)
+            return finish(query, main, trailingSource: nil, dictionaries, stats)
+        }
+        // Trailing windows look back whole days before `from`: aggregate daily from the start of the
+        // earliest window, then take the rows of the range out of it.
+        let span = trailing.days * (trailing.previous ? 2 : 1)
+        let firstDay = query.from.map(TimeUnit.dayStart)
+        let extended = try aggregate(
+            spec(query, firstDay.map { $0 - Int64(span - 1) * TimeUnit.dayMillis } ?? .min, hi),
+            snapshot, &dictionaries, &stats)
+        var main = GroupTable()
+        for (i, key) in extended.keys.enumerated() where firstDay == nil || key.bucket >= firstDay! {
+            main.add(key, extended.count[i], extended.input[i], extended.output[i], extended.cost[i])
+        }
+        if let from = query.from, let firstDay, from != firstDay {
+            // `from` cuts its day: remove that day's rows before `from`.
+            let before = try aggregate(spec(query, firstDay, from), snapshot, &dictionaries, &stats)
+            for (i, key) in before.keys.enumerated() {
+                guard let at = main.find(key) else { continue }
+                main.count[at] -= before.count[i]
+                main.input[at] -= before.input[i]
+                main.output[at] -= before.output[i]
+                main.cost[at] -= before.cost[i]
+            }
+        }
+        return finish(query, main, trailingSource: extended, dictionaries, stats)
+    }
+
+    // MARK: One run: plan, scan, merge
+
+    private func spec(_ query: Query, _ lo: Int64, _ hi: Int64) -> ScanSpec {
+        var s = ScanSpec(query: query, lo: lo, hi: hi)
+        s.flatLimit = flatLimit
+        s.rekeyLimit = rekeyLimit
+        s.laneLimit = laneLimit
+        return s
+    }
+
+    private func aggregate(_ spec: ScanSpec, _ snapshot: StoreSnapshot, _ dictionaries: inout KeyDictionaries,
+                           _ stats: inout QueryStatistics) throws -> GroupTable {
+        var planner = Planner(spec)
+        let plans = try planner.plan(snapshot)
+        stats.add(planner.stats)
+
+        var units: [WorkUnit] = []
+        for (i, plan) in plans.enumerated() {
+            switch plan.source {
+            case let .part(part):
+                var start = 0, rows = 0
+                for (k, g) in plan.granules.enumerated() {
+                    rows += part.meta.granules[g].rows
+                    if rows >= unitRows {
+                        units.append(WorkUnit(plan: i, start: start, end: k + 1, rows: rows))
+                        start = k + 1
+                        rows = 0
+                    }
+                }
+                if start < plan.granules.count { units.append(WorkUnit(plan: i, start: start, end: plan.granules.count, rows: rows)) }
+            case let .head(head):
+                var start = 0, rows = 0
+                for (k, n) in head.chunkRows.enumerated() {
+                    rows += n
+                    if rows >= unitRows {
+                        units.append(WorkUnit(plan: i, start: start, end: k + 1, rows: rows))
+                        start = k + 1
+                        rows = 0
+                    }
+                }
+                if start < head.chunkRows.count { units.append(WorkUnit(plan: i, start: start, end: head.chunkRows.count, rows: rows)) }
+            }
+        }
+        let totalRows = units.reduce(0) { $0 + $1.rows }
+        let workers = totalRows >= parallelThreshold ? max(1, min(threads, units.count)) : 1
+        stats.threads = max(stats.threads, workers)
+
+        let results = WorkerResults(workers: workers)
+        let measures = spec.measures
+        if workers <= 1 {
+            Self.work(0, units, plans, measures, results, shared: nil)
+        } else {
+            let counter = UnitCounter()
+            let units = units
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                Self.work(w, units, plans, measures, results, shared: counter)
+            }
+        }
+        let outputs = results.take()
+        for o in outputs {
+            if let e = o.error { throw e }
+            stats.add(o.stats)
+        }
+
+        // Merge in a fixed order: plans, then the index partial, then workers.
+        var table = GroupTable()
+        for (i, plan) in plans.enumerated() {
+            var maps = plan.groupDims.map { [Int32](repeating: -1, count: plan.dictionaries[$0.rawValue].count) }
+            if let p = plan.indexed {
+                table.absorb(p, of: plan, groupBy: spec.query.groupBy, dictionaries: &dictionaries, maps: &maps)
+            }
+            for o in outputs {
+                if let p = o.partials[i] {
+                    table.absorb(p, of: plan, groupBy: spec.query.groupBy, dictionaries: &dictionaries, maps: &maps)
+                }
+            }
+        }
+        return table
+    }
+
+    /// One scan thread: takes units in order (all of them, or the next free one when shared) until none is left.
+    private static func work(_ w: Int, _ units: [WorkUnit], _ plans: [SourcePlan], _ measures: Measures,
+                             _ results: WorkerResults, shared: UnitCounter?) {
+        var worker = ScanWorker(measures: measures)
+        var output = WorkerOutput(partials: [Partial?](repeating: nil, count: plans.count))
+        var u = 0
+        while true {
+            if let shared { u = shared.take() }
+            guard u < units.count else { break }
+            let unit = units[u]
+            let plan = plans[unit.plan]
+            let partial = output.partials[unit.plan] ?? Partial(plan.layout)
+            output.partials[unit.plan] = partial
+            do {
+                try worker.run(unit, plan, into: partial)
+            } catch {
+                output.error = error
+                break
+            }
+            u += 1
+        }
+        output.stats = worker.stats
+        results.put(w, output)
+    }
+
+    // MARK: Finishing: groups, empty buckets, trailing windows, order, limit
+
+    private func finish(_ query: Query, _ main: GroupTable, trailingSource: GroupTable?, _ dictionaries: KeyDictionaries,
+                        _ stats: QueryStatistics) -> QueryResult {
+        let width = query.bucket.millis
+        // Groups: those with rows in the range; with no group keys, the one group, always.
+        var groupIndex = MergeIndex()
+        if query.groupBy.isEmpty { _ = groupIndex.insert(MergeKey(ids: SIMD8(repeating: -1), bucket: 0)) }
+        var minBucket = Int64.max, maxBucket = Int64.min
+        // Group of each row of `main` (-1: no rows in the range).
+        var mainGroup = [Int](repeating: -1, count: main.keys.count)
+        for (i, key) in main.keys.enumerated() where main.count[i] > 0 {
+            mainGroup[i] = groupIndex.insert(MergeKey(ids: key.ids, bucket: 0)).index
+            minBucket = min(minBucket, key.bucket)
+            maxBucket = max(maxBucket, key.bucket)
+        }
+        let groups = groupIndex.keys.map(\.ids)
+
+        // Result rows as (group, bucket start).
+        var rowGroup: [Int] = []
+        var rowBucket: [Int64] = []
+        if query.bucket == .none {
+            rowGroup = Array(groups.indices)
+            rowBucket = Array(repeating: 0, count: groups.count)
+        } else if query.fillEmptyBuckets {
+            let first = query.from.map(query.bucket.start) ?? minBucket
+            let last = query.to.map { query.bucket.start($0 - 1) } ?? maxBucket
+            if first <= last {
+                let n = Int((last - first) / width) + 1
+                rowGroup.reserveCapacity(groups.count * n)
+                for g in groups.indices {
+                    for b in 0..<n {
+                        rowGroup.append(g)
+                        rowBucket.append(first + Int64(b) * width)
+                    }
+                }
+            }
+        } else {
+            for (i, key) in main.keys.enumerated() where mainGroup[i] >= 0 {
+                rowGroup.append(mainGroup[i])
+                rowBucket.append(key.bucket)
+            }
+        }
+
+        let n = rowGroup.count
+        var count = [Int64](repeating: 0, count: n)
+        var input = count, output = count, cost = count
+        for r in 0..<n {
+            guard let at = main.find(MergeKey(ids: groups[rowGroup[r]], bucket: rowBucket[r])) else { continue }
+            count[r] = main.count[at]
+            input[r] = main.input[at]
+            output[r] = main.output[at]
+            cost[r] = main.cost[at]
+        }
+
+        var trailingCost: [Int64] = []
+        var previousCost: [Int64] = []
+        if let trailing = query.trailing, let source = trailingSource {
+            // Per group: its days with cost, ascending, and prefix sums over them.
+            var days = [[Int64]](repeating: [], count: groups.count)
+            var costs = [[Int64]](repeating: [], count: groups.count)
+            var order = [(Int64, Int64)]()
+            var perGroup = [[(Int64, Int64)]](repeating: [], count: groups.count)
+            for (i, key) in source.keys.enumerated() {
+                guard let g = groupIndex.find(MergeKey(ids: key.ids, bucket: 0)) else { continue }
+                perGroup[g].append((key.bucket, source.cost[i]))
+            }
+            for g in groups.indices {
+                order = perGroup[g].sorted { $0.0 < $1.0 }
+                days[g] = order.map(\.0)
+                var prefix: [Int64] = [0]
+                prefix.reserveCapacity(order.count + 1)
+                for (_, c) in order { prefix.append(prefix[prefix.count - 1] + c) }
+                costs[g] = prefix
+            }
+            let day = TimeUnit.dayMillis
+            let span = Int64(trailing.days)
+            func windowSum(_ g: Int, _ from: Int64, _ through: Int64) -> Int64 {
+                let d = days[g]
+                return costs[g][Self.lowerBound(d, through + 1)] - costs[g][Self.lowerBound(d, from)]
+            }
+            trailingCost.reserveCapacity(n)
+            for r in 0..<n {
+                let d = rowBucket[r]
+                trailingCost.append(windowSum(rowGroup[r], d - (span - 1) * day, d))
+                if trailing.previous {
+                    previousCost.append(windowSum(rowGroup[r], d - (2 * span - 1) * day, d - span * day))
+                }
+            }
+        }
+
+        // Order: the measure descending, then the keys ascending (strings by bytes, then the bucket).
+        let ranks = LazyRanks(dictionaries)
+        let positions = query.groupBy.count
+        func keyLess(_ a: Int, _ b: Int) -> Bool {
+            let ga = groups[rowGroup[a]], gb = groups[rowGroup[b]]
+            for p in 0..<positions where ga[p] != gb[p] {
+                return ranks.rank(p, ga[p]) < ranks.rank(p, gb[p])
+            }
+            return rowBucket[a] < rowBucket[b]
+        }
+        let measure: [Int64]
+        switch query.order {
+        case .key: measure = []
+        case .cost: measure = cost
+        case .count: measure = count
+        case .inputTokens: measure = input
+        case .outputTokens: measure = output
+        case .tokens: measure = zip(input, output).map { $0 &+ $1 }
+        }
+        let byKey = measure.isEmpty
+        func less(_ a: Int, _ b: Int) -> Bool {
+            if byKey || measure[a] == measure[b] { return keyLess(a, b) }
+            return measure[a] > measure[b]
+        }
+        var rows: [Int]
+        if let limit = query.limit, limit < n / 4 {
+            // Top-k: keep the best `limit` rows, in order; most rows lose against the last of them.
+            rows = []
+            rows.reserveCapacity(limit + 1)
+            for r in 0..<n where rows.count < limit || less(r, rows[rows.count - 1]) {
+                var lo = 0, hi = rows.count
+                while lo < hi {
+                    let mid = (lo + hi) / 2
+                    if less(rows[mid], r) { lo = mid + 1 } else { hi = mid }
+                }
+                rows.insert(r, at: lo)
+                if rows.count > limit { rows.removeLast() }
+            }
+        } else {
+            rows = Array(0..<n)
+            rows.sort(by: less)
+            if let limit = query.limit, rows.count > limit { rows.removeLast(rows.count - limit) }
+        }
+
+        let keyColumns: [[String]] = (0..<positions).map { p in
+            let values = dictionaries.interners[p].values
+            return rows.map { values[Int(groups[rowGroup[$0]][p])] }
+        }
+        let a = query.aggregates
+        return QueryResult(
+            groupBy: query.groupBy,
+            keyColumns: keyColumns,
+            bucketStarts: query.bucket == .none ? [] : rows.map { rowBucket[$0] },
+            count: rows.map { count[$0] },
+            inputTokens: a.contains(.inputTokens) ? rows.map { input[$0] } : [],
+            outputTokens: a.contains(.outputTokens) ? rows.map { output[$0] } : [],
+            cost: a.contains(.cost) ? rows.map { cost[$0] } : [],
+            trailingDays: query.trailing?.days,
+            trailingCost: query.trailing == nil ? [] : rows.map { trailingCost[$0] },
+            previousTrailingCost: query.trailing?.previous == true ? rows.map { previousCost[$0] } : [],
+            statistics: stats)
+    }
+
+    private static func lowerBound(_ a: [Int64], _ v: Int64) -> Int {
+        var lo = 0, hi = a.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if a[mid] < v { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+}
+
+/// Byte-order ranks of each key position's strings, computed for a position only when an order needs them.
+private final class LazyRanks {
+    private let dictionaries: KeyDictionaries
+    private var ranks: [[Int32]?]
+
+    init(_ dictionaries: KeyDictionaries) {
+        self.dictionaries = dictionaries
+        ranks = Array(repeating: nil, count: dictionaries.interners.count)
+    }
+
+    func rank(_ position: Int, _ id: Int32) -> Int32 {
+        if let r = ranks[position] { return r[Int(id)] }
+        let r = dictionaries.ranks(position)
+        ranks[position] = r
+        return r[Int(id)]
+    }
+}
+
+/// What one scan thread hands back: its partial result per plan, its counters, its first error.
+private struct WorkerOutput: @unchecked Sendable {
+    var partials: [Partial?]
+    var stats = QueryStatistics()
+    var error: (any Error)?
+}
+
+/// Where scan threads put their outputs, once each, at the end.
+private final class WorkerResults: Sendable {
+    private let outputs: Mutex<[WorkerOutput?]>
+
+    init(workers: Int) { outputs = Mutex(Array(repeating: nil, count: workers)) }
+
+    func put(_ w: Int, _ output: WorkerOutput) {
+        outputs.withLock { $0[w] = output }
+    }
+
+    /// The outputs in worker order.
+    func take() -> [WorkerOutput] {
+        outputs.withLock { $0.compactMap { $0 } }
+    }
+}
+
+/// Hands out work units to scan threads in order.
+private final class UnitCounter: Sendable {
+    private let next = Atomic<Int>(0)
+
+    func take() -> Int { next.wrappingAdd(1, ordering: .relaxed).oldValue }
+}

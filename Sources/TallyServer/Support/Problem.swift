@@ -1,0 +1,138 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import TallyAnalytics
+import TallyQuery
+import TallyStore
+
+/// An RFC 9457 problem: what the facade answers for every error, as `application/problem+json`.
+///
+/// `type` is a stable URN per kind of problem (clients switch on it); `detail` says what to change and
+/// names the parameter when one is at fault. Texts never quote keys or record payloads.
+struct Problem: Error, Sendable {
+    /// The kinds of problem, each with its stable type and title.
+    enum Kind: String, Sendable, CaseIterable {
+        case invalidParameter = "invalid-parameter"
+        case unauthorized
+        case forbidden
+        case notFound = "not-found"
+        case methodNotAllowed = "method-not-allowed"
+        case bodyTooLarge = "body-too-large"
+        case unsupportedMediaType = "unsupported-media-type"
+        case invalidRecords = "invalid-records"
+        case idempotencyKeyReused = "idempotency-key-reused"
+        case idempotencyKeyInUse = "idempotency-key-in-use"
+        case storageUnavailable = "storage-unavailable"
+        case internalError = "internal-error"
+
+        var type: String { "urn:tally:problem:" + rawValue }
+
+        var status: HTTPResponse.Status {
+            switch self {
+            case .invalidParameter: .badRequest
+            case .unauthorized: .unauthorized
+            case .forbidden: .forbidden
+            case .notFound: .notFound
+            case .methodNotAllowed: .methodNotAllowed
+            case .bodyTooLarge: .contentTooLarge
+            case .unsupportedMediaType: .unsupportedMediaType
+            case .invalidRecords, .idempotencyKeyReused: .unprocessableContent
+            case .idempotencyKeyInUse: .conflict
+            case .storageUnavailable: .serviceUnavailable
+            case .internalError: .internalServerError
+            }
+        }
+
+        var title: String {
+            switch self {
+            case .invalidParameter: "Invalid parameter"
+            case .unauthorized: "Missing or unknown API key"
+            case .forbidden: "Not allowed for this key"
+            case .notFound: "No such resource"
+            case .methodNotAllowed: "Method not allowed"
+            case .bodyTooLarge: "Request body too large"
+            case .unsupportedMediaType: "Unsupported media type"
+            case .invalidRecords: "Invalid records"
+            case .idempotencyKeyReused: "Idempotency key reused for a different request"
+            case .idempotencyKeyInUse: "Idempotency key in use"
+            case .storageUnavailable: "Storage unavailable"
+            case .internalError: "Internal error"
+            }
+        }
+    }
+
+    var kind: Kind
+    var detail: String
+    /// The query parameter or header at fault, if any.
+    var parameter: String?
+    /// Extra members (e.g. the receipt of rejected records), already JSON-encodable.
+    var receipt: IngestReceipt?
+
+    init(_ kind: Kind, _ detail: String, parameter: String? = nil, receipt: IngestReceipt? = nil) {
+        self.kind = kind
+        self.detail = detail
+        self.parameter = parameter
+        self.receipt = receipt
+    }
+
+    static func invalidParameter(_ name: String, _ reason: String) -> Problem {
+        Problem(.invalidParameter, "\(name): \(reason)", parameter: name)
+    }
+
+    /// The problem for any error a handler throws.
+    init(_ error: any Error) {
+        switch error {
+        case let p as Problem:
+            self = p
+        case let e as AnalyticsError:
+            switch e {
+            case let .invalidParameter(name, reason): self = .invalidParameter(name, reason)
+            case let .forbidden(reason): self.init(.forbidden, reason)
+            case let .conflict(reason): self.init(.idempotencyKeyInUse, reason, parameter: "Idempotency-Key")
+            case .idempotencyKeyReused: self.init(.idempotencyKeyReused, e.description, parameter: "Idempotency-Key")
+            case let .storage(text): self.init(.storageUnavailable, text)
+            }
+        case let e as QueryError:
+            self.init(AnalyticsError.invalidParameter(name: "query", reason: e.description))
+        case let e as StoreError:
+            self.init(.storageUnavailable, e.description)
+        case let e as HTTPError:
+            switch e.status {
+            case .notFound: self.init(.notFound, "no route matches this method and path; see /api/v1/analytics/openapi.json")
+            case .methodNotAllowed: self.init(.methodNotAllowed, "this path does not take this method")
+            case .contentTooLarge: self.init(.bodyTooLarge, e.body ?? "the request body is too large")
+            case .unauthorized: self.init(.unauthorized, e.body ?? "missing or unknown API key")
+            default: self.init(.internalError, "the request could not be answered (\(e.status.code))")
+            }
+        default:
+            self.init(.internalError, "the server failed to answer; the failure was logged")
+        }
+    }
+
+    /// The `application/problem+json` response.
+    func response() -> Response {
+        var headers: HTTPFields = [.contentType: "application/problem+json"]
+        if kind == .unauthorized { headers[.wwwAuthenticate] = "Bearer realm=\"tally\"" }
+        return Response(status: kind.status, headers: headers, body: .init(byteBuffer: encodedBody()))
+    }
+
+    /// The JSON body.
+    func encodedBody() -> ByteBuffer {
+        let body = Body(
+            type: kind.type, title: kind.title, status: Int(kind.status.code), detail: detail, parameter: parameter,
+            errors: receipt.map { $0.errors.map(IngestReceipt.ErrorEntry.init) }, receipt: receipt)
+        return (try? JSONCoding.encode(body)) ?? ByteBuffer(string: "{\"type\":\"\(Kind.internalError.type)\"}")
+    }
+
+    /// The JSON members: RFC 9457's, then `parameter`, and for rejected records `errors` and the full `receipt`.
+    struct Body: Encodable {
+        var type: String
+        var title: String
+        var status: Int
+        var detail: String
+        var parameter: String?
+        var errors: [IngestReceipt.ErrorEntry]?
+        var receipt: IngestReceipt?
+    }
+}

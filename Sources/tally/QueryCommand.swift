@@ -1,0 +1,358 @@
+import ArgumentParser
+import TallyQuery
+import TallyStore
+
+/// `tally query`: usage series, cost breakdowns and daily baselines, as a table, JSON or CSV.
+struct QueryCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "query",
+        abstract: "Usage series, cost breakdowns and daily baselines from the store.",
+        discussion: """
+            usage     totals per hour or day (empty buckets appear with zeros), optionally per --group-by key
+            cost      totals per --group-by key (default: feature), most expensive first; --limit for a top-k
+            baseline  daily cost with the trailing average over --trailing-days (default 7) days, and the
+                      average of the window before it (drift)
+            Times are RFC 3339 (a bare date is midnight UTC); the range is [from, to). Filters take one value
+            or several separated by commas. JSON has the shape of the HTTP facade: cost_cents are exact
+            decimal strings.
+            """)
+
+    enum Kind: String, ExpressibleByArgument, CaseIterable {
+        case usage, cost, baseline
+    }
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case table, json, csv
+    }
+
+    @OptionGroup var store: StoreOptionGroup
+
+    @Argument(help: "usage, cost or baseline.")
+    var kind: Kind
+
+    @Option(help: "A tenant id, several separated by commas, or * for every tenant.")
+    var tenant: String
+
+    @Option(help: "Start of the range (inclusive), RFC 3339.")
+    var from: String?
+
+    @Option(help: "End of the range (exclusive), RFC 3339.")
+    var to: String?
+
+    @Option(help: "hour or day (usage: default day; cost: none unless given; baseline: always day).")
+    var resolution: String?
+
+    @Option(help: "Only these project ids.") var project: String?
+    @Option(help: "Only these environments.") var environment: String?
+    @Option(help: "Only these user ids.") var user: String?
+    @Option(help: "Only these feature tags.") var feature: String?
+    @Option(help: "Only these models.") var model: String?
+    @Option(help: "Only these workflow ids.") var workflow: String?
+    @Option(help: "Only these skill ids.") var skill: String?
+
+    @Option(name: .customLong("group-by"), help: "Group keys, comma-separated: tenant, project, environment, user, feature, workflow, skill, model.")
+    var groupBy: String?
+
+    @Option(help: "Order of the rows: cost, count, tokens or key (cost: default cost; others: key).")
+    var order: String?
+
+    @Option(help: "Keep the first N rows of the order.")
+    var limit: Int?
+
+    @Option(name: .customLong("trailing-days"), help: "Days of the trailing window (baseline).")
+    var trailingDays: Int?
+
+    @Flag(name: .customLong("no-rollups"), help: "Scan rows instead of answering from the per-hour totals and rollups.")
+    var noRollups = false
+
+    @Option(help: "Scan threads.")
+    var threads: Int = 2
+
+    @Option(help: "table, json or csv.")
+    var format: Format = .table
+
+    func validate() throws {
+        guard !tenant.isEmpty else { throw ValidationError("--tenant must name a tenant, several separated by commas, or *") }
+        if let from { _ = try Self.time(from, "--from") }
+        if let to { _ = try Self.time(to, "--to") }
+        if let resolution, !["hour", "day"].contains(resolution) { throw ValidationError("--resolution must be hour or day") }
+        if kind == .baseline, resolution == "hour" { throw ValidationError("--resolution: a baseline is daily") }
+        if let order, !["cost", "count", "tokens", "key"].contains(order) {
+            throw ValidationError("--order must be cost, count, tokens or key")
+        }
+        for name in Self.list(groupBy) where Query.Key(name: name) == nil {
+            throw ValidationError("--group-by: unknown key '\(name)' (tenant, project, environment, user, feature, workflow, skill, model)")
+        }
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+        if let trailingDays, trailingDays < 1 { throw ValidationError("--trailing-days must be at least 1") }
+        if trailingDays != nil && kind != .baseline { throw ValidationError("--trailing-days applies to baseline only") }
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        _ = try makeQuery()
+    }
+
+    func run() throws {
+        let query = try makeQuery()
+        let s = try store.open(background: false)
+        defer { try? s.close() }
+        let engine = QueryEngine(threads: threads)
+        let snapshot = s.snapshot()
+        let started = monotonicNow()
+        let result: QueryResult
+        let totals: QueryResult
+        do {
+            result = try engine.run(query, on: snapshot)
+            totals = try engine.run(try totalsQuery(query), on: snapshot)
+        } catch {
+            printError("query failed: \(error)")
+            throw ExitCode(1)
+        }
+        let elapsed = monotonicNow() - started
+        let report = QueryReport(kind: kind, query: query, result: result, totals: totals, elapsedSeconds: elapsed)
+        switch format {
+        case .table: print(report.table(), terminator: "")
+        case .json: print(report.json())
+        case .csv: print(report.csv(), terminator: "")
+        }
+    }
+
+    // MARK: Building the query
+
+    static func list(_ value: String?) -> [String] {
+        guard let value else { return [] }
+        return value.split(separator: ",", omittingEmptySubsequences: false).map { String($0) }.filter { !$0.isEmpty }
+    }
+
+    static func time(_ text: String, _ option: String) throws -> Int64 {
+        guard case let .success(t) = Timestamp.parse(text) else {
+            throw ValidationError("\(option) must be an RFC 3339 timestamp such as 2025-06-01T00:00:00Z")
+        }
+        return t
+    }
+
+    func makeQuery() throws -> Query {
+        let tenants: Query.Tenants
+        if tenant == "*" {
+            tenants = .all
+        } else {
+            let list = Self.list(tenant)
+            tenants = list.count == 1 ? .one(list[0]) : .some(list)
+        }
+        var filters: [Dimension: [String]] = [:]
+        let given: [(Dimension, String?)] = [
+            (.project, project), (.environment, environment), (.user, user), (.feature, feature),
+            (.model, model), (.workflow, workflow), (.skill, skill),
+        ]
+        for (d, v) in given where v != nil { filters[d] = Self.list(v) }
+        var keys = Self.list(groupBy).compactMap(Query.Key.init(name:))
+        if kind == .cost && keys.isEmpty { keys = [.dimension(.feature)] }
+        let bucket: Query.Bucket
+        switch kind {
+        case .usage: bucket = resolution == "hour" ? .hour : .day
+        case .cost: bucket = resolution.flatMap(Query.Bucket.init(rawValue:)) ?? .none
+        case .baseline: bucket = .day
+        }
+        let order: Query.Order
+        switch self.order ?? (kind == .cost ? "cost" : "key") {
+        case "cost": order = .cost
+        case "count": order = .count
+        case "tokens": order = .tokens
+        default: order = .key
+        }
+        do {
+            return try Query(
+                tenants: tenants, from: from.map { try Self.time($0, "--from") }, to: to.map { try Self.time($0, "--to") },
+                filters: filters, bucket: bucket, groupBy: keys, order: order, limit: limit,
+                trailing: kind == .baseline ? Query.Trailing(days: trailingDays ?? 7, previous: true) : nil,
+                useRollups: !noRollups)
+        } catch let e as QueryError {
+            throw ValidationError(Self.optionMessage(e))
+        }
+    }
+
+    /// The same rows without keys or buckets: the totals of the window (whatever `--limit` cuts).
+    func totalsQuery(_ q: Query) throws -> Query {
+        try Query(tenants: q.tenants, from: q.from, to: q.to, filters: q.filters, useRollups: q.useRollups)
+    }
+
+    /// A query error phrased with the CLI option it comes from.
+    static func optionMessage(_ e: QueryError) -> String {
+        guard case let .invalidParameter(name, reason) = e else { return e.description }
+        let option: String
+        switch name {
+        case "trailingDays": option = "--trailing-days"
+        case "groupBy": option = "--group-by"
+        case let n where n.hasPrefix("filter."): option = "--" + (Query.Key(name: String(n.dropFirst(7))).map { key in
+            if case let .dimension(d) = key { return Self.optionName(d) } else { return "tenant" }
+        } ?? n)
+        default: option = "--" + name
+        }
+        return "\(option): \(reason)"
+    }
+
+    static func optionName(_ d: Dimension) -> String {
+        switch d {
+        case .project: "project"
+        case .environment: "environment"
+        case .user: "user"
+        case .feature: "feature"
+        case .workflow: "workflow"
+        case .skill: "skill"
+        case .model: "model"
+        }
+    }
+}
+
+/// Renders a query's answer as an aligned table, facade-shaped JSON, or CSV.
+struct QueryReport {
+    let kind: QueryCommand.Kind
+    let query: Query
+    let result: QueryResult
+    let totals: QueryResult
+    let elapsedSeconds: Double
+
+    /// One output column: its name, whether it is a number (right-aligned, unquoted in JSON), and its cells.
+    struct Column {
+        var name: String
+        var numeric: Bool
+        var cells: [String]
+    }
+
+    var columns: [Column] {
+        var out: [Column] = []
+        for (p, key) in result.groupBy.enumerated() {
+            out.append(Column(name: key.fieldName, numeric: false, cells: result.keyColumns[p]))
+        }
+        if !result.bucketStarts.isEmpty {
+            out.append(Column(name: query.bucket == .day ? "day" : "hour", numeric: false,
+                              cells: result.bucketStarts.map(Timestamp.formatSeconds)))
+        }
+        out.append(Column(name: "count", numeric: true, cells: result.count.map(String.init)))
+        if !result.inputTokens.isEmpty { out.append(Column(name: "input_tokens", numeric: true, cells: result.inputTokens.map(String.init))) }
+        if !result.outputTokens.isEmpty { out.append(Column(name: "output_tokens", numeric: true, cells: result.outputTokens.map(String.init))) }
+        if !result.cost.isEmpty { out.append(Column(name: "cost_cents", numeric: false, cells: result.cost.map(Money.formatCents))) }
+        if let days = result.trailingDays {
+            let rows = 0..<result.rowCount
+            out.append(Column(name: "trailing_\(days)d_avg_cost_cents", numeric: false,
+                              cells: rows.map { Money.formatCents(result.trailingAverageNanos(row: $0) ?? 0) }))
+            if !result.previousTrailingCost.isEmpty {
+                out.append(Column(name: "previous_\(days)d_avg_cost_cents", numeric: false,
+                                  cells: rows.map { Money.formatCents(result.previousAverageNanos(row: $0) ?? 0) }))
+            }
+        }
+        return out
+    }
+
+    // MARK: Table
+
+    func table() -> String {
+        let cols = columns
+        var lines: [String] = []
+        let widths = cols.map { c in max(c.name.count, c.cells.map(\.count).max() ?? 0) }
+        func line(_ cells: [String]) -> String {
+            zip(cols, zip(cells, widths)).map { c, cw in
+                c.numeric || c.name.hasSuffix("cost_cents") ? cw.0.leftPad(cw.1) : cw.0.rightPad(cw.1)
+            }.joined(separator: "  ")
+        }
+        lines.append(line(cols.map(\.name)))
+        lines.append(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  "))
+        for r in 0..<result.rowCount { lines.append(line(cols.map { $0.cells[r] })) }
+        var footer = "total: \(totals.count.first ?? 0) records"
+        if let c = totals.cost.first { footer += ", cost_cents \(Money.formatCents(c))" }
+        if let i = totals.inputTokens.first, let o = totals.outputTokens.first { footer += ", tokens \(i) in / \(o) out" }
+        lines.append("")
+        lines.append(footer + " (\(result.rowCount) rows, \(fixed(elapsedSeconds * 1000, 2)) ms)")
+        return lines.map { line in
+            var l = line
+            while l.hasSuffix(" ") { l.removeLast() }
+            return l
+        }.joined(separator: "\n") + "\n"
+    }
+
+    // MARK: CSV
+
+    func csv() -> String {
+        let cols = columns
+        var out = cols.map { Self.csvField($0.name) }.joined(separator: ",") + "\n"
+        for r in 0..<result.rowCount {
+            out += cols.map { Self.csvField($0.cells[r]) }.joined(separator: ",") + "\n"
+        }
+        return out
+    }
+
+    static func csvField(_ s: String) -> String {
+        guard s.unicodeScalars.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return s }
+        var out = "\""
+        for u in s.unicodeScalars {
+            if u == "\"" { out += "\"\"" } else { out.unicodeScalars.append(u) }
+        }
+        return out + "\""
+    }
+
+    // MARK: JSON
+
+    func json() -> String {
+        var window: [(String, String)] = [
+            ("from", query.from.map { Self.jsonString(Timestamp.format($0)) } ?? "null"),
+            ("to", query.to.map { Self.jsonString(Timestamp.format($0)) } ?? "null"),
+        ]
+        if query.bucket != .none { window.append(("resolution", Self.jsonString(query.bucket.rawValue))) }
+        var scope: [(String, String)] = []
+        switch query.tenants {
+        case let .one(t): scope.append(("tenant_id", Self.jsonString(t)))
+        case let .some(list): scope.append(("tenant_ids", "[" + list.map(Self.jsonString).joined(separator: ", ") + "]"))
+        case .all: scope.append(("tenant_ids", "\"*\""))
+        }
+        for (d, values) in query.filters.sorted(by: { $0.key < $1.key }) {
+            scope.append((d.fieldName, "[" + values.map(Self.jsonString).joined(separator: ", ") + "]"))
+        }
+        var totalsFields: [(String, String)] = [("count", String(totals.count.first ?? 0))]
+        if let i = totals.inputTokens.first { totalsFields.append(("input_tokens", String(i))) }
+        if let o = totals.outputTokens.first { totalsFields.append(("output_tokens", String(o))) }
+        if let c = totals.cost.first { totalsFields.append(("cost_cents", Self.jsonString(Money.formatCents(c)))) }
+
+        let cols = columns
+        var rows: [String] = []
+        for r in 0..<result.rowCount {
+            rows.append("    " + Self.object(cols.map { ($0.name, $0.numeric ? $0.cells[r] : Self.jsonString($0.cells[r])) }))
+        }
+        let name = kind == .cost ? "breakdown" : "series"
+        var top: [(String, String)] = [("window", Self.object(window)), ("scope", Self.object(scope))]
+        if !query.groupBy.isEmpty {
+            top.append(("group_by", "[" + query.groupBy.map { Self.jsonString($0.fieldName) }.joined(separator: ", ") + "]"))
+        }
+        if let t = query.trailing { top.append(("trailing_days", String(t.days))) }
+        top.append(("totals", Self.object(totalsFields)))
+        top.append((name, rows.isEmpty ? "[]" : "[\n" + rows.joined(separator: ",\n") + "\n  ]"))
+        let st = result.statistics
+        top.append(("provenance", Self.object([
+            ("sources", Self.object([("parts", String(st.partsRead)), ("heads", String(st.headsRead))])),
+            ("aggregation", Self.jsonString(st.rowsScanned == 0 ? "hour_index" : (st.hoursFromIndex > 0 ? "hour_index+scan" : "scan"))),
+            ("hours_from_index", String(st.hoursFromIndex)),
+            ("rows_scanned", String(st.rowsScanned)),
+            ("elapsed_ms", fixed(elapsedSeconds * 1000, 3)),
+        ])))
+        return "{\n" + top.map { "  \(Self.jsonString($0.0)): \($0.1)" }.joined(separator: ",\n") + "\n}"
+    }
+
+    static func object(_ fields: [(String, String)]) -> String {
+        "{" + fields.map { "\(jsonString($0.0)): \($0.1)" }.joined(separator: ", ") + "}"
+    }
+
+    static func jsonString(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case let c where c.value < 0x20:
+                let hex = String(c.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        return out + "\""
+    }
+}

@@ -1,0 +1,117 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import NIOCore
+import TallyAnalytics
+import TallyStore
+import TallyTestSupport
+import Testing
+
+@testable import TallyServer
+
+@Suite("Probes, metrics, the API document and unknown routes")
+struct OperationsTests {
+    @Test("_status lists each capability with its state and endpoint")
+    func status() async throws {
+        let f = try ServerFixture(useRollups: false)
+        try await f.withRouter { client in
+            let r = try await client.execute(uri: "/api/v1/analytics/_status", method: .get)
+            #expect(r.status == .ok)
+            let caps = try #require(try json(r).array("capabilities"))
+            let state = Dictionary(uniqueKeysWithValues: caps.map { ($0.string("name")!, $0.string("state")!) })
+            #expect(state["ingest"] == "available")
+            #expect(state["usage"] == "available")
+            #expect(state["cost"] == "available")
+            #expect(state["rollups"] == "disabled")
+            #expect(state["budgets"] == "planned")
+            #expect(caps.first { $0.string("name") == "usage" }?.string("endpoint") == "GET /api/v1/analytics/statistics/usage")
+        }
+    }
+
+    @Test("health is 200 while the store is open and 503 once it is closed")
+    func health() async throws {
+        let f = try ServerFixture()
+        try await f.withRouter { client in
+            let ok = try await client.execute(uri: "/api/v1/analytics/health", method: .get)
+            #expect(ok.status == .ok)
+            let body = try json(ok)
+            #expect(body.string("status") == "ok")
+            #expect(body.array("checks")?.map { $0.string("name") } == ["store_open", "wal_writable", "disk_space"])
+            try f.analytics.close()
+            let failing = try await client.execute(uri: "/api/v1/analytics/health", method: .get)
+            #expect(failing.status == .serviceUnavailable)
+            #expect(try json(failing).array("checks")?.first?["ok"] as? Bool == false)
+            let status = try json(try await client.execute(uri: "/api/v1/analytics/_status", method: .get))
+            #expect(status.array("capabilities")?.first { $0.string("name") == "ingest" }?.string("state") == "degraded")
+            // Writes to a closed store are a 503 problem, not a crash.
+            let write = try await client.execute(uri: recordsPath, method: .post, headers: auth(f.writerA, ndjsonType),
+                                                 body: ndjson([line("acme", "late")]))
+            try expectProblem(write, .serviceUnavailable, "storage-unavailable")
+        }
+    }
+
+    @Test("metrics count requests, ingested records and latencies, and show the store")
+    func metrics() async throws {
+        let f = try ServerFixture()
+        try await f.withRouter { client in
+            _ = try await client.execute(uri: recordsPath, method: .post, headers: auth(f.writerA, ndjsonType),
+                                         body: ndjson([line("acme", "m1"), line("acme", "a1")]))
+            _ = try await client.execute(uri: usagePath, method: .get, headers: auth(f.readerA))
+            _ = try await client.execute(uri: costPath + "?limit=0", method: .get, headers: auth(f.readerA))
+            let r = try await client.execute(uri: "/metrics", method: .get)
+            #expect(r.status == .ok)
+            #expect(r.headers[.contentType]?.hasPrefix("text/plain; version=0.0.4") == true)
+            let text = String(buffer: r.body)
+            for expected in [
+                "tally_ingest_records_total{result=\"inserted\"} 1",
+                "tally_ingest_records_total{result=\"duplicate\"} 1",
+                "tally_ingest_batches_total 1",
+                "tally_ingest_duration_seconds_count 1",
+                "tally_query_duration_seconds_count{endpoint=\"usage\"} 1",
+                "tally_http_requests_total{route=\"/api/v1/analytics/statistics/cost\",method=\"GET\",status=\"400\"} 1",
+                "tally_store_rows 8",
+                "tally_store_parts 0",
+                "# TYPE tally_store_compactions_total counter",
+            ] {
+                #expect(text.contains(expected), "missing: \(expected)")
+            }
+        }
+    }
+
+    @Test("the OpenAPI document is valid JSON and documents exactly the registered routes")
+    func openAPI() async throws {
+        let f = try ServerFixture()
+        try await f.withRouter { client in
+            let r = try await client.execute(uri: "/api/v1/analytics/openapi.json", method: .get)
+            #expect(r.status == .ok)
+            let doc = try json(r)
+            #expect((doc["openapi"] as? String)?.hasPrefix("3.") == true)
+            let paths = try #require(doc.object("paths"))
+            for endpoint in Endpoint.allCases {
+                let item = try #require(paths.object(endpoint.path), "\(endpoint.path) is not documented")
+                let operation = item.object(endpoint.method.rawValue.lowercased())
+                #expect(operation != nil, "\(endpoint.display) is not documented")
+                #expect(operation?.string("operationId") != nil)
+                if !endpoint.requiresKey { #expect(operation?["security"] as? [Any] != nil, "\(endpoint.display) should say it needs no key") }
+            }
+            let registered = Set(Endpoint.allCases.map(\.path))
+            for path in paths.keys { #expect(registered.contains(path), "\(path) is documented but not a route") }
+            // Every documented operation answers something other than 404 through the router.
+            for endpoint in Endpoint.allCases {
+                let answer = try await client.execute(uri: endpoint.path, method: endpoint.method, headers: auth(f.adminKey))
+                #expect(answer.status != .notFound, "\(endpoint.display)")
+            }
+        }
+    }
+
+    @Test("unknown routes and methods get a problem, never an HTML page")
+    func unknownRoutes() async throws {
+        let f = try ServerFixture()
+        try await f.withRouter { client in
+            try expectProblem(try await client.execute(uri: "/api/v1/analytics/budgets", method: .get, headers: auth(f.adminKey)),
+                              .notFound, "not-found")
+            try expectProblem(try await client.execute(uri: usagePath, method: .delete, headers: auth(f.adminKey)), .notFound, "not-found")
+            try expectProblem(try await client.execute(uri: "/", method: .get), .notFound, "not-found")
+        }
+    }
+}
