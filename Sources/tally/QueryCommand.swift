@@ -65,6 +65,12 @@ struct QueryCommand: ParsableCommand {
     @Flag(name: .customLong("no-rollups"), help: "Scan rows instead of answering from the per-hour totals and rollups.")
     var noRollups = false
 
+    @Flag(name: .customLong("no-fill"), help: "Leave out empty buckets instead of showing them with zeros.")
+    var noFill = false
+
+    @Option(name: .customLong("repeat"), help: "Run the query this many more times, warm, and print the median and best latency to standard error (benchmarks).")
+    var repeats: Int = 0
+
     @Option(help: "Scan threads.")
     var threads: Int = 2
 
@@ -87,6 +93,7 @@ struct QueryCommand: ParsableCommand {
         if let trailingDays, trailingDays < 1 { throw ValidationError("--trailing-days must be at least 1") }
         if trailingDays != nil && kind != .baseline { throw ValidationError("--trailing-days applies to baseline only") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        guard repeats >= 0 else { throw ValidationError("--repeat must be at least 0") }
         _ = try makeQuery()
     }
 
@@ -107,6 +114,18 @@ struct QueryCommand: ParsableCommand {
             throw ExitCode(1)
         }
         let elapsed = monotonicNow() - started
+        if repeats > 0 {
+            // Warm runs in this process: the latency without process start and store open.
+            var times: [Double] = []
+            for _ in 0..<repeats {
+                let t0 = monotonicNow()
+                _ = try? engine.run(query, on: snapshot)
+                times.append(monotonicNow() - t0)
+            }
+            times.sort()
+            printError("query: median \(fixed(times[times.count / 2] * 1000, 3)) ms, best \(fixed(times[0] * 1000, 3)) ms "
+                + "over \(repeats) warm runs (\(threads) threads, rollups \(noRollups ? "off" : "on"))")
+        }
         let report = QueryReport(kind: kind, query: query, result: result, totals: totals, elapsedSeconds: elapsed)
         switch format {
         case .table: print(report.table(), terminator: "")
@@ -163,7 +182,7 @@ struct QueryCommand: ParsableCommand {
                 tenants: tenants, from: from.map { try Self.time($0, "--from") }, to: to.map { try Self.time($0, "--to") },
                 filters: filters, bucket: bucket, groupBy: keys, order: order, limit: limit,
                 trailing: kind == .baseline ? Query.Trailing(days: trailingDays ?? 7, previous: true) : nil,
-                useRollups: !noRollups)
+                useRollups: !noRollups, fillEmptyBuckets: !noFill)
         } catch let e as QueryError {
             throw ValidationError(Self.optionMessage(e))
         }

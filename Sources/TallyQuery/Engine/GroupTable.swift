@@ -4,20 +4,47 @@ import TallyStore
 ///
 /// Sources have their own dictionaries (sorted per part, insertion-ordered in the head); partial
 /// results meet here by their strings' bytes, each source code being interned once per query.
+/// When one source holds every group of a run, a position is instead *bound* to that source's
+/// dictionary: its codes are the ids, and nothing is interned unless another source comes later.
 struct KeyDictionaries {
-    var interners: [StringInterner]
+    private var interners: [StringInterner]
+    /// Per position: the source whose codes are the ids, and its dictionary.
+    private var bound: [(plan: ObjectIdentifier, values: [String])?]
 
     init(positions: Int) {
         interners = Array(repeating: StringInterner(), count: positions)
+        bound = Array(repeating: nil, count: positions)
     }
 
-    mutating func id(_ position: Int, _ string: String) -> Int32 {
-        Int32(interners[position].intern(string))
+    var positions: Int { interners.count }
+
+    /// Whether `position` has no ids yet.
+    func isEmpty(_ position: Int) -> Bool { bound[position] == nil && interners[position].count == 0 }
+
+    /// Makes the codes of `plan`'s `values` the ids of an empty `position`.
+    mutating func bind(_ position: Int, to plan: SourcePlan, values: [String]) {
+        precondition(isEmpty(position))
+        bound[position] = (ObjectIdentifier(plan), values)
     }
+
+    /// Whether `position` is bound to `plan`'s codes.
+    func isBound(_ position: Int, to plan: SourcePlan) -> Bool { bound[position]?.plan == ObjectIdentifier(plan) }
+
+    mutating func id(_ position: Int, _ string: String) -> Int32 {
+        if let b = bound[position] {
+            // Another source arrives: intern the bound strings first, in code order, so ids stay codes.
+            for s in b.values { _ = interners[position].intern(s) }
+            bound[position] = nil
+        }
+        return Int32(interners[position].intern(string))
+    }
+
+    /// The string of every id of `position`.
+    func values(_ position: Int) -> [String] { bound[position]?.values ?? interners[position].values }
 
     /// The rank of every id of `position` in byte order of its string.
     func ranks(_ position: Int) -> [Int32] {
-        let values = interners[position].values
+        let values = values(position)
         let order = values.indices.sorted { values[$0].utf8.lexicographicallyPrecedes(values[$1].utf8) }
         var rank = [Int32](repeating: 0, count: values.count)
         for (r, id) in order.enumerated() { rank[id] = Int32(r) }
@@ -32,9 +59,12 @@ struct MergeKey: Equatable {
 
     /// A well-mixed 64-bit hash (no `Hasher`: seeding one per lookup costs more than the merge itself).
     var hash: UInt64 {
-        var h = UInt64(bitPattern: bucket) &* 0x9E37_79B9_7F4A_7C15
-        for i in 0..<8 { h = (h ^ UInt64(UInt32(bitPattern: ids[i]))) &* 0xBF58_476D_1CE4_E5B9 }
-        return h ^ (h >> 31)
+        let w = unsafeBitCast(ids, to: (UInt64, UInt64, UInt64, UInt64).self)
+        var h = (w.0 &* 0x9E37_79B9_7F4A_7C15) ^ (w.1 &* 0xBF58_476D_1CE4_E5B9) ^ (w.2 &* 0x94D0_49BB_1331_11EB)
+            ^ (w.3 &* 0xD6E8_FEB8_6659_FD93) ^ (UInt64(bitPattern: bucket) &* 0xA076_1D64_78BD_642F)
+        h ^= h >> 32
+        h &*= 0xE703_7ED1_A0B4_28DB
+        return h ^ (h >> 29)
     }
 }
 
@@ -117,6 +147,7 @@ struct GroupTable {
         for key in groupBy {
             if case .dimension = key { dimIndex.append(j); j += 1 } else { dimIndex.append(-1) }
         }
+        let direct = (0..<groupBy.count).map { dictionaries.isBound($0, to: plan) }
         partial.forEachGroup { key, slot in
             let bucket = partial.decode(key, codes: &codes)
             var ids = SIMD8<Int32>(repeating: -1)
@@ -126,6 +157,10 @@ struct GroupTable {
                     continue
                 }
                 let c = Int(codes[j])
+                if direct[p] {
+                    ids[p] = Int32(c)
+                    continue
+                }
                 var id = maps[j][c]
                 if id < 0 {
                     id = dictionaries.id(p, plan.dictionaries[plan.groupDims[j].rawValue][c])

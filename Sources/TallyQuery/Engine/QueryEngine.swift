@@ -139,10 +139,25 @@ public struct QueryEngine: Sendable {
             stats.add(o.stats)
         }
 
+        // One source holding every group: its codes become the ids of the key positions still empty.
+        let contributing = plans.indices.filter { i in plans[i].indexed != nil || outputs.contains { $0.partials[i] != nil } }
+        if contributing.count == 1 {
+            let plan = plans[contributing[0]]
+            for (p, key) in spec.query.groupBy.enumerated() {
+                guard case let .dimension(d) = key, dictionaries.isEmpty(p) else { continue }
+                dictionaries.bind(p, to: plan, values: plan.dictionaries[d.rawValue])
+            }
+        }
+
         // Merge in a fixed order: plans, then the index partial, then workers.
         var table = GroupTable()
         for (i, plan) in plans.enumerated() {
-            var maps = plan.groupDims.map { [Int32](repeating: -1, count: plan.dictionaries[$0.rawValue].count) }
+            // Global id of each code of each group dimension, found on first use (not for bound positions).
+            var maps: [[Int32]] = []
+            for (p, key) in spec.query.groupBy.enumerated() {
+                guard case let .dimension(d) = key else { continue }
+                maps.append(dictionaries.isBound(p, to: plan) ? [] : [Int32](repeating: -1, count: plan.dictionaries[d.rawValue].count))
+            }
             if let p = plan.indexed {
                 table.absorb(p, of: plan, groupBy: spec.query.groupBy, dictionaries: &dictionaries, maps: &maps)
             }
@@ -316,7 +331,7 @@ public struct QueryEngine: Sendable {
         }
 
         let keyColumns: [[String]] = (0..<positions).map { p in
-            let values = dictionaries.interners[p].values
+            let values = dictionaries.values(p)
             return rows.map { values[Int(groups[rowGroup[$0]][p])] }
         }
         let a = query.aggregates
@@ -351,7 +366,7 @@ private final class LazyRanks {
 
     init(_ dictionaries: KeyDictionaries) {
         self.dictionaries = dictionaries
-        ranks = Array(repeating: nil, count: dictionaries.interners.count)
+        ranks = Array(repeating: nil, count: dictionaries.positions)
     }
 
     func rank(_ position: Int, _ id: Int32) -> Int32 {
@@ -363,6 +378,9 @@ private final class LazyRanks {
 }
 
 /// What one scan thread hands back: its partial result per plan, its counters, its first error.
+///
+/// `@unchecked Sendable` (partials own raw buffers, errors are `any Error`): an output crosses threads
+/// once, through `WorkerResults`' mutex, after its worker has stopped touching it.
 private struct WorkerOutput: @unchecked Sendable {
     var partials: [Partial?]
     var stats = QueryStatistics()
