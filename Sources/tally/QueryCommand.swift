@@ -99,7 +99,7 @@ struct QueryCommand: ParsableCommand {
 
     func run() throws {
         let query = try makeQuery()
-        let s = try store.open(background: false)
+        let s = try store.open(background: false, readOnly: true)
         defer { try? s.close() }
         let engine = QueryEngine(threads: threads)
         let snapshot = s.snapshot()

@@ -8,7 +8,7 @@ struct StatsCommand: ParsableCommand {
     @OptionGroup var store: StoreOptionGroup
 
     func run() throws {
-        let s = try store.open(background: false)
+        let s = try store.open(background: false, readOnly: true)
         defer { try? s.close() }
         for line in s.openReport { printError("note: \(line)") }
         let st = s.stats()

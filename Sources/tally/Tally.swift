@@ -21,8 +21,10 @@ struct StoreOptionGroup: ParsableArguments {
     @Option(name: .long, help: "fsync (default: every acknowledged write survives power loss) or buffered (survives a process crash only).")
     var durability: StoreOptions.Durability = .fsync
 
-    func open(background: Bool = true) throws -> Store {
+    /// Opens the store; `readOnly` needs no lock (works beside a running server) and changes nothing.
+    func open(background: Bool = true, readOnly: Bool = false) throws -> Store {
         var options = StoreOptions()
+        options.readOnly = readOnly
         options.durability = durability
         options.background = background
         return try Store(path: data, options: options)

@@ -15,6 +15,25 @@ func testOptions(sealRows: Int = 1_000_000, granuleRows: Int = 64) -> StoreOptio
     return o
 }
 
+/// Builds `PartRows` from records (one tenant).
+enum PartRowsFixture {
+    static func rows(_ records: [CostRecord]) -> PartRows {
+        var rows = PartRows(tenant: records[0].tenantID)
+        var dicts = [StringInterner](repeating: StringInterner(), count: Dimension.allCases.count)
+        for r in records {
+            rows.createdAt.append(r.createdAtMillis)
+            rows.inputTokens.append(r.inputTokens)
+            rows.outputTokens.append(r.outputTokens)
+            rows.cost.append(r.costNanos)
+            for d in Dimension.allCases { rows.dims[d.rawValue].append(dicts[d.rawValue].intern(r[d])) }
+            rows.requestBytes.append(contentsOf: Array(r.requestID.utf8))
+            rows.requestOffsets.append(rows.requestBytes.count)
+        }
+        rows.dictionaries = dicts.map(\.values)
+        return rows
+    }
+}
+
 func sorted(_ records: [CostRecord]) -> [CostRecord] {
     records.sorted { ($0.tenantID, $0.requestID, $0.createdAtMillis) < ($1.tenantID, $1.requestID, $1.createdAtMillis) }
 }
@@ -297,6 +316,61 @@ func sorted(_ records: [CostRecord]) -> [CostRecord] {
         #expect(m.newestRecord == records.map(\.createdAtMillis).max())
         let st = store.stats()
         #expect(st.rows == 400 && st.columns.count == 12 && st.bytesPerRecord > 0)
+    }
+
+    @Test func footersOfManySmallHoursParse() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let start = RandomRecords.Options.defaultEnd
+        // One tiny record per hour: hour entries of a few bytes each.
+        let records = (0..<300).map { h in
+            CostRecord(tenantID: "t", requestID: "r\(h)", model: "m", inputTokens: 0, outputTokens: 0, costNanos: 1,
+                       createdAtMillis: start + Int64(h) * TimeUnit.hourMillis)
+        }
+        let (bytes, _) = PartWriter.encode(PartRowsFixture.rows(records), id: 1, level: 0)
+        let path = dir.appending("p.part")
+        try FileIO.writeAtomically(bytes, to: path, directory: dir.path)
+        let reader = try PartReader(path: path)
+        #expect(reader.meta.hours.count == 300)
+        try reader.verify()
+    }
+
+    @Test func mergesKeepStringsThatOnlyLookEqual() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try Store(path: dir.path, options: testOptions())
+        defer { try? store.close() }
+        let t = RandomRecords.Options.defaultEnd
+        let composed = CostRecord(tenantID: "t", userID: "Zo\u{EB}", requestID: "a", model: "m", inputTokens: 1, outputTokens: 1, costNanos: 1, createdAtMillis: t)
+        let decomposed = CostRecord(tenantID: "t", userID: "Zoe\u{301}", requestID: "b", model: "m", inputTokens: 1, outputTokens: 1, costNanos: 1, createdAtMillis: t)
+        _ = try store.append(RecordBatch([composed]))
+        try store.flush()
+        _ = try store.append(RecordBatch([decomposed]))
+        try store.flush()
+        #expect(try store.compact() == 1)
+        let users = Set(try store.snapshot().records().map { Array($0.userID.utf8) })
+        #expect(users == [Array("Zo\u{EB}".utf8), Array("Zoe\u{301}".utf8)])
+    }
+
+    @Test func aReadOnlyOpenSeesEverythingAndChangesNothing() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let records = RandomRecords(seed: 59, options: .init(tenants: 2)).records(600)
+        let writer = try Store(path: dir.path, options: testOptions())
+        _ = try writer.append(RecordBatch(records[0..<400]))
+        try writer.flush()
+        _ = try writer.append(RecordBatch(records[400...]))
+        // While the writer holds the directory, a reader opens it and sees parts and WAL rows alike.
+        var options = testOptions()
+        options.readOnly = true
+        let reader = try Store(path: dir.path, options: options)
+        #expect(sorted(try reader.snapshot().records()) == sorted(records))
+        #expect(throws: StoreError.readOnly(path: dir.path)) { try reader.append(RecordBatch(records[0..<1])) }
+        #expect(try reader.compactOnce() == false)
+        try reader.close()
+        let before = FileIO.list(dir.path + "/wal") + FileIO.list(dir.path + "/parts")
+        #expect(before == FileIO.list(dir.path + "/wal") + FileIO.list(dir.path + "/parts"))
+        try writer.close()
     }
 
     @Test func aDirectoryIsOpenedByOneStoreAtATime() throws {

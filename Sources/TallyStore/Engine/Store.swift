@@ -30,11 +30,12 @@ public final class Store: @unchecked Sendable {
 
     final class WriterState {
         var head = Head()
-        var wal: WriteAheadLog
+        /// Nil when the store is open read-only.
+        var wal: WriteAheadLog?
         var dedup: Deduplicator
         /// Set after a failed WAL write: the log's tail is uncertain until the store is reopened.
         var broken: StoreError?
-        init(wal: WriteAheadLog, dedup: Deduplicator) {
+        init(wal: WriteAheadLog?, dedup: Deduplicator) {
             self.wal = wal
             self.dedup = dedup
         }
@@ -73,15 +74,27 @@ public final class Store: @unchecked Sendable {
     var manifestPath: String { path + "/MANIFEST" }
 
     /// Opens (creating if needed) the store in `path`, replaying the WAL.
+    ///
+    /// With `options.readOnly` nothing on disk is changed and no lock is taken: the WAL is replayed
+    /// up to its first bad frame without cutting it, damaged parts are skipped (and reported) rather
+    /// than quarantined, the dedup window is not loaded, and appends fail with `StoreError.readOnly`.
     public init(path: String, options: StoreOptions = StoreOptions()) throws {
         self.path = path
         self.options = options
-        try FileIO.makeDirectory(path)
-        for dir in ["parts", "wal", "quarantine"] { try FileIO.makeDirectory(path + "/" + dir) }
-        lockFD = try FileIO.open(path + "/LOCK", O_RDWR | O_CREAT)
-        if flock(lockFD, LOCK_EX | LOCK_NB) != 0 {
-            Glibc.close(lockFD)
-            throw StoreError.locked(path: path)
+        let readOnly = options.readOnly
+        if readOnly {
+            guard FileIO.exists(path + "/MANIFEST") || FileIO.exists(path + "/wal") else {
+                throw StoreError.io(path: path, operation: "open", errno: ENOENT)
+            }
+            lockFD = -1
+        } else {
+            try FileIO.makeDirectory(path)
+            for dir in ["parts", "wal", "quarantine"] { try FileIO.makeDirectory(path + "/" + dir) }
+            lockFD = try FileIO.open(path + "/LOCK", O_RDWR | O_CREAT)
+            if flock(lockFD, LOCK_EX | LOCK_NB) != 0 {
+                Glibc.close(lockFD)
+                throw StoreError.locked(path: path)
+            }
         }
         var report: [String] = []
         var manifest = Manifest()
@@ -100,9 +113,13 @@ public final class Store: @unchecked Sendable {
             let p = path + "/parts/" + PartFormat.fileName(entry.id)
             do {
                 let reader = try PartReader(path: p)
-                try dedup.load(reader, newest: newest[entry.tenant]!)
+                if !readOnly { try dedup.load(reader, newest: newest[entry.tenant]!) }
                 readers.append(reader)
             } catch let e as StoreError {
+                if readOnly {
+                    report.append("skipped damaged part \(p): \(e)")
+                    continue
+                }
                 report.append("quarantined \(p): \(e)")
                 rename(p, path + "/quarantine/" + PartFormat.fileName(entry.id))
                 quarantined.append(entry.id)
@@ -115,27 +132,30 @@ public final class Store: @unchecked Sendable {
         }
         // Files not in the manifest are leftovers of a seal or merge that did not finish.
         let live = Set(manifest.parts.map { PartFormat.fileName($0.id) })
-        for name in FileIO.list(path + "/parts") where !live.contains(name) {
+        for name in FileIO.list(path + "/parts") where !live.contains(name) && !readOnly {
             unlink(path + "/parts/" + name)
             report.append("removed unfinished part file \(name)")
         }
 
         // Replay the WAL into a fresh head: its batches were de-duplicated when they were written.
         let head = Head()
-        let replay = try WriteAheadLog.replay(directory: path + "/wal", from: manifest.walStart) { batch in
-            for i in 0..<batch.count {
-                let s = dedup.slot(batch.tenantID(at: i))
-                dedup.insert(slot: s, batch.withRequestIDBytes(at: i) { RequestIDSet.key($0) }, createdAt: batch.createdAt[i])
+        let replay = try WriteAheadLog.replay(directory: path + "/wal", from: manifest.walStart, repair: !readOnly) { batch in
+            if !readOnly {
+                for i in 0..<batch.count {
+                    let s = dedup.slot(batch.tenantID(at: i))
+                    dedup.insert(slot: s, batch.withRequestIDBytes(at: i) { RequestIDSet.key($0) }, createdAt: batch.createdAt[i])
+                }
             }
             _ = head.apply(batch, rows: Array(0..<batch.count))
         }
         if let cut = replay.truncated {
-            report.append("WAL segment \(cut.segment) cut at offset \(cut.offset): \(cut.reason)")
+            report.append("WAL segment \(cut.segment) \(readOnly ? "read up to" : "cut at") offset \(cut.offset): \(cut.reason)")
         }
         if replay.records > 0 { report.append("replayed \(replay.records) records from the WAL") }
-        let wal = try WriteAheadLog(directory: path + "/wal", segment: max(replay.lastSegment, manifest.walStart))
+        let wal = readOnly ? nil : try WriteAheadLog(directory: path + "/wal", segment: max(replay.lastSegment, manifest.walStart))
         writer = WriterState(wal: wal, dedup: dedup)
         writer.head = head
+        if readOnly { writer.broken = .readOnly(path: path) }
         maintenance = MaintenanceState(manifest: manifest)
         openReport = report
         let views = head.tenants.mapValues { $0.view() }
@@ -147,7 +167,7 @@ public final class Store: @unchecked Sendable {
             $0.headRows = headRows
             $0.headStartedAt = headRows > 0 ? monotonicSeconds() : nil
         }
-        if options.background {
+        if options.background && !readOnly {
             maintenanceRunning = true
             startThread(name: "tally-maintenance") { [self] in maintenanceLoop() }
         }
@@ -244,12 +264,12 @@ public final class Store: @unchecked Sendable {
         }
         var frames = ByteWriter(capacity: 1 << 16)
         for (request, rows) in zip(group, selected) where !rows.isEmpty {
-            writer.wal.encode(request.batch, rows: rows, into: &frames)
+            writer.wal!.encode(request.batch, rows: rows, into: &frames)
         }
         if frames.count > 0 {
             do {
-                try writer.wal.write(frames.bytes)
-                if options.durability == .fsync { try writer.wal.sync() }
+                try writer.wal!.write(frames.bytes)
+                if options.durability == .fsync { try writer.wal!.sync() }
             } catch {
                 let e = error as? StoreError ?? .invalidArgument("\(error)")
                 writer.broken = e
@@ -295,8 +315,8 @@ public final class Store: @unchecked Sendable {
     private func sealLocked() throws {
         try writerLock.withLock {
             let head = writer.head
-            guard head.rows > 0 else { return }
-            let segment = try writer.wal.rotate()
+            guard head.rows > 0, let wal = writer.wal else { return }
+            let segment = try wal.rotate()
             writer.head = Head()
             let epoch = writer.dedup.freeze()
             let views = head.tenants.values.map { $0.view() }.sorted { $0.tenant < $1.tenant }
@@ -371,7 +391,8 @@ public final class Store: @unchecked Sendable {
     /// Merges one group of small parts (same tenant and month), if there is one; returns whether it did.
     @discardableResult
     public func compactOnce() throws -> Bool {
-        try maintenanceLock.withLock {
+        if options.readOnly { return false }
+        return try maintenanceLock.withLock {
             let parts = published.withLock { $0.parts }
             var groups: [String: [PartReader]] = [:]
             for p in parts where p.meta.rows < options.smallPartRows {
@@ -443,6 +464,11 @@ public final class Store: @unchecked Sendable {
     }
 
     private func quarantineLocked(_ p: PartReader, because error: StoreError) throws {
+        if options.readOnly {
+            // Nothing on disk may change: stop reading the part in this process only.
+            published.withLock { $0.parts.removeAll { $0.meta.id == p.meta.id } }
+            return
+        }
         var manifest = maintenance.manifest
         manifest.parts.removeAll { $0.id == p.meta.id }
         try publish(manifest, adding: [], removing: [p.meta.id], unfreezing: nil)
@@ -527,7 +553,7 @@ public final class Store: @unchecked Sendable {
             while maintenanceRunning { wake.wait() }
         }
         try maintenanceLock.withLock { try sealLocked() }
-        Glibc.close(lockFD)
+        if lockFD >= 0 { Glibc.close(lockFD) }
         lockFD = -1
     }
 

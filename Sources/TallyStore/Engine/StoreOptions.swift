@@ -25,6 +25,8 @@ public struct StoreOptions: Sendable {
     public var maxPartRows = 4_000_000
     /// Run sealing and compaction on a background thread.
     public var background = true
+    /// Open for reading only: no lock, no change on disk, no dedup state (for `tally query`, `stats`).
+    public var readOnly = false
 
     public init() {}
 }

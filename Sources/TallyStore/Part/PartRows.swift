@@ -33,15 +33,15 @@ package struct PartRows: Sendable {
     }
 
     /// Appends all rows of `other` (same tenant), re-coding its dimensions into this one's dictionaries.
+    /// Strings are matched byte for byte (not by Swift's canonical equivalence), so ids stay exact.
     package mutating func append(contentsOf other: PartRows) {
         for d in 0..<dims.count {
-            var index: [String: UInt32] = [:]
-            for (c, s) in dictionaries[d].enumerated() { index[s] = UInt32(c) }
+            var index = StringInterner()
+            for s in dictionaries[d] { _ = index.intern(s) }
             let remap: [UInt32] = other.dictionaries[d].map { s in
-                if let c = index[s] { return c }
-                let c = UInt32(dictionaries[d].count)
-                dictionaries[d].append(s)
-                index[s] = c
+                let before = index.count
+                let c = index.intern(s)
+                if index.count > before { dictionaries[d].append(s) }
                 return c
             }
             dims[d].append(contentsOf: other.dims[d].lazy.map { remap[Int($0)] })

@@ -221,7 +221,7 @@ package enum PartFooterCodec {
             granules.append(Granule(rowStart: rs, rows: rc, blocks: blocks))
         }
         let hcount = Int(try r.u32())
-        guard hcount <= r.remaining / 8 else { throw ByteReader.Overrun(offset: r.offset) }
+        guard hcount <= r.remaining / 6 else { throw ByteReader.Overrun(offset: r.offset) }  // an hour entry takes at least 6 bytes
         var hours: [HourEntry] = []
         hours.reserveCapacity(hcount)
         var previous: Int64 = 0

@@ -10,6 +10,8 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case locked(path: String)
     /// The store was closed.
     case closed
+    /// The store was opened read-only.
+    case readOnly(path: String)
     /// A caller passed something the store cannot accept.
     case invalidArgument(String)
 
@@ -25,6 +27,8 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
             return "the data directory \(path) is in use by another process"
         case .closed:
             return "the store is closed"
+        case let .readOnly(path):
+            return "the store in \(path) is open read-only"
         case let .invalidArgument(text):
             return text
         }

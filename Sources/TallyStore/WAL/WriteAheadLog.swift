@@ -129,7 +129,7 @@ package final class WriteAheadLog {
 
     /// Replays committed batches of segments >= `from`, in order; cuts the log at the first bad frame
     /// (truncating that segment to its last commit and deleting later segments).
-    package static func replay(directory: String, from: UInt64, apply: (RecordBatch) throws -> Void) throws -> ReplayResult {
+    package static func replay(directory: String, from: UInt64, repair: Bool = true, apply: (RecordBatch) throws -> Void) throws -> ReplayResult {
         var result = ReplayResult()
         let all = segments(in: directory).filter { $0 >= from }
         result.lastSegment = all.last ?? from
@@ -197,6 +197,8 @@ package final class WriteAheadLog {
             }
             if let (offset, reason) = cut {
                 result.truncated = (seg, offset, reason)
+                result.lastSegment = seg
+                guard repair else { break }
                 guard truncate(p, off_t(good)) == 0 else { throw StoreError.io(path: p, operation: "truncate", errno: errno) }
                 if good == 0 { unlink(p) }
                 for later in all[(k + 1)...] { unlink(path(directory, later)) }
