@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Tally next to DuckDB and chDB on the same generated data, in one run (see docs/PERFORMANCE.md).
+# Tally next to DuckDB and chDB on the same generated data, in one run (see docs/PERFORMANCE.md):
+# load rows/s, bytes per row on disk, and the warm latency of Q1..Q8 (shared/bench/peers.py), with
+# Tally's answers checked against DuckDB's.
 #
 #   make bench-peers                         # 10M rows, builds .build/release/tally first
 #   ROWS=200000 ./Benchmarks/peers.sh        # a quick run
@@ -10,11 +12,12 @@
 #   ROWS        rows to generate when the CSV is absent (default 10000000)
 #   CSV         the gen.py CSV to load (default $WORK/costs.csv, generated when absent)
 #   TALLY       the tally binary (default <repo>/.build/release/tally)
-#   REPS        warm repetitions per query, median taken (default 5); THREADS for the peers (default 1,2)
+#   REPS        warm repetitions per query, median taken (default 5)
+#   THREADS     thread counts the queries run with, for the peers and tally (default 1,2)
 #   SKIP_PEERS  1: reuse $WORK/peers.json from an earlier run on the same CSV instead of running peers.py
 #
-# Load rows/s and bytes per row of all three engines come from this one run on this one machine, so
-# their ratios are comparable even when the absolute figures are noisy.
+# Every figure of the three engines comes from this one run on this one machine, so their ratios are
+# comparable even when the absolute figures are noisy.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -83,50 +86,47 @@ parts_bytes=$(find "$data/parts" -type f -name '*.part' -printf '%s\n' | awk '{ 
 store_bytes=$(find "$data" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
 
 # ----------------------------------------------------------------------------------------- queries
-# >>> Q1..Q8 as `tally query` invocations. EDIT HERE when `tally query` lands. <<<
-# The flags below are a guess at the command (modelled on TallyQuery's `Query`: tenants, time range,
-# bucket, group keys, order, limit, trailing window); the rest of the script only times the command
-# and keeps its output in $WORK/tally-queries/Qn.out. Parameters come from peers.py's JSON:
-# L = largest tenant, M = 20th largest tenant, S7 = UTC start of the last 7 calendar days.
-# QUERIES in shared/bench/peers.py says exactly what each query returns.
+# >>> Q1..Q8 as `tally query` invocations: EDIT HERE when the command's flags change. <<<
+# QUERIES in shared/bench/peers.py says exactly what each query returns; the parameters come from
+# peers.py's JSON: L = largest tenant, M = 20th largest tenant, S7 = UTC start of the last 7 days.
+# --no-fill: the peers return only buckets that have rows.
 tally_query_args() {
-    local q=$1
-    QUERY_ARGS=(--data "$data")
-    case $q in
-        Q1) QUERY_ARGS+=(--tenant "$L" --bucket hour) ;;
-        Q2) QUERY_ARGS+=(--tenant "$M" --bucket day) ;;
-        Q3) QUERY_ARGS+=(--tenant "$L" --group-by model --order cost) ;;
-        Q4) QUERY_ARGS+=(--tenant "$L" --group-by user --order cost --limit 20) ;;
-        Q5) QUERY_ARGS+=(--all-tenants --from "$S7" --group-by tenant,feature) ;;
-        Q6) QUERY_ARGS+=(--all-tenants --bucket day) ;;
-        Q7) QUERY_ARGS+=(--all-tenants --group-by tenant --bucket day --trailing 7) ;;
-        Q8) QUERY_ARGS+=(--all-tenants --group-by model) ;;
+    case $1 in
+        Q1) QUERY_ARGS=(usage --tenant "$L" --resolution hour --no-fill) ;;
+        Q2) QUERY_ARGS=(usage --tenant "$M" --resolution day --no-fill) ;;
+        Q3) QUERY_ARGS=(cost --tenant "$L" --group-by model --order cost) ;;
+        Q4) QUERY_ARGS=(cost --tenant "$L" --group-by user --order cost --limit 20) ;;
+        Q5) QUERY_ARGS=(cost --tenant '*' --from "$S7" --group-by tenant,feature --order key) ;;
+        Q6) QUERY_ARGS=(usage --tenant '*' --resolution day --no-fill) ;;
+        Q7) QUERY_ARGS=(baseline --tenant '*' --group-by tenant --trailing-days 7 --no-fill) ;;
+        Q8) QUERY_ARGS=(cost --tenant '*' --group-by model --order key) ;;
         *) return 1 ;;
     esac
+    QUERY_ARGS+=(--data "$data" --format csv)
 }
 
-# Median wall time (ms) of REPS runs after one warm-up; each run is a whole process (start, open the
-# store, query, print), unlike the peers' in-process latencies.
+# Times one query at `threads` scan threads: one `tally query` process answers it once (its rows go to
+# $WORK/tally-queries/Qn.tT.csv), then runs it REPS more times warm and reports the median, which is what
+# the peers report too (after one warm-up run). Prints "<warm median ms> <whole process ms>".
 time_tally_query() {
-    local q=$1 out="$WORK/tally-queries/$1.out" times=() i a b
-    tally_query_args "$q"
-    "$TALLY" query "${QUERY_ARGS[@]}" >"$out" 2>"$out.err" || return 1
-    for ((i = 0; i < REPS; i++)); do
-        a=$(now)
-        "$TALLY" query "${QUERY_ARGS[@]}" >/dev/null 2>&1 || return 1
-        b=$(now)
-        times+=("$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.3f", (b - a) * 1000 }')")
-    done
-    printf '%s\n' "${times[@]}" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+    local q=$1 threads=$2 dir="$WORK/tally-queries" a b median
+    tally_query_args "$q" || return 1
+    a=$(now)
+    "$TALLY" query "${QUERY_ARGS[@]}" --threads "$threads" --repeat "$REPS" >"$dir/$q.t$threads.csv" 2>"$dir/$q.t$threads.err" || return 1
+    b=$(now)
+    median=$(sed -n 's/^query: median \([0-9.]*\) ms.*/\1/p' "$dir/$q.t$threads.err")
+    [ -n "$median" ] || return 1
+    printf '%s %s\n' "$median" "$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.1f", (b - a) * 1000 }')"
 }
 
-query_times="$WORK/tally-queries.tsv"
-: >"$query_times"
 # `tally query --help` exits 0 even without the command (argument-parser prints the root help), so
 # look for the command's own usage line.
 has_query_command() { "$TALLY" query --help 2>/dev/null | grep -q 'USAGE: tally query'; }
 
+query_times="$WORK/tally-queries.tsv"
+: >"$query_times"
 if has_query_command; then
+    rm -rf "$WORK/tally-queries"
     mkdir -p "$WORK/tally-queries"
     eval "$(python3 - "$WORK/peers.json" <<'PY'
 import json, shlex, sys
@@ -135,17 +135,21 @@ s7 = p["S7"].replace(" ", "T") + "Z"
 print(f"L={shlex.quote(p['L'])} M={shlex.quote(p['M'])} S7={shlex.quote(s7)}")
 PY
 )"
+    IFS=, read -r -a thread_counts <<<"$THREADS"
     for q in Q1 Q2 Q3 Q4 Q5 Q6 Q7 Q8; do
-        if ms=$(time_tally_query "$q"); then
-            log "tally query $q: $ms ms"
-            printf '%s\t%s\n' "$q" "$ms" >>"$query_times"
-        else
-            log "tally query $q failed (see $WORK/tally-queries/$q.out.err); adjust tally_query_args"
-            printf '%s\t\n' "$q" >>"$query_times"
-        fi
+        for t in "${thread_counts[@]}"; do
+            if r=$(time_tally_query "$q" "$t"); then
+                read -r median process <<<"$r"
+                log "tally query $q, $t thread(s): $median ms warm, $process ms as a whole process"
+                printf '%s\t%s\t%s\t%s\n' "$q" "$t" "$median" "$process" >>"$query_times"
+            else
+                log "tally query $q failed (see $WORK/tally-queries/$q.t$t.err); check tally_query_args"
+                printf '%s\t%s\t\t\n' "$q" "$t" >>"$query_times"
+            fi
+        done
     done
 else
-    log "tally query is not available yet: Q1..Q8 skipped for Tally"
+    log "tally query is not available: Q1..Q8 skipped for Tally"
 fi
 
 # ----------------------------------------------------------------------------------------- summary
@@ -171,6 +175,10 @@ LABELS = {  # short names of peers.py's QUERIES, as in shared/bench/README.md
     "Q5": "(tenant, feature) over the last 7 days", "Q6": "org-wide daily totals",
     "Q7": "per-tenant daily spend + 7-day trailing average", "Q8": "full scan: cost by model",
 }
+
+def fmt_ms(v):
+    """A latency in ms with three significant digits or more."""
+    return f"{v:.3f}" if v < 1 else f"{v:.2f}" if v < 10 else f"{v:.1f}"
 
 def ratio(a, b):
     return f"{a / b:.2f}x" if b else "-"
@@ -220,27 +228,76 @@ for name, e in [("Tally", tally)] + [(n, engines[k]) for n, k in (("DuckDB", "du
         cells += ["", "", "", ""]
     out.append("| " + " | ".join(cells) + " |")
 
+# Tally's query times: {q: {threads: (warm median ms, whole process ms)}}.
 tq = {}
 for line in open(sys.argv[2]):
-    q, _, ms = line.rstrip("\n").partition("\t")
-    tq[q] = float(ms) if ms else None
+    q, t, ms, proc = (line.rstrip("\n").split("\t") + ["", "", "", ""])[:4]
+    tq.setdefault(q, {})[t] = (float(ms), float(proc)) if ms else None
 threads = [str(t) for t in meta["threads"]]
+
+# Tally's answers against the reference engine's, in the peers' column order (see QUERIES).
+COLUMNS = {
+    "Q1": ["hour", "count", "input_tokens", "output_tokens", "cost_cents"],
+    "Q2": ["day", "count", "input_tokens", "output_tokens", "cost_cents"],
+    "Q3": ["model", "count", "input_tokens", "output_tokens", "cost_cents"],
+    "Q4": ["user_id", "cost_cents", "count"],
+    "Q5": ["tenant_id", "feature_tag", "count", "cost_cents"],
+    "Q6": ["day", "count", "input_tokens", "output_tokens", "cost_cents"],
+    "Q7": ["tenant_id", "day", "cost_cents", "trailing_7d_avg_cost_cents"],
+    "Q8": ["model", "cost_cents"],
+}
+
+def check(q):
+    """'agrees', 'differs (...)' or 'unchecked' for Tally's answer to q."""
+    import csv
+    path = os.path.join(os.path.dirname(sys.argv[2]), "tally-queries", f"{q}.t{threads[0]}.csv")
+    try:
+        ref = answers["answers"][answers["reference"]][q]
+        with open(path, newline="") as f:
+            table = list(csv.DictReader(f))
+        rows = [[r[c] for c in COLUMNS[q]] for r in table]
+    except (OSError, KeyError, TypeError):
+        return "unchecked"
+    if len(rows) != len(ref):
+        return f"differs ({len(rows)} rows, expected {len(ref)})"
+    for i, (got, want) in enumerate(zip(rows, ref)):
+        for g, w in zip(got, want):
+            same = abs(float(g) - w) <= 0.001 if isinstance(w, float) else str(g) == str(w)
+            if not same:
+                return f"differs (row {i + 1}: {got} vs {want})"
+    return "agrees"
+
+try:
+    answers = json.load(open(os.path.join(os.path.dirname(sys.argv[2]), "answers.json")))
+except OSError:
+    answers = None
+
 out.append("")
-out.append(f"Queries: warm latency, median of {meta['reps']} (ms).")
+out.append(f"Queries: warm latency, median of {meta['reps']} runs after a warm-up (ms).")
 if tq:
-    out.append("Tally runs one `tally query` process per run (start-up and store open included).\n")
+    out.append("Tally: `tally query --repeat` (warm runs in one process, after one answered run); "
+               "\"process\" is that whole `tally query` process (start-up, store open, one cold run, the warm runs, output). "
+               f"\"answer\" compares Tally's rows with {answers['reference'] if answers else 'the reference engine'}'s.\n")
 else:
-    out.append("Tally: `tally query` is not available yet; only the peers are shown.\n")
-hdr = ["query"] + ([] if not tq else ["Tally"]) + [f"{n} t={t}" for n, k in (("DuckDB", "duckdb"), ("chDB", "chdb")) if k in engines for t in threads]
+    out.append("Tally: `tally query` is not available; only the peers are shown.\n")
+peer_cols = [(n, k, t) for n, k in (("DuckDB", "duckdb"), ("chDB", "chdb")) if k in engines for t in threads]
+hdr = ["query"]
+if tq:
+    hdr += [f"Tally t={t}" for t in threads] + [f"Tally process t={threads[0]}"]
+hdr += [f"{n} t={t}" for n, _, t in peer_cols]
+if tq:
+    hdr.append("answer")
 out.append("| " + " | ".join(hdr) + " |")
 out.append("|" + "---|" * len(hdr))
 for q, text in meta["queries"].items():
     cells = [f"{q} {LABELS.get(q, text.split(':')[0])}"]
     if tq:
-        cells.append(f"{tq[q]:.1f}" if tq.get(q) is not None else "failed")
-    for k in ("duckdb", "chdb"):
-        if k in engines:
-            cells += [f"{engines[k]['latency_ms'][q][t]:.1f}" for t in threads]
+        got = tq.get(q, {})
+        cells += [fmt_ms(got[t][0]) if got.get(t) else "failed" for t in threads]
+        cells.append(f"{got[threads[0]][1]:.0f}" if got.get(threads[0]) else "-")
+    cells += [f"{engines[k]['latency_ms'][q][t]:.1f}" for _, k, t in peer_cols]
+    if tq:
+        cells.append(check(q) if answers else "unchecked")
     out.append("| " + " | ".join(cells) + " |")
 agreement = peers.get("agreement", {})
 for e, d in agreement.items():
