@@ -9,8 +9,9 @@ import Synchronization
 /// store's writer lock, so other appends wait and no id can slip in between check and commit.
 public final class BulkLoad {
     public let store: Store
-    /// Buffered rows are written out once there are this many.
-    public var maxBufferedRows = 4_000_000
+    /// Buffered rows are written out once there are this many (the largest tenants' first, so parts
+    /// are written while the load goes on and small tenants still end up in one part each).
+    public var maxBufferedRows = 1_000_000
     private var buffers: [String: PartRowsBuilder] = [:]
     /// Every string of the load; builders hold codes into it.
     private var strings = StringInterner()
@@ -135,49 +136,53 @@ public final class BulkLoad {
     }
 }
 
-/// Encodes and writes parts on its own thread, so the load keeps reading while parts are written.
+/// Encodes and writes parts on worker threads, so the load keeps reading while parts are written
+/// and the parts left at the end are written two at a time.
 final class PartSpiller: @unchecked Sendable {
     // @unchecked: the mutable fields are only touched with `lock` held.
     private let lock = ConditionLock()
     private var jobs: [(rows: PartRows, id: UInt64)] = []
     private var pendingRows = 0
-    private var busy = false
     private var done: [PartReader] = []
     private var paths: [String] = []
     private var failure: (any Error)?
     private var stopping = false
-    private var running = true
+    /// Worker threads still running.
+    private var running: Int
 
-    init(directory: String, granuleRows: Int) {
-        startThread(name: "tally-spill") { [self] in
-            while true {
-                let job: (rows: PartRows, id: UInt64)? = lock.withLock {
-                    while jobs.isEmpty && !stopping { lock.wait() }
-                    if jobs.isEmpty { return nil }
-                    busy = true
-                    return jobs.removeFirst()
-                }
-                guard let job else { break }
-                let path = directory + "/" + PartFormat.fileName(job.id)
-                lock.withLock { paths.append(path) }
-                let result = Result { () throws -> PartReader in
-                    _ = try PartWriter.write(job.rows, id: job.id, level: 0, directory: directory, granuleRows: granuleRows)
-                    return try PartReader(path: path)
-                }
-                lock.withLock {
-                    switch result {
-                    case let .success(r): done.append(r)
-                    case let .failure(e): if failure == nil { failure = e }
-                    }
-                    pendingRows -= job.rows.count
-                    busy = false
-                    lock.broadcast()
-                }
+    init(directory: String, granuleRows: Int, threads: Int = 2) {
+        running = threads
+        for _ in 0..<threads {
+            startThread(name: "tally-spill") { [self] in work(directory: directory, granuleRows: granuleRows) }
+        }
+    }
+
+    private func work(directory: String, granuleRows: Int) {
+        while true {
+            let job: (rows: PartRows, id: UInt64)? = lock.withLock {
+                while jobs.isEmpty && !stopping { lock.wait() }
+                if jobs.isEmpty { return nil }
+                return jobs.removeFirst()
+            }
+            guard let job else { break }
+            let path = directory + "/" + PartFormat.fileName(job.id)
+            lock.withLock { paths.append(path) }
+            let result = Result { () throws -> PartReader in
+                _ = try PartWriter.write(job.rows, id: job.id, level: 0, directory: directory, granuleRows: granuleRows)
+                return try PartReader(path: path)
             }
             lock.withLock {
-                running = false
+                switch result {
+                case let .success(r): done.append(r)
+                case let .failure(e): if failure == nil { failure = e }
+                }
+                pendingRows -= job.rows.count
                 lock.broadcast()
             }
+        }
+        lock.withLock {
+            running -= 1
+            lock.broadcast()
         }
     }
 
@@ -197,7 +202,7 @@ final class PartSpiller: @unchecked Sendable {
         try lock.withLock {
             stopping = true
             lock.broadcast()
-            while running { lock.wait() }
+            while running > 0 { lock.wait() }
             if let failure { throw failure }
             return done.sorted { $0.meta.id < $1.meta.id }
         }
@@ -209,7 +214,7 @@ final class PartSpiller: @unchecked Sendable {
             jobs.removeAll()
             stopping = true
             lock.broadcast()
-            while running { lock.wait() }
+            while running > 0 { lock.wait() }
             return paths
         }
     }
