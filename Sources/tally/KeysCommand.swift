@@ -139,6 +139,7 @@ struct KeysCommand: ParsableCommand {
         private func makeKeys(_ catalog: Catalog) throws -> [(String, String)] {
             var options = StoreOptions()
             options.background = false
+            options.readOnly = true
             let store = try Store(path: data, options: options)
             defer { try? store.close() }
             let analytics = Analytics(store: store, catalog: catalog)

@@ -72,6 +72,9 @@ struct OperationsTests {
                 "tally_store_rows 8",
                 "tally_store_parts 0",
                 "# TYPE tally_store_compactions_total counter",
+                "tally_store_seals_total 0",
+                "tally_store_newest_record_age_seconds 0",
+                "tally_store_bytes{kind=\"wal\"} ",
             ] {
                 #expect(text.contains(expected), "missing: \(expected)")
             }

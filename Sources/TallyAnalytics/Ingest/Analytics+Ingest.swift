@@ -1,7 +1,7 @@
 import TallyStore
 
 /// What became of a batch of records: how many were stored, which were duplicates, which were rejected and why.
-public struct IngestReceipt: Sendable, Encodable {
+public struct IngestReceipt: Sendable, JSONWritable {
     /// Whether the good records were stored (false: the batch had bad records and nothing was stored).
     public var stored: Bool
     /// Records read from the body (good and bad).
@@ -17,22 +17,25 @@ public struct IngestReceipt: Sendable, Encodable {
     /// Whether `errors` was cut short.
     public var errorsTruncated: Bool
 
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: DynamicKey.self)
-        try c.encode(stored ? "stored" : "rejected", forKey: DynamicKey("status"))
-        try c.encode(received, forKey: DynamicKey("received"))
-        try c.encode(inserted, forKey: DynamicKey("inserted"))
-        var d = c.nestedContainer(keyedBy: DynamicKey.self, forKey: DynamicKey("duplicates"))
-        try d.encode(duplicateLines.count, forKey: DynamicKey("count"))
-        try d.encode(duplicateLines, forKey: DynamicKey("lines"))
-        var r = c.nestedContainer(keyedBy: DynamicKey.self, forKey: DynamicKey("rejected"))
-        try r.encode(rejectedLines, forKey: DynamicKey("count"))
-        try r.encode(errors.map(ErrorEntry.init), forKey: DynamicKey("errors"))
-        try r.encode(errorsTruncated, forKey: DynamicKey("truncated"))
+    public func write(to json: inout JSONWriter) {
+        json.object { w in
+            w.field("status", stored ? "stored" : "rejected")
+            w.field("received", received)
+            w.field("inserted", inserted)
+            w.field("duplicates") { d in
+                d.field("count", duplicateLines.count)
+                d.field("lines", integers: duplicateLines)
+            }
+            w.field("rejected") { r in
+                r.field("count", rejectedLines)
+                r.field("errors", array: errors.map(ErrorEntry.init))
+                r.field("truncated", errorsTruncated)
+            }
+        }
     }
 
     /// A record error on the wire: `{ line, field, reason }`.
-    public struct ErrorEntry: Sendable, Encodable {
+    public struct ErrorEntry: Sendable, JSONWritable {
         public var line: Int
         public var field: String?
         public var reason: String
@@ -44,11 +47,12 @@ public struct IngestReceipt: Sendable, Encodable {
             reason = e.reason
         }
 
-        public func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: DynamicKey.self)
-            try c.encode(line, forKey: DynamicKey("line"))
-            try c.encode(field, forKey: DynamicKey("field"))
-            try c.encode(reason, forKey: DynamicKey("reason"))
+        public func write(to json: inout JSONWriter) {
+            json.object { w in
+                w.field("line", line)
+                w.field("field", field)
+                w.field("reason", reason)
+            }
         }
     }
 }

@@ -3,9 +3,9 @@ import TallyStore
 
 /// Where an answer comes from: the store snapshot and what the engine read, the window, how it was
 /// aggregated, and when. Every analytics response carries one.
-public struct Provenance: Sendable, Encodable {
+public struct Provenance: Sendable, JSONWritable {
     /// One source read to answer.
-    public struct Source: Sendable, Encodable {
+    public struct Source: Sendable, JSONWritable {
         /// `tally-store`.
         public var name: String
         /// Manifest generation of the snapshot read.
@@ -23,10 +23,17 @@ public struct Provenance: Sendable, Encodable {
         /// Whether rollups were allowed.
         public var rollups: Bool
 
-        enum CodingKeys: String, CodingKey {
-            case name, snapshotGeneration = "snapshot_generation", queries, partsRead = "parts_read"
-            case headViewsRead = "head_views_read", hoursFromRollups = "hours_from_rollups", rowsScanned = "rows_scanned"
-            case rollups
+        public func write(to json: inout JSONWriter) {
+            json.object { w in
+                w.field("name", name)
+                w.field("snapshot_generation", snapshotGeneration)
+                w.field("queries", queries)
+                w.field("parts_read", partsRead)
+                w.field("head_views_read", headViewsRead)
+                w.field("hours_from_rollups", hoursFromRollups)
+                w.field("rows_scanned", rowsScanned)
+                w.field("rollups", rollups)
+            }
         }
     }
 
@@ -39,16 +46,13 @@ public struct Provenance: Sendable, Encodable {
     /// When the answer was made, ms UTC.
     public var generatedAt: Int64
 
-    enum CodingKeys: String, CodingKey {
-        case sources, window, aggregation, generatedAt = "generated_at"
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(sources, forKey: .sources)
-        try c.encode(window, forKey: .window)
-        try c.encode(aggregation, forKey: .aggregation)
-        try c.encode(Timestamp.format(generatedAt), forKey: .generatedAt)
+    public func write(to json: inout JSONWriter) {
+        json.object { w in
+            w.field("sources", array: sources)
+            w.field("window", window)
+            w.field("aggregation", aggregation)
+            w.field("generated_at", time: generatedAt)
+        }
     }
 }
 

@@ -2,7 +2,7 @@ import TallyQuery
 import TallyStore
 
 /// Summed measures of a set of records. Cost is exact: integer nano-dollars, shown as a `cost_cents` decimal string.
-public struct Totals: Sendable, Equatable, Encodable {
+public struct Totals: Sendable, Equatable, JSONWritable {
     /// Number of records.
     public var records: Int64 = 0
     /// Sum of `input_tokens`.
@@ -44,23 +44,22 @@ public struct Totals: Sendable, Equatable, Encodable {
                outputTokens: a.outputTokens - b.outputTokens, costNanos: a.costNanos - b.costNanos)
     }
 
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: DynamicKey.self)
-        try encodeMeasures(into: &c)
+    public func write(to json: inout JSONWriter) {
+        json.object { w in writeMeasures(to: &w) }
     }
 
-    /// Writes `records`, `input_tokens`, `output_tokens`, `total_tokens` and `cost_cents` into `c`.
-    func encodeMeasures(into c: inout KeyedEncodingContainer<DynamicKey>) throws {
-        try c.encode(records, forKey: DynamicKey("records"))
-        try c.encode(inputTokens, forKey: DynamicKey("input_tokens"))
-        try c.encode(outputTokens, forKey: DynamicKey("output_tokens"))
-        try c.encode(inputTokens + outputTokens, forKey: DynamicKey("total_tokens"))
-        try c.encode(costCents, forKey: DynamicKey("cost_cents"))
+    /// Writes the members `records`, `input_tokens`, `output_tokens`, `total_tokens` and `cost_cents`.
+    func writeMeasures(to w: inout JSONWriter) {
+        w.field("records", records)
+        w.field("input_tokens", inputTokens)
+        w.field("output_tokens", outputTokens)
+        w.field("total_tokens", inputTokens + outputTokens)
+        w.field("cost_cents", cents: costNanos)
     }
 }
 
 /// One bucket of a series: its start and its totals (zeros when it holds no records).
-public struct SeriesPoint: Sendable, Equatable, Encodable {
+public struct SeriesPoint: Sendable, Equatable, JSONWritable {
     /// Bucket start, ms UTC.
     public var start: Int64
     /// The bucket's totals.
@@ -68,12 +67,11 @@ public struct SeriesPoint: Sendable, Equatable, Encodable {
     /// Average daily cost of the trailing window ending on this day (day series with `trailing_days` only).
     public var trailingAverageNanos: Int64?
 
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: DynamicKey.self)
-        try c.encode(rfc3339(start), forKey: DynamicKey("start"))
-        try totals.encodeMeasures(into: &c)
-        if let trailingAverageNanos {
-            try c.encode(Money.formatCents(trailingAverageNanos), forKey: DynamicKey("trailing_average_cost_cents"))
+    public func write(to json: inout JSONWriter) {
+        json.object { w in
+            w.field("start", time: start)
+            totals.writeMeasures(to: &w)
+            if let trailingAverageNanos { w.field("trailing_average_cost_cents", cents: trailingAverageNanos) }
         }
     }
 }

@@ -1,5 +1,5 @@
 /// The time range a response covers: `from <= created_at < to`, and the bucket width of its series.
-public struct Window: Sendable, Equatable, Encodable {
+public struct Window: Sendable, Equatable, JSONWritable {
     /// Inclusive start, ms UTC.
     public var from: Int64
     /// Exclusive end, ms UTC.
@@ -17,17 +17,14 @@ public struct Window: Sendable, Equatable, Encodable {
     /// Number of buckets (nil without a resolution).
     public var buckets: Int64? { resolution.map { (to - from + $0.millis - 1) / $0.millis } }
 
-    enum CodingKeys: String, CodingKey {
-        case from, to, resolution, buckets
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(rfc3339(from), forKey: .from)
-        try c.encode(rfc3339(to), forKey: .to)
-        if let resolution {
-            try c.encode(resolution, forKey: .resolution)
-            try c.encodeIfPresent(buckets, forKey: .buckets)
+    public func write(to json: inout JSONWriter) {
+        json.object { w in
+            w.field("from", time: from)
+            w.field("to", time: to)
+            if let resolution {
+                w.field("resolution", resolution)
+                w.field("buckets", buckets)
+            }
         }
     }
 }

@@ -39,9 +39,9 @@ public struct CostRequest: Sendable {
 }
 
 /// One group of a breakdown: its key values, totals, share of the total cost, and optional series and baseline.
-public struct CostGroup: Sendable, Encodable {
+public struct CostGroup: Sendable, JSONWritable {
     /// A trailing daily average of cost: the baseline to compare a day with.
-    public struct Trailing: Sendable, Encodable {
+    public struct Trailing: Sendable, JSONWritable {
         /// Days in the window.
         public var days: Int
         /// The last day of the window (the window's last UTC day).
@@ -51,13 +51,14 @@ public struct CostGroup: Sendable, Encodable {
         /// Average daily cost over the `days` days before those.
         public var previousAverageNanos: Int64
 
-        public func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: DynamicKey.self)
-            try c.encode(days, forKey: DynamicKey("days"))
-            try c.encode(rfc3339(through), forKey: DynamicKey("through"))
-            try c.encode(Money.formatCents(averageNanos), forKey: DynamicKey("average_daily_cost_cents"))
-            try c.encode(Money.formatCents(previousAverageNanos), forKey: DynamicKey("previous_average_daily_cost_cents"))
-            try c.encode(percent(averageNanos - previousAverageNanos, of: previousAverageNanos), forKey: DynamicKey("change_pct"))
+        public func write(to json: inout JSONWriter) {
+            json.object { w in
+                w.field("days", days)
+                w.field("through", time: through)
+                w.field("average_daily_cost_cents", cents: averageNanos)
+                w.field("previous_average_daily_cost_cents", cents: previousAverageNanos)
+                w.field("change_pct", percent(averageNanos - previousAverageNanos, of: previousAverageNanos))
+            }
         }
     }
 
@@ -69,19 +70,19 @@ public struct CostGroup: Sendable, Encodable {
     public var series: [SeriesPoint]?
     public var trailing: Trailing?
 
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: DynamicKey.self)
-        var k = c.nestedContainer(keyedBy: DynamicKey.self, forKey: DynamicKey("key"))
-        for (field, value) in key { try k.encode(value, forKey: DynamicKey(field)) }
-        try totals.encodeMeasures(into: &c)
-        try c.encode(sharePercent, forKey: DynamicKey("share_pct"))
-        try c.encodeIfPresent(series, forKey: DynamicKey("series"))
-        try c.encodeIfPresent(trailing, forKey: DynamicKey("trailing"))
+    public func write(to json: inout JSONWriter) {
+        json.object { w in
+            w.field("key") { k in for (field, value) in key { k.field(field, value) } }
+            totals.writeMeasures(to: &w)
+            w.field("share_pct", sharePercent)
+            if let series { w.field("series", array: series) }
+            if let trailing { w.field("trailing", trailing) }
+        }
     }
 }
 
 /// `{ scope, window, group_by, order, limit, totals, groups, others, provenance }`: a cost breakdown.
-public struct CostReport: Sendable, Encodable {
+public struct CostReport: Sendable, JSONWritable {
     public var tenantID: String?
     public var window: Window
     public var groupBy: [Query.Key]
@@ -95,22 +96,23 @@ public struct CostReport: Sendable, Encodable {
     public var others: Totals
     public var provenance: Provenance
 
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: DynamicKey.self)
-        try c.encode(["tenant_id": tenantID], forKey: DynamicKey("scope"))
-        try c.encode(window, forKey: DynamicKey("window"))
-        try c.encode(groupBy.map(\.fieldName), forKey: DynamicKey("group_by"))
-        try c.encode(CostRequest.orderName(order), forKey: DynamicKey("order"))
-        try c.encode(limit, forKey: DynamicKey("limit"))
-        try c.encode(totals, forKey: DynamicKey("totals"))
-        try c.encode(groups, forKey: DynamicKey("groups"))
-        try c.encode(others, forKey: DynamicKey("others"))
-        try c.encode(provenance, forKey: DynamicKey("provenance"))
+    public func write(to json: inout JSONWriter) {
+        json.object { w in
+            w.field("scope") { s in s.field("tenant_id", tenantID) }
+            w.field("window", window)
+            w.field("group_by", strings: groupBy.map(\.fieldName))
+            w.field("order", CostRequest.orderName(order))
+            w.field("limit", limit)
+            w.field("totals", totals)
+            w.field("groups", array: groups)
+            w.field("others", others)
+            w.field("provenance", provenance)
+        }
     }
 }
 
 /// `{ scope, window, totals, top: { feature_tag, user_id, model }, provenance }`: the cost dashboard.
-public struct CostSummary: Sendable, Encodable {
+public struct CostSummary: Sendable, JSONWritable {
     /// Keys the summary ranks, five groups each.
     public static let rankedKeys: [Dimension] = [.feature, .user, .model]
     /// Groups per ranked key.
@@ -125,27 +127,27 @@ public struct CostSummary: Sendable, Encodable {
     public var top: [(key: Dimension, groups: [CostGroup])]
     public var provenance: Provenance
 
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: DynamicKey.self)
-        try c.encode(["tenant_id": tenantID], forKey: DynamicKey("scope"))
-        try c.encode(window, forKey: DynamicKey("window"))
-        try c.encode(totals, forKey: DynamicKey("totals"))
-        try c.encodeIfPresent(series, forKey: DynamicKey("series"))
-        var t = c.nestedContainer(keyedBy: DynamicKey.self, forKey: DynamicKey("top"))
-        for (key, groups) in top { try t.encode(groups, forKey: DynamicKey(key.fieldName)) }
-        try c.encode(provenance, forKey: DynamicKey("provenance"))
+    public func write(to json: inout JSONWriter) {
+        json.object { w in
+            w.field("scope") { s in s.field("tenant_id", tenantID) }
+            w.field("window", window)
+            w.field("totals", totals)
+            if let series { w.field("series", array: series) }
+            w.field("top") { t in for (key, groups) in top { t.field(key.fieldName, array: groups) } }
+            w.field("provenance", provenance)
+        }
     }
 }
 
 /// The answer of the cost endpoint: a breakdown, or the summary when no group key was given.
-public enum CostAnswer: Sendable, Encodable {
+public enum CostAnswer: Sendable, JSONWritable {
     case breakdown(CostReport)
     case summary(CostSummary)
 
-    public func encode(to encoder: any Encoder) throws {
+    public func write(to json: inout JSONWriter) {
         switch self {
-        case let .breakdown(r): try r.encode(to: encoder)
-        case let .summary(s): try s.encode(to: encoder)
+        case let .breakdown(r): r.write(to: &json)
+        case let .summary(s): s.write(to: &json)
         }
     }
 }

@@ -2,20 +2,17 @@ import TallyQuery
 import TallyStore
 
 /// How recent the data is: the newest `created_at` stored for the tenants asked about.
-public struct Freshness: Sendable, Equatable, Encodable {
+public struct Freshness: Sendable, Equatable, JSONWritable {
     /// Newest record time, ms UTC; nil when there is no record.
     public var newestRecord: Int64?
     /// Seconds between the newest record and the answer; nil when there is no record.
     public var lagSeconds: Int64?
 
-    enum CodingKeys: String, CodingKey {
-        case newestRecord = "newest_record_at", lagSeconds = "lag_seconds"
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(newestRecord.map(Timestamp.format), forKey: .newestRecord)
-        try c.encode(lagSeconds, forKey: .lagSeconds)
+    public func write(to json: inout JSONWriter) {
+        json.object { w in
+            w.field("newest_record_at", time: newestRecord)
+            w.field("lag_seconds", lagSeconds)
+        }
     }
 }
 

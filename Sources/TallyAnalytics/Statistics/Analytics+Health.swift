@@ -5,15 +5,23 @@ import Glibc
 #endif
 
 /// The result of the health checks: each check with its state, and whether all passed.
-public struct HealthReport: Sendable, Encodable {
+public struct HealthReport: Sendable, JSONWritable {
     /// One check.
-    public struct Check: Sendable, Encodable {
+    public struct Check: Sendable, JSONWritable {
         /// `store_open`, `wal_writable`, `disk_space`.
         public var name: String
         /// Whether it passed.
         public var ok: Bool
         /// What was found.
         public var detail: String
+
+        public func write(to json: inout JSONWriter) {
+            json.object { w in
+                w.field("name", name)
+                w.field("ok", ok)
+                w.field("detail", detail)
+            }
+        }
     }
 
     /// Every check.
@@ -21,10 +29,11 @@ public struct HealthReport: Sendable, Encodable {
     /// Whether every check passed.
     public var ok: Bool { checks.allSatisfy(\.ok) }
 
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: DynamicKey.self)
-        try c.encode(ok ? "ok" : "failing", forKey: DynamicKey("status"))
-        try c.encode(checks, forKey: DynamicKey("checks"))
+    public func write(to json: inout JSONWriter) {
+        json.object { w in
+            w.field("status", ok ? "ok" : "failing")
+            w.field("checks", array: checks)
+        }
     }
 }
 
@@ -51,5 +60,18 @@ extension Analytics {
     public func checkHealth() async -> HealthReport {
         (try? await blocking { [self] in health() })
             ?? HealthReport(checks: [.init(name: "store_open", ok: false, detail: "the checks could not run")])
+    }
+}
+
+extension Analytics {
+    /// Bytes of the write-ahead log segments on disk (a few files: one `stat` each).
+    public func walBytes() -> Int {
+        let wal = store.path + "/wal"
+        var total = 0
+        for name in FileIO.list(wal) {
+            var st = stat()
+            if stat(wal + "/" + name, &st) == 0 { total += Int(st.st_size) }
+        }
+        return total
     }
 }

@@ -2,13 +2,15 @@ import TallyQuery
 import TallyStore
 
 /// Which slice of a tenant a usage series covers.
-public enum UsageScope: String, Sendable, Hashable, CaseIterable, Encodable {
+public enum UsageScope: String, Sendable, Hashable, CaseIterable, JSONWritable {
     /// The whole tenant.
     case org
     /// One project (`project_id` required; `environment` narrows it further).
     case project
     /// One environment (`environment` required; `project_id` narrows it further).
     case env
+
+    public func write(to json: inout JSONWriter) { json.string(rawValue) }
 }
 
 /// A usage question: a tenant (or all, for admins), a window, a resolution and a scope.
@@ -42,29 +44,26 @@ public struct UsageRequest: Sendable {
 }
 
 /// `{ scope, window, totals, series, signals, provenance }`: a usage series with the facts derived from it.
-public struct UsageReport: Sendable, Encodable {
+public struct UsageReport: Sendable, JSONWritable {
     /// What the series covers.
-    public struct Scope: Sendable, Encodable {
+    public struct Scope: Sendable, JSONWritable {
         public var tenantID: String?
         public var kind: UsageScope
         public var projectID: String?
         public var environment: String?
 
-        enum CodingKeys: String, CodingKey {
-            case tenantID = "tenant_id", kind, projectID = "project_id", environment
-        }
-
-        public func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(tenantID, forKey: .tenantID)
-            try c.encode(kind, forKey: .kind)
-            try c.encodeIfPresent(projectID, forKey: .projectID)
-            try c.encodeIfPresent(environment, forKey: .environment)
+        public func write(to json: inout JSONWriter) {
+            json.object { w in
+                w.field("tenant_id", tenantID)
+                w.field("kind", kind)
+                if let projectID { w.field("project_id", projectID) }
+                if let environment { w.field("environment", environment) }
+            }
         }
     }
 
     /// How the window compares with the previous window of the same length.
-    public struct Change: Sendable, Encodable {
+    public struct Change: Sendable, JSONWritable {
         public var previousWindow: Window
         public var previousTotals: Totals
         public var costDeltaNanos: Int64
@@ -72,25 +71,20 @@ public struct UsageReport: Sendable, Encodable {
         public var recordsDelta: Int64
         public var recordsChangePercent: Double?
 
-        enum CodingKeys: String, CodingKey {
-            case previousWindow = "previous_window", previousTotals = "previous_totals"
-            case costDelta = "cost_cents_delta", costChangePercent = "cost_change_pct"
-            case recordsDelta = "records_delta", recordsChangePercent = "records_change_pct"
-        }
-
-        public func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(previousWindow, forKey: .previousWindow)
-            try c.encode(previousTotals, forKey: .previousTotals)
-            try c.encode(Money.formatCents(costDeltaNanos), forKey: .costDelta)
-            try c.encode(costChangePercent, forKey: .costChangePercent)
-            try c.encode(recordsDelta, forKey: .recordsDelta)
-            try c.encode(recordsChangePercent, forKey: .recordsChangePercent)
+        public func write(to json: inout JSONWriter) {
+            json.object { w in
+                w.field("previous_window", previousWindow)
+                w.field("previous_totals", previousTotals)
+                w.field("cost_cents_delta", cents: costDeltaNanos)
+                w.field("cost_change_pct", costChangePercent)
+                w.field("records_delta", recordsDelta)
+                w.field("records_change_pct", recordsChangePercent)
+            }
         }
     }
 
     /// Facts derived from the window.
-    public struct Signals: Sendable, Encodable {
+    public struct Signals: Sendable, JSONWritable {
         /// Against the previous window of the same length.
         public var change: Change
         /// The bucket with the highest cost (earliest on ties); nil when the window costs nothing.
@@ -98,11 +92,12 @@ public struct UsageReport: Sendable, Encodable {
         /// Newest record of the tenant(s).
         public var freshness: Freshness
 
-        public func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: DynamicKey.self)
-            try c.encode(change, forKey: DynamicKey("change"))
-            try c.encode(peak, forKey: DynamicKey("peak"))
-            try c.encode(freshness, forKey: DynamicKey("freshness"))
+        public func write(to json: inout JSONWriter) {
+            json.object { w in
+                w.field("change", change)
+                w.field("peak", peak)
+                w.field("freshness", freshness)
+            }
         }
     }
 
@@ -113,6 +108,17 @@ public struct UsageReport: Sendable, Encodable {
     public var series: [SeriesPoint]
     public var signals: Signals
     public var provenance: Provenance
+
+    public func write(to json: inout JSONWriter) {
+        json.object { w in
+            w.field("scope", scope)
+            w.field("window", window)
+            w.field("totals", totals)
+            w.field("series", array: series)
+            w.field("signals", signals)
+            w.field("provenance", provenance)
+        }
+    }
 }
 
 extension Analytics {

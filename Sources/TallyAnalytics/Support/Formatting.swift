@@ -10,12 +10,3 @@ func percent(_ part: Int64, of whole: Int64) -> Double? {
     guard whole != 0 else { return nil }
     return (Double(part) / Double(whole) * 10_000).rounded() / 100
 }
-
-/// A coding key made at run time (dimension names as JSON object keys, in a fixed order).
-struct DynamicKey: CodingKey {
-    var stringValue: String
-    var intValue: Int? { nil }
-    init(_ string: String) { stringValue = string }
-    init?(stringValue: String) { self.stringValue = stringValue }
-    init?(intValue: Int) { nil }
-}

@@ -65,7 +65,7 @@ public final class ServerMetrics: Sendable {
     }
 
     /// The Prometheus text exposition (version 0.0.4) of these metrics and of the store's counts.
-    func render(store: StoreStats) -> String {
+    func render(store: StoreMetrics, walBytes: Int, now: Int64) -> String {
         let s = state.withLock { $0 }
         var out = ""
         func header(_ name: String, _ type: String, _ help: String) {
@@ -109,11 +109,17 @@ public final class ServerMetrics: Sendable {
         out += "tally_store_parts \(store.parts)\n"
         header("tally_store_bytes", "gauge", "Bytes on disk, by kind.")
         out += "tally_store_bytes{kind=\"parts\"} \(store.partBytes)\n"
-        out += "tally_store_bytes{kind=\"wal\"} \(store.walBytes)\n"
+        out += "tally_store_bytes{kind=\"wal\"} \(walBytes)\n"
+        header("tally_store_seals_total", "counter", "Head seals into parts since the store was opened.")
+        out += "tally_store_seals_total \(store.seals)\n"
         header("tally_store_compactions_total", "counter", "Part merges done since the store was opened.")
         out += "tally_store_compactions_total \(store.compactions)\n"
         header("tally_store_quarantined_parts", "gauge", "Parts moved to quarantine after a failed checksum.")
         out += "tally_store_quarantined_parts \(store.quarantined)\n"
+        if let newest = store.newestRecord {
+            header("tally_store_newest_record_age_seconds", "gauge", "Seconds since the newest stored created_at (data freshness).")
+            out += "tally_store_newest_record_age_seconds \(max(0, now - newest) / 1000)\n"
+        }
         return out
     }
 

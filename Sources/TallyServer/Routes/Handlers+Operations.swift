@@ -5,13 +5,22 @@ import TallyAnalytics
 import TallyStore
 
 /// One capability of the facade as `_status` lists it.
-struct Capability: Encodable {
+struct Capability: JSONWritable {
     var name: String
     /// `available`, `degraded`, `enabled`, `disabled` or `planned`.
     var state: String
     /// `METHOD /path`, or the path it will have.
     var endpoint: String?
     var note: String?
+
+    func write(to json: inout JSONWriter) {
+        json.object { w in
+            w.field("name", name)
+            w.field("state", state)
+            if let endpoint { w.field("endpoint", endpoint) }
+            if let note { w.field("note", note) }
+        }
+    }
 }
 
 extension Handlers {
@@ -38,20 +47,20 @@ extension Handlers {
             ("exports", "/reporting/exports"), ("monthly_reports", "/reports/monthly"),
         ]
         capabilities += planned.map { Capability(name: $0.0, state: "planned", endpoint: Endpoint.root + $0.1, note: nil) }
-        struct Status: Encodable {
-            var service: String
-            var apiVersion: String
-            var capabilities: [Capability]
-            enum CodingKeys: String, CodingKey { case service, apiVersion = "api_version", capabilities }
+        var w = JSONWriter()
+        w.object { w in
+            w.field("service", "tally")
+            w.field("api_version", "v1")
+            w.field("capabilities", array: capabilities)
         }
-        return try JSONCoding.response(Status(service: "tally", apiVersion: "v1", capabilities: capabilities))
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: w.bytes)))
     }
 
     /// `GET health`: 200 when the store is open, its WAL writable and the disk has room; 503 otherwise.
     func health(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         _ = try QueryParameters(request, allowed: [])
         let report = await analytics.checkHealth()
-        return try JSONCoding.response(report, status: report.ok ? .ok : .serviceUnavailable)
+        return JSONCoding.response(report, status: report.ok ? .ok : .serviceUnavailable)
     }
 
     /// `GET openapi.json`: the OpenAPI 3 document of every route.
@@ -62,9 +71,9 @@ extension Handlers {
 
     /// `GET /metrics`: Prometheus text.
     func metricsText(_ request: Request, _ context: APIRequestContext) async throws -> Response {
-        let store = analytics.store
-        let stats = try await analytics.blocking { store.stats() }
+        let analytics = self.analytics
+        let (store, walBytes) = try await analytics.blocking { (analytics.store.metrics(), analytics.walBytes()) }
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                        body: .init(byteBuffer: ByteBuffer(string: metrics.render(store: stats))))
+                        body: .init(byteBuffer: ByteBuffer(string: metrics.render(store: store, walBytes: walBytes, now: analytics.now))))
     }
 }

@@ -42,7 +42,7 @@ extension Handlers {
             let receipt = try await analytics.ingest(body, format: format, principal: principal, skipInvalid: skipInvalid)
             metrics.recordIngest(receipt, seconds: monotonicSeconds() - started)
             if receipt.stored {
-                let buffer = try JSONCoding.encode(receipt)
+                let buffer = JSONCoding.encode(receipt)
                 return IdempotentAnswer(fingerprint: [], status: 200, contentType: "application/json",
                                         body: Array(buffer.readableBytesView), createdAt: 0)
             }

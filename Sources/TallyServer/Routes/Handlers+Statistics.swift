@@ -15,7 +15,7 @@ extension Handlers {
             scope: try q.choice("scope", as: UsageScope.self) ?? .org,
             projectID: try q.single("project_id"), environment: try q.single("environment"))
         let report = try await analytics.usage(usage, principal: principal)
-        let response = try JSONCoding.response(report)
+        let response = JSONCoding.response(report)
         metrics.recordQuery(endpoint: "usage", seconds: monotonicSeconds() - started)
         return response
     }
@@ -57,7 +57,7 @@ extension Handlers {
             resolution: try q.choice("resolution", as: Resolution.self),
             trailingDays: try q.integer("trailing_days", in: 1...Query.maxTrailingDays))
         let answer = try await analytics.cost(cost, principal: principal)
-        let response = try JSONCoding.response(answer)
+        let response = JSONCoding.response(answer)
         metrics.recordQuery(endpoint: "cost", seconds: monotonicSeconds() - started)
         return response
     }

@@ -1,4 +1,3 @@
-import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
@@ -117,22 +116,20 @@ struct Problem: Error, Sendable {
         return Response(status: kind.status, headers: headers, body: .init(byteBuffer: encodedBody()))
     }
 
-    /// The JSON body.
+    /// The JSON body: RFC 9457's members, then `parameter`, and for rejected records `errors` and the whole `receipt`.
     func encodedBody() -> ByteBuffer {
-        let body = Body(
-            type: kind.type, title: kind.title, status: Int(kind.status.code), detail: detail, parameter: parameter,
-            errors: receipt.map { $0.errors.map(IngestReceipt.ErrorEntry.init) }, receipt: receipt)
-        return (try? JSONCoding.encode(body)) ?? ByteBuffer(string: "{\"type\":\"\(Kind.internalError.type)\"}")
-    }
-
-    /// The JSON members: RFC 9457's, then `parameter`, and for rejected records `errors` and the full `receipt`.
-    struct Body: Encodable {
-        var type: String
-        var title: String
-        var status: Int
-        var detail: String
-        var parameter: String?
-        var errors: [IngestReceipt.ErrorEntry]?
-        var receipt: IngestReceipt?
+        var w = JSONWriter(capacity: 512)
+        w.object { w in
+            w.field("type", kind.type)
+            w.field("title", kind.title)
+            w.field("status", Int(kind.status.code))
+            w.field("detail", detail)
+            if let parameter { w.field("parameter", parameter) }
+            if let receipt {
+                w.field("errors", array: receipt.errors.map(IngestReceipt.ErrorEntry.init))
+                w.field("receipt", receipt)
+            }
+        }
+        return ByteBuffer(bytes: w.bytes)
     }
 }

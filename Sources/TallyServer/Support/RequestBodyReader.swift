@@ -1,5 +1,4 @@
 import CompressNIO
-import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
@@ -8,7 +7,7 @@ import NIOCore
 enum RequestBodyReader {
     /// The body of `request`, decompressed when `Content-Encoding: gzip`; at most `limit` bytes either way.
     static func read(_ request: Request, limit: Int) async throws -> [UInt8] {
-        let encoding = request.headers[.contentEncoding]?.lowercased().trimmingCharacters(in: .whitespaces) ?? "identity"
+        let encoding = request.headers[.contentEncoding]?.lowercased().trimmingASCIIWhitespace() ?? "identity"
         guard encoding == "identity" || encoding == "gzip" else {
             throw Problem(.unsupportedMediaType, "Content-Encoding \(encoding) is not supported; send identity or gzip",
                           parameter: "Content-Encoding")

@@ -1,0 +1,272 @@
+import TallyStore
+
+/// A value that writes itself as JSON.
+public protocol JSONWritable {
+    /// Writes this value (one JSON value) into `json`.
+    func write(to json: inout JSONWriter)
+}
+
+extension JSONWritable {
+    /// This value as UTF-8 JSON bytes.
+    public var jsonBytes: [UInt8] {
+        var w = JSONWriter()
+        write(to: &w)
+        return w.bytes
+    }
+}
+
+/// A small, fast JSON writer that keeps members in the order they are written.
+///
+/// Responses are built with it rather than `JSONEncoder`: Foundation's encoder on Linux neither keeps member
+/// order nor is cheap (an hourly month series spent most of its time there), and money and times have one
+/// exact textual form here anyway.
+public struct JSONWriter {
+    /// The bytes written so far.
+    public private(set) var bytes: [UInt8] = []
+    /// Whether the next value is the first of its container (or follows a key): no comma before it.
+    private var first = true
+
+    /// An empty writer.
+    public init(capacity: Int = 1024) {
+        bytes.reserveCapacity(capacity)
+    }
+
+    private mutating func comma() {
+        if !first { bytes.append(UInt8(ascii: ",")) }
+        first = false
+    }
+
+    // MARK: Containers
+
+    /// Writes `{`, the members `body` writes, and `}`.
+    public mutating func object(_ body: (inout JSONWriter) -> Void) {
+        comma()
+        bytes.append(UInt8(ascii: "{"))
+        first = true
+        body(&self)
+        bytes.append(UInt8(ascii: "}"))
+        first = false
+    }
+
+    /// Writes `[`, the elements `body` writes, and `]`.
+    public mutating func array(_ body: (inout JSONWriter) -> Void) {
+        comma()
+        bytes.append(UInt8(ascii: "["))
+        first = true
+        body(&self)
+        bytes.append(UInt8(ascii: "]"))
+        first = false
+    }
+
+    /// Writes an array of `items`.
+    public mutating func array<S: Sequence>(_ items: S) where S.Element: JSONWritable {
+        array { w in for item in items { item.write(to: &w) } }
+    }
+
+    /// Writes a member name; the next value written is its value.
+    public mutating func key(_ name: String) {
+        comma()
+        quoted(name)
+        bytes.append(UInt8(ascii: ":"))
+        first = true
+    }
+
+    // MARK: Values
+
+    /// `null`.
+    public mutating func null() {
+        comma()
+        bytes.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
+    }
+
+    /// `true` or `false`.
+    public mutating func bool(_ v: Bool) {
+        comma()
+        bytes.append(contentsOf: v ? Array("true".utf8) : Array("false".utf8))
+    }
+
+    /// An integer.
+    public mutating func int<I: BinaryInteger>(_ v: I) {
+        comma()
+        appendDecimal(Int64(v))
+    }
+
+    /// A finite number in its shortest exact form; `null` when not finite.
+    public mutating func double(_ v: Double) {
+        guard v.isFinite else { return null() }
+        comma()
+        bytes.append(contentsOf: v.description.utf8)
+    }
+
+    /// A string, escaped.
+    public mutating func string(_ s: String) {
+        comma()
+        quoted(s)
+    }
+
+    private mutating func quoted(_ s: String) {
+        bytes.append(UInt8(ascii: "\""))
+        for c in s.utf8 {
+            switch c {
+            case UInt8(ascii: "\""): bytes.append(contentsOf: [0x5C, 0x22])
+            case UInt8(ascii: "\\"): bytes.append(contentsOf: [0x5C, 0x5C])
+            case 0x0A: bytes.append(contentsOf: [0x5C, UInt8(ascii: "n")])
+            case 0x0D: bytes.append(contentsOf: [0x5C, UInt8(ascii: "r")])
+            case 0x09: bytes.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                bytes.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(c >> 4)], hex[Int(c & 15)]])
+            default: bytes.append(c)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// A `cost_cents` decimal string with 7 fraction digits, from nano-dollars (exact).
+    public mutating func cents(_ nanos: Int64) {
+        comma()
+        bytes.append(UInt8(ascii: "\""))
+        if nanos < 0 { bytes.append(UInt8(ascii: "-")) }
+        let m = nanos.magnitude
+        appendDecimal(Int64(m / UInt64(Money.nanosPerCent)))
+        bytes.append(UInt8(ascii: "."))
+        appendDigits(Int(m % UInt64(Money.nanosPerCent)), width: 7)
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// An RFC 3339 UTC time string: `2025-05-01T00:00:00Z`, with `.mmm` when it has milliseconds.
+    public mutating func time(_ millis: Int64) {
+        comma()
+        let dayMillis = TimeUnit.dayMillis
+        var days = millis / dayMillis
+        var ms = millis % dayMillis
+        if ms < 0 { ms += dayMillis; days -= 1 }
+        let (y, mo, d) = Timestamp.civilFromDays(Int(days))
+        let msOfDay = Int(ms)
+        bytes.append(UInt8(ascii: "\""))
+        appendDigits(y, width: 4)
+        bytes.append(UInt8(ascii: "-"))
+        appendDigits(mo, width: 2)
+        bytes.append(UInt8(ascii: "-"))
+        appendDigits(d, width: 2)
+        bytes.append(UInt8(ascii: "T"))
+        appendDigits(msOfDay / 3_600_000, width: 2)
+        bytes.append(UInt8(ascii: ":"))
+        appendDigits(msOfDay / 60_000 % 60, width: 2)
+        bytes.append(UInt8(ascii: ":"))
+        appendDigits(msOfDay / 1000 % 60, width: 2)
+        if msOfDay % 1000 != 0 {
+            bytes.append(UInt8(ascii: "."))
+            appendDigits(msOfDay % 1000, width: 3)
+        }
+        bytes.append(contentsOf: [UInt8(ascii: "Z"), UInt8(ascii: "\"")])
+    }
+
+    /// Any writable value.
+    public mutating func value(_ v: some JSONWritable) {
+        v.write(to: &self)
+    }
+
+    // MARK: Members
+
+    /// `"name": "value"` (or `null`).
+    public mutating func field(_ name: String, _ v: String?) {
+        key(name)
+        if let v { string(v) } else { null() }
+    }
+
+    /// `"name": 123` (or `null`).
+    public mutating func field<I: BinaryInteger>(_ name: String, _ v: I?) {
+        key(name)
+        if let v { int(v) } else { null() }
+    }
+
+    /// `"name": 1.5` (or `null`).
+    public mutating func field(_ name: String, _ v: Double?) {
+        key(name)
+        if let v { double(v) } else { null() }
+    }
+
+    /// `"name": true`.
+    public mutating func field(_ name: String, _ v: Bool) {
+        key(name)
+        bool(v)
+    }
+
+    /// `"name": value` (or `null`).
+    public mutating func field(_ name: String, _ v: (some JSONWritable)?) {
+        key(name)
+        if let v { v.write(to: &self) } else { null() }
+    }
+
+    /// `"name": [values]`.
+    public mutating func field<S: Sequence>(_ name: String, array items: S) where S.Element: JSONWritable {
+        key(name)
+        array(items)
+    }
+
+    /// `"name": [strings]`.
+    public mutating func field(_ name: String, strings: [String]) {
+        key(name)
+        array { w in for v in strings { w.string(v) } }
+    }
+
+    /// `"name": [integers]`.
+    public mutating func field(_ name: String, integers: [Int]) {
+        key(name)
+        array { w in for v in integers { w.int(v) } }
+    }
+
+    /// `"name": "cost decimal"`.
+    public mutating func field(_ name: String, cents nanos: Int64) {
+        key(name)
+        cents(nanos)
+    }
+
+    /// `"name": "RFC 3339 time"` (or `null`).
+    public mutating func field(_ name: String, time millis: Int64?) {
+        key(name)
+        if let millis { time(millis) } else { null() }
+    }
+
+    /// `"name": { members }`.
+    public mutating func field(_ name: String, object body: (inout JSONWriter) -> Void) {
+        key(name)
+        object(body)
+    }
+
+    // MARK: Digits
+
+    private mutating func appendDecimal(_ v: Int64) {
+        if v < 0 { bytes.append(UInt8(ascii: "-")) }
+        var m = v.magnitude
+        if m == 0 { bytes.append(0x30); return }
+        var tmp: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                  UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var n = 0
+        withUnsafeMutableBytes(of: &tmp) { buf in
+            while m > 0 {
+                buf[n] = UInt8(truncatingIfNeeded: m % 10) + 0x30
+                m /= 10
+                n += 1
+            }
+            for i in stride(from: n - 1, through: 0, by: -1) { bytes.append(buf[i]) }
+        }
+    }
+
+    private mutating func appendDigits(_ v: Int, width: Int) {
+        var divisor = 1
+        for _ in 1..<width { divisor *= 10 }
+        var rest = v
+        if rest >= divisor * 10 {
+            appendDecimal(Int64(rest))
+            return
+        }
+        while divisor > 0 {
+            bytes.append(UInt8(rest / divisor) + 0x30)
+            rest %= divisor
+            divisor /= 10
+        }
+    }
+}
