@@ -82,6 +82,17 @@ func sorted(_ records: [CostRecord]) -> [CostRecord] {
                 }
             }
             #expect(covered == part.meta.rows)
+            for d in Dimension.allCases {
+                let r = part.meta.partRollups[d.rawValue]
+                let mine = records.filter { $0.tenantID == part.meta.tenant }
+                #expect(r.counts.reduce(0, +) == Int64(part.meta.rows))
+                #expect(r.cost.reduce(0, +) == mine.reduce(0) { $0 + $1.costNanos })
+                #expect(zip(r.codes, r.codes.dropFirst()).allSatisfy { $0 < $1 })
+                for (k, code) in r.codes.enumerated() {
+                    let value = part.meta.dictionaries[d.rawValue][Int(code)]
+                    #expect(r.counts[k] == Int64(mine.filter { $0[d] == value }.count))
+                }
+            }
             #expect(zip(part.meta.hours, part.meta.hours.dropFirst()).allSatisfy { $0.start < $1.start })
         }
     }

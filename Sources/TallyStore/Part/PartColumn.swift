@@ -80,4 +80,8 @@ package struct PartMeta: Sendable {
     package var dictionaries: [[String]]
     package var granules: [Granule]
     package var hours: [HourEntry]
+    /// Per dimension (`Dimension.rawValue`), the whole part's count and sums by code, codes ascending:
+    /// answers a query that covers the whole part (no time cut, no other filter) for any dimension,
+    /// `user_id` included, whose hourly rollups would be too large to keep.
+    package var partRollups: [Rollup]
 }

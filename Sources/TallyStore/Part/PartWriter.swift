@@ -44,7 +44,8 @@ package enum PartWriter {
         let meta = PartMeta(
             id: id, tenant: rows.tenant, level: level, rows: n,
             minTime: rows.createdAt[0], maxTime: rows.createdAt[n - 1],
-            dictionaries: dictionaries, granules: granules, hours: hours(rows, dictionaries))
+            dictionaries: dictionaries, granules: granules, hours: hours(rows, dictionaries),
+            partRollups: partRollups(rows, dictionaries))
         let footerOffset = file.count
         let bodyCRC = CRC32C.checksum(file)
         let raw = PartFooterCodec.encode(meta)
@@ -100,6 +101,29 @@ package enum PartWriter {
             out.append(rows.dictionaries[d])
         }
         return out
+    }
+
+    /// Count and sums per code of each dimension over the whole part.
+    private static func partRollups(_ rows: PartRows, _ dictionaries: [[String]]) -> [Rollup] {
+        (0..<rows.dims.count).map { d in
+            let n = dictionaries[d].count
+            var counts = [Int64](repeating: 0, count: n), ins = counts, outs = counts, costs = counts
+            rows.dims[d].withUnsafeBufferPointer { codes in
+                for i in 0..<codes.count {
+                    let c = Int(codes[i])
+                    counts[c] += 1
+                    ins[c] += rows.inputTokens[i]
+                    outs[c] += rows.outputTokens[i]
+                    costs[c] += rows.cost[i]
+                }
+            }
+            var r = Rollup()
+            for c in 0..<n where counts[c] > 0 {
+                r.codes.append(UInt32(c)); r.counts.append(counts[c])
+                r.inputTokens.append(ins[c]); r.outputTokens.append(outs[c]); r.cost.append(costs[c])
+            }
+            return r
+        }
     }
 
     /// The hour index: row range and totals per hour, with rollups where they are small enough.
@@ -187,6 +211,16 @@ package enum PartFooterCodec {
                 }
             }
         }
+        for r in m.partRollups {
+            w.varint(UInt64(r.codes.count))
+            var previous: UInt32 = 0
+            for k in 0..<r.codes.count {
+                w.varint(UInt64(r.codes[k] - previous))
+                previous = r.codes[k]
+                w.varint(UInt64(r.counts[k]))
+                w.varint(UInt64(r.inputTokens[k])); w.varint(UInt64(r.outputTokens[k])); w.varint(UInt64(r.cost[k]))
+            }
+        }
         return w.bytes
     }
 
@@ -253,7 +287,24 @@ package enum PartFooterCodec {
             hours.append(h)
         }
         guard rowStart == rows else { throw ByteReader.Overrun(offset: r.offset) }
+        var partRollups: [Rollup] = []
+        for d in 0..<Dimension.allCases.count {
+            let n = Int(try r.varint())
+            guard n <= dictionaries[d].count else { throw ByteReader.Overrun(offset: r.offset) }
+            var ru = Rollup()
+            var code: UInt64 = 0
+            for _ in 0..<n {
+                code += try r.varint()
+                guard code < UInt64(dictionaries[d].count) else { throw ByteReader.Overrun(offset: r.offset) }
+                ru.codes.append(UInt32(code))
+                ru.counts.append(Int64(bitPattern: try r.varint()))
+                ru.inputTokens.append(Int64(bitPattern: try r.varint()))
+                ru.outputTokens.append(Int64(bitPattern: try r.varint()))
+                ru.cost.append(Int64(bitPattern: try r.varint()))
+            }
+            partRollups.append(ru)
+        }
         return PartMeta(id: id, tenant: tenant, level: level, rows: rows, minTime: minTime, maxTime: maxTime,
-                        dictionaries: dictionaries, granules: granules, hours: hours)
+                        dictionaries: dictionaries, granules: granules, hours: hours, partRollups: partRollups)
     }
 }
