@@ -8,11 +8,15 @@ BIN      := .build/release/tally
 
 .PHONY: deps build release test run bench bench-peers clean
 
-# Installs what a fresh Debian machine lacks: liblz4's headers and pkg-config (apt-get only when absent).
+# Installs what a fresh Debian machine lacks: liblz4 and SQLite headers and pkg-config (apt-get only when absent).
 deps:
-	@if ! command -v pkg-config >/dev/null 2>&1 || ! pkg-config --exists liblz4; then \
-		echo "==> installing liblz4-dev and pkg-config"; \
-		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq liblz4-dev pkg-config; \
+	@missing=""; \
+	command -v pkg-config >/dev/null 2>&1 || missing="$$missing pkg-config"; \
+	pkg-config --exists liblz4 2>/dev/null || missing="$$missing liblz4-dev"; \
+	pkg-config --exists sqlite3 2>/dev/null || missing="$$missing libsqlite3-dev"; \
+	if [ -n "$$missing" ]; then \
+		echo "==> installing$$missing"; \
+		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
 build: deps

@@ -295,6 +295,9 @@ public final class Store: @unchecked Sendable {
         }
     }
 
+    /// Whether the store accepts appends and reads (false after `close()`).
+    public var isOpen: Bool { published.withLock { !$0.closed } }
+
     // MARK: Reading
 
     /// A consistent view of all stored data at this moment (parts + head).

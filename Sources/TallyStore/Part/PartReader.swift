@@ -9,8 +9,9 @@ package final class PartReader: Sendable {
     package let meta: PartMeta
     package let fileSize: Int
     private let file: MappedFile
-    /// One bit per block: its checksum has been checked once in this process (the file is immutable).
-    private let verified: Mutex<[UInt64]>
+    /// Per column: every block of it has passed its checksum once in this process (the file is
+    /// immutable), so decodes after the first skip the CRC without taking any lock.
+    private let checked: [CheckedFlag]
 
     /// Opens a part and checks its trailer, footer checksum and footer structure.
     package init(path: String) throws {
@@ -53,7 +54,7 @@ package final class PartReader: Sendable {
         } catch {
             throw StoreError.corrupt(path: path, offset: footerOffset, reason: "footer does not parse")
         }
-        verified = Mutex([UInt64](repeating: 0, count: (meta.granules.count * PartColumn.allCases.count + 63) / 64))
+        checked = PartColumn.allCases.map { _ in CheckedFlag() }
         for g in meta.granules {
             for ref in g.blocks where ref.offset < PartFormat.headerSize || ref.offset + ref.length > footerOffset || ref.length < BlockHeader.size {
                 throw StoreError.corrupt(path: path, offset: ref.offset, reason: "block reference out of range")
@@ -67,20 +68,40 @@ package final class PartReader: Sendable {
         return UnsafeRawBufferPointer(rebasing: file.bytes[ref.offset..<(ref.offset + ref.length)])
     }
 
-    /// Whether the block's checksum still needs checking; marks it checked (the caller checks it now).
-    private func needsCheck(_ granule: Int, _ column: PartColumn) -> Bool {
-        let bit = granule * PartColumn.allCases.count + column.rawValue
-        return verified.withLock { words in
-            let mask: UInt64 = 1 << UInt64(bit & 63)
-            if words[bit >> 6] & mask != 0 { return false }
-            words[bit >> 6] |= mask
-            return true
+    /// Checks every block of `column` once: CRC, structure, row counts and (for codes) dictionary range.
+    /// Two threads may both check a column the first time; that is harmless.
+    private func ensureChecked(_ column: PartColumn) throws {
+        if checked[column.rawValue].isSet { return }
+        var decoder = BlockDecoder()
+        let cap = max(meta.granules.map(\.rows).max() ?? 1, 1)
+        for g in 0..<meta.granules.count {
+            let rows = meta.granules[g].rows
+            do {
+                switch column {
+                case .requestID:
+                    var n = 0
+                    try decoder.decodeBytes(block(g, column)) { _, _ in n += 1 }
+                    guard n == rows else { throw BlockDecoder.Damage(offset: 4, reason: "row count mismatch") }
+                case .createdAt, .inputTokens, .outputTokens, .cost:
+                    let out = UnsafeMutablePointer<Int64>.allocate(capacity: cap)
+                    defer { out.deallocate() }
+                    guard try decoder.decodeIntegers(block(g, column), verify: true, padded: true, into: out) == rows else {
+                        throw BlockDecoder.Damage(offset: 4, reason: "row count mismatch")
+                    }
+                default:
+                    let out = UnsafeMutablePointer<UInt32>.allocate(capacity: cap)
+                    defer { out.deallocate() }
+                    guard try decoder.decodeCodes(block(g, column), verify: true, padded: true, into: out) == rows else {
+                        throw BlockDecoder.Damage(offset: 4, reason: "row count mismatch")
+                    }
+                    let limit = UInt32(meta.dictionaries[column.dimension!.rawValue].count)
+                    for i in 0..<rows where out[i] >= limit { throw BlockDecoder.Damage(offset: 0, reason: "code out of dictionary range") }
+                }
+            } catch let d as BlockDecoder.Damage {
+                throw damage(g, column, d)
+            }
         }
-    }
-
-    private func unmark(_ granule: Int, _ column: PartColumn) {
-        let bit = granule * PartColumn.allCases.count + column.rawValue
-        verified.withLock { $0[bit >> 6] &= ~(1 << UInt64(bit & 63)) }
+        checked[column.rawValue].set()
     }
 
     private func damage(_ granule: Int, _ column: PartColumn, _ d: BlockDecoder.Damage) -> StoreError {
@@ -90,12 +111,10 @@ package final class PartReader: Sendable {
 
     /// Decodes an integer column of a granule into `out` (capacity >= granule rows).
     package func decodeIntegers(_ granule: Int, _ column: PartColumn, _ decoder: inout BlockDecoder, into out: UnsafeMutablePointer<Int64>) throws {
-        let check = needsCheck(granule, column)
+        try ensureChecked(column)
         do {
-            let n = try decoder.decodeIntegers(block(granule, column), verify: check, padded: true, into: out)
-            guard n == meta.granules[granule].rows else { throw BlockDecoder.Damage(offset: 4, reason: "row count mismatch") }
+            _ = try decoder.decodeIntegers(block(granule, column), verify: false, padded: true, into: out)
         } catch let d as BlockDecoder.Damage {
-            if check { unmark(granule, column) }
             throw damage(granule, column, d)
         }
     }
@@ -103,14 +122,10 @@ package final class PartReader: Sendable {
     /// Decodes a dimension's codes of a granule into `out`.
     package func decodeCodes(_ granule: Int, _ dimension: Dimension, _ decoder: inout BlockDecoder, into out: UnsafeMutablePointer<UInt32>) throws {
         let column = PartColumn.of(dimension)
-        let check = needsCheck(granule, column)
+        try ensureChecked(column)
         do {
-            let n = try decoder.decodeCodes(block(granule, column), verify: check, padded: true, into: out)
-            guard n == meta.granules[granule].rows else { throw BlockDecoder.Damage(offset: 4, reason: "row count mismatch") }
-            let limit = UInt32(meta.dictionaries[dimension.rawValue].count)
-            if check { for i in 0..<n where out[i] >= limit { throw BlockDecoder.Damage(offset: 0, reason: "code out of dictionary range") } }
+            _ = try decoder.decodeCodes(block(granule, column), verify: false, padded: true, into: out)
         } catch let d as BlockDecoder.Damage {
-            if check { unmark(granule, column) }
             throw damage(granule, column, d)
         }
     }
@@ -180,4 +195,11 @@ package final class PartReader: Sendable {
         }
         _ = try readAll()
     }
+}
+
+/// A flag set once, read without a lock.
+final class CheckedFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    var isSet: Bool { value.load(ordering: .acquiring) }
+    func set() { value.store(true, ordering: .releasing) }
 }
