@@ -59,7 +59,7 @@ public final class Analytics: Sendable {
     public var now: Int64 { clock() }
 
     /// Whether `close()` has run.
-    public var isClosed: Bool { closed.withLock { $0 } }
+    public var isClosed: Bool { closed.withLock { $0 } || !store.isOpen }
 
     /// Closes the store (sealing its head); later appends fail.
     public func close() throws {
