@@ -52,6 +52,7 @@ struct ImportCommand: ParsableCommand {
         var progress = Progress(total: total)
         do {
             try s.bulkLoad { load in
+                input.start(translatingInto: load.strings)
                 while let outcome = input.next() {
                     errors.append(contentsOf: outcome.errors)
                     parsed += outcome.batch.count
@@ -99,7 +100,17 @@ final class ParsingThread: @unchecked Sendable {
     private var read = 0
     private(set) var failure: String?
 
+    private let fd: Int32, format: InputFormat, pricing: PriceTable?, path: String
+
     init(fd: Int32, format: InputFormat, pricing: PriceTable?, total: Int?, path: String) {
+        self.fd = fd
+        self.format = format
+        self.pricing = pricing
+        self.path = path
+    }
+
+    /// Starts reading; each batch's strings are translated into `table` on this thread.
+    func start(translatingInto table: StringTable) {
         startThread(name: "tally-parse") { [self] in
             var parser = StreamingRecordParser(format: format, pricing: pricing)
             let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 4 << 20, alignment: 16)
@@ -115,9 +126,12 @@ final class ParsingThread: @unchecked Sendable {
                 if n == 0 { break }
                 var outcome = parser.feed(UnsafeRawBufferPointer(rebasing: chunk[0..<n]))
                 outcome.batch.computeRequestKeys()
+                outcome.batch.translate(into: table)
                 push(outcome, bytes: n)
             }
-            push(parser.finish(), bytes: 0)
+            var last = parser.finish()
+            last.batch.translate(into: table)
+            push(last, bytes: 0)
             lock.withLock {
                 done = true
                 lock.broadcast()

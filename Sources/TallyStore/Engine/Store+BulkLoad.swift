@@ -13,11 +13,9 @@ public final class BulkLoad {
     /// are written while the load goes on and small tenants still end up in one part each).
     public var maxBufferedRows = 1_000_000
     private var buffers: [String: PartRowsBuilder] = [:]
-    /// Every string of the load; builders hold codes into it.
-    private var strings = StringInterner()
-    /// Batch string code -> code in `strings`, for batches of `mapLineage`.
-    private var map: [UInt32] = []
-    private var mapLineage: UInt64 = 0
+    /// Every string of the load; builders hold codes into it. Producers may translate their batches
+    /// into it ahead (`RecordBatch.translate(into: load.strings)`), off the load's thread.
+    package let strings = StringTable()
     private var bufferedRows = 0
     private let writer: PartSpiller
     private var manifest: Manifest
@@ -67,13 +65,13 @@ public final class BulkLoad {
 
     private func buffer(_ batch: RecordBatch, _ rows: [Int]) {
         guard !rows.isEmpty else { return }
-        // Translate the batch's string codes once per new string; a stream's batches share a lineage.
-        if batch.strings.lineage != mapLineage {
-            map = []
-            mapLineage = batch.strings.lineage
-        }
         let values = batch.strings.values
-        while map.count < values.count { map.append(strings.intern(code: map.count, of: batch.strings)) }
+        let map: [UInt32]
+        if let ahead = batch.tableCodes, ahead.table === strings, ahead.codes.count == values.count {
+            map = ahead.codes
+        } else {
+            map = strings.translate(batch)
+        }
         // Group rows by tenant code with a counting sort (codes are small and dense).
         var counts = [Int](repeating: 0, count: values.count + 1)
         for i in rows { counts[Int(batch.tenant[i]) + 1] += 1 }
@@ -106,8 +104,9 @@ public final class BulkLoad {
                 return freed < maxBufferedRows / 2
             })
         }
+        let dictionary = strings.values
         for t in tenants {
-            let rows = buffers.removeValue(forKey: t)!.build(dictionary: strings.values)
+            let rows = buffers.removeValue(forKey: t)!.build(dictionary: dictionary)
             bufferedRows -= rows.count
             for month in Store.splitByMonth(rows) {
                 let id = manifest.nextPartID

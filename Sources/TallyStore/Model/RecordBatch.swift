@@ -22,6 +22,8 @@ public struct RecordBatch: Sendable {
     public private(set) var lines: [Int] = []
     /// The dedup key of each `request_id`, when computed ahead (by a parsing thread) with `computeRequestKeys()`.
     package private(set) var requestKeys: [(UInt64, UInt64)]?
+    /// This batch's string codes translated into a shared `StringTable`, when done ahead.
+    package var tableCodes: (table: StringTable, codes: [UInt32])?
 
     /// An empty batch.
     public init() {}

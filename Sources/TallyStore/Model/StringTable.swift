@@ -1,0 +1,28 @@
+/// A string dictionary shared by a producer of batches and a bulk load, so the producer (a parsing
+/// thread) can translate each batch's codes into one stream-wide code space while the load thread
+/// does other work.
+///
+/// `@unchecked Sendable`: the interner is only touched with `lock` held.
+package final class StringTable: @unchecked Sendable {
+    private let lock = ConditionLock()
+    private var interner = StringInterner()
+
+    package init() {}
+
+    /// The table code of each of `batch`'s string codes (interning new strings).
+    package func translate(_ batch: RecordBatch) -> [UInt32] {
+        lock.withLock {
+            (0..<batch.strings.count).map { interner.intern(code: $0, of: batch.strings) }
+        }
+    }
+
+    /// Every string so far; a code is an index.
+    package var values: [String] { lock.withLock { interner.values } }
+}
+
+extension RecordBatch {
+    /// Translates this batch's string codes into `table` ahead of a bulk load (on the producer's thread).
+    package mutating func translate(into table: StringTable) {
+        tableCodes = (table, table.translate(self))
+    }
+}
