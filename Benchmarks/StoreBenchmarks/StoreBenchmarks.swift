@@ -33,6 +33,7 @@ let benchmarks: @Sendable () -> Void = {
     parseBenchmarks()
     walBenchmarks()
     partBenchmarks()
+    queryBenchmarks()
 }
 
 /// Rows coded per iteration of the column-block benchmarks: the `.mega` of their scaling factor.
