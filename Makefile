@@ -6,7 +6,7 @@ DEMO_DAYS ?= 30
 SUDO     := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 BIN      := .build/release/tally
 
-.PHONY: deps build release test run bench bench-peers clean
+.PHONY: deps build release test run bench bench-peers load clean
 
 # Installs what a fresh Debian machine lacks: liblz4 and SQLite headers and pkg-config (apt-get only when absent).
 deps:
@@ -49,6 +49,10 @@ bench: deps
 # Tally next to DuckDB and chDB on the same generated data (see docs/PERFORMANCE.md).
 bench-peers: release
 	./Benchmarks/peers.sh
+
+# HTTP load test on loopback (wrk): readers and writers against a server holding the 10M-row set.
+load: release
+	./Benchmarks/load.sh
 
 clean:
 	rm -rf .build .build-*
