@@ -56,3 +56,17 @@ load: release
 
 clean:
 	rm -rf .build .build-*
+
+# libFuzzer targets in Fuzz/ (not SwiftPM targets): SECONDS per target; corpora and crashes under /tmp/tally-fuzz.
+SECONDS ?= 30
+.PHONY: fuzz sanitize
+fuzz: deps
+	SWIFT_BACKTRACE=enable=no SECONDS_PER_TARGET=$(SECONDS) ./Fuzz/run.sh
+
+# Store tests under AddressSanitizer, the concurrency tests under ThreadSanitizer (see docs/RELIABILITY.md).
+sanitize: deps
+	$(SWIFT) build --build-tests --scratch-path .build-asan --sanitize=address
+	SWIFT_BACKTRACE=enable=no $(SWIFT) test --skip-build --scratch-path .build-asan --sanitize=address --filter TallyStoreTests
+	$(SWIFT) build --build-tests --scratch-path .build-tsan --sanitize=thread
+	SWIFT_BACKTRACE=enable=no $(SWIFT) test --skip-build --scratch-path .build-tsan --sanitize=thread \
+		--filter 'StoreTests/concurrentAppendsReadsAndCompactionLoseNothing|BulkLoad|Crash'

@@ -17,7 +17,7 @@ public struct StoreOptions: Sendable {
     public var sealAfterSeconds: Double = 120
     /// Writers wait for a seal when the head reaches this many rows (bounds memory).
     public var maxHeadRows = 3_000_000
-    /// Rows per granule in parts.
+    /// Rows per granule in parts (1...65536).
     public var granuleRows = PartFormat.defaultGranuleRows
     /// Parts with fewer rows are merged with their neighbours of the same tenant and month.
     public var smallPartRows = 250_000

@@ -27,14 +27,14 @@ package final class PartReader: Sendable {
             throw StoreError.corrupt(path: path, offset: b.count - 4, reason: "bad trailer magic (truncated file?)")
         }
         var t = ByteReader(b, offset: tOff)
-        let footerOffset = Int(try t.u64()), stored = Int(try t.u32()), raw = Int(try t.u32())
+        let footerOffset = Int(exactly: try t.u64()) ?? -1, stored = Int(try t.u32()), raw = Int(try t.u32())
         let footerCRC = try t.u32()
         _ = try t.u32()
         let version = try t.u16(), codec = try t.u8()
         guard version == PartFormat.version else {
             throw StoreError.unsupportedVersion(path: path, found: Int(version), supported: Int(PartFormat.version))
         }
-        guard footerOffset >= PartFormat.headerSize, footerOffset + stored == tOff, raw < 1 << 31 else {
+        guard footerOffset >= PartFormat.headerSize, footerOffset <= tOff, tOff - footerOffset == stored, raw < 1 << 31 else {
             throw StoreError.corrupt(path: path, offset: tOff, reason: "footer position out of range")
         }
         let storedBytes = UnsafeRawBufferPointer(rebasing: b[footerOffset..<tOff])
@@ -56,7 +56,7 @@ package final class PartReader: Sendable {
         }
         checked = PartColumn.allCases.map { _ in CheckedFlag() }
         for g in meta.granules {
-            for ref in g.blocks where ref.offset < PartFormat.headerSize || ref.offset + ref.length > footerOffset || ref.length < BlockHeader.size {
+            for ref in g.blocks where ref.offset < PartFormat.headerSize || ref.length < BlockHeader.size || ref.offset > footerOffset - ref.length {
                 throw StoreError.corrupt(path: path, offset: ref.offset, reason: "block reference out of range")
             }
         }
@@ -77,6 +77,11 @@ package final class PartReader: Sendable {
         for g in 0..<meta.granules.count {
             let rows = meta.granules[g].rows
             do {
+                // The decoders write as many values as the block header states, into buffers sized
+                // from the footer: a header that disagrees must be refused before decoding.
+                if let h = BlockDecoder.header(block(g, column)), h.rows != rows {
+                    throw BlockDecoder.Damage(offset: 4, reason: "row count mismatch")
+                }
                 switch column {
                 case .requestID:
                     var n = 0

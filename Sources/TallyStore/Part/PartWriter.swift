@@ -3,6 +3,7 @@ package enum PartWriter {
     /// Sorts `rows` by `created_at`, encodes them and returns the file's bytes and its metadata.
     package static func encode(_ unsorted: PartRows, id: UInt64, level: Int, granuleRows: Int = PartFormat.defaultGranuleRows) -> (bytes: [UInt8], meta: PartMeta) {
         precondition(unsorted.count > 0, "a part holds at least one row")
+        let granuleRows = min(max(granuleRows, 1), 1 << 16)
         let order = (0..<unsorted.count).sorted { (unsorted.createdAt[$0], $0) < (unsorted.createdAt[$1], $1) }
         var rows = unsorted.permuted(order)
         let dictionaries = sortDictionaries(&rows)
@@ -229,7 +230,7 @@ package enum PartFooterCodec {
         let tenant = try r.string16()
         let id = try r.u64()
         let level = Int(try r.u32())
-        let rows = Int(try r.u64())
+        let rows = try checkedInt(r.u64(), at: r.offset)
         let minTime = try r.i64(), maxTime = try r.i64()
         let columns = Int(try r.u32())
         guard columns == PartColumn.allCases.count else { throw ByteReader.Overrun(offset: r.offset) }
@@ -243,17 +244,23 @@ package enum PartFooterCodec {
             dictionaries.append(dict)
         }
         let gcount = Int(try r.u32())
-        guard gcount <= r.remaining / 8 else { throw ByteReader.Overrun(offset: r.offset) }
+        guard gcount <= r.remaining / (8 + columns * 28) else { throw ByteReader.Overrun(offset: r.offset) }
+        var nextRow = 0
         var granules: [Granule] = []
         granules.reserveCapacity(gcount)
         for _ in 0..<gcount {
             let rs = Int(try r.u32()), rc = Int(try r.u32())
+            // Granules tile the rows in order, each at most 65536 rows (patch positions are u16), so a
+            // damaged footer cannot make a reader allocate for rows that are not there.
+            guard rs == nextRow, rc >= 1, rc <= 1 << 16 else { throw ByteReader.Overrun(offset: r.offset) }
+            nextRow += rc
             var blocks: [BlockRef] = []
             for _ in 0..<columns {
-                blocks.append(BlockRef(offset: Int(try r.u64()), length: Int(try r.u32()), min: try r.i64(), max: try r.i64()))
+                blocks.append(BlockRef(offset: try checkedInt(r.u64(), at: r.offset), length: Int(try r.u32()), min: try r.i64(), max: try r.i64()))
             }
             granules.append(Granule(rowStart: rs, rows: rc, blocks: blocks))
         }
+        guard nextRow == rows else { throw ByteReader.Overrun(offset: r.offset) }
         let hcount = Int(try r.u32())
         guard hcount <= r.remaining / 6 else { throw ByteReader.Overrun(offset: r.offset) }  // an hour entry takes at least 6 bytes
         var hours: [HourEntry] = []
@@ -263,7 +270,7 @@ package enum PartFooterCodec {
         for _ in 0..<hcount {
             let start = previous &+ (try r.svarint()) &* TimeUnit.hourMillis
             previous = start
-            let n = Int(try r.varint())
+            let n = try checkedInt(r.varint(), at: r.offset)
             guard n <= rows - rowStart else { throw ByteReader.Overrun(offset: r.offset) }
             var h = HourEntry(start: start, rowStart: rowStart, rows: n,
                               inputTokens: Int64(bitPattern: try r.varint()), outputTokens: Int64(bitPattern: try r.varint()),
@@ -272,7 +279,7 @@ package enum PartFooterCodec {
             let mask = try r.u8()
             for d in 0..<Dimension.allCases.count {
                 guard mask & (1 << UInt8(d)) != 0 else { h.rollups.append(nil); continue }
-                let n = Int(try r.varint())
+                let n = try checkedInt(r.varint(), at: r.offset)
                 guard n <= r.remaining else { throw ByteReader.Overrun(offset: r.offset) }
                 var ru = Rollup()
                 for _ in 0..<n {
@@ -289,13 +296,14 @@ package enum PartFooterCodec {
         guard rowStart == rows else { throw ByteReader.Overrun(offset: r.offset) }
         var partRollups: [Rollup] = []
         for d in 0..<Dimension.allCases.count {
-            let n = Int(try r.varint())
+            let n = try checkedInt(r.varint(), at: r.offset)
             guard n <= dictionaries[d].count else { throw ByteReader.Overrun(offset: r.offset) }
             var ru = Rollup()
             var code: UInt64 = 0
             for _ in 0..<n {
-                code += try r.varint()
-                guard code < UInt64(dictionaries[d].count) else { throw ByteReader.Overrun(offset: r.offset) }
+                let (next, overflow) = code.addingReportingOverflow(try r.varint())
+                guard !overflow, next < UInt64(dictionaries[d].count) else { throw ByteReader.Overrun(offset: r.offset) }
+                code = next
                 ru.codes.append(UInt32(code))
                 ru.counts.append(Int64(bitPattern: try r.varint()))
                 ru.inputTokens.append(Int64(bitPattern: try r.varint()))
@@ -307,4 +315,10 @@ package enum PartFooterCodec {
         return PartMeta(id: id, tenant: tenant, level: level, rows: rows, minTime: minTime, maxTime: maxTime,
                         dictionaries: dictionaries, granules: granules, hours: hours, partRollups: partRollups)
     }
+}
+
+/// A count or offset read as a `u64` or varint; one past `Int.max` is damage, not a value to trap on.
+private func checkedInt(_ value: UInt64, at offset: Int) throws -> Int {
+    guard let v = Int(exactly: value) else { throw ByteReader.Overrun(offset: offset) }
+    return v
 }

@@ -161,8 +161,9 @@ package final class WriteAheadLog {
                     do {
                         let type = try r.u8()
                         if type == stringsFrame {
-                            let n = Int(try r.varint())
-                            guard n <= r.remaining / 2 else { throw ByteReader.Overrun(offset: r.offset) }
+                            let count = try r.varint()
+                            guard count <= UInt64(r.remaining / 2) else { throw ByteReader.Overrun(offset: r.offset) }
+                            let n = Int(count)
                             table = []
                             table.reserveCapacity(n)
                             for _ in 0..<n {
