@@ -3,7 +3,7 @@ import TallyStore
 
 /// Why an analytics request cannot be answered; each case carries what a person needs to fix it.
 ///
-/// The server maps these to HTTP problems (400, 403, 409, 503); the texts never quote keys or record payloads.
+/// The server maps these to HTTP problems (400, 403, 404, 409, 503); the texts never quote keys or record payloads.
 public enum AnalyticsError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A parameter is missing, malformed or out of range; `name` is the wire name (`from`, `group_by`...).
     case invalidParameter(name: String, reason: String)
@@ -11,6 +11,10 @@ public enum AnalyticsError: Error, Sendable, Equatable, CustomStringConvertible 
     case forbidden(reason: String)
     /// The request collides with another one (an idempotency key in use or reused for a different body).
     case conflict(reason: String)
+    /// No such resource (or it belongs to another tenant, which is not revealed).
+    case notFound(reason: String)
+    /// The resource would duplicate one that exists.
+    case alreadyExists(reason: String)
     /// An idempotency key was sent again with a different request.
     case idempotencyKeyReused
     /// The store failed or is closed.
@@ -21,6 +25,8 @@ public enum AnalyticsError: Error, Sendable, Equatable, CustomStringConvertible 
         case let .invalidParameter(name, reason): "\(name): \(reason)"
         case let .forbidden(reason): reason
         case let .conflict(reason): reason
+        case let .notFound(reason): reason
+        case let .alreadyExists(reason): reason
         case .idempotencyKeyReused: "this Idempotency-Key was first used for a different request; use a new key per batch"
         case let .storage(text): text
         }

@@ -8,6 +8,7 @@ import TallyAnalytics
 import TallyServer
 import TallyStore
 import TallyTestSupport
+import Synchronization
 import Testing
 
 /// A fresh data directory with a store, a catalog, keys for two tenants and an admin, and a few known records.
@@ -19,6 +20,8 @@ final class ServerFixture: @unchecked Sendable {
     static let now = ms("2025-05-04T00:00:00Z")
 
     let directory: TemporaryDirectory
+    /// "Now" of the services; tests move it (budget periods, burn rates).
+    let clock = TestClock(ServerFixture.now)
     let analytics: Analytics
     let server: APIServer
     let adminKey: String
@@ -28,7 +31,8 @@ final class ServerFixture: @unchecked Sendable {
     let writerB: String
 
     /// `useRollups`, `maxBodyBytes` and `maxBuckets` as `tally serve` would set them; `seed` stores the known records.
-    init(useRollups: Bool = true, maxBodyBytes: Int = 1 << 20, maxBuckets: Int64 = 5_000, seed: Bool = true) throws {
+    init(useRollups: Bool = true, maxBodyBytes: Int = 1 << 20, maxBuckets: Int64 = 5_000, seed: Bool = true,
+         pricing: PriceTable? = ServerFixture.defaultPricing) throws {
         directory = try TemporaryDirectory(prefix: "tally-server")
         var storeOptions = StoreOptions()
         storeOptions.background = false
@@ -38,11 +42,9 @@ final class ServerFixture: @unchecked Sendable {
         var options = AnalyticsOptions()
         options.useRollups = useRollups
         options.maxBuckets = maxBuckets
-        options.pricing = PriceTable(entries: [
-            "gpt-4o": [PriceEntry(effectiveFromMillis: 0, inputPerMillionNanos: 250 * Money.nanosPerCent,
-                                  outputPerMillionNanos: 1000 * Money.nanosPerCent)]
-        ])
-        analytics = Analytics(store: store, catalog: catalog, options: options, clock: { ServerFixture.now })
+        options.pricing = pricing
+        let clock = self.clock
+        analytics = Analytics(store: store, catalog: catalog, options: options, clock: { clock.now })
         var configuration = ServerConfiguration()
         configuration.maxBodyBytes = maxBodyBytes
         configuration.port = 0
@@ -87,11 +89,31 @@ final class ServerFixture: @unchecked Sendable {
                    createdAtMillis: ms(at))
     }
 
+    /// gpt-4o at 250 cents per million input tokens and 1000 per million output tokens, since 1970.
+    static let defaultPricing = PriceTable(entries: [
+        "gpt-4o": [PriceEntry(effectiveFromMillis: 0, inputPerMillionNanos: 250 * Money.nanosPerCent,
+                              outputPerMillionNanos: 1000 * Money.nanosPerCent)]
+    ])
+
+    /// Sets "now".
+    func setNow(_ text: String) { clock.set(ms(text)) }
+
     /// Runs `body` against the real router.
     func withRouter<R: Sendable>(_ body: @Sendable (any TestClientProtocol) async throws -> R) async throws -> R {
         let app = Application(router: server.router(), logger: quietLogger)
         return try await app.test(.router, body)
     }
+}
+
+/// A clock tests set by hand.
+final class TestClock: Sendable {
+    private let value: Mutex<Int64>
+
+    init(_ start: Int64) { value = Mutex(start) }
+
+    var now: Int64 { value.withLock { $0 } }
+
+    func set(_ millis: Int64) { value.withLock { $0 = millis } }
 }
 
 /// A logger that keeps expected failures (a closed store, say) out of the test output.

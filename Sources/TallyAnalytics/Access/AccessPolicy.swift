@@ -4,6 +4,11 @@ import TallyQuery
 ///
 /// A tenant key reaches its own tenant only; naming another one is refused, never answered with data.
 /// An admin key reaches the tenant it names, or every tenant when it names none.
+///
+/// Budgets are configuration, changed with admin keys only: writer keys live in the applications whose
+/// spend the budgets limit (an application must not raise its own limit), and reader keys are for dashboards.
+/// Reader keys read their tenant's budgets; the policy check, asked by the applications before a run,
+/// takes any key of the tenant.
 public enum AccessPolicy {
     /// What a request does.
     public enum Action: Sendable {
@@ -11,13 +16,19 @@ public enum AccessPolicy {
         case read
         /// Writes records.
         case write
+        /// Creates, changes or deletes budgets.
+        case configure
+        /// Asks whether a planned run fits the budgets.
+        case checkPolicy
     }
 
     /// Throws unless `principal`'s role allows `action`.
     public static func authorize(_ principal: Principal, _ action: Action) throws(AnalyticsError) {
         switch (principal.role, action) {
-        case (.admin, _), (.reader, .read), (.writer, .write):
+        case (.admin, _), (.reader, .read), (.writer, .write), (_, .checkPolicy):
             return
+        case (.reader, .configure), (.writer, .configure):
+            throw .forbidden(reason: "budgets are changed with an admin key")
         case (.reader, .write):
             throw .forbidden(reason: "a reader key cannot write records; use a writer key")
         case (.writer, .read):
@@ -37,6 +48,27 @@ public enum AccessPolicy {
             throw .forbidden(reason: "this key belongs to another tenant than tenant_id names")
         }
         return .one(own)
+    }
+
+    /// The one tenant a request of `principal` acts on: a tenant key's own (naming another is refused);
+    /// the tenant an admin key names, which it must.
+    public static func tenant(for principal: Principal, requested: String?, parameter: String = "tenant_id") throws(AnalyticsError) -> String {
+        if let requested {
+            try checkTenantID(requested, parameter: parameter)
+        }
+        guard let own = principal.tenant else {
+            guard let requested else { throw .invalidParameter(name: parameter, reason: "an admin key must name the tenant") }
+            return requested
+        }
+        if let requested, !requested.utf8.elementsEqual(own.utf8) {
+            throw .forbidden(reason: "this key belongs to another tenant than \(parameter) names")
+        }
+        return own
+    }
+
+    /// Whether `principal` reaches the data of `tenant`.
+    public static func reaches(_ principal: Principal, tenant: String) -> Bool {
+        principal.tenant.map { $0.utf8.elementsEqual(tenant.utf8) } ?? true
     }
 
     /// Throws unless `id` follows the data contract: 1-64 characters of `[A-Za-z0-9._:-]`.

@@ -5,7 +5,7 @@ import TallyStore
 import Glibc
 #endif
 
-/// The small mutable catalog beside the store: API keys and idempotent answers, in SQLite (`catalog.sqlite`).
+/// The small mutable catalog beside the store: API keys, idempotent answers and budgets, in SQLite (`catalog.sqlite`).
 ///
 /// WAL mode with a busy timeout, so `tally keys` can change keys while `tally serve` reads them: the
 /// server looks every key up on each request, so a revoked key stops working at once.
@@ -54,6 +54,26 @@ public final class Catalog: Sendable {
                     PRIMARY KEY (scope, key)
                 );
                 CREATE INDEX idempotent_answers_created_at ON idempotent_answers (created_at);
+                """)
+        }
+        m.registerMigration("v2: budgets") { db in
+            // subject: the feature tag or user id limited, '' for a tenant budget (so UNIQUE sees it).
+            try db.execute(sql: """
+                CREATE TABLE budgets (
+                    id          TEXT PRIMARY KEY NOT NULL,
+                    tenant_id   TEXT NOT NULL,
+                    level       TEXT NOT NULL CHECK (level IN ('tenant', 'feature', 'user')),
+                    subject     TEXT NOT NULL,
+                    period      TEXT NOT NULL CHECK (period IN ('daily', 'monthly')),
+                    limit_nanos INTEGER NOT NULL CHECK (limit_nanos > 0),
+                    warn_ratio  REAL NOT NULL CHECK (warn_ratio > 0 AND warn_ratio <= 1),
+                    enforce     INTEGER NOT NULL CHECK (enforce IN (0, 1)),
+                    created_at  INTEGER NOT NULL,
+                    updated_at  INTEGER NOT NULL,
+                    created_by  TEXT NOT NULL,
+                    CHECK ((level = 'tenant') = (subject = '')),
+                    UNIQUE (tenant_id, level, subject, period)
+                );
                 """)
         }
         return m

@@ -411,6 +411,302 @@ enum OpenAPIDocument {
         }
       }
     },
+    "/api/v1/analytics/pricing": {
+      "get": {
+        "operationId": "pricing",
+        "summary": "The price table",
+        "description": "Any key. Per model, its prices (cents per million input and output tokens, exact decimal strings) with the dates they are in force; records without cost_cents are priced from the one in force at their created_at. configured is false when the server runs without a price table.",
+        "responses": {
+          "200": {
+            "description": "The price table",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Pricing"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          }
+        }
+      }
+    },
+    "/api/v1/analytics/budgets": {
+      "post": {
+        "operationId": "createBudget",
+        "summary": "Create a budget",
+        "description": "Admin keys (writer keys live in the applications a budget limits; reader keys are for dashboards); tenant_id is required. One budget per tenant, level, subject and period. Answers 201 with the budget, its current status and a Location header.",
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/BudgetInput"
+              }
+            }
+          }
+        },
+        "responses": {
+          "201": {
+            "description": "Created",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/BudgetAnswer"
+                }
+              }
+            }
+          },
+          "409": {
+            "description": "The tenant already has a budget for this level, subject and period",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "415": {
+            "description": "The body is not application/json",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          }
+        }
+      },
+      "get": {
+        "operationId": "listBudgets",
+        "summary": "Budgets with their current status",
+        "description": "Reader or admin keys. A tenant key sees its tenant's budgets; an admin key every tenant's, or tenant_id's.",
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/tenant_id"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The budgets",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/BudgetList"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          }
+        }
+      }
+    },
+    "/api/v1/analytics/budgets/{id}": {
+      "parameters": [
+        {
+          "name": "id",
+          "in": "path",
+          "required": true,
+          "schema": {
+            "type": "string"
+          },
+          "description": "The budget id (bud_...)."
+        }
+      ],
+      "get": {
+        "operationId": "getBudget",
+        "summary": "One budget with its current status",
+        "description": "Reader or admin keys. Another tenant's budget is 404.",
+        "responses": {
+          "200": {
+            "description": "The budget",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/BudgetAnswer"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "No such budget for this key",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          }
+        }
+      },
+      "patch": {
+        "operationId": "updateBudget",
+        "summary": "Change a budget's limit, warn ratio or enforcement",
+        "description": "Admin keys. tenant_id, level, feature_tag, user_id and period cannot change (400 naming the field).",
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/BudgetPatch"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "The budget",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/BudgetAnswer"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "No such budget",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "415": {
+            "description": "The body is not application/json",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          }
+        }
+      },
+      "delete": {
+        "operationId": "deleteBudget",
+        "summary": "Delete a budget",
+        "description": "Admin keys.",
+        "responses": {
+          "204": {
+            "description": "Deleted"
+          },
+          "404": {
+            "description": "No such budget",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          }
+        }
+      }
+    },
+    "/api/v1/analytics/policy/check": {
+      "post": {
+        "operationId": "checkPolicy",
+        "summary": "Allow, warn or deny a planned run",
+        "description": "Any key of the tenant (admin keys name tenant_id). The enforced budgets that apply (the tenant's, feature_tag's and user_id's, each in its current UTC period) decide: deny when spent + estimate would pass a limit, warn when it would pass limit x warn_ratio, allow otherwise. deciding_budgets names the budgets with that outcome (for allow, the tightest); remaining_cents is the least left of any of them before the run. Nothing is reserved.",
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/PolicyCheckInput"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "The decision",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/PolicyDecision"
+                }
+              }
+            }
+          },
+          "415": {
+            "description": "The body is not application/json",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          }
+        }
+      }
+    },
     "/api/v1/analytics/_status": {
       "get": {
         "operationId": "status",
@@ -1264,6 +1560,408 @@ enum OpenAPIDocument {
                 }
               }
             }
+          }
+        }
+      },
+      "Pricing": {
+        "type": "object",
+        "required": [
+          "configured",
+          "currency",
+          "models",
+          "generated_at"
+        ],
+        "properties": {
+          "configured": {
+            "type": "boolean"
+          },
+          "currency": {
+            "type": "string",
+            "const": "USD"
+          },
+          "models": {
+            "type": "array",
+            "items": {
+              "type": "object",
+              "required": [
+                "model",
+                "prices"
+              ],
+              "properties": {
+                "model": {
+                  "type": "string"
+                },
+                "prices": {
+                  "type": "array",
+                  "items": {
+                    "type": "object",
+                    "properties": {
+                      "effective_from": {
+                        "type": "string",
+                        "format": "date-time"
+                      },
+                      "effective_to": {
+                        "type": [
+                          "string",
+                          "null"
+                        ],
+                        "format": "date-time",
+                        "description": "The next entry's start; null for the latest."
+                      },
+                      "in_force": {
+                        "type": "boolean",
+                        "description": "Whether this is the price in force now."
+                      },
+                      "input_per_million_cents": {
+                        "type": "string",
+                        "description": "Exact decimal."
+                      },
+                      "output_per_million_cents": {
+                        "type": "string",
+                        "description": "Exact decimal."
+                      }
+                    }
+                  }
+                }
+              }
+            }
+          },
+          "generated_at": {
+            "type": "string",
+            "format": "date-time"
+          }
+        }
+      },
+      "BudgetInput": {
+        "type": "object",
+        "additionalProperties": false,
+        "required": [
+          "level",
+          "period",
+          "limit_cents"
+        ],
+        "properties": {
+          "tenant_id": {
+            "type": "string",
+            "description": "Required for admin keys."
+          },
+          "level": {
+            "type": "string",
+            "enum": [
+              "tenant",
+              "feature",
+              "user"
+            ]
+          },
+          "feature_tag": {
+            "type": "string",
+            "description": "Required for level feature, refused otherwise."
+          },
+          "user_id": {
+            "type": "string",
+            "description": "Required for level user, refused otherwise."
+          },
+          "period": {
+            "type": "string",
+            "enum": [
+              "daily",
+              "monthly"
+            ],
+            "description": "UTC day or UTC calendar month."
+          },
+          "limit_cents": {
+            "type": "string",
+            "description": "Above 0, at most 1000000000; a string so it stays exact.",
+            "pattern": "^[0-9]+(\\.[0-9]{1,7})?$"
+          },
+          "warn_ratio": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": 1,
+            "default": 0.8
+          },
+          "enforce": {
+            "type": "boolean",
+            "default": false,
+            "description": "Whether the policy check denies runs that would exceed it."
+          }
+        }
+      },
+      "BudgetPatch": {
+        "type": "object",
+        "additionalProperties": false,
+        "properties": {
+          "limit_cents": {
+            "type": "string",
+            "description": "cents, exact decimal string (up to 7 decimals)",
+            "pattern": "^[0-9]+(\\.[0-9]{1,7})?$"
+          },
+          "warn_ratio": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": 1
+          },
+          "enforce": {
+            "type": "boolean"
+          }
+        }
+      },
+      "Budget": {
+        "type": "object",
+        "properties": {
+          "id": {
+            "type": "string"
+          },
+          "tenant_id": {
+            "type": "string"
+          },
+          "level": {
+            "type": "string",
+            "enum": [
+              "tenant",
+              "feature",
+              "user"
+            ]
+          },
+          "feature_tag": {
+            "type": [
+              "string",
+              "null"
+            ]
+          },
+          "user_id": {
+            "type": [
+              "string",
+              "null"
+            ]
+          },
+          "period": {
+            "type": "string",
+            "enum": [
+              "daily",
+              "monthly"
+            ]
+          },
+          "limit_cents": {
+            "type": "string",
+            "description": "cents, exact decimal string (up to 7 decimals)",
+            "pattern": "^[0-9]+(\\.[0-9]{1,7})?$"
+          },
+          "warn_ratio": {
+            "type": "number"
+          },
+          "enforce": {
+            "type": "boolean"
+          },
+          "created_at": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "updated_at": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "current": {
+            "type": "object",
+            "description": "The current UTC period.",
+            "properties": {
+              "period_start": {
+                "type": "string",
+                "format": "date-time"
+              },
+              "period_end": {
+                "type": "string",
+                "format": "date-time",
+                "description": "Exclusive."
+              },
+              "spent_cents": {
+                "type": "string",
+                "description": "cents, exact decimal string (up to 7 decimals)",
+                "pattern": "^[0-9]+(\\.[0-9]{1,7})?$"
+              },
+              "remaining_cents": {
+                "type": "string",
+                "description": "limit - spent; negative when exceeded"
+              },
+              "utilization_pct": {
+                "type": "number"
+              },
+              "state": {
+                "type": "string",
+                "enum": [
+                  "ok",
+                  "warning",
+                  "exceeded"
+                ],
+                "description": "warning: spent > limit x warn_ratio; exceeded: spent > limit"
+              },
+              "burn_rate_cents_per_hour": {
+                "type": [
+                  "string",
+                  "null"
+                ],
+                "description": "spent / hours elapsed in the period; null at its first instant"
+              },
+              "projected_spend_cents": {
+                "type": "string",
+                "description": "burn rate x the period's length"
+              },
+              "will_exceed": {
+                "type": "boolean"
+              },
+              "projected_exceeded_at": {
+                "type": [
+                  "string",
+                  "null"
+                ],
+                "format": "date-time",
+                "description": "When spend passes the limit at the burn rate, if within the period and not yet"
+              }
+            }
+          }
+        }
+      },
+      "BudgetAnswer": {
+        "type": "object",
+        "properties": {
+          "budget": {
+            "$ref": "#/components/schemas/Budget"
+          },
+          "provenance": {
+            "$ref": "#/components/schemas/Provenance"
+          }
+        }
+      },
+      "BudgetList": {
+        "type": "object",
+        "properties": {
+          "budgets": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/Budget"
+            }
+          },
+          "provenance": {
+            "$ref": "#/components/schemas/Provenance"
+          }
+        }
+      },
+      "PolicyCheckInput": {
+        "type": "object",
+        "additionalProperties": false,
+        "required": [
+          "estimated_cost_cents"
+        ],
+        "properties": {
+          "tenant_id": {
+            "type": "string",
+            "description": "Required for admin keys."
+          },
+          "user_id": {
+            "type": "string"
+          },
+          "feature_tag": {
+            "type": "string"
+          },
+          "estimated_cost_cents": {
+            "type": "string",
+            "description": "cents >= 0, exact decimal string"
+          }
+        }
+      },
+      "PolicyDecision": {
+        "type": "object",
+        "properties": {
+          "decision": {
+            "type": "string",
+            "enum": [
+              "allow",
+              "warn",
+              "deny"
+            ]
+          },
+          "reason": {
+            "type": "string"
+          },
+          "tenant_id": {
+            "type": "string"
+          },
+          "estimated_cost_cents": {
+            "type": "string"
+          },
+          "deciding_budgets": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            }
+          },
+          "remaining_cents": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "description": "null when no enforced budget applies"
+          },
+          "budgets": {
+            "type": "array",
+            "description": "Every applicable enforced budget, most constraining first",
+            "items": {
+              "type": "object",
+              "properties": {
+                "budget_id": {
+                  "type": "string"
+                },
+                "level": {
+                  "type": "string"
+                },
+                "feature_tag": {
+                  "type": [
+                    "string",
+                    "null"
+                  ]
+                },
+                "user_id": {
+                  "type": [
+                    "string",
+                    "null"
+                  ]
+                },
+                "period": {
+                  "type": "string"
+                },
+                "period_end": {
+                  "type": "string",
+                  "format": "date-time"
+                },
+                "limit_cents": {
+                  "type": "string"
+                },
+                "warn_at_cents": {
+                  "type": "string"
+                },
+                "spent_cents": {
+                  "type": "string"
+                },
+                "remaining_cents": {
+                  "type": "string"
+                },
+                "remaining_after_cents": {
+                  "type": "string"
+                },
+                "decision": {
+                  "type": "string",
+                  "enum": [
+                    "allow",
+                    "warn",
+                    "deny"
+                  ]
+                }
+              }
+            }
+          },
+          "generated_at": {
+            "type": "string",
+            "format": "date-time"
           }
         }
       }

@@ -35,6 +35,12 @@ extension Handlers {
             Capability(name: "usage", state: serving, endpoint: Endpoint.usage.display, note: nil),
             Capability(name: "cost", state: serving, endpoint: Endpoint.cost.display,
                        note: "breakdowns, per-group series, trailing baselines; the summary without group_by"),
+            Capability(name: "pricing", state: analytics.options.pricing == nil ? "disabled" : "available",
+                       endpoint: Endpoint.pricing.display, note: "the price table records without cost_cents are priced from"),
+            Capability(name: "budgets", state: serving, endpoint: Endpoint.root + "/budgets",
+                       note: "POST, GET; GET, PATCH, DELETE /budgets/{id}; spend, utilisation, burn rate and projection in the current UTC period"),
+            Capability(name: "policy_check", state: serving, endpoint: Endpoint.policyCheck.display,
+                       note: "allow, warn or deny from the enforced budgets; no reservations yet"),
             Capability(name: "rollups", state: analytics.options.useRollups ? "enabled" : "disabled", endpoint: nil,
                        note: "per-hour pre-aggregates answer series and breakdowns over sealed data"),
             Capability(name: "health", state: healthy ? "available" : "degraded", endpoint: Endpoint.health.display, note: nil),
@@ -42,8 +48,9 @@ extension Handlers {
             Capability(name: "openapi", state: "available", endpoint: Endpoint.openAPI.display, note: nil),
         ]
         let planned = [
-            ("budgets", "/budgets"), ("feature_tags", "/feature-tags"), ("anomalies", "/statistics/anomalies"),
-            ("anomaly_detection", "/anomalies/detect"), ("incidents", "/incidents"), ("policy_check", "/policy/check"),
+            ("feature_tags", "/feature-tags"), ("anomalies", "/statistics/anomalies"),
+            ("anomaly_detection", "/anomalies/detect"), ("incidents", "/incidents"),
+            ("policy_reservations", "/policy/reservations"),
             ("exports", "/reporting/exports"), ("monthly_reports", "/reports/monthly"),
         ]
         capabilities += planned.map { Capability(name: $0.0, state: "planned", endpoint: Endpoint.root + $0.1, note: nil) }

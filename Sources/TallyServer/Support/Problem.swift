@@ -22,6 +22,7 @@ struct Problem: Error, Sendable {
         case invalidRecords = "invalid-records"
         case idempotencyKeyReused = "idempotency-key-reused"
         case idempotencyKeyInUse = "idempotency-key-in-use"
+        case conflict
         case storageUnavailable = "storage-unavailable"
         case internalError = "internal-error"
 
@@ -37,7 +38,7 @@ struct Problem: Error, Sendable {
             case .bodyTooLarge: .contentTooLarge
             case .unsupportedMediaType: .unsupportedMediaType
             case .invalidRecords, .idempotencyKeyReused: .unprocessableContent
-            case .idempotencyKeyInUse: .conflict
+            case .idempotencyKeyInUse, .conflict: .conflict
             case .storageUnavailable: .serviceUnavailable
             case .internalError: .internalServerError
             }
@@ -55,6 +56,7 @@ struct Problem: Error, Sendable {
             case .invalidRecords: "Invalid records"
             case .idempotencyKeyReused: "Idempotency key reused for a different request"
             case .idempotencyKeyInUse: "Idempotency key in use"
+            case .conflict: "Conflicts with an existing resource"
             case .storageUnavailable: "Storage unavailable"
             case .internalError: "Internal error"
             }
@@ -90,6 +92,8 @@ struct Problem: Error, Sendable {
             case let .forbidden(reason): self.init(.forbidden, reason)
             case let .conflict(reason): self.init(.idempotencyKeyInUse, reason, parameter: "Idempotency-Key")
             case .idempotencyKeyReused: self.init(.idempotencyKeyReused, e.description, parameter: "Idempotency-Key")
+            case let .notFound(reason): self.init(.notFound, reason)
+            case let .alreadyExists(reason): self.init(.conflict, reason)
             case let .storage(text): self.init(.storageUnavailable, text)
             }
         case let e as QueryError:

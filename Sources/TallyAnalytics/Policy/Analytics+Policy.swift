@@ -1,0 +1,173 @@
+import TallyQuery
+import TallyStore
+
+/// A planned run to check against the budgets: who runs it, for which feature, at what estimated cost.
+public struct PolicyRequest: Sendable {
+    /// The tenant (admin keys must name it; tenant keys may only name their own).
+    public var tenantID: String?
+    public var userID: String?
+    public var featureTag: String?
+    /// Exact decimal string of cents, >= 0.
+    public var estimatedCostCents: String?
+
+    /// A request.
+    public init(tenantID: String? = nil, userID: String? = nil, featureTag: String? = nil, estimatedCostCents: String? = nil) {
+        self.tenantID = tenantID
+        self.userID = userID
+        self.featureTag = featureTag
+        self.estimatedCostCents = estimatedCostCents
+    }
+}
+
+/// The answer of the policy check: allow, warn or deny, the budgets that decide, and what remains.
+public struct PolicyDecision: Sendable, JSONWritable {
+    /// What the run may do; ordered from the mildest.
+    public enum Outcome: String, Sendable, Comparable {
+        /// Every applicable enforced budget stays at or below its warn threshold.
+        case allow
+        /// Some budget would pass `limit x warn_ratio` but none its limit.
+        case warn
+        /// Some budget would pass its limit.
+        case deny
+
+        var rank: Int {
+            switch self {
+            case .allow: 0
+            case .warn: 1
+            case .deny: 2
+            }
+        }
+
+        public static func < (a: Outcome, b: Outcome) -> Bool { a.rank < b.rank }
+    }
+
+    /// One applicable enforced budget and what the run would do to it.
+    public struct Check: Sendable, JSONWritable {
+        public var budget: Budget
+        public var status: BudgetStatus
+        /// Spend after the run: spent + estimate.
+        public var afterNanos: Int64
+        public var outcome: Outcome
+
+        public func write(to json: inout JSONWriter) {
+            json.object { w in
+                w.field("budget_id", budget.id)
+                w.field("level", budget.level.rawValue)
+                w.field("feature_tag", budget.level == .feature ? budget.subject : nil)
+                w.field("user_id", budget.level == .user ? budget.subject : nil)
+                w.field("period", budget.period.rawValue)
+                w.field("period_end", time: status.periodEnd)
+                w.field("limit_cents", cents: budget.limitNanos)
+                w.field("warn_at_cents", cents: budget.warnThresholdNanos)
+                w.field("spent_cents", cents: status.spentNanos)
+                w.field("remaining_cents", cents: status.remainingNanos)
+                w.field("remaining_after_cents", cents: budget.limitNanos - afterNanos)
+                w.field("decision", outcome.rawValue)
+            }
+        }
+    }
+
+    public var tenant: String
+    public var estimatedNanos: Int64
+    public var outcome: Outcome
+    /// Every applicable enforced budget, most constraining first (by outcome, then by what remains after the run).
+    public var checks: [Check]
+    /// The ids of the budgets that decide: those with the overall outcome (for allow, the tightest one).
+    public var deciding: [String]
+    /// The least that remains of any applicable budget before the run; nil when none applies.
+    public var remainingNanos: Int64?
+    public var reason: String
+    public var generatedAt: Int64
+
+    public func write(to json: inout JSONWriter) {
+        json.object { w in
+            w.field("decision", outcome.rawValue)
+            w.field("reason", reason)
+            w.field("tenant_id", tenant)
+            w.field("estimated_cost_cents", cents: estimatedNanos)
+            w.field("deciding_budgets", strings: deciding)
+            w.key("remaining_cents")
+            if let remainingNanos { w.cents(remainingNanos) } else { w.null() }
+            w.field("budgets", array: checks)
+            w.field("generated_at", time: generatedAt)
+        }
+    }
+
+    /// The decision over `checks` (already evaluated): the worst outcome decides.
+    init(tenant: String, estimatedNanos: Int64, checks unsorted: [Check], now: Int64) {
+        self.tenant = tenant
+        self.estimatedNanos = estimatedNanos
+        generatedAt = now
+        let checks = unsorted.sorted {
+            if $0.outcome != $1.outcome { return $0.outcome > $1.outcome }
+            let r0 = $0.budget.limitNanos - $0.afterNanos, r1 = $1.budget.limitNanos - $1.afterNanos
+            return r0 != r1 ? r0 < r1 : $0.budget.id < $1.budget.id
+        }
+        let outcome = checks.first?.outcome ?? .allow
+        self.checks = checks
+        self.outcome = outcome
+        remainingNanos = checks.map(\.status.remainingNanos).min()
+        guard let first = checks.first else {
+            deciding = []
+            reason = "no enforced budget applies to this tenant, feature and user"
+            return
+        }
+        let decisive = outcome == .allow ? [first] : checks.filter { $0.outcome == outcome }
+        deciding = decisive.map(\.budget.id)
+        let names = decisive.map { c in
+            let what = c.budget.level == .tenant ? "tenant" : "\(c.budget.level.rawValue) \(c.budget.subject)"
+            return "\(c.budget.id) (\(what), \(c.budget.period.rawValue))"
+        }.joined(separator: ", ")
+        switch outcome {
+        case .deny: reason = "the run would exceed the limit of " + names
+        case .warn: reason = "the run would pass the warn threshold of " + names
+        case .allow: reason = "the run fits every enforced budget; the tightest is " + names
+        }
+    }
+}
+
+extension Analytics {
+    /// Whether a planned run fits the enforced budgets that apply to it: the tenant's, its feature's and its user's,
+    /// each in its current period. Any key of the tenant may ask (see `AccessPolicy`).
+    public func checkPolicy(_ request: PolicyRequest, principal: Principal) async throws -> PolicyDecision {
+        try AccessPolicy.authorize(principal, .checkPolicy)
+        let tenant = try AccessPolicy.tenant(for: principal, requested: request.tenantID)
+        if let user = request.userID { try Budget.checkSubject(user, field: "user_id") }
+        if let feature = request.featureTag { try Budget.checkSubject(feature, field: "feature_tag") }
+        guard let text = request.estimatedCostCents else {
+            throw AnalyticsError.invalidParameter(name: "estimated_cost_cents", reason: "is required, as a decimal string such as \"12.5\"")
+        }
+        let estimate: Int64
+        switch Money.parseCents(text) {
+        case let .success(nanos): estimate = nanos
+        case .failure(.negative): throw AnalyticsError.invalidParameter(name: "estimated_cost_cents", reason: "must be 0 or more")
+        case .failure(.tooPrecise): throw AnalyticsError.invalidParameter(name: "estimated_cost_cents", reason: "has more than 7 decimals")
+        case .failure(.tooLarge):
+            throw AnalyticsError.invalidParameter(name: "estimated_cost_cents", reason: "must be at most 1000000000 (ten million dollars)")
+        case .failure(.malformed):
+            throw AnalyticsError.invalidParameter(name: "estimated_cost_cents", reason: "must be a decimal string such as \"12.5\"")
+        }
+        let now = self.now
+        return try await blocking { [self] in
+            let applicable = try catalog.budgets(tenant: tenant).filter { b in
+                guard b.enforce else { return false }
+                switch b.level {
+                case .tenant: return true
+                case .feature: return request.featureTag.map { $0.utf8.elementsEqual(b.subject.utf8) } ?? false
+                case .user: return request.userID.map { $0.utf8.elementsEqual(b.subject.utf8) } ?? false
+                }
+            }
+            var run = QueryRun(snapshot: store.snapshot(), engine: engine, useRollups: options.useRollups)
+            var checks: [PolicyDecision.Check] = []
+            for b in applicable {
+                let status = BudgetStatus(budget: b, spentNanos: try spend(&run, b, now: now), now: now)
+                let (after, overflow) = status.spentNanos.addingReportingOverflow(estimate)
+                let total = overflow ? Int64.max : after
+                let outcome: PolicyDecision.Outcome =
+                    total > b.limitNanos ? .deny : total > b.warnThresholdNanos ? .warn : .allow
+                checks.append(PolicyDecision.Check(budget: b, status: status, afterNanos: total, outcome: outcome))
+            }
+            return PolicyDecision(tenant: tenant, estimatedNanos: estimate, checks: checks, now: now)
+        }
+    }
+}
