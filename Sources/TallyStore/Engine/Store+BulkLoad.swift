@@ -11,7 +11,7 @@ public final class BulkLoad {
     public let store: Store
     /// Buffered rows are written out once there are this many (the largest tenants' first, so parts
     /// are written while the load goes on and small tenants still end up in one part each).
-    public var maxBufferedRows = 1_000_000
+    public var maxBufferedRows = 4_000_000
     private var buffers: [String: PartRowsBuilder] = [:]
     /// Every string of the load; builders hold codes into it. Producers may translate their batches
     /// into it ahead (`RecordBatch.translate(into: load.strings)`), off the load's thread.
