@@ -13,7 +13,6 @@ struct PartRowsBuilder {
         map.withUnsafeBufferPointer { m in
             for d in 0..<Dimension.allCases.count {
                 batch.dims[d].withUnsafeBufferPointer { source in
-                    rows.dims[d].reserveCapacity(rows.dims[d].count + indices.count)
                     for i in indices { rows.dims[d].append(m[Int(source[i])]) }
                 }
             }
