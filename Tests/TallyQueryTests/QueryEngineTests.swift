@@ -169,6 +169,84 @@ func at(_ time: String) -> Int64 { try! Timestamp.parse(time).get() }
         }
     }
 
+    @Test func wholePartsComeFromTheirPartRollups() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try Store(path: dir.path, options: queryTestOptions())
+        defer { try? store.close() }
+        // Tenant t: part A (May 1, 00:00-04:00) and part B (May 2, 10:00-12:00), 80 users (too many per hour
+        // for hourly user rollups); tenant u: one small part; then head rows of t on May 3.
+        func rows(_ tenant: String, _ start: String, _ n: Int, _ prefix: String) -> [CostRecord] {
+            let t0 = at(start)
+            return (0..<n).map { (i: Int) -> CostRecord in
+                let environment = i % 3 == 0 ? "dev" : "prod"
+                let user = "u" + String((i * 7) % 80), feature = "f" + String(i % 2), id = prefix + String(i)
+                let cost = Int64(i % 11 + 1) * unit, time = t0 + Int64(i) * 60_000
+                return CostRecord(tenantID: tenant, environment: environment, userID: user, featureTag: feature, requestID: id,
+                                  model: "m", inputTokens: Int64(i), outputTokens: 1, costNanos: cost, createdAtMillis: time)
+            }
+        }
+        let a = rows("t", "2025-05-01T00:00:00Z", 240, "a"), b = rows("t", "2025-05-02T10:00:00Z", 120, "b")
+        let c = rows("u", "2025-05-01T00:30:00Z", 50, "c"), head = rows("t", "2025-05-03T00:00:00Z", 3, "h")
+        _ = try store.append(RecordBatch(a + c))
+        try store.flush()
+        _ = try store.append(RecordBatch(b))
+        try store.flush()
+        _ = try store.append(RecordBatch(head))
+        let reference = ReferenceAggregator(records: a + b + c + head)
+        let parts = store.snapshot().parts.filter { $0.meta.tenant == "t" }.sorted { $0.meta.minTime < $1.meta.minTime }
+        try #require(parts.count == 2)
+        let (first, last) = (parts[0].meta, parts[1].meta)
+        #expect(first.hours.allSatisfy { $0.rollups[Dimension.user.rawValue] == nil })
+
+        /// Runs `q` with rollups on and off, checks both against the reference, returns the statistics with rollups.
+        func run(from: Int64? = nil, to: Int64? = nil, tenants: Query.Tenants = .one("t"), filters: [Dimension: [String]] = [:],
+                 bucket: Query.Bucket = .none, groupBy: [Query.Key] = [.dimension(.user)],
+                 limit: Int? = 5) throws -> QueryStatistics {
+            func q(_ useRollups: Bool) throws -> Query {
+                try Query(tenants: tenants, from: from, to: to, filters: filters, bucket: bucket, groupBy: groupBy, order: .cost,
+                          limit: limit, useRollups: useRollups)
+            }
+            let fast = try store.query(q(true)), slow = try store.query(q(false))
+            #expect(fast == reference.run(try q(false)) && slow == fast)
+            #expect(slow.statistics.partsFromRollups == 0 && slow.statistics.hoursFromIndex == 0)
+            return fast.statistics
+        }
+
+        // Top users over all time: both parts from their rollups, only the head rows scanned.
+        let all = try run()
+        #expect(all.partsFromRollups == 2 && all.partsRead == 2 && all.rowsScanned == 3)
+        #expect(all.hoursFromIndex == first.hours.count + last.hours.count)
+        let u0 = try store.query(Query(tenants: .one("t"), filters: [.user: ["u0"]], groupBy: [.dimension(.user)]))
+        #expect(u0.cost == [(a + b + head).filter { $0.userID == "u0" }.reduce(0) { $0 + $1.costNanos }])
+        #expect(u0.statistics.partsFromRollups == 2)
+
+        // The range ends: a part is used only when [minTime, maxTime] lies inside [from, to).
+        #expect(try run(from: first.minTime).partsFromRollups == 2)
+        let cutFirst = try run(from: first.minTime + 1)
+        #expect(cutFirst.partsFromRollups == 1 && cutFirst.rowsScanned == 239 + 3)
+        let cutLast = try run(to: last.maxTime)
+        #expect(cutLast.partsFromRollups == 1 && cutLast.rowsScanned == 119)
+        let exact = try run(from: first.minTime, to: last.maxTime + 1)
+        #expect(exact.partsFromRollups == 2 && exact.rowsScanned == 0 && exact.headsRead == 0)
+
+        // Filters on the grouped dimension are applied to the rollup; a filter on another dimension is not.
+        #expect(try run(filters: [.user: ["u1", "u14", "no-such-user"]]).partsFromRollups == 2)
+        #expect(try run(filters: [.user: ["u1"]], groupBy: []).partsFromRollups == 2)
+        let otherFilter = try run(filters: [.environment: ["dev"]])
+        #expect(otherFilter.partsFromRollups == 0 && otherFilter.rowsScanned == 363)
+        #expect(try run(groupBy: [.dimension(.user), .dimension(.feature)]).partsFromRollups == 0)
+
+        // A day bucket holds each part whole; an hour bucket does not.
+        #expect(try run(bucket: .day).partsFromRollups == 2)
+        #expect(try run(bucket: .hour, limit: nil).partsFromRollups == 0)
+
+        // Tenant keys are free; no dimension at all: the part totals.
+        let byTenant = try run(tenants: .all, groupBy: [.tenant], limit: nil)
+        #expect(byTenant.partsFromRollups == 3 && byTenant.rowsScanned == 3)
+        #expect(try run(tenants: .all, groupBy: [.tenant, .dimension(.feature)], limit: nil).partsFromRollups == 3)
+    }
+
     @Test func stringsGroupByTheirBytes() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }

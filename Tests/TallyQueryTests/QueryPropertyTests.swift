@@ -94,8 +94,77 @@ struct QueryParameters: CustomStringConvertible {
             p.filters = rng.below(3) == 0 ? [:] : [d: (0..<(1 + rng.below(2))).map { _ in pick(f.values[d] ?? []) }]
             p.groupBy = rng.below(2) == 0 ? [] : [.dimension(d)]
             if rng.below(3) == 0 { p.groupBy.insert(.tenant, at: rng.below(p.groupBy.count + 1)) }
+        } else if rng.below(4) == 0 {
+            // Shaped for the part rollups: wide or open ranges (whole parts inside, others cut by an end),
+            // one dimension of any cardinality, sometimes a filter on another dimension.
+            let d = pick(Dimension.allCases)
+            if rng.below(3) != 0 { p.from = rng.below(2) == 0 ? nil : f.window.lowerBound - Int64(rng.below(3)) * QueryFixture.hour }
+            if rng.below(3) != 0 { p.to = rng.below(2) == 0 ? nil : f.window.upperBound + Int64(rng.below(3)) * 3 * QueryFixture.hour }
+            if let a = p.from, let b = p.to, a >= b { p.to = a + 1 }
+            p.filters = rng.below(2) == 0 ? [:] : [d: (0..<(1 + rng.below(3))).map { _ in pick(f.values[d] ?? []) }]
+            if rng.below(4) == 0 {
+                let other = pick(Dimension.allCases.filter { $0 != d })
+                p.filters[other] = [pick(f.values[other] ?? [])]
+            }
+            p.groupBy = rng.below(4) == 0 ? [] : [.dimension(d)]
+            if rng.below(3) == 0 { p.groupBy.insert(.tenant, at: rng.below(p.groupBy.count + 1)) }
+            p.bucket = pick([.none, .none, .day, .hour])
+            if p.bucket != .day { p.trailing = nil }
         }
         return p
+    }
+
+    /// The engine runs of this query: the range, widened for trailing windows, and the slice of a day
+    /// cut by `from` (as `QueryEngine.execute` splits them).
+    var runs: [(lo: Int64, hi: Int64)] {
+        let hi = to ?? .max
+        guard let trailing else { return [(from ?? .min, hi)] }
+        let span = Int64(trailing.days * (trailing.previous ? 2 : 1))
+        guard let from else { return [(.min, hi)] }
+        let firstDay = TimeUnit.dayStart(from)
+        var runs = [(firstDay - (span - 1) * TimeUnit.dayMillis, hi)]
+        if from != firstDay { runs.append((firstDay, from)) }
+        return runs
+    }
+
+    /// How `part` meets one run of this query, as documented in docs/QUERY.md: nil when the planner
+    /// drops it (tenant, time, absent filter value), else whether it lies wholly inside the run and its
+    /// bucket, and the dimensions involved (group keys, and filters that do not pass every value).
+    func shape(of part: PartReader, lo: Int64, hi: Int64)
+        -> (inside: Bool, oneBucket: Bool, dimensions: Set<Dimension>, filterOnOther: Bool)? {
+        let m = part.meta
+        guard m.rows > 0, m.maxTime >= lo, m.minTime < hi, (try? query(useRollups: true))?.selects(tenant: m.tenant) == true
+        else { return nil }
+        let keys = Set(groupBy.compactMap { if case let .dimension(d) = $0 { d } else { nil } })
+        var involved = keys
+        var filterOnOther = false
+        for (d, values) in filters {
+            let dict = m.dictionaries[d.rawValue]
+            let wanted = Set(values.map { Array($0.utf8) })
+            let present = dict.filter { wanted.contains(Array($0.utf8)) }.count
+            if present == 0 { return nil }
+            if present < dict.count {
+                involved.insert(d)
+                if !keys.isEmpty && !keys.contains(d) { filterOnOther = true }
+            }
+        }
+        return (lo <= m.minTime && m.maxTime < hi, bucket.start(m.minTime) == bucket.start(m.maxTime), involved, filterOnOther)
+    }
+
+    /// Parts the planner must answer from their part rollups (summed over the runs), and whether some
+    /// part would qualify but for a range end cutting it, or but for a filter on another dimension.
+    func partRollupShapes(_ snapshot: StoreSnapshot) -> (expected: Int, straddling: Bool, otherDimension: Bool) {
+        var expected = 0, straddling = false, otherDimension = false
+        for (lo, hi) in runs {
+            for part in snapshot.parts {
+                guard let s = shape(of: part, lo: lo, hi: hi) else { continue }
+                let bucketFits = bucket == .none || s.oneBucket
+                if s.inside && bucketFits && s.dimensions.count <= 1 { expected += 1 }
+                if !s.inside && bucketFits && s.dimensions.count <= 1 { straddling = true }
+                if s.inside && bucketFits && s.filterOnOther && groupBy.count(where: { $0 != .tenant }) == 1 { otherDimension = true }
+            }
+        }
+        return (expected, straddling, otherDimension)
     }
 }
 
@@ -122,6 +191,7 @@ struct QueryParameters: CustomStringConvertible {
         for i in 0..<300 {
             let p = QueryParameters.random(&rng, f)
             let expected = f.reference.run(try p.query(useRollups: false))
+            let shapes = p.partRollupShapes(f.snapshot)
             for useRollups in [true, false] {
                 let engine = Self.engines[(i + (useRollups ? 0 : 1)) % Self.engines.count]
                 let got = try engine.run(try p.query(useRollups: useRollups), on: f.snapshot)
@@ -129,7 +199,12 @@ struct QueryParameters: CustomStringConvertible {
                     failures += 1
                     Issue.record("seed \(seed) query \(i) rollups \(useRollups): \(p)\ngot \(got)\nexpected \(expected)")
                 }
-                if !useRollups { #expect(got.statistics.hoursFromIndex == 0) }
+                if !useRollups { #expect(got.statistics.hoursFromIndex == 0 && got.statistics.partsFromRollups == 0) }
+                if useRollups {
+                    // The part rollups answer exactly the parts wholly inside a run, with one dimension at most.
+                    #expect(got.statistics.partsFromRollups == shapes.expected, "seed \(seed) query \(i): \(p)")
+                    coverage.addPartRollups(got, shapes)
+                }
                 coverage.add(got, p)
             }
             if failures >= 3 { break }
@@ -138,12 +213,28 @@ struct QueryParameters: CustomStringConvertible {
         #expect(coverage.nonEmpty > 150 && coverage.fromIndex > 20 && coverage.scanned > 150 && coverage.heads > 100, "\(coverage)")
         #expect(coverage.skippedGranules > 10 && coverage.trailing > 10 && coverage.limitCut > 20 && coverage.parallel > 50,
                 "\(coverage)")
+        // Part rollups answered, and were refused for parts cut by a range end or filtered on another dimension.
+        #expect(coverage.partRollups > 30 && coverage.partRollupsOnly > 8 && coverage.straddling > 15 && coverage.otherDimension > 5,
+                "\(coverage)")
     }
 }
 
 /// What the random queries reached.
 struct Coverage: CustomStringConvertible {
     var nonEmpty = 0, fromIndex = 0, scanned = 0, heads = 0, skippedGranules = 0, trailing = 0, limitCut = 0, parallel = 0
+    /// Queries (rollups on) with parts answered from part rollups; with rows, every part read answered so
+    /// (the head aside); with a part that would qualify but for a range end cutting it; with one that would
+    /// but for a filter on another dimension than the group key.
+    var partRollups = 0, partRollupsOnly = 0, straddling = 0, otherDimension = 0
+
+    mutating func addPartRollups(_ r: QueryResult, _ shapes: (expected: Int, straddling: Bool, otherDimension: Bool)) {
+        if r.statistics.partsFromRollups > 0 { partRollups += 1 }
+        if r.statistics.partsFromRollups > 0 && r.statistics.partsFromRollups == r.statistics.partsRead && r.count.contains(where: { $0 > 0 }) {
+            partRollupsOnly += 1
+        }
+        if shapes.straddling { straddling += 1 }
+        if shapes.otherDimension { otherDimension += 1 }
+    }
 
     mutating func add(_ r: QueryResult, _ p: QueryParameters) {
         if r.count.contains(where: { $0 > 0 }) { nonEmpty += 1 }
@@ -158,6 +249,7 @@ struct Coverage: CustomStringConvertible {
 
     var description: String {
         "nonEmpty \(nonEmpty) fromIndex \(fromIndex) scanned \(scanned) heads \(heads) skipped \(skippedGranules) "
-            + "trailing \(trailing) limitCut \(limitCut) parallel \(parallel)"
+            + "trailing \(trailing) limitCut \(limitCut) parallel \(parallel) partRollups \(partRollups) "
+            + "partRollupsOnly \(partRollupsOnly) straddling \(straddling) otherDimension \(otherDimension)"
     }
 }

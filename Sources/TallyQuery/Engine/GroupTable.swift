@@ -73,6 +73,15 @@ struct MergeIndex {
     private(set) var keys: [MergeKey] = []
     private var slots = [Int32](repeating: -1, count: 64)
 
+    /// Makes room for `n` keys in all, so that adding them neither grows nor rehashes.
+    mutating func reserve(_ n: Int) {
+        keys.reserveGrowing(n)
+        guard n * 2 > slots.count else { return }
+        var size = slots.count
+        while n * 2 > size { size *= 2 }
+        rehash(size)
+    }
+
     /// The index of `key`, if present.
     func find(_ key: MergeKey) -> Int? {
         let mask = slots.count - 1
@@ -101,8 +110,10 @@ struct MergeIndex {
         return (keys.count - 1, true)
     }
 
-    private mutating func grow() {
-        slots = [Int32](repeating: -1, count: slots.count * 2)
+    private mutating func grow() { rehash(slots.count * 2) }
+
+    private mutating func rehash(_ size: Int) {
+        slots = [Int32](repeating: -1, count: size)
         let mask = slots.count - 1
         for (i, key) in keys.enumerated() {
             var s = Int(truncatingIfNeeded: key.hash) & mask
@@ -123,6 +134,13 @@ struct GroupTable {
     var keys: [MergeKey] { index.keys }
 
     func find(_ key: MergeKey) -> Int? { index.find(key) }
+
+    /// Makes room for `n` more groups.
+    mutating func reserve(more n: Int) {
+        let total = keys.count + n
+        index.reserve(total)
+        count.reserveGrowing(total); input.reserveGrowing(total); output.reserveGrowing(total); cost.reserveGrowing(total)
+    }
 
     mutating func add(_ key: MergeKey, _ c: Int64, _ i: Int64, _ o: Int64, _ k: Int64) {
         let (at, added) = index.insert(key)
@@ -148,6 +166,9 @@ struct GroupTable {
             if case .dimension = key { dimIndex.append(j); j += 1 } else { dimIndex.append(-1) }
         }
         let direct = (0..<groupBy.count).map { dictionaries.isBound($0, to: plan) }
+        var groups = 0
+        partial.forEachGroup { _, _ in groups += 1 }
+        reserve(more: groups)
         partial.forEachGroup { key, slot in
             let bucket = partial.decode(key, codes: &codes)
             var ids = SIMD8<Int32>(repeating: -1)
@@ -171,5 +192,13 @@ struct GroupTable {
             let sums = partial.sums(slot)
             add(MergeKey(ids: ids, bucket: plan.bucketStart(bucket)), sums.count, sums.input, sums.output, sums.cost)
         }
+    }
+}
+
+extension Array {
+    /// Room for `n` elements, at least doubling when it grows: reserving a little more for each of many
+    /// partials stays linear (`reserveCapacity` alone allocates exactly `n`, copying every time).
+    mutating func reserveGrowing(_ n: Int) {
+        if n > capacity { reserveCapacity(Swift.max(n, 2 * capacity)) }
     }
 }

@@ -50,6 +50,7 @@ struct Planner: ~Copyable {
             if allowed.count == dict.count { continue }
             filters.append(FilterPlan(dimension: d, dictionarySize: dict.count, allowed: allowed))
         }
+        if let plan = try planFromPartRollups(part, filters) { return plan }
         let rLo = try lowerBound(part, lo)
         let rHi = hi == .max ? m.rows : try lowerBound(part, hi)
         guard rLo < rHi else { return nil }
@@ -168,6 +169,59 @@ struct Planner: ~Copyable {
             maxGranuleRows: maxRows)
         sourcePlan.indexed = indexed
         return sourcePlan
+    }
+
+    /// A part answered whole from its part rollups, when they hold the exact answer: its `[minTime, maxTime]`
+    /// lies inside `[lo, hi)` and inside one bucket (any part without a bucket), and at most one dimension is
+    /// involved (group keys and the filters that do not pass every code of the part; tenant keys are free).
+    /// The involved dimension's rollup (with no dimension, the smallest rollup: its sums are the part's
+    /// totals) goes into an index partial, its filter applied code by code; nothing is scanned.
+    private mutating func planFromPartRollups(_ part: PartReader, _ filters: [FilterPlan]) throws -> SourcePlan? {
+        let m = part.meta
+        let bucket = spec.query.bucket
+        let firstBucket = bucket.start(m.minTime)
+        guard spec.query.useRollups, spec.lo <= m.minTime, m.maxTime < spec.hi,
+              bucket == .none || bucket.start(m.maxTime) == firstBucket,
+              m.partRollups.count == Dimension.allCases.count, groupDims.count <= 1
+        else { return nil }
+        var involved = Set(groupDims)
+        for f in filters { involved.insert(f.dimension) }
+        guard involved.count <= 1 else { return nil }
+        let d = involved.first?.rawValue
+            ?? m.partRollups.indices.min { m.partRollups[$0].codes.count < m.partRollups[$1].codes.count }!
+        let layout = KeyLayout(sizes: groupDims.map { m.dictionaries[$0.rawValue].count }, buckets: 1, rows: m.rows,
+                               flatLimit: spec.flatLimit, rekeyLimit: spec.rekeyLimit, laneLimit: spec.laneLimit)
+        guard layout.rekeyLevels == 0 else { return nil }
+        let partial = Partial(layout)
+        let deny = filters.first?.deny
+        let noKeys = groupDims.isEmpty
+        let dictSize = m.dictionaries[d].count
+        var rows: Int64 = 0
+        try m.partRollups.withUnsafeBufferPointer { rollups in
+            let r = rollups[d]
+            for j in 0..<r.codes.count {
+                let c = Int(r.codes[j])
+                guard c < dictSize else {
+                    throw StoreError.corrupt(path: part.path, offset: 0, reason: "part rollup code out of dictionary range")
+                }
+                rows &+= r.counts[j]
+                if let deny, deny[c] != 0 { continue }
+                partial.add(key: noKeys ? 0 : UInt64(c), count: r.counts[j], input: r.inputTokens[j],
+                            output: r.outputTokens[j], cost: r.cost[j])
+            }
+        }
+        guard rows == Int64(m.rows) else {
+            throw StoreError.corrupt(path: part.path, offset: 0,
+                                     reason: "part rollup of \(Dimension.allCases[d].fieldName) counts \(rows) rows, not \(m.rows)")
+        }
+        stats.partsRead += 1
+        stats.partsFromRollups += 1
+        stats.hoursFromIndex += m.hours.count
+        let plan = SourcePlan(
+            source: .part(part), tenant: m.tenant, dictionaries: m.dictionaries, groupDims: groupDims, filters: filters,
+            layout: layout, firstBucket: firstBucket, width: bucket.millis, lo: spec.lo, hi: spec.hi)
+        plan.indexed = partial
+        return plan
     }
 
     /// The first row of `part` with `created_at >= t`; decodes at most one granule of timestamps.

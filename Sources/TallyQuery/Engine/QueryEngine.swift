@@ -202,6 +202,7 @@ public struct QueryEngine: Sendable {
         let width = query.bucket.millis
         // Groups: those with rows in the range; with no group keys, the one group, always.
         var groupIndex = MergeIndex()
+        groupIndex.reserve(query.bucket == .none ? main.keys.count + 1 : 0)
         if query.groupBy.isEmpty { _ = groupIndex.insert(MergeKey(ids: SIMD8(repeating: -1), bucket: 0)) }
         var minBucket = Int64.max, maxBucket = Int64.min
         // Group of each row of `main` (-1: no rows in the range).

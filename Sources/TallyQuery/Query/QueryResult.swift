@@ -122,8 +122,11 @@ public struct QueryStatistics: Sendable, Equatable {
     public var partsRead = 0
     /// Head views (unsealed rows) read.
     public var headsRead = 0
-    /// Hours answered from per-hour totals or rollups, without reading rows.
+    /// Hours answered from per-hour totals or rollups, without reading rows (the hours of parts answered
+    /// from their part rollups included).
     public var hoursFromIndex = 0
+    /// Parts answered whole from their part rollups (each also counts in `partsRead`).
+    public var partsFromRollups = 0
     /// Granules decoded.
     public var granulesScanned = 0
     /// Granules skipped by zone maps.
@@ -140,6 +143,7 @@ public struct QueryStatistics: Sendable, Equatable {
         partsRead += o.partsRead
         headsRead += o.headsRead
         hoursFromIndex += o.hoursFromIndex
+        partsFromRollups += o.partsFromRollups
         granulesScanned += o.granulesScanned
         granulesSkipped += o.granulesSkipped
         rowsScanned += o.rowsScanned
