@@ -345,12 +345,22 @@ struct QueryReport {
         let st = result.statistics
         top.append(("provenance", Self.object([
             ("sources", Self.object([("parts", String(st.partsRead)), ("heads", String(st.headsRead))])),
-            ("aggregation", Self.jsonString(st.rowsScanned == 0 ? "hour_index" : (st.hoursFromIndex > 0 ? "hour_index+scan" : "scan"))),
+            ("aggregation", Self.jsonString(Self.aggregation(st))),
             ("hours_from_index", String(st.hoursFromIndex)),
+            ("parts_from_rollups", String(st.partsFromRollups)),
             ("rows_scanned", String(st.rowsScanned)),
             ("elapsed_ms", fixed(elapsedSeconds * 1000, 3)),
         ])))
         return "{\n" + top.map { "  \(Self.jsonString($0.0)): \($0.1)" }.joined(separator: ",\n") + "\n}"
+    }
+
+    /// How the answer was computed: whole parts from their rollups, hours from the index, rows scanned.
+    static func aggregation(_ st: QueryStatistics) -> String {
+        var ways: [String] = []
+        if st.partsFromRollups > 0 { ways.append("part_rollups") }
+        if st.hoursFromIndex > 0 && (st.partsFromRollups == 0 || st.rowsScanned > 0) { ways.append("hour_index") }
+        if st.rowsScanned > 0 { ways.append("scan") }
+        return ways.isEmpty ? "hour_index" : ways.joined(separator: "+")
     }
 
     static func object(_ fields: [(String, String)]) -> String {
