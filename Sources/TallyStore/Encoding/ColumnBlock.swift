@@ -215,18 +215,13 @@ package struct BlockEncoder {
 /// Reads column blocks, verifying their checksum, into a reusable scratch buffer.
 package struct BlockDecoder: ~Copyable {
     private var scratch: UnsafeMutableRawBufferPointer
-    private var values: UnsafeMutablePointer<Int64>
-    private var valuesCapacity: Int
 
     package init() {
         scratch = .allocate(byteCount: 1 << 16, alignment: 16)
-        values = .allocate(capacity: 8192)
-        valuesCapacity = 8192
     }
 
     deinit {
         scratch.deallocate()
-        values.deallocate()
     }
 
     /// Parses and checks a block header at the start of `block`.

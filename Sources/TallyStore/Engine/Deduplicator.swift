@@ -87,8 +87,7 @@ final class Deduplicator {
 
     /// Records a stored id.
     func insert(slot s: Int, _ key: (UInt64, UInt64), createdAt: Int64) {
-        sets[s].insert(key, createdAt: createdAt, epoch: epoch)
-        noteInCache(slot: s, key, createdAt: createdAt)
+        _ = insertIfAbsent(slot: s, key, createdAt: createdAt, epoch: epoch)
     }
 
     /// Keeps a cached hour of old ids complete (most of the time nothing is cached: no lookup then).

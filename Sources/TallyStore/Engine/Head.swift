@@ -145,8 +145,6 @@ final class TenantHead {
 final class Head {
     var tenants: [String: TenantHead] = [:]
     var rows = 0
-    /// When the first row arrived (monotonic seconds), for time-based sealing.
-    var firstRowAt: Double?
 
     /// Appends `rows` of `batch`, translating batch string codes into each tenant's dictionaries.
     /// Returns the tenants touched.

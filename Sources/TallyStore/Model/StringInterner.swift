@@ -11,9 +11,6 @@ package struct StringInterner: Sendable {
     private var hashes: [UInt64] = []
     /// 0 = empty; else `(hash >> 32) << 32 | (code + 1)`.
     private var slots = [UInt64](repeating: 0, count: 64)
-    /// Identifies an interner and its copies: within one lineage codes never change meaning, so a
-    /// consumer may keep a translation of codes across batches that share it.
-    package let lineage = UInt64.random(in: 1...UInt64.max)
 
     package init() {}
 
