@@ -8,12 +8,16 @@ BIN      := .build/release/tally
 
 .PHONY: deps build release test run bench bench-peers load clean
 
-# Installs what a fresh Debian machine lacks: liblz4 and SQLite headers and pkg-config (apt-get only when absent).
+# Installs what a fresh Debian machine lacks: liblz4 and SQLite headers, pkg-config, and for the browser tests
+# python3, chromium and chromium-driver (apt-get only when absent).
 deps:
 	@missing=""; \
 	command -v pkg-config >/dev/null 2>&1 || missing="$$missing pkg-config"; \
 	pkg-config --exists liblz4 2>/dev/null || missing="$$missing liblz4-dev"; \
 	pkg-config --exists sqlite3 2>/dev/null || missing="$$missing libsqlite3-dev"; \
+	command -v python3 >/dev/null 2>&1 || missing="$$missing python3"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v chromedriver >/dev/null 2>&1 || missing="$$missing chromium-driver"; \
 	if [ -n "$$missing" ]; then \
 		echo "==> installing$$missing"; \
 		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
@@ -25,9 +29,11 @@ build: deps
 release: deps
 	$(SWIFT) build -c release --product tally
 
+# Unit and integration tests, then the web console in headless Chromium (screenshots in .build/browser-screenshots).
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	./Tests/Browser/run.sh .build/debug/tally .build/browser-screenshots
 
 # Builds release, loads demo data and creates demo keys on first start (kept in $(DATA)/demo-keys.txt),
 # prints the keys and curl lines, then serves on $(HOST):$(PORT) until Ctrl-C.
@@ -70,3 +76,14 @@ sanitize: deps
 	$(SWIFT) build --build-tests --scratch-path .build-tsan --sanitize=thread
 	SWIFT_BACKTRACE=enable=no $(SWIFT) test --skip-build --scratch-path .build-tsan --sanitize=thread \
 		--filter 'StoreTests/concurrentAppendsReadsAndCompactionLoseNothing|BulkLoad|Crash'
+
+# Crash torture: ROUNDS rounds of a writer SIGKILLed again and again, checked after every kill (docs/RELIABILITY.md).
+ROUNDS ?= 10
+.PHONY: torture soak
+torture: release
+	TALLY=$(BIN) ROUNDS=$(ROUNDS) ./Torture/torture.sh
+
+# Soak: a loopback server under concurrent writers (retries, duplicate batches) and readers for SECONDS seconds;
+# checks nothing was lost or counted twice, samples RSS (docs/RELIABILITY.md).
+soak: release
+	TALLY=$(BIN) SOAK_SECONDS=$(SECONDS) ./Torture/soak.sh

@@ -17,6 +17,10 @@ public enum AnalyticsError: Error, Sendable, Equatable, CustomStringConvertible 
     case alreadyExists(reason: String)
     /// An idempotency key was sent again with a different request.
     case idempotencyKeyReused
+    /// The resource is not in a state that allows this change (an incident already resolved, say).
+    case invalidTransition(reason: String)
+    /// A reservation would take enforced budgets over their limit (409 `budget-exceeded`, naming them).
+    case budgetExceeded(ReservationDenied)
     /// The store failed or is closed.
     case storage(String)
 
@@ -28,6 +32,8 @@ public enum AnalyticsError: Error, Sendable, Equatable, CustomStringConvertible 
         case let .notFound(reason): reason
         case let .alreadyExists(reason): reason
         case .idempotencyKeyReused: "this Idempotency-Key was first used for a different request; use a new key per batch"
+        case let .invalidTransition(reason): reason
+        case let .budgetExceeded(denied): denied.reason
         case let .storage(text): text
         }
     }

@@ -112,7 +112,7 @@ final class ParsingThread: @unchecked Sendable {
     /// Starts reading; each batch's strings are translated into `table` on this thread.
     func start(translatingInto table: StringTable) {
         startThread(name: "tally-parse") { [self] in
-            var parser = StreamingRecordParser(format: format, pricing: pricing)
+            var parser = StreamingRecordParser(format: format, pricing: pricing, keepingStrings: true)
             let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 4 << 20, alignment: 16)
             defer { chunk.deallocate() }
             while true {
@@ -125,7 +125,6 @@ final class ParsingThread: @unchecked Sendable {
                 }
                 if n == 0 { break }
                 var outcome = parser.feed(UnsafeRawBufferPointer(rebasing: chunk[0..<n]))
-                outcome.batch.computeRequestKeys()
                 outcome.batch.translate(into: table)
                 push(outcome, bytes: n)
             }

@@ -33,10 +33,24 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Most buckets a series may have.")
     var maxBuckets = 5_000
 
+    @Option(name: .customLong("reservation-ttl"), help: "Seconds a policy reservation holds its estimate unless settled or cancelled first.")
+    var reservationTTL = 900
+
+    @Option(help: "Seconds between background anomaly detection runs over every tenant (0 disables them).")
+    var detectInterval: Double = 3_600
+
+    @Option(name: .customLong("export-ttl-hours"), help: "Hours an export stays downloadable before its file is deleted.")
+    var exportTTLHours = 24
+
     func validate() throws {
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024") }
         guard maxBuckets >= 1 else { throw ValidationError("--max-buckets must be at least 1") }
+        guard detectInterval == 0 || (detectInterval >= 1 && detectInterval <= 7 * 86_400) else {
+            throw ValidationError("--detect-interval must be 0 (off) or 1 to 604800 seconds")
+        }
+        guard exportTTLHours >= 1 else { throw ValidationError("--export-ttl-hours must be at least 1") }
+        guard (1...86_400).contains(reservationTTL) else { throw ValidationError("--reservation-ttl must be 1 to 86400 seconds") }
     }
 
     func run() async throws {
@@ -50,13 +64,29 @@ struct ServeCommand: AsyncParsableCommand {
         options.useRollups = !noRollups
         options.pricing = try loadPricing(pricing)
         options.maxBuckets = Int64(maxBuckets)
+        options.reservationTTLMillis = Int64(reservationTTL) * 1000
+        options.exportTTLMillis = Int64(exportTTLHours) * 3_600_000
         let analytics = Analytics(store: s, catalog: try Catalog(directory: store.data), options: options)
         var configuration = ServerConfiguration()
         configuration.host = host
         configuration.port = port
         configuration.maxBodyBytes = maxBodyBytes
+        configuration.detectIntervalSeconds = detectInterval
         let server = APIServer(analytics: analytics, configuration: configuration)
         let host = self.host
+        // The export sweeper: deletes expired export files every minute (and marks interrupted exports failed).
+        let sweepLogger = logger
+        let sweeper = Task.detached {
+            while !Task.isCancelled {
+                do {
+                    _ = try await analytics.blocking { try analytics.sweepExports(now: analytics.now) }
+                } catch {
+                    sweepLogger.warning("export sweep failed", metadata: ["error": "\(error)"])
+                }
+                try? await Task.sleep(for: .seconds(60))
+            }
+        }
+        defer { sweeper.cancel() }
         do {
             try await server.serve(logger: logger) { bound in
                 print("tally serving http://\(host):\(bound)/api/v1/analytics/ (Ctrl-C to stop)")

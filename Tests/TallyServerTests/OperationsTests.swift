@@ -26,7 +26,8 @@ struct OperationsTests {
             #expect(state["pricing"] == "available")
             #expect(state["budgets"] == "available")
             #expect(state["policy_check"] == "available")
-            #expect(state["anomalies"] == "planned")
+            #expect(state["anomalies"] == "available")
+            #expect(state["incidents"] == "available")
             #expect(caps.first { $0.string("name") == "usage" }?.string("endpoint") == "GET /api/v1/analytics/statistics/usage")
         }
     }

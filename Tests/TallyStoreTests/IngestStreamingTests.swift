@@ -39,8 +39,8 @@ import Testing
         return r
     }
 
-    static func streamed(_ bytes: [UInt8], _ format: InputFormat, chunkSize: (Int) -> Int) -> Result {
-        var parser = StreamingRecordParser(format: format, pricing: pricing, limits: limits)
+    static func streamed(_ bytes: [UInt8], _ format: InputFormat, keepingStrings: Bool = false, chunkSize: (Int) -> Int) -> Result {
+        var parser = StreamingRecordParser(format: format, pricing: pricing, limits: limits, keepingStrings: keepingStrings)
         var r = Result()
         var i = 0
         bytes.withUnsafeBytes { all in
@@ -114,7 +114,12 @@ import Testing
                 let bound = [3, 17, 64, 200, 700, 5000][seed]
                 let got = Self.streamed(bytes, format) { _ in 1 + rng.next(bound) }
                 #expect(got == expected, "input \(k), seed \(seed)")
+                // Strings kept across chunks (as `tally import` parses) change nothing either.
+                var rng2 = SplitMix(state: UInt64(seed * 1000 + k))
+                let kept = Self.streamed(bytes, format, keepingStrings: true) { _ in 1 + rng2.next(bound) }
+                #expect(kept == expected, "input \(k), seed \(seed), strings kept")
             }
+            #expect(Self.streamed(bytes, format, keepingStrings: true) { _ in 1 } == expected, "input \(k), 1-byte chunks, strings kept")
         }
     }
 

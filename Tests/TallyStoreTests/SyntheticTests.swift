@@ -172,7 +172,7 @@ import Testing
         for drift in drifts {
             let s = try #require(driftSums[drift.tenantID])
             let ratio = (s.after / Double(s.na)) / (s.before / Double(s.nb))
-            #expect(drift.factor >= 1.25 && drift.factor <= 1.40)
+            #expect(drift.factor >= 1.45 && drift.factor <= 1.60)
             #expect(ratio > drift.factor - 0.15 && ratio < drift.factor + 0.15, "drift of \(drift.tenantID): x\(ratio), planted x\(drift.factor)")
         }
     }

@@ -104,7 +104,7 @@ extension Analytics {
             limitNanos: limit, warnRatio: warnRatio, enforce: draft.enforce ?? false, createdAt: now, updatedAt: now,
             createdBy: principal.keyID)
         return try await blocking { [self] in
-            try catalog.insertBudget(budget)
+            try catalog.insertBudget(budget, actor: principal.keyID)
             return try answer(budget, now: now)
         }
     }
@@ -146,7 +146,7 @@ extension Analytics {
             if let ratio = patch.warnRatio { budget.warnRatio = ratio }
             if let enforce = patch.enforce { budget.enforce = enforce }
             budget.updatedAt = now
-            guard try catalog.updateBudget(budget) else { throw AnalyticsError.notFound(reason: "no budget \(id)") }
+            guard try catalog.updateBudget(budget, actor: principal.keyID) else { throw AnalyticsError.notFound(reason: "no budget \(id)") }
             return try answer(budget, now: now)
         }
     }
@@ -154,9 +154,10 @@ extension Analytics {
     /// Deletes budget `id` (admin keys).
     public func deleteBudget(id: String, principal: Principal) async throws {
         try AccessPolicy.authorize(principal, .configure)
+        let now = self.now
         try await blocking { [self] in
             let budget = try reachableBudget(id: id, principal: principal)
-            guard try catalog.deleteBudget(id: budget.id) else { throw AnalyticsError.notFound(reason: "no budget \(id)") }
+            guard try catalog.deleteBudget(id: budget.id, actor: principal.keyID, at: now) else { throw AnalyticsError.notFound(reason: "no budget \(id)") }
         }
     }
 

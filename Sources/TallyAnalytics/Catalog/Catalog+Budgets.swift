@@ -1,8 +1,9 @@
 import GRDB
 
 extension Catalog {
-    /// Stores a new budget; `alreadyExists` when the tenant has one for the same level, subject and period.
-    public func insertBudget(_ budget: Budget) throws {
+    /// Stores a new budget and audits it as made by `actor`; `alreadyExists` when the tenant has one for the same
+    /// level, subject and period.
+    public func insertBudget(_ budget: Budget, actor: String) throws {
         try pool.write { db in
             if let other = try String.fetchOne(
                 db, sql: "SELECT id FROM budgets WHERE tenant_id = ? AND level = ? AND subject = ? AND period = ?",
@@ -19,6 +20,8 @@ extension Catalog {
                 arguments: [budget.id, budget.tenant, budget.level.rawValue, budget.subject, budget.period.rawValue,
                             budget.limitNanos, budget.warnRatio, budget.enforce, budget.createdAt, budget.updatedAt,
                             budget.createdBy])
+            try Self.appendAudit(db, at: budget.createdAt, actor: actor, tenant: budget.tenant, action: "create",
+                                 entityType: "budget", entityID: budget.id, before: nil, after: budget.auditJSON)
         }
     }
 
@@ -42,25 +45,39 @@ extension Catalog {
         }
     }
 
-    /// Replaces the limit, warn ratio, enforcement and update time of a stored budget; false when it is gone.
-    public func updateBudget(_ budget: Budget) throws -> Bool {
+    /// Replaces the limit, warn ratio, enforcement and update time of a stored budget and audits the change as made
+    /// by `actor`; false when it is gone.
+    public func updateBudget(_ budget: Budget, actor: String) throws -> Bool {
         try pool.write { db in
+            guard let before = try Row.fetchOne(db, sql: "SELECT * FROM budgets WHERE id = ?", arguments: [budget.id])
+                .flatMap(Self.budget(row:)) else { return false }
             try db.execute(
                 sql: "UPDATE budgets SET limit_nanos = ?, warn_ratio = ?, enforce = ?, updated_at = ? WHERE id = ?",
                 arguments: [budget.limitNanos, budget.warnRatio, budget.enforce, budget.updatedAt, budget.id])
-            return db.changesCount > 0
+            var after = before
+            after.limitNanos = budget.limitNanos
+            after.warnRatio = budget.warnRatio
+            after.enforce = budget.enforce
+            after.updatedAt = budget.updatedAt
+            try Self.appendAudit(db, at: budget.updatedAt, actor: actor, tenant: before.tenant, action: "update",
+                                 entityType: "budget", entityID: budget.id, before: before.auditJSON, after: after.auditJSON)
+            return true
         }
     }
 
-    /// Deletes the budget `id`; false when there was none.
-    public func deleteBudget(id: String) throws -> Bool {
+    /// Deletes the budget `id` and audits it as done by `actor` at `at`; false when there was none.
+    public func deleteBudget(id: String, actor: String, at: Int64) throws -> Bool {
         try pool.write { db in
+            guard let before = try Row.fetchOne(db, sql: "SELECT * FROM budgets WHERE id = ?", arguments: [id])
+                .flatMap(Self.budget(row:)) else { return false }
             try db.execute(sql: "DELETE FROM budgets WHERE id = ?", arguments: [id])
-            return db.changesCount > 0
+            try Self.appendAudit(db, at: at, actor: actor, tenant: before.tenant, action: "delete",
+                                 entityType: "budget", entityID: id, before: before.auditJSON, after: nil)
+            return true
         }
     }
 
-    private static func budget(row: Row) -> Budget? {
+    static func budget(row: Row) -> Budget? {
         guard let level = Budget.Level(rawValue: row["level"]), let period = Budget.Period(rawValue: row["period"]) else {
             return nil
         }
@@ -68,5 +85,27 @@ extension Catalog {
             id: row["id"], tenant: row["tenant_id"], level: level, subject: row["subject"], period: period,
             limitNanos: row["limit_nanos"], warnRatio: row["warn_ratio"], enforce: row["enforce"],
             createdAt: row["created_at"], updatedAt: row["updated_at"], createdBy: row["created_by"])
+    }
+}
+
+extension Budget {
+    /// The budget's settings as the audit log keeps them (the same member names as the API).
+    var auditJSON: String {
+        var w = JSONWriter(capacity: 256)
+        w.object { w in
+            w.field("id", id)
+            w.field("tenant_id", tenant)
+            w.field("level", level.rawValue)
+            w.field("feature_tag", level == .feature ? subject : nil)
+            w.field("user_id", level == .user ? subject : nil)
+            w.field("period", period.rawValue)
+            w.field("limit_cents", cents: limitNanos)
+            w.field("warn_ratio", warnRatio)
+            w.field("enforce", enforce)
+            w.field("created_at", time: createdAt)
+            w.field("updated_at", time: updatedAt)
+            w.field("created_by", createdBy)
+        }
+        return String(decoding: w.bytes, as: UTF8.self)
     }
 }

@@ -19,14 +19,28 @@ public struct APIKey: Sendable, Hashable {
     public var principal: Principal { Principal(keyID: id, tenant: tenant, role: role) }
 }
 
+extension APIKey: JSONWritable {
+    /// The key as the audit log keeps it: never its secret or hash.
+    public func write(to json: inout JSONWriter) {
+        json.object { w in
+            w.field("id", id)
+            w.field("tenant_id", tenant)
+            w.field("role", role.rawValue)
+            w.field("created_at", time: createdAt)
+            w.field("revoked_at", time: revokedAt)
+        }
+    }
+}
+
 extension Catalog {
     /// Prefix of every secret, so leaked keys are easy to recognise and scan for.
     public static let secretPrefix = "tly_"
 
     /// Creates a key; returns it with its secret, which is not stored and cannot be shown again.
     ///
-    /// Admin keys have no tenant; reader and writer keys need one.
-    public func createKey(tenant: String?, role: Role, now: Int64 = wallClockMillis()) throws -> (key: APIKey, secret: String) {
+    /// Admin keys have no tenant; reader and writer keys need one. The creation is audited as made by `actor`.
+    public func createKey(tenant: String?, role: Role, now: Int64 = wallClockMillis(),
+                          actor: String = Catalog.cliActor) throws -> (key: APIKey, secret: String) {
         switch (role, tenant) {
         case (.admin, .some):
             throw AnalyticsError.invalidParameter(name: "tenant", reason: "an admin key belongs to no tenant")
@@ -43,6 +57,8 @@ extension Catalog {
             try db.execute(
                 sql: "INSERT INTO api_keys (id, tenant_id, role, secret_sha256, created_at) VALUES (?, ?, ?, ?, ?)",
                 arguments: [key.id, key.tenant, key.role.rawValue, Data(Self.hash(secret)), key.createdAt])
+            try Self.appendAudit(db, at: now, actor: actor, tenant: key.tenant, action: "create", entityType: "api_key",
+                                 entityID: key.id, before: nil, after: Self.auditJSON(key))
         }
         return (key, secret)
     }
@@ -77,16 +93,27 @@ extension Catalog {
     }
 
     /// Revokes the key `id` (a key already revoked keeps its first revocation time); nil when there is no such key.
+    /// A revocation that changes the key is audited as made by `actor`.
     @discardableResult
-    public func revokeKey(id: String, now: Int64 = wallClockMillis()) throws -> APIKey? {
-        try pool.write { db in
-            try db.execute(sql: "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", arguments: [now, id])
-            return try Row.fetchOne(db, sql: "SELECT id, tenant_id, role, created_at, revoked_at FROM api_keys WHERE id = ?", arguments: [id])
+    public func revokeKey(id: String, now: Int64 = wallClockMillis(), actor: String = Catalog.cliActor) throws -> APIKey? {
+        func fetch(_ db: Database) throws -> APIKey? {
+            try Row.fetchOne(db, sql: "SELECT id, tenant_id, role, created_at, revoked_at FROM api_keys WHERE id = ?", arguments: [id])
                 .flatMap { row in
                     Role(rawValue: row["role"]).map {
                         APIKey(id: row["id"], tenant: row["tenant_id"], role: $0, createdAt: row["created_at"], revokedAt: row["revoked_at"])
                     }
                 }
+        }
+        return try pool.write { db in
+            let before = try fetch(db)
+            try db.execute(sql: "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", arguments: [now, id])
+            let changed = db.changesCount > 0
+            let after = try fetch(db)
+            if changed, let before, let after {
+                try Self.appendAudit(db, at: now, actor: actor, tenant: after.tenant, action: "revoke", entityType: "api_key",
+                                     entityID: id, before: Self.auditJSON(before), after: Self.auditJSON(after))
+            }
+            return after
         }
     }
 

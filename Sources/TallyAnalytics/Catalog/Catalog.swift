@@ -76,6 +76,175 @@ public final class Catalog: Sendable {
                 );
                 """)
         }
+        m.registerMigration("audit log") { db in
+            // Append-only: who (key id, or 'cli') changed what, when, with the entity before and after as JSON.
+            try db.execute(sql: """
+                CREATE TABLE audit_log (
+                    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+                    at          INTEGER NOT NULL,
+                    actor       TEXT NOT NULL,
+                    tenant_id   TEXT,
+                    action      TEXT NOT NULL,
+                    entity_type TEXT NOT NULL,
+                    entity_id   TEXT NOT NULL,
+                    before_json TEXT,
+                    after_json  TEXT
+                );
+                CREATE INDEX audit_log_tenant ON audit_log (tenant_id, id);
+                CREATE INDEX audit_log_entity ON audit_log (entity_type, entity_id, id);
+                """)
+        }
+        m.registerMigration("anomalies, incidents and webhooks") { db in
+            // subject: the feature tag or user id of the entity, '' for the tenant (as in budgets).
+            // budget_id: the budget of a BUDGET_* anomaly, '' otherwise; period_start its period.
+            try db.execute(sql: """
+                CREATE TABLE incidents (
+                    id              TEXT PRIMARY KEY NOT NULL,
+                    tenant_id       TEXT NOT NULL,
+                    status          TEXT NOT NULL CHECK (status IN ('open', 'acknowledged', 'resolved')),
+                    severity        TEXT NOT NULL,
+                    title           TEXT NOT NULL,
+                    opened_at       INTEGER NOT NULL,
+                    acknowledged_at INTEGER,
+                    acknowledged_by TEXT,
+                    resolved_at     INTEGER,
+                    resolved_by     TEXT,
+                    updated_at      INTEGER NOT NULL
+                );
+                CREATE INDEX incidents_tenant ON incidents (tenant_id, opened_at);
+                CREATE TABLE anomalies (
+                    id             TEXT PRIMARY KEY NOT NULL,
+                    tenant_id      TEXT NOT NULL,
+                    type           TEXT NOT NULL
+                        CHECK (type IN ('ABSOLUTE_SPIKE', 'SUSTAINED_DRIFT', 'BUDGET_WARNING', 'BUDGET_EXCEEDED')),
+                    severity       TEXT NOT NULL CHECK (severity IN ('LOW', 'MEDIUM', 'HIGH')),
+                    level          TEXT NOT NULL CHECK (level IN ('tenant', 'feature', 'user')),
+                    subject        TEXT NOT NULL,
+                    budget_id      TEXT NOT NULL,
+                    first_day      INTEGER NOT NULL,
+                    last_day       INTEGER NOT NULL,
+                    expected_nanos INTEGER NOT NULL,
+                    actual_nanos   INTEGER NOT NULL,
+                    status         TEXT NOT NULL CHECK (status IN ('open', 'resolved')),
+                    resolved_at    INTEGER,
+                    resolved_by    TEXT,
+                    incident_id    TEXT REFERENCES incidents (id),
+                    detected_at    INTEGER NOT NULL,
+                    updated_at     INTEGER NOT NULL,
+                    CHECK ((level = 'tenant') = (subject = '')),
+                    CHECK (first_day <= last_day)
+                );
+                CREATE INDEX anomalies_entity ON anomalies (tenant_id, type, level, subject, budget_id, last_day);
+                CREATE INDEX anomalies_tenant_days ON anomalies (tenant_id, first_day);
+                CREATE INDEX anomalies_incident ON anomalies (incident_id);
+                CREATE TABLE anomaly_drivers (
+                    anomaly_id     TEXT NOT NULL REFERENCES anomalies (id) ON DELETE CASCADE,
+                    rank           INTEGER NOT NULL,
+                    dimension      TEXT NOT NULL,
+                    value          TEXT NOT NULL,
+                    expected_nanos INTEGER NOT NULL,
+                    actual_nanos   INTEGER NOT NULL,
+                    share_ppm      INTEGER,
+                    PRIMARY KEY (anomaly_id, rank)
+                );
+                CREATE TABLE anomaly_settings (
+                    tenant_id           TEXT PRIMARY KEY NOT NULL,
+                    spike_factor_ppm    INTEGER NOT NULL,
+                    spike_days          INTEGER NOT NULL,
+                    baseline_days       INTEGER NOT NULL,
+                    drift_factor_ppm    INTEGER NOT NULL,
+                    drift_days          INTEGER NOT NULL,
+                    drift_window_days   INTEGER NOT NULL,
+                    minimum_daily_nanos INTEGER NOT NULL,
+                    low_percent         INTEGER NOT NULL,
+                    medium_percent      INTEGER NOT NULL,
+                    high_percent        INTEGER NOT NULL,
+                    updated_at          INTEGER NOT NULL,
+                    updated_by          TEXT NOT NULL
+                );
+                CREATE TABLE webhooks (
+                    tenant_id  TEXT PRIMARY KEY NOT NULL,
+                    url        TEXT NOT NULL,
+                    secret     TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL,
+                    updated_by TEXT NOT NULL
+                );
+                CREATE TABLE webhook_deliveries (
+                    id              TEXT PRIMARY KEY NOT NULL,
+                    tenant_id       TEXT NOT NULL,
+                    incident_id     TEXT NOT NULL,
+                    event           TEXT NOT NULL,
+                    body            TEXT NOT NULL,
+                    state           TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+                    attempts        INTEGER NOT NULL,
+                    next_attempt_at INTEGER NOT NULL,
+                    last_error      TEXT,
+                    created_at      INTEGER NOT NULL,
+                    delivered_at    INTEGER
+                );
+                CREATE INDEX webhook_deliveries_due ON webhook_deliveries (state, next_attempt_at);
+                """)
+        }
+        m.registerMigration("exports") { db in
+            // request_json: the export's parameters as the API echoes them; file: name under <data>/exports.
+            try db.execute(sql: """
+                CREATE TABLE exports (
+                    id           TEXT PRIMARY KEY NOT NULL,
+                    tenant_id    TEXT NOT NULL,
+                    kind         TEXT NOT NULL CHECK (kind IN ('records', 'usage', 'cost')),
+                    format       TEXT NOT NULL CHECK (format IN ('csv', 'ndjson', 'json')),
+                    request_json TEXT NOT NULL,
+                    status       TEXT NOT NULL CHECK (status IN ('pending', 'running', 'ready', 'failed', 'expired')),
+                    file         TEXT NOT NULL,
+                    rows         INTEGER NOT NULL DEFAULT 0,
+                    bytes        INTEGER NOT NULL DEFAULT 0,
+                    error        TEXT,
+                    created_by   TEXT NOT NULL,
+                    created_at   INTEGER NOT NULL,
+                    completed_at INTEGER,
+                    expires_at   INTEGER NOT NULL
+                );
+                CREATE INDEX exports_tenant ON exports (tenant_id, created_at);
+                CREATE INDEX exports_expiry ON exports (status, expires_at);
+                """)
+        }
+        m.registerMigration("policy reservations") { db in
+            // state: active, settled or cancelled; an active one past expires_at is expired and holds nothing.
+            // budget_ids: the enforced budgets it was checked against when made, comma-separated.
+            try db.execute(sql: """
+                CREATE TABLE reservations (
+                    id              TEXT PRIMARY KEY NOT NULL,
+                    tenant_id       TEXT NOT NULL,
+                    user_id         TEXT,
+                    feature_tag     TEXT,
+                    estimated_nanos INTEGER NOT NULL CHECK (estimated_nanos >= 0),
+                    state           TEXT NOT NULL CHECK (state IN ('active', 'settled', 'cancelled')),
+                    created_at      INTEGER NOT NULL,
+                    expires_at      INTEGER NOT NULL,
+                    released_at     INTEGER,
+                    actual_nanos    INTEGER,
+                    budget_ids      TEXT NOT NULL,
+                    created_by      TEXT NOT NULL
+                );
+                CREATE INDEX reservations_open ON reservations (tenant_id, state, expires_at);
+                """)
+        }
+        m.registerMigration("feature tags") { db in
+            try db.execute(sql: """
+                CREATE TABLE feature_tags (
+                    id          TEXT PRIMARY KEY NOT NULL,
+                    tenant_id   TEXT NOT NULL,
+                    tag         TEXT NOT NULL,
+                    description TEXT NOT NULL,
+                    owner       TEXT NOT NULL,
+                    created_at  INTEGER NOT NULL,
+                    updated_at  INTEGER NOT NULL,
+                    created_by  TEXT NOT NULL,
+                    UNIQUE (tenant_id, tag)
+                );
+                """)
+        }
         return m
     }
 }

@@ -45,7 +45,9 @@ public struct PolicyDecision: Sendable, JSONWritable {
     public struct Check: Sendable, JSONWritable {
         public var budget: Budget
         public var status: BudgetStatus
-        /// Spend after the run: spent + estimate.
+        /// Held by active reservations (see `Analytics.reserve`).
+        public var reservedNanos: Int64
+        /// Spend after the run: spent + reserved + estimate.
         public var afterNanos: Int64
         public var outcome: Outcome
 
@@ -60,7 +62,8 @@ public struct PolicyDecision: Sendable, JSONWritable {
                 w.field("limit_cents", cents: budget.limitNanos)
                 w.field("warn_at_cents", cents: budget.warnThresholdNanos)
                 w.field("spent_cents", cents: status.spentNanos)
-                w.field("remaining_cents", cents: status.remainingNanos)
+                w.field("reserved_cents", cents: reservedNanos)
+                w.field("remaining_cents", cents: status.remainingNanos.subtractingSaturated(reservedNanos))
                 w.field("remaining_after_cents", cents: budget.limitNanos - afterNanos)
                 w.field("decision", outcome.rawValue)
             }
@@ -74,7 +77,8 @@ public struct PolicyDecision: Sendable, JSONWritable {
     public var checks: [Check]
     /// The ids of the budgets that decide: those with the overall outcome (for allow, the tightest one).
     public var deciding: [String]
-    /// The least that remains of any applicable budget before the run; nil when none applies.
+    /// The least that remains of any applicable budget before the run (after spend and active reservations); nil
+    /// when none applies.
     public var remainingNanos: Int64?
     public var reason: String
     public var generatedAt: Int64
@@ -106,7 +110,7 @@ public struct PolicyDecision: Sendable, JSONWritable {
         let outcome = checks.first?.outcome ?? .allow
         self.checks = checks
         self.outcome = outcome
-        remainingNanos = checks.map(\.status.remainingNanos).min()
+        remainingNanos = checks.map { $0.status.remainingNanos.subtractingSaturated($0.reservedNanos) }.min()
         guard let first = checks.first else {
             deciding = []
             reason = "no enforced budget applies to this tenant, feature and user"
@@ -128,7 +132,8 @@ public struct PolicyDecision: Sendable, JSONWritable {
 
 extension Analytics {
     /// Whether a planned run fits the enforced budgets that apply to it: the tenant's, its feature's and its user's,
-    /// each in its current period. Any key of the tenant may ask (see `AccessPolicy`).
+    /// each in its current period, counting what active reservations hold. Nothing is reserved.
+    /// Any key of the tenant may ask (see `AccessPolicy`).
     public func checkPolicy(_ request: PolicyRequest, principal: Principal) async throws -> PolicyDecision {
         try AccessPolicy.authorize(principal, .checkPolicy)
         let tenant = try AccessPolicy.tenant(for: principal, requested: request.tenantID)
@@ -149,23 +154,19 @@ extension Analytics {
         }
         let now = self.now
         return try await blocking { [self] in
-            let applicable = try catalog.budgets(tenant: tenant).filter { b in
-                guard b.enforce else { return false }
-                switch b.level {
-                case .tenant: return true
-                case .feature: return request.featureTag.map { $0.utf8.elementsEqual(b.subject.utf8) } ?? false
-                case .user: return request.userID.map { $0.utf8.elementsEqual(b.subject.utf8) } ?? false
-                }
-            }
+            let applicable = try enforcedBudgets(tenant: tenant, userID: request.userID, featureTag: request.featureTag)
             var run = QueryRun(snapshot: store.snapshot(), engine: engine, useRollups: options.useRollups)
             var checks: [PolicyDecision.Check] = []
             for b in applicable {
                 let status = BudgetStatus(budget: b, spentNanos: try spend(&run, b, now: now), now: now)
-                let (after, overflow) = status.spentNanos.addingReportingOverflow(estimate)
-                let total = overflow ? Int64.max : after
+                let reserved = try catalog.reservedNanos(for: b, now: now)
+                let (held, overflow1) = status.spentNanos.addingReportingOverflow(reserved)
+                let (after, overflow2) = held.addingReportingOverflow(estimate)
+                let total = overflow1 || overflow2 ? Int64.max : after
                 let outcome: PolicyDecision.Outcome =
                     total > b.limitNanos ? .deny : total > b.warnThresholdNanos ? .warn : .allow
-                checks.append(PolicyDecision.Check(budget: b, status: status, afterNanos: total, outcome: outcome))
+                checks.append(PolicyDecision.Check(budget: b, status: status, reservedNanos: reserved, afterNanos: total,
+                                                   outcome: outcome))
             }
             return PolicyDecision(tenant: tenant, estimatedNanos: estimate, checks: checks, now: now)
         }

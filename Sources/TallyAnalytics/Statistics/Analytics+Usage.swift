@@ -91,12 +91,18 @@ public struct UsageReport: Sendable, JSONWritable {
         public var peak: SeriesPoint?
         /// Newest record of the tenant(s).
         public var freshness: Freshness
+        /// Anomalies whose days overlap the window, newest first (at most `maxSignalAnomalies`).
+        public var anomalies: [Anomaly] = []
+        /// Utilisation of the tenant's budgets in their current period.
+        public var budgets: [BudgetUtilisation] = []
 
         public func write(to json: inout JSONWriter) {
             json.object { w in
                 w.field("change", change)
                 w.field("peak", peak)
                 w.field("freshness", freshness)
+                w.field("anomalies", array: anomalies)
+                w.field("budgets", array: budgets)
             }
         }
     }
@@ -145,8 +151,9 @@ extension Analytics {
                 costChangePercent: percent(totals.costNanos - previous.costNanos, of: previous.costNanos),
                 recordsDelta: totals.records - previous.records,
                 recordsChangePercent: percent(totals.records - previous.records, of: previous.records))
-            let signals = UsageReport.Signals(
+            var signals = UsageReport.Signals(
                 change: change, peak: peak, freshness: Self.freshness(of: tenants, in: run.snapshot, now: now))
+            (signals.anomalies, signals.budgets) = try usageSignals(&run, tenants: tenants, window: window, now: now)
             let aggregation = "count and sums of input_tokens, output_tokens and cost per UTC \(request.resolution.rawValue)"
                 + "; the previous window of the same length for change; rollups \(options.useRollups ? "on" : "off")"
             return UsageReport(

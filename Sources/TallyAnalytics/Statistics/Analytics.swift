@@ -20,6 +20,19 @@ public struct AnalyticsOptions: Sendable {
     public var minFreeDiskBytes: Int64 = 64 << 20
     /// Worker threads of one query.
     public var queryThreads = 2
+    /// Anomaly thresholds of the tenants that set none of their own (default: the seed's).
+    public var anomalyThresholds = AnomalyThresholds()
+    /// How long an export stays downloadable, in ms, before the sweeper deletes its file (default 24 hours).
+    public var exportTTLMillis: Int64 = 24 * 3_600_000
+    /// Where export files are written (default: `exports/` beside the catalog, in the data directory).
+    public var exportsDirectory: String?
+
+    /// How long a policy reservation holds its estimate unless settled or cancelled first, ms (default 15 minutes).
+    public var reservationTTLMillis: Int64 = 15 * 60_000
+    /// The longest `ttl_seconds` a reservation may ask for, ms (default 24 hours).
+    public var maxReservationTTLMillis: Int64 = 24 * 3_600_000
+    /// How long settled, cancelled and expired reservations stay readable before they are purged, ms (default 7 days).
+    public var reservationRetentionMillis: Int64 = 7 * 86_400_000
 
     /// The defaults.
     public init() {}
@@ -43,6 +56,10 @@ public final class Analytics: Sendable {
     let closed = Mutex(false)
     /// Idempotency keys being answered now (`scope NUL key`).
     let inFlight = Mutex(Set<String>())
+    /// When released and expired reservations were last purged from the catalog, ms UTC.
+    let reservationsPurgedAt = Mutex(Int64.min)
+    /// Export jobs running in the background, by export id.
+    let exportJobs = Mutex([String: Task<Void, Never>]())
 
     /// Services over `store` and `catalog`; `clock` gives "now" in ms UTC (tests pin it).
     public init(store: Store, catalog: Catalog, options: AnalyticsOptions = AnalyticsOptions(),

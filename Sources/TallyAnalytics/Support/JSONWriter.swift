@@ -162,6 +162,12 @@ public struct JSONWriter {
         bytes.append(contentsOf: [UInt8(ascii: "Z"), UInt8(ascii: "\"")])
     }
 
+    /// A value that is already JSON text (e.g. a stored audit snapshot), copied as is; the caller vouches for it.
+    public mutating func rawJSON(_ text: String) {
+        comma()
+        bytes.append(contentsOf: text.utf8)
+    }
+
     /// Any writable value.
     public mutating func value(_ v: some JSONWritable) {
         v.write(to: &self)

@@ -24,9 +24,10 @@ public struct APIServer: Sendable {
         let router = Router(context: APIRequestContext.self)
         router.add(middleware: MetricsMiddleware(metrics: metrics))
         router.add(middleware: ProblemMiddleware())
+        router.add(middleware: BodyDeadlineMiddleware(seconds: configuration.bodyTimeoutSeconds))
         let handlers = Handlers(analytics: analytics, configuration: configuration, metrics: metrics)
         let open = router.group()
-        let keyed = router.group().add(middleware: AuthMiddleware(analytics: analytics))
+        let keyed = router.group().add(middleware: AuthMiddleware(analytics: analytics, metrics: metrics))
         for endpoint in Endpoint.allCases {
             let group = endpoint.requiresKey ? keyed : open
             group.on(RouterPath(endpoint.path), method: endpoint.method) { request, context in
@@ -50,7 +51,14 @@ public struct APIServer: Sendable {
 
     /// Serves until SIGTERM or SIGINT, then shuts down gracefully: stops accepting connections and finishes the
     /// requests in flight. Closing the store is the caller's (it may outlive the server).
+    /// The background jobs (anomaly detection every `detectIntervalSeconds`, webhook deliveries) run beside it and are
+    /// cancelled once the HTTP side has stopped.
     public func serve(logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        let jobs = BackgroundJobs(analytics: analytics, configuration: configuration, logger: logger)
+        let background = Task { await jobs.run() }
+        defer { background.cancel() }
         try await application(logger: logger, onServerRunning: onServerRunning).runService()
+        background.cancel()
+        await background.value
     }
 }

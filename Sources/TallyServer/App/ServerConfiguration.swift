@@ -8,6 +8,12 @@ public struct ServerConfiguration: Sendable {
     public var maxBodyBytes = 16 << 20
     /// Seconds a connection may sit idle before the server closes it (slow or abandoned clients hold no socket forever).
     public var idleTimeoutSeconds = 60
+    /// Seconds a request body may take to arrive in full: a client trickling bytes (slowloris) gets a 408.
+    public var bodyTimeoutSeconds: Double = 60
+    /// Seconds between anomaly detection runs over every tenant in the background (`--detect-interval`); 0 disables them.
+    public var detectIntervalSeconds: Double = 3_600
+    /// Seconds between passes over the incident webhook deliveries that are due.
+    public var deliveryPollSeconds: Double = 5
 
     /// The defaults.
     public init() {}

@@ -39,6 +39,9 @@ public final class ServerMetrics: Sendable {
         var ingestRejected = 0
         var ingestLatency = Histogram()
         var queryLatency: [String: Histogram] = [:]
+        var authFailures = 0
+        var authFailuresLogged = 0
+        var authLoggedAt = -Double.infinity
     }
 
     let state = Mutex(State())
@@ -57,6 +60,20 @@ public final class ServerMetrics: Sendable {
             $0.ingestDuplicates += receipt.duplicateLines.count
             $0.ingestRejected += receipt.rejectedLines
             $0.ingestLatency.observe(seconds)
+        }
+    }
+
+    /// Counts a request whose API key failed; returns the failures since the last log line when one is due
+    /// (at most one line per `logInterval` seconds, so a guessing client cannot flood the log).
+    func recordAuthFailure(now: Double, logInterval: Double = 10) -> Int? {
+        state.withLock { s in
+            s.authFailures += 1
+            guard now - s.authLoggedAt >= logInterval else { return nil }
+            defer {
+                s.authLoggedAt = now
+                s.authFailuresLogged = s.authFailures
+            }
+            return s.authFailures - s.authFailuresLogged
         }
     }
 
@@ -87,6 +104,8 @@ public final class ServerMetrics: Sendable {
         for (k, n) in s.requests.sorted(by: { $0.key < $1.key }) {
             out += "tally_http_requests_total{route=\"\(escape(k.route))\",method=\"\(k.method)\",status=\"\(k.status)\"} \(n)\n"
         }
+        header("tally_http_auth_failures_total", "counter", "Requests refused because their API key was malformed, unknown or revoked.")
+        out += "tally_http_auth_failures_total \(s.authFailures)\n"
         header("tally_ingest_batches_total", "counter", "Record batches received by POST records.")
         out += "tally_ingest_batches_total \(s.ingestBatches)\n"
         header("tally_ingest_records_total", "counter", "Records received by POST records, by result.")

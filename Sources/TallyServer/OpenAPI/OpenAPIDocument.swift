@@ -22,6 +22,681 @@ enum OpenAPIDocument {
     }
   ],
   "paths": {
+    "/api/v1/analytics/anomalies/detect": {
+      "post": {
+        "operationId": "detectAnomalies",
+        "summary": "Run anomaly detection now",
+        "description": "Writer or admin keys (reader keys are read-only: 403). Runs the four rules (ABSOLUTE_SPIKE, SUSTAINED_DRIFT on the UTC days of from..to at tenant, feature and user level; BUDGET_WARNING, BUDGET_EXCEEDED on each budget's current period) for the key's tenant, or for an admin's tenant_id (every tenant when absent). Default window: the 30 complete UTC days before today. Re-running updates ongoing episodes instead of duplicating them and resolves those whose condition ended; HIGH anomalies and exceeded budgets open (or join) an incident. The server also runs this every --detect-interval seconds (default 3600).",
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/tenant_id"
+          },
+          {
+            "$ref": "#/components/parameters/from"
+          },
+          {
+            "$ref": "#/components/parameters/to"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "What the run created, updated and resolved, per tenant",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/DetectionReport"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          }
+        }
+      }
+    },
+    "/api/v1/analytics/statistics/anomalies": {
+      "get": {
+        "operationId": "listAnomalies",
+        "summary": "Anomalies, filtered",
+        "description": "Reader or admin keys. Anomalies whose days overlap from..to, newest last day first.",
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/tenant_id"
+          },
+          {
+            "$ref": "#/components/parameters/from"
+          },
+          {
+            "$ref": "#/components/parameters/to"
+          },
+          {
+            "name": "type",
+            "in": "query",
+            "required": false,
+            "description": "One rule.",
+            "schema": {
+              "type": "string",
+              "enum": [
+                "ABSOLUTE_SPIKE",
+                "SUSTAINED_DRIFT",
+                "BUDGET_WARNING",
+                "BUDGET_EXCEEDED"
+              ]
+            }
+          },
+          {
+            "name": "severity",
+            "in": "query",
+            "required": false,
+            "description": "One severity band.",
+            "schema": {
+              "type": "string",
+              "enum": [
+                "LOW",
+                "MEDIUM",
+                "HIGH"
+              ]
+            }
+          },
+          {
+            "name": "entity_level",
+            "in": "query",
+            "required": false,
+            "description": "tenant, feature or user.",
+            "schema": {
+              "type": "string",
+              "enum": [
+                "tenant",
+                "feature",
+                "user"
+              ]
+            }
+          },
+          {
+            "name": "entity_value",
+            "in": "query",
+            "required": false,
+            "description": "The feature tag or user id (with entity_level feature or user).",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "resolved",
+            "in": "query",
+            "required": false,
+            "description": "true: resolved only; false: open only.",
+            "schema": {
+              "type": "boolean"
+            }
+          },
+          {
+            "name": "limit",
+            "in": "query",
+            "required": false,
+            "description": "Most anomalies returned (default 100).",
+            "schema": {
+              "type": "integer",
+              "minimum": 1,
+              "maximum": 1000
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The anomalies",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/AnomalyList"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          }
+        }
+      }
+    },
+    "/api/v1/analytics/anomalies/settings": {
+      "get": {
+        "operationId": "getAnomalySettings",
+        "summary": "The tenant's anomaly thresholds",
+        "description": "Reader or admin keys (admin keys name tenant_id). The seed's defaults until the tenant sets its own.",
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/tenant_id"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The thresholds",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/AnomalySettings"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          }
+        }
+      },
+      "put": {
+        "operationId": "updateAnomalySettings",
+        "summary": "Change the tenant's anomaly thresholds",
+        "description": "Admin keys (like budgets: an application must not silence its own alerts). Members left out keep their value; each invalid member is named.",
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/AnomalySettingsInput"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "The thresholds",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/AnomalySettings"
+                }
+              }
+            }
+          },
+          "415": {
+            "description": "The body is not application/json",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          }
+        }
+      }
+    },
+    "/api/v1/analytics/anomalies/{id}": {
+      "parameters": [
+        {
+          "name": "id",
+          "in": "path",
+          "required": true,
+          "schema": {
+            "type": "string"
+          },
+          "description": "The anomaly id (anm_...)."
+        }
+      ],
+      "get": {
+        "operationId": "getAnomaly",
+        "summary": "One anomaly",
+        "description": "Reader or admin keys. Another tenant's anomaly is 404.",
+        "responses": {
+          "200": {
+            "description": "The anomaly",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/AnomalyAnswer"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "No such anomaly for this key",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          }
+        }
+      }
+    },
+    "/api/v1/analytics/anomalies/{id}/resolve": {
+      "parameters": [
+        {
+          "name": "id",
+          "in": "path",
+          "required": true,
+          "schema": {
+            "type": "string"
+          },
+          "description": "The anomaly id (anm_...)."
+        }
+      ],
+      "post": {
+        "operationId": "resolveAnomaly",
+        "summary": "Resolve an anomaly by hand",
+        "description": "Writer or admin keys. Audited. Resolving a resolved anomaly changes nothing; a manually resolved anomaly is not reopened by detection.",
+        "responses": {
+          "200": {
+            "description": "The anomaly",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/AnomalyAnswer"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "No such anomaly for this key",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          }
+        }
+      }
+    },
+    "/api/v1/analytics/incidents": {
+      "get": {
+        "operationId": "listIncidents",
+        "summary": "Incidents, newest first",
+        "description": "Reader or admin keys.",
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/tenant_id"
+          },
+          {
+            "name": "status",
+            "in": "query",
+            "required": false,
+            "description": "One status.",
+            "schema": {
+              "type": "string",
+              "enum": [
+                "open",
+                "acknowledged",
+                "resolved"
+              ]
+            }
+          },
+          {
+            "name": "limit",
+            "in": "query",
+            "required": false,
+            "description": "Most incidents returned (default 100).",
+            "schema": {
+              "type": "integer",
+              "minimum": 1,
+              "maximum": 1000
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The incidents",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/IncidentList"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          }
+        }
+      }
+    },
+    "/api/v1/analytics/incidents/{id}": {
+      "parameters": [
+        {
+          "name": "id",
+          "in": "path",
+          "required": true,
+          "schema": {
+            "type": "string"
+          },
+          "description": "The incident id (inc_...)."
+        }
+      ],
+      "get": {
+        "operationId": "getIncident",
+        "summary": "One incident with its anomalies and cost impact",
+        "description": "Reader or admin keys. Another tenant's incident is 404.",
+        "responses": {
+          "200": {
+            "description": "The incident",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Incident"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "No such incident for this key",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          }
+        }
+      }
+    },
+    "/api/v1/analytics/incidents/{id}/acknowledge": {
+      "parameters": [
+        {
+          "name": "id",
+          "in": "path",
+          "required": true,
+          "schema": {
+            "type": "string"
+          },
+          "description": "The incident id (inc_...)."
+        }
+      ],
+      "post": {
+        "operationId": "acknowledgeIncident",
+        "summary": "Acknowledge an open incident",
+        "description": "Writer or admin keys. Audited; the tenant's webhook gets incident.acknowledged. 409 unless the incident is open.",
+        "responses": {
+          "200": {
+            "description": "The incident",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Incident"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "No such incident for this key",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "409": {
+            "description": "The incident is not open",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          }
+        }
+      }
+    },
+    "/api/v1/analytics/incidents/{id}/resolve": {
+      "parameters": [
+        {
+          "name": "id",
+          "in": "path",
+          "required": true,
+          "schema": {
+            "type": "string"
+          },
+          "description": "The incident id (inc_...)."
+        }
+      ],
+      "post": {
+        "operationId": "resolveIncident",
+        "summary": "Resolve an open or acknowledged incident",
+        "description": "Writer or admin keys. Audited; the tenant's webhook gets incident.resolved. 409 when it is already resolved.",
+        "responses": {
+          "200": {
+            "description": "The incident",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Incident"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "No such incident for this key",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "409": {
+            "description": "The incident is already resolved",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          }
+        }
+      }
+    },
+    "/api/v1/analytics/webhook": {
+      "get": {
+        "operationId": "getWebhook",
+        "summary": "The tenant's incident webhook",
+        "description": "Writer or admin keys (admin keys name tenant_id). The secret is never shown. 404 when none is set.",
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/tenant_id"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The webhook",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Webhook"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "No webhook",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          }
+        }
+      },
+      "put": {
+        "operationId": "setWebhook",
+        "summary": "Set the tenant's incident webhook",
+        "description": "Writer or admin keys. On every incident state change (opened, acknowledged, resolved) the server POSTs a JSON body {event, delivery_id, occurred_at, previous_status, incident} to url with headers X-Tally-Signature: sha256=<hex HMAC-SHA256 of the raw body keyed with secret> and X-Tally-Delivery: <delivery id>. A non-2xx answer or a failed connection is retried with exponential backoff (the same delivery id); a delivered change is never sent again.",
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/WebhookInput"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "The webhook",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Webhook"
+                }
+              }
+            }
+          },
+          "415": {
+            "description": "The body is not application/json",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          }
+        }
+      },
+      "delete": {
+        "operationId": "deleteWebhook",
+        "summary": "Remove the tenant's webhook",
+        "description": "Writer or admin keys. Pending deliveries are dropped.",
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/tenant_id"
+          }
+        ],
+        "responses": {
+          "204": {
+            "description": "Deleted"
+          },
+          "404": {
+            "description": "No webhook",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          }
+        }
+      }
+    },
     "/api/v1/analytics/records": {
       "post": {
         "operationId": "ingestRecords",
@@ -663,7 +1338,7 @@ enum OpenAPIDocument {
       "post": {
         "operationId": "checkPolicy",
         "summary": "Allow, warn or deny a planned run",
-        "description": "Any key of the tenant (admin keys name tenant_id). The enforced budgets that apply (the tenant's, feature_tag's and user_id's, each in its current UTC period) decide: deny when spent + estimate would pass a limit, warn when it would pass limit x warn_ratio, allow otherwise. deciding_budgets names the budgets with that outcome (for allow, the tightest); remaining_cents is the least left of any of them before the run. Nothing is reserved.",
+        "description": "Any key of the tenant (admin keys name tenant_id). The enforced budgets that apply (the tenant's, feature_tag's and user_id's, each in its current UTC period) decide: deny when spent + estimate would pass a limit, warn when it would pass limit x warn_ratio, allow otherwise. deciding_budgets names the budgets with that outcome (for allow, the tightest); remaining_cents is the least left of any of them before the run. Active reservations count as spent (reserved_cents); the check itself reserves nothing (see policy/reservations).",
         "requestBody": {
           "required": true,
           "content": {
@@ -687,6 +1362,672 @@ enum OpenAPIDocument {
           },
           "415": {
             "description": "The body is not application/json",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          }
+        }
+      }
+    },
+    "/api/v1/analytics/audit": {
+      "get": {
+        "operationId": "listAudit",
+        "summary": "The audit log of changes to budgets, feature tags and keys",
+        "description": "Reader or admin keys (writer keys live in applications and may not read it). A tenant key sees its tenant's entries only; an admin key every entry (including admin-key changes, which have no tenant), or tenant_id's. Newest first; each entry names the key that made the change (actor; cli for tally keys), when, and the entity before and after as JSON objects (before is null on create, after on delete). Page with limit and cursor = the previous page's next_cursor.",
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/tenant_id"
+          },
+          {
+            "name": "from",
+            "in": "query",
+            "required": false,
+            "description": "Inclusive start of the change time: RFC 3339 or a date.",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "to",
+            "in": "query",
+            "required": false,
+            "description": "Exclusive end of the change time: RFC 3339 or a date.",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "entity_type",
+            "in": "query",
+            "required": false,
+            "description": "budget, feature_tag, api_key, ...",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "entity_id",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "action",
+            "in": "query",
+            "required": false,
+            "description": "create, update, delete, revoke, ...",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "limit",
+            "in": "query",
+            "required": false,
+            "description": "Entries per page, 1 to 1000 (default 100).",
+            "schema": {
+              "type": "integer",
+              "minimum": 1,
+              "maximum": 1000
+            }
+          },
+          {
+            "name": "cursor",
+            "in": "query",
+            "required": false,
+            "description": "next_cursor of the previous page: continues with older entries.",
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "One page of entries, newest first",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/AuditPage"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          }
+        }
+      }
+    },
+    "/api/v1/analytics/reporting/exports": {
+      "post": {
+        "operationId": "createExport",
+        "summary": "Export records, a usage series or a cost breakdown to a file",
+        "description": "Reader or admin keys (admin keys name tenant_id). The file is written in the background under the data directory's exports/ folder; poll GET .../exports/{id} until status is ready, then download it. kind=records writes the cost records in the ingestion wire format (CSV with the contract's header, NDJSON, or a JSON array), so an export re-imports to the same totals; usage writes one row per hour or day bucket (resolution, default day); cost writes one row per group of group_by (default feature_tag), per bucket when resolution is given. from defaults to to minus 30 days, to to now. Exports expire after the server's export TTL (default 24 hours); the sweeper then deletes the file.",
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "type": "object",
+                "required": ["kind", "format"],
+                "additionalProperties": false,
+                "properties": {
+                  "tenant_id": {"type": "string"},
+                  "kind": {"type": "string", "enum": ["records", "usage", "cost"]},
+                  "format": {"type": "string", "enum": ["csv", "ndjson", "json"]},
+                  "from": {"type": "string", "description": "RFC 3339 time or date, inclusive"},
+                  "to": {"type": "string", "description": "RFC 3339 time or date, exclusive"},
+                  "filters": {"type": "object", "description": "Dimension field name (project_id, environment, user_id, feature_tag, workflow_id, skill_id, model) to a value or an array of values", "additionalProperties": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}},
+                  "group_by": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}], "description": "kind=cost only: feature, user, model, project, environment, workflow, skill"},
+                  "resolution": {"type": "string", "enum": ["hour", "day"], "description": "kind usage or cost only"}
+                }
+              }
+            }
+          }
+        },
+        "responses": {
+          "202": {
+            "description": "Accepted; Location names the export",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Export"}}}
+          },
+          "415": {
+            "description": "The body is not application/json",
+            "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+          },
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "403": {"$ref": "#/components/responses/Forbidden"}
+        }
+      },
+      "get": {
+        "operationId": "listExports",
+        "summary": "The exports of the key's tenant, newest first",
+        "description": "Reader or admin keys (admin keys: tenant_id narrows to one tenant).",
+        "parameters": [{"$ref": "#/components/parameters/tenant_id"}],
+        "responses": {
+          "200": {
+            "description": "The exports",
+            "content": {"application/json": {"schema": {"type": "object", "properties": {"exports": {"type": "array", "items": {"$ref": "#/components/schemas/Export"}}}}}}
+          },
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "403": {"$ref": "#/components/responses/Forbidden"}
+        }
+      }
+    },
+    "/api/v1/analytics/reporting/exports/{id}": {
+      "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}, "description": "The export id (exp_...)."}],
+      "get": {
+        "operationId": "getExport",
+        "summary": "The status of an export",
+        "description": "Reader or admin keys. Another tenant's export is 404.",
+        "responses": {
+          "200": {"description": "The export", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Export"}}}},
+          "404": {"description": "No such export for this key", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "403": {"$ref": "#/components/responses/Forbidden"}
+        }
+      }
+    },
+    "/api/v1/analytics/reporting/exports/{id}/download": {
+      "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}, "description": "The export id (exp_...)."}],
+      "get": {
+        "operationId": "downloadExport",
+        "summary": "Download an export's file (streamed)",
+        "description": "Reader or admin keys. Streams the file in 64 KiB chunks (constant memory); gzip-compressed on the fly (Content-Encoding: gzip) when the request sends Accept-Encoding: gzip or gzip=1.",
+        "parameters": [{"name": "gzip", "in": "query", "required": false, "schema": {"type": "string", "enum": ["1", "0", "true", "false"]}}],
+        "responses": {
+          "200": {
+            "description": "The file (Content-Disposition: attachment)",
+            "content": {"text/csv": {"schema": {"type": "string"}}, "application/x-ndjson": {"schema": {"type": "string"}}, "application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}
+          },
+          "404": {"description": "No such export for this key, or it expired", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
+          "409": {"description": "The export is not ready (pending or running) or failed", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "403": {"$ref": "#/components/responses/Forbidden"}
+        }
+      }
+    },
+    "/api/v1/analytics/policy/reservations": {
+      "post": {
+        "operationId": "createReservation",
+        "summary": "Reserve an estimated cost against the enforced budgets",
+        "description": "Any key of the tenant (admin keys name tenant_id), like policy/check. Holds estimated_cost_cents against every enforced budget that applies (the tenant's, feature_tag's and user_id's, current UTC periods) until it is settled, cancelled, or expires (ttl_seconds, default 900). A budget takes it when spent + active reservations + estimate stays at or below its limit; otherwise nothing is held and the answer is a 409 problem of type urn:tally:problem:budget-exceeded naming every budget it would exceed (budget_ids, remaining_cents = the least they leave, budgets). The check and the hold are one atomic step: concurrent reservations cannot overshoot a limit together. Answers 201 with the reservation and a Location header.",
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/ReservationInput"
+              }
+            }
+          }
+        },
+        "responses": {
+          "201": {
+            "description": "Reserved",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ReservationAnswer"
+                }
+              }
+            }
+          },
+          "409": {
+            "description": "budget-exceeded: the estimate does not fit every applicable enforced budget",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          }
+        }
+      }
+    },
+    "/api/v1/analytics/policy/reservations/{id}": {
+      "parameters": [
+        {
+          "name": "id",
+          "in": "path",
+          "required": true,
+          "schema": {
+            "type": "string"
+          },
+          "description": "The reservation id (res_...)."
+        }
+      ],
+      "get": {
+        "operationId": "getReservation",
+        "summary": "A reservation and its state",
+        "description": "Any key of the tenant. state: active (holding), settled, cancelled, or expired (past expires_at without being settled or cancelled; holds nothing).",
+        "responses": {
+          "200": {
+            "description": "The reservation",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ReservationAnswer"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "No such reservation (or another tenant's)",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          }
+        }
+      }
+    },
+    "/api/v1/analytics/policy/reservations/{id}/settle": {
+      "parameters": [
+        {
+          "name": "id",
+          "in": "path",
+          "required": true,
+          "schema": {
+            "type": "string"
+          },
+          "description": "The reservation id (res_...)."
+        }
+      ],
+      "post": {
+        "operationId": "settleReservation",
+        "summary": "Settle a reservation: release its hold",
+        "description": "Any key of the tenant, with the run's actual_cost_cents (kept on the reservation). Settling only releases the hold: the run's cost record arrives through POST records. 409 when the reservation is already settled, cancelled or expired.",
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "type": "object",
+                "additionalProperties": false,
+                "required": [
+                  "actual_cost_cents"
+                ],
+                "properties": {
+                  "actual_cost_cents": {
+                    "type": "string",
+                    "description": "cents >= 0, exact decimal string"
+                  }
+                }
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "Settled",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ReservationAnswer"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "No such reservation (or another tenant's)",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "409": {
+            "description": "The reservation is no longer active",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          }
+        }
+      }
+    },
+    "/api/v1/analytics/policy/reservations/{id}/cancel": {
+      "parameters": [
+        {
+          "name": "id",
+          "in": "path",
+          "required": true,
+          "schema": {
+            "type": "string"
+          },
+          "description": "The reservation id (res_...)."
+        }
+      ],
+      "post": {
+        "operationId": "cancelReservation",
+        "summary": "Cancel a reservation: release its hold without a run",
+        "description": "Any key of the tenant; no body. 409 when the reservation is already settled, cancelled or expired.",
+        "responses": {
+          "200": {
+            "description": "Cancelled",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ReservationAnswer"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "No such reservation (or another tenant's)",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "409": {
+            "description": "The reservation is no longer active",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          }
+        }
+      }
+    },
+    "/api/v1/analytics/reports/monthly": {
+      "get": {
+        "operationId": "monthlyReport",
+        "summary": "A tenant's monthly report (JSON, CSV or a printable HTML page)",
+        "description": "Reader or admin keys (admin keys name tenant_id). Totals; breakdowns by feature_tag, model, user_id and project_id (first 25 by cost, the rest as others, each with the previous month's cost); daily spend of the month and of the previous month; the comparison with the previous month and the cost change decomposed by sequential substitution into volume (requests), tokens per request, model mix (token shares) and price (cost per token of each model), whose parts add up exactly to the change; budgets measured over the month (monthly: spend and utilisation, projection while the month runs; daily: highest day and days over the limit); the month's anomalies and incidents. format=html is a self-contained printable page (print CSS, inline SVG charts, no scripts or external requests); format=csv is one table with a section column.",
+        "parameters": [
+          {"$ref": "#/components/parameters/tenant_id"},
+          {"name": "tenant", "in": "query", "required": false, "description": "Another name of tenant_id (not both).", "schema": {"type": "string"}},
+          {"name": "month", "in": "query", "required": false, "description": "YYYY-MM (UTC); default the current month.", "schema": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"}},
+          {"name": "format", "in": "query", "required": false, "schema": {"type": "string", "enum": ["json", "csv", "html"], "default": "json"}}
+        ],
+        "responses": {
+          "200": {
+            "description": "The report",
+            "content": {
+              "application/json": {"schema": {"$ref": "#/components/schemas/MonthlyReport"}},
+              "text/csv": {"schema": {"type": "string"}},
+              "text/html": {"schema": {"type": "string"}}
+            }
+          },
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "403": {"$ref": "#/components/responses/Forbidden"}
+        }
+      }
+    },
+    "/api/v1/analytics/feature-tags": {
+      "post": {
+        "operationId": "createFeatureTag",
+        "summary": "Register a feature tag",
+        "description": "Admin keys, like budgets (tags are configuration: writer keys live in applications, reader keys are for dashboards); tenant_id is required. Registration documents a tag (description, owner); it never gates ingestion: records with unregistered tags are stored like any other. Answers 201 with the tag, its spend over the last 30 days and a Location header. Audited.",
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/FeatureTagInput"
+              }
+            }
+          }
+        },
+        "responses": {
+          "201": {
+            "description": "Registered",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/FeatureTagAnswer"
+                }
+              }
+            }
+          },
+          "409": {
+            "description": "The tenant already registered this tag",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          }
+        }
+      },
+      "get": {
+        "operationId": "listFeatureTags",
+        "summary": "Registered tags with their spend, and the unregistered tags seen in the records",
+        "description": "Reader or admin keys; one tenant (admin keys name tenant_id). Window: from/to, default the last 30 days. tags: every registered tag with its spend in the window (zero when no record carries it); unregistered: every other feature_tag the tenant's records carry in the window (including the default untagged), by cost descending, from one grouped query.",
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/tenant_id"
+          },
+          {
+            "$ref": "#/components/parameters/from"
+          },
+          {
+            "$ref": "#/components/parameters/to"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The registry",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/FeatureTagList"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          }
+        }
+      }
+    },
+    "/api/v1/analytics/feature-tags/{id}": {
+      "parameters": [
+        {
+          "name": "id",
+          "in": "path",
+          "required": true,
+          "schema": {
+            "type": "string"
+          },
+          "description": "The registration id (ftg_...)."
+        }
+      ],
+      "get": {
+        "operationId": "getFeatureTag",
+        "summary": "A registered tag with its spend in the window",
+        "description": "Reader or admin keys. Window: from/to, default the last 30 days.",
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/from"
+          },
+          {
+            "$ref": "#/components/parameters/to"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The tag",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/FeatureTagAnswer"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "No such tag (or another tenant's)",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          }
+        }
+      },
+      "patch": {
+        "operationId": "updateFeatureTag",
+        "summary": "Change a tag's description or owner",
+        "description": "Admin keys. tag and tenant_id cannot change (400 naming them). Audited with the tag before and after.",
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/FeatureTagPatch"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "Changed",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/FeatureTagAnswer"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "No such tag (or another tenant's)",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          }
+        }
+      },
+      "delete": {
+        "operationId": "deleteFeatureTag",
+        "summary": "Delete a tag's registration",
+        "description": "Admin keys. Answers 204. Records keep their tag, which then lists as unregistered. Audited.",
+        "responses": {
+          "204": {
+            "description": "Deleted"
+          },
+          "404": {
+            "description": "No such tag (or another tenant's)",
             "content": {
               "application/problem+json": {
                 "schema": {
@@ -777,6 +2118,30 @@ enum OpenAPIDocument {
               }
             }
           }
+        }
+      }
+    },
+    "/console": {
+      "get": {
+        "operationId": "console",
+        "summary": "The web console (HTML)",
+        "description": "A page served by this server: enter an API key (kept in the browser tab's session storage only), then see the usage series with the previous period, cost breakdowns, budgets, anomalies and incidents, and export records. Static files, no external requests (Content-Security-Policy: self only).",
+        "security": [],
+        "responses": {
+          "200": {"description": "The console page", "content": {"text/html": {"schema": {"type": "string"}}}},
+          "404": {"description": "The console's files are not installed beside this binary", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+        }
+      }
+    },
+    "/console/{file}": {
+      "parameters": [{"name": "file", "in": "path", "required": true, "schema": {"type": "string", "enum": ["console.js", "console.css"]}}],
+      "get": {
+        "operationId": "consoleAsset",
+        "summary": "The console's script and style sheet",
+        "security": [],
+        "responses": {
+          "200": {"description": "The file", "content": {"text/javascript": {"schema": {"type": "string"}}, "text/css": {"schema": {"type": "string"}}}},
+          "404": {"description": "No such console file", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
         }
       }
     },
@@ -871,6 +2236,928 @@ enum OpenAPIDocument {
       }
     },
     "schemas": {
+      "FeatureTagInput": {
+        "type": "object",
+        "additionalProperties": false,
+        "required": [
+          "tag",
+          "description",
+          "owner"
+        ],
+        "properties": {
+          "tenant_id": {
+            "type": "string",
+            "description": "Required for admin keys."
+          },
+          "tag": {
+            "type": "string",
+            "description": "The feature_tag value records carry: 1 to 256 bytes, no control characters."
+          },
+          "description": {
+            "type": "string",
+            "description": "1 to 1024 bytes, not blank; tabs and newlines allowed."
+          },
+          "owner": {
+            "type": "string",
+            "description": "A team, person or address: 1 to 256 bytes, not blank."
+          }
+        }
+      },
+      "FeatureTagPatch": {
+        "type": "object",
+        "additionalProperties": false,
+        "properties": {
+          "description": {
+            "type": "string"
+          },
+          "owner": {
+            "type": "string"
+          }
+        }
+      },
+      "FeatureTag": {
+        "type": "object",
+        "properties": {
+          "id": {
+            "type": "string"
+          },
+          "tenant_id": {
+            "type": "string"
+          },
+          "tag": {
+            "type": "string"
+          },
+          "description": {
+            "type": "string"
+          },
+          "owner": {
+            "type": "string"
+          },
+          "created_at": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "updated_at": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "created_by": {
+            "type": "string",
+            "description": "The key that registered it"
+          },
+          "registered": {
+            "type": "boolean"
+          },
+          "spend": {
+            "$ref": "#/components/schemas/Totals"
+          }
+        }
+      },
+      "FeatureTagAnswer": {
+        "type": "object",
+        "properties": {
+          "feature_tag": {
+            "$ref": "#/components/schemas/FeatureTag"
+          },
+          "window": {
+            "$ref": "#/components/schemas/Window"
+          },
+          "provenance": {
+            "$ref": "#/components/schemas/Provenance"
+          }
+        }
+      },
+      "FeatureTagList": {
+        "type": "object",
+        "properties": {
+          "scope": {
+            "type": "object",
+            "properties": {
+              "tenant_id": {
+                "type": "string"
+              }
+            }
+          },
+          "window": {
+            "$ref": "#/components/schemas/Window"
+          },
+          "tags": {
+            "type": "array",
+            "description": "Registered tags, by tag",
+            "items": {
+              "$ref": "#/components/schemas/FeatureTag"
+            }
+          },
+          "unregistered": {
+            "type": "array",
+            "description": "Tags seen in the window's records without a registration, by cost descending",
+            "items": {
+              "type": "object",
+              "properties": {
+                "tag": {
+                  "type": "string"
+                },
+                "registered": {
+                  "type": "boolean"
+                },
+                "spend": {
+                  "$ref": "#/components/schemas/Totals"
+                }
+              }
+            }
+          },
+          "provenance": {
+            "$ref": "#/components/schemas/Provenance"
+          }
+        }
+      },
+      "MonthlyReport": {
+        "type": "object",
+        "properties": {
+          "tenant_id": {"type": "string"},
+          "month": {"type": "string"},
+          "window": {"type": "object"},
+          "in_progress": {"type": "boolean"},
+          "totals": {"type": "object"},
+          "comparison": {
+            "type": "object",
+            "properties": {
+              "previous_month": {"type": "string"},
+              "previous_totals": {"type": "object"},
+              "cost_cents_delta": {"type": "string"},
+              "cost_change_pct": {"type": ["number", "null"]},
+              "decomposition": {
+                "type": "object",
+                "description": "change_cents = volume_cents + tokens_per_request_cents + model_mix_cents + price_cents, exactly.",
+                "properties": {
+                  "method": {"type": "string"},
+                  "change_cents": {"type": "string"},
+                  "volume_cents": {"type": "string"},
+                  "tokens_per_request_cents": {"type": "string"},
+                  "model_mix_cents": {"type": "string"},
+                  "price_cents": {"type": "string"}
+                }
+              }
+            }
+          },
+          "breakdowns": {"type": "object", "description": "feature_tag, model, user_id, project_id: {key, groups, rows: [{value, records, input_tokens, output_tokens, total_tokens, cost_cents, share_pct, previous_cost_cents, change_cents, change_pct}], others}"},
+          "daily": {"type": "array", "items": {"type": "object"}},
+          "previous_daily": {"type": "array", "items": {"type": "object"}},
+          "budgets": {"type": "array", "items": {"type": "object"}},
+          "anomalies": {"type": "array", "items": {"type": "object"}},
+          "incidents": {"type": "array", "items": {"type": "object"}},
+          "provenance": {"type": "object"}
+        }
+      },
+      "ReservationInput": {
+        "type": "object",
+        "additionalProperties": false,
+        "required": [
+          "estimated_cost_cents"
+        ],
+        "properties": {
+          "tenant_id": {
+            "type": "string",
+            "description": "Required for admin keys."
+          },
+          "user_id": {
+            "type": "string"
+          },
+          "feature_tag": {
+            "type": "string"
+          },
+          "estimated_cost_cents": {
+            "type": "string",
+            "description": "cents >= 0, exact decimal string"
+          },
+          "ttl_seconds": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 86400,
+            "description": "How long the hold lasts unless settled or cancelled (default 900; the server's --reservation-ttl)."
+          }
+        }
+      },
+      "ReservationAnswer": {
+        "type": "object",
+        "required": [
+          "reservation",
+          "generated_at"
+        ],
+        "properties": {
+          "reservation": {
+            "type": "object",
+            "properties": {
+              "id": {
+                "type": "string"
+              },
+              "tenant_id": {
+                "type": "string"
+              },
+              "user_id": {
+                "type": [
+                  "string",
+                  "null"
+                ]
+              },
+              "feature_tag": {
+                "type": [
+                  "string",
+                  "null"
+                ]
+              },
+              "estimated_cost_cents": {
+                "type": "string"
+              },
+              "state": {
+                "type": "string",
+                "enum": [
+                  "active",
+                  "settled",
+                  "cancelled",
+                  "expired"
+                ]
+              },
+              "created_at": {
+                "type": "string",
+                "format": "date-time"
+              },
+              "expires_at": {
+                "type": "string",
+                "format": "date-time"
+              },
+              "released_at": {
+                "type": [
+                  "string",
+                  "null"
+                ],
+                "format": "date-time"
+              },
+              "actual_cost_cents": {
+                "type": [
+                  "string",
+                  "null"
+                ]
+              },
+              "budget_ids": {
+                "type": "array",
+                "description": "The enforced budgets it holds against (empty when none applied)",
+                "items": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "budgets": {
+            "type": "array",
+            "description": "On creation only: each budget held, with limit_cents, spent_cents, reserved_cents (other active reservations), remaining_cents and remaining_after_cents",
+            "items": {
+              "$ref": "#/components/schemas/ReservationBudget"
+            }
+          },
+          "generated_at": {
+            "type": "string",
+            "format": "date-time"
+          }
+        }
+      },
+      "ReservationBudget": {
+        "type": "object",
+        "properties": {
+          "budget_id": {
+            "type": "string"
+          },
+          "level": {
+            "type": "string"
+          },
+          "feature_tag": {
+            "type": [
+              "string",
+              "null"
+            ]
+          },
+          "user_id": {
+            "type": [
+              "string",
+              "null"
+            ]
+          },
+          "period": {
+            "type": "string"
+          },
+          "limit_cents": {
+            "type": "string"
+          },
+          "spent_cents": {
+            "type": "string"
+          },
+          "reserved_cents": {
+            "type": "string"
+          },
+          "remaining_cents": {
+            "type": "string"
+          },
+          "remaining_after_cents": {
+            "type": "string"
+          }
+        }
+      },
+      "AnomalyDriver": {
+        "type": "object",
+        "properties": {
+          "dimension": {
+            "type": "string",
+            "enum": [
+              "model",
+              "feature_tag",
+              "user_id"
+            ]
+          },
+          "value": {
+            "type": "string"
+          },
+          "expected_cents": {
+            "type": "string",
+            "description": "Exact decimal cents"
+          },
+          "actual_cents": {
+            "type": "string",
+            "description": "Exact decimal cents"
+          },
+          "change_cents": {
+            "type": "string",
+            "description": "Exact decimal cents"
+          },
+          "share_pct": {
+            "type": [
+              "number",
+              "null"
+            ],
+            "description": "Share of the entity's change"
+          }
+        }
+      },
+      "Anomaly": {
+        "type": "object",
+        "properties": {
+          "id": {
+            "type": "string"
+          },
+          "tenant_id": {
+            "type": "string"
+          },
+          "type": {
+            "type": "string",
+            "enum": [
+              "ABSOLUTE_SPIKE",
+              "SUSTAINED_DRIFT",
+              "BUDGET_WARNING",
+              "BUDGET_EXCEEDED"
+            ]
+          },
+          "severity": {
+            "type": "string",
+            "enum": [
+              "LOW",
+              "MEDIUM",
+              "HIGH"
+            ]
+          },
+          "entity": {
+            "type": "object",
+            "properties": {
+              "level": {
+                "type": "string",
+                "enum": [
+                  "tenant",
+                  "feature",
+                  "user"
+                ]
+              },
+              "value": {
+                "type": "string"
+              },
+              "budget_id": {
+                "type": "string"
+              }
+            }
+          },
+          "first_day": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "last_day": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "days": {
+            "type": "integer"
+          },
+          "expected_cents": {
+            "type": "string",
+            "description": "Exact decimal cents"
+          },
+          "actual_cents": {
+            "type": "string",
+            "description": "Exact decimal cents"
+          },
+          "impact_cents": {
+            "type": "string",
+            "description": "Exact decimal cents"
+          },
+          "impact_pct": {
+            "type": [
+              "number",
+              "null"
+            ]
+          },
+          "drivers": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/AnomalyDriver"
+            }
+          },
+          "status": {
+            "type": "string",
+            "enum": [
+              "open",
+              "resolved"
+            ]
+          },
+          "resolved_at": {
+            "type": [
+              "string",
+              "null"
+            ]
+          },
+          "resolved_by": {
+            "type": [
+              "string",
+              "null"
+            ]
+          },
+          "incident_id": {
+            "type": [
+              "string",
+              "null"
+            ]
+          },
+          "detected_at": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "updated_at": {
+            "type": "string",
+            "format": "date-time"
+          }
+        }
+      },
+      "AnomalyAnswer": {
+        "type": "object",
+        "properties": {
+          "anomaly": {
+            "$ref": "#/components/schemas/Anomaly"
+          }
+        }
+      },
+      "AnomalyList": {
+        "type": "object",
+        "properties": {
+          "window": {
+            "type": "object",
+            "description": "The from..to filter, when both were given"
+          },
+          "anomalies": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/Anomaly"
+            }
+          },
+          "count": {
+            "type": "integer"
+          },
+          "generated_at": {
+            "type": "string",
+            "format": "date-time"
+          }
+        }
+      },
+      "DetectionReport": {
+        "type": "object",
+        "properties": {
+          "tenants": {
+            "type": "array",
+            "items": {
+              "type": "object",
+              "properties": {
+                "tenant_id": {
+                  "type": "string"
+                },
+                "judged_from": {
+                  "type": "string",
+                  "format": "date-time"
+                },
+                "judged_through": {
+                  "type": "string",
+                  "format": "date-time"
+                },
+                "created": {
+                  "type": "array",
+                  "items": {
+                    "type": "string"
+                  }
+                },
+                "updated": {
+                  "type": "array",
+                  "items": {
+                    "type": "string"
+                  }
+                },
+                "resolved": {
+                  "type": "array",
+                  "items": {
+                    "type": "string"
+                  }
+                },
+                "incidents_opened": {
+                  "type": "array",
+                  "items": {
+                    "type": "string"
+                  }
+                },
+                "anomalies": {
+                  "type": "array",
+                  "items": {
+                    "$ref": "#/components/schemas/Anomaly"
+                  }
+                }
+              }
+            }
+          },
+          "generated_at": {
+            "type": "string",
+            "format": "date-time"
+          }
+        }
+      },
+      "AnomalySettings": {
+        "type": "object",
+        "properties": {
+          "tenant_id": {
+            "type": "string"
+          },
+          "custom": {
+            "type": "boolean"
+          },
+          "spike_factor": {
+            "type": "number",
+            "default": 1.4
+          },
+          "spike_days": {
+            "type": "integer",
+            "default": 2
+          },
+          "baseline_days": {
+            "type": "integer",
+            "default": 7
+          },
+          "drift_factor": {
+            "type": "number",
+            "default": 1.25
+          },
+          "drift_days": {
+            "type": "integer",
+            "default": 3
+          },
+          "drift_window_days": {
+            "type": "integer",
+            "default": 7
+          },
+          "minimum_daily_cents": {
+            "type": "string",
+            "description": "Exact decimal cents"
+          },
+          "severity_low_pct": {
+            "type": "integer",
+            "default": 15
+          },
+          "severity_medium_pct": {
+            "type": "integer",
+            "default": 25
+          },
+          "severity_high_pct": {
+            "type": "integer",
+            "default": 40
+          }
+        }
+      },
+      "AnomalySettingsInput": {
+        "type": "object",
+        "additionalProperties": false,
+        "properties": {
+          "tenant_id": {
+            "type": "string"
+          },
+          "spike_factor": {
+            "type": "number",
+            "exclusiveMinimum": 1
+          },
+          "spike_days": {
+            "type": "integer"
+          },
+          "baseline_days": {
+            "type": "integer"
+          },
+          "drift_factor": {
+            "type": "number",
+            "exclusiveMinimum": 1
+          },
+          "drift_days": {
+            "type": "integer"
+          },
+          "drift_window_days": {
+            "type": "integer"
+          },
+          "minimum_daily_cents": {
+            "type": "string",
+            "description": "Exact decimal cents"
+          },
+          "severity_low_pct": {
+            "type": "integer"
+          },
+          "severity_medium_pct": {
+            "type": "integer"
+          },
+          "severity_high_pct": {
+            "type": "integer"
+          }
+        }
+      },
+      "Incident": {
+        "type": "object",
+        "properties": {
+          "id": {
+            "type": "string"
+          },
+          "tenant_id": {
+            "type": "string"
+          },
+          "status": {
+            "type": "string",
+            "enum": [
+              "open",
+              "acknowledged",
+              "resolved"
+            ]
+          },
+          "severity": {
+            "type": "string"
+          },
+          "title": {
+            "type": "string"
+          },
+          "opened_at": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "acknowledged_at": {
+            "type": [
+              "string",
+              "null"
+            ]
+          },
+          "acknowledged_by": {
+            "type": [
+              "string",
+              "null"
+            ]
+          },
+          "resolved_at": {
+            "type": [
+              "string",
+              "null"
+            ]
+          },
+          "resolved_by": {
+            "type": [
+              "string",
+              "null"
+            ]
+          },
+          "updated_at": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "anomaly_count": {
+            "type": "integer"
+          },
+          "impact_cents": {
+            "type": "string",
+            "description": "Impact of its anomalies at the broadest entity level present (so nested entities are not counted twice)"
+          },
+          "anomalies": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/Anomaly"
+            }
+          }
+        }
+      },
+      "IncidentList": {
+        "type": "object",
+        "properties": {
+          "incidents": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/Incident"
+            }
+          },
+          "count": {
+            "type": "integer"
+          },
+          "generated_at": {
+            "type": "string",
+            "format": "date-time"
+          }
+        }
+      },
+      "WebhookInput": {
+        "type": "object",
+        "required": [
+          "url",
+          "secret"
+        ],
+        "additionalProperties": false,
+        "properties": {
+          "tenant_id": {
+            "type": "string"
+          },
+          "url": {
+            "type": "string",
+            "description": "http:// or https://"
+          },
+          "secret": {
+            "type": "string",
+            "minLength": 16,
+            "maxLength": 256
+          }
+        }
+      },
+      "Webhook": {
+        "type": "object",
+        "properties": {
+          "tenant_id": {
+            "type": "string"
+          },
+          "url": {
+            "type": "string"
+          },
+          "secret_set": {
+            "type": "boolean"
+          },
+          "signature": {
+            "type": "string"
+          },
+          "created_at": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "updated_at": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "deliveries": {
+            "type": "object",
+            "properties": {
+              "pending": {
+                "type": "integer"
+              },
+              "delivered": {
+                "type": "integer"
+              },
+              "failed": {
+                "type": "integer"
+              }
+            }
+          }
+        }
+      },
+      "Export": {
+        "type": "object",
+        "description": "An export and where to download it (download_url only while status is ready).",
+        "properties": {
+          "id": {"type": "string"},
+          "tenant_id": {"type": "string"},
+          "status": {"type": "string", "enum": ["pending", "running", "ready", "failed", "expired"]},
+          "download_url": {"type": ["string", "null"]},
+          "expires_at": {"type": "string", "format": "date-time"},
+          "created_at": {"type": "string", "format": "date-time"},
+          "completed_at": {"type": ["string", "null"], "format": "date-time"},
+          "rows": {"type": "integer"},
+          "bytes": {"type": "integer"},
+          "media_type": {"type": "string"},
+          "error": {"type": ["string", "null"]},
+          "request": {"type": "object"}
+        }
+      },
+      "AuditPage": {
+        "type": "object",
+        "required": [
+          "scope",
+          "entries",
+          "next_cursor",
+          "generated_at"
+        ],
+        "properties": {
+          "scope": {
+            "type": "object",
+            "properties": {
+              "tenant_id": {
+                "type": [
+                  "string",
+                  "null"
+                ]
+              }
+            }
+          },
+          "entries": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/AuditEntry"
+            }
+          },
+          "next_cursor": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "description": "Pass as cursor for the next (older) page; null on the last page."
+          },
+          "generated_at": {
+            "type": "string",
+            "format": "date-time"
+          }
+        }
+      },
+      "AuditEntry": {
+        "type": "object",
+        "required": [
+          "id",
+          "at",
+          "actor",
+          "tenant_id",
+          "action",
+          "entity_type",
+          "entity_id",
+          "before",
+          "after"
+        ],
+        "properties": {
+          "id": {
+            "type": "integer",
+            "description": "Increases with every entry."
+          },
+          "at": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "actor": {
+            "type": "string",
+            "description": "The id of the key that made the change (key_...), or cli for tally keys."
+          },
+          "tenant_id": {
+            "type": [
+              "string",
+              "null"
+            ]
+          },
+          "action": {
+            "type": "string",
+            "description": "create, update, delete, revoke, ..."
+          },
+          "entity_type": {
+            "type": "string",
+            "description": "budget, feature_tag, api_key, ..."
+          },
+          "entity_id": {
+            "type": "string"
+          },
+          "before": {
+            "type": [
+              "object",
+              "null"
+            ],
+            "description": "The entity before the change (null on create); keys never show their secret."
+          },
+          "after": {
+            "type": [
+              "object",
+              "null"
+            ],
+            "description": "The entity after the change (null on delete)."
+          }
+        }
+      },
       "Problem": {
         "type": "object",
         "description": "RFC 9457 problem details.",
@@ -883,7 +3170,7 @@ enum OpenAPIDocument {
         "properties": {
           "type": {
             "type": "string",
-            "description": "stable URN: urn:tally:problem:invalid-parameter, unauthorized, forbidden, not-found, method-not-allowed, body-too-large, unsupported-media-type, invalid-records, idempotency-key-reused, idempotency-key-in-use, storage-unavailable, internal-error"
+            "description": "stable URN: urn:tally:problem:invalid-parameter, unauthorized, forbidden, not-found, method-not-allowed, body-too-large, unsupported-media-type, request-timeout, invalid-records, idempotency-key-reused, idempotency-key-in-use, conflict, budget-exceeded (409, with budget_ids, remaining_cents and budgets), storage-unavailable, internal-error"
           },
           "title": {
             "type": "string"
@@ -1942,8 +4229,13 @@ enum OpenAPIDocument {
                 "spent_cents": {
                   "type": "string"
                 },
+                "reserved_cents": {
+                  "type": "string",
+                  "description": "Held by active reservations"
+                },
                 "remaining_cents": {
-                  "type": "string"
+                  "type": "string",
+                  "description": "limit - spent - reserved"
                 },
                 "remaining_after_cents": {
                   "type": "string"

@@ -12,6 +12,36 @@ enum Endpoint: String, CaseIterable, Sendable {
     case updateBudget
     case deleteBudget
     case policyCheck
+    case createExport
+    case listExports
+    case getExport
+    case downloadExport
+    case monthlyReport
+    case console
+    case consoleAsset
+    case audit
+    case createReservation
+    case getReservation
+    case settleReservation
+    case cancelReservation
+    case createFeatureTag
+    case listFeatureTags
+    case getFeatureTag
+    case updateFeatureTag
+    case deleteFeatureTag
+    case detectAnomalies
+    case listAnomalies
+    case getAnomaly
+    case resolveAnomaly
+    case getAnomalySettings
+    case updateAnomalySettings
+    case listIncidents
+    case getIncident
+    case acknowledgeIncident
+    case resolveIncident
+    case getWebhook
+    case setWebhook
+    case deleteWebhook
     case status
     case health
     case openAPI
@@ -22,9 +52,15 @@ enum Endpoint: String, CaseIterable, Sendable {
 
     var method: HTTPRequest.Method {
         switch self {
-        case .records, .createBudget, .policyCheck: .post
+        case .records, .createBudget, .policyCheck, .createExport: .post
         case .updateBudget: .patch
+        case .createReservation, .settleReservation, .cancelReservation, .createFeatureTag: .post
+        case .updateFeatureTag: .patch
+        case .deleteFeatureTag: .delete
         case .deleteBudget: .delete
+        case .detectAnomalies, .resolveAnomaly, .acknowledgeIncident, .resolveIncident: .post
+        case .updateAnomalySettings, .setWebhook: .put
+        case .deleteWebhook: .delete
         default: .get
         }
     }
@@ -39,6 +75,29 @@ enum Endpoint: String, CaseIterable, Sendable {
         case .createBudget, .listBudgets: Self.root + "/budgets"
         case .getBudget, .updateBudget, .deleteBudget: Self.root + "/budgets/:id"
         case .policyCheck: Self.root + "/policy/check"
+        case .createExport, .listExports: Self.root + "/reporting/exports"
+        case .getExport: Self.root + "/reporting/exports/:id"
+        case .downloadExport: Self.root + "/reporting/exports/:id/download"
+        case .monthlyReport: Self.root + "/reports/monthly"
+        case .console: "/console"
+        case .consoleAsset: "/console/:file"
+        case .audit: Self.root + "/audit"
+        case .createReservation: Self.root + "/policy/reservations"
+        case .getReservation: Self.root + "/policy/reservations/:id"
+        case .settleReservation: Self.root + "/policy/reservations/:id/settle"
+        case .cancelReservation: Self.root + "/policy/reservations/:id/cancel"
+        case .createFeatureTag, .listFeatureTags: Self.root + "/feature-tags"
+        case .getFeatureTag, .updateFeatureTag, .deleteFeatureTag: Self.root + "/feature-tags/:id"
+        case .detectAnomalies: Self.root + "/anomalies/detect"
+        case .listAnomalies: Self.root + "/statistics/anomalies"
+        case .getAnomaly: Self.root + "/anomalies/:id"
+        case .resolveAnomaly: Self.root + "/anomalies/:id/resolve"
+        case .getAnomalySettings, .updateAnomalySettings: Self.root + "/anomalies/settings"
+        case .listIncidents: Self.root + "/incidents"
+        case .getIncident: Self.root + "/incidents/:id"
+        case .acknowledgeIncident: Self.root + "/incidents/:id/acknowledge"
+        case .resolveIncident: Self.root + "/incidents/:id/resolve"
+        case .getWebhook, .setWebhook, .deleteWebhook: Self.root + "/webhook"
         case .status: Self.root + "/_status"
         case .health: Self.root + "/health"
         case .openAPI: Self.root + "/openapi.json"
@@ -50,8 +109,13 @@ enum Endpoint: String, CaseIterable, Sendable {
     var requiresKey: Bool {
         switch self {
         case .records, .usage, .cost, .pricing, .createBudget, .listBudgets, .getBudget, .updateBudget, .deleteBudget,
-             .policyCheck: true
-        case .status, .health, .openAPI, .metrics: false
+             .policyCheck, .audit, .createExport, .listExports, .getExport, .downloadExport,
+             .monthlyReport: true
+        case .detectAnomalies, .listAnomalies, .getAnomaly, .resolveAnomaly, .getAnomalySettings, .updateAnomalySettings,
+             .listIncidents, .getIncident, .acknowledgeIncident, .resolveIncident, .getWebhook, .setWebhook, .deleteWebhook: true
+        case .createReservation, .getReservation, .settleReservation, .cancelReservation: true
+        case .createFeatureTag, .listFeatureTags, .getFeatureTag, .updateFeatureTag, .deleteFeatureTag: true
+        case .status, .health, .openAPI, .metrics, .console, .consoleAsset: false
         }
     }
 

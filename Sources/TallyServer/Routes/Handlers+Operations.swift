@@ -40,20 +40,36 @@ extension Handlers {
             Capability(name: "budgets", state: serving, endpoint: Endpoint.root + "/budgets",
                        note: "POST, GET; GET, PATCH, DELETE /budgets/{id}; spend, utilisation, burn rate and projection in the current UTC period"),
             Capability(name: "policy_check", state: serving, endpoint: Endpoint.policyCheck.display,
-                       note: "allow, warn or deny from the enforced budgets; no reservations yet"),
+                       note: "allow, warn or deny from the enforced budgets, counting active reservations"),
+            Capability(name: "policy_reservations", state: serving, endpoint: Endpoint.createReservation.display,
+                       note: "hold an estimate against the enforced budgets (409 budget-exceeded when it does not fit); "
+                           + "POST /{id}/settle, POST /{id}/cancel, GET /{id}; unsettled holds expire"),
+            Capability(name: "feature_tags", state: serving, endpoint: Endpoint.root + "/feature-tags",
+                       note: "POST, GET; GET, PATCH, DELETE /feature-tags/{id}; spend per tag and the unregistered tags seen"),
+            Capability(name: "audit", state: "available", endpoint: Endpoint.audit.display,
+                       note: "every change to budgets, feature tags and keys: who, when, before and after"),
+            Capability(name: "exports", state: serving, endpoint: Endpoint.createExport.display,
+                       note: "records, usage or cost as CSV, NDJSON or JSON, written in the background; GET /{id}, GET /{id}/download "
+                           + "(streamed, gzip on request); expire after the export TTL"),
+            Capability(name: "monthly_reports", state: serving, endpoint: Endpoint.monthlyReport.display,
+                       note: "JSON, CSV or a printable HTML page; the cost change split into volume, tokens per request, model mix and price"),
+            Capability(name: "console", state: ConsoleAssets.files.isEmpty ? "disabled" : "available", endpoint: Endpoint.console.display,
+                       note: "the web console"),
             Capability(name: "rollups", state: analytics.options.useRollups ? "enabled" : "disabled", endpoint: nil,
                        note: "per-hour pre-aggregates answer series and breakdowns over sealed data"),
             Capability(name: "health", state: healthy ? "available" : "degraded", endpoint: Endpoint.health.display, note: nil),
             Capability(name: "metrics", state: "available", endpoint: Endpoint.metrics.display, note: "Prometheus text"),
             Capability(name: "openapi", state: "available", endpoint: Endpoint.openAPI.display, note: nil),
+            Capability(name: "anomalies", state: serving, endpoint: Endpoint.listAnomalies.display,
+                       note: "ABSOLUTE_SPIKE, SUSTAINED_DRIFT, BUDGET_WARNING, BUDGET_EXCEEDED episodes with drivers; GET /anomalies/{id}, "
+                           + "POST /anomalies/{id}/resolve, GET and PUT /anomalies/settings"),
+            Capability(name: "anomaly_detection", state: serving, endpoint: Endpoint.detectAnomalies.display,
+                       note: configuration.detectIntervalSeconds > 0
+                           ? "also in the background every \(Int(configuration.detectIntervalSeconds)) s" : "background runs off"),
+            Capability(name: "incidents", state: serving, endpoint: Endpoint.listIncidents.display,
+                       note: "opened by HIGH anomalies and exceeded budgets; POST /incidents/{id}/acknowledge and /resolve; "
+                           + "signed webhook per tenant (PUT /webhook)"),
         ]
-        let planned = [
-            ("feature_tags", "/feature-tags"), ("anomalies", "/statistics/anomalies"),
-            ("anomaly_detection", "/anomalies/detect"), ("incidents", "/incidents"),
-            ("policy_reservations", "/policy/reservations"),
-            ("exports", "/reporting/exports"), ("monthly_reports", "/reports/monthly"),
-        ]
-        capabilities += planned.map { Capability(name: $0.0, state: "planned", endpoint: Endpoint.root + $0.1, note: nil) }
         var w = JSONWriter()
         w.object { w in
             w.field("service", "tally")

@@ -19,10 +19,12 @@ struct Problem: Error, Sendable {
         case methodNotAllowed = "method-not-allowed"
         case bodyTooLarge = "body-too-large"
         case unsupportedMediaType = "unsupported-media-type"
+        case requestTimeout = "request-timeout"
         case invalidRecords = "invalid-records"
         case idempotencyKeyReused = "idempotency-key-reused"
         case idempotencyKeyInUse = "idempotency-key-in-use"
         case conflict
+        case budgetExceeded = "budget-exceeded"
         case storageUnavailable = "storage-unavailable"
         case internalError = "internal-error"
 
@@ -37,8 +39,9 @@ struct Problem: Error, Sendable {
             case .methodNotAllowed: .methodNotAllowed
             case .bodyTooLarge: .contentTooLarge
             case .unsupportedMediaType: .unsupportedMediaType
+            case .requestTimeout: .requestTimeout
             case .invalidRecords, .idempotencyKeyReused: .unprocessableContent
-            case .idempotencyKeyInUse, .conflict: .conflict
+            case .idempotencyKeyInUse, .conflict, .budgetExceeded: .conflict
             case .storageUnavailable: .serviceUnavailable
             case .internalError: .internalServerError
             }
@@ -53,10 +56,12 @@ struct Problem: Error, Sendable {
             case .methodNotAllowed: "Method not allowed"
             case .bodyTooLarge: "Request body too large"
             case .unsupportedMediaType: "Unsupported media type"
+            case .requestTimeout: "Request body too slow"
             case .invalidRecords: "Invalid records"
             case .idempotencyKeyReused: "Idempotency key reused for a different request"
             case .idempotencyKeyInUse: "Idempotency key in use"
             case .conflict: "Conflicts with an existing resource"
+            case .budgetExceeded: "Would exceed an enforced budget"
             case .storageUnavailable: "Storage unavailable"
             case .internalError: "Internal error"
             }
@@ -69,6 +74,8 @@ struct Problem: Error, Sendable {
     var parameter: String?
     /// Extra members (e.g. the receipt of rejected records), already JSON-encodable.
     var receipt: IngestReceipt?
+    /// The budgets a refused reservation would exceed.
+    var exceededBudgets: [ReservationCheck]?
 
     init(_ kind: Kind, _ detail: String, parameter: String? = nil, receipt: IngestReceipt? = nil) {
         self.kind = kind
@@ -94,6 +101,10 @@ struct Problem: Error, Sendable {
             case .idempotencyKeyReused: self.init(.idempotencyKeyReused, e.description, parameter: "Idempotency-Key")
             case let .notFound(reason): self.init(.notFound, reason)
             case let .alreadyExists(reason): self.init(.conflict, reason)
+            case let .invalidTransition(reason): self.init(.conflict, reason)
+            case let .budgetExceeded(denied):
+                self.init(.budgetExceeded, denied.reason)
+                exceededBudgets = denied.checks
             case let .storage(text): self.init(.storageUnavailable, text)
             }
         case let e as QueryError:
@@ -129,6 +140,11 @@ struct Problem: Error, Sendable {
             w.field("status", Int(kind.status.code))
             w.field("detail", detail)
             if let parameter { w.field("parameter", parameter) }
+            if let exceededBudgets {
+                w.field("budget_ids", strings: exceededBudgets.map(\.budgetID))
+                w.field("remaining_cents", cents: exceededBudgets.map(\.remainingNanos).min() ?? 0)
+                w.field("budgets", array: exceededBudgets)
+            }
             if let receipt {
                 w.field("errors", array: receipt.errors.map(IngestReceipt.ErrorEntry.init))
                 w.field("receipt", receipt)

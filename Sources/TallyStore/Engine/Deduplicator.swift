@@ -85,6 +85,19 @@ final class Deduplicator {
         return true
     }
 
+    /// `insertIfAbsent` of many ids of one tenant, in order; writes whether each was new to `inserted`.
+    func insertIfAbsent(
+        slot s: Int, _ keys: UnsafeBufferPointer<(UInt64, UInt64)>, createdAt times: UnsafeBufferPointer<Int64>,
+        epoch: UInt32, inserted: UnsafeMutableBufferPointer<Bool>
+    ) {
+        touched ^= sets[s].insert(keys, createdAt: times, epoch: epoch, inserted: inserted)
+        guard !cold.isEmpty else { return }
+        for i in 0..<keys.count where inserted[i] { noteInCache(slot: s, keys[i], createdAt: times[i]) }
+    }
+
+    /// Keeps the prefetching reads of batch inserts from being optimised away.
+    private var touched: UInt64 = 0
+
     /// Records a stored id.
     func insert(slot s: Int, _ key: (UInt64, UInt64), createdAt: Int64) {
         _ = insertIfAbsent(slot: s, key, createdAt: createdAt, epoch: epoch)

@@ -46,16 +46,48 @@ public final class BulkLoad {
             if parts == nil { parts = store.published.withLock { $0.parts } }
             coldDuplicate[i] = try dedup.storedInParts(slot: slot, keys[i], createdAt: batch.createdAt[i], parts: parts!)
         }
+        // Insert tenant by tenant (rows of a tenant in batch order, so the first of two equal ids is
+        // the one kept), each tenant's ids in one call that overlaps their cache misses.
+        var byTenant = [Int](repeating: 0, count: batch.count)
+        var starts: [(code: Int, start: Int)] = []
+        var counts = [Int](repeating: 0, count: batch.strings.count + 1)
+        for i in 0..<batch.count where !coldDuplicate[i] { counts[Int(batch.tenant[i]) + 1] += 1 }
+        for c in 1..<counts.count { counts[c] += counts[c - 1] }
+        var next = counts
+        for i in 0..<batch.count where !coldDuplicate[i] {
+            let t = Int(batch.tenant[i])
+            byTenant[next[t]] = i
+            next[t] += 1
+        }
+        for t in 0..<batch.strings.count where counts[t + 1] > counts[t] { starts.append((t, counts[t])) }
+        var isNew = [Bool](repeating: false, count: batch.count)
+        let grouped = counts[batch.strings.count]
+        var groupKeys = [(UInt64, UInt64)](repeating: (0, 0), count: grouped)
+        var groupTimes = [Int64](repeating: 0, count: grouped)
+        var groupNew = [Bool](repeating: false, count: grouped)
+        for k in 0..<grouped {
+            groupKeys[k] = keys[byTenant[k]]
+            groupTimes[k] = batch.createdAt[byTenant[k]]
+        }
+        groupKeys.withUnsafeBufferPointer { gk in
+            groupTimes.withUnsafeBufferPointer { gt in
+                groupNew.withUnsafeMutableBufferPointer { gn in
+                    for (t, start) in starts {
+                        let end = counts[t + 1]
+                        dedup.insertIfAbsent(
+                            slot: slotOfCode[t], UnsafeBufferPointer(rebasing: gk[start..<end]),
+                            createdAt: UnsafeBufferPointer(rebasing: gt[start..<end]), epoch: 0,
+                            inserted: UnsafeMutableBufferPointer(rebasing: gn[start..<end]))
+                    }
+                }
+            }
+        }
+        for k in 0..<grouped { isNew[byTenant[k]] = groupNew[k] }
         var keep: [Int] = []
         var dups: [Int] = []
         keep.reserveCapacity(batch.count)
         for i in 0..<batch.count {
-            let slot = slotOfCode[Int(batch.tenant[i])]
-            if coldDuplicate[i] || !dedup.insertIfAbsent(slot: slot, keys[i], createdAt: batch.createdAt[i], epoch: 0) {
-                dups.append(i)
-            } else {
-                keep.append(i)
-            }
+            if isNew[i] { keep.append(i) } else { dups.append(i) }
         }
         buffer(batch, keep)
         inserted += keep.count
@@ -86,7 +118,7 @@ public final class BulkLoad {
         for t in 0..<values.count where counts[t + 1] > counts[t] {
             let tenant = values[t]
             var builder = buffers.removeValue(forKey: tenant) ?? PartRowsBuilder(tenant: tenant)
-            builder.append(batch, Array(ordered[counts[t]..<counts[t + 1]]), map: map)
+            builder.append(batch, ordered[counts[t]..<counts[t + 1]], map: map)
             buffers[tenant] = builder
         }
         bufferedRows += rows.count

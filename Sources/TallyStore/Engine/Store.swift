@@ -112,9 +112,13 @@ public final class Store: @unchecked Sendable {
         for entry in manifest.parts {
             let p = path + "/parts/" + PartFormat.fileName(entry.id)
             do {
-                let reader = try PartReader(path: p)
-                if !readOnly { try dedup.load(reader, newest: newest[entry.tenant]!) }
-                readers.append(reader)
+                // A part that fails is opened once more before it is given up: a bit flipped on the way is not damage.
+                let openPart: () throws -> PartReader = {
+                    let reader = try PartReader(path: p)
+                    if !readOnly { try dedup.load(reader, newest: newest[entry.tenant]!) }
+                    return reader
+                }
+                readers.append(try (try? openPart()) ?? openPart())
             } catch let e as StoreError {
                 if readOnly {
                     report.append("skipped damaged part \(p): \(e)")
@@ -151,6 +155,7 @@ public final class Store: @unchecked Sendable {
         if let cut = replay.truncated {
             report.append("WAL segment \(cut.segment) \(readOnly ? "read up to" : "cut at") offset \(cut.offset): \(cut.reason)")
         }
+        if !replay.kept.isEmpty { report.append("WAL bytes cut off kept in quarantine/: " + replay.kept.joined(separator: ", ")) }
         if replay.records > 0 { report.append("replayed \(replay.records) records from the WAL") }
         let wal = readOnly ? nil : try WriteAheadLog(directory: path + "/wal", segment: max(replay.lastSegment, manifest.walStart))
         writer = WriterState(wal: wal, dedup: dedup)
@@ -467,6 +472,14 @@ public final class Store: @unchecked Sendable {
     }
 
     private func quarantineLocked(_ p: PartReader, because error: StoreError) throws {
+        // Read the file afresh first: if every checksum passes now, the damage was in the reading, not on disk;
+        // readers get the fresh mapping and the part stays.
+        if let fresh = try? PartReader(path: p.path), (try? fresh.verify()) != nil {
+            published.withLock { pub in
+                if let i = pub.parts.firstIndex(where: { $0.meta.id == p.meta.id }) { pub.parts[i] = fresh }
+            }
+            return
+        }
         if options.readOnly {
             // Nothing on disk may change: stop reading the part in this process only.
             published.withLock { $0.parts.removeAll { $0.meta.id == p.meta.id } }
@@ -555,9 +568,13 @@ public final class Store: @unchecked Sendable {
             wake.broadcast()
             while maintenanceRunning { wake.wait() }
         }
+        // The directory is released even when the seal fails (a failed log, a full disk): the WAL still holds
+        // every acknowledged record, and the next open replays it.
+        defer {
+            if lockFD >= 0 { Glibc.close(lockFD) }
+            lockFD = -1
+        }
         try maintenanceLock.withLock { try sealLocked() }
-        if lockFD >= 0 { Glibc.close(lockFD) }
-        lockFD = -1
     }
 
     /// Stops as a crash would: no seal, no flush of anything not yet acknowledged; releases the directory.

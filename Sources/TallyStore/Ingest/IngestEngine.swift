@@ -27,16 +27,31 @@ struct IngestEngine: Sendable {
     private var scanner: UnitScanner
     /// The current unit is too large and was reported; its bytes are dropped until it ends.
     private var skipping = false
+    /// When set, each chunk's batch continues the strings of the previous one (see `RecordSink.Carry`).
+    private var carry: RecordSink.Carry?
 
     enum ArrayState: Sendable {
         case expectOpen, expectFirst, expectElement, afterElement, closed, failed
     }
 
-    init(format: InputFormat, pricing: PriceTable?, limits: IngestLimits) {
+    init(format: InputFormat, pricing: PriceTable?, limits: IngestLimits, keepingStrings: Bool = false) {
         self.format = format
         self.pricing = pricing
         self.limits = limits
         scanner = UnitScanner(for: format)
+        if keepingStrings { carry = RecordSink.Carry(lineage: StringInterner.newLineage()) }
+    }
+
+    /// A sink for the next chunk (continuing the carried strings, if kept).
+    private func makeSink() -> RecordSink {
+        if let carry { return RecordSink(limits: limits, pricing: pricing, carrying: carry) }
+        return RecordSink(limits: limits, pricing: pricing)
+    }
+
+    /// The chunk's outcome; keeps the sink's strings for the next chunk when they are kept.
+    private mutating func done(_ sink: RecordSink) -> ParseOutcome {
+        if carry != nil { carry = sink.carry }
+        return sink.outcome()
     }
 
     // MARK: - Entry points
@@ -53,33 +68,35 @@ struct IngestEngine: Sendable {
 
     /// Parses what `chunk` completes; keeps the unfinished tail for the next call.
     mutating func feed(_ chunk: UnsafeRawBufferPointer) -> ParseOutcome {
-        var sink = RecordSink(limits: limits, pricing: pricing)
-        guard chunk.count > 0 else { return sink.outcome() }
+        var sink = makeSink()
+        guard chunk.count > 0 else { return done(sink) }
+        // A record takes well over 64 bytes of input (its id alone is up to 36): room for all of them.
+        if chunk.count >= 1 << 20 { sink.batch.reserveCapacity(rows: chunk.count / 64, requestBytes: chunk.count / 4) }
         if atStreamStart {
             // A byte-order mark may be split over chunks: hold back up to two bytes of one.
             var head = pending
             head.append(contentsOf: chunk.prefix(3 - min(3, head.count)))
             if head.count < 3 && Self.isBOMPrefix(head) {
                 pending.append(contentsOf: chunk)
-                return sink.outcome()
+                return done(sink)
             }
             atStreamStart = false
             if !pending.isEmpty {
                 let joined = pending + Array(chunk)
                 pending = []
                 joined.withUnsafeBytes { consume(Self.droppingBOM($0), &sink) }
-                return sink.outcome()
+                return done(sink)
             }
             consume(Self.droppingBOM(chunk), &sink)
-            return sink.outcome()
+            return done(sink)
         }
         consume(chunk, &sink)
-        return sink.outcome()
+        return done(sink)
     }
 
     /// Parses the unfinished tail, if any, and runs the end-of-input checks.
     mutating func finish() -> ParseOutcome {
-        var sink = RecordSink(limits: limits, pricing: pricing)
+        var sink = makeSink()
         if skipping {
             line += scanner.newlines
             skipping = false
@@ -92,7 +109,7 @@ struct IngestEngine: Sendable {
         }
         atStreamStart = false
         endOfStream(&sink)
-        return sink.outcome()
+        return done(sink)
     }
 
     // MARK: - Streaming

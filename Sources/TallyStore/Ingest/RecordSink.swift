@@ -25,6 +25,40 @@ struct RecordSink {
         self.pricing = pricing
     }
 
+    /// What one chunk's sink hands to the next one of the same stream when strings are kept across
+    /// chunks (`StreamingRecordParser(keepingStrings: true)`): the interned strings and what is known
+    /// about each code, so a value seen in an earlier chunk is neither interned nor checked again.
+    struct Carry {
+        var strings = StringInterner()
+        var lineage: UInt64
+        fileprivate var codeFlags: [UInt8] = []
+        fileprivate var scheduleOfCode: [Int32] = []
+        fileprivate var defaultCodes: (project: UInt32, environment: UInt32, feature: UInt32, empty: UInt32) =
+            (.max, .max, .max, .max)
+
+        init(lineage: UInt64) { self.lineage = lineage }
+    }
+
+    /// A sink that continues `carry`: its batch starts with the strings (and codes) of the earlier chunks.
+    init(limits: IngestLimits, pricing: PriceTable?, carrying carry: Carry) {
+        self.init(limits: limits, pricing: pricing)
+        batch.strings = carry.strings
+        batch.stringsLineage = carry.lineage
+        codeFlags = carry.codeFlags
+        scheduleOfCode = carry.scheduleOfCode
+        defaultCodes = carry.defaultCodes
+    }
+
+    /// The state to continue from in the next chunk.
+    var carry: Carry {
+        var c = Carry(lineage: batch.stringsLineage)
+        c.strings = batch.strings
+        c.codeFlags = codeFlags
+        c.scheduleOfCode = scheduleOfCode
+        c.defaultCodes = defaultCodes
+        return c
+    }
+
     /// The outcome so far, errors sorted by line.
     func outcome() -> ParseOutcome {
         var e = errors

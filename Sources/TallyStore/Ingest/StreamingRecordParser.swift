@@ -9,8 +9,13 @@ public struct StreamingRecordParser: Sendable {
     private var engine: IngestEngine
 
     /// Creates a parser at the start of a stream.
-    public init(format: InputFormat, pricing: PriceTable? = nil, limits: IngestLimits = IngestLimits()) {
-        engine = IngestEngine(format: format, pricing: pricing, limits: limits)
+    ///
+    /// `keepingStrings`: every batch continues the strings of the one before (codes stay the same from
+    /// batch to batch and a value seen before is not interned or checked again), so a batch's `strings`
+    /// hold every value of the stream so far. For a bulk load, which translates only the new ones
+    /// (`StringTable`); not for batches appended one by one (the write-ahead log would store them all).
+    public init(format: InputFormat, pricing: PriceTable? = nil, limits: IngestLimits = IngestLimits(), keepingStrings: Bool = false) {
+        engine = IngestEngine(format: format, pricing: pricing, limits: limits, keepingStrings: keepingStrings)
     }
 
     /// Parses the records that `chunk` completes.

@@ -7,6 +7,10 @@ public struct RecordBatch: Sendable {
     public private(set) var count = 0
     /// Distinct strings of every string column but `request_id`.
     package var strings = StringInterner()
+    /// Nonzero when `strings` grows along a stream (`StreamingRecordParser(keepingStrings: true)`):
+    /// batches of one lineage agree on every code they share, a later one's strings extending an
+    /// earlier one's, so a consumer can translate only the codes it has not seen.
+    package var stringsLineage: UInt64 = 0
     /// Code of `tenant_id` per record.
     package var tenant: [UInt32] = []
     /// Codes of each `Dimension`, indexed by `Dimension.rawValue`.
@@ -35,6 +39,7 @@ public struct RecordBatch: Sendable {
 
     /// Appends a record that is already valid.
     public mutating func append(_ record: CostRecord, line: Int) {
+        stringsLineage = 0  // new strings here would fork the lineage
         tenant.append(strings.intern(record.tenantID))
         for d in Dimension.allCases { dims[d.rawValue].append(strings.intern(record[d])) }
         var rid = record.requestID
@@ -65,6 +70,21 @@ public struct RecordBatch: Sendable {
         self.createdAt.append(createdAt)
         lines.append(line)
         count += 1
+    }
+
+    /// Reserves room for `rows` more records with `requestBytes` bytes of ids, so a parser filling a
+    /// large batch does not grow (copy and fault in) every column step by step.
+    package mutating func reserveCapacity(rows: Int, requestBytes bytes: Int) {
+        let n = count + rows
+        tenant.reserveCapacity(n)
+        for d in 0..<dims.count { dims[d].reserveCapacity(n) }
+        requestBytes.reserveCapacity(requestBytes.count + bytes)
+        requestOffsets.reserveCapacity(n + 1)
+        inputTokens.reserveCapacity(n)
+        outputTokens.reserveCapacity(n)
+        costNanos.reserveCapacity(n)
+        createdAt.reserveCapacity(n)
+        lines.reserveCapacity(n)
     }
 
     /// Hashes every `request_id` now, so the writer does not have to.
@@ -124,6 +144,7 @@ public struct RecordBatch: Sendable {
     public func selecting(_ indices: [Int]) -> RecordBatch {
         var out = RecordBatch()
         out.strings = strings
+        out.stringsLineage = stringsLineage
         out.tenant.reserveCapacity(indices.count)
         for i in indices {
             out.tenant.append(tenant[i])

@@ -1,34 +1,74 @@
+import Synchronization
+
 /// Maps byte strings to dense `UInt32` codes, so each distinct string is validated and allocated once.
 ///
 /// Lookups hash the bytes in place: a string already seen costs no allocation. Each slot of the open
-/// addressing table holds the code and 32 bits of the hash, so a probe touches the bytes of a stored
-/// string only when those 32 bits match.
+/// addressing table (32 bytes, half a cache line) holds the whole hash, the length, the code and the
+/// first 16 bytes of the string, so a probe of a string of at most 16 bytes (most ids) reads one cache
+/// line and nothing else, even when the table is far larger than the cache (a bulk load's interner
+/// holds every user id of the input).
 package struct StringInterner: Sendable {
     /// The distinct strings; a code is an index into this array.
     package private(set) var values: [String] = []
     private var arena: [UInt8] = []
     private var offsets: [Int] = [0]
     private var hashes: [UInt64] = []
-    /// 0 = empty; else `(hash >> 32) << 32 | (code + 1)`.
-    private var slots = [UInt64](repeating: 0, count: 64)
+    private var slots = [Slot](repeating: Slot(), count: 16)
+
+    /// One slot: empty when `codeAndLength` is 0.
+    private struct Slot {
+        var hash: UInt64 = 0
+        /// `(length << 32) | (code + 1)`.
+        var codeAndLength: UInt64 = 0
+        /// The first 16 bytes of the string, zero-padded.
+        var head: (UInt64, UInt64) = (0, 0)
+    }
 
     package init() {}
+
+    /// A new nonzero id for `RecordBatch.stringsLineage`.
+    package static func newLineage() -> UInt64 {
+        lineages.wrappingAdd(1, ordering: .relaxed).newValue
+    }
 
     /// Number of distinct strings.
     package var count: Int { values.count }
 
+    /// The first 16 bytes of `bytes`, zero-padded, as two little-endian words (reads nothing past the end).
+    @inline(__always)
+    private static func head(_ bytes: UnsafeRawBufferPointer) -> (UInt64, UInt64) {
+        let n = bytes.count
+        if n >= 16 {
+            return (bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self).littleEndian,
+                    bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self).littleEndian)
+        }
+        if n > 8 {
+            let last = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self))
+            return (bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self).littleEndian, last >> UInt64((16 - n) * 8))
+        }
+        if n == 8 { return (bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self).littleEndian, 0) }
+        var w: UInt64 = 0
+        var i = n
+        while i > 0 {
+            i -= 1
+            w = w << 8 | UInt64(bytes[i])
+        }
+        return (w, 0)
+    }
+
     @inline(__always)
     private func find(_ bytes: UnsafeRawBufferPointer, _ h: UInt64) -> (found: UInt32?, slot: Int) {
-        slots.withUnsafeBufferPointer { table in
+        let head = Self.head(bytes)
+        let n = UInt64(bytes.count)
+        return slots.withUnsafeBufferPointer { table in
             let mask = table.count - 1
-            let tag = h >> 32
             var s = Int(truncatingIfNeeded: h) & mask
             while true {
                 let v = table[s]
-                if v == 0 { return (nil, s) }
-                if v >> 32 == tag {
-                    let code = Int(truncatingIfNeeded: v & 0xFFFF_FFFF) - 1
-                    if equals(code, bytes) { return (UInt32(code), s) }
+                if v.codeAndLength == 0 { return (nil, s) }
+                if v.hash == h && v.codeAndLength >> 32 == n && v.head == head {
+                    let code = Int(truncatingIfNeeded: v.codeAndLength & 0xFFFF_FFFF) - 1
+                    if n <= 16 || equalsTail(code, bytes) { return (UInt32(code), s) }
                 }
                 s = (s + 1) & mask
             }
@@ -47,12 +87,18 @@ package struct StringInterner: Sendable {
         let (found, s) = find(bytes, h)
         if let found { return found }
         guard let string = make(bytes) else { return nil }
+        return add(string, bytes, h, at: s)
+    }
+
+    /// Stores a new string in the empty slot `s` found for it.
+    @inline(__always)
+    private mutating func add(_ string: String, _ bytes: UnsafeRawBufferPointer, _ h: UInt64, at s: Int) -> UInt32 {
         let code = values.count
         values.append(string)
         hashes.append(h)
         arena.append(contentsOf: bytes)
         offsets.append(arena.count)
-        slots[s] = (h >> 32) << 32 | UInt64(code + 1)
+        slots[s] = Slot(hash: h, codeAndLength: UInt64(bytes.count) << 32 | UInt64(code + 1), head: Self.head(bytes))
         if values.count * 2 > slots.count { grow() }
         return UInt32(code)
     }
@@ -67,14 +113,7 @@ package struct StringInterner: Sendable {
         other.withEntry(c) { h, bytes in
             let (found, s) = find(bytes, h)
             if let found { return found }
-            let code = values.count
-            values.append(other.values[c])
-            hashes.append(h)
-            arena.append(contentsOf: bytes)
-            offsets.append(arena.count)
-            slots[s] = (h >> 32) << 32 | UInt64(code + 1)
-            if values.count * 2 > slots.count { grow() }
-            return UInt32(code)
+            return add(other.values[c], bytes, h, at: s)
         }
     }
 
@@ -86,15 +125,13 @@ package struct StringInterner: Sendable {
         }
     }
 
-    @inline(__always)
-    private func equals(_ code: Int, _ bytes: UnsafeRawBufferPointer) -> Bool {
+    /// Whether the bytes of `code` after the first 16 equal those of `bytes` (same length).
+    private func equalsTail(_ code: Int, _ bytes: UnsafeRawBufferPointer) -> Bool {
         let start = offsets[code]
         let len = offsets[code + 1] - start
-        guard len == bytes.count else { return false }
         return arena.withUnsafeBytes { a in
             let p = a.baseAddress! + start, q = bytes.baseAddress!
-            var i = 0
-            // Short strings (most ids) compare as a few words, without a call into libc.
+            var i = 16
             while i + 8 <= len {
                 if p.loadUnaligned(fromByteOffset: i, as: UInt64.self) != q.loadUnaligned(fromByteOffset: i, as: UInt64.self) { return false }
                 i += 8
@@ -108,14 +145,17 @@ package struct StringInterner: Sendable {
     }
 
     private mutating func grow() {
-        var newSlots = [UInt64](repeating: 0, count: slots.count * 2)
+        var newSlots = [Slot](repeating: Slot(), count: slots.count * 2)
         let mask = newSlots.count - 1
-        for code in 0..<values.count {
-            let h = hashes[code]
-            var s = Int(truncatingIfNeeded: h) & mask
-            while newSlots[s] != 0 { s = (s + 1) & mask }
-            newSlots[s] = (h >> 32) << 32 | UInt64(code + 1)
+        newSlots.withUnsafeMutableBufferPointer { t in
+            for v in slots where v.codeAndLength != 0 {
+                var s = Int(truncatingIfNeeded: v.hash) & mask
+                while t[s].codeAndLength != 0 { s = (s + 1) & mask }
+                t[s] = v
+            }
         }
         slots = newSlots
     }
 }
+
+private let lineages = Atomic<UInt64>(0)

@@ -6,13 +6,27 @@
 package final class StringTable: @unchecked Sendable {
     private let lock = ConditionLock()
     private var interner = StringInterner()
+    /// The last batch lineage translated, and the table codes of its strings so far.
+    private var lineage: UInt64 = 0
+    private var lineageCodes: [UInt32] = []
 
     package init() {}
 
-    /// The table code of each of `batch`'s string codes (interning new strings).
+    /// The table code of each of `batch`'s string codes (interning new strings). A batch continuing
+    /// the lineage of the previous one costs only its new strings.
     package func translate(_ batch: RecordBatch) -> [UInt32] {
         lock.withLock {
-            (0..<batch.strings.count).map { interner.intern(code: $0, of: batch.strings) }
+            let n = batch.strings.count
+            if batch.stringsLineage != 0 && batch.stringsLineage == lineage && n >= lineageCodes.count {
+                for c in lineageCodes.count..<n { lineageCodes.append(interner.intern(code: c, of: batch.strings)) }
+                return lineageCodes
+            }
+            let codes = (0..<n).map { interner.intern(code: $0, of: batch.strings) }
+            if batch.stringsLineage != 0 {
+                lineage = batch.stringsLineage
+                lineageCodes = codes
+            }
+            return codes
         }
     }
 

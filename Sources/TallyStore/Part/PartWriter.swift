@@ -5,8 +5,7 @@ package enum PartWriter {
         precondition(unsorted.count > 0, "a part holds at least one row")
         let granuleRows = min(max(granuleRows, 1), 1 << 16)
         let order = (0..<unsorted.count).sorted { (unsorted.createdAt[$0], $0) < (unsorted.createdAt[$1], $1) }
-        var rows = unsorted.permuted(order)
-        let dictionaries = sortDictionaries(&rows)
+        let (rows, dictionaries) = sortedRows(unsorted, order)
         let n = rows.count
 
         var file = PartFormat.magic
@@ -87,21 +86,62 @@ package enum PartWriter {
         }
     }
 
-    /// Keeps only used values, sorted, so codes order like strings and zone maps prune string ranges.
-    private static func sortDictionaries(_ rows: inout PartRows) -> [[String]] {
-        var out: [[String]] = []
-        for d in 0..<rows.dims.count {
-            let dict = rows.dictionaries[d]
+    /// The rows at `order`, each dictionary cut to the values used and sorted (byte order), so codes
+    /// order like strings and zone maps prune string ranges. One pass per column: the codes are
+    /// re-coded while they are permuted.
+    private static func sortedRows(_ unsorted: PartRows, _ order: [Int]) -> (PartRows, [[String]]) {
+        var out = PartRows(tenant: unsorted.tenant)
+        out.createdAt = order.map { unsorted.createdAt[$0] }
+        out.inputTokens = order.map { unsorted.inputTokens[$0] }
+        out.outputTokens = order.map { unsorted.outputTokens[$0] }
+        out.cost = order.map { unsorted.cost[$0] }
+        for d in 0..<unsorted.dims.count {
+            let dict = unsorted.dictionaries[d]
             var used = [Bool](repeating: false, count: dict.count)
-            for c in rows.dims[d] { used[Int(c)] = true }
-            let kept = (0..<dict.count).filter { used[$0] }.sorted { dict[$0].utf8.lexicographicallyPrecedes(dict[$1].utf8) }
+            unsorted.dims[d].withUnsafeBufferPointer { codes in
+                used.withUnsafeMutableBufferPointer { u in for c in codes { u[Int(c)] = true } }
+            }
+            let kept = (0..<dict.count).filter { used[$0] }.sorted { utf8Precedes(dict[$0], dict[$1]) }
             var remap = [UInt32](repeating: 0, count: dict.count)
             for (new, old) in kept.enumerated() { remap[old] = UInt32(new) }
-            rows.dims[d] = rows.dims[d].map { remap[Int($0)] }
-            rows.dictionaries[d] = kept.map { dict[$0] }
-            out.append(rows.dictionaries[d])
+            out.dims[d] = unsorted.dims[d].withUnsafeBufferPointer { codes in
+                remap.withUnsafeBufferPointer { r in order.map { r[Int(codes[$0])] } }
+            }
+            out.dictionaries[d] = kept.map { dict[$0] }
         }
-        return out
+        let offsets = unsorted.requestOffsets
+        var end = 0
+        out.requestOffsets = [0] + order.map { i in
+            end += offsets[i + 1] - offsets[i]
+            return end
+        }
+        out.requestBytes = [UInt8](unsafeUninitializedCapacity: end) { buffer, initialized in
+            unsorted.requestBytes.withUnsafeBytes { bytes in
+                var at = 0
+                for i in order {
+                    let len = offsets[i + 1] - offsets[i]
+                    if len > 0 { UnsafeMutableRawPointer(buffer.baseAddress! + at).copyMemory(from: bytes.baseAddress! + offsets[i], byteCount: len) }
+                    at += len
+                }
+            }
+            initialized = end
+        }
+        return (out, out.dictionaries)
+    }
+
+    /// Byte-wise order of two strings' UTF-8 (not Swift's Unicode order), without iterating views.
+    private static func utf8Precedes(_ a: String, _ b: String) -> Bool {
+        var a = a, b = b
+        return a.withUTF8 { x in
+            b.withUTF8 { y in
+                let n = min(x.count, y.count)
+                if n > 0, let p = x.baseAddress, let q = y.baseAddress {
+                    let c = memcmp(p, q, n)
+                    if c != 0 { return c < 0 }
+                }
+                return x.count < y.count
+            }
+        }
     }
 
     /// Count and sums per code of each dimension over the whole part.
@@ -109,13 +149,21 @@ package enum PartWriter {
         (0..<rows.dims.count).map { d in
             let n = dictionaries[d].count
             var counts = [Int64](repeating: 0, count: n), ins = counts, outs = counts, costs = counts
-            rows.dims[d].withUnsafeBufferPointer { codes in
-                for i in 0..<codes.count {
-                    let c = Int(codes[i])
-                    counts[c] += 1
-                    ins[c] += rows.inputTokens[i]
-                    outs[c] += rows.outputTokens[i]
-                    costs[c] += rows.cost[i]
+            withColumns(rows, d) { codes, input, output, cost in
+                counts.withUnsafeMutableBufferPointer { counts in
+                    ins.withUnsafeMutableBufferPointer { ins in
+                        outs.withUnsafeMutableBufferPointer { outs in
+                            costs.withUnsafeMutableBufferPointer { costs in
+                                for i in 0..<codes.count {
+                                    let c = Int(codes[i])
+                                    counts[c] += 1
+                                    ins[c] += input[i]
+                                    outs[c] += output[i]
+                                    costs[c] += cost[i]
+                                }
+                            }
+                        }
+                    }
                 }
             }
             var r = Rollup()
@@ -127,10 +175,32 @@ package enum PartWriter {
         }
     }
 
+    /// Lends the codes of dimension `d` and the token and cost columns.
+    @inline(__always)
+    private static func withColumns<R>(
+        _ rows: PartRows, _ d: Int,
+        _ body: (UnsafeBufferPointer<UInt32>, UnsafeBufferPointer<Int64>, UnsafeBufferPointer<Int64>, UnsafeBufferPointer<Int64>) -> R
+    ) -> R {
+        rows.dims[d].withUnsafeBufferPointer { codes in
+            rows.inputTokens.withUnsafeBufferPointer { input in
+                rows.outputTokens.withUnsafeBufferPointer { output in
+                    rows.cost.withUnsafeBufferPointer { cost in body(codes, input, output, cost) }
+                }
+            }
+        }
+    }
+
     /// The hour index: row range and totals per hour, with rollups where they are small enough.
     private static func hours(_ rows: PartRows, _ dictionaries: [[String]]) -> [HourEntry] {
         var entries: [HourEntry] = []
-        var slot: [[Int32]] = dictionaries.map { [Int32](repeating: -1, count: $0.count) }
+        // Per dimension and code: its index in the hour's rollup, or -1 (reset after each hour).
+        var base: [Int] = []
+        var total = 0
+        for dict in dictionaries {
+            base.append(total)
+            total += dict.count
+        }
+        var slot = [Int32](repeating: -1, count: max(total, 1))
         var i = 0
         let n = rows.count
         while i < n {
@@ -143,25 +213,45 @@ package enum PartWriter {
             }
             var rollups: [Rollup?] = []
             for d in 0..<rows.dims.count {
-                var r = Rollup()
-                let codes = rows.dims[d]
-                var tooMany = false
-                for k in i..<j {
-                    let c = Int(codes[k])
-                    var s = Int(slot[d][c])
-                    if s < 0 {
-                        s = r.codes.count
-                        slot[d][c] = Int32(s)
-                        r.codes.append(UInt32(c)); r.counts.append(0); r.inputTokens.append(0); r.outputTokens.append(0); r.cost.append(0)
-                        if r.codes.count * PartFormat.rollupRowsPerValue > j - i { tooMany = true }
+                let b = base[d]
+                let r: Rollup? = withColumns(rows, d) { codes, input, output, cost in
+                    slot.withUnsafeMutableBufferPointer { slot in
+                        // Distinct codes in order of appearance.
+                        var seen: [UInt32] = []
+                        for k in i..<j {
+                            let c = Int(codes[k])
+                            if slot[b + c] < 0 {
+                                slot[b + c] = Int32(seen.count)
+                                seen.append(UInt32(c))
+                            }
+                        }
+                        defer { for c in seen { slot[b + Int(c)] = -1 } }
+                        if seen.count * PartFormat.rollupRowsPerValue > j - i { return nil }
+                        var r = Rollup()
+                        r.codes = seen
+                        r.counts = [Int64](repeating: 0, count: seen.count)
+                        r.inputTokens = r.counts
+                        r.outputTokens = r.counts
+                        r.cost = r.counts
+                        r.counts.withUnsafeMutableBufferPointer { counts in
+                            r.inputTokens.withUnsafeMutableBufferPointer { ins in
+                                r.outputTokens.withUnsafeMutableBufferPointer { outs in
+                                    r.cost.withUnsafeMutableBufferPointer { costs in
+                                        for k in i..<j {
+                                            let s = Int(slot[b + Int(codes[k])])
+                                            counts[s] += 1
+                                            ins[s] += input[k]
+                                            outs[s] += output[k]
+                                            costs[s] += cost[k]
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                        return r
                     }
-                    r.counts[s] += 1
-                    r.inputTokens[s] += rows.inputTokens[k]
-                    r.outputTokens[s] += rows.outputTokens[k]
-                    r.cost[s] += rows.cost[k]
                 }
-                for c in r.codes { slot[d][Int(c)] = -1 }
-                rollups.append(tooMany ? nil : r)
+                rollups.append(r)
             }
             entries.append(HourEntry(start: hour, rowStart: i, rows: j - i, inputTokens: sIn, outputTokens: sOut, cost: sCost, rollups: rollups))
             i = j
@@ -322,3 +412,7 @@ private func checkedInt(_ value: UInt64, at offset: Int) throws -> Int {
     guard let v = Int(exactly: value) else { throw ByteReader.Overrun(offset: offset) }
     return v
 }
+
+#if canImport(Glibc)
+import Glibc
+#endif

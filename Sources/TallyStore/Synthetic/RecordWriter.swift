@@ -35,13 +35,27 @@ public struct RecordWriter {
     /// Per-batch encodings of the batch's distinct strings (quoted/escaped as the format needs).
     private var encoded: [UInt8] = []
     private var encodedOffsets: [Int] = []
+    /// Whether NDJSON rows are written as the members of one JSON array (`[`, `,` between rows, `]` at `finish()`).
+    private let jsonArray: Bool
+    private var rowsWritten = 0
 
     private static let bufferSize = 1 << 20
 
     /// A writer of `format` to `fileDescriptor`; a CSV header is written with the first flush.
     public init(format: RecordFileFormat, fileDescriptor: Int32) {
+        self.init(format: format, fileDescriptor: fileDescriptor, jsonArray: false)
+    }
+
+    /// A writer of one JSON array of record objects (the ingestion's `json` format), one object per line;
+    /// call `finish()` to close the array.
+    public static func jsonArray(fileDescriptor: Int32) -> RecordWriter {
+        RecordWriter(format: .ndjson, fileDescriptor: fileDescriptor, jsonArray: true)
+    }
+
+    private init(format: RecordFileFormat, fileDescriptor: Int32, jsonArray: Bool) {
         self.format = format
         self.fileDescriptor = fileDescriptor
+        self.jsonArray = jsonArray
         buffer = [UInt8](repeating: 0, count: Self.bufferSize)
         if format == .csv {
             let header = Array((Self.fieldNames.joined(separator: ",") + "\n").utf8)
@@ -73,6 +87,8 @@ public struct RecordWriter {
 
         let fd = fileDescriptor
         let json = format == .ndjson
+        let array = jsonArray
+        var rowsWritten = self.rowsWritten
         var used = self.used
         try buffer.withUnsafeMutableBytes { out in
             try encoded.withUnsafeBytes { enc in
@@ -97,6 +113,8 @@ public struct RecordWriter {
                             }
                             let rid = UnsafeRawBufferPointer(rebasing: rids[batch.requestOffsets[i]..<batch.requestOffsets[i + 1]])
                             if json {
+                                if array { put(rowsWritten == 0 ? "[\n" : ",\n") }
+                                rowsWritten += 1
                                 put("{\"tenant_id\":"); put(batch.tenant[i])
                                 put(",\"project_id\":"); put(batch.dims[0][i])
                                 put(",\"environment\":"); put(batch.dims[1][i])
@@ -110,7 +128,7 @@ public struct RecordWriter {
                                 put(",\"output_tokens\":"); used += TextEncoding.decimal(batch.outputTokens[i], into: o + used)
                                 put(",\"cost_cents\":\""); used += TextEncoding.cents(batch.costNanos[i], into: o + used)
                                 put("\",\"created_at\":\""); used += timestamp.format(batch.createdAt[i], into: o + used)
-                                put("\"}\n")
+                                if array { put("\"}") } else { put("\"}\n") }
                             } else {
                                 put(batch.tenant[i]); put(",")
                                 put(batch.dims[0][i]); put(",")
@@ -132,6 +150,18 @@ public struct RecordWriter {
             }
         }
         self.used = used
+        self.rowsWritten = rowsWritten
+    }
+
+    /// Writes what the format needs at the end (the closing `]` of a JSON array), then flushes.
+    public mutating func finish() throws {
+        if jsonArray {
+            let tail = Array((rowsWritten == 0 ? "[]\n" : "\n]\n").utf8)
+            if used + tail.count > buffer.count { try flush() }
+            buffer.replaceSubrange(used..<(used + tail.count), with: tail)
+            used += tail.count
+        }
+        try flush()
     }
 
     /// Writes out everything buffered.

@@ -149,20 +149,31 @@ struct SyntheticWorld: Sendable {
             for _ in 0..<workflowCounts[t] { add(workflowIDs[next]); next += 1 }
         }
 
-        // Anomalies, among the 60 largest tenants (not the largest) so that they stand out in their series;
-        // only when the window leaves a week of baseline around them.
+        // Anomalies, among the 16 largest tenants (not the largest) so that they stand out in their series and spend
+        // above the detection floor;
+        // only when the window leaves a week of baseline around them. Each is placed where the detection rules
+        // (DESIGN.md section 5) can see it: a spike starts on a Monday..Wednesday after a full week of history, so
+        // its 3 days hold at least 2 consecutive weekdays (weekends run at 0.55, and a doubled weekend day stays
+        // under 1.4 x the 7-day mean); a token drift of 1.45..1.60 lifts spend (part of which is not tokens) by
+        // enough that the 7-day average clears 1.25 x the week before on 3+ days despite day-to-day noise.
         driftFactor = [Double](repeating: 1, count: T)
         if days >= 8, T >= 2 {
-            let candidates = rng.permutation(min(T, 60) - 1).map { $0 + 1 }
-            let lo = 3, hi = max(lo + 1, days - 13)  // keep spikes out of the final drift window when possible
+            let candidates = rng.permutation(min(T, 16) - 1).map { $0 + 1 }
+            let lo = min(7, days - 3), hi = max(lo + 1, days - 13)  // keep spikes out of the final drift window when possible
+            var spikeDays: [Int] = []
+            for d in lo..<hi {
+                let weekday = (TimeUnit.floorDiv(start, TimeUnit.dayMillis) + Int64(d) + 3) % 7  // 0 = Monday
+                if weekday <= 2 { spikeDays.append(d) }
+            }
+            if spikeDays.isEmpty { spikeDays = Array(lo..<hi) }
             for t in candidates.prefix(3) {
-                let s = start + Int64(lo + rng.below(hi - lo)) * TimeUnit.dayMillis
+                let s = start + Int64(spikeDays[rng.below(spikeDays.count)]) * TimeUnit.dayMillis
                 spikes.append(Spike(tenant: t, start: s, end: s + 3 * TimeUnit.dayMillis, weight: weights[t]))
                 anomalies.append(InjectedAnomaly(kind: .spike, tenantID: tenantIDs[t], start: s, end: s + 3 * TimeUnit.dayMillis, factor: 2))
             }
             driftStart = end - Int64(min(10, days / 2)) * TimeUnit.dayMillis
             for t in candidates.dropFirst(3).prefix(4) {
-                let f = rng.uniform(1.25, 1.40)
+                let f = rng.uniform(1.45, 1.60)
                 driftFactor[t] = f
                 anomalies.append(InjectedAnomaly(kind: .drift, tenantID: tenantIDs[t], start: driftStart, end: end, factor: f))
             }

@@ -5,8 +5,14 @@ import Darwin
 #endif
 
 /// Thin, honest wrappers over the POSIX calls the store needs: retry on EINTR, errors with their path.
+///
+/// Every file operation of the store (WAL, parts, manifest) goes through here, so `FaultInjection` can make
+/// any of them fail in tests. Without injected faults the seam costs one relaxed atomic load per call.
 package enum FileIO {
     package static func open(_ path: String, _ flags: Int32, mode: mode_t = 0o644) throws -> Int32 {
+        if let fault = FaultInjection.fault(.open, path), case let .fail(code) = fault {
+            throw StoreError.io(path: path, operation: "open", errno: code)
+        }
         while true {
             let fd = Glibc.open(path, flags | O_CLOEXEC, mode)
             if fd >= 0 { return fd }
@@ -18,7 +24,18 @@ package enum FileIO {
     package static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
         var off = 0
         while off < bytes.count {
-            let n = Glibc.write(fd, bytes.baseAddress! + off, bytes.count - off)
+            var want = bytes.count - off
+            switch FaultInjection.fault(.write, path) {
+            case nil: break
+            case let .fail(code)?: throw StoreError.io(path: path, operation: "write", errno: code)
+            case let .short(max)?: want = Swift.min(want, Swift.max(1, max))
+            case let .torn(keep, code)?:
+                let n = Swift.min(want, Swift.max(0, keep))
+                if n > 0 { _ = Glibc.write(fd, bytes.baseAddress! + off, n) }
+                throw StoreError.io(path: path, operation: "write", errno: code)
+            case .flipBit?: break
+            }
+            let n = Glibc.write(fd, bytes.baseAddress! + off, want)
             if n < 0 {
                 if errno == EINTR { continue }
                 throw StoreError.io(path: path, operation: "write", errno: errno)
@@ -33,6 +50,7 @@ package enum FileIO {
 
     /// `fdatasync`, or `fsync` where that is all there is.
     package static func sync(_ fd: Int32, path: String) throws {
+        try injectedSyncFault(path, "fdatasync")
         while fdatasync(fd) != 0 {
             if errno != EINTR { throw StoreError.io(path: path, operation: "fdatasync", errno: errno) }
         }
@@ -40,6 +58,7 @@ package enum FileIO {
 
     /// fsyncs a directory so a rename or create in it is durable.
     package static func syncDirectory(_ path: String) throws {
+        try injectedSyncFault(path, "fsync")
         let fd = try open(path, O_RDONLY | O_DIRECTORY)
         defer { close(fd) }
         while fsync(fd) != 0 {
@@ -67,7 +86,18 @@ package enum FileIO {
             }
         }
         if off < out.count { out.removeSubrange(off...) }
+        if case let .flipBit(offset, bit)? = FaultInjection.fault(.read, path), !out.isEmpty {
+            out[Swift.min(offset, out.count - 1)] ^= 1 << (bit & 7)
+        }
         return out
+    }
+
+    /// Throws the failure injected into a sync of `path`, if any.
+    @inline(__always)
+    private static func injectedSyncFault(_ path: String, _ operation: String) throws {
+        if let fault = FaultInjection.fault(.sync, path), case let .fail(code) = fault {
+            throw StoreError.io(path: path, operation: operation, errno: code)
+        }
     }
 
     /// Writes a file atomically and durably: temp name, fsync, rename, directory fsync.
@@ -76,6 +106,7 @@ package enum FileIO {
         let fd = try open(tmp, O_WRONLY | O_CREAT | O_TRUNC)
         do {
             try writeAll(fd, bytes, path: tmp)
+            try injectedSyncFault(tmp, "fsync")
             while fsync(fd) != 0 {
                 if errno != EINTR { throw StoreError.io(path: tmp, operation: "fsync", errno: errno) }
             }
@@ -136,6 +167,17 @@ package final class MappedFile: @unchecked Sendable {
         let size = Int(st.st_size)
         if size == 0 {
             bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+            return
+        }
+        if case let .flipBit(offset, bit)? = FaultInjection.fault(.read, path) {
+            // A private copy-on-write mapping with one bit flipped: the file itself is untouched.
+            guard let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
+                throw StoreError.io(path: path, operation: "mmap", errno: errno)
+            }
+            p.storeBytes(of: p.load(fromByteOffset: Swift.min(offset, size - 1), as: UInt8.self) ^ (1 << (bit & 7)),
+                         toByteOffset: Swift.min(offset, size - 1), as: UInt8.self)
+            mprotect(p, size, PROT_READ)
+            bytes = UnsafeRawBufferPointer(start: p, count: size)
             return
         }
         guard let p = mmap(nil, size, PROT_READ, MAP_SHARED, fd, 0), p != MAP_FAILED else {

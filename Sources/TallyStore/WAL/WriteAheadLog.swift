@@ -20,6 +20,9 @@ package final class WriteAheadLog {
     private var fd: Int32
     private var path: String
     private var batchSequence: UInt64 = 0
+    /// The first failed write or sync. After it the log refuses every write and sync: the tail on disk is
+    /// unknown, and a retried `fsync` may report success for pages the kernel already dropped.
+    package private(set) var failure: StoreError?
 
     /// Opens (creating) segment `segment` for appending at its end.
     package init(directory: String, segment: UInt64) throws {
@@ -90,14 +93,25 @@ package final class WriteAheadLog {
         out.bytes.append(contentsOf: body)
     }
 
-    /// Appends encoded frames; durable only after `sync()`.
+    /// Appends encoded frames; durable only after `sync()`. After any failed write or sync, throws that failure.
     package func write(_ bytes: [UInt8]) throws {
-        try FileIO.writeAll(fd, bytes, path: path)
+        try sticky { try FileIO.writeAll(fd, bytes, path: path) }
     }
 
-    /// `fdatasync`s the current segment.
+    /// `fdatasync`s the current segment. After any failed write or sync, throws that failure.
     package func sync() throws {
-        try FileIO.sync(fd, path: path)
+        try sticky { try FileIO.sync(fd, path: path) }
+    }
+
+    private func sticky(_ body: () throws -> Void) throws {
+        if let failure { throw failure }
+        do {
+            try body()
+        } catch {
+            let e = error as? StoreError ?? .io(path: path, operation: "write", errno: EIO)
+            failure = e
+            throw e
+        }
     }
 
     /// Closes the current segment (synced) and starts the next; returns the new segment number.
@@ -125,6 +139,8 @@ package final class WriteAheadLog {
         /// Set when a torn or bad frame was found: where the log was cut.
         package var truncated: (segment: UInt64, offset: Int, reason: String)?
         package var lastSegment: UInt64 = 0
+        /// Files moved or written to `quarantine/` because the log was cut at damage, not at a crash's torn tail.
+        package var kept: [String] = []
     }
 
     /// Replays committed batches of segments >= `from`, in order; cuts the log at the first bad frame
@@ -135,66 +151,24 @@ package final class WriteAheadLog {
         result.lastSegment = all.last ?? from
         for (k, seg) in all.enumerated() {
             let p = path(directory, seg)
-            let bytes = try FileIO.readAll(p)
-            var cut: (Int, String)?
-            var good = headerSize
-            try bytes.withUnsafeBytes { buf in
-                guard buf.count >= headerSize, Array(buf[0..<8]) == magic,
-                      UInt64(littleEndian: buf.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) == seg
-                else {
-                    cut = (0, "bad segment header")
-                    good = 0
-                    return
-                }
-                var batch = RecordBatch()
-                var table: [UInt32] = []
-                var off = headerSize
-                var line = 0
-                while off < buf.count {
-                    guard buf.count - off >= 8 else { cut = (off, "torn frame header"); break }
-                    let len = Int(UInt32(littleEndian: buf.loadUnaligned(fromByteOffset: off, as: UInt32.self)))
-                    let crc = UInt32(littleEndian: buf.loadUnaligned(fromByteOffset: off + 4, as: UInt32.self))
-                    guard len >= 1, len <= buf.count - off - 8 else { cut = (off, "torn frame"); break }
-                    let body = UnsafeRawBufferPointer(rebasing: buf[(off + 8)..<(off + 8 + len)])
-                    guard CRC32C.checksum(body) == crc else { cut = (off, "frame checksum mismatch"); break }
-                    var r = ByteReader(body)
-                    do {
-                        let type = try r.u8()
-                        if type == stringsFrame {
-                            let count = try r.varint()
-                            guard count <= UInt64(r.remaining / 2) else { throw ByteReader.Overrun(offset: r.offset) }
-                            let n = Int(count)
-                            table = []
-                            table.reserveCapacity(n)
-                            for _ in 0..<n {
-                                let b = try r.bytes16()
-                                table.append(batch.strings.intern(b, make: { String(decoding: $0, as: UTF8.self) })!)
-                            }
-                        } else if type == recordFrame {
-                            line += 1
-                            try decodeRecord(&r, table: table, into: &batch, line: line)
-                        } else if type == commitFrame {
-                            _ = try r.u64()
-                            let n = Int(try r.u32())
-                            guard n == batch.count else { cut = (off, "commit count mismatch"); break }
-                            if n > 0 { try apply(batch) }
-                            result.batches += 1
-                            result.records += n
-                            batch = RecordBatch()
-                            table = []
-                            line = 0
-                            good = off + 8 + len
-                        } else {
-                            cut = (off, "unknown frame type \(type)")
-                            break
-                        }
-                    } catch is ByteReader.Overrun {
-                        cut = (off, "frame does not parse")
-                        break
-                    }
-                    off += 8 + len
-                }
-                if cut == nil && good < buf.count { cut = (good, "uncommitted records at the end") }
+            var bytes = try FileIO.readAll(p)
+            var (good, cut) = try scan(bytes, segment: seg, from: 0, apply: apply, into: &result)
+            if let c = cut, c.reason == checksumMismatch || c.reason == doesNotParse || c.reason == badHeader {
+                // A frame that is all there but fails its checksum: read the file again before believing it, so a
+                // bit flipped on the way (not on the disk) never cuts acknowledged batches. Batches are applied only
+                // at their commit, so scanning resumes cleanly at the last good commit.
+                bytes = try FileIO.readAll(p)
+                (good, cut) = try scan(bytes, segment: seg, from: good, apply: apply, into: &result)
+            }
+            // Damage rather than the tail a crash leaves: keep what is cut off (the rest of this segment and the
+            // later segments) in quarantine/, so bytes damaged on disk never destroy the acknowledged batches after them.
+            let quarantine = directory + "/../quarantine"
+            let keep = repair && cut.map { $0.reason != uncommittedTail && !$0.reason.hasPrefix("torn") } == true
+                && FileIO.exists(quarantine)
+            if keep, let c = cut, good < bytes.count {
+                let name = String(p.split(separator: "/").last ?? "") + ".cut-at-\(c.offset)"
+                try FileIO.writeAtomically(Array(bytes[good...]), to: quarantine + "/" + name, directory: quarantine)
+                result.kept.append(name)
             }
             if let (offset, reason) = cut {
                 result.truncated = (seg, offset, reason)
@@ -202,13 +176,92 @@ package final class WriteAheadLog {
                 guard repair else { break }
                 guard truncate(p, off_t(good)) == 0 else { throw StoreError.io(path: p, operation: "truncate", errno: errno) }
                 if good == 0 { unlink(p) }
-                for later in all[(k + 1)...] { unlink(path(directory, later)) }
+                for later in all[(k + 1)...] {
+                    let name = String(path(directory, later).split(separator: "/").last ?? "")
+                    if keep, rename(path(directory, later), quarantine + "/" + name) == 0 {
+                        result.kept.append(name)
+                    } else {
+                        unlink(path(directory, later))
+                    }
+                }
                 try FileIO.syncDirectory(directory)
                 result.lastSegment = seg
                 break
             }
         }
         return result
+    }
+
+    static let checksumMismatch = "frame checksum mismatch"
+    static let doesNotParse = "frame does not parse"
+    static let uncommittedTail = "uncommitted records at the end"
+    static let badHeader = "bad segment header"
+
+    /// Applies the committed batches of one segment's bytes from `start` (0, or the end of a commit frame);
+    /// returns the end of the last commit and where and why the scan stopped early, if it did.
+    private static func scan(_ bytes: [UInt8], segment seg: UInt64, from start: Int, apply: (RecordBatch) throws -> Void,
+                             into result: inout ReplayResult) throws -> (good: Int, cut: (offset: Int, reason: String)?) {
+        var cut: (offset: Int, reason: String)?
+        var good = start == 0 ? headerSize : start
+        try bytes.withUnsafeBytes { buf in
+            guard buf.count >= headerSize, Array(buf[0..<8]) == magic,
+                  UInt64(littleEndian: buf.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) == seg
+            else {
+                cut = (0, badHeader)
+                good = 0
+                return
+            }
+            var batch = RecordBatch()
+            var table: [UInt32] = []
+            var off = good
+            var line = 0
+            while off < buf.count {
+                guard buf.count - off >= 8 else { cut = (off, "torn frame header"); break }
+                let len = Int(UInt32(littleEndian: buf.loadUnaligned(fromByteOffset: off, as: UInt32.self)))
+                let crc = UInt32(littleEndian: buf.loadUnaligned(fromByteOffset: off + 4, as: UInt32.self))
+                guard len >= 1, len <= buf.count - off - 8 else { cut = (off, "torn frame"); break }
+                let body = UnsafeRawBufferPointer(rebasing: buf[(off + 8)..<(off + 8 + len)])
+                guard CRC32C.checksum(body) == crc else { cut = (off, checksumMismatch); break }
+                var r = ByteReader(body)
+                do {
+                    let type = try r.u8()
+                    if type == stringsFrame {
+                        let count = try r.varint()
+                        guard count <= UInt64(r.remaining / 2) else { throw ByteReader.Overrun(offset: r.offset) }
+                        let n = Int(count)
+                        table = []
+                        table.reserveCapacity(n)
+                        for _ in 0..<n {
+                            let b = try r.bytes16()
+                            table.append(batch.strings.intern(b, make: { String(decoding: $0, as: UTF8.self) })!)
+                        }
+                    } else if type == recordFrame {
+                        line += 1
+                        try decodeRecord(&r, table: table, into: &batch, line: line)
+                    } else if type == commitFrame {
+                        _ = try r.u64()
+                        let n = Int(try r.u32())
+                        guard n == batch.count else { cut = (off, "commit count mismatch"); break }
+                        if n > 0 { try apply(batch) }
+                        result.batches += 1
+                        result.records += n
+                        batch = RecordBatch()
+                        table = []
+                        line = 0
+                        good = off + 8 + len
+                    } else {
+                        cut = (off, "unknown frame type \(type)")
+                        break
+                    }
+                } catch is ByteReader.Overrun {
+                    cut = (off, doesNotParse)
+                    break
+                }
+                off += 8 + len
+            }
+            if cut == nil && good < buf.count { cut = (good, uncommittedTail) }
+        }
+        return (good, cut)
     }
 
     private static func decodeRecord(_ r: inout ByteReader, table: [UInt32], into batch: inout RecordBatch, line: Int) throws {

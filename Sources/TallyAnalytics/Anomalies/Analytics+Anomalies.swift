@@ -1,0 +1,219 @@
+import TallyQuery
+import TallyStore
+
+/// The outcome of detection for one tenant.
+public struct TenantDetection: Sendable, JSONWritable {
+    public var tenant: String
+    /// First and last UTC day judged (day starts, ms).
+    public var judgedFrom: Int64
+    public var judgedThrough: Int64
+    public var changes: DetectionChanges
+    /// The anomalies the run created, updated or resolved, as they are now.
+    public var anomalies: [Anomaly]
+    /// Store queries the run made.
+    public var queries: Int
+
+    public func write(to json: inout JSONWriter) {
+        json.object { w in
+            w.field("tenant_id", tenant)
+            w.field("judged_from", time: judgedFrom)
+            w.field("judged_through", time: judgedThrough)
+            w.field("created", strings: changes.created)
+            w.field("updated", strings: changes.updated)
+            w.field("resolved", strings: changes.resolved)
+            w.field("incidents_opened", strings: changes.incidentsOpened)
+            w.field("anomalies", array: anomalies)
+        }
+    }
+}
+
+/// `{ tenants, generated_at }`: what a detection run found.
+public struct DetectionReport: Sendable, JSONWritable {
+    public var tenants: [TenantDetection]
+    public var generatedAt: Int64
+
+    public func write(to json: inout JSONWriter) {
+        json.object { w in
+            w.field("tenants", array: tenants)
+            w.field("generated_at", time: generatedAt)
+        }
+    }
+}
+
+/// `{ anomalies, count, generated_at }` or, for one, `{ anomaly }`.
+public struct AnomalyList: Sendable, JSONWritable {
+    public var anomalies: [Anomaly]
+    public var window: Window?
+    public var generatedAt: Int64
+
+    public func write(to json: inout JSONWriter) {
+        json.object { w in
+            if let window { w.field("window", window) }
+            w.field("anomalies", array: anomalies)
+            w.field("count", anomalies.count)
+            w.field("generated_at", time: generatedAt)
+        }
+    }
+}
+
+/// One anomaly.
+public struct AnomalyAnswer: Sendable, JSONWritable {
+    public var anomaly: Anomaly
+
+    public func write(to json: inout JSONWriter) {
+        json.object { w in w.field("anomaly", anomaly) }
+    }
+}
+
+extension Analytics {
+    /// Days judged when a detection names no `from`.
+    public static let defaultDetectionDays = 30
+    /// Most days one detection may judge.
+    public static let maxDetectionDays = 366
+
+    /// Runs detection for the tenant of `principal` (an admin's named tenant, or every tenant when it names none) over
+    /// the UTC days of `from ..< to` (default: the 30 complete days before today). Writer or admin keys.
+    public func detectAnomalies(tenantID: String?, from: Int64?, to: Int64?, principal: Principal) async throws -> DetectionReport {
+        try AccessPolicy.authorizeIncidentChange(principal)
+        let tenants = try AccessPolicy.tenants(for: principal, requested: tenantID)
+        let now = self.now
+        let (judgedFrom, end) = try detectionDays(from: from, to: to, now: now)
+        return try await blocking { [self] in
+            let list: [String] = if let one = tenants.scopeTenant { [one] } else { try detectableTenants(now: now) }
+            var results: [TenantDetection] = []
+            for tenant in list {
+                results.append(try detect(tenant: tenant, judgedFrom: judgedFrom, end: end, now: now))
+            }
+            return DetectionReport(tenants: results, generatedAt: now)
+        }
+    }
+
+    /// Detection for every tenant with records in the last `defaultDetectionDays` days or with budgets (the
+    /// background job): the complete days up to today.
+    public func detectAllTenants() async throws -> DetectionReport {
+        let now = self.now
+        let (judgedFrom, end) = try detectionDays(from: nil, to: nil, now: now)
+        return try await blocking { [self] in
+            var results: [TenantDetection] = []
+            for tenant in try detectableTenants(now: now) {
+                results.append(try detect(tenant: tenant, judgedFrom: judgedFrom, end: end, now: now))
+            }
+            return DetectionReport(tenants: results, generatedAt: now)
+        }
+    }
+
+    /// The first judged day and the end (exclusive) of a detection window: whole UTC days, by default the complete
+    /// days before today; never past the end of today.
+    func detectionDays(from: Int64?, to: Int64?, now: Int64) throws(AnalyticsError) -> (Int64, Int64) {
+        let day = TimeUnit.dayMillis
+        let today = TimeUnit.dayStart(now)
+        let end = min(to.map { TimeUnit.dayStart($0 - 1) + day } ?? today, today + day)
+        let start = from.map { TimeUnit.dayStart($0) } ?? end - Int64(Self.defaultDetectionDays) * day
+        guard start < end else {
+            throw .invalidParameter(name: "from", reason: "must be before to and before the end of today (UTC)")
+        }
+        guard (end - start) / day <= Int64(Self.maxDetectionDays) else {
+            throw .invalidParameter(name: "from", reason: "a detection judges at most \(Self.maxDetectionDays) days")
+        }
+        return (start, end)
+    }
+
+    /// Tenants with records in the last `defaultDetectionDays` days, plus those with budgets or settings.
+    func detectableTenants(now: Int64) throws -> [String] {
+        var run = QueryRun(snapshot: store.snapshot(), engine: engine, useRollups: options.useRollups)
+        let recent = try run.run(try Self.query(
+            tenants: .all, from: now - Int64(Self.defaultDetectionDays) * TimeUnit.dayMillis, to: now + 1, groupBy: [.tenant],
+            order: .key, useRollups: options.useRollups))
+        return Array(Set(recent.keyColumns.first ?? []).union(try catalog.tenantsWithConfiguration())).sorted()
+    }
+
+    /// Detection for one tenant: findings of the series rules and of the budgets, their drivers, then the episodes
+    /// and incidents in the catalog.
+    func detect(tenant: String, judgedFrom: Int64, end: Int64, now: Int64) throws -> TenantDetection {
+        let thresholds = try catalog.anomalyThresholds(tenant: tenant, defaults: options.anomalyThresholds).thresholds
+        let detector = AnomalyDetector(tenant: tenant, thresholds: thresholds, useRollups: options.useRollups)
+        var run = QueryRun(snapshot: store.snapshot(), engine: engine, useRollups: options.useRollups)
+        var findings = try detector.seriesFindings(&run, judgedFrom: judgedFrom, end: end)
+        for i in findings.indices {
+            let (current, baseline) = detector.driverPeriods(findings[i])
+            findings[i].drivers = try detector.drivers(&run, entity: findings[i].entity, current: current, baseline: baseline)
+        }
+        for budget in try catalog.budgets(tenant: tenant) {
+            let status = BudgetStatus(budget: budget, spentNanos: try spend(&run, budget, now: now), now: now)
+            let type: AnomalyType
+            let expected: Int64
+            switch status.state {
+            case .ok: continue
+            case .warning: (type, expected) = (.budgetWarning, budget.warnThresholdNanos)
+            case .exceeded: (type, expected) = (.budgetExceeded, budget.limitNanos)
+            }
+            let entity = AnomalyEntity(level: budget.level, value: budget.subject)
+            let elapsed = max(1, now - status.periodStart)
+            findings.append(AnomalyFinding(
+                type: type, severity: type == .budgetExceeded ? .high : .medium, entity: entity, budgetID: budget.id,
+                firstDay: status.periodStart, lastDay: TimeUnit.dayStart(now), expectedNanos: expected,
+                actualNanos: status.spentNanos, ongoing: true,
+                drivers: try detector.drivers(&run, entity: entity, current: status.periodStart..<now,
+                                              baseline: (status.periodStart - elapsed)..<status.periodStart)))
+        }
+        let changes = try catalog.recordDetection(
+            tenant: tenant, findings: findings, judgedFrom: judgedFrom, judgedThrough: end - TimeUnit.dayMillis, now: now)
+        var touched: [Anomaly] = []
+        for id in changes.created + changes.updated + changes.resolved where !touched.contains(where: { $0.id == id }) {
+            if let a = try catalog.anomaly(id: id) { touched.append(a) }
+        }
+        return TenantDetection(tenant: tenant, judgedFrom: judgedFrom, judgedThrough: end - TimeUnit.dayMillis, changes: changes,
+                               anomalies: touched, queries: run.queries)
+    }
+
+    /// The anomalies `principal` reaches that pass `filter`.
+    public func anomalies(_ filter: AnomalyFilter, principal: Principal) async throws -> AnomalyList {
+        try AccessPolicy.authorize(principal, .read)
+        let tenants = try AccessPolicy.tenants(for: principal, requested: filter.tenantID)
+        if let from = filter.from, let to = filter.to, from >= to {
+            throw AnalyticsError.invalidParameter(name: "from", reason: "must be before to")
+        }
+        if filter.value != nil && (filter.level == nil || filter.level == .tenant) {
+            throw AnalyticsError.invalidParameter(name: "entity_value", reason: "needs entity_level=feature or entity_level=user")
+        }
+        let now = self.now
+        return try await blocking { [self] in
+            AnomalyList(anomalies: try catalog.anomalies(tenant: tenants.scopeTenant, filter: filter),
+                        window: filter.from.flatMap { f in filter.to.map { Window(from: f, to: $0) } }, generatedAt: now)
+        }
+    }
+
+    /// The anomaly `id`; another tenant's is "not found".
+    public func anomaly(id: String, principal: Principal) async throws -> AnomalyAnswer {
+        try AccessPolicy.authorize(principal, .read)
+        return try await blocking { [self] in
+            guard let a = try catalog.anomaly(id: id), AccessPolicy.reaches(principal, tenant: a.tenant) else {
+                throw AnalyticsError.notFound(reason: "no anomaly \(id)")
+            }
+            return AnomalyAnswer(anomaly: a)
+        }
+    }
+
+    /// Resolves the anomaly `id` by hand (writer or admin keys); resolving a resolved anomaly changes nothing.
+    public func resolveAnomaly(id: String, principal: Principal) async throws -> AnomalyAnswer {
+        try AccessPolicy.authorizeIncidentChange(principal)
+        let now = self.now
+        return try await blocking { [self] in
+            guard let a = try catalog.anomaly(id: id), AccessPolicy.reaches(principal, tenant: a.tenant),
+                  let resolved = try catalog.resolveAnomaly(id: id, actor: principal.keyID, now: now) else {
+                throw AnalyticsError.notFound(reason: "no anomaly \(id)")
+            }
+            return AnomalyAnswer(anomaly: resolved)
+        }
+    }
+}
+
+extension AccessPolicy {
+    /// Throws unless `principal` may run detection and change anomaly and incident state: writer or admin keys
+    /// (reader keys are read-only dashboards).
+    public static func authorizeIncidentChange(_ principal: Principal) throws(AnalyticsError) {
+        guard principal.role != .reader else {
+            throw .forbidden(reason: "a reader key cannot run detection or change anomalies, incidents or webhooks; use a writer key")
+        }
+    }
+}

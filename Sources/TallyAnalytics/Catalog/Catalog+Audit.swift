@@ -1,0 +1,119 @@
+import GRDB
+
+/// One change in the audit log: who changed which entity, when, and the entity before and after (JSON).
+public struct AuditEntry: Sendable, Equatable, JSONWritable {
+    /// Position in the log: increases with every entry (the paging cursor).
+    public var id: Int64
+    /// When the change was made, ms UTC.
+    public var at: Int64
+    /// The key id that made it, or `cli` for `tally keys`.
+    public var actor: String
+    /// The tenant of the entity; nil for entities of no tenant (admin keys).
+    public var tenant: String?
+    /// `create`, `update`, `delete`, `revoke`, ...
+    public var action: String
+    /// `budget`, `feature_tag`, `api_key`, ...
+    public var entityType: String
+    public var entityID: String
+    /// The entity before the change, as a JSON object; nil on creation.
+    public var before: String?
+    /// The entity after the change, as a JSON object; nil on deletion.
+    public var after: String?
+
+    public func write(to json: inout JSONWriter) {
+        json.object { w in
+            w.field("id", id)
+            w.field("at", time: at)
+            w.field("actor", actor)
+            w.field("tenant_id", tenant)
+            w.field("action", action)
+            w.field("entity_type", entityType)
+            w.field("entity_id", entityID)
+            w.key("before")
+            if let before { w.rawJSON(before) } else { w.null() }
+            w.key("after")
+            if let after { w.rawJSON(after) } else { w.null() }
+        }
+    }
+}
+
+/// Which audit entries to list: newest first, optionally narrowed; `beforeID` continues a page.
+public struct AuditFilter: Sendable, Equatable {
+    /// Only this tenant's entries; nil for every entry (admin keys only).
+    public var tenant: String?
+    /// Inclusive start, ms UTC.
+    public var from: Int64?
+    /// Exclusive end, ms UTC.
+    public var to: Int64?
+    public var entityType: String?
+    public var entityID: String?
+    public var action: String?
+    /// Only entries older than this id (the previous page's `next_cursor`).
+    public var beforeID: Int64?
+    /// Most entries returned.
+    public var limit: Int
+
+    /// A filter.
+    public init(tenant: String? = nil, from: Int64? = nil, to: Int64? = nil, entityType: String? = nil, entityID: String? = nil,
+                action: String? = nil, beforeID: Int64? = nil, limit: Int = 100) {
+        self.tenant = tenant
+        self.from = from
+        self.to = to
+        self.entityType = entityType
+        self.entityID = entityID
+        self.action = action
+        self.beforeID = beforeID
+        self.limit = limit
+    }
+}
+
+extension Catalog {
+    /// Actor of changes made with the `tally` command line rather than a key.
+    public static let cliActor = "cli"
+
+    /// Appends one entry to the audit log.
+    ///
+    /// Call it inside the write transaction that makes the change, so the change and its entry commit together
+    /// or not at all. `before` and `after` must be JSON objects (they are served as they are).
+    public static func appendAudit(_ db: Database, at: Int64, actor: String, tenant: String?, action: String, entityType: String,
+                                   entityID: String, before: String?, after: String?) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO audit_log (at, actor, tenant_id, action, entity_type, entity_id, before_json, after_json)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [at, actor, tenant, action, entityType, entityID, before, after])
+    }
+
+    /// The JSON text of `value`, for `appendAudit`.
+    public static func auditJSON(_ value: some JSONWritable) -> String {
+        String(decoding: value.jsonBytes, as: UTF8.self)
+    }
+
+    /// Audit entries matching `filter`, newest first, at most `filter.limit`.
+    public func auditEntries(_ filter: AuditFilter) throws -> [AuditEntry] {
+        var clauses: [String] = []
+        var arguments: [(any DatabaseValueConvertible)?] = []
+        func add(_ clause: String, _ value: (any DatabaseValueConvertible)?) {
+            clauses.append(clause)
+            arguments.append(value)
+        }
+        if let tenant = filter.tenant { add("tenant_id = ?", tenant) }
+        if let from = filter.from { add("at >= ?", from) }
+        if let to = filter.to { add("at < ?", to) }
+        if let type = filter.entityType { add("entity_type = ?", type) }
+        if let id = filter.entityID { add("entity_id = ?", id) }
+        if let action = filter.action { add("action = ?", action) }
+        if let before = filter.beforeID { add("id < ?", before) }
+        let sql = "SELECT * FROM audit_log" + (clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND "))
+            + " ORDER BY id DESC LIMIT ?"
+        arguments.append(max(0, filter.limit))
+        return try pool.read { db in
+            try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map { row in
+                AuditEntry(id: row["id"], at: row["at"], actor: row["actor"], tenant: row["tenant_id"], action: row["action"],
+                           entityType: row["entity_type"], entityID: row["entity_id"], before: row["before_json"],
+                           after: row["after_json"])
+            }
+        }
+    }
+}

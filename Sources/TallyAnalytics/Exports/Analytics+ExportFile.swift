@@ -1,0 +1,128 @@
+import Foundation
+import TallyQuery
+import TallyStore
+
+extension Analytics {
+    /// Writes the export `spec` (validated) of `tenant` to the file descriptor `fd`; returns the rows written.
+    ///
+    /// Records stream out of one store snapshot one granule at a time (`StoreSnapshot.forEachBatch`) through a
+    /// 1 MiB `RecordWriter` buffer, so memory stays constant whatever the number of records; the rows are the
+    /// ingestion wire format (CSV with the contract's header, NDJSON, or a JSON array), so a records export
+    /// imports back to the same totals. Usage and cost exports are aggregates (at most a few thousand rows).
+    /// `progress` gets the rows written so far after each piece.
+    public func writeExport(_ spec: ExportSpec, tenant: String, to fd: Int32, progress: (Int64) -> Void = { _ in }) throws -> Int64 {
+        let snapshot = store.snapshot()
+        switch spec.kind {
+        case .records:
+            var writer = switch spec.format {
+            case .csv: RecordWriter(format: .csv, fileDescriptor: fd)
+            case .ndjson: RecordWriter(format: .ndjson, fileDescriptor: fd)
+            case .json: RecordWriter.jsonArray(fileDescriptor: fd)
+            }
+            var rows: Int64 = 0
+            try snapshot.forEachBatch(tenant: tenant, from: spec.from, to: spec.to, filters: spec.dimensionFilters) { batch in
+                try writer.write(batch)
+                rows += Int64(batch.count)
+                progress(rows)
+            }
+            try writer.finish()
+            return rows
+        case .usage:
+            let resolution = spec.resolution ?? .day
+            var run = QueryRun(snapshot: snapshot, engine: engine, useRollups: options.useRollups)
+            let window = try seriesWindow(from: spec.from, to: spec.to, resolution: resolution, now: now)
+            let points = try series(&run, tenants: .one(tenant), filters: spec.dimensionFilters, window: window)
+            var out = AggregateFileWriter(format: spec.format, keys: [], withStart: true, fd: fd)
+            for p in points { try out.row(keys: [], start: p.start, p.totals) }
+            try out.finish()
+            progress(Int64(points.count))
+            return Int64(points.count)
+        case .cost:
+            let keys = spec.keys
+            let bucket = spec.resolution?.bucket ?? .none
+            let query: Query
+            do throws(QueryError) {
+                query = try Query(tenants: .one(tenant), from: spec.from, to: spec.to, filters: spec.dimensionFilters, bucket: bucket,
+                                  groupBy: keys, order: .key, useRollups: options.useRollups, fillEmptyBuckets: false)
+            } catch {
+                throw AnalyticsError(error)
+            }
+            var run = QueryRun(snapshot: snapshot, engine: engine, useRollups: options.useRollups)
+            let result = try run.run(query)
+            var out = AggregateFileWriter(format: spec.format, keys: keys.map(\.fieldName), withStart: bucket != .none, fd: fd)
+            for r in 0..<result.rowCount {
+                try out.row(keys: keys.indices.map { result.keyColumns[$0][r] }, start: bucket != .none ? result.bucketStarts[r] : nil,
+                            Totals(result, row: r))
+            }
+            try out.finish()
+            progress(Int64(result.rowCount))
+            return Int64(result.rowCount)
+        }
+    }
+}
+
+/// Writes aggregate rows (keys, an optional bucket start, the measures) as CSV, NDJSON or a JSON array.
+struct AggregateFileWriter {
+    let format: ExportFormat
+    let keys: [String]
+    let withStart: Bool
+    let fd: Int32
+    private var buffer: [UInt8] = []
+    private var rows = 0
+
+    init(format: ExportFormat, keys: [String], withStart: Bool, fd: Int32) {
+        self.format = format
+        self.keys = keys
+        self.withStart = withStart
+        self.fd = fd
+        buffer.reserveCapacity(1 << 16)
+        switch format {
+        case .csv:
+            let header = keys + (withStart ? ["start"] : []) + ["records", "input_tokens", "output_tokens", "total_tokens", "cost_cents"]
+            buffer.append(contentsOf: (header.joined(separator: ",") + "\n").utf8)
+        case .json:
+            buffer.append(UInt8(ascii: "["))
+        case .ndjson:
+            break
+        }
+    }
+
+    mutating func row(keys values: [String], start: Int64?, _ t: Totals) throws {
+        switch format {
+        case .csv:
+            var fields = values.map(Self.csvField)
+            if withStart, let start { fields.append(rfc3339(start)) }
+            fields += [String(t.records), String(t.inputTokens), String(t.outputTokens), String(t.inputTokens + t.outputTokens), t.costCents]
+            buffer.append(contentsOf: (fields.joined(separator: ",") + "\n").utf8)
+        case .ndjson, .json:
+            var w = JSONWriter(capacity: 256)
+            w.object { o in
+                for (k, v) in zip(keys, values) { o.field(k, v) }
+                if withStart, let start { o.field("start", time: start) }
+                t.writeMeasures(to: &o)
+            }
+            if format == .json { buffer.append(contentsOf: (rows == 0 ? "\n" : ",\n").utf8) }
+            buffer.append(contentsOf: w.bytes)
+            if format == .ndjson { buffer.append(UInt8(ascii: "\n")) }
+        }
+        rows += 1
+        if buffer.count >= 1 << 16 { try flush() }
+    }
+
+    mutating func finish() throws {
+        if format == .json { buffer.append(contentsOf: (rows == 0 ? "]\n" : "\n]\n").utf8) }
+        try flush()
+    }
+
+    private mutating func flush() throws {
+        guard !buffer.isEmpty else { return }
+        try FileIO.writeAll(fd, buffer, path: "export file")
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// A CSV field: quoted (inner quotes doubled) when it holds a comma, quote, CR or LF.
+    static func csvField(_ s: String) -> String {
+        guard s.utf8.contains(where: { $0 == 44 || $0 == 34 || $0 == 13 || $0 == 10 }) else { return s }
+        return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}

@@ -1,0 +1,150 @@
+import TallyStore
+
+/// An incident: opened by detection for HIGH anomalies and exceeded budgets, acknowledged and resolved by people.
+///
+/// An anomaly that needs an incident joins the tenant's unresolved incident whose anomalies overlap its days
+/// (a tenant spike and the feature spike under it are one incident), or opens a new one. An anomaly keeps its
+/// incident for the whole episode, so re-running detection never opens a second one.
+public struct Incident: Sendable, Equatable, JSONWritable {
+    /// The lifecycle: open -> acknowledged -> resolved (open -> resolved too).
+    public enum Status: String, Sendable, CaseIterable {
+        case open
+        case acknowledged
+        case resolved
+
+        /// Whether the API may move an incident from this status to `next`.
+        public func allows(_ next: Status) -> Bool {
+            switch (self, next) {
+            case (.open, .acknowledged), (.open, .resolved), (.acknowledged, .resolved): true
+            default: false
+            }
+        }
+    }
+
+    /// Public id, e.g. `inc_3f9a0c1d2e4b`.
+    public var id: String
+    public var tenant: String
+    public var status: Status
+    /// The highest severity of its anomalies when it opened.
+    public var severity: AnomalySeverity
+    /// What opened it, e.g. `ABSOLUTE_SPIKE on feature chat`.
+    public var title: String
+    public var openedAt: Int64
+    public var acknowledgedAt: Int64?
+    public var acknowledgedBy: String?
+    public var resolvedAt: Int64?
+    public var resolvedBy: String?
+    public var updatedAt: Int64
+
+    /// The audit and webhook form of its state.
+    func writeState(to w: inout JSONWriter) {
+        w.field("id", id)
+        w.field("tenant_id", tenant)
+        w.field("status", status.rawValue)
+        w.field("severity", severity.rawValue)
+        w.field("title", title)
+        w.field("opened_at", time: openedAt)
+        w.field("acknowledged_at", time: acknowledgedAt)
+        w.field("acknowledged_by", acknowledgedBy)
+        w.field("resolved_at", time: resolvedAt)
+        w.field("resolved_by", resolvedBy)
+        w.field("updated_at", time: updatedAt)
+    }
+
+    public func write(to json: inout JSONWriter) {
+        json.object { w in writeState(to: &w) }
+    }
+
+    var auditJSON: String { String(decoding: jsonBytes, as: UTF8.self) }
+}
+
+/// An incident with its anomalies and the money they cost.
+public struct IncidentView: Sendable, JSONWritable {
+    public var incident: Incident
+    public var anomalies: [Anomaly]
+
+    /// The largest impact among its anomalies at the broadest entity level present (tenant, else feature, else user).
+    /// Anomalies share an incident because their days overlap: a tenant spike, the feature spike under it and the
+    /// drift the spike lifts describe the same money, so their impacts are not added up.
+    public var impactNanos: Int64 {
+        for level in [Budget.Level.tenant, .feature, .user] {
+            let at = anomalies.filter { $0.entity.level == level }
+            if let most = at.map(\.impactNanos).max() { return most }
+        }
+        return 0
+    }
+
+    public func write(to json: inout JSONWriter) {
+        json.object { w in
+            incident.writeState(to: &w)
+            w.field("anomaly_count", anomalies.count)
+            w.field("impact_cents", cents: impactNanos)
+            w.field("anomalies", array: anomalies)
+        }
+    }
+}
+
+/// `{ incidents, provenance }` or `{ incident, provenance }`.
+public struct IncidentList: Sendable, JSONWritable {
+    public var incidents: [IncidentView]
+    public var generatedAt: Int64
+
+    public func write(to json: inout JSONWriter) {
+        json.object { w in
+            w.field("incidents", array: incidents)
+            w.field("count", incidents.count)
+            w.field("generated_at", time: generatedAt)
+        }
+    }
+}
+
+/// A tenant's webhook: where incident state changes are POSTed and the secret that signs them.
+public struct Webhook: Sendable, Equatable {
+    public var tenant: String
+    /// An `http://` or `https://` URL.
+    public var url: String
+    /// The HMAC-SHA256 key (never shown again after it is set).
+    public var secret: String
+    public var createdAt: Int64
+    public var updatedAt: Int64
+    public var updatedBy: String
+}
+
+/// A webhook as the API shows it: the URL, never the secret.
+public struct WebhookView: Sendable, JSONWritable {
+    public var webhook: Webhook
+    /// Deliveries waiting, delivered and given up.
+    public var pending: Int
+    public var delivered: Int
+    public var failed: Int
+
+    public func write(to json: inout JSONWriter) {
+        json.object { w in
+            w.field("tenant_id", webhook.tenant)
+            w.field("url", webhook.url)
+            w.field("secret_set", true)
+            w.field("signature", "X-Tally-Signature: sha256=<hex HMAC-SHA256 of the raw body with the secret>")
+            w.field("created_at", time: webhook.createdAt)
+            w.field("updated_at", time: webhook.updatedAt)
+            w.field("deliveries") { d in
+                d.field("pending", pending)
+                d.field("delivered", delivered)
+                d.field("failed", failed)
+            }
+        }
+    }
+}
+
+/// One webhook call to make: an incident state change, its body fixed when the change was made.
+public struct WebhookDelivery: Sendable, Equatable {
+    /// Sent as `X-Tally-Delivery`; receivers deduplicate on it.
+    public var id: String
+    public var tenant: String
+    public var incidentID: String
+    /// `incident.opened`, `incident.acknowledged`, `incident.resolved`.
+    public var event: String
+    /// The JSON body, signed as it is.
+    public var body: [UInt8]
+    public var attempts: Int
+    public var nextAttemptAt: Int64
+}

@@ -1,0 +1,180 @@
+import Synchronization
+import TallyQuery
+import TallyStore
+
+/// A reservation as a client asks for it: raw values, checked by `Analytics.reserve`.
+public struct ReservationRequest: Sendable {
+    /// The tenant (admin keys must name it; tenant keys may only name their own).
+    public var tenantID: String?
+    public var userID: String?
+    public var featureTag: String?
+    /// Exact decimal string of cents, >= 0.
+    public var estimatedCostCents: String?
+    /// How long the hold lasts unless settled or cancelled (default `AnalyticsOptions.reservationTTLMillis`).
+    public var ttlSeconds: Double?
+
+    /// A request.
+    public init(tenantID: String? = nil, userID: String? = nil, featureTag: String? = nil, estimatedCostCents: String? = nil,
+                ttlSeconds: Double? = nil) {
+        self.tenantID = tenantID
+        self.userID = userID
+        self.featureTag = featureTag
+        self.estimatedCostCents = estimatedCostCents
+        self.ttlSeconds = ttlSeconds
+    }
+}
+
+/// `{ reservation, budgets }`: a reservation, with the budgets it was checked against when just made.
+public struct ReservationAnswer: Sendable, JSONWritable {
+    public var reservation: Reservation
+    /// The enforced budgets held (only when the reservation was just made).
+    public var checks: [ReservationCheck]?
+    /// "Now" of the answer: decides whether an active reservation shows as expired.
+    public var now: Int64
+
+    public func write(to json: inout JSONWriter) {
+        let r = reservation
+        json.object { w in
+            w.field("reservation") { o in
+                o.field("id", r.id)
+                o.field("tenant_id", r.tenant)
+                o.field("user_id", r.userID)
+                o.field("feature_tag", r.featureTag)
+                o.field("estimated_cost_cents", cents: r.estimatedNanos)
+                o.field("state", r.state(at: now).rawValue)
+                o.field("created_at", time: r.createdAt)
+                o.field("expires_at", time: r.expiresAt)
+                o.field("released_at", time: r.releasedAt)
+                o.key("actual_cost_cents")
+                if let actual = r.actualNanos { o.cents(actual) } else { o.null() }
+                o.field("budget_ids", strings: r.budgetIDs)
+            }
+            if let checks { w.field("budgets", array: checks) }
+            w.field("generated_at", time: now)
+        }
+    }
+}
+
+extension Analytics {
+    /// Reserves `estimated_cost_cents` against every enforced budget that applies (the tenant's, the feature's, the
+    /// user's; current periods), or refuses with `budgetExceeded` naming those it would exceed.
+    ///
+    /// A budget takes it when spend + what active reservations hold + the estimate stays at or below the limit.
+    /// Spend comes from the store (one query per budget) just before the catalog's atomic check-and-insert, which
+    /// counts every other active reservation: concurrent reservations cannot overshoot a limit together.
+    /// Any key of the tenant may reserve, like the policy check (see `AccessPolicy`).
+    public func reserve(_ request: ReservationRequest, principal: Principal) async throws -> ReservationAnswer {
+        try AccessPolicy.authorize(principal, .checkPolicy)
+        let tenant = try AccessPolicy.tenant(for: principal, requested: request.tenantID)
+        if let user = request.userID { try Budget.checkSubject(user, field: "user_id") }
+        if let feature = request.featureTag { try Budget.checkSubject(feature, field: "feature_tag") }
+        let estimate = try Self.parseCost(request.estimatedCostCents, field: "estimated_cost_cents")
+        var ttl = options.reservationTTLMillis
+        if let seconds = request.ttlSeconds {
+            let maxSeconds = options.maxReservationTTLMillis / 1000
+            guard seconds.isFinite, seconds.rounded() == seconds, seconds >= 1, seconds <= Double(maxSeconds) else {
+                throw AnalyticsError.invalidParameter(name: "ttl_seconds", reason: "must be a whole number of seconds from 1 to \(maxSeconds)")
+            }
+            ttl = Int64(seconds) * 1000
+        }
+        let now = self.now
+        let draft = Reservation(
+            id: "res_" + hex(randomBytes(6)), tenant: tenant, userID: request.userID, featureTag: request.featureTag,
+            estimatedNanos: estimate, storedState: .active, createdAt: now, expiresAt: now + ttl, releasedAt: nil,
+            actualNanos: nil, budgetIDs: [], createdBy: principal.keyID)
+        return try await blocking { [self] in
+            try purgeReservationsIfDue(now: now)
+            let budgets = try enforcedBudgets(tenant: tenant, userID: request.userID, featureTag: request.featureTag)
+            var run = QueryRun(snapshot: store.snapshot(), engine: engine, useRollups: options.useRollups)
+            var spent: [(budget: Budget, spentNanos: Int64)] = []
+            for b in budgets { spent.append((b, try spend(&run, b, now: now))) }
+            switch try catalog.reserve(draft, budgets: spent, now: now) {
+            case let .success(checks):
+                var stored = draft
+                stored.budgetIDs = checks.map(\.budgetID)
+                return ReservationAnswer(reservation: stored, checks: checks, now: now)
+            case let .failure(denied):
+                throw AnalyticsError.budgetExceeded(denied)
+            }
+        }
+    }
+
+    /// The reservation `id`; `notFound` when there is none the key reaches.
+    public func reservation(id: String, principal: Principal) async throws -> ReservationAnswer {
+        try AccessPolicy.authorize(principal, .checkPolicy)
+        let now = self.now
+        return try await blocking { [self] in
+            ReservationAnswer(reservation: try reachableReservation(id: id, principal: principal), checks: nil, now: now)
+        }
+    }
+
+    /// Settles the active reservation `id`: its hold is released (the run's record arrives through ingestion);
+    /// `actual_cost_cents` is kept for the record. `invalidTransition` when it is settled, cancelled or expired.
+    public func settleReservation(id: String, actualCostCents: String?, principal: Principal) async throws -> ReservationAnswer {
+        try AccessPolicy.authorize(principal, .checkPolicy)
+        let actual = try Self.parseCost(actualCostCents, field: "actual_cost_cents")
+        return try await release(id: id, .settle(actualNanos: actual), principal: principal)
+    }
+
+    /// Cancels the active reservation `id`, releasing its hold. `invalidTransition` when it is no longer active.
+    public func cancelReservation(id: String, principal: Principal) async throws -> ReservationAnswer {
+        try AccessPolicy.authorize(principal, .checkPolicy)
+        return try await release(id: id, .cancel, principal: principal)
+    }
+
+    private func release(id: String, _ release: ReservationRelease, principal: Principal) async throws
+        -> ReservationAnswer
+    {
+        let now = self.now
+        return try await blocking { [self] in
+            _ = try reachableReservation(id: id, principal: principal)
+            guard let released = try catalog.release(reservation: id, release, now: now) else {
+                throw AnalyticsError.notFound(reason: "no reservation \(id)")
+            }
+            return ReservationAnswer(reservation: released, checks: nil, now: now)
+        }
+    }
+
+    /// Deletes reservations released or expired more than `reservationRetentionMillis` ago, at most once an hour
+    /// (on the reservation path, so the table stays small without a job of its own).
+    func purgeReservationsIfDue(now: Int64) throws {
+        let due = reservationsPurgedAt.withLock { last in
+            guard last == .min || now - last >= TimeUnit.hourMillis else { return false }
+            last = now
+            return true
+        }
+        if due { try catalog.purgeReservations(before: now - options.reservationRetentionMillis) }
+    }
+
+    /// The reservation `id` if `principal` reaches its tenant (another tenant's is "not found").
+    func reachableReservation(id: String, principal: Principal) throws -> Reservation {
+        guard let r = try catalog.reservation(id: id), AccessPolicy.reaches(principal, tenant: r.tenant) else {
+            throw AnalyticsError.notFound(reason: "no reservation \(id)")
+        }
+        return r
+    }
+
+    /// The enforced budgets of `tenant` a run of `userID` and `featureTag` counts against.
+    func enforcedBudgets(tenant: String, userID: String?, featureTag: String?) throws -> [Budget] {
+        try catalog.budgets(tenant: tenant).filter { b in
+            guard b.enforce else { return false }
+            switch b.level {
+            case .tenant: return true
+            case .feature: return featureTag.map { $0.utf8.elementsEqual(b.subject.utf8) } ?? false
+            case .user: return userID.map { $0.utf8.elementsEqual(b.subject.utf8) } ?? false
+            }
+        }
+    }
+
+    /// Exact nano-dollars of a required cost field (a decimal string of cents, >= 0); the error names the field.
+    static func parseCost(_ text: String?, field: String) throws(AnalyticsError) -> Int64 {
+        guard let text else { throw .invalidParameter(name: field, reason: "is required, as a decimal string such as \"12.5\"") }
+        switch Money.parseCents(text) {
+        case let .success(nanos): return nanos
+        case .failure(.negative): throw .invalidParameter(name: field, reason: "must be 0 or more")
+        case .failure(.tooPrecise): throw .invalidParameter(name: field, reason: "has more than 7 decimals")
+        case .failure(.tooLarge): throw .invalidParameter(name: field, reason: "must be at most 1000000000 (ten million dollars)")
+        case .failure(.malformed): throw .invalidParameter(name: field, reason: "must be a decimal string such as \"12.5\"")
+        }
+    }
+}

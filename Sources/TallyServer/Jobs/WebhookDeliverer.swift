@@ -1,0 +1,105 @@
+import AsyncHTTPClient
+import Logging
+import NIOCore
+import NIOHTTP1
+import TallyAnalytics
+
+/// Sends the incident webhook deliveries of the catalog's outbox: each a signed JSON POST, retried with exponential
+/// backoff until a 2xx answer, then never sent again.
+///
+/// A delivery row is written in the transaction that changes the incident, so a change is never lost; the row turns
+/// `delivered` after the first 2xx, so a change is delivered once. (A crash between the 2xx and that update would send
+/// it again; `X-Tally-Delivery` lets receivers drop the repeat.) Redirects are not followed.
+public struct WebhookDeliverer: Sendable {
+    /// Settings of deliveries.
+    public struct Options: Sendable {
+        /// Time one attempt may take, connection included.
+        public var timeoutSeconds: Int64 = 10
+        /// Delay before the first retry; doubled on each further one (at most an hour).
+        public var backoffMillis: Int64 = 30_000
+        /// Attempts before a delivery is given up (`failed`).
+        public var maxAttempts = 10
+        /// Deliveries sent per pass.
+        public var batch = 50
+
+        /// The defaults.
+        public init() {}
+    }
+
+    let analytics: Analytics
+    let client: HTTPClient
+    let options: Options
+    let logger: Logger
+
+    /// A deliverer over `analytics`' catalog using `client` (which the caller shuts down).
+    public init(analytics: Analytics, client: HTTPClient, options: Options = Options(), logger: Logger) {
+        self.analytics = analytics
+        self.client = client
+        self.options = options
+        self.logger = logger
+    }
+
+    /// A deliverer with its own HTTP client; call `shutdown()` when done.
+    public init(analytics: Analytics, options: Options = Options(), logger: Logger) {
+        self.init(analytics: analytics, client: Self.makeClient(), options: options, logger: logger)
+    }
+
+    /// Shuts the HTTP client down.
+    public func shutdown() async throws {
+        try await client.shutdown()
+    }
+
+    /// An HTTP client fit for webhooks: no redirects.
+    static func makeClient() -> HTTPClient {
+        HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup,
+                   configuration: .init(redirectConfiguration: .disallow))
+    }
+
+    /// Attempts every delivery due now once; returns how many were delivered and how many failed this pass.
+    @discardableResult
+    public func deliverDue() async throws -> (delivered: Int, failed: Int) {
+        let now = analytics.now
+        let catalog = analytics.catalog
+        let due = try await analytics.blocking { [options] in try catalog.dueDeliveries(now: now, limit: options.batch) }
+        var delivered = 0, failed = 0
+        for (delivery, webhook) in due {
+            let error = await attempt(delivery, webhook)
+            let attempts = delivery.attempts + 1
+            let retryAt: Int64? = error == nil || attempts >= options.maxAttempts
+                ? nil : analytics.now + WebhookSignature.backoffMillis(attempt: attempts, baseMillis: options.backoffMillis)
+            let at = analytics.now
+            try await analytics.blocking {
+                try catalog.recordDeliveryAttempt(id: delivery.id, delivered: error == nil, error: error, retryAt: retryAt, now: at)
+            }
+            if let error {
+                failed += 1
+                logger.warning("webhook delivery failed", metadata: [
+                    "delivery": "\(delivery.id)", "tenant": "\(delivery.tenant)", "attempt": "\(attempts)", "error": "\(error)",
+                ])
+            } else {
+                delivered += 1
+            }
+        }
+        return (delivered, failed)
+    }
+
+    /// One POST; nil on a 2xx answer, else why it failed.
+    func attempt(_ delivery: WebhookDelivery, _ webhook: Webhook) async -> String? {
+        var request = HTTPClientRequest(url: webhook.url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "User-Agent", value: "tally-webhook/1")
+        request.headers.add(name: WebhookSignature.header, value: WebhookSignature.sign(delivery.body, secret: webhook.secret))
+        request.headers.add(name: WebhookSignature.deliveryHeader, value: delivery.id)
+        request.headers.add(name: "X-Tally-Event", value: delivery.event)
+        request.body = .bytes(ByteBuffer(bytes: delivery.body))
+        do {
+            let response = try await client.execute(request, timeout: .seconds(options.timeoutSeconds))
+            _ = try? await response.body.collect(upTo: 64 << 10)
+            guard (200..<300).contains(response.status.code) else { return "HTTP \(response.status.code)" }
+            return nil
+        } catch {
+            return "\(error)"
+        }
+    }
+}

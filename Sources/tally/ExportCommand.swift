@@ -1,0 +1,148 @@
+import ArgumentParser
+import TallyAnalytics
+import TallyQuery
+import TallyStore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct ExportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Exports a tenant's records, usage series or cost breakdown to a CSV, NDJSON or JSON file.",
+        discussion: """
+            Reads the store read-only (works beside a running server). Records are written in the import format,
+            so `tally import` of the file into an empty store gives the same totals; they stream out one granule
+            at a time, so memory stays constant whatever the number of records. The file is written to OUT.partial
+            and renamed when complete.
+            """)
+
+    @OptionGroup var store: StoreOptionGroup
+
+    @Option(help: "The tenant to export.")
+    var tenant: String
+
+    @Option(help: "records, usage or cost.")
+    var kind: ExportKind = .records
+
+    @Option(help: "csv, ndjson or json (a JSON array).")
+    var format: ExportFormat = .csv
+
+    @Option(help: "Start (inclusive): RFC 3339 or a date; default 30 days before --to.")
+    var from: String?
+
+    @Option(help: "End (exclusive): RFC 3339 or a date; default now.")
+    var to: String?
+
+    @Option(name: .customLong("filter"), help: "A filter field=value (repeatable), e.g. --filter feature_tag=chat.")
+    var filters: [String] = []
+
+    @Option(name: .customLong("group-by"), help: "kind cost: group keys, comma-separated (default feature).")
+    var groupBy: String?
+
+    @Option(help: "kind usage or cost: hour or day.")
+    var resolution: Resolution?
+
+    @Option(help: "The file to write, or - for standard output.")
+    var out: String
+
+    func spec(now: Int64) throws -> ExportSpec {
+        let to = try self.to.map { try Self.time($0, "--to") } ?? now
+        let from = try self.from.map { try Self.time($0, "--from") } ?? to - 30 * TimeUnit.dayMillis
+        var filterMap: [String: [String]] = [:]
+        for f in filters {
+            guard let eq = f.firstIndex(of: "=") else { throw ValidationError("--filter must be field=value, e.g. feature_tag=chat") }
+            filterMap[String(f[..<eq]), default: []].append(String(f[f.index(after: eq)...]))
+        }
+        let spec = ExportSpec(kind: kind, format: format, from: from, to: to, filters: filterMap,
+                              groupBy: groupBy.map { $0.split(separator: ",").map(String.init) } ?? [], resolution: resolution)
+        do {
+            return try spec.validated()
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+
+    static func time(_ text: String, _ name: String) throws -> Int64 {
+        guard case let .success(ms) = Timestamp.parse(text) else {
+            throw ValidationError("\(name) must be an RFC 3339 time such as 2025-05-01T00:00:00Z or a date such as 2025-05-01")
+        }
+        return ms
+    }
+
+    func validate() throws {
+        guard AccessPolicy.isValidTenantID(tenant) else { throw ValidationError("--tenant: 1 to 64 characters of A-Z a-z 0-9 . _ : -") }
+        _ = try spec(now: wallClockMillis())
+    }
+
+    func run() throws {
+        let spec = try spec(now: wallClockMillis())
+        let s = try store.open(background: false, readOnly: true)
+        defer { try? s.close() }
+        let analytics = Analytics(store: s, catalog: try Catalog(directory: store.data))
+        let partial = out == "-" ? "-" : out + ".partial"
+        let fd: Int32 = out == "-" ? 1 : open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw ValidationError("cannot create \(partial): \(String(cString: strerror(errno)))") }
+        let bound = spec.kind == .records ? s.snapshot().rowBound(tenant: tenant, from: spec.from, to: spec.to) : 0
+        var bar = ExportProgress(total: bound)
+        let started = monotonicNow()
+        let rows: Int64
+        do {
+            rows = try analytics.writeExport(spec, tenant: tenant, to: fd) { bar.show(rows: $0) }
+            if fd != 1 && fsync(fd) != 0 { throw ValidationError("fsync \(partial): \(String(cString: strerror(errno)))") }
+        } catch {
+            bar.finish()
+            if fd != 1 { close(fd); unlink(partial) }
+            printError("export failed: \(error)")
+            throw ExitCode(1)
+        }
+        bar.finish()
+        var bytes = 0
+        if fd != 1 {
+            var st = stat()
+            if fstat(fd, &st) == 0 { bytes = Int(st.st_size) }
+            close(fd)
+            guard rename(partial, out) == 0 else { throw ValidationError("cannot rename \(partial) to \(out): \(String(cString: strerror(errno)))") }
+        }
+        let seconds = max(monotonicNow() - started, 1e-6)
+        printError("exported \(rows) \(spec.kind == .records ? "records" : "rows") of \(tenant) to \(out)"
+            + (fd != 1 ? " (\(formatBytes(bytes)))" : "") + " in \(fixed(seconds, 2)) s (\(Int(Double(rows) / seconds)) rows/s)")
+    }
+}
+
+extension ExportKind: ExpressibleByArgument {}
+extension ExportFormat: ExpressibleByArgument {}
+extension Resolution: ExpressibleByArgument {}
+
+/// A progress bar on a terminal: `[#####-----] 48% 1234567 rows, 812345 rows/s, ETA 2 s`.
+struct ExportProgress {
+    let total: Int
+    let started = monotonicNow()
+    var lastDraw = 0.0
+    let enabled = isatty(2) == 1
+
+    init(total: Int) { self.total = total }
+
+    mutating func show(rows: Int64) {
+        guard enabled else { return }
+        let now = monotonicNow()
+        guard now - lastDraw >= 0.2 else { return }
+        lastDraw = now
+        let elapsed = max(now - started, 1e-6)
+        let rate = Double(rows) / elapsed
+        var line = "\rexporting: "
+        if total > 0 {
+            let fraction = min(1, Double(rows) / Double(total))
+            let filled = Int(fraction * 30)
+            line += "[" + String(repeating: "#", count: filled) + String(repeating: "-", count: 30 - filled) + "] "
+                + "\(Int(fraction * 100))% "
+        }
+        line += "\(rows) rows, \(Int(rate)) rows/s"
+        if total > 0, rate > 0 { line += ", ETA \(Int((Double(max(0, total - Int(rows))) / rate).rounded())) s" }
+        printErrorRaw(line + "   ")
+    }
+
+    func finish() {
+        if enabled && lastDraw > 0 { printErrorRaw("\n") }
+    }
+}

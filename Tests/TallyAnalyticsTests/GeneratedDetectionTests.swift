@@ -1,0 +1,37 @@
+import TallyAnalytics
+import TallyStore
+import TallyTestSupport
+import Testing
+
+@Suite("Detection on generated data: the injected spikes and drifts are found")
+struct GeneratedDetectionTests {
+    @Test("200k generated records, 12 tenants, 30 days: every injected anomaly is found at tenant level on its days")
+    func injectedAreFound() async throws {
+        try await withTemporaryDirectory(prefix: "tally-generated") { dir in
+            var o = StoreOptions()
+            o.background = false
+            o.durability = .buffered
+            let store = try Store(path: dir + "/store", options: o)
+            let generator = SyntheticGenerator(.init(rows: 200_000, days: 30, seed: 11, tenants: 12))
+            try generator.generate { batch in _ = try store.append(batch) }
+            try store.flush()
+            let end = SyntheticGenerator.Options.defaultEnd
+            let analytics = Analytics(store: store, catalog: try Catalog(directory: dir + "/store"), clock: { end })
+            let report = try await analytics.detectAllTenants()
+            let found = report.tenants.flatMap(\.anomalies)
+            let visible = generator.anomalies
+            #expect(visible.count == 7, "the sample must exercise both rules")
+            #expect(Set(visible.map(\.kind)) == [.spike, .drift])
+            for injected in visible {
+                #expect(found.contains { injected.isFound(by: $0) }, "not found: \(injected)")
+            }
+            // Found on the right days: a spike within its days, a drift once a full week of it fills the window.
+            for injected in visible {
+                for a in found where injected.isFound(by: a) {
+                    #expect(a.firstDay >= injected.start - TimeUnit.dayMillis && a.lastDay < injected.end, "\(injected): \(a.firstDay)")
+                }
+            }
+            try analytics.close()
+        }
+    }
+}

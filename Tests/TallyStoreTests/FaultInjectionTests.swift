@@ -1,0 +1,250 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Testing
+import TallyTestSupport
+@testable import TallyStore
+
+/// Faults injected into the store's file I/O (`FaultInjection`, scoped to each test's own directory, so these
+/// run in parallel with everything else): each gives a clear error, loses no acknowledged record, and after the
+/// fault is gone a reopen recovers everything acknowledged.
+@Suite struct FaultInjectionTests {
+    static let base: Int64 = 1_746_000_000_000
+
+    /// `count` records of two tenants, request ids `<tag>-<i>`.
+    static func batch(_ tag: String, _ count: Int = 10) -> RecordBatch {
+        var records: [CostRecord] = []
+        for i in 0..<count {
+            let tenant = i % 2 == 0 ? "acme" : "globex"
+            let at: Int64 = base + Int64(i) * 1000
+            records.append(CostRecord(tenantID: tenant, projectID: "p", environment: "prod", userID: "u\(i % 3)",
+                                      featureTag: "chat", requestID: "\(tag)-\(i)", model: "gpt-4o", inputTokens: Int64(i),
+                                      outputTokens: 1, costNanos: Int64(1000 + i), createdAtMillis: at))
+        }
+        return RecordBatch(records)
+    }
+
+    /// Request ids stored, with how many times each.
+    static func stored(_ store: Store) throws -> [String: Int] {
+        var count: [String: Int] = [:]
+        for r in try store.snapshot().records() { count[r.requestID, default: 0] += 1 }
+        return count
+    }
+
+    /// Request ids of batch `tag` present in `ids`.
+    static func present(_ tag: String, _ ids: [String: Int]) -> Int {
+        ids.keys.filter { $0.hasPrefix(tag + "-") }.count
+    }
+
+    static func options(_ durability: StoreOptions.Durability = .fsync) -> StoreOptions {
+        var o = testOptions()
+        o.durability = durability
+        return o
+    }
+
+    static func inject(_ dir: TemporaryDirectory, _ operation: FaultInjection.Operation, _ fault: FaultInjection.Fault,
+                       contains: String? = nil, skip: Int = 0, times: Int = .max) {
+        FaultInjection.install(.init(prefix: dir.path + "/", contains: contains, operation: operation, fault: fault,
+                                     skip: skip, times: times))
+    }
+
+    static func errnoOf(_ error: any Error) -> Int32? {
+        if case let .io(_, _, code)? = error as? StoreError { return code }
+        return nil
+    }
+
+    @Test("a failed WAL write is an error; the log then refuses every write until reopened", arguments: [EIO, ENOSPC])
+    func failedWrite(code: Int32) throws {
+        let dir = try TemporaryDirectory()
+        defer { FaultInjection.remove(under: dir.path + "/"); dir.remove() }
+        var store = try Store(path: dir.path, options: Self.options())
+        #expect(try store.append(Self.batch("a")).inserted == 10)
+        Self.inject(dir, .write, .fail(errno: code), contains: "/wal/")
+        let error = #expect(throws: StoreError.self) { try store.append(Self.batch("b")) }
+        #expect(error.map(Self.errnoOf) == code)
+        #expect(error?.description.contains(String(cString: strerror(code))) == true, "\(String(describing: error))")
+        FaultInjection.remove(under: dir.path + "/")
+        // The log's tail is unknown: no later write is accepted, even with the fault gone.
+        #expect(throws: StoreError.self) { try store.append(Self.batch("c")) }
+        #expect(Self.present("b", try Self.stored(store)) == 0)
+        #expect(throws: StoreError.self) { try store.close() }
+
+        store = try Store(path: dir.path, options: Self.options())
+        defer { try? store.close() }
+        var ids = try Self.stored(store)
+        #expect(Self.present("a", ids) == 10)
+        #expect(Self.present("b", ids) == 0)
+        #expect(try store.append(Self.batch("b")).inserted == 10)
+        ids = try Self.stored(store)
+        #expect(ids.count == 20 && ids.values.allSatisfy { $0 == 1 })
+    }
+
+    @Test("a failed fsync of the WAL is fatal for the log: never acknowledged, then every write refused")
+    func failedFsync() throws {
+        let dir = try TemporaryDirectory()
+        defer { FaultInjection.remove(under: dir.path + "/"); dir.remove() }
+        var store = try Store(path: dir.path, options: Self.options())
+        _ = try store.append(Self.batch("a"))
+        Self.inject(dir, .sync, .fail(errno: EIO), contains: "/wal/", times: 1)
+        let error = #expect(throws: StoreError.self) { try store.append(Self.batch("b")) }
+        if case let .io(_, operation, code)? = error {
+            #expect(operation == "fdatasync" && code == EIO)
+        }
+        #expect(FaultInjection.hitCount(under: dir.path + "/") == 1)
+        // The fault has expired; a retried fsync could now "succeed" over pages the kernel dropped, so the log refuses.
+        #expect(throws: StoreError.self) { try store.append(Self.batch("c")) }
+        try? store.close()
+
+        store = try Store(path: dir.path, options: Self.options())
+        defer { try? store.close() }
+        // "b" was written but never acknowledged: it may be there after the reopen, but only whole.
+        let b = Self.present("b", try Self.stored(store))
+        #expect(b == 0 || b == 10)
+        #expect(Self.present("a", try Self.stored(store)) == 10)
+        _ = try store.append(Self.batch("b"))
+        let ids = try Self.stored(store)
+        #expect(ids.count == 20 && ids.values.allSatisfy { $0 == 1 }, "a retried batch is stored exactly once")
+    }
+
+    @Test("short writes everywhere (WAL, parts, manifest) are completed by the write loop")
+    func shortWrites() throws {
+        let dir = try TemporaryDirectory()
+        defer { FaultInjection.remove(under: dir.path + "/"); dir.remove() }
+        Self.inject(dir, .write, .short(max: 7))
+        var store = try Store(path: dir.path, options: Self.options())
+        for k in 0..<5 { #expect(try store.append(Self.batch("s\(k)", 50)).inserted == 50) }
+        try store.flush()
+        _ = try store.append(Self.batch("t", 30))
+        store.abandon()
+        #expect(FaultInjection.hitCount(under: dir.path + "/") > 100)
+        FaultInjection.remove(under: dir.path + "/")
+
+        store = try Store(path: dir.path, options: Self.options())
+        defer { try? store.close() }
+        let ids = try Self.stored(store)
+        #expect(ids.count == 280 && ids.values.allSatisfy { $0 == 1 })
+        #expect(store.verify().isEmpty)
+        #expect(store.openReport.allSatisfy { !$0.contains("cut") }, "\(store.openReport)")
+    }
+
+    @Test("a torn WAL write: the batch is refused, and on reopen nothing of it is visible")
+    func tornWrite() throws {
+        let dir = try TemporaryDirectory()
+        defer { FaultInjection.remove(under: dir.path + "/"); dir.remove() }
+        var store = try Store(path: dir.path, options: Self.options())
+        _ = try store.append(Self.batch("a"))
+        Self.inject(dir, .write, .torn(keep: 300, errno: EIO), contains: "/wal/", times: 1)
+        #expect(throws: StoreError.self) { try store.append(Self.batch("b", 40)) }
+        store.abandon()
+
+        store = try Store(path: dir.path, options: Self.options())
+        defer { try? store.close() }
+        let ids = try Self.stored(store)
+        #expect(Self.present("a", ids) == 10)
+        #expect(Self.present("b", ids) == 0, "a torn batch is half-visible")
+        #expect(store.openReport.contains { $0.contains("cut at") }, "\(store.openReport)")
+        #expect(FileIO.list(dir.path + "/quarantine").isEmpty, "a crash's torn tail is not damage worth keeping")
+    }
+
+    @Test("ENOSPC while sealing a part or writing the manifest: the seal fails, writes go on, a later seal succeeds",
+          arguments: ["/parts/", "MANIFEST"])
+    func failedSeal(target: String) throws {
+        let dir = try TemporaryDirectory()
+        defer { FaultInjection.remove(under: dir.path + "/"); dir.remove() }
+        var store = try Store(path: dir.path, options: Self.options())
+        _ = try store.append(Self.batch("a", 40))
+        Self.inject(dir, .write, .fail(errno: ENOSPC), contains: target)
+        let error = #expect(throws: StoreError.self) { try store.flush() }
+        #expect(error.map(Self.errnoOf) == ENOSPC)
+        // The sealed-off head is still read, and the WAL (not full here) still takes writes.
+        #expect(try store.append(Self.batch("b", 40)).inserted == 40)
+        #expect(try Self.stored(store).count == 80)
+        FaultInjection.remove(under: dir.path + "/")
+        try store.flush()
+        #expect(try Self.stored(store).count == 80)
+        try store.close()
+
+        store = try Store(path: dir.path, options: Self.options())
+        defer { try? store.close() }
+        let ids = try Self.stored(store)
+        #expect(ids.count == 80 && ids.values.allSatisfy { $0 == 1 })
+        #expect(store.verify().isEmpty)
+    }
+
+    @Test("a bit flipped while the WAL is read is read again, not cut")
+    func flippedWALReadIsRetried() throws {
+        let dir = try TemporaryDirectory()
+        defer { FaultInjection.remove(under: dir.path + "/"); dir.remove() }
+        var store = try Store(path: dir.path, options: Self.options())
+        for k in 0..<4 { _ = try store.append(Self.batch("w\(k)")) }
+        store.abandon()
+        Self.inject(dir, .read, .flipBit(offset: 200, bit: 3), contains: "/wal/", times: 1)
+        store = try Store(path: dir.path, options: Self.options())
+        defer { try? store.close() }
+        #expect(FaultInjection.hitCount(under: dir.path + "/") == 1)
+        let ids = try Self.stored(store)
+        #expect(ids.count == 40 && ids.values.allSatisfy { $0 == 1 })
+        #expect(store.openReport.allSatisfy { !$0.contains("cut") }, "\(store.openReport)")
+    }
+
+    @Test("a WAL damaged on disk is cut at the bad frame, and the bytes cut off are kept in quarantine")
+    func damagedWALIsKept() throws {
+        let dir = try TemporaryDirectory()
+        defer { FaultInjection.remove(under: dir.path + "/"); dir.remove() }
+        var store = try Store(path: dir.path, options: Self.options())
+        for k in 0..<4 { _ = try store.append(Self.batch("w\(k)")) }
+        store.abandon()
+        let segment = WriteAheadLog.path(dir.path + "/wal", WriteAheadLog.segments(in: dir.path + "/wal").last!)
+        let before = try FileIO.readAll(segment)
+        Self.inject(dir, .read, .flipBit(offset: before.count - 40, bit: 0), contains: "/wal/")
+        store = try Store(path: dir.path, options: Self.options())
+        defer { try? store.close() }
+        FaultInjection.remove(under: dir.path + "/")
+        #expect(store.openReport.contains { $0.contains("checksum mismatch") }, "\(store.openReport)")
+        #expect(store.openReport.contains { $0.contains("kept in quarantine") }, "\(store.openReport)")
+        let kept = FileIO.list(dir.path + "/quarantine").filter { $0.contains(".cut-at-") }
+        #expect(kept.count == 1)
+        let tail = try FileIO.readAll(dir.path + "/quarantine/" + kept[0])
+        #expect(!tail.isEmpty && tail.count < before.count)
+        #expect(Self.present("w0", try Self.stored(store)) == 10)
+    }
+
+    @Test("a bit flipped while a part is read at open is read again, not quarantined")
+    func flippedPartReadIsRetried() throws {
+        let dir = try TemporaryDirectory()
+        defer { FaultInjection.remove(under: dir.path + "/"); dir.remove() }
+        var store = try Store(path: dir.path, options: Self.options())
+        _ = try store.append(Self.batch("p", 200))
+        try store.close()
+        let part = try #require(FileIO.list(dir.path + "/parts").first)
+        let size = try #require(FileIO.fileSize(dir.path + "/parts/" + part))
+        // The trailer: checked as the part opens.
+        Self.inject(dir, .read, .flipBit(offset: size - 2, bit: 1), contains: "/parts/", times: 1)
+        store = try Store(path: dir.path, options: Self.options())
+        defer { try? store.close() }
+        #expect(FaultInjection.hitCount(under: dir.path + "/") == 1)
+        #expect(store.openReport.allSatisfy { !$0.contains("quarantined") }, "\(store.openReport)")
+        #expect(try Self.stored(store).count == 200)
+        #expect(store.verify().isEmpty)
+    }
+
+    @Test("a bit flipped in a mapped part is found by its checksum; the part is re-read, not quarantined")
+    func flippedBlockIsReReadBeforeQuarantine() throws {
+        let dir = try TemporaryDirectory()
+        defer { FaultInjection.remove(under: dir.path + "/"); dir.remove() }
+        var store = try Store(path: dir.path, options: Self.options())
+        _ = try store.append(Self.batch("q", 200))
+        try store.close()
+        // Byte 100 is in the first column block, not read when the part opens: the first read finds it.
+        Self.inject(dir, .read, .flipBit(offset: 100, bit: 5), contains: "/parts/", times: 1)
+        store = try Store(path: dir.path, options: Self.options())
+        defer { try? store.close() }
+        let damage = store.verify()
+        #expect(damage.count <= 1)
+        #expect(FaultInjection.hitCount(under: dir.path + "/") == 1)
+        #expect(FileIO.list(dir.path + "/quarantine").isEmpty, "a part sound on disk was quarantined")
+        #expect(store.verify().isEmpty)
+        #expect(try Self.stored(store).count == 200)
+    }
+}
