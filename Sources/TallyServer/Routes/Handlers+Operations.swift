@@ -29,7 +29,7 @@ extension Handlers {
         _ = try QueryParameters(request, allowed: [])
         let healthy = await analytics.checkHealth().ok
         let serving = healthy ? "available" : "degraded"
-        var capabilities = [
+        let capabilities = [
             Capability(name: "ingest", state: serving, endpoint: Endpoint.records.display,
                        note: "NDJSON, JSON array or CSV; gzip; Idempotency-Key; on_error=skip"),
             Capability(name: "usage", state: serving, endpoint: Endpoint.usage.display, note: nil),
