@@ -19,6 +19,14 @@ LOST_SHARE = float(os.environ.get("LOST_SHARE", "0.05"))
 KILLS = int(os.environ.get("KILLS", "0"))   # > 0: the server is SIGKILLed and restarted now and then
 TENANTS = [f"soak-{i}" for i in range(4)]
 DAY0 = 1746057600  # 2025-05-01T00:00:00Z
+# created_at follows a simulated clock that advances ADVANCE seconds per batch sent (over all writers), as a live
+# feed's does, so the dedup window (7 days) holds a bounded number of ids; ADVANCE=0 puts every record in 3 days
+# (the worst case for memory: every id stays in the window).
+ADVANCE = int(os.environ.get("ADVANCE", "120"))
+sent_batches = [0]
+def sim_now():
+    with lock: return DAY0 + sent_batches[0] * ADVANCE
+def day(t): return time.strftime("%Y-%m-%d", time.gmtime(t))
 lock = threading.Lock()
 log = {t: [0, 0] for t in TENANTS}          # records, cost in 1/10 cents (sent as cost_cents with one decimal)
 stats = {"batches": 0, "records": 0, "inserted": 0, "duplicates_reported": 0, "replays": 0, "retries": 0, "lost_answers": 0, "unavailable": 0,
@@ -48,11 +56,14 @@ def writer(w):
     headers = {"Authorization": "Bearer " + KEY, "Content-Type": "application/x-ndjson"}
     while time.monotonic() < stop:
         tenant = TENANTS[rnd.randrange(len(TENANTS))]
+        with lock:
+            base = DAY0 + sent_batches[0] * ADVANCE
+            sent_batches[0] += 1
         lines, cost = [], 0
         for i in range(BATCH):
             c = rnd.randrange(1, 1000)   # tenths of a cent
             cost += c
-            at = DAY0 + rnd.randrange(0, 3 * 86400)
+            at = base + rnd.randrange(0, 3600) if ADVANCE else DAY0 + rnd.randrange(0, 3 * 86400)
             lines.append(json.dumps({"tenant_id": tenant, "request_id": f"w{w}-{n}-{i}", "model": "gpt-4o",
                                      "input_tokens": rnd.randrange(1, 5000), "output_tokens": rnd.randrange(1, 500),
                                      "cost_cents": f"{c // 10}.{c % 10}",
@@ -99,9 +110,11 @@ def reader(r):
     rnd = random.Random(1000 + r); conn = None
     while time.monotonic() < stop:
         tenant = TENANTS[rnd.randrange(len(TENANTS))]
-        path = (f"/api/v1/analytics/statistics/usage?tenant_id={tenant}&from=2025-05-01&to=2025-05-04&resolution=hour"
+        now = sim_now() if ADVANCE else DAY0 + 3 * 86400
+        window = f"from={day(now - 3 * 86400)}&to={day(now + 86400)}"
+        path = (f"/api/v1/analytics/statistics/usage?tenant_id={tenant}&{window}&resolution=hour"
                 if rnd.random() < 0.5 else
-                f"/api/v1/analytics/statistics/cost?tenant_id={tenant}&from=2025-05-01&to=2025-05-04&group_by=model&limit=5")
+                f"/api/v1/analytics/statistics/cost?tenant_id={tenant}&{window}&group_by=model&limit=5")
         try:
             if conn is None: conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
             t = time.monotonic()
@@ -131,7 +144,7 @@ elapsed = time.monotonic() - started
 conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=60)
 mismatch = []
 for t in TENANTS:
-    conn.request("GET", f"/api/v1/analytics/statistics/usage?tenant_id={t}&from=2025-05-01&to=2025-05-04",
+    conn.request("GET", f"/api/v1/analytics/statistics/usage?tenant_id={t}&from=2025-05-01&to={day(sim_now() + 2 * 86400)}&resolution=day",
                  headers={"Authorization": "Bearer " + KEY})
     totals = json.loads(conn.getresponse().read())["totals"]
     want_records, want_tenths = log[t]
@@ -144,7 +157,7 @@ for t in TENANTS:
 if stats["inserted"] != stats["records"] and not KILLS:   # a kill between storing and answering: the retry finds duplicates
     mismatch.append(f"first answers inserted {stats['inserted']} of {stats['records']} records sent")
 print(json.dumps({
-    "seconds": round(elapsed, 1), "writers": WRITERS, "readers": READERS, "batch": BATCH,
+    "seconds": round(elapsed, 1), "simulated_days": round((sim_now() - DAY0) / 86400, 1), "writers": WRITERS, "readers": READERS, "batch": BATCH,
     "batches": stats["batches"], "records": stats["records"], "records_per_s": round(stats["records"] / elapsed),
     "write_p50_ms": round(pct(stats["write_lat"], 0.5), 1), "write_p99_ms": round(pct(stats["write_lat"], 0.99), 1),
     "reads": stats["reads"], "reads_per_s": round(stats["reads"] / elapsed),
