@@ -15,6 +15,28 @@ import TallyTestSupport
         #expect(throws: ByteReader.Overrun.self) { try footer.withUnsafeBytes { try PartFooterCodec.decode($0) } }
     }
 
+    /// Fuzz/footer: hourly rollup codes were taken as stored, so a footer could name a code past its
+    /// dictionary (readers index with it) or codes out of order (`encode` then trapped). Both are refused.
+    @Test func hourRollupCodesOutsideTheDictionaryOrOutOfOrderAreRefused() throws {
+        let at = RandomRecords.Options.defaultEnd - 3_600_000
+        let records = (0..<64).map { i in
+            CostRecord(tenantID: "t", requestID: "r\(i)", model: i % 2 == 0 ? "a" : "b", inputTokens: 1, outputTokens: 1,
+                       costNanos: 1, createdAtMillis: at + Int64(i))
+        }
+        let (_, meta) = PartWriter.encode(PartRowsFixture.rows(records), id: 1, level: 0)
+        let d = Dimension.model.rawValue
+        let rollup = try #require(meta.hours.first?.rollups[d])
+        #expect(rollup.codes == [0, 1])
+        let valid = PartFooterCodec.encode(meta)
+        #expect((try? valid.withUnsafeBytes { try PartFooterCodec.decode($0) }) != nil)
+        for codes: [UInt32] in [[0, 2], [1, 0], [1, 1]] {
+            var bad = meta
+            bad.hours[0].rollups[d]!.codes = codes
+            let bytes = PartFooterCodec.encode(bad)
+            #expect(throws: ByteReader.Overrun.self, "codes \(codes)") { try bytes.withUnsafeBytes { try PartFooterCodec.decode($0) } }
+        }
+    }
+
     /// A trailer whose footer offset (u64) is past `Int.max` trapped in `PartReader.init`.
     @Test func trailerFooterOffsetPastIntMaxIsRefused() throws {
         let dir = try TemporaryDirectory()

@@ -363,8 +363,8 @@ package enum PartFooterCodec {
             let n = try checkedInt(r.varint(), at: r.offset)
             guard n <= rows - rowStart else { throw ByteReader.Overrun(offset: r.offset) }
             var h = HourEntry(start: start, rowStart: rowStart, rows: n,
-                              inputTokens: Int64(bitPattern: try r.varint()), outputTokens: Int64(bitPattern: try r.varint()),
-                              cost: Int64(bitPattern: try r.varint()), rollups: [])
+                              inputTokens: try nonNegative(r.varint(), at: r.offset), outputTokens: try nonNegative(r.varint(), at: r.offset),
+                              cost: try nonNegative(r.varint(), at: r.offset), rollups: [])
             rowStart += n
             let mask = try r.u8()
             for d in 0..<Dimension.allCases.count {
@@ -372,12 +372,18 @@ package enum PartFooterCodec {
                 let n = try checkedInt(r.varint(), at: r.offset)
                 guard n <= r.remaining else { throw ByteReader.Overrun(offset: r.offset) }
                 var ru = Rollup()
+                // Codes ascend and index the dictionary, counts and sums are non-negative: what `encode` writes
+                // and what readers index with, so a footer that says otherwise is damage, not a trap.
+                var next: UInt64 = 0
                 for _ in 0..<n {
-                    ru.codes.append(UInt32(truncatingIfNeeded: try r.varint()))
-                    ru.counts.append(Int64(bitPattern: try r.varint()))
-                    ru.inputTokens.append(Int64(bitPattern: try r.varint()))
-                    ru.outputTokens.append(Int64(bitPattern: try r.varint()))
-                    ru.cost.append(Int64(bitPattern: try r.varint()))
+                    let code = try r.varint()
+                    guard code >= next, code < UInt64(dictionaries[d].count) else { throw ByteReader.Overrun(offset: r.offset) }
+                    next = code + 1
+                    ru.codes.append(UInt32(code))
+                    ru.counts.append(try nonNegative(r.varint(), at: r.offset))
+                    ru.inputTokens.append(try nonNegative(r.varint(), at: r.offset))
+                    ru.outputTokens.append(try nonNegative(r.varint(), at: r.offset))
+                    ru.cost.append(try nonNegative(r.varint(), at: r.offset))
                 }
                 h.rollups.append(ru)
             }
@@ -395,16 +401,22 @@ package enum PartFooterCodec {
                 guard !overflow, next < UInt64(dictionaries[d].count) else { throw ByteReader.Overrun(offset: r.offset) }
                 code = next
                 ru.codes.append(UInt32(code))
-                ru.counts.append(Int64(bitPattern: try r.varint()))
-                ru.inputTokens.append(Int64(bitPattern: try r.varint()))
-                ru.outputTokens.append(Int64(bitPattern: try r.varint()))
-                ru.cost.append(Int64(bitPattern: try r.varint()))
+                ru.counts.append(try nonNegative(r.varint(), at: r.offset))
+                ru.inputTokens.append(try nonNegative(r.varint(), at: r.offset))
+                ru.outputTokens.append(try nonNegative(r.varint(), at: r.offset))
+                ru.cost.append(try nonNegative(r.varint(), at: r.offset))
             }
             partRollups.append(ru)
         }
         return PartMeta(id: id, tenant: tenant, level: level, rows: rows, minTime: minTime, maxTime: maxTime,
                         dictionaries: dictionaries, granules: granules, hours: hours, partRollups: partRollups)
     }
+}
+
+/// A count or sum read as a varint: stored from a non-negative `Int64`, so one past `Int64.max` is damage.
+private func nonNegative(_ value: UInt64, at offset: Int) throws -> Int64 {
+    guard let v = Int64(exactly: value) else { throw ByteReader.Overrun(offset: offset) }
+    return v
 }
 
 /// A count or offset read as a `u64` or varint; one past `Int.max` is damage, not a value to trap on.
