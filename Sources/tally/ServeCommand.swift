@@ -42,6 +42,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("export-ttl-hours"), help: "Hours an export stays downloadable before its file is deleted.")
     var exportTTLHours = 24
 
+    @Option(name: .customLong("idle-timeout"), help: "Seconds a connection may stay idle (no request, or a request trickling in) before it is closed.")
+    var idleTimeout = 60
+
+    @Option(name: .customLong("body-timeout"), help: "Seconds a client has to send a whole request body (408 after).")
+    var bodyTimeout: Double = 60
+
     func validate() throws {
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024") }
@@ -50,6 +56,8 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("--detect-interval must be 0 (off) or 1 to 604800 seconds")
         }
         guard exportTTLHours >= 1 else { throw ValidationError("--export-ttl-hours must be at least 1") }
+        guard (1...3_600).contains(idleTimeout) else { throw ValidationError("--idle-timeout must be 1 to 3600 seconds") }
+        guard bodyTimeout >= 1 && bodyTimeout <= 3_600 else { throw ValidationError("--body-timeout must be 1 to 3600 seconds") }
         guard (1...86_400).contains(reservationTTL) else { throw ValidationError("--reservation-ttl must be 1 to 86400 seconds") }
     }
 
@@ -72,6 +80,8 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.port = port
         configuration.maxBodyBytes = maxBodyBytes
         configuration.detectIntervalSeconds = detectInterval
+        configuration.idleTimeoutSeconds = idleTimeout
+        configuration.bodyTimeoutSeconds = bodyTimeout
         let server = APIServer(analytics: analytics, configuration: configuration)
         let host = self.host
         // The export sweeper: deletes expired export files every minute (and marks interrupted exports failed).
