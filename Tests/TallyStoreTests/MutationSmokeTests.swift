@@ -13,7 +13,7 @@ import TallyTestSupport
     @Test(arguments: [InputFormat.csv, .ndjson, .json])
     func recordParsersNeverTrapOnMutatedInput(format: InputFormat) throws {
         let seed = try Self.recordsText(format)
-        var rng = SplitMix64(seed: format == .csv ? 11 : format == .ndjson ? 12 : 13)
+        var rng = Xoshiro256(seed: format == .csv ? 11 : format == .ndjson ? 12 : 13)
         var accepted = 0
         for _ in 0..<Self.rounds {
             let input = Self.mutate(seed, &rng)
@@ -45,7 +45,7 @@ import TallyTestSupport
         defer { dir.remove() }
         let records = RandomRecords(seed: 9, options: .init(tenants: 1)).records(3_000)
         let (encoded, _) = PartWriter.encode(PartRowsFixture.rows(records), id: 1, level: 0)
-        var rng = SplitMix64(seed: 77)
+        var rng = Xoshiro256(seed: 77)
         let path = dir.appending("m.part")
         var refused = 0
         for round in 0..<Self.rounds / 3 {
@@ -63,7 +63,7 @@ import TallyTestSupport
         let records = RandomRecords(seed: 5, options: .init(tenants: 1)).records(4_000)
         let (_, meta) = PartWriter.encode(PartRowsFixture.rows(records), id: 3, level: 0)
         let footer = PartFooterCodec.encode(meta)
-        var rng = SplitMix64(seed: 1234)
+        var rng = Xoshiro256(seed: 1234)
         for _ in 0..<Self.rounds * 2 {
             let input = Self.mutate(footer, &rng)
             guard let decoded = try? input.withUnsafeBytes({ try PartFooterCodec.decode($0) }) else { continue }
@@ -89,7 +89,7 @@ import TallyTestSupport
         try store.close()
         let scratch = dir.appending("replay")
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
-        var rng = SplitMix64(seed: 99)
+        var rng = Xoshiro256(seed: 99)
         for _ in 0..<Self.rounds / 3 {
             for s in WriteAheadLog.segments(in: scratch) { unlink(WriteAheadLog.path(scratch, s)) }
             try FileIO.writeAtomically(Self.mutate(valid, &rng), to: WriteAheadLog.path(scratch, 1), directory: scratch)
@@ -121,7 +121,7 @@ import TallyTestSupport
         return try FileIO.readAll(path)
     }
 
-    static func mutate(_ input: [UInt8], _ rng: inout SplitMix64) -> [UInt8] {
+    static func mutate(_ input: [UInt8], _ rng: inout Xoshiro256) -> [UInt8] {
         var b = input
         for _ in 0..<(1 + Int(rng.next() % 4)) {
             guard !b.isEmpty else { b = [UInt8(truncatingIfNeeded: rng.next())]; continue }
@@ -141,7 +141,7 @@ import TallyTestSupport
         return b
     }
 
-    static func mutateTail(_ input: [UInt8], _ rng: inout SplitMix64, tail: Int) -> [UInt8] {
+    static func mutateTail(_ input: [UInt8], _ rng: inout Xoshiro256, tail: Int) -> [UInt8] {
         var b = input
         let from = max(0, b.count - tail)
         for _ in 0..<(1 + Int(rng.next() % 3)) {
@@ -149,18 +149,5 @@ import TallyTestSupport
             b[i] ^= UInt8(1) << UInt8(rng.next() % 8)
         }
         return b
-    }
-}
-
-/// A small deterministic generator for the mutations.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
