@@ -372,13 +372,12 @@ package enum PartFooterCodec {
                 let n = try checkedInt(r.varint(), at: r.offset)
                 guard n <= r.remaining else { throw ByteReader.Overrun(offset: r.offset) }
                 var ru = Rollup()
-                // Codes ascend and index the dictionary, counts and sums are non-negative: what `encode` writes
-                // and what readers index with, so a footer that says otherwise is damage, not a trap.
-                var next: UInt64 = 0
+                // Codes index the dictionary (readers index with them) and counts and sums are non-negative
+                // (`encode` writes them as unsigned), so a footer that says otherwise is damage, not a trap.
+                // Hourly codes are in the order the writer met them, not sorted.
                 for _ in 0..<n {
                     let code = try r.varint()
-                    guard code >= next, code < UInt64(dictionaries[d].count) else { throw ByteReader.Overrun(offset: r.offset) }
-                    next = code + 1
+                    guard code < UInt64(dictionaries[d].count) else { throw ByteReader.Overrun(offset: r.offset) }
                     ru.codes.append(UInt32(code))
                     ru.counts.append(try nonNegative(r.varint(), at: r.offset))
                     ru.inputTokens.append(try nonNegative(r.varint(), at: r.offset))
