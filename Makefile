@@ -35,13 +35,13 @@ test: deps
 	$(SWIFT) test --skip-build
 	./Tests/Browser/run.sh .build/debug/tally .build/browser-screenshots
 
-# Builds release, loads demo data and creates demo keys on first start (kept in $(DATA)/demo-keys.txt),
-# prints the keys and curl lines, then serves on $(HOST):$(PORT) until Ctrl-C.
+# Builds release, loads demo data (the DEMO_DAYS days up to today, UTC) and creates demo keys on first start
+# (kept in $(DATA)/demo-keys.txt), prints the keys and curl lines, then serves on $(HOST):$(PORT) until Ctrl-C.
 run: release
 	@if [ ! -f "$(DATA)/MANIFEST" ]; then \
 		echo "==> first start: generating $(DEMO_ROWS) demo records into $(DATA)"; \
 		mkdir -p "$(dir $(DATA))"; \
-		$(BIN) generate --rows $(DEMO_ROWS) --days $(DEMO_DAYS) --seed 42 --format csv --out - \
+		$(BIN) generate --rows $(DEMO_ROWS) --days $(DEMO_DAYS) --seed 42 --end "$$(date -u +%Y-%m-%dT00:00:00Z)" --format csv --out - \
 			| $(BIN) import --data "$(DATA)" --format csv - ; \
 	fi
 	$(BIN) stats --data "$(DATA)"

@@ -172,6 +172,10 @@ def main():
         status, _ = http("POST", api + "/budgets", {"tenant_id": tenant, "level": "tenant", "period": "monthly", "limit_cents": "50000"},
                          {"Authorization": "Bearer " + admin})
         check(status == 201, "a monthly budget is created for the console to show")
+        # A small data set: judge its tenant with a 1-dollar daily floor (the default is 5 dollars).
+        status, _ = http("PUT", api + "/anomalies/settings", {"tenant_id": tenant, "minimum_daily_cents": "100"},
+                         {"Authorization": "Bearer " + admin})
+        check(status == 200, f"the tenant's anomaly settings are changed ({status})")
         status, detected = http("POST", api + f"/anomalies/detect?tenant_id={tenant}&from=2025-04-02&to=2025-06-01",
                                 {}, {"Authorization": "Bearer " + admin}, timeout=120)
         check(status == 200, f"anomaly detection runs ({status})")

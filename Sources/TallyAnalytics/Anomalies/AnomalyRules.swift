@@ -16,8 +16,10 @@ public struct AnomalyThresholds: Sendable, Equatable {
     /// The rolling window of the drift rule, in days.
     public var driftWindowDays = 7
     /// A day counts only when its spend (spike) or rolling average (drift) is at least this, nano-dollars:
-    /// the floor that keeps tiny entities from flapping (default 1 dollar a day).
-    public var minimumDailyNanos: Int64 = 100 * 10_000_000
+    /// the floor that keeps tiny entities from flapping (default 5 dollars a day: on generated data a 1-dollar
+    /// floor flags about a quarter of the small tenants on day-to-day noise alone, 5 dollars keeps every injected
+    /// anomaly and a few false alarms; see docs/ANALYTICS.md).
+    public var minimumDailyNanos: Int64 = 500 * 10_000_000
     /// Severity bands: at least this percent above the expectation is LOW, above `medium` MEDIUM, above `high` HIGH.
     public var lowPercent: Int64 = 15
     public var mediumPercent: Int64 = 25
