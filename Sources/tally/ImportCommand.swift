@@ -52,6 +52,8 @@ struct ImportCommand: ParsableCommand {
         var progress = Progress(total: total)
         do {
             try s.bulkLoad { load in
+                // The store is closed right after: no need to shrink the dedup sets on commit.
+                load.evictsIDsOnCommit = false
                 input.start(translatingInto: load.strings)
                 while let outcome = input.next() {
                     errors.append(contentsOf: outcome.errors)

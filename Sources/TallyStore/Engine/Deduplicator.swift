@@ -125,7 +125,11 @@ final class Deduplicator {
             sets[s].evict(before: horizon, sealed: sealed)
             horizons[s] = max(horizons[s], horizon)
         }
-        // Cached hours were read before these rows reached the parts.
+        dropCachedHours()
+    }
+
+    /// Forgets the ids read from parts: cached hours were read before newly written rows reached the parts.
+    func dropCachedHours() {
         cold.removeAll()
         coldOrder.removeAll()
     }

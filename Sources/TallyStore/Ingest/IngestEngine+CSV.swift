@@ -101,6 +101,18 @@ extension IngestEngine {
             }
         }
         let s = i
+        // Skip eight bytes at a time while none is a comma, line feed or quote (the lowest flagged byte
+        // of a word is exact; borrows only flag bytes above a match), then find the byte itself below.
+        while i + 8 <= n {
+            let w = UInt64(littleEndian: p.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            let hit = Self.zeroBytes(w ^ 0x2C2C_2C2C_2C2C_2C2C) | Self.zeroBytes(w ^ 0x0A0A_0A0A_0A0A_0A0A)
+                | Self.zeroBytes(w ^ 0x2222_2222_2222_2222)
+            if hit != 0 {
+                i += hit.trailingZeroBitCount >> 3
+                break
+            }
+            i += 8
+        }
         while i < n {
             let c = p[i]
             if c == 0x2C || c == 0x0A || c == 0x22 { break }
@@ -122,6 +134,12 @@ extension IngestEngine {
         }
     }
 
+    /// The high bit of each zero byte of `x` set (and possibly of bytes above the lowest zero byte).
+    @inline(__always)
+    static func zeroBytes(_ x: UInt64) -> UInt64 {
+        (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080
+    }
+
     mutating func runCSV(
         _ p: UnsafeRawBufferPointer, endIsBoundary: Bool, _ work: Workspace, _ sink: inout RecordSink
     ) -> Int {
@@ -140,6 +158,10 @@ extension IngestEngine {
             var terminated = false
             var problem = CSVFieldEnd.comma
             var blank = true
+            // Hashes of the user and workflow ids, whose interner slots start loading as soon as the
+            // field is read (see `RecordSink.append`); `.some(nil)` for a value that is not looked up.
+            var userHash: UInt64?? = .some(nil)
+            var workflowHash: UInt64?? = .some(nil)
             headerNames.removeAll(keepingCapacity: true)
             work.clearSlots()
             fields: while true {
@@ -156,7 +178,14 @@ extension IngestEngine {
                 if isHeader {
                     headerNames.append(Array(UnsafeRawBufferPointer(start: f.base, count: f.count)))
                 } else if col < map.count, f.count > 0 {
-                    work.slots[Int(map[col])] = FieldValue(base: f.base, count: f.count, kind: .text)
+                    let field = Int(map[col])
+                    let value = FieldValue(base: f.base, count: f.count, kind: .text)
+                    work.slots[field] = value
+                    if field == RecordField.userID.rawValue {
+                        userHash = sink.prefetch(value)
+                    } else if field == RecordField.workflowID.rawValue {
+                        workflowHash = sink.prefetch(value)
+                    }
                 }
                 if f.count > 0 || col > 0 || f.end == .comma { blank = false }
                 col += 1
@@ -217,7 +246,7 @@ extension IngestEngine {
                 sink.fail(recordLine, nil, "the row has \(col) fields but the header has \(map.count)")
                 continue
             }
-            sink.append(work.slots, line: recordLine)
+            sink.append(work.slots, line: recordLine, userHash: userHash, workflowHash: workflowHash)
         }
         return n
     }

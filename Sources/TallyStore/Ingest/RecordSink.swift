@@ -91,16 +91,26 @@ struct RecordSink {
 
     /// Validates the 13 values at `f` (indexed by `RecordField.rawValue`) and appends the record, or
     /// records one error per bad field.
-    mutating func append(_ f: UnsafeMutablePointer<FieldValue>, line: Int) {
+    ///
+    /// The user and workflow ids are the values likely to miss the cache (tens of thousands of them), so
+    /// their interner slots are loaded early: a caller that has them before the rest of the record (the
+    /// CSV reader, as it reads the row) passes what `prefetch(_:)` returned for them; otherwise they are
+    /// hashed and prefetched here, so at least the misses overlap the work on the fields before them.
+    mutating func append(
+        _ f: UnsafeMutablePointer<FieldValue>, line: Int,
+        userHash: UInt64?? = nil, workflowHash: UInt64?? = nil
+    ) {
         var ok = true
+        let userHash = userHash ?? prefetch(f[RecordField.userID.rawValue])
+        let workflowHash = workflowHash ?? prefetch(f[RecordField.workflowID.rawValue])
         let tenant = internTenant(f[RecordField.tenantID.rawValue], line, &ok)
         let project = internString(f[RecordField.projectID.rawValue], .projectID, line, &ok)
         let environment = internString(f[RecordField.environment.rawValue], .environment, line, &ok)
-        let user = internString(f[RecordField.userID.rawValue], .userID, line, &ok)
+        let user = internString(f[RecordField.userID.rawValue], .userID, line, &ok, hash: userHash)
         let feature = internString(f[RecordField.featureTag.rawValue], .featureTag, line, &ok)
         let request = f[RecordField.requestID.rawValue]
         checkRequestID(request, line, &ok)
-        let workflow = internString(f[RecordField.workflowID.rawValue], .workflowID, line, &ok)
+        let workflow = internString(f[RecordField.workflowID.rawValue], .workflowID, line, &ok, hash: workflowHash)
         let skill = internString(f[RecordField.skillID.rawValue], .skillID, line, &ok)
         var modelOK = true
         let model = internString(f[RecordField.model.rawValue], .model, line, &modelOK)
@@ -141,9 +151,22 @@ struct RecordSink {
         return code
     }
 
-    /// Interns a string dimension, applying its default and the id rules.
+    /// The `byteHash` of a string value that will be interned, after starting to load its interner slot;
+    /// nil for a value that will not be looked up (absent, not a string or too long).
     @inline(__always)
-    private mutating func internString(_ v: FieldValue, _ field: RecordField, _ line: Int, _ ok: inout Bool) -> UInt32 {
+    func prefetch(_ v: FieldValue) -> UInt64? {
+        guard v.count > 0, v.count <= limits.maxFieldBytes, v.kind == .text || v.kind == .string else { return nil }
+        let h = byteHash(v.bytes)
+        batch.strings.prefetch(hash: h)
+        return h
+    }
+
+    /// Interns a string dimension, applying its default and the id rules. `hash`, when not nil, is the
+    /// `byteHash` of the value (see `prefetch`).
+    @inline(__always)
+    private mutating func internString(
+        _ v: FieldValue, _ field: RecordField, _ line: Int, _ ok: inout Bool, hash: UInt64? = nil
+    ) -> UInt32 {
         if isMissing(v) {
             if field == .model { fail(line, field, "is required"); ok = false; return 0 }
             return defaultCode(field)
@@ -154,7 +177,7 @@ struct RecordSink {
             ok = false
             return 0
         }
-        guard let code = intern(v.bytes, field.isID ? .id : .text) else {
+        guard let code = intern(v.bytes, field.isID ? .id : .text, hash: hash) else {
             let b = v.bytes
             fail(line, field, ByteChecks.isValidUTF8(b) ? "contains a control character" : "is not valid UTF-8")
             ok = false
@@ -176,8 +199,8 @@ struct RecordSink {
     /// Interns a value that passes `rule`; a value interned before (under any rule) is found without checks,
     /// so callers check `codeFlags` for the rule of their field.
     @inline(__always)
-    private mutating func intern(_ bytes: UnsafeRawBufferPointer, _ rule: Rule) -> UInt32? {
-        let code = batch.strings.intern(bytes) { b in
+    private mutating func intern(_ bytes: UnsafeRawBufferPointer, _ rule: Rule, hash: UInt64? = nil) -> UInt32? {
+        let code = batch.strings.intern(bytes, hash: hash ?? byteHash(bytes)) { b in
             let ok = switch rule {
             case .text: ByteChecks.isValidUTF8(b)
             case .id: ByteChecks.isPrintableASCII(b) || (ByteChecks.isValidUTF8(b) && !ByteChecks.hasControl(b))

@@ -1,3 +1,4 @@
+import CLZ4
 import Synchronization
 
 /// Maps byte strings to dense `UInt32` codes, so each distinct string is validated and allocated once.
@@ -75,6 +76,15 @@ package struct StringInterner: Sendable {
         }
     }
 
+    /// Starts loading the first slot a lookup of a string with `byteHash` `h` reads, so a probe made a
+    /// little later (after other work) finds it in the cache instead of waiting for memory.
+    @inline(__always)
+    package func prefetch(hash h: UInt64) {
+        slots.withUnsafeBufferPointer { table in
+            tally_prefetch(table.baseAddress! + (Int(truncatingIfNeeded: h) & (table.count - 1)))
+        }
+    }
+
     /// Returns the code of `bytes` if it was interned before.
     package func lookup(_ bytes: UnsafeRawBufferPointer) -> UInt32? {
         find(bytes, byteHash(bytes)).found
@@ -83,7 +93,14 @@ package struct StringInterner: Sendable {
     /// Interns `bytes`, creating the `String` with `make` only when the bytes are new.
     /// `make` may reject the bytes (invalid UTF-8) by returning nil; nothing is stored then.
     package mutating func intern(_ bytes: UnsafeRawBufferPointer, make: (UnsafeRawBufferPointer) -> String?) -> UInt32? {
-        let h = byteHash(bytes)
+        intern(bytes, hash: byteHash(bytes), make: make)
+    }
+
+    /// `intern(_:make:)` with the `byteHash` of `bytes` already computed (see `prefetch(hash:)`).
+    @inline(__always)
+    package mutating func intern(
+        _ bytes: UnsafeRawBufferPointer, hash h: UInt64, make: (UnsafeRawBufferPointer) -> String?
+    ) -> UInt32? {
         let (found, s) = find(bytes, h)
         if let found { return found }
         guard let string = make(bytes) else { return nil }
