@@ -71,12 +71,4 @@ extension Handlers {
             highPercent: try body.number("severity_high_pct"))
         return JSONCoding.response(try await analytics.updateAnomalySettings(patch, principal: principal))
     }
-
-    /// The `:id` of a route; an id no resource can have is "not found".
-    func resourceID(_ context: APIRequestContext, _ kind: String) throws -> String {
-        guard let id = context.parameters.get("id"), !id.isEmpty, id.utf8.count <= 64 else {
-            throw Problem(.notFound, "no such \(kind)")
-        }
-        return id
-    }
 }

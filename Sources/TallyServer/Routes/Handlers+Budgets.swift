@@ -34,14 +34,14 @@ extension Handlers {
     func getBudget(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         _ = try QueryParameters(request, allowed: [])
-        return JSONCoding.response(try await analytics.budget(id: try budgetID(context), principal: principal))
+        return JSONCoding.response(try await analytics.budget(id: try resourceID(context, "budget"), principal: principal))
     }
 
     /// `PATCH budgets/{id}`: changes `limit_cents`, `warn_ratio` or `enforce` (admin keys).
     func updateBudget(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         _ = try QueryParameters(request, allowed: [])
-        let id = try budgetID(context)
+        let id = try resourceID(context, "budget")
         let body = try await JSONBody.read(request, limit: Self.maxSmallBodyBytes, allowed: [
             "limit_cents", "warn_ratio", "enforce", "tenant_id", "level", "feature_tag", "user_id", "period",
         ])
@@ -57,14 +57,7 @@ extension Handlers {
     func deleteBudget(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         _ = try QueryParameters(request, allowed: [])
-        try await analytics.deleteBudget(id: try budgetID(context), principal: principal)
+        try await analytics.deleteBudget(id: try resourceID(context, "budget"), principal: principal)
         return Response(status: .noContent)
-    }
-
-    private func budgetID(_ context: APIRequestContext) throws -> String {
-        guard let id = context.parameters.get("id"), !id.isEmpty, id.utf8.count <= 64 else {
-            throw Problem(.notFound, "no such budget")
-        }
-        return id
     }
 }

@@ -41,7 +41,7 @@ extension Handlers {
     func getExport(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         _ = try QueryParameters(request, allowed: [])
-        let export = try await analytics.export(id: try exportID(context), principal: principal)
+        let export = try await analytics.export(id: try resourceID(context, "export"), principal: principal)
         return JSONCoding.response(export.view(downloadURL: Self.downloadURL(export)))
     }
 
@@ -50,7 +50,7 @@ extension Handlers {
     func downloadExport(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let q = try QueryParameters(request, allowed: ["gzip"])
-        let export = try await analytics.export(id: try exportID(context), principal: principal)
+        let export = try await analytics.export(id: try resourceID(context, "export"), principal: principal)
         switch export.status {
         case .ready: break
         case .expired: throw Problem(.notFound, "export \(export.id) expired; ask for a new one")
@@ -124,12 +124,6 @@ extension Handlers {
     /// The download address of an export.
     static func downloadURL(_ e: Export) -> String { Endpoint.listExports.path + "/" + e.id + "/download" }
 
-    private func exportID(_ context: APIRequestContext) throws -> String {
-        guard let id = context.parameters.get("id"), !id.isEmpty, id.utf8.count <= 64 else {
-            throw Problem(.notFound, "no such export")
-        }
-        return id
-    }
 }
 
 /// `{ exports: [...] }`.

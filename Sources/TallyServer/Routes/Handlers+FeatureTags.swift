@@ -29,14 +29,14 @@ extension Handlers {
         let principal = try context.requirePrincipal()
         let q = try QueryParameters(request, allowed: ["from", "to"])
         return JSONCoding.response(try await analytics.featureTag(
-            id: try featureTagID(context), from: try q.time("from"), to: try q.time("to"), principal: principal))
+            id: try resourceID(context, "feature tag"), from: try q.time("from"), to: try q.time("to"), principal: principal))
     }
 
     /// `PATCH feature-tags/{id}`: changes `description` or `owner` (admin keys).
     func updateFeatureTag(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         _ = try QueryParameters(request, allowed: [])
-        let id = try featureTagID(context)
+        let id = try resourceID(context, "feature tag")
         let body = try await JSONBody.read(request, limit: Self.maxSmallBodyBytes, allowed: ["description", "owner", "tag", "tenant_id"])
         for fixed in ["tag", "tenant_id"] where try body.isPresent(fixed) {
             throw Problem.invalidParameter(fixed, "cannot be changed; delete the registration and register the other tag")
@@ -49,14 +49,7 @@ extension Handlers {
     func deleteFeatureTag(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         _ = try QueryParameters(request, allowed: [])
-        try await analytics.deleteFeatureTag(id: try featureTagID(context), principal: principal)
+        try await analytics.deleteFeatureTag(id: try resourceID(context, "feature tag"), principal: principal)
         return Response(status: .noContent)
-    }
-
-    private func featureTagID(_ context: APIRequestContext) throws -> String {
-        guard let id = context.parameters.get("id"), !id.isEmpty, id.utf8.count <= 64 else {
-            throw Problem(.notFound, "no such feature tag")
-        }
-        return id
     }
 }

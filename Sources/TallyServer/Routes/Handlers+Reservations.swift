@@ -23,14 +23,14 @@ extension Handlers {
     func getReservation(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         _ = try QueryParameters(request, allowed: [])
-        return JSONCoding.response(try await analytics.reservation(id: try reservationID(context), principal: principal))
+        return JSONCoding.response(try await analytics.reservation(id: try resourceID(context, "reservation"), principal: principal))
     }
 
     /// `POST policy/reservations/{id}/settle` with `actual_cost_cents`: releases the hold.
     func settleReservation(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         _ = try QueryParameters(request, allowed: [])
-        let id = try reservationID(context)
+        let id = try resourceID(context, "reservation")
         let body = try await JSONBody.read(request, limit: Self.maxSmallBodyBytes, allowed: ["actual_cost_cents"])
         return JSONCoding.response(try await analytics.settleReservation(
             id: id, actualCostCents: try body.string("actual_cost_cents"), principal: principal))
@@ -40,13 +40,6 @@ extension Handlers {
     func cancelReservation(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         _ = try QueryParameters(request, allowed: [])
-        return JSONCoding.response(try await analytics.cancelReservation(id: try reservationID(context), principal: principal))
-    }
-
-    private func reservationID(_ context: APIRequestContext) throws -> String {
-        guard let id = context.parameters.get("id"), !id.isEmpty, id.utf8.count <= 64 else {
-            throw Problem(.notFound, "no such reservation")
-        }
-        return id
+        return JSONCoding.response(try await analytics.cancelReservation(id: try resourceID(context, "reservation"), principal: principal))
     }
 }

@@ -55,4 +55,12 @@ struct Handlers: Sendable {
         case .metrics: try await metricsText(request, context)
         }
     }
+
+    /// The `:id` of a route; an id no resource can have is "not found".
+    func resourceID(_ context: APIRequestContext, _ kind: String) throws -> String {
+        guard let id = context.parameters.get("id"), !id.isEmpty, id.utf8.count <= 64 else {
+            throw Problem(.notFound, "no such \(kind)")
+        }
+        return id
+    }
 }
