@@ -30,18 +30,8 @@ struct AnomaliesCommand: AsyncParsableCommand {
         @Flag(help: "Compare with the anomalies `tally generate` injected (give it the same arguments).")
         var generated = false
 
-        @Option(help: "With --generated: the rows given to tally generate.")
-        var rows: Int = 1_000_000
-        @Option(help: "With --generated: the days given to tally generate.")
-        var days: Int = 30
-        @Option(help: "With --generated: the seed given to tally generate.")
-        var seed: UInt64 = 42
-        @Option(help: "With --generated: the tenants given to tally generate.")
-        var tenants: Int = 200
-        @Option(help: "With --generated: the users given to tally generate.")
-        var users: Int = 50_000
-        @Option(help: "With --generated: the end given to tally generate.")
-        var end: String = "2025-06-01T00:00:00Z"
+        /// With --generated: the arguments given to `tally generate`.
+        @OptionGroup var world: SyntheticOptionGroup
 
         func validate() throws {
             if let cents = minimumDailyCents, cents < 0 || cents > 100_000_000 {
@@ -50,7 +40,8 @@ struct AnomaliesCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let endMillis = try Timestamp.parse(end).get()
+            let generatorOptions = try world.options()
+            let endMillis = generatorOptions.end
             let nowMillis: Int64 = if let now { try Timestamp.parse(now).get() } else if generated { endMillis } else { wallClockMillis() }
             let s = try store.open(background: false, readOnly: true)
             defer { try? s.close() }
@@ -69,7 +60,7 @@ struct AnomaliesCommand: AsyncParsableCommand {
             printTable(all.filter { $0.entity.level == .tenant })
 
             guard generated else { return }
-            let generator = SyntheticGenerator(.init(rows: rows, days: days, seed: seed, tenants: tenants, end: endMillis, users: users))
+            let generator = SyntheticGenerator(generatorOptions)
             print("")
             print("injected vs found:")
             var missed = 0

@@ -19,23 +19,7 @@ struct GenerateCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "Number of records.")
-    var rows: Int = 1_000_000
-
-    @Option(help: "Length of the window in days.")
-    var days: Int = 30
-
-    @Option(help: "Seed of every random choice.")
-    var seed: UInt64 = 42
-
-    @Option(help: "Number of tenants.")
-    var tenants: Int = 200
-
-    @Option(help: "Approximate number of distinct users (fewer for small row counts).")
-    var users: Int = 50_000
-
-    @Option(help: "End of the window (exclusive), RFC 3339 UTC.")
-    var end: String = "2025-06-01T00:00:00Z"
+    @OptionGroup var world: SyntheticOptionGroup
 
     @Option(help: "Output format: csv or ndjson.")
     var format: String = "csv"
@@ -47,23 +31,14 @@ struct GenerateCommand: ParsableCommand {
     var describe = false
 
     func validate() throws {
-        guard rows >= 0 else { throw ValidationError("--rows must be >= 0") }
-        guard days >= 1 else { throw ValidationError("--days must be >= 1") }
-        guard tenants >= 1 else { throw ValidationError("--tenants must be >= 1") }
-        guard users >= 1 else { throw ValidationError("--users must be >= 1") }
         guard RecordFileFormat(rawValue: format) != nil else {
             throw ValidationError("--format must be one of: \(RecordFileFormat.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        guard (try? Timestamp.parse(end).get()) != nil else {
-            throw ValidationError("--end must be an RFC 3339 timestamp such as 2025-06-01T00:00:00Z")
         }
         guard !out.isEmpty else { throw ValidationError("--out must be a file path or -") }
     }
 
     func run() throws {
-        let generator = SyntheticGenerator(.init(
-            rows: rows, days: days, seed: seed, tenants: tenants,
-            end: try Timestamp.parse(end).get(), users: users))
+        let generator = SyntheticGenerator(try world.options())
         if describe { printDescription(generator) }
 
         let fd = out == "-" ? STDOUT_FILENO : try FileIO.open(out, O_WRONLY | O_CREAT | O_TRUNC)
@@ -93,5 +68,42 @@ struct GenerateCommand: ParsableCommand {
         }
         var text = lines.joined(separator: "\n") + "\n"
         text.withUTF8 { _ = try? FileIO.writeAll(STDERR_FILENO, UnsafeRawBufferPointer($0), path: "standard error") }
+    }
+}
+
+/// What shapes a generated data set: `tally generate` takes it, and `tally anomalies detect --generated` takes the
+/// same arguments to know what was injected.
+struct SyntheticOptionGroup: ParsableArguments {
+    @Option(help: "Number of records.")
+    var rows: Int = 1_000_000
+
+    @Option(help: "Length of the window in days.")
+    var days: Int = 30
+
+    @Option(help: "Seed of every random choice.")
+    var seed: UInt64 = 42
+
+    @Option(help: "Number of tenants.")
+    var tenants: Int = 200
+
+    @Option(help: "Approximate number of distinct users (fewer for small row counts).")
+    var users: Int = 50_000
+
+    @Option(help: "End of the window (exclusive), RFC 3339 UTC.")
+    var end: String = "2025-06-01T00:00:00Z"
+
+    func validate() throws {
+        guard rows >= 0 else { throw ValidationError("--rows must be >= 0") }
+        guard days >= 1 else { throw ValidationError("--days must be >= 1") }
+        guard tenants >= 1 else { throw ValidationError("--tenants must be >= 1") }
+        guard users >= 1 else { throw ValidationError("--users must be >= 1") }
+        guard (try? Timestamp.parse(end).get()) != nil else {
+            throw ValidationError("--end must be an RFC 3339 timestamp such as 2025-06-01T00:00:00Z")
+        }
+    }
+
+    /// The generator's options.
+    func options() throws -> SyntheticGenerator.Options {
+        .init(rows: rows, days: days, seed: seed, tenants: tenants, end: try Timestamp.parse(end).get(), users: users)
     }
 }
