@@ -36,6 +36,11 @@ let package = Package(
             pkgConfig: "liblz4",
             providers: [.apt(["liblz4-dev"]), .brew(["lz4"])]
         ),
+        // A VFS shim that checksums every page of the catalog (SQLite itself checks none).
+        .target(
+            name: "CTallySQLite",
+            linkerSettings: [.linkedLibrary("sqlite3")]
+        ),
         .target(
             name: "TallyStore",
             dependencies: ["CLZ4"],
@@ -51,6 +56,7 @@ let package = Package(
             dependencies: [
                 "TallyQuery",
                 "TallyStore",
+                "CTallySQLite",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -104,7 +110,10 @@ let package = Package(
         ),
         .testTarget(
             name: "TallyAnalyticsTests",
-            dependencies: ["TallyAnalytics", "TallyQuery", "TallyStore", "TallyTestSupport"],
+            dependencies: [
+                "TallyAnalytics", "TallyQuery", "TallyStore", "TallyTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -23,11 +23,27 @@ public final class Catalog: Sendable {
             throw StoreError.io(path: directory, operation: "mkdir", errno: errno)
         }
         path = Self.path(in: directory)
+        try Self.registerPageChecksums()
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
         configuration.label = "tally-catalog"
-        pool = try DatabasePool(path: path, configuration: configuration)
+        configuration.prepareDatabase { db in try Catalog.reservePageChecksumBytes(db) }
+        var pool = try DatabasePool(path: path, configuration: configuration)
         try Self.migrator.migrate(pool)
+        if try !pool.read(Self.hasPageChecksums) {
+            // A catalog written before page checksums: VACUUM rewrites every page with the reserved bytes, and
+            // connections opened before it must not keep the old layout.
+            try pool.writeWithoutTransaction { db in
+                try db.execute(sql: "VACUUM")
+                try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+            }
+            try pool.close()
+            pool = try DatabasePool(path: path, configuration: configuration)
+            guard try pool.read(Self.hasPageChecksums) else {
+                throw DatabaseError(resultCode: .SQLITE_CANTOPEN, message: "\(path): cannot add page checksums to the catalog")
+            }
+        }
+        self.pool = pool
     }
 
     static var migrator: DatabaseMigrator {

@@ -1,0 +1,72 @@
+import Foundation
+import GRDB
+@testable import TallyAnalytics
+import TallyTestSupport
+import Testing
+
+@Suite("Catalog page checksums: a damaged page is an error, never a wrong budget or key")
+struct CatalogChecksumTests {
+    static let actor = "checksum-probe-actor-7f3a"
+
+    static func budget() -> Budget {
+        Budget(id: "bud_checksum_probe", tenant: "acme", level: .tenant, subject: "", period: .daily, limitNanos: 123_456_789_000,
+               warnRatio: 0.8, enforce: true, createdAt: 1_000, updatedAt: 1_000, createdBy: actor)
+    }
+
+    /// Offsets of every occurrence of `needle` in `bytes`.
+    static func occurrences(of needle: String, in bytes: [UInt8]) -> [Int] {
+        let n = Array(needle.utf8)
+        guard bytes.count >= n.count else { return [] }
+        return (0...(bytes.count - n.count)).filter { bytes[$0..<($0 + n.count)].elementsEqual(n) }
+    }
+
+    @Test("a new catalog carries page checksums; a flipped byte in a budget row fails the read instead of answering")
+    func flippedByteInABudgetIsDetected() async throws {
+        try await withTemporaryDirectory(prefix: "tally-catalog-cksum") { dir in
+            do {
+                let catalog = try Catalog(directory: dir)
+                try catalog.insertBudget(Self.budget(), actor: Self.actor)
+                #expect(try catalog.budgets(tenant: "acme").map(\.createdBy) == [Self.actor])
+            }  // the last connection closes: SQLite checkpoints the WAL into the database file
+            let path = Catalog.path(in: dir)
+            var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+            #expect(bytes[20] == 8, "the header reserves 8 bytes per page for the checksum")
+            let hits = Self.occurrences(of: Self.actor, in: bytes)
+            try #require(!hits.isEmpty)
+            for offset in hits { bytes[offset + 3] ^= 0x01 }
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+
+            let before = Catalog.pageChecksumFailures
+            let reopened = try Catalog(directory: dir)
+            #expect(throws: DatabaseError.self) { _ = try reopened.budgets(tenant: "acme") }
+            #expect(Catalog.pageChecksumFailures > before)
+        }
+    }
+
+    @Test("a catalog written before page checksums is rewritten with them when it is opened, and keeps its rows")
+    func oldCatalogGainsChecksums() async throws {
+        try await withTemporaryDirectory(prefix: "tally-catalog-cksum") { dir in
+            let path = Catalog.path(in: dir)
+            do {
+                // The layout of an older Tally: no reserved bytes.
+                let queue = try DatabaseQueue(path: path)
+                try Catalog.migrator.migrate(queue)
+                try queue.write { db in
+                    try db.execute(sql: """
+                        INSERT INTO budgets (id, tenant_id, level, subject, period, limit_nanos, warn_ratio, enforce,
+                                             created_at, updated_at, created_by)
+                        VALUES ('bud_old', 'acme', 'tenant', '', 'monthly', 5000000000, 0.8, 1, 1, 1, 'cli')
+                        """)
+                }
+            }
+            #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))[20] == 0)
+            do {
+                let catalog = try Catalog(directory: dir)
+                #expect(try catalog.budgets(tenant: "acme").map(\.limitNanos) == [5_000_000_000])
+            }
+            #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))[20] == 8)
+            let reopened = try Catalog(directory: dir)
+            #expect(try reopened.budgets(tenant: "acme").map(\.id) == ["bud_old"])
+        }
+    }
+}
