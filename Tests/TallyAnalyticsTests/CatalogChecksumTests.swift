@@ -69,4 +69,66 @@ struct CatalogChecksumTests {
             #expect(try reopened.budgets(tenant: "acme").map(\.id) == ["bud_old"])
         }
     }
+
+    /// Every row of every table, as text, read through the catalog's own connections.
+    static func dump(_ catalog: Catalog) throws -> String {
+        try catalog.pool.read { db in
+            var out = ""
+            let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            for table in tables {
+                out += table + ":\n"
+                for row in try Row.fetchAll(db, sql: "SELECT * FROM \"\(table)\" ORDER BY rowid") { out += "\(row)\n" }
+            }
+            return out
+        }
+    }
+
+    @Test("corruption matrix: a changed byte anywhere in catalog.sqlite is detected or harmless, never a wrong row")
+    func matrix() async throws {
+        try await withTemporaryDirectory(prefix: "tally-catalog-matrix") { root in
+            let template = root + "/template"
+            let truth: String
+            do {
+                let catalog = try Catalog(directory: template)
+                for i in 0..<20 {
+                    _ = try catalog.createKey(tenant: "tenant-\(i % 4)", role: i % 2 == 0 ? .reader : .writer)
+                    var b = Self.budget()
+                    b.id = "bud_\(i)"
+                    b.tenant = "tenant-\(i)"
+                    b.limitNanos = Int64(i + 1) * 1_000_000_000
+                    try catalog.insertBudget(b, actor: "cli")
+                }
+                truth = try Self.dump(catalog)
+            }
+            let clean = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Catalog.path(in: template))))
+            let changes: [(String, (UInt8) -> UInt8)] = [("bit 0", { $0 ^ 1 }), ("bit 7", { $0 ^ 0x80 }), ("+1", { $0 &+ 1 }), ("-1", { $0 &- 1 })]
+            var counts = ["harmless": 0, "detected": 0, "silently wrong": 0]
+            var silent: [String] = []
+            let offsets = (0..<64).map { $0 * clean.count / 64 + 7 * $0 % 97 }
+            for (n, offset) in offsets.enumerated() {
+                for (name, change) in changes {
+                    let dir = root + "/case-\(n)-\(name)"
+                    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+                    var bytes = clean
+                    bytes[offset] = change(bytes[offset])
+                    try Data(bytes).write(to: URL(fileURLWithPath: Catalog.path(in: dir)))
+                    let outcome: String
+                    do {
+                        let catalog = try Catalog(directory: dir)
+                        outcome = try Self.dump(catalog) == truth ? "harmless" : "silently wrong"
+                    } catch {
+                        outcome = "detected"
+                    }
+                    counts[outcome, default: 0] += 1
+                    if outcome == "silently wrong" { silent.append("offset \(offset) \(name)") }
+                    try? FileManager.default.removeItem(atPath: dir)
+                }
+            }
+            let line = "| catalog.sqlite | \(offsets.count * changes.count) | \(counts["harmless"]!) | 0 | \(counts["detected"]!) | \(counts["silently wrong"]!) | - |\n"
+            if let out = ProcessInfo.processInfo.environment["TALLY_CATALOG_CORRUPTION_TABLE"] {
+                try? line.write(toFile: out, atomically: true, encoding: .utf8)
+            }
+            #expect(silent.isEmpty, Comment(rawValue: "silently wrong: " + silent.joined(separator: ", ") + "\n" + line))
+        }
+    }
 }
