@@ -619,7 +619,7 @@ enum OpenAPIDocument {
       "put": {
         "operationId": "setWebhook",
         "summary": "Set the tenant's incident webhook",
-        "description": "Writer or admin keys. On every incident state change (opened, acknowledged, resolved) the server POSTs a JSON body {event, delivery_id, occurred_at, previous_status, incident} to url with headers X-Tally-Signature: sha256=<hex HMAC-SHA256 of the raw body keyed with secret> and X-Tally-Delivery: <delivery id>. A non-2xx answer or a failed connection is retried with exponential backoff (the same delivery id); a delivered change is never sent again.",
+        "description": "Writer or admin keys. On every incident state change (opened, acknowledged, resolved) the server POSTs a JSON body {event, delivery_id, occurred_at, previous_status, incident} to url with headers X-Tally-Signature: sha256=<hex HMAC-SHA256 of the raw body keyed with secret> and X-Tally-Delivery: <delivery id>. A non-2xx answer or a failed connection is retried with exponential backoff (the same delivery id); a delivered change is never sent again. The url must reach a public address: loopback, private (RFC 1918, fc00::/7), link-local (169.254.0.0/16, fe80::/10), unspecified, multicast and reserved addresses in any spelling (IPv4-mapped too) and localhost names are refused here (400, parameter url) and, after resolution, on every delivery (recorded as a failed attempt), unless the server runs with --allow-private-webhooks.",
         "requestBody": {
           "required": true,
           "content": {
