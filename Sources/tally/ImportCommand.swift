@@ -47,7 +47,10 @@ struct ImportCommand: ParsableCommand {
         for line in s.openReport { printError("note: \(line)") }
         let started = monotonicNow()
         let input = ParsingThread(fd: fd, format: format, pricing: prices, total: total, path: file)
+        // The first errors to print and how many bad records there were: a file of bad records must not
+        // cost memory per error.
         var errors: [RecordError] = []
+        var rejected = 0
         var parsed = 0, inserted = 0, duplicates = 0
         var progress = Progress(total: total)
         do {
@@ -56,10 +59,11 @@ struct ImportCommand: ParsableCommand {
                 load.evictsIDsOnCommit = false
                 input.start(translatingInto: load.strings)
                 while let outcome = input.next() {
-                    errors.append(contentsOf: outcome.errors)
+                    if errors.count < Self.listed { errors.append(contentsOf: outcome.errors.prefix(Self.listed - errors.count)) }
+                    rejected += outcome.rejectedRecords
                     parsed += outcome.batch.count
                     // Without --skip-bad, the first bad record dooms the load: keep reading only to report.
-                    if outcome.batch.count > 0 && (skipBad || errors.isEmpty) {
+                    if outcome.batch.count > 0 && (skipBad || rejected == 0) {
                         let r = try load.add(outcome.batch)
                         inserted += r.inserted
                         duplicates += r.duplicates.count
@@ -67,26 +71,30 @@ struct ImportCommand: ParsableCommand {
                     progress.show(bytes: input.bytesRead, rows: parsed, phase: "importing")
                 }
                 if let failure = input.failure { throw ValidationError(failure) }
-                if !skipBad && !errors.isEmpty { throw ImportRejected() }
+                if !skipBad && rejected > 0 { throw ImportRejected() }
             }
         } catch is ImportRejected {
             progress.finish()
-            report(errors)
+            report(errors, rejected: rejected)
             try s.close()
-            printError("\(errors.count) bad record(s): nothing stored (use --skip-bad to store the \(parsed) good ones)")
+            printError("\(rejected) bad record(s): nothing stored (use --skip-bad to store the \(parsed) good ones)")
             throw ExitCode(1)
         }
         progress.finish()
-        report(errors)
+        report(errors, rejected: rejected)
         try s.close()
         let seconds = max(monotonicNow() - started, 1e-6)
-        print("inserted \(inserted), duplicates \(duplicates), rejected \(errors.count) in \(fixed(seconds, 2)) s "
-            + "(\(Int(Double(parsed + errors.count) / seconds)) records/s)")
+        print("inserted \(inserted), duplicates \(duplicates), rejected \(rejected) in \(fixed(seconds, 2)) s "
+            + "(\(Int(Double(parsed + rejected) / seconds)) records/s)")
     }
 
-    private func report(_ errors: [RecordError]) {
-        for e in errors.prefix(50) { printError("line \(e.line)\(e.field.map { ", field \($0)" } ?? ""): \(e.reason)") }
-        if errors.count > 50 { printError("... and \(errors.count - 50) more bad records") }
+    /// How many errors an import prints.
+    static let listed = 50
+
+    private func report(_ errors: [RecordError], rejected: Int) {
+        for e in errors { printError("line \(e.line)\(e.field.map { ", field \($0)" } ?? ""): \(e.reason)") }
+        let shown = Set(errors.map(\.line)).count
+        if rejected > shown { printError("... and \(rejected - shown) more bad records") }
     }
 }
 

@@ -299,14 +299,8 @@ struct QueryReport {
         return out
     }
 
-    static func csvField(_ s: String) -> String {
-        guard s.unicodeScalars.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return s }
-        var out = "\""
-        for u in s.unicodeScalars {
-            if u == "\"" { out += "\"\"" } else { out.unicodeScalars.append(u) }
-        }
-        return out + "\""
-    }
+    /// Through `SpreadsheetCSV`: people open this in spreadsheets, and keys are writer-chosen text.
+    static func csvField(_ s: String) -> String { SpreadsheetCSV.cell(s) }
 
     // MARK: JSON
 

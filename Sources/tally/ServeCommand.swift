@@ -48,6 +48,10 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("body-timeout"), help: "Seconds a client has to send a whole request body (408 after).")
     var bodyTimeout: Double = 60
 
+    @Flag(name: .customLong("allow-private-webhooks"),
+          help: "Let incident webhooks reach loopback, private, link-local and other non-public addresses (refused by default: a writer key chooses the URL).")
+    var allowPrivateWebhooks = false
+
     func validate() throws {
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024") }
@@ -74,6 +78,7 @@ struct ServeCommand: AsyncParsableCommand {
         options.maxBuckets = Int64(maxBuckets)
         options.reservationTTLMillis = Int64(reservationTTL) * 1000
         options.exportTTLMillis = Int64(exportTTLHours) * 3_600_000
+        options.allowPrivateWebhooks = allowPrivateWebhooks
         let analytics = Analytics(store: s, catalog: try Catalog(directory: store.data), options: options)
         var configuration = ServerConfiguration()
         configuration.host = host

@@ -16,8 +16,8 @@ let anomalySettingsPath = "/api/v1/analytics/anomalies/settings"
 extension ServerFixture {
     /// Ten dollars a day for both tenants from April 10, and a spike of (chat, u1, m-big) on May 2 and 3 for each;
     /// "now" is May 4, so the spike is ongoing.
-    static func spikeFixture() throws -> ServerFixture {
-        let f = try ServerFixture(seed: false)
+    static func spikeFixture(allowPrivateWebhooks: Bool = false) throws -> ServerFixture {
+        let f = try ServerFixture(seed: false, allowPrivateWebhooks: allowPrivateWebhooks)
         var records: [CostRecord] = []
         var n = 0
         let start = ms("2025-04-10T12:00:00Z")
@@ -162,7 +162,7 @@ struct AnomalyRoutesTests {
     func webhookConfiguration() async throws {
         let f = try ServerFixture()
         try await f.withRouter { client in
-            let body = #"{"url":"http://127.0.0.1:9/hook","secret":"0123456789abcdef-secret"}"#
+            let body = #"{"url":"https://hooks.example.com:8443/hook","secret":"0123456789abcdef-secret"}"#
             try expectProblem(try await send(client, .put, webhookPath, f.readerA, body), .forbidden, "forbidden")
             try expectProblem(try await send(client, .put, webhookPath, f.writerA, #"{"url":"ftp://x","secret":"0123456789abcdef"}"#),
                               .badRequest, "invalid-parameter", parameter: "url")
@@ -173,7 +173,7 @@ struct AnomalyRoutesTests {
             let text = String(buffer: set.body)
             #expect(!text.contains("0123456789abcdef-secret"))
             let read = try json(try await send(client, .get, webhookPath, f.writerA))
-            #expect(read.string("url") == "http://127.0.0.1:9/hook" && read["secret_set"] as? Bool == true)
+            #expect(read.string("url") == "https://hooks.example.com:8443/hook" && read["secret_set"] as? Bool == true)
             try expectProblem(try await send(client, .get, webhookPath, f.writerB), .notFound, "not-found")
             try expectProblem(try await send(client, .delete, webhookPath, f.writerB), .notFound, "not-found")
             #expect(try await send(client, .delete, webhookPath, f.writerA).status == .noContent)
@@ -185,7 +185,8 @@ struct AnomalyRoutesTests {
     func webhookDelivery() async throws {
         let listener = try TestHTTPListener(statuses: [500, 200])
         defer { listener.stop() }
-        let f = try ServerFixture.spikeFixture()
+        // The listener is on loopback: allowed only as `tally serve --allow-private-webhooks` allows it.
+        let f = try ServerFixture.spikeFixture(allowPrivateWebhooks: true)
         let secret = "0123456789abcdef-secret"
         var options = WebhookDeliverer.Options()
         options.backoffMillis = 1_000

@@ -31,8 +31,9 @@ final class ServerFixture: @unchecked Sendable {
     let writerB: String
 
     /// `useRollups`, `maxBodyBytes` and `maxBuckets` as `tally serve` would set them; `seed` stores the known records.
+    /// `allowPrivateWebhooks` as `tally serve --allow-private-webhooks` (the test listeners are on loopback).
     init(useRollups: Bool = true, maxBodyBytes: Int = 1 << 20, maxBuckets: Int64 = 5_000, seed: Bool = true,
-         pricing: PriceTable? = ServerFixture.defaultPricing) throws {
+         pricing: PriceTable? = ServerFixture.defaultPricing, allowPrivateWebhooks: Bool = false) throws {
         directory = try TemporaryDirectory(prefix: "tally-server")
         var storeOptions = StoreOptions()
         storeOptions.background = false
@@ -43,6 +44,7 @@ final class ServerFixture: @unchecked Sendable {
         options.useRollups = useRollups
         options.maxBuckets = maxBuckets
         options.pricing = pricing
+        options.allowPrivateWebhooks = allowPrivateWebhooks
         let clock = self.clock
         analytics = Analytics(store: store, catalog: catalog, options: options, clock: { clock.now })
         var configuration = ServerConfiguration()

@@ -47,4 +47,45 @@ import TallyTestSupport
         #expect(try tally(["export", "--data", dir.appending("a"), "--tenant", "tenant-1", "--kind", "records", "--group-by", "model",
                            "--out", file]).status != 0, "group_by is refused for records")
     }
+
+    /// The records export is the import format, so it is written raw (not neutralised for spreadsheets): a
+    /// value that starts with `=`, `+`, `-`, `@`, a tab or a quote comes back from `tally import` exactly.
+    @Test("a records CSV export of formula-like values re-imports byte for byte")
+    func formulaLikeValuesRoundTrip() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        var options = StoreOptions()
+        options.background = false
+        let values = [#"=HYPERLINK("http://evil.example/","x")"#, "=cmd|' /C calc'!A0", "@SUM(A1)", "+SUM(1+1)", "-1", "'quoted",
+                      "\t=tab", "\r=cr", "a,b", "say \"hi\"", "line\nfeed"]
+        var records: [CostRecord] = []
+        for (k, v) in values.enumerated() {
+            let id = v.unicodeScalars.contains { $0.value < 0x20 } ? "id-\(k)" : v
+            records.append(CostRecord(tenantID: "t", projectID: id, environment: v, userID: id, featureTag: v, requestID: "r\(k)-" + id,
+                                      workflowID: id, skillID: id, model: v, inputTokens: 1, outputTokens: 2,
+                                      costNanos: 3, createdAtMillis: 1_746_000_000_000 + Int64(k)))
+        }
+        do {
+            let store = try Store(path: dir.appending("a"), options: options)
+            _ = try store.append(RecordBatch(records))
+            try store.close()
+        }
+        let file = dir.appending("out.csv")
+        let export = try tally(["export", "--data", dir.appending("a"), "--tenant", "t", "--format", "csv",
+                                "--from", "2025-01-01", "--to", "2026-01-01", "--out", file])
+        #expect(export.status == 0, "\(export.err)")
+        let text = try String(contentsOfFile: file, encoding: .utf8)
+        #expect(text.contains("\n=cmd|' /C calc'!A0,") || text.contains(",=cmd|' /C calc'!A0,"), "written raw")
+        #expect(!text.contains("'=cmd"))
+        let load = try tally(["import", "--data", dir.appending("b"), "--format", "csv", file])
+        #expect(load.status == 0, "\(load.err)")
+        let store = try Store(path: dir.appending("b"), options: options)
+        defer { try? store.close() }
+        let back = try store.snapshot().records()
+        #expect(Set(back) == Set(records))
+        for r in records {
+            let b = try #require(back.first { $0.requestID == r.requestID })
+            #expect(Array(b.featureTag.utf8) == Array(r.featureTag.utf8) && Array(b.userID.utf8) == Array(r.userID.utf8))
+        }
+    }
 }

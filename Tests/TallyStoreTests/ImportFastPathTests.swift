@@ -37,7 +37,7 @@ import TallyTestSupport
         let header = "tenant_id,request_id,model,cost_cents,created_at\n"
         for k in 0..<20 {
             let id = String(repeating: "a", count: k) + "\"" + String(repeating: "b", count: 19 - k)
-            let text = header + "acme,r0,m,1,2025-06-01\nacme,\(id),m,1,2025-06-01\nacme,\"r2\",m,1,2025-06-01\n"
+            let text = header + "acme,r0,m,1,2025-06-01T00:00:00Z\nacme,\(id),m,1,2025-06-01T00:00:00Z\nacme,\"r2\",m,1,2025-06-01T00:00:00Z\n"
             let out = IngestFixture.parse(text, .csv)
             #expect(out.batch.lines == [2], "offset \(k)")
             #expect(out.errors.first?.line == 3, "offset \(k)")

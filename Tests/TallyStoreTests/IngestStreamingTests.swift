@@ -68,7 +68,7 @@ import Testing
             let lines = body.split(separator: "\n", omittingEmptySubsequences: false)
             // CRLF on some rows, a blank line, a stray quote, no final line feed.
             var text = "\u{FEFF}" + lines[0] + "\r\n" + lines[1] + "\r\n\n" + lines[2...].joined(separator: "\n")
-            text += "acme,,,,,q1,,,gpt-4o,1,1,1,2025-06-01\"T\nacme,,,,,q2,,,gpt-4o,1,1,1,2025-06-01\"\n"
+            text += "acme,,,,,q1,,,gpt-4o,1,1,1,2025-06-01T00:00:00Z\"T\nacme,,,,,q2,,,gpt-4o,1,1,1,2025-06-01T00:00:00Z\"\n"
             text += F.csv([good[0]]).split(separator: "\n")[1]
             return [
                 text,
@@ -80,13 +80,13 @@ import Testing
             ]
         case .ndjson:
             var text = "\n" + F.ndjson(rows) + "  \r\n"
-            text += #"{"tenant_id":"acme","model":"\ud83d\ude00","request_id":"e\u0031","cost_cents":1,"created_at":"2025-06-01"}"# + "\n"
+            text += #"{"tenant_id":"acme","model":"\ud83d\ude00","request_id":"e\u0031","cost_cents":1,"created_at":"2025-06-01T00:00:00Z"}"# + "\n"
             text += "{\"tenant_id\":\"acme\" oops}\n[1]\n"
             text += F.jsonObject(good[0])
             return [text, text + "\n{\"tenant_id\":\"acme\",\"request_id\":\"" + String(repeating: "x", count: 400)]
         case .json:
             let elements = rows.map(F.jsonObject) + ["1", "\"str\\\"ing\"", "[1,{\"a\":\"]\"}]", "null",
-                #"{"tenant_id":"acme","model":"\ud83d\ude00","request_id":"e\u0031","cost_cents":1,"created_at":"2025-06-01"}"#]
+                #"{"tenant_id":"acme","model":"\ud83d\ude00","request_id":"e\u0031","cost_cents":1,"created_at":"2025-06-01T00:00:00Z"}"#]
             let text = " \r\n[\n" + elements.joined(separator: " ,\n\t") + "\n]"
             return [
                 text,

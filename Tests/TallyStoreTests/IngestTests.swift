@@ -191,7 +191,7 @@ extension String {
     }
 
     @Test func csvSkipsBlankLinesAndByteOrderMark() {
-        let text = "\u{FEFF}" + "tenant_id,request_id,model,cost_cents,created_at\n\nacme,r1,m,1,2025-06-01\r\n\r\nacme,r2,m,1,2025-06-01"
+        let text = "\u{FEFF}" + "tenant_id,request_id,model,cost_cents,created_at\n\nacme,r1,m,1,2025-06-01T00:00:00Z\r\n\r\nacme,r2,m,1,2025-06-01T00:00:00Z"
         let out = F.parse(text, .csv)
         #expect(out.errors == [])
         #expect(out.batch.count == 2)
@@ -199,14 +199,14 @@ extension String {
     }
 
     @Test func csvHeaderWithUnknownColumnRejectsEverything() {
-        let text = "tenant_id,request_id,model,cost_cents,created_at,colour\nacme,r1,m,1,2025-06-01,red\n"
+        let text = "tenant_id,request_id,model,cost_cents,created_at,colour\nacme,r1,m,1,2025-06-01T00:00:00Z,red\n"
         let out = F.parse(text, .csv)
         #expect(out.batch.count == 0)
         #expect(out.errors == [RecordError(line: 1, field: "colour", reason: "is not a field of the cost record")])
     }
 
     @Test func csvHeaderWithDuplicateColumnRejectsEverything() {
-        let text = "tenant_id,request_id,model,model,cost_cents,created_at\nacme,r1,m,m,1,2025-06-01\n"
+        let text = "tenant_id,request_id,model,model,cost_cents,created_at\nacme,r1,m,m,1,2025-06-01T00:00:00Z\n"
         let out = F.parse(text, .csv)
         #expect(out.batch.count == 0)
         #expect(out.errors == [RecordError(line: 1, field: "model", reason: "appears more than once in the header")])
@@ -220,13 +220,13 @@ extension String {
     }
 
     @Test func csvHeaderWithEmptyColumnName() {
-        let out = F.parse("tenant_id,request_id,model,cost_cents,created_at,\nacme,r1,m,1,2025-06-01,\n", .csv)
+        let out = F.parse("tenant_id,request_id,model,cost_cents,created_at,\nacme,r1,m,1,2025-06-01T00:00:00Z,\n", .csv)
         #expect(out.batch.count == 0)
         #expect(out.errors == [RecordError(line: 1, field: nil, reason: "column 6 of the header has no name")])
     }
 
     @Test func csvRowWithWrongFieldCount() {
-        let text = "tenant_id,request_id,model,cost_cents,created_at\nacme,r1,m,1\nacme,r2,m,1,2025-06-01\nacme,r3,m,1,2025-06-01,x\n"
+        let text = "tenant_id,request_id,model,cost_cents,created_at\nacme,r1,m,1\nacme,r2,m,1,2025-06-01T00:00:00Z\nacme,r3,m,1,2025-06-01T00:00:00Z,x\n"
         let out = F.parse(text, .csv)
         #expect(out.batch.lines == [3])
         #expect(out.errors == [
@@ -238,11 +238,11 @@ extension String {
     @Test func csvMalformedQuotes() {
         let header = "tenant_id,request_id,model,cost_cents,created_at\n"
         let text = header
-            + "acme,r\"1,m,1,2025-06-01\n"     // line 2: a stray quote opens a span...
-            + "acme,r\"2,m,1,2025-06-01\n"     // line 3: ...that this quote closes: lines 2-3 are one bad row
-            + "acme,\"r3\"x,m,1,2025-06-01\n"  // line 4: text after a closing quote
-            + "acme,r5,m,1,2025-06-01\n"       // line 5: fine
-            + "acme,\"r6,m,1,2025-06-01\nx\n"  // line 6: a quote never closed
+            + "acme,r\"1,m,1,2025-06-01T00:00:00Z\n"     // line 2: a stray quote opens a span...
+            + "acme,r\"2,m,1,2025-06-01T00:00:00Z\n"     // line 3: ...that this quote closes: lines 2-3 are one bad row
+            + "acme,\"r3\"x,m,1,2025-06-01T00:00:00Z\n"  // line 4: text after a closing quote
+            + "acme,r5,m,1,2025-06-01T00:00:00Z\n"       // line 5: fine
+            + "acme,\"r6,m,1,2025-06-01T00:00:00Z\nx\n"  // line 6: a quote never closed
         let out = F.parse(text, .csv)
         #expect(out.batch.lines == [5])
         let stray = "the row is not valid CSV: a quote inside an unquoted field or text after a closing quote"
@@ -264,7 +264,7 @@ extension String {
         // Tokens as numbers or digit strings, cost as a number or a string, null for absent.
         let line = #"{"tenant_id":"acme","request_id":"r","model":"m","input_tokens":"12","output_tokens":3,"#
             + #""cost_cents":0.25,"created_at":"2025-06-01T00:00:00Z","user_id":null,"project_id":null}"#
-        let line2 = #"{"tenant_id":"acme","request_id":"r2","model":"m","cost_cents":"1.0000001","created_at":"2025-06-01"}"#
+        let line2 = #"{"tenant_id":"acme","request_id":"r2","model":"m","cost_cents":"1.0000001","created_at":"2025-06-01T00:00:00Z"}"#
         let out = F.parse(line + "\n" + line2, .ndjson)
         #expect(out.errors == [])
         let r = try #require(out.batch.records.first)
@@ -274,7 +274,7 @@ extension String {
 
     @Test func jsonEscapesAreDecoded() throws {
         let text = #"{"tenant\u005fid":"acme","request_id":"a\"b\\c\/d\be\ff\ng\rh\ti","model":"caf\u00e9 \ud83d\ude00 \u4E2D","# +
-            #""feature_tag":"x\u0009y","cost_cents":"1","created_at":"2025-06-01"}"#
+            #""feature_tag":"x\u0009y","cost_cents":"1","created_at":"2025-06-01T00:00:00Z"}"#
         let out = F.parse(text, .ndjson)
         // The request id holds control characters (\b, \f, \n, \r, \t): ids reject them.
         #expect(out.errors == [RecordError(line: 1, field: "request_id", reason: "contains a control character")])
@@ -296,7 +296,7 @@ extension String {
         ("\"model\":\"a\tb\"", "model", "is not a valid JSON string: it has a raw control character inside a string"),
     ])
     func jsonBadStrings(member: String, field: String, reason: String) {
-        let text = #"{"tenant_id":"acme","request_id":"r","cost_cents":1,"created_at":"2025-06-01","# + member + "}"
+        let text = #"{"tenant_id":"acme","request_id":"r","cost_cents":1,"created_at":"2025-06-01T00:00:00Z","# + member + "}"
         let out = F.parse(text, .ndjson)
         #expect(out.batch.count == 0)
         #expect(out.errors == [RecordError(line: 1, field: field, reason: reason)])

@@ -54,6 +54,10 @@ import Testing
         Case(overrides: ["created_at": nil], field: "created_at", reason: "is required"),
         Case(overrides: ["created_at": "yesterday"], field: "created_at", reason: timestampMalformed),
         Case(overrides: ["created_at": "2025-06-01T00:00:00"], field: "created_at", reason: timestampMalformed),
+        // A bare date is not a timestamp (it was stored as midnight UTC).
+        Case(overrides: ["created_at": "2026-11-30"], field: "created_at",
+             reason: "must be a full RFC 3339 timestamp with a time and an offset, such as 2025-01-31T12:00:00Z (not a bare date)"),
+        Case(overrides: ["created_at": "2026-11-30T10:00"], field: "created_at", reason: timestampMalformed),
         Case(overrides: ["created_at": "2025-02-29T00:00:00Z"], field: "created_at",
              reason: "is out of range (a real date and time in the years 1970-2200)"),
         Case(overrides: ["created_at": "1969-12-31T23:59:59Z"], field: "created_at",
@@ -151,5 +155,69 @@ import Testing
             == "line 3: input_tokens must be an integer >= 0")
         #expect(RecordError(line: 1, field: nil, reason: "the record is longer than 10 bytes").description
             == "line 1: the record is longer than 10 bytes")
+    }
+
+    // MARK: - Bounded errors
+
+    /// A body of `{}` lines has four errors per line (22 million in 16 MiB): only the first
+    /// `maxKeptErrors` are kept, the rest counted; the same whole or fed in chunks.
+    @Test(arguments: InputFormat.allCases)
+    func keepsOnlyTheFirstErrorsAndCountsTheRest(format: InputFormat) {
+        let n = 200_000
+        let body: [UInt8]
+        switch format {
+        case .ndjson: body = Array(String(repeating: "{}\n", count: n).utf8)
+        case .json: body = Array(("[" + Array(repeating: "{}", count: n).joined(separator: ",\n") + "]").utf8)
+        case .csv: body = Array(("tenant_id,request_id,model,created_at\n" + String(repeating: ",,,\n", count: n)).utf8)
+        }
+        let limits = IngestLimits(maxKeptErrors: 100)
+        let whole = RecordParser(format: format, limits: limits).parse(body)
+        #expect(whole.errors.count == 100)
+        #expect(whole.errorCount == 4 * n)
+        #expect(whole.rejectedRecords == n)
+        #expect(whole.batch.count == 0)
+        let firstLine = format == .csv ? 2 : 1
+        #expect(whole.errors.first?.line == firstLine)
+        #expect(whole.errors.map(\.line) == whole.errors.map(\.line).sorted())
+        #expect(whole.errors.last!.line == firstLine + 24)
+
+        var streaming = StreamingRecordParser(format: format, limits: limits)
+        var count = 0, lines = 0, kept = 0
+        var start = 0
+        while start < body.count {
+            let end = min(body.count, start + 65_536 + 7)
+            let out = streaming.feed(Array(body[start..<end]))
+            count += out.errorCount
+            lines += out.rejectedRecords
+            kept += out.errors.count
+            #expect(out.errors.count <= 100)
+            start = end
+        }
+        let last = streaming.finish()
+        count += last.errorCount
+        lines += last.rejectedRecords
+        #expect(count == 4 * n)
+        #expect(lines == n)
+    }
+
+    /// Unknown keys and oversized values build no error text beyond the cap, and are still counted.
+    @Test func unknownKeysAndLongValuesAreCountedBeyondTheCap() {
+        let line = #"{"zz_\#(String(repeating: "k", count: 100))":1}"# + "\n"
+        let long = #"{"tenant_id":"acme","request_id":"\#(String(repeating: "r", count: 1000))","model":"m","created_at":"2025-01-01T00:00:00Z","cost_cents":1}"# + "\n"
+        let body = Array((String(repeating: line, count: 5_000) + String(repeating: long, count: 5_000)).utf8)
+        let out = RecordParser(format: .ndjson, limits: IngestLimits(maxKeptErrors: 10)).parse(body)
+        #expect(out.errors.count == 10)
+        #expect(out.errors.first?.field == "zz_" + String(repeating: "k", count: 61) + "...")
+        #expect(out.errorCount == 10_000)
+        #expect(out.rejectedRecords == 10_000)
+    }
+
+    /// Records sharing a line (a JSON array on one line) are counted one by one, and a record's several
+    /// bad fields count it once.
+    @Test func rejectedRecordsAreCountedPerRecordNotPerLine() {
+        let one = RecordParser(format: .json).parse(Array(("[" + Array(repeating: "{}", count: 7).joined(separator: ",") + "]").utf8))
+        #expect(one.rejectedRecords == 7 && one.errorCount == 28)
+        let csv = RecordParser(format: .csv).parse(Array("tenant_id,request_id,model,created_at\n,,,\n\"a\nb\",,,\n".utf8))
+        #expect(csv.rejectedRecords == 2 && csv.errorCount == 8)
     }
 }

@@ -99,7 +99,7 @@ extension Catalog {
     // MARK: Webhooks
 
     /// Sets (creates or replaces) the webhook of `webhook.tenant`, with an audit entry (never the secret).
-    func setWebhook(_ webhook: Webhook) throws {
+    package func setWebhook(_ webhook: Webhook) throws {
         try pool.write { db in
             let before = try Self.webhook(db, tenant: webhook.tenant)
             try db.execute(sql: """
@@ -175,11 +175,11 @@ extension Catalog {
         }
     }
 
-    /// State and attempts of delivery `id` (tests and diagnostics).
-    public func deliveryState(id: String) throws -> (state: String, attempts: Int)? {
+    /// State, attempts and last error of delivery `id` (tests and diagnostics).
+    public func deliveryState(id: String) throws -> (state: String, attempts: Int, lastError: String?)? {
         try pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT state, attempts FROM webhook_deliveries WHERE id = ?", arguments: [id])
-                .map { ($0["state"], $0["attempts"]) }
+            try Row.fetchOne(db, sql: "SELECT state, attempts, last_error FROM webhook_deliveries WHERE id = ?", arguments: [id])
+                .map { ($0["state"], $0["attempts"], $0["last_error"]) }
         }
     }
 

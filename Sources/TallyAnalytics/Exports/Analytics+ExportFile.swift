@@ -8,7 +8,8 @@ extension Analytics {
     /// Records stream out of one store snapshot one granule at a time (`StoreSnapshot.forEachBatch`) through a
     /// 1 MiB `RecordWriter` buffer, so memory stays constant whatever the number of records; the rows are the
     /// ingestion wire format (CSV with the contract's header, NDJSON, or a JSON array), so a records export
-    /// imports back to the same totals. Usage and cost exports are aggregates (at most a few thousand rows).
+    /// imports back to the same records: its CSV is written raw, not neutralised for spreadsheets (a value
+    /// starting with `=` stays as stored; see `SpreadsheetCSV`). Usage and cost exports are aggregates (at most a few thousand rows).
     /// `progress` gets the rows written so far after each piece.
     public func writeExport(_ spec: ExportSpec, tenant: String, to fd: Int32, progress: (Int64) -> Void = { _ in }) throws -> Int64 {
         let snapshot = store.snapshot()
@@ -61,7 +62,8 @@ extension Analytics {
     }
 }
 
-/// Writes aggregate rows (keys, an optional bucket start, the measures) as CSV, NDJSON or a JSON array.
+/// Writes aggregate rows (keys, an optional bucket start, the measures) as CSV, NDJSON or a JSON array; CSV
+/// cells go through `SpreadsheetCSV`, as these files are opened by people in spreadsheets.
 struct AggregateFileWriter {
     let format: ExportFormat
     let keys: [String]
@@ -79,7 +81,7 @@ struct AggregateFileWriter {
         switch format {
         case .csv:
             let header = keys + (withStart ? ["start"] : []) + ["records", "input_tokens", "output_tokens", "total_tokens", "cost_cents"]
-            buffer.append(contentsOf: (header.joined(separator: ",") + "\n").utf8)
+            buffer.append(contentsOf: (SpreadsheetCSV.row(header) + "\n").utf8)
         case .json:
             buffer.append(UInt8(ascii: "["))
         case .ndjson:
@@ -90,7 +92,7 @@ struct AggregateFileWriter {
     mutating func row(keys values: [String], start: Int64?, _ t: Totals) throws {
         switch format {
         case .csv:
-            var fields = values.map(Self.csvField)
+            var fields = values.map(SpreadsheetCSV.cell)
             if withStart, let start { fields.append(rfc3339(start)) }
             fields += [String(t.records), String(t.inputTokens), String(t.outputTokens), String(t.inputTokens + t.outputTokens), t.costCents]
             buffer.append(contentsOf: (fields.joined(separator: ",") + "\n").utf8)
@@ -120,9 +122,4 @@ struct AggregateFileWriter {
         buffer.removeAll(keepingCapacity: true)
     }
 
-    /// A CSV field: quoted (inner quotes doubled) when it holds a comma, quote, CR or LF.
-    static func csvField(_ s: String) -> String {
-        guard s.utf8.contains(where: { $0 == 44 || $0 == 34 || $0 == 13 || $0 == 10 }) else { return s }
-        return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-    }
 }

@@ -64,12 +64,18 @@ extension Analytics {
     // MARK: Webhook
 
     /// Sets the tenant's webhook (writer or admin keys): an `http://` or `https://` URL and a secret of 16 to 256 bytes.
+    /// A URL naming a loopback, private, link-local or otherwise non-public address is refused unless
+    /// `options.allowPrivateWebhooks` (see `WebhookAddress`).
     public func setWebhook(tenantID: String?, url: String?, secret: String?, principal: Principal) async throws -> WebhookView {
         try AccessPolicy.authorizeIncidentChange(principal)
         let tenant = try AccessPolicy.tenant(for: principal, requested: tenantID)
         guard let url else { throw AnalyticsError.invalidParameter(name: "url", reason: "is required") }
-        guard WebhookURL(url) != nil else {
+        guard let parsed = WebhookURL(url) else {
             throw AnalyticsError.invalidParameter(name: "url", reason: "must be an http:// or https:// URL with a host, at most 2048 bytes")
+        }
+        if !options.allowPrivateWebhooks, let why = WebhookAddress.refusal(host: parsed.host) {
+            throw AnalyticsError.invalidParameter(
+                name: "url", reason: "points at a non-public address: " + WebhookAddress.refusedText(host: parsed.host, address: nil, reason: why))
         }
         guard let secret else { throw AnalyticsError.invalidParameter(name: "secret", reason: "is required") }
         guard (16...256).contains(secret.utf8.count), !secret.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {

@@ -108,6 +108,16 @@ public struct Webhook: Sendable, Equatable {
     public var createdAt: Int64
     public var updatedAt: Int64
     public var updatedBy: String
+
+    /// A webhook as stored (tests store one without the checks of `Analytics.setWebhook`).
+    package init(tenant: String, url: String, secret: String, createdAt: Int64, updatedAt: Int64, updatedBy: String) {
+        self.tenant = tenant
+        self.url = url
+        self.secret = secret
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.updatedBy = updatedBy
+    }
 }
 
 /// A webhook as the API shows it: the URL, never the secret.

@@ -10,10 +10,12 @@ public struct IngestReceipt: Sendable, JSONWritable {
     public var inserted: Int
     /// Source lines of records whose `(tenant_id, request_id)` was already stored.
     public var duplicateLines: [Int]
-    /// Source lines of rejected records.
+    /// Rejected records (each counted once however many of its fields are bad).
     public var rejectedLines: Int
     /// Why records were rejected (one entry per bad field), at most `AnalyticsOptions.maxListedErrors`.
     public var errors: [RecordError]
+    /// How many errors were found in all (`errors` lists the first of them by line).
+    public var errorCount: Int
     /// Whether `errors` was cut short.
     public var errorsTruncated: Bool
 
@@ -29,6 +31,7 @@ public struct IngestReceipt: Sendable, JSONWritable {
             w.field("rejected") { r in
                 r.field("count", rejectedLines)
                 r.field("errors", array: errors.map(ErrorEntry.init))
+                r.field("error_count", errorCount)
                 r.field("truncated", errorsTruncated)
             }
         }
@@ -65,13 +68,17 @@ extension Analytics {
     /// records are stored and the bad ones reported.
     public func ingest(_ body: [UInt8], format: InputFormat, principal: Principal, skipInvalid: Bool) async throws -> IngestReceipt {
         try AccessPolicy.authorize(principal, .write)
-        let parser = RecordParser(format: format, pricing: options.pricing, limits: options.ingestLimits)
+        let maxListed = max(1, options.maxListedErrors)
+        var limits = options.ingestLimits
+        limits.maxKeptErrors = maxListed
+        let parser = RecordParser(format: format, pricing: options.pricing, limits: limits)
         let store = self.store
-        let maxListed = options.maxListedErrors
         return try await blocking {
             let outcome = parser.parse(body)
             var batch = outcome.batch
             var errors = outcome.errors
+            var errorCount = outcome.errorCount
+            var rejectedLines = outcome.rejectedRecords
             if let own = principal.tenant {
                 var keep: [Int] = []
                 keep.reserveCapacity(batch.count)
@@ -79,8 +86,12 @@ extension Analytics {
                     if batch.tenantID(at: i).utf8.elementsEqual(own.utf8) {
                         keep.append(i)
                     } else {
-                        errors.append(RecordError(line: batch.lines[i], field: "tenant_id",
-                                                  reason: "belongs to another tenant than the API key"))
+                        errorCount += 1
+                        rejectedLines += 1
+                        if errors.count < 2 * maxListed {
+                            errors.append(RecordError(line: batch.lines[i], field: "tenant_id",
+                                                      reason: "belongs to another tenant than the API key"))
+                        }
                     }
                 }
                 if keep.count < batch.count {
@@ -88,8 +99,7 @@ extension Analytics {
                     errors.sort { ($0.line, $0.field ?? "") < ($1.line, $1.field ?? "") }
                 }
             }
-            let rejectedLines = Set(errors.map(\.line)).count
-            let shouldStore = errors.isEmpty || skipInvalid
+            let shouldStore = errorCount == 0 || skipInvalid
             var inserted = 0
             var duplicates: [Int] = []
             if shouldStore && batch.count > 0 {
@@ -104,7 +114,8 @@ extension Analytics {
             }
             return IngestReceipt(
                 stored: shouldStore, received: batch.count + rejectedLines, inserted: inserted, duplicateLines: duplicates,
-                rejectedLines: rejectedLines, errors: Array(errors.prefix(maxListed)), errorsTruncated: errors.count > maxListed)
+                rejectedLines: rejectedLines, errors: Array(errors.prefix(maxListed)), errorCount: errorCount,
+                errorsTruncated: errorCount > maxListed)
         }
     }
 }

@@ -34,6 +34,10 @@ public struct AnalyticsOptions: Sendable {
     /// How long settled, cancelled and expired reservations stay readable before they are purged, ms (default 7 days).
     public var reservationRetentionMillis: Int64 = 7 * 86_400_000
 
+    /// Whether incident webhooks may point at loopback, link-local, private and other non-public addresses
+    /// (`tally serve --allow-private-webhooks`; default no, see `WebhookAddress`).
+    public var allowPrivateWebhooks = false
+
     /// The defaults.
     public init() {}
 }

@@ -9,7 +9,8 @@ import TallyAnalytics
 ///
 /// A delivery row is written in the transaction that changes the incident, so a change is never lost; the row turns
 /// `delivered` after the first 2xx, so a change is delivered once. (A crash between the 2xx and that update would send
-/// it again; `X-Tally-Delivery` lets receivers drop the repeat.) Redirects are not followed.
+/// it again; `X-Tally-Delivery` lets receivers drop the repeat.) Redirects are not followed. Only public addresses are
+/// connected to, checked after resolution on every attempt, unless the operator allows private ones (`WebhookAddress`).
 public struct WebhookDeliverer: Sendable {
     /// Settings of deliveries.
     public struct Options: Sendable {
@@ -84,7 +85,54 @@ public struct WebhookDeliverer: Sendable {
     }
 
     /// One POST; nil on a 2xx answer, else why it failed.
+    ///
+    /// Unless private webhooks are allowed, the host is resolved here, every address checked
+    /// (`WebhookAddress`), and the connection made to the first public one, by a client whose DNS override
+    /// pins the name to it (TLS still verifies the name): the address connected to is the one checked.
     func attempt(_ delivery: WebhookDelivery, _ webhook: Webhook) async -> String? {
+        var client = self.client
+        var pinned: HTTPClient?
+        if !analytics.options.allowPrivateWebhooks {
+            guard let url = WebhookURL(webhook.url) else { return "refused: the URL is not a valid http:// or https:// URL" }
+            switch await destination(url.host) {
+            case let .refused(why): return "refused: " + why
+            case .literal: break
+            case let .pinned(ip):
+                var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow)
+                configuration.dnsOverride = [url.host: ip.description]
+                let c = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+                client = c
+                pinned = c
+            }
+        }
+        let outcome = await post(delivery, webhook, with: client)
+        try? await pinned?.shutdown()
+        return outcome
+    }
+
+    /// Where a delivery to `host` may connect.
+    enum Destination {
+        /// The host is a public literal address: connect to it as it is.
+        case literal
+        /// Connect to this public address, which `host` resolved to.
+        case pinned(WebhookAddress.IP)
+        /// No address of `host` may be reached; why.
+        case refused(String)
+    }
+
+    func destination(_ host: String) async -> Destination {
+        if let ip = WebhookAddress.literal(host) {
+            if let why = WebhookAddress.refusal(ip) { return .refused(WebhookAddress.refusedText(host: host, address: ip, reason: why)) }
+            return .literal
+        }
+        // A name is judged by what it resolves to now (the `localhost` name rule is for saving only).
+        let addresses = (try? await analytics.blocking { WebhookAddress.resolve(host) }) ?? []
+        guard let first = addresses.first else { return .refused("\(host) does not resolve to any address") }
+        if let ok = addresses.first(where: { WebhookAddress.refusal($0) == nil }) { return .pinned(ok) }
+        return .refused(WebhookAddress.refusedText(host: host, address: first, reason: WebhookAddress.refusal(first)!))
+    }
+
+    private func post(_ delivery: WebhookDelivery, _ webhook: Webhook, with client: HTTPClient) async -> String? {
         var request = HTTPClientRequest(url: webhook.url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")

@@ -619,7 +619,7 @@ enum OpenAPIDocument {
       "put": {
         "operationId": "setWebhook",
         "summary": "Set the tenant's incident webhook",
-        "description": "Writer or admin keys. On every incident state change (opened, acknowledged, resolved) the server POSTs a JSON body {event, delivery_id, occurred_at, previous_status, incident} to url with headers X-Tally-Signature: sha256=<hex HMAC-SHA256 of the raw body keyed with secret> and X-Tally-Delivery: <delivery id>. A non-2xx answer or a failed connection is retried with exponential backoff (the same delivery id); a delivered change is never sent again.",
+        "description": "Writer or admin keys. On every incident state change (opened, acknowledged, resolved) the server POSTs a JSON body {event, delivery_id, occurred_at, previous_status, incident} to url with headers X-Tally-Signature: sha256=<hex HMAC-SHA256 of the raw body keyed with secret> and X-Tally-Delivery: <delivery id>. A non-2xx answer or a failed connection is retried with exponential backoff (the same delivery id); a delivered change is never sent again. The url must reach a public address: loopback, private (RFC 1918, fc00::/7), link-local (169.254.0.0/16, fe80::/10), unspecified, multicast and reserved addresses in any spelling (IPv4-mapped too) and localhost names are refused here (400, parameter url) and, after resolution, on every delivery (recorded as a failed attempt), unless the server runs with --allow-private-webhooks.",
         "requestBody": {
           "required": true,
           "content": {
@@ -701,7 +701,7 @@ enum OpenAPIDocument {
       "post": {
         "operationId": "ingestRecords",
         "summary": "Store a batch of cost records",
-        "description": "Writer or admin keys. A tenant key's records for another tenant are rejected (field tenant_id). By default a batch with any bad record stores nothing (422); on_error=skip stores the good ones. Returns after the stored records are durable.",
+        "description": "Writer or admin keys. A tenant key's records for another tenant are rejected (field tenant_id). By default a batch with any bad record stores nothing (422, listing the first 1000 errors by line, with rejected.count records and rejected.error_count errors in all); on_error=skip stores the good ones. A body with no records (empty, blank lines, a CSV header alone, []) is 400 (parameter body); so is a gzip body whose CRC-32/length trailer is missing or wrong (parameter Content-Encoding). created_at must be a full RFC 3339 timestamp with a time and an offset (a bare date is a bad record). Returns after the stored records are durable.",
         "parameters": [
           {
             "name": "on_error",
@@ -3265,17 +3265,24 @@ enum OpenAPIDocument {
             "required": [
               "count",
               "errors",
+              "error_count",
               "truncated"
             ],
             "properties": {
               "count": {
-                "type": "integer"
+                "type": "integer",
+                "description": "rejected records"
               },
               "errors": {
                 "type": "array",
                 "items": {
                   "$ref": "#/components/schemas/RecordError"
-                }
+                },
+                "description": "the first errors by line, at most 1000"
+              },
+              "error_count": {
+                "type": "integer",
+                "description": "errors found in all (one per bad field or bad record)"
               },
               "truncated": {
                 "type": "boolean"

@@ -10,14 +10,14 @@ enum MonthlyReportRendering {
     static func csv(_ r: MonthlyReport) -> String {
         var lines = ["section,key,records,input_tokens,output_tokens,total_tokens,cost_cents,share_pct,previous_cost_cents,change_cents"]
         func row(_ section: String, _ key: String, _ t: Totals?, share: Double? = nil, previous: Int64? = nil, change: Int64? = nil) {
-            var cells = [section, field(key)]
+            var cells = [section, key]
             if let t {
                 cells += [String(t.records), String(t.inputTokens), String(t.outputTokens), String(t.inputTokens + t.outputTokens), t.costCents]
             } else {
                 cells += ["", "", "", "", ""]
             }
             cells += [share.map { String($0) } ?? "", previous.map(Money.formatCents) ?? "", change.map(Money.formatCents) ?? ""]
-            lines.append(cells.joined(separator: ","))
+            lines.append(cells.map(field).joined(separator: ","))
         }
         row("totals", r.month.description, r.totals, previous: r.previousTotals.costNanos,
             change: r.totals.costNanos - r.previousTotals.costNanos)
@@ -33,21 +33,17 @@ enum MonthlyReportRendering {
         row("change", "total", nil, change: r.decomposition.changeNanos)
         for (name, nanos) in r.decomposition.parts { row("change", name, nil, change: nanos) }
         for b in r.budgets {
-            lines.append(["budget", field("\(b.budget.level.rawValue):\(b.budget.subject):\(b.budget.period.rawValue)"), "", "", "", "",
+            lines.append(["budget", "\(b.budget.level.rawValue):\(b.budget.subject):\(b.budget.period.rawValue)", "", "", "", "",
                           Money.formatCents(b.spentNanos), String(b.utilizationPercent), Money.formatCents(b.budget.limitNanos), b.state]
-                .joined(separator: ","))
+                .map(field).joined(separator: ","))
         }
-        for a in r.events.anomalies { lines.append(["anomaly", field(a.id), "", "", "", "", "", "", "", field("\(a.kind) \(a.severity)")].joined(separator: ",")) }
-        for i in r.events.incidents { lines.append(["incident", field(i.id), "", "", "", "", "", "", "", field("\(i.status) \(i.severity)")].joined(separator: ",")) }
+        for a in r.events.anomalies { lines.append(["anomaly", a.id, "", "", "", "", "", "", "", "\(a.kind) \(a.severity)"].map(field).joined(separator: ",")) }
+        for i in r.events.incidents { lines.append(["incident", i.id, "", "", "", "", "", "", "", "\(i.status) \(i.severity)"].map(field).joined(separator: ",")) }
         return lines.joined(separator: "\n") + "\n"
     }
 
-    static func field(_ s: String) -> String {
-        guard s.utf8.contains(where: { $0 == 44 || $0 == 34 || $0 == 13 || $0 == 10 }) else { return s }
-        var out = "\""
-        for c in s { out += c == "\"" ? "\"\"" : String(c) }
-        return out + "\""
-    }
+    /// Every cell goes through `SpreadsheetCSV`: keys are user ids, feature tags and other writer-chosen text.
+    static func field(_ s: String) -> String { SpreadsheetCSV.cell(s) }
 
     // MARK: HTML
 

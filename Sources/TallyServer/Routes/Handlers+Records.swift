@@ -15,7 +15,8 @@ extension Handlers {
     /// `POST records`: stores a batch of NDJSON, JSON-array or CSV records and answers with a per-record receipt.
     ///
     /// 200 with the receipt when the batch was stored (with `on_error=skip`, also when some records were
-    /// rejected); 422 `invalid-records` with every bad record's line, field and reason when nothing was stored.
+    /// rejected); 422 `invalid-records` with the first bad records' line, field and reason and the count of
+    /// all, when nothing was stored; 400 when the body holds no records at all.
     func records(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         try AccessPolicy.authorize(principal, .write)
@@ -35,11 +36,13 @@ extension Handlers {
         let idempotencyKey = request.headers[.idempotencyKey]
         if let idempotencyKey { try Analytics.checkIdempotencyKey(idempotencyKey) }
         let body = try await RequestBodyReader.read(request, limit: configuration.maxBodyBytes)
-        guard !body.isEmpty else { throw Problem.invalidParameter("body", "the request body holds no records") }
+        guard !body.isEmpty else { throw Self.noRecords }
 
         let ingest: @Sendable () async throws -> IdempotentAnswer = { [analytics, metrics] in
             let started = monotonicSeconds()
             let receipt = try await analytics.ingest(body, format: format, principal: principal, skipInvalid: skipInvalid)
+            // Blank lines, a CSV header alone or `[]` hold no records, like an empty body, and get its answer.
+            if receipt.received == 0 && receipt.errorCount == 0 { throw Self.noRecords }
             metrics.recordIngest(receipt, seconds: monotonicSeconds() - started)
             if receipt.stored {
                 let buffer = JSONCoding.encode(receipt)
@@ -62,6 +65,9 @@ extension Handlers {
             scope: principal.tenant ?? "*", key: idempotencyKey, fingerprint: fingerprint, answer: ingest)
         return Self.response(answer, replayed: replayed)
     }
+
+    /// The answer to a body without records: empty, blank lines, a CSV header alone, an empty JSON array.
+    static let noRecords = Problem.invalidParameter("body", "the request body holds no records")
 
     static func response(_ answer: IdempotentAnswer, replayed: Bool) -> Response {
         var headers: HTTPFields = [.contentType: answer.contentType]

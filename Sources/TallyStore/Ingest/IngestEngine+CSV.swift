@@ -148,6 +148,7 @@ extension IngestEngine {
         var headerNames: [[UInt8]] = []
         while pos < n {
             if rejectAll { return n }
+            sink.unit &+= 1
             let start = pos
             let isHeader = columns == nil
             let map = columns ?? []

@@ -15,6 +15,7 @@ extension IngestEngine {
         let base = p.baseAddress!
         var pos = 0
         while pos < n {
+            sink.unit &+= 1
             let start = pos
             let lineEnd: Int
             let next: Int
@@ -45,6 +46,7 @@ extension IngestEngine {
         var pos = 0
         while true {
             if arrayState == .failed { return n }
+            sink.unit &+= 1
             while pos < n, JSONLexer.isSpace(p[pos]) {
                 if p[pos] == 0x0A { line += 1 }
                 pos += 1

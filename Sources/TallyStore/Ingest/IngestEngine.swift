@@ -165,6 +165,7 @@ struct IngestEngine: Sendable {
 
     /// Reports a unit larger than `maxRecordBytes`. A CSV header that large rejects the input.
     mutating func oversized(at line: Int, _ sink: inout RecordSink) {
+        sink.unit &+= 1
         switch format {
         case .csv where columns == nil && !rejectAll:
             sink.fail(line, nil, "the header row is longer than \(limits.maxRecordBytes) bytes")
@@ -179,6 +180,7 @@ struct IngestEngine: Sendable {
 
     private mutating func endOfStream(_ sink: inout RecordSink) {
         guard format == .json else { return }
+        sink.unit &+= 1
         switch arrayState {
         case .expectOpen: sink.fail(line, nil, "the input is empty: expected a JSON array of records")
         case .closed, .failed: break

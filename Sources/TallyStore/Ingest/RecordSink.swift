@@ -6,7 +6,18 @@
 /// `codeFlags` remembers per dictionary code what the checks found.
 struct RecordSink {
     var batch = RecordBatch()
-    var errors: [RecordError] = []
+    /// The first `limits.maxKeptErrors` errors by line. Beyond that an error is only counted, and its text
+    /// is never built (`fail` takes it as an autoclosure): a 16 MiB body of `{}` lines has 22 million errors.
+    private(set) var errors: [RecordError] = []
+    /// Every error found, kept or not.
+    private(set) var errorCount = 0
+    /// Rejected records: units (records, rows, array elements) with at least one error.
+    private(set) var rejectedRecords = 0
+    /// The unit being parsed: the tokenizers advance it for each record (and oversized or structural
+    /// problem), so several errors of one record count one rejected record, and records sharing a line
+    /// (a JSON array on one line) count one each.
+    var unit = 0
+    private var lastFailedUnit = -1
     let limits: IngestLimits
     let pricing: PriceTable?
 
@@ -65,7 +76,7 @@ struct RecordSink {
         if !isSortedByLine(e) {
             e = e.enumerated().sorted { ($0.element.line, $0.offset) < ($1.element.line, $1.offset) }.map(\.element)
         }
-        return ParseOutcome(batch: batch, errors: e)
+        return ParseOutcome(batch: batch, errors: e, errorCount: errorCount, rejectedRecords: rejectedRecords)
     }
 
     private func isSortedByLine(_ e: [RecordError]) -> Bool {
@@ -78,13 +89,37 @@ struct RecordSink {
     }
 
     /// Records a problem of a whole record or of one field.
-    mutating func fail(_ line: Int, _ field: RecordField?, _ reason: String) {
-        errors.append(RecordError(line: line, field: field?.name, reason: reason))
+    mutating func fail(_ line: Int, _ field: RecordField?, _ reason: @autoclosure () -> String) {
+        note(line) { RecordError(line: line, field: field?.name, reason: reason()) }
     }
 
     /// Records a problem with a field named by the input (an unknown or duplicated key or column).
-    mutating func fail(_ line: Int, fieldName: String?, _ reason: String) {
-        errors.append(RecordError(line: line, field: fieldName, reason: reason))
+    mutating func fail(_ line: Int, fieldName: @autoclosure () -> String?, _ reason: @autoclosure () -> String) {
+        note(line) { RecordError(line: line, field: fieldName(), reason: reason()) }
+    }
+
+    /// Counts an error and keeps it while fewer than `maxKeptErrors` are kept (or when it comes before the
+    /// last kept one by line); `make` runs only for a kept error.
+    @inline(__always)
+    private mutating func note(_ line: Int, _ make: () -> RecordError) {
+        errorCount += 1
+        if unit != lastFailedUnit {
+            rejectedRecords += 1
+            lastFailedUnit = unit
+        }
+        if errors.count < limits.maxKeptErrors {
+            errors.append(make())
+        } else if let last = errors.last, line < last.line {
+            keepEarlier(make())
+        }
+    }
+
+    /// Keeps `e` in place of the last kept error by line (errors almost always arrive in line order).
+    @inline(never)
+    private mutating func keepEarlier(_ e: RecordError) {
+        errors.append(e)
+        errors = errors.enumerated().sorted { ($0.element.line, $0.offset) < ($1.element.line, $1.offset) }.map(\.element)
+        errors.removeLast()
     }
 
     // MARK: - Building a record
@@ -173,7 +208,8 @@ struct RecordSink {
         }
         guard v.kind == .text || v.kind == .string else { fail(line, field, "must be a string"); ok = false; return 0 }
         guard v.count <= limits.maxFieldBytes else {
-            fail(line, field, "is longer than \(limits.maxFieldBytes) bytes")
+            let most = limits.maxFieldBytes
+            fail(line, field, "is longer than \(most) bytes")
             ok = false
             return 0
         }
@@ -247,7 +283,8 @@ struct RecordSink {
         if isMissing(v) { fail(line, .requestID, "is required"); ok = false; return }
         guard v.kind == .text || v.kind == .string else { fail(line, .requestID, "must be a string"); ok = false; return }
         guard v.count <= limits.maxRequestIDBytes else {
-            fail(line, .requestID, "is longer than \(limits.maxRequestIDBytes) bytes")
+            let most = limits.maxRequestIDBytes
+            fail(line, .requestID, "is longer than \(most) bytes")
             ok = false
             return
         }
@@ -321,11 +358,13 @@ struct RecordSink {
             ok = false
             return 0
         }
-        switch Timestamp.parse(v.bytes) {
+        switch Timestamp.parse(v.bytes, allowingBareDate: false) {
         case let .success(ms):
             return ms
         case let .failure(f):
             let reason = switch f {
+            case .malformed where v.count == 10:
+                "must be a full RFC 3339 timestamp with a time and an offset, such as 2025-01-31T12:00:00Z (not a bare date)"
             case .malformed: "must be an RFC 3339 timestamp such as 2025-01-31T12:00:00.000Z"
             case .outOfRange: "is out of range (a real date and time in the years 1970-2200)"
             case .subMillisecond: "has sub-millisecond precision (at most 3 non-zero fraction digits)"

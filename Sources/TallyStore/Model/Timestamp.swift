@@ -63,8 +63,10 @@ public enum Timestamp {
     }
 
     /// Parses an RFC 3339 date-time (`T` or space separator, `Z` or a numeric offset, up to 9 fraction
-    /// digits of which only the first 3 may be non-zero). A bare date `YYYY-MM-DD` is midnight UTC.
-    public static func parse(_ b: UnsafeRawBufferPointer) -> Result<Int64, ParseFailure> {
+    /// digits of which only the first 3 may be non-zero). A bare date `YYYY-MM-DD` is midnight UTC, unless
+    /// `allowingBareDate` is false (a record's `created_at` must say its time and offset: a date alone is
+    /// too easily a writer's mistake to store as midnight UTC).
+    public static func parse(_ b: UnsafeRawBufferPointer, allowingBareDate: Bool = true) -> Result<Int64, ParseFailure> {
         let n = b.count
         @inline(__always) func digit(_ i: Int) -> Int? {
             let c = b[i]
@@ -83,7 +85,7 @@ public enum Timestamp {
         }
         guard year >= 1970, year <= 2200 else { return .failure(.outOfRange) }
         var millis = Int64(daysFromCivil(year: year, month: month, day: day)) * TimeUnit.dayMillis
-        if n == 10 { return .success(millis) }
+        if n == 10 { return allowingBareDate ? .success(millis) : .failure(.malformed) }
         guard n >= 20, b[10] == 84 || b[10] == 116 || b[10] == 32, b[13] == 58, b[16] == 58,
               let hh = num(11, 2), let mm = num(14, 2), let ss = num(17, 2)
         else { return .failure(.malformed) }

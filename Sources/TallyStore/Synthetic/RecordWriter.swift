@@ -240,6 +240,9 @@ extension RecordWriter {
         }
 
         /// A CSV field: as is, or quoted with inner quotes doubled when it holds `,`, `"`, CR or LF (<= 2n + 2 bytes).
+        /// Deliberately not neutralised for spreadsheets (no `'` before `=`, `+`, `-`, `@`): this is the import
+        /// format and a records export must give back exactly what was stored (people-facing CSVs use
+        /// `SpreadsheetCSV` in TallyAnalytics).
         @inline(__always)
         static func csvField(_ s: UnsafeRawBufferPointer, into p: UnsafeMutableRawPointer) -> Int {
             var needsQuotes = false
