@@ -163,6 +163,27 @@ import TallyTestSupport
         #expect(store.verify().isEmpty && !store.condition().degraded)
     }
 
+    @Test("a seal that cannot create the next WAL segment leaves none behind, so a crash's torn tail stays a tail")
+    func failedNextSegment() throws {
+        let dir = try TemporaryDirectory()
+        defer { FaultInjection.remove(under: dir.path + "/"); dir.remove() }
+        var store = try Store(path: dir.path, options: Self.options())
+        _ = try store.append(Self.batch("a"))
+        Self.inject(dir, .write, .fail(errno: ENOSPC), contains: "/wal/" + WALLoss.segmentFile(2))
+        #expect(throws: StoreError.self) { try store.flush() }
+        FaultInjection.remove(under: dir.path + "/")
+        #expect(WriteAheadLog.segments(in: dir.path + "/wal") == [1])
+        _ = try store.append(Self.batch("b"))
+        store.abandon()
+        // A crash mid-append: the last frame of segment 1 is torn.
+        let segment = WriteAheadLog.path(dir.path + "/wal", 1)
+        #expect(truncate(segment, off_t(try #require(FileIO.fileSize(segment)) - 4)) == 0)
+        store = try Store(path: dir.path, options: Self.options())
+        defer { try? store.close() }
+        #expect(Self.present("a", try Self.stored(store)) == 10)
+        #expect(!store.condition().degraded, "\(store.openReport)")
+    }
+
     @Test("short writes everywhere (WAL, parts, manifest) are completed by the write loop")
     func shortWrites() throws {
         let dir = try TemporaryDirectory()

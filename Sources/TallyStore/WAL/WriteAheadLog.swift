@@ -163,13 +163,26 @@ package final class WriteAheadLog {
             throw error
         }
         close(cutFD)
+        try continueInNextSegment()
+        failure = nil
+    }
+
+    /// Closes the current segment (synced) and starts the next; returns the new segment number.
+    package func rotate() throws -> UInt64 {
+        try sync()
+        try continueInNextSegment()
+        return segment
+    }
+
+    /// Opens segment `segment + 1` and makes it current. On failure no new segment is left behind: appends go on in
+    /// the current one, and a stray empty segment after it would make a crash's torn tail there look like damage.
+    private func continueInNextSegment() throws {
         let next = segment + 1
         let nextPath = Self.path(directory, next)
         let opened: (Int32, Int)
         do {
             opened = try Self.openSegment(nextPath, next)
         } catch {
-            // The new segment holds nothing acknowledged: leave no half-written header behind.
             unlink(nextPath)
             throw error
         }
@@ -185,22 +198,6 @@ package final class WriteAheadLog {
         acknowledgedEnd = writtenEnd
         segment = next
         path = nextPath
-        failure = nil
-    }
-
-    /// Closes the current segment (synced) and starts the next; returns the new segment number.
-    package func rotate() throws -> UInt64 {
-        try sync()
-        let next = segment + 1
-        let (nfd, size) = try Self.openSegment(Self.path(directory, next), next)
-        try FileIO.syncDirectory(directory)
-        close(fd)
-        fd = nfd
-        writtenEnd = size
-        acknowledgedEnd = size
-        segment = next
-        path = Self.path(directory, next)
-        return next
     }
 
     /// Deletes segments numbered below `segment` (their records are in durable parts).
@@ -235,9 +232,12 @@ package final class WriteAheadLog {
         var result = ReplayResult()
         let all = segments(in: directory).filter { $0 >= from }
         result.lastSegment = all.last ?? from
+        // The log's tail is the last segment holding more than a header: later ones (a fresh segment, or one a
+        // failed rotate of an older build left empty) hold nothing, and must not turn a crash's torn tail into damage.
+        let tailIndex = all.lastIndex { (FileIO.fileSize(path(directory, $0)) ?? 0) > headerSize } ?? all.count - 1
         for (k, seg) in all.enumerated() {
             let p = path(directory, seg)
-            let isLast = k == all.count - 1
+            let isLast = k >= tailIndex
             var bytes = try FileIO.readAll(p)
             var applied = Set<Int>()
             var scan = try scanSegment(bytes, segment: seg, skip: [], applied: &applied, apply: apply, into: &result)
