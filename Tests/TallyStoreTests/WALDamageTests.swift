@@ -147,6 +147,30 @@ import TallyTestSupport
         #expect(!store.condition().degraded)
     }
 
+    @Test("a run of garbage over several batches costs exactly the batches it touches, reported as a lower bound")
+    func garbageOverSeveralBatches() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let segments = try Self.makeStore(dir, segments: 2, perSegment: 12)
+        let frames = try Self.frames(segments[0])
+        // Batch ranges of segment 1: from each strings frame to the end of its commit frame.
+        let starts = frames.filter { $0.type == 3 }.map(\.offset)
+        let ends = frames.filter { $0.type == 2 }.map { $0.offset + 8 + $0.length }
+        let garbage = (starts[3] + 40)..<(ends[6] - 10)
+        var bytes = try FileIO.readAll(segments[0])
+        var rng = Xoshiro256(seed: 11)
+        for i in garbage { bytes[i] = UInt8(truncatingIfNeeded: rng.next()) }
+        try FileIO.writeAtomically(bytes, to: segments[0], directory: dir.path + "/wal")
+        let store = try Store(path: dir.path, options: testOptions())
+        defer { try? store.close() }
+        try Self.expectBatches(store, present: Set(0..<24).subtracting(3...6), of: 24)
+        let loss = try #require(store.condition().walLosses.first)
+        #expect(store.condition().walLosses.count == 1)
+        #expect(loss.start == starts[3] && loss.end == starts[7])
+        // Every commit frame in the range is gone: only "at least one batch" is known, and the byte range.
+        #expect(!loss.exact && loss.batches >= 1, "\(loss)")
+    }
+
     @Test("a damaged header of a segment that is not the last costs no batch")
     func damagedSegmentHeader() throws {
         let dir = try TemporaryDirectory()

@@ -311,6 +311,9 @@ package final class WriteAheadLog {
         var pending = 0
         /// Whether bytes after the last intact commit frame belong to a batch that lost its commit frame.
         var trailing = true
+        /// Whether bytes that are no frame were skipped (a damaged header, garbage): they may have held whole
+        /// batches, commit frames included, so the counts are lower bounds.
+        var skipped = false
         /// Where replay resumed (set when the range is closed by an applied batch).
         var end = 0
 
@@ -318,7 +321,7 @@ package final class WriteAheadLog {
 
         func loss(segment: UInt64, cut: Bool, now: Int64?) -> WALLoss {
             WALLoss(segment: segment, start: start, end: end, damagedAt: damagedAt, reason: reason,
-                    batches: batches + (trailing ? 1 : 0), records: records + pending, exact: !trailing, cut: cut,
+                    batches: batches + (trailing ? 1 : 0), records: records + pending, exact: !trailing && !skipped, cut: cut,
                     detectedAt: now)
         }
     }
@@ -350,7 +353,10 @@ package final class WriteAheadLog {
             func resync(_ from: Int) -> Int? {
                 var q = from
                 while let f = nextValidFrame(buf, from: q) {
-                    if f.offset > q { damage!.trailing = true }
+                    if f.offset > q {
+                        damage!.trailing = true
+                        damage!.skipped = true
+                    }
                     damage!.crash = false
                     switch f.type {
                     case stringsFrame:
@@ -366,7 +372,10 @@ package final class WriteAheadLog {
                     }
                     q = f.offset + 8 + f.length
                 }
-                if q < buf.count { damage!.trailing = true }
+                if q < buf.count {
+                    damage!.trailing = true
+                    damage!.skipped = true
+                }
                 return nil
             }
 
