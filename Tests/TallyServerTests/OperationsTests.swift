@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
@@ -40,7 +43,7 @@ struct OperationsTests {
             #expect(ok.status == .ok)
             let body = try json(ok)
             #expect(body.string("status") == "ok")
-            #expect(body.array("checks")?.map { $0.string("name") } == ["store_open", "wal_writable", "disk_space"])
+            #expect(body.array("checks")?.map { $0.string("name") } == ["store_open", "wal_writable", "disk_space", "wal_intact"])
             try f.analytics.close()
             let failing = try await client.execute(uri: "/api/v1/analytics/health", method: .get)
             #expect(failing.status == .serviceUnavailable)
@@ -51,6 +54,68 @@ struct OperationsTests {
             let write = try await client.execute(uri: recordsPath, method: .post, headers: auth(f.writerA, ndjsonType),
                                                  body: ndjson([line("acme", "late")]))
             try expectProblem(write, .serviceUnavailable, "storage-unavailable")
+        }
+    }
+
+    @Test("health is 503 naming the WAL failure while the disk is full; writes and health come back once it is not; nothing lost")
+    func healthAfterWALFailure() async throws {
+        let f = try ServerFixture()
+        let store = f.directory.appending("store")
+        defer { FaultInjection.remove(under: store + "/") }
+        try await f.withRouter { client in
+            FaultInjection.install(.init(prefix: store + "/", contains: "/wal/", operation: .write, fault: .fail(errno: ENOSPC)))
+            let refused = try await client.execute(uri: recordsPath, method: .post, headers: auth(f.writerA, ndjsonType),
+                                                   body: ndjson([line("acme", "full1")]))
+            try expectProblem(refused, .serviceUnavailable, "storage-unavailable")
+            let failing = try await client.execute(uri: "/api/v1/analytics/health", method: .get)
+            #expect(failing.status == .serviceUnavailable)
+            let body = try json(failing)
+            #expect(body.string("status") == "failing")
+            let wal = try #require(body.array("checks")?.first { $0.string("name") == "wal_writable" })
+            #expect(wal["ok"] as? Bool == false)
+            #expect(wal.string("detail")?.contains("No space left on device") == true, "\(wal)")
+            #expect(wal.string("detail")?.contains("resume") == true, "\(wal)")
+            #expect(String(buffer: try await client.execute(uri: "/metrics", method: .get).body).contains("tally_store_wal_failed 1"))
+
+            FaultInjection.remove(under: store + "/")
+            let stored = try await client.execute(uri: recordsPath, method: .post, headers: auth(f.writerA, ndjsonType),
+                                                  body: ndjson([line("acme", "full1"), line("acme", "a1")]))
+            #expect(stored.status == .ok)
+            let healthy = try await client.execute(uri: "/api/v1/analytics/health", method: .get)
+            #expect(healthy.status == .ok)
+            #expect(try json(healthy).string("status") == "ok")
+            #expect(String(buffer: try await client.execute(uri: "/metrics", method: .get).body).contains("tally_store_wal_failed 0"))
+        }
+        var count: [String: Int] = [:]
+        for r in try f.analytics.store.snapshot().records() { count[r.requestID, default: 0] += 1 }
+        #expect(count.count == ServerFixture.records.count + 1 && count.values.allSatisfy { $0 == 1 }, "\(count)")
+    }
+
+    @Test("health is degraded (200) and lists the WAL losses while their records are in quarantine/; metrics count them")
+    func healthDegradedByWALLoss() async throws {
+        let f = try ServerFixture()
+        let quarantine = f.directory.appending("store") + "/quarantine"
+        let loss = WALLoss(segment: 3, start: 4096, end: 4700, damagedAt: 4200, reason: "frame checksum mismatch", batches: 1,
+                           records: 7, exact: true, cut: false, copy: "0000000000000003.wal.damaged-4096-4700")
+        try FileIO.writeAtomically(loss.encode(), to: quarantine + "/" + loss.recordName, directory: quarantine)
+        try await f.withRouter { client in
+            let degraded = try await client.execute(uri: "/api/v1/analytics/health", method: .get)
+            #expect(degraded.status == .ok)
+            let body = try json(degraded)
+            #expect(body.string("status") == "degraded")
+            let check = try #require(body.array("checks")?.first { $0.string("name") == "wal_intact" })
+            #expect(check["degraded"] as? Bool == true)
+            #expect(check.string("detail")?.contains("1 acknowledged batch") == true, "\(check)")
+            let listed = try #require(body.array("wal_losses")?.first)
+            #expect(listed.string("segment") == "0000000000000003.wal" && listed.int("start") == 4096 && listed.int("end") == 4700)
+            #expect(listed.int("batches") == 1 && listed.int("records") == 7)
+            #expect(listed.string("record") == "quarantine/" + loss.recordName)
+            let metrics = String(buffer: try await client.execute(uri: "/metrics", method: .get).body)
+            #expect(metrics.contains("tally_store_wal_lost_batches 1") && metrics.contains("tally_store_wal_lost_records 7"))
+            // The operator has handled it and removes the record: healthy again, no restart.
+            unlink(quarantine + "/" + loss.recordName)
+            let healthy = try await client.execute(uri: "/api/v1/analytics/health", method: .get)
+            #expect(try json(healthy).string("status") == "ok")
         }
     }
 

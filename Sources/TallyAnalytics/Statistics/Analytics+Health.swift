@@ -5,20 +5,27 @@ import Glibc
 #endif
 
 /// The result of the health checks: each check with its state, and whether all passed.
+///
+/// `status` is `failing` (503) when a check fails: the store cannot do its job (closed, writes refused, disk
+/// full). It is `degraded` (still 200: the store serves and takes writes) when a check passed but found
+/// acknowledged data lost, which stays until an operator clears it.
 public struct HealthReport: Sendable, JSONWritable {
     /// One check.
     public struct Check: Sendable, JSONWritable {
-        /// `store_open`, `wal_writable`, `disk_space`.
+        /// `store_open`, `wal_writable`, `disk_space`, `wal_intact`.
         public var name: String
         /// Whether it passed.
         public var ok: Bool
         /// What was found.
         public var detail: String
+        /// Passed, but found something an operator must act on (data lost).
+        public var degraded = false
 
         public func write(to json: inout JSONWriter) {
             json.object { w in
                 w.field("name", name)
                 w.field("ok", ok)
+                if degraded { w.field("degraded", true) }
                 w.field("detail", detail)
             }
         }
@@ -26,13 +33,38 @@ public struct HealthReport: Sendable, JSONWritable {
 
     /// Every check.
     public var checks: [Check]
+    /// WAL damage still recorded: each range, and what it cost.
+    public var walLosses: [WALLoss] = []
     /// Whether every check passed.
     public var ok: Bool { checks.allSatisfy(\.ok) }
+    /// Whether a check found data lost.
+    public var degraded: Bool { checks.contains(where: \.degraded) }
+    /// `ok`, `degraded` or `failing`.
+    public var status: String { !ok ? "failing" : degraded ? "degraded" : "ok" }
 
     public func write(to json: inout JSONWriter) {
         json.object { w in
-            w.field("status", ok ? "ok" : "failing")
+            w.field("status", status)
             w.field("checks", array: checks)
+            if !walLosses.isEmpty {
+                w.key("wal_losses")
+                w.array { a in
+                    for loss in walLosses {
+                        a.object { o in
+                            o.field("segment", loss.segmentFile)
+                            o.field("start", Int64(loss.start))
+                            o.field("end", Int64(loss.end))
+                            o.field("damaged_at", Int64(loss.damagedAt))
+                            o.field("reason", loss.reason)
+                            o.field("batches", Int64(loss.batches))
+                            o.field("records", Int64(loss.records))
+                            o.field("exact", loss.exact)
+                            o.field("record", "quarantine/" + loss.recordName)
+                            if let copy = loss.copy { o.field("copy", "quarantine/" + copy) }
+                        }
+                    }
+                }
+            }
         }
     }
 }
@@ -44,7 +76,14 @@ extension Analytics {
         checks.append(.init(name: "store_open", ok: !isClosed, detail: isClosed ? "the store is closed" : "open"))
         let wal = store.path + "/wal"
         let writable = access(wal, W_OK) == 0
-        checks.append(.init(name: "wal_writable", ok: writable, detail: writable ? "writable" : "the WAL directory is not writable"))
+        let condition = store.condition()
+        if let failure = condition.walFailure {
+            checks.append(.init(name: "wal_writable", ok: false, detail: "writes are refused since \(failure); they resume by themselves "
+                + "once the cause is fixed (free disk space): the log is reopened on the next write and every second. Nothing "
+                + "acknowledged is lost. If this check keeps failing after the cause is fixed, restart the server."))
+        } else {
+            checks.append(.init(name: "wal_writable", ok: writable, detail: writable ? "writable" : "the WAL directory is not writable"))
+        }
         var fs = statvfs()
         if statvfs(store.path, &fs) == 0 {
             let free = Int64(fs.f_bavail) * Int64(fs.f_frsize)
@@ -53,7 +92,18 @@ extension Analytics {
         } else {
             checks.append(.init(name: "disk_space", ok: false, detail: "statvfs failed (errno \(errno))"))
         }
-        return HealthReport(checks: checks)
+        if condition.degraded {
+            let bound = condition.walLosses.allSatisfy(\.exact) ? "" : "at least "
+            checks.append(.init(name: "wal_intact", ok: true,
+                                detail: "WAL damage lost \(bound)\(condition.lostBatches) acknowledged batch(es), \(bound)\(condition.lostRecords) "
+                                    + "record(s) in \(condition.walLosses.count) range(s): "
+                                    + condition.walLosses.map(\.description).joined(separator: "; ")
+                                    + ". Remove the quarantine/wal-*.loss records once handled (docs/RELIABILITY.md).",
+                                degraded: true))
+        } else {
+            checks.append(.init(name: "wal_intact", ok: true, detail: "no WAL damage recorded"))
+        }
+        return HealthReport(checks: checks, walLosses: condition.walLosses)
     }
 
     /// The health checks, run off the cooperative pool (they make system calls).

@@ -135,6 +135,14 @@ public final class ServerMetrics: Sendable {
         out += "tally_store_compactions_total \(store.compactions)\n"
         header("tally_store_quarantined_parts", "gauge", "Parts moved to quarantine after a failed checksum.")
         out += "tally_store_quarantined_parts \(store.quarantined)\n"
+        header("tally_store_wal_damaged_ranges", "gauge", "Damaged WAL ranges recorded in quarantine/ (cleared when an operator removes the loss records).")
+        out += "tally_store_wal_damaged_ranges \(store.walLosses)\n"
+        header("tally_store_wal_lost_batches", "gauge", "Acknowledged batches lost to WAL damage, as recorded in quarantine/ (a lower bound).")
+        out += "tally_store_wal_lost_batches \(store.walLostBatches)\n"
+        header("tally_store_wal_lost_records", "gauge", "Acknowledged records lost to WAL damage, as recorded in quarantine/ (a lower bound).")
+        out += "tally_store_wal_lost_records \(store.walLostRecords)\n"
+        header("tally_store_wal_failed", "gauge", "1 while the WAL refuses writes after a failed write or sync.")
+        out += "tally_store_wal_failed \(store.walFailed ? 1 : 0)\n"
         if let newest = store.newestRecord {
             header("tally_store_newest_record_age_seconds", "gauge", "Seconds since the newest stored created_at (data freshness).")
             out += "tally_store_newest_record_age_seconds \(max(0, now - newest) / 1000)\n"

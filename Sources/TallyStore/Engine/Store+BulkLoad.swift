@@ -277,7 +277,7 @@ extension Store {
         try maintenanceLock.withLock {
             try writerLock.withLock {
                 if published.withLock({ $0.closed }) { throw StoreError.closed }
-                if let broken = writer.broken { throw broken }
+                try writableLocked()
                 let load = BulkLoad(store: self)
                 do {
                     let result = try body(load)

@@ -88,6 +88,12 @@ public struct StoreMetrics: Sendable {
     public var quarantined: Int
     /// Newest `created_at` stored, if any (data freshness).
     public var newestRecord: Int64?
+    /// Damaged WAL ranges recorded in `quarantine/`, and the acknowledged batches and records they cost.
+    public var walLosses: Int
+    public var walLostBatches: Int
+    public var walLostRecords: Int
+    /// Whether the WAL refuses writes after a failed write or sync.
+    public var walFailed: Bool
 }
 
 extension Store {
@@ -96,9 +102,12 @@ extension Store {
         let snap = snapshot()
         let (compactions, quarantined, seals) = maintenanceCounters()
         let newest = (snap.parts.map(\.meta.maxTime) + snap.heads.filter { $0.rows > 0 }.map(\.maxTime)).max()
+        let condition = condition()
         return StoreMetrics(
             parts: snap.parts.count, rows: snap.rowCount, headRows: snap.heads.reduce(0) { $0 + $1.rows },
             partBytes: snap.parts.reduce(0) { $0 + $1.fileSize }, tenants: snap.tenants.count,
-            compactions: compactions, seals: seals, quarantined: quarantined, newestRecord: newest)
+            compactions: compactions, seals: seals, quarantined: quarantined, newestRecord: newest,
+            walLosses: condition.walLosses.count, walLostBatches: condition.lostBatches, walLostRecords: condition.lostRecords,
+            walFailed: condition.failed)
     }
 }

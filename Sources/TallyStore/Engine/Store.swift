@@ -26,6 +26,8 @@ public final class Store: @unchecked Sendable {
         var compactions = 0
         var quarantined = 0
         var seals = 0
+        /// Mirrors `WriteAheadLog.failure` (read by health checks without the writer lock).
+        var walFailure: StoreError?
     }
 
     final class WriterState {
@@ -33,7 +35,8 @@ public final class Store: @unchecked Sendable {
         /// Nil when the store is open read-only.
         var wal: WriteAheadLog?
         var dedup: Deduplicator
-        /// Set after a failed WAL write: the log's tail is uncertain until the store is reopened.
+        /// Set when the store refuses writes for good (opened read-only). A failed WAL write is the log's own
+        /// `failure`, which `recoverWALLocked()` clears once the log can be written again.
         var broken: StoreError?
         init(wal: WriteAheadLog?, dedup: Deduplicator) {
             self.wal = wal
@@ -65,8 +68,10 @@ public final class Store: @unchecked Sendable {
     private let wake = ConditionLock()
     private var maintenanceRunning = false
     private var lockFD: Int32
-    /// What opening found and did (WAL cut, parts quarantined, stray files removed).
+    /// What opening found and did (WAL cut, WAL damage and what it cost, parts quarantined, stray files removed).
     public let openReport: [String]
+    /// WAL damage found at open that has no loss record in `quarantine/` (a read-only open records nothing).
+    let unrecordedLosses: [WALLoss]
 
     var partsDirectory: String { path + "/parts" }
     var walDirectory: String { path + "/wal" }
@@ -91,9 +96,17 @@ public final class Store: @unchecked Sendable {
             try FileIO.makeDirectory(path)
             for dir in ["parts", "wal", "quarantine"] { try FileIO.makeDirectory(path + "/" + dir) }
             lockFD = try FileIO.open(path + "/LOCK", O_RDWR | O_CREAT)
-            if flock(lockFD, LOCK_EX | LOCK_NB) != 0 {
-                Glibc.close(lockFD)
-                throw StoreError.locked(path: path)
+            // A child this process is spawning (fork, then exec) holds a copy of every descriptor until its exec
+            // closes them, the lock's too: a store closed and reopened meanwhile finds its own lock held for a few
+            // milliseconds. Wait that long before calling the directory in use.
+            var attempts = 0
+            while flock(lockFD, LOCK_EX | LOCK_NB) != 0 {
+                attempts += 1
+                if attempts > 50 {
+                    Glibc.close(lockFD)
+                    throw StoreError.locked(path: path)
+                }
+                usleep(2_000)
             }
         }
         var report: [String] = []
@@ -143,7 +156,10 @@ public final class Store: @unchecked Sendable {
 
         // Replay the WAL into a fresh head: its batches were de-duplicated when they were written.
         let head = Head()
-        let replay = try WriteAheadLog.replay(directory: path + "/wal", from: manifest.walStart, repair: !readOnly) { batch in
+        let quarantineDirectory = path + "/quarantine"
+        let recordedBefore = WALLoss.recorded(in: quarantineDirectory)
+        let replay = try WriteAheadLog.replay(directory: path + "/wal", from: manifest.walStart, repair: !readOnly,
+                                              quarantine: readOnly ? nil : quarantineDirectory, now: wallClockMillis()) { batch in
             if !readOnly {
                 for i in 0..<batch.count {
                     let s = dedup.slot(batch.tenantID(at: i))
@@ -155,7 +171,14 @@ public final class Store: @unchecked Sendable {
         if let cut = replay.truncated {
             report.append("WAL segment \(cut.segment) \(readOnly ? "read up to" : "cut at") offset \(cut.offset): \(cut.reason)")
         }
-        if !replay.kept.isEmpty { report.append("WAL bytes cut off kept in quarantine/: " + replay.kept.joined(separator: ", ")) }
+        for loss in replay.losses {
+            report.append("lost: \(loss)" + (readOnly ? "" : "; recorded in quarantine/\(loss.recordName)"))
+        }
+        if !replay.kept.isEmpty { report.append("WAL damage kept in quarantine/: " + replay.kept.joined(separator: ", ")) }
+        let found = Set(replay.losses.map(\.recordName))
+        for (name, loss) in recordedBefore.sorted(by: { $0.key < $1.key }) where !found.contains(name) {
+            report.append("lost earlier, still recorded in quarantine/\(name): \(loss)")
+        }
         if replay.records > 0 { report.append("replayed \(replay.records) records from the WAL") }
         let wal = readOnly ? nil : try WriteAheadLog(directory: path + "/wal", segment: max(replay.lastSegment, manifest.walStart))
         writer = WriterState(wal: wal, dedup: dedup)
@@ -163,6 +186,7 @@ public final class Store: @unchecked Sendable {
         if readOnly { writer.broken = .readOnly(path: path) }
         maintenance = MaintenanceState(manifest: manifest)
         openReport = report
+        unrecordedLosses = readOnly ? replay.losses : []
         let views = head.tenants.mapValues { $0.view() }
         let headRows = head.rows
         published.withLock {
@@ -221,8 +245,11 @@ public final class Store: @unchecked Sendable {
             for r in group { r.result = .failure(.closed) }
             return
         }
-        if let broken = writer.broken {
-            for r in group { r.result = .failure(broken) }
+        do {
+            try writableLocked()
+        } catch {
+            let e = error as? StoreError ?? .invalidArgument("\(error)")
+            for r in group { r.result = .failure(e) }
             return
         }
         // Decide duplicates first, changing nothing, so a failure leaves the dedup state as it was.
@@ -275,9 +302,10 @@ public final class Store: @unchecked Sendable {
             do {
                 try writer.wal!.write(frames.bytes)
                 if options.durability == .fsync { try writer.wal!.sync() }
+                writer.wal!.acknowledge()
             } catch {
                 let e = error as? StoreError ?? .invalidArgument("\(error)")
-                writer.broken = e
+                noteWALStateLocked()
                 for r in group { r.result = .failure(e) }
                 return
             }
@@ -298,6 +326,27 @@ public final class Store: @unchecked Sendable {
             if $0.headStartedAt == nil && headRows > 0 { $0.headStartedAt = monotonicSeconds() }
             $0.headRows = headRows
         }
+    }
+
+    /// Throws unless the store can take writes now. After a failed WAL write or sync it first tries to reopen the
+    /// log (`WriteAheadLog.recover()`): once the cause is gone (space freed), writes resume without a restart.
+    /// Called with the writer lock held.
+    func writableLocked() throws {
+        if let broken = writer.broken { throw broken }
+        guard let wal = writer.wal, wal.failure != nil else { return }
+        defer { noteWALStateLocked() }
+        try wal.recover()
+    }
+
+    /// Publishes the WAL's failed state for health checks. Called with the writer lock held.
+    func noteWALStateLocked() {
+        let failure = writer.wal?.failure
+        published.withLock { $0.walFailure = failure }
+    }
+
+    /// Tries to reopen a failed WAL now (the maintenance thread does this every second); throws if it still fails.
+    public func recoverWAL() throws {
+        try writerLock.withLock { try writableLocked() }
     }
 
     /// Whether the store accepts appends and reads (false after `close()`).
@@ -324,6 +373,8 @@ public final class Store: @unchecked Sendable {
         try writerLock.withLock {
             let head = writer.head
             guard head.rows > 0, let wal = writer.wal else { return }
+            try writableLocked()
+            defer { noteWALStateLocked() }
             let segment = try wal.rotate()
             writer.head = Head()
             let epoch = writer.dedup.freeze()
@@ -537,9 +588,12 @@ public final class Store: @unchecked Sendable {
 
     private func maintenanceLoop() {
         while true {
-            let (closed, rows, startedAt) = published.withLock { ($0.closed, $0.headRows, $0.headStartedAt) }
+            let (closed, rows, startedAt, walFailed) = published.withLock { ($0.closed, $0.headRows, $0.headStartedAt, $0.walFailure != nil) }
             if closed { break }
             let age = startedAt.map { monotonicSeconds() - $0 } ?? 0
+            // A failed log is retried here too, so writes (and health) come back once space is freed even when no
+            // client is writing.
+            if walFailed { try? recoverWAL() }
             do {
                 if rows >= options.sealRows || (rows > 0 && age >= options.sealAfterSeconds) {
                     try flush()
@@ -594,6 +648,13 @@ public final class Store: @unchecked Sendable {
 
 extension PartReader {
     package typealias ID = UInt64
+}
+
+/// Milliseconds since the epoch, wall clock (when a loss was found).
+func wallClockMillis() -> Int64 {
+    var t = timespec()
+    clock_gettime(CLOCK_REALTIME, &t)
+    return Int64(t.tv_sec) * 1000 + Int64(t.tv_nsec) / 1_000_000
 }
 
 func monotonicSeconds() -> Double {
