@@ -14,11 +14,21 @@ public struct HealthReport: Sendable, JSONWritable {
         public var ok: Bool
         /// What was found.
         public var detail: String
+        /// Passed, but the store answers with less than it holds (quarantined parts): the status is `degraded`.
+        public var degraded = false
+
+        public init(name: String, ok: Bool, detail: String, degraded: Bool = false) {
+            self.name = name
+            self.ok = ok
+            self.detail = detail
+            self.degraded = degraded
+        }
 
         public func write(to json: inout JSONWriter) {
             json.object { w in
                 w.field("name", name)
                 w.field("ok", ok)
+                if degraded { w.field("degraded", true) }
                 w.field("detail", detail)
             }
         }
@@ -31,7 +41,7 @@ public struct HealthReport: Sendable, JSONWritable {
 
     public func write(to json: inout JSONWriter) {
         json.object { w in
-            w.field("status", ok ? "ok" : "failing")
+            w.field("status", ok ? (checks.contains(where: \.degraded) ? "degraded" : "ok") : "failing")
             w.field("checks", array: checks)
         }
     }
@@ -45,6 +55,7 @@ extension Analytics {
         let wal = store.path + "/wal"
         let writable = access(wal, W_OK) == 0
         checks.append(.init(name: "wal_writable", ok: writable, detail: writable ? "writable" : "the WAL directory is not writable"))
+        checks.append(Self.partsCheck(store.missingParts))
         var fs = statvfs()
         if statvfs(store.path, &fs) == 0 {
             let free = Int64(fs.f_bavail) * Int64(fs.f_frsize)
@@ -54,6 +65,21 @@ extension Analytics {
             checks.append(.init(name: "disk_space", ok: false, detail: "statvfs failed (errno \(errno))"))
         }
         return HealthReport(checks: checks)
+    }
+
+    /// `parts_readable`: degraded while parts are quarantined. `health` needs no key, so it names parts, rows
+    /// and hours but never tenants; each tenant's answers list their own missing hours in their provenance.
+    static func partsCheck(_ missing: [MissingPart]) -> HealthReport.Check {
+        guard !missing.isEmpty else { return .init(name: "parts_readable", ok: true, detail: "every part is readable") }
+        let rows = missing.reduce(0) { $0 + $1.rows }
+        let names = missing.prefix(20).map { m in
+            m.tenant.isEmpty ? m.fileName + " (hours unknown)"
+                : "\(m.fileName) (\(Timestamp.formatSeconds(m.firstHour)) to \(Timestamp.formatSeconds(m.endHour)))"
+        }
+        return .init(name: "parts_readable", ok: true,
+                     detail: "\(missing.count) part(s) quarantined, \(rows) rows unreadable: " + names.joined(separator: ", ")
+                         + (missing.count > 20 ? ", ..." : "") + "; answers that need them say complete: false",
+                     degraded: true)
     }
 
     /// The health checks, run off the cooperative pool (they make system calls).

@@ -26,6 +26,8 @@ public final class Store: @unchecked Sendable {
         var compactions = 0
         var quarantined = 0
         var seals = 0
+        /// Parts this store cannot read: recorded in `quarantine/` (across restarts) or skipped by a read-only open.
+        var missing: [MissingPart] = []
     }
 
     final class WriterState {
@@ -100,8 +102,17 @@ public final class Store: @unchecked Sendable {
         var manifest = Manifest()
         let manifestPath = path + "/MANIFEST"
         if FileIO.exists(manifestPath) {
-            manifest = try Manifest.decode(try FileIO.readAll(manifestPath), path: manifestPath)
+            do {
+                manifest = try Manifest.decode(try FileIO.readAll(manifestPath), path: manifestPath)
+            } catch let e as StoreError {
+                if lockFD >= 0 { Glibc.close(lockFD) }
+                switch e {
+                case .corrupt: throw StoreError.damagedManifest(path: manifestPath, reason: e.description)
+                default: throw e
+                }
+            }
         }
+        var missing = QuarantineRecord.load(quarantineDirectory: path + "/quarantine")
 
         // Open listed parts and load their recent request ids; quarantine the ones that fail.
         var readers: [PartReader] = []
@@ -120,11 +131,16 @@ public final class Store: @unchecked Sendable {
                 }
                 readers.append(try (try? openPart()) ?? openPart())
             } catch let e as StoreError {
+                missing.append(MissingPart(id: entry.id, tenant: entry.tenant, rows: entry.rows, minTime: entry.minTime,
+                                           maxTime: entry.maxTime, reason: e.description))
                 if readOnly {
                     report.append("skipped damaged part \(p): \(e)")
                     continue
                 }
                 report.append("quarantined \(p): \(e)")
+                // The record goes first: a part in quarantine/ is never without what it held (if the record cannot
+                // be written, the next open still describes the part from its footer or as unknown).
+                try? QuarantineRecord.write(entry, reason: e.description, quarantineDirectory: path + "/quarantine")
                 rename(p, path + "/quarantine/" + PartFormat.fileName(entry.id))
                 quarantined.append(entry.id)
             }
@@ -171,6 +187,7 @@ public final class Store: @unchecked Sendable {
             $0.active = views
             $0.headRows = headRows
             $0.headStartedAt = headRows > 0 ? monotonicSeconds() : nil
+            $0.missing = missing.sorted { $0.id < $1.id }
         }
         if options.background && !readOnly {
             maintenanceRunning = true
@@ -300,6 +317,9 @@ public final class Store: @unchecked Sendable {
         }
     }
 
+    /// Parts the store cannot read (quarantined now or by an earlier run, or skipped by a read-only open), by id.
+    public var missingParts: [MissingPart] { published.withLock { $0.missing } }
+
     /// Whether the store accepts appends and reads (false after `close()`).
     public var isOpen: Bool { published.withLock { !$0.closed } }
 
@@ -309,7 +329,7 @@ public final class Store: @unchecked Sendable {
     public func snapshot() -> StoreSnapshot {
         published.withLock { p in
             StoreSnapshot(parts: p.parts, heads: p.frozen.flatMap(\.views) + p.active.values.sorted { $0.tenant < $1.tenant },
-                          generation: p.generation, store: self)
+                          generation: p.generation, missing: p.missing, store: self)
         }
     }
 
@@ -480,16 +500,26 @@ public final class Store: @unchecked Sendable {
             }
             return
         }
+        let entry = maintenance.manifest.parts.first { $0.id == p.meta.id } ?? Self.entry(p)
+        let lost = MissingPart(id: entry.id, tenant: entry.tenant, rows: entry.rows, minTime: entry.minTime,
+                               maxTime: entry.maxTime, reason: error.description)
         if options.readOnly {
-            // Nothing on disk may change: stop reading the part in this process only.
-            published.withLock { $0.parts.removeAll { $0.meta.id == p.meta.id } }
+            // Nothing on disk may change: stop reading the part in this process only, and say so in every answer.
+            published.withLock {
+                $0.parts.removeAll { $0.meta.id == p.meta.id }
+                if !$0.missing.contains(where: { $0.id == lost.id }) { $0.missing.append(lost) }
+            }
             return
         }
+        try? QuarantineRecord.write(entry, reason: error.description, quarantineDirectory: quarantineDirectory)
         var manifest = maintenance.manifest
         manifest.parts.removeAll { $0.id == p.meta.id }
         try publish(manifest, adding: [], removing: [p.meta.id], unfreezing: nil)
         rename(p.path, quarantineDirectory + "/" + PartFormat.fileName(p.meta.id))
-        published.withLock { $0.quarantined += 1 }
+        published.withLock {
+            $0.quarantined += 1
+            if !$0.missing.contains(where: { $0.id == lost.id }) { $0.missing.append(lost) }
+        }
     }
 
     /// Checks every checksum of every part; damaged parts are quarantined and returned with what was wrong.
