@@ -175,3 +175,25 @@ import TallyTestSupport
         }
     }
 }
+
+extension RepairTests {
+    @Test("a missing MANIFEST beside part files: a read-write open rebuilds it (nothing deleted), a read-only open refuses")
+    func missingManifestIsRebuiltAtOpen() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let records = RandomRecords(seed: 10, options: .init(tenants: 2)).records(2_000)
+        let store = try Store(path: dir.path, options: Self.options())
+        _ = try store.append(RecordBatch(records[..<1_000]))
+        try store.flush()
+        _ = try store.append(RecordBatch(records[1_000...]))
+        store.abandon()
+        unlink(dir.path + "/MANIFEST")
+        var readOnly = Self.options()
+        readOnly.readOnly = true
+        #expect(throws: StoreError.self) { try Store(path: dir.path, options: readOnly) }
+        let reopened = try Store(path: dir.path, options: Self.options())
+        defer { try? reopened.close() }
+        #expect(reopened.openReport.contains { $0.hasPrefix("MANIFEST missing") }, "\(reopened.openReport)")
+        #expect(Self.sorted(try reopened.snapshot().records()) == Self.sorted(records))
+    }
+}

@@ -135,6 +135,10 @@ public final class ServerMetrics: Sendable {
         out += "tally_store_compactions_total \(store.compactions)\n"
         header("tally_store_quarantined_parts", "gauge", "Parts moved to quarantine after a failed checksum.")
         out += "tally_store_quarantined_parts \(store.quarantined)\n"
+        header("tally_store_missing_parts", "gauge", "Parts in quarantine (this run or earlier ones): answers that need them say complete: false.")
+        out += "tally_store_missing_parts \(store.missingParts)\n"
+        header("tally_store_missing_rows", "gauge", "Rows the parts in quarantine held.")
+        out += "tally_store_missing_rows \(store.missingRows)\n"
         if let newest = store.newestRecord {
             header("tally_store_newest_record_age_seconds", "gauge", "Seconds since the newest stored created_at (data freshness).")
             out += "tally_store_newest_record_age_seconds \(max(0, now - newest) / 1000)\n"

@@ -84,6 +84,17 @@ public final class Store: @unchecked Sendable {
         self.path = path
         self.options = options
         let readOnly = options.readOnly
+        // No MANIFEST while part files exist: a first seal that did not finish, or a lost manifest. Without one the
+        // open would read no part (and remove them as unfinished), so the manifest is rebuilt first, proving
+        // before setting anything aside (a read-only open cannot change anything: it refuses).
+        var repairLines: [String] = []
+        let unlisted = FileIO.exists(path + "/MANIFEST") ? 0 : FileIO.list(path + "/parts").filter { $0.hasSuffix(".part") }.count
+        if unlisted > 0 {
+            if readOnly {
+                throw StoreError.damagedManifest(path: path + "/MANIFEST", reason: "it is missing while parts/ holds \(unlisted) part files")
+            }
+            repairLines = ["MANIFEST missing with \(unlisted) part files: rebuilt"] + (try Store.repair(path: path)).lines
+        }
         if readOnly {
             guard FileIO.exists(path + "/MANIFEST") || FileIO.exists(path + "/wal") else {
                 throw StoreError.io(path: path, operation: "open", errno: ENOENT)
@@ -98,7 +109,7 @@ public final class Store: @unchecked Sendable {
                 throw StoreError.locked(path: path)
             }
         }
-        var report: [String] = []
+        var report: [String] = repairLines
         var manifest = Manifest()
         let manifestPath = path + "/MANIFEST"
         if FileIO.exists(manifestPath) {
