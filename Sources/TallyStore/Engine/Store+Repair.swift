@@ -39,7 +39,7 @@ extension Store {
         try FileIO.makeDirectory(quarantineDir)
         let lockFD = try FileIO.open(path + "/LOCK", O_RDWR | O_CREAT)
         defer { Glibc.close(lockFD) }
-        guard flock(lockFD, LOCK_EX | LOCK_NB) == 0 else { throw StoreError.locked(path: path) }
+        guard Store.lockDirectory(lockFD) else { throw StoreError.locked(path: path) }
 
         if FileIO.exists(manifestPath), let m = try? Manifest.decode(try FileIO.readAll(manifestPath), path: manifestPath) {
             report.lines.append("MANIFEST is sound (generation \(m.generation), \(m.parts.count) parts, WAL from segment \(m.walStart)); nothing to repair")

@@ -104,7 +104,7 @@ public final class Store: @unchecked Sendable {
             try FileIO.makeDirectory(path)
             for dir in ["parts", "wal", "quarantine"] { try FileIO.makeDirectory(path + "/" + dir) }
             lockFD = try FileIO.open(path + "/LOCK", O_RDWR | O_CREAT)
-            if flock(lockFD, LOCK_EX | LOCK_NB) != 0 {
+            if !Self.lockDirectory(lockFD) {
                 Glibc.close(lockFD)
                 throw StoreError.locked(path: path)
             }
@@ -208,6 +208,17 @@ public final class Store: @unchecked Sendable {
 
     deinit {
         if lockFD >= 0 { Glibc.close(lockFD) }
+    }
+
+    /// Takes the directory lock, waiting up to ~0.25 s: a child process this process is spawning holds a copy of
+    /// every descriptor (and so the lock of a store closed a moment ago) between its fork and its exec.
+    static func lockDirectory(_ fd: Int32) -> Bool {
+        for attempt in 0..<26 {
+            if flock(fd, LOCK_EX | LOCK_NB) == 0 { return true }
+            guard errno == EWOULDBLOCK || errno == EINTR, attempt < 25 else { return false }
+            usleep(10_000)
+        }
+        return false
     }
 
     // MARK: Appending
