@@ -14,8 +14,9 @@ import TallyTestSupport
         return o
     }
 
-    static func tally(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
+    static func tally(_ args: [String], in directory: String? = nil) throws -> (status: Int32, out: String, err: String) {
         let p = Process()
+        if let directory { p.currentDirectoryURL = URL(fileURLWithPath: directory) }
         p.executableURL = URL(fileURLWithPath: tallyExecutable())
         p.arguments = args
         let out = Pipe(), err = Pipe()

@@ -61,6 +61,35 @@ extension Store {
             guard rename(from, setAside + "/" + name) == 0 else { throw StoreError.io(path: from, operation: "rename", errno: errno) }
         }
 
+        // The WAL's request ids per segment, read before anything moves (a failure here changes nothing).
+        let segments = WriteAheadLog.segments(in: walDir)
+        // The links must not depend on the working directory.
+        var absoluteWAL = walDir
+        if !segments.isEmpty {
+            guard let resolved = realpath(walDir, nil) else { throw StoreError.io(path: walDir, operation: "realpath", errno: errno) }
+            absoluteWAL = String(cString: resolved)
+            free(resolved)
+        }
+        var segmentKeys: [(segment: UInt64, keys: [(tenant: String, key: (UInt64, UInt64))])] = []
+        let scratch = setAside + "/wal-scan"
+        try FileIO.makeDirectory(scratch)
+        defer {
+            for name in FileIO.list(scratch) { unlink(scratch + "/" + name) }
+            rmdir(scratch)
+        }
+        for seg in segments {
+            // One segment at a time (through a link in a scratch directory), read-only, as the open would read it.
+            let source = WriteAheadLog.path(absoluteWAL, seg), link = WriteAheadLog.path(scratch, seg)
+            guard symlink(source, link) == 0 else { throw StoreError.io(path: link, operation: "symlink", errno: errno) }
+            var keys: [(tenant: String, key: (UInt64, UInt64))] = []
+            _ = try WriteAheadLog.replay(directory: scratch, from: seg, repair: false) { batch in
+                for i in 0..<batch.count {
+                    keys.append((batch.tenantID(at: i), batch.withRequestIDBytes(at: i) { RequestIDSet.key($0) }))
+                }
+            }
+            unlink(link)
+            segmentKeys.append((seg, keys))
+        }
         // Every part file: ids already used anywhere are never reused.
         var maxID: UInt64 = 0
         for dir in [partsDir, quarantineDir] {
@@ -112,28 +141,7 @@ extension Store {
             kept.append((c, fresh.count == rows.count ? nil : fresh))
         }
 
-        // 3. The WAL: replay starts at the first segment with a record no kept part holds.
-        let segments = WriteAheadLog.segments(in: walDir)
-        var segmentKeys: [(segment: UInt64, keys: [(tenant: String, key: (UInt64, UInt64))])] = []
-        let scratch = setAside + "/wal-scan"
-        try FileIO.makeDirectory(scratch)
-        defer {
-            for name in FileIO.list(scratch) { unlink(scratch + "/" + name) }
-            rmdir(scratch)
-        }
-        for seg in segments {
-            // One segment at a time (through a link in a scratch directory), read-only, as the open would read it.
-            let source = WriteAheadLog.path(walDir, seg), link = WriteAheadLog.path(scratch, seg)
-            guard symlink(source, link) == 0 else { throw StoreError.io(path: link, operation: "symlink", errno: errno) }
-            var keys: [(tenant: String, key: (UInt64, UInt64))] = []
-            _ = try WriteAheadLog.replay(directory: scratch, from: seg, repair: false) { batch in
-                for i in 0..<batch.count {
-                    keys.append((batch.tenantID(at: i), batch.withRequestIDBytes(at: i) { RequestIDSet.key($0) }))
-                }
-            }
-            unlink(link)
-            segmentKeys.append((seg, keys))
-        }
+        // 3. Replay starts at the first WAL segment with a record no kept part holds.
         var walStart = (segments.last ?? 0) + 1
         for (seg, keys) in segmentKeys where keys.contains(where: { held[$0.tenant]?.contains($0.key) != true }) {
             walStart = seg

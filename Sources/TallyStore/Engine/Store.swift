@@ -184,6 +184,11 @@ public final class Store: @unchecked Sendable {
         }
         if !replay.kept.isEmpty { report.append("WAL bytes cut off kept in quarantine/: " + replay.kept.joined(separator: ", ")) }
         if replay.records > 0 { report.append("replayed \(replay.records) records from the WAL") }
+        // One entry per part, and none for a part that is live (a crash between writing its record and taking it out of
+        // the manifest, and it read well this time).
+        let liveIDs = Set(readers.map(\.meta.id))
+        var seen = Set<UInt64>()
+        missing = missing.filter { !liveIDs.contains($0.id) && seen.insert($0.id).inserted }.sorted { $0.id < $1.id }
         let wal = readOnly ? nil : try WriteAheadLog(directory: path + "/wal", segment: max(replay.lastSegment, manifest.walStart))
         writer = WriterState(wal: wal, dedup: dedup)
         writer.head = head
@@ -198,7 +203,7 @@ public final class Store: @unchecked Sendable {
             $0.active = views
             $0.headRows = headRows
             $0.headStartedAt = headRows > 0 ? monotonicSeconds() : nil
-            $0.missing = missing.sorted { $0.id < $1.id }
+            $0.missing = missing
         }
         if options.background && !readOnly {
             maintenanceRunning = true

@@ -36,7 +36,7 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .damagedManifest(path, reason):
             return "the manifest \(path) is damaged (\(reason)); the store cannot open until it is rebuilt: "
                 + "run `tally repair --data \(String(path.dropLast("/MANIFEST".count)))` (it rebuilds MANIFEST from the part files "
-                + "and the WAL, keeps the old one as MANIFEST.damaged, and deletes nothing)"
+                + "and the WAL, and deletes nothing)"
         }
     }
 }
