@@ -106,17 +106,28 @@ struct QueryCommand: ParsableCommand {
         let s = try store.open(background: false, readOnly: true)
         defer { try? s.close() }
         let engine = QueryEngine(threads: threads)
-        let snapshot = s.snapshot()
+        var snapshot = s.snapshot()
         let started = monotonicNow()
-        let result: QueryResult
-        let totals: QueryResult
-        do {
-            result = try engine.run(query, on: snapshot)
-            totals = try engine.run(try totalsQuery(query), on: snapshot)
-        } catch {
-            printError("query failed: \(error)")
-            throw ExitCode(1)
+        var answer: (result: QueryResult, totals: QueryResult)?
+        let totalsQuery = try totalsQuery(query)
+        while answer == nil {
+            do throws(QueryError) {
+                answer = (try engine.run(query, on: snapshot), try engine.run(totalsQuery, on: snapshot))
+            } catch {
+                // A part that failed a checksum mid-scan is missing from the next snapshot: with --allow-partial the
+                // query runs again without it (and says so below); otherwise the failure is the answer.
+                let fresh = s.snapshot()
+                var corrupt = false
+                if case let .storage(e) = error, case .corrupt = e { corrupt = true }
+                guard allowPartial, corrupt, fresh.missing.count > snapshot.missing.count else {
+                    printError("query failed: \(error)")
+                    throw ExitCode(1)
+                }
+                printError("note: \(error)")
+                snapshot = fresh
+            }
         }
+        let (result, totals) = answer!
         let elapsed = monotonicNow() - started
         var missing = result.missing
         for m in totals.missing where !missing.contains(where: { $0.id == m.id }) { missing.append(m) }

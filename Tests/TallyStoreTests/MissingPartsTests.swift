@@ -150,6 +150,23 @@ import TallyTestSupport
         #expect(partial.status == 0 && partial.err.contains("incomplete"), "\(partial.err)")
     }
 
+    @Test("a part that fails its checksum in the middle of tally query: an error, or with --allow-partial an answer without it that says so")
+    func cliMidQueryDamage() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (records, part) = try Self.twoTenantStore(dir.path)
+        let ref = part.meta.granules[0].blocks[PartColumn.cost.rawValue]
+        try Self.flip(part.path, at: ref.offset + BlockHeader.size + 2)
+        let args = ["query", "usage", "--data", dir.path, "--tenant", "*", "--no-rollups", "--format", "json"]
+        let failed = try Self.tally(args)
+        #expect(failed.status != 0 && failed.err.contains("query failed") && failed.err.contains(part.path), "\(failed.err)")
+        let partial = try Self.tally(args + ["--allow-partial"])
+        #expect(partial.status == 0, "\(partial.err)")
+        #expect(partial.err.contains(PartFormat.fileName(part.meta.id)) && partial.err.contains("incomplete"), "\(partial.err)")
+        let theirs = records.filter { $0.tenantID == "tenant-0" }.count
+        #expect(partial.out.contains("\"complete\": false") && partial.out.contains("\"count\": \(theirs)"), "\(partial.out)")
+    }
+
     @Test("a damaged catalog.sqlite fails tally verify")
     func damagedCatalogFailsVerify() throws {
         let dir = try TemporaryDirectory()
