@@ -39,12 +39,17 @@ struct AnomaliesCommand: AsyncParsableCommand {
             }
         }
 
+        @Flag(name: .customLong("allow-partial"), help: "Detect even when quarantined or unreadable parts are missing (they are named on standard error).")
+        var allowPartial = false
+
         func run() async throws {
             let generatorOptions = try world.options()
             let endMillis = generatorOptions.end
             let nowMillis: Int64 = if let now { try Timestamp.parse(now).get() } else if generated { endMillis } else { wallClockMillis() }
             let s = try store.open(background: false, readOnly: true)
             defer { try? s.close() }
+            // Detection over every tenant: a missing part would look like a drop in spend.
+            if !reportMissing(s.missingParts, allowPartial: allowPartial, what: "detection") { throw ExitCode(1) }
             var options = AnalyticsOptions()
             if let cents = minimumDailyCents { options.anomalyThresholds.minimumDailyNanos = cents * Money.nanosPerCent }
             let analytics = Analytics(store: s, catalog: try Catalog(directory: store.data), options: options, clock: { nowMillis })

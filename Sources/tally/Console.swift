@@ -1,6 +1,21 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import TallyStore
+
+/// Names on standard error the unreadable parts an answer may lack; returns whether to go on (`allowPartial`).
+func reportMissing(_ missing: [MissingPart], allowPartial: Bool, what: String) -> Bool {
+    guard !missing.isEmpty else { return true }
+    let rows = missing.reduce(0) { $0 + $1.rows }
+    for m in missing { printError("missing: \(m)") }
+    if allowPartial {
+        printError("warning: incomplete \(what): \(missing.count) quarantined or unreadable part(s) (\(rows) rows) are left out")
+        return true
+    }
+    printError("\(what) failed: \(missing.count) quarantined or unreadable part(s) (\(rows) rows) may hold rows of it; "
+        + "run `tally verify`, restore the parts or accept the loss, or pass --allow-partial for an answer without them")
+    return false
+}
 
 /// Writes a line to standard error.
 func printError(_ text: String) {

@@ -46,6 +46,9 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "The file to write, or - for standard output.")
     var out: String
 
+    @Flag(name: .customLong("allow-partial"), help: "Export even when quarantined or unreadable parts may hold rows of it (they are named on standard error); without it such an export fails.")
+    var allowPartial = false
+
     func spec(now: Int64) throws -> ExportSpec {
         let to = try self.to.map { try Self.time($0, "--to") } ?? now
         let from = try self.from.map { try Self.time($0, "--from") } ?? to - 30 * TimeUnit.dayMillis
@@ -80,6 +83,7 @@ struct ExportCommand: ParsableCommand {
         let s = try store.open(background: false, readOnly: true)
         defer { try? s.close() }
         let analytics = Analytics(store: s, catalog: try Catalog(directory: store.data))
+        if !reportMissing(analytics.exportMissing(spec, tenant: tenant), allowPartial: allowPartial, what: "export") { throw ExitCode(1) }
         let partial = out == "-" ? "-" : out + ".partial"
         let fd: Int32 = out == "-" ? 1 : open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw ValidationError("cannot create \(partial): \(String(cString: strerror(errno)))") }
@@ -88,7 +92,7 @@ struct ExportCommand: ParsableCommand {
         let started = monotonicNow()
         let rows: Int64
         do {
-            rows = try analytics.writeExport(spec, tenant: tenant, to: fd) { bar.show(rows: $0) }
+            rows = try analytics.writeExport(spec, tenant: tenant, to: fd, allowPartial: allowPartial) { bar.show(rows: $0) }
             if fd != 1 && fsync(fd) != 0 { throw ValidationError("fsync \(partial): \(String(cString: strerror(errno)))") }
         } catch {
             bar.finish()

@@ -75,6 +75,9 @@ struct QueryCommand: ParsableCommand {
     @Option(help: "Scan threads.")
     var threads: Int = 2
 
+    @Flag(name: .customLong("allow-partial"), help: "Answer even when quarantined or unreadable parts may hold rows of the query (they are named on standard error and in the JSON provenance); without it such a query fails.")
+    var allowPartial = false
+
     @Option(help: "table, json or csv.")
     var format: Format = .table
 
@@ -103,18 +106,32 @@ struct QueryCommand: ParsableCommand {
         let s = try store.open(background: false, readOnly: true)
         defer { try? s.close() }
         let engine = QueryEngine(threads: threads)
-        let snapshot = s.snapshot()
+        var snapshot = s.snapshot()
         let started = monotonicNow()
-        let result: QueryResult
-        let totals: QueryResult
-        do {
-            result = try engine.run(query, on: snapshot)
-            totals = try engine.run(try totalsQuery(query), on: snapshot)
-        } catch {
-            printError("query failed: \(error)")
-            throw ExitCode(1)
+        var answer: (result: QueryResult, totals: QueryResult)?
+        let totalsQuery = try totalsQuery(query)
+        while answer == nil {
+            do throws(QueryError) {
+                answer = (try engine.run(query, on: snapshot), try engine.run(totalsQuery, on: snapshot))
+            } catch {
+                // A part that failed a checksum mid-scan is missing from the next snapshot: with --allow-partial the
+                // query runs again without it (and says so below); otherwise the failure is the answer.
+                let fresh = s.snapshot()
+                var corrupt = false
+                if case let .storage(e) = error, case .corrupt = e { corrupt = true }
+                guard allowPartial, corrupt, fresh.missing.count > snapshot.missing.count else {
+                    printError("query failed: \(error)")
+                    throw ExitCode(1)
+                }
+                printError("note: \(error)")
+                snapshot = fresh
+            }
         }
+        let (result, totals) = answer!
         let elapsed = monotonicNow() - started
+        var missing = result.missing
+        for m in totals.missing where !missing.contains(where: { $0.id == m.id }) { missing.append(m) }
+        if !reportMissing(missing, allowPartial: allowPartial, what: "query") { throw ExitCode(1) }
         if repeats > 0 {
             // Warm runs in this process: the latency without process start and store open.
             var times: [Double] = []
@@ -127,7 +144,7 @@ struct QueryCommand: ParsableCommand {
             printError("query: median \(fixed(times[times.count / 2] * 1000, 3)) ms, best \(fixed(times[0] * 1000, 3)) ms "
                 + "over \(repeats) warm runs (\(threads) threads, rollups \(noRollups ? "off" : "on"))")
         }
-        let report = QueryReport(kind: kind, query: query, result: result, totals: totals, elapsedSeconds: elapsed)
+        let report = QueryReport(kind: kind, query: query, result: result, totals: totals, elapsedSeconds: elapsed, missing: missing)
         switch format {
         case .table: print(report.table(), terminator: "")
         case .json: print(report.json())
@@ -229,6 +246,8 @@ struct QueryReport {
     let result: QueryResult
     let totals: QueryResult
     let elapsedSeconds: Double
+    /// Unreadable parts that may hold rows of the answer (only with `--allow-partial`).
+    var missing: [MissingPart] = []
 
     /// One output column: its name, whether it is a number (right-aligned, unquoted in JSON), and its cells.
     struct Column {
@@ -345,6 +364,14 @@ struct QueryReport {
             ("parts_from_rollups", String(st.partsFromRollups)),
             ("rows_scanned", String(st.rowsScanned)),
             ("elapsed_ms", fixed(elapsedSeconds * 1000, 3)),
+            ("complete", missing.isEmpty ? "true" : "false"),
+            ("missing", "[" + missing.map { m in
+                Self.object([
+                    ("tenant_id", Self.jsonString(m.tenant)), ("part", Self.jsonString(m.fileName)),
+                    ("from", Self.jsonString(Timestamp.formatSeconds(m.firstHour))), ("to", Self.jsonString(Timestamp.formatSeconds(m.endHour))),
+                    ("rows", String(m.rows)),
+                ])
+            }.joined(separator: ", ") + "]"),
         ])))
         return "{\n" + top.map { "  \(Self.jsonString($0.0)): \($0.1)" }.joined(separator: ",\n") + "\n}"
     }

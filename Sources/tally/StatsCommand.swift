@@ -11,6 +11,7 @@ struct StatsCommand: ParsableCommand {
         let s = try store.open(background: false, readOnly: true)
         defer { try? s.close() }
         for line in s.openReport { printError("note: \(line)") }
+        for m in s.missingParts { printError("missing: \(m)") }
         let st = s.stats()
         let rows: [(String, String)] = [
             ("tenants", "\(st.tenants)"),
@@ -18,6 +19,7 @@ struct StatsCommand: ParsableCommand {
             ("parts", "\(st.parts)"),
             ("rows", "\(st.rows)"),
             ("rows in head (not yet sealed)", "\(st.headRows)"),
+            ("parts in quarantine (rows missing)", "\(s.missingParts.count) (\(s.missingParts.reduce(0) { $0 + $1.rows }))"),
             ("bytes in parts", formatBytes(st.partBytes)),
             ("bytes in WAL", formatBytes(st.walBytes)),
             ("bytes per record", fixed(st.bytesPerRecord, 2)),

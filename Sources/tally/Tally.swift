@@ -8,7 +8,7 @@ struct Tally: AsyncParsableCommand {
         abstract: "Records what every LLM call costs and answers where the money goes.",
         subcommands: [
             ImportCommand.self, GenerateCommand.self, StatsCommand.self, VerifyCommand.self,
-            CompactCommand.self, QueryCommand.self, ExportCommand.self, ServeCommand.self, KeysCommand.self, AnomaliesCommand.self, CrashWriterCommand.self,
+            CompactCommand.self, RepairCommand.self, QueryCommand.self, ExportCommand.self, ServeCommand.self, KeysCommand.self, AnomaliesCommand.self, CrashWriterCommand.self,
         ]
     )
 }

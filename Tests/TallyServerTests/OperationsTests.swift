@@ -43,7 +43,7 @@ struct OperationsTests {
             #expect(ok.status == .ok)
             let body = try json(ok)
             #expect(body.string("status") == "ok")
-            #expect(body.array("checks")?.map { $0.string("name") } == ["store_open", "wal_writable", "disk_space", "wal_intact"])
+            #expect(body.array("checks")?.map { $0.string("name") } == ["store_open", "wal_writable", "parts_readable", "disk_space", "wal_intact"])
             try f.analytics.close()
             let failing = try await client.execute(uri: "/api/v1/analytics/health", method: .get)
             #expect(failing.status == .serviceUnavailable)

@@ -46,6 +46,25 @@ public final class Catalog: Sendable {
         self.pool = pool
     }
 
+    /// SQLite's `PRAGMA integrity_check` of the catalog of `directory`, opened read-only (nothing is written):
+    /// the problems found, none when the file is sound or absent.
+    public static func integrityProblems(directory: String) -> [String] {
+        let path = Self.path(in: directory)
+        guard access(path, F_OK) == 0 else { return [] }
+        do {
+            // Through the page-checksum VFS: integrity_check reads every page of every table and index.
+            try registerPageChecksums()
+            var configuration = Configuration()
+            configuration.readonly = true
+            configuration.busyMode = .timeout(5)
+            let queue = try DatabaseQueue(path: path, configuration: configuration)
+            let rows = try queue.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
+            return rows == ["ok"] ? [] : rows
+        } catch {
+            return ["\(path) cannot be read as a SQLite database: \(error)"]
+        }
+    }
+
     static var migrator: DatabaseMigrator {
         var m = DatabaseMigrator()
         m.registerMigration("v1: api keys and idempotent answers") { db in

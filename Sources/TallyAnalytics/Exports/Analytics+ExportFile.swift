@@ -3,6 +3,11 @@ import TallyQuery
 import TallyStore
 
 extension Analytics {
+    /// The unreadable parts that may hold rows of an export of `tenant` in `spec`'s window.
+    public func exportMissing(_ spec: ExportSpec, tenant: String) -> [MissingPart] {
+        store.snapshot().missing(tenants: [tenant], from: spec.from, to: spec.to)
+    }
+
     /// Writes the export `spec` (validated) of `tenant` to the file descriptor `fd`; returns the rows written.
     ///
     /// Records stream out of one store snapshot one granule at a time (`StoreSnapshot.forEachBatch`) through a
@@ -11,8 +16,19 @@ extension Analytics {
     /// imports back to the same records: its CSV is written raw, not neutralised for spreadsheets (a value
     /// starting with `=` stays as stored; see `SpreadsheetCSV`). Usage and cost exports are aggregates (at most a few thousand rows).
     /// `progress` gets the rows written so far after each piece.
-    public func writeExport(_ spec: ExportSpec, tenant: String, to fd: Int32, progress: (Int64) -> Void = { _ in }) throws -> Int64 {
+    ///
+    /// When a part that may hold rows of the export is unreadable (quarantined), the export fails naming it
+    /// before anything is written, unless `allowPartial` (then the caller says what is missing, from
+    /// `exportMissing`): an export never silently lacks rows.
+    public func writeExport(
+        _ spec: ExportSpec, tenant: String, to fd: Int32, allowPartial: Bool = false, progress: (Int64) -> Void = { _ in }
+    ) throws -> Int64 {
         let snapshot = store.snapshot()
+        let missing = snapshot.missing(tenants: [tenant], from: spec.from, to: spec.to)
+        if !missing.isEmpty && !allowPartial {
+            throw AnalyticsError.storage("incomplete: \(missing.count) part(s) of this export are quarantined and unreadable, "
+                + "so it would lack their rows: " + missing.map(\.summary).joined(separator: "; "))
+        }
         switch spec.kind {
         case .records:
             var writer = switch spec.format {
@@ -29,6 +45,7 @@ extension Analytics {
             try writer.finish()
             return rows
         case .usage:
+            // Aggregate exports read the same snapshot, so `missing` above is what they lack.
             let resolution = spec.resolution ?? .day
             var run = QueryRun(snapshot: snapshot, engine: engine, useRollups: options.useRollups)
             let window = try seriesWindow(from: spec.from, to: spec.to, resolution: resolution, now: now)

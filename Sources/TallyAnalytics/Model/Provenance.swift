@@ -45,6 +45,12 @@ public struct Provenance: Sendable, JSONWritable {
     public var aggregation: String
     /// When the answer was made, ms UTC.
     public var generatedAt: Int64
+    /// Unreadable (quarantined) parts that may hold rows of the tenants and range answered: the numbers lack
+    /// their rows. Only parts of the answer's own tenants are listed.
+    public var missing: [MissingPart] = []
+
+    /// Whether the answer holds every stored row it asked for.
+    public var complete: Bool { missing.isEmpty }
 
     public func write(to json: inout JSONWriter) {
         json.object { w in
@@ -52,6 +58,22 @@ public struct Provenance: Sendable, JSONWritable {
             w.field("window", window)
             w.field("aggregation", aggregation)
             w.field("generated_at", time: generatedAt)
+            w.field("complete", complete)
+            if !missing.isEmpty { w.field("missing", array: missing.map(MissingHours.init)) }
+        }
+    }
+
+    /// One missing part as an answer states it: whose rows, which hours, how many (no server paths).
+    struct MissingHours: JSONWritable {
+        let part: MissingPart
+        func write(to json: inout JSONWriter) {
+            json.object { w in
+                w.field("tenant_id", part.tenant)
+                w.field("part", part.fileName)
+                w.field("from", time: part.firstHour)
+                w.field("to", time: part.endHour)
+                w.field("rows", part.rows)
+            }
         }
     }
 }
@@ -63,6 +85,7 @@ struct QueryRun {
     let useRollups: Bool
     private(set) var statistics = QueryStatistics()
     private(set) var queries = 0
+    private(set) var missing: [MissingPart] = []
 
     init(snapshot: StoreSnapshot, engine: QueryEngine, useRollups: Bool) {
         self.snapshot = snapshot
@@ -79,6 +102,7 @@ struct QueryRun {
             statistics.headsRead += s.headsRead
             statistics.hoursFromIndex += s.hoursFromIndex
             statistics.rowsScanned += s.rowsScanned
+            for m in result.missing where !missing.contains(where: { $0.id == m.id }) { missing.append(m) }
             return result
         } catch {
             throw AnalyticsError(error)
@@ -93,6 +117,6 @@ struct QueryRun {
                     partsRead: statistics.partsRead, headViewsRead: statistics.headsRead,
                     hoursFromRollups: statistics.hoursFromIndex, rowsScanned: statistics.rowsScanned, rollups: useRollups)
             ],
-            window: window, aggregation: aggregation, generatedAt: now)
+            window: window, aggregation: aggregation, generatedAt: now, missing: missing)
     }
 }

@@ -18,8 +18,15 @@ public struct HealthReport: Sendable, JSONWritable {
         public var ok: Bool
         /// What was found.
         public var detail: String
-        /// Passed, but found something an operator must act on (data lost).
+        /// Passed, but the store answers with less than it holds (quarantined parts): the status is `degraded`.
         public var degraded = false
+
+        public init(name: String, ok: Bool, detail: String, degraded: Bool = false) {
+            self.name = name
+            self.ok = ok
+            self.detail = detail
+            self.degraded = degraded
+        }
 
         public func write(to json: inout JSONWriter) {
             json.object { w in
@@ -84,6 +91,7 @@ extension Analytics {
         } else {
             checks.append(.init(name: "wal_writable", ok: writable, detail: writable ? "writable" : "the WAL directory is not writable"))
         }
+        checks.append(Self.partsCheck(store.missingParts))
         var fs = statvfs()
         if statvfs(store.path, &fs) == 0 {
             let free = Int64(fs.f_bavail) * Int64(fs.f_frsize)
@@ -104,6 +112,21 @@ extension Analytics {
             checks.append(.init(name: "wal_intact", ok: true, detail: "no WAL damage recorded"))
         }
         return HealthReport(checks: checks, walLosses: condition.walLosses)
+    }
+
+    /// `parts_readable`: degraded while parts are quarantined. `health` needs no key, so it names parts, rows
+    /// and hours but never tenants; each tenant's answers list their own missing hours in their provenance.
+    static func partsCheck(_ missing: [MissingPart]) -> HealthReport.Check {
+        guard !missing.isEmpty else { return .init(name: "parts_readable", ok: true, detail: "every part is readable") }
+        let rows = missing.reduce(0) { $0 + $1.rows }
+        let names = missing.prefix(20).map { m in
+            m.tenant.isEmpty ? m.fileName + " (hours unknown)"
+                : "\(m.fileName) (\(Timestamp.formatSeconds(m.firstHour)) to \(Timestamp.formatSeconds(m.endHour)))"
+        }
+        return .init(name: "parts_readable", ok: true,
+                     detail: "\(missing.count) part(s) quarantined, \(rows) rows unreadable: " + names.joined(separator: ", ")
+                         + (missing.count > 20 ? ", ..." : "") + "; answers that need them say complete: false",
+                     degraded: true)
     }
 
     /// The health checks, run off the cooperative pool (they make system calls).

@@ -31,7 +31,9 @@ public struct QueryEngine: Sendable {
     /// A damaged part is quarantined (when the snapshot knows its store) and reported as `.storage`.
     public func run(_ query: Query, on snapshot: StoreSnapshot) throws(QueryError) -> QueryResult {
         do {
-            return try execute(query, snapshot)
+            var result = try execute(query, snapshot)
+            result.missing = Self.missing(query, snapshot)
+            return result
         } catch let e as StoreError {
             if case let .corrupt(path, _, _) = e { try? snapshot.store?.quarantine(partPath: path, because: e) }
             throw .storage(e)
@@ -40,6 +42,22 @@ public struct QueryEngine: Sendable {
         } catch {
             throw .storage(.invalidArgument("\(error)"))
         }
+    }
+
+    /// The unreadable parts that may hold rows this query would have counted (its tenants, its range and the
+    /// trailing days before it): the answer is incomplete by them.
+    static func missing(_ query: Query, _ snapshot: StoreSnapshot) -> [MissingPart] {
+        guard !snapshot.missing.isEmpty else { return [] }
+        let tenants: [String]? = switch query.tenants {
+        case let .one(t): [t]
+        case let .some(list): list
+        case .all: nil
+        }
+        var lo = query.from ?? .min
+        if let t = query.trailing, lo != .min {
+            lo = TimeUnit.dayStart(lo) - Int64(t.days * (t.previous ? 2 : 1)) * TimeUnit.dayMillis
+        }
+        return snapshot.missing(tenants: tenants, from: lo, to: query.to ?? .max)
     }
 
     private func execute(_ query: Query, _ snapshot: StoreSnapshot) throws -> QueryResult {

@@ -27,6 +27,12 @@ public struct QueryResult: Sendable, CustomStringConvertible {
     public var previousTrailingCost: [Int64]
     /// How the engine answered (not part of equality).
     public var statistics: QueryStatistics
+    /// Unreadable parts that may hold rows of this answer's tenants and range: the sums may lack their rows
+    /// (not part of equality).
+    public var missing: [MissingPart] = []
+
+    /// Whether no part this answer may need was unreadable.
+    public var complete: Bool { missing.isEmpty }
 
     /// A result from its columns.
     public init(

@@ -143,6 +143,10 @@ public final class ServerMetrics: Sendable {
         out += "tally_store_wal_lost_records \(store.walLostRecords)\n"
         header("tally_store_wal_failed", "gauge", "1 while the WAL refuses writes after a failed write or sync.")
         out += "tally_store_wal_failed \(store.walFailed ? 1 : 0)\n"
+        header("tally_store_missing_parts", "gauge", "Parts in quarantine (this run or earlier ones): answers that need them say complete: false.")
+        out += "tally_store_missing_parts \(store.missingParts)\n"
+        header("tally_store_missing_rows", "gauge", "Rows the parts in quarantine held.")
+        out += "tally_store_missing_rows \(store.missingRows)\n"
         if let newest = store.newestRecord {
             header("tally_store_newest_record_age_seconds", "gauge", "Seconds since the newest stored created_at (data freshness).")
             out += "tally_store_newest_record_age_seconds \(max(0, now - newest) / 1000)\n"

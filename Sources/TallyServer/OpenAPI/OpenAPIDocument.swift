@@ -3447,6 +3447,24 @@ enum OpenAPIDocument {
           "generated_at": {
             "type": "string",
             "format": "date-time"
+          },
+          "complete": {
+            "type": "boolean",
+            "description": "false when quarantined (unreadable) parts may hold rows of the tenants and range answered: the numbers lack their rows"
+          },
+          "missing": {
+            "type": "array",
+            "description": "present when complete is false: the unreadable parts of the answer's own tenants, with their hours",
+            "items": {
+              "type": "object",
+              "properties": {
+                "tenant_id": {"type": "string"},
+                "part": {"type": "string"},
+                "from": {"type": "string", "format": "date-time"},
+                "to": {"type": "string", "format": "date-time"},
+                "rows": {"type": "integer"}
+              }
+            }
           }
         }
       },
@@ -3788,8 +3806,10 @@ enum OpenAPIDocument {
             "type": "string",
             "enum": [
               "ok",
+              "degraded",
               "failing"
-            ]
+            ],
+            "description": "degraded (still 200): every check passed but parts are quarantined, so some answers are incomplete"
           },
           "checks": {
             "type": "array",
@@ -3800,6 +3820,9 @@ enum OpenAPIDocument {
                   "type": "string"
                 },
                 "ok": {
+                  "type": "boolean"
+                },
+                "degraded": {
                   "type": "boolean"
                 },
                 "detail": {

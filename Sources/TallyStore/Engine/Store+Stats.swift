@@ -86,6 +86,9 @@ public struct StoreMetrics: Sendable {
     public var compactions: Int
     public var seals: Int
     public var quarantined: Int
+    /// Parts the store cannot read now (quarantined by this run or an earlier one) and the rows they held.
+    public var missingParts = 0
+    public var missingRows = 0
     /// Newest `created_at` stored, if any (data freshness).
     public var newestRecord: Int64?
     /// Damaged WAL ranges recorded in `quarantine/`, and the acknowledged batches and records they cost.
@@ -106,7 +109,8 @@ extension Store {
         return StoreMetrics(
             parts: snap.parts.count, rows: snap.rowCount, headRows: snap.heads.reduce(0) { $0 + $1.rows },
             partBytes: snap.parts.reduce(0) { $0 + $1.fileSize }, tenants: snap.tenants.count,
-            compactions: compactions, seals: seals, quarantined: quarantined, newestRecord: newest,
+            compactions: compactions, seals: seals, quarantined: quarantined,
+            missingParts: snap.missing.count, missingRows: snap.missing.reduce(0) { $0 + $1.rows }, newestRecord: newest,
             walLosses: condition.walLosses.count, walLostBatches: condition.lostBatches, walLostRecords: condition.lostRecords,
             walFailed: condition.failed)
     }

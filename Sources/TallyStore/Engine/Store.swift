@@ -28,6 +28,8 @@ public final class Store: @unchecked Sendable {
         var seals = 0
         /// Mirrors `WriteAheadLog.failure` (read by health checks without the writer lock).
         var walFailure: StoreError?
+        /// Parts this store cannot read: recorded in `quarantine/` (across restarts) or skipped by a read-only open.
+        var missing: [MissingPart] = []
     }
 
     final class WriterState {
@@ -87,6 +89,17 @@ public final class Store: @unchecked Sendable {
         self.path = path
         self.options = options
         let readOnly = options.readOnly
+        // No MANIFEST while part files exist: a first seal that did not finish, or a lost manifest. Without one the
+        // open would read no part (and remove them as unfinished), so the manifest is rebuilt first, proving
+        // before setting anything aside (a read-only open cannot change anything: it refuses).
+        var repairLines: [String] = []
+        let unlisted = FileIO.exists(path + "/MANIFEST") ? 0 : FileIO.list(path + "/parts").filter { $0.hasSuffix(".part") }.count
+        if unlisted > 0 {
+            if readOnly {
+                throw StoreError.damagedManifest(path: path + "/MANIFEST", reason: "it is missing while parts/ holds \(unlisted) part files")
+            }
+            repairLines = ["MANIFEST missing with \(unlisted) part files: rebuilt"] + (try Store.repair(path: path)).lines
+        }
         if readOnly {
             guard FileIO.exists(path + "/MANIFEST") || FileIO.exists(path + "/wal") else {
                 throw StoreError.io(path: path, operation: "open", errno: ENOENT)
@@ -96,25 +109,26 @@ public final class Store: @unchecked Sendable {
             try FileIO.makeDirectory(path)
             for dir in ["parts", "wal", "quarantine"] { try FileIO.makeDirectory(path + "/" + dir) }
             lockFD = try FileIO.open(path + "/LOCK", O_RDWR | O_CREAT)
-            // A child this process is spawning (fork, then exec) holds a copy of every descriptor until its exec
-            // closes them, the lock's too: a store closed and reopened meanwhile finds its own lock held for a few
-            // milliseconds. Wait that long before calling the directory in use.
-            var attempts = 0
-            while flock(lockFD, LOCK_EX | LOCK_NB) != 0 {
-                attempts += 1
-                if attempts > 50 {
-                    Glibc.close(lockFD)
-                    throw StoreError.locked(path: path)
-                }
-                usleep(2_000)
+            if !Self.lockDirectory(lockFD) {
+                Glibc.close(lockFD)
+                throw StoreError.locked(path: path)
             }
         }
-        var report: [String] = []
+        var report: [String] = repairLines
         var manifest = Manifest()
         let manifestPath = path + "/MANIFEST"
         if FileIO.exists(manifestPath) {
-            manifest = try Manifest.decode(try FileIO.readAll(manifestPath), path: manifestPath)
+            do {
+                manifest = try Manifest.decode(try FileIO.readAll(manifestPath), path: manifestPath)
+            } catch let e as StoreError {
+                if lockFD >= 0 { Glibc.close(lockFD) }
+                switch e {
+                case .corrupt: throw StoreError.damagedManifest(path: manifestPath, reason: e.description)
+                default: throw e
+                }
+            }
         }
+        var missing = QuarantineRecord.load(quarantineDirectory: path + "/quarantine")
 
         // Open listed parts and load their recent request ids; quarantine the ones that fail.
         var readers: [PartReader] = []
@@ -133,11 +147,16 @@ public final class Store: @unchecked Sendable {
                 }
                 readers.append(try (try? openPart()) ?? openPart())
             } catch let e as StoreError {
+                missing.append(MissingPart(id: entry.id, tenant: entry.tenant, rows: entry.rows, minTime: entry.minTime,
+                                           maxTime: entry.maxTime, reason: e.description))
                 if readOnly {
                     report.append("skipped damaged part \(p): \(e)")
                     continue
                 }
                 report.append("quarantined \(p): \(e)")
+                // The record goes first: a part in quarantine/ is never without what it held (if the record cannot
+                // be written, the next open still describes the part from its footer or as unknown).
+                try? QuarantineRecord.write(entry, reason: e.description, quarantineDirectory: path + "/quarantine")
                 rename(p, path + "/quarantine/" + PartFormat.fileName(entry.id))
                 quarantined.append(entry.id)
             }
@@ -180,6 +199,11 @@ public final class Store: @unchecked Sendable {
             report.append("lost earlier, still recorded in quarantine/\(name): \(loss)")
         }
         if replay.records > 0 { report.append("replayed \(replay.records) records from the WAL") }
+        // One entry per part, and none for a part that is live (a crash between writing its record and taking it out of
+        // the manifest, and it read well this time).
+        let liveIDs = Set(readers.map(\.meta.id))
+        var seen = Set<UInt64>()
+        missing = missing.filter { !liveIDs.contains($0.id) && seen.insert($0.id).inserted }.sorted { $0.id < $1.id }
         let wal = readOnly ? nil : try WriteAheadLog(directory: path + "/wal", segment: max(replay.lastSegment, manifest.walStart))
         writer = WriterState(wal: wal, dedup: dedup)
         writer.head = head
@@ -195,6 +219,7 @@ public final class Store: @unchecked Sendable {
             $0.active = views
             $0.headRows = headRows
             $0.headStartedAt = headRows > 0 ? monotonicSeconds() : nil
+            $0.missing = missing
         }
         if options.background && !readOnly {
             maintenanceRunning = true
@@ -204,6 +229,17 @@ public final class Store: @unchecked Sendable {
 
     deinit {
         if lockFD >= 0 { Glibc.close(lockFD) }
+    }
+
+    /// Takes the directory lock, waiting up to ~0.25 s: a child process this process is spawning holds a copy of
+    /// every descriptor (and so the lock of a store closed a moment ago) between its fork and its exec.
+    static func lockDirectory(_ fd: Int32) -> Bool {
+        for attempt in 0..<26 {
+            if flock(fd, LOCK_EX | LOCK_NB) == 0 { return true }
+            guard errno == EWOULDBLOCK || errno == EINTR, attempt < 25 else { return false }
+            usleep(10_000)
+        }
+        return false
     }
 
     // MARK: Appending
@@ -348,6 +384,8 @@ public final class Store: @unchecked Sendable {
     public func recoverWAL() throws {
         try writerLock.withLock { try writableLocked() }
     }
+    /// Parts the store cannot read (quarantined now or by an earlier run, or skipped by a read-only open), by id.
+    public var missingParts: [MissingPart] { published.withLock { $0.missing } }
 
     /// Whether the store accepts appends and reads (false after `close()`).
     public var isOpen: Bool { published.withLock { !$0.closed } }
@@ -358,7 +396,7 @@ public final class Store: @unchecked Sendable {
     public func snapshot() -> StoreSnapshot {
         published.withLock { p in
             StoreSnapshot(parts: p.parts, heads: p.frozen.flatMap(\.views) + p.active.values.sorted { $0.tenant < $1.tenant },
-                          generation: p.generation, store: self)
+                          generation: p.generation, missing: p.missing, store: self)
         }
     }
 
@@ -531,16 +569,26 @@ public final class Store: @unchecked Sendable {
             }
             return
         }
+        let entry = maintenance.manifest.parts.first { $0.id == p.meta.id } ?? Self.entry(p)
+        let lost = MissingPart(id: entry.id, tenant: entry.tenant, rows: entry.rows, minTime: entry.minTime,
+                               maxTime: entry.maxTime, reason: error.description)
         if options.readOnly {
-            // Nothing on disk may change: stop reading the part in this process only.
-            published.withLock { $0.parts.removeAll { $0.meta.id == p.meta.id } }
+            // Nothing on disk may change: stop reading the part in this process only, and say so in every answer.
+            published.withLock {
+                $0.parts.removeAll { $0.meta.id == p.meta.id }
+                if !$0.missing.contains(where: { $0.id == lost.id }) { $0.missing.append(lost) }
+            }
             return
         }
+        try? QuarantineRecord.write(entry, reason: error.description, quarantineDirectory: quarantineDirectory)
         var manifest = maintenance.manifest
         manifest.parts.removeAll { $0.id == p.meta.id }
         try publish(manifest, adding: [], removing: [p.meta.id], unfreezing: nil)
         rename(p.path, quarantineDirectory + "/" + PartFormat.fileName(p.meta.id))
-        published.withLock { $0.quarantined += 1 }
+        published.withLock {
+            $0.quarantined += 1
+            if !$0.missing.contains(where: { $0.id == lost.id }) { $0.missing.append(lost) }
+        }
     }
 
     /// Checks every checksum of every part; damaged parts are quarantined and returned with what was wrong.

@@ -6,7 +6,23 @@ public struct StoreSnapshot: Sendable {
     package let heads: [HeadView]
     /// The manifest generation this view was taken at.
     public let generation: UInt64
+    /// Parts the store cannot read at this moment: answers that cover their tenant and hours are incomplete.
+    public let missing: [MissingPart]
     package let store: Store?
+
+    package init(parts: [PartReader], heads: [HeadView], generation: UInt64, missing: [MissingPart] = [], store: Store?) {
+        self.parts = parts
+        self.heads = heads
+        self.generation = generation
+        self.missing = missing
+        self.store = store
+    }
+
+    /// The missing parts that may hold rows of `tenants` (nil: every tenant) with `from <= created_at < to`.
+    public func missing(tenants: [String]?, from: Int64 = .min, to: Int64 = .max) -> [MissingPart] {
+        guard let tenants else { return missing.filter { $0.covers(tenant: nil, from: from, to: to) } }
+        return missing.filter { m in tenants.contains { m.covers(tenant: $0, from: from, to: to) } }
+    }
 
     /// Tenants with any data, sorted.
     public var tenants: [String] {

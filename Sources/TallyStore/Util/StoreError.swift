@@ -14,6 +14,8 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case readOnly(path: String)
     /// A caller passed something the store cannot accept.
     case invalidArgument(String)
+    /// The MANIFEST fails its checksum or does not parse: the store cannot know its parts until `tally repair`.
+    case damagedManifest(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -31,6 +33,10 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
             return "the store in \(path) is open read-only"
         case let .invalidArgument(text):
             return text
+        case let .damagedManifest(path, reason):
+            return "the manifest \(path) is damaged (\(reason)); the store cannot open until it is rebuilt: "
+                + "run `tally repair --data \(String(path.dropLast("/MANIFEST".count)))` (it rebuilds MANIFEST from the part files "
+                + "and the WAL, and deletes nothing)"
         }
     }
 }
