@@ -138,6 +138,27 @@ import TallyTestSupport
         }
     }
 
+    /// The same with the filter hash of real request ids (UUID text, as the writer hashes them).
+    @Test func requestIDFilterOnUUIDTextHasFewFalsePositives() {
+        var rng = Xoshiro256(seed: 6)
+        func uuid() -> [UInt8] {
+            let hex = Array("0123456789abcdef".utf8)
+            var text = (0..<36).map { _ in hex[Int(rng.next() % 16)] }
+            for i in [8, 13, 18, 23] { text[i] = UInt8(ascii: "-") }
+            text[14] = UInt8(ascii: "4")
+            return text
+        }
+        let n = 50_000
+        let stored = (0..<n).map { _ in uuid().withUnsafeBytes { RequestIDSet.filterHash($0) } }
+        let others = (0..<n).map { _ in uuid().withUnsafeBytes { RequestIDSet.filterHash($0) } }
+        let filter = stored.withUnsafeBufferPointer { RequestIDFilter.build($0) }
+        filter.withUnsafeBytes { f in
+            #expect(stored.allSatisfy { RequestIDFilter.mayContain(f, $0) })
+            let falsePositives = others.filter { RequestIDFilter.mayContain(f, $0) }.count
+            #expect(Double(falsePositives) / Double(n) < 0.02, "\(falsePositives) false positives of \(n)")
+        }
+    }
+
     /// Late records (older than the dedup window, their ids evicted) are refused exactly when they are
     /// duplicates, before and after a reopen, and with v2 parts the check decodes request ids only on a
     /// filter hit (v1 parts, without a filter, decode every hour as before).

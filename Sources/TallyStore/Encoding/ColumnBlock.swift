@@ -401,15 +401,17 @@ package struct BlockDecoder: ~Copyable {
         }
     }
 
-    /// Decodes a byte-string block, calling `body` with each row's bytes.
-    package mutating func decodeBytes(_ block: UnsafeRawBufferPointer, verify: Bool = true, coversHeader: Bool = true,
+    /// Decodes a byte-string block, calling `body` with each row's bytes (only the rows of `only`, when
+    /// given: a lookup of one hour's ids in a granule formats just those).
+    package mutating func decodeBytes(_ block: UnsafeRawBufferPointer, verify: Bool = true, coversHeader: Bool = true, only: Range<Int>? = nil,
                                       _ body: (Int, UnsafeRawBufferPointer) -> Void) throws {
         try payload(block, verify: verify, coversHeader: coversHeader) { h, p in
+            let wanted = only.map { $0.clamped(to: 0..<h.rows) } ?? 0..<h.rows
             switch h.encoding {
             case .uuid:
                 guard p.count == 16 * h.rows else { throw Damage(offset: BlockHeader.size, reason: "bad UUID block length") }
                 var text = [UInt8](repeating: 0, count: 36)
-                for i in 0..<h.rows {
+                for i in wanted {
                     text.withUnsafeMutableBytes { t in
                         UUIDBytes.format(UnsafeRawBufferPointer(rebasing: p[(16 * i)..<(16 * i + 16)]), into: t)
                         body(i, UnsafeRawBufferPointer(t))
@@ -421,7 +423,7 @@ package struct BlockDecoder: ~Copyable {
                       UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 0, as: UInt32.self)) == 0,
                       Int(UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 4 * h.rows, as: UInt32.self))) == p.count - data
                 else { throw Damage(offset: BlockHeader.size, reason: "bad offsets") }
-                for i in 0..<h.rows {
+                for i in wanted {
                     let a = Int(UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
                     let b = Int(UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 4 * i + 4, as: UInt32.self)))
                     guard a <= b, data + b <= p.count else { throw Damage(offset: BlockHeader.size, reason: "bad offsets") }
@@ -434,12 +436,15 @@ package struct BlockDecoder: ~Copyable {
                 let his = UnsafeMutablePointer<Int64>.allocate(capacity: n), los = UnsafeMutablePointer<Int64>.allocate(capacity: n)
                 defer { his.deallocate(); los.deallocate() }
                 let ext = UnsafeRawBufferPointer(start: p.baseAddress, count: p.count + 8)
-                BitPacking.unpack(UnsafeRawBufferPointer(rebasing: ext[0..<(hiBytes + 8)]), count: h.rows, base: 0, width: 60, into: his)
-                BitPacking.unpack(UnsafeRawBufferPointer(rebasing: ext[hiBytes...]), count: h.rows, base: 0, width: 62, into: los)
+                // Unpack from the first multiple of 4 rows at or before the wanted ones: rows 4k start on a
+                // byte in both streams (60 and 62 bits per row), so one hour of a granule costs that hour.
+                let first = wanted.lowerBound & ~3, m = max(wanted.upperBound - first, 0)
+                BitPacking.unpack(UnsafeRawBufferPointer(rebasing: ext[(first * 60 / 8)..<(hiBytes + 8)]), count: m, base: 0, width: 60, into: his)
+                BitPacking.unpack(UnsafeRawBufferPointer(rebasing: ext[(hiBytes + first * 62 / 8)...]), count: m, base: 0, width: 62, into: los)
                 var text = [UInt8](repeating: 0, count: 36)
                 var sixteen = [UInt8](repeating: 0, count: 16)
-                for i in 0..<h.rows {
-                    let u = UUIDBytes.restore4((UInt64(bitPattern: his[i]), UInt64(bitPattern: los[i])))
+                for i in wanted {
+                    let u = UUIDBytes.restore4((UInt64(bitPattern: his[i - first]), UInt64(bitPattern: los[i - first])))
                     sixteen.withUnsafeMutableBytes { b in
                         b.storeBytes(of: u.0.littleEndian, toByteOffset: 0, as: UInt64.self)
                         b.storeBytes(of: u.1.littleEndian, toByteOffset: 8, as: UInt64.self)

@@ -14,6 +14,8 @@ package final class PartReader: Sendable {
     private let file: MappedFile
     /// The request-id filter has passed its checksum (checked on first use).
     private let filterChecked = CheckedFlag()
+    /// Per granule: its request-id block has passed its checksum.
+    private let requestIDsChecked: [CheckedFlag]
     /// Per column: every block of it has passed its checksum once in this process (the file is
     /// immutable), so decodes after the first skip the CRC without taking any lock.
     private let checked: [CheckedFlag]
@@ -71,6 +73,7 @@ package final class PartReader: Sendable {
             throw StoreError.corrupt(path: path, offset: footerOffset, reason: "footer does not parse")
         }
         checked = PartColumn.allCases.map { _ in CheckedFlag() }
+        requestIDsChecked = meta.granules.map { _ in CheckedFlag() }
         for g in meta.granules {
             for ref in g.blocks where ref.offset < PartFormat.headerSize || ref.length < BlockHeader.size || ref.offset > footerOffset - ref.length {
                 throw StoreError.corrupt(path: path, offset: ref.offset, reason: "block reference out of range")
@@ -181,14 +184,19 @@ package final class PartReader: Sendable {
         }
     }
 
-    /// Calls `body` with the `request_id` bytes of each row of a granule.
-    package func decodeRequestIDs(_ granule: Int, _ decoder: inout BlockDecoder, _ body: (Int, UnsafeRawBufferPointer) -> Void) throws {
+    /// Calls `body` with the `request_id` bytes of each row of a granule (of the rows `only`, when given).
+    ///
+    /// The block's CRC is checked on the first decode of each granule's request ids (the deduplicator
+    /// decodes single granules of parts that no scan has read).
+    package func decodeRequestIDs(_ granule: Int, only: Range<Int>? = nil, _ decoder: inout BlockDecoder, _ body: (Int, UnsafeRawBufferPointer) -> Void) throws {
+        let verify = !checked[PartColumn.requestID.rawValue].isSet && !requestIDsChecked[granule].isSet
         do {
             try checkHeader(granule, .requestID)
-            try decoder.decodeBytes(block(granule, .requestID), coversHeader: coversHeader, body)
+            try decoder.decodeBytes(block(granule, .requestID), verify: verify, coversHeader: coversHeader, only: only, body)
         } catch let d as BlockDecoder.Damage {
             throw damage(granule, .requestID, d)
         }
+        if verify { requestIDsChecked[granule].set() }
     }
 
     /// Whether `key` (`RequestIDSet.key` of a request id) may be among this part's ids: false is
