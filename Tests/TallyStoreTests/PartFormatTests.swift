@@ -128,6 +128,24 @@ import Glibc
         }
     }
 
+    /// A damaged filter is never trusted: its CRC is checked before the first probe, and `verify` reports it.
+    @Test func aDamagedFilterIsRefused() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (clean, meta) = PartWriter.encode(PartRowsFixture.rows(Self.records(800, seed: 67)), id: 1, level: 0)
+        let filter = try #require(meta.filter)
+        #expect(filter.length == RequestIDFilter.blocks(count: 800) * RequestIDFilter.blockSize)
+        let path = dir.appending("p.part")
+        for position in stride(from: filter.offset, to: filter.offset + filter.length, by: 37) {
+            var bytes = clean
+            bytes[position] ^= 0x04
+            try Self.overwrite(path, bytes)
+            let reader = try PartReader(path: path)
+            #expect(throws: StoreError.self) { try reader.mayContainRequestID((1, 2)) }
+            #expect(throws: StoreError.self) { try reader.verify() }
+        }
+    }
+
     /// The filter holds every id of the part (no false negative) and answers "no" for nearly all others.
     @Test func requestIDFilterHasNoFalseNegativesAndFewFalsePositives() {
         var rng = Xoshiro256(seed: 5)
