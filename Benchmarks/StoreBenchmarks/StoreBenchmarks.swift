@@ -34,6 +34,7 @@ let benchmarks: @Sendable () -> Void = {
     walBenchmarks()
     partBenchmarks()
     queryBenchmarks()
+    lateIngestBenchmarks()
 }
 
 /// Rows coded per iteration of the column-block benchmarks: the `.mega` of their scaling factor.
@@ -438,25 +439,22 @@ func readBack(_ generator: SyntheticGenerator) throws -> PartRows {
     return try PartReader(path: written.path).readAll()
 }
 
-/// A fresh directory `/tmp/<prefix>.XXXXXX`, removed with everything in it by `remove()`.
-struct TemporaryDirectory {
-    let path: String
+// MARK: - Late records (one 10k-record batch per iteration)
 
-    init(_ prefix: String) throws {
-        var template = Array("/tmp/\(prefix).XXXXXX".utf8CString)
-        guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
-            throw FixtureError("cannot create a directory /tmp/\(prefix).XXXXXX: \(String(cString: strerror(errno)))")
+/// Ingest of records older than the dedup window (their ids looked up in the parts, through the
+/// parts' request-id filters) against recent ones (ids in memory). Issue 11 asks late >= 50% of recent.
+func lateIngestBenchmarks() {
+    let configuration = Benchmark.Configuration(metrics: unitConfiguration.metrics, scalingFactor: .one, maxDuration: .seconds(3), maxIterations: 60)
+    for late in [true, false] {
+        let run = LateIngestRun()
+        let name = late ? "Ingest late 10k-record batch (older than the dedup window)" : "Ingest recent 10k-record batch (within the dedup window)"
+        Benchmark(name, configuration: configuration) { benchmark in
+            let batch = try run.nextBatch(late: late)
+            try measuringRows(benchmark, batch.count) { try run.append(batch) }
+        } setup: {
+            try run.start()
+        } teardown: {
+            run.finish()
         }
-        path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
-
-    func remove() {
-        try? FileManager.default.removeItem(atPath: path)
-    }
-}
-
-/// A fixture could not be built, or a benchmark did not do the work it claims.
-struct FixtureError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }

@@ -7,9 +7,15 @@
 /// 4  u32 rows
 /// 8  u32 rawLength  payload bytes before compression
 /// 12 u32 storedLength
-/// 16 u32 crc32c     of the stored payload
+/// 16 u32 crc32c     v2: of header bytes 0..<16 and 20..<24, then the stored payload; v1: of the stored payload
 /// 20 u32 reserved   0
 /// ```
+///
+/// Version 2 parts cover the header with the CRC, so no header byte is trusted before its checksum
+/// matches. Version 1 parts (`coversHeader: false`) checked only the payload: `PartReader` cross-checks
+/// their headers against the footer and the column (docs/FORMAT.md), and the decoders below accept
+/// only the exact payload lengths and zero padding the writer produces, so a header that names the
+/// wrong encoding is refused rather than decoded into wrong values.
 package enum BlockEncoding: UInt8, Sendable {
     /// `i64 base, u8 width, 7 x 0`, then values - base bit-packed.
     case frameOfReference = 1
@@ -42,14 +48,29 @@ package struct BlockHeader: Sendable {
     package var rawLength: Int
     package var storedLength: Int
     package var crc: UInt32
+
+    /// Offset of the CRC field in the header.
+    package static let crcOffset = 16
+
+    /// The CRC a block stores: of the payload alone (v1), or of the header without its CRC field and
+    /// then the payload (v2, `coversHeader`).
+    package static func checksum(header: UnsafeRawBufferPointer, stored: UnsafeRawBufferPointer, coversHeader: Bool) -> UInt32 {
+        guard coversHeader else { return CRC32C.checksum(stored) }
+        var crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: header[0..<crcOffset]))
+        crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: header[(crcOffset + 4)..<size]), continuing: crc)
+        return CRC32C.checksum(stored, continuing: crc)
+    }
 }
 
 /// Builds column blocks; reuses its buffers across calls.
 package struct BlockEncoder {
     private var raw: [UInt8] = []
     private var compressed: [UInt8] = []
+    /// Whether block CRCs cover the header (part format v2; false writes the v1 layout, kept for tests
+    /// of how v1 parts are read).
+    private let coversHeader: Bool
 
-    package init() {}
+    package init(coversHeader: Bool = true) { self.coversHeader = coversHeader }
 
     /// Encodes integers with frame-of-reference bit packing.
     package mutating func encodeFOR(_ values: UnsafeBufferPointer<Int64>, into out: inout [UInt8]) {
@@ -195,9 +216,6 @@ package struct BlockEncoder {
         let clen = raw.withUnsafeBytes { r in compressed.withUnsafeMutableBytes { LZ4.compress(r, into: $0) } }
         let useLZ4 = clen > 0 && clen < raw.count - raw.count / 16
         let storedLength = useLZ4 ? clen : raw.count
-        let crc = useLZ4
-            ? compressed.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[0..<clen])) }
-            : raw.withUnsafeBytes { CRC32C.checksum($0) }
         var h = [UInt8](repeating: 0, count: BlockHeader.size)
         h[0] = useLZ4 ? BlockCodec.lz4.rawValue : BlockCodec.raw.rawValue
         h[1] = encoding.rawValue
@@ -205,8 +223,13 @@ package struct BlockEncoder {
             p.storeBytes(of: UInt32(rows).littleEndian, toByteOffset: 4, as: UInt32.self)
             p.storeBytes(of: UInt32(raw.count).littleEndian, toByteOffset: 8, as: UInt32.self)
             p.storeBytes(of: UInt32(storedLength).littleEndian, toByteOffset: 12, as: UInt32.self)
-            p.storeBytes(of: crc.littleEndian, toByteOffset: 16, as: UInt32.self)
         }
+        let crc = h.withUnsafeBytes { header in
+            useLZ4
+                ? compressed.withUnsafeBytes { BlockHeader.checksum(header: header, stored: UnsafeRawBufferPointer(rebasing: $0[0..<clen]), coversHeader: coversHeader) }
+                : raw.withUnsafeBytes { BlockHeader.checksum(header: header, stored: $0, coversHeader: coversHeader) }
+        }
+        h.withUnsafeMutableBytes { $0.storeBytes(of: crc.littleEndian, toByteOffset: BlockHeader.crcOffset, as: UInt32.self) }
         out.append(contentsOf: h)
         if useLZ4 { out.append(contentsOf: compressed[0..<clen]) } else { out.append(contentsOf: raw) }
     }
@@ -246,11 +269,24 @@ package struct BlockDecoder: ~Copyable {
     ///
     /// `padded`: the memory after `block` has at least 8 readable bytes (a mapped part always does:
     /// its trailer follows the last block), so an uncompressed payload is lent in place, not copied.
-    package mutating func payload<R>(_ block: UnsafeRawBufferPointer, verify: Bool = true, padded: Bool = false,
+    /// `coversHeader`: the CRC covers the header too (part format v2); checked before any header
+    /// field is used beyond locating the payload.
+    package mutating func payload<R>(_ block: UnsafeRawBufferPointer, verify: Bool = true, padded: Bool = false, coversHeader: Bool = true,
                                     _ body: (BlockHeader, UnsafeRawBufferPointer) throws -> R) throws -> R {
+        if verify && coversHeader {
+            // The stored length locates the payload the CRC covers: bound it by the block before trusting anything.
+            guard block.count >= BlockHeader.size else { throw Damage(offset: 0, reason: "bad block header") }
+            let storedLength = Int(UInt32(littleEndian: block.loadUnaligned(fromByteOffset: 12, as: UInt32.self)))
+            let crc = UInt32(littleEndian: block.loadUnaligned(fromByteOffset: BlockHeader.crcOffset, as: UInt32.self))
+            guard BlockHeader.size + storedLength <= block.count,
+                  BlockHeader.checksum(header: UnsafeRawBufferPointer(rebasing: block[0..<BlockHeader.size]),
+                                       stored: UnsafeRawBufferPointer(rebasing: block[BlockHeader.size..<(BlockHeader.size + storedLength)]),
+                                       coversHeader: true) == crc
+            else { throw Damage(offset: 0, reason: "block checksum mismatch") }
+        }
         guard let h = Self.header(block) else { throw Damage(offset: 0, reason: "bad block header") }
         let stored = UnsafeRawBufferPointer(rebasing: block[BlockHeader.size..<(BlockHeader.size + h.storedLength)])
-        if verify && CRC32C.checksum(stored) != h.crc { throw Damage(offset: 0, reason: "block checksum mismatch") }
+        if verify && !coversHeader && CRC32C.checksum(stored) != h.crc { throw Damage(offset: 0, reason: "block checksum mismatch") }
         if padded && h.codec == .raw {
             guard h.storedLength == h.rawLength else { throw Damage(offset: 8, reason: "raw block length mismatch") }
             return try body(h, stored)
@@ -272,15 +308,18 @@ package struct BlockDecoder: ~Copyable {
     }
 
     /// Decodes an integer block (frame-of-reference or delta) into `out` (capacity >= rows).
-    package mutating func decodeIntegers(_ block: UnsafeRawBufferPointer, verify: Bool = true, padded: Bool = false, into out: UnsafeMutablePointer<Int64>) throws -> Int {
-        try payload(block, verify: verify, padded: padded) { h, p in
+    package mutating func decodeIntegers(_ block: UnsafeRawBufferPointer, verify: Bool = true, padded: Bool = false, coversHeader: Bool = true,
+                                         into out: UnsafeMutablePointer<Int64>) throws -> Int {
+        try payload(block, verify: verify, padded: padded, coversHeader: coversHeader) { h, p in
             let ext = UnsafeRawBufferPointer(start: p.baseAddress, count: p.count + 8)
             switch h.encoding {
             case .frameOfReference:
                 guard p.count >= 16 else { throw Damage(offset: BlockHeader.size, reason: "short payload") }
                 let base = Int64(littleEndian: p.loadUnaligned(fromByteOffset: 0, as: Int64.self))
                 let width = Int(p[8])
-                guard width <= 64, p.count >= 16 + (h.rows * width + 7) / 8 else { throw Damage(offset: BlockHeader.size, reason: "bad packed length") }
+                guard width <= 64, p.count == 16 + (h.rows * width + 7) / 8, Self.zero(p, 9..<16) else {
+                    throw Damage(offset: BlockHeader.size, reason: "bad packed length")
+                }
                 BitPacking.unpack(UnsafeRawBufferPointer(rebasing: ext[16...]), count: h.rows, base: base, width: width, into: out)
             case .patched:
                 try Self.unpatch(p, rows: h.rows) { base, width, packed in
@@ -292,7 +331,9 @@ package struct BlockDecoder: ~Copyable {
                 let base = Int64(littleEndian: p.loadUnaligned(fromByteOffset: 8, as: Int64.self))
                 let width = Int(p[16])
                 guard h.rows > 0 else { return 0 }
-                guard width <= 64, p.count >= 24 + ((h.rows - 1) * width + 7) / 8 else { throw Damage(offset: BlockHeader.size, reason: "bad packed length") }
+                guard width <= 64, p.count == 24 + ((h.rows - 1) * width + 7) / 8, Self.zero(p, 17..<24) else {
+                    throw Damage(offset: BlockHeader.size, reason: "bad packed length")
+                }
                 out[0] = first
                 BitPacking.unpack(UnsafeRawBufferPointer(rebasing: ext[24...]), count: h.rows - 1, base: base, width: width, into: out + 1)
                 var acc = first
@@ -302,6 +343,14 @@ package struct BlockDecoder: ~Copyable {
             }
             return h.rows
         }
+    }
+
+    /// Whether bytes `range` of `p` are all zero (the padding the writer leaves; anything else is damage).
+    @inline(__always)
+    static func zero(_ p: UnsafeRawBufferPointer, _ range: Range<Int>) -> Bool {
+        var acc: UInt8 = 0
+        for i in range { acc |= p[i] }
+        return acc == 0
     }
 
     /// Reads a patched block: `unpack` the low values (lent with 8 readable bytes past them), then `patch` each exception.
@@ -314,7 +363,7 @@ package struct BlockDecoder: ~Copyable {
         let n = Int(UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 12, as: UInt32.self)))
         let positionsAt = 16 + (rows * width + 7) / 8
         let exceptionsAt = positionsAt + 2 * n
-        guard width < full, full <= 64, n <= rows, exceptionsAt + (n * full + 7) / 8 <= p.count else {
+        guard width < full, full <= 64, n <= rows, exceptionsAt + (n * full + 7) / 8 == p.count, Self.zero(p, 10..<12) else {
             throw Damage(offset: BlockHeader.size, reason: "bad patched block lengths")
         }
         let ext = UnsafeRawBufferPointer(start: p.baseAddress, count: p.count + 8)
@@ -331,8 +380,9 @@ package struct BlockDecoder: ~Copyable {
     }
 
     /// Decodes a frame-of-reference block of dictionary codes into `out`.
-    package mutating func decodeCodes(_ block: UnsafeRawBufferPointer, verify: Bool = true, padded: Bool = false, into out: UnsafeMutablePointer<UInt32>) throws -> Int {
-        try payload(block, verify: verify, padded: padded) { h, p in
+    package mutating func decodeCodes(_ block: UnsafeRawBufferPointer, verify: Bool = true, padded: Bool = false, coversHeader: Bool = true,
+                                      into out: UnsafeMutablePointer<UInt32>) throws -> Int {
+        try payload(block, verify: verify, padded: padded, coversHeader: coversHeader) { h, p in
             if h.encoding == .patched {
                 try Self.unpatch(p, rows: h.rows) { base, width, packed in
                     BitPacking.unpack32(packed, count: h.rows, base: base, width: min(width, 32), into: out)
@@ -342,30 +392,38 @@ package struct BlockDecoder: ~Copyable {
             guard h.encoding == .frameOfReference, p.count >= 16 else { throw Damage(offset: 1, reason: "not a code block") }
             let base = Int64(littleEndian: p.loadUnaligned(fromByteOffset: 0, as: Int64.self))
             let width = Int(p[8])
-            guard width <= 32, p.count >= 16 + (h.rows * width + 7) / 8 else { throw Damage(offset: BlockHeader.size, reason: "bad packed length") }
+            guard width <= 32, p.count == 16 + (h.rows * width + 7) / 8, Self.zero(p, 9..<16) else {
+                throw Damage(offset: BlockHeader.size, reason: "bad packed length")
+            }
             let ext = UnsafeRawBufferPointer(start: p.baseAddress, count: p.count + 8)
             BitPacking.unpack32(UnsafeRawBufferPointer(rebasing: ext[16...]), count: h.rows, base: base, width: width, into: out)
             return h.rows
         }
     }
 
-    /// Decodes a byte-string block, calling `body` with each row's bytes.
-    package mutating func decodeBytes(_ block: UnsafeRawBufferPointer, verify: Bool = true, _ body: (Int, UnsafeRawBufferPointer) -> Void) throws {
-        try payload(block, verify: verify) { h, p in
+    /// Decodes a byte-string block, calling `body` with each row's bytes (only the rows of `only`, when
+    /// given: a lookup of one hour's ids in a granule formats just those).
+    package mutating func decodeBytes(_ block: UnsafeRawBufferPointer, verify: Bool = true, coversHeader: Bool = true, only: Range<Int>? = nil,
+                                      _ body: (Int, UnsafeRawBufferPointer) -> Void) throws {
+        try payload(block, verify: verify, coversHeader: coversHeader) { h, p in
+            let wanted = only.map { $0.clamped(to: 0..<h.rows) } ?? 0..<h.rows
             switch h.encoding {
             case .uuid:
                 guard p.count == 16 * h.rows else { throw Damage(offset: BlockHeader.size, reason: "bad UUID block length") }
                 var text = [UInt8](repeating: 0, count: 36)
-                for i in 0..<h.rows {
+                for i in wanted {
                     text.withUnsafeMutableBytes { t in
                         UUIDBytes.format(UnsafeRawBufferPointer(rebasing: p[(16 * i)..<(16 * i + 16)]), into: t)
                         body(i, UnsafeRawBufferPointer(t))
                     }
                 }
             case .bytes:
-                guard p.count >= 4 * (h.rows + 1) else { throw Damage(offset: BlockHeader.size, reason: "bad offsets") }
                 let data = 4 * (h.rows + 1)
-                for i in 0..<h.rows {
+                guard p.count >= data,
+                      UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 0, as: UInt32.self)) == 0,
+                      Int(UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 4 * h.rows, as: UInt32.self))) == p.count - data
+                else { throw Damage(offset: BlockHeader.size, reason: "bad offsets") }
+                for i in wanted {
                     let a = Int(UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
                     let b = Int(UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 4 * i + 4, as: UInt32.self)))
                     guard a <= b, data + b <= p.count else { throw Damage(offset: BlockHeader.size, reason: "bad offsets") }
@@ -378,12 +436,15 @@ package struct BlockDecoder: ~Copyable {
                 let his = UnsafeMutablePointer<Int64>.allocate(capacity: n), los = UnsafeMutablePointer<Int64>.allocate(capacity: n)
                 defer { his.deallocate(); los.deallocate() }
                 let ext = UnsafeRawBufferPointer(start: p.baseAddress, count: p.count + 8)
-                BitPacking.unpack(UnsafeRawBufferPointer(rebasing: ext[0..<(hiBytes + 8)]), count: h.rows, base: 0, width: 60, into: his)
-                BitPacking.unpack(UnsafeRawBufferPointer(rebasing: ext[hiBytes...]), count: h.rows, base: 0, width: 62, into: los)
+                // Unpack from the first multiple of 4 rows at or before the wanted ones: rows 4k start on a
+                // byte in both streams (60 and 62 bits per row), so one hour of a granule costs that hour.
+                let first = wanted.lowerBound & ~3, m = max(wanted.upperBound - first, 0)
+                BitPacking.unpack(UnsafeRawBufferPointer(rebasing: ext[(first * 60 / 8)..<(hiBytes + 8)]), count: m, base: 0, width: 60, into: his)
+                BitPacking.unpack(UnsafeRawBufferPointer(rebasing: ext[(hiBytes + first * 62 / 8)...]), count: m, base: 0, width: 62, into: los)
                 var text = [UInt8](repeating: 0, count: 36)
                 var sixteen = [UInt8](repeating: 0, count: 16)
-                for i in 0..<h.rows {
-                    let u = UUIDBytes.restore4((UInt64(bitPattern: his[i]), UInt64(bitPattern: los[i])))
+                for i in wanted {
+                    let u = UUIDBytes.restore4((UInt64(bitPattern: his[i - first]), UInt64(bitPattern: los[i - first])))
                     sixteen.withUnsafeMutableBytes { b in
                         b.storeBytes(of: u.0.littleEndian, toByteOffset: 0, as: UInt64.self)
                         b.storeBytes(of: u.1.littleEndian, toByteOffset: 8, as: UInt64.self)

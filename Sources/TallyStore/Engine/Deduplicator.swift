@@ -18,6 +18,32 @@ final class Deduplicator {
     private var cold: [HourKey: RequestIDSet] = [:]
     private var coldOrder: [HourKey] = []
     private let coldCapacity = 256
+    /// Tenant-hours whose request ids were decoded from parts (a filter hit or a part without one).
+    private(set) var hoursDecoded = 0
+
+    /// The part list the per-tenant lists below were taken from: held, so its buffer's address (which
+    /// identifies it: a new part list is a new array) cannot be reused while it is compared against.
+    private var indexedParts: [PartReader] = []
+    private var indexedAddress: UnsafeRawPointer?
+    /// Per slot, its tenant's parts in `indexedParts` (nil: not listed yet), so a late record looks at
+    /// its tenant's few parts, not at every part of the store.
+    private var partsOfSlot: [[PartReader]?] = []
+
+    /// The parts of slot `s`'s tenant among `parts`.
+    private func tenantParts(_ s: Int, _ parts: [PartReader]) -> [PartReader] {
+        let address = parts.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress) }
+        if address != indexedAddress || parts.count != indexedParts.count {
+            indexedParts = parts
+            indexedAddress = address
+            partsOfSlot = []
+        }
+        if partsOfSlot.count <= s { partsOfSlot.append(contentsOf: repeatElement(nil, count: s + 1 - partsOfSlot.count)) }
+        if let listed = partsOfSlot[s] { return listed }
+        let tenant = tenants[s]
+        let listed = parts.filter { $0.meta.tenant == tenant }
+        partsOfSlot[s] = listed
+        return listed
+    }
 
     init(window: Int64) { self.window = window }
 
@@ -55,19 +81,32 @@ final class Deduplicator {
     func contains(slot s: Int, _ key: (UInt64, UInt64)) -> Bool { sets[s].contains(key) }
 
     /// Whether an old id is in the parts holding its hour.
+    ///
+    /// Each part that holds rows of the hour is asked first through its request-id filter: when every
+    /// such part has a filter and none may hold the id, it is new, with no block decoded and nothing
+    /// cached (a late batch of new ids then costs a few probes per record). Only a filter hit (a stored
+    /// id, or about 1 in 100 others) or a v1 part without a filter decodes the hour's ids, as before.
     func storedInParts(slot s: Int, _ key: (UInt64, UInt64), createdAt: Int64, parts: [PartReader]) throws -> Bool {
         let hk = HourKey(slot: s, hour: TimeUnit.hourStart(createdAt))
         if let set = cold[hk] { return set.contains(key) }
+        let parts = tenantParts(s, parts)
+        var mayBeStored = false
+        for p in parts where p.meta.minTime < hk.hour + TimeUnit.hourMillis && p.meta.maxTime >= hk.hour {
+            if p.hour(startingAt: hk.hour) != nil, try p.mayContainRequestID(key) != false {
+                mayBeStored = true
+                break
+            }
+        }
+        guard mayBeStored else { return false }
+        hoursDecoded += 1
         var set = RequestIDSet()
         var decoder = BlockDecoder()
-        let tenant = tenants[s]
-        for p in parts where p.meta.tenant == tenant && p.meta.minTime < hk.hour + TimeUnit.hourMillis && p.meta.maxTime >= hk.hour {
-            guard let h = p.meta.hours.first(where: { $0.start == hk.hour }) else { continue }
+        for p in parts where p.meta.minTime < hk.hour + TimeUnit.hourMillis && p.meta.maxTime >= hk.hour {
+            guard let h = p.hour(startingAt: hk.hour) else { continue }
             for (g, granule) in p.meta.granules.enumerated()
             where granule.rowStart < h.rowStart + h.rows && granule.rowStart + granule.rows > h.rowStart {
-                try p.decodeRequestIDs(g, &decoder) { i, bytes in
-                    let row = granule.rowStart + i
-                    if row >= h.rowStart && row < h.rowStart + h.rows { set.insert(RequestIDSet.key(bytes), createdAt: hk.hour) }
+                try p.decodeRequestIDs(g, only: (h.rowStart - granule.rowStart)..<(h.rowStart + h.rows - granule.rowStart), &decoder) { _, bytes in
+                    set.insert(RequestIDSet.key(bytes), createdAt: hk.hour)
                 }
             }
         }

@@ -30,7 +30,13 @@ package struct RequestIDSet: Sendable {
     /// The key of some `request_id` bytes.
     @inlinable
     package static func key(_ bytes: UnsafeRawBufferPointer) -> (UInt64, UInt64) {
-        (byteHash(bytes, seed: 0x243F_6A88_85A3_08D3) | 1, byteHash(bytes, seed: 0x1319_8A2E_0370_7344))
+        (byteHash(bytes, seed: 0x243F_6A88_85A3_08D3) | 1, filterHash(bytes))
+    }
+
+    /// The half of `key(bytes)` the parts' request-id filters are keyed by (one hash, not two, at write time).
+    @inlinable
+    package static func filterHash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+        byteHash(bytes, seed: 0x1319_8A2E_0370_7344)
     }
 
     @inline(__always)

@@ -84,4 +84,6 @@ package struct PartMeta: Sendable {
     /// answers a query that covers the whole part (no time cut, no other filter) for any dimension,
     /// `user_id` included, whose hourly rollups would be too large to keep.
     package var partRollups: [Rollup]
+    /// The request-id filter (format v2; nil in v1 parts, whose old ids are found by decoding).
+    package var filter: FilterRef? = nil
 }

@@ -1,10 +1,17 @@
 /// Constants of the part file format (docs/FORMAT.md, "Part files").
 package enum PartFormat {
-    package static let version: UInt16 = 1
+    /// The version the writer writes: 2 covers block headers and the trailer with checksums and adds
+    /// the request-id filter.
+    package static let version: UInt16 = 2
+    /// Versions a reader opens: version 1 parts (before block headers were checksummed) are read with
+    /// every block header cross-checked against the footer and the column.
+    package static let readableVersions: ClosedRange<UInt16> = 1...2
     package static let magic: [UInt8] = Array("TALLYPRT".utf8)
     package static let trailerMagic: [UInt8] = Array("TLP1".utf8)
     package static let headerSize = 16
     package static let trailerSize = 32
+    /// Offset of the footer CRC in the trailer (excluded from the v2 footer checksum, which covers the trailer).
+    package static let trailerFooterCRCOffset = 16
     package static let defaultGranuleRows = 8192
 
     /// A rollup of a dimension in an hour is kept only when the hour has at least this many rows per
@@ -15,5 +22,14 @@ package enum PartFormat {
     package static func fileName(_ id: UInt64) -> String {
         let hex = String(id, radix: 16)
         return String(repeating: "0", count: max(0, 16 - hex.count)) + hex + ".part"
+    }
+
+    /// The v2 footer checksum: the stored footer, then the trailer without its footer-CRC field, so
+    /// every trailer byte a reader uses (offsets, lengths, version, codec) is covered.
+    package static func footerChecksum(footer: UnsafeRawBufferPointer, trailer: UnsafeRawBufferPointer, version: UInt16) -> UInt32 {
+        var crc = CRC32C.checksum(footer)
+        guard version >= 2 else { return crc }
+        crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: trailer[0..<trailerFooterCRCOffset]), continuing: crc)
+        return CRC32C.checksum(UnsafeRawBufferPointer(rebasing: trailer[(trailerFooterCRCOffset + 4)..<trailerSize]), continuing: crc)
     }
 }

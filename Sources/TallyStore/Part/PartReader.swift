@@ -8,7 +8,14 @@ package final class PartReader: Sendable {
     package let path: String
     package let meta: PartMeta
     package let fileSize: Int
+    /// The part format version (docs/FORMAT.md): 2 checksums block headers; 1 is read with each block
+    /// header cross-checked against the footer.
+    package let version: UInt16
     private let file: MappedFile
+    /// The request-id filter has passed its checksum (checked on first use).
+    private let filterChecked = CheckedFlag()
+    /// Per granule: its request-id block has passed its checksum.
+    private let requestIDsChecked: [CheckedFlag]
     /// Per column: every block of it has passed its checksum once in this process (the file is
     /// immutable), so decodes after the first skip the CRC without taking any lock.
     private let checked: [CheckedFlag]
@@ -30,16 +37,27 @@ package final class PartReader: Sendable {
         let footerOffset = Int(exactly: try t.u64()) ?? -1, stored = Int(try t.u32()), raw = Int(try t.u32())
         let footerCRC = try t.u32()
         _ = try t.u32()
-        let version = try t.u16(), codec = try t.u8()
-        guard version == PartFormat.version else {
+        let version = try t.u16(), codec = try t.u8(), pad = try t.u8()
+        guard PartFormat.readableVersions.contains(version) else {
             throw StoreError.unsupportedVersion(path: path, found: Int(version), supported: Int(PartFormat.version))
+        }
+        self.version = version
+        // The header's version and padding are not used beyond this check: they must agree with the trailer.
+        let headerVersion = UInt16(b[8]) | UInt16(b[9]) << 8
+        guard headerVersion == version, b[10..<16].allSatisfy({ $0 == 0 }) else {
+            throw StoreError.corrupt(path: path, offset: 8, reason: "part header (version \(headerVersion)) disagrees with the trailer (version \(version))")
         }
         guard footerOffset >= PartFormat.headerSize, footerOffset <= tOff, tOff - footerOffset == stored, raw < 1 << 31 else {
             throw StoreError.corrupt(path: path, offset: tOff, reason: "footer position out of range")
         }
         let storedBytes = UnsafeRawBufferPointer(rebasing: b[footerOffset..<tOff])
-        guard CRC32C.checksum(storedBytes) == footerCRC else {
+        // v2: the footer CRC covers the trailer too, so it is checked before the codec and lengths are used.
+        let trailer = UnsafeRawBufferPointer(rebasing: b[tOff...])
+        guard PartFormat.footerChecksum(footer: storedBytes, trailer: trailer, version: version) == footerCRC else {
             throw StoreError.corrupt(path: path, offset: footerOffset, reason: "footer checksum mismatch")
+        }
+        guard codec <= 1, pad == 0 else {
+            throw StoreError.corrupt(path: path, offset: tOff + 26, reason: "unknown footer codec \(codec)")
         }
         var body = [UInt8](repeating: 0, count: raw)
         if codec == 1 {
@@ -50,15 +68,19 @@ package final class PartReader: Sendable {
             body = Array(storedBytes)
         }
         do {
-            meta = try body.withUnsafeBytes { try PartFooterCodec.decode($0) }
+            meta = try body.withUnsafeBytes { try PartFooterCodec.decode($0, version: version) }
         } catch {
             throw StoreError.corrupt(path: path, offset: footerOffset, reason: "footer does not parse")
         }
         checked = PartColumn.allCases.map { _ in CheckedFlag() }
+        requestIDsChecked = meta.granules.map { _ in CheckedFlag() }
         for g in meta.granules {
             for ref in g.blocks where ref.offset < PartFormat.headerSize || ref.length < BlockHeader.size || ref.offset > footerOffset - ref.length {
                 throw StoreError.corrupt(path: path, offset: ref.offset, reason: "block reference out of range")
             }
+        }
+        if let f = meta.filter, f.offset < PartFormat.headerSize || f.length > footerOffset - f.offset {
+            throw StoreError.corrupt(path: path, offset: f.offset, reason: "request-id filter out of range")
         }
     }
 
@@ -77,26 +99,24 @@ package final class PartReader: Sendable {
         for g in 0..<meta.granules.count {
             let rows = meta.granules[g].rows
             do {
-                // The decoders write as many values as the block header states, into buffers sized
-                // from the footer: a header that disagrees must be refused before decoding.
-                if let h = BlockDecoder.header(block(g, column)), h.rows != rows {
-                    throw BlockDecoder.Damage(offset: 4, reason: "row count mismatch")
-                }
                 switch column {
                 case .requestID:
                     var n = 0
-                    try decoder.decodeBytes(block(g, column)) { _, _ in n += 1 }
+                    try checkHeader(g, column)
+                    try decoder.decodeBytes(block(g, column), coversHeader: coversHeader) { _, _ in n += 1 }
                     guard n == rows else { throw BlockDecoder.Damage(offset: 4, reason: "row count mismatch") }
                 case .createdAt, .inputTokens, .outputTokens, .cost:
                     let out = UnsafeMutablePointer<Int64>.allocate(capacity: cap)
                     defer { out.deallocate() }
-                    guard try decoder.decodeIntegers(block(g, column), verify: true, padded: true, into: out) == rows else {
+                    try checkHeader(g, column)
+                    guard try decoder.decodeIntegers(block(g, column), verify: true, padded: true, coversHeader: coversHeader, into: out) == rows else {
                         throw BlockDecoder.Damage(offset: 4, reason: "row count mismatch")
                     }
                 default:
                     let out = UnsafeMutablePointer<UInt32>.allocate(capacity: cap)
                     defer { out.deallocate() }
-                    guard try decoder.decodeCodes(block(g, column), verify: true, padded: true, into: out) == rows else {
+                    try checkHeader(g, column)
+                    guard try decoder.decodeCodes(block(g, column), verify: true, padded: true, coversHeader: coversHeader, into: out) == rows else {
                         throw BlockDecoder.Damage(offset: 4, reason: "row count mismatch")
                     }
                     let limit = UInt32(meta.dictionaries[column.dimension!.rawValue].count)
@@ -109,6 +129,33 @@ package final class PartReader: Sendable {
         checked[column.rawValue].set()
     }
 
+    private var coversHeader: Bool { version >= 2 }
+
+    /// Checks a block header against the footer and the column before any of it is used: the encoding
+    /// the column is written with, the granule's rows, the block length, lengths that agree with the
+    /// codec, and zero reserved bytes. In v2 the block CRC covers the header as well; in v1 parts this
+    /// is what stands between a damaged header and a wrong answer (the payload CRC still covers the rest).
+    private func checkHeader(_ g: Int, _ column: PartColumn) throws(BlockDecoder.Damage) {
+        let b = block(g, column)  // at least a header long (checked at open)
+        let codec = b[0], encoding = b[1]
+        let rows = Int(UInt32(littleEndian: b.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
+        let raw = Int(UInt32(littleEndian: b.loadUnaligned(fromByteOffset: 8, as: UInt32.self)))
+        let stored = Int(UInt32(littleEndian: b.loadUnaligned(fromByteOffset: 12, as: UInt32.self)))
+        let expected: Bool = switch column {
+        case .createdAt: encoding == BlockEncoding.delta.rawValue
+        case .requestID: encoding == BlockEncoding.uuid.rawValue || encoding == BlockEncoding.bytes.rawValue || encoding == BlockEncoding.uuid4.rawValue
+        default: encoding == BlockEncoding.frameOfReference.rawValue || encoding == BlockEncoding.patched.rawValue
+        }
+        guard codec <= BlockCodec.lz4.rawValue else { throw BlockDecoder.Damage(offset: 0, reason: "unknown block codec \(codec)") }
+        guard expected else { throw BlockDecoder.Damage(offset: 1, reason: "encoding \(encoding) is not one this column is written with") }
+        guard b[2] | b[3] | b[20] | b[21] | b[22] | b[23] == 0 else { throw BlockDecoder.Damage(offset: 2, reason: "reserved block header bytes are not zero") }
+        guard rows == meta.granules[g].rows else { throw BlockDecoder.Damage(offset: 4, reason: "row count mismatch") }
+        guard BlockHeader.size + stored == b.count else { throw BlockDecoder.Damage(offset: 12, reason: "stored length disagrees with the footer's block length") }
+        // LZ4 is used only when it saves at least 1/16, and expands a byte to at most 255.
+        let lengthsAgree = codec == BlockCodec.raw.rawValue ? raw == stored : stored < raw && raw <= 255 * stored + 64
+        guard lengthsAgree else { throw BlockDecoder.Damage(offset: 8, reason: "raw length disagrees with the codec") }
+    }
+
     private func damage(_ granule: Int, _ column: PartColumn, _ d: BlockDecoder.Damage) -> StoreError {
         .corrupt(path: path, offset: meta.granules[granule].blocks[column.rawValue].offset + d.offset,
                  reason: "\(d.reason) (column \(column.name), granule \(granule))")
@@ -118,7 +165,8 @@ package final class PartReader: Sendable {
     package func decodeIntegers(_ granule: Int, _ column: PartColumn, _ decoder: inout BlockDecoder, into out: UnsafeMutablePointer<Int64>) throws {
         try ensureChecked(column)
         do {
-            _ = try decoder.decodeIntegers(block(granule, column), verify: false, padded: true, into: out)
+            try checkHeader(granule, column)
+            _ = try decoder.decodeIntegers(block(granule, column), verify: false, padded: true, coversHeader: coversHeader, into: out)
         } catch let d as BlockDecoder.Damage {
             throw damage(granule, column, d)
         }
@@ -129,19 +177,52 @@ package final class PartReader: Sendable {
         let column = PartColumn.of(dimension)
         try ensureChecked(column)
         do {
-            _ = try decoder.decodeCodes(block(granule, column), verify: false, padded: true, into: out)
+            try checkHeader(granule, column)
+            _ = try decoder.decodeCodes(block(granule, column), verify: false, padded: true, coversHeader: coversHeader, into: out)
         } catch let d as BlockDecoder.Damage {
             throw damage(granule, column, d)
         }
     }
 
-    /// Calls `body` with the `request_id` bytes of each row of a granule.
-    package func decodeRequestIDs(_ granule: Int, _ decoder: inout BlockDecoder, _ body: (Int, UnsafeRawBufferPointer) -> Void) throws {
+    /// Calls `body` with the `request_id` bytes of each row of a granule (of the rows `only`, when given).
+    ///
+    /// The block's CRC is checked on the first decode of each granule's request ids (the deduplicator
+    /// decodes single granules of parts that no scan has read).
+    package func decodeRequestIDs(_ granule: Int, only: Range<Int>? = nil, _ decoder: inout BlockDecoder, _ body: (Int, UnsafeRawBufferPointer) -> Void) throws {
+        let verify = !checked[PartColumn.requestID.rawValue].isSet && !requestIDsChecked[granule].isSet
         do {
-            try decoder.decodeBytes(block(granule, .requestID), body)
+            try checkHeader(granule, .requestID)
+            try decoder.decodeBytes(block(granule, .requestID), verify: verify, coversHeader: coversHeader, only: only, body)
         } catch let d as BlockDecoder.Damage {
             throw damage(granule, .requestID, d)
         }
+        if verify { requestIDsChecked[granule].set() }
+    }
+
+    /// Whether `key` (`RequestIDSet.key` of a request id) may be among this part's ids: false is
+    /// certain; nil when the part has no filter (format v1). The filter's checksum is checked once.
+    package func mayContainRequestID(_ key: (UInt64, UInt64)) throws -> Bool? {
+        guard let f = meta.filter else { return nil }
+        let bytes = UnsafeRawBufferPointer(rebasing: file.bytes[f.offset..<(f.offset + f.length)])
+        if !filterChecked.isSet {
+            guard CRC32C.checksum(bytes) == f.crc else {
+                throw StoreError.corrupt(path: path, offset: f.offset, reason: "request-id filter checksum mismatch")
+            }
+            filterChecked.set()
+        }
+        return RequestIDFilter.mayContain(bytes, key.1)
+    }
+
+    /// The footer's entry for the hour starting at `start`, if the part holds rows of it (binary search:
+    /// entries ascend).
+    package func hour(startingAt start: Int64) -> HourEntry? {
+        let hours = meta.hours
+        var lo = 0, hi = hours.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if hours[mid].start < start { lo = mid + 1 } else { hi = mid }
+        }
+        return lo < hours.count && hours[lo].start == start ? hours[lo] : nil
     }
 
     /// Reads every row back (for merges, exports and checks).
@@ -189,7 +270,8 @@ package final class PartReader: Sendable {
         for g in 0..<meta.granules.count {
             for column in PartColumn.allCases {
                 do {
-                    try decoder.payload(block(g, column)) { _, _ in }
+                    try checkHeader(g, column)
+                    try decoder.payload(block(g, column), coversHeader: coversHeader) { _, _ in }
                 } catch let d as BlockDecoder.Damage {
                     throw damage(g, column, d)
                 }
@@ -198,7 +280,19 @@ package final class PartReader: Sendable {
         guard CRC32C.checksum(UnsafeRawBufferPointer(rebasing: b[0..<footerOffset])) == bodyCRC else {
             throw StoreError.corrupt(path: path, offset: 0, reason: "file checksum mismatch")
         }
-        _ = try readAll()
+        let rows = try readAll()
+        // The filter must hold every id, or the deduplicator would take a stored id for a new one.
+        guard let f = meta.filter else { return }
+        _ = try mayContainRequestID((1, 0))  // checks the filter's CRC
+        let filter = UnsafeRawBufferPointer(rebasing: b[f.offset..<(f.offset + f.length)])
+        let missing: Int? = rows.requestBytes.withUnsafeBytes { all in
+            (0..<rows.count).first { i in
+                !RequestIDFilter.mayContain(filter, RequestIDSet.filterHash(UnsafeRawBufferPointer(rebasing: all[rows.requestOffsets[i]..<rows.requestOffsets[i + 1]])))
+            }
+        }
+        if let missing {
+            throw StoreError.corrupt(path: path, offset: f.offset, reason: "request-id filter does not hold the id of row \(missing)")
+        }
     }
 }
 

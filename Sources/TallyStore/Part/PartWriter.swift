@@ -1,7 +1,12 @@
 /// Writes one immutable part file from the rows of one tenant.
 package enum PartWriter {
     /// Sorts `rows` by `created_at`, encodes them and returns the file's bytes and its metadata.
-    package static func encode(_ unsorted: PartRows, id: UInt64, level: Int, granuleRows: Int = PartFormat.defaultGranuleRows) -> (bytes: [UInt8], meta: PartMeta) {
+    ///
+    /// `version` 1 writes the old layout (no header in the block CRCs, no filter); only tests use it,
+    /// to show how stores written before version 2 are read.
+    package static func encode(_ unsorted: PartRows, id: UInt64, level: Int, granuleRows: Int = PartFormat.defaultGranuleRows,
+                               version: UInt16 = PartFormat.version) -> (bytes: [UInt8], meta: PartMeta) {
+        precondition(PartFormat.readableVersions.contains(version), "unknown part version \(version)")
         precondition(unsorted.count > 0, "a part holds at least one row")
         let granuleRows = min(max(granuleRows, 1), 1 << 16)
         let order = (0..<unsorted.count).sorted { (unsorted.createdAt[$0], $0) < (unsorted.createdAt[$1], $1) }
@@ -9,8 +14,8 @@ package enum PartWriter {
         let n = rows.count
 
         var file = PartFormat.magic
-        file.append(contentsOf: [UInt8(PartFormat.version & 0xFF), UInt8(PartFormat.version >> 8), 0, 0, 0, 0, 0, 0])
-        var encoder = BlockEncoder()
+        file.append(contentsOf: [UInt8(version & 0xFF), UInt8(version >> 8), 0, 0, 0, 0, 0, 0])
+        var encoder = BlockEncoder(coversHeader: version >= 2)
         var granules: [Granule] = []
         var start = 0
         while start < n {
@@ -41,14 +46,19 @@ package enum PartWriter {
             start = end
         }
 
-        let meta = PartMeta(
+        var meta = PartMeta(
             id: id, tenant: rows.tenant, level: level, rows: n,
             minTime: rows.createdAt[0], maxTime: rows.createdAt[n - 1],
             dictionaries: dictionaries, granules: granules, hours: hours(rows, dictionaries),
             partRollups: partRollups(rows, dictionaries))
+        if version >= 2 {
+            let filter = requestIDFilter(rows)
+            meta.filter = FilterRef(offset: file.count, length: filter.count, crc: CRC32C.checksum(filter))
+            file.append(contentsOf: filter)
+        }
         let footerOffset = file.count
         let bodyCRC = CRC32C.checksum(file)
-        let raw = PartFooterCodec.encode(meta)
+        let raw = PartFooterCodec.encode(meta, version: version)
         let compressed = LZ4.compress(raw)
         let useLZ4 = compressed.count < raw.count
         let stored = useLZ4 ? compressed : raw
@@ -57,19 +67,39 @@ package enum PartWriter {
         t.u64(UInt64(footerOffset))
         t.u32(UInt32(stored.count))
         t.u32(UInt32(raw.count))
-        t.u32(CRC32C.checksum(stored))
+        t.u32(0)  // the footer CRC, below: in v2 it covers this trailer too
         t.u32(bodyCRC)
-        t.u16(PartFormat.version)
+        t.u16(version)
         t.u8(useLZ4 ? 1 : 0)
         t.u8(0)
         t.bytes.append(contentsOf: PartFormat.trailerMagic)
+        let footerCRC = stored.withUnsafeBytes { f in
+            t.bytes.withUnsafeBytes { PartFormat.footerChecksum(footer: f, trailer: $0, version: version) }
+        }
+        t.bytes.withUnsafeMutableBytes { $0.storeBytes(of: footerCRC.littleEndian, toByteOffset: PartFormat.trailerFooterCRCOffset, as: UInt32.self) }
         file.append(contentsOf: t.bytes)
         return (file, meta)
     }
 
+    /// The request-id filter of a part's rows (every id, hashed as the deduplicator hashes them).
+    private static func requestIDFilter(_ rows: PartRows) -> [UInt8] {
+        let hashes = [UInt64](unsafeUninitializedCapacity: rows.count) { out, initialized in
+            rows.requestBytes.withUnsafeBytes { all in
+                rows.requestOffsets.withUnsafeBufferPointer { offsets in
+                    for i in 0..<rows.count {
+                        out[i] = RequestIDSet.filterHash(UnsafeRawBufferPointer(rebasing: all[offsets[i]..<offsets[i + 1]]))
+                    }
+                }
+            }
+            initialized = rows.count
+        }
+        return hashes.withUnsafeBufferPointer { RequestIDFilter.build($0) }
+    }
+
     /// Encodes and writes a part durably: temp file, fsync, rename, directory fsync.
-    package static func write(_ rows: PartRows, id: UInt64, level: Int, directory: String, granuleRows: Int = PartFormat.defaultGranuleRows) throws -> (path: String, bytes: Int, meta: PartMeta) {
-        let (bytes, meta) = encode(rows, id: id, level: level, granuleRows: granuleRows)
+    package static func write(_ rows: PartRows, id: UInt64, level: Int, directory: String, granuleRows: Int = PartFormat.defaultGranuleRows,
+                              version: UInt16 = PartFormat.version) throws -> (path: String, bytes: Int, meta: PartMeta) {
+        let (bytes, meta) = encode(rows, id: id, level: level, granuleRows: granuleRows, version: version)
         let path = directory + "/" + PartFormat.fileName(id)
         try FileIO.writeAtomically(bytes, to: path, directory: directory)
         return (path, bytes.count, meta)
@@ -262,7 +292,7 @@ package enum PartWriter {
 
 /// The footer body of a part (before LZ4), byte by byte in docs/FORMAT.md.
 package enum PartFooterCodec {
-    package static func encode(_ m: PartMeta) -> [UInt8] {
+    package static func encode(_ m: PartMeta, version: UInt16 = PartFormat.version) -> [UInt8] {
         var w = ByteWriter(capacity: 4096)
         w.string16(m.tenant)
         w.u64(m.id)
@@ -312,10 +342,14 @@ package enum PartFooterCodec {
                 w.varint(UInt64(r.inputTokens[k])); w.varint(UInt64(r.outputTokens[k])); w.varint(UInt64(r.cost[k]))
             }
         }
+        if version >= 2 {
+            let f = m.filter ?? FilterRef(offset: 0, length: 0, crc: 0)
+            w.u64(UInt64(f.offset)); w.u32(UInt32(f.length)); w.u32(f.crc)
+        }
         return w.bytes
     }
 
-    package static func decode(_ buffer: UnsafeRawBufferPointer) throws -> PartMeta {
+    package static func decode(_ buffer: UnsafeRawBufferPointer, version: UInt16 = PartFormat.version) throws -> PartMeta {
         var r = ByteReader(buffer)
         let tenant = try r.string16()
         let id = try r.u64()
@@ -407,8 +441,16 @@ package enum PartFooterCodec {
             }
             partRollups.append(ru)
         }
+        var filter: FilterRef?
+        if version >= 2 {
+            let offset = try checkedInt(r.u64(), at: r.offset), length = Int(try r.u32()), crc = try r.u32()
+            // Length 0: no filter. Otherwise whole 32-byte blocks (the reader checks the range against the file).
+            guard length % RequestIDFilter.blockSize == 0 else { throw ByteReader.Overrun(offset: r.offset) }
+            if length > 0 { filter = FilterRef(offset: offset, length: length, crc: crc) }
+            guard r.remaining == 0 else { throw ByteReader.Overrun(offset: r.offset) }
+        }
         return PartMeta(id: id, tenant: tenant, level: level, rows: rows, minTime: minTime, maxTime: maxTime,
-                        dictionaries: dictionaries, granules: granules, hours: hours, partRollups: partRollups)
+                        dictionaries: dictionaries, granules: granules, hours: hours, partRollups: partRollups, filter: filter)
     }
 }
 

@@ -1,0 +1,266 @@
+import Testing
+import TallyTestSupport
+@testable import TallyStore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Part format v2 (block headers and trailer under checksums, request-id filter) and how v1 parts,
+/// written before it, are still read.
+@Suite struct PartFormatTests {
+    /// The fields of a block header, by byte range (docs/FORMAT.md, "Column block").
+    static let headerFields: [(name: String, bytes: Range<Int>)] = [
+        ("codec", 0..<1), ("encoding", 1..<2), ("reserved", 2..<4), ("rows", 4..<8),
+        ("raw length", 8..<12), ("stored length", 12..<16), ("crc", 16..<20), ("reserved", 20..<24),
+    ]
+
+    static func records(_ n: Int, seed: UInt64 = 41) -> [CostRecord] {
+        RandomRecords(seed: seed, options: .init(tenants: 1)).records(n)
+    }
+
+    /// Every block header byte (every bit of codec and encoding, bits 0, 3 and 7 of the others), flipped
+    /// alone in the first granule of every column, makes reading the part raise `StoreError.corrupt`, in
+    /// both versions; nothing is decoded into values.
+    @Test(arguments: [UInt16(1), 2])
+    func everyBlockHeaderByteIsChecked(version: UInt16) throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (clean, meta) = PartWriter.encode(PartRowsFixture.rows(Self.records(1500)), id: 1, level: 0, granuleRows: 512, version: version)
+        let path = dir.appending("p.part")
+        var undetected: [String] = []
+        for column in PartColumn.allCases {
+            let ref = meta.granules[0].blocks[column.rawValue]
+            for (name, range) in Self.headerFields {
+                for byte in range {
+                    for bit in byte < 2 ? Array(0..<8) : [0, 3, 7] {
+                        var bytes = clean
+                        bytes[ref.offset + byte] ^= 1 << UInt8(bit)
+                        try Self.overwrite(path, bytes)
+                        let reader = try PartReader(path: path)  // the footer is intact
+                        do {
+                            _ = try reader.readAll()
+                            undetected.append("\(column.name) \(name) byte \(byte) bit \(bit)")
+                        } catch StoreError.corrupt(_, let offset, _) {
+                            #expect(offset >= ref.offset && offset < ref.offset + ref.length)
+                        }
+                        #expect(throws: StoreError.self) { try reader.verify() }
+                    }
+                }
+            }
+        }
+        #expect(undetected.isEmpty, "read without error: \(undetected.prefix(10))")
+    }
+
+    /// The audit's case: the encoding byte of a `cost_cents` block changed in a stored part. The raw
+    /// scan raises `corrupt` instead of summing wrong costs (the query layer reads through the same
+    /// `PartReader` calls: TallyQueryTests.damagedBlockHeaderIsNeverAnswered).
+    @Test(arguments: [UInt16(1), 2])
+    func aDamagedCostEncodingIsNotScannedAsCosts(version: UInt16) throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let records = Self.withCostOutliers(Self.records(2000, seed: 43))
+        var store = try Store(path: dir.path, options: testOptions())
+        _ = try store.append(RecordBatch(records))
+        try store.close()
+        if version == 1 { try Self.rewriteParts(dir.path, version: 1) }
+        store = try Store(path: dir.path, options: testOptions())
+        let part = try #require(store.snapshot().parts.first)
+        #expect(part.version == version)
+        let partPath = part.path
+        try store.close()
+        var bytes = try FileIO.readAll(partPath)
+        // A patched cost block relabelled plain frame of reference: both are valid encodings of a cost
+        // block, and the payload CRC (all v1 covered) still matches. Before v2 this summed the rows
+        // without their patched exceptions.
+        let ref = try #require(part.meta.granules.map { $0.blocks[PartColumn.cost.rawValue] }.first { bytes[$0.offset + 1] == BlockEncoding.patched.rawValue })
+        bytes[ref.offset + 1] = BlockEncoding.frameOfReference.rawValue
+        try FileIO.writeAtomically(bytes, to: partPath, directory: dir.path + "/parts")
+        store = try Store(path: dir.path, options: testOptions())
+        defer { try? store.close() }
+        do {
+            let rows = try store.snapshot().records()
+            #expect(rows.map(\.costNanos).reduce(0, +) == records.map(\.costNanos).reduce(0, +), "a scan summed wrong costs")
+            Issue.record("a damaged block header was read")
+        } catch StoreError.corrupt(let path, let offset, let reason) {
+            #expect(path == partPath && offset >= ref.offset && reason.contains("cost_cents"))
+        }
+    }
+
+    /// A v1 part (the layout before block headers were checksummed) reads back exactly what a v2 part
+    /// of the same rows does, passes `verify`, and has no filter.
+    @Test func versionOnePartsStillRead() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let rows = PartRowsFixture.rows(Self.records(3000, seed: 47))
+        var read: [PartRows] = []
+        for version: UInt16 in [1, 2] {
+            let (bytes, _) = PartWriter.encode(rows, id: 1, level: 0, granuleRows: 700, version: version)
+            #expect(bytes[8] == UInt8(version) && bytes[bytes.count - 8] == UInt8(version))
+            let path = dir.appending("v\(version).part")
+            try FileIO.writeAtomically(bytes, to: path, directory: dir.path)
+            let reader = try PartReader(path: path)
+            #expect(reader.version == version && (reader.meta.filter == nil) == (version == 1))
+            try reader.verify()
+            read.append(try reader.readAll())
+        }
+        #expect(read[0].createdAt == read[1].createdAt && read[0].cost == read[1].cost && read[0].dims == read[1].dims)
+        #expect(read[0].requestBytes == read[1].requestBytes && read[0].requestOffsets == read[1].requestOffsets)
+    }
+
+    /// Every trailer byte and the header's version and padding (bits 0, 3 and 7 of each) are checked: a flip is refused at open
+    /// (the v2 footer CRC covers the trailer) or, for the file checksum, by `verify`.
+    @Test(arguments: [UInt16(1), 2])
+    func everyTrailerAndHeaderByteIsChecked(version: UInt16) throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (clean, _) = PartWriter.encode(PartRowsFixture.rows(Self.records(500, seed: 53)), id: 1, level: 0, version: version)
+        let path = dir.appending("p.part")
+        let positions = Array(8..<PartFormat.headerSize) + Array((clean.count - PartFormat.trailerSize)..<clean.count)
+        for position in positions {
+            for bit in [0, 3, 7] {
+                var bytes = clean
+                bytes[position] ^= 1 << UInt8(bit)
+                try Self.overwrite(path, bytes)
+                let found = (try? PartReader(path: path)).map { (try? $0.verify()) == nil } ?? true
+                #expect(found, "flip of bit \(bit) at \(position) (\(position - clean.count) from the end) not detected")
+            }
+        }
+    }
+
+    /// A damaged filter is never trusted: its CRC is checked before the first probe, and `verify` reports it.
+    @Test func aDamagedFilterIsRefused() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (clean, meta) = PartWriter.encode(PartRowsFixture.rows(Self.records(800, seed: 67)), id: 1, level: 0)
+        let filter = try #require(meta.filter)
+        #expect(filter.length == RequestIDFilter.blocks(count: 800) * RequestIDFilter.blockSize)
+        let path = dir.appending("p.part")
+        for position in stride(from: filter.offset, to: filter.offset + filter.length, by: 37) {
+            var bytes = clean
+            bytes[position] ^= 0x04
+            try Self.overwrite(path, bytes)
+            let reader = try PartReader(path: path)
+            #expect(throws: StoreError.self) { try reader.mayContainRequestID((1, 2)) }
+            #expect(throws: StoreError.self) { try reader.verify() }
+        }
+    }
+
+    /// The filter holds every id of the part (no false negative) and answers "no" for nearly all others.
+    @Test func requestIDFilterHasNoFalseNegativesAndFewFalsePositives() {
+        var rng = Xoshiro256(seed: 5)
+        let n = 50_000
+        let stored = (0..<n).map { _ in rng.next() }
+        let others = (0..<n).map { _ in rng.next() }
+        let filter = stored.withUnsafeBufferPointer { RequestIDFilter.build($0) }
+        #expect(filter.count == RequestIDFilter.blocks(count: n) * 32)
+        filter.withUnsafeBytes { f in
+            #expect(stored.allSatisfy { RequestIDFilter.mayContain(f, $0) })
+            let falsePositives = others.filter { RequestIDFilter.mayContain(f, $0) }.count
+            #expect(Double(falsePositives) / Double(n) < 0.02, "\(falsePositives) false positives of \(n)")
+        }
+    }
+
+    /// The same with the filter hash of real request ids (UUID text, as the writer hashes them).
+    @Test func requestIDFilterOnUUIDTextHasFewFalsePositives() {
+        var rng = Xoshiro256(seed: 6)
+        func uuid() -> [UInt8] {
+            let hex = Array("0123456789abcdef".utf8)
+            var text = (0..<36).map { _ in hex[Int(rng.next() % 16)] }
+            for i in [8, 13, 18, 23] { text[i] = UInt8(ascii: "-") }
+            text[14] = UInt8(ascii: "4")
+            return text
+        }
+        let n = 50_000
+        let stored = (0..<n).map { _ in uuid().withUnsafeBytes { RequestIDSet.filterHash($0) } }
+        let others = (0..<n).map { _ in uuid().withUnsafeBytes { RequestIDSet.filterHash($0) } }
+        let filter = stored.withUnsafeBufferPointer { RequestIDFilter.build($0) }
+        filter.withUnsafeBytes { f in
+            #expect(stored.allSatisfy { RequestIDFilter.mayContain(f, $0) })
+            let falsePositives = others.filter { RequestIDFilter.mayContain(f, $0) }.count
+            #expect(Double(falsePositives) / Double(n) < 0.02, "\(falsePositives) false positives of \(n)")
+        }
+    }
+
+    /// Late records (older than the dedup window, their ids evicted) are refused exactly when they are
+    /// duplicates, before and after a reopen, and with v2 parts the check decodes request ids only on a
+    /// filter hit (v1 parts, without a filter, decode every hour as before).
+    @Test(arguments: [UInt16(1), 2])
+    func lateDuplicatesAreRefusedExactlyThroughTheFilter(version: UInt16) throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let end = RandomRecords.Options.defaultEnd
+        var options = testOptions()
+        options.dedupWindowMillis = TimeUnit.hourMillis
+        let month = RandomRecords(seed: 59, options: .init(tenants: 2, window: (end - 30 * 86_400_000)..<end)).records(4000)
+        var store = try Store(path: dir.path, options: options)
+        #expect(try store.append(RecordBatch(month)).inserted == 4000)
+        try store.close()
+        if version == 1 { try Self.rewriteParts(dir.path, version: 1) }
+        store = try Store(path: dir.path, options: options)
+        #expect(store.snapshot().parts.allSatisfy { $0.version == version })
+        // Late duplicates: every one refused.
+        let old = Array(month.filter { $0.createdAtMillis < end - 2 * TimeUnit.hourMillis }.prefix(1500))
+        var receipt = try store.append(RecordBatch(old))
+        #expect(receipt.inserted == 0 && receipt.duplicates.count == old.count)
+        // Late new records in the same hours: every one stored.
+        let late = old.enumerated().map { i, r in
+            var r = r
+            r.requestID = "late-\(i)"
+            return r
+        }
+        let decodedBefore = store.writer.dedup.hoursDecoded
+        receipt = try store.append(RecordBatch(late))
+        #expect(receipt.inserted == late.count && receipt.duplicates.isEmpty)
+        let decoded = store.writer.dedup.hoursDecoded - decodedBefore
+        let hours = Set(late.map { "\($0.tenantID) \(TimeUnit.hourStart($0.createdAtMillis))" }).count
+        if version == 2 {
+            #expect(decoded * 10 < hours, "\(decoded) of \(hours) hours decoded")
+        } else {
+            #expect(decoded == hours)
+        }
+        try store.flush()
+        // Sealed and reopened: the late rows are in new parts (v2, with filters), the old ones in v1 or v2 parts.
+        try store.close()
+        store = try Store(path: dir.path, options: options)
+        defer { try? store.close() }
+        receipt = try store.append(RecordBatch(late.reversed() + old))
+        #expect(receipt.inserted == 0 && receipt.duplicates.count == late.count + old.count)
+        #expect(store.snapshot().rowCount == month.count + late.count)
+        #expect(store.verify().isEmpty)
+    }
+
+    /// Replaces a file's bytes without the fsyncs of `writeAtomically` (thousands of variants per test).
+    static func overwrite(_ path: String, _ bytes: [UInt8]) throws {
+        let fd = try FileIO.open(path, O_WRONLY | O_CREAT | O_TRUNC)
+        defer { close(fd) }
+        try bytes.withUnsafeBytes { try FileIO.writeAll(fd, $0, path: path) }
+    }
+
+    /// Every 50th record costs $100: cost blocks get patched encodings (a few wide exceptions).
+    static func withCostOutliers(_ records: [CostRecord]) -> [CostRecord] {
+        records.enumerated().map { i, r in
+            var r = r
+            if i % 50 == 0 { r.costNanos = 1_000_000_000_000 }
+            return r
+        }
+    }
+
+    /// Rewrites every part of a closed store in format `version` (same id, rows and level), and the
+    /// manifest's sizes: a store as an older build left it.
+    static func rewriteParts(_ path: String, version: UInt16) throws {
+        let manifestPath = path + "/MANIFEST"
+        var manifest = try Manifest.decode(try FileIO.readAll(manifestPath), path: manifestPath)
+        for k in manifest.parts.indices {
+            let partPath = path + "/parts/" + PartFormat.fileName(manifest.parts[k].id)
+            let reader = try PartReader(path: partPath)
+            let rows = try reader.readAll()
+            let granuleRows = reader.meta.granules[0].rows
+            let (bytes, _) = PartWriter.encode(rows, id: reader.meta.id, level: reader.meta.level, granuleRows: granuleRows, version: version)
+            try FileIO.writeAtomically(bytes, to: partPath, directory: path + "/parts")
+            manifest.parts[k].bytes = bytes.count
+        }
+        manifest.generation += 1
+        try FileIO.writeAtomically(manifest.encode(), to: manifestPath, directory: path)
+    }
+}
