@@ -72,6 +72,26 @@ struct MissingPartsServerTests {
         }
     }
 
+    @Test("the monthly report says it is incomplete in every form: JSON provenance, a CSV row and an HTML warning")
+    func monthlyReportSaysIncomplete() async throws {
+        let f = try ServerFixture()
+        let part = try Self.quarantineAcmeMay(f)
+        try await f.withRouter { client in
+            let report = try await client.execute(uri: "/api/v1/analytics/reports/monthly?month=2025-05", method: .get, headers: auth(f.readerA))
+            #expect(report.status == .ok)
+            #expect(try json(report).object("provenance")?["complete"] as? Bool == false)
+            let csv = try await client.execute(uri: "/api/v1/analytics/reports/monthly?month=2025-05&format=csv", method: .get, headers: auth(f.readerA))
+            let line = String(buffer: csv.body).split(separator: "\n").first { $0.hasPrefix("missing,") }
+            #expect(line?.contains(PartFormat.fileName(part.meta.id)) == true)
+            #expect(line?.contains("2025-05-01T10:00:00Z") == true)
+            let html = try await client.execute(uri: "/api/v1/analytics/reports/monthly?month=2025-05&format=html", method: .get, headers: auth(f.readerA))
+            #expect(String(buffer: html.body).contains("<strong>Incomplete:</strong>"))
+            // globex's report is complete and says nothing of acme's part.
+            let other = try await client.execute(uri: "/api/v1/analytics/reports/monthly?month=2025-05&format=csv", method: .get, headers: auth(f.readerB))
+            #expect(!String(buffer: other.body).contains("missing,"))
+        }
+    }
+
     @Test("an export that would lack a quarantined part's rows fails, naming the part; one that needs nothing missing is ready")
     func exportsFailInsteadOfMissingRows() async throws {
         let f = try ServerFixture()

@@ -39,6 +39,12 @@ enum MonthlyReportRendering {
         }
         for a in r.events.anomalies { lines.append(["anomaly", a.id, "", "", "", "", "", "", "", "\(a.kind) \(a.severity)"].map(field).joined(separator: ",")) }
         for i in r.events.incidents { lines.append(["incident", i.id, "", "", "", "", "", "", "", "\(i.status) \(i.severity)"].map(field).joined(separator: ",")) }
+        // An incomplete report says so in the file itself, not only in the JSON form's provenance.
+        for m in r.provenance.missing {
+            lines.append(["missing", m.fileName, String(m.rows), "", "", "", "", "", "",
+                          "unreadable part: hours \(Timestamp.formatSeconds(m.firstHour)) to \(Timestamp.formatSeconds(m.endHour)) are incomplete"]
+                .map(field).joined(separator: ","))
+        }
         return lines.joined(separator: "\n") + "\n"
     }
 
@@ -59,7 +65,7 @@ enum MonthlyReportRendering {
             <style>\(css)</style></head><body>
             <header><h1>Monthly report — \(esc(r.tenant))</h1>
             <p class="sub">\(monthName(r.month)) \(r.inProgress ? "(in progress)" : "") · compared with \(monthName(r.month.previous)) ·
-            generated \(esc(Timestamp.formatSeconds(r.provenance.generatedAt)))</p></header>
+            generated \(esc(Timestamp.formatSeconds(r.provenance.generatedAt)))</p>\(incomplete(r.provenance.missing))</header>
             <section class="cards">
             \(card("Spend", dollars(r.totals.costNanos), delta(change, of: r.previousTotals.costNanos)))
             \(card("Requests", grouped(r.totals.records), delta(r.totals.records - r.previousTotals.records, of: r.previousTotals.records, money: false)))
@@ -96,6 +102,15 @@ enum MonthlyReportRendering {
         return h
     }
 
+    /// A warning naming the hours a damaged part leaves out of the figures (empty when the report is complete).
+    static func incomplete(_ missing: [MissingPart]) -> String {
+        guard !missing.isEmpty else { return "" }
+        let rows = missing.reduce(0) { $0 + $1.rows }
+        let hours = missing.map { "\(Timestamp.formatSeconds($0.firstHour)) to \(Timestamp.formatSeconds($0.endHour))" }
+        return "<p class=\"warn\"><strong>Incomplete:</strong> \(missing.count) damaged part(s) holding \(grouped(Int64(rows))) records are "
+            + "left out of these figures (hours \(esc(hours.joined(separator: "; ")))).</p>"
+    }
+
     static let css = """
         *{box-sizing:border-box}body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1d2430;margin:0 auto;max-width:1000px;padding:24px}
         h1{font-size:22px;margin:0}h2{font-size:16px;margin:24px 0 8px;border-bottom:1px solid #d8dde6;padding-bottom:4px}
@@ -107,7 +122,7 @@ enum MonthlyReportRendering {
         .bar i{display:inline-block;height:10px;background:#3b6fd8;border-radius:2px;min-width:1px}.bar span{font-size:12px;color:#5b6577}
         svg{width:100%;height:auto;display:block}.legend{font-size:12px;color:#5b6577}.sw{display:inline-block;width:10px;height:10px;margin:0 4px 0 10px}
         .sw.cur{background:#3b6fd8}.sw.prev{background:#f79009}.note{font-size:12px;color:#5b6577}.empty{color:#5b6577}
-        .state.exceeded{color:#b42318;font-weight:600}.state.warning{color:#b54708}footer{margin-top:32px;font-size:11px;color:#8a93a3}
+        .warn{background:#fef3f2;border:1px solid #fda29b;color:#b42318;padding:8px 12px;border-radius:6px}.state.exceeded{color:#b42318;font-weight:600}.state.warning{color:#b54708}footer{margin-top:32px;font-size:11px;color:#8a93a3}
         @media print{body{max-width:none;padding:0;font-size:11px}section{break-inside:avoid}h2{break-after:avoid}.card{border-color:#999}
         @page{size:A4;margin:14mm}a{color:inherit;text-decoration:none}}
         @media (max-width:600px){body{padding:12px}td,th{padding:3px}}
