@@ -72,6 +72,24 @@ struct MissingPartsServerTests {
         }
     }
 
+    @Test("detection does not judge a tenant whose days it reads are in an unreadable part, and says so; the other tenant is judged")
+    func detectionSkipsIncompleteTenants() async throws {
+        let f = try ServerFixture()
+        let part = try Self.quarantineAcmeMay(f)
+        try await f.withRouter { client in
+            let r = try await send(client, .post, "/api/v1/analytics/anomalies/detect?from=2025-05-01&to=2025-05-05", f.adminKey)
+            #expect(r.status == .ok, "\(String(buffer: r.body))")
+            let tenants = try #require(try json(r).array("tenants"))
+            let acme = try #require(tenants.first { $0.string("tenant_id") == ServerFixture.tenantA })
+            #expect(acme.string("skipped") != nil)
+            #expect(acme.array("missing")?.first?.string("part") == PartFormat.fileName(part.meta.id))
+            #expect(acme.array("created")?.isEmpty == true && acme.array("resolved")?.isEmpty == true)
+            for other in tenants where other.string("tenant_id") != ServerFixture.tenantA {
+                #expect(other.string("skipped") == nil && other.array("missing") == nil)
+            }
+        }
+    }
+
     @Test("the monthly report says it is incomplete in every form: JSON provenance, a CSV row and an HTML warning")
     func monthlyReportSaysIncomplete() async throws {
         let f = try ServerFixture()

@@ -12,6 +12,9 @@ public struct TenantDetection: Sendable, JSONWritable {
     public var anomalies: [Anomaly]
     /// Store queries the run made.
     public var queries: Int
+    /// Unreadable (quarantined) parts of the tenant in the days detection reads: the tenant was not judged, since
+    /// spend missing from them would read as drops, end episodes early and hide spikes.
+    public var skippedFor: [MissingPart] = []
 
     public func write(to json: inout JSONWriter) {
         json.object { w in
@@ -22,6 +25,10 @@ public struct TenantDetection: Sendable, JSONWritable {
             w.field("updated", strings: changes.updated)
             w.field("resolved", strings: changes.resolved)
             w.field("incidents_opened", strings: changes.incidentsOpened)
+            if !skippedFor.isEmpty {
+                w.field("skipped", "unreadable parts hold days this run reads; the tenant was not judged (GET health, tally verify)")
+                w.field("missing", array: skippedFor.map(Provenance.MissingHours.init))
+            }
             w.field("anomalies", array: anomalies)
         }
     }
@@ -132,7 +139,15 @@ extension Analytics {
     func detect(tenant: String, judgedFrom: Int64, end: Int64, now: Int64) throws -> TenantDetection {
         let thresholds = try catalog.anomalyThresholds(tenant: tenant, defaults: options.anomalyThresholds).thresholds
         let detector = AnomalyDetector(tenant: tenant, thresholds: thresholds, useRollups: options.useRollups)
-        var run = QueryRun(snapshot: store.snapshot(), engine: engine, useRollups: options.useRollups)
+        let snapshot = store.snapshot()
+        // The history the series rules read, and the current budget periods (a month at most).
+        let readFrom = min(judgedFrom - Int64(detector.historyDays) * TimeUnit.dayMillis, TimeUnit.dayStart(now) - 31 * TimeUnit.dayMillis)
+        let unreadable = snapshot.missing.filter { $0.covers(tenant: tenant, from: readFrom, to: max(end, now)) }
+        if !unreadable.isEmpty {
+            return TenantDetection(tenant: tenant, judgedFrom: judgedFrom, judgedThrough: end - TimeUnit.dayMillis,
+                                   changes: DetectionChanges(), anomalies: [], queries: 0, skippedFor: unreadable)
+        }
+        var run = QueryRun(snapshot: snapshot, engine: engine, useRollups: options.useRollups)
         var findings = try detector.seriesFindings(&run, judgedFrom: judgedFrom, end: end)
         for i in findings.indices {
             let (current, baseline) = detector.driverPeriods(findings[i])

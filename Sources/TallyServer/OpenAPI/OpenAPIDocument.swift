@@ -2785,6 +2785,24 @@ enum OpenAPIDocument {
                     "type": "string"
                   }
                 },
+                "skipped": {
+                  "type": "string",
+                  "description": "present when the tenant was not judged: unreadable (quarantined) parts hold days the run reads"
+                },
+                "missing": {
+                  "type": "array",
+                  "description": "present with skipped: the tenant's unreadable parts and their hours",
+                  "items": {
+                    "type": "object",
+                    "properties": {
+                      "tenant_id": {"type": "string"},
+                      "part": {"type": "string"},
+                      "from": {"type": "string", "format": "date-time"},
+                      "to": {"type": "string", "format": "date-time"},
+                      "rows": {"type": "integer"}
+                    }
+                  }
+                },
                 "anomalies": {
                   "type": "array",
                   "items": {
