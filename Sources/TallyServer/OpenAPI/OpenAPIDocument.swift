@@ -2793,14 +2793,7 @@ enum OpenAPIDocument {
                   "type": "array",
                   "description": "present with skipped: the tenant's unreadable parts and their hours",
                   "items": {
-                    "type": "object",
-                    "properties": {
-                      "tenant_id": {"type": "string"},
-                      "part": {"type": "string"},
-                      "from": {"type": "string", "format": "date-time"},
-                      "to": {"type": "string", "format": "date-time"},
-                      "rows": {"type": "integer"}
-                    }
+                    "$ref": "#/components/schemas/MissingPart"
                   }
                 },
                 "anomalies": {
@@ -3474,16 +3467,21 @@ enum OpenAPIDocument {
             "type": "array",
             "description": "present when complete is false: the unreadable parts of the answer's own tenants, with their hours",
             "items": {
-              "type": "object",
-              "properties": {
-                "tenant_id": {"type": "string"},
-                "part": {"type": "string"},
-                "from": {"type": "string", "format": "date-time"},
-                "to": {"type": "string", "format": "date-time"},
-                "rows": {"type": "integer"}
-              }
+              "$ref": "#/components/schemas/MissingPart"
             }
           }
+        }
+      },
+      "MissingPart": {
+        "type": "object",
+        "description": "An unreadable (quarantined) part: whose rows, which hours, how many",
+        "required": ["tenant_id", "part", "from", "to", "rows"],
+        "properties": {
+          "tenant_id": {"type": "string"},
+          "part": {"type": "string"},
+          "from": {"type": "string", "format": "date-time"},
+          "to": {"type": "string", "format": "date-time"},
+          "rows": {"type": "integer"}
         }
       },
       "UsageReport": {
