@@ -41,6 +41,31 @@ struct Planner: ~Copyable {
         let m = part.meta
         let lo = spec.lo, hi = spec.hi
         guard m.rows > 0, m.maxTime >= lo, m.minTime < hi, spec.query.selects(tenant: m.tenant) else { return nil }
+        guard let filters = filterPlans(m) else { return nil }
+        if let plan = try planFromPartRollups(part, filters) { return plan }
+        let rLo = try lowerBound(part, lo)
+        let rHi = hi == .max ? m.rows : try lowerBound(part, hi)
+        guard rLo < rHi else { return nil }
+        stats.partsRead += 1
+        guard let (layout, firstBucket, ranges, indexed, hoursFromIndex) = try planHours(part, rLo, rHi, filters) else {
+            return nil
+        }
+        stats.hoursFromIndex += hoursFromIndex
+
+        // The granules holding the ranges, ascending.
+        let (granules, maxRows) = Self.granules(covering: ranges, in: m.granules)
+        let width = spec.query.bucket.millis
+        let sourcePlan = SourcePlan(
+            source: .part(part), tenant: m.tenant, dictionaries: m.dictionaries, groupDims: groupDims, filters: filters,
+            layout: layout, firstBucket: firstBucket, width: width, lo: lo, hi: hi, ranges: ranges, granules: granules,
+            maxGranuleRows: maxRows)
+        sourcePlan.indexed = indexed
+        return sourcePlan
+    }
+
+    /// The filter of each filtered dimension in the codes of part `m`; nil when a filter admits no value of the part
+    /// (no row can match). Filters that pass every code are left out.
+    private func filterPlans(_ m: PartMeta) -> [FilterPlan]? {
         var filters: [FilterPlan] = []
         for (d, values) in filterValues {
             let dict = m.dictionaries[d.rawValue]
@@ -50,12 +75,15 @@ struct Planner: ~Copyable {
             if allowed.count == dict.count { continue }
             filters.append(FilterPlan(dimension: d, dictionarySize: dict.count, allowed: allowed))
         }
-        if let plan = try planFromPartRollups(part, filters) { return plan }
-        let rLo = try lowerBound(part, lo)
-        let rHi = hi == .max ? m.rows : try lowerBound(part, hi)
-        guard rLo < rHi else { return nil }
-        stats.partsRead += 1
+        return filters
+    }
 
+    /// Walks the hours holding rows `[rLo, rHi)` of `part`: whole hours are answered from hour totals or one
+    /// dimension's hour rollup (into an index partial) where they hold the answer; the rest become row ranges to
+    /// scan. Returns the layout, the first bucket, the ranges, the index partial and how many hours it answered.
+    private func planHours(_ part: PartReader, _ rLo: Int, _ rHi: Int, _ filters: [FilterPlan]) throws
+        -> (KeyLayout, Int64, [ScanRange], Partial?, Int)? {
+        let m = part.meta
         // The hours with rows in [rLo, rHi) (hour entries tile the rows in order). Entries are read
         // through a pointer: copying one out would retain its rollups, per hour.
         let bucket = spec.query.bucket
@@ -69,7 +97,7 @@ struct Planner: ~Copyable {
         let rollupFilter = filters.first
         let noKeys = groupDims.isEmpty
         let dictionaries = m.dictionaries
-        let plan = try m.hours.withUnsafeBufferPointer { hours -> (KeyLayout, Int64, [ScanRange], Partial?, Int)? in
+        return try m.hours.withUnsafeBufferPointer { hours -> (KeyLayout, Int64, [ScanRange], Partial?, Int)? in
             var first = 0, stop = hours.count
             while first < stop {
                 let mid = (first + stop) / 2
@@ -113,16 +141,8 @@ struct Planner: ~Copyable {
                         indexed = p
                         let dictSize = dictionaries[rollupDimension].count
                         let base = UInt64(bk) * layout.dimSpace
-                        for j in 0..<r.codes.count {
-                            let c = r.codes[j]
-                            guard Int(c) < dictSize else {
-                                throw StoreError.corrupt(path: part.path, offset: 0,
-                                                         reason: "rollup code out of dictionary range (hour \(Timestamp.format(hours[i].start)))")
-                            }
-                            if let f = rollupFilter, f.deny[Int(c)] != 0 { continue }
-                            p.add(key: base + (noKeys ? 0 : UInt64(c)), count: r.counts[j], input: r.inputTokens[j],
-                                  output: r.outputTokens[j], cost: r.cost[j])
-                        }
+                        try Self.addHourRollup(r, base: base, noKeys: noKeys, dictSize: dictSize, filter: rollupFilter, into: p,
+                                               part: part, hourStart: hours[i].start)
                         fromIndex += 1
                         continue
                     }
@@ -143,13 +163,29 @@ struct Planner: ~Copyable {
             }
             return (layout, firstBucket, ranges, indexed, fromIndex)
         }
-        guard let (layout, firstBucket, ranges, indexed, hoursFromIndex) = plan else { return nil }
-        stats.hoursFromIndex += hoursFromIndex
+    }
 
-        // The granules holding the ranges, ascending.
+    /// Adds one hour's rollup of the involved dimension to the index partial `p` in the local bucket at `base`,
+    /// `filter` applied code by code.
+    private static func addHourRollup(_ r: Rollup, base: UInt64, noKeys: Bool, dictSize: Int, filter rollupFilter: FilterPlan?,
+                                      into p: Partial, part: PartReader, hourStart: Int64) throws {
+        for j in 0..<r.codes.count {
+            let c = r.codes[j]
+            guard Int(c) < dictSize else {
+                throw StoreError.corrupt(path: part.path, offset: 0,
+                                         reason: "rollup code out of dictionary range (hour \(Timestamp.format(hourStart)))")
+            }
+            if let f = rollupFilter, f.deny[Int(c)] != 0 { continue }
+            p.add(key: base + (noKeys ? 0 : UInt64(c)), count: r.counts[j], input: r.inputTokens[j],
+                  output: r.outputTokens[j], cost: r.cost[j])
+        }
+    }
+
+    /// The granules holding `ranges` (ascending, in row order), and the most rows of one of them.
+    private static func granules(covering ranges: [ScanRange], in granuleList: [Granule]) -> (granules: [Int], maxRows: Int) {
         var granules: [Int] = []
         var maxRows = 0
-        m.granules.withUnsafeBufferPointer { gp in
+        granuleList.withUnsafeBufferPointer { gp in
             var g = 0
             for r in ranges {
                 g = Self.granule(containing: r.start, in: gp, from: g)
@@ -163,12 +199,7 @@ struct Planner: ~Copyable {
                 }
             }
         }
-        let sourcePlan = SourcePlan(
-            source: .part(part), tenant: m.tenant, dictionaries: m.dictionaries, groupDims: groupDims, filters: filters,
-            layout: layout, firstBucket: firstBucket, width: width, lo: lo, hi: hi, ranges: ranges, granules: granules,
-            maxGranuleRows: maxRows)
-        sourcePlan.indexed = indexed
-        return sourcePlan
+        return (granules, maxRows)
     }
 
     /// A part answered whole from its part rollups, when they hold the exact answer: its `[minTime, maxTime]`

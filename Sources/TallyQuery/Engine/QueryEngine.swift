@@ -217,8 +217,41 @@ public struct QueryEngine: Sendable {
 
     private func finish(_ query: Query, _ main: GroupTable, trailingSource: GroupTable?, _ dictionaries: KeyDictionaries,
                         _ stats: QueryStatistics) -> QueryResult {
-        let width = query.bucket.millis
-        // Groups: those with rows in the range; with no group keys, the one group, always.
+        let (groupIndex, mainGroup, minBucket, maxBucket) = Self.groups(query, main)
+        let groups = groupIndex.keys.map(\.ids)
+        let (rowGroup, rowBucket) = Self.resultRows(query, main, groups, mainGroup, minBucket, maxBucket)
+        let (count, input, output, cost) = Self.sums(main, groups, rowGroup, rowBucket)
+        var trailingCost: [Int64] = []
+        var previousCost: [Int64] = []
+        if let trailing = query.trailing, let source = trailingSource {
+            (trailingCost, previousCost) = Self.trailingWindows(trailing, source, groupIndex, groups, rowGroup, rowBucket)
+        }
+        let rows = Self.orderAndLimit(query, dictionaries, groups, rowGroup, rowBucket,
+                                      count: count, input: input, output: output, cost: cost)
+        let positions = query.groupBy.count
+        let keyColumns: [[String]] = (0..<positions).map { p in
+            let values = dictionaries.values(p)
+            return rows.map { values[Int(groups[rowGroup[$0]][p])] }
+        }
+        let a = query.aggregates
+        return QueryResult(
+            groupBy: query.groupBy,
+            keyColumns: keyColumns,
+            bucketStarts: query.bucket == .none ? [] : rows.map { rowBucket[$0] },
+            count: rows.map { count[$0] },
+            inputTokens: a.contains(.inputTokens) ? rows.map { input[$0] } : [],
+            outputTokens: a.contains(.outputTokens) ? rows.map { output[$0] } : [],
+            cost: a.contains(.cost) ? rows.map { cost[$0] } : [],
+            trailingDays: query.trailing?.days,
+            trailingCost: query.trailing == nil ? [] : rows.map { trailingCost[$0] },
+            previousTrailingCost: query.trailing?.previous == true ? rows.map { previousCost[$0] } : [],
+            statistics: stats)
+    }
+
+    /// The groups of the result: those with rows in the range; with no group keys, the one group, always. Also the
+    /// group of each row of `main` (-1: no rows in the range) and the first and last bucket with rows.
+    private static func groups(_ query: Query, _ main: GroupTable)
+        -> (index: MergeIndex, mainGroup: [Int], minBucket: Int64, maxBucket: Int64) {
         var groupIndex = MergeIndex()
         groupIndex.reserve(query.bucket == .none ? main.keys.count + 1 : 0)
         if query.groupBy.isEmpty { _ = groupIndex.insert(MergeKey(ids: SIMD8(repeating: -1), bucket: 0)) }
@@ -230,9 +263,14 @@ public struct QueryEngine: Sendable {
             minBucket = min(minBucket, key.bucket)
             maxBucket = max(maxBucket, key.bucket)
         }
-        let groups = groupIndex.keys.map(\.ids)
+        return (groupIndex, mainGroup, minBucket, maxBucket)
+    }
 
-        // Result rows as (group, bucket start).
+    /// Result rows as (group, bucket start): each group once without buckets; every bucket of the range for each group
+    /// when empty buckets are filled; else the buckets with rows.
+    private static func resultRows(_ query: Query, _ main: GroupTable, _ groups: [SIMD8<Int32>], _ mainGroup: [Int],
+                                   _ minBucket: Int64, _ maxBucket: Int64) -> (rowGroup: [Int], rowBucket: [Int64]) {
+        let width = query.bucket.millis
         var rowGroup: [Int] = []
         var rowBucket: [Int64] = []
         if query.bucket == .none {
@@ -257,7 +295,12 @@ public struct QueryEngine: Sendable {
                 rowBucket.append(key.bucket)
             }
         }
+        return (rowGroup, rowBucket)
+    }
 
+    /// The sums of each result row, found in `main` (zero for an empty bucket).
+    private static func sums(_ main: GroupTable, _ groups: [SIMD8<Int32>], _ rowGroup: [Int], _ rowBucket: [Int64])
+        -> (count: [Int64], input: [Int64], output: [Int64], cost: [Int64]) {
         let n = rowGroup.count
         var count = [Int64](repeating: 0, count: n)
         var input = count, output = count, cost = count
@@ -268,43 +311,55 @@ public struct QueryEngine: Sendable {
             output[r] = main.output[at]
             cost[r] = main.cost[at]
         }
+        return (count, input, output, cost)
+    }
 
+    /// Per result row: the cost of the trailing window ending on its day and, when asked, of the window before it.
+    private static func trailingWindows(_ trailing: Query.Trailing, _ source: GroupTable, _ groupIndex: MergeIndex,
+                                        _ groups: [SIMD8<Int32>], _ rowGroup: [Int], _ rowBucket: [Int64])
+        -> (trailing: [Int64], previous: [Int64]) {
+        let n = rowGroup.count
         var trailingCost: [Int64] = []
         var previousCost: [Int64] = []
-        if let trailing = query.trailing, let source = trailingSource {
-            // Per group: its days with cost, ascending, and prefix sums over them.
-            var days = [[Int64]](repeating: [], count: groups.count)
-            var costs = [[Int64]](repeating: [], count: groups.count)
-            var order = [(Int64, Int64)]()
-            var perGroup = [[(Int64, Int64)]](repeating: [], count: groups.count)
-            for (i, key) in source.keys.enumerated() {
-                guard let g = groupIndex.find(MergeKey(ids: key.ids, bucket: 0)) else { continue }
-                perGroup[g].append((key.bucket, source.cost[i]))
-            }
-            for g in groups.indices {
-                order = perGroup[g].sorted { $0.0 < $1.0 }
-                days[g] = order.map(\.0)
-                var prefix: [Int64] = [0]
-                prefix.reserveCapacity(order.count + 1)
-                for (_, c) in order { prefix.append(prefix[prefix.count - 1] + c) }
-                costs[g] = prefix
-            }
-            let day = TimeUnit.dayMillis
-            let span = Int64(trailing.days)
-            func windowSum(_ g: Int, _ from: Int64, _ through: Int64) -> Int64 {
-                let d = days[g]
-                return costs[g][Self.lowerBound(d, through + 1)] - costs[g][Self.lowerBound(d, from)]
-            }
-            trailingCost.reserveCapacity(n)
-            for r in 0..<n {
-                let d = rowBucket[r]
-                trailingCost.append(windowSum(rowGroup[r], d - (span - 1) * day, d))
-                if trailing.previous {
-                    previousCost.append(windowSum(rowGroup[r], d - (2 * span - 1) * day, d - span * day))
-                }
+        // Per group: its days with cost, ascending, and prefix sums over them.
+        var days = [[Int64]](repeating: [], count: groups.count)
+        var costs = [[Int64]](repeating: [], count: groups.count)
+        var order = [(Int64, Int64)]()
+        var perGroup = [[(Int64, Int64)]](repeating: [], count: groups.count)
+        for (i, key) in source.keys.enumerated() {
+            guard let g = groupIndex.find(MergeKey(ids: key.ids, bucket: 0)) else { continue }
+            perGroup[g].append((key.bucket, source.cost[i]))
+        }
+        for g in groups.indices {
+            order = perGroup[g].sorted { $0.0 < $1.0 }
+            days[g] = order.map(\.0)
+            var prefix: [Int64] = [0]
+            prefix.reserveCapacity(order.count + 1)
+            for (_, c) in order { prefix.append(prefix[prefix.count - 1] + c) }
+            costs[g] = prefix
+        }
+        let day = TimeUnit.dayMillis
+        let span = Int64(trailing.days)
+        func windowSum(_ g: Int, _ from: Int64, _ through: Int64) -> Int64 {
+            let d = days[g]
+            return costs[g][Self.lowerBound(d, through + 1)] - costs[g][Self.lowerBound(d, from)]
+        }
+        trailingCost.reserveCapacity(n)
+        for r in 0..<n {
+            let d = rowBucket[r]
+            trailingCost.append(windowSum(rowGroup[r], d - (span - 1) * day, d))
+            if trailing.previous {
+                previousCost.append(windowSum(rowGroup[r], d - (2 * span - 1) * day, d - span * day))
             }
         }
+        return (trailingCost, previousCost)
+    }
 
+    /// The result rows to return, in order, cut at the limit.
+    private static func orderAndLimit(_ query: Query, _ dictionaries: KeyDictionaries, _ groups: [SIMD8<Int32>],
+                                      _ rowGroup: [Int], _ rowBucket: [Int64],
+                                      count: [Int64], input: [Int64], output: [Int64], cost: [Int64]) -> [Int] {
+        let n = rowGroup.count
         // Order: the measure descending, then the keys ascending (strings by bytes, then the bucket).
         let ranks = LazyRanks(dictionaries)
         let positions = query.groupBy.count
@@ -348,24 +403,7 @@ public struct QueryEngine: Sendable {
             rows.sort(by: less)
             if let limit = query.limit, rows.count > limit { rows.removeLast(rows.count - limit) }
         }
-
-        let keyColumns: [[String]] = (0..<positions).map { p in
-            let values = dictionaries.values(p)
-            return rows.map { values[Int(groups[rowGroup[$0]][p])] }
-        }
-        let a = query.aggregates
-        return QueryResult(
-            groupBy: query.groupBy,
-            keyColumns: keyColumns,
-            bucketStarts: query.bucket == .none ? [] : rows.map { rowBucket[$0] },
-            count: rows.map { count[$0] },
-            inputTokens: a.contains(.inputTokens) ? rows.map { input[$0] } : [],
-            outputTokens: a.contains(.outputTokens) ? rows.map { output[$0] } : [],
-            cost: a.contains(.cost) ? rows.map { cost[$0] } : [],
-            trailingDays: query.trailing?.days,
-            trailingCost: query.trailing == nil ? [] : rows.map { trailingCost[$0] },
-            previousTrailingCost: query.trailing?.previous == true ? rows.map { previousCost[$0] } : [],
-            statistics: stats)
+        return rows
     }
 
     private static func lowerBound(_ a: [Int64], _ v: Int64) -> Int {

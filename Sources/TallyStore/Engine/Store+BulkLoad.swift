@@ -290,6 +290,24 @@ extension Store {
             }
         }
     }
+
+    /// Rebuilds the dedup sets from the visible parts and head rows (after an aborted bulk load).
+    /// Called with the writer lock held.
+    func rebuildDeduplicator() throws {
+        let (parts, heads) = published.withLock { p in (p.parts, p.frozen.flatMap(\.views) + Array(p.active.values)) }
+        let dedup = Deduplicator(window: options.dedupWindowMillis)
+        var newest: [String: Int64] = [:]
+        for p in parts { newest[p.meta.tenant] = max(newest[p.meta.tenant] ?? .min, p.meta.maxTime) }
+        for p in parts { try dedup.load(p, newest: newest[p.meta.tenant]!) }
+        while dedup.epoch < writer.dedup.epoch { _ = dedup.freeze() }
+        for h in heads {
+            let s = dedup.slot(h.tenant)
+            for (chunk, n) in zip(h.chunks, h.chunkRows) {
+                for i in 0..<n { dedup.insert(slot: s, RequestIDSet.key(chunk.requestID(i)), createdAt: chunk.createdAt[i]) }
+            }
+        }
+        writer.dedup = dedup
+    }
 }
 
 #if canImport(Glibc)

@@ -114,4 +114,10 @@ extension Store {
             walLosses: condition.walLosses.count, walLostBatches: condition.lostBatches, walLostRecords: condition.lostRecords,
             walFailed: condition.failed)
     }
+
+    /// Merges done and parts quarantined since open.
+    func maintenanceCounters() -> (compactions: Int, quarantined: Int, seals: Int) {
+        let atOpen = openReport.filter { $0.hasPrefix("quarantined") }.count
+        return published.withLock { ($0.compactions, $0.quarantined + atOpen, $0.seals) }
+    }
 }

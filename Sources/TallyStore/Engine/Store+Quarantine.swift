@@ -1,0 +1,63 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
+
+extension Store {
+    /// Moves a damaged part out of the manifest into `quarantine/`, so it is never read again.
+    public func quarantine(partPath: String, because error: StoreError) throws {
+        try maintenanceLock.withLock {
+            guard let p = published.withLock({ $0.parts.first { $0.path == partPath } }) else { return }
+            try quarantineLocked(p, because: error)
+        }
+    }
+
+    /// Called with the maintenance lock held.
+    func quarantineLocked(_ p: PartReader, because error: StoreError) throws {
+        // Read the file afresh first: if every checksum passes now, the damage was in the reading, not on disk;
+        // readers get the fresh mapping and the part stays.
+        if let fresh = try? PartReader(path: p.path), (try? fresh.verify()) != nil {
+            published.withLock { pub in
+                if let i = pub.parts.firstIndex(where: { $0.meta.id == p.meta.id }) { pub.parts[i] = fresh }
+            }
+            return
+        }
+        let entry = maintenance.manifest.parts.first { $0.id == p.meta.id } ?? Self.entry(p)
+        let lost = MissingPart(id: entry.id, tenant: entry.tenant, rows: entry.rows, minTime: entry.minTime,
+                               maxTime: entry.maxTime, reason: error.description)
+        if options.readOnly {
+            // Nothing on disk may change: stop reading the part in this process only, and say so in every answer.
+            published.withLock {
+                $0.parts.removeAll { $0.meta.id == p.meta.id }
+                if !$0.missing.contains(where: { $0.id == lost.id }) { $0.missing.append(lost) }
+            }
+            return
+        }
+        try? QuarantineRecord.write(entry, reason: error.description, quarantineDirectory: quarantineDirectory)
+        var manifest = maintenance.manifest
+        manifest.parts.removeAll { $0.id == p.meta.id }
+        try publish(manifest, adding: [], removing: [p.meta.id], unfreezing: nil)
+        rename(p.path, quarantineDirectory + "/" + PartFormat.fileName(p.meta.id))
+        published.withLock {
+            $0.quarantined += 1
+            if !$0.missing.contains(where: { $0.id == lost.id }) { $0.missing.append(lost) }
+        }
+    }
+
+    /// Checks every checksum of every part; damaged parts are quarantined and returned with what was wrong.
+    public func verify() -> [StoreError] {
+        let parts = published.withLock { $0.parts }
+        var damaged: [StoreError] = []
+        for p in parts {
+            do {
+                try p.verify()
+            } catch let e as StoreError {
+                damaged.append(e)
+                try? quarantine(partPath: p.path, because: e)
+            } catch {
+                damaged.append(.corrupt(path: p.path, offset: 0, reason: "\(error)"))
+            }
+        }
+        return damaged
+    }
+}
