@@ -36,6 +36,8 @@ let package = Package(
             pkgConfig: "liblz4",
             providers: [.apt(["liblz4-dev"]), .brew(["lz4"])]
         ),
+        // `tally_prefetch`, a cache-line prefetch hint (header-only; the .c file only makes SwiftPM build the module).
+        .target(name: "CTallyPrefetch"),
         // A VFS shim that checksums every page of the catalog (SQLite itself checks none).
         .target(
             name: "CTallySQLite",
@@ -43,7 +45,7 @@ let package = Package(
         ),
         .target(
             name: "TallyStore",
-            dependencies: ["CLZ4"],
+            dependencies: ["CLZ4", "CTallyPrefetch"],
             swiftSettings: swiftSettings
         ),
         .target(

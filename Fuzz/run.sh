@@ -20,7 +20,7 @@ TARGETS=("${@:-${ALL_TARGETS[@]}}")
 export SWIFT_BACKTRACE=enable=no
 
 mkdir -p "$BUILD"
-COMMON=(-O -swift-version 6 -package-name tally -I Sources/CLZ4
+COMMON=(-O -swift-version 6 -package-name tally -I Sources/CLZ4 -I Sources/CTallyPrefetch/include
         -enable-upcoming-feature ExistentialAny -enable-upcoming-feature MemberImportVisibility)
 
 # 1. TallyStore, once per change of its sources.
