@@ -9,7 +9,7 @@ let swiftSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "tally",
-    platforms: [.macOS(.v15)],
+    // Linux only: Tally calls Glibc directly (see README, "Requirements"). No `platforms` entry, so nothing claims macOS.
     products: [
         .library(name: "TallyStore", targets: ["TallyStore"]),
         .library(name: "TallyQuery", targets: ["TallyQuery"]),
@@ -34,7 +34,7 @@ let package = Package(
         .systemLibrary(
             name: "CLZ4",
             pkgConfig: "liblz4",
-            providers: [.apt(["liblz4-dev"]), .brew(["lz4"])]
+            providers: [.apt(["liblz4-dev"])]
         ),
         // `tally_prefetch`, a cache-line prefetch hint (header-only; the .c file only makes SwiftPM build the module).
         .target(name: "CTallyPrefetch"),
