@@ -72,7 +72,7 @@ fuzz: deps
 # Store tests under AddressSanitizer, the concurrency tests under ThreadSanitizer (see docs/RELIABILITY.md).
 sanitize: deps
 	$(SWIFT) build --build-tests --scratch-path .build-asan --sanitize=address
-	SWIFT_BACKTRACE=enable=no $(SWIFT) test --skip-build --scratch-path .build-asan --sanitize=address --filter TallyStoreTests
+	SWIFT_BACKTRACE=enable=no $(SWIFT) test --skip-build --scratch-path .build-asan --sanitize=address --filter 'TallyStoreTests|TallyCLITests'
 	$(SWIFT) build --build-tests --scratch-path .build-tsan --sanitize=thread
 	SWIFT_BACKTRACE=enable=no $(SWIFT) test --skip-build --scratch-path .build-tsan --sanitize=thread \
 		--filter 'StoreTests/concurrentAppendsReadsAndCompactionLoseNothing|BulkLoad|Crash'

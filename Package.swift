@@ -9,9 +9,10 @@ let swiftSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "tally",
-    platforms: [.macOS(.v15)],
+    // Linux only: Tally calls Glibc directly (see README, "Requirements"). No `platforms` entry, so nothing claims macOS.
     products: [
         .library(name: "TallyStore", targets: ["TallyStore"]),
+        .library(name: "TallySynthetic", targets: ["TallySynthetic"]),
         .library(name: "TallyQuery", targets: ["TallyQuery"]),
         .library(name: "TallyAnalytics", targets: ["TallyAnalytics"]),
         .library(name: "TallyServer", targets: ["TallyServer"]),
@@ -34,8 +35,10 @@ let package = Package(
         .systemLibrary(
             name: "CLZ4",
             pkgConfig: "liblz4",
-            providers: [.apt(["liblz4-dev"]), .brew(["lz4"])]
+            providers: [.apt(["liblz4-dev"])]
         ),
+        // `tally_prefetch`, a cache-line prefetch hint (header-only; the .c file only makes SwiftPM build the module).
+        .target(name: "CTallyPrefetch"),
         // A VFS shim that checksums every page of the catalog (SQLite itself checks none).
         .target(
             name: "CTallySQLite",
@@ -43,7 +46,13 @@ let package = Package(
         ),
         .target(
             name: "TallyStore",
-            dependencies: ["CLZ4"],
+            dependencies: ["CLZ4", "CTallyPrefetch"],
+            swiftSettings: swiftSettings
+        ),
+        // The synthetic record generator (`tally generate`, benchmarks and tests); not part of the store.
+        .target(
+            name: "TallySynthetic",
+            dependencies: ["TallyStore"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -87,6 +96,7 @@ let package = Package(
                 "TallyQuery",
                 "TallyAnalytics",
                 "TallyServer",
+                "TallySynthetic",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -94,24 +104,37 @@ let package = Package(
         ),
         .target(
             name: "TallyTestSupport",
-            dependencies: ["TallyStore", "TallyQuery"],
+            dependencies: ["TallyStore", "TallyQuery", "TallySynthetic"],
             path: "Tests/TallyTestSupport",
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "TallyStoreTests",
-            dependencies: ["TallyStore", "TallyTestSupport"],
+            dependencies: ["TallyStore", "TallySynthetic", "TallyTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TallySyntheticTests",
+            dependencies: ["TallySynthetic", "TallyStore", "TallyTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        // Runs the real `tally` executable, found next to the test bundle (.build/<config>/tally). It does not depend
+        // on the `tally` target (that would link the CLI into the bundle): `swift build --build-tests` and `swift test`
+        // build every target, the executable included, before any test runs.
+        .testTarget(
+            name: "TallyCLITests",
+            dependencies: ["TallyStore", "TallyQuery", "TallySynthetic", "TallyTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "TallyQueryTests",
-            dependencies: ["TallyQuery", "TallyStore", "TallyTestSupport"],
+            dependencies: ["TallyQuery", "TallyStore", "TallySynthetic", "TallyTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "TallyAnalyticsTests",
             dependencies: [
-                "TallyAnalytics", "TallyQuery", "TallyStore", "TallyTestSupport",
+                "TallyAnalytics", "TallyQuery", "TallyStore", "TallySynthetic", "TallyTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
@@ -148,6 +171,7 @@ if ProcessInfo.processInfo.environment["TALLY_BENCHMARKS"] != nil {
             dependencies: [
                 "TallyStore",
                 "TallyQuery",
+                "TallySynthetic",
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/StoreBenchmarks",

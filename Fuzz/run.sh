@@ -4,7 +4,8 @@
 #   Fuzz/run.sh                      all targets, 30 s each
 #   SECONDS_PER_TARGET=300 Fuzz/run.sh csv wal
 #
-# TallyStore is compiled once, instrumented (-sanitize=fuzzer,address), as a static library in the
+# TallyStore (Sources/TallyStore only: the synthetic generator is not in it; the fuzz seeds come from
+# `tally generate`) is compiled once, instrumented (-sanitize=fuzzer,address), as a static library in the
 # same package (`-package-name tally`), so the targets reach its `package` API. Corpora live under
 # $FUZZ_WORK (default /tmp/tally-fuzz) and grow across runs; crashes are written to
 # $FUZZ_WORK/crashes/<target>/. Exit status 1 when any target found a crash.
@@ -20,7 +21,7 @@ TARGETS=("${@:-${ALL_TARGETS[@]}}")
 export SWIFT_BACKTRACE=enable=no
 
 mkdir -p "$BUILD"
-COMMON=(-O -swift-version 6 -package-name tally -I Sources/CLZ4
+COMMON=(-O -swift-version 6 -package-name tally -I Sources/CLZ4 -I Sources/CTallyPrefetch/include
         -enable-upcoming-feature ExistentialAny -enable-upcoming-feature MemberImportVisibility)
 
 # 1. TallyStore, once per change of its sources.

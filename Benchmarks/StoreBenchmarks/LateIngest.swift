@@ -1,5 +1,6 @@
 import Foundation
 import TallyStore
+import TallySynthetic
 
 // Late-record ingest (issue 11, item 11): records older than the dedup window against recent ones.
 //

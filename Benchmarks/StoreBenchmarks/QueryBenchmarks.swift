@@ -1,6 +1,7 @@
 import Benchmark
 import TallyQuery
 import TallyStore
+import TallySynthetic
 
 // The query kernels over a 1M-row store of ~200 tenants (bulk-loaded and compacted in `setup:`):
 // raw scans (rollups off) on one thread, so the `Rows/s` metric is rows per second per core, and the

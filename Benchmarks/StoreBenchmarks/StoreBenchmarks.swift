@@ -1,6 +1,7 @@
 import Benchmark
 import Foundation
 import TallyStore
+import TallySynthetic
 
 #if canImport(Glibc)
 import Glibc

@@ -1,6 +1,7 @@
 import ArgumentParser
 import TallyAnalytics
 import TallyStore
+import TallySynthetic
 
 /// `tally anomalies detect`: runs anomaly detection over a data directory and prints what it found; with the
 /// arguments `tally generate` was given, also what was injected and whether each was found.

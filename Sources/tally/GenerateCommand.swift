@@ -1,5 +1,6 @@
 import ArgumentParser
 import TallyStore
+import TallySynthetic
 
 #if canImport(Glibc)
 import Glibc

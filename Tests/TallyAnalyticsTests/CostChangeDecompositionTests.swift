@@ -1,5 +1,6 @@
 import TallyAnalytics
 import TallyStore
+import TallySynthetic
 import TallyTestSupport
 import Testing
 

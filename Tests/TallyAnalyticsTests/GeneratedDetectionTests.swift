@@ -1,5 +1,6 @@
 import TallyAnalytics
 import TallyStore
+import TallySynthetic
 import TallyTestSupport
 import Testing
 
@@ -37,5 +38,15 @@ struct GeneratedDetectionTests {
             }
             try analytics.close()
         }
+    }
+}
+
+extension InjectedAnomaly {
+    /// Whether `anomaly` finds it: the expected rule (ABSOLUTE_SPIKE for a spike, SUSTAINED_DRIFT for a drift), at
+    /// tenant level, for its tenant, with days overlapping its days. The rule `tally anomalies detect --generated`
+    /// applies (Sources/tally/InjectedAnomaly+Detection.swift); the analytics module does not know the generator.
+    fileprivate func isFound(by anomaly: Anomaly) -> Bool {
+        anomaly.type == (kind == .spike ? .absoluteSpike : .sustainedDrift) && anomaly.entity.level == .tenant
+            && anomaly.tenant == tenantID && anomaly.firstDay < end && anomaly.lastDay + TimeUnit.dayMillis > start
     }
 }

@@ -1,5 +1,6 @@
 import Testing
 import TallyStore
+import TallySynthetic
 import TallyTestSupport
 @testable import TallyQuery
 

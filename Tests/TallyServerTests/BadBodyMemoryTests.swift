@@ -60,7 +60,7 @@ struct BadBodyMemoryTests {
         // At the lowest CPU priority: the parse of 8 bodies of bad records takes the machine's cores for a while,
         // and the other suites' timing-sensitive tests (body deadlines) run beside this one.
         server.executableURL = URL(fileURLWithPath: "/usr/bin/nice")
-        server.arguments = ["-n", "19", Self.tallyBinary(), "serve", "--data", data, "--port", String(port), "--max-body-bytes", String(Self.limit),
+        server.arguments = ["-n", "19", tallyExecutable(), "serve", "--data", data, "--port", String(port), "--max-body-bytes", String(Self.limit),
                             "--detect-interval", "0"]
         server.standardOutput = FileHandle.nullDevice
         server.standardError = FileHandle.nullDevice
@@ -125,10 +125,6 @@ struct BadBodyMemoryTests {
         #expect(grown <= bound, "peak grew by \(grown >> 20) MiB, over the bound of \(bound >> 20) MiB")
         kill(pid, SIGTERM)
         server.waitUntilExit()
-    }
-
-    static func tallyBinary() -> String {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tally").path
     }
 
     /// VmRSS and VmHWM of `pid`, in KiB.

@@ -1,6 +1,7 @@
 import Testing
 import TallyTestSupport
 @testable import TallyStore
+import TallySynthetic
 
 @Suite struct BulkLoadTests {
     struct Boom: Error {}

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TallyTestSupport
 @testable import TallyStore
+import TallySynthetic
 
 /// The short fuzz run of every `make test`: deterministic random mutations (bit flips, byte changes,
 /// insertions, deletions, truncations, repeated slices) of valid inputs fed to the decoders the libFuzzer

@@ -1,6 +1,7 @@
 import Testing
 import TallyTestSupport
 @testable import TallyStore
+import TallySynthetic
 
 #if canImport(Glibc)
 import Glibc

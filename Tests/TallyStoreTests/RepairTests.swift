@@ -17,12 +17,6 @@ import TallyTestSupport
         r.sorted { ($0.tenantID, $0.requestID) < ($1.tenantID, $1.requestID) }
     }
 
-    static func damageManifest(_ dir: String, at offset: Int = 30) throws {
-        var bytes = try FileIO.readAll(dir + "/MANIFEST")
-        bytes[min(offset, bytes.count - 1)] ^= 0x04
-        try FileIO.writeAtomically(bytes, to: dir + "/MANIFEST", directory: dir)
-    }
-
     /// Opening fails with the damaged-manifest error naming `tally repair`; repair rebuilds; the store then holds `expected` exactly.
     static func repairAndCheck(_ dir: String, expected: [CostRecord]) throws -> RepairReport {
         do {
@@ -59,7 +53,7 @@ import TallyTestSupport
         try store.flush()
         _ = try store.append(RecordBatch(records[2_000...]))
         store.abandon()
-        try Self.damageManifest(dir.path)
+        try DamageFixture.damageManifest(dir.path)
         let report = try Self.repairAndCheck(dir.path, expected: records)
         #expect(report.walRecords == 1_000)
         #expect(FileIO.list(dir.path + "/quarantine").contains { $0.hasPrefix("repair-") })
@@ -86,7 +80,7 @@ import TallyTestSupport
         // The state a crash between publishing the merge and unlinking its inputs leaves.
         for (name, bytes) in saved { try FileIO.writeAtomically(bytes, to: dir.path + "/parts/" + name, directory: dir.path + "/parts") }
         #expect(FileIO.list(dir.path + "/parts").count == 3)
-        try Self.damageManifest(dir.path)
+        try DamageFixture.damageManifest(dir.path)
         let report = try Self.repairAndCheck(dir.path, expected: records)
         #expect(report.keptParts == 1, "\(report.lines)")
         #expect(report.lines.filter { $0.contains("every row is in a kept part") }.count == 2, "\(report.lines)")
@@ -118,7 +112,7 @@ import TallyTestSupport
         try FileIO.writeAtomically(manifest, to: dir.path + "/MANIFEST", directory: dir.path)
         for name in FileIO.list(dir.path + "/wal") { unlink(dir.path + "/wal/" + name) }
         for (name, bytes) in wal { try FileIO.writeAtomically(bytes, to: dir.path + "/wal/" + name, directory: dir.path + "/wal") }
-        try Self.damageManifest(dir.path)
+        try DamageFixture.damageManifest(dir.path)
         let report = try Self.repairAndCheck(dir.path, expected: records)
         if written == 3 {
             // Every record of the unsealed segment is in the seal's parts: as if the seal had finished.
@@ -145,35 +139,6 @@ import TallyTestSupport
         let report = try Store.repair(path: dir.path)
         #expect(!report.rebuilt)
         #expect(try FileIO.readAll(dir.path + "/MANIFEST") == before)
-    }
-
-    @Test("tally repair as a user runs it: the open names it, it rebuilds, tally query answers the same totals")
-    func repairCommand() throws {
-        let dir = try TemporaryDirectory()
-        defer { dir.remove() }
-        let records = RandomRecords(seed: 9, options: .init(tenants: 2)).records(2_000)
-        let store = try Store(path: dir.path, options: Self.options())
-        _ = try store.append(RecordBatch(records[..<1_200]))
-        try store.flush()
-        _ = try store.append(RecordBatch(records[1_200...]))
-        store.abandon()
-        let args = ["query", "usage", "--data", dir.path, "--tenant", "*", "--format", "json"]
-        let before = try MissingPartsTests.tally(args)
-        #expect(before.status == 0, "\(before.err)")
-        #expect(before.out.contains("\"count\": 2000"), "\(before.out)")
-        for offset in [9, 30, 60] {
-            try Self.damageManifest(dir.path, at: offset)
-            let refused = try MissingPartsTests.tally(args)
-            #expect(refused.status != 0)
-            #expect(refused.err.contains("tally repair --data"), "\(refused.err)")
-            // A relative --data, as a person types it.
-            let repair = try MissingPartsTests.tally(["repair", "--data", "."], in: dir.path)
-            #expect(repair.status == 0, "\(repair.err)")
-            #expect(repair.out.contains("repaired: 2 parts (1200 rows) kept, 800 WAL records replay"), "\(repair.out)")
-            let after = try MissingPartsTests.tally(args)
-            #expect(after.status == 0, "\(after.err)")
-            #expect(after.out.contains("\"count\": 2000"), "\(after.out)")
-        }
     }
 }
 

@@ -5,16 +5,6 @@ import TallyTestSupport
 import Glibc
 #endif
 
-/// Options for tests: no background thread, so each test decides when to seal and merge.
-func testOptions(sealRows: Int = 1_000_000, granuleRows: Int = 64) -> StoreOptions {
-    var o = StoreOptions()
-    o.background = false
-    o.sealRows = sealRows
-    o.maxHeadRows = sealRows * 4
-    o.granuleRows = granuleRows
-    return o
-}
-
 /// Builds `PartRows` from records (one tenant).
 enum PartRowsFixture {
     static func rows(_ records: [CostRecord]) -> PartRows {

@@ -5,23 +5,12 @@ import Foundation
 import Testing
 import TallyTestSupport
 @testable import TallyStore
+import TallySynthetic
 
 /// Damage inside the WAL costs at most the batches it touches: replay resynchronises on the next intact batch,
 /// in the same segment and in later ones, reports what is lost (open report, `condition()`, `tally verify`) and
 /// keeps the damaged bytes; a torn tail is still cut silently, as a crash leaves it.
 @Suite struct WALDamageTests {
-    static let base: Int64 = 1_746_000_000_000
-    static let perBatch = 7
-
-    /// Batch `k`: `perBatch` records of two tenants, request ids `b<k>-<i>`.
-    static func batch(_ k: Int) -> RecordBatch {
-        RecordBatch((0..<perBatch).map { i in
-            CostRecord(tenantID: i % 2 == 0 ? "acme" : "globex", projectID: "p\(k % 3)", environment: "prod", userID: "u\(i)",
-                       featureTag: "chat", requestID: "b\(k)-\(i)", model: "gpt-4o", inputTokens: Int64(k), outputTokens: Int64(i),
-                       costNanos: Int64(1000 * k + i), createdAtMillis: base + Int64(k * 100 + i) * 1000)
-        })
-    }
-
     /// How many times each request id is stored.
     static func stored(_ store: Store) throws -> [String: Int] {
         var count: [String: Int] = [:]
@@ -35,52 +24,11 @@ import TallyTestSupport
         let ids = try stored(store)
         #expect(ids.values.allSatisfy { $0 == 1 }, "a record is stored twice", sourceLocation: sourceLocation)
         for k in 0..<total {
-            let n = (0..<perBatch).filter { ids["b\(k)-\($0)"] != nil }.count
-            #expect(n == (present.contains(k) ? perBatch : 0), "batch \(k): \(n) of \(perBatch) stored. \(comment?.rawValue ?? "")",
+            let n = (0..<WALFixture.perBatch).filter { ids["b\(k)-\($0)"] != nil }.count
+            #expect(n == (present.contains(k) ? WALFixture.perBatch : 0), "batch \(k): \(n) of \(WALFixture.perBatch) stored. \(comment?.rawValue ?? "")",
                     sourceLocation: sourceLocation)
         }
-        #expect(ids.count == present.count * perBatch, sourceLocation: sourceLocation)
-    }
-
-    /// One frame of a segment file.
-    struct Frame { var offset: Int; var length: Int; var type: UInt8 }
-
-    /// The frames of a segment, in order, and which batch (counting from `firstBatch`) each belongs to.
-    static func frames(_ path: String) throws -> [Frame] {
-        let bytes = try FileIO.readAll(path)
-        var out: [Frame] = []
-        var off = WriteAheadLog.headerSize
-        while off + 9 <= bytes.count {
-            let len = Int(bytes[off]) | Int(bytes[off + 1]) << 8 | Int(bytes[off + 2]) << 16 | Int(bytes[off + 3]) << 24
-            out.append(Frame(offset: off, length: len, type: bytes[off + 8]))
-            off += 8 + len
-        }
-        return out
-    }
-
-    /// A store with `segments` WAL segments of `perSegment` acknowledged batches each, none sealed (as after a seal
-    /// that could not write its parts, or a log reopened after a failed write). Returns the segment paths.
-    static func makeStore(_ dir: TemporaryDirectory, segments: Int = 3, perSegment: Int = 6) throws -> [String] {
-        let store = try Store(path: dir.path, options: testOptions())
-        var k = 0
-        for s in 0..<segments {
-            if s > 0 { _ = try store.writerLock.withLock { try store.writer.wal!.rotate() } }
-            for _ in 0..<perSegment {
-                #expect(try store.append(batch(k)).inserted == perBatch)
-                k += 1
-            }
-        }
-        store.abandon()
-        let wal = dir.path + "/wal"
-        let paths = WriteAheadLog.segments(in: wal).map { WriteAheadLog.path(wal, $0) }
-        #expect(paths.count == segments)
-        return paths
-    }
-
-    static func flip(_ path: String, at offset: Int, mask: UInt8 = 0x10) throws {
-        var bytes = try FileIO.readAll(path)
-        bytes[offset] ^= mask
-        try FileIO.writeAtomically(bytes, to: path, directory: (path as NSString).deletingLastPathComponent)
+        #expect(ids.count == present.count * WALFixture.perBatch, sourceLocation: sourceLocation)
     }
 
     enum Target: String, CaseIterable, CustomTestStringConvertible {
@@ -93,13 +41,13 @@ import TallyTestSupport
     func damageInTheMiddleCostsOneBatch(target: Target) throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let segments = try Self.makeStore(dir)
+        let segments = try WALFixture.makeStore(dir)
         // Segment 2 of 3 holds batches 6...11; damage batch 8 (the third of the segment).
-        let frames = try Self.frames(segments[1])
+        let frames = try WALFixture.frames(segments[1])
         let starts = frames.indices.filter { frames[$0].type == 3 }
         let batchFrames = frames[starts[2]..<starts[3]]
         let frame = try #require(batchFrames.first { $0.type == target.type })
-        try Self.flip(segments[1], at: frame.offset + 8 + min(5, frame.length - 1))
+        try WALFixture.flip(segments[1], at: frame.offset + 8 + min(5, frame.length - 1))
 
         var store = try Store(path: dir.path, options: testOptions())
         try Self.expectBatches(store, present: Set(0..<18).subtracting([8]), of: 18)
@@ -110,9 +58,9 @@ import TallyTestSupport
         #expect(loss.reason == WriteAheadLog.checksumMismatch && !loss.cut)
         if target == .commit {
             // The commit frame holds the count: without it the count is what the intact record frames show.
-            #expect(loss.batches == 1 && loss.records == Self.perBatch && !loss.exact)
+            #expect(loss.batches == 1 && loss.records == WALFixture.perBatch && !loss.exact)
         } else {
-            #expect(loss.batches == 1 && loss.records == Self.perBatch && loss.exact)
+            #expect(loss.batches == 1 && loss.records == WALFixture.perBatch && loss.exact)
         }
         #expect(store.openReport.contains { $0.hasPrefix("lost:") && $0.contains(loss.segmentFile) && $0.contains("1 batch") },
                 "\(store.openReport)")
@@ -124,8 +72,8 @@ import TallyTestSupport
         #expect(FileIO.exists(quarantine + "/" + loss.recordName))
 
         // Appends go on, a second open replays the same batches exactly once and finds the same loss (no new record).
-        #expect(try store.append(Self.batch(18)).inserted == Self.perBatch)
-        #expect(try store.append(Self.batch(2)).inserted == 0, "the dedup set has the replayed batches")
+        #expect(try store.append(WALFixture.batch(18)).inserted == WALFixture.perBatch)
+        #expect(try store.append(WALFixture.batch(2)).inserted == 0, "the dedup set has the replayed batches")
         store.abandon()
         let quarantined = FileIO.list(quarantine)
         store = try Store(path: dir.path, options: testOptions())
@@ -141,7 +89,7 @@ import TallyTestSupport
         try Self.expectBatches(store, present: Set(0..<19).subtracting([8]), of: 19)
         #expect(store.condition().walLosses == [loss])
         #expect(store.openReport.contains { $0.hasPrefix("lost earlier") && $0.contains(loss.recordName) }, "\(store.openReport)")
-        #expect(store.metrics().walLostBatches == 1 && store.metrics().walLostRecords == Self.perBatch)
+        #expect(store.metrics().walLostBatches == 1 && store.metrics().walLostRecords == WALFixture.perBatch)
         // The operator removes the record: the store is no longer degraded (no restart needed).
         unlink(quarantine + "/" + loss.recordName)
         #expect(!store.condition().degraded)
@@ -151,8 +99,8 @@ import TallyTestSupport
     func garbageOverSeveralBatches() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let segments = try Self.makeStore(dir, segments: 2, perSegment: 12)
-        let frames = try Self.frames(segments[0])
+        let segments = try WALFixture.makeStore(dir, segments: 2, perSegment: 12)
+        let frames = try WALFixture.frames(segments[0])
         // Batch ranges of segment 1: from each strings frame to the end of its commit frame.
         let starts = frames.filter { $0.type == 3 }.map(\.offset)
         let ends = frames.filter { $0.type == 2 }.map { $0.offset + 8 + $0.length }
@@ -175,8 +123,8 @@ import TallyTestSupport
     func damagedSegmentHeader() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let segments = try Self.makeStore(dir)
-        try Self.flip(segments[0], at: 3)
+        let segments = try WALFixture.makeStore(dir)
+        try WALFixture.flip(segments[0], at: 3)
         var store = try Store(path: dir.path, options: testOptions())
         try Self.expectBatches(store, present: Set(0..<18), of: 18)
         let loss = try #require(store.condition().walLosses.first)
@@ -193,14 +141,14 @@ import TallyTestSupport
     func damageInTheLastSegment() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let segments = try Self.makeStore(dir, segments: 1, perSegment: 10)
-        let frames = try Self.frames(segments[0])
-        let record = frames.filter { $0.type == 1 }[Self.perBatch * 4 + 3]   // a record of batch 4
-        try Self.flip(segments[0], at: record.offset + 1, mask: 0x40)        // its length field
+        let segments = try WALFixture.makeStore(dir, segments: 1, perSegment: 10)
+        let frames = try WALFixture.frames(segments[0])
+        let record = frames.filter { $0.type == 1 }[WALFixture.perBatch * 4 + 3]   // a record of batch 4
+        try WALFixture.flip(segments[0], at: record.offset + 1, mask: 0x40)        // its length field
         var store = try Store(path: dir.path, options: testOptions())
         try Self.expectBatches(store, present: Set(0..<10).subtracting([4]), of: 10)
         #expect(store.condition().walLosses.map(\.batches) == [1])
-        for k in 10..<13 { #expect(try store.append(Self.batch(k)).inserted == Self.perBatch) }
+        for k in 10..<13 { #expect(try store.append(WALFixture.batch(k)).inserted == WALFixture.perBatch) }
         store.abandon()
         for _ in 0..<2 {
             store = try Store(path: dir.path, options: testOptions())
@@ -214,7 +162,7 @@ import TallyTestSupport
     func tailDamageAndTornTail() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let segments = try Self.makeStore(dir, segments: 2, perSegment: 4)
+        let segments = try WALFixture.makeStore(dir, segments: 2, perSegment: 4)
         // Torn: the last frame lost its last bytes (a crash mid-write). Nothing reported, nothing kept.
         let size = try #require(FileIO.fileSize(segments[1]))
         #expect(truncate(segments[1], off_t(size - 5)) == 0)
@@ -223,18 +171,18 @@ import TallyTestSupport
         #expect(!store.condition().degraded)
         #expect(FileIO.list(dir.path + "/quarantine").isEmpty)
         #expect(store.openReport.contains { $0.contains("cut at offset") && $0.contains("torn frame") }, "\(store.openReport)")
-        #expect(try store.append(Self.batch(7)).inserted == Self.perBatch)
+        #expect(try store.append(WALFixture.batch(7)).inserted == WALFixture.perBatch)
         store.abandon()
         // Damaged (whole frames, a checksum fails): the last batch is cut too, but reported as lost and kept.
-        let last = try Self.frames(segments[1]).last { $0.type == 1 }!
-        try Self.flip(segments[1], at: last.offset + 12)
+        let last = try WALFixture.frames(segments[1]).last { $0.type == 1 }!
+        try WALFixture.flip(segments[1], at: last.offset + 12)
         store = try Store(path: dir.path, options: testOptions())
         defer { try? store.close() }
         try Self.expectBatches(store, present: Set(0..<7), of: 8)
         let loss = try #require(store.condition().walLosses.first)
-        #expect(loss.cut && loss.batches == 1 && loss.records == Self.perBatch && loss.exact)
+        #expect(loss.cut && loss.batches == 1 && loss.records == WALFixture.perBatch && loss.exact)
         #expect(FileIO.list(dir.path + "/quarantine").contains { $0.contains(".cut-at-") })
-        #expect(try store.append(Self.batch(7)).inserted == Self.perBatch, "the lost batch can be sent again")
+        #expect(try store.append(WALFixture.batch(7)).inserted == WALFixture.perBatch, "the lost batch can be sent again")
     }
 
     /// Frames as the encoder writes them, for a request id that holds a whole fake batch. Every byte is ASCII
@@ -277,23 +225,23 @@ import TallyTestSupport
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         var store = try Store(path: dir.path, options: testOptions())
-        _ = try store.append(Self.batch(0))
+        _ = try store.append(WALFixture.batch(0))
         // A hostile request id holding a whole valid batch for another tenant (the store takes any bytes).
         let fake = Self.fakeBatch(tenant: "victim")
         let hostile = String(decoding: fake, as: UTF8.self)
-        var records = Self.batch(1).records
+        var records = WALFixture.batch(1).records
         records[0].requestID = hostile
         _ = try store.append(RecordBatch(records))
-        _ = try store.append(Self.batch(2))
+        _ = try store.append(WALFixture.batch(2))
         store.abandon()
         let seg = WriteAheadLog.path(dir.path + "/wal", 1)
-        let frames = try Self.frames(seg)
-        let hostileFrame = frames.filter { $0.type == 1 }[Self.perBatch]
+        let frames = try WALFixture.frames(seg)
+        let hostileFrame = frames.filter { $0.type == 1 }[WALFixture.perBatch]
         let clean = try FileIO.readAll(seg)
         let embedded = try #require(clean.firstRange(of: Array(hostile.utf8)))
 
         // Damage in the hostile record's own bytes: its batch is lost, batch 2 replays, the fake batch does not.
-        try Self.flip(seg, at: hostileFrame.offset + 10)
+        try WALFixture.flip(seg, at: hostileFrame.offset + 10)
         store = try Store(path: dir.path, options: testOptions())
         #expect(try store.snapshot().records(tenant: "victim").isEmpty)
         #expect(try Self.stored(store)["b2-0"] == 1)
@@ -313,9 +261,9 @@ import TallyTestSupport
     func readOnlyReplayFindsTheSameLoss() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let segments = try Self.makeStore(dir, segments: 2, perSegment: 5)
-        let frames = try Self.frames(segments[0])
-        try Self.flip(segments[0], at: frames.filter { $0.type == 3 }[1].offset + 9)
+        let segments = try WALFixture.makeStore(dir, segments: 2, perSegment: 5)
+        let frames = try WALFixture.frames(segments[0])
+        try WALFixture.flip(segments[0], at: frames.filter { $0.type == 3 }[1].offset + 9)
         var options = testOptions()
         options.readOnly = true
         for _ in 0..<2 {

@@ -1,4 +1,5 @@
 import TallyStore
+import TallySynthetic
 
 /// Seeded random cost records for property tests, with knobs for the awkward cases: late rows,
 /// resent request ids and edge values.

@@ -1,4 +1,4 @@
-import CLZ4
+import CTallyPrefetch
 import Synchronization
 
 /// Maps byte strings to dense `UInt32` codes, so each distinct string is validated and allocated once.

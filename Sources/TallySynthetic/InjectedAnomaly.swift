@@ -1,3 +1,5 @@
+import TallyStore
+
 /// An anomaly the synthetic generator planted in its data, so tests and demos know what detection should find.
 public struct InjectedAnomaly: Sendable, Hashable, CustomStringConvertible {
     /// What was changed.

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import TallyStore
 
 /// Everything fixed by the seed before the first row: tenants, their users, projects, model and feature
 /// mixes, workflows, the anomalies and the request intensity of every minute of the window.

@@ -2,6 +2,7 @@ import Foundation
 import TallyTestSupport
 import Testing
 @testable import TallyStore
+@testable import TallySynthetic
 
 @Suite struct SyntheticTests {
     static let small = SyntheticGenerator.Options(rows: 3000, days: 10, seed: 7, tenants: 30)

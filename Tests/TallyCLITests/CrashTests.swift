@@ -2,12 +2,7 @@ import Foundation
 import Testing
 import TallyTestSupport
 @testable import TallyStore
-
-/// The `tally` executable next to the test bundle.
-func tallyExecutable() -> String {
-    let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    return bundle.appendingPathComponent("tally").path
-}
+import TallySynthetic
 
 @Suite struct CrashTests {
     /// Kills a writer with SIGKILL mid-ingest (while it seals and merges in the background) and checks

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import TallyStore
 
 /// Deterministic, realistic synthetic cost records: the Swift port of `shared/bench/gen.py`.
 ///

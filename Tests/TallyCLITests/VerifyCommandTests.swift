@@ -62,13 +62,13 @@ import TallyTestSupport
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let store = try Store(path: dir.path, options: testOptions())
-        for k in 0..<3 { _ = try store.append(WALDamageTests.batch(k)) }
+        for k in 0..<3 { _ = try store.append(WALFixture.batch(k)) }
         try store.flush()
-        for k in 3..<6 { _ = try store.append(WALDamageTests.batch(k)) }
+        for k in 3..<6 { _ = try store.append(WALFixture.batch(k)) }
         store.abandon()
         let run = try Self.verifyChangesNothing(dir)
         #expect(run.status == 0, "\(run.err)")
-        #expect(run.out.contains("\(6 * WALDamageTests.perBatch) rows"), "\(run.out)")
+        #expect(run.out.contains("\(6 * WALFixture.perBatch) rows"), "\(run.out)")
     }
 
     @Test("verify beside a running writer (the directory locked) checks without waiting or changing anything")
@@ -77,7 +77,7 @@ import TallyTestSupport
         defer { dir.remove() }
         let store = try Store(path: dir.path, options: testOptions())
         defer { try? store.close() }
-        for k in 0..<3 { _ = try store.append(WALDamageTests.batch(k)) }
+        for k in 0..<3 { _ = try store.append(WALFixture.batch(k)) }
         let run = try Self.verifyChangesNothing(dir)
         #expect(run.status == 0, "\(run.err)")
     }
@@ -86,14 +86,14 @@ import TallyTestSupport
     func walDamage() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let segments = try WALDamageTests.makeStore(dir, segments: 2, perSegment: 5)
-        let frames = try WALDamageTests.frames(segments[0])
-        let record = frames.filter { $0.type == 1 }[WALDamageTests.perBatch * 2 + 1]
-        try WALDamageTests.flip(segments[0], at: record.offset + 8 + 3)
+        let segments = try WALFixture.makeStore(dir, segments: 2, perSegment: 5)
+        let frames = try WALFixture.frames(segments[0])
+        let record = frames.filter { $0.type == 1 }[WALFixture.perBatch * 2 + 1]
+        try WALFixture.flip(segments[0], at: record.offset + 8 + 3)
         let run = try Self.verifyChangesNothing(dir)
         #expect(run.status == 1)
         let line = try #require(run.err.split(separator: "\n").first { $0.hasPrefix("lost:") }, "\(run.err)")
-        for expected in ["0000000000000001.wal", "bytes ", "1 batch", "\(WALDamageTests.perBatch) records", "checksum mismatch"] {
+        for expected in ["0000000000000001.wal", "bytes ", "1 batch", "\(WALFixture.perBatch) records", "checksum mismatch"] {
             #expect(line.contains(expected), "\(line)")
         }
         #expect(!run.out.contains("every checksum matches"))
@@ -103,7 +103,7 @@ import TallyTestSupport
     func tornTail() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let segments = try WALDamageTests.makeStore(dir, segments: 1, perSegment: 4)
+        let segments = try WALFixture.makeStore(dir, segments: 1, perSegment: 4)
         let size = try #require(FileIO.fileSize(segments[0]))
         #expect(truncate(segments[0], off_t(size - 9)) == 0)
         let run = try Self.verifyChangesNothing(dir)
@@ -116,7 +116,7 @@ import TallyTestSupport
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let store = try Store(path: dir.path, options: testOptions())
-        for k in 0..<20 { _ = try store.append(WALDamageTests.batch(k)) }
+        for k in 0..<20 { _ = try store.append(WALFixture.batch(k)) }
         try store.close()
         let part = try #require(FileIO.list(dir.path + "/parts").first)
         var bytes = try FileIO.readAll(dir.path + "/parts/" + part)
@@ -132,9 +132,9 @@ import TallyTestSupport
     func recordedLossAfterTrim() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let segments = try WALDamageTests.makeStore(dir, segments: 2, perSegment: 3)
-        let frames = try WALDamageTests.frames(segments[1])
-        try WALDamageTests.flip(segments[1], at: frames.first { $0.type == 2 }!.offset + 10)
+        let segments = try WALFixture.makeStore(dir, segments: 2, perSegment: 3)
+        let frames = try WALFixture.frames(segments[1])
+        try WALFixture.flip(segments[1], at: frames.first { $0.type == 2 }!.offset + 10)
         try Store(path: dir.path, options: testOptions()).close()
         #expect(WriteAheadLog.segments(in: dir.path + "/wal").allSatisfy { $0 > 2 })
         let run = try Self.verifyChangesNothing(dir)
