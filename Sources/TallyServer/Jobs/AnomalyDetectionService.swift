@@ -16,6 +16,7 @@ public struct AnomalyDetectionService: Service {
         self.logger = logger
     }
 
+    /// Runs passes until graceful shutdown.
     public func run() async {
         await runPeriodically(every: interval, logger: logger, failure: "anomaly detection failed") { [analytics, logger] in
             let report = try await analytics.detectAllTenants()

@@ -16,6 +16,7 @@ public struct ExportSweepService: Service {
         self.logger = logger
     }
 
+    /// Runs passes until graceful shutdown.
     public func run() async {
         await runPeriodically(every: interval, logger: logger, failure: "export sweep failed", level: .warning) { [analytics] in
             _ = try await analytics.blocking { try analytics.sweepExports(now: analytics.now) }

@@ -17,6 +17,7 @@ public struct ReservationPurgeService: Service {
         self.logger = logger
     }
 
+    /// Runs passes until graceful shutdown.
     public func run() async {
         await runPeriodically(every: interval, logger: logger, failure: "reservation purge failed", level: .warning) { [analytics] in
             _ = try await analytics.blocking { try analytics.purgeReservations(now: analytics.now) }

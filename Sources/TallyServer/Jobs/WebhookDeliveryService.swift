@@ -18,6 +18,7 @@ public struct WebhookDeliveryService: Service {
         self.logger = logger
     }
 
+    /// Runs passes until graceful shutdown.
     public func run() async {
         let deliverer = WebhookDeliverer(analytics: analytics, options: options, logger: logger)
         await runPeriodically(every: interval, logger: logger, failure: "webhook deliveries failed") {
