@@ -10,7 +10,8 @@ struct ServeCommand: AsyncParsableCommand {
         abstract: "Serves the HTTP facade /api/v1/analytics/* over a data directory.",
         discussion: """
             Keys come from `tally keys create`. SIGTERM or SIGINT stops the server gracefully: it stops accepting
-            connections, finishes the requests in flight, then closes the store (sealing its head).
+            connections, finishes the requests in flight, stops the background jobs (detection, webhook deliveries,
+            export sweeps, reservation purges), then closes the store (sealing its head).
             """)
 
     @OptionGroup var store: StoreOptionGroup
@@ -89,19 +90,6 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.bodyTimeoutSeconds = bodyTimeout
         let server = APIServer(analytics: analytics, configuration: configuration)
         let host = self.host
-        // The export sweeper: deletes expired export files every minute (and marks interrupted exports failed).
-        let sweepLogger = logger
-        let sweeper = Task.detached {
-            while !Task.isCancelled {
-                do {
-                    _ = try await analytics.blocking { try analytics.sweepExports(now: analytics.now) }
-                } catch {
-                    sweepLogger.warning("export sweep failed", metadata: ["error": "\(error)"])
-                }
-                try? await Task.sleep(for: .seconds(60))
-            }
-        }
-        defer { sweeper.cancel() }
         do {
             try await server.serve(logger: logger) { bound in
                 print("tally serving http://\(host):\(bound)/api/v1/analytics/ (Ctrl-C to stop)")

@@ -136,7 +136,7 @@ extension Analytics {
     }
 
     /// Deletes reservations released or expired more than `reservationRetentionMillis` ago, at most once an hour
-    /// (on the reservation path, so the table stays small without a job of its own).
+    /// (on the reservation path, so the table stays small even where no purge job runs).
     func purgeReservationsIfDue(now: Int64) throws {
         let due = reservationsPurgedAt.withLock { last in
             guard last == .min || now - last >= TimeUnit.hourMillis else { return false }
@@ -144,6 +144,14 @@ extension Analytics {
             return true
         }
         if due { try catalog.purgeReservations(before: now - options.reservationRetentionMillis) }
+    }
+
+    /// Deletes reservations released or expired more than `reservationRetentionMillis` before `now` (the server's
+    /// purge job, hourly); returns how many. The reservation path then skips its own purge for an hour.
+    @discardableResult
+    public func purgeReservations(now: Int64) throws -> Int {
+        reservationsPurgedAt.withLock { $0 = now }
+        return try catalog.purgeReservations(before: now - options.reservationRetentionMillis)
     }
 
     /// The reservation `id` if `principal` reaches its tenant (another tenant's is "not found").

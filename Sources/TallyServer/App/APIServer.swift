@@ -1,6 +1,7 @@
 import Hummingbird
 import Logging
 import NIOCore
+import ServiceLifecycle
 import TallyAnalytics
 
 /// The HTTP facade `/api/v1/analytics/*` over the analytics services: a Hummingbird router and application.
@@ -37,28 +38,45 @@ public struct APIServer: Sendable {
         return router
     }
 
-    /// The application serving the router on `configuration.host:port`; `onServerRunning` gets the bound channel.
+    /// The background work of a serving process, as services for the application's service group: anomaly
+    /// detection every `detectIntervalSeconds` (none when 0), webhook deliveries every `deliveryPollSeconds`, export
+    /// sweeps every `exportSweepSeconds` and reservation purges every `reservationPurgeSeconds`. Each runs its first
+    /// pass at start.
+    public func backgroundServices(logger: Logger) -> [any Service] {
+        var services: [any Service] = []
+        if configuration.detectIntervalSeconds > 0 {
+            services.append(AnomalyDetectionService(
+                analytics: analytics, interval: .seconds(configuration.detectIntervalSeconds), logger: logger))
+        }
+        services.append(WebhookDeliveryService(
+            analytics: analytics, interval: .seconds(configuration.deliveryPollSeconds), logger: logger))
+        services.append(ExportSweepService(
+            analytics: analytics, interval: .seconds(configuration.exportSweepSeconds), logger: logger))
+        services.append(ReservationPurgeService(
+            analytics: analytics, interval: .seconds(configuration.reservationPurgeSeconds), logger: logger))
+        return services
+    }
+
+    /// The application serving the router on `configuration.host:port`, running `services` in its service group
+    /// (none by default: tests get the HTTP side alone); `onServerRunning` gets the bound port.
     public func application(
-        logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+        logger: Logger, services: [any Service] = [], onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         Application(
             router: router(),
             server: .http1(configuration: .init(idleTimeout: .seconds(Int64(configuration.idleTimeoutSeconds)))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "tally"),
+            services: services,
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
     }
 
-    /// Serves until SIGTERM or SIGINT, then shuts down gracefully: stops accepting connections and finishes the
-    /// requests in flight. Closing the store is the caller's (it may outlive the server).
-    /// The background jobs (anomaly detection every `detectIntervalSeconds`, webhook deliveries) run beside it and are
-    /// cancelled once the HTTP side has stopped.
+    /// Serves with the background services (`backgroundServices`) in one service group until SIGTERM or SIGINT,
+    /// then shuts down gracefully, in reverse order of start: the HTTP server first (it stops accepting connections
+    /// and finishes the requests in flight), then the background services, each cancelled at its next suspension
+    /// point. Closing the store is the caller's (it may outlive the server).
     public func serve(logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
-        let jobs = BackgroundJobs(analytics: analytics, configuration: configuration, logger: logger)
-        let background = Task { await jobs.run() }
-        defer { background.cancel() }
-        try await application(logger: logger, onServerRunning: onServerRunning).runService()
-        background.cancel()
-        await background.value
+        try await application(logger: logger, services: backgroundServices(logger: logger), onServerRunning: onServerRunning)
+            .runService()
     }
 }

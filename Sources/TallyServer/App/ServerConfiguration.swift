@@ -14,6 +14,10 @@ public struct ServerConfiguration: Sendable {
     public var detectIntervalSeconds: Double = 3_600
     /// Seconds between passes over the incident webhook deliveries that are due.
     public var deliveryPollSeconds: Double = 5
+    /// Seconds between sweeps of expired and interrupted exports.
+    public var exportSweepSeconds: Double = 60
+    /// Seconds between purges of reservations past their retention.
+    public var reservationPurgeSeconds: Double = 3_600
 
     /// The defaults.
     public init() {}
