@@ -324,4 +324,26 @@ import TallyTestSupport
         #expect(store.verify().isEmpty)
         #expect(try Self.stored(store).count == 200)
     }
+
+    @Test("an open that fails after taking the directory lock releases it: the next open in the same process is not 'locked'")
+    func failedOpenReleasesTheLock() throws {
+        let dir = try TemporaryDirectory()
+        defer { FaultInjection.remove(under: dir.path + "/"); dir.remove() }
+        let records = RandomRecords(seed: 71, options: .init(tenants: 2)).records(200)
+        var store = try Store(path: dir.path, options: Self.options())
+        _ = try store.append(RecordBatch(records))
+        store.abandon()
+        // Opening the WAL fails: the open throws after it took the lock.
+        Self.inject(dir, .open, .fail(errno: EIO), contains: "/wal/")
+        do {
+            _ = try Store(path: dir.path, options: Self.options())
+            Issue.record("the open read a WAL it could not read")
+        } catch let e as StoreError {
+            #expect(Self.errnoOf(e) == EIO, "\(e)")
+        }
+        FaultInjection.remove(under: dir.path + "/")
+        store = try Store(path: dir.path, options: Self.options())
+        defer { try? store.close() }
+        #expect(try store.snapshot().records().count == records.count)
+    }
 }

@@ -33,8 +33,8 @@ extension Store {
     }
 
     /// Reads the manifest, opens the listed parts (quarantining the ones that fail, or skipping them read-only),
-    /// removes unlisted part files and replays the WAL into a fresh head. `lockFD` is closed if the manifest is damaged.
-    static func recover(path: String, options: StoreOptions, lockFD: Int32, report repairLines: [String]) throws -> Recovered {
+    /// removes unlisted part files and replays the WAL into a fresh head.
+    static func recover(path: String, options: StoreOptions, report repairLines: [String]) throws -> Recovered {
         let readOnly = options.readOnly
         var report: [String] = repairLines
         var manifest = Manifest()
@@ -43,7 +43,6 @@ extension Store {
             do {
                 manifest = try Manifest.decode(try FileIO.readAll(manifestPath), path: manifestPath)
             } catch let e as StoreError {
-                if lockFD >= 0 { Glibc.close(lockFD) }
                 switch e {
                 case .corrupt: throw StoreError.damagedManifest(path: manifestPath, reason: e.description)
                 default: throw e

@@ -106,7 +106,15 @@ public final class Store: @unchecked Sendable {
                 throw StoreError.locked(path: path)
             }
         }
-        let recovered = try Self.recover(path: path, options: options, lockFD: lockFD, report: repairLines)
+        let recovered: Recovered
+        do {
+            recovered = try Self.recover(path: path, options: options, report: repairLines)
+        } catch {
+            // deinit does not run for an instance whose init throws: release the directory here, or a failed open (a
+            // damaged manifest, a failed replay) would keep it locked until the process exits.
+            if lockFD >= 0 { Glibc.close(lockFD) }
+            throw error
+        }
         let head = recovered.head
         let manifest = recovered.manifest
         let readers = recovered.readers
