@@ -100,7 +100,7 @@ struct BackgroundServiceTests {
     func detection() async throws {
         let f = try ServerFixture.spikeFixture()
         let log = CapturedLog()
-        let service = AnomalyDetectionService(analytics: f.analytics, interval: Self.short, logger: log.logger)
+        let service = PeriodicJob.anomalyDetection(analytics: f.analytics, interval: Self.short, logger: log.logger)
         let took = try await Self.withServiceGroup([service]) {
             try await Self.eventually("detection ran three times") { log.messages("anomaly detection ran").count >= 3 }
         }
@@ -140,7 +140,7 @@ struct BackgroundServiceTests {
             return try #require(status.string("id"))
         }
         let path = f.analytics.exportPath(try #require(try f.analytics.catalog.export(id: id)))
-        let service = ExportSweepService(analytics: f.analytics, interval: Self.short, logger: quietLogger)
+        let service = PeriodicJob.exportSweep(analytics: f.analytics, interval: Self.short, logger: quietLogger)
         let took = try await Self.withServiceGroup([service]) {
             try await Task.sleep(for: .milliseconds(100))
             #expect(FileManager.default.fileExists(atPath: path), "not expired yet")
@@ -159,7 +159,7 @@ struct BackgroundServiceTests {
             let held = try ReservationTests.id(try await ReservationTests.reserve(client, f.writerA, #"{"estimated_cost_cents":"1","ttl_seconds":86400}"#))
             return (old, held)
         }
-        let service = ReservationPurgeService(analytics: f.analytics, interval: Self.short, logger: quietLogger)
+        let service = PeriodicJob.reservationPurge(analytics: f.analytics, interval: Self.short, logger: quietLogger)
         let took = try await Self.withServiceGroup([service]) {
             try await Task.sleep(for: .milliseconds(100))
             #expect(try f.analytics.catalog.reservation(id: old) != nil, "within its retention")
@@ -170,16 +170,18 @@ struct BackgroundServiceTests {
         #expect(try f.analytics.catalog.reservation(id: held) != nil, "an expired one within its retention is kept")
     }
 
+    /// A periodic job's name, or another service's type.
+    static func name(_ service: any Service) -> String { (service as? PeriodicJob)?.name ?? "\(type(of: service))" }
+
     @Test("the server's background services: detection only when its interval is set, the others always")
     func backgroundServices() throws {
         let f = try ServerFixture()
-        let names = f.server.backgroundServices(logger: quietLogger).map { "\(type(of: $0))" }
-        #expect(names == ["AnomalyDetectionService", "WebhookDeliveryService", "ExportSweepService", "ReservationPurgeService"])
+        let names = f.server.backgroundServices(logger: quietLogger).map(Self.name)
+        #expect(names == ["anomaly detection", "WebhookDeliveryService", "export sweep", "reservation purge"])
         var configuration = f.server.configuration
         configuration.detectIntervalSeconds = 0
         let off = APIServer(analytics: f.analytics, configuration: configuration)
-        #expect(off.backgroundServices(logger: quietLogger).map { "\(type(of: $0))" }
-                == ["WebhookDeliveryService", "ExportSweepService", "ReservationPurgeService"])
+        #expect(off.backgroundServices(logger: quietLogger).map(Self.name) == ["WebhookDeliveryService", "export sweep", "reservation purge"])
     }
 
     @Test("the application with its background services (serve's defaults) shuts down gracefully within the bound")

@@ -45,14 +45,14 @@ public struct APIServer: Sendable {
     public func backgroundServices(logger: Logger) -> [any Service] {
         var services: [any Service] = []
         if configuration.detectIntervalSeconds > 0 {
-            services.append(AnomalyDetectionService(
+            services.append(PeriodicJob.anomalyDetection(
                 analytics: analytics, interval: .seconds(configuration.detectIntervalSeconds), logger: logger))
         }
         services.append(WebhookDeliveryService(
             analytics: analytics, interval: .seconds(configuration.deliveryPollSeconds), logger: logger))
-        services.append(ExportSweepService(
+        services.append(PeriodicJob.exportSweep(
             analytics: analytics, interval: .seconds(configuration.exportSweepSeconds), logger: logger))
-        services.append(ReservationPurgeService(
+        services.append(PeriodicJob.reservationPurge(
             analytics: analytics, interval: .seconds(configuration.reservationPurgeSeconds), logger: logger))
         return services
     }

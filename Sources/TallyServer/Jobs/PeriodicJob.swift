@@ -1,5 +1,6 @@
 import Logging
 import ServiceLifecycle
+import TallyAnalytics
 
 /// Runs `pass` now and then every `interval` until graceful shutdown (or cancellation) of the calling service.
 ///
@@ -21,6 +22,54 @@ func runPeriodically(
                 logger.log(level: level, failure, metadata: ["error": "\(error)"])
             }
             do { try await Task.sleep(for: interval) } catch { return }
+        }
+    }
+}
+
+/// A background job of `tally serve` as a service: `pass` at start and then every `interval` (`runPeriodically`),
+/// until graceful shutdown. Each job is a domain function; the server only schedules it.
+public struct PeriodicJob: Service {
+    /// What the job does, for logs and listings.
+    public let name: String
+    let interval: Duration
+    let logger: Logger
+    let failure: Logger.Message
+    let level: Logger.Level
+    let pass: @Sendable () async throws -> Void
+
+    /// Runs passes until graceful shutdown.
+    public func run() async {
+        await runPeriodically(every: interval, logger: logger, failure: failure, level: level, pass)
+    }
+
+    /// Anomaly detection over every tenant (`Analytics.detectAllTenants`), every `interval`
+    /// (`tally serve --detect-interval`); each pass logs what it created, resolved and opened.
+    public static func anomalyDetection(analytics: Analytics, interval: Duration, logger: Logger) -> PeriodicJob {
+        PeriodicJob(name: "anomaly detection", interval: interval, logger: logger, failure: "anomaly detection failed", level: .error) {
+            let report = try await analytics.detectAllTenants()
+            let created = report.tenants.reduce(0) { $0 + $1.changes.created.count }
+            let resolved = report.tenants.reduce(0) { $0 + $1.changes.resolved.count }
+            let incidents = report.tenants.reduce(0) { $0 + $1.changes.incidentsOpened.count }
+            logger.info("anomaly detection ran", metadata: [
+                "tenants": "\(report.tenants.count)", "created": "\(created)", "resolved": "\(resolved)",
+                "incidents_opened": "\(incidents)",
+            ])
+        }
+    }
+
+    /// Deletes the files of expired exports and fails exports an earlier process left unfinished
+    /// (`Analytics.sweepExports`), every `interval` (a minute in `tally serve`).
+    public static func exportSweep(analytics: Analytics, interval: Duration, logger: Logger) -> PeriodicJob {
+        PeriodicJob(name: "export sweep", interval: interval, logger: logger, failure: "export sweep failed", level: .warning) {
+            _ = try await analytics.blocking { try analytics.sweepExports(now: analytics.now) }
+        }
+    }
+
+    /// Deletes policy reservations released or expired longer ago than the retention (`Analytics.purgeReservations`),
+    /// every `interval` (an hour in `tally serve`), so the table stays small while no new reservation purges it.
+    public static func reservationPurge(analytics: Analytics, interval: Duration, logger: Logger) -> PeriodicJob {
+        PeriodicJob(name: "reservation purge", interval: interval, logger: logger, failure: "reservation purge failed", level: .warning) {
+            _ = try await analytics.blocking { try analytics.purgeReservations(now: analytics.now) }
         }
     }
 }
