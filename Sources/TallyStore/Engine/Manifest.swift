@@ -15,6 +15,23 @@ package struct Manifest: Sendable, Equatable {
         package var minTime: Int64
         package var maxTime: Int64
         package var bytes: Int
+
+        /// `u64 id, string16 tenant, u32 level, u64 rows, i64 minTime, i64 maxTime, u64 bytes`: a part's line in the
+        /// manifest, and what a quarantine record keeps of it.
+        func encode(into w: inout ByteWriter) {
+            w.u64(id); w.string16(tenant); w.u32(UInt32(level)); w.u64(UInt64(rows))
+            w.i64(minTime); w.i64(maxTime); w.u64(UInt64(bytes))
+        }
+
+        init(id: UInt64, tenant: String, level: Int, rows: Int, minTime: Int64, maxTime: Int64, bytes: Int) {
+            (self.id, self.tenant, self.level, self.rows, self.minTime, self.maxTime, self.bytes) = (id, tenant, level, rows, minTime, maxTime, bytes)
+        }
+
+        /// Reads what `encode(into:)` wrote.
+        init(from r: inout ByteReader) throws {
+            self.init(id: try r.u64(), tenant: try r.string16(), level: Int(try r.u32()), rows: Int(try r.u64()),
+                      minTime: try r.i64(), maxTime: try r.i64(), bytes: Int(try r.u64()))
+        }
     }
 
     package var generation: UInt64 = 0
@@ -33,10 +50,7 @@ package struct Manifest: Sendable, Equatable {
         w.u64(walStart)
         w.u64(nextPartID)
         w.u32(UInt32(parts.count))
-        for p in parts {
-            w.u64(p.id); w.string16(p.tenant); w.u32(UInt32(p.level)); w.u64(UInt64(p.rows))
-            w.i64(p.minTime); w.i64(p.maxTime); w.u64(UInt64(p.bytes))
-        }
+        for p in parts { p.encode(into: &w) }
         w.u32(CRC32C.checksum(w.bytes))
         return w.bytes
     }
@@ -60,10 +74,7 @@ package struct Manifest: Sendable, Equatable {
                 m.walStart = try r.u64()
                 m.nextPartID = try r.u64()
                 let n = Int(try r.u32())
-                for _ in 0..<n {
-                    m.parts.append(Entry(id: try r.u64(), tenant: try r.string16(), level: Int(try r.u32()), rows: Int(try r.u64()),
-                                         minTime: try r.i64(), maxTime: try r.i64(), bytes: Int(try r.u64())))
-                }
+                for _ in 0..<n { m.parts.append(try Entry(from: &r)) }
                 return m
             } catch let e as ByteReader.Overrun {
                 throw StoreError.corrupt(path: path, offset: e.offset, reason: "manifest does not parse")

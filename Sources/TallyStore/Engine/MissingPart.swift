@@ -68,8 +68,8 @@ package enum QuarantineRecord {
         var w = ByteWriter(capacity: 128 + reason.utf8.count)
         w.bytes.append(contentsOf: magic)
         w.u32(version)
-        w.u64(e.id); w.string16(e.tenant); w.u32(UInt32(e.level)); w.u64(UInt64(e.rows))
-        w.i64(e.minTime); w.i64(e.maxTime); w.u64(UInt64(e.bytes)); w.i64(millis)
+        e.encode(into: &w)
+        w.i64(millis)
         w.string16(String(reason.prefix(1000)))
         w.u32(CRC32C.checksum(w.bytes))
         return w.bytes
@@ -88,12 +88,10 @@ package enum QuarantineRecord {
             do {
                 let v = try r.u32()
                 guard v == version else { throw StoreError.unsupportedVersion(path: path, found: Int(v), supported: Int(version)) }
-                let id = try r.u64(), tenant = try r.string16()
-                _ = try r.u32()
-                let rows = Int(try r.u64()), minTime = try r.i64(), maxTime = try r.i64()
-                _ = try r.u64(); _ = try r.i64()
+                let e = try Manifest.Entry(from: &r)
+                _ = try r.i64()
                 let reason = try r.string16()
-                return MissingPart(id: id, tenant: tenant, rows: rows, minTime: minTime, maxTime: maxTime, reason: reason)
+                return MissingPart(id: e.id, tenant: e.tenant, rows: e.rows, minTime: e.minTime, maxTime: e.maxTime, reason: reason)
             } catch let e as ByteReader.Overrun {
                 throw StoreError.corrupt(path: path, offset: e.offset, reason: "quarantine record does not parse")
             }
