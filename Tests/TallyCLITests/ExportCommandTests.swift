@@ -5,18 +5,7 @@ import TallyTestSupport
 
 /// `tally export` as a user runs it: the file re-imports into an empty store to the same records.
 @Suite struct ExportCommandTests {
-    func tally(_ args: [String]) throws -> (status: Int32, err: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: tallyExecutable())
-        p.arguments = args
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: e, as: UTF8.self))
-    }
+    func tally(_ args: [String]) throws -> TallyRun { try runTally(args) }
 
     @Test("tally export writes a file that tally import reads back to the same records", arguments: ["csv", "ndjson", "json"])
     func exportReimports(format: String) throws {

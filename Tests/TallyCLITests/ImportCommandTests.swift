@@ -5,23 +5,7 @@ import TallyTestSupport
 
 /// `tally import`, `stats` and `verify` as a user runs them.
 @Suite struct ImportCommandTests {
-    struct Run { var status: Int32; var out: String; var err: String }
-
-    func tally(_ args: [String], stdin: String? = nil) throws -> Run {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: tallyExecutable())
-        p.arguments = args
-        let out = Pipe(), err = Pipe(), inp = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = inp
-        try p.run()
-        if let stdin { inp.fileHandleForWriting.write(Data(stdin.utf8)) }
-        try inp.fileHandleForWriting.close()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Run(status: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: e, as: UTF8.self))
-    }
+    func tally(_ args: [String], stdin: String? = nil) throws -> TallyRun { try runTally(args, stdin: stdin) }
 
     let header = "tenant_id,request_id,model,input_tokens,output_tokens,cost_cents,created_at\n"
 

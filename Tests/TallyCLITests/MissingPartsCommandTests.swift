@@ -6,20 +6,7 @@ import TallyTestSupport
 /// The CLI never answers from a store with damaged parts silently: it refuses to answer without them unless told
 /// `--allow-partial`, names them, and `tally verify` fails. (The store's side: TallyStoreTests/MissingPartsTests.)
 @Suite struct MissingPartsCommandTests {
-    static func tally(_ args: [String], in directory: String? = nil) throws -> (status: Int32, out: String, err: String) {
-        let p = Process()
-        if let directory { p.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        p.executableURL = URL(fileURLWithPath: tallyExecutable())
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
-    }
+    static func tally(_ args: [String], in directory: String? = nil) throws -> TallyRun { try runTally(args, in: directory) }
 
     @Test("tally query and tally export refuse to answer without a quarantined part, name it, and answer with --allow-partial")
     func cliRefusesPartialAnswers() throws {

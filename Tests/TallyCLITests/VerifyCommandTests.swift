@@ -9,20 +9,7 @@ import TallyTestSupport
 /// `tally verify` as an operator runs it: it never changes a byte of the store, and it fails (exit 1) naming
 /// what is damaged or lost, WAL damage included.
 @Suite struct VerifyCommandTests {
-    struct Run { var status: Int32; var out: String; var err: String }
-
-    static func tally(_ args: [String]) throws -> Run {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: tallyExecutable())
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Run(status: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: e, as: UTF8.self))
-    }
+    static func tally(_ args: [String]) throws -> TallyRun { try runTally(args) }
 
     /// Every file and directory under `root` with its bytes (directories map to []), and each one's size and mtime.
     static func snapshot(_ root: String) throws -> [String: [UInt8]] {
@@ -45,7 +32,7 @@ import TallyTestSupport
     }
 
     /// Runs `tally verify` and expects the data directory unchanged, file for file and byte for byte.
-    static func verifyChangesNothing(_ dir: TemporaryDirectory, sourceLocation: SourceLocation = #_sourceLocation) throws -> Run {
+    static func verifyChangesNothing(_ dir: TemporaryDirectory, sourceLocation: SourceLocation = #_sourceLocation) throws -> TallyRun {
         let before = try snapshot(dir.path)
         let run = try tally(["verify", "--data", dir.path])
         let after = try snapshot(dir.path)

@@ -8,3 +8,39 @@ public func tallyExecutable() -> String {
     let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     return bundle.appendingPathComponent("tally").path
 }
+
+/// What a `tally` process said and how it ended.
+public struct TallyRun: Sendable {
+    public var status: Int32
+    public var out: String
+    public var err: String
+}
+
+/// Runs the `tally` executable with `args` (in `directory`, feeding `stdin`) to its end; stdout and stderr are read
+/// at the same time, so a process that writes much to both never blocks on a full pipe.
+public func runTally(_ args: [String], stdin: String? = nil, in directory: String? = nil) throws -> TallyRun {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: tallyExecutable())
+    p.arguments = args
+    if let directory { p.currentDirectoryURL = URL(fileURLWithPath: directory) }
+    let out = Pipe(), err = Pipe(), inp = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    p.standardInput = inp
+    try p.run()
+    let errData = ErrData()
+    let reader = Thread { errData.bytes = err.fileHandleForReading.readDataToEndOfFile(); errData.done.signal() }
+    reader.start()
+    if let stdin { inp.fileHandleForWriting.write(Data(stdin.utf8)) }
+    try inp.fileHandleForWriting.close()
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    errData.done.wait()
+    p.waitUntilExit()
+    return TallyRun(status: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: errData.bytes, as: UTF8.self))
+}
+
+/// stderr of a running process, filled by its reader thread before `done` is signalled.
+private final class ErrData: @unchecked Sendable {
+    var bytes = Data()
+    let done = DispatchSemaphore(value: 0)
+}
