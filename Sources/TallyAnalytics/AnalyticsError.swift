@@ -9,14 +9,10 @@ public enum AnalyticsError: Error, Sendable, Equatable, CustomStringConvertible 
     case invalidParameter(name: String, reason: String)
     /// The principal may not do this: wrong role, or another tenant's data.
     case forbidden(reason: String)
-    /// The request collides with another one (an idempotency key in use or reused for a different body).
-    case conflict(reason: String)
     /// No such resource (or it belongs to another tenant, which is not revealed).
     case notFound(reason: String)
     /// The resource would duplicate one that exists.
     case alreadyExists(reason: String)
-    /// An idempotency key was sent again with a different request.
-    case idempotencyKeyReused
     /// The resource is not in a state that allows this change (an incident already resolved, say).
     case invalidTransition(reason: String)
     /// A reservation would take enforced budgets over their limit (409 `budget-exceeded`, naming them).
@@ -28,10 +24,8 @@ public enum AnalyticsError: Error, Sendable, Equatable, CustomStringConvertible 
         switch self {
         case let .invalidParameter(name, reason): "\(name): \(reason)"
         case let .forbidden(reason): reason
-        case let .conflict(reason): reason
         case let .notFound(reason): reason
         case let .alreadyExists(reason): reason
-        case .idempotencyKeyReused: "this Idempotency-Key was first used for a different request; use a new key per batch"
         case let .invalidTransition(reason): reason
         case let .budgetExceeded(denied): denied.reason
         case let .storage(text): text

@@ -186,6 +186,41 @@ struct ExportTests {
         }
     }
 
+    @Test("a ready export whose file is gone is a 404 naming it, counted under the download route")
+    func fileGone() async throws {
+        let f = try ServerFixture()
+        try await f.withRouter { client in
+            let status = try await Self.export(f, client, key: f.readerA, ["kind": "usage", "format": "json", "from": "2025-05-01", "to": "2025-05-04"])
+            let id = try #require(status.string("id"))
+            let export = try #require(try f.analytics.catalog.export(id: id))
+            try FileManager.default.removeItem(atPath: f.analytics.exportPath(export))
+            let download = try await client.execute(uri: exportsPath + "/" + id + "/download", method: .get, headers: auth(f.readerA))
+            let problem = try expectProblem(download, .notFound, "not-found")
+            #expect(problem.string("detail") == "the file of export \(id) is gone; ask for a new one")
+            let metrics = String(buffer: try await client.execute(uri: "/metrics", method: .get).body)
+            #expect(metrics.contains(
+                "tally_http_requests_total{route=\"/api/v1/analytics/reporting/exports/{id}/download\",method=\"GET\",status=\"404\"} 1"))
+        }
+    }
+
+    @Test("over a socket, the plain download has the file's Content-Length and the gzip one is chunked")
+    func downloadLengthLive() async throws {
+        let f = try ServerFixture()
+        try await f.server.application(logger: quietLogger).test(.live) { client in
+            let status = try await Self.export(f, client, key: f.readerA, ["kind": "records", "format": "csv", "from": "2025-04-01", "to": "2025-06-01"])
+            let url = try #require(status.string("download_url"))
+            let plain = try await client.execute(uri: url, method: .get, headers: auth(f.readerA))
+            #expect(plain.status == .ok)
+            #expect(plain.headers[.contentLength] == String(try #require(status.int("bytes"))))
+            #expect(plain.body.readableBytes == status.int("bytes"))
+            #expect(plain.headers[.contentType] == status.string("media_type"))
+            let zipped = try await client.execute(uri: url + "?gzip=1", method: .get, headers: auth(f.readerA))
+            #expect(zipped.headers[.contentLength] == nil)
+            var body = zipped.body
+            #expect(try body.decompress(with: .gzip, maxSize: 1 << 20) == plain.body)
+        }
+    }
+
     @Test("usage and cost exports hold the same numbers as the usage and cost APIs")
     func aggregates() async throws {
         let f = try ServerFixture()

@@ -204,6 +204,43 @@ struct RecordsTests {
         #expect(stored.count == 2)
     }
 
+    @Test("Idempotency-Key with a gzip body: the retry, compressed or not the same way, replays the first answer")
+    func idempotentGzip() async throws {
+        let f = try ServerFixture()
+        try await f.withRouter { client in
+            var plain = ndjson([line("acme", "g1"), line("acme", "g2")])
+            let compressed = try plain.compress(with: .gzip)
+            var headers = auth(f.writerA, ndjsonType)
+            headers[.idempotencyKey] = "gzip-0001"
+            headers[.contentEncoding] = "gzip"
+            let first = try await client.execute(uri: recordsPath, method: .post, headers: headers, body: compressed)
+            #expect(first.status == .ok)
+            #expect(try json(first).int("inserted") == 2)
+            let second = try await client.execute(uri: recordsPath, method: .post, headers: headers, body: compressed)
+            #expect(second.headers[HTTPField.Name("Idempotent-Replayed")!] == "true")
+            #expect(second.body == first.body)
+            // The same records sent uncompressed are another request (its Content-Encoding differs).
+            headers[.contentEncoding] = nil
+            let other = try await client.execute(uri: recordsPath, method: .post, headers: headers,
+                                                 body: ndjson([line("acme", "g1"), line("acme", "g2")]))
+            try expectProblem(other, .unprocessableContent, "idempotency-key-reused", parameter: "Idempotency-Key")
+        }
+    }
+
+    @Test("a reader key with another key's Idempotency-Key is refused (403), not given the kept answer")
+    func idempotencyNeedsWriteRole() async throws {
+        let f = try ServerFixture()
+        try await f.withRouter { client in
+            var headers = auth(f.writerA, ndjsonType)
+            headers[.idempotencyKey] = "role-0001"
+            let body = ndjson([line("acme", "r1")])
+            #expect(try await client.execute(uri: recordsPath, method: .post, headers: headers, body: body).status == .ok)
+            var reader = auth(f.readerA, ndjsonType)
+            reader[.idempotencyKey] = "role-0001"
+            try expectProblem(try await client.execute(uri: recordsPath, method: .post, headers: reader, body: body), .forbidden, "forbidden")
+        }
+    }
+
     @Test("gzip bodies are accepted")
     func gzip() async throws {
         let f = try ServerFixture()

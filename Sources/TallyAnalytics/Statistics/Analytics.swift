@@ -58,8 +58,6 @@ public final class Analytics: Sendable {
     let pool: BlockingPool
     let clock: @Sendable () -> Int64
     let closed = Mutex(false)
-    /// Idempotency keys being answered now (`scope NUL key`).
-    let inFlight = Mutex(Set<String>())
     /// When released and expired reservations were last purged from the catalog, ms UTC.
     let reservationsPurgedAt = Mutex(Int64.min)
     /// Export jobs running in the background, by export id.

@@ -20,21 +20,31 @@ public struct APIServer: Sendable {
         self.metrics = metrics
     }
 
-    /// The router with every route of `Endpoint`, problem responses, auth and metrics.
+    /// The router: metrics, problem responses and the body deadline around every route; the keyed routes behind
+    /// `AuthMiddleware`, each feature's routes added by its collection.
     public func router() -> Router<APIRequestContext> {
         let router = Router(context: APIRequestContext.self)
         router.add(middleware: MetricsMiddleware(metrics: metrics))
         router.add(middleware: ProblemMiddleware())
         router.add(middleware: BodyDeadlineMiddleware(seconds: configuration.bodyTimeoutSeconds))
-        let handlers = Handlers(analytics: analytics, configuration: configuration, metrics: metrics)
-        let open = router.group()
-        let keyed = router.group().add(middleware: AuthMiddleware(analytics: analytics, metrics: metrics))
-        for endpoint in Endpoint.allCases {
-            let group = endpoint.requiresKey ? keyed : open
-            group.on(RouterPath(endpoint.path), method: endpoint.method) { request, context in
-                try await handlers.respond(endpoint, request, context)
-            }
-        }
+        let keyed = router.group(RouterPath(APIPath.root))
+            .add(middleware: AuthMiddleware(analytics: analytics, metrics: metrics))
+            .group(context: AuthenticatedContext.self)
+        let idempotency = IdempotencyMiddleware(analytics: analytics, action: .write, maxBodyBytes: configuration.maxBodyBytes)
+        RecordsRoutes(analytics: analytics, configuration: configuration, metrics: metrics, idempotency: idempotency)
+            .addRoutes(to: keyed)
+        StatisticsRoutes(analytics: analytics, metrics: metrics).addRoutes(to: keyed)
+        BudgetRoutes(analytics: analytics).addRoutes(to: keyed)
+        PolicyRoutes(analytics: analytics).addRoutes(to: keyed)
+        AnomalyRoutes(analytics: analytics).addRoutes(to: keyed)
+        IncidentRoutes(analytics: analytics).addRoutes(to: keyed)
+        ExportRoutes(analytics: analytics, fileIO: Hummingbird.FileIO()).addRoutes(to: keyed)
+        ReportRoutes(analytics: analytics).addRoutes(to: keyed)
+        FeatureTagRoutes(analytics: analytics).addRoutes(to: keyed)
+        AuditRoutes(analytics: analytics).addRoutes(to: keyed)
+        ConsoleRoutes().addRoutes(to: router.group())
+        // Last: `_status` lists the routes the others added.
+        OperationsRoutes(analytics: analytics, configuration: configuration, metrics: metrics).addRoutes(to: router)
         return router
     }
 

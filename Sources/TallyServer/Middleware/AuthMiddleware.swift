@@ -3,7 +3,9 @@ import Hummingbird
 import Logging
 import TallyAnalytics
 
-/// Authenticates `Authorization: Bearer <key>` and puts the key's principal in the context; 401 otherwise.
+/// Authenticates `Authorization: Bearer <key>` and puts the key's principal in the context, from which the keyed
+/// group makes the `AuthenticatedContext` its handlers get (Hummingbird's child-context pattern:
+/// `group.add(middleware: AuthMiddleware(…)).group(context: AuthenticatedContext.self)`); 401 otherwise.
 ///
 /// Roles and tenants are checked by the analytics services, which know what each request touches.
 ///

@@ -97,8 +97,6 @@ struct Problem: Error, Sendable {
             switch e {
             case let .invalidParameter(name, reason): self = .invalidParameter(name, reason)
             case let .forbidden(reason): self.init(.forbidden, reason)
-            case let .conflict(reason): self.init(.idempotencyKeyInUse, reason, parameter: "Idempotency-Key")
-            case .idempotencyKeyReused: self.init(.idempotencyKeyReused, e.description, parameter: "Idempotency-Key")
             case let .notFound(reason): self.init(.notFound, reason)
             case let .alreadyExists(reason): self.init(.conflict, reason)
             case let .invalidTransition(reason): self.init(.conflict, reason)

@@ -6,16 +6,25 @@ import NIOCore
 import TallyAnalytics
 import TallyStore
 
-#if canImport(Glibc)
-import Glibc
-#endif
+/// Exports: accepted here, written in the background, polled, then downloaded as a file.
+struct ExportRoutes: Sendable {
+    typealias Context = AuthenticatedContext
+    /// Chunks the download is read in: memory per download stays at a few of them whatever the size of the file.
+    static let chunkBytes = 64 << 10
+    let analytics: Analytics
+    let fileIO: Hummingbird.FileIO
 
-extension Handlers {
+    func addRoutes(to group: RouterGroup<Context>) {
+        group.post("reporting/exports", use: createExport)
+        group.get("reporting/exports", use: listExports)
+        group.get("reporting/exports/:id", use: getExport)
+        group.get("reporting/exports/:id/download", use: downloadExport)
+    }
+
     /// `POST reporting/exports`: accepts an export and writes it in the background; 202 with its status.
-    func createExport(_ request: Request, _ context: APIRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func createExport(_ request: Request, context: Context) async throws -> Response {
         _ = try QueryParameters(request, allowed: [])
-        let body = try await ExportBody.read(request, limit: Self.maxSmallBodyBytes)
+        let body = try await ExportBody.read(request, limit: JSONBody.smallLimit)
         let now = analytics.now
         let to = try body.time("to") ?? now
         let spec = ExportSpec(
@@ -23,34 +32,32 @@ extension Handlers {
             format: try body.required("format", ExportFormat.self),
             from: try body.time("from") ?? to - 30 * TimeUnit.dayMillis, to: to, filters: try body.filters(),
             groupBy: try body.strings("group_by"), resolution: try body.choice("resolution", Resolution.self, required: false))
-        let export = try await analytics.createExport(spec, tenantID: try body.string("tenant_id"), principal: principal)
+        let export = try await analytics.createExport(spec, tenantID: try body.string("tenant_id"), principal: context.principal)
         var response = JSONCoding.response(export.view(downloadURL: Self.downloadURL(export)), status: .accepted)
-        response.headers[.location] = Endpoint.listExports.path + "/" + export.id
+        response.headers[.location] = APIPath.root + "/reporting/exports/" + export.id
         return response
     }
 
     /// `GET reporting/exports`: the exports the key reaches, newest first.
-    func listExports(_ request: Request, _ context: APIRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func listExports(_ request: Request, context: Context) async throws -> Response {
         let q = try QueryParameters(request, allowed: ["tenant_id"])
-        let exports = try await analytics.exports(tenantID: try q.single("tenant_id"), principal: principal)
+        let exports = try await analytics.exports(tenantID: try q.single("tenant_id"), principal: context.principal)
         return JSONCoding.response(ExportList(exports: exports.map { $0.view(downloadURL: Self.downloadURL($0)) }))
     }
 
     /// `GET reporting/exports/{id}`: the status of an export.
-    func getExport(_ request: Request, _ context: APIRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func getExport(_ request: Request, context: Context) async throws -> Response {
         _ = try QueryParameters(request, allowed: [])
-        let export = try await analytics.export(id: try resourceID(context, "export"), principal: principal)
+        let export = try await analytics.export(id: try context.resourceID("export"), principal: context.principal)
         return JSONCoding.response(export.view(downloadURL: Self.downloadURL(export)))
     }
 
     /// `GET reporting/exports/{id}/download`: streams the file, gzip-compressed on the fly when the client sends
-    /// `Accept-Encoding: gzip` or `?gzip=1`. Memory stays at one 64 KiB chunk whatever the size of the file.
-    func downloadExport(_ request: Request, _ context: APIRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    /// `Accept-Encoding: gzip` or `?gzip=1`. Read through Hummingbird's `FileIO` (which sends `Content-Length` for the
+    /// plain file); a missing file is 404, like an expired export.
+    @Sendable func downloadExport(_ request: Request, context: Context) async throws -> Response {
         let q = try QueryParameters(request, allowed: ["gzip"])
-        let export = try await analytics.export(id: try resourceID(context, "export"), principal: principal)
+        let export = try await analytics.export(id: try context.resourceID("export"), principal: context.principal)
         switch export.status {
         case .ready: break
         case .expired: throw Problem(.notFound, "export \(export.id) expired; ask for a new one")
@@ -66,47 +73,29 @@ extension Handlers {
         default: throw Problem.invalidParameter("gzip", "must be 1 or 0")
         }
         let path = analytics.exportPath(export)
-        guard access(path, R_OK) == 0 else { throw Problem(.notFound, "the file of export \(export.id) is gone; ask for a new one") }
+        // FileIO marks a request whose file is missing as matching no route; a context of its own keeps this
+        // route's label in the metrics and the answer says which export is gone.
+        var probe = context
+        probe.coreContext.endpointPath = EndpointPath()
+        let file: ResponseBody
+        do {
+            file = try await fileIO.loadFile(path: path, context: probe, chunkLength: Self.chunkBytes)
+        } catch {
+            throw Problem(.notFound, "the file of export \(export.id) is gone; ask for a new one")
+        }
         var headers: HTTPFields = [
             .contentType: export.spec.format.mediaType,
             .contentDisposition: "attachment; filename=\"\(export.file)\"",
             .vary: "Accept-Encoding",
         ]
-        if gzip { headers[.contentEncoding] = "gzip" }
-        let analytics = self.analytics
-        let body = ResponseBody(contentLength: gzip ? nil : Int(export.bytes)) { writer in
-            // Opened here, so a response that is never written holds no descriptor.
-            let fd = open(path, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { throw StoreError.io(path: path, operation: "open", errno: errno) }
-            let file = ExportFileHandle(fd: fd)
-            defer { file.close() }
-            let compressor: (any NIOCompressor)? = gzip ? CompressionAlgorithm.gzip().compressor : nil
-            try compressor?.startStream()
-            defer { try? compressor?.finishStream() }
-            var offset: Int64 = 0
-            while true {
-                let start = offset
-                var chunk = try await analytics.blocking { try file.read(at: start, count: ExportFileHandle.chunkBytes) }
-                if chunk.readableBytes == 0 { break }
-                offset += Int64(chunk.readableBytes)
-                if let compressor {
-                    var out = ByteBuffer()
-                    out.reserveCapacity(compressor.maxSize(from: chunk) + 64)
-                    try compressor.streamDeflate(from: &chunk, to: &out, flush: .sync)
-                    if out.readableBytes > 0 { try await writer.write(out) }
-                } else {
-                    try await writer.write(chunk)
-                }
-            }
-            if let compressor {
-                var tail = ByteBuffer()
-                tail.reserveCapacity(1024)
-                try compressor.finishDeflate(to: &tail)
-                try await writer.write(tail)
-            }
-            try await writer.finish(nil)
-        }
-        return Response(status: .ok, headers: headers, body: body)
+        guard gzip else { return Response(status: .ok, headers: headers, body: file) }
+        headers[.contentEncoding] = "gzip"
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            let compressor = CompressionAlgorithm.gzip().compressor
+            try compressor.startStream()
+            defer { try? compressor.finishStream() }
+            try await file.write(GzipBodyWriter(parent: writer, compressor: compressor))
+        })
     }
 
     /// Whether an `Accept-Encoding` header accepts gzip (`gzip` or `*` without `q=0`).
@@ -122,8 +111,7 @@ extension Handlers {
     }
 
     /// The download address of an export.
-    static func downloadURL(_ e: Export) -> String { Endpoint.listExports.path + "/" + e.id + "/download" }
-
+    static func downloadURL(_ e: Export) -> String { APIPath.root + "/reporting/exports/" + e.id + "/download" }
 }
 
 /// `{ exports: [...] }`.
@@ -135,29 +123,27 @@ struct ExportList: JSONWritable {
     }
 }
 
-/// An open export file read in chunks by position (`pread`); the download closes it when done.
-final class ExportFileHandle: Sendable {
-    static let chunkBytes = 64 << 10
-    let fd: Int32
+/// Gzip-compresses what a response body writes, chunk by chunk: each chunk is flushed (`.sync`) so the client gets
+/// it as it is read, and `finish` writes the gzip trailer. The caller starts and ends the compressor's stream.
+struct GzipBodyWriter: ResponseBodyWriter {
+    var parent: any ResponseBodyWriter
+    let compressor: any NIOCompressor
 
-    init(fd: Int32) { self.fd = fd }
-
-    /// Up to `count` bytes at `offset` (empty at the end of the file).
-    func read(at offset: Int64, count: Int) throws -> ByteBuffer {
-        var buffer = ByteBuffer()
-        buffer.reserveCapacity(count)
-        try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { raw in
-            while true {
-                let r = pread(fd, raw.baseAddress, count, off_t(offset))
-                if r < 0 && errno == EINTR { continue }
-                guard r >= 0 else { throw StoreError.io(path: "export file", operation: "pread", errno: errno) }
-                return r
-            }
-        }
-        return buffer
+    mutating func write(_ buffer: ByteBuffer) async throws {
+        var chunk = buffer
+        var out = ByteBuffer()
+        out.reserveCapacity(compressor.maxSize(from: chunk) + 64)
+        try compressor.streamDeflate(from: &chunk, to: &out, flush: .sync)
+        if out.readableBytes > 0 { try await parent.write(out) }
     }
 
-    func close() { Glibc.close(fd) }
+    consuming func finish(_ trailingHeaders: HTTPFields?) async throws {
+        var tail = ByteBuffer()
+        tail.reserveCapacity(1024)
+        try compressor.finishDeflate(to: &tail)
+        try await parent.write(tail)
+        try await parent.finish(trailingHeaders)
+    }
 }
 
 /// The JSON body of `POST reporting/exports`, read strictly: unknown members and wrong types are 400s naming them.

@@ -2,18 +2,26 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 
-extension Handlers {
+/// The web console: its page and its static files, without a key (the page asks for one).
+struct ConsoleRoutes: Sendable {
+    typealias Context = APIRequestContext
+
+    func addRoutes(to group: RouterGroup<Context>) {
+        group.get("console", use: console)
+        group.get("console/:file", use: consoleAsset)
+    }
+
     /// What the console's pages may load: only this server (scripts, styles, API calls); no inline script, no frames.
     static let consoleSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
         + "connect-src 'self'; img-src 'self' data: blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
     /// `GET /console`: the console page (no key: the page asks for one and keeps it in the tab's session storage).
-    func console(_ request: Request, _ context: APIRequestContext) throws -> Response {
+    @Sendable func console(_ request: Request, context: Context) throws -> Response {
         try consoleFile("index.html")
     }
 
     /// `GET /console/{file}`: the console's script and style sheet.
-    func consoleAsset(_ request: Request, _ context: APIRequestContext) throws -> Response {
+    @Sendable func consoleAsset(_ request: Request, context: Context) throws -> Response {
         guard let name = context.parameters.get("file"), name != "index.html" else { throw Problem(.notFound, "no such console file") }
         return try consoleFile(name)
     }

@@ -3,10 +3,26 @@ import TallyAnalytics
 import TallyQuery
 import TallyStore
 
-extension Handlers {
+/// Statistics: the usage report, cost breakdowns and the price table costs are computed with.
+struct StatisticsRoutes: Sendable {
+    typealias Context = AuthenticatedContext
+    let analytics: Analytics
+    let metrics: ServerMetrics
+
+    func addRoutes(to group: RouterGroup<Context>) {
+        group.get("statistics/usage", use: usage)
+        group.get("statistics/cost", use: cost)
+        group.get("pricing", use: pricing)
+    }
+
+    /// `GET pricing`: the price table (per model, its prices with their effective dates); any key.
+    @Sendable func pricing(_ request: Request, context: Context) throws -> Response {
+        _ = try QueryParameters(request, allowed: [])
+        return JSONCoding.response(analytics.pricing())
+    }
+
     /// `GET statistics/usage`: `{ scope, window, totals, series, signals, provenance }`.
-    func usage(_ request: Request, _ context: APIRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func usage(_ request: Request, context: Context) async throws -> Response {
         let started = monotonicSeconds()
         let q = try QueryParameters(request, allowed: ["tenant_id", "from", "to", "resolution", "scope", "project_id", "environment"])
         let usage = UsageRequest(
@@ -14,7 +30,7 @@ extension Handlers {
             resolution: try q.choice("resolution", as: Resolution.self) ?? .day,
             scope: try q.choice("scope", as: UsageScope.self) ?? .org,
             projectID: try q.single("project_id"), environment: try q.single("environment"))
-        let report = try await analytics.usage(usage, principal: principal)
+        let report = try await analytics.usage(usage, principal: context.principal)
         let response = JSONCoding.response(report)
         metrics.recordQuery(endpoint: "usage", seconds: monotonicSeconds() - started)
         return response
@@ -24,8 +40,7 @@ extension Handlers {
     static let filterParameters: [(name: String, dimension: Dimension)] = Dimension.allCases.map { ($0.fieldName, $0) }
 
     /// `GET statistics/cost`: a breakdown by `group_by`, or the summary without it.
-    func cost(_ request: Request, _ context: APIRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func cost(_ request: Request, context: Context) async throws -> Response {
         let started = monotonicSeconds()
         let allowed = Set(["tenant_id", "from", "to", "group_by", "limit", "order", "resolution", "trailing_days"])
             .union(Self.filterParameters.map(\.name))
@@ -56,7 +71,7 @@ extension Handlers {
             filters: filters, limit: try q.integer("limit", in: 1...analytics.options.maxLimit), order: order,
             resolution: try q.choice("resolution", as: Resolution.self),
             trailingDays: try q.integer("trailing_days", in: 1...Query.maxTrailingDays))
-        let answer = try await analytics.cost(cost, principal: principal)
+        let answer = try await analytics.cost(cost, principal: context.principal)
         let response = JSONCoding.response(answer)
         metrics.recordQuery(endpoint: "cost", seconds: monotonicSeconds() - started)
         return response

@@ -3,10 +3,17 @@ import Hummingbird
 import NIOCore
 import TallyAnalytics
 
-extension Handlers {
+/// The monthly report.
+struct ReportRoutes: Sendable {
+    typealias Context = AuthenticatedContext
+    let analytics: Analytics
+
+    func addRoutes(to group: RouterGroup<Context>) {
+        group.get("reports/monthly", use: monthlyReport)
+    }
+
     /// `GET reports/monthly?month=YYYY-MM&format=json|csv|html`: a tenant's month (admins name `tenant_id` or `tenant`).
-    func monthlyReport(_ request: Request, _ context: APIRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+    @Sendable func monthlyReport(_ request: Request, context: Context) async throws -> Response {
         let q = try QueryParameters(request, allowed: ["tenant_id", "tenant", "month", "format"])
         // `tenant` is accepted as another name of `tenant_id` (report links are written by hand).
         let tenantID = try q.single("tenant_id")
@@ -19,7 +26,7 @@ extension Handlers {
         }
         let format = try q.single("format") ?? "json"
         guard ["json", "csv", "html"].contains(format) else { throw Problem.invalidParameter("format", "must be one of json, csv, html") }
-        let report = try await analytics.monthlyReport(month: month, tenantID: tenantID ?? alias, principal: principal)
+        let report = try await analytics.monthlyReport(month: month, tenantID: tenantID ?? alias, principal: context.principal)
         let name = "tally-\(report.tenant)-\(report.month)"
         switch format {
         case "csv":
