@@ -1,11 +1,10 @@
 import ArgumentParser
 import TallyStore
 import TallySynthetic
+import TallyText
 
 #if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
 #endif
 
 /// `tally generate`: seeded, realistic synthetic cost records as CSV or NDJSON.

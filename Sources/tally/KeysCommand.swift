@@ -1,6 +1,7 @@
 import ArgumentParser
 import TallyAnalytics
 import TallyStore
+import TallyText
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -144,7 +145,7 @@ struct KeysCommand: ParsableCommand {
             defer { try? store.close() }
             let analytics = Analytics(store: store, catalog: catalog)
             let tenant = try analytics.largestTenant() ?? "demo"
-            let newest = analytics.newestRecord(tenant: tenant) ?? wallClockMillis()
+            let newest = analytics.newestRecord(tenant: tenant) ?? TimeSource.systemWallMillis()
             let to = TimeUnit.dayStart(newest) + TimeUnit.dayMillis
             let admin = try catalog.createKey(tenant: nil, role: .admin)
             let reader = try catalog.createKey(tenant: tenant, role: .reader)

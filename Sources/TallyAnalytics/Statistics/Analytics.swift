@@ -56,7 +56,8 @@ public final class Analytics: Sendable {
     public let options: AnalyticsOptions
     let engine: QueryEngine
     let pool: BlockingPool
-    let clock: @Sendable () -> Int64
+    /// Where "now" comes from (tests pin it).
+    public let clock: TimeSource
     let closed = Mutex(false)
     /// Idempotency keys being answered now (`scope NUL key`).
     let inFlight = Mutex(Set<String>())
@@ -65,9 +66,8 @@ public final class Analytics: Sendable {
     /// Export jobs running in the background, by export id.
     let exportJobs = Mutex([String: Task<Void, Never>]())
 
-    /// Services over `store` and `catalog`; `clock` gives "now" in ms UTC (tests pin it).
-    public init(store: Store, catalog: Catalog, options: AnalyticsOptions = AnalyticsOptions(),
-                clock: @escaping @Sendable () -> Int64 = wallClockMillis) {
+    /// Services over `store` and `catalog`; `clock` gives "now" (tests pin it).
+    public init(store: Store, catalog: Catalog, options: AnalyticsOptions = AnalyticsOptions(), clock: TimeSource = .system) {
         self.store = store
         self.catalog = catalog
         self.options = options
@@ -76,8 +76,14 @@ public final class Analytics: Sendable {
         self.clock = clock
     }
 
+    /// Services over `store` and `catalog` whose wall clock is `clock` (ms UTC); monotonic time is the system's.
+    public convenience init(store: Store, catalog: Catalog, options: AnalyticsOptions = AnalyticsOptions(),
+                            clock: @escaping @Sendable () -> Int64) {
+        self.init(store: store, catalog: catalog, options: options, clock: TimeSource(wallMillis: clock))
+    }
+
     /// Now, ms UTC.
-    public var now: Int64 { clock() }
+    public var now: Int64 { clock.wallMillis() }
 
     /// Whether `close()` has run.
     public var isClosed: Bool { closed.withLock { $0 } || !store.isOpen }

@@ -5,6 +5,7 @@ import Hummingbird
 import NIOCore
 import TallyAnalytics
 import TallyStore
+import TallyText
 
 #if canImport(Glibc)
 import Glibc

@@ -39,11 +39,11 @@ extension Handlers {
         guard !body.isEmpty else { throw Self.noRecords }
 
         let ingest: @Sendable () async throws -> IdempotentAnswer = { [analytics, metrics] in
-            let started = monotonicSeconds()
+            let started = analytics.clock.monotonicSeconds()
             let receipt = try await analytics.ingest(body, format: format, principal: principal, skipInvalid: skipInvalid)
             // Blank lines, a CSV header alone or `[]` hold no records, like an empty body, and get its answer.
             if receipt.received == 0 && receipt.errorCount == 0 { throw Self.noRecords }
-            metrics.recordIngest(receipt, seconds: monotonicSeconds() - started)
+            metrics.recordIngest(receipt, seconds: analytics.clock.monotonicSeconds() - started)
             if receipt.stored {
                 let buffer = JSONCoding.encode(receipt)
                 return IdempotentAnswer(fingerprint: [], status: 200, contentType: "application/json",

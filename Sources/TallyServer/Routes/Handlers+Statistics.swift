@@ -7,7 +7,7 @@ extension Handlers {
     /// `GET statistics/usage`: `{ scope, window, totals, series, signals, provenance }`.
     func usage(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
-        let started = monotonicSeconds()
+        let started = analytics.clock.monotonicSeconds()
         let q = try QueryParameters(request, allowed: ["tenant_id", "from", "to", "resolution", "scope", "project_id", "environment"])
         let usage = UsageRequest(
             tenantID: try q.single("tenant_id"), from: try q.time("from"), to: try q.time("to"),
@@ -16,7 +16,7 @@ extension Handlers {
             projectID: try q.single("project_id"), environment: try q.single("environment"))
         let report = try await analytics.usage(usage, principal: principal)
         let response = JSONCoding.response(report)
-        metrics.recordQuery(endpoint: "usage", seconds: monotonicSeconds() - started)
+        metrics.recordQuery(endpoint: "usage", seconds: analytics.clock.monotonicSeconds() - started)
         return response
     }
 
@@ -26,7 +26,7 @@ extension Handlers {
     /// `GET statistics/cost`: a breakdown by `group_by`, or the summary without it.
     func cost(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
-        let started = monotonicSeconds()
+        let started = analytics.clock.monotonicSeconds()
         let allowed = Set(["tenant_id", "from", "to", "group_by", "limit", "order", "resolution", "trailing_days"])
             .union(Self.filterParameters.map(\.name))
         let q = try QueryParameters(request, allowed: allowed)
@@ -58,7 +58,7 @@ extension Handlers {
             trailingDays: try q.integer("trailing_days", in: 1...Query.maxTrailingDays))
         let answer = try await analytics.cost(cost, principal: principal)
         let response = JSONCoding.response(answer)
-        metrics.recordQuery(endpoint: "cost", seconds: monotonicSeconds() - started)
+        metrics.recordQuery(endpoint: "cost", seconds: analytics.clock.monotonicSeconds() - started)
         return response
     }
 }
