@@ -111,10 +111,14 @@ struct KeysCommand: ParsableCommand {
                 }
                 values = try makeKeys(catalog)
                 let text = values.map { "\($0.0)=\($0.1)" }.joined(separator: "\n") + "\n"
-                let fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-                guard fd >= 0 else { throw ValidationError("cannot write \(file)") }
-                _ = text.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, $0.count - 1) }
-                close(fd)
+                let directory = file.lastIndex(of: "/").map { String(file[..<$0]) } ?? "."
+                do {
+                    try FileIO.publish(file, directory: directory.isEmpty ? "/" : directory, mode: 0o600) { fd, path in
+                        try FileIO.writeAll(fd, Array(text.utf8), path: path)
+                    }
+                } catch {
+                    throw ValidationError("cannot write \(file): \(error)")
+                }
             }
             let v = Dictionary(values, uniquingKeysWith: { a, _ in a })
             let base = "http://\(host):\(port)/api/v1/analytics"
