@@ -11,6 +11,7 @@ let package = Package(
     name: "tally",
     // Linux only: Tally calls Glibc directly (see README, "Requirements"). No `platforms` entry, so nothing claims macOS.
     products: [
+        .library(name: "TallyText", targets: ["TallyText"]),
         .library(name: "TallyStore", targets: ["TallyStore"]),
         .library(name: "TallySynthetic", targets: ["TallySynthetic"]),
         .library(name: "TallyQuery", targets: ["TallyQuery"]),
@@ -46,20 +47,26 @@ let package = Package(
             name: "CTallySQLite",
             linkerSettings: [.linkedLibrary("sqlite3")]
         ),
+        // The text codecs every layer writes with: JSON, CSV (records and spreadsheet cells), cents, RFC 3339 times.
+        // No dependencies, so the store and everything above share one of each.
+        .target(
+            name: "TallyText",
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "TallyStore",
-            dependencies: ["CLZ4", "CTallyPrefetch"],
+            dependencies: ["CLZ4", "CTallyPrefetch", "TallyText"],
             swiftSettings: swiftSettings
         ),
         // The synthetic record generator (`tally generate`, benchmarks and tests); not part of the store.
         .target(
             name: "TallySynthetic",
-            dependencies: ["TallyStore"],
+            dependencies: ["TallyStore", "TallyText"],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "TallyQuery",
-            dependencies: ["TallyStore"],
+            dependencies: ["TallyStore", "TallyText"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -67,6 +74,7 @@ let package = Package(
             dependencies: [
                 "TallyQuery",
                 "TallyStore",
+                "TallyText",
                 "CTallySQLite",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -79,6 +87,7 @@ let package = Package(
                 "TallyAnalytics",
                 "TallyQuery",
                 "TallyStore",
+                "TallyText",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -101,6 +110,7 @@ let package = Package(
                 "TallyAnalytics",
                 "TallyServer",
                 "TallySynthetic",
+                "TallyText",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -108,18 +118,23 @@ let package = Package(
         ),
         .target(
             name: "TallyTestSupport",
-            dependencies: ["TallyStore", "TallyQuery", "TallySynthetic"],
+            dependencies: ["TallyStore", "TallyQuery", "TallySynthetic", "TallyText"],
             path: "Tests/TallyTestSupport",
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "TallyTextTests",
+            dependencies: ["TallyText"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "TallyStoreTests",
-            dependencies: ["TallyStore", "TallySynthetic", "TallyTestSupport"],
+            dependencies: ["TallyStore", "TallySynthetic", "TallyTestSupport", "TallyText"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "TallySyntheticTests",
-            dependencies: ["TallySynthetic", "TallyStore", "TallyTestSupport"],
+            dependencies: ["TallySynthetic", "TallyStore", "TallyTestSupport", "TallyText"],
             swiftSettings: swiftSettings
         ),
         // Runs the real `tally` executable, found next to the test bundle (.build/<config>/tally). It does not depend
@@ -127,18 +142,18 @@ let package = Package(
         // build every target, the executable included, before any test runs.
         .testTarget(
             name: "TallyCLITests",
-            dependencies: ["TallyStore", "TallyQuery", "TallySynthetic", "TallyTestSupport"],
+            dependencies: ["TallyStore", "TallyQuery", "TallySynthetic", "TallyTestSupport", "TallyText"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "TallyQueryTests",
-            dependencies: ["TallyQuery", "TallyStore", "TallySynthetic", "TallyTestSupport"],
+            dependencies: ["TallyQuery", "TallyStore", "TallySynthetic", "TallyTestSupport", "TallyText"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "TallyAnalyticsTests",
             dependencies: [
-                "TallyAnalytics", "TallyQuery", "TallyStore", "TallySynthetic", "TallyTestSupport",
+                "TallyAnalytics", "TallyQuery", "TallyStore", "TallySynthetic", "TallyTestSupport", "TallyText",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
@@ -150,6 +165,7 @@ let package = Package(
                 "TallyAnalytics",
                 "TallyStore",
                 "TallyTestSupport",
+                "TallyText",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "CompressNIO", package: "compress-nio"),

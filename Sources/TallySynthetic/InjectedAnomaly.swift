@@ -1,4 +1,5 @@
 import TallyStore
+import TallyText
 
 /// An anomaly the synthetic generator planted in its data, so tests and demos know what detection should find.
 public struct InjectedAnomaly: Sendable, Hashable, CustomStringConvertible {

@@ -1,7 +1,5 @@
 #if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
 #endif
 
 /// xoshiro256** seeded through SplitMix64: small, fast, and the same stream on every platform.

@@ -2,6 +2,7 @@ import ArgumentParser
 import TallyAnalytics
 import TallyStore
 import TallySynthetic
+import TallyText
 
 /// `tally anomalies detect`: runs anomaly detection over a data directory and prints what it found; with the
 /// arguments `tally generate` was given, also what was injected and whether each was found.
@@ -46,7 +47,7 @@ struct AnomaliesCommand: AsyncParsableCommand {
         func run() async throws {
             let generatorOptions = try world.options()
             let endMillis = generatorOptions.end
-            let nowMillis: Int64 = if let now { try Timestamp.parse(now).get() } else if generated { endMillis } else { wallClockMillis() }
+            let nowMillis: Int64 = if let now { try Timestamp.parse(now).get() } else if generated { endMillis } else { TimeSource.systemWallMillis() }
             let s = try store.open(background: false, readOnly: true)
             defer { try? s.close() }
             // Detection over every tenant: a missing part would look like a drop in spend.
@@ -54,9 +55,9 @@ struct AnomaliesCommand: AsyncParsableCommand {
             var options = AnalyticsOptions()
             if let cents = minimumDailyCents { options.anomalyThresholds.minimumDailyNanos = cents * Money.nanosPerCent }
             let analytics = Analytics(store: s, catalog: try Catalog(directory: store.data), options: options, clock: { nowMillis })
-            let started = monotonicSeconds()
+            let started = TimeSource.systemMonotonicSeconds()
             let report = try await analytics.detectAllTenants()
-            let seconds = monotonicSeconds() - started
+            let seconds = TimeSource.systemMonotonicSeconds() - started
             let all = report.tenants.flatMap(\.anomalies)
             let queries = report.tenants.reduce(0) { $0 + $1.queries }
             print("detection: \(report.tenants.count) tenants, \(queries) store queries, \(fixed(seconds, 2)) s")

@@ -2,6 +2,7 @@ import ArgumentParser
 import TallyAnalytics
 import TallyQuery
 import TallyStore
+import TallyText
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -75,42 +76,40 @@ struct ExportCommand: ParsableCommand {
 
     func validate() throws {
         guard AccessPolicy.isValidTenantID(tenant) else { throw ValidationError("--tenant: 1 to 64 characters of A-Z a-z 0-9 . _ : -") }
-        _ = try spec(now: wallClockMillis())
+        _ = try spec(now: TimeSource.systemWallMillis())
     }
 
     func run() throws {
-        let spec = try spec(now: wallClockMillis())
+        let spec = try spec(now: TimeSource.systemWallMillis())
         let s = try store.open(background: false, readOnly: true)
         defer { try? s.close() }
         let analytics = Analytics(store: s, catalog: try Catalog(directory: store.data))
         if !reportMissing(analytics.exportMissing(spec, tenant: tenant), allowPartial: allowPartial, what: "export") { throw ExitCode(1) }
-        let partial = out == "-" ? "-" : out + ".partial"
-        let fd: Int32 = out == "-" ? 1 : open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw ValidationError("cannot create \(partial): \(String(cString: strerror(errno)))") }
         let bound = spec.kind == .records ? s.snapshot().rowBound(tenant: tenant, from: spec.from, to: spec.to) : 0
         var bar = ExportProgress(total: bound)
-        let started = monotonicNow()
+        let started = TimeSource.systemMonotonicSeconds()
         let rows: Int64
+        var bytes = 0
         do {
-            rows = try analytics.writeExport(spec, tenant: tenant, to: fd, allowPartial: allowPartial) { bar.show(rows: $0) }
-            if fd != 1 && fsync(fd) != 0 { throw ValidationError("fsync \(partial): \(String(cString: strerror(errno)))") }
+            if out == "-" {
+                rows = try analytics.writeExport(spec, tenant: tenant, to: 1, allowPartial: allowPartial) { bar.show(rows: $0) }
+            } else {
+                // Published as the server publishes its exports: OUT.partial, fsynced, renamed, directory fsynced.
+                let directory = out.lastIndex(of: "/").map { String(out[..<$0]) } ?? "."
+                (rows, bytes) = try FileIO.publish(out, directory: directory.isEmpty ? "/" : directory, temporary: out + ".partial") { fd, path in
+                    let rows = try analytics.writeExport(spec, tenant: tenant, to: fd, path: path, allowPartial: allowPartial) { bar.show(rows: $0) }
+                    return (rows, try FileIO.fileSize(fd, path: path))
+                }
+            }
         } catch {
             bar.finish()
-            if fd != 1 { close(fd); unlink(partial) }
             printError("export failed: \(error)")
             throw ExitCode(1)
         }
         bar.finish()
-        var bytes = 0
-        if fd != 1 {
-            var st = stat()
-            if fstat(fd, &st) == 0 { bytes = Int(st.st_size) }
-            close(fd)
-            guard rename(partial, out) == 0 else { throw ValidationError("cannot rename \(partial) to \(out): \(String(cString: strerror(errno)))") }
-        }
-        let seconds = max(monotonicNow() - started, 1e-6)
+        let seconds = max(TimeSource.systemMonotonicSeconds() - started, 1e-6)
         printError("exported \(rows) \(spec.kind == .records ? "records" : "rows") of \(tenant) to \(out)"
-            + (fd != 1 ? " (\(formatBytes(bytes)))" : "") + " in \(fixed(seconds, 2)) s (\(Int(Double(rows) / seconds)) rows/s)")
+            + (out != "-" ? " (\(formatBytes(bytes)))" : "") + " in \(fixed(seconds, 2)) s (\(Int(Double(rows) / seconds)) rows/s)")
     }
 }
 
@@ -121,7 +120,7 @@ extension Resolution: ExpressibleByArgument {}
 /// A progress bar on a terminal: `[#####-----] 48% 1234567 rows, 812345 rows/s, ETA 2 s`.
 struct ExportProgress {
     let total: Int
-    let started = monotonicNow()
+    let started = TimeSource.systemMonotonicSeconds()
     var lastDraw = 0.0
     let enabled = isatty(2) == 1
 
@@ -129,7 +128,7 @@ struct ExportProgress {
 
     mutating func show(rows: Int64) {
         guard enabled else { return }
-        let now = monotonicNow()
+        let now = TimeSource.systemMonotonicSeconds()
         guard now - lastDraw >= 0.2 else { return }
         lastDraw = now
         let elapsed = max(now - started, 1e-6)

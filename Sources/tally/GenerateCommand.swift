@@ -1,11 +1,10 @@
 import ArgumentParser
 import TallyStore
 import TallySynthetic
+import TallyText
 
 #if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
 #endif
 
 /// `tally generate`: seeded, realistic synthetic cost records as CSV or NDJSON.
@@ -43,8 +42,8 @@ struct GenerateCommand: ParsableCommand {
         if describe { printDescription(generator) }
 
         let fd = out == "-" ? STDOUT_FILENO : try FileIO.open(out, O_WRONLY | O_CREAT | O_TRUNC)
-        defer { if fd != STDOUT_FILENO { close(fd) } }
-        var writer = RecordWriter(format: RecordFileFormat(rawValue: format)!, fileDescriptor: fd)
+        defer { if fd != STDOUT_FILENO { FileIO.close(fd) } }
+        var writer = RecordWriter(format: RecordFileFormat(rawValue: format)!, fileDescriptor: fd, path: out == "-" ? "standard output" : out)
         try generator.generate { try writer.write($0) }
         try writer.flush()
     }

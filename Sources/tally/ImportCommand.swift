@@ -45,7 +45,7 @@ struct ImportCommand: ParsableCommand {
 
         let s = try store.open()
         for line in s.openReport { printError("note: \(line)") }
-        let started = monotonicNow()
+        let started = TimeSource.systemMonotonicSeconds()
         let input = ParsingThread(fd: fd, format: format, pricing: prices, total: total, path: file)
         // The first errors to print and how many bad records there were: a file of bad records must not
         // cost memory per error.
@@ -83,7 +83,7 @@ struct ImportCommand: ParsableCommand {
         progress.finish()
         report(errors, rejected: rejected)
         try s.close()
-        let seconds = max(monotonicNow() - started, 1e-6)
+        let seconds = max(TimeSource.systemMonotonicSeconds() - started, 1e-6)
         print("inserted \(inserted), duplicates \(duplicates), rejected \(rejected) in \(fixed(seconds, 2)) s "
             + "(\(Int(Double(parsed + rejected) / seconds)) records/s)")
     }
@@ -180,7 +180,7 @@ func loadPricing(_ path: String?) throws -> PriceTable? {
 /// A one-line progress display on a terminal: rows, MB/s and, when the size is known, ETA.
 struct Progress {
     let total: Int?
-    let started = monotonicNow()
+    let started = TimeSource.systemMonotonicSeconds()
     var bytes = 0
     var lastDraw = 0.0
     let enabled = isatty(2) == 1
@@ -190,7 +190,7 @@ struct Progress {
     mutating func show(bytes read: Int, rows: Int, phase: String) {
         bytes = read
         guard enabled else { return }
-        let now = monotonicNow()
+        let now = TimeSource.systemMonotonicSeconds()
         guard now - lastDraw >= 0.2 else { return }
         lastDraw = now
         let elapsed = max(now - started, 1e-6)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import TallyAnalytics
 import TallyStore
+import TallyText
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -110,10 +111,14 @@ struct KeysCommand: ParsableCommand {
                 }
                 values = try makeKeys(catalog)
                 let text = values.map { "\($0.0)=\($0.1)" }.joined(separator: "\n") + "\n"
-                let fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-                guard fd >= 0 else { throw ValidationError("cannot write \(file)") }
-                _ = text.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, $0.count - 1) }
-                close(fd)
+                let directory = file.lastIndex(of: "/").map { String(file[..<$0]) } ?? "."
+                do {
+                    try FileIO.publish(file, directory: directory.isEmpty ? "/" : directory, mode: 0o600) { fd, path in
+                        try FileIO.writeAll(fd, Array(text.utf8), path: path)
+                    }
+                } catch {
+                    throw ValidationError("cannot write \(file): \(error)")
+                }
             }
             let v = Dictionary(values, uniquingKeysWith: { a, _ in a })
             let base = "http://\(host):\(port)/api/v1/analytics"
@@ -144,7 +149,7 @@ struct KeysCommand: ParsableCommand {
             defer { try? store.close() }
             let analytics = Analytics(store: store, catalog: catalog)
             let tenant = try analytics.largestTenant() ?? "demo"
-            let newest = analytics.newestRecord(tenant: tenant) ?? wallClockMillis()
+            let newest = analytics.newestRecord(tenant: tenant) ?? TimeSource.systemWallMillis()
             let to = TimeUnit.dayStart(newest) + TimeUnit.dayMillis
             let admin = try catalog.createKey(tenant: nil, role: .admin)
             let reader = try catalog.createKey(tenant: tenant, role: .reader)

@@ -2,6 +2,7 @@ import ArgumentParser
 import TallyAnalytics
 import TallyQuery
 import TallyStore
+import TallyText
 
 /// `tally query`: usage series, cost breakdowns and daily baselines, as a table, JSON or CSV.
 struct QueryCommand: ParsableCommand {
@@ -107,7 +108,7 @@ struct QueryCommand: ParsableCommand {
         defer { try? s.close() }
         let engine = QueryEngine(threads: threads)
         var snapshot = s.snapshot()
-        let started = monotonicNow()
+        let started = TimeSource.systemMonotonicSeconds()
         var answer: (result: QueryResult, totals: QueryResult)?
         let totalsQuery = try totalsQuery(query)
         while answer == nil {
@@ -128,7 +129,7 @@ struct QueryCommand: ParsableCommand {
             }
         }
         let (result, totals) = answer!
-        let elapsed = monotonicNow() - started
+        let elapsed = TimeSource.systemMonotonicSeconds() - started
         var missing = result.missing
         for m in totals.missing where !missing.contains(where: { $0.id == m.id }) { missing.append(m) }
         if !reportMissing(missing, allowPartial: allowPartial, what: "query") { throw ExitCode(1) }
@@ -136,9 +137,9 @@ struct QueryCommand: ParsableCommand {
             // Warm runs in this process: the latency without process start and store open.
             var times: [Double] = []
             for _ in 0..<repeats {
-                let t0 = monotonicNow()
+                let t0 = TimeSource.systemMonotonicSeconds()
                 _ = try? engine.run(query, on: snapshot)
-                times.append(monotonicNow() - t0)
+                times.append(TimeSource.systemMonotonicSeconds() - t0)
             }
             times.sort()
             printError("query: median \(fixed(times[times.count / 2] * 1000, 3)) ms, best \(fixed(times[0] * 1000, 3)) ms "
@@ -309,17 +310,15 @@ struct QueryReport {
 
     // MARK: CSV
 
+    /// Through `SpreadsheetCSV`: people open this in spreadsheets, and keys are writer-chosen text.
     func csv() -> String {
         let cols = columns
-        var out = cols.map { Self.csvField($0.name) }.joined(separator: ",") + "\n"
+        var out = SpreadsheetCSV.row(cols.map(\.name)) + "\n"
         for r in 0..<result.rowCount {
-            out += cols.map { Self.csvField($0.cells[r]) }.joined(separator: ",") + "\n"
+            out += SpreadsheetCSV.row(cols.map { $0.cells[r] }) + "\n"
         }
         return out
     }
-
-    /// Through `SpreadsheetCSV`: people open this in spreadsheets, and keys are writer-chosen text.
-    static func csvField(_ s: String) -> String { SpreadsheetCSV.cell(s) }
 
     // MARK: JSON
 

@@ -3,6 +3,7 @@ import TallyAnalytics
 import TallyQuery
 import TallyStore
 import TallyTestSupport
+import TallyText
 import Testing
 
 /// A store, a catalog and the services over them, with "now" set by hand.

@@ -1,5 +1,6 @@
 import TallyAnalytics
 import TallyStore
+import TallyText
 import Testing
 
 @Suite("Anomaly rules on daily series: spike, drift, floors, severity bands")

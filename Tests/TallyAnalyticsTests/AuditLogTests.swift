@@ -2,6 +2,7 @@ import Foundation
 import TallyAnalytics
 import TallyStore
 import TallyTestSupport
+import TallyText
 import Testing
 
 @Suite("Audit log: every catalog change with its before and after, atomically")

@@ -1,5 +1,6 @@
 import TallyAnalytics
 import TallyStore
+import TallyText
 import Testing
 
 @Suite("Budget periods, burn rate and projection")

@@ -1,6 +1,7 @@
 import TallyAnalytics
 import TallyStore
 import TallyTestSupport
+import TallyText
 import Testing
 
 @Suite("Catalog: policy reservations")

@@ -1,4 +1,5 @@
 import Foundation
+import TallyText
 import Testing
 import TallyTestSupport
 @testable import TallyStore

@@ -1,3 +1,4 @@
+import TallyText
 import Testing
 import TallyStore
 import TallySynthetic

@@ -4,6 +4,7 @@ import HummingbirdTesting
 import NIOCore
 import TallyAnalytics
 import TallyStore
+import TallyText
 import Testing
 @testable import TallyServer
 

@@ -6,6 +6,7 @@ import NIOCore
 import TallyAnalytics
 import TallyServer
 import TallyStore
+import TallyText
 import Testing
 
 /// Issue 11 item 8: the CSV files people open in a spreadsheet carry no formula from a writer's strings.

@@ -7,6 +7,7 @@ import TallyAnalytics
 @testable import TallyServer
 import TallyStore
 import TallyTestSupport
+import TallyText
 import Testing
 
 let exportsPath = "/api/v1/analytics/reporting/exports"

@@ -5,6 +5,7 @@ import NIOCore
 import TallyAnalytics
 import TallyStore
 import TallyTestSupport
+import TallyText
 import Testing
 
 let monthlyPath = "/api/v1/analytics/reports/monthly"

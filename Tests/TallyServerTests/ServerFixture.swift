@@ -9,6 +9,7 @@ import TallyServer
 import TallyStore
 import TallyTestSupport
 import Synchronization
+import TallyText
 import Testing
 
 /// A fresh data directory with a store, a catalog, keys for two tenants and an admin, and a few known records.
@@ -45,8 +46,7 @@ final class ServerFixture: @unchecked Sendable {
         options.maxBuckets = maxBuckets
         options.pricing = pricing
         options.allowPrivateWebhooks = allowPrivateWebhooks
-        let clock = self.clock
-        analytics = Analytics(store: store, catalog: catalog, options: options, clock: { clock.now })
+        analytics = Analytics(store: store, catalog: catalog, options: options, clock: clock.timeSource)
         var configuration = ServerConfiguration()
         configuration.maxBodyBytes = maxBodyBytes
         configuration.port = 0
@@ -107,15 +107,29 @@ final class ServerFixture: @unchecked Sendable {
     }
 }
 
-/// A clock tests set by hand.
+/// A clock tests set by hand: wall time always; monotonic time once `pinMonotonic` is called (until then the
+/// system's, so latencies stay real).
 final class TestClock: Sendable {
     private let value: Mutex<Int64>
+    private let monotonic = Mutex<Double?>(nil)
 
     init(_ start: Int64) { value = Mutex(start) }
 
     var now: Int64 { value.withLock { $0 } }
 
     func set(_ millis: Int64) { value.withLock { $0 = millis } }
+
+    /// Pins monotonic time at `seconds`.
+    func pinMonotonic(_ seconds: Double) { monotonic.withLock { $0 = seconds } }
+
+    /// Moves pinned monotonic time on by `seconds`.
+    func advanceMonotonic(_ seconds: Double) { monotonic.withLock { $0! += seconds } }
+
+    /// This clock as the services' time source.
+    var timeSource: TimeSource {
+        TimeSource(wallMillis: { self.now },
+                   monotonicSeconds: { self.monotonic.withLock { $0 } ?? TimeSource.systemMonotonicSeconds() })
+    }
 }
 
 /// A logger that keeps expected failures (a closed store, say) out of the test output.

@@ -346,4 +346,35 @@ import TallyTestSupport
         defer { try? store.close() }
         #expect(try store.snapshot().records().count == records.count)
     }
+
+    @Test("a compaction whose rename fails (merged part or manifest) changes nothing; no temporary is left; a later one succeeds",
+          arguments: [".part", "MANIFEST"])
+    func failedCompactionRename(target: String) throws {
+        let dir = try TemporaryDirectory()
+        defer { FaultInjection.remove(under: dir.path + "/"); dir.remove() }
+        var store = try Store(path: dir.path, options: Self.options())
+        for tag in ["a", "b", "c"] {
+            _ = try store.append(Self.batch(tag, 40))
+            try store.flush()
+        }
+        let before = sorted(try store.snapshot().records())
+        let parts = store.stats().parts
+        Self.inject(dir, .rename, .fail(errno: EIO), contains: target)
+        let error = #expect(throws: StoreError.self) { try store.compact() }
+        #expect(error.map(Self.errnoOf) == EIO)
+        #expect(FaultInjection.remove(under: dir.path + "/") == 1)
+        #expect(sorted(try store.snapshot().records()) == before)
+        #expect(store.stats().parts == parts)
+        #expect(!FileIO.list(dir.path + "/parts").contains { $0.hasSuffix(".tmp") })
+        #expect(!FileIO.exists(dir.path + "/MANIFEST.tmp"))
+        try store.close()
+
+        store = try Store(path: dir.path, options: Self.options())
+        defer { try? store.close() }
+        #expect(sorted(try store.snapshot().records()) == before)
+        #expect(store.stats().parts == parts)
+        #expect(store.verify().isEmpty)
+        #expect(try store.compact() == 2, "one merge per tenant")
+        #expect(sorted(try store.snapshot().records()) == before)
+    }
 }

@@ -1,3 +1,4 @@
+import TallyText
 import Testing
 @testable import TallyStore
 

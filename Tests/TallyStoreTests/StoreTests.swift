@@ -1,3 +1,4 @@
+import TallyText
 import Testing
 import TallyTestSupport
 @testable import TallyStore

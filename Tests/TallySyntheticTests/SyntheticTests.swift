@@ -1,5 +1,6 @@
 import Foundation
 import TallyTestSupport
+import TallyText
 import Testing
 @testable import TallyStore
 @testable import TallySynthetic
@@ -227,24 +228,6 @@ import Testing
     @Test func csvHeaderAloneForNoRecords() throws {
         #expect(try written([], .csv) == RecordWriter.fieldNames.joined(separator: ",") + "\n")
         #expect(try written([], .ndjson) == "")
-    }
-
-    @Test func fastFormattersMatchTimestampAndMoney() {
-        var rng = Xoshiro256(seed: 9)
-        var buf = [UInt8](repeating: 0, count: 64)
-        var formatter = RecordWriter.TimestampFormatter()
-        let millis: [Int64] = [0, 1, 86_399_999, 951_782_400_000, 4_102_444_800_000, 253_402_300_799_999, 253_402_300_800_000]
-            + (0..<2000).map { _ in Int64(rng.below(4_200_000_000_000)) }
-        for m in millis {
-            let n = buf.withUnsafeMutableBytes { formatter.format(m, into: $0.baseAddress!) }
-            #expect(String(decoding: buf[..<n], as: UTF8.self) == Timestamp.format(m))
-        }
-        let nanos: [Int64] = [0, 1, 9_999_999, 10_000_000, -1, -123_456_789, Money.maxNanos, .max]
-            + (0..<2000).map { _ in Int64(rng.below(1 << 50)) }
-        for v in nanos {
-            let n = buf.withUnsafeMutableBytes { RecordWriter.TextEncoding.cents(v, into: $0.baseAddress!) }
-            #expect(String(decoding: buf[..<n], as: UTF8.self) == Money.formatCents(v))
-        }
     }
 
     // MARK: Test support

@@ -1,5 +1,6 @@
 import TallyStore
 import TallySynthetic
+import TallyText
 
 /// Seeded random cost records for property tests, with knobs for the awkward cases: late rows,
 /// resent request ids and edge values.

@@ -3,8 +3,6 @@ import TallyStore
 
 #if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
 #endif
 
 /// A fresh, uniquely named directory under `/tmp` (mkdtemp) for one test.

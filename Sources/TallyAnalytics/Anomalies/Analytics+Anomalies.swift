@@ -1,5 +1,6 @@
 import TallyQuery
 import TallyStore
+import TallyText
 
 /// The outcome of detection for one tenant.
 public struct TenantDetection: Sendable, JSONWritable {

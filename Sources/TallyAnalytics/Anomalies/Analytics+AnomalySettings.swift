@@ -1,4 +1,5 @@
 import TallyStore
+import TallyText
 
 /// A tenant's anomaly thresholds as the API shows them (factors as decimals, the floor in cents).
 public struct AnomalySettingsView: Sendable, JSONWritable {

@@ -1,5 +1,6 @@
 import TallyQuery
 import TallyStore
+import TallyText
 
 /// One budget's utilisation, as usage signals show it.
 public struct BudgetUtilisation: Sendable, JSONWritable {

@@ -1,4 +1,5 @@
 import TallyStore
+import TallyText
 
 /// The four anomaly rules of DESIGN.md section 5.
 public enum AnomalyType: String, Sendable, CaseIterable {

@@ -1,5 +1,6 @@
 import TallyQuery
 import TallyStore
+import TallyText
 
 /// An audit question: the entries of a window, narrowed by entity and action, one page at a time.
 public struct AuditRequest: Sendable {

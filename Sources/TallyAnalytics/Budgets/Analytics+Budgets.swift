@@ -1,5 +1,6 @@
 import TallyQuery
 import TallyStore
+import TallyText
 
 /// A budget as the API shows it: its settings and where it stands in the current period.
 public struct BudgetView: Sendable, JSONWritable {

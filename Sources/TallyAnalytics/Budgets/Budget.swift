@@ -1,5 +1,6 @@
 import TallyQuery
 import TallyStore
+import TallyText
 
 /// A spending limit of a tenant, one of its features or one of its users, per UTC day or month.
 public struct Budget: Sendable, Equatable {

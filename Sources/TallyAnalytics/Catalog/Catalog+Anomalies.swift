@@ -1,5 +1,6 @@
 import GRDB
 import TallyStore
+import TallyText
 
 /// A rule that held in one detection run, with its drivers: what `Catalog.recordDetection` turns into episodes.
 struct AnomalyFinding: Sendable {

@@ -1,4 +1,5 @@
 import GRDB
+import TallyText
 
 /// One change in the audit log: who changed which entity, when, and the entity before and after (JSON).
 public struct AuditEntry: Sendable, Equatable, JSONWritable {

@@ -1,4 +1,5 @@
 import GRDB
+import TallyText
 
 extension Catalog {
     /// Stores a new budget and audits it as made by `actor`; `alreadyExists` when the tenant has one for the same

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import TallyStore
 
 /// The first answer to a request sent with an `Idempotency-Key`, kept so a retry gets the same answer.
 public struct IdempotentAnswer: Sendable, Equatable {
@@ -29,7 +30,7 @@ extension Catalog {
     public static let idempotencyRetentionMillis: Int64 = 24 * 3_600_000
 
     /// The answer stored for `key` in `scope` (a tenant, or `*` for admin keys), if it is still kept.
-    public func idempotentAnswer(scope: String, key: String, now: Int64 = wallClockMillis()) throws -> IdempotentAnswer? {
+    public func idempotentAnswer(scope: String, key: String, now: Int64 = TimeSource.systemWallMillis()) throws -> IdempotentAnswer? {
         try pool.read { db in
             try Row.fetchOne(
                 db,

@@ -1,5 +1,6 @@
 import GRDB
 import TallyStore
+import TallyText
 
 extension Catalog {
     /// The incident `anomaly` joins: the tenant's unresolved incident with an anomaly whose days overlap or touch its

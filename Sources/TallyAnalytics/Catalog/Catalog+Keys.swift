@@ -1,6 +1,8 @@
 import Crypto
 import Foundation
 import GRDB
+import TallyStore
+import TallyText
 
 /// An API key as the catalog lists it: never its secret, which is shown once at creation and stored hashed.
 public struct APIKey: Sendable, Hashable {
@@ -39,7 +41,7 @@ extension Catalog {
     /// Creates a key; returns it with its secret, which is not stored and cannot be shown again.
     ///
     /// Admin keys have no tenant; reader and writer keys need one. The creation is audited as made by `actor`.
-    public func createKey(tenant: String?, role: Role, now: Int64 = wallClockMillis(),
+    public func createKey(tenant: String?, role: Role, now: Int64 = TimeSource.systemWallMillis(),
                           actor: String = Catalog.cliActor) throws -> (key: APIKey, secret: String) {
         switch (role, tenant) {
         case (.admin, .some):
@@ -95,7 +97,7 @@ extension Catalog {
     /// Revokes the key `id` (a key already revoked keeps its first revocation time); nil when there is no such key.
     /// A revocation that changes the key is audited as made by `actor`.
     @discardableResult
-    public func revokeKey(id: String, now: Int64 = wallClockMillis(), actor: String = Catalog.cliActor) throws -> APIKey? {
+    public func revokeKey(id: String, now: Int64 = TimeSource.systemWallMillis(), actor: String = Catalog.cliActor) throws -> APIKey? {
         func fetch(_ db: Database) throws -> APIKey? {
             try Row.fetchOne(db, sql: "SELECT id, tenant_id, role, created_at, revoked_at FROM api_keys WHERE id = ?", arguments: [id])
                 .flatMap { row in

@@ -1,5 +1,6 @@
 import GRDB
 import TallyStore
+import TallyText
 
 extension Catalog {
     /// Checks a reservation against `budgets` (each with its spend in the current period, read from the store just

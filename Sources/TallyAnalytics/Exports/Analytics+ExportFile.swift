@@ -1,6 +1,7 @@
 import Foundation
 import TallyQuery
 import TallyStore
+import TallyText
 
 extension Analytics {
     /// The unreadable parts that may hold rows of an export of `tenant` in `spec`'s window.
@@ -8,7 +9,8 @@ extension Analytics {
         store.snapshot().missing(tenants: [tenant], from: spec.from, to: spec.to)
     }
 
-    /// Writes the export `spec` (validated) of `tenant` to the file descriptor `fd`; returns the rows written.
+    /// Writes the export `spec` (validated) of `tenant` to the file descriptor `fd` (the file at `path`, when
+    /// known: errors name it); returns the rows written.
     ///
     /// Records stream out of one store snapshot one granule at a time (`StoreSnapshot.forEachBatch`) through a
     /// 1 MiB `RecordWriter` buffer, so memory stays constant whatever the number of records; the rows are the
@@ -21,7 +23,8 @@ extension Analytics {
     /// before anything is written, unless `allowPartial` (then the caller says what is missing, from
     /// `exportMissing`): an export never silently lacks rows.
     public func writeExport(
-        _ spec: ExportSpec, tenant: String, to fd: Int32, allowPartial: Bool = false, progress: (Int64) -> Void = { _ in }
+        _ spec: ExportSpec, tenant: String, to fd: Int32, path: String? = nil, allowPartial: Bool = false,
+        progress: (Int64) -> Void = { _ in }
     ) throws -> Int64 {
         let snapshot = store.snapshot()
         let missing = snapshot.missing(tenants: [tenant], from: spec.from, to: spec.to)
@@ -32,9 +35,9 @@ extension Analytics {
         switch spec.kind {
         case .records:
             var writer = switch spec.format {
-            case .csv: RecordWriter(format: .csv, fileDescriptor: fd)
-            case .ndjson: RecordWriter(format: .ndjson, fileDescriptor: fd)
-            case .json: RecordWriter.jsonArray(fileDescriptor: fd)
+            case .csv: RecordWriter(format: .csv, fileDescriptor: fd, path: path)
+            case .ndjson: RecordWriter(format: .ndjson, fileDescriptor: fd, path: path)
+            case .json: RecordWriter.jsonArray(fileDescriptor: fd, path: path)
             }
             var rows: Int64 = 0
             try snapshot.forEachBatch(tenant: tenant, from: spec.from, to: spec.to, filters: spec.dimensionFilters) { batch in
@@ -50,7 +53,7 @@ extension Analytics {
             var run = QueryRun(snapshot: snapshot, engine: engine, useRollups: options.useRollups)
             let window = try seriesWindow(from: spec.from, to: spec.to, resolution: resolution, now: now)
             let points = try series(&run, tenants: .one(tenant), filters: spec.dimensionFilters, window: window)
-            var out = AggregateFileWriter(format: spec.format, keys: [], withStart: true, fd: fd)
+            var out = AggregateFileWriter(format: spec.format, keys: [], withStart: true, fd: fd, path: path)
             for p in points { try out.row(keys: [], start: p.start, p.totals) }
             try out.finish()
             progress(Int64(points.count))
@@ -67,7 +70,7 @@ extension Analytics {
             }
             var run = QueryRun(snapshot: snapshot, engine: engine, useRollups: options.useRollups)
             let result = try run.run(query)
-            var out = AggregateFileWriter(format: spec.format, keys: keys.map(\.fieldName), withStart: bucket != .none, fd: fd)
+            var out = AggregateFileWriter(format: spec.format, keys: keys.map(\.fieldName), withStart: bucket != .none, fd: fd, path: path)
             for r in 0..<result.rowCount {
                 try out.row(keys: keys.indices.map { result.keyColumns[$0][r] }, start: bucket != .none ? result.bucketStarts[r] : nil,
                             Totals(result, row: r))
@@ -86,14 +89,17 @@ struct AggregateFileWriter {
     let keys: [String]
     let withStart: Bool
     let fd: Int32
+    /// The file written, for errors (and fault injection).
+    let path: String
     private var buffer: [UInt8] = []
     private var rows = 0
 
-    init(format: ExportFormat, keys: [String], withStart: Bool, fd: Int32) {
+    init(format: ExportFormat, keys: [String], withStart: Bool, fd: Int32, path: String?) {
         self.format = format
         self.keys = keys
         self.withStart = withStart
         self.fd = fd
+        self.path = path ?? "export file"
         buffer.reserveCapacity(1 << 16)
         switch format {
         case .csv:
@@ -135,7 +141,7 @@ struct AggregateFileWriter {
 
     private mutating func flush() throws {
         guard !buffer.isEmpty else { return }
-        try FileIO.writeAll(fd, buffer, path: "export file")
+        try FileIO.writeAll(fd, buffer, path: path)
         buffer.removeAll(keepingCapacity: true)
     }
 

@@ -1,10 +1,6 @@
 import Synchronization
 import TallyStore
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 extension Analytics {
     /// The directory export files are written to.
     public var exportsDirectory: String {
@@ -79,19 +75,21 @@ extension Analytics {
         let running = exportJobs.withLock { Set($0.keys) }
         var expired = 0
         for e in try catalog.exportsDue(now: now) where !running.contains(e.id) {
-            unlink(exportPath(e))
-            unlink(exportPath(e) + ".partial")
+            try? FileIO.remove(exportPath(e))
+            try? FileIO.remove(exportPath(e) + ".partial")
             try catalog.updateExport(id: e.id, status: .expired)
             expired += 1
         }
         for e in try catalog.exportsInProgress() where !running.contains(e.id) {
-            unlink(exportPath(e) + ".partial")
+            try? FileIO.remove(exportPath(e) + ".partial")
             try catalog.updateExport(id: e.id, status: .failed, error: "interrupted: the server stopped while writing it")
         }
         return expired
     }
 
-    /// Writes an export's file (to a `.partial` name, fsynced, then renamed) and records the outcome.
+    /// Writes an export's file and records the outcome. The file is published atomically (`FileIO.publish`: a
+    /// `.partial` name, fsynced, renamed, the directory fsynced): a download never sees part of one, and a failed
+    /// export leaves no file behind.
     func runExport(_ e: Export) async {
         let catalog = self.catalog
         let final = exportPath(e)
@@ -99,27 +97,17 @@ extension Analytics {
         do {
             try await blocking { [self] in
                 try catalog.updateExport(id: e.id, status: .running)
-                if mkdir(exportsDirectory, 0o755) != 0 && errno != EEXIST {
-                    throw StoreError.io(path: exportsDirectory, operation: "mkdir", errno: errno)
+                try FileIO.makeDirectory(exportsDirectory)
+                let (rows, bytes) = try FileIO.publish(final, directory: exportsDirectory, temporary: partial, mode: 0o600) { fd, path in
+                    let rows = try writeExport(e.spec, tenant: e.tenant, to: fd, path: path)
+                    return (rows, Int64(try FileIO.fileSize(fd, path: path)))
                 }
-                let fd = Glibc.open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-                guard fd >= 0 else { throw StoreError.io(path: partial, operation: "open", errno: errno) }
-                let rows: Int64
-                do {
-                    rows = try writeExport(e.spec, tenant: e.tenant, to: fd)
-                    guard fsync(fd) == 0 else { throw StoreError.io(path: partial, operation: "fsync", errno: errno) }
-                } catch {
-                    Glibc.close(fd)
-                    throw error
-                }
-                var st = stat()
-                let bytes = fstat(fd, &st) == 0 ? Int64(st.st_size) : 0
-                Glibc.close(fd)
-                guard rename(partial, final) == 0 else { throw StoreError.io(path: final, operation: "rename", errno: errno) }
                 try catalog.updateExport(id: e.id, status: .ready, rows: rows, bytes: bytes, completedAt: now)
             }
         } catch {
-            unlink(partial)
+            try? FileIO.remove(partial)
+            // Published but not marked ready (the directory fsync or the catalog failed): no one may download it.
+            try? FileIO.remove(final)
             let reason = String(describing: error)
             try? await blocking { try catalog.updateExport(id: e.id, status: .failed, completedAt: self.now, error: reason) }
         }

@@ -1,6 +1,7 @@
 import Foundation
 import TallyQuery
 import TallyStore
+import TallyText
 
 /// What an export holds.
 public enum ExportKind: String, Sendable, Hashable, CaseIterable, Codable {

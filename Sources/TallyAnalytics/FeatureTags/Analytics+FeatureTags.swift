@@ -1,5 +1,6 @@
 import TallyQuery
 import TallyStore
+import TallyText
 
 /// A registered tag with its spend in a window.
 public struct FeatureTagView: Sendable, JSONWritable {

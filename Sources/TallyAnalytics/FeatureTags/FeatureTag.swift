@@ -1,3 +1,5 @@
+import TallyText
+
 /// A registered feature tag of a tenant: the `feature_tag` value its records carry, what it is and who owns it.
 ///
 /// Registration is documentation, not a gate: records with unregistered tags are stored like any other and the

@@ -1,4 +1,5 @@
 import TallyStore
+import TallyText
 
 /// An incident: opened by detection for HIGH anomalies and exceeded budgets, acknowledged and resolved by people.
 ///

@@ -1,4 +1,5 @@
 import TallyStore
+import TallyText
 
 /// What became of a batch of records: how many were stored, which were duplicates, which were rejected and why.
 public struct IngestReceipt: Sendable, JSONWritable {

@@ -1,5 +1,6 @@
 import TallyQuery
 import TallyStore
+import TallyText
 
 /// Where an answer comes from: the store snapshot and what the engine read, the window, how it was
 /// aggregated, and when. Every analytics response carries one.

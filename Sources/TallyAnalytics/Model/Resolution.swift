@@ -1,5 +1,6 @@
 import TallyQuery
 import TallyStore
+import TallyText
 
 /// The width of the buckets of a series: UTC hours or UTC days.
 public enum Resolution: String, Sendable, Hashable, CaseIterable, JSONWritable {

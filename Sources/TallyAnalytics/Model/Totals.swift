@@ -1,5 +1,6 @@
 import TallyQuery
 import TallyStore
+import TallyText
 
 /// Summed measures of a set of records. Cost is exact: integer nano-dollars, shown as a `cost_cents` decimal string.
 public struct Totals: Sendable, Equatable, JSONWritable {

@@ -1,3 +1,5 @@
+import TallyText
+
 /// The time range a response covers: `from <= created_at < to`, and the bucket width of its series.
 public struct Window: Sendable, Equatable, JSONWritable {
     /// Inclusive start, ms UTC.

@@ -1,5 +1,6 @@
 import TallyQuery
 import TallyStore
+import TallyText
 
 /// A planned run to check against the budgets: who runs it, for which feature, at what estimated cost.
 public struct PolicyRequest: Sendable {

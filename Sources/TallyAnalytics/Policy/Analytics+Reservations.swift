@@ -1,6 +1,7 @@
 import Synchronization
 import TallyQuery
 import TallyStore
+import TallyText
 
 /// A reservation as a client asks for it: raw values, checked by `Analytics.reserve`.
 public struct ReservationRequest: Sendable {

@@ -1,3 +1,5 @@
+import TallyText
+
 /// A hold on budget headroom for a planned run: its estimated cost counts against every applicable enforced
 /// budget until it is settled, cancelled, or expires.
 public struct Reservation: Sendable, Equatable {

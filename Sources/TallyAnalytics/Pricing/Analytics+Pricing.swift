@@ -1,4 +1,5 @@
 import TallyStore
+import TallyText
 
 /// `{ configured, currency, models: [{ model, prices: [...] }], generated_at }`: the price table ingestion uses.
 public struct PricingList: Sendable, JSONWritable {

@@ -1,5 +1,6 @@
 import TallyQuery
 import TallyStore
+import TallyText
 
 extension Analytics {
     /// The monthly report of a tenant (a tenant key's own; an admin key names it): see `MonthlyReport`.

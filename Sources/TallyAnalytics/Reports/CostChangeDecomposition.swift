@@ -1,3 +1,5 @@
+import TallyText
+
 /// The change in cost between two periods split into four effects that add up exactly to the change:
 /// volume (requests), tokens per request, model mix and price.
 ///

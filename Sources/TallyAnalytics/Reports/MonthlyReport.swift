@@ -1,5 +1,6 @@
 import TallyQuery
 import TallyStore
+import TallyText
 
 /// A UTC calendar month, `YYYY-MM`.
 public struct ReportMonth: Sendable, Hashable, CustomStringConvertible {

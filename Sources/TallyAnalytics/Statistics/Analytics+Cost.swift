@@ -1,5 +1,6 @@
 import TallyQuery
 import TallyStore
+import TallyText
 
 /// A cost question: a breakdown by `groupBy` keys, or the summary when there are none.
 public struct CostRequest: Sendable {

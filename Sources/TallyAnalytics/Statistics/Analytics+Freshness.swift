@@ -1,5 +1,6 @@
 import TallyQuery
 import TallyStore
+import TallyText
 
 /// How recent the data is: the newest `created_at` stored for the tenants asked about.
 public struct Freshness: Sendable, Equatable, JSONWritable {

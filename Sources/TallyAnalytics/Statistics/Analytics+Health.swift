@@ -1,8 +1,5 @@
 import TallyStore
-
-#if canImport(Glibc)
-import Glibc
-#endif
+import TallyText
 
 /// The result of the health checks: each check with its state, and whether all passed.
 ///
@@ -82,7 +79,7 @@ extension Analytics {
         var checks: [HealthReport.Check] = []
         checks.append(.init(name: "store_open", ok: !isClosed, detail: isClosed ? "the store is closed" : "open"))
         let wal = store.path + "/wal"
-        let writable = access(wal, W_OK) == 0
+        let writable = FileIO.isWritable(wal)
         let condition = store.condition()
         if let failure = condition.walFailure {
             checks.append(.init(name: "wal_writable", ok: false, detail: "writes are refused since \(failure); they resume by themselves "
@@ -92,13 +89,12 @@ extension Analytics {
             checks.append(.init(name: "wal_writable", ok: writable, detail: writable ? "writable" : "the WAL directory is not writable"))
         }
         checks.append(Self.partsCheck(store.missingParts))
-        var fs = statvfs()
-        if statvfs(store.path, &fs) == 0 {
-            let free = Int64(fs.f_bavail) * Int64(fs.f_frsize)
+        do throws(StoreError) {
+            let free = try FileIO.availableBytes(store.path)
             checks.append(.init(name: "disk_space", ok: free >= options.minFreeDiskBytes,
                                 detail: "\(free) bytes free (at least \(options.minFreeDiskBytes) needed)"))
-        } else {
-            checks.append(.init(name: "disk_space", ok: false, detail: "statvfs failed (errno \(errno))"))
+        } catch {
+            checks.append(.init(name: "disk_space", ok: false, detail: "statvfs failed (errno \(error.errno ?? 0))"))
         }
         if condition.degraded {
             let bound = condition.walLosses.allSatisfy(\.exact) ? "" : "at least "
@@ -141,10 +137,7 @@ extension Analytics {
     public func walBytes() -> Int {
         let wal = store.path + "/wal"
         var total = 0
-        for name in FileIO.list(wal) {
-            var st = stat()
-            if stat(wal + "/" + name, &st) == 0 { total += Int(st.st_size) }
-        }
+        for name in FileIO.list(wal) { total += FileIO.fileSize(wal + "/" + name) ?? 0 }
         return total
     }
 }

@@ -1,5 +1,6 @@
 import TallyQuery
 import TallyStore
+import TallyText
 
 /// Which slice of a tenant a usage series covers.
 public enum UsageScope: String, Sendable, Hashable, CaseIterable, JSONWritable {

@@ -56,16 +56,16 @@ public final class Analytics: Sendable {
     public let options: AnalyticsOptions
     let engine: QueryEngine
     let pool: BlockingPool
-    let clock: @Sendable () -> Int64
+    /// Where "now" comes from (tests pin it).
+    public let clock: TimeSource
     let closed = Mutex(false)
     /// When released and expired reservations were last purged from the catalog, ms UTC.
     let reservationsPurgedAt = Mutex(Int64.min)
     /// Export jobs running in the background, by export id.
     let exportJobs = Mutex([String: Task<Void, Never>]())
 
-    /// Services over `store` and `catalog`; `clock` gives "now" in ms UTC (tests pin it).
-    public init(store: Store, catalog: Catalog, options: AnalyticsOptions = AnalyticsOptions(),
-                clock: @escaping @Sendable () -> Int64 = wallClockMillis) {
+    /// Services over `store` and `catalog`; `clock` gives "now" (tests pin it).
+    public init(store: Store, catalog: Catalog, options: AnalyticsOptions = AnalyticsOptions(), clock: TimeSource = .system) {
         self.store = store
         self.catalog = catalog
         self.options = options
@@ -74,8 +74,14 @@ public final class Analytics: Sendable {
         self.clock = clock
     }
 
+    /// Services over `store` and `catalog` whose wall clock is `clock` (ms UTC); monotonic time is the system's.
+    public convenience init(store: Store, catalog: Catalog, options: AnalyticsOptions = AnalyticsOptions(),
+                            clock: @escaping @Sendable () -> Int64) {
+        self.init(store: store, catalog: catalog, options: options, clock: TimeSource(wallMillis: clock))
+    }
+
     /// Now, ms UTC.
-    public var now: Int64 { clock() }
+    public var now: Int64 { clock.wallMillis() }
 
     /// Whether `close()` has run.
     public var isClosed: Bool { closed.withLock { $0 } || !store.isOpen }

@@ -1,4 +1,5 @@
 import TallyStore
+import TallyText
 
 /// Decides, source by source, what a query run reads: prunes parts by tenant, time and filter values,
 /// narrows each part to the rows of `[lo, hi)` with its hour index, answers whole hours from hour totals

@@ -1,4 +1,5 @@
 import TallyStore
+import TallyText
 
 /// One question to the store: which tenants, which time range, which rows, grouped how, summed how,
 /// ordered how, and optionally with trailing daily baselines.

@@ -1,4 +1,5 @@
 import TallyStore
+import TallyText
 
 /// The answer to a `Query`, column by column: one entry per result row in every non-empty column.
 ///

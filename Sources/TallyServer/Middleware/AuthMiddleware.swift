@@ -2,6 +2,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import TallyAnalytics
+import TallyStore
 
 /// Authenticates `Authorization: Bearer <key>` and puts the key's principal in the context, from which the keyed
 /// group makes the `AuthenticatedContext` its handlers get (Hummingbird's child-context pattern:
@@ -39,7 +40,7 @@ struct AuthMiddleware: RouterMiddleware {
 
     /// Counts a refused key; logs the count now and then (the key itself never).
     private func failed(_ context: Context) {
-        if let n = metrics.recordAuthFailure(now: monotonicSeconds()) {
+        if let n = metrics.recordAuthFailure(now: analytics.clock.monotonicSeconds()) {
             context.logger.warning("API key refused", metadata: ["failures_since_last_report": "\(n)"])
         }
     }

@@ -1,12 +1,14 @@
 import TallyAnalytics
 import TallyStore
+import TallyText
 
 /// The monthly report as CSV (one table, a `section` column) and as a printable HTML page.
 enum MonthlyReportRendering {
     // MARK: CSV
 
     /// `section,key,records,input_tokens,output_tokens,total_tokens,cost_cents,share_pct,previous_cost_cents,change_cents`:
-    /// totals, the previous month, each breakdown row, each day, the decomposition and the budgets.
+    /// totals, the previous month, each breakdown row, each day, the decomposition and the budgets. Every cell goes
+    /// through `SpreadsheetCSV`: keys are user ids, feature tags and other writer-chosen text.
     static func csv(_ r: MonthlyReport) -> String {
         var lines = ["section,key,records,input_tokens,output_tokens,total_tokens,cost_cents,share_pct,previous_cost_cents,change_cents"]
         func row(_ section: String, _ key: String, _ t: Totals?, share: Double? = nil, previous: Int64? = nil, change: Int64? = nil) {
@@ -17,7 +19,7 @@ enum MonthlyReportRendering {
                 cells += ["", "", "", "", ""]
             }
             cells += [share.map { String($0) } ?? "", previous.map(Money.formatCents) ?? "", change.map(Money.formatCents) ?? ""]
-            lines.append(cells.map(field).joined(separator: ","))
+            lines.append(cells.map(SpreadsheetCSV.cell).joined(separator: ","))
         }
         row("totals", r.month.description, r.totals, previous: r.previousTotals.costNanos,
             change: r.totals.costNanos - r.previousTotals.costNanos)
@@ -35,21 +37,18 @@ enum MonthlyReportRendering {
         for b in r.budgets {
             lines.append(["budget", "\(b.budget.level.rawValue):\(b.budget.subject):\(b.budget.period.rawValue)", "", "", "", "",
                           Money.formatCents(b.spentNanos), String(b.utilizationPercent), Money.formatCents(b.budget.limitNanos), b.state]
-                .map(field).joined(separator: ","))
+                .map(SpreadsheetCSV.cell).joined(separator: ","))
         }
-        for a in r.events.anomalies { lines.append(["anomaly", a.id, "", "", "", "", "", "", "", "\(a.kind) \(a.severity)"].map(field).joined(separator: ",")) }
-        for i in r.events.incidents { lines.append(["incident", i.id, "", "", "", "", "", "", "", "\(i.status) \(i.severity)"].map(field).joined(separator: ",")) }
+        for a in r.events.anomalies { lines.append(["anomaly", a.id, "", "", "", "", "", "", "", "\(a.kind) \(a.severity)"].map(SpreadsheetCSV.cell).joined(separator: ",")) }
+        for i in r.events.incidents { lines.append(["incident", i.id, "", "", "", "", "", "", "", "\(i.status) \(i.severity)"].map(SpreadsheetCSV.cell).joined(separator: ",")) }
         // An incomplete report says so in the file itself, not only in the JSON form's provenance.
         for m in r.provenance.missing {
             lines.append(["missing", m.fileName, String(m.rows), "", "", "", "", "", "",
                           "unreadable part: hours \(Timestamp.formatSeconds(m.firstHour)) to \(Timestamp.formatSeconds(m.endHour)) are incomplete"]
-                .map(field).joined(separator: ","))
+                .map(SpreadsheetCSV.cell).joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"
     }
-
-    /// Every cell goes through `SpreadsheetCSV`: keys are user ids, feature tags and other writer-chosen text.
-    static func field(_ s: String) -> String { SpreadsheetCSV.cell(s) }
 
     // MARK: HTML
 

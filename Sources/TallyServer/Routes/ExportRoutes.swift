@@ -5,6 +5,7 @@ import Hummingbird
 import NIOCore
 import TallyAnalytics
 import TallyStore
+import TallyText
 
 /// Exports: accepted here, written in the background, polled, then downloaded as a file.
 struct ExportRoutes: Sendable {

@@ -3,6 +3,7 @@ import Hummingbird
 import NIOCore
 import TallyAnalytics
 import TallyStore
+import TallyText
 
 /// One capability of the facade as `_status` lists it.
 struct Capability: JSONWritable {

@@ -41,11 +41,11 @@ struct RecordsRoutes: Sendable {
         let body = try await RequestBodyReader.read(request, limit: configuration.maxBodyBytes)
         guard !body.isEmpty else { throw Self.noRecords }
 
-        let started = monotonicSeconds()
+        let started = analytics.clock.monotonicSeconds()
         let receipt = try await analytics.ingest(body, format: format, principal: context.principal, skipInvalid: skipInvalid)
         // Blank lines, a CSV header alone or `[]` hold no records, like an empty body, and get its answer.
         if receipt.received == 0 && receipt.errorCount == 0 { throw Self.noRecords }
-        metrics.recordIngest(receipt, seconds: monotonicSeconds() - started)
+        metrics.recordIngest(receipt, seconds: analytics.clock.monotonicSeconds() - started)
         if receipt.stored { return JSONCoding.response(receipt) }
         return Problem(
             .invalidRecords,

@@ -23,7 +23,7 @@ struct StatisticsRoutes: Sendable {
 
     /// `GET statistics/usage`: `{ scope, window, totals, series, signals, provenance }`.
     @Sendable func usage(_ request: Request, context: Context) async throws -> Response {
-        let started = monotonicSeconds()
+        let started = analytics.clock.monotonicSeconds()
         let q = try QueryParameters(request, allowed: ["tenant_id", "from", "to", "resolution", "scope", "project_id", "environment"])
         let usage = UsageRequest(
             tenantID: try q.single("tenant_id"), from: try q.time("from"), to: try q.time("to"),
@@ -32,7 +32,7 @@ struct StatisticsRoutes: Sendable {
             projectID: try q.single("project_id"), environment: try q.single("environment"))
         let report = try await analytics.usage(usage, principal: context.principal)
         let response = JSONCoding.response(report)
-        metrics.recordQuery(endpoint: "usage", seconds: monotonicSeconds() - started)
+        metrics.recordQuery(endpoint: "usage", seconds: analytics.clock.monotonicSeconds() - started)
         return response
     }
 
@@ -41,7 +41,7 @@ struct StatisticsRoutes: Sendable {
 
     /// `GET statistics/cost`: a breakdown by `group_by`, or the summary without it.
     @Sendable func cost(_ request: Request, context: Context) async throws -> Response {
-        let started = monotonicSeconds()
+        let started = analytics.clock.monotonicSeconds()
         let allowed = Set(["tenant_id", "from", "to", "group_by", "limit", "order", "resolution", "trailing_days"])
             .union(Self.filterParameters.map(\.name))
         let q = try QueryParameters(request, allowed: allowed)
@@ -73,7 +73,7 @@ struct StatisticsRoutes: Sendable {
             trailingDays: try q.integer("trailing_days", in: 1...Query.maxTrailingDays))
         let answer = try await analytics.cost(cost, principal: context.principal)
         let response = JSONCoding.response(answer)
-        metrics.recordQuery(endpoint: "cost", seconds: monotonicSeconds() - started)
+        metrics.recordQuery(endpoint: "cost", seconds: analytics.clock.monotonicSeconds() - started)
         return response
     }
 }

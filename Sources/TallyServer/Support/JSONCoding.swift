@@ -2,6 +2,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import TallyAnalytics
+import TallyText
 
 /// JSON responses: every body is written by `JSONWriter` (members in a fixed order, exact money and times).
 enum JSONCoding {

@@ -4,6 +4,7 @@ import NIOCore
 import TallyAnalytics
 import TallyQuery
 import TallyStore
+import TallyText
 
 /// An RFC 9457 problem: what the facade answers for every error, as `application/problem+json`.
 ///

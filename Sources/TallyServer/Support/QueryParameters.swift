@@ -2,6 +2,7 @@ import Hummingbird
 import TallyAnalytics
 import TallyQuery
 import TallyStore
+import TallyText
 
 /// The query parameters of one request, read strictly: unknown names, repeated single values and
 /// malformed values are 400 problems naming the parameter.

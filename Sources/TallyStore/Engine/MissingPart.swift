@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import TallyText
 
 /// A part the store cannot read (quarantined, or skipped by a read-only open): whose rows, which hours, how many.
 ///
@@ -100,9 +101,7 @@ package enum QuarantineRecord {
 
     /// Writes the record of a part about to be quarantined (before the part leaves the manifest).
     package static func write(_ e: Manifest.Entry, reason: String, quarantineDirectory: String) throws {
-        var t = timespec()
-        clock_gettime(CLOCK_REALTIME, &t)
-        let bytes = encode(e, reason: reason, at: Int64(t.tv_sec) * 1000 + Int64(t.tv_nsec) / 1_000_000)
+        let bytes = encode(e, reason: reason, at: TimeSource.systemWallMillis())
         try FileIO.writeAtomically(bytes, to: quarantineDirectory + "/" + PartFormat.fileName(e.id) + suffix, directory: quarantineDirectory)
     }
 

@@ -116,7 +116,7 @@ extension Store {
         let headRows = writer.head.rows
         published.withLock {
             for v in views { $0.active[v.tenant] = v }
-            if $0.headStartedAt == nil && headRows > 0 { $0.headStartedAt = monotonicSeconds() }
+            if $0.headStartedAt == nil && headRows > 0 { $0.headStartedAt = TimeSource.systemMonotonicSeconds() }
             $0.headRows = headRows
         }
     }

@@ -181,7 +181,7 @@ public final class BulkLoad {
     /// Deletes what the load wrote and forgets its ids.
     func abort() {
         finished = true
-        for path in writer.abandon() { unlink(path) }
+        for path in writer.abandon() { try? FileIO.remove(path) }
         // The load's ids are in the dedup sets; rebuild them from what is visible.
         try? store.rebuildDeduplicator()
     }

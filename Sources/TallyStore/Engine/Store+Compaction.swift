@@ -43,7 +43,7 @@ extension Store {
             manifest.parts.append(Self.entry(reader))
             try publish(manifest, adding: [reader], removing: gone, unfreezing: nil)
             // Readers holding the old parts keep their mappings; the files go now.
-            for p in chosen { unlink(p.path) }
+            for p in chosen { try? FileIO.remove(p.path) }
             published.withLock { $0.compactions += 1 }
             return true
         }

@@ -37,7 +37,7 @@ extension Store {
         var manifest = maintenance.manifest
         manifest.parts.removeAll { $0.id == p.meta.id }
         try publish(manifest, adding: [], removing: [p.meta.id], unfreezing: nil)
-        rename(p.path, quarantineDirectory + "/" + PartFormat.fileName(p.meta.id))
+        try? FileIO.rename(p.path, to: quarantineDirectory + "/" + PartFormat.fileName(p.meta.id))
         published.withLock {
             $0.quarantined += 1
             if !$0.missing.contains(where: { $0.id == lost.id }) { $0.missing.append(lost) }

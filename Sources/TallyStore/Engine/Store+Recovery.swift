@@ -78,7 +78,7 @@ extension Store {
                 // The record goes first: a part in quarantine/ is never without what it held (if the record cannot
                 // be written, the next open still describes the part from its footer or as unknown).
                 try? QuarantineRecord.write(entry, reason: e.description, quarantineDirectory: path + "/quarantine")
-                rename(p, path + "/quarantine/" + PartFormat.fileName(entry.id))
+                try? FileIO.rename(p, to: path + "/quarantine/" + PartFormat.fileName(entry.id))
                 quarantined.append(entry.id)
             }
         }
@@ -90,7 +90,7 @@ extension Store {
         // Files not in the manifest are leftovers of a seal or merge that did not finish.
         let live = Set(manifest.parts.map { PartFormat.fileName($0.id) })
         for name in FileIO.list(path + "/parts") where !live.contains(name) && !readOnly {
-            unlink(path + "/parts/" + name)
+            try? FileIO.remove(path + "/parts/" + name)
             report.append("removed unfinished part file \(name)")
         }
 
@@ -99,7 +99,7 @@ extension Store {
         let quarantineDirectory = path + "/quarantine"
         let recordedBefore = WALLoss.recorded(in: quarantineDirectory)
         let replay = try WriteAheadLog.replay(directory: path + "/wal", from: manifest.walStart, repair: !readOnly,
-                                              quarantine: readOnly ? nil : quarantineDirectory, now: wallClockMillis()) { batch in
+                                              quarantine: readOnly ? nil : quarantineDirectory, now: TimeSource.systemWallMillis()) { batch in
             if !readOnly {
                 for i in 0..<batch.count {
                     let s = dedup.slot(batch.tenantID(at: i))

@@ -38,7 +38,7 @@ extension Store {
         guard FileIO.exists(partsDir) || FileIO.exists(walDir) else { throw StoreError.io(path: path, operation: "repair", errno: ENOENT) }
         try FileIO.makeDirectory(quarantineDir)
         let lockFD = try FileIO.open(path + "/LOCK", O_RDWR | O_CREAT)
-        defer { Glibc.close(lockFD) }
+        defer { FileIO.close(lockFD) }
         guard Store.lockDirectory(lockFD) else { throw StoreError.locked(path: path) }
 
         if FileIO.exists(manifestPath), let m = try? Manifest.decode(try FileIO.readAll(manifestPath), path: manifestPath) {
@@ -48,17 +48,16 @@ extension Store {
             report.walStart = m.walStart
             return report
         }
-        var t = timespec()
-        clock_gettime(CLOCK_REALTIME, &t)
-        var setAside = quarantineDir + "/repair-\(t.tv_sec)"
+        let seconds = TimeSource.systemWallMillis() / 1000
+        var setAside = quarantineDir + "/repair-\(seconds)"
         var attempt = 1
         while FileIO.exists(setAside) {
             attempt += 1
-            setAside = quarantineDir + "/repair-\(t.tv_sec)-\(attempt)"
+            setAside = quarantineDir + "/repair-\(seconds)-\(attempt)"
         }
         try FileIO.makeDirectory(setAside)
         func move(_ from: String, _ name: String) throws {
-            guard rename(from, setAside + "/" + name) == 0 else { throw StoreError.io(path: from, operation: "rename", errno: errno) }
+            try FileIO.rename(from, to: setAside + "/" + name)
         }
 
         // The WAL's request ids per segment, read before anything moves (a failure here changes nothing).
@@ -74,8 +73,8 @@ extension Store {
         let scratch = setAside + "/wal-scan"
         try FileIO.makeDirectory(scratch)
         defer {
-            for name in FileIO.list(scratch) { unlink(scratch + "/" + name) }
-            rmdir(scratch)
+            for name in FileIO.list(scratch) { try? FileIO.remove(scratch + "/" + name) }
+            try? FileIO.removeDirectory(scratch)
         }
         for seg in segments {
             // One segment at a time (through a link in a scratch directory), read-only, as the open would read it.
@@ -87,7 +86,7 @@ extension Store {
                     keys.append((batch.tenantID(at: i), batch.withRequestIDBytes(at: i) { RequestIDSet.key($0) }))
                 }
             }
-            unlink(link)
+            try? FileIO.remove(link)
             segmentKeys.append((seg, keys))
         }
         // Every part file: ids already used anywhere are never reused.
@@ -113,7 +112,7 @@ extension Store {
                 if let r = reader {
                     try? QuarantineRecord.write(Store.entry(r), reason: "\(error)", quarantineDirectory: quarantineDir)
                 }
-                guard rename(p, quarantineDir + "/" + name) == 0 else { throw StoreError.io(path: p, operation: "rename", errno: errno) }
+                try FileIO.rename(p, to: quarantineDir + "/" + name)
                 report.lines.append("quarantined damaged part \(name): \(error)")
             }
         }

@@ -1,4 +1,5 @@
 import Synchronization
+import TallyText
 
 extension Store {
     /// Seals the head into durable parts now and trims the WAL they cover.

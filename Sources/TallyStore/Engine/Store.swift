@@ -102,7 +102,7 @@ public final class Store: @unchecked Sendable {
             for dir in ["parts", "wal", "quarantine"] { try FileIO.makeDirectory(path + "/" + dir) }
             lockFD = try FileIO.open(path + "/LOCK", O_RDWR | O_CREAT)
             if !Self.lockDirectory(lockFD) {
-                Glibc.close(lockFD)
+                FileIO.close(lockFD)
                 throw StoreError.locked(path: path)
             }
         }
@@ -112,7 +112,7 @@ public final class Store: @unchecked Sendable {
         } catch {
             // deinit does not run for an instance whose init throws: release the directory here, or a failed open (a
             // damaged manifest, a failed replay) would keep it locked until the process exits.
-            if lockFD >= 0 { Glibc.close(lockFD) }
+            if lockFD >= 0 { FileIO.close(lockFD) }
             throw error
         }
         let head = recovered.head
@@ -132,7 +132,7 @@ public final class Store: @unchecked Sendable {
             $0.generation = manifest.generation
             $0.active = views
             $0.headRows = headRows
-            $0.headStartedAt = headRows > 0 ? monotonicSeconds() : nil
+            $0.headStartedAt = headRows > 0 ? TimeSource.systemMonotonicSeconds() : nil
             $0.missing = missing
         }
         if options.background && !readOnly {
@@ -142,7 +142,7 @@ public final class Store: @unchecked Sendable {
     }
 
     deinit {
-        if lockFD >= 0 { Glibc.close(lockFD) }
+        if lockFD >= 0 { FileIO.close(lockFD) }
     }
 
     /// Takes the directory lock, waiting up to ~0.25 s: a child process this process is spawning holds a copy of
@@ -178,7 +178,7 @@ public final class Store: @unchecked Sendable {
         while true {
             let (closed, rows, startedAt, walFailed) = published.withLock { ($0.closed, $0.headRows, $0.headStartedAt, $0.walFailure != nil) }
             if closed { break }
-            let age = startedAt.map { monotonicSeconds() - $0 } ?? 0
+            let age = startedAt.map { TimeSource.systemMonotonicSeconds() - $0 } ?? 0
             // A failed log is retried here too, so writes (and health) come back once space is freed even when no
             // client is writing.
             if walFailed { try? recoverWAL() }
@@ -213,7 +213,7 @@ public final class Store: @unchecked Sendable {
         // The directory is released even when the seal fails (a failed log, a full disk): the WAL still holds
         // every acknowledged record, and the next open replays it.
         defer {
-            if lockFD >= 0 { Glibc.close(lockFD) }
+            if lockFD >= 0 { FileIO.close(lockFD) }
             lockFD = -1
         }
         try maintenanceLock.withLock { try sealLocked() }
@@ -227,7 +227,7 @@ public final class Store: @unchecked Sendable {
             while maintenanceRunning { wake.wait() }
         }
         maintenanceLock.withLock {
-            if lockFD >= 0 { Glibc.close(lockFD) }
+            if lockFD >= 0 { FileIO.close(lockFD) }
             lockFD = -1
         }
     }
@@ -236,17 +236,4 @@ public final class Store: @unchecked Sendable {
 
 extension PartReader {
     package typealias ID = UInt64
-}
-
-/// Milliseconds since the epoch, wall clock (when a loss was found).
-func wallClockMillis() -> Int64 {
-    var t = timespec()
-    clock_gettime(CLOCK_REALTIME, &t)
-    return Int64(t.tv_sec) * 1000 + Int64(t.tv_nsec) / 1_000_000
-}
-
-func monotonicSeconds() -> Double {
-    var t = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &t)
-    return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
 }

@@ -1,7 +1,5 @@
 #if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
 #endif
 
 /// NDJSON (one object per line, blank lines skipped) and JSON arrays of objects (`[ {...}, {...} ]`,

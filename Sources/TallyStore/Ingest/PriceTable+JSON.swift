@@ -1,3 +1,5 @@
+import TallyText
+
 /// Reading `data/pricing.json`:
 ///
 /// ```json

@@ -1,3 +1,5 @@
+import TallyText
+
 /// Validates tokenized records against the data contract and appends the good ones to a batch.
 ///
 /// Shared by every format: the tokenizers hand over one `FieldValue` per contract field, lent from the

@@ -1,7 +1,5 @@
 #if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
 #endif
 
 /// Finds where one unit of input ends (a CSV record, an NDJSON line, a JSON array element) across chunk

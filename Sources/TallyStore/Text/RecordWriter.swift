@@ -1,8 +1,7 @@
 #if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
 #endif
+import TallyText
 
 /// A file format records can be written in (the ingestion wire formats that have one record per line).
 public enum RecordFileFormat: String, Sendable, CaseIterable {
@@ -16,8 +15,9 @@ public enum RecordFileFormat: String, Sendable, CaseIterable {
 ///
 /// Fields come in the contract's order (`RecordWriter.fieldNames`). CSV quotes a field only when it holds a
 /// comma, quote, CR or LF. NDJSON writes tokens as numbers and `cost_cents` as a string with 7 decimals
-/// (exact; `Money.formatCents`), `created_at` as `Timestamp.format` does. Output is buffered (1 MiB) and
-/// written with `write(2)`; call `flush()` at the end. The writer does not own or close the descriptor.
+/// (exact; `Money.formatCents`), `created_at` as `Timestamp.format` does; the bytes come from TallyText's
+/// `TextEncoding`, as every other writer's do. Output is buffered (1 MiB) and written with `FileIO.writeAll`
+/// (so fault injection reaches it by `path`); call `flush()` at the end. The writer does not own or close the descriptor.
 /// Copies of a writer share the descriptor but not the buffer: use one.
 public struct RecordWriter {
     /// The contract's field names, in the order written.
@@ -30,6 +30,8 @@ public struct RecordWriter {
     public let format: RecordFileFormat
     /// The descriptor written to.
     public let fileDescriptor: Int32
+    /// The file's path, for errors (and fault injection); `file descriptor N` when unknown.
+    package let path: String
     private var buffer: [UInt8]
     private var used = 0
     /// Per-batch encodings of the batch's distinct strings (quoted/escaped as the format needs).
@@ -41,20 +43,22 @@ public struct RecordWriter {
 
     private static let bufferSize = 1 << 20
 
-    /// A writer of `format` to `fileDescriptor`; a CSV header is written with the first flush.
-    public init(format: RecordFileFormat, fileDescriptor: Int32) {
-        self.init(format: format, fileDescriptor: fileDescriptor, jsonArray: false)
+    /// A writer of `format` to `fileDescriptor` (the file at `path`, when known); a CSV header is written with
+    /// the first flush.
+    public init(format: RecordFileFormat, fileDescriptor: Int32, path: String? = nil) {
+        self.init(format: format, fileDescriptor: fileDescriptor, path: path, jsonArray: false)
     }
 
     /// A writer of one JSON array of record objects (the ingestion's `json` format), one object per line;
     /// call `finish()` to close the array.
-    public static func jsonArray(fileDescriptor: Int32) -> RecordWriter {
-        RecordWriter(format: .ndjson, fileDescriptor: fileDescriptor, jsonArray: true)
+    public static func jsonArray(fileDescriptor: Int32, path: String? = nil) -> RecordWriter {
+        RecordWriter(format: .ndjson, fileDescriptor: fileDescriptor, path: path, jsonArray: true)
     }
 
-    private init(format: RecordFileFormat, fileDescriptor: Int32, jsonArray: Bool) {
+    private init(format: RecordFileFormat, fileDescriptor: Int32, path: String?, jsonArray: Bool) {
         self.format = format
         self.fileDescriptor = fileDescriptor
+        self.path = path ?? "file descriptor \(fileDescriptor)"
         self.jsonArray = jsonArray
         buffer = [UInt8](repeating: 0, count: Self.bufferSize)
         if format == .csv {
@@ -86,6 +90,7 @@ public struct RecordWriter {
         }
 
         let fd = fileDescriptor
+        let path = self.path
         let json = format == .ndjson
         let array = jsonArray
         var rowsWritten = self.rowsWritten
@@ -108,7 +113,7 @@ public struct RecordWriter {
                         }
                         for i in 0..<batch.count {
                             if used + rowBound > out.count {
-                                try FileIO.writeAll(fd, UnsafeRawBufferPointer(start: o, count: used), path: "file descriptor \(fd)")
+                                try FileIO.writeAll(fd, UnsafeRawBufferPointer(start: o, count: used), path: path)
                                 used = 0
                             }
                             let rid = UnsafeRawBufferPointer(rebasing: rids[batch.requestOffsets[i]..<batch.requestOffsets[i + 1]])
@@ -168,7 +173,7 @@ public struct RecordWriter {
     public mutating func flush() throws {
         guard used > 0 else { return }
         let n = used
-        try buffer.withUnsafeBytes { try FileIO.writeAll(fileDescriptor, UnsafeRawBufferPointer(rebasing: $0[..<n]), path: "file descriptor \(fileDescriptor)") }
+        try buffer.withUnsafeBytes { try FileIO.writeAll(fileDescriptor, UnsafeRawBufferPointer(rebasing: $0[..<n]), path: path) }
         used = 0
     }
 
@@ -191,141 +196,6 @@ public struct RecordWriter {
                 encoded.append(contentsOf: scratch[0..<n])
             }
             encodedOffsets.append(encoded.count)
-        }
-    }
-}
-
-extension RecordWriter {
-    /// Byte-level text encoders of the writer; each writes at `p` (with enough room) and returns the bytes written.
-    enum TextEncoding {
-        /// `v` in decimal (at most 20 bytes).
-        @inline(__always)
-        static func decimal(_ v: Int64, into p: UnsafeMutableRawPointer) -> Int {
-            if v < 0 {
-                p.storeBytes(of: 45, as: UInt8.self)
-                return 1 + decimal(v.magnitude, into: p + 1)
-            }
-            return decimal(UInt64(v), into: p)
-        }
-
-        @inline(__always)
-        static func decimal(_ v: UInt64, into p: UnsafeMutableRawPointer) -> Int {
-            var digits = 1
-            var x = v
-            while x >= 10 { x /= 10; digits += 1 }
-            x = v
-            var i = digits - 1
-            while i >= 0 {
-                p.storeBytes(of: UInt8(48 + x % 10), toByteOffset: i, as: UInt8.self)
-                x /= 10
-                i -= 1
-            }
-            return digits
-        }
-
-        /// Nano-dollars as cents with exactly 7 decimals, the same text as `Money.formatCents`.
-        @inline(__always)
-        static func cents(_ nanos: Int64, into p: UnsafeMutableRawPointer) -> Int {
-            var n = 0
-            if nanos < 0 { p.storeBytes(of: 45, as: UInt8.self); n = 1 }
-            let m = nanos.magnitude
-            n += decimal(m / UInt64(Money.nanosPerCent), into: p + n)
-            p.storeBytes(of: 46, toByteOffset: n, as: UInt8.self)  // '.'
-            var frac = m % UInt64(Money.nanosPerCent)
-            for k in stride(from: 7, through: 1, by: -1) {
-                p.storeBytes(of: UInt8(48 + frac % 10), toByteOffset: n + k, as: UInt8.self)
-                frac /= 10
-            }
-            return n + 8
-        }
-
-        /// A CSV field: as is, or quoted with inner quotes doubled when it holds `,`, `"`, CR or LF (<= 2n + 2 bytes).
-        /// Deliberately not neutralised for spreadsheets (no `'` before `=`, `+`, `-`, `@`): this is the import
-        /// format and a records export must give back exactly what was stored (people-facing CSVs use
-        /// `SpreadsheetCSV` in TallyAnalytics).
-        @inline(__always)
-        static func csvField(_ s: UnsafeRawBufferPointer, into p: UnsafeMutableRawPointer) -> Int {
-            var needsQuotes = false
-            for c in s where c == 44 || c == 34 || c == 13 || c == 10 { needsQuotes = true; break }
-            guard needsQuotes else {
-                if s.count > 0 { memcpy(p, s.baseAddress!, s.count) }
-                return s.count
-            }
-            var n = 0
-            p.storeBytes(of: 34, toByteOffset: n, as: UInt8.self); n += 1
-            for c in s {
-                if c == 34 { p.storeBytes(of: 34, toByteOffset: n, as: UInt8.self); n += 1 }
-                p.storeBytes(of: c, toByteOffset: n, as: UInt8.self); n += 1
-            }
-            p.storeBytes(of: 34, toByteOffset: n, as: UInt8.self); n += 1
-            return n
-        }
-
-        /// A JSON string literal with its quotes: `"` and `\` escaped, control characters as `\n`, `\u001f`...
-        /// (<= 6n + 2 bytes). Bytes >= 0x80 pass through: the input is UTF-8.
-        @inline(__always)
-        static func jsonString(_ s: UnsafeRawBufferPointer, into p: UnsafeMutableRawPointer) -> Int {
-            let hex: StaticString = "0123456789abcdef"
-            var n = 0
-            @inline(__always) func put(_ c: UInt8) { p.storeBytes(of: c, toByteOffset: n, as: UInt8.self); n += 1 }
-            put(34)
-            for c in s {
-                switch c {
-                case 34: put(92); put(34)
-                case 92: put(92); put(92)
-                case 10: put(92); put(110)
-                case 13: put(92); put(114)
-                case 9: put(92); put(116)
-                case 8: put(92); put(98)
-                case 12: put(92); put(102)
-                case 0..<32:
-                    put(92); put(117); put(48); put(48)
-                    put(hex.utf8Start[Int(c >> 4)]); put(hex.utf8Start[Int(c & 0xF)])
-                default: put(c)
-                }
-            }
-            put(34)
-            return n
-        }
-    }
-
-    /// Formats timestamps like `Timestamp.format` into bytes, reusing the date part while the day stays the same.
-    struct TimestampFormatter {
-        private var day = Int64.min
-        /// `YYYY-MM-DDT`
-        private var datePrefix: (UInt64, UInt32) = (0, 0)
-
-        /// Writes `YYYY-MM-DDTHH:MM:SS.mmmZ` (24 bytes for years 0-9999) and returns the length.
-        @inline(__always)
-        mutating func format(_ millis: Int64, into p: UnsafeMutableRawPointer) -> Int {
-            // Years outside 1970-9999 are rare enough for the String formatter.
-            guard millis >= 0, millis < 253_402_300_800_000 else {
-                var s = Timestamp.format(millis)
-                return s.withUTF8 { u in
-                    memcpy(p, u.baseAddress!, u.count)
-                    return u.count
-                }
-            }
-            let d = millis / TimeUnit.dayMillis
-            if d != day {
-                day = d
-                let (y, m, dd) = Timestamp.civilFromDays(Int(d))
-                withUnsafeMutableBytes(of: &datePrefix) { b in
-                    b[0] = UInt8(48 + y / 1000); b[1] = UInt8(48 + y / 100 % 10); b[2] = UInt8(48 + y / 10 % 10); b[3] = UInt8(48 + y % 10)
-                    b[4] = 45; b[5] = UInt8(48 + m / 10); b[6] = UInt8(48 + m % 10)
-                    b[7] = 45; b[8] = UInt8(48 + dd / 10); b[9] = UInt8(48 + dd % 10)
-                    b[10] = 84  // 'T'
-                }
-            }
-            _ = withUnsafeBytes(of: datePrefix) { memcpy(p, $0.baseAddress!, 11) }
-            let ms = Int(millis - d * TimeUnit.dayMillis)
-            let h = ms / 3_600_000, mi = ms / 60_000 % 60, s = ms / 1000 % 60, f = ms % 1000
-            @inline(__always) func put(_ c: Int, _ at: Int) { p.storeBytes(of: UInt8(truncatingIfNeeded: c), toByteOffset: at, as: UInt8.self) }
-            put(48 + h / 10, 11); put(48 + h % 10, 12); put(58, 13)
-            put(48 + mi / 10, 14); put(48 + mi % 10, 15); put(58, 16)
-            put(48 + s / 10, 17); put(48 + s % 10, 18); put(46, 19)
-            put(48 + f / 100, 20); put(48 + f / 10 % 10, 21); put(48 + f % 10, 22); put(90, 23)
-            return 24
         }
     }
 }

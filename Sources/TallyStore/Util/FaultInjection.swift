@@ -1,6 +1,6 @@
 import Synchronization
 
-/// Faults that tests inject into the store's file I/O (`FileIO`, `MappedFile`), scoped by path prefix.
+/// Faults that tests inject into Tally's file I/O (`FileIO`, `MappedFile`), scoped by path prefix.
 ///
 /// Every rule applies only to paths under its `prefix` (a test's own temporary directory), so tests that
 /// run in parallel never see each other's faults. With no rule installed, `fault(_:_:)` is one relaxed
@@ -16,6 +16,12 @@ package enum FaultInjection {
         case sync
         /// Reading a whole file (`readAll`) or mapping it (`MappedFile`).
         case read
+        /// `rename` (of its source path), alone or as the last step of a `publish`.
+        case rename
+        /// `unlink` of a file or `rmdir` of a directory.
+        case remove
+        /// `mkdir`.
+        case makeDirectory
     }
 
     /// What happens to a matching call.

@@ -1,13 +1,11 @@
 #if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
 #endif
 
 /// Thin, honest wrappers over the POSIX calls the store needs: retry on EINTR, errors with their path.
 ///
-/// Every file operation of the store (WAL, parts, manifest) goes through here, so `FaultInjection` can make
-/// any of them fail in tests. Without injected faults the seam costs one relaxed atomic load per call.
+/// Every file operation of Tally (WAL, parts, manifest, quarantine, exports) goes through here, so
+/// `FaultInjection` can make any of them fail in tests. Without injected faults the seam costs one relaxed atomic load per call.
 package enum FileIO {
     package static func open(_ path: String, _ flags: Int32, mode: mode_t = 0o644) throws -> Int32 {
         if let fault = FaultInjection.fault(.open, path), case let .fail(code) = fault {
@@ -100,30 +98,106 @@ package enum FileIO {
         }
     }
 
-    /// Writes a file atomically and durably: temp name, fsync, rename, directory fsync.
-    package static func writeAtomically(_ bytes: [UInt8], to path: String, directory: String) throws {
-        let tmp = path + ".tmp"
-        let fd = try open(tmp, O_WRONLY | O_CREAT | O_TRUNC)
+    /// Publishes a file atomically and durably: `write` fills a temporary file beside `path` (its descriptor and
+    /// path are lent), which is fsynced and renamed to `path`, and then `directory` is fsynced. Returns what
+    /// `write` returns.
+    ///
+    /// Readers see no file or the whole file, never part of one. When any step before the rename fails, the
+    /// temporary is removed and nothing appears at `path`; when the directory fsync after it fails, the file is
+    /// complete at `path` but may not survive a crash, and the error says so (the caller decides whether to keep it).
+    package static func publish<R>(
+        _ path: String, directory: String, temporary: String? = nil, mode: mode_t = 0o644,
+        _ write: (_ fd: Int32, _ temporaryPath: String) throws -> R
+    ) throws -> R {
+        let tmp = temporary ?? path + ".tmp"
+        let fd = try open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode: mode)
+        let result: R
         do {
-            try writeAll(fd, bytes, path: tmp)
+            result = try write(fd, tmp)
             try injectedSyncFault(tmp, "fsync")
             while fsync(fd) != 0 {
                 if errno != EINTR { throw StoreError.io(path: tmp, operation: "fsync", errno: errno) }
             }
+            Glibc.close(fd)
         } catch {
-            close(fd)
-            unlink(tmp)
+            Glibc.close(fd)
+            Glibc.unlink(tmp)
             throw error
         }
-        close(fd)
-        guard rename(tmp, path) == 0 else { throw StoreError.io(path: path, operation: "rename", errno: errno) }
+        do {
+            try rename(tmp, to: path)
+        } catch {
+            Glibc.unlink(tmp)
+            throw error
+        }
         try syncDirectory(directory)
+        return result
     }
 
+    /// Writes a file atomically and durably (`publish` with `bytes` as its contents).
+    package static func writeAtomically(_ bytes: [UInt8], to path: String, directory: String) throws {
+        try publish(path, directory: directory) { fd, tmp in try writeAll(fd, bytes, path: tmp) }
+    }
+
+    /// Renames `from` to `to`, replacing `to` (atomic on one file system). Not durable until the directory is
+    /// fsynced (`syncDirectory`).
+    package static func rename(_ from: String, to: String) throws {
+        if let fault = FaultInjection.fault(.rename, from), case let .fail(code) = fault {
+            throw StoreError.io(path: from, operation: "rename", errno: code)
+        }
+        guard Glibc.rename(from, to) == 0 else { throw StoreError.io(path: from, operation: "rename", errno: errno) }
+    }
+
+    /// Removes a file; one already gone is no error.
+    package static func remove(_ path: String) throws {
+        if let fault = FaultInjection.fault(.remove, path), case let .fail(code) = fault {
+            throw StoreError.io(path: path, operation: "unlink", errno: code)
+        }
+        guard Glibc.unlink(path) == 0 || errno == ENOENT else { throw StoreError.io(path: path, operation: "unlink", errno: errno) }
+    }
+
+    /// Removes an empty directory; one already gone is no error.
+    package static func removeDirectory(_ path: String) throws {
+        if let fault = FaultInjection.fault(.remove, path), case let .fail(code) = fault {
+            throw StoreError.io(path: path, operation: "rmdir", errno: code)
+        }
+        guard rmdir(path) == 0 || errno == ENOENT else { throw StoreError.io(path: path, operation: "rmdir", errno: errno) }
+    }
+
+    /// Cuts the file open as `fd` to `size` bytes.
+    package static func truncate(_ fd: Int32, to size: Int, path: String) throws {
+        while ftruncate(fd, off_t(size)) != 0 {
+            if errno != EINTR { throw StoreError.io(path: path, operation: "ftruncate", errno: errno) }
+        }
+    }
+
+    /// Cuts the file at `path` to `size` bytes.
+    package static func truncate(_ path: String, to size: Int) throws {
+        while Glibc.truncate(path, off_t(size)) != 0 {
+            if errno != EINTR { throw StoreError.io(path: path, operation: "truncate", errno: errno) }
+        }
+    }
+
+    /// Creates a directory; one that exists already is no error.
     package static func makeDirectory(_ path: String) throws {
+        if let fault = FaultInjection.fault(.makeDirectory, path), case let .fail(code) = fault {
+            throw StoreError.io(path: path, operation: "mkdir", errno: code)
+        }
         if mkdir(path, 0o755) != 0 && errno != EEXIST {
             throw StoreError.io(path: path, operation: "mkdir", errno: errno)
         }
+    }
+
+    /// Closes a descriptor (a close error is not actionable for the files Tally closes: they were fsynced or only read).
+    package static func close(_ fd: Int32) {
+        _ = Glibc.close(fd)
+    }
+
+    /// The size of the file open as `fd`.
+    package static func fileSize(_ fd: Int32, path: String) throws -> Int {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw StoreError.io(path: path, operation: "fstat", errno: errno) }
+        return Int(st.st_size)
     }
 
     package static func fileSize(_ path: String) -> Int? {
@@ -133,6 +207,18 @@ package enum FileIO {
 
     package static func exists(_ path: String) -> Bool {
         access(path, F_OK) == 0
+    }
+
+    /// Whether this process may write in `path`.
+    package static func isWritable(_ path: String) -> Bool {
+        access(path, W_OK) == 0
+    }
+
+    /// Bytes free for this process on the file system that holds `path`.
+    package static func availableBytes(_ path: String) throws(StoreError) -> Int64 {
+        var fs = statvfs()
+        guard statvfs(path, &fs) == 0 else { throw .io(path: path, operation: "statvfs", errno: errno) }
+        return Int64(fs.f_bavail) * Int64(fs.f_frsize)
     }
 
     /// Names in a directory (no `.`/`..`), sorted.

@@ -17,6 +17,12 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The MANIFEST fails its checksum or does not parse: the store cannot know its parts until `tally repair`.
     case damagedManifest(path: String, reason: String)
 
+    /// The `errno` of a failed system call (`io`); nil for every other error.
+    public var errno: Int32? {
+        if case let .io(_, _, code) = self { return code }
+        return nil
+    }
+
     public var description: String {
         switch self {
         case let .io(path, operation, errno):
@@ -43,6 +49,4 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
 
 #if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
 #endif

@@ -45,7 +45,7 @@ package final class WriteAheadLog {
         acknowledgedEnd = writtenEnd
     }
 
-    deinit { close(fd) }
+    deinit { FileIO.close(fd) }
 
     package static func path(_ directory: String, _ segment: UInt64) -> String {
         directory + "/" + WALLoss.segmentFile(segment)
@@ -54,20 +54,24 @@ package final class WriteAheadLog {
     /// Opens a segment for appending, writing (and syncing) its header when it has none; returns the fd and size.
     private static func openSegment(_ path: String, _ segment: UInt64) throws -> (Int32, Int) {
         let fd = try FileIO.open(path, O_WRONLY | O_CREAT | O_APPEND)
-        var st = stat()
-        fstat(fd, &st)
-        var size = Int(st.st_size)
+        var size: Int
+        do {
+            size = try FileIO.fileSize(fd, path: path)
+        } catch {
+            FileIO.close(fd)
+            throw error
+        }
         if size < headerSize {
             // Empty, or a header torn by a crash or a full disk while the segment was created: it holds nothing.
             do {
-                if size > 0, ftruncate(fd, 0) != 0 { throw StoreError.io(path: path, operation: "ftruncate", errno: errno) }
+                if size > 0 { try FileIO.truncate(fd, to: 0, path: path) }
                 var w = ByteWriter(capacity: headerSize)
                 w.bytes.append(contentsOf: magic)
                 w.u64(segment)
                 try FileIO.writeAll(fd, w.bytes, path: path)
                 try FileIO.sync(fd, path: path)
             } catch {
-                close(fd)
+                FileIO.close(fd)
                 throw error
             }
             size = headerSize
@@ -154,15 +158,13 @@ package final class WriteAheadLog {
         guard failure != nil else { return }
         let cutFD = try FileIO.open(path, O_WRONLY)
         do {
-            guard ftruncate(cutFD, off_t(acknowledgedEnd)) == 0 else {
-                throw StoreError.io(path: path, operation: "ftruncate", errno: errno)
-            }
+            try FileIO.truncate(cutFD, to: acknowledgedEnd, path: path)
             try FileIO.sync(cutFD, path: path)
         } catch {
-            close(cutFD)
+            FileIO.close(cutFD)
             throw error
         }
-        close(cutFD)
+        FileIO.close(cutFD)
         try continueInNextSegment()
         failure = nil
     }
@@ -183,17 +185,17 @@ package final class WriteAheadLog {
         do {
             opened = try Self.openSegment(nextPath, next)
         } catch {
-            unlink(nextPath)
+            try? FileIO.remove(nextPath)
             throw error
         }
         do {
             try FileIO.syncDirectory(directory)
         } catch {
-            close(opened.0)
-            unlink(nextPath)
+            FileIO.close(opened.0)
+            try? FileIO.remove(nextPath)
             throw error
         }
-        close(fd)
+        FileIO.close(fd)
         (fd, writtenEnd) = opened
         acknowledgedEnd = writtenEnd
         segment = next
@@ -202,7 +204,7 @@ package final class WriteAheadLog {
 
     /// Deletes segments numbered below `segment` (their records are in durable parts).
     package static func removeSegments(in directory: String, before segment: UInt64) {
-        for s in segments(in: directory) where s < segment { unlink(path(directory, s)) }
+        for s in segments(in: directory) where s < segment { try? FileIO.remove(path(directory, s)) }
     }
 
     /// What replay found.
@@ -284,8 +286,8 @@ package final class WriteAheadLog {
             result.losses += losses
             if isLast, let tail = scan.tail, repair {
                 let good = tail.start
-                guard truncate(p, off_t(good)) == 0 else { throw StoreError.io(path: p, operation: "truncate", errno: errno) }
-                if good == 0 { unlink(p) }
+                try FileIO.truncate(p, to: good)
+                if good == 0 { try? FileIO.remove(p) }
                 try FileIO.syncDirectory(directory)
             }
         }

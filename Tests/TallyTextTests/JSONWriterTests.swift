@@ -1,5 +1,5 @@
 import Foundation
-import TallyAnalytics
+import TallyText
 import Testing
 
 @Suite("JSONWriter")

@@ -1,9 +1,12 @@
 /// Exact money: `cost_cents` decimals with up to 7 fraction digits <-> integer nano-dollars.
 public enum Money {
     /// Nano-dollars in one cent.
-    public static let nanosPerCent: Int64 = 10_000_000
+    ///
+    /// Constants as inlinable computed properties, not stored ones: the per-record parsers and writers inline
+    /// them into other modules, where a stored global would cost a lazy-initialisation check per use.
+    @inlinable public static var nanosPerCent: Int64 { 10_000_000 }
     /// Largest accepted cost of one record: 1e9 cents (ten million dollars), so sums of billions stay in Int64.
-    public static let maxNanos: Int64 = 1_000_000_000 * nanosPerCent
+    @inlinable public static var maxNanos: Int64 { 1_000_000_000 * nanosPerCent }
 
     /// Why a decimal does not parse.
     public enum ParseFailure: Error, Sendable, Equatable {
@@ -14,6 +17,10 @@ public enum Money {
     }
 
     /// Parses a non-negative decimal such as `12.3456789`, `0`, `1e-3` is not accepted (no exponent).
+    ///
+    /// `@inlinable`: the record parsers in TallyStore call it for every record; inlinable, it compiles into
+    /// them as it did when it lived in TallyStore.
+    @inlinable
     public static func parseCents(_ b: UnsafeRawBufferPointer) -> Result<Int64, ParseFailure> {
         let n = b.count
         guard n > 0 else { return .failure(.malformed) }
@@ -70,10 +77,6 @@ public enum Money {
 
     /// Formats nano-dollars as a `cost_cents` decimal with exactly 7 fraction digits, e.g. `12.3400000`.
     public static func formatCents(_ nanos: Int64) -> String {
-        let neg = nanos < 0
-        let m = nanos.magnitude
-        let whole = m / UInt64(nanosPerCent)
-        let frac = String(m % UInt64(nanosPerCent))
-        return (neg ? "-" : "") + String(whole) + "." + String(repeating: "0", count: 7 - frac.count) + frac
+        TextEncoding.string(capacity: 32) { TextEncoding.cents(nanos, into: $0) }
     }
 }

@@ -28,6 +28,7 @@ public enum Timestamp {
     }
 
     /// Days in a month of a year.
+    @inlinable
     public static func daysInMonth(year: Int, month: Int) -> Int {
         switch month {
         case 2: (year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)) ? 29 : 28
@@ -36,23 +37,29 @@ public enum Timestamp {
         }
     }
 
+    /// How many fraction digits a formatted time has.
+    public enum Fraction: Sendable {
+        /// Always `.mmm` (records, logs): every time has the same width.
+        case milliseconds
+        /// `.mmm` only when the time has milliseconds (API answers: `2025-05-01T00:00:00Z`).
+        case whenNonZero
+        /// Whole seconds, milliseconds dropped (bucket labels).
+        case never
+    }
+
+    /// Formats as RFC 3339 UTC, `YYYY-MM-DDTHH:MM:SS[.mmm]Z`, with the fraction `fraction` asks for.
+    public static func format(_ millis: Int64, fraction: Fraction) -> String {
+        TextEncoding.string(capacity: 32) { TextEncoding.timestamp(millis, fraction: fraction, into: $0) }
+    }
+
     /// Formats as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
     public static func format(_ millis: Int64) -> String {
-        let days = TimeUnit.floorDiv(millis, TimeUnit.dayMillis)
-        let msOfDay = Int(millis - days * TimeUnit.dayMillis)
-        let (y, m, d) = civilFromDays(Int(days))
-        let h = msOfDay / 3_600_000, mi = msOfDay / 60_000 % 60, s = msOfDay / 1000 % 60, ms = msOfDay % 1000
-        func p(_ v: Int, _ w: Int) -> String {
-            let s = String(v)
-            return s.count >= w ? s : String(repeating: "0", count: w - s.count) + s
-        }
-        return "\(p(y, 4))-\(p(m, 2))-\(p(d, 2))T\(p(h, 2)):\(p(mi, 2)):\(p(s, 2)).\(p(ms, 3))Z"
+        format(millis, fraction: .milliseconds)
     }
 
     /// Formats as `YYYY-MM-DDTHH:MM:SSZ` (whole seconds, as bucket labels).
     public static func formatSeconds(_ millis: Int64) -> String {
-        let f = format(millis)
-        return String(f.prefix(19)) + "Z"
+        format(millis, fraction: .never)
     }
 
     /// Why a timestamp does not parse.
@@ -66,6 +73,10 @@ public enum Timestamp {
     /// digits of which only the first 3 may be non-zero). A bare date `YYYY-MM-DD` is midnight UTC, unless
     /// `allowingBareDate` is false (a record's `created_at` must say its time and offset: a date alone is
     /// too easily a writer's mistake to store as midnight UTC).
+    ///
+    /// `@inlinable`: the record parsers in TallyStore call it for every record; inlinable, it compiles into
+    /// them as it did when it lived in TallyStore.
+    @inlinable
     public static func parse(_ b: UnsafeRawBufferPointer, allowingBareDate: Bool = true) -> Result<Int64, ParseFailure> {
         let n = b.count
         @inline(__always) func digit(_ i: Int) -> Int? {
@@ -84,7 +95,7 @@ public enum Timestamp {
             return .failure(.outOfRange)
         }
         guard year >= 1970, year <= 2200 else { return .failure(.outOfRange) }
-        var millis = Int64(daysFromCivil(year: year, month: month, day: day)) * TimeUnit.dayMillis
+        var millis = Int64(daysFromCivil(year: year, month: month, day: day)) * 86_400_000  // ms in a day
         if n == 10 { return allowingBareDate ? .success(millis) : .failure(.malformed) }
         guard n >= 20, b[10] == 84 || b[10] == 116 || b[10] == 32, b[13] == 58, b[16] == 58,
               let hh = num(11, 2), let mm = num(14, 2), let ss = num(17, 2)
@@ -126,4 +137,10 @@ public enum Timestamp {
         var s = s
         return s.withUTF8 { parse(UnsafeRawBufferPointer($0)) }
     }
+}
+
+/// An RFC 3339 UTC time as API answers and messages write it: whole seconds when it has no milliseconds
+/// (`2025-05-01T00:00:00Z`), else with them, as `JSONWriter.time` does.
+package func rfc3339(_ millis: Int64) -> String {
+    Timestamp.format(millis, fraction: .whenNonZero)
 }

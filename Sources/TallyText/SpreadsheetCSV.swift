@@ -7,17 +7,18 @@
 /// A plain decimal number (`-12.5`, our own change columns) is left alone: it is a number, not a formula.
 ///
 /// The records export does not use this: it is the import format and must give back exactly what was stored
-/// (see `RecordWriter`); a record value that starts with `=` is exported as it is.
+/// (see `RecordWriter`, which writes `TextEncoding.csvField`); a record value that starts with `=` is exported as it is.
 package enum SpreadsheetCSV {
     /// `s` as one CSV cell: neutralised when a spreadsheet would evaluate it, quoted (inner quotes doubled)
     /// when it holds a comma, quote, CR or LF or was neutralised.
     package static func cell(_ s: String) -> String {
-        let u = s.utf8
-        if let first = u.first, isTrigger(first), !isDecimalNumber(u) {
-            return quoted("'" + s)
+        var s = s
+        let neutralised = s.withUTF8 { u in
+            guard let first = u.first else { return false }
+            return isTrigger(first) && !isDecimalNumber(UnsafeRawBufferPointer(u))
         }
-        guard u.contains(where: { $0 == 44 || $0 == 34 || $0 == 13 || $0 == 10 }) else { return s }
-        return quoted(s)
+        if neutralised { return quoted("'" + s) }
+        return s.withUTF8 { u in TextEncoding.csvNeedsQuotes(UnsafeRawBufferPointer(u)) } ? quoted(s) : s
     }
 
     /// A row of cells, comma-separated, without the line feed.
@@ -31,11 +32,11 @@ package enum SpreadsheetCSV {
     }
 
     /// `-?[0-9]+(\.[0-9]+)?`
-    private static func isDecimalNumber(_ u: String.UTF8View) -> Bool {
-        var i = u.startIndex
-        if i < u.endIndex, u[i] == 0x2D { i = u.index(after: i) }
+    private static func isDecimalNumber(_ u: UnsafeRawBufferPointer) -> Bool {
+        var i = 0
+        if i < u.count, u[i] == 0x2D { i += 1 }
         var digits = 0, dot = false, afterDot = 0
-        while i < u.endIndex {
+        while i < u.count {
             let c = u[i]
             if c >= 0x30 && c <= 0x39 {
                 if dot { afterDot += 1 } else { digits += 1 }
@@ -44,12 +45,18 @@ package enum SpreadsheetCSV {
             } else {
                 return false
             }
-            i = u.index(after: i)
+            i += 1
         }
         return digits > 0 && (!dot || afterDot > 0)
     }
 
+    /// `s` quoted as every CSV field of Tally is (`TextEncoding.csvQuoted`).
     private static func quoted(_ s: String) -> String {
-        "\"" + s.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\"\"") + "\""
+        var s = s
+        return s.withUTF8 { u in
+            String(unsafeUninitializedCapacity: 2 * u.count + 2) { out in
+                TextEncoding.csvQuoted(UnsafeRawBufferPointer(u), into: UnsafeMutableRawPointer(out.baseAddress!))
+            }
+        }
     }
 }

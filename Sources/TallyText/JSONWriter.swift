@@ -1,5 +1,3 @@
-import TallyStore
-
 /// A value that writes itself as JSON.
 public protocol JSONWritable {
     /// Writes this value (one JSON value) into `json`.
@@ -125,41 +123,23 @@ public struct JSONWriter {
     /// A `cost_cents` decimal string with 7 fraction digits, from nano-dollars (exact).
     public mutating func cents(_ nanos: Int64) {
         comma()
-        bytes.append(UInt8(ascii: "\""))
-        if nanos < 0 { bytes.append(UInt8(ascii: "-")) }
-        let m = nanos.magnitude
-        appendDecimal(Int64(m / UInt64(Money.nanosPerCent)))
-        bytes.append(UInt8(ascii: "."))
-        appendDigits(Int(m % UInt64(Money.nanosPerCent)), width: 7)
-        bytes.append(UInt8(ascii: "\""))
+        appendEncoded(capacity: 32) { p in
+            p.storeBytes(of: UInt8(ascii: "\""), as: UInt8.self)
+            let n = 1 + TextEncoding.cents(nanos, into: p + 1)
+            p.storeBytes(of: UInt8(ascii: "\""), toByteOffset: n, as: UInt8.self)
+            return n + 1
+        }
     }
 
     /// An RFC 3339 UTC time string: `2025-05-01T00:00:00Z`, with `.mmm` when it has milliseconds.
     public mutating func time(_ millis: Int64) {
         comma()
-        let dayMillis = TimeUnit.dayMillis
-        var days = millis / dayMillis
-        var ms = millis % dayMillis
-        if ms < 0 { ms += dayMillis; days -= 1 }
-        let (y, mo, d) = Timestamp.civilFromDays(Int(days))
-        let msOfDay = Int(ms)
-        bytes.append(UInt8(ascii: "\""))
-        appendDigits(y, width: 4)
-        bytes.append(UInt8(ascii: "-"))
-        appendDigits(mo, width: 2)
-        bytes.append(UInt8(ascii: "-"))
-        appendDigits(d, width: 2)
-        bytes.append(UInt8(ascii: "T"))
-        appendDigits(msOfDay / 3_600_000, width: 2)
-        bytes.append(UInt8(ascii: ":"))
-        appendDigits(msOfDay / 60_000 % 60, width: 2)
-        bytes.append(UInt8(ascii: ":"))
-        appendDigits(msOfDay / 1000 % 60, width: 2)
-        if msOfDay % 1000 != 0 {
-            bytes.append(UInt8(ascii: "."))
-            appendDigits(msOfDay % 1000, width: 3)
+        appendEncoded(capacity: 40) { p in
+            p.storeBytes(of: UInt8(ascii: "\""), as: UInt8.self)
+            let n = 1 + TextEncoding.timestamp(millis, fraction: .whenNonZero, into: p + 1)
+            p.storeBytes(of: UInt8(ascii: "\""), toByteOffset: n, as: UInt8.self)
+            return n + 1
         }
-        bytes.append(contentsOf: [UInt8(ascii: "Z"), UInt8(ascii: "\"")])
     }
 
     /// A value that is already JSON text (e.g. a stored audit snapshot), copied as is; the caller vouches for it.
@@ -241,38 +221,18 @@ public struct JSONWriter {
         object(body)
     }
 
-    // MARK: Digits
+    // MARK: Bytes
 
     private mutating func appendDecimal(_ v: Int64) {
-        if v < 0 { bytes.append(UInt8(ascii: "-")) }
-        var m = v.magnitude
-        if m == 0 { bytes.append(0x30); return }
-        var tmp: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                  UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var n = 0
-        withUnsafeMutableBytes(of: &tmp) { buf in
-            while m > 0 {
-                buf[n] = UInt8(truncatingIfNeeded: m % 10) + 0x30
-                m /= 10
-                n += 1
-            }
-            for i in stride(from: n - 1, through: 0, by: -1) { bytes.append(buf[i]) }
-        }
+        appendEncoded(capacity: 20) { TextEncoding.decimal(v, into: $0) }
     }
 
-    private mutating func appendDigits(_ v: Int, width: Int) {
-        var divisor = 1
-        for _ in 1..<width { divisor *= 10 }
-        var rest = v
-        if rest >= divisor * 10 {
-            appendDecimal(Int64(rest))
-            return
-        }
-        while divisor > 0 {
-            bytes.append(UInt8(rest / divisor) + 0x30)
-            rest %= divisor
-            divisor /= 10
+    /// Appends what `encode` writes (at most `capacity` bytes) through a stack buffer.
+    @inline(__always)
+    private mutating func appendEncoded(capacity: Int, _ encode: (UnsafeMutableRawPointer) -> Int) {
+        withUnsafeTemporaryAllocation(byteCount: capacity, alignment: 1) { buf in
+            let n = encode(buf.baseAddress!)
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: buf[..<n]))
         }
     }
 }
