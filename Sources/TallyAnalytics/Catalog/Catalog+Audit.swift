@@ -74,7 +74,7 @@ extension Catalog {
     /// Appends one entry to the audit log.
     ///
     /// Call it inside the write transaction that makes the change, so the change and its entry commit together
-    /// or not at all. `before` and `after` must be JSON objects (they are served as they are).
+    /// or not at all. `before` and `after` are `AuditSnapshot`s (they are served as they are).
     public static func appendAudit(_ db: Database, at: Int64, actor: String, tenant: String?, action: String, entityType: String,
                                    entityID: String, before: String?, after: String?) throws {
         try db.execute(
@@ -83,11 +83,6 @@ extension Catalog {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [at, actor, tenant, action, entityType, entityID, before, after])
-    }
-
-    /// The JSON text of `value`, for `appendAudit`.
-    public static func auditJSON(_ value: some JSONWritable) -> String {
-        String(decoding: value.jsonBytes, as: UTF8.self)
     }
 
     /// Audit entries matching `filter`, newest first, at most `filter.limit`.

@@ -58,7 +58,7 @@ extension Catalog {
                 sql: "INSERT INTO api_keys (id, tenant_id, role, secret_sha256, created_at) VALUES (?, ?, ?, ?, ?)",
                 arguments: [key.id, key.tenant, key.role.rawValue, Data(Self.hash(secret)), key.createdAt])
             try Self.appendAudit(db, at: now, actor: actor, tenant: key.tenant, action: "create", entityType: "api_key",
-                                 entityID: key.id, before: nil, after: Self.auditJSON(key))
+                                 entityID: key.id, before: nil, after: AuditSnapshot.apiKey(key))
         }
         return (key, secret)
     }
@@ -111,7 +111,7 @@ extension Catalog {
             let after = try fetch(db)
             if changed, let before, let after {
                 try Self.appendAudit(db, at: now, actor: actor, tenant: after.tenant, action: "revoke", entityType: "api_key",
-                                     entityID: id, before: Self.auditJSON(before), after: Self.auditJSON(after))
+                                     entityID: id, before: AuditSnapshot.apiKey(before), after: AuditSnapshot.apiKey(after))
             }
             return after
         }

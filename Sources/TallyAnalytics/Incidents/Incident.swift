@@ -36,7 +36,7 @@ public struct Incident: Sendable, Equatable, JSONWritable {
     public var resolvedBy: String?
     public var updatedAt: Int64
 
-    /// The audit and webhook form of its state.
+    /// The API and webhook form of its state.
     func writeState(to w: inout JSONWriter) {
         w.field("id", id)
         w.field("tenant_id", tenant)
@@ -54,8 +54,6 @@ public struct Incident: Sendable, Equatable, JSONWritable {
     public func write(to json: inout JSONWriter) {
         json.object { w in writeState(to: &w) }
     }
-
-    var auditJSON: String { String(decoding: jsonBytes, as: UTF8.self) }
 }
 
 /// An incident with its anomalies and the money they cost.
