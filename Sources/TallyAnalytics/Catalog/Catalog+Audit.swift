@@ -1,7 +1,7 @@
 import GRDB
 
 /// One change in the audit log: who changed which entity, when, and the entity before and after (JSON).
-public struct AuditEntry: Sendable, Equatable, JSONWritable {
+public struct AuditEntry: Sendable, Equatable {
     /// Position in the log: increases with every entry (the paging cursor).
     public var id: Int64
     /// When the change was made, ms UTC.
@@ -19,22 +19,6 @@ public struct AuditEntry: Sendable, Equatable, JSONWritable {
     public var before: String?
     /// The entity after the change, as a JSON object; nil on deletion.
     public var after: String?
-
-    public func write(to json: inout JSONWriter) {
-        json.object { w in
-            w.field("id", id)
-            w.field("at", time: at)
-            w.field("actor", actor)
-            w.field("tenant_id", tenant)
-            w.field("action", action)
-            w.field("entity_type", entityType)
-            w.field("entity_id", entityID)
-            w.key("before")
-            if let before { w.rawJSON(before) } else { w.null() }
-            w.key("after")
-            if let after { w.rawJSON(after) } else { w.null() }
-        }
-    }
 }
 
 /// Which audit entries to list: newest first, optionally narrowed; `beforeID` continues a page.

@@ -19,19 +19,6 @@ public struct APIKey: Sendable, Hashable {
     public var principal: Principal { Principal(keyID: id, tenant: tenant, role: role) }
 }
 
-extension APIKey: JSONWritable {
-    /// The key as the audit log keeps it: never its secret or hash.
-    public func write(to json: inout JSONWriter) {
-        json.object { w in
-            w.field("id", id)
-            w.field("tenant_id", tenant)
-            w.field("role", role.rawValue)
-            w.field("created_at", time: createdAt)
-            w.field("revoked_at", time: revokedAt)
-        }
-    }
-}
-
 extension Catalog {
     /// Prefix of every secret, so leaked keys are easy to recognise and scan for.
     public static let secretPrefix = "tly_"

@@ -2,7 +2,7 @@ import TallyQuery
 import TallyStore
 
 /// The width of the buckets of a series: UTC hours or UTC days.
-public enum Resolution: String, Sendable, Hashable, CaseIterable, JSONWritable {
+public enum Resolution: String, Sendable, Hashable, CaseIterable {
     case hour
     case day
 
@@ -16,6 +16,4 @@ public enum Resolution: String, Sendable, Hashable, CaseIterable, JSONWritable {
 
     /// Bucket width in milliseconds.
     public var millis: Int64 { bucket.millis }
-
-    public func write(to json: inout JSONWriter) { json.string(rawValue) }
 }
