@@ -126,9 +126,6 @@ enum Endpoint: String, CaseIterable, Sendable {
             .joined(separator: "/")
     }
 
-    /// Whether the path has a parameter.
-    var hasParameters: Bool { path.contains(":") }
-
     /// `METHOD /path`, as `_status` shows it.
     var display: String { "\(method.rawValue) \(openAPIPath)" }
 }
