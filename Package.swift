@@ -98,8 +98,8 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            // The web console's static files (served at /console).
-            resources: [.copy("Console")],
+            // The web console's static files (served at /console) and the OpenAPI document (at openapi.json).
+            resources: [.copy("Console"), .copy("OpenAPI/openapi.json")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

@@ -54,6 +54,22 @@ struct AuditLogTests {
         }
     }
 
+    @Test("a stored row is the entity's audit snapshot, byte for byte (format 1, docs/FORMAT.md)")
+    func snapshotFormat() async throws {
+        try await withTemporaryDirectory(prefix: "tally-audit") { dir in
+            let catalog = try Catalog(directory: dir)
+            try catalog.insertBudget(Self.budget(), actor: "key_admin")
+            let entry = try #require(try catalog.auditEntries(AuditFilter(entityType: "budget")).first)
+            #expect(entry.after == #"{"id":"bud_1","tenant_id":"acme","level":"feature","feature_tag":"chat","user_id":null,"#
+                    + #""period":"monthly","limit_cents":"100.0000000","warn_ratio":0.8,"enforce":true,"#
+                    + #""created_at":"1970-01-01T00:00:01Z","updated_at":"1970-01-01T00:00:01Z","created_by":"key_admin"}"#)
+            #expect(AuditSnapshot.format == 1)
+            let webhook = Webhook(tenant: "acme", url: "https://example.com/hook", secret: "s3cret", createdAt: 1_000, updatedAt: 1_000,
+                                  updatedBy: "key_admin")
+            #expect(AuditSnapshot.webhook(webhook) == #"{"tenant_id":"acme","url":"https://example.com/hook"}"#)
+        }
+    }
+
     @Test("a refused change writes no entry (change and entry commit together)")
     func atomic() async throws {
         try await withTemporaryDirectory(prefix: "tally-audit") { dir in

@@ -23,9 +23,9 @@ struct HostileClientTests {
         configuration.idleTimeoutSeconds = idleTimeout
         configuration.bodyTimeoutSeconds = bodyTimeout
         let server = APIServer(analytics: f.analytics, configuration: configuration, metrics: f.server.metrics)
-        try await server.application(logger: quietLogger).test(.live) { client in
-            let port = try #require(client.port)
-            try await body(f, port, client)
+        try await server.application(logger: quietLogger).test(.live) { live in
+            let port = try #require(live.port)
+            try await body(f, port, ContractCheckingClient(client: live))
             let after = try await RawClient.exchange(
                 port, "GET \(usagePath)?from=2025-05-01&to=2025-05-04 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(f.readerA)\r\n\r\n")
             #expect(after.hasPrefix("HTTP/1.1 200"), "the server stopped answering normal requests: \(after.prefix(80))")

@@ -16,7 +16,8 @@ struct LiveTests {
     func roundTrip() async throws {
         let f = try ServerFixture(maxBodyBytes: 64 << 10)
         let app = f.server.application(logger: quietLogger)
-        try await app.test(.live) { client in
+        try await app.test(.live) { live in
+            let client = ContractCheckingClient(client: live)
             #expect(client.port != nil)
             let body = ndjson((0..<200).map { line("acme", "live-\($0)", at: "2025-05-02T1\($0 % 10):00:00Z") })
             let r = try await client.execute(uri: recordsPath, method: .post, headers: auth(f.writerA, ndjsonType), body: body)

@@ -100,10 +100,10 @@ final class ServerFixture: @unchecked Sendable {
     /// Sets "now".
     func setNow(_ text: String) { clock.set(ms(text)) }
 
-    /// Runs `body` against the real router.
+    /// Runs `body` against the real router; every response is checked against the OpenAPI document.
     func withRouter<R: Sendable>(_ body: @Sendable (any TestClientProtocol) async throws -> R) async throws -> R {
         let app = Application(router: server.router(), logger: quietLogger)
-        return try await app.test(.router, body)
+        return try await app.test(.router) { client in try await body(ContractCheckingClient(client: client)) }
     }
 }
 

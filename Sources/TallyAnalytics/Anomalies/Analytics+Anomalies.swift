@@ -3,7 +3,7 @@ import TallyStore
 import TallyText
 
 /// The outcome of detection for one tenant.
-public struct TenantDetection: Sendable, JSONWritable {
+public struct TenantDetection: Sendable {
     public var tenant: String
     /// First and last UTC day judged (day starts, ms).
     public var judgedFrom: Int64
@@ -16,61 +16,24 @@ public struct TenantDetection: Sendable, JSONWritable {
     /// Unreadable (quarantined) parts of the tenant in the days detection reads: the tenant was not judged, since
     /// spend missing from them would read as drops, end episodes early and hide spikes.
     public var skippedFor: [MissingPart] = []
-
-    public func write(to json: inout JSONWriter) {
-        json.object { w in
-            w.field("tenant_id", tenant)
-            w.field("judged_from", time: judgedFrom)
-            w.field("judged_through", time: judgedThrough)
-            w.field("created", strings: changes.created)
-            w.field("updated", strings: changes.updated)
-            w.field("resolved", strings: changes.resolved)
-            w.field("incidents_opened", strings: changes.incidentsOpened)
-            if !skippedFor.isEmpty {
-                w.field("skipped", "unreadable parts hold days this run reads; the tenant was not judged (GET health, tally verify)")
-                w.field("missing", array: skippedFor.map(Provenance.MissingHours.init))
-            }
-            w.field("anomalies", array: anomalies)
-        }
-    }
 }
 
 /// `{ tenants, generated_at }`: what a detection run found.
-public struct DetectionReport: Sendable, JSONWritable {
+public struct DetectionReport: Sendable {
     public var tenants: [TenantDetection]
     public var generatedAt: Int64
-
-    public func write(to json: inout JSONWriter) {
-        json.object { w in
-            w.field("tenants", array: tenants)
-            w.field("generated_at", time: generatedAt)
-        }
-    }
 }
 
 /// `{ anomalies, count, generated_at }` or, for one, `{ anomaly }`.
-public struct AnomalyList: Sendable, JSONWritable {
+public struct AnomalyList: Sendable {
     public var anomalies: [Anomaly]
     public var window: Window?
     public var generatedAt: Int64
-
-    public func write(to json: inout JSONWriter) {
-        json.object { w in
-            if let window { w.field("window", window) }
-            w.field("anomalies", array: anomalies)
-            w.field("count", anomalies.count)
-            w.field("generated_at", time: generatedAt)
-        }
-    }
 }
 
 /// One anomaly.
-public struct AnomalyAnswer: Sendable, JSONWritable {
+public struct AnomalyAnswer: Sendable {
     public var anomaly: Anomaly
-
-    public func write(to json: inout JSONWriter) {
-        json.object { w in w.field("anomaly", anomaly) }
-    }
 }
 
 extension Analytics {

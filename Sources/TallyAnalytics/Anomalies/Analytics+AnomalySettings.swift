@@ -2,28 +2,11 @@ import TallyStore
 import TallyText
 
 /// A tenant's anomaly thresholds as the API shows them (factors as decimals, the floor in cents).
-public struct AnomalySettingsView: Sendable, JSONWritable {
+public struct AnomalySettingsView: Sendable {
     public var tenant: String
     public var thresholds: AnomalyThresholds
     /// Whether the tenant set its own (false: the defaults).
     public var custom: Bool
-
-    public func write(to json: inout JSONWriter) {
-        json.object { w in
-            w.field("tenant_id", tenant)
-            w.field("custom", custom)
-            w.field("spike_factor", Double(thresholds.spikeFactorPPM) / 1_000_000)
-            w.field("spike_days", thresholds.spikeDays)
-            w.field("baseline_days", thresholds.baselineDays)
-            w.field("drift_factor", Double(thresholds.driftFactorPPM) / 1_000_000)
-            w.field("drift_days", thresholds.driftDays)
-            w.field("drift_window_days", thresholds.driftWindowDays)
-            w.field("minimum_daily_cents", cents: thresholds.minimumDailyNanos)
-            w.field("severity_low_pct", thresholds.lowPercent)
-            w.field("severity_medium_pct", thresholds.mediumPercent)
-            w.field("severity_high_pct", thresholds.highPercent)
-        }
-    }
 }
 
 /// A change of anomaly thresholds: the members given replace the current values.

@@ -3,23 +3,9 @@ import TallyStore
 import TallyText
 
 /// One budget's utilisation, as usage signals show it.
-public struct BudgetUtilisation: Sendable, JSONWritable {
+public struct BudgetUtilisation: Sendable {
     public var budget: Budget
     public var status: BudgetStatus
-
-    public func write(to json: inout JSONWriter) {
-        json.object { w in
-            w.field("budget_id", budget.id)
-            w.field("tenant_id", budget.tenant)
-            w.field("level", budget.level.rawValue)
-            w.field("subject", budget.level == .tenant ? nil : budget.subject)
-            w.field("period", budget.period.rawValue)
-            w.field("limit_cents", cents: budget.limitNanos)
-            w.field("spent_cents", cents: status.spentNanos)
-            w.field("utilization_pct", status.utilizationPercent)
-            w.field("state", status.state.rawValue)
-        }
-    }
 }
 
 extension Analytics {

@@ -149,20 +149,6 @@ public struct Anomaly: Sendable, Equatable, JSONWritable {
             w.field("updated_at", time: updatedAt)
         }
     }
-
-    /// The audit form: state, not figures.
-    var auditJSON: String {
-        var w = JSONWriter(capacity: 256)
-        w.object { w in
-            w.field("id", id)
-            w.field("type", type.rawValue)
-            w.field("severity", severity.rawValue)
-            w.field("status", status.rawValue)
-            w.field("resolved_by", resolvedBy)
-            w.field("incident_id", incidentID)
-        }
-        return String(decoding: w.bytes, as: UTF8.self)
-    }
 }
 
 /// Which anomalies to list.

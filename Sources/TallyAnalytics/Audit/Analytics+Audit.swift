@@ -35,21 +35,12 @@ public struct AuditRequest: Sendable {
 }
 
 /// `{ scope, entries, next_cursor, generated_at }`: one page of the audit log, newest first.
-public struct AuditPage: Sendable, JSONWritable {
+public struct AuditPage: Sendable {
     public var tenantID: String?
     public var entries: [AuditEntry]
     /// Pass as `cursor` for the next (older) page; nil on the last page.
     public var nextCursor: String?
     public var generatedAt: Int64
-
-    public func write(to json: inout JSONWriter) {
-        json.object { w in
-            w.field("scope") { s in s.field("tenant_id", tenantID) }
-            w.field("entries", array: entries)
-            w.field("next_cursor", nextCursor)
-            w.field("generated_at", time: generatedAt)
-        }
-    }
 }
 
 extension AuditRequest {

@@ -89,7 +89,7 @@ public struct Budget: Sendable, Equatable {
     }
 
     /// The spend above which it warns, nano-dollars.
-    var warnThresholdNanos: Int64 {
+    package var warnThresholdNanos: Int64 {
         Int64((Double(limitNanos) * warnRatio).rounded(.down))
     }
 }

@@ -140,14 +140,14 @@ extension Catalog {
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM anomalies WHERE id = ?", arguments: [id]),
                   var a = try Self.anomaly(db, row: row) else { return nil }
             guard a.status == .open else { return a }
-            let before = a.auditJSON
+            let before = AuditSnapshot.anomaly(a)
             a.status = .resolved
             a.resolvedAt = now
             a.resolvedBy = actor
             a.updatedAt = now
             try Self.save(db, a)
             try Self.appendAudit(db, at: now, actor: actor, tenant: a.tenant, action: "resolve", entityType: "anomaly",
-                                 entityID: a.id, before: before, after: a.auditJSON)
+                                 entityID: a.id, before: before, after: AuditSnapshot.anomaly(a))
             return a
         }
     }
@@ -196,8 +196,7 @@ extension Catalog {
                                  t.driftWindowDays, t.minimumDailyNanos, t.lowPercent, t.mediumPercent, t.highPercent, now, actor])
             try Self.appendAudit(db, at: now, actor: actor, tenant: tenant, action: before == nil ? "create" : "update",
                                  entityType: "anomaly_settings", entityID: tenant, before: nil,
-                                 after: String(decoding: AnomalySettingsView(tenant: tenant, thresholds: t, custom: true).jsonBytes,
-                                               as: UTF8.self))
+                                 after: AuditSnapshot.anomalySettings(tenant: tenant, t))
         }
     }
 

@@ -2,7 +2,7 @@ import GRDB
 import TallyText
 
 /// One change in the audit log: who changed which entity, when, and the entity before and after (JSON).
-public struct AuditEntry: Sendable, Equatable, JSONWritable {
+public struct AuditEntry: Sendable, Equatable {
     /// Position in the log: increases with every entry (the paging cursor).
     public var id: Int64
     /// When the change was made, ms UTC.
@@ -20,22 +20,6 @@ public struct AuditEntry: Sendable, Equatable, JSONWritable {
     public var before: String?
     /// The entity after the change, as a JSON object; nil on deletion.
     public var after: String?
-
-    public func write(to json: inout JSONWriter) {
-        json.object { w in
-            w.field("id", id)
-            w.field("at", time: at)
-            w.field("actor", actor)
-            w.field("tenant_id", tenant)
-            w.field("action", action)
-            w.field("entity_type", entityType)
-            w.field("entity_id", entityID)
-            w.key("before")
-            if let before { w.rawJSON(before) } else { w.null() }
-            w.key("after")
-            if let after { w.rawJSON(after) } else { w.null() }
-        }
-    }
 }
 
 /// Which audit entries to list: newest first, optionally narrowed; `beforeID` continues a page.
@@ -75,7 +59,7 @@ extension Catalog {
     /// Appends one entry to the audit log.
     ///
     /// Call it inside the write transaction that makes the change, so the change and its entry commit together
-    /// or not at all. `before` and `after` must be JSON objects (they are served as they are).
+    /// or not at all. `before` and `after` are `AuditSnapshot`s (they are served as they are).
     public static func appendAudit(_ db: Database, at: Int64, actor: String, tenant: String?, action: String, entityType: String,
                                    entityID: String, before: String?, after: String?) throws {
         try db.execute(
@@ -84,11 +68,6 @@ extension Catalog {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [at, actor, tenant, action, entityType, entityID, before, after])
-    }
-
-    /// The JSON text of `value`, for `appendAudit`.
-    public static func auditJSON(_ value: some JSONWritable) -> String {
-        String(decoding: value.jsonBytes, as: UTF8.self)
     }
 
     /// Audit entries matching `filter`, newest first, at most `filter.limit`.

@@ -22,7 +22,7 @@ extension Catalog {
                             budget.limitNanos, budget.warnRatio, budget.enforce, budget.createdAt, budget.updatedAt,
                             budget.createdBy])
             try Self.appendAudit(db, at: budget.createdAt, actor: actor, tenant: budget.tenant, action: "create",
-                                 entityType: "budget", entityID: budget.id, before: nil, after: budget.auditJSON)
+                                 entityType: "budget", entityID: budget.id, before: nil, after: AuditSnapshot.budget(budget))
         }
     }
 
@@ -61,7 +61,8 @@ extension Catalog {
             after.enforce = budget.enforce
             after.updatedAt = budget.updatedAt
             try Self.appendAudit(db, at: budget.updatedAt, actor: actor, tenant: before.tenant, action: "update",
-                                 entityType: "budget", entityID: budget.id, before: before.auditJSON, after: after.auditJSON)
+                                 entityType: "budget", entityID: budget.id, before: AuditSnapshot.budget(before),
+                                 after: AuditSnapshot.budget(after))
             return true
         }
     }
@@ -73,7 +74,7 @@ extension Catalog {
                 .flatMap(Self.budget(row:)) else { return false }
             try db.execute(sql: "DELETE FROM budgets WHERE id = ?", arguments: [id])
             try Self.appendAudit(db, at: at, actor: actor, tenant: before.tenant, action: "delete",
-                                 entityType: "budget", entityID: id, before: before.auditJSON, after: nil)
+                                 entityType: "budget", entityID: id, before: AuditSnapshot.budget(before), after: nil)
             return true
         }
     }
@@ -86,27 +87,5 @@ extension Catalog {
             id: row["id"], tenant: row["tenant_id"], level: level, subject: row["subject"], period: period,
             limitNanos: row["limit_nanos"], warnRatio: row["warn_ratio"], enforce: row["enforce"],
             createdAt: row["created_at"], updatedAt: row["updated_at"], createdBy: row["created_by"])
-    }
-}
-
-extension Budget {
-    /// The budget's settings as the audit log keeps them (the same member names as the API).
-    var auditJSON: String {
-        var w = JSONWriter(capacity: 256)
-        w.object { w in
-            w.field("id", id)
-            w.field("tenant_id", tenant)
-            w.field("level", level.rawValue)
-            w.field("feature_tag", level == .feature ? subject : nil)
-            w.field("user_id", level == .user ? subject : nil)
-            w.field("period", period.rawValue)
-            w.field("limit_cents", cents: limitNanos)
-            w.field("warn_ratio", warnRatio)
-            w.field("enforce", enforce)
-            w.field("created_at", time: createdAt)
-            w.field("updated_at", time: updatedAt)
-            w.field("created_by", createdBy)
-        }
-        return String(decoding: w.bytes, as: UTF8.self)
     }
 }

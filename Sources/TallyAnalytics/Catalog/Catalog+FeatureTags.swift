@@ -15,7 +15,7 @@ extension Catalog {
                     """,
                 arguments: [tag.id, tag.tenant, tag.tag, tag.description, tag.owner, tag.createdAt, tag.updatedAt, tag.createdBy])
             try Self.appendAudit(db, at: tag.createdAt, actor: actor, tenant: tag.tenant, action: "create", entityType: "feature_tag",
-                                 entityID: tag.id, before: nil, after: Self.auditJSON(tag))
+                                 entityID: tag.id, before: nil, after: AuditSnapshot.featureTag(tag))
         }
     }
 
@@ -44,7 +44,7 @@ extension Catalog {
             try db.execute(sql: "UPDATE feature_tags SET description = ?, owner = ?, updated_at = ? WHERE id = ?",
                            arguments: [after.description, after.owner, after.updatedAt, id])
             try Self.appendAudit(db, at: at, actor: actor, tenant: before.tenant, action: "update", entityType: "feature_tag",
-                                 entityID: id, before: Self.auditJSON(before), after: Self.auditJSON(after))
+                                 entityID: id, before: AuditSnapshot.featureTag(before), after: AuditSnapshot.featureTag(after))
             return after
         }
     }
@@ -56,7 +56,7 @@ extension Catalog {
             guard let before = try Self.featureTag(db, id: id) else { return false }
             try db.execute(sql: "DELETE FROM feature_tags WHERE id = ?", arguments: [id])
             try Self.appendAudit(db, at: at, actor: actor, tenant: before.tenant, action: "delete", entityType: "feature_tag",
-                                 entityID: id, before: Self.auditJSON(before), after: nil)
+                                 entityID: id, before: AuditSnapshot.featureTag(before), after: nil)
             return true
         }
     }

@@ -76,7 +76,7 @@ extension Catalog {
     static func incidentChanged(_ db: Database, before: Incident?, after: Incident, actor: String, now: Int64) throws {
         let action = before == nil ? "open" : after.status == .acknowledged ? "acknowledge" : "resolve"
         try appendAudit(db, at: now, actor: actor, tenant: after.tenant, action: action, entityType: "incident",
-                        entityID: after.id, before: before?.auditJSON, after: after.auditJSON)
+                        entityID: after.id, before: before.map(AuditSnapshot.incident), after: AuditSnapshot.incident(after))
         guard try Bool.fetchOne(db, sql: "SELECT 1 FROM webhooks WHERE tenant_id = ?", arguments: [after.tenant]) == true else {
             return
         }
@@ -109,7 +109,7 @@ extension Catalog {
                                  webhook.updatedAt, webhook.updatedBy])
             try Self.appendAudit(db, at: webhook.updatedAt, actor: webhook.updatedBy, tenant: webhook.tenant,
                                  action: before == nil ? "create" : "update", entityType: "webhook", entityID: webhook.tenant,
-                                 before: before.map(Self.webhookAudit), after: Self.webhookAudit(webhook))
+                                 before: before.map(AuditSnapshot.webhook), after: AuditSnapshot.webhook(webhook))
         }
     }
 
@@ -138,7 +138,7 @@ extension Catalog {
             try db.execute(sql: "UPDATE webhook_deliveries SET state = 'failed', last_error = 'webhook deleted' "
                            + "WHERE tenant_id = ? AND state = 'pending'", arguments: [tenant])
             try Self.appendAudit(db, at: now, actor: actor, tenant: tenant, action: "delete", entityType: "webhook",
-                                 entityID: tenant, before: Self.webhookAudit(before), after: nil)
+                                 entityID: tenant, before: AuditSnapshot.webhook(before), after: nil)
             return true
         }
     }
@@ -220,12 +220,4 @@ extension Catalog {
         }
     }
 
-    private static func webhookAudit(_ w: Webhook) -> String {
-        var j = JSONWriter(capacity: 128)
-        j.object { o in
-            o.field("tenant_id", w.tenant)
-            o.field("url", w.url)
-        }
-        return String(decoding: j.bytes, as: UTF8.self)
-    }
 }

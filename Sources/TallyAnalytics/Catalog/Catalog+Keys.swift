@@ -21,19 +21,6 @@ public struct APIKey: Sendable, Hashable {
     public var principal: Principal { Principal(keyID: id, tenant: tenant, role: role) }
 }
 
-extension APIKey: JSONWritable {
-    /// The key as the audit log keeps it: never its secret or hash.
-    public func write(to json: inout JSONWriter) {
-        json.object { w in
-            w.field("id", id)
-            w.field("tenant_id", tenant)
-            w.field("role", role.rawValue)
-            w.field("created_at", time: createdAt)
-            w.field("revoked_at", time: revokedAt)
-        }
-    }
-}
-
 extension Catalog {
     /// Prefix of every secret, so leaked keys are easy to recognise and scan for.
     public static let secretPrefix = "tly_"
@@ -60,7 +47,7 @@ extension Catalog {
                 sql: "INSERT INTO api_keys (id, tenant_id, role, secret_sha256, created_at) VALUES (?, ?, ?, ?, ?)",
                 arguments: [key.id, key.tenant, key.role.rawValue, Data(Self.hash(secret)), key.createdAt])
             try Self.appendAudit(db, at: now, actor: actor, tenant: key.tenant, action: "create", entityType: "api_key",
-                                 entityID: key.id, before: nil, after: Self.auditJSON(key))
+                                 entityID: key.id, before: nil, after: AuditSnapshot.apiKey(key))
         }
         return (key, secret)
     }
@@ -113,7 +100,7 @@ extension Catalog {
             let after = try fetch(db)
             if changed, let before, let after {
                 try Self.appendAudit(db, at: now, actor: actor, tenant: after.tenant, action: "revoke", entityType: "api_key",
-                                     entityID: id, before: Self.auditJSON(before), after: Self.auditJSON(after))
+                                     entityID: id, before: AuditSnapshot.apiKey(before), after: AuditSnapshot.apiKey(after))
             }
             return after
         }

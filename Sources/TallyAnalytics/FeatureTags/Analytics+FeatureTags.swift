@@ -3,52 +3,28 @@ import TallyStore
 import TallyText
 
 /// A registered tag with its spend in a window.
-public struct FeatureTagView: Sendable, JSONWritable {
+public struct FeatureTagView: Sendable {
     public var tag: FeatureTag
     /// What the tenant's records with this tag add up to in the window.
     public var spend: Totals
-
-    public func write(to json: inout JSONWriter) {
-        json.object { w in
-            tag.writeMembers(to: &w)
-            w.field("registered", true)
-            w.field("spend", spend)
-        }
-    }
 }
 
 /// A tag seen in the records of the window but not registered.
-public struct UnregisteredTag: Sendable, JSONWritable {
+public struct UnregisteredTag: Sendable {
     public var tag: String
     public var spend: Totals
-
-    public func write(to json: inout JSONWriter) {
-        json.object { w in
-            w.field("tag", tag)
-            w.field("registered", false)
-            w.field("spend", spend)
-        }
-    }
 }
 
 /// `{ feature_tag, window, provenance }`: one registered tag (`GET`, `POST`, `PATCH feature-tags`).
-public struct FeatureTagAnswer: Sendable, JSONWritable {
+public struct FeatureTagAnswer: Sendable {
     public var view: FeatureTagView
     public var window: Window
     public var provenance: Provenance
-
-    public func write(to json: inout JSONWriter) {
-        json.object { w in
-            w.field("feature_tag", view)
-            w.field("window", window)
-            w.field("provenance", provenance)
-        }
-    }
 }
 
 /// `{ scope, window, tags, unregistered, provenance }`: a tenant's registered tags with their spend, and the tags its
 /// records carry in the window that nobody registered.
-public struct FeatureTagList: Sendable, JSONWritable {
+public struct FeatureTagList: Sendable {
     public var tenant: String
     public var window: Window
     /// Registered tags, by tag.
@@ -56,16 +32,6 @@ public struct FeatureTagList: Sendable, JSONWritable {
     /// Tags seen in the window's records without a registration, by cost descending.
     public var unregistered: [UnregisteredTag]
     public var provenance: Provenance
-
-    public func write(to json: inout JSONWriter) {
-        json.object { w in
-            w.field("scope") { s in s.field("tenant_id", tenant) }
-            w.field("window", window)
-            w.field("tags", array: tags)
-            w.field("unregistered", array: unregistered)
-            w.field("provenance", provenance)
-        }
-    }
 }
 
 extension Analytics {

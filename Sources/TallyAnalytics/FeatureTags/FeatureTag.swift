@@ -4,7 +4,7 @@ import TallyText
 ///
 /// Registration is documentation, not a gate: records with unregistered tags are stored like any other and the
 /// registry lists them as unregistered.
-public struct FeatureTag: Sendable, Equatable, JSONWritable {
+public struct FeatureTag: Sendable, Equatable {
     /// Public id, e.g. `ftg_3f9a0c1d2e4b`.
     public var id: String
     public var tenant: String
@@ -31,23 +31,6 @@ public struct FeatureTag: Sendable, Equatable, JSONWritable {
         self.createdAt = createdAt
         self.updatedAt = updatedAt
         self.createdBy = createdBy
-    }
-
-    /// Its settings as the API and the audit log show them.
-    public func write(to json: inout JSONWriter) {
-        json.object { w in writeMembers(to: &w) }
-    }
-
-    /// Its members, into an open object.
-    func writeMembers(to w: inout JSONWriter) {
-        w.field("id", id)
-        w.field("tenant_id", tenant)
-        w.field("tag", tag)
-        w.field("description", description)
-        w.field("owner", owner)
-        w.field("created_at", time: createdAt)
-        w.field("updated_at", time: updatedAt)
-        w.field("created_by", createdBy)
     }
 }
 

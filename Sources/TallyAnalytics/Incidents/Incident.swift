@@ -37,7 +37,7 @@ public struct Incident: Sendable, Equatable, JSONWritable {
     public var resolvedBy: String?
     public var updatedAt: Int64
 
-    /// The audit and webhook form of its state.
+    /// The API and webhook form of its state.
     func writeState(to w: inout JSONWriter) {
         w.field("id", id)
         w.field("tenant_id", tenant)
@@ -55,8 +55,6 @@ public struct Incident: Sendable, Equatable, JSONWritable {
     public func write(to json: inout JSONWriter) {
         json.object { w in writeState(to: &w) }
     }
-
-    var auditJSON: String { String(decoding: jsonBytes, as: UTF8.self) }
 }
 
 /// An incident with its anomalies and the money they cost.
@@ -75,6 +73,8 @@ public struct IncidentView: Sendable, JSONWritable {
         return 0
     }
 
+    /// The `incident` of a webhook payload (a domain product, stored with the delivery), and of the API's
+    /// incident answers: its encoding, with its anomalies', stays here rather than in the server's `Wire/`.
     public func write(to json: inout JSONWriter) {
         json.object { w in
             incident.writeState(to: &w)
@@ -86,17 +86,9 @@ public struct IncidentView: Sendable, JSONWritable {
 }
 
 /// `{ incidents, provenance }` or `{ incident, provenance }`.
-public struct IncidentList: Sendable, JSONWritable {
+public struct IncidentList: Sendable {
     public var incidents: [IncidentView]
     public var generatedAt: Int64
-
-    public func write(to json: inout JSONWriter) {
-        json.object { w in
-            w.field("incidents", array: incidents)
-            w.field("count", incidents.count)
-            w.field("generated_at", time: generatedAt)
-        }
-    }
 }
 
 /// A tenant's webhook: where incident state changes are POSTed and the secret that signs them.
@@ -122,28 +114,12 @@ public struct Webhook: Sendable, Equatable {
 }
 
 /// A webhook as the API shows it: the URL, never the secret.
-public struct WebhookView: Sendable, JSONWritable {
+public struct WebhookView: Sendable {
     public var webhook: Webhook
     /// Deliveries waiting, delivered and given up.
     public var pending: Int
     public var delivered: Int
     public var failed: Int
-
-    public func write(to json: inout JSONWriter) {
-        json.object { w in
-            w.field("tenant_id", webhook.tenant)
-            w.field("url", webhook.url)
-            w.field("secret_set", true)
-            w.field("signature", "X-Tally-Signature: sha256=<hex HMAC-SHA256 of the raw body with the secret>")
-            w.field("created_at", time: webhook.createdAt)
-            w.field("updated_at", time: webhook.updatedAt)
-            w.field("deliveries") { d in
-                d.field("pending", pending)
-                d.field("delivered", delivered)
-                d.field("failed", failed)
-            }
-        }
-    }
 }
 
 /// One webhook call to make: an incident state change, its body fixed when the change was made.

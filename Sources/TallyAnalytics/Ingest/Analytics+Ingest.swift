@@ -2,7 +2,7 @@ import TallyStore
 import TallyText
 
 /// What became of a batch of records: how many were stored, which were duplicates, which were rejected and why.
-public struct IngestReceipt: Sendable, JSONWritable {
+public struct IngestReceipt: Sendable {
     /// Whether the good records were stored (false: the batch had bad records and nothing was stored).
     public var stored: Bool
     /// Records read from the body (good and bad).
@@ -20,26 +20,8 @@ public struct IngestReceipt: Sendable, JSONWritable {
     /// Whether `errors` was cut short.
     public var errorsTruncated: Bool
 
-    public func write(to json: inout JSONWriter) {
-        json.object { w in
-            w.field("status", stored ? "stored" : "rejected")
-            w.field("received", received)
-            w.field("inserted", inserted)
-            w.field("duplicates") { d in
-                d.field("count", duplicateLines.count)
-                d.field("lines", integers: duplicateLines)
-            }
-            w.field("rejected") { r in
-                r.field("count", rejectedLines)
-                r.field("errors", array: errors.map(ErrorEntry.init))
-                r.field("error_count", errorCount)
-                r.field("truncated", errorsTruncated)
-            }
-        }
-    }
-
     /// A record error on the wire: `{ line, field, reason }`.
-    public struct ErrorEntry: Sendable, JSONWritable {
+    public struct ErrorEntry: Sendable {
         public var line: Int
         public var field: String?
         public var reason: String
@@ -49,14 +31,6 @@ public struct IngestReceipt: Sendable, JSONWritable {
             line = e.line
             field = e.field
             reason = e.reason
-        }
-
-        public func write(to json: inout JSONWriter) {
-            json.object { w in
-                w.field("line", line)
-                w.field("field", field)
-                w.field("reason", reason)
-            }
         }
     }
 }

@@ -4,9 +4,9 @@ import TallyText
 
 /// Where an answer comes from: the store snapshot and what the engine read, the window, how it was
 /// aggregated, and when. Every analytics response carries one.
-public struct Provenance: Sendable, JSONWritable {
+public struct Provenance: Sendable {
     /// One source read to answer.
-    public struct Source: Sendable, JSONWritable {
+    public struct Source: Sendable {
         /// `tally-store`.
         public var name: String
         /// Manifest generation of the snapshot read.
@@ -23,19 +23,6 @@ public struct Provenance: Sendable, JSONWritable {
         public var rowsScanned: Int
         /// Whether rollups were allowed.
         public var rollups: Bool
-
-        public func write(to json: inout JSONWriter) {
-            json.object { w in
-                w.field("name", name)
-                w.field("snapshot_generation", snapshotGeneration)
-                w.field("queries", queries)
-                w.field("parts_read", partsRead)
-                w.field("head_views_read", headViewsRead)
-                w.field("hours_from_rollups", hoursFromRollups)
-                w.field("rows_scanned", rowsScanned)
-                w.field("rollups", rollups)
-            }
-        }
     }
 
     /// What was read.
@@ -52,31 +39,6 @@ public struct Provenance: Sendable, JSONWritable {
 
     /// Whether the answer holds every stored row it asked for.
     public var complete: Bool { missing.isEmpty }
-
-    public func write(to json: inout JSONWriter) {
-        json.object { w in
-            w.field("sources", array: sources)
-            w.field("window", window)
-            w.field("aggregation", aggregation)
-            w.field("generated_at", time: generatedAt)
-            w.field("complete", complete)
-            if !missing.isEmpty { w.field("missing", array: missing.map(MissingHours.init)) }
-        }
-    }
-
-    /// One missing part as an answer states it: whose rows, which hours, how many (no server paths).
-    struct MissingHours: JSONWritable {
-        let part: MissingPart
-        func write(to json: inout JSONWriter) {
-            json.object { w in
-                w.field("tenant_id", part.tenant)
-                w.field("part", part.fileName)
-                w.field("from", time: part.firstHour)
-                w.field("to", time: part.endHour)
-                w.field("rows", part.rows)
-            }
-        }
-    }
 }
 
 /// Runs the queries of one answer on one snapshot and keeps what they read, for the provenance.

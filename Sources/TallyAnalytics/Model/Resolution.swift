@@ -3,7 +3,7 @@ import TallyStore
 import TallyText
 
 /// The width of the buckets of a series: UTC hours or UTC days.
-public enum Resolution: String, Sendable, Hashable, CaseIterable, JSONWritable {
+public enum Resolution: String, Sendable, Hashable, CaseIterable {
     case hour
     case day
 
@@ -17,6 +17,4 @@ public enum Resolution: String, Sendable, Hashable, CaseIterable, JSONWritable {
 
     /// Bucket width in milliseconds.
     public var millis: Int64 { bucket.millis }
-
-    public func write(to json: inout JSONWriter) { json.string(rawValue) }
 }

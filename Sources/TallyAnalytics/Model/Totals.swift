@@ -3,7 +3,7 @@ import TallyStore
 import TallyText
 
 /// Summed measures of a set of records. Cost is exact: integer nano-dollars, shown as a `cost_cents` decimal string.
-public struct Totals: Sendable, Equatable, JSONWritable {
+public struct Totals: Sendable, Equatable {
     /// Number of records.
     public var records: Int64 = 0
     /// Sum of `input_tokens`.
@@ -45,12 +45,9 @@ public struct Totals: Sendable, Equatable, JSONWritable {
                outputTokens: a.outputTokens - b.outputTokens, costNanos: a.costNanos - b.costNanos)
     }
 
-    public func write(to json: inout JSONWriter) {
-        json.object { w in writeMeasures(to: &w) }
-    }
-
-    /// Writes the members `records`, `input_tokens`, `output_tokens`, `total_tokens` and `cost_cents`.
-    func writeMeasures(to w: inout JSONWriter) {
+    /// Writes the members `records`, `input_tokens`, `output_tokens`, `total_tokens` and `cost_cents` (the API's
+    /// totals and the rows of usage and cost export files alike).
+    package func writeMeasures(to w: inout JSONWriter) {
         w.field("records", records)
         w.field("input_tokens", inputTokens)
         w.field("output_tokens", outputTokens)
@@ -60,19 +57,11 @@ public struct Totals: Sendable, Equatable, JSONWritable {
 }
 
 /// One bucket of a series: its start and its totals (zeros when it holds no records).
-public struct SeriesPoint: Sendable, Equatable, JSONWritable {
+public struct SeriesPoint: Sendable, Equatable {
     /// Bucket start, ms UTC.
     public var start: Int64
     /// The bucket's totals.
     public var totals: Totals
     /// Average daily cost of the trailing window ending on this day (day series with `trailing_days` only).
     public var trailingAverageNanos: Int64?
-
-    public func write(to json: inout JSONWriter) {
-        json.object { w in
-            w.field("start", time: start)
-            totals.writeMeasures(to: &w)
-            if let trailingAverageNanos { w.field("trailing_average_cost_cents", cents: trailingAverageNanos) }
-        }
-    }
 }

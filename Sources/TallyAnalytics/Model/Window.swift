@@ -1,7 +1,7 @@
 import TallyText
 
 /// The time range a response covers: `from <= created_at < to`, and the bucket width of its series.
-public struct Window: Sendable, Equatable, JSONWritable {
+public struct Window: Sendable, Equatable {
     /// Inclusive start, ms UTC.
     public var from: Int64
     /// Exclusive end, ms UTC.
@@ -18,15 +18,4 @@ public struct Window: Sendable, Equatable, JSONWritable {
 
     /// Number of buckets (nil without a resolution).
     public var buckets: Int64? { resolution.map { (to - from + $0.millis - 1) / $0.millis } }
-
-    public func write(to json: inout JSONWriter) {
-        json.object { w in
-            w.field("from", time: from)
-            w.field("to", time: to)
-            if let resolution {
-                w.field("resolution", resolution)
-                w.field("buckets", buckets)
-            }
-        }
-    }
 }

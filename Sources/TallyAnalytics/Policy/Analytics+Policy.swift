@@ -21,7 +21,7 @@ public struct PolicyRequest: Sendable {
 }
 
 /// The answer of the policy check: allow, warn or deny, the budgets that decide, and what remains.
-public struct PolicyDecision: Sendable, JSONWritable {
+public struct PolicyDecision: Sendable {
     /// What the run may do; ordered from the mildest.
     public enum Outcome: String, Sendable, Comparable {
         /// Every applicable enforced budget stays at or below its warn threshold.
@@ -43,7 +43,7 @@ public struct PolicyDecision: Sendable, JSONWritable {
     }
 
     /// One applicable enforced budget and what the run would do to it.
-    public struct Check: Sendable, JSONWritable {
+    public struct Check: Sendable {
         public var budget: Budget
         public var status: BudgetStatus
         /// Held by active reservations (see `Analytics.reserve`).
@@ -51,24 +51,6 @@ public struct PolicyDecision: Sendable, JSONWritable {
         /// Spend after the run: spent + reserved + estimate.
         public var afterNanos: Int64
         public var outcome: Outcome
-
-        public func write(to json: inout JSONWriter) {
-            json.object { w in
-                w.field("budget_id", budget.id)
-                w.field("level", budget.level.rawValue)
-                w.field("feature_tag", budget.level == .feature ? budget.subject : nil)
-                w.field("user_id", budget.level == .user ? budget.subject : nil)
-                w.field("period", budget.period.rawValue)
-                w.field("period_end", time: status.periodEnd)
-                w.field("limit_cents", cents: budget.limitNanos)
-                w.field("warn_at_cents", cents: budget.warnThresholdNanos)
-                w.field("spent_cents", cents: status.spentNanos)
-                w.field("reserved_cents", cents: reservedNanos)
-                w.field("remaining_cents", cents: status.remainingNanos.subtractingSaturated(reservedNanos))
-                w.field("remaining_after_cents", cents: budget.limitNanos - afterNanos)
-                w.field("decision", outcome.rawValue)
-            }
-        }
     }
 
     public var tenant: String
@@ -83,20 +65,6 @@ public struct PolicyDecision: Sendable, JSONWritable {
     public var remainingNanos: Int64?
     public var reason: String
     public var generatedAt: Int64
-
-    public func write(to json: inout JSONWriter) {
-        json.object { w in
-            w.field("decision", outcome.rawValue)
-            w.field("reason", reason)
-            w.field("tenant_id", tenant)
-            w.field("estimated_cost_cents", cents: estimatedNanos)
-            w.field("deciding_budgets", strings: deciding)
-            w.key("remaining_cents")
-            if let remainingNanos { w.cents(remainingNanos) } else { w.null() }
-            w.field("budgets", array: checks)
-            w.field("generated_at", time: generatedAt)
-        }
-    }
 
     /// The decision over `checks` (already evaluated): the worst outcome decides.
     init(tenant: String, estimatedNanos: Int64, checks unsorted: [Check], now: Int64) {

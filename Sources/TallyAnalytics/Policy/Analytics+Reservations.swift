@@ -26,34 +26,12 @@ public struct ReservationRequest: Sendable {
 }
 
 /// `{ reservation, budgets }`: a reservation, with the budgets it was checked against when just made.
-public struct ReservationAnswer: Sendable, JSONWritable {
+public struct ReservationAnswer: Sendable {
     public var reservation: Reservation
     /// The enforced budgets held (only when the reservation was just made).
     public var checks: [ReservationCheck]?
     /// "Now" of the answer: decides whether an active reservation shows as expired.
     public var now: Int64
-
-    public func write(to json: inout JSONWriter) {
-        let r = reservation
-        json.object { w in
-            w.field("reservation") { o in
-                o.field("id", r.id)
-                o.field("tenant_id", r.tenant)
-                o.field("user_id", r.userID)
-                o.field("feature_tag", r.featureTag)
-                o.field("estimated_cost_cents", cents: r.estimatedNanos)
-                o.field("state", r.state(at: now).rawValue)
-                o.field("created_at", time: r.createdAt)
-                o.field("expires_at", time: r.expiresAt)
-                o.field("released_at", time: r.releasedAt)
-                o.key("actual_cost_cents")
-                if let actual = r.actualNanos { o.cents(actual) } else { o.null() }
-                o.field("budget_ids", strings: r.budgetIDs)
-            }
-            if let checks { w.field("budgets", array: checks) }
-            w.field("generated_at", time: now)
-        }
-    }
 }
 
 extension Analytics {

@@ -65,7 +65,7 @@ public struct Reservation: Sendable, Equatable {
 
 /// One enforced budget as a reservation (or a policy check) sees it: the limit, spend in the period, what other
 /// active reservations hold, and the estimate.
-public struct ReservationCheck: Sendable, Equatable, JSONWritable {
+public struct ReservationCheck: Sendable, Equatable {
     /// The budget's id.
     public var budgetID: String
     /// What it limits.
@@ -92,26 +92,11 @@ public struct ReservationCheck: Sendable, Equatable, JSONWritable {
 
     /// `feature chat`, `user u1` or `tenant`.
     public var subjectDescription: String { level == .tenant ? "tenant" : "\(level.rawValue) \(subject)" }
-
-    public func write(to json: inout JSONWriter) {
-        json.object { w in
-            w.field("budget_id", budgetID)
-            w.field("level", level.rawValue)
-            w.field("feature_tag", level == .feature ? subject : nil)
-            w.field("user_id", level == .user ? subject : nil)
-            w.field("period", period.rawValue)
-            w.field("limit_cents", cents: limitNanos)
-            w.field("spent_cents", cents: spentNanos)
-            w.field("reserved_cents", cents: reservedNanos)
-            w.field("remaining_cents", cents: remainingNanos)
-            w.field("remaining_after_cents", cents: remainingAfterNanos)
-        }
-    }
 }
 
 extension Int64 {
     /// `self - other`, clamped to the range of `Int64`.
-    func subtractingSaturated(_ other: Int64) -> Int64 {
+    package func subtractingSaturated(_ other: Int64) -> Int64 {
         let (v, overflow) = subtractingReportingOverflow(other)
         return overflow ? (other > 0 ? .min : .max) : v
     }

@@ -20,7 +20,7 @@ import TallyText
 /// mix, not price. When the previous period has no requests (or no tokens) the ratios are undefined: the whole
 /// change is volume (or volume and tokens per request up to that point). Order matters in sequential
 /// substitution; this order (how much, how big, which model, at what price) reads as a story.
-public struct CostChangeDecomposition: Sendable, Equatable, JSONWritable {
+public struct CostChangeDecomposition: Sendable, Equatable {
     /// Totals of one model in one period.
     public struct ModelTotals: Sendable, Equatable {
         public var model: String
@@ -91,13 +91,5 @@ public struct CostChangeDecomposition: Sendable, Equatable, JSONWritable {
     /// The four effects, in order, with their wire names.
     public var parts: [(name: String, nanos: Int64)] {
         [("volume", volumeNanos), ("tokens_per_request", tokensPerRequestNanos), ("model_mix", modelMixNanos), ("price", priceNanos)]
-    }
-
-    public func write(to json: inout JSONWriter) {
-        json.object { w in
-            w.field("method", "sequential substitution: volume (requests), tokens per request, model mix (token shares), price (cost per token of each model)")
-            w.field("change_cents", cents: changeNanos)
-            for (name, nanos) in parts { w.field(name + "_cents", cents: nanos) }
-        }
     }
 }

@@ -46,45 +46,25 @@ public struct ReportMonth: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// One row of a breakdown of the month: a key value, its totals, share and the previous month's cost.
-public struct ReportRow: Sendable, Equatable, JSONWritable {
+public struct ReportRow: Sendable, Equatable {
     public var value: String
     public var totals: Totals
     public var sharePercent: Double?
     public var previousCostNanos: Int64
-
-    public func write(to json: inout JSONWriter) {
-        json.object { w in
-            w.field("value", value)
-            totals.writeMeasures(to: &w)
-            w.field("share_pct", sharePercent)
-            w.field("previous_cost_cents", cents: previousCostNanos)
-            w.field("change_cents", cents: totals.costNanos - previousCostNanos)
-            w.field("change_pct", percent(totals.costNanos - previousCostNanos, of: previousCostNanos))
-        }
-    }
 }
 
 /// A breakdown of the month by one dimension: the first rows by cost and what the rest add up to.
-public struct ReportBreakdown: Sendable, Equatable, JSONWritable {
+public struct ReportBreakdown: Sendable, Equatable {
     public var dimension: Dimension
     public var rows: [ReportRow]
     /// Totals of the groups not listed.
     public var others: Totals
     /// Groups in the month (listed or not).
     public var groups: Int
-
-    public func write(to json: inout JSONWriter) {
-        json.object { w in
-            w.field("key", dimension.fieldName)
-            w.field("groups", groups)
-            w.field("rows", array: rows)
-            w.field("others", others)
-        }
-    }
 }
 
 /// A budget of the tenant measured over the month.
-public struct ReportBudget: Sendable, Equatable, JSONWritable {
+public struct ReportBudget: Sendable, Equatable {
     public var budget: Budget
     /// Spend of the budget's scope in the month.
     public var spentNanos: Int64
@@ -98,28 +78,11 @@ public struct ReportBudget: Sendable, Equatable, JSONWritable {
     public var projectedNanos: Int64?
     /// `ok`, `warning` or `exceeded` over the month (for daily budgets: the worst day).
     public var state: String
-
-    public func write(to json: inout JSONWriter) {
-        json.object { w in
-            w.field("id", budget.id)
-            w.field("level", budget.level.rawValue)
-            w.field("subject", budget.subject)
-            w.field("period", budget.period.rawValue)
-            w.field("limit_cents", cents: budget.limitNanos)
-            w.field("spent_cents", cents: spentNanos)
-            w.field("utilization_pct", utilizationPercent)
-            if let maxDayNanos { w.field("max_day_cents", cents: maxDayNanos) }
-            if let daysOverLimit { w.field("days_over_limit", daysOverLimit) }
-            if let projectedNanos { w.field("projected_cents", cents: projectedNanos) }
-            w.field("state", state)
-            w.field("enforce", budget.enforce)
-        }
-    }
 }
 
 /// `GET reports/monthly`: a tenant's month — totals, breakdowns, daily spend, the comparison with the previous
 /// month and its decomposition, budgets, anomalies and incidents.
-public struct MonthlyReport: Sendable, JSONWritable {
+public struct MonthlyReport: Sendable {
     /// Rows listed per breakdown.
     public static let rowsPerBreakdown = 25
     /// The dimensions broken down, in order.
@@ -141,38 +104,12 @@ public struct MonthlyReport: Sendable, JSONWritable {
     /// Whether the month is still running at `generatedAt`.
     public var inProgress: Bool
     public var provenance: Provenance
-
-    public func write(to json: inout JSONWriter) {
-        json.object { w in
-            w.field("tenant_id", tenant)
-            w.field("month", month.description)
-            w.field("window", month.window)
-            w.field("in_progress", inProgress)
-            w.field("totals", totals)
-            w.field("comparison") { c in
-                c.field("previous_month", month.previous.description)
-                c.field("previous_window", month.previous.window)
-                c.field("previous_totals", previousTotals)
-                c.field("cost_cents_delta", cents: totals.costNanos - previousTotals.costNanos)
-                c.field("cost_change_pct", percent(totals.costNanos - previousTotals.costNanos, of: previousTotals.costNanos))
-                c.field("records_delta", totals.records - previousTotals.records)
-                c.field("records_change_pct", percent(totals.records - previousTotals.records, of: previousTotals.records))
-                c.field("decomposition", decomposition)
-            }
-            w.field("breakdowns") { b in for d in breakdowns { b.field(d.dimension.fieldName, d) } }
-            w.field("daily", array: daily)
-            w.field("previous_daily", array: previousDaily)
-            w.field("budgets", array: budgets)
-            events.writeMembers(to: &w)
-            w.field("provenance", provenance)
-        }
-    }
 }
 
 /// The anomalies and incidents of a month, as the report shows them.
 public struct ReportEvents: Sendable {
     /// One line of the events section: what, when, how bad, and its API link.
-    public struct Item: Sendable, Equatable, JSONWritable {
+    public struct Item: Sendable, Equatable {
         public var id: String
         public var kind: String
         public var severity: String
@@ -180,25 +117,8 @@ public struct ReportEvents: Sendable {
         public var title: String
         public var at: Int64
         public var link: String
-
-        public func write(to json: inout JSONWriter) {
-            json.object { w in
-                w.field("id", id)
-                w.field("type", kind)
-                w.field("severity", severity)
-                w.field("status", status)
-                w.field("title", title)
-                w.field("at", time: at)
-                w.field("link", link)
-            }
-        }
     }
 
     public var anomalies: [Item] = []
     public var incidents: [Item] = []
-
-    func writeMembers(to w: inout JSONWriter) {
-        w.field("anomalies", array: anomalies)
-        w.field("incidents", array: incidents)
-    }
 }

@@ -40,9 +40,9 @@ public struct CostRequest: Sendable {
 }
 
 /// One group of a breakdown: its key values, totals, share of the total cost, and optional series and baseline.
-public struct CostGroup: Sendable, JSONWritable {
+public struct CostGroup: Sendable {
     /// A trailing daily average of cost: the baseline to compare a day with.
-    public struct Trailing: Sendable, JSONWritable {
+    public struct Trailing: Sendable {
         /// Days in the window.
         public var days: Int
         /// The last day of the window (the window's last UTC day).
@@ -51,16 +51,6 @@ public struct CostGroup: Sendable, JSONWritable {
         public var averageNanos: Int64
         /// Average daily cost over the `days` days before those.
         public var previousAverageNanos: Int64
-
-        public func write(to json: inout JSONWriter) {
-            json.object { w in
-                w.field("days", days)
-                w.field("through", time: through)
-                w.field("average_daily_cost_cents", cents: averageNanos)
-                w.field("previous_average_daily_cost_cents", cents: previousAverageNanos)
-                w.field("change_pct", percent(averageNanos - previousAverageNanos, of: previousAverageNanos))
-            }
-        }
     }
 
     /// Key field names and values, in `group_by` order.
@@ -70,20 +60,10 @@ public struct CostGroup: Sendable, JSONWritable {
     public var sharePercent: Double?
     public var series: [SeriesPoint]?
     public var trailing: Trailing?
-
-    public func write(to json: inout JSONWriter) {
-        json.object { w in
-            w.field("key") { k in for (field, value) in key { k.field(field, value) } }
-            totals.writeMeasures(to: &w)
-            w.field("share_pct", sharePercent)
-            if let series { w.field("series", array: series) }
-            if let trailing { w.field("trailing", trailing) }
-        }
-    }
 }
 
 /// `{ scope, window, group_by, order, limit, totals, groups, others, provenance }`: a cost breakdown.
-public struct CostReport: Sendable, JSONWritable {
+public struct CostReport: Sendable {
     public var tenantID: String?
     public var window: Window
     public var groupBy: [Query.Key]
@@ -96,24 +76,10 @@ public struct CostReport: Sendable, JSONWritable {
     /// What the groups not shown add up to.
     public var others: Totals
     public var provenance: Provenance
-
-    public func write(to json: inout JSONWriter) {
-        json.object { w in
-            w.field("scope") { s in s.field("tenant_id", tenantID) }
-            w.field("window", window)
-            w.field("group_by", strings: groupBy.map(\.fieldName))
-            w.field("order", CostRequest.orderName(order))
-            w.field("limit", limit)
-            w.field("totals", totals)
-            w.field("groups", array: groups)
-            w.field("others", others)
-            w.field("provenance", provenance)
-        }
-    }
 }
 
 /// `{ scope, window, totals, top: { feature_tag, user_id, model }, provenance }`: the cost dashboard.
-public struct CostSummary: Sendable, JSONWritable {
+public struct CostSummary: Sendable {
     /// Keys the summary ranks, five groups each.
     public static let rankedKeys: [Dimension] = [.feature, .user, .model]
     /// Groups per ranked key.
@@ -127,30 +93,12 @@ public struct CostSummary: Sendable, JSONWritable {
     /// The top groups of each ranked key, by cost.
     public var top: [(key: Dimension, groups: [CostGroup])]
     public var provenance: Provenance
-
-    public func write(to json: inout JSONWriter) {
-        json.object { w in
-            w.field("scope") { s in s.field("tenant_id", tenantID) }
-            w.field("window", window)
-            w.field("totals", totals)
-            if let series { w.field("series", array: series) }
-            w.field("top") { t in for (key, groups) in top { t.field(key.fieldName, array: groups) } }
-            w.field("provenance", provenance)
-        }
-    }
 }
 
 /// The answer of the cost endpoint: a breakdown, or the summary when no group key was given.
-public enum CostAnswer: Sendable, JSONWritable {
+public enum CostAnswer: Sendable {
     case breakdown(CostReport)
     case summary(CostSummary)
-
-    public func write(to json: inout JSONWriter) {
-        switch self {
-        case let .breakdown(r): r.write(to: &json)
-        case let .summary(s): s.write(to: &json)
-        }
-    }
 }
 
 extension CostRequest {

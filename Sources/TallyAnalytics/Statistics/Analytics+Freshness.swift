@@ -3,18 +3,11 @@ import TallyStore
 import TallyText
 
 /// How recent the data is: the newest `created_at` stored for the tenants asked about.
-public struct Freshness: Sendable, Equatable, JSONWritable {
+public struct Freshness: Sendable, Equatable {
     /// Newest record time, ms UTC; nil when there is no record.
     public var newestRecord: Int64?
     /// Seconds between the newest record and the answer; nil when there is no record.
     public var lagSeconds: Int64?
-
-    public func write(to json: inout JSONWriter) {
-        json.object { w in
-            w.field("newest_record_at", time: newestRecord)
-            w.field("lag_seconds", lagSeconds)
-        }
-    }
 }
 
 extension Analytics {

@@ -6,9 +6,9 @@ import TallyText
 /// `status` is `failing` (503) when a check fails: the store cannot do its job (closed, writes refused, disk
 /// full). It is `degraded` (still 200: the store serves and takes writes) when a check passed but found
 /// acknowledged data lost, which stays until an operator clears it.
-public struct HealthReport: Sendable, JSONWritable {
+public struct HealthReport: Sendable {
     /// One check.
-    public struct Check: Sendable, JSONWritable {
+    public struct Check: Sendable {
         /// `store_open`, `wal_writable`, `disk_space`, `wal_intact`.
         public var name: String
         /// Whether it passed.
@@ -24,15 +24,6 @@ public struct HealthReport: Sendable, JSONWritable {
             self.detail = detail
             self.degraded = degraded
         }
-
-        public func write(to json: inout JSONWriter) {
-            json.object { w in
-                w.field("name", name)
-                w.field("ok", ok)
-                if degraded { w.field("degraded", true) }
-                w.field("detail", detail)
-            }
-        }
     }
 
     /// Every check.
@@ -45,32 +36,6 @@ public struct HealthReport: Sendable, JSONWritable {
     public var degraded: Bool { checks.contains(where: \.degraded) }
     /// `ok`, `degraded` or `failing`.
     public var status: String { !ok ? "failing" : degraded ? "degraded" : "ok" }
-
-    public func write(to json: inout JSONWriter) {
-        json.object { w in
-            w.field("status", status)
-            w.field("checks", array: checks)
-            if !walLosses.isEmpty {
-                w.key("wal_losses")
-                w.array { a in
-                    for loss in walLosses {
-                        a.object { o in
-                            o.field("segment", loss.segmentFile)
-                            o.field("start", Int64(loss.start))
-                            o.field("end", Int64(loss.end))
-                            o.field("damaged_at", Int64(loss.damagedAt))
-                            o.field("reason", loss.reason)
-                            o.field("batches", Int64(loss.batches))
-                            o.field("records", Int64(loss.records))
-                            o.field("exact", loss.exact)
-                            o.field("record", "quarantine/" + loss.recordName)
-                            if let copy = loss.copy { o.field("copy", "quarantine/" + copy) }
-                        }
-                    }
-                }
-            }
-        }
-    }
 }
 
 extension Analytics {

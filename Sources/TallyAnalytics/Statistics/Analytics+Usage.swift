@@ -3,15 +3,13 @@ import TallyStore
 import TallyText
 
 /// Which slice of a tenant a usage series covers.
-public enum UsageScope: String, Sendable, Hashable, CaseIterable, JSONWritable {
+public enum UsageScope: String, Sendable, Hashable, CaseIterable {
     /// The whole tenant.
     case org
     /// One project (`project_id` required; `environment` narrows it further).
     case project
     /// One environment (`environment` required; `project_id` narrows it further).
     case env
-
-    public func write(to json: inout JSONWriter) { json.string(rawValue) }
 }
 
 /// A usage question: a tenant (or all, for admins), a window, a resolution and a scope.
@@ -45,47 +43,27 @@ public struct UsageRequest: Sendable {
 }
 
 /// `{ scope, window, totals, series, signals, provenance }`: a usage series with the facts derived from it.
-public struct UsageReport: Sendable, JSONWritable {
+public struct UsageReport: Sendable {
     /// What the series covers.
-    public struct Scope: Sendable, JSONWritable {
+    public struct Scope: Sendable {
         public var tenantID: String?
         public var kind: UsageScope
         public var projectID: String?
         public var environment: String?
-
-        public func write(to json: inout JSONWriter) {
-            json.object { w in
-                w.field("tenant_id", tenantID)
-                w.field("kind", kind)
-                if let projectID { w.field("project_id", projectID) }
-                if let environment { w.field("environment", environment) }
-            }
-        }
     }
 
     /// How the window compares with the previous window of the same length.
-    public struct Change: Sendable, JSONWritable {
+    public struct Change: Sendable {
         public var previousWindow: Window
         public var previousTotals: Totals
         public var costDeltaNanos: Int64
         public var costChangePercent: Double?
         public var recordsDelta: Int64
         public var recordsChangePercent: Double?
-
-        public func write(to json: inout JSONWriter) {
-            json.object { w in
-                w.field("previous_window", previousWindow)
-                w.field("previous_totals", previousTotals)
-                w.field("cost_cents_delta", cents: costDeltaNanos)
-                w.field("cost_change_pct", costChangePercent)
-                w.field("records_delta", recordsDelta)
-                w.field("records_change_pct", recordsChangePercent)
-            }
-        }
     }
 
     /// Facts derived from the window.
-    public struct Signals: Sendable, JSONWritable {
+    public struct Signals: Sendable {
         /// Against the previous window of the same length.
         public var change: Change
         /// The bucket with the highest cost (earliest on ties); nil when the window costs nothing.
@@ -96,16 +74,6 @@ public struct UsageReport: Sendable, JSONWritable {
         public var anomalies: [Anomaly] = []
         /// Utilisation of the tenant's budgets in their current period.
         public var budgets: [BudgetUtilisation] = []
-
-        public func write(to json: inout JSONWriter) {
-            json.object { w in
-                w.field("change", change)
-                w.field("peak", peak)
-                w.field("freshness", freshness)
-                w.field("anomalies", array: anomalies)
-                w.field("budgets", array: budgets)
-            }
-        }
     }
 
     public var scope: Scope
@@ -115,17 +83,6 @@ public struct UsageReport: Sendable, JSONWritable {
     public var series: [SeriesPoint]
     public var signals: Signals
     public var provenance: Provenance
-
-    public func write(to json: inout JSONWriter) {
-        json.object { w in
-            w.field("scope", scope)
-            w.field("window", window)
-            w.field("totals", totals)
-            w.field("series", array: series)
-            w.field("signals", signals)
-            w.field("provenance", provenance)
-        }
-    }
 }
 
 extension Analytics {

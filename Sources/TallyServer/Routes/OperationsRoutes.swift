@@ -126,8 +126,8 @@ struct OperationsRoutes: Sendable {
 
     /// `GET openapi.json`: the OpenAPI 3 document of every route.
     @Sendable func openAPI(_ request: Request, context: Context) throws -> Response {
-        Response(status: .ok, headers: [.contentType: "application/json"],
-                 body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
+        guard let bytes = OpenAPIDocument.bytes else { throw Problem(.notFound, "the OpenAPI document is not installed beside this binary") }
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
     /// `GET /metrics`: Prometheus text.

@@ -3,10 +3,8 @@ import Foundation
 /// The web console's static files (`index.html`, `console.css`, `console.js`), shipped as resources of this
 /// module (`Package.swift`: `.copy("Console")`) and read once.
 ///
-/// SwiftPM's generated `Bundle.module` stops the process when the resource bundle is missing (a `tally` binary
-/// copied without its `tally_TallyServer.resources` folder): the server must not die for its console, so the
-/// files are looked up by hand — beside the executable, in the main bundle, then in the source tree this file
-/// was compiled from — and a missing console is a 404, nothing worse.
+/// The files are looked up by hand (`ServerResources`), then in the source tree this file was compiled from;
+/// a missing console is a 404, nothing worse.
 enum ConsoleAssets {
     /// One file: its bytes and media type.
     struct Asset: Sendable {
@@ -29,12 +27,7 @@ enum ConsoleAssets {
 
     /// The first directory that holds `index.html`.
     static func directory() -> String? {
-        let bundleName = "tally_TallyServer.resources"
-        var candidates: [String] = []
-        let executable = URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath().deletingLastPathComponent().path
-        candidates.append(executable + "/" + bundleName + "/Console")
-        candidates.append(Bundle.main.bundleURL.appendingPathComponent(bundleName).path + "/Console")
-        if let resources = Bundle.main.resourceURL { candidates.append(resources.appendingPathComponent(bundleName).path + "/Console") }
+        var candidates = ServerResources.bundleDirectories().map { $0 + "/Console" }
         candidates.append(URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().path + "/Console")
         return candidates.first { FileManager.default.fileExists(atPath: $0 + "/index.html") }
     }
