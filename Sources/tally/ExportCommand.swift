@@ -6,7 +6,7 @@ import TallyStore
 import Glibc
 #endif
 
-struct ExportCommand: ParsableCommand {
+struct ExportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
         abstract: "Exports a tenant's records, usage series or cost breakdown to a CSV, NDJSON or JSON file.",
@@ -78,12 +78,12 @@ struct ExportCommand: ParsableCommand {
         _ = try spec(now: wallClockMillis())
     }
 
-    func run() throws {
+    func run() async throws {
         let spec = try spec(now: wallClockMillis())
         let s = try store.open(background: false, readOnly: true)
         defer { try? s.close() }
         let analytics = Analytics(store: s, catalog: try Catalog(directory: store.data))
-        if !reportMissing(analytics.exportMissing(spec, tenant: tenant), allowPartial: allowPartial, what: "export") { throw ExitCode(1) }
+        if !reportMissing(try await analytics.exportMissing(spec, tenant: tenant), allowPartial: allowPartial, what: "export") { throw ExitCode(1) }
         let partial = out == "-" ? "-" : out + ".partial"
         let fd: Int32 = out == "-" ? 1 : open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw ValidationError("cannot create \(partial): \(String(cString: strerror(errno)))") }
@@ -92,7 +92,7 @@ struct ExportCommand: ParsableCommand {
         let started = monotonicNow()
         let rows: Int64
         do {
-            rows = try analytics.writeExport(spec, tenant: tenant, to: fd, allowPartial: allowPartial) { bar.show(rows: $0) }
+            rows = try await analytics.writeExport(spec, tenant: tenant, to: fd, allowPartial: allowPartial) { bar.show(rows: $0) }
             if fd != 1 && fsync(fd) != 0 { throw ValidationError("fsync \(partial): \(String(cString: strerror(errno)))") }
         } catch {
             bar.finish()

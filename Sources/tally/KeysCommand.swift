@@ -86,7 +86,7 @@ struct KeysCommand: ParsableCommand {
     }
 
     /// For `make run`: creates demo keys once, keeps them in DIR/demo-keys.txt, prints them and curl lines.
-    struct Demo: ParsableCommand {
+    struct Demo: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Creates demo keys if there are none (kept in DIR/demo-keys.txt) and prints curl examples.")
 
@@ -99,7 +99,7 @@ struct KeysCommand: ParsableCommand {
         @Option(help: "Port the curl examples call.")
         var port = 8080
 
-        func run() throws {
+        func run() async throws {
             let file = data + "/demo-keys.txt"
             let catalog = try Catalog(directory: data)
             var values = Self.read(file)
@@ -108,7 +108,7 @@ struct KeysCommand: ParsableCommand {
                     printError("keys exist already but \(file) does not: create one with `tally keys create`")
                     return
                 }
-                values = try makeKeys(catalog)
+                values = try await makeKeys(catalog)
                 let text = values.map { "\($0.0)=\($0.1)" }.joined(separator: "\n") + "\n"
                 let fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
                 guard fd >= 0 else { throw ValidationError("cannot write \(file)") }
@@ -136,15 +136,15 @@ struct KeysCommand: ParsableCommand {
         }
 
         /// Creates an admin key and a reader and a writer key for the largest tenant; the window is the last 30 days of data.
-        private func makeKeys(_ catalog: Catalog) throws -> [(String, String)] {
+        private func makeKeys(_ catalog: Catalog) async throws -> [(String, String)] {
             var options = StoreOptions()
             options.background = false
             options.readOnly = true
             let store = try Store(path: data, options: options)
             defer { try? store.close() }
             let analytics = Analytics(store: store, catalog: catalog)
-            let tenant = try analytics.largestTenant() ?? "demo"
-            let newest = analytics.newestRecord(tenant: tenant) ?? wallClockMillis()
+            let tenant = try await analytics.largestTenant() ?? "demo"
+            let newest = try await analytics.newestRecord(tenant: tenant) ?? wallClockMillis()
             let to = TimeUnit.dayStart(newest) + TimeUnit.dayMillis
             let admin = try catalog.createKey(tenant: nil, role: .admin)
             let reader = try catalog.createKey(tenant: tenant, role: .reader)

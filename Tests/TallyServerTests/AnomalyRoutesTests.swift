@@ -38,7 +38,7 @@ extension ServerFixture {
                 }
             }
         }
-        _ = try f.analytics.store.append(RecordBatch(records))
+        _ = try f.store.append(RecordBatch(records))
         return f
     }
 }

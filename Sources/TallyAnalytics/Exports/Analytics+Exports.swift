@@ -97,24 +97,29 @@ extension Analytics {
         let final = exportPath(e)
         let partial = final + ".partial"
         do {
-            try await blocking { [self] in
+            let fd = try await blocking { [self] in
                 try catalog.updateExport(id: e.id, status: .running)
                 if mkdir(exportsDirectory, 0o755) != 0 && errno != EEXIST {
                     throw StoreError.io(path: exportsDirectory, operation: "mkdir", errno: errno)
                 }
                 let fd = Glibc.open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
                 guard fd >= 0 else { throw StoreError.io(path: partial, operation: "open", errno: errno) }
-                let rows: Int64
-                do {
-                    rows = try writeExport(e.spec, tenant: e.tenant, to: fd)
+                return fd
+            }
+            let rows: Int64, bytes: Int64
+            do {
+                rows = try await writeExport(e.spec, tenant: e.tenant, to: fd)
+                bytes = try await pool.runToEnd { _ in
                     guard fsync(fd) == 0 else { throw StoreError.io(path: partial, operation: "fsync", errno: errno) }
-                } catch {
-                    Glibc.close(fd)
-                    throw error
+                    var st = stat()
+                    return fstat(fd, &st) == 0 ? Int64(st.st_size) : 0
                 }
-                var st = stat()
-                let bytes = fstat(fd, &st) == 0 ? Int64(st.st_size) : 0
+            } catch {
                 Glibc.close(fd)
+                throw error
+            }
+            Glibc.close(fd)
+            try await blocking { [self] in
                 guard rename(partial, final) == 0 else { throw StoreError.io(path: final, operation: "rename", errno: errno) }
                 try catalog.updateExport(id: e.id, status: .ready, rows: rows, bytes: bytes, completedAt: now)
             }

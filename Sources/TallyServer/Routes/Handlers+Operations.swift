@@ -95,8 +95,8 @@ extension Handlers {
     /// `GET /metrics`: Prometheus text.
     func metricsText(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         let analytics = self.analytics
-        let (store, walBytes) = try await analytics.blocking { (analytics.store.metrics(), analytics.walBytes()) }
+        let store = try await analytics.records.metrics()
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                        body: .init(byteBuffer: ByteBuffer(string: metrics.render(store: store, walBytes: walBytes, now: analytics.now))))
+                        body: .init(byteBuffer: ByteBuffer(string: metrics.render(store: store, walBytes: store.walBytes, now: analytics.now))))
     }
 }
