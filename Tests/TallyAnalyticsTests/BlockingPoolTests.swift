@@ -7,8 +7,9 @@ import TallyAnalytics
 import Testing
 
 /// The one pool blocking work runs on: results and errors come back, and cancellation lets the waiter go at once,
-/// skips work not yet started, and (for `runToEnd`) waits for borrowed work to stop.
-@Suite("blocking pool")
+/// skips work not yet started, and (for `runToEnd`) waits for borrowed work to stop. The time limit turns a waiter
+/// that never comes back into a failure rather than a hung run.
+@Suite("blocking pool", .timeLimit(.minutes(1)))
 struct BlockingPoolTests {
     struct Boom: Error, Equatable {}
 
