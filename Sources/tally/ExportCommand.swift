@@ -7,7 +7,7 @@ import TallyText
 import Glibc
 #endif
 
-struct ExportCommand: ParsableCommand {
+struct ExportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
         abstract: "Exports a tenant's records, usage series or cost breakdown to a CSV, NDJSON or JSON file.",
@@ -79,12 +79,12 @@ struct ExportCommand: ParsableCommand {
         _ = try spec(now: TimeSource.systemWallMillis())
     }
 
-    func run() throws {
+    func run() async throws {
         let spec = try spec(now: TimeSource.systemWallMillis())
         let s = try store.open(background: false, readOnly: true)
         defer { try? s.close() }
         let analytics = Analytics(store: s, catalog: try Catalog(directory: store.data))
-        if !reportMissing(analytics.exportMissing(spec, tenant: tenant), allowPartial: allowPartial, what: "export") { throw ExitCode(1) }
+        if !reportMissing(try await analytics.exportMissing(spec, tenant: tenant), allowPartial: allowPartial, what: "export") { throw ExitCode(1) }
         let bound = spec.kind == .records ? s.snapshot().rowBound(tenant: tenant, from: spec.from, to: spec.to) : 0
         var bar = ExportProgress(total: bound)
         let started = TimeSource.systemMonotonicSeconds()
@@ -92,14 +92,20 @@ struct ExportCommand: ParsableCommand {
         var bytes = 0
         do {
             if out == "-" {
-                rows = try analytics.writeExport(spec, tenant: tenant, to: 1, allowPartial: allowPartial) { bar.show(rows: $0) }
+                rows = try await analytics.writeExport(spec, tenant: tenant, to: 1, allowPartial: allowPartial) { bar.show(rows: $0) }
             } else {
                 // Published as the server publishes its exports: OUT.partial, fsynced, renamed, directory fsynced.
                 let directory = out.lastIndex(of: "/").map { String(out[..<$0]) } ?? "."
-                (rows, bytes) = try FileIO.publish(out, directory: directory.isEmpty ? "/" : directory, temporary: out + ".partial") { fd, path in
-                    let rows = try analytics.writeExport(spec, tenant: tenant, to: fd, path: path, allowPartial: allowPartial) { bar.show(rows: $0) }
-                    return (rows, try FileIO.fileSize(fd, path: path))
+                let file = try FileIO.PendingFile(out, directory: directory.isEmpty ? "/" : directory, temporary: out + ".partial")
+                do {
+                    rows = try await analytics.writeExport(spec, tenant: tenant, to: file.fd, path: file.temporaryPath,
+                                                           allowPartial: allowPartial) { bar.show(rows: $0) }
+                    bytes = try FileIO.fileSize(file.fd, path: file.temporaryPath)
+                } catch {
+                    file.abandon()
+                    throw error
                 }
+                try file.publish()
             }
         } catch {
             bar.finish()

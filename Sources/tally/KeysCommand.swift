@@ -87,7 +87,7 @@ struct KeysCommand: ParsableCommand {
     }
 
     /// For `make run`: creates demo keys once, keeps them in DIR/demo-keys.txt, prints them and curl lines.
-    struct Demo: ParsableCommand {
+    struct Demo: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Creates demo keys if there are none (kept in DIR/demo-keys.txt) and prints curl examples.")
 
@@ -100,7 +100,7 @@ struct KeysCommand: ParsableCommand {
         @Option(help: "Port the curl examples call.")
         var port = 8080
 
-        func run() throws {
+        func run() async throws {
             let file = data + "/demo-keys.txt"
             let catalog = try Catalog(directory: data)
             var values = Self.read(file)
@@ -109,7 +109,7 @@ struct KeysCommand: ParsableCommand {
                     printError("keys exist already but \(file) does not: create one with `tally keys create`")
                     return
                 }
-                values = try makeKeys(catalog)
+                values = try await makeKeys(catalog)
                 let text = values.map { "\($0.0)=\($0.1)" }.joined(separator: "\n") + "\n"
                 let directory = file.lastIndex(of: "/").map { String(file[..<$0]) } ?? "."
                 do {
@@ -141,15 +141,15 @@ struct KeysCommand: ParsableCommand {
         }
 
         /// Creates an admin key and a reader and a writer key for the largest tenant; the window is the last 30 days of data.
-        private func makeKeys(_ catalog: Catalog) throws -> [(String, String)] {
+        private func makeKeys(_ catalog: Catalog) async throws -> [(String, String)] {
             var options = StoreOptions()
             options.background = false
             options.readOnly = true
             let store = try Store(path: data, options: options)
             defer { try? store.close() }
             let analytics = Analytics(store: store, catalog: catalog)
-            let tenant = try analytics.largestTenant() ?? "demo"
-            let newest = analytics.newestRecord(tenant: tenant) ?? TimeSource.systemWallMillis()
+            let tenant = try await analytics.largestTenant() ?? "demo"
+            let newest = try await analytics.newestRecord(tenant: tenant) ?? TimeSource.systemWallMillis()
             let to = TimeUnit.dayStart(newest) + TimeUnit.dayMillis
             let admin = try catalog.createKey(tenant: nil, role: .admin)
             let reader = try catalog.createKey(tenant: tenant, role: .reader)

@@ -73,7 +73,7 @@ struct AccessTests {
             }
         }
         if route == .records {
-            let stored = try f.analytics.store.snapshot().records(tenant: tenant).contains { $0.requestID == "iso-1" }
+            let stored = try f.store.snapshot().records(tenant: tenant).contains { $0.requestID == "iso-1" }
             #expect(stored == (Self.expected(who, whose, route) == .ok))
         }
     }

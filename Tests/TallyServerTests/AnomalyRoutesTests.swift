@@ -39,7 +39,7 @@ extension ServerFixture {
                 }
             }
         }
-        _ = try f.analytics.store.append(RecordBatch(records))
+        _ = try f.store.append(RecordBatch(records))
         return f
     }
 }

@@ -120,7 +120,7 @@ struct BudgetTests {
         func r(_ id: String, _ at: String, _ cents: String) -> CostRecord {
             ServerFixture.rec(A, id, at, project: "p", env: "prod", user: "u", feature: "f", model: "gpt-4o", input: 1, output: 1, cents: cents)
         }
-        _ = try f.analytics.store.append(RecordBatch([
+        _ = try f.store.append(RecordBatch([
             r("jan", "2024-01-31T23:59:59.999Z", "1000"),
             r("feb1", "2024-02-01T00:00:00Z", "1"),
             r("feb28", "2024-02-28T23:59:59.999Z", "2"),

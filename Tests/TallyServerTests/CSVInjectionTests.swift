@@ -30,7 +30,7 @@ struct CSVInjectionTests {
                                       requestID: "inj-\(k)", model: "m", inputTokens: 1, outputTokens: 1,
                                       costNanos: 100 * Money.nanosPerCent, createdAtMillis: ms("2025-05-02T10:00:00Z")))
         }
-        _ = try f.analytics.store.append(RecordBatch(records))
+        _ = try f.store.append(RecordBatch(records))
         return f
     }
 

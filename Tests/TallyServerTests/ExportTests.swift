@@ -30,9 +30,9 @@ struct ExportTests {
                 }
                 return r
             }
-        _ = try f.analytics.store.append(RecordBatch(more[..<2_900]))
-        try f.analytics.store.flush()
-        _ = try f.analytics.store.append(RecordBatch(more[2_900...]))
+        _ = try f.store.append(RecordBatch(more[..<2_900]))
+        try f.store.flush()
+        _ = try f.store.append(RecordBatch(more[2_900...]))
         return f
     }
 

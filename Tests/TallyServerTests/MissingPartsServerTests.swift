@@ -14,7 +14,7 @@ import Testing
 struct MissingPartsServerTests {
     /// Seals the fixture's records and damages and quarantines acme's May part; returns it.
     static func quarantineAcmeMay(_ f: ServerFixture) throws -> PartReader {
-        let store = f.analytics.store
+        let store = f.store
         try store.flush()
         let part = try #require(store.snapshot().parts.first { $0.meta.tenant == ServerFixture.tenantA && $0.meta.maxTime >= ms("2025-05-01T00:00:00Z") })
         var bytes = try FileIO.readAll(part.path)
@@ -122,7 +122,7 @@ struct MissingPartsServerTests {
                 #expect(failed.string("status") == "failed")
                 #expect(failed.string("error")?.contains(PartFormat.fileName(part.meta.id)) == true, "\(failed)")
                 #expect(failed.string("error")?.contains("quarantined") == true)
-                #expect(failed.string("error")?.contains(f.analytics.store.path) == false, "no server paths")
+                #expect(failed.string("error")?.contains(f.store.path) == false, "no server paths")
             }
             let usage = try await ExportTests.export(f, client, key: f.readerA, [
                 "kind": "usage", "format": "csv", "from": "2025-05-01", "to": "2025-05-04",

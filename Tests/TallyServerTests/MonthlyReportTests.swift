@@ -25,9 +25,9 @@ struct MonthlyReportTests {
                 if i % 3 == 0 && r.createdAtMillis < ms("2025-05-01T00:00:00Z") { r.createdAtMillis += 31 * 86_400_000 }
                 return r
             }
-        _ = try f.analytics.store.append(RecordBatch(more[..<1_000]))
-        try f.analytics.store.flush()
-        _ = try f.analytics.store.append(RecordBatch(more[1_000...]))
+        _ = try f.store.append(RecordBatch(more[..<1_000]))
+        try f.store.flush()
+        _ = try f.store.append(RecordBatch(more[1_000...]))
         return f
     }
 

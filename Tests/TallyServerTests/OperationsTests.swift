@@ -102,7 +102,7 @@ struct OperationsTests {
             #expect(String(buffer: try await client.execute(uri: "/metrics", method: .get).body).contains("tally_store_wal_failed 0"))
         }
         var count: [String: Int] = [:]
-        for r in try f.analytics.store.snapshot().records() { count[r.requestID, default: 0] += 1 }
+        for r in try f.store.snapshot().records() { count[r.requestID, default: 0] += 1 }
         #expect(count.count == ServerFixture.records.count + 1 && count.values.allSatisfy { $0 == 1 }, "\(count)")
     }
 

@@ -126,7 +126,7 @@ struct RecordsTests {
             #expect(receipt.object("rejected")?.array("errors")?.map { $0.string("field") } == ["tenant_id"])
             #expect(receipt.object("rejected")?.array("errors")?.first?.int("line") == badLine)
         }
-        #expect(try f.analytics.store.snapshot().records(tenant: "globex").count == 2)
+        #expect(try f.store.snapshot().records(tenant: "globex").count == 2)
     }
 
     @Test("concurrent writers lose nothing and store nothing twice")
@@ -200,7 +200,7 @@ struct RecordsTests {
             let invalid = try await client.execute(uri: recordsPath, method: .post, headers: headers, body: body)
             try expectProblem(invalid, .badRequest, "invalid-parameter", parameter: "Idempotency-Key")
         }
-        let stored = try f.analytics.store.snapshot().records(tenant: "acme").filter { $0.requestID.hasPrefix("i") }
+        let stored = try f.store.snapshot().records(tenant: "acme").filter { $0.requestID.hasPrefix("i") }
         #expect(stored.count == 2)
     }
 
@@ -273,7 +273,7 @@ struct RecordsTests {
             let b = try await client.execute(uri: recordsPath, method: .post, headers: headers, body: bomb)
             try expectProblem(b, .contentTooLarge, "body-too-large")
         }
-        #expect(try f.analytics.store.snapshot().records(tenant: "acme").count == 5)
+        #expect(try f.store.snapshot().records(tenant: "acme").count == 5)
     }
 
     @Test("bad media types, encodings, bodies and parameters are refused with a problem naming them")
@@ -303,6 +303,6 @@ struct RecordsTests {
             let r = try await client.execute(uri: recordsPath, method: .post, headers: auth(f.writerA, ndjsonType), body: garbage)
             try expectProblem(r, .unprocessableContent, "invalid-records")
         }
-        #expect(try f.analytics.store.snapshot().records(tenant: "acme").count == 5)
+        #expect(try f.store.snapshot().records(tenant: "acme").count == 5)
     }
 }

@@ -24,6 +24,8 @@ final class ServerFixture: @unchecked Sendable {
     /// "Now" of the services; tests move it (budget periods, burn rates).
     let clock = TestClock(ServerFixture.now)
     let analytics: Analytics
+    /// The embedded store behind `analytics`, for tests that write or inspect it directly.
+    let store: Store
     let server: APIServer
     let adminKey: String
     let readerA: String
@@ -40,6 +42,7 @@ final class ServerFixture: @unchecked Sendable {
         storeOptions.background = false
         storeOptions.durability = .buffered
         let store = try Store(path: directory.appending("store"), options: storeOptions)
+        self.store = store
         let catalog = try Catalog(directory: directory.appending("store"))
         var options = AnalyticsOptions()
         options.useRollups = useRollups

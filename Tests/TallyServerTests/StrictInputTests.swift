@@ -32,7 +32,7 @@ struct StrictInputTests {
             #expect(rejected["truncated"] as? Bool == true)
             #expect(problem.object("receipt")?.int("received") == 100_000)
         }
-        #expect(try f.analytics.store.snapshot().records(tenant: "acme").count == 5)
+        #expect(try f.store.snapshot().records(tenant: "acme").count == 5)
     }
 
     @Test("a tenant key's records for another tenant count among the rejected ones beyond the listed errors")
@@ -61,7 +61,7 @@ struct StrictInputTests {
             #expect(e.string("field") == "created_at")
             #expect(e.string("reason")?.contains("RFC 3339") == true)
         }
-        #expect(try f.analytics.store.snapshot().records(tenant: "acme").count == 5)
+        #expect(try f.store.snapshot().records(tenant: "acme").count == 5)
     }
 
     /// gzip bodies cut anywhere in their trailer (or with bytes after it) are refused; the whole one is stored.
@@ -91,7 +91,7 @@ struct StrictInputTests {
                 #expect(r.status == .badRequest, "\(name)")
                 try expectProblem(r, .badRequest, "invalid-parameter", parameter: "Content-Encoding")
             }
-            #expect(try f.analytics.store.snapshot().records(tenant: "acme").count == 5)
+            #expect(try f.store.snapshot().records(tenant: "acme").count == 5)
             let ok = try await client.execute(uri: recordsPath, method: .post, headers: headers, body: whole)
             #expect(ok.status == .ok)
             #expect(try json(ok).int("inserted") == 50)

@@ -101,8 +101,8 @@ struct UsageTests {
     func rollupsOff() async throws {
         let on = try ServerFixture(useRollups: true)
         let off = try ServerFixture(useRollups: false)
-        try on.analytics.store.flush()
-        try off.analytics.store.flush()
+        try on.store.flush()
+        try off.store.flush()
         let uri = usagePath + "?from=2025-04-28&to=2025-05-04&resolution=hour"
         let a = try json(try await on.withRouter { try await $0.execute(uri: uri, method: .get, headers: auth(on.readerA)) })
         let b = try json(try await off.withRouter { try await $0.execute(uri: uri, method: .get, headers: auth(off.readerA)) })

@@ -49,14 +49,12 @@ extension Analytics {
         let tenants = try AccessPolicy.tenants(for: principal, requested: tenantID)
         let now = self.now
         let (judgedFrom, end) = try detectionDays(from: from, to: to, now: now)
-        return try await blocking { [self] in
-            let list: [String] = if let one = tenants.scopeTenant { [one] } else { try detectableTenants(now: now) }
-            var results: [TenantDetection] = []
-            for tenant in list {
-                results.append(try detect(tenant: tenant, judgedFrom: judgedFrom, end: end, now: now))
-            }
-            return DetectionReport(tenants: results, generatedAt: now)
+        let list: [String] = if let one = tenants.scopeTenant { [one] } else { try await detectableTenants(now: now) }
+        var results: [TenantDetection] = []
+        for tenant in list {
+            results.append(try await detect(tenant: tenant, judgedFrom: judgedFrom, end: end, now: now))
         }
+        return DetectionReport(tenants: results, generatedAt: now)
     }
 
     /// Detection for every tenant with records in the last `defaultDetectionDays` days or with budgets (the
@@ -64,13 +62,11 @@ extension Analytics {
     public func detectAllTenants() async throws -> DetectionReport {
         let now = self.now
         let (judgedFrom, end) = try detectionDays(from: nil, to: nil, now: now)
-        return try await blocking { [self] in
-            var results: [TenantDetection] = []
-            for tenant in try detectableTenants(now: now) {
-                results.append(try detect(tenant: tenant, judgedFrom: judgedFrom, end: end, now: now))
-            }
-            return DetectionReport(tenants: results, generatedAt: now)
+        var results: [TenantDetection] = []
+        for tenant in try await detectableTenants(now: now) {
+            results.append(try await detect(tenant: tenant, judgedFrom: judgedFrom, end: end, now: now))
         }
+        return DetectionReport(tenants: results, generatedAt: now)
     }
 
     /// The first judged day and the end (exclusive) of a detection window: whole UTC days, by default the complete
@@ -90,35 +86,39 @@ extension Analytics {
     }
 
     /// Tenants with records in the last `defaultDetectionDays` days, plus those with budgets or settings.
-    func detectableTenants(now: Int64) throws -> [String] {
-        var run = QueryRun(snapshot: store.snapshot(), engine: engine, useRollups: options.useRollups)
-        let recent = try run.run(try Self.query(
+    func detectableTenants(now: Int64) async throws -> [String] {
+        var run = try await QueryRun(records, useRollups: options.useRollups)
+        let recent = try await run.run(try Self.query(
             tenants: .all, from: now - Int64(Self.defaultDetectionDays) * TimeUnit.dayMillis, to: now + 1, groupBy: [.tenant],
             order: .key, useRollups: options.useRollups))
-        return Array(Set(recent.keyColumns.first ?? []).union(try catalog.tenantsWithConfiguration())).sorted()
+        let configured = try await blocking { [catalog] in try catalog.tenantsWithConfiguration() }
+        return Array(Set(recent.keyColumns.first ?? []).union(configured)).sorted()
     }
 
     /// Detection for one tenant: findings of the series rules and of the budgets, their drivers, then the episodes
     /// and incidents in the catalog.
-    func detect(tenant: String, judgedFrom: Int64, end: Int64, now: Int64) throws -> TenantDetection {
-        let thresholds = try catalog.anomalyThresholds(tenant: tenant, defaults: options.anomalyThresholds).thresholds
+    func detect(tenant: String, judgedFrom: Int64, end: Int64, now: Int64) async throws -> TenantDetection {
+        let (catalog, defaults) = (self.catalog, options.anomalyThresholds)
+        let (thresholds, budgets) = try await blocking {
+            (try catalog.anomalyThresholds(tenant: tenant, defaults: defaults).thresholds, try catalog.budgets(tenant: tenant))
+        }
         let detector = AnomalyDetector(tenant: tenant, thresholds: thresholds, useRollups: options.useRollups)
-        let snapshot = store.snapshot()
+        let reader = try await records.reader()
         // The history the series rules read, and the current budget periods (a month at most).
         let readFrom = min(judgedFrom - Int64(detector.historyDays) * TimeUnit.dayMillis, TimeUnit.dayStart(now) - 31 * TimeUnit.dayMillis)
-        let unreadable = snapshot.missing.filter { $0.covers(tenant: tenant, from: readFrom, to: max(end, now)) }
+        let unreadable = try await reader.missing(tenants: [tenant], from: readFrom, to: max(end, now))
         if !unreadable.isEmpty {
             return TenantDetection(tenant: tenant, judgedFrom: judgedFrom, judgedThrough: end - TimeUnit.dayMillis,
                                    changes: DetectionChanges(), anomalies: [], queries: 0, skippedFor: unreadable)
         }
-        var run = QueryRun(snapshot: snapshot, engine: engine, useRollups: options.useRollups)
-        var findings = try detector.seriesFindings(&run, judgedFrom: judgedFrom, end: end)
+        var run = QueryRun(reader: reader, useRollups: options.useRollups)
+        var findings = try await detector.seriesFindings(&run, judgedFrom: judgedFrom, end: end)
         for i in findings.indices {
             let (current, baseline) = detector.driverPeriods(findings[i])
-            findings[i].drivers = try detector.drivers(&run, entity: findings[i].entity, current: current, baseline: baseline)
+            findings[i].drivers = try await detector.drivers(&run, entity: findings[i].entity, current: current, baseline: baseline)
         }
-        for budget in try catalog.budgets(tenant: tenant) {
-            let status = BudgetStatus(budget: budget, spentNanos: try spend(&run, budget, now: now), now: now)
+        for budget in budgets {
+            let status = BudgetStatus(budget: budget, spentNanos: try await spend(&run, budget, now: now), now: now)
             let type: AnomalyType
             let expected: Int64
             switch status.state {
@@ -132,14 +132,17 @@ extension Analytics {
                 type: type, severity: type == .budgetExceeded ? .high : .medium, entity: entity, budgetID: budget.id,
                 firstDay: status.periodStart, lastDay: TimeUnit.dayStart(now), expectedNanos: expected,
                 actualNanos: status.spentNanos, ongoing: true,
-                drivers: try detector.drivers(&run, entity: entity, current: status.periodStart..<now,
+                drivers: try await detector.drivers(&run, entity: entity, current: status.periodStart..<now,
                                               baseline: (status.periodStart - elapsed)..<status.periodStart)))
         }
-        let changes = try catalog.recordDetection(
-            tenant: tenant, findings: findings, judgedFrom: judgedFrom, judgedThrough: end - TimeUnit.dayMillis, now: now)
-        var touched: [Anomaly] = []
-        for id in changes.created + changes.updated + changes.resolved where !touched.contains(where: { $0.id == id }) {
-            if let a = try catalog.anomaly(id: id) { touched.append(a) }
+        let (changes, touched) = try await blocking { [findings] in
+            let changes = try catalog.recordDetection(
+                tenant: tenant, findings: findings, judgedFrom: judgedFrom, judgedThrough: end - TimeUnit.dayMillis, now: now)
+            var touched: [Anomaly] = []
+            for id in changes.created + changes.updated + changes.resolved where !touched.contains(where: { $0.id == id }) {
+                if let a = try catalog.anomaly(id: id) { touched.append(a) }
+            }
+            return (changes, touched)
         }
         return TenantDetection(tenant: tenant, judgedFrom: judgedFrom, judgedThrough: end - TimeUnit.dayMillis, changes: changes,
                                anomalies: touched, queries: run.queries)

@@ -15,13 +15,16 @@ extension Analytics {
     /// The anomalies overlapping `window` and the utilisation of the budgets of `tenants` (every tenant's for an admin
     /// reading all of them, at most `maxSignalAnomalies` each).
     func usageSignals(_ run: inout QueryRun, tenants: Query.Tenants, window: Window,
-                      now: Int64) throws -> ([Anomaly], [BudgetUtilisation]) {
+                      now: Int64) async throws -> ([Anomaly], [BudgetUtilisation]) {
         let tenant = tenants.scopeTenant
-        let anomalies = try catalog.anomalies(
-            tenant: tenant, filter: AnomalyFilter(from: window.from, to: window.to, limit: Self.maxSignalAnomalies))
+        let catalog = self.catalog
+        let (anomalies, listed) = try await blocking {
+            (try catalog.anomalies(tenant: tenant, filter: AnomalyFilter(from: window.from, to: window.to, limit: Self.maxSignalAnomalies)),
+             try catalog.budgets(tenant: tenant))
+        }
         var budgets: [BudgetUtilisation] = []
-        for b in try catalog.budgets(tenant: tenant).prefix(Self.maxSignalAnomalies) {
-            budgets.append(BudgetUtilisation(budget: b, status: BudgetStatus(budget: b, spentNanos: try spend(&run, b, now: now), now: now)))
+        for b in listed.prefix(Self.maxSignalAnomalies) {
+            budgets.append(BudgetUtilisation(budget: b, status: BudgetStatus(budget: b, spentNanos: try await spend(&run, b, now: now), now: now)))
         }
         return (anomalies, budgets)
     }

@@ -19,7 +19,7 @@ struct AnomalyDetector {
 
     /// Spike and drift findings of the days `judgedFrom ..< end` (UTC day starts), at every level.
     /// Episodes that ended before `judgedFrom` are left out.
-    func seriesFindings(_ run: inout QueryRun, judgedFrom: Int64, end: Int64) throws(AnalyticsError) -> [AnomalyFinding] {
+    func seriesFindings(_ run: inout QueryRun, judgedFrom: Int64, end: Int64) async throws -> [AnomalyFinding] {
         let day = TimeUnit.dayMillis
         let queryFrom = judgedFrom - Int64(historyDays) * day
         let count = Int((end - queryFrom) / day)
@@ -27,7 +27,7 @@ struct AnomalyDetector {
         var found: [AnomalyFinding] = []
         for level in Budget.Level.allCases {
             let groupBy: [Query.Key] = level.dimension.map { [.dimension($0)] } ?? []
-            let result = try run.run(try Analytics.query(
+            let result = try await run.run(try Analytics.query(
                 tenants: .one(tenant), from: queryFrom, to: end, bucket: .day, groupBy: groupBy, order: .key, useRollups: useRollups))
             // Rows come ordered by key then day: cut the columns into one series per group.
             var row = 0
@@ -73,13 +73,13 @@ struct AnomalyDetector {
     /// The values of each driver dimension whose spend grew most from `baseline` (scaled to the length of `current`)
     /// to `current`, with their share of the entity's growth: one grouped daily query per dimension.
     func drivers(_ run: inout QueryRun, entity: AnomalyEntity, current: Range<Int64>,
-                 baseline: Range<Int64>) throws(AnalyticsError) -> [AnomalyDriver] {
+                 baseline: Range<Int64>) async throws -> [AnomalyDriver] {
         let currentLength = Int128(current.upperBound - current.lowerBound)
         let baselineLength = Int128(max(1, baseline.upperBound - baseline.lowerBound))
         var all: [AnomalyDriver] = []
         var entityChange: Int64?
         for dimension in Self.driverDimensions where dimension != entity.level.dimension {
-            let result = try run.run(try Analytics.query(
+            let result = try await run.run(try Analytics.query(
                 tenants: .one(tenant), from: baseline.lowerBound, to: current.upperBound, filters: entity.filters, bucket: .day,
                 groupBy: [.dimension(dimension)], order: .key, useRollups: useRollups))
             var before: [String: Int64] = [:], during: [String: Int64] = [:]

@@ -61,10 +61,8 @@ extension Analytics {
             id: "bud_" + hex(randomBytes(6)), tenant: tenant, level: level, subject: subject, period: period,
             limitNanos: limit, warnRatio: warnRatio, enforce: draft.enforce ?? false, createdAt: now, updatedAt: now,
             createdBy: principal.keyID)
-        return try await blocking { [self] in
-            try catalog.insertBudget(budget, actor: principal.keyID)
-            return try answer(budget, now: now)
-        }
+        try await blocking { [self] in try catalog.insertBudget(budget, actor: principal.keyID) }
+        return try await answer(budget, now: now)
     }
 
     /// The budgets `principal` reaches (an admin's of `tenantID`, or of every tenant), each with its status.
@@ -72,24 +70,21 @@ extension Analytics {
         try AccessPolicy.authorize(principal, .read)
         let tenants = try AccessPolicy.tenants(for: principal, requested: tenantID)
         let now = self.now
-        return try await blocking { [self] in
-            let budgets = try catalog.budgets(tenant: tenants.scopeTenant)
-            var run = QueryRun(snapshot: store.snapshot(), engine: engine, useRollups: options.useRollups)
-            var views: [BudgetView] = []
-            for b in budgets {
-                views.append(BudgetView(budget: b, status: BudgetStatus(budget: b, spentNanos: try spend(&run, b, now: now), now: now)))
-            }
-            return BudgetList(budgets: views, provenance: budgetProvenance(run, budgets: budgets, now: now))
+        let budgets = try await blocking { [catalog] in try catalog.budgets(tenant: tenants.scopeTenant) }
+        var run = try await QueryRun(records, useRollups: options.useRollups)
+        var views: [BudgetView] = []
+        for b in budgets {
+            views.append(BudgetView(budget: b, status: BudgetStatus(budget: b, spentNanos: try await spend(&run, b, now: now), now: now)))
         }
+        return BudgetList(budgets: views, provenance: budgetProvenance(run, budgets: budgets, now: now))
     }
 
     /// The budget `id` with its status; `notFound` when there is none the key reaches.
     public func budget(id: String, principal: Principal) async throws -> BudgetAnswer {
         try AccessPolicy.authorize(principal, .read)
         let now = self.now
-        return try await blocking { [self] in
-            try answer(try reachableBudget(id: id, principal: principal), now: now)
-        }
+        let budget = try await blocking { [self] in try reachableBudget(id: id, principal: principal) }
+        return try await answer(budget, now: now)
     }
 
     /// Changes the limit, warn ratio or enforcement of budget `id` (admin keys).
@@ -98,15 +93,16 @@ extension Analytics {
         let limit = try patch.limitCents.map { text throws(AnalyticsError) in try Budget.parseLimit(text) }
         if let ratio = patch.warnRatio { try Budget.checkWarnRatio(ratio) }
         let now = self.now
-        return try await blocking { [self] in
+        let budget = try await blocking { [self] in
             var budget = try reachableBudget(id: id, principal: principal)
             if let limit { budget.limitNanos = limit }
             if let ratio = patch.warnRatio { budget.warnRatio = ratio }
             if let enforce = patch.enforce { budget.enforce = enforce }
             budget.updatedAt = now
             guard try catalog.updateBudget(budget, actor: principal.keyID) else { throw AnalyticsError.notFound(reason: "no budget \(id)") }
-            return try answer(budget, now: now)
+            return budget
         }
+        return try await answer(budget, now: now)
     }
 
     /// Deletes budget `id` (admin keys).
@@ -128,9 +124,9 @@ extension Analytics {
         return budget
     }
 
-    func answer(_ budget: Budget, now: Int64) throws -> BudgetAnswer {
-        var run = QueryRun(snapshot: store.snapshot(), engine: engine, useRollups: options.useRollups)
-        let spent = try spend(&run, budget, now: now)
+    func answer(_ budget: Budget, now: Int64) async throws -> BudgetAnswer {
+        var run = try await QueryRun(records, useRollups: options.useRollups)
+        let spent = try await spend(&run, budget, now: now)
         return BudgetAnswer(view: BudgetView(budget: budget, status: BudgetStatus(budget: budget, spentNanos: spent, now: now)),
                             provenance: budgetProvenance(run, budgets: [budget], now: now))
     }
@@ -138,9 +134,9 @@ extension Analytics {
     /// Spend of the records `budget` counts in its period that holds `now`: one query, the tenant and the
     /// budget's feature or user as filters, daily buckets summed (so the answer comes from per-hour rollups
     /// where the store has them).
-    func spend(_ run: inout QueryRun, _ budget: Budget, now: Int64) throws(AnalyticsError) -> Int64 {
+    func spend(_ run: inout QueryRun, _ budget: Budget, now: Int64) async throws -> Int64 {
         let (start, end) = budget.period.bounds(containing: now)
-        let result = try run.run(try Self.query(
+        let result = try await run.run(try Self.query(
             tenants: .one(budget.tenant), from: start, to: end, filters: budget.filters, bucket: .day,
             useRollups: options.useRollups))
         return result.cost.reduce(0, +)

@@ -5,19 +5,19 @@ import TallyText
 
 extension Analytics {
     /// The unreadable parts that may hold rows of an export of `tenant` in `spec`'s window.
-    public func exportMissing(_ spec: ExportSpec, tenant: String) -> [MissingPart] {
-        store.snapshot().missing(tenants: [tenant], from: spec.from, to: spec.to)
+    public func exportMissing(_ spec: ExportSpec, tenant: String) async throws -> [MissingPart] {
+        try await records.reader().missing(tenants: [tenant], from: spec.from, to: spec.to)
     }
 
     /// Writes the export `spec` (validated) of `tenant` to the file descriptor `fd` (the file at `path`, when
     /// known: errors name it); returns the rows written.
     ///
-    /// Records stream out of one store snapshot one granule at a time (`StoreSnapshot.forEachBatch`) through a
-    /// 1 MiB `RecordWriter` buffer, so memory stays constant whatever the number of records; the rows are the
-    /// ingestion wire format (CSV with the contract's header, NDJSON, or a JSON array), so a records export
-    /// imports back to the same records: its CSV is written raw, not neutralised for spreadsheets (a value
-    /// starting with `=` stays as stored; see `SpreadsheetCSV`). Usage and cost exports are aggregates (at most a few thousand rows).
-    /// `progress` gets the rows written so far after each piece.
+    /// Records stream out of one record reader one piece at a time (`RecordReader.forEachRecordBatch`, on the
+    /// blocking pool) through a 1 MiB `RecordWriter` buffer, so memory stays constant whatever the number of
+    /// records; the rows are the ingestion wire format (CSV with the contract's header, NDJSON, or a JSON array), so
+    /// a records export imports back to the same records: its CSV is written raw, not neutralised for spreadsheets
+    /// (a value starting with `=` stays as stored; see `SpreadsheetCSV`). Usage and cost exports are aggregates (at
+    /// most a few thousand rows), written on the blocking pool too. `progress` gets the rows written so far after each piece.
     ///
     /// When a part that may hold rows of the export is unreadable (quarantined), the export fails naming it
     /// before anything is written, unless `allowPartial` (then the caller says what is missing, from
@@ -25,9 +25,9 @@ extension Analytics {
     public func writeExport(
         _ spec: ExportSpec, tenant: String, to fd: Int32, path: String? = nil, allowPartial: Bool = false,
         progress: (Int64) -> Void = { _ in }
-    ) throws -> Int64 {
-        let snapshot = store.snapshot()
-        let missing = snapshot.missing(tenants: [tenant], from: spec.from, to: spec.to)
+    ) async throws -> Int64 {
+        let reader = try await records.reader()
+        let missing = try await reader.missing(tenants: [tenant], from: spec.from, to: spec.to)
         if !missing.isEmpty && !allowPartial {
             throw AnalyticsError.storage("incomplete: \(missing.count) part(s) of this export are quarantined and unreadable, "
                 + "so it would lack their rows: " + missing.map(\.summary).joined(separator: "; "))
@@ -40,22 +40,24 @@ extension Analytics {
             case .json: RecordWriter.jsonArray(fileDescriptor: fd, path: path)
             }
             var rows: Int64 = 0
-            try snapshot.forEachBatch(tenant: tenant, from: spec.from, to: spec.to, filters: spec.dimensionFilters) { batch in
+            try await reader.forEachRecordBatch(tenant: tenant, from: spec.from, to: spec.to, filters: spec.dimensionFilters) { batch in
                 try writer.write(batch)
                 rows += Int64(batch.count)
                 progress(rows)
             }
-            try writer.finish()
+            try await pool.runToEnd { _ in try writer.finish() }
             return rows
         case .usage:
-            // Aggregate exports read the same snapshot, so `missing` above is what they lack.
+            // Aggregate exports read through the same reader, so `missing` above is what they lack.
             let resolution = spec.resolution ?? .day
-            var run = QueryRun(snapshot: snapshot, engine: engine, useRollups: options.useRollups)
+            var run = QueryRun(reader: reader, useRollups: options.useRollups)
             let window = try seriesWindow(from: spec.from, to: spec.to, resolution: resolution, now: now)
-            let points = try series(&run, tenants: .one(tenant), filters: spec.dimensionFilters, window: window)
-            var out = AggregateFileWriter(format: spec.format, keys: [], withStart: true, fd: fd, path: path)
-            for p in points { try out.row(keys: [], start: p.start, p.totals) }
-            try out.finish()
+            let points = try await series(&run, tenants: .one(tenant), filters: spec.dimensionFilters, window: window)
+            try await pool.runToEnd { _ in
+                var out = AggregateFileWriter(format: spec.format, keys: [], withStart: true, fd: fd, path: path)
+                for p in points { try out.row(keys: [], start: p.start, p.totals) }
+                try out.finish()
+            }
             progress(Int64(points.count))
             return Int64(points.count)
         case .cost:
@@ -68,14 +70,16 @@ extension Analytics {
             } catch {
                 throw AnalyticsError(error)
             }
-            var run = QueryRun(snapshot: snapshot, engine: engine, useRollups: options.useRollups)
-            let result = try run.run(query)
-            var out = AggregateFileWriter(format: spec.format, keys: keys.map(\.fieldName), withStart: bucket != .none, fd: fd, path: path)
-            for r in 0..<result.rowCount {
-                try out.row(keys: keys.indices.map { result.keyColumns[$0][r] }, start: bucket != .none ? result.bucketStarts[r] : nil,
-                            Totals(result, row: r))
+            var run = QueryRun(reader: reader, useRollups: options.useRollups)
+            let result = try await run.run(query)
+            try await pool.runToEnd { _ in
+                var out = AggregateFileWriter(format: spec.format, keys: keys.map(\.fieldName), withStart: bucket != .none, fd: fd, path: path)
+                for r in 0..<result.rowCount {
+                    try out.row(keys: keys.indices.map { result.keyColumns[$0][r] }, start: bucket != .none ? result.bucketStarts[r] : nil,
+                                Totals(result, row: r))
+                }
+                try out.finish()
             }
-            try out.finish()
             progress(Int64(result.rowCount))
             return Int64(result.rowCount)
         }

@@ -95,13 +95,21 @@ extension Analytics {
         let final = exportPath(e)
         let partial = final + ".partial"
         do {
-            try await blocking { [self] in
+            let file = try await blocking { [self] in
                 try catalog.updateExport(id: e.id, status: .running)
                 try FileIO.makeDirectory(exportsDirectory)
-                let (rows, bytes) = try FileIO.publish(final, directory: exportsDirectory, temporary: partial, mode: 0o600) { fd, path in
-                    let rows = try writeExport(e.spec, tenant: e.tenant, to: fd, path: path)
-                    return (rows, Int64(try FileIO.fileSize(fd, path: path)))
-                }
+                return try FileIO.PendingFile(final, directory: exportsDirectory, temporary: partial, mode: 0o600)
+            }
+            let rows: Int64, bytes: Int64
+            do {
+                rows = try await writeExport(e.spec, tenant: e.tenant, to: file.fd, path: file.temporaryPath)
+                bytes = try await pool.runToEnd { _ in Int64(try FileIO.fileSize(file.fd, path: file.temporaryPath)) }
+            } catch {
+                file.abandon()
+                throw error
+            }
+            try await blocking { [self] in
+                try file.publish()
                 try catalog.updateExport(id: e.id, status: .ready, rows: rows, bytes: bytes, completedAt: now)
             }
         } catch {

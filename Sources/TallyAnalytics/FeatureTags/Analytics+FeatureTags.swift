@@ -48,10 +48,8 @@ extension Analytics {
         let now = self.now
         let registered = FeatureTag(id: "ftg_" + hex(randomBytes(6)), tenant: tenant, tag: tag, description: description, owner: owner,
                                     createdAt: now, updatedAt: now, createdBy: principal.keyID)
-        return try await blocking { [self] in
-            try catalog.insertFeatureTag(registered, actor: principal.keyID)
-            return try tagAnswer(registered, window: Window(from: now - CostRequest.defaultSpanMillis, to: now), now: now)
-        }
+        try await blocking { [self] in try catalog.insertFeatureTag(registered, actor: principal.keyID) }
+        return try await tagAnswer(registered, window: Window(from: now - CostRequest.defaultSpanMillis, to: now), now: now)
     }
 
     /// The registered tags of a tenant with their spend in the window (default: the last 30 days), and the
@@ -61,22 +59,20 @@ extension Analytics {
         let tenant = try AccessPolicy.tenant(for: principal, requested: tenantID)
         let now = self.now
         let window = try costWindow(CostRequest(from: from, to: to), now: now)
-        return try await blocking { [self] in
-            let tags = try catalog.featureTags(tenant: tenant)
-            var run = QueryRun(snapshot: store.snapshot(), engine: engine, useRollups: options.useRollups)
-            var spendOf = try spendByTag(&run, tenant: tenant, window: window, only: nil)
-            let views = tags.map { t in FeatureTagView(tag: t, spend: spendOf.removeValue(forKey: t.tag) ?? Totals()) }
-            let unregistered = spendOf.map { UnregisteredTag(tag: $0.key, spend: $0.value) }.sorted {
-                $0.spend.costNanos != $1.spend.costNanos ? $0.spend.costNanos > $1.spend.costNanos : $0.tag < $1.tag
-            }
-            return FeatureTagList(
-                tenant: tenant, window: window, tags: views, unregistered: unregistered,
-                provenance: run.provenance(
-                    window: window,
-                    aggregation: "sums by feature_tag over the window (one grouped query); registered tags from the catalog, "
-                        + "every other tag seen in the records listed as unregistered",
-                    now: now))
+        let tags = try await blocking { [catalog] in try catalog.featureTags(tenant: tenant) }
+        var run = try await QueryRun(records, useRollups: options.useRollups)
+        var spendOf = try await spendByTag(&run, tenant: tenant, window: window, only: nil)
+        let views = tags.map { t in FeatureTagView(tag: t, spend: spendOf.removeValue(forKey: t.tag) ?? Totals()) }
+        let unregistered = spendOf.map { UnregisteredTag(tag: $0.key, spend: $0.value) }.sorted {
+            $0.spend.costNanos != $1.spend.costNanos ? $0.spend.costNanos > $1.spend.costNanos : $0.tag < $1.tag
         }
+        return FeatureTagList(
+            tenant: tenant, window: window, tags: views, unregistered: unregistered,
+            provenance: run.provenance(
+                window: window,
+                aggregation: "sums by feature_tag over the window (one grouped query); registered tags from the catalog, "
+                    + "every other tag seen in the records listed as unregistered",
+                now: now))
     }
 
     /// The registered tag `id` with its spend in the window (default: the last 30 days).
@@ -84,9 +80,8 @@ extension Analytics {
         try AccessPolicy.authorize(principal, .read)
         let now = self.now
         let window = try costWindow(CostRequest(from: from, to: to), now: now)
-        return try await blocking { [self] in
-            try tagAnswer(try reachableTag(id: id, principal: principal), window: window, now: now)
-        }
+        let tag = try await blocking { [self] in try reachableTag(id: id, principal: principal) }
+        return try await tagAnswer(tag, window: window, now: now)
     }
 
     /// Changes the description or owner of the registered tag `id` (admin keys).
@@ -97,13 +92,14 @@ extension Analytics {
         }
         if let o = patch.owner { try FeatureTag.checkText(o, field: "owner", maxBytes: FeatureTag.maxOwnerBytes) }
         let now = self.now
-        return try await blocking { [self] in
+        let changed = try await blocking { [self] in
             _ = try reachableTag(id: id, principal: principal)
             guard let changed = try catalog.updateFeatureTag(id: id, patch, at: now, actor: principal.keyID) else {
                 throw AnalyticsError.notFound(reason: "no feature tag \(id)")
             }
-            return try tagAnswer(changed, window: Window(from: now - CostRequest.defaultSpanMillis, to: now), now: now)
+            return changed
         }
+        return try await tagAnswer(changed, window: Window(from: now - CostRequest.defaultSpanMillis, to: now), now: now)
     }
 
     /// Deletes the registration `id` (admin keys); the records keep their tag, which then lists as unregistered.
@@ -132,9 +128,9 @@ extension Analytics {
         return tag
     }
 
-    func tagAnswer(_ tag: FeatureTag, window: Window, now: Int64) throws -> FeatureTagAnswer {
-        var run = QueryRun(snapshot: store.snapshot(), engine: engine, useRollups: options.useRollups)
-        let spend = try spendByTag(&run, tenant: tag.tenant, window: window, only: tag.tag)[tag.tag] ?? Totals()
+    func tagAnswer(_ tag: FeatureTag, window: Window, now: Int64) async throws -> FeatureTagAnswer {
+        var run = try await QueryRun(records, useRollups: options.useRollups)
+        let spend = try await spendByTag(&run, tenant: tag.tenant, window: window, only: tag.tag)[tag.tag] ?? Totals()
         return FeatureTagAnswer(
             view: FeatureTagView(tag: tag, spend: spend), window: window,
             provenance: run.provenance(window: window, aggregation: "sums of the tenant's records with this feature_tag in the window",
@@ -142,8 +138,8 @@ extension Analytics {
     }
 
     /// Totals per feature tag of `tenant`'s records in `window` (only `only`'s when given): one grouped query.
-    func spendByTag(_ run: inout QueryRun, tenant: String, window: Window, only: String?) throws(AnalyticsError) -> [String: Totals] {
-        let result = try run.run(try Self.query(
+    func spendByTag(_ run: inout QueryRun, tenant: String, window: Window, only: String?) async throws -> [String: Totals] {
+        let result = try await run.run(try Self.query(
             tenants: .one(tenant), from: window.from, to: window.to, filters: only.map { [.feature: [$0]] } ?? [:],
             groupBy: [.dimension(.feature)], order: .key, useRollups: options.useRollups))
         var totals: [String: Totals] = [:]

@@ -47,8 +47,7 @@ extension Analytics {
         var limits = options.ingestLimits
         limits.maxKeptErrors = maxListed
         let parser = RecordParser(format: format, pricing: options.pricing, limits: limits)
-        let store = self.store
-        return try await blocking {
+        let parsed = try await blocking {
             let outcome = parser.parse(body)
             var batch = outcome.batch
             var errors = outcome.errors
@@ -74,23 +73,20 @@ extension Analytics {
                     errors.sort { ($0.line, $0.field ?? "") < ($1.line, $1.field ?? "") }
                 }
             }
-            let shouldStore = errorCount == 0 || skipInvalid
-            var inserted = 0
-            var duplicates: [Int] = []
-            if shouldStore && batch.count > 0 {
-                let receipt: AppendReceipt
-                do {
-                    receipt = try store.append(batch)
-                } catch let e as StoreError {
-                    throw AnalyticsError.storage(e.description)
-                }
-                inserted = receipt.inserted
-                duplicates = receipt.duplicates.map { batch.lines[$0] }
-            }
-            return IngestReceipt(
-                stored: shouldStore, received: batch.count + rejectedLines, inserted: inserted, duplicateLines: duplicates,
-                rejectedLines: rejectedLines, errors: Array(errors.prefix(maxListed)), errorCount: errorCount,
-                errorsTruncated: errorCount > maxListed)
+            return (batch, errors, errorCount, rejectedLines)
         }
+        let (batch, errors, errorCount, rejectedLines) = parsed
+        let shouldStore = errorCount == 0 || skipInvalid
+        var inserted = 0
+        var duplicates: [Int] = []
+        if shouldStore && batch.count > 0 {
+            let receipt = try await records.append(batch)
+            inserted = receipt.inserted
+            duplicates = receipt.duplicates.map { batch.lines[$0] }
+        }
+        return IngestReceipt(
+            stored: shouldStore, received: batch.count + rejectedLines, inserted: inserted, duplicateLines: duplicates,
+            rejectedLines: rejectedLines, errors: Array(errors.prefix(maxListed)), errorCount: errorCount,
+            errorsTruncated: errorCount > maxListed)
     }
 }

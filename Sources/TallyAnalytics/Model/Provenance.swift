@@ -41,42 +41,41 @@ public struct Provenance: Sendable {
     public var complete: Bool { missing.isEmpty }
 }
 
-/// Runs the queries of one answer on one snapshot and keeps what they read, for the provenance.
+/// Runs the queries of one answer through one record reader and keeps what they read, for the provenance.
 struct QueryRun {
-    let snapshot: StoreSnapshot
-    let engine: QueryEngine
+    let reader: any RecordReader
     let useRollups: Bool
     private(set) var statistics = QueryStatistics()
     private(set) var queries = 0
     private(set) var missing: [MissingPart] = []
 
-    init(snapshot: StoreSnapshot, engine: QueryEngine, useRollups: Bool) {
-        self.snapshot = snapshot
-        self.engine = engine
+    /// A run on a fresh reader of `records`.
+    init(_ records: any RecordStore, useRollups: Bool) async throws {
+        self.init(reader: try await records.reader(), useRollups: useRollups)
+    }
+
+    init(reader: any RecordReader, useRollups: Bool) {
+        self.reader = reader
         self.useRollups = useRollups
     }
 
-    mutating func run(_ query: Query) throws(AnalyticsError) -> QueryResult {
-        do {
-            let result = try engine.run(query, on: snapshot)
-            queries += 1
-            let s = result.statistics
-            statistics.partsRead += s.partsRead
-            statistics.headsRead += s.headsRead
-            statistics.hoursFromIndex += s.hoursFromIndex
-            statistics.rowsScanned += s.rowsScanned
-            for m in result.missing where !missing.contains(where: { $0.id == m.id }) { missing.append(m) }
-            return result
-        } catch {
-            throw AnalyticsError(error)
-        }
+    mutating func run(_ query: Query) async throws -> QueryResult {
+        let result = try await reader.aggregate(query)
+        queries += 1
+        let s = result.statistics
+        statistics.partsRead += s.partsRead
+        statistics.headsRead += s.headsRead
+        statistics.hoursFromIndex += s.hoursFromIndex
+        statistics.rowsScanned += s.rowsScanned
+        for m in result.missing where !missing.contains(where: { $0.id == m.id }) { missing.append(m) }
+        return result
     }
 
     func provenance(window: Window, aggregation: String, now: Int64) -> Provenance {
         Provenance(
             sources: [
                 Provenance.Source(
-                    name: "tally-store", snapshotGeneration: snapshot.generation, queries: queries,
+                    name: reader.sourceName, snapshotGeneration: reader.generation, queries: queries,
                     partsRead: statistics.partsRead, headViewsRead: statistics.headsRead,
                     hoursFromRollups: statistics.hoursFromIndex, rowsScanned: statistics.rowsScanned, rollups: useRollups)
             ],

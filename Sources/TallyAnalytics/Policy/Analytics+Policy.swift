@@ -122,22 +122,26 @@ extension Analytics {
             throw AnalyticsError.invalidParameter(name: "estimated_cost_cents", reason: "must be a decimal string such as \"12.5\"")
         }
         let now = self.now
-        return try await blocking { [self] in
-            let applicable = try enforcedBudgets(tenant: tenant, userID: request.userID, featureTag: request.featureTag)
-            var run = QueryRun(snapshot: store.snapshot(), engine: engine, useRollups: options.useRollups)
-            var checks: [PolicyDecision.Check] = []
-            for b in applicable {
-                let status = BudgetStatus(budget: b, spentNanos: try spend(&run, b, now: now), now: now)
-                let reserved = try catalog.reservedNanos(for: b, now: now)
-                let (held, overflow1) = status.spentNanos.addingReportingOverflow(reserved)
-                let (after, overflow2) = held.addingReportingOverflow(estimate)
-                let total = overflow1 || overflow2 ? Int64.max : after
-                let outcome: PolicyDecision.Outcome =
-                    total > b.limitNanos ? .deny : total > b.warnThresholdNanos ? .warn : .allow
-                checks.append(PolicyDecision.Check(budget: b, status: status, reservedNanos: reserved, afterNanos: total,
-                                                   outcome: outcome))
-            }
-            return PolicyDecision(tenant: tenant, estimatedNanos: estimate, checks: checks, now: now)
+        let applicable = try await blocking { [self] in
+            try enforcedBudgets(tenant: tenant, userID: request.userID, featureTag: request.featureTag)
         }
+        var run = try await QueryRun(records, useRollups: options.useRollups)
+        var spent: [Int64] = []
+        for b in applicable { spent.append(try await spend(&run, b, now: now)) }
+        let catalog = self.catalog
+        let reservedOf = try await blocking { try applicable.map { b in try catalog.reservedNanos(for: b, now: now) } }
+        var checks: [PolicyDecision.Check] = []
+        for (i, b) in applicable.enumerated() {
+            let status = BudgetStatus(budget: b, spentNanos: spent[i], now: now)
+            let reserved = reservedOf[i]
+            let (held, overflow1) = status.spentNanos.addingReportingOverflow(reserved)
+            let (after, overflow2) = held.addingReportingOverflow(estimate)
+            let total = overflow1 || overflow2 ? Int64.max : after
+            let outcome: PolicyDecision.Outcome =
+                total > b.limitNanos ? .deny : total > b.warnThresholdNanos ? .warn : .allow
+            checks.append(PolicyDecision.Check(budget: b, status: status, reservedNanos: reserved, afterNanos: total,
+                                               outcome: outcome))
+        }
+        return PolicyDecision(tenant: tenant, estimatedNanos: estimate, checks: checks, now: now)
     }
 }

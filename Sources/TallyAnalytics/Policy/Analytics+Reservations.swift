@@ -61,12 +61,14 @@ extension Analytics {
             id: "res_" + hex(randomBytes(6)), tenant: tenant, userID: request.userID, featureTag: request.featureTag,
             estimatedNanos: estimate, storedState: .active, createdAt: now, expiresAt: now + ttl, releasedAt: nil,
             actualNanos: nil, budgetIDs: [], createdBy: principal.keyID)
-        return try await blocking { [self] in
+        let budgets = try await blocking { [self] in
             try purgeReservationsIfDue(now: now)
-            let budgets = try enforcedBudgets(tenant: tenant, userID: request.userID, featureTag: request.featureTag)
-            var run = QueryRun(snapshot: store.snapshot(), engine: engine, useRollups: options.useRollups)
-            var spent: [(budget: Budget, spentNanos: Int64)] = []
-            for b in budgets { spent.append((b, try spend(&run, b, now: now))) }
+            return try enforcedBudgets(tenant: tenant, userID: request.userID, featureTag: request.featureTag)
+        }
+        var run = try await QueryRun(records, useRollups: options.useRollups)
+        var spent: [(budget: Budget, spentNanos: Int64)] = []
+        for b in budgets { spent.append((b, try await spend(&run, b, now: now))) }
+        return try await blocking { [self, spent] in
             switch try catalog.reserve(draft, budgets: spent, now: now) {
             case let .success(checks):
                 var stored = draft

@@ -14,63 +14,62 @@ extension Analytics {
         let month = month ?? ReportMonth(containing: now)
         let budgets = try await blocking { [catalog] in try catalog.budgets(tenant: tenant) }
         let events = try await reportEvents(tenant: tenant, month: month)
-        return try await blocking { [self] in
-            var run = QueryRun(snapshot: store.snapshot(), engine: engine, useRollups: options.useRollups)
-            let tenants = Query.Tenants.one(tenant)
-            let window = month.window
-            let previous = month.previous.window
-            let daily = try series(&run, tenants: tenants, filters: [:], window: Window(from: window.from, to: window.to, resolution: .day))
-            let previousDaily = try series(&run, tenants: tenants, filters: [:],
-                                           window: Window(from: previous.from, to: previous.to, resolution: .day))
-            let totals = daily.reduce(Totals()) { $0 + $1.totals }
-            let previousTotals = previousDaily.reduce(Totals()) { $0 + $1.totals }
+        var run = try await QueryRun(records, useRollups: options.useRollups)
+        let tenants = Query.Tenants.one(tenant)
+        let window = month.window
+        let previous = month.previous.window
+        let daily = try await series(&run, tenants: tenants, filters: [:], window: Window(from: window.from, to: window.to, resolution: .day))
+        let previousDaily = try await series(&run, tenants: tenants, filters: [:],
+                                       window: Window(from: previous.from, to: previous.to, resolution: .day))
+        let totals = daily.reduce(Totals()) { $0 + $1.totals }
+        let previousTotals = previousDaily.reduce(Totals()) { $0 + $1.totals }
 
-            var breakdowns: [ReportBreakdown] = []
-            var modelTotals: (previous: [CostChangeDecomposition.ModelTotals], current: [CostChangeDecomposition.ModelTotals]) = ([], [])
-            for d in MonthlyReport.dimensions {
-                let current = try run.run(try Self.query(tenants: tenants, from: window.from, to: window.to, groupBy: [.dimension(d)],
-                                                         order: .cost, useRollups: options.useRollups))
-                let before = try run.run(try Self.query(tenants: tenants, from: previous.from, to: previous.to, groupBy: [.dimension(d)],
-                                                        order: .cost, useRollups: options.useRollups))
-                var previousCost: [String: Int64] = [:]
-                for r in 0..<before.rowCount { previousCost[before.keyColumns[0][r]] = before.cost[r] }
-                let listed = min(current.rowCount, MonthlyReport.rowsPerBreakdown)
-                var rows: [ReportRow] = []
-                var shown = Totals()
-                for r in 0..<listed {
-                    let t = Totals(current, row: r)
-                    shown = shown + t
-                    rows.append(ReportRow(value: current.keyColumns[0][r], totals: t, sharePercent: percent(t.costNanos, of: totals.costNanos),
-                                          previousCostNanos: previousCost[current.keyColumns[0][r]] ?? 0))
-                }
-                breakdowns.append(ReportBreakdown(dimension: d, rows: rows, others: totals - shown, groups: current.rowCount))
-                if d == .model {
-                    func models(_ q: QueryResult) -> [CostChangeDecomposition.ModelTotals] {
-                        (0..<q.rowCount).map { r in
-                            CostChangeDecomposition.ModelTotals(model: q.keyColumns[0][r], requests: q.count[r],
-                                                                tokens: q.inputTokens[r] + q.outputTokens[r], costNanos: q.cost[r])
-                        }
-                    }
-                    modelTotals = (models(before), models(current))
-                }
+        var breakdowns: [ReportBreakdown] = []
+        var modelTotals: (previous: [CostChangeDecomposition.ModelTotals], current: [CostChangeDecomposition.ModelTotals]) = ([], [])
+        for d in MonthlyReport.dimensions {
+            let current = try await run.run(try Self.query(tenants: tenants, from: window.from, to: window.to, groupBy: [.dimension(d)],
+                                                     order: .cost, useRollups: options.useRollups))
+            let before = try await run.run(try Self.query(tenants: tenants, from: previous.from, to: previous.to, groupBy: [.dimension(d)],
+                                                    order: .cost, useRollups: options.useRollups))
+            var previousCost: [String: Int64] = [:]
+            for r in 0..<before.rowCount { previousCost[before.keyColumns[0][r]] = before.cost[r] }
+            let listed = min(current.rowCount, MonthlyReport.rowsPerBreakdown)
+            var rows: [ReportRow] = []
+            var shown = Totals()
+            for r in 0..<listed {
+                let t = Totals(current, row: r)
+                shown = shown + t
+                rows.append(ReportRow(value: current.keyColumns[0][r], totals: t, sharePercent: percent(t.costNanos, of: totals.costNanos),
+                                      previousCostNanos: previousCost[current.keyColumns[0][r]] ?? 0))
             }
-            let decomposition = CostChangeDecomposition(previous: modelTotals.previous, current: modelTotals.current)
-            let inProgress = now >= window.from && now < window.to
-            let reportBudgets = try budgets.map { b in try self.reportBudget(&run, b, month: month, now: now, inProgress: inProgress) }
-            let aggregation = "the month's totals, daily series and breakdowns by feature_tag, model, user_id and project_id "
-                + "(first \(MonthlyReport.rowsPerBreakdown) by cost); the previous calendar month for comparison; "
-                + "the cost change split by sequential substitution; rollups \(options.useRollups ? "on" : "off")"
-            return MonthlyReport(
-                tenant: tenant, month: month, totals: totals, previousTotals: previousTotals, breakdowns: breakdowns, daily: daily,
-                previousDaily: previousDaily, decomposition: decomposition, budgets: reportBudgets, events: events,
-                inProgress: inProgress, provenance: run.provenance(window: window, aggregation: aggregation, now: now))
+            breakdowns.append(ReportBreakdown(dimension: d, rows: rows, others: totals - shown, groups: current.rowCount))
+            if d == .model {
+                func models(_ q: QueryResult) -> [CostChangeDecomposition.ModelTotals] {
+                    (0..<q.rowCount).map { r in
+                        CostChangeDecomposition.ModelTotals(model: q.keyColumns[0][r], requests: q.count[r],
+                                                            tokens: q.inputTokens[r] + q.outputTokens[r], costNanos: q.cost[r])
+                    }
+                }
+                modelTotals = (models(before), models(current))
+            }
         }
+        let decomposition = CostChangeDecomposition(previous: modelTotals.previous, current: modelTotals.current)
+        let inProgress = now >= window.from && now < window.to
+        var reportBudgets: [ReportBudget] = []
+        for b in budgets { reportBudgets.append(try await reportBudget(&run, b, month: month, now: now, inProgress: inProgress)) }
+        let aggregation = "the month's totals, daily series and breakdowns by feature_tag, model, user_id and project_id "
+            + "(first \(MonthlyReport.rowsPerBreakdown) by cost); the previous calendar month for comparison; "
+            + "the cost change split by sequential substitution; rollups \(options.useRollups ? "on" : "off")"
+        return MonthlyReport(
+            tenant: tenant, month: month, totals: totals, previousTotals: previousTotals, breakdowns: breakdowns, daily: daily,
+            previousDaily: previousDaily, decomposition: decomposition, budgets: reportBudgets, events: events,
+            inProgress: inProgress, provenance: run.provenance(window: window, aggregation: aggregation, now: now))
     }
 
     /// A budget measured over the month: monthly budgets by the month's spend, daily ones by their days.
-    func reportBudget(_ run: inout QueryRun, _ b: Budget, month: ReportMonth, now: Int64, inProgress: Bool) throws(AnalyticsError) -> ReportBudget {
+    func reportBudget(_ run: inout QueryRun, _ b: Budget, month: ReportMonth, now: Int64, inProgress: Bool) async throws -> ReportBudget {
         let window = month.window
-        let days = try series(&run, tenants: .one(b.tenant), filters: b.filters, window: Window(from: window.from, to: window.to, resolution: .day))
+        let days = try await series(&run, tenants: .one(b.tenant), filters: b.filters, window: Window(from: window.from, to: window.to, resolution: .day))
         let spent = days.reduce(Int64(0)) { $0 + $1.totals.costNanos }
         func state(_ nanos: Int64) -> String {
             nanos > b.limitNanos ? "exceeded" : nanos > b.warnThresholdNanos ? "warning" : "ok"

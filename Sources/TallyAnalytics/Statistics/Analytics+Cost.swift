@@ -158,25 +158,23 @@ extension Analytics {
         }
         let now = self.now
         let window = try costWindow(request, now: now)
-        return try await blocking { [self] in
-            var run = QueryRun(snapshot: store.snapshot(), engine: engine, useRollups: options.useRollups)
-            let totals = try self.totals(&run, tenants: tenants, filters: request.filters, from: window.from, to: window.to)
-            if request.groupBy.isEmpty {
-                return .summary(try summary(&run, request, tenants: tenants, window: window, totals: totals, now: now))
-            }
-            let groups = try self.groups(&run, request, keys: request.groupBy, tenants: tenants, window: window,
-                                         limit: limit, totalCost: totals.costNanos)
-            let shown = groups.reduce(Totals()) { $0 + $1.totals }
-            let aggregation = "sums by \(request.groupBy.map(\.fieldName).joined(separator: ", ")), ordered by "
-                + "\(CostRequest.orderName(request.order)), first \(limit)"
-                + (request.resolution.map { "; a series per UTC \($0.rawValue)" } ?? "")
-                + (request.trailingDays.map { "; trailing average of daily cost over \($0) days" } ?? "")
-                + "; rollups \(options.useRollups ? "on" : "off")"
-            return .breakdown(CostReport(
-                tenantID: tenants.scopeTenant, window: window, groupBy: request.groupBy, order: request.order, limit: limit,
-                totals: totals, groups: groups, others: totals - shown,
-                provenance: run.provenance(window: window, aggregation: aggregation, now: now)))
+        var run = try await QueryRun(records, useRollups: options.useRollups)
+        let totals = try await self.totals(&run, tenants: tenants, filters: request.filters, from: window.from, to: window.to)
+        if request.groupBy.isEmpty {
+            return .summary(try await summary(&run, request, tenants: tenants, window: window, totals: totals, now: now))
         }
+        let groups = try await self.groups(&run, request, keys: request.groupBy, tenants: tenants, window: window,
+                                     limit: limit, totalCost: totals.costNanos)
+        let shown = groups.reduce(Totals()) { $0 + $1.totals }
+        let aggregation = "sums by \(request.groupBy.map(\.fieldName).joined(separator: ", ")), ordered by "
+            + "\(CostRequest.orderName(request.order)), first \(limit)"
+            + (request.resolution.map { "; a series per UTC \($0.rawValue)" } ?? "")
+            + (request.trailingDays.map { "; trailing average of daily cost over \($0) days" } ?? "")
+            + "; rollups \(options.useRollups ? "on" : "off")"
+        return .breakdown(CostReport(
+            tenantID: tenants.scopeTenant, window: window, groupBy: request.groupBy, order: request.order, limit: limit,
+            totals: totals, groups: groups, others: totals - shown,
+            provenance: run.provenance(window: window, aggregation: aggregation, now: now)))
     }
 
     /// The window of a cost request: whole buckets when there is a resolution, else `from ..< to` as given.
@@ -202,19 +200,19 @@ extension Analytics {
     }
 
     func summary(_ run: inout QueryRun, _ r: CostRequest, tenants: Query.Tenants, window: Window, totals: Totals,
-                 now: Int64) throws(AnalyticsError) -> CostSummary {
+                 now: Int64) async throws -> CostSummary {
         var top: [(key: Dimension, groups: [CostGroup])] = []
         for d in CostSummary.rankedKeys {
             var ranked = r
             ranked.order = .cost
             ranked.resolution = nil
             ranked.trailingDays = nil
-            top.append((d, try groups(&run, ranked, keys: [.dimension(d)], tenants: tenants, window: Window(from: window.from, to: window.to),
+            top.append((d, try await groups(&run, ranked, keys: [.dimension(d)], tenants: tenants, window: Window(from: window.from, to: window.to),
                                       limit: CostSummary.topCount, totalCost: totals.costNanos)))
         }
         var series: [SeriesPoint]?
         if window.resolution != nil {
-            series = try self.series(&run, tenants: tenants, filters: r.filters, window: window)
+            series = try await self.series(&run, tenants: tenants, filters: r.filters, window: window)
         }
         let aggregation = "totals; the top \(CostSummary.topCount) of "
             + CostSummary.rankedKeys.map(\.fieldName).joined(separator: ", ") + " by cost"
@@ -226,8 +224,8 @@ extension Analytics {
 
     /// The first `limit` groups by `keys` in the request's order, with their series and trailing averages when asked.
     func groups(_ run: inout QueryRun, _ r: CostRequest, keys: [Query.Key], tenants: Query.Tenants, window: Window,
-                limit: Int, totalCost: Int64) throws(AnalyticsError) -> [CostGroup] {
-        let ranked = try run.run(try Self.query(
+                limit: Int, totalCost: Int64) async throws -> [CostGroup] {
+        let ranked = try await run.run(try Self.query(
             tenants: tenants, from: window.from, to: window.to, filters: r.filters, groupBy: keys, order: r.order,
             limit: limit, useRollups: options.useRollups))
         var groups: [CostGroup] = (0..<ranked.rowCount).map { row in
@@ -249,7 +247,7 @@ extension Analytics {
             }
         }
         let bucket: Query.Bucket = r.trailingDays != nil ? .day : r.resolution!.bucket
-        let detail = try run.run(try Self.query(
+        let detail = try await run.run(try Self.query(
             tenants: narrowedTenants, from: window.from, to: window.to, filters: filters, bucket: bucket, groupBy: keys,
             order: .key, trailing: r.trailingDays.map { Query.Trailing(days: $0, previous: true) },
             useRollups: options.useRollups))

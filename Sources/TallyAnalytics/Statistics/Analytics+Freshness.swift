@@ -11,30 +11,24 @@ public struct Freshness: Sendable, Equatable {
 }
 
 extension Analytics {
-    /// The newest record time of `tenants` in `snapshot`, from part metadata and head bounds (no row is read).
-    static func freshness(of tenants: Query.Tenants, in snapshot: StoreSnapshot, now: Int64) -> Freshness {
-        var newest: Int64?
-        for p in snapshot.parts where tenants.contains(p.meta.tenant) {
-            newest = max(newest ?? .min, p.meta.maxTime)
-        }
-        for h in snapshot.heads where h.rows > 0 && tenants.contains(h.tenant) {
-            newest = max(newest ?? .min, h.maxTime)
-        }
+    /// The newest record time of `tenants` as `reader` sees it (the embedded store reads no row for it).
+    static func freshness(of tenants: Query.Tenants, in reader: any RecordReader, now: Int64) async throws -> Freshness {
+        let newest = try await reader.newestRecord(of: tenants)
         return Freshness(newestRecord: newest, lagSeconds: newest.map { max(0, now - $0) / 1000 })
     }
 }
 
 extension Analytics {
     /// The newest record time of one tenant (or of all, when nil), ms UTC; nil when there is none.
-    public func newestRecord(tenant: String?) -> Int64? {
-        Self.freshness(of: tenant.map { .one($0) } ?? .all, in: store.snapshot(), now: now).newestRecord
+    public func newestRecord(tenant: String?) async throws -> Int64? {
+        try await records.reader().newestRecord(of: tenant.map { .one($0) } ?? .all)
     }
 
     /// The tenant with the most records, if any (for demos and smoke tests).
-    public func largestTenant() throws -> String? {
-        var run = QueryRun(snapshot: store.snapshot(), engine: engine, useRollups: options.useRollups)
-        let result = try run.run(try Self.query(tenants: .all, from: nil, to: nil, groupBy: [.tenant], order: .count, limit: 1,
-                                                useRollups: options.useRollups))
+    public func largestTenant() async throws -> String? {
+        var run = try await QueryRun(records, useRollups: options.useRollups)
+        let result = try await run.run(try Self.query(tenants: .all, from: nil, to: nil, groupBy: [.tenant], order: .count, limit: 1,
+                                                      useRollups: options.useRollups))
         return result.rowCount > 0 ? result.keyColumns[0][0] : nil
     }
 }

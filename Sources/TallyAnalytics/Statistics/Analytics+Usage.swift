@@ -93,33 +93,31 @@ extension Analytics {
         let filters = try Self.scopeFilters(request)
         let now = self.now
         let window = try seriesWindow(from: request.from, to: request.to, resolution: request.resolution, now: now)
-        return try await blocking { [self] in
-            var run = QueryRun(snapshot: store.snapshot(), engine: engine, useRollups: options.useRollups)
-            let series = try self.series(&run, tenants: tenants, filters: filters, window: window)
-            let totals = series.reduce(Totals()) { $0 + $1.totals }
-            let length = window.to - window.from
-            let previousWindow = Window(from: window.from - length, to: window.from)
-            let previous = try self.totals(&run, tenants: tenants, filters: filters, from: previousWindow.from, to: previousWindow.to)
-            let peak = series.reduce(nil as SeriesPoint?) { best, p in
-                p.totals.costNanos > (best?.totals.costNanos ?? 0) ? p : best
-            }
-            let change = UsageReport.Change(
-                previousWindow: previousWindow, previousTotals: previous,
-                costDeltaNanos: totals.costNanos - previous.costNanos,
-                costChangePercent: percent(totals.costNanos - previous.costNanos, of: previous.costNanos),
-                recordsDelta: totals.records - previous.records,
-                recordsChangePercent: percent(totals.records - previous.records, of: previous.records))
-            var signals = UsageReport.Signals(
-                change: change, peak: peak, freshness: Self.freshness(of: tenants, in: run.snapshot, now: now))
-            (signals.anomalies, signals.budgets) = try usageSignals(&run, tenants: tenants, window: window, now: now)
-            let aggregation = "count and sums of input_tokens, output_tokens and cost per UTC \(request.resolution.rawValue)"
-                + "; the previous window of the same length for change; rollups \(options.useRollups ? "on" : "off")"
-            return UsageReport(
-                scope: .init(tenantID: tenants.scopeTenant, kind: request.scope, projectID: request.projectID,
-                             environment: request.environment),
-                window: window, totals: totals, series: series, signals: signals,
-                provenance: run.provenance(window: window, aggregation: aggregation, now: now))
+        var run = try await QueryRun(records, useRollups: options.useRollups)
+        let series = try await self.series(&run, tenants: tenants, filters: filters, window: window)
+        let totals = series.reduce(Totals()) { $0 + $1.totals }
+        let length = window.to - window.from
+        let previousWindow = Window(from: window.from - length, to: window.from)
+        let previous = try await self.totals(&run, tenants: tenants, filters: filters, from: previousWindow.from, to: previousWindow.to)
+        let peak = series.reduce(nil as SeriesPoint?) { best, p in
+            p.totals.costNanos > (best?.totals.costNanos ?? 0) ? p : best
         }
+        let change = UsageReport.Change(
+            previousWindow: previousWindow, previousTotals: previous,
+            costDeltaNanos: totals.costNanos - previous.costNanos,
+            costChangePercent: percent(totals.costNanos - previous.costNanos, of: previous.costNanos),
+            recordsDelta: totals.records - previous.records,
+            recordsChangePercent: percent(totals.records - previous.records, of: previous.records))
+        var signals = UsageReport.Signals(
+            change: change, peak: peak, freshness: try await Self.freshness(of: tenants, in: run.reader, now: now))
+        (signals.anomalies, signals.budgets) = try await usageSignals(&run, tenants: tenants, window: window, now: now)
+        let aggregation = "count and sums of input_tokens, output_tokens and cost per UTC \(request.resolution.rawValue)"
+            + "; the previous window of the same length for change; rollups \(options.useRollups ? "on" : "off")"
+        return UsageReport(
+            scope: .init(tenantID: tenants.scopeTenant, kind: request.scope, projectID: request.projectID,
+                         environment: request.environment),
+            window: window, totals: totals, series: series, signals: signals,
+            provenance: run.provenance(window: window, aggregation: aggregation, now: now))
     }
 
     /// The filters of a usage scope; throws when the scope's parameter is missing or one is given for `org`.
@@ -165,9 +163,9 @@ extension Analytics {
     }
 
     /// Every bucket of `window` with its totals, zeros where there are no records.
-    func series(_ run: inout QueryRun, tenants: Query.Tenants, filters: [Dimension: [String]], window: Window) throws(AnalyticsError) -> [SeriesPoint] {
+    func series(_ run: inout QueryRun, tenants: Query.Tenants, filters: [Dimension: [String]], window: Window) async throws -> [SeriesPoint] {
         let resolution = window.resolution ?? .day
-        let result = try run.run(
+        let result = try await run.run(
             try Self.query(tenants: tenants, from: window.from, to: window.to, filters: filters, bucket: resolution.bucket,
                            useRollups: options.useRollups))
         var rowOf: [Int64: Int] = [:]
@@ -183,8 +181,8 @@ extension Analytics {
     }
 
     /// Totals of `from ..< to`.
-    func totals(_ run: inout QueryRun, tenants: Query.Tenants, filters: [Dimension: [String]], from: Int64, to: Int64) throws(AnalyticsError) -> Totals {
-        let result = try run.run(
+    func totals(_ run: inout QueryRun, tenants: Query.Tenants, filters: [Dimension: [String]], from: Int64, to: Int64) async throws -> Totals {
+        let result = try await run.run(
             try Self.query(tenants: tenants, from: from, to: to, filters: filters, bucket: .none, useRollups: options.useRollups))
         return result.rowCount > 0 ? Totals(result, row: 0) : Totals()
     }

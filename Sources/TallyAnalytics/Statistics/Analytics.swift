@@ -45,16 +45,15 @@ public struct AnalyticsOptions: Sendable {
 /// The domain services the HTTP facade calls: ingestion, usage series with signals, cost breakdowns and
 /// summaries, health. Every rule of the facade lives here; the server only translates HTTP to these calls.
 ///
-/// Blocking work (appends that wait for fsync, scans, SQLite) runs on a `BlockingPool`, never on the
-/// cooperative pool.
+/// Records are read and written through a `RecordStore`, never a concrete engine. Blocking work (SQLite, export
+/// files, and the embedded store's appends and scans) runs on one `BlockingPool`, never on the cooperative pool.
 public final class Analytics: Sendable {
     /// The record store.
-    public let store: Store
+    public let records: any RecordStore
     /// Keys and idempotent answers.
     public let catalog: Catalog
     /// Settings.
     public let options: AnalyticsOptions
-    let engine: QueryEngine
     let pool: BlockingPool
     /// Where "now" comes from (tests pin it).
     public let clock: TimeSource
@@ -64,38 +63,33 @@ public final class Analytics: Sendable {
     /// Export jobs running in the background, by export id.
     let exportJobs = Mutex([String: Task<Void, Never>]())
 
-    /// Services over `store` and `catalog`; `clock` gives "now" (tests pin it).
-    public init(store: Store, catalog: Catalog, options: AnalyticsOptions = AnalyticsOptions(), clock: TimeSource = .system) {
-        self.store = store
+    /// Services over `records` and `catalog`, blocking work on `pool` (give the record store the same pool);
+    /// `clock` gives "now" (tests pin it).
+    public init(records: any RecordStore, catalog: Catalog, options: AnalyticsOptions = AnalyticsOptions(),
+                pool: BlockingPool, clock: TimeSource = .system) {
+        self.records = records
         self.catalog = catalog
         self.options = options
-        self.engine = QueryEngine(threads: max(1, options.queryThreads))
-        self.pool = BlockingPool()
+        self.pool = pool
         self.clock = clock
-    }
-
-    /// Services over `store` and `catalog` whose wall clock is `clock` (ms UTC); monotonic time is the system's.
-    public convenience init(store: Store, catalog: Catalog, options: AnalyticsOptions = AnalyticsOptions(),
-                            clock: @escaping @Sendable () -> Int64) {
-        self.init(store: store, catalog: catalog, options: options, clock: TimeSource(wallMillis: clock))
     }
 
     /// Now, ms UTC.
     public var now: Int64 { clock.wallMillis() }
 
     /// Whether `close()` has run.
-    public var isClosed: Bool { closed.withLock { $0 } || !store.isOpen }
+    public var isClosed: Bool { closed.withLock { $0 } || !records.isOpen }
 
-    /// Closes the store (sealing its head); later appends fail.
+    /// Closes the record store (the embedded one seals its head); later appends fail.
     public func close() throws {
         let already = closed.withLock { c -> Bool in
             defer { c = true }
             return c
         }
-        if !already { try store.close() }
+        if !already { try records.close() }
     }
 
-    /// Runs blocking work off the cooperative pool.
+    /// Runs blocking work off the cooperative pool (see `BlockingPool.run` for cancellation).
     public func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await pool.run(body)
     }

@@ -133,8 +133,8 @@ struct OperationsRoutes: Sendable {
     /// `GET /metrics`: Prometheus text.
     @Sendable func metricsText(_ request: Request, context: Context) async throws -> Response {
         let analytics = self.analytics
-        let (store, walBytes) = try await analytics.blocking { (analytics.store.metrics(), analytics.walBytes()) }
+        let store = try await analytics.records.metrics()
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                        body: .init(byteBuffer: ByteBuffer(string: metrics.render(store: store, walBytes: walBytes, now: analytics.now))))
+                        body: .init(byteBuffer: ByteBuffer(string: metrics.render(store: store, walBytes: store.walBytes, now: analytics.now))))
     }
 }

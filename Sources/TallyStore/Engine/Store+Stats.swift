@@ -97,6 +97,8 @@ public struct StoreMetrics: Sendable {
     public var walLostRecords: Int
     /// Whether the WAL refuses writes after a failed write or sync.
     public var walFailed: Bool
+    /// Bytes of the files in the write-ahead log's directory.
+    public var walBytes: Int
 }
 
 extension Store {
@@ -112,7 +114,8 @@ extension Store {
             compactions: compactions, seals: seals, quarantined: quarantined,
             missingParts: snap.missing.count, missingRows: snap.missing.reduce(0) { $0 + $1.rows }, newestRecord: newest,
             walLosses: condition.walLosses.count, walLostBatches: condition.lostBatches, walLostRecords: condition.lostRecords,
-            walFailed: condition.failed)
+            walFailed: condition.failed,
+            walBytes: FileIO.list(walDirectory).reduce(0) { $0 + (FileIO.fileSize(walDirectory + "/" + $1) ?? 0) })
     }
 
     /// Merges done and parts quarantined since open.

@@ -109,29 +109,67 @@ package enum FileIO {
         _ path: String, directory: String, temporary: String? = nil, mode: mode_t = 0o644,
         _ write: (_ fd: Int32, _ temporaryPath: String) throws -> R
     ) throws -> R {
-        let tmp = temporary ?? path + ".tmp"
-        let fd = try open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode: mode)
+        let file = try PendingFile(path, directory: directory, temporary: temporary, mode: mode)
         let result: R
         do {
-            result = try write(fd, tmp)
-            try injectedSyncFault(tmp, "fsync")
-            while fsync(fd) != 0 {
-                if errno != EINTR { throw StoreError.io(path: tmp, operation: "fsync", errno: errno) }
+            result = try write(file.fd, file.temporaryPath)
+        } catch {
+            file.abandon()
+            throw error
+        }
+        try file.publish()
+        return result
+    }
+
+    /// A file being published atomically (`publish`, for writers that cannot fill it inside one synchronous
+    /// closure, such as an export written by async code): open a temporary beside `path`, write to `fd`, then
+    /// `publish()` (fsync, rename, fsync the directory) or `abandon()` (close and remove the temporary). Exactly
+    /// one of the two must be called; both close the descriptor.
+    package final class PendingFile: @unchecked Sendable {
+        /// The open temporary file.
+        package let fd: Int32
+        /// Where it is until published.
+        package let temporaryPath: String
+        let path: String
+        let directory: String
+
+        /// Creates (truncating) the temporary file, `path + ".tmp"` unless `temporary` names it.
+        package init(_ path: String, directory: String, temporary: String? = nil, mode: mode_t = 0o644) throws {
+            let tmp = temporary ?? path + ".tmp"
+            fd = try FileIO.open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode: mode)
+            temporaryPath = tmp
+            self.path = path
+            self.directory = directory
+        }
+
+        /// Fsyncs the file, renames it to its final path and fsyncs the directory. When a step before the rename
+        /// fails, the temporary is removed and nothing appears at the path; when the directory fsync after it fails,
+        /// the file is complete at the path but may not survive a crash, and the error says so.
+        package func publish() throws {
+            do {
+                try injectedSyncFault(temporaryPath, "fsync")
+                while fsync(fd) != 0 {
+                    if errno != EINTR { throw StoreError.io(path: temporaryPath, operation: "fsync", errno: errno) }
+                }
+            } catch {
+                abandon()
+                throw error
             }
             Glibc.close(fd)
-        } catch {
+            do {
+                try rename(temporaryPath, to: path)
+            } catch {
+                Glibc.unlink(temporaryPath)
+                throw error
+            }
+            try syncDirectory(directory)
+        }
+
+        /// Closes and removes the temporary file; nothing is published.
+        package func abandon() {
             Glibc.close(fd)
-            Glibc.unlink(tmp)
-            throw error
+            Glibc.unlink(temporaryPath)
         }
-        do {
-            try rename(tmp, to: path)
-        } catch {
-            Glibc.unlink(tmp)
-            throw error
-        }
-        try syncDirectory(directory)
-        return result
     }
 
     /// Writes a file atomically and durably (`publish` with `bytes` as its contents).
