@@ -82,7 +82,7 @@ struct ExportCommand: ParsableCommand {
         let spec = try spec(now: wallClockMillis())
         let s = try store.open(background: false, readOnly: true)
         defer { try? s.close() }
-        let analytics = Analytics(store: s, catalog: try Catalog(directory: store.data))
+        let analytics = Analytics(store: s, catalog: try SQLiteCatalog(directory: store.data))
         if !reportMissing(analytics.exportMissing(spec, tenant: tenant), allowPartial: allowPartial, what: "export") { throw ExitCode(1) }
         let partial = out == "-" ? "-" : out + ".partial"
         let fd: Int32 = out == "-" ? 1 : open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)

@@ -14,7 +14,7 @@ final class DetectionFixture: Sendable {
 
     let directory: TemporaryDirectory
     let store: Store
-    let catalog: Catalog
+    let catalog: SQLiteCatalog
     let analytics: Analytics
     private let clock = ManualClock(DetectionFixture.may1)
     private let sequence = Mutex(0)
@@ -28,7 +28,7 @@ final class DetectionFixture: Sendable {
         o.background = false
         o.durability = .buffered
         store = try Store(path: directory.appending("store"), options: o)
-        catalog = try Catalog(directory: directory.appending("store"))
+        catalog = try SQLiteCatalog(directory: directory.appending("store"))
         let clock = self.clock
         analytics = Analytics(store: store, catalog: catalog, clock: { clock.now })
     }

@@ -39,7 +39,7 @@ final class ServerFixture: @unchecked Sendable {
         storeOptions.background = false
         storeOptions.durability = .buffered
         let store = try Store(path: directory.appending("store"), options: storeOptions)
-        let catalog = try Catalog(directory: directory.appending("store"))
+        let catalog = try SQLiteCatalog(directory: directory.appending("store"))
         var options = AnalyticsOptions()
         options.useRollups = useRollups
         options.maxBuckets = maxBuckets

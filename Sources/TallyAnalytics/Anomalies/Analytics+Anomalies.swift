@@ -171,8 +171,10 @@ extension Analytics {
                 drivers: try detector.drivers(&run, entity: entity, current: status.periodStart..<now,
                                               baseline: (status.periodStart - elapsed)..<status.periodStart)))
         }
-        let changes = try catalog.recordDetection(
-            tenant: tenant, findings: findings, judgedFrom: judgedFrom, judgedThrough: end - TimeUnit.dayMillis, now: now)
+        let changes = try catalog.write { tx in
+            try AnomalyEpisodes.record(tenant: tenant, findings: findings, judgedFrom: judgedFrom,
+                                       judgedThrough: end - TimeUnit.dayMillis, now: now, in: tx)
+        }
         var touched: [Anomaly] = []
         for id in changes.created + changes.updated + changes.resolved where !touched.contains(where: { $0.id == id }) {
             if let a = try catalog.anomaly(id: id) { touched.append(a) }
@@ -214,8 +216,10 @@ extension Analytics {
         try AccessPolicy.authorizeIncidentChange(principal)
         let now = self.now
         return try await blocking { [self] in
-            guard let a = try catalog.anomaly(id: id), AccessPolicy.reaches(principal, tenant: a.tenant),
-                  let resolved = try catalog.resolveAnomaly(id: id, actor: principal.keyID, now: now) else {
+            guard let resolved = try catalog.write({ tx in
+                try AnomalyEpisodes.resolve(id: id, actor: principal.keyID, now: now,
+                                            reaches: { AccessPolicy.reaches(principal, tenant: $0) }, in: tx)
+            }) else {
                 throw AnalyticsError.notFound(reason: "no anomaly \(id)")
             }
             return AnomalyAnswer(anomaly: resolved)

@@ -9,9 +9,7 @@ extension Analytics {
     /// The directory export files are written to.
     public var exportsDirectory: String {
         if let d = options.exportsDirectory { return d }
-        let catalogPath = catalog.path
-        let dir = catalogPath.lastIndex(of: "/").map { String(catalogPath[..<$0]) } ?? "."
-        return dir + "/exports"
+        return (catalog.directory ?? ".") + "/exports"
     }
 
     /// The path of an export's file.
@@ -63,7 +61,7 @@ extension Analytics {
         try AccessPolicy.authorize(principal, .read)
         let tenants = try AccessPolicy.tenants(for: principal, requested: tenantID)
         let catalog = self.catalog
-        return try await blocking { try catalog.exports(tenant: tenants.scopeTenant) }
+        return try await blocking { try catalog.exports(tenant: tenants.scopeTenant, limit: 100) }
     }
 
     /// Waits until the background job of export `id` (if any) has finished.
@@ -81,12 +79,12 @@ extension Analytics {
         for e in try catalog.exportsDue(now: now) where !running.contains(e.id) {
             unlink(exportPath(e))
             unlink(exportPath(e) + ".partial")
-            try catalog.updateExport(id: e.id, status: .expired)
+            try catalog.updateExport(id: e.id, status: .expired, rows: nil, bytes: nil, completedAt: nil, error: nil)
             expired += 1
         }
         for e in try catalog.exportsInProgress() where !running.contains(e.id) {
             unlink(exportPath(e) + ".partial")
-            try catalog.updateExport(id: e.id, status: .failed, error: "interrupted: the server stopped while writing it")
+            try catalog.updateExport(id: e.id, status: .failed, rows: nil, bytes: nil, completedAt: nil, error: "interrupted: the server stopped while writing it")
         }
         return expired
     }
@@ -98,7 +96,7 @@ extension Analytics {
         let partial = final + ".partial"
         do {
             try await blocking { [self] in
-                try catalog.updateExport(id: e.id, status: .running)
+                try catalog.updateExport(id: e.id, status: .running, rows: nil, bytes: nil, completedAt: nil, error: nil)
                 if mkdir(exportsDirectory, 0o755) != 0 && errno != EEXIST {
                     throw StoreError.io(path: exportsDirectory, operation: "mkdir", errno: errno)
                 }
@@ -116,12 +114,12 @@ extension Analytics {
                 let bytes = fstat(fd, &st) == 0 ? Int64(st.st_size) : 0
                 Glibc.close(fd)
                 guard rename(partial, final) == 0 else { throw StoreError.io(path: final, operation: "rename", errno: errno) }
-                try catalog.updateExport(id: e.id, status: .ready, rows: rows, bytes: bytes, completedAt: now)
+                try catalog.updateExport(id: e.id, status: .ready, rows: rows, bytes: bytes, completedAt: now, error: nil)
             }
         } catch {
             unlink(partial)
             let reason = String(describing: error)
-            try? await blocking { try catalog.updateExport(id: e.id, status: .failed, completedAt: self.now, error: reason) }
+            try? await blocking { try catalog.updateExport(id: e.id, status: .failed, rows: nil, bytes: nil, completedAt: self.now, error: reason) }
         }
     }
 }

@@ -52,12 +52,13 @@ extension Analytics {
         try AccessPolicy.authorizeIncidentChange(principal)
         let now = self.now
         return try await blocking { [self] in
-            guard let result = try catalog.transitionIncident(
-                id: id, to: status, actor: principal.keyID, now: now,
-                reaches: { AccessPolicy.reaches(principal, tenant: $0) }) else {
+            guard let view = try catalog.write({ tx in
+                try IncidentRules.transition(id: id, to: status, actor: principal.keyID, now: now,
+                                             reaches: { AccessPolicy.reaches(principal, tenant: $0) }, in: tx)
+            }) else {
                 throw AnalyticsError.notFound(reason: "no incident \(id)")
             }
-            return try result.get()
+            return view
         }
     }
 

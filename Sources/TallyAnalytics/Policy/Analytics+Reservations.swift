@@ -88,7 +88,7 @@ extension Analytics {
             var run = QueryRun(snapshot: store.snapshot(), engine: engine, useRollups: options.useRollups)
             var spent: [(budget: Budget, spentNanos: Int64)] = []
             for b in budgets { spent.append((b, try spend(&run, b, now: now))) }
-            switch try catalog.reserve(draft, budgets: spent, now: now) {
+            switch try catalog.write({ try ReservationHolds.reserve(draft, budgets: spent, now: now, in: $0) }) {
             case let .success(checks):
                 var stored = draft
                 stored.budgetIDs = checks.map(\.budgetID)
@@ -128,7 +128,7 @@ extension Analytics {
         let now = self.now
         return try await blocking { [self] in
             _ = try reachableReservation(id: id, principal: principal)
-            guard let released = try catalog.release(reservation: id, release, now: now) else {
+            guard let released = try catalog.write({ try ReservationHolds.release(reservation: id, release, now: now, in: $0) }) else {
                 throw AnalyticsError.notFound(reason: "no reservation \(id)")
             }
             return ReservationAnswer(reservation: released, checks: nil, now: now)

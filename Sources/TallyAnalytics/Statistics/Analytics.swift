@@ -50,8 +50,8 @@ public struct AnalyticsOptions: Sendable {
 public final class Analytics: Sendable {
     /// The record store.
     public let store: Store
-    /// Keys and idempotent answers.
-    public let catalog: Catalog
+    /// Keys, idempotent answers, budgets and the rest of the mutable state (`SQLiteCatalog` embedded).
+    public let catalog: any Catalog
     /// Settings.
     public let options: AnalyticsOptions
     let engine: QueryEngine
@@ -66,7 +66,7 @@ public final class Analytics: Sendable {
     let exportJobs = Mutex([String: Task<Void, Never>]())
 
     /// Services over `store` and `catalog`; `clock` gives "now" in ms UTC (tests pin it).
-    public init(store: Store, catalog: Catalog, options: AnalyticsOptions = AnalyticsOptions(),
+    public init(store: Store, catalog: any Catalog, options: AnalyticsOptions = AnalyticsOptions(),
                 clock: @escaping @Sendable () -> Int64 = wallClockMillis) {
         self.store = store
         self.catalog = catalog
