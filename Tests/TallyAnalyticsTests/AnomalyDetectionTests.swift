@@ -175,7 +175,7 @@ struct AnomalyDetectionTests {
         _ = try await f.detect()
         #expect(try await f.anomalies(AnomalyFilter(tenantID: "t1", resolved: false)).isEmpty)
         #expect(try await f.anomalies(AnomalyFilter(tenantID: "t1", type: .absoluteSpike, resolved: true)).count == 3)
-        await #expect(throws: AnalyticsError.forbidden(reason: "budgets are changed with an admin key")) {
+        await #expect(throws: AnalyticsError.forbidden(reason: "anomaly settings are changed with an admin key")) {
             _ = try await f.analytics.updateAnomalySettings(AnomalySettingsPatch(spikeFactor: 2), principal: f.writer)
         }
         await #expect(throws: AnalyticsError.self) {

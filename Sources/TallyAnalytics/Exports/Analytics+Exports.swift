@@ -20,8 +20,7 @@ extension Analytics {
     /// Reader and admin keys. The answer is the pending export; poll `export(id:)` until it is `ready`.
     /// Expired exports are swept first, so a busy server keeps its exports directory clean without a timer.
     public func createExport(_ spec: ExportSpec, tenantID: String?, principal: Principal) async throws -> Export {
-        try AccessPolicy.authorize(principal, .read)
-        let tenant = try AccessPolicy.tenant(for: principal, requested: tenantID)
+        let tenant = try AccessPolicy.check(.exportData, principal, tenant: tenantID)
         let spec = try spec.validated()
         let now = self.now
         if spec.kind == .usage {
@@ -48,7 +47,7 @@ extension Analytics {
 
     /// The export `id`, when the principal reaches its tenant (another tenant's export is "not found").
     public func export(id: String, principal: Principal) async throws -> Export {
-        try AccessPolicy.authorize(principal, .read)
+        try AccessPolicy.check(.exportData, principal)
         let catalog = self.catalog
         guard let e = try await blocking({ try catalog.export(id: id) }), AccessPolicy.reaches(principal, tenant: e.tenant) else {
             throw AnalyticsError.notFound(reason: "no export \(id) for this key")
@@ -58,8 +57,7 @@ extension Analytics {
 
     /// The exports of the principal's tenant (an admin: the one named, or all), newest first.
     public func exports(tenantID: String?, principal: Principal) async throws -> [Export] {
-        try AccessPolicy.authorize(principal, .read)
-        let tenants = try AccessPolicy.tenants(for: principal, requested: tenantID)
+        let tenants = try AccessPolicy.check(.exportData, principal, tenants: tenantID)
         let catalog = self.catalog
         return try await blocking { try catalog.exports(tenant: tenants.scopeTenant, limit: 100) }
     }

@@ -19,7 +19,7 @@ extension Handlers {
     /// all, when nothing was stored; 400 when the body holds no records at all.
     func records(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
-        try AccessPolicy.authorize(principal, .write)
+        try AccessPolicy.check(.writeRecords, principal)
         let q = try QueryParameters(request, allowed: ["on_error"])
         let skipInvalid: Bool
         switch try q.single("on_error") {
