@@ -50,17 +50,10 @@ public final class SQLiteCatalog: Catalog {
         self.pool = pool
     }
 
-    /// One IMMEDIATE transaction: it takes the write lock at its start, so a rule's reads cannot be overtaken by
-    /// another process's write (`tally keys`) before it commits.
+    /// One IMMEDIATE transaction (GRDB's kind for a pool write): it takes the write lock at its start, so a rule's
+    /// reads cannot be overtaken by another process's write (`tally keys`) before it commits.
     public func write<T>(_ body: (any CatalogTransaction) throws -> T) throws -> T {
-        try pool.writeWithoutTransaction { db in
-            var result: T?
-            try db.inTransaction(.immediate) {
-                result = try body(SQLiteCatalogTransaction(db: db))
-                return .commit
-            }
-            return result!
-        }
+        try pool.write { db in try body(SQLiteCatalogTransaction(db: db)) }
     }
 
     /// SQLite's `PRAGMA integrity_check` of the catalog of `directory`, opened read-only (nothing is written):
