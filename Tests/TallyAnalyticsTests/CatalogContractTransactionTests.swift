@@ -48,6 +48,52 @@ struct CatalogContractTransactionTests {
         }
     }
 
+    @Test("the episode rules over a transaction: a HIGH finding opens an anomaly and an incident (audited, announced); the next day continues it; a run that throws changes nothing",
+          arguments: CatalogContract.factories)
+    func episodes(_ factory: CatalogFactory) async throws {
+        try await C.with(factory) { catalog in
+            try catalog.setWebhook(Webhook(tenant: "acme", url: "https://example.com/hook", secret: String(repeating: "s", count: 16),
+                                           createdAt: 1_000, updatedAt: 1_000, updatedBy: "key_w"))
+            func finding(day: Int64, ongoing: Bool = true) -> AnomalyFinding {
+                AnomalyFinding(type: .absoluteSpike, severity: .high, entity: AnomalyEntity(level: .feature, value: "chat"), budgetID: "",
+                               firstDay: day * C.day, lastDay: day * C.day, expectedNanos: C.cent, actualNanos: 9 * C.cent,
+                               ongoing: ongoing, drivers: [])
+            }
+            func run(_ findings: [AnomalyFinding], through day: Int64) throws -> DetectionChanges {
+                try catalog.write { try AnomalyEpisodes.record(tenant: "acme", findings: findings, judgedFrom: day * C.day,
+                                                               judgedThrough: day * C.day, now: day * C.day + 1, in: $0) }
+            }
+            let first = try run([finding(day: 10)], through: 10)
+            #expect(first.created.count == 1 && first.incidentsOpened.count == 1)
+            let anomaly = try #require(try catalog.anomaly(id: first.created[0]))
+            #expect(anomaly.incidentID == first.incidentsOpened[0] && anomaly.status == .open)
+            #expect(try catalog.deliveryCounts(tenant: "acme") == ["pending": 1])
+            #expect(try C.auditTrail(catalog).last == "incident open \(first.incidentsOpened[0])")
+
+            let second = try run([finding(day: 11)], through: 11)
+            #expect(second.updated == [anomaly.id] && second.created.isEmpty && second.incidentsOpened.isEmpty)
+            #expect(try catalog.anomaly(id: anomaly.id).map { ($0.firstDay, $0.lastDay) } ?? (0, 0) == (10 * C.day, 11 * C.day))
+
+            // A run whose transaction fails after the rules ran leaves the episode, incidents and outbox as they were.
+            let before = try catalog.anomalies(tenant: "acme", filter: AnomalyFilter())
+            #expect(throws: Abort.self) {
+                try catalog.write { tx in
+                    _ = try AnomalyEpisodes.record(tenant: "acme", findings: [finding(day: 20)], judgedFrom: 12 * C.day,
+                                                   judgedThrough: 20 * C.day, now: 20 * C.day + 1, in: tx)
+                    throw Abort()
+                }
+            }
+            #expect(try catalog.anomalies(tenant: "acme", filter: AnomalyFilter()) == before)
+            #expect(try catalog.incidents(tenant: "acme", status: nil, limit: 10).count == 1)
+            #expect(try catalog.deliveryCounts(tenant: "acme") == ["pending": 1])
+
+            // A run over the day after the episode that does not find it again ends it.
+            let third = try run([], through: 12)
+            #expect(third.resolved == [anomaly.id])
+            #expect(try catalog.anomaly(id: anomaly.id)?.resolvedBy == Anomaly.detectorActor)
+        }
+    }
+
     @Test("anomalies: round trip with drivers in rank order; series, open and incident lists in their order; not found",
           arguments: CatalogContract.factories)
     func anomalies(_ factory: CatalogFactory) async throws {
