@@ -41,7 +41,7 @@ struct KeysCommand: ParsableCommand {
         }
 
         func run() throws {
-            let catalog = try Catalog(directory: data)
+            let catalog = try SQLiteCatalog(directory: data)
             let (key, secret) = try catalog.createKey(tenant: tenant, role: admin ? .admin : role!)
             print(secret)
             printError("created \(key.id) (\(key.role.rawValue)\(key.tenant.map { " of tenant " + $0 } ?? ", all tenants")); "
@@ -59,7 +59,7 @@ struct KeysCommand: ParsableCommand {
         var active = false
 
         func run() throws {
-            let keys = try Catalog(directory: data).listKeys(includeRevoked: !active)
+            let keys = try SQLiteCatalog(directory: data).listKeys(includeRevoked: !active)
             print("id".rightPad(17) + "role".rightPad(8) + "tenant".rightPad(26) + "created".rightPad(26) + "revoked")
             for k in keys {
                 print(k.id.rightPad(17) + k.role.rawValue.rightPad(8) + (k.tenant ?? "*").rightPad(26)
@@ -78,7 +78,7 @@ struct KeysCommand: ParsableCommand {
         var id: String
 
         func run() throws {
-            guard let key = try Catalog(directory: data).revokeKey(id: id) else {
+            guard let key = try SQLiteCatalog(directory: data).revokeKey(id: id) else {
                 printError("no key \(id)")
                 throw ExitCode(1)
             }
@@ -102,7 +102,7 @@ struct KeysCommand: ParsableCommand {
 
         func run() async throws {
             let file = data + "/demo-keys.txt"
-            let catalog = try Catalog(directory: data)
+            let catalog = try SQLiteCatalog(directory: data)
             var values = Self.read(file)
             if values.isEmpty {
                 guard try catalog.listKeys().isEmpty else {
@@ -141,7 +141,7 @@ struct KeysCommand: ParsableCommand {
         }
 
         /// Creates an admin key and a reader and a writer key for the largest tenant; the window is the last 30 days of data.
-        private func makeKeys(_ catalog: Catalog) async throws -> [(String, String)] {
+        private func makeKeys(_ catalog: SQLiteCatalog) async throws -> [(String, String)] {
             var options = StoreOptions()
             options.background = false
             options.readOnly = true

@@ -80,7 +80,7 @@ struct ServeCommand: AsyncParsableCommand {
         options.reservationTTLMillis = Int64(reservationTTL) * 1000
         options.exportTTLMillis = Int64(exportTTLHours) * 3_600_000
         options.allowPrivateWebhooks = allowPrivateWebhooks
-        let analytics = Analytics(store: s, catalog: try Catalog(directory: store.data), options: options)
+        let analytics = Analytics(store: s, catalog: try SQLiteCatalog(directory: store.data), options: options)
         var configuration = ServerConfiguration()
         configuration.host = host
         configuration.port = port

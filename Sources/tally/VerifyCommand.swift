@@ -23,7 +23,7 @@ struct VerifyCommand: ParsableCommand {
         for m in missing { printError("missing: \(m)") }
         let losses = s.condition().walLosses
         for loss in losses { printError("lost: \(loss)") }
-        let catalogProblems = Catalog.integrityProblems(directory: store.data)
+        let catalogProblems = SQLiteCatalog.integrityProblems(directory: store.data)
         for p in catalogProblems { printError("catalog.sqlite: \(p)") }
         let st = s.stats()
         if !damaged.isEmpty {

@@ -10,12 +10,58 @@ struct AccessPolicyTests {
 
     @Test("roles allow exactly their actions")
     func roles() throws {
-        try AccessPolicy.authorize(reader, .read)
-        try AccessPolicy.authorize(writer, .write)
-        try AccessPolicy.authorize(admin, .read)
-        try AccessPolicy.authorize(admin, .write)
-        #expect(throws: AnalyticsError.self) { try AccessPolicy.authorize(reader, .write) }
-        #expect(throws: AnalyticsError.self) { try AccessPolicy.authorize(writer, .read) }
+        try AccessPolicy.check(.readStatistics, reader)
+        try AccessPolicy.check(.writeRecords, writer)
+        try AccessPolicy.check(.readStatistics, admin)
+        try AccessPolicy.check(.writeRecords, admin)
+        #expect(throws: AnalyticsError.self) { try AccessPolicy.check(.writeRecords, reader) }
+        #expect(throws: AnalyticsError.self) { try AccessPolicy.check(.readStatistics, writer) }
+    }
+
+    /// Who may take each action, and words of its refusal that name it: written out here apart from the policy's
+    /// table, so a changed rule or a refusal that names another action fails.
+    static let expected: [AccessPolicy.Action: (roles: Set<Role>, names: String)] = [
+        .readStatistics: ([.reader, .admin], "statistics"),
+        .groupByTenant: ([.admin], "group_by=tenant"),
+        .writeRecords: ([.writer, .admin], "write records"),
+        .checkPolicy: ([.reader, .writer, .admin], "policy"),
+        .readBudgets: ([.reader, .admin], "read budgets"),
+        .changeBudgets: ([.admin], "budgets are changed"),
+        .readFeatureTags: ([.reader, .admin], "read feature tags"),
+        .changeFeatureTags: ([.admin], "feature tags are registered and changed"),
+        .readAnomalies: ([.reader, .admin], "read anomalies"),
+        .detectAnomalies: ([.writer, .admin], "run anomaly detection"),
+        .resolveAnomalies: ([.writer, .admin], "resolve anomalies"),
+        .readAnomalySettings: ([.reader, .admin], "read anomaly settings"),
+        .changeAnomalySettings: ([.admin], "anomaly settings are changed"),
+        .readIncidents: ([.reader, .admin], "read incidents"),
+        .changeIncidents: ([.writer, .admin], "acknowledge or resolve incidents"),
+        .manageWebhooks: ([.writer, .admin], "webhooks"),
+        .exportData: ([.reader, .admin], "exports"),
+        .readReports: ([.reader, .admin], "reports"),
+        .readAudit: ([.reader, .admin], "audit log"),
+    ]
+
+    @Test("every action × role: allowed exactly as the table says; a refusal names the action", arguments: AccessPolicy.Action.allCases, Role.allCases)
+    func table(action: AccessPolicy.Action, role: Role) throws {
+        let expected = try #require(Self.expected[action], "action \(action) has no expected rule")
+        let principal = Principal(keyID: "key_x", tenant: role == .admin ? nil : "acme", role: role)
+        let rule = AccessPolicy.rule(action)
+        #expect(rule.refusal.contains(expected.names))
+        if expected.roles.contains(role) {
+            #expect(throws: Never.self) { try AccessPolicy.check(action, principal) }
+            #expect(try AccessPolicy.check(action, principal, tenant: "acme") == "acme")
+        } else {
+            #expect(throws: AnalyticsError.forbidden(reason: rule.refusal)) { try AccessPolicy.check(action, principal) }
+            // The role is refused before the tenant is looked at, whatever the key names.
+            #expect(throws: AnalyticsError.forbidden(reason: rule.refusal)) { try AccessPolicy.check(action, principal, tenant: "globex") }
+            #expect(throws: AnalyticsError.forbidden(reason: rule.refusal)) { try AccessPolicy.check(action, principal, tenants: nil) }
+        }
+    }
+
+    @Test("the table covers every action")
+    func coverage() {
+        #expect(Set(Self.expected.keys) == Set(AccessPolicy.Action.allCases))
     }
 
     @Test("tenant keys reach their tenant only; admins the one they name or all")

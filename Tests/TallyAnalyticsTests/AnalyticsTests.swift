@@ -18,7 +18,7 @@ struct AnalyticsTests {
             var options = AnalyticsOptions()
             options.useRollups = useRollups
             let end: Int64 = 1_748_736_000_000  // 2025-06-01
-            let analytics = Analytics(store: store, catalog: try Catalog(directory: dir + "/store"), options: options, clock: { end })
+            let analytics = Analytics(store: store, catalog: try SQLiteCatalog(directory: dir + "/store"), options: options, clock: { end })
             var g = SystemRandomNumberGenerator()
             var records: [CostRecord] = []
             for i in 0..<3_000 {

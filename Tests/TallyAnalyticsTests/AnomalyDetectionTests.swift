@@ -15,7 +15,7 @@ final class DetectionFixture: Sendable {
 
     let directory: TemporaryDirectory
     let store: Store
-    let catalog: Catalog
+    let catalog: SQLiteCatalog
     let analytics: Analytics
     private let clock = ManualClock(DetectionFixture.may1)
     private let sequence = Mutex(0)
@@ -29,7 +29,7 @@ final class DetectionFixture: Sendable {
         o.background = false
         o.durability = .buffered
         store = try Store(path: directory.appending("store"), options: o)
-        catalog = try Catalog(directory: directory.appending("store"))
+        catalog = try SQLiteCatalog(directory: directory.appending("store"))
         let clock = self.clock
         analytics = Analytics(store: store, catalog: catalog, clock: { clock.now })
     }
@@ -176,7 +176,7 @@ struct AnomalyDetectionTests {
         _ = try await f.detect()
         #expect(try await f.anomalies(AnomalyFilter(tenantID: "t1", resolved: false)).isEmpty)
         #expect(try await f.anomalies(AnomalyFilter(tenantID: "t1", type: .absoluteSpike, resolved: true)).count == 3)
-        await #expect(throws: AnalyticsError.forbidden(reason: "budgets are changed with an admin key")) {
+        await #expect(throws: AnalyticsError.forbidden(reason: "anomaly settings are changed with an admin key")) {
             _ = try await f.analytics.updateAnomalySettings(AnomalySettingsPatch(spikeFactor: 2), principal: f.writer)
         }
         await #expect(throws: AnalyticsError.self) {

@@ -20,7 +20,7 @@ struct AuditLogTests {
     @Test("budget create, update and delete each write one entry: actor, tenant, before and after")
     func budgets() async throws {
         try await withTemporaryDirectory(prefix: "tally-audit") { dir in
-            let catalog = try Catalog(directory: dir)
+            let catalog = try SQLiteCatalog(directory: dir)
             try catalog.insertBudget(Self.budget(), actor: "key_admin")
             var changed = Self.budget()
             changed.limitNanos = 250 * Money.nanosPerCent
@@ -57,7 +57,7 @@ struct AuditLogTests {
     @Test("a stored row is the entity's audit snapshot, byte for byte (format 1, docs/FORMAT.md)")
     func snapshotFormat() async throws {
         try await withTemporaryDirectory(prefix: "tally-audit") { dir in
-            let catalog = try Catalog(directory: dir)
+            let catalog = try SQLiteCatalog(directory: dir)
             try catalog.insertBudget(Self.budget(), actor: "key_admin")
             let entry = try #require(try catalog.auditEntries(AuditFilter(entityType: "budget")).first)
             #expect(entry.after == #"{"id":"bud_1","tenant_id":"acme","level":"feature","feature_tag":"chat","user_id":null,"#
@@ -73,7 +73,7 @@ struct AuditLogTests {
     @Test("a refused change writes no entry (change and entry commit together)")
     func atomic() async throws {
         try await withTemporaryDirectory(prefix: "tally-audit") { dir in
-            let catalog = try Catalog(directory: dir)
+            let catalog = try SQLiteCatalog(directory: dir)
             try catalog.insertBudget(Self.budget(), actor: "key_admin")
             #expect(throws: AnalyticsError.self) { try catalog.insertBudget(Self.budget("bud_2"), actor: "key_admin") }
             #expect(try catalog.auditEntries(AuditFilter()).filter { $0.entityType == "budget" }.count == 1)
@@ -83,14 +83,14 @@ struct AuditLogTests {
     @Test("keys: creation and revocation are audited (actor cli by default), never with the secret; a second revoke adds nothing")
     func keys() async throws {
         try await withTemporaryDirectory(prefix: "tally-audit") { dir in
-            let catalog = try Catalog(directory: dir)
+            let catalog = try SQLiteCatalog(directory: dir)
             let (admin, _) = try catalog.createKey(tenant: nil, role: .admin, now: 10)
             let (reader, secret) = try catalog.createKey(tenant: "acme", role: .reader, now: 20, actor: "key_x")
             try catalog.revokeKey(id: reader.id, now: 30)
             try catalog.revokeKey(id: reader.id, now: 40)
             let entries = try catalog.auditEntries(AuditFilter(entityType: "api_key"))
             #expect(entries.map(\.action) == ["revoke", "create", "create"])
-            #expect(entries.map(\.actor) == [Catalog.cliActor, "key_x", Catalog.cliActor])
+            #expect(entries.map(\.actor) == [SQLiteCatalog.cliActor, "key_x", SQLiteCatalog.cliActor])
             #expect(entries.map(\.entityID) == [reader.id, reader.id, admin.id])
             #expect(entries.map(\.tenant) == ["acme", "acme", nil])
             #expect(try Self.object(entries[0].before)["revoked_at"] is NSNull)
@@ -106,7 +106,7 @@ struct AuditLogTests {
     @Test("filters (tenant, window, entity, action) and paging by cursor, newest first")
     func filtersAndPaging() async throws {
         try await withTemporaryDirectory(prefix: "tally-audit") { dir in
-            let catalog = try Catalog(directory: dir)
+            let catalog = try SQLiteCatalog(directory: dir)
             for i in 0..<5 {
                 var b = Self.budget("bud_a\(i)", tenant: "acme")
                 b.subject = "f\(i)"

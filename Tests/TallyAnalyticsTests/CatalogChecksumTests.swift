@@ -24,11 +24,11 @@ struct CatalogChecksumTests {
     func flippedByteInABudgetIsDetected() async throws {
         try await withTemporaryDirectory(prefix: "tally-catalog-cksum") { dir in
             do {
-                let catalog = try Catalog(directory: dir)
+                let catalog = try SQLiteCatalog(directory: dir)
                 try catalog.insertBudget(Self.budget(), actor: Self.actor)
                 #expect(try catalog.budgets(tenant: "acme").map(\.createdBy) == [Self.actor])
             }  // the last connection closes: SQLite checkpoints the WAL into the database file
-            let path = Catalog.path(in: dir)
+            let path = SQLiteCatalog.path(in: dir)
             var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
             #expect(bytes[20] == 8, "the header reserves 8 bytes per page for the checksum")
             let hits = Self.occurrences(of: Self.actor, in: bytes)
@@ -36,21 +36,21 @@ struct CatalogChecksumTests {
             for offset in hits { bytes[offset + 3] ^= 0x01 }
             try Data(bytes).write(to: URL(fileURLWithPath: path))
 
-            let before = Catalog.pageChecksumFailures
-            let reopened = try Catalog(directory: dir)
+            let before = SQLiteCatalog.pageChecksumFailures
+            let reopened = try SQLiteCatalog(directory: dir)
             #expect(throws: DatabaseError.self) { _ = try reopened.budgets(tenant: "acme") }
-            #expect(Catalog.pageChecksumFailures > before)
+            #expect(SQLiteCatalog.pageChecksumFailures > before)
         }
     }
 
     @Test("a catalog written before page checksums is rewritten with them when it is opened, and keeps its rows")
     func oldCatalogGainsChecksums() async throws {
         try await withTemporaryDirectory(prefix: "tally-catalog-cksum") { dir in
-            let path = Catalog.path(in: dir)
+            let path = SQLiteCatalog.path(in: dir)
             do {
                 // The layout of an older Tally: no reserved bytes.
                 let queue = try DatabaseQueue(path: path)
-                try Catalog.migrator.migrate(queue)
+                try SQLiteCatalog.migrator.migrate(queue)
                 try queue.write { db in
                     try db.execute(sql: """
                         INSERT INTO budgets (id, tenant_id, level, subject, period, limit_nanos, warn_ratio, enforce,
@@ -61,17 +61,17 @@ struct CatalogChecksumTests {
             }
             #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))[20] == 0)
             do {
-                let catalog = try Catalog(directory: dir)
+                let catalog = try SQLiteCatalog(directory: dir)
                 #expect(try catalog.budgets(tenant: "acme").map(\.limitNanos) == [5_000_000_000])
             }
             #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))[20] == 8)
-            let reopened = try Catalog(directory: dir)
+            let reopened = try SQLiteCatalog(directory: dir)
             #expect(try reopened.budgets(tenant: "acme").map(\.id) == ["bud_old"])
         }
     }
 
     /// Every row of every table, as text, read through the catalog's own connections.
-    static func dump(_ catalog: Catalog) throws -> String {
+    static func dump(_ catalog: SQLiteCatalog) throws -> String {
         try catalog.pool.read { db in
             var out = ""
             let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
@@ -89,7 +89,7 @@ struct CatalogChecksumTests {
             let template = root + "/template"
             let truth: String
             do {
-                let catalog = try Catalog(directory: template)
+                let catalog = try SQLiteCatalog(directory: template)
                 for i in 0..<20 {
                     _ = try catalog.createKey(tenant: "tenant-\(i % 4)", role: i % 2 == 0 ? .reader : .writer)
                     var b = Self.budget()
@@ -100,7 +100,7 @@ struct CatalogChecksumTests {
                 }
                 truth = try Self.dump(catalog)
             }
-            let clean = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Catalog.path(in: template))))
+            let clean = try [UInt8](Data(contentsOf: URL(fileURLWithPath: SQLiteCatalog.path(in: template))))
             let changes: [(String, (UInt8) -> UInt8)] = [("bit 0", { $0 ^ 1 }), ("bit 7", { $0 ^ 0x80 }), ("+1", { $0 &+ 1 }), ("-1", { $0 &- 1 })]
             var counts = ["harmless": 0, "detected": 0, "silently wrong": 0]
             var silent: [String] = []
@@ -111,10 +111,10 @@ struct CatalogChecksumTests {
                     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
                     var bytes = clean
                     bytes[offset] = change(bytes[offset])
-                    try Data(bytes).write(to: URL(fileURLWithPath: Catalog.path(in: dir)))
+                    try Data(bytes).write(to: URL(fileURLWithPath: SQLiteCatalog.path(in: dir)))
                     let outcome: String
                     do {
-                        let catalog = try Catalog(directory: dir)
+                        let catalog = try SQLiteCatalog(directory: dir)
                         outcome = try Self.dump(catalog) == truth ? "harmless" : "silently wrong"
                     } catch {
                         outcome = "detected"

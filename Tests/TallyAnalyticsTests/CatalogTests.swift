@@ -9,7 +9,7 @@ struct CatalogTests {
     @Test("a created key verifies to its principal; the secret is shown once and stored only as a hash")
     func createAndVerify() async throws {
         try await withTemporaryDirectory(prefix: "tally-catalog") { dir in
-            let catalog = try Catalog(directory: dir)
+            let catalog = try SQLiteCatalog(directory: dir)
             let (key, secret) = try catalog.createKey(tenant: "acme", role: .reader, now: 1_000)
             #expect(secret.hasPrefix("tly_"))
             #expect(secret.utf8.count == 4 + 43)  // 32 random bytes in unpadded base64url
@@ -38,7 +38,7 @@ struct CatalogTests {
     ])
     func invalidKeys(tenant: String?, role: Role) async throws {
         try await withTemporaryDirectory(prefix: "tally-catalog") { dir in
-            let catalog = try Catalog(directory: dir)
+            let catalog = try SQLiteCatalog(directory: dir)
             #expect(throws: AnalyticsError.self) { try catalog.createKey(tenant: tenant, role: role) }
             #expect(try catalog.listKeys().isEmpty)
         }
@@ -47,7 +47,7 @@ struct CatalogTests {
     @Test("list and revoke; a revoked key no longer verifies, and the catalog survives reopening")
     func listAndRevoke() async throws {
         try await withTemporaryDirectory(prefix: "tally-catalog") { dir in
-            let catalog = try Catalog(directory: dir)
+            let catalog = try SQLiteCatalog(directory: dir)
             let admin = try catalog.createKey(tenant: nil, role: .admin, now: 1)
             let writer = try catalog.createKey(tenant: "acme", role: .writer, now: 2)
             #expect(try catalog.listKeys().map(\.id) == [admin.key.id, writer.key.id])
@@ -58,7 +58,7 @@ struct CatalogTests {
             #expect(try catalog.verify(secret: writer.secret) == nil)
             #expect(try catalog.verify(secret: admin.secret)?.isAdmin == true)
 
-            let reopened = try Catalog(directory: dir)
+            let reopened = try SQLiteCatalog(directory: dir)
             #expect(try reopened.listKeys(includeRevoked: false).map(\.id) == [admin.key.id])
             #expect(try reopened.listKeys().count == 2)
             #expect(try reopened.verify(secret: admin.secret)?.tenant == nil)
@@ -68,8 +68,8 @@ struct CatalogTests {
     @Test("idempotent answers: the first one is kept for a day, per scope")
     func idempotentAnswers() async throws {
         try await withTemporaryDirectory(prefix: "tally-catalog") { dir in
-            let catalog = try Catalog(directory: dir)
-            let day = Catalog.idempotencyRetentionMillis
+            let catalog = try SQLiteCatalog(directory: dir)
+            let day = SQLiteCatalog.idempotencyRetentionMillis
             let first = IdempotentAnswer(fingerprint: [1, 2], status: 200, contentType: "application/json", body: Array("{}".utf8), createdAt: 1_000)
             try catalog.saveIdempotentAnswer(scope: "acme", key: "k", answer: first)
             var second = first

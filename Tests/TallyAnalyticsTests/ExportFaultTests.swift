@@ -24,7 +24,7 @@ import Testing
                        createdAtMillis: may1 + Int64(i) * 1000)
         }
         _ = try store.append(RecordBatch(records))
-        return Analytics(store: store, catalog: try Catalog(directory: directory.appending("store")))
+        return Analytics(store: store, catalog: try SQLiteCatalog(directory: directory.appending("store")))
     }
 
     @Test("ENOSPC while an export is written: it ends failed, naming the cause, and no file is published; the next one succeeds",

@@ -21,7 +21,7 @@ struct GeneratedDetectionTests {
             // is for real volumes; `tally anomalies detect --generated` on 1M rows finds all 7 with it).
             var options = AnalyticsOptions()
             options.anomalyThresholds.minimumDailyNanos = 100 * 10_000_000
-            let analytics = Analytics(store: store, catalog: try Catalog(directory: dir + "/store"), options: options, clock: { end })
+            let analytics = Analytics(store: store, catalog: try SQLiteCatalog(directory: dir + "/store"), options: options, clock: { end })
             let report = try await analytics.detectAllTenants()
             let found = report.tenants.flatMap(\.anomalies)
             let visible = generator.anomalies

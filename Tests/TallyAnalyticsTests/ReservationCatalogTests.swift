@@ -21,7 +21,7 @@ struct ReservationCatalogTests {
     @Test("a reservation holds against matching budgets until released or expired; spend + held + estimate may reach the limit, not pass it")
     func holds() async throws {
         try await withTemporaryDirectory(prefix: "tally-reservations") { dir in
-            let catalog = try Catalog(directory: dir)
+            let catalog = try SQLiteCatalog(directory: dir)
             let tenant = Self.budget("bud_t", limitCents: 100)
             let chat = Self.budget("bud_c", level: .feature, subject: "chat", limitCents: 30)
             try catalog.insertBudget(tenant, actor: "k")
@@ -54,7 +54,7 @@ struct ReservationCatalogTests {
     @Test("a budget deleted or no longer enforced holds nothing; a lowered limit counts at once")
     func rereadsBudgets() async throws {
         try await withTemporaryDirectory(prefix: "tally-reservations") { dir in
-            let catalog = try Catalog(directory: dir)
+            let catalog = try SQLiteCatalog(directory: dir)
             var tenant = Self.budget("bud_t", limitCents: 100)
             try catalog.insertBudget(tenant, actor: "k")
             let stale = [(budget: tenant, spentNanos: Int64(0))]
@@ -72,7 +72,7 @@ struct ReservationCatalogTests {
     @Test("release: settle or cancel an active reservation once; expired and released ones refuse; purge drops old ones only")
     func releaseAndPurge() async throws {
         try await withTemporaryDirectory(prefix: "tally-reservations") { dir in
-            let catalog = try Catalog(directory: dir)
+            let catalog = try SQLiteCatalog(directory: dir)
             for id in ["res_a", "res_b", "res_c", "res_d"] {
                 _ = try catalog.reserve(Self.reservation(id, cents: 1), budgets: [], now: 1_000)
             }
@@ -89,5 +89,17 @@ struct ReservationCatalogTests {
             #expect(try catalog.purgeReservations(before: 61_001) == 2)
             #expect(try catalog.reservation(id: "res_c") == nil)
         }
+    }
+}
+
+extension Catalog {
+    /// The hold rules in one catalog transaction, as the reservation service runs them.
+    fileprivate func reserve(_ reservation: Reservation, budgets: [(budget: Budget, spentNanos: Int64)], now: Int64) throws
+        -> Result<[ReservationCheck], ReservationDenied> {
+        try write { try ReservationHolds.reserve(reservation, budgets: budgets, now: now, in: $0) }
+    }
+
+    fileprivate func release(reservation id: String, _ release: ReservationRelease, now: Int64) throws -> Reservation? {
+        try write { try ReservationHolds.release(reservation: id, release, now: now, in: $0) }
     }
 }

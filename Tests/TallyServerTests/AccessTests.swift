@@ -122,7 +122,7 @@ struct AccessTests {
         try await f.withRouter { client in
             #expect(try await client.execute(uri: usagePath, method: .get, headers: auth(made.secret)).status == .ok)
             // Another process (`tally keys revoke`) changes the same catalog file.
-            let other = try Catalog(directory: f.directory.appending("store"))
+            let other = try SQLiteCatalog(directory: f.directory.appending("store"))
             try other.revokeKey(id: made.key.id)
             #expect(try await client.execute(uri: usagePath, method: .get, headers: auth(made.secret)).status == .unauthorized)
         }

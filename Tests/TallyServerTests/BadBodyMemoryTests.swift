@@ -54,7 +54,7 @@ struct BadBodyMemoryTests {
         defer { dir.remove() }
         let data = dir.appending("data")
         try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
-        let key = try Catalog(directory: data).createKey(tenant: "acme", role: .writer).secret
+        let key = try SQLiteCatalog(directory: data).createKey(tenant: "acme", role: .writer).secret
         let port = try Self.freePort()
         let server = Process()
         // At the lowest CPU priority: the parse of 8 bodies of bad records takes the machine's cores for a while,

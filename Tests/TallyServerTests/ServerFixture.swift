@@ -43,7 +43,7 @@ final class ServerFixture: @unchecked Sendable {
         storeOptions.durability = .buffered
         let store = try Store(path: directory.appending("store"), options: storeOptions)
         self.store = store
-        let catalog = try Catalog(directory: directory.appending("store"))
+        let catalog = try SQLiteCatalog(directory: directory.appending("store"))
         var options = AnalyticsOptions()
         options.useRollups = useRollups
         options.maxBuckets = maxBuckets

@@ -1,39 +1,117 @@
 import TallyQuery
 
-/// The access rules of the facade: which role may do what, and which tenants a request reaches.
+/// The access rules of the facade, in one table: every action a request can take, which roles may take it, and
+/// what a refused caller is told. The services call `check` and hold no other role checks.
 ///
-/// A tenant key reaches its own tenant only; naming another one is refused, never answered with data.
-/// An admin key reaches the tenant it names, or every tenant when it names none.
+/// Tenant scope is the same for every action: a tenant key reaches its own tenant only (naming another one is
+/// refused, never answered with data; another tenant's entity by id is "not found"); an admin key reaches the
+/// tenant it names, or every tenant when it names none where the action allows it (`check(_:_:tenants:)`).
 ///
-/// Budgets are configuration, changed with admin keys only: writer keys live in the applications whose
-/// spend the budgets limit (an application must not raise its own limit), and reader keys are for dashboards.
-/// Reader keys read their tenant's budgets; the policy check, asked by the applications before a run,
-/// takes any key of the tenant.
+/// Configuration (budgets, feature tags, anomaly settings) is changed with admin keys only: writer keys live in the
+/// applications whose spend it governs (an application must not raise its own limit or silence its own alerts),
+/// and reader keys are for dashboards. Detection, anomaly and incident state and webhooks are operations: writer
+/// or admin keys. The policy check and reservations, asked by the applications before a run, take any key.
 public enum AccessPolicy {
     /// What a request does.
-    public enum Action: Sendable {
-        /// Reads statistics.
-        case read
+    public enum Action: String, Sendable, CaseIterable {
+        /// Reads usage and cost statistics.
+        case readStatistics
+        /// Breaks cost down by tenant (`group_by=tenant`): across tenants.
+        case groupByTenant
         /// Writes records.
-        case write
-        /// Creates, changes or deletes budgets.
-        case configure
-        /// Asks whether a planned run fits the budgets.
+        case writeRecords
+        /// Asks whether a planned run fits the budgets, or reserves, settles and cancels a hold.
         case checkPolicy
+        /// Reads budgets and their status.
+        case readBudgets
+        /// Creates, changes or deletes budgets.
+        case changeBudgets
+        /// Reads registered feature tags.
+        case readFeatureTags
+        /// Registers, changes or deletes feature tags.
+        case changeFeatureTags
+        /// Reads anomalies.
+        case readAnomalies
+        /// Runs anomaly detection.
+        case detectAnomalies
+        /// Resolves an anomaly by hand.
+        case resolveAnomalies
+        /// Reads the anomaly thresholds.
+        case readAnomalySettings
+        /// Changes the anomaly thresholds.
+        case changeAnomalySettings
+        /// Reads incidents.
+        case readIncidents
+        /// Acknowledges or resolves incidents.
+        case changeIncidents
+        /// Reads, sets or deletes the tenant's webhook.
+        case manageWebhooks
+        /// Creates, lists and downloads exports.
+        case exportData
+        /// Reads the monthly report.
+        case readReports
+        /// Reads the audit log.
+        case readAudit
     }
 
-    /// Throws unless `principal`'s role allows `action`.
-    public static func authorize(_ principal: Principal, _ action: Action) throws(AnalyticsError) {
-        switch (principal.role, action) {
-        case (.admin, _), (.reader, .read), (.writer, .write), (_, .checkPolicy):
-            return
-        case (.reader, .configure), (.writer, .configure):
-            throw .forbidden(reason: "budgets are changed with an admin key")
-        case (.reader, .write):
-            throw .forbidden(reason: "a reader key cannot write records; use a writer key")
-        case (.writer, .read):
-            throw .forbidden(reason: "a writer key cannot read statistics; use a reader key")
+    /// Who may take an action, and what everyone else is told.
+    public struct Rule: Sendable, Equatable {
+        /// The roles allowed.
+        public var roles: Set<Role>
+        /// The reason a refused caller gets (the problem's `detail`); it names the action.
+        public var refusal: String
+    }
+
+    /// The rule of `action`: the one table of who may do what.
+    public static func rule(_ action: Action) -> Rule {
+        let readers: Set<Role> = [.reader, .admin]
+        let writers: Set<Role> = [.writer, .admin]
+        let admins: Set<Role> = [.admin]
+        func read(_ what: String) -> Rule { Rule(roles: readers, refusal: "a writer key cannot read \(what); use a reader key") }
+        func operate(_ what: String) -> Rule { Rule(roles: writers, refusal: "a reader key cannot \(what); use a writer key") }
+        func configure(_ what: String) -> Rule { Rule(roles: admins, refusal: "\(what) with an admin key") }
+        return switch action {
+        case .readStatistics: read("statistics")
+        case .groupByTenant: Rule(roles: admins, refusal: "group_by=tenant needs an admin key")
+        case .writeRecords: Rule(roles: writers, refusal: "a reader key cannot write records; use a writer key")
+        case .checkPolicy: Rule(roles: Set(Role.allCases), refusal: "this key cannot check the policy or reserve")
+        case .readBudgets: read("budgets")
+        case .changeBudgets: configure("budgets are changed")
+        case .readFeatureTags: read("feature tags")
+        case .changeFeatureTags: configure("feature tags are registered and changed")
+        case .readAnomalies: read("anomalies")
+        case .detectAnomalies: operate("run anomaly detection")
+        case .resolveAnomalies: operate("resolve anomalies")
+        case .readAnomalySettings: read("anomaly settings")
+        case .changeAnomalySettings: configure("anomaly settings are changed")
+        case .readIncidents: read("incidents")
+        case .changeIncidents: operate("acknowledge or resolve incidents")
+        case .manageWebhooks: operate("read or change webhooks")
+        case .exportData: read("exports")
+        case .readReports: read("reports")
+        case .readAudit: read("the audit log")
         }
+    }
+
+    /// Throws `forbidden` with the action's refusal unless `principal`'s role may take `action`.
+    public static func check(_ action: Action, _ principal: Principal) throws(AnalyticsError) {
+        let rule = rule(action)
+        guard rule.roles.contains(principal.role) else { throw .forbidden(reason: rule.refusal) }
+    }
+
+    /// Checks `action`, then the one tenant it acts on: a tenant key's own (naming another is refused); the tenant
+    /// an admin key names, which it must.
+    public static func check(_ action: Action, _ principal: Principal, tenant requested: String?,
+                             parameter: String = "tenant_id") throws(AnalyticsError) -> String {
+        try check(action, principal)
+        return try tenant(for: principal, requested: requested, parameter: parameter)
+    }
+
+    /// Checks `action`, then the tenants it reads: a tenant key's own; an admin key's named tenant, or every tenant.
+    public static func check(_ action: Action, _ principal: Principal, tenants requested: String?) throws(AnalyticsError)
+        -> Query.Tenants {
+        try check(action, principal)
+        return try tenants(for: principal, requested: requested)
     }
 
     /// The tenants a request of `principal` reads, given the `tenant_id` it named (if any).

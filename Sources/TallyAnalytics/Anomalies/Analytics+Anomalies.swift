@@ -45,8 +45,7 @@ extension Analytics {
     /// Runs detection for the tenant of `principal` (an admin's named tenant, or every tenant when it names none) over
     /// the UTC days of `from ..< to` (default: the 30 complete days before today). Writer or admin keys.
     public func detectAnomalies(tenantID: String?, from: Int64?, to: Int64?, principal: Principal) async throws -> DetectionReport {
-        try AccessPolicy.authorizeIncidentChange(principal)
-        let tenants = try AccessPolicy.tenants(for: principal, requested: tenantID)
+        let tenants = try AccessPolicy.check(.detectAnomalies, principal, tenants: tenantID)
         let now = self.now
         let (judgedFrom, end) = try detectionDays(from: from, to: to, now: now)
         let list: [String] = if let one = tenants.scopeTenant { [one] } else { try await detectableTenants(now: now) }
@@ -136,8 +135,10 @@ extension Analytics {
                                               baseline: (status.periodStart - elapsed)..<status.periodStart)))
         }
         let (changes, touched) = try await blocking { [findings] in
-            let changes = try catalog.recordDetection(
-                tenant: tenant, findings: findings, judgedFrom: judgedFrom, judgedThrough: end - TimeUnit.dayMillis, now: now)
+            let changes = try catalog.write { tx in
+                try AnomalyEpisodes.record(tenant: tenant, findings: findings, judgedFrom: judgedFrom,
+                                           judgedThrough: end - TimeUnit.dayMillis, now: now, in: tx)
+            }
             var touched: [Anomaly] = []
             for id in changes.created + changes.updated + changes.resolved where !touched.contains(where: { $0.id == id }) {
                 if let a = try catalog.anomaly(id: id) { touched.append(a) }
@@ -150,8 +151,7 @@ extension Analytics {
 
     /// The anomalies `principal` reaches that pass `filter`.
     public func anomalies(_ filter: AnomalyFilter, principal: Principal) async throws -> AnomalyList {
-        try AccessPolicy.authorize(principal, .read)
-        let tenants = try AccessPolicy.tenants(for: principal, requested: filter.tenantID)
+        let tenants = try AccessPolicy.check(.readAnomalies, principal, tenants: filter.tenantID)
         if let from = filter.from, let to = filter.to, from >= to {
             throw AnalyticsError.invalidParameter(name: "from", reason: "must be before to")
         }
@@ -167,7 +167,7 @@ extension Analytics {
 
     /// The anomaly `id`; another tenant's is "not found".
     public func anomaly(id: String, principal: Principal) async throws -> AnomalyAnswer {
-        try AccessPolicy.authorize(principal, .read)
+        try AccessPolicy.check(.readAnomalies, principal)
         return try await blocking { [self] in
             guard let a = try catalog.anomaly(id: id), AccessPolicy.reaches(principal, tenant: a.tenant) else {
                 throw AnalyticsError.notFound(reason: "no anomaly \(id)")
@@ -178,24 +178,16 @@ extension Analytics {
 
     /// Resolves the anomaly `id` by hand (writer or admin keys); resolving a resolved anomaly changes nothing.
     public func resolveAnomaly(id: String, principal: Principal) async throws -> AnomalyAnswer {
-        try AccessPolicy.authorizeIncidentChange(principal)
+        try AccessPolicy.check(.resolveAnomalies, principal)
         let now = self.now
         return try await blocking { [self] in
-            guard let a = try catalog.anomaly(id: id), AccessPolicy.reaches(principal, tenant: a.tenant),
-                  let resolved = try catalog.resolveAnomaly(id: id, actor: principal.keyID, now: now) else {
+            guard let resolved = try catalog.write({ tx in
+                try AnomalyEpisodes.resolve(id: id, actor: principal.keyID, now: now,
+                                            reaches: { AccessPolicy.reaches(principal, tenant: $0) }, in: tx)
+            }) else {
                 throw AnalyticsError.notFound(reason: "no anomaly \(id)")
             }
             return AnomalyAnswer(anomaly: resolved)
-        }
-    }
-}
-
-extension AccessPolicy {
-    /// Throws unless `principal` may run detection and change anomaly and incident state: writer or admin keys
-    /// (reader keys are read-only dashboards).
-    public static func authorizeIncidentChange(_ principal: Principal) throws(AnalyticsError) {
-        guard principal.role != .reader else {
-            throw .forbidden(reason: "a reader key cannot run detection or change anomalies, incidents or webhooks; use a writer key")
         }
     }
 }

@@ -89,8 +89,7 @@ public struct AnomalySettingsPatch: Sendable {
 extension Analytics {
     /// The anomaly thresholds of the tenant (reader or admin keys; an admin names the tenant).
     public func anomalySettings(tenantID: String?, principal: Principal) async throws -> AnomalySettingsView {
-        try AccessPolicy.authorize(principal, .read)
-        let tenant = try AccessPolicy.tenant(for: principal, requested: tenantID)
+        let tenant = try AccessPolicy.check(.readAnomalySettings, principal, tenant: tenantID)
         return try await blocking { [self] in
             let (t, custom) = try catalog.anomalyThresholds(tenant: tenant, defaults: options.anomalyThresholds)
             return AnomalySettingsView(tenant: tenant, thresholds: t, custom: custom)
@@ -100,8 +99,7 @@ extension Analytics {
     /// Changes the anomaly thresholds of the tenant (admin keys, like budgets: an application must not silence its own
     /// alerts).
     public func updateAnomalySettings(_ patch: AnomalySettingsPatch, principal: Principal) async throws -> AnomalySettingsView {
-        try AccessPolicy.authorize(principal, .configure)
-        let tenant = try AccessPolicy.tenant(for: principal, requested: patch.tenantID)
+        let tenant = try AccessPolicy.check(.changeAnomalySettings, principal, tenant: patch.tenantID)
         let now = self.now
         return try await blocking { [self] in
             let t = try patch.apply(to: try catalog.anomalyThresholds(tenant: tenant, defaults: options.anomalyThresholds).thresholds)

@@ -52,8 +52,7 @@ extension Analytics {
     /// A page of the audit log. Reader keys read their tenant's entries; an admin key reads one tenant's
     /// (`tenant_id`) or every entry, including those of no tenant (admin keys). Writer keys may not read it.
     public func audit(_ request: AuditRequest, principal: Principal) async throws -> AuditPage {
-        try AccessPolicy.authorize(principal, .read)
-        let tenants = try AccessPolicy.tenants(for: principal, requested: request.tenantID)
+        let tenants = try AccessPolicy.check(.readAudit, principal, tenants: request.tenantID)
         let limit = request.limit ?? AuditRequest.defaultLimit
         guard limit >= 1 && limit <= options.maxLimit else {
             throw AnalyticsError.invalidParameter(name: "limit", reason: "must be between 1 and \(options.maxLimit)")

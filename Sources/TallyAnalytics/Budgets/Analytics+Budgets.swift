@@ -23,8 +23,7 @@ public struct BudgetList: Sendable {
 extension Analytics {
     /// Creates a budget (admin keys; see `AccessPolicy`). Every invalid field is named.
     public func createBudget(_ draft: BudgetDraft, principal: Principal) async throws -> BudgetAnswer {
-        try AccessPolicy.authorize(principal, .configure)
-        let tenant = try AccessPolicy.tenant(for: principal, requested: draft.tenantID)
+        let tenant = try AccessPolicy.check(.changeBudgets, principal, tenant: draft.tenantID)
         guard let levelName = draft.level else { throw AnalyticsError.invalidParameter(name: "level", reason: "is required: tenant, feature or user") }
         guard let level = Budget.Level(rawValue: levelName) else {
             throw AnalyticsError.invalidParameter(name: "level", reason: "must be tenant, feature or user")
@@ -67,8 +66,7 @@ extension Analytics {
 
     /// The budgets `principal` reaches (an admin's of `tenantID`, or of every tenant), each with its status.
     public func budgets(tenantID: String?, principal: Principal) async throws -> BudgetList {
-        try AccessPolicy.authorize(principal, .read)
-        let tenants = try AccessPolicy.tenants(for: principal, requested: tenantID)
+        let tenants = try AccessPolicy.check(.readBudgets, principal, tenants: tenantID)
         let now = self.now
         let budgets = try await blocking { [catalog] in try catalog.budgets(tenant: tenants.scopeTenant) }
         var run = try await QueryRun(records, useRollups: options.useRollups)
@@ -81,7 +79,7 @@ extension Analytics {
 
     /// The budget `id` with its status; `notFound` when there is none the key reaches.
     public func budget(id: String, principal: Principal) async throws -> BudgetAnswer {
-        try AccessPolicy.authorize(principal, .read)
+        try AccessPolicy.check(.readBudgets, principal)
         let now = self.now
         let budget = try await blocking { [self] in try reachableBudget(id: id, principal: principal) }
         return try await answer(budget, now: now)
@@ -89,7 +87,7 @@ extension Analytics {
 
     /// Changes the limit, warn ratio or enforcement of budget `id` (admin keys).
     public func updateBudget(id: String, _ patch: BudgetPatch, principal: Principal) async throws -> BudgetAnswer {
-        try AccessPolicy.authorize(principal, .configure)
+        try AccessPolicy.check(.changeBudgets, principal)
         let limit = try patch.limitCents.map { text throws(AnalyticsError) in try Budget.parseLimit(text) }
         if let ratio = patch.warnRatio { try Budget.checkWarnRatio(ratio) }
         let now = self.now
@@ -107,7 +105,7 @@ extension Analytics {
 
     /// Deletes budget `id` (admin keys).
     public func deleteBudget(id: String, principal: Principal) async throws {
-        try AccessPolicy.authorize(principal, .configure)
+        try AccessPolicy.check(.changeBudgets, principal)
         let now = self.now
         try await blocking { [self] in
             let budget = try reachableBudget(id: id, principal: principal)

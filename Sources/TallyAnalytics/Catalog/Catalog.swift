@@ -1,285 +1,215 @@
-import GRDB
 import TallyStore
-
-#if canImport(Glibc)
-import Glibc
-#endif
-
-/// The small mutable catalog beside the store: API keys, idempotent answers and budgets, in SQLite (`catalog.sqlite`).
+/// The small mutable state beside the record store: API keys, idempotent answers, budgets, reservations, anomalies,
+/// incidents, webhooks and their deliveries, feature tags, exports, anomaly settings and the audit log.
 ///
-/// WAL mode with a busy timeout, so `tally keys` can change keys while `tally serve` reads them: the
-/// server looks every key up on each request, so a revoked key stops working at once.
-public final class Catalog: Sendable {
-    /// The SQLite file.
-    public let path: String
-    let pool: DatabasePool
+/// The catalog stores and the domain decides: every method reads or writes rows, and each change of an entity a
+/// person configures (keys, budgets, feature tags, webhooks, settings) appends its audit entry in the same
+/// transaction. Rules that span several rows and must hold together (which finding continues which anomaly, which
+/// incident an anomaly joins, whether a reservation fits its budgets) live in the domain and run inside one
+/// `write` transaction over `CatalogTransaction`'s primitive row operations.
+///
+/// `SQLiteCatalog` is the embedded implementation; `CatalogContract` in the tests is the suite any implementation
+/// must pass. Nothing here names a storage engine's types.
+public protocol Catalog: Sendable {
+    /// The local directory the catalog lives in, when it has one (export files default to a folder beside it).
+    var directory: String? { get }
 
-    /// The catalog file of a data directory.
-    public static func path(in directory: String) -> String { directory + "/catalog.sqlite" }
+    /// Runs `body` in one write transaction: everything it writes commits together, or nothing when it throws.
+    ///
+    /// Transactions of one catalog run one after the other, so what `body` reads stays true until it commits.
+    func write<T>(_ body: (any CatalogTransaction) throws -> T) throws -> T
 
-    /// Opens (creating and migrating if needed) the catalog of the data directory `directory`.
-    public init(directory: String) throws {
-        if mkdir(directory, 0o755) != 0 && errno != EEXIST {
-            throw StoreError.io(path: directory, operation: "mkdir", errno: errno)
-        }
-        path = Self.path(in: directory)
-        try Self.registerPageChecksums()
-        var configuration = Configuration()
-        configuration.busyMode = .timeout(5)
-        configuration.label = "tally-catalog"
-        configuration.prepareDatabase { db in try Catalog.reservePageChecksumBytes(db) }
-        var pool = try DatabasePool(path: path, configuration: configuration)
-        try Self.migrator.migrate(pool)
-        if try !pool.read(Self.hasPageChecksums) {
-            // A catalog written before page checksums: VACUUM rewrites every page with the reserved bytes, and
-            // connections opened before it must not keep the old layout.
-            try pool.writeWithoutTransaction { db in
-                try db.execute(sql: "VACUUM")
-                try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
-            }
-            try pool.close()
-            pool = try DatabasePool(path: path, configuration: configuration)
-            guard try pool.read(Self.hasPageChecksums) else {
-                throw DatabaseError(resultCode: .SQLITE_CANTOPEN, message: "\(path): cannot add page checksums to the catalog")
-            }
-        }
-        self.pool = pool
+    // MARK: Keys
+
+    /// Creates a key; returns it with its secret, which is not stored and cannot be shown again. Audited as `actor`'s.
+    func createKey(tenant: String?, role: Role, now: Int64, actor: String) throws -> (key: APIKey, secret: String)
+    /// The principal of a working key with this secret; nil when no such key exists or it was revoked.
+    func verify(secret: String) throws -> Principal?
+    /// Every key, oldest first (revoked ones too when asked).
+    func listKeys(includeRevoked: Bool) throws -> [APIKey]
+    /// Revokes the key `id` (a revoked key keeps its first revocation time); nil when there is no such key.
+    func revokeKey(id: String, now: Int64, actor: String) throws -> APIKey?
+
+    // MARK: Idempotent answers
+
+    /// The answer stored for `key` in `scope` (a tenant, or `*` for admin keys), if it is still kept.
+    func idempotentAnswer(scope: String, key: String, now: Int64) throws -> IdempotentAnswer?
+    /// Keeps the first answer for `key` in `scope` (a later save for the same key is ignored) and drops expired ones.
+    func saveIdempotentAnswer(scope: String, key: String, answer: IdempotentAnswer) throws
+
+    // MARK: Budgets
+
+    /// Stores a new budget, audited as `actor`'s; `alreadyExists` when the tenant has one for the same level,
+    /// subject and period.
+    func insertBudget(_ budget: Budget, actor: String) throws
+    /// The budget `id`, if any.
+    func budget(id: String) throws -> Budget?
+    /// The budgets of `tenant` (every tenant's when nil), by tenant, level, subject and period.
+    func budgets(tenant: String?) throws -> [Budget]
+    /// Replaces the limit, warn ratio, enforcement and update time of a stored budget, audited; false when it is gone.
+    func updateBudget(_ budget: Budget, actor: String) throws -> Bool
+    /// Deletes the budget `id`, audited as `actor`'s at `at`; false when there was none.
+    func deleteBudget(id: String, actor: String, at: Int64) throws -> Bool
+
+    // MARK: Reservations
+
+    /// What active, unexpired reservations hold against `budget` at `now`, nano-dollars.
+    func reservedNanos(for budget: Budget, now: Int64) throws -> Int64
+    /// The reservation `id`, if any.
+    func reservation(id: String) throws -> Reservation?
+    /// Deletes reservations released or expired before `cutoff` (they hold nothing); returns how many.
+    @discardableResult
+    func purgeReservations(before cutoff: Int64) throws -> Int
+
+    // MARK: Anomalies and settings
+
+    /// The anomaly `id`, with its drivers.
+    func anomaly(id: String) throws -> Anomaly?
+    /// The anomalies of `tenant` (every tenant's when nil) that pass `filter`, newest last day first.
+    func anomalies(tenant: String?, filter: AnomalyFilter) throws -> [Anomaly]
+    /// Every tenant that has a budget or anomaly settings, sorted.
+    func tenantsWithConfiguration() throws -> [String]
+    /// The thresholds of `tenant`: its settings (`custom`), or `defaults`.
+    func anomalyThresholds(tenant: String, defaults: AnomalyThresholds) throws -> (thresholds: AnomalyThresholds, custom: Bool)
+    /// Stores the thresholds of `tenant`, audited as `actor`'s.
+    func setAnomalyThresholds(_ thresholds: AnomalyThresholds, tenant: String, actor: String, now: Int64) throws
+
+    // MARK: Incidents
+
+    /// The incident `id` with its anomalies.
+    func incident(id: String) throws -> IncidentView?
+    /// The incidents of `tenant` (every tenant's when nil), optionally with one status, newest first, at most `limit`.
+    func incidents(tenant: String?, status: Incident.Status?, limit: Int) throws -> [IncidentView]
+
+    // MARK: Webhooks and deliveries
+
+    /// Sets (creates or replaces) the webhook of `webhook.tenant`, audited (never the secret).
+    func setWebhook(_ webhook: Webhook) throws
+    /// The webhook of `tenant`.
+    func webhook(tenant: String) throws -> Webhook?
+    /// Deletes the webhook of `tenant` and fails its pending deliveries, audited; false when there was none.
+    func deleteWebhook(tenant: String, actor: String, now: Int64) throws -> Bool
+    /// Counts of the deliveries of `tenant` by state (`pending`, `delivered`, `failed`).
+    func deliveryCounts(tenant: String) throws -> [String: Int]
+    /// Pending deliveries due at `now`, oldest first, with their webhook.
+    func dueDeliveries(now: Int64, limit: Int) throws -> [(WebhookDelivery, Webhook)]
+    /// Records the outcome of an attempt: delivered, retried at `retryAt`, or given up (`retryAt` nil after a failure).
+    func recordDeliveryAttempt(id: String, delivered: Bool, error: String?, retryAt: Int64?, now: Int64) throws
+    /// State, attempts and last error of delivery `id` (tests and diagnostics).
+    func deliveryState(id: String) throws -> (state: String, attempts: Int, lastError: String?)?
+
+    // MARK: Feature tags
+
+    /// Registers a tag, audited as `actor`'s; `alreadyExists` when the tenant has registered it.
+    func insertFeatureTag(_ tag: FeatureTag, actor: String) throws
+    /// The tag registration `id`, if any.
+    func featureTag(id: String) throws -> FeatureTag?
+    /// The registered tags of `tenant`, by tag.
+    func featureTags(tenant: String) throws -> [FeatureTag]
+    /// Replaces the description, owner and update time of a registered tag, audited; nil when it is gone.
+    func updateFeatureTag(id: String, _ patch: FeatureTagPatch, at: Int64, actor: String) throws -> FeatureTag?
+    /// Deletes the registration `id`, audited; false when there was none.
+    func deleteFeatureTag(id: String, at: Int64, actor: String) throws -> Bool
+
+    // MARK: Exports
+
+    /// Stores a new export.
+    func insertExport(_ export: Export) throws
+    /// The export `id`, if any.
+    func export(id: String) throws -> Export?
+    /// The exports of `tenant` (every tenant's when nil), newest first, at most `limit`.
+    func exports(tenant: String?, limit: Int) throws -> [Export]
+    /// Sets the status of an export, and when given its rows, bytes, completion time and error.
+    func updateExport(id: String, status: ExportStatus, rows: Int64?, bytes: Int64?, completedAt: Int64?, error: String?) throws
+    /// Exports not yet expired whose `expires_at` is at or before `now`, soonest first.
+    func exportsDue(now: Int64) throws -> [Export]
+    /// Exports pending or running.
+    func exportsInProgress() throws -> [Export]
+
+    // MARK: Audit
+
+    /// Audit entries matching `filter`, newest first, at most `filter.limit`.
+    func auditEntries(_ filter: AuditFilter) throws -> [AuditEntry]
+}
+
+/// The primitive row operations a domain rule uses inside `Catalog.write`: reads see the transaction's own writes.
+///
+/// Lists come in a fixed order (named per method) so that a rule decides the same way on every implementation.
+public protocol CatalogTransaction {
+    /// Appends one entry to the audit log. `before` and `after` are JSON objects, served as they are.
+    func appendAudit(at: Int64, actor: String, tenant: String?, action: String, entityType: String, entityID: String,
+                     before: String?, after: String?) throws
+
+    // MARK: Budgets and reservations
+
+    /// The budget `id`, if any.
+    func budget(id: String) throws -> Budget?
+    /// What active, unexpired reservations hold against `budget` at `now`, nano-dollars.
+    func reservedNanos(for budget: Budget, now: Int64) throws -> Int64
+    /// The reservation `id`, if any.
+    func reservation(id: String) throws -> Reservation?
+    /// Inserts a new reservation.
+    func insertReservation(_ reservation: Reservation) throws
+    /// Replaces the stored state, release time and actual cost of reservation `reservation.id`.
+    func updateReservation(_ reservation: Reservation) throws
+
+    // MARK: Anomalies
+
+    /// The anomaly `id`, with its drivers.
+    func anomaly(id: String) throws -> Anomaly?
+    /// The anomalies of one series of `tenant` (one type on one entity; `budgetID` empty for the series rules), newest
+    /// last day first, then id.
+    func anomalies(tenant: String, type: AnomalyType, entity: AnomalyEntity, budgetID: String) throws -> [Anomaly]
+    /// The open anomalies of `tenant`, by first day, then id.
+    func openAnomalies(tenant: String) throws -> [Anomaly]
+    /// Inserts or replaces anomaly `anomaly.id` with its drivers.
+    func saveAnomaly(_ anomaly: Anomaly) throws
+
+    // MARK: Incidents and deliveries
+
+    /// The incident `id`, if any.
+    func incident(id: String) throws -> Incident?
+    /// The incidents of `tenant` not resolved yet, oldest first (opened time, then id).
+    func unresolvedIncidents(tenant: String) throws -> [Incident]
+    /// The anomalies of incident `id`, by first day, then id.
+    func anomalies(incident id: String) throws -> [Anomaly]
+    /// Inserts or replaces incident `incident.id`.
+    func saveIncident(_ incident: Incident) throws
+    /// The webhook of `tenant`.
+    func webhook(tenant: String) throws -> Webhook?
+    /// Inserts a pending delivery, created at `now`.
+    func insertDelivery(_ delivery: WebhookDelivery, now: Int64) throws
+}
+
+extension Catalog {
+    /// Actor of changes made with the `tally` command line rather than a key.
+    public static var cliActor: String { "cli" }
+    /// Prefix of every key secret, so leaked keys are easy to recognise and scan for.
+    public static var secretPrefix: String { "tly_" }
+    /// How long idempotent answers are kept: a retry later than this is a new request.
+    public static var idempotencyRetentionMillis: Int64 { 24 * 3_600_000 }
+
+    /// Creates a key now, as the command line (`tally keys`) does.
+    public func createKey(tenant: String?, role: Role) throws -> (key: APIKey, secret: String) {
+        try createKey(tenant: tenant, role: role, now: TimeSource.systemWallMillis(), actor: Self.cliActor)
     }
 
-    /// SQLite's `PRAGMA integrity_check` of the catalog of `directory`, opened read-only (nothing is written):
-    /// the problems found, none when the file is sound or absent.
-    public static func integrityProblems(directory: String) -> [String] {
-        let path = Self.path(in: directory)
-        guard access(path, F_OK) == 0 else { return [] }
-        do {
-            // Through the page-checksum VFS: integrity_check reads every page of every table and index.
-            try registerPageChecksums()
-            var configuration = Configuration()
-            configuration.readonly = true
-            configuration.busyMode = .timeout(5)
-            let queue = try DatabaseQueue(path: path, configuration: configuration)
-            let rows = try queue.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
-            return rows == ["ok"] ? [] : rows
-        } catch {
-            return ["\(path) cannot be read as a SQLite database: \(error)"]
-        }
+    /// Revokes the key `id` now, as the command line (`tally keys`) does.
+    @discardableResult
+    public func revokeKey(id: String) throws -> APIKey? {
+        try revokeKey(id: id, now: TimeSource.systemWallMillis(), actor: Self.cliActor)
     }
+}
 
-    static var migrator: DatabaseMigrator {
-        var m = DatabaseMigrator()
-        m.registerMigration("v1: api keys and idempotent answers") { db in
-            try db.execute(sql: """
-                CREATE TABLE api_keys (
-                    id            TEXT PRIMARY KEY NOT NULL,
-                    tenant_id     TEXT,
-                    role          TEXT NOT NULL CHECK (role IN ('reader', 'writer', 'admin')),
-                    secret_sha256 BLOB NOT NULL UNIQUE,
-                    created_at    INTEGER NOT NULL,
-                    revoked_at    INTEGER,
-                    CHECK ((role = 'admin') = (tenant_id IS NULL))
-                );
-                CREATE TABLE idempotent_answers (
-                    scope        TEXT NOT NULL,
-                    key          TEXT NOT NULL,
-                    fingerprint  BLOB NOT NULL,
-                    status       INTEGER NOT NULL,
-                    content_type TEXT NOT NULL,
-                    body         BLOB NOT NULL,
-                    created_at   INTEGER NOT NULL,
-                    PRIMARY KEY (scope, key)
-                );
-                CREATE INDEX idempotent_answers_created_at ON idempotent_answers (created_at);
-                """)
+/// A catalog row that cannot be read as what it stores: the row is reported, never skipped.
+public enum CatalogError: Error, Equatable, CustomStringConvertible {
+    /// Column `column` of row `id` in `table` holds `value`, which is not one of the values the column may hold.
+    case undecodableRow(table: String, id: String, column: String, value: String)
+
+    public var description: String {
+        switch self {
+        case let .undecodableRow(table, id, column, value):
+            "catalog table \(table), row \(id): column \(column) holds \(value.debugDescription), which is not a valid value"
         }
-        m.registerMigration("v2: budgets") { db in
-            // subject: the feature tag or user id limited, '' for a tenant budget (so UNIQUE sees it).
-            try db.execute(sql: """
-                CREATE TABLE budgets (
-                    id          TEXT PRIMARY KEY NOT NULL,
-                    tenant_id   TEXT NOT NULL,
-                    level       TEXT NOT NULL CHECK (level IN ('tenant', 'feature', 'user')),
-                    subject     TEXT NOT NULL,
-                    period      TEXT NOT NULL CHECK (period IN ('daily', 'monthly')),
-                    limit_nanos INTEGER NOT NULL CHECK (limit_nanos > 0),
-                    warn_ratio  REAL NOT NULL CHECK (warn_ratio > 0 AND warn_ratio <= 1),
-                    enforce     INTEGER NOT NULL CHECK (enforce IN (0, 1)),
-                    created_at  INTEGER NOT NULL,
-                    updated_at  INTEGER NOT NULL,
-                    created_by  TEXT NOT NULL,
-                    CHECK ((level = 'tenant') = (subject = '')),
-                    UNIQUE (tenant_id, level, subject, period)
-                );
-                """)
-        }
-        m.registerMigration("audit log") { db in
-            // Append-only: who (key id, or 'cli') changed what, when, with the entity before and after as JSON.
-            try db.execute(sql: """
-                CREATE TABLE audit_log (
-                    id          INTEGER PRIMARY KEY AUTOINCREMENT,
-                    at          INTEGER NOT NULL,
-                    actor       TEXT NOT NULL,
-                    tenant_id   TEXT,
-                    action      TEXT NOT NULL,
-                    entity_type TEXT NOT NULL,
-                    entity_id   TEXT NOT NULL,
-                    before_json TEXT,
-                    after_json  TEXT
-                );
-                CREATE INDEX audit_log_tenant ON audit_log (tenant_id, id);
-                CREATE INDEX audit_log_entity ON audit_log (entity_type, entity_id, id);
-                """)
-        }
-        m.registerMigration("anomalies, incidents and webhooks") { db in
-            // subject: the feature tag or user id of the entity, '' for the tenant (as in budgets).
-            // budget_id: the budget of a BUDGET_* anomaly, '' otherwise; period_start its period.
-            try db.execute(sql: """
-                CREATE TABLE incidents (
-                    id              TEXT PRIMARY KEY NOT NULL,
-                    tenant_id       TEXT NOT NULL,
-                    status          TEXT NOT NULL CHECK (status IN ('open', 'acknowledged', 'resolved')),
-                    severity        TEXT NOT NULL,
-                    title           TEXT NOT NULL,
-                    opened_at       INTEGER NOT NULL,
-                    acknowledged_at INTEGER,
-                    acknowledged_by TEXT,
-                    resolved_at     INTEGER,
-                    resolved_by     TEXT,
-                    updated_at      INTEGER NOT NULL
-                );
-                CREATE INDEX incidents_tenant ON incidents (tenant_id, opened_at);
-                CREATE TABLE anomalies (
-                    id             TEXT PRIMARY KEY NOT NULL,
-                    tenant_id      TEXT NOT NULL,
-                    type           TEXT NOT NULL
-                        CHECK (type IN ('ABSOLUTE_SPIKE', 'SUSTAINED_DRIFT', 'BUDGET_WARNING', 'BUDGET_EXCEEDED')),
-                    severity       TEXT NOT NULL CHECK (severity IN ('LOW', 'MEDIUM', 'HIGH')),
-                    level          TEXT NOT NULL CHECK (level IN ('tenant', 'feature', 'user')),
-                    subject        TEXT NOT NULL,
-                    budget_id      TEXT NOT NULL,
-                    first_day      INTEGER NOT NULL,
-                    last_day       INTEGER NOT NULL,
-                    expected_nanos INTEGER NOT NULL,
-                    actual_nanos   INTEGER NOT NULL,
-                    status         TEXT NOT NULL CHECK (status IN ('open', 'resolved')),
-                    resolved_at    INTEGER,
-                    resolved_by    TEXT,
-                    incident_id    TEXT REFERENCES incidents (id),
-                    detected_at    INTEGER NOT NULL,
-                    updated_at     INTEGER NOT NULL,
-                    CHECK ((level = 'tenant') = (subject = '')),
-                    CHECK (first_day <= last_day)
-                );
-                CREATE INDEX anomalies_entity ON anomalies (tenant_id, type, level, subject, budget_id, last_day);
-                CREATE INDEX anomalies_tenant_days ON anomalies (tenant_id, first_day);
-                CREATE INDEX anomalies_incident ON anomalies (incident_id);
-                CREATE TABLE anomaly_drivers (
-                    anomaly_id     TEXT NOT NULL REFERENCES anomalies (id) ON DELETE CASCADE,
-                    rank           INTEGER NOT NULL,
-                    dimension      TEXT NOT NULL,
-                    value          TEXT NOT NULL,
-                    expected_nanos INTEGER NOT NULL,
-                    actual_nanos   INTEGER NOT NULL,
-                    share_ppm      INTEGER,
-                    PRIMARY KEY (anomaly_id, rank)
-                );
-                CREATE TABLE anomaly_settings (
-                    tenant_id           TEXT PRIMARY KEY NOT NULL,
-                    spike_factor_ppm    INTEGER NOT NULL,
-                    spike_days          INTEGER NOT NULL,
-                    baseline_days       INTEGER NOT NULL,
-                    drift_factor_ppm    INTEGER NOT NULL,
-                    drift_days          INTEGER NOT NULL,
-                    drift_window_days   INTEGER NOT NULL,
-                    minimum_daily_nanos INTEGER NOT NULL,
-                    low_percent         INTEGER NOT NULL,
-                    medium_percent      INTEGER NOT NULL,
-                    high_percent        INTEGER NOT NULL,
-                    updated_at          INTEGER NOT NULL,
-                    updated_by          TEXT NOT NULL
-                );
-                CREATE TABLE webhooks (
-                    tenant_id  TEXT PRIMARY KEY NOT NULL,
-                    url        TEXT NOT NULL,
-                    secret     TEXT NOT NULL,
-                    created_at INTEGER NOT NULL,
-                    updated_at INTEGER NOT NULL,
-                    updated_by TEXT NOT NULL
-                );
-                CREATE TABLE webhook_deliveries (
-                    id              TEXT PRIMARY KEY NOT NULL,
-                    tenant_id       TEXT NOT NULL,
-                    incident_id     TEXT NOT NULL,
-                    event           TEXT NOT NULL,
-                    body            TEXT NOT NULL,
-                    state           TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
-                    attempts        INTEGER NOT NULL,
-                    next_attempt_at INTEGER NOT NULL,
-                    last_error      TEXT,
-                    created_at      INTEGER NOT NULL,
-                    delivered_at    INTEGER
-                );
-                CREATE INDEX webhook_deliveries_due ON webhook_deliveries (state, next_attempt_at);
-                """)
-        }
-        m.registerMigration("exports") { db in
-            // request_json: the export's parameters as the API echoes them; file: name under <data>/exports.
-            try db.execute(sql: """
-                CREATE TABLE exports (
-                    id           TEXT PRIMARY KEY NOT NULL,
-                    tenant_id    TEXT NOT NULL,
-                    kind         TEXT NOT NULL CHECK (kind IN ('records', 'usage', 'cost')),
-                    format       TEXT NOT NULL CHECK (format IN ('csv', 'ndjson', 'json')),
-                    request_json TEXT NOT NULL,
-                    status       TEXT NOT NULL CHECK (status IN ('pending', 'running', 'ready', 'failed', 'expired')),
-                    file         TEXT NOT NULL,
-                    rows         INTEGER NOT NULL DEFAULT 0,
-                    bytes        INTEGER NOT NULL DEFAULT 0,
-                    error        TEXT,
-                    created_by   TEXT NOT NULL,
-                    created_at   INTEGER NOT NULL,
-                    completed_at INTEGER,
-                    expires_at   INTEGER NOT NULL
-                );
-                CREATE INDEX exports_tenant ON exports (tenant_id, created_at);
-                CREATE INDEX exports_expiry ON exports (status, expires_at);
-                """)
-        }
-        m.registerMigration("policy reservations") { db in
-            // state: active, settled or cancelled; an active one past expires_at is expired and holds nothing.
-            // budget_ids: the enforced budgets it was checked against when made, comma-separated.
-            try db.execute(sql: """
-                CREATE TABLE reservations (
-                    id              TEXT PRIMARY KEY NOT NULL,
-                    tenant_id       TEXT NOT NULL,
-                    user_id         TEXT,
-                    feature_tag     TEXT,
-                    estimated_nanos INTEGER NOT NULL CHECK (estimated_nanos >= 0),
-                    state           TEXT NOT NULL CHECK (state IN ('active', 'settled', 'cancelled')),
-                    created_at      INTEGER NOT NULL,
-                    expires_at      INTEGER NOT NULL,
-                    released_at     INTEGER,
-                    actual_nanos    INTEGER,
-                    budget_ids      TEXT NOT NULL,
-                    created_by      TEXT NOT NULL
-                );
-                CREATE INDEX reservations_open ON reservations (tenant_id, state, expires_at);
-                """)
-        }
-        m.registerMigration("feature tags") { db in
-            try db.execute(sql: """
-                CREATE TABLE feature_tags (
-                    id          TEXT PRIMARY KEY NOT NULL,
-                    tenant_id   TEXT NOT NULL,
-                    tag         TEXT NOT NULL,
-                    description TEXT NOT NULL,
-                    owner       TEXT NOT NULL,
-                    created_at  INTEGER NOT NULL,
-                    updated_at  INTEGER NOT NULL,
-                    created_by  TEXT NOT NULL,
-                    UNIQUE (tenant_id, tag)
-                );
-                """)
-        }
-        return m
     }
 }

@@ -5,9 +5,7 @@ extension Analytics {
     /// The directory export files are written to.
     public var exportsDirectory: String {
         if let d = options.exportsDirectory { return d }
-        let catalogPath = catalog.path
-        let dir = catalogPath.lastIndex(of: "/").map { String(catalogPath[..<$0]) } ?? "."
-        return dir + "/exports"
+        return (catalog.directory ?? ".") + "/exports"
     }
 
     /// The path of an export's file.
@@ -18,8 +16,7 @@ extension Analytics {
     /// Reader and admin keys. The answer is the pending export; poll `export(id:)` until it is `ready`.
     /// Expired exports are swept first, so a busy server keeps its exports directory clean without a timer.
     public func createExport(_ spec: ExportSpec, tenantID: String?, principal: Principal) async throws -> Export {
-        try AccessPolicy.authorize(principal, .read)
-        let tenant = try AccessPolicy.tenant(for: principal, requested: tenantID)
+        let tenant = try AccessPolicy.check(.exportData, principal, tenant: tenantID)
         let spec = try spec.validated()
         let now = self.now
         if spec.kind == .usage {
@@ -46,7 +43,7 @@ extension Analytics {
 
     /// The export `id`, when the principal reaches its tenant (another tenant's export is "not found").
     public func export(id: String, principal: Principal) async throws -> Export {
-        try AccessPolicy.authorize(principal, .read)
+        try AccessPolicy.check(.exportData, principal)
         let catalog = self.catalog
         guard let e = try await blocking({ try catalog.export(id: id) }), AccessPolicy.reaches(principal, tenant: e.tenant) else {
             throw AnalyticsError.notFound(reason: "no export \(id) for this key")
@@ -56,10 +53,9 @@ extension Analytics {
 
     /// The exports of the principal's tenant (an admin: the one named, or all), newest first.
     public func exports(tenantID: String?, principal: Principal) async throws -> [Export] {
-        try AccessPolicy.authorize(principal, .read)
-        let tenants = try AccessPolicy.tenants(for: principal, requested: tenantID)
+        let tenants = try AccessPolicy.check(.exportData, principal, tenants: tenantID)
         let catalog = self.catalog
-        return try await blocking { try catalog.exports(tenant: tenants.scopeTenant) }
+        return try await blocking { try catalog.exports(tenant: tenants.scopeTenant, limit: 100) }
     }
 
     /// Waits until the background job of export `id` (if any) has finished.
@@ -77,12 +73,12 @@ extension Analytics {
         for e in try catalog.exportsDue(now: now) where !running.contains(e.id) {
             try? FileIO.remove(exportPath(e))
             try? FileIO.remove(exportPath(e) + ".partial")
-            try catalog.updateExport(id: e.id, status: .expired)
+            try catalog.updateExport(id: e.id, status: .expired, rows: nil, bytes: nil, completedAt: nil, error: nil)
             expired += 1
         }
         for e in try catalog.exportsInProgress() where !running.contains(e.id) {
             try? FileIO.remove(exportPath(e) + ".partial")
-            try catalog.updateExport(id: e.id, status: .failed, error: "interrupted: the server stopped while writing it")
+            try catalog.updateExport(id: e.id, status: .failed, rows: nil, bytes: nil, completedAt: nil, error: "interrupted: the server stopped while writing it")
         }
         return expired
     }
@@ -96,7 +92,7 @@ extension Analytics {
         let partial = final + ".partial"
         do {
             let file = try await blocking { [self] in
-                try catalog.updateExport(id: e.id, status: .running)
+                try catalog.updateExport(id: e.id, status: .running, rows: nil, bytes: nil, completedAt: nil, error: nil)
                 try FileIO.makeDirectory(exportsDirectory)
                 return try FileIO.PendingFile(final, directory: exportsDirectory, temporary: partial, mode: 0o600)
             }
@@ -110,14 +106,14 @@ extension Analytics {
             }
             try await blocking { [self] in
                 try file.publish()
-                try catalog.updateExport(id: e.id, status: .ready, rows: rows, bytes: bytes, completedAt: now)
+                try catalog.updateExport(id: e.id, status: .ready, rows: rows, bytes: bytes, completedAt: now, error: nil)
             }
         } catch {
             try? FileIO.remove(partial)
             // Published but not marked ready (the directory fsync or the catalog failed): no one may download it.
             try? FileIO.remove(final)
             let reason = String(describing: error)
-            try? await blocking { try catalog.updateExport(id: e.id, status: .failed, completedAt: self.now, error: reason) }
+            try? await blocking { try catalog.updateExport(id: e.id, status: .failed, rows: nil, bytes: nil, completedAt: self.now, error: reason) }
         }
     }
 }

@@ -37,8 +37,7 @@ public struct FeatureTagList: Sendable {
 extension Analytics {
     /// Registers a feature tag of a tenant (admin keys, like budgets: see `AccessPolicy`). Every invalid field is named.
     public func registerFeatureTag(_ draft: FeatureTagDraft, principal: Principal) async throws -> FeatureTagAnswer {
-        try Self.authorizeTagChange(principal)
-        let tenant = try AccessPolicy.tenant(for: principal, requested: draft.tenantID)
+        let tenant = try AccessPolicy.check(.changeFeatureTags, principal, tenant: draft.tenantID)
         guard let tag = draft.tag else { throw AnalyticsError.invalidParameter(name: "tag", reason: "is required: the feature_tag value records carry") }
         try Budget.checkSubject(tag, field: "tag")
         guard let description = draft.description else { throw AnalyticsError.invalidParameter(name: "description", reason: "is required") }
@@ -55,8 +54,7 @@ extension Analytics {
     /// The registered tags of a tenant with their spend in the window (default: the last 30 days), and the
     /// unregistered tags its records carry there. Reader keys read their tenant's; admin keys name `tenant_id`.
     public func featureTags(tenantID: String?, from: Int64?, to: Int64?, principal: Principal) async throws -> FeatureTagList {
-        try AccessPolicy.authorize(principal, .read)
-        let tenant = try AccessPolicy.tenant(for: principal, requested: tenantID)
+        let tenant = try AccessPolicy.check(.readFeatureTags, principal, tenant: tenantID)
         let now = self.now
         let window = try costWindow(CostRequest(from: from, to: to), now: now)
         let tags = try await blocking { [catalog] in try catalog.featureTags(tenant: tenant) }
@@ -77,7 +75,7 @@ extension Analytics {
 
     /// The registered tag `id` with its spend in the window (default: the last 30 days).
     public func featureTag(id: String, from: Int64?, to: Int64?, principal: Principal) async throws -> FeatureTagAnswer {
-        try AccessPolicy.authorize(principal, .read)
+        try AccessPolicy.check(.readFeatureTags, principal)
         let now = self.now
         let window = try costWindow(CostRequest(from: from, to: to), now: now)
         let tag = try await blocking { [self] in try reachableTag(id: id, principal: principal) }
@@ -86,7 +84,7 @@ extension Analytics {
 
     /// Changes the description or owner of the registered tag `id` (admin keys).
     public func updateFeatureTag(id: String, _ patch: FeatureTagPatch, principal: Principal) async throws -> FeatureTagAnswer {
-        try Self.authorizeTagChange(principal)
+        try AccessPolicy.check(.changeFeatureTags, principal)
         if let d = patch.description {
             try FeatureTag.checkText(d, field: "description", maxBytes: FeatureTag.maxDescriptionBytes, multiline: true)
         }
@@ -104,7 +102,7 @@ extension Analytics {
 
     /// Deletes the registration `id` (admin keys); the records keep their tag, which then lists as unregistered.
     public func deleteFeatureTag(id: String, principal: Principal) async throws {
-        try Self.authorizeTagChange(principal)
+        try AccessPolicy.check(.changeFeatureTags, principal)
         let now = self.now
         try await blocking { [self] in
             _ = try reachableTag(id: id, principal: principal)
@@ -112,12 +110,6 @@ extension Analytics {
                 throw AnalyticsError.notFound(reason: "no feature tag \(id)")
             }
         }
-    }
-
-    /// Tags are configuration, changed with admin keys like budgets (see `AccessPolicy`): an application's writer key
-    /// should not rewrite what its features are said to be, and reader keys are for dashboards.
-    static func authorizeTagChange(_ principal: Principal) throws(AnalyticsError) {
-        guard principal.isAdmin else { throw .forbidden(reason: "feature tags are registered and changed with an admin key") }
     }
 
     /// The tag `id` if `principal` reaches its tenant (another tenant's is "not found").

@@ -27,8 +27,7 @@ extension Analytics {
 
     /// The incidents `principal` reaches (reader or admin keys), optionally with one status, newest first.
     public func incidents(tenantID: String?, status: Incident.Status?, limit: Int = 100, principal: Principal) async throws -> IncidentList {
-        try AccessPolicy.authorize(principal, .read)
-        let tenants = try AccessPolicy.tenants(for: principal, requested: tenantID)
+        let tenants = try AccessPolicy.check(.readIncidents, principal, tenants: tenantID)
         let now = self.now
         return try await blocking { [self] in
             IncidentList(incidents: try catalog.incidents(tenant: tenants.scopeTenant, status: status, limit: limit), generatedAt: now)
@@ -37,7 +36,7 @@ extension Analytics {
 
     /// The incident `id` with its anomalies and impact; another tenant's is "not found".
     public func incident(id: String, principal: Principal) async throws -> IncidentView {
-        try AccessPolicy.authorize(principal, .read)
+        try AccessPolicy.check(.readIncidents, principal)
         return try await blocking { [self] in
             guard let view = try catalog.incident(id: id), AccessPolicy.reaches(principal, tenant: view.incident.tenant) else {
                 throw AnalyticsError.notFound(reason: "no incident \(id)")
@@ -49,15 +48,16 @@ extension Analytics {
     /// Moves incident `id` to acknowledged or resolved (writer or admin keys); a move the lifecycle does not allow is
     /// `invalidTransition` (409). Audited, and announced to the tenant's webhook.
     public func changeIncident(id: String, to status: Incident.Status, principal: Principal) async throws -> IncidentView {
-        try AccessPolicy.authorizeIncidentChange(principal)
+        try AccessPolicy.check(.changeIncidents, principal)
         let now = self.now
         return try await blocking { [self] in
-            guard let result = try catalog.transitionIncident(
-                id: id, to: status, actor: principal.keyID, now: now,
-                reaches: { AccessPolicy.reaches(principal, tenant: $0) }) else {
+            guard let view = try catalog.write({ tx in
+                try IncidentRules.transition(id: id, to: status, actor: principal.keyID, now: now,
+                                             reaches: { AccessPolicy.reaches(principal, tenant: $0) }, in: tx)
+            }) else {
                 throw AnalyticsError.notFound(reason: "no incident \(id)")
             }
-            return try result.get()
+            return view
         }
     }
 
@@ -67,8 +67,7 @@ extension Analytics {
     /// A URL naming a loopback, private, link-local or otherwise non-public address is refused unless
     /// `options.allowPrivateWebhooks` (see `WebhookAddress`).
     public func setWebhook(tenantID: String?, url: String?, secret: String?, principal: Principal) async throws -> WebhookView {
-        try AccessPolicy.authorizeIncidentChange(principal)
-        let tenant = try AccessPolicy.tenant(for: principal, requested: tenantID)
+        let tenant = try AccessPolicy.check(.manageWebhooks, principal, tenant: tenantID)
         guard let url else { throw AnalyticsError.invalidParameter(name: "url", reason: "is required") }
         guard let parsed = WebhookURL(url) else {
             throw AnalyticsError.invalidParameter(name: "url", reason: "must be an http:// or https:// URL with a host, at most 2048 bytes")
@@ -91,15 +90,13 @@ extension Analytics {
 
     /// The tenant's webhook, without its secret (writer or admin keys).
     public func webhook(tenantID: String?, principal: Principal) async throws -> WebhookView {
-        try AccessPolicy.authorizeIncidentChange(principal)
-        let tenant = try AccessPolicy.tenant(for: principal, requested: tenantID)
+        let tenant = try AccessPolicy.check(.manageWebhooks, principal, tenant: tenantID)
         return try await blocking { [self] in try webhookView(tenant: tenant) }
     }
 
     /// Deletes the tenant's webhook (writer or admin keys); its pending deliveries are dropped.
     public func deleteWebhook(tenantID: String?, principal: Principal) async throws {
-        try AccessPolicy.authorizeIncidentChange(principal)
-        let tenant = try AccessPolicy.tenant(for: principal, requested: tenantID)
+        let tenant = try AccessPolicy.check(.manageWebhooks, principal, tenant: tenantID)
         let now = self.now
         try await blocking { [self] in
             guard try catalog.deleteWebhook(tenant: tenant, actor: principal.keyID, now: now) else {

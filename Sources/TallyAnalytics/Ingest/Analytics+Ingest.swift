@@ -42,7 +42,7 @@ extension Analytics {
     /// By default a batch with any bad record stores nothing (`stored == false`); with `skipInvalid` the good
     /// records are stored and the bad ones reported.
     public func ingest(_ body: [UInt8], format: InputFormat, principal: Principal, skipInvalid: Bool) async throws -> IngestReceipt {
-        try AccessPolicy.authorize(principal, .write)
+        try AccessPolicy.check(.writeRecords, principal)
         let maxListed = max(1, options.maxListedErrors)
         var limits = options.ingestLimits
         limits.maxKeptErrors = maxListed

@@ -104,8 +104,7 @@ extension Analytics {
     /// each in its current period, counting what active reservations hold. Nothing is reserved.
     /// Any key of the tenant may ask (see `AccessPolicy`).
     public func checkPolicy(_ request: PolicyRequest, principal: Principal) async throws -> PolicyDecision {
-        try AccessPolicy.authorize(principal, .checkPolicy)
-        let tenant = try AccessPolicy.tenant(for: principal, requested: request.tenantID)
+        let tenant = try AccessPolicy.check(.checkPolicy, principal, tenant: request.tenantID)
         if let user = request.userID { try Budget.checkSubject(user, field: "user_id") }
         if let feature = request.featureTag { try Budget.checkSubject(feature, field: "feature_tag") }
         guard let text = request.estimatedCostCents else {

@@ -43,8 +43,7 @@ extension Analytics {
     /// counts every other active reservation: concurrent reservations cannot overshoot a limit together.
     /// Any key of the tenant may reserve, like the policy check (see `AccessPolicy`).
     public func reserve(_ request: ReservationRequest, principal: Principal) async throws -> ReservationAnswer {
-        try AccessPolicy.authorize(principal, .checkPolicy)
-        let tenant = try AccessPolicy.tenant(for: principal, requested: request.tenantID)
+        let tenant = try AccessPolicy.check(.checkPolicy, principal, tenant: request.tenantID)
         if let user = request.userID { try Budget.checkSubject(user, field: "user_id") }
         if let feature = request.featureTag { try Budget.checkSubject(feature, field: "feature_tag") }
         let estimate = try Self.parseCost(request.estimatedCostCents, field: "estimated_cost_cents")
@@ -69,7 +68,7 @@ extension Analytics {
         var spent: [(budget: Budget, spentNanos: Int64)] = []
         for b in budgets { spent.append((b, try await spend(&run, b, now: now))) }
         return try await blocking { [self, spent] in
-            switch try catalog.reserve(draft, budgets: spent, now: now) {
+            switch try catalog.write({ try ReservationHolds.reserve(draft, budgets: spent, now: now, in: $0) }) {
             case let .success(checks):
                 var stored = draft
                 stored.budgetIDs = checks.map(\.budgetID)
@@ -82,7 +81,7 @@ extension Analytics {
 
     /// The reservation `id`; `notFound` when there is none the key reaches.
     public func reservation(id: String, principal: Principal) async throws -> ReservationAnswer {
-        try AccessPolicy.authorize(principal, .checkPolicy)
+        try AccessPolicy.check(.checkPolicy, principal)
         let now = self.now
         return try await blocking { [self] in
             ReservationAnswer(reservation: try reachableReservation(id: id, principal: principal), checks: nil, now: now)
@@ -92,14 +91,14 @@ extension Analytics {
     /// Settles the active reservation `id`: its hold is released (the run's record arrives through ingestion);
     /// `actual_cost_cents` is kept for the record. `invalidTransition` when it is settled, cancelled or expired.
     public func settleReservation(id: String, actualCostCents: String?, principal: Principal) async throws -> ReservationAnswer {
-        try AccessPolicy.authorize(principal, .checkPolicy)
+        try AccessPolicy.check(.checkPolicy, principal)
         let actual = try Self.parseCost(actualCostCents, field: "actual_cost_cents")
         return try await release(id: id, .settle(actualNanos: actual), principal: principal)
     }
 
     /// Cancels the active reservation `id`, releasing its hold. `invalidTransition` when it is no longer active.
     public func cancelReservation(id: String, principal: Principal) async throws -> ReservationAnswer {
-        try AccessPolicy.authorize(principal, .checkPolicy)
+        try AccessPolicy.check(.checkPolicy, principal)
         return try await release(id: id, .cancel, principal: principal)
     }
 
@@ -109,7 +108,7 @@ extension Analytics {
         let now = self.now
         return try await blocking { [self] in
             _ = try reachableReservation(id: id, principal: principal)
-            guard let released = try catalog.release(reservation: id, release, now: now) else {
+            guard let released = try catalog.write({ try ReservationHolds.release(reservation: id, release, now: now, in: $0) }) else {
                 throw AnalyticsError.notFound(reason: "no reservation \(id)")
             }
             return ReservationAnswer(reservation: released, checks: nil, now: now)

@@ -8,8 +8,7 @@ extension Analytics {
     /// Every number comes from the same queries as the usage and cost endpoints, on one snapshot, so the report's
     /// totals equal theirs for the month's window. `month` defaults to the month of now.
     public func monthlyReport(month: ReportMonth?, tenantID: String?, principal: Principal) async throws -> MonthlyReport {
-        try AccessPolicy.authorize(principal, .read)
-        let tenant = try AccessPolicy.tenant(for: principal, requested: tenantID)
+        let tenant = try AccessPolicy.check(.readReports, principal, tenant: tenantID)
         let now = self.now
         let month = month ?? ReportMonth(containing: now)
         let budgets = try await blocking { [catalog] in try catalog.budgets(tenant: tenant) }

@@ -136,11 +136,8 @@ extension CostRequest {
 extension Analytics {
     /// A cost breakdown by `groupBy`, or the summary (totals and the top five features, users and models).
     public func cost(_ request: CostRequest, principal: Principal) async throws -> CostAnswer {
-        try AccessPolicy.authorize(principal, .read)
-        let tenants = try AccessPolicy.tenants(for: principal, requested: request.tenantID)
-        if request.groupBy.contains(.tenant) && !principal.isAdmin {
-            throw AnalyticsError.forbidden(reason: "group_by=tenant needs an admin key")
-        }
+        let tenants = try AccessPolicy.check(.readStatistics, principal, tenants: request.tenantID)
+        if request.groupBy.contains(.tenant) { try AccessPolicy.check(.groupByTenant, principal) }
         let limit = request.limit ?? CostRequest.defaultLimit
         guard limit >= 1 && limit <= options.maxLimit else {
             throw AnalyticsError.invalidParameter(name: "limit", reason: "must be between 1 and \(options.maxLimit)")

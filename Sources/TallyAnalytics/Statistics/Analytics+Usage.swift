@@ -88,8 +88,7 @@ public struct UsageReport: Sendable {
 extension Analytics {
     /// The usage series of a tenant (or of all tenants, for an admin) with its signals.
     public func usage(_ request: UsageRequest, principal: Principal) async throws -> UsageReport {
-        try AccessPolicy.authorize(principal, .read)
-        let tenants = try AccessPolicy.tenants(for: principal, requested: request.tenantID)
+        let tenants = try AccessPolicy.check(.readStatistics, principal, tenants: request.tenantID)
         let filters = try Self.scopeFilters(request)
         let now = self.now
         let window = try seriesWindow(from: request.from, to: request.to, resolution: request.resolution, now: now)

@@ -50,8 +50,8 @@ public struct AnalyticsOptions: Sendable {
 public final class Analytics: Sendable {
     /// The record store.
     public let records: any RecordStore
-    /// Keys and idempotent answers.
-    public let catalog: Catalog
+    /// Keys, idempotent answers, budgets and the rest of the mutable state (`SQLiteCatalog` embedded).
+    public let catalog: any Catalog
     /// Settings.
     public let options: AnalyticsOptions
     let pool: BlockingPool
@@ -65,7 +65,7 @@ public final class Analytics: Sendable {
 
     /// Services over `records` and `catalog`, blocking work on `pool` (give the record store the same pool);
     /// `clock` gives "now" (tests pin it).
-    public init(records: any RecordStore, catalog: Catalog, options: AnalyticsOptions = AnalyticsOptions(),
+    public init(records: any RecordStore, catalog: any Catalog, options: AnalyticsOptions = AnalyticsOptions(),
                 pool: BlockingPool, clock: TimeSource = .system) {
         self.records = records
         self.catalog = catalog

@@ -30,7 +30,7 @@ public struct APIServer: Sendable {
         let keyed = router.group(RouterPath(APIPath.root))
             .add(middleware: AuthMiddleware(analytics: analytics, metrics: metrics))
             .group(context: AuthenticatedContext.self)
-        let idempotency = IdempotencyMiddleware(analytics: analytics, action: .write, maxBodyBytes: configuration.maxBodyBytes)
+        let idempotency = IdempotencyMiddleware(analytics: analytics, action: .writeRecords, maxBodyBytes: configuration.maxBodyBytes)
         RecordsRoutes(analytics: analytics, configuration: configuration, metrics: metrics, idempotency: idempotency)
             .addRoutes(to: keyed)
         StatisticsRoutes(analytics: analytics, metrics: metrics).addRoutes(to: keyed)

@@ -43,7 +43,7 @@ struct IdempotencyMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let key = request.headers[.idempotencyKey] else { return try await next(request, context) }
-        try AccessPolicy.authorize(context.principal, action)
+        try AccessPolicy.check(action, context.principal)
         try Self.check(key)
         let body = try await RequestBodyReader.buffer(request, limit: maxBodyBytes)
         let fingerprint = Self.fingerprint(request, body: body)

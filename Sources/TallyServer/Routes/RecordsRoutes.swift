@@ -25,7 +25,7 @@ struct RecordsRoutes: Sendable {
     /// all, when nothing was stored; 400 when the body holds no records at all. The 200 and the 422 are answers
     /// (returned, so `IdempotencyMiddleware` keeps them for a retry); every other failure is thrown.
     @Sendable func records(_ request: Request, context: Context) async throws -> Response {
-        try AccessPolicy.authorize(context.principal, .write)
+        try AccessPolicy.check(.writeRecords, context.principal)
         let q = try QueryParameters(request, allowed: ["on_error"])
         let skipInvalid: Bool
         switch try q.single("on_error") {

@@ -1,39 +1,29 @@
 import GRDB
 
-extension Catalog {
-    /// Registers a tag and audits it as made by `actor`; `alreadyExists` when the tenant has registered it.
+extension SQLiteCatalog {
     public func insertFeatureTag(_ tag: FeatureTag, actor: String) throws {
         try pool.write { db in
             if let other = try String.fetchOne(db, sql: "SELECT id FROM feature_tags WHERE tenant_id = ? AND tag = ?",
                                                arguments: [tag.tenant, tag.tag]) {
                 throw AnalyticsError.alreadyExists(reason: "feature tag \(other) already registers this tag; change it with PATCH")
             }
-            try db.execute(
-                sql: """
-                    INSERT INTO feature_tags (id, tenant_id, tag, description, owner, created_at, updated_at, created_by)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [tag.id, tag.tenant, tag.tag, tag.description, tag.owner, tag.createdAt, tag.updatedAt, tag.createdBy])
+            try FeatureTagRecord(tag).insert(db)
             try Self.appendAudit(db, at: tag.createdAt, actor: actor, tenant: tag.tenant, action: "create", entityType: "feature_tag",
                                  entityID: tag.id, before: nil, after: AuditSnapshot.featureTag(tag))
         }
     }
 
-    /// The tag registration `id`, if any.
     public func featureTag(id: String) throws -> FeatureTag? {
         try pool.read { db in try Self.featureTag(db, id: id) }
     }
 
-    /// The registered tags of `tenant`, by tag.
     public func featureTags(tenant: String) throws -> [FeatureTag] {
         try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM feature_tags WHERE tenant_id = ? ORDER BY tag, id", arguments: [tenant])
-                .map(Self.featureTag(row:))
+            try FeatureTagRecord.fetchAll(db, sql: "SELECT * FROM feature_tags WHERE tenant_id = ? ORDER BY tag, id", arguments: [tenant])
+                .map(\.tag)
         }
     }
 
-    /// Replaces the description, owner and update time of a registered tag and audits the change as made by
-    /// `actor`; nil when it is gone.
     public func updateFeatureTag(id: String, _ patch: FeatureTagPatch, at: Int64, actor: String) throws -> FeatureTag? {
         try pool.write { db in
             guard let before = try Self.featureTag(db, id: id) else { return nil }
@@ -49,8 +39,7 @@ extension Catalog {
         }
     }
 
-    /// Deletes the registration `id` (records keep their tag, which shows as unregistered) and audits it; false when
-    /// there was none.
+    /// Records keep their tag, which then shows as unregistered.
     public func deleteFeatureTag(id: String, at: Int64, actor: String) throws -> Bool {
         try pool.write { db in
             guard let before = try Self.featureTag(db, id: id) else { return false }
@@ -62,11 +51,6 @@ extension Catalog {
     }
 
     static func featureTag(_ db: Database, id: String) throws -> FeatureTag? {
-        try Row.fetchOne(db, sql: "SELECT * FROM feature_tags WHERE id = ?", arguments: [id]).map(featureTag(row:))
-    }
-
-    static func featureTag(row: Row) -> FeatureTag {
-        FeatureTag(id: row["id"], tenant: row["tenant_id"], tag: row["tag"], description: row["description"], owner: row["owner"],
-                   createdAt: row["created_at"], updatedAt: row["updated_at"], createdBy: row["created_by"])
+        try FeatureTagRecord.fetchOne(db, key: id)?.tag
     }
 }

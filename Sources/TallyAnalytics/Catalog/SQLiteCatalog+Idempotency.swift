@@ -25,38 +25,21 @@ public struct IdempotentAnswer: Sendable, Equatable {
     }
 }
 
-extension Catalog {
-    /// How long answers are kept: a retry later than this is a new request.
-    public static let idempotencyRetentionMillis: Int64 = 24 * 3_600_000
-
-    /// The answer stored for `key` in `scope` (a tenant, or `*` for admin keys), if it is still kept.
+extension SQLiteCatalog {
     public func idempotentAnswer(scope: String, key: String, now: Int64 = TimeSource.systemWallMillis()) throws -> IdempotentAnswer? {
         try pool.read { db in
-            try Row.fetchOne(
-                db,
-                sql: "SELECT fingerprint, status, content_type, body, created_at FROM idempotent_answers "
-                    + "WHERE scope = ? AND key = ? AND created_at > ?",
-                arguments: [scope, key, now - Self.idempotencyRetentionMillis]
-            ).map { row in
-                IdempotentAnswer(
-                    fingerprint: [UInt8](row["fingerprint"] as Data), status: row["status"], contentType: row["content_type"],
-                    body: [UInt8](row["body"] as Data), createdAt: row["created_at"])
-            }
+            try IdempotentAnswerRecord.fetchOne(
+                db, sql: "SELECT * FROM idempotent_answers WHERE scope = ? AND key = ? AND created_at > ?",
+                arguments: [scope, key, now - Self.idempotencyRetentionMillis])?.answer
         }
     }
 
-    /// Keeps the first answer for `key` in `scope` (a later save for the same key is ignored) and drops expired ones.
     public func saveIdempotentAnswer(scope: String, key: String, answer: IdempotentAnswer) throws {
         try pool.write { db in
             try db.execute(
                 sql: "DELETE FROM idempotent_answers WHERE created_at <= ?",
                 arguments: [answer.createdAt - Self.idempotencyRetentionMillis])
-            try db.execute(
-                sql: """
-                    INSERT OR IGNORE INTO idempotent_answers (scope, key, fingerprint, status, content_type, body, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [scope, key, Data(answer.fingerprint), answer.status, answer.contentType, Data(answer.body), answer.createdAt])
+            try IdempotentAnswerRecord(scope: scope, key: key, answer: answer).insert(db, onConflict: .ignore)
         }
     }
 }

@@ -21,15 +21,10 @@ public struct APIKey: Sendable, Hashable {
     public var principal: Principal { Principal(keyID: id, tenant: tenant, role: role) }
 }
 
-extension Catalog {
-    /// Prefix of every secret, so leaked keys are easy to recognise and scan for.
-    public static let secretPrefix = "tly_"
-
-    /// Creates a key; returns it with its secret, which is not stored and cannot be shown again.
-    ///
-    /// Admin keys have no tenant; reader and writer keys need one. The creation is audited as made by `actor`.
+extension SQLiteCatalog {
+    /// Admin keys have no tenant; reader and writer keys need one.
     public func createKey(tenant: String?, role: Role, now: Int64 = TimeSource.systemWallMillis(),
-                          actor: String = Catalog.cliActor) throws -> (key: APIKey, secret: String) {
+                          actor: String = SQLiteCatalog.cliActor) throws -> (key: APIKey, secret: String) {
         switch (role, tenant) {
         case (.admin, .some):
             throw AnalyticsError.invalidParameter(name: "tenant", reason: "an admin key belongs to no tenant")
@@ -43,61 +38,40 @@ extension Catalog {
         let secret = Self.secretPrefix + Base64URL.encode(randomBytes(32))
         let key = APIKey(id: "key_" + hex(randomBytes(6)), tenant: tenant, role: role, createdAt: now, revokedAt: nil)
         try pool.write { db in
-            try db.execute(
-                sql: "INSERT INTO api_keys (id, tenant_id, role, secret_sha256, created_at) VALUES (?, ?, ?, ?, ?)",
-                arguments: [key.id, key.tenant, key.role.rawValue, Data(Self.hash(secret)), key.createdAt])
+            try APIKeyRecord(key, secretSHA256: Self.hash(secret)).insert(db)
             try Self.appendAudit(db, at: now, actor: actor, tenant: key.tenant, action: "create", entityType: "api_key",
                                  entityID: key.id, before: nil, after: AuditSnapshot.apiKey(key))
         }
         return (key, secret)
     }
 
-    /// The principal of a working key with this secret; nil when no such key exists or it was revoked.
     public func verify(secret: String) throws -> Principal? {
         guard secret.hasPrefix(Self.secretPrefix), secret.utf8.count < 128 else { return nil }
         let digest = Self.hash(secret)
         return try pool.read { db in
-            try Row.fetchOne(
-                db, sql: "SELECT id, tenant_id, role FROM api_keys WHERE secret_sha256 = ? AND revoked_at IS NULL",
-                arguments: [Data(digest)]
-            ).flatMap { row in
-                Role(rawValue: row["role"]).map { Principal(keyID: row["id"], tenant: row["tenant_id"], role: $0) }
-            }
+            // Every request looks its key up here: plain SQL, as before the record types, so no query is built per call.
+            try APIKeyRecord.fetchOne(
+                db, sql: "SELECT id, tenant_id, role, created_at, revoked_at FROM api_keys WHERE secret_sha256 = ? AND revoked_at IS NULL",
+                arguments: [Data(digest)])?.key.principal
         }
     }
 
-    /// Every key, oldest first (revoked ones too when asked).
     public func listKeys(includeRevoked: Bool = true) throws -> [APIKey] {
         try pool.read { db in
-            try Row.fetchAll(
-                db,
-                sql: "SELECT id, tenant_id, role, created_at, revoked_at FROM api_keys"
-                    + (includeRevoked ? "" : " WHERE revoked_at IS NULL") + " ORDER BY created_at, id"
-            ).compactMap { row in
-                Role(rawValue: row["role"]).map {
-                    APIKey(id: row["id"], tenant: row["tenant_id"], role: $0, createdAt: row["created_at"], revokedAt: row["revoked_at"])
-                }
-            }
+            var request = APIKeyRecord.order(Column("created_at"), Column("id"))
+            if !includeRevoked { request = request.filter(Column("revoked_at") == nil) }
+            return try request.fetchAll(db).map(\.key)
         }
     }
 
-    /// Revokes the key `id` (a key already revoked keeps its first revocation time); nil when there is no such key.
-    /// A revocation that changes the key is audited as made by `actor`.
+    /// Only a revocation that changes the key is audited.
     @discardableResult
-    public func revokeKey(id: String, now: Int64 = TimeSource.systemWallMillis(), actor: String = Catalog.cliActor) throws -> APIKey? {
-        func fetch(_ db: Database) throws -> APIKey? {
-            try Row.fetchOne(db, sql: "SELECT id, tenant_id, role, created_at, revoked_at FROM api_keys WHERE id = ?", arguments: [id])
-                .flatMap { row in
-                    Role(rawValue: row["role"]).map {
-                        APIKey(id: row["id"], tenant: row["tenant_id"], role: $0, createdAt: row["created_at"], revokedAt: row["revoked_at"])
-                    }
-                }
-        }
-        return try pool.write { db in
-            let before = try fetch(db)
+    public func revokeKey(id: String, now: Int64 = TimeSource.systemWallMillis(), actor: String = SQLiteCatalog.cliActor) throws -> APIKey? {
+        try pool.write { db in
+            let before = try APIKeyRecord.fetchOne(db, key: id)?.key
             try db.execute(sql: "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", arguments: [now, id])
             let changed = db.changesCount > 0
-            let after = try fetch(db)
+            let after = try APIKeyRecord.fetchOne(db, key: id)?.key
             if changed, let before, let after {
                 try Self.appendAudit(db, at: now, actor: actor, tenant: after.tenant, action: "revoke", entityType: "api_key",
                                      entityID: id, before: AuditSnapshot.apiKey(before), after: AuditSnapshot.apiKey(after))

@@ -52,25 +52,17 @@ public struct AuditFilter: Sendable, Equatable {
     }
 }
 
-extension Catalog {
-    /// Actor of changes made with the `tally` command line rather than a key.
-    public static let cliActor = "cli"
-
+extension SQLiteCatalog {
     /// Appends one entry to the audit log.
     ///
     /// Call it inside the write transaction that makes the change, so the change and its entry commit together
     /// or not at all. `before` and `after` are `AuditSnapshot`s (they are served as they are).
-    public static func appendAudit(_ db: Database, at: Int64, actor: String, tenant: String?, action: String, entityType: String,
-                                   entityID: String, before: String?, after: String?) throws {
-        try db.execute(
-            sql: """
-                INSERT INTO audit_log (at, actor, tenant_id, action, entity_type, entity_id, before_json, after_json)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-            arguments: [at, actor, tenant, action, entityType, entityID, before, after])
+    static func appendAudit(_ db: Database, at: Int64, actor: String, tenant: String?, action: String, entityType: String,
+                            entityID: String, before: String?, after: String?) throws {
+        try AuditRecord(AuditEntry(id: 0, at: at, actor: actor, tenant: tenant, action: action, entityType: entityType,
+                                   entityID: entityID, before: before, after: after)).insert(db)
     }
 
-    /// Audit entries matching `filter`, newest first, at most `filter.limit`.
     public func auditEntries(_ filter: AuditFilter) throws -> [AuditEntry] {
         var clauses: [String] = []
         var arguments: [(any DatabaseValueConvertible)?] = []
@@ -89,11 +81,7 @@ extension Catalog {
             + " ORDER BY id DESC LIMIT ?"
         arguments.append(max(0, filter.limit))
         return try pool.read { db in
-            try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map { row in
-                AuditEntry(id: row["id"], at: row["at"], actor: row["actor"], tenant: row["tenant_id"], action: row["action"],
-                           entityType: row["entity_type"], entityID: row["entity_id"], before: row["before_json"],
-                           after: row["after_json"])
-            }
+            try AuditRecord.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map(\.entry)
         }
     }
 }

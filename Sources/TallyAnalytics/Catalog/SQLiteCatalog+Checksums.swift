@@ -5,7 +5,7 @@ import GRDB
 /// a key's role would be read as data. The `CTallySQLite` VFS shim keeps a 64-bit checksum in 8 reserved bytes at
 /// the end of every page, writes it with the page and checks it on every read from the database file; a mismatch
 /// fails the read (`SQLITE_IOERR_DATA`) instead.
-extension Catalog {
+extension SQLiteCatalog {
     /// Registers the checksum VFS as SQLite's default (once per process).
     static func registerPageChecksums() throws {
         let rc = tally_sqlite_checksums_register()
