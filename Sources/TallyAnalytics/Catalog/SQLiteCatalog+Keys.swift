@@ -17,14 +17,18 @@ public struct APIKey: Sendable, Hashable {
     /// Revocation time, ms UTC; nil while the key works.
     public var revokedAt: Int64?
 
-    /// The principal the key authenticates.
-    public var principal: Principal { Principal(keyID: id, tenant: tenant, role: role) }
-}
+    /// A key as a catalog reads it back.
+    package init(id: String, tenant: String?, role: Role, createdAt: Int64, revokedAt: Int64?) {
+        self.id = id
+        self.tenant = tenant
+        self.role = role
+        self.createdAt = createdAt
+        self.revokedAt = revokedAt
+    }
 
-extension SQLiteCatalog {
-    /// Admin keys have no tenant; reader and writer keys need one.
-    public func createKey(tenant: String?, role: Role, now: Int64 = TimeSource.systemWallMillis(),
-                          actor: String = SQLiteCatalog.cliActor) throws -> (key: APIKey, secret: String) {
+    /// A new key of `tenant` with `role` (admin keys have no tenant; reader and writer keys need one), created at
+    /// `now`, and its secret: what every catalog's `createKey` stores (the secret only as `secretDigest`).
+    package static func generate(tenant: String?, role: Role, now: Int64) throws -> (key: APIKey, secret: String) {
         switch (role, tenant) {
         case (.admin, .some):
             throw AnalyticsError.invalidParameter(name: "tenant", reason: "an admin key belongs to no tenant")
@@ -35,8 +39,29 @@ extension SQLiteCatalog {
         case (.admin, nil):
             break
         }
-        let secret = Self.secretPrefix + Base64URL.encode(randomBytes(32))
-        let key = APIKey(id: "key_" + hex(randomBytes(6)), tenant: tenant, role: role, createdAt: now, revokedAt: nil)
+        let secret = SQLiteCatalog.secretPrefix + Base64URL.encode(randomBytes(32))
+        return (APIKey(id: "key_" + hex(randomBytes(6)), tenant: tenant, role: role, createdAt: now, revokedAt: nil), secret)
+    }
+
+    /// SHA-256 of a secret: what catalogs store and look keys up by.
+    package static func secretDigest(_ secret: String) -> [UInt8] {
+        Array(SHA256.hash(data: Array(secret.utf8)))
+    }
+
+    /// Whether `secret` can be a key's secret at all (checked before any lookup).
+    package static func plausibleSecret(_ secret: String) -> Bool {
+        secret.hasPrefix(SQLiteCatalog.secretPrefix) && secret.utf8.count < 128
+    }
+
+    /// The principal the key authenticates.
+    public var principal: Principal { Principal(keyID: id, tenant: tenant, role: role) }
+}
+
+extension SQLiteCatalog {
+    /// Admin keys have no tenant; reader and writer keys need one.
+    public func createKey(tenant: String?, role: Role, now: Int64 = TimeSource.systemWallMillis(),
+                          actor: String = SQLiteCatalog.cliActor) throws -> (key: APIKey, secret: String) {
+        let (key, secret) = try APIKey.generate(tenant: tenant, role: role, now: now)
         try pool.write { db in
             try APIKeyRecord(key, secretSHA256: Self.hash(secret)).insert(db)
             try Self.appendAudit(db, at: now, actor: actor, tenant: key.tenant, action: "create", entityType: "api_key",
@@ -46,7 +71,7 @@ extension SQLiteCatalog {
     }
 
     public func verify(secret: String) throws -> Principal? {
-        guard secret.hasPrefix(Self.secretPrefix), secret.utf8.count < 128 else { return nil }
+        guard APIKey.plausibleSecret(secret) else { return nil }
         let digest = Self.hash(secret)
         return try pool.read { db in
             // Every request looks its key up here: plain SQL, as before the record types, so no query is built per call.
@@ -82,6 +107,6 @@ extension SQLiteCatalog {
 
     /// SHA-256 of a secret: what the catalog stores and looks keys up by.
     static func hash(_ secret: String) -> [UInt8] {
-        Array(SHA256.hash(data: Array(secret.utf8)))
+        APIKey.secretDigest(secret)
     }
 }
