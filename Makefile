@@ -101,7 +101,7 @@ test-cluster-postgres: deps
 	export TALLY_POSTGRES_DIR="$$(mktemp -d)"; \
 	eval "$$(./scripts/postgres.sh start)" || exit 1; \
 	trap './scripts/postgres.sh stop' EXIT; \
-	$(SWIFT) test --skip-build --filter 'CatalogContract|PostgresCatalogTests'; status=$$?; \
+	$(SWIFT) test --skip-build --filter 'CatalogContract|Postgres'; status=$$?; \
 	echo "==> test-cluster-postgres: $$(( $$(date +%s) - start )) s (server start and tests)"; \
 	exit $$status
 # --- end of the PostgreSQL part ---

@@ -124,6 +124,7 @@ let package = Package(
                 "TallyStore",
                 "TallyQuery",
                 "TallyAnalytics",
+                "TallyPostgres",
                 "TallyServer",
                 "TallySynthetic",
                 "TallyText",
