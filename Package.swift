@@ -33,6 +33,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         // Incident webhooks (http and https); already resolved for HummingbirdTesting.
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        // The PostgreSQL catalog (`TallyPostgres`), for deployments of several nodes.
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         .systemLibrary(
@@ -81,6 +83,20 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // `PostgresCatalog`: the catalog on a PostgreSQL server, shared by several `tally serve` nodes.
+        .target(
+            name: "TallyPostgres",
+            dependencies: [
+                "TallyAnalytics",
+                "TallyStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "TallyServer",
             dependencies: [
@@ -108,6 +124,7 @@ let package = Package(
                 "TallyStore",
                 "TallyQuery",
                 "TallyAnalytics",
+                "TallyPostgres",
                 "TallyServer",
                 "TallySynthetic",
                 "TallyText",
@@ -153,7 +170,7 @@ let package = Package(
         .testTarget(
             name: "TallyAnalyticsTests",
             dependencies: [
-                "TallyAnalytics", "TallyQuery", "TallyStore", "TallySynthetic", "TallyTestSupport", "TallyText",
+                "TallyAnalytics", "TallyPostgres", "TallyQuery", "TallyStore", "TallySynthetic", "TallyTestSupport", "TallyText",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings

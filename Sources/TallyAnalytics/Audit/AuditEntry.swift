@@ -17,6 +17,20 @@ public struct AuditEntry: Sendable, Equatable {
     public var before: String?
     /// The entity after the change, as a JSON object; nil on deletion.
     public var after: String?
+
+    /// An entry (catalogs read them back with this).
+    package init(id: Int64, at: Int64, actor: String, tenant: String?, action: String, entityType: String, entityID: String,
+                 before: String?, after: String?) {
+        self.id = id
+        self.at = at
+        self.actor = actor
+        self.tenant = tenant
+        self.action = action
+        self.entityType = entityType
+        self.entityID = entityID
+        self.before = before
+        self.after = after
+    }
 }
 
 /// Which audit entries to list: newest first, optionally narrowed; `beforeID` continues a page.
