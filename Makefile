@@ -87,3 +87,19 @@ torture: release
 # checks nothing was lost or counted twice, samples RSS (docs/RELIABILITY.md).
 soak: release
 	TALLY=$(BIN) SOAK_SECONDS=$(SECONDS) ./Torture/soak.sh
+
+# --- Cluster tests (issue 17): tests against real servers, gated on the variables the start scripts export. ---
+.PHONY: test-cluster test-cluster-clickhouse
+test-cluster: test-cluster-clickhouse
+
+# ClickHouse: two shards on loopback (scripts/clickhouse.sh), the record-store contract suite and the ClickHouse
+# store's own tests against them, then the shards stopped (also when a test fails); prints how long it took.
+CLICKHOUSE_TESTS ?= RecordStoreContractTests|ClickHouseRecordStoreTests
+test-cluster-clickhouse: deps
+	$(SWIFT) build --build-tests
+	@start=$$(date +%s); \
+	eval "$$(./scripts/clickhouse.sh start)" || exit 1; \
+	$(SWIFT) test --skip-build --filter '$(CLICKHOUSE_TESTS)'; status=$$?; \
+	./scripts/clickhouse.sh stop; \
+	echo "==> test-cluster-clickhouse: $$(( $$(date +%s) - start )) s (exit $$status)"; \
+	exit $$status

@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "TallyQuery", targets: ["TallyQuery"]),
         .library(name: "TallyAnalytics", targets: ["TallyAnalytics"]),
         .library(name: "TallyServer", targets: ["TallyServer"]),
+        .library(name: "TallyClickHouse", targets: ["TallyClickHouse"]),
         .executable(name: "tally", targets: ["tally"]),
     ],
     dependencies: [
@@ -78,6 +79,20 @@ let package = Package(
                 "CTallySQLite",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The ClickHouse record store (issue 17): `RecordStore` over a ClickHouse cluster's HTTP interface.
+        .target(
+            name: "TallyClickHouse",
+            dependencies: [
+                "TallyAnalytics",
+                "TallyQuery",
+                "TallyStore",
+                "TallyText",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -153,7 +168,7 @@ let package = Package(
         .testTarget(
             name: "TallyAnalyticsTests",
             dependencies: [
-                "TallyAnalytics", "TallyQuery", "TallyStore", "TallySynthetic", "TallyTestSupport", "TallyText",
+                "TallyAnalytics", "TallyClickHouse", "TallyQuery", "TallyStore", "TallySynthetic", "TallyTestSupport", "TallyText",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
