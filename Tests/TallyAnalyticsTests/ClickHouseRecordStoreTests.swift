@@ -23,8 +23,8 @@ struct ClickHouseRecordStoreTests {
     }
 
     /// The answer of `sql` on `url`, trimmed.
-    static func ask(_ url: String, _ sql: String) async throws -> String {
-        var text = Substring(try await store().text(of: sql, on: url))
+    static func ask(_ store: ClickHouseRecordStore, _ url: String, _ sql: String) async throws -> String {
+        var text = Substring(try await store.text(of: sql, on: url))
         while text.last?.isWhitespace == true { text.removeLast() }
         return String(text)
     }
@@ -37,10 +37,10 @@ struct ClickHouseRecordStoreTests {
         let db = store.configuration.database
         #expect(Self.shards.count == 2)
         for shard in Self.shards {
-            #expect(try await Self.ask(shard, "SELECT count(), max(version) FROM \(db).schema_version") == "1\t1")
-            #expect(try await Self.ask(shard, "SELECT engine FROM system.tables WHERE database = '\(db)' AND name LIKE 'records%' ORDER BY name")
+            #expect(try await Self.ask(store, shard, "SELECT count(), max(version) FROM \(db).schema_version") == "1\t1")
+            #expect(try await Self.ask(store, shard, "SELECT engine FROM system.tables WHERE database = '\(db)' AND name LIKE 'records%' ORDER BY name")
                 == "Distributed\nMergeTree")
-            let key = try await Self.ask(shard, "SELECT partition_key, sorting_key FROM system.tables WHERE database = '\(db)' AND name = 'records_local'")
+            let key = try await Self.ask(store, shard, "SELECT partition_key, sorting_key FROM system.tables WHERE database = '\(db)' AND name = 'records_local'")
             #expect(key == "toYYYYMM(created_at)\ttenant_id, created_at")
         }
     }
@@ -58,10 +58,10 @@ struct ClickHouseRecordStoreTests {
         var total = 0
         var tenants = 0
         for shard in Self.shards {
-            let rows = Int(try await Self.ask(shard, "SELECT count() FROM \(db).records_local")) ?? -1
+            let rows = Int(try await Self.ask(store, shard, "SELECT count() FROM \(db).records_local")) ?? -1
             #expect(rows > 0, "every shard holds some tenants")
             total += rows
-            tenants += Int(try await Self.ask(shard, "SELECT uniqExact(tenant_id) FROM \(db).records_local")) ?? -1
+            tenants += Int(try await Self.ask(store, shard, "SELECT uniqExact(tenant_id) FROM \(db).records_local")) ?? -1
         }
         #expect(total == 200)
         #expect(tenants == 40, "no tenant is split between shards")
