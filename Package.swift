@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "TallyQuery", targets: ["TallyQuery"]),
         .library(name: "TallyAnalytics", targets: ["TallyAnalytics"]),
         .library(name: "TallyServer", targets: ["TallyServer"]),
+        .library(name: "TallyClickHouse", targets: ["TallyClickHouse"]),
         .executable(name: "tally", targets: ["tally"]),
     ],
     dependencies: [
@@ -97,6 +98,20 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The ClickHouse record store (issue 17): `RecordStore` over a ClickHouse cluster's HTTP interface.
+        .target(
+            name: "TallyClickHouse",
+            dependencies: [
+                "TallyAnalytics",
+                "TallyQuery",
+                "TallyStore",
+                "TallyText",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "TallyServer",
             dependencies: [
@@ -170,7 +185,7 @@ let package = Package(
         .testTarget(
             name: "TallyAnalyticsTests",
             dependencies: [
-                "TallyAnalytics", "TallyPostgres", "TallyQuery", "TallyStore", "TallySynthetic", "TallyTestSupport", "TallyText",
+                "TallyAnalytics", "TallyClickHouse", "TallyPostgres", "TallyQuery", "TallyStore", "TallySynthetic", "TallyTestSupport", "TallyText",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings

@@ -101,6 +101,16 @@ public struct StoreMetrics: Sendable {
     public var walBytes: Int
 }
 
+extension StoreMetrics {
+    /// Counters of another record store (a server database): its parts, rows, bytes, tenants and newest record;
+    /// the embedded store's maintenance and WAL counters zero.
+    public init(parts: Int, rows: Int, partBytes: Int, tenants: Int, newestRecord: Int64?) {
+        self.init(parts: parts, rows: rows, headRows: 0, partBytes: partBytes, tenants: tenants, compactions: 0, seals: 0,
+                  quarantined: 0, newestRecord: newestRecord, walLosses: 0, walLostBatches: 0, walLostRecords: 0,
+                  walFailed: false, walBytes: 0)
+    }
+}
+
 extension Store {
     /// Counters from the current snapshot's metadata only.
     public func metrics() -> StoreMetrics {
