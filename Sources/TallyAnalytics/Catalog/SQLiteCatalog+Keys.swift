@@ -10,7 +10,7 @@ extension SQLiteCatalog {
                           actor: String = SQLiteCatalog.cliActor) throws -> (key: APIKey, secret: String) {
         let (key, secret) = try APIKey.generate(tenant: tenant, role: role, now: now)
         try pool.write { db in
-            try APIKeyRecord(key, secretSHA256: Self.hash(secret)).insert(db)
+            try APIKeyRecord(key, secretSHA256: APIKey.secretDigest(secret)).insert(db)
             try Self.appendAudit(db, at: now, actor: actor, tenant: key.tenant, action: "create", entityType: "api_key",
                                  entityID: key.id, before: nil, after: AuditSnapshot.apiKey(key))
         }
@@ -19,7 +19,7 @@ extension SQLiteCatalog {
 
     public func verify(secret: String) throws -> Principal? {
         guard APIKey.plausibleSecret(secret) else { return nil }
-        let digest = Self.hash(secret)
+        let digest = APIKey.secretDigest(secret)
         return try pool.read { db in
             // Every request looks its key up here: plain SQL, as before the record types, so no query is built per call.
             try APIKeyRecord.fetchOne(
@@ -50,10 +50,5 @@ extension SQLiteCatalog {
             }
             return after
         }
-    }
-
-    /// SHA-256 of a secret: what the catalog stores and looks keys up by.
-    static func hash(_ secret: String) -> [UInt8] {
-        APIKey.secretDigest(secret)
     }
 }
