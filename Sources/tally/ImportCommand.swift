@@ -9,8 +9,8 @@ struct ImportCommand: ParsableCommand {
         commandName: "import",
         abstract: "Imports cost records from a CSV, NDJSON or JSON-array file (or - for standard input).",
         discussion: """
-            By default the input is one batch: if any record is bad, every bad record is reported with its
-            line and field and nothing is stored. With --skip-bad the good records are stored and the bad
+            By default the input is one batch: if any record is bad, every bad record is reported with its \
+            line and field and nothing is stored. With --skip-bad the good records are stored and the bad \
             ones reported. Records whose (tenant_id, request_id) is already stored are counted as duplicates.
             """)
 
@@ -38,7 +38,7 @@ struct ImportCommand: ParsableCommand {
         let format = self.format ?? InputFormat(fileName: file)!
         let prices = try loadPricing(pricing)
         let fd: Int32 = file == "-" ? 0 : open(file, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw ValidationError("cannot open \(file): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw CommandError("cannot open \(file): \(String(cString: strerror(errno)))") }
         defer { if fd != 0 { close(fd) } }
         var st = stat()
         let total: Int? = fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG ? Int(st.st_size) : nil
@@ -77,7 +77,9 @@ struct ImportCommand: ParsableCommand {
             progress.finish()
             report(errors, rejected: rejected)
             try s.close()
-            printError("\(rejected) bad record(s): nothing stored (use --skip-bad to store the \(parsed) good ones)")
+            printError(parsed > 0
+                ? "\(rejected) bad record(s): nothing stored (use --skip-bad to store the \(parsed) good ones)"
+                : "\(rejected) bad record(s) and no good one: nothing stored")
             throw ExitCode(1)
         }
         progress.finish()

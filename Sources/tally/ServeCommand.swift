@@ -9,8 +9,8 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Serves the HTTP facade /api/v1/analytics/* over a data directory.",
         discussion: """
-            Keys come from `tally keys create`. SIGTERM or SIGINT stops the server gracefully: it stops accepting
-            connections, finishes the requests in flight, stops the background jobs (detection, webhook deliveries,
+            Keys come from `tally keys create`. SIGTERM or SIGINT stops the server gracefully: it stops accepting \
+            connections, finishes the requests in flight, stops the background jobs (detection, webhook deliveries, \
             export sweeps, reservation purges), then closes the store (sealing its head).
             """)
 
