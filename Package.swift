@@ -130,7 +130,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             // The web console's static files (served at /console) and the OpenAPI document (at openapi.json).
-            resources: [.copy("Console"), .copy("OpenAPI/openapi.json")],
+            resources: [.copy("Console"), .copy("OpenAPI/openapi.json"), .copy("Pricing/pricing.json")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

@@ -1,4 +1,5 @@
 import ArgumentParser
+import TallyServer
 import TallyStore
 #if canImport(Glibc)
 import Glibc
@@ -22,7 +23,7 @@ struct ImportCommand: ParsableCommand {
     @Flag(help: "Store the good records of an input that has bad ones.")
     var skipBad = false
 
-    @Option(help: "Price table used for records without cost_cents (default: data/pricing.json when present).")
+    @Option(help: "Price table for records without cost_cents (default: the one shipped with tally; see tally pricing).")
     var pricing: String?
 
     @Argument(help: "The file to import, or - for standard input.")
@@ -114,7 +115,7 @@ final class ParsingThread: @unchecked Sendable {
 
     private let fd: Int32, format: InputFormat, pricing: PriceTable?, path: String
 
-    init(fd: Int32, format: InputFormat, pricing: PriceTable?, total: Int?, path: String) {
+    init(fd: Int32, format: InputFormat, pricing: PriceTable, total: Int?, path: String) {
         self.fd = fd
         self.format = format
         self.pricing = pricing
@@ -172,11 +173,10 @@ final class ParsingThread: @unchecked Sendable {
     var bytesRead: Int { lock.withLock { read } }
 }
 
-/// Loads a price table: the given path, else `data/pricing.json` when it exists, else none.
-func loadPricing(_ path: String?) throws -> PriceTable? {
+/// Loads a price table: the given file, else the one shipped with tally (see `BundledPricing`).
+func loadPricing(_ path: String?) throws -> PriceTable {
     if let path { return try PriceTable.load(path: path) }
-    let fallback = "data/pricing.json"
-    return FileIO.exists(fallback) ? try PriceTable.load(path: fallback) : nil
+    return try BundledPricing.load()
 }
 
 /// A one-line progress display on a terminal: rows, MB/s and, when the size is known, ETA.

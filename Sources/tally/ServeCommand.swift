@@ -27,7 +27,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(name: .customLong("no-rollups"), help: "Answer every query by scanning rows (for comparisons and checks).")
     var noRollups = false
 
-    @Option(help: "Price table for records without cost_cents (default: data/pricing.json when present).")
+    @Option(help: "Price table for records without cost_cents (default: the one shipped with tally; see tally pricing).")
     var pricing: String?
 
     @Option(help: "Largest accepted request body in bytes, also after gzip decompression.")

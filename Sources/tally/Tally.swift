@@ -12,7 +12,7 @@ struct Tally: AsyncParsableCommand {
         version: "tally \(version)",
         subcommands: [
             ImportCommand.self, GenerateCommand.self, StatsCommand.self, VerifyCommand.self,
-            CompactCommand.self, RepairCommand.self, QueryCommand.self, ExportCommand.self, ServeCommand.self, KeysCommand.self, AnomaliesCommand.self, CrashWriterCommand.self,
+            CompactCommand.self, RepairCommand.self, QueryCommand.self, ExportCommand.self, ServeCommand.self, KeysCommand.self, AnomaliesCommand.self, PricingCommand.self, CrashWriterCommand.self,
         ]
     )
 
