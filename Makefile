@@ -6,16 +6,25 @@ DEMO_DAYS ?= 30
 SUDO     := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 BIN      := .build/release/tally
 
-.PHONY: deps build release test run bench bench-peers load clean
+.PHONY: deps test-deps build release test run bench bench-peers load clean
 
-# Installs what a fresh Debian machine lacks: liblz4 and SQLite headers, pkg-config, and for the browser tests
-# python3, chromium and chromium-driver (apt-get only when absent).
+# Installs what building and running need on a fresh Debian machine: liblz4 and SQLite headers, pkg-config
+# (apt-get only when absent).
 deps:
 	@missing=""; \
 	command -v pkg-config >/dev/null 2>&1 || missing="$$missing pkg-config"; \
 	pkg-config --exists liblz4 2>/dev/null || missing="$$missing liblz4-dev"; \
 	pkg-config --exists sqlite3 2>/dev/null || missing="$$missing libsqlite3-dev"; \
+	if [ -n "$$missing" ]; then \
+		echo "==> installing$$missing"; \
+		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+# What only the tests need: python3, curl, and chromium with its driver for the console checks.
+test-deps: deps
+	@missing=""; \
 	command -v python3 >/dev/null 2>&1 || missing="$$missing python3"; \
+	command -v curl >/dev/null 2>&1 || missing="$$missing curl"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v chromedriver >/dev/null 2>&1 || missing="$$missing chromium-driver"; \
 	if [ -n "$$missing" ]; then \
@@ -29,11 +38,13 @@ build: deps
 release: deps
 	$(SWIFT) build -c release --product tally
 
-# Unit and integration tests, then the web console in headless Chromium (screenshots in .build/browser-screenshots).
-test: deps
+# Unit and integration tests, the web console in headless Chromium (screenshots in .build/browser-screenshots),
+# then every ```sh block of README.md as written against a server set up as `make run` sets it up.
+test: test-deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	./Tests/Browser/run.sh .build/debug/tally .build/browser-screenshots
+	python3 Tests/README/readme_test.py .build/debug/tally README.md
 
 # Builds release, loads demo data (the DEMO_DAYS days up to today, UTC) and creates demo keys on first start
 # (kept in $(DATA)/demo-keys.txt), prints the keys and curl lines, then serves on $(HOST):$(PORT) until Ctrl-C.

@@ -93,9 +93,12 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.bodyTimeoutSeconds = bodyTimeout
         let server = APIServer(analytics: analytics, configuration: configuration)
         let host = self.host
+        let announcer = logger
         do {
             try await server.serve(logger: logger) { bound in
-                print("tally serving http://\(host):\(bound)/api/v1/analytics/ (Ctrl-C to stop)")
+                // Logged (standard error, flushed per line) rather than printed: stdout is block-buffered when it is
+                // not a terminal, and this line must reach a log as it happens.
+                announcer.notice("serving http://\(host):\(bound)/api/v1/analytics/ (console: http://\(host):\(bound)/console; Ctrl-C to stop)")
             }
         } catch {
             try? analytics.close()

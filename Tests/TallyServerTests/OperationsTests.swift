@@ -172,7 +172,18 @@ struct OperationsTests {
             try expectProblem(try await client.execute(uri: "/api/v1/analytics/no-such-route", method: .get, headers: auth(f.adminKey)),
                               .notFound, "not-found")
             try expectProblem(try await client.execute(uri: usagePath, method: .delete, headers: auth(f.adminKey)), .notFound, "not-found")
-            try expectProblem(try await client.execute(uri: "/", method: .get), .notFound, "not-found")
+            try expectProblem(try await client.execute(uri: "/no-such-page", method: .get), .notFound, "not-found")
+            try expectProblem(try await client.execute(uri: "/", method: .post), .notFound, "not-found")
+        }
+    }
+
+    @Test("the server's address opened in a browser leads to the console")
+    func rootLeadsToTheConsole() async throws {
+        let f = try ServerFixture()
+        try await f.withRouter { client in
+            let root = try await client.execute(uri: "/", method: .get)
+            #expect(root.status == .found)
+            #expect(root.headers[.location] == "/console")
         }
     }
 }
