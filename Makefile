@@ -20,10 +20,12 @@ deps:
 		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
-# What only the tests need: python3, curl, and chromium with its driver for the console checks.
+# What only the tests need: python3 with pip, curl, chromium with its driver for the console checks, and the PyPI
+# packages the test scripts drive (Tests/requirements.txt: the real client libraries and parsers).
 test-deps: deps
 	@missing=""; \
 	command -v python3 >/dev/null 2>&1 || missing="$$missing python3"; \
+	python3 -m pip --version >/dev/null 2>&1 || missing="$$missing python3-pip"; \
 	command -v curl >/dev/null 2>&1 || missing="$$missing curl"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v chromedriver >/dev/null 2>&1 || missing="$$missing chromium-driver"; \
@@ -31,6 +33,8 @@ test-deps: deps
 		echo "==> installing$$missing"; \
 		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
+	python3 -m pip install -q -r Tests/requirements.txt 2>/dev/null \
+		|| python3 -m pip install -q --break-system-packages -r Tests/requirements.txt
 
 build: deps
 	$(SWIFT) build
@@ -42,7 +46,7 @@ release: deps
 # then every ```sh block of README.md as written against a server set up as `make run` sets it up.
 test: test-deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	TALLY_REQUIRE_TOOLS=1 $(SWIFT) test --skip-build
 	./Tests/Browser/run.sh .build/debug/tally .build/browser-screenshots
 	python3 Tests/README/readme_test.py .build/debug/tally README.md
 

@@ -51,6 +51,10 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("body-timeout"), help: "Seconds a client has to send a whole request body (408 after).")
     var bodyTimeout: Double = 60
 
+    @Option(name: .customLong("metrics-top-tenants"),
+            help: "Tenants named in the spend metrics of /metrics (the rest are summed as tenant \"other\"); 0 leaves spend out.")
+    var metricsTopTenants = 20
+
     @Flag(name: .customLong("allow-private-webhooks"),
           help: "Let incident webhooks reach loopback, private, link-local and other non-public addresses (refused by default: a writer key chooses the URL).")
     var allowPrivateWebhooks = false
@@ -66,6 +70,7 @@ struct ServeCommand: AsyncParsableCommand {
         guard exportTTLHours >= 1 else { throw ValidationError("--export-ttl-hours must be at least 1") }
         guard (1...3_600).contains(idleTimeout) else { throw ValidationError("--idle-timeout must be 1 to 3600 seconds") }
         guard bodyTimeout >= 1 && bodyTimeout <= 3_600 else { throw ValidationError("--body-timeout must be 1 to 3600 seconds") }
+        guard (0...1_000).contains(metricsTopTenants) else { throw ValidationError("--metrics-top-tenants must be 0 to 1000") }
         guard (1...86_400).contains(reservationTTL) else { throw ValidationError("--reservation-ttl must be 1 to 86400 seconds") }
     }
 
@@ -91,7 +96,8 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.detectIntervalSeconds = detectInterval
         configuration.idleTimeoutSeconds = idleTimeout
         configuration.bodyTimeoutSeconds = bodyTimeout
-        let server = APIServer(analytics: analytics, configuration: configuration)
+        TallyMetricsSystem.bootstrap()
+        let server = APIServer(analytics: analytics, configuration: configuration, metrics: ServerMetrics(spendTopTenants: metricsTopTenants))
         let host = self.host
         let announcer = logger
         do {
