@@ -144,6 +144,7 @@ let package = Package(
                 "TallyStore",
                 "TallyQuery",
                 "TallyAnalytics",
+                "TallyClickHouse",
                 "TallyPostgres",
                 "TallyServer",
                 "TallySynthetic",

@@ -54,7 +54,7 @@ struct AnomaliesCommand: AsyncParsableCommand {
             if !reportMissing(s.missingParts, allowPartial: allowPartial, what: "detection") { throw ExitCode(1) }
             var options = AnalyticsOptions()
             if let cents = minimumDailyCents { options.anomalyThresholds.minimumDailyNanos = cents * Money.nanosPerCent }
-            let analytics = Analytics(store: s, catalog: try SQLiteCatalog(directory: store.data), options: options, clock: { nowMillis })
+            let analytics = Analytics(store: s, catalog: try SQLiteCatalog(directory: try store.directory()), options: options, clock: { nowMillis })
             let started = TimeSource.systemMonotonicSeconds()
             let report = try await analytics.detectAllTenants()
             let seconds = TimeSource.systemMonotonicSeconds() - started

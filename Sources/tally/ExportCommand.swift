@@ -80,7 +80,7 @@ struct ExportCommand: AsyncParsableCommand {
         let spec = try spec(now: TimeSource.systemWallMillis())
         let s = try store.open()
         defer { try? s.close() }
-        let analytics = Analytics(store: s, catalog: try SQLiteCatalog(directory: store.data))
+        let analytics = Analytics(store: s, catalog: try SQLiteCatalog(directory: try store.directory()))
         if !reportMissing(try await analytics.exportMissing(spec, tenant: tenant), allowPartial: allowPartial, what: "export") { throw ExitCode(1) }
         let bound = spec.kind == .records ? s.snapshot().rowBound(tenant: tenant, from: spec.from, to: spec.to) : 0
         var bar = ExportProgress(total: bound)

@@ -1,11 +1,12 @@
 import ArgumentParser
 import TallyAnalytics
+import TallyClickHouse
 import TallyQuery
 import TallyStore
 import TallyText
 
 /// `tally query`: usage series, cost breakdowns and daily baselines, as a table, JSON or CSV.
-struct QueryCommand: ParsableCommand {
+struct QueryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "query",
         abstract: "Usage series, cost breakdowns and daily baselines from the store.",
@@ -31,6 +32,8 @@ struct QueryCommand: ParsableCommand {
     }
 
     @OptionGroup var store: ReadStoreOptionGroup
+
+    @OptionGroup var recordOptions: RecordOptions
 
     @Argument(help: "usage, cost or baseline.")
     var kind: Kind
@@ -105,16 +108,21 @@ struct QueryCommand: ParsableCommand {
         if trailingDays != nil && kind != .baseline { throw ValidationError("--trailing-days applies to baseline only") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         guard repeats >= 0 else { throw ValidationError("--repeat must be at least 0") }
+        try recordOptions.check(data: store.data)
         _ = try makeQuery()
     }
 
-    func run() throws {
+    func run() async throws {
         let query = try makeQuery()
+        if try recordOptions.kind() == .clickhouse {
+            try await runOnClickHouse(query)
+            return
+        }
         let s = try store.open()
         defer { try? s.close() }
         let engine = QueryEngine(threads: threads)
         var snapshot = s.snapshot()
-        try Self.checkTenantsExist(query.tenants, in: snapshot, data: store.data)
+        try Self.checkTenantsExist(query.tenants, in: snapshot, data: try store.directory())
         let started = TimeSource.systemMonotonicSeconds()
         var answer: (result: QueryResult, totals: QueryResult)?
         let totalsQuery = try totalsQuery(query)
@@ -175,6 +183,33 @@ struct QueryCommand: ParsableCommand {
         let list = unknown.map { "'\($0)'" }.joined(separator: ", ")
         throw CommandError("no records of tenant \(list) in \(data) (\(known.count) tenants hold records; "
             + "--tenant '*' reads them all)")
+    }
+
+    /// The same query answered by the ClickHouse cluster (one SQL statement each for the rows and the totals).
+    func runOnClickHouse(_ query: Query) async throws {
+        let pool = BlockingPool()
+        let records = try recordOptions.openClickHouse(pool: pool)
+        defer { try? records.close() }
+        let reader = try await records.reader()
+        var named: [String] = []
+        switch query.tenants {
+        case let .one(t): named = [t]
+        case let .some(list): named = list
+        case .all: break
+        }
+        for tenant in named where try await reader.newestRecord(of: .one(tenant)) == nil {
+            throw CommandError("no records of tenant '\(tenant)' in the ClickHouse cluster")
+        }
+        let started = TimeSource.systemMonotonicSeconds()
+        let result = try await reader.aggregate(query)
+        let totals = try await reader.aggregate(try totalsQuery(query))
+        let report = QueryReport(kind: kind, query: query, result: result, totals: totals,
+                                 elapsedSeconds: TimeSource.systemMonotonicSeconds() - started, exact: exact)
+        switch format {
+        case .table: print(report.table(), terminator: "")
+        case .json: print(report.json())
+        case .csv: print(report.csv(), terminator: "")
+        }
     }
 
     // MARK: Building the query

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Logging
 import TallyAnalytics
+import TallyClickHouse
 import TallyServer
 import TallyStore
 
@@ -11,12 +12,16 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: """
             Keys come from `tally keys create`. SIGTERM or SIGINT stops the server gracefully: it stops accepting \
             connections, finishes the requests in flight, stops the background jobs (detection, webhook deliveries, \
-            export sweeps, reservation purges), then closes the store (sealing its head).
+            export sweeps, reservation purges), then closes the store (sealing its head). With --records clickhouse and \
+            --catalog postgres, several serve nodes share one ClickHouse cluster and one PostgreSQL database (create the \
+            ClickHouse schema first with tally clickhouse init); --data then holds only export files and local state.
             """)
 
     @OptionGroup var store: StoreOptionGroup
 
     @OptionGroup var catalogOptions: CatalogOptions
+
+    @OptionGroup var recordOptions: RecordOptions
 
     @Option(help: "Address to bind.")
     var host = "127.0.0.1"
@@ -61,6 +66,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     func validate() throws {
         try catalogOptions.check(data: store.data)
+        try recordOptions.check(data: store.data)
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024") }
         guard maxBuckets >= 1 else { throw ValidationError("--max-buckets must be at least 1") }
@@ -79,8 +85,6 @@ struct ServeCommand: AsyncParsableCommand {
         var logger = Logger(label: "tally")
         logger.logLevel = .info
 
-        let s = try store.open()
-        for line in s.openReport { logger.notice("store opened", metadata: ["note": "\(line)"]) }
         var options = AnalyticsOptions()
         options.useRollups = !noRollups
         options.pricing = try loadPricing(pricing)
@@ -88,7 +92,19 @@ struct ServeCommand: AsyncParsableCommand {
         options.reservationTTLMillis = Int64(reservationTTL) * 1000
         options.exportTTLMillis = Int64(exportTTLHours) * 3_600_000
         options.allowPrivateWebhooks = allowPrivateWebhooks
-        let analytics = Analytics(store: s, catalog: try catalogOptions.open(data: store.data), options: options)
+        let catalog = try catalogOptions.open(data: store.data)
+        let analytics: Analytics
+        switch try recordOptions.kind() {
+        case .embedded:
+            let s = try store.open()
+            for line in s.openReport { logger.notice("store opened", metadata: ["note": "\(line)"]) }
+            analytics = Analytics(store: s, catalog: catalog, options: options)
+        case .clickhouse:
+            analytics = try recordOptions.analytics(data: store.data, catalog: catalog, options: options, readOnly: false)
+            let health = await analytics.records.health()
+            let url = try recordOptions.clickHouseConfiguration().url
+            logger.notice("records in ClickHouse", metadata: ["url": "\(url)", "health": "\(health.status)"])
+        }
         var configuration = ServerConfiguration()
         configuration.host = host
         configuration.port = port

@@ -12,7 +12,7 @@ struct Tally: AsyncParsableCommand {
         version: "tally \(version)",
         subcommands: [
             ImportCommand.self, GenerateCommand.self, StatsCommand.self, VerifyCommand.self,
-            CompactCommand.self, RepairCommand.self, QueryCommand.self, ExportCommand.self, ServeCommand.self, KeysCommand.self, AnomaliesCommand.self, PricingCommand.self, CrashWriterCommand.self,
+            CompactCommand.self, RepairCommand.self, QueryCommand.self, ExportCommand.self, ServeCommand.self, KeysCommand.self, AnomaliesCommand.self, PricingCommand.self, ClickHouseCommand.self, MigrateCommand.self, CrashWriterCommand.self,
         ]
     )
 
@@ -77,17 +77,25 @@ func requireStore(at path: String) throws {
 }
 
 /// The data directory of commands that only read a store: it opens read-only (no lock: works beside a running
-/// server, changes nothing), so it has no --durability.
+/// server, changes nothing), so it has no --durability. Optional on the command line because `--records clickhouse`
+/// reads no directory; every embedded use asks for it through `directory()`.
 struct ReadStoreOptionGroup: ParsableArguments {
     @Option(name: .long, help: "The data directory of the store.")
-    var data: String
+    var data: String?
+
+    /// The data directory; throws when it was not given.
+    func directory() throws -> String {
+        guard let data else { throw ValidationError("pass --data DIR, the data directory of the store") }
+        return data
+    }
 
     func open() throws -> Store {
-        try requireStore(at: data)
+        let path = try directory()
+        try requireStore(at: path)
         var options = StoreOptions()
         options.readOnly = true
         options.background = false
-        return try Store(path: data, options: options)
+        return try Store(path: path, options: options)
     }
 }
 

@@ -23,11 +23,11 @@ struct VerifyCommand: ParsableCommand {
         for m in missing { printError("missing: \(m)") }
         let losses = s.condition().walLosses
         for loss in losses { printError("lost: \(loss)") }
-        let catalogProblems = SQLiteCatalog.integrityProblems(directory: store.data)
+        let catalogProblems = SQLiteCatalog.integrityProblems(directory: try store.directory())
         for p in catalogProblems { printError("catalog.sqlite: \(p)") }
         let st = s.stats()
         if !damaged.isEmpty {
-            printError("\(damaged.count) damaged part(s) in \(store.data); verify changed nothing: the next read-write open "
+            printError("\(damaged.count) damaged part(s) in \(try store.directory()); verify changed nothing: the next read-write open "
                 + "(tally serve, import, compact) moves them to quarantine/")
         }
         if !missing.isEmpty {
