@@ -237,6 +237,7 @@ async function load(options = {}) {
     renderExportScope();
     if (state.role === 'writer') { await loadWriterView(); return; }
     $('writer-note').hidden = true;
+    $('controls').hidden = false;
     $('dashboards').hidden = false;
     $('tools').hidden = false;
     const w = windows();
@@ -257,6 +258,7 @@ async function load(options = {}) {
 
 async function loadWriterView() {
   $('writer-note').hidden = false;
+  $('controls').hidden = true;
   $('dashboards').hidden = true;
   $('tools').hidden = true;
   await loadWebhook();
@@ -329,7 +331,7 @@ function renderChart() {
     const v = max * k / 4;
     root.append(svg('line', { x1: L, x2: W - R, y1: y(v), y2: y(v), stroke: '#eef0f4' }));
     const label = svg('text', { x: L - 6, y: y(v) + 4, 'font-size': FONT, 'text-anchor': 'end', fill: '#5b6577', class: 'axis' });
-    label.textContent = dollars(v, v < 100 ? 2 : 0);
+    label.textContent = dollars(v, Math.abs(v / 100 - Math.round(v / 100)) < 1e-9 ? 0 : 2); // $0, $2.50, $5, $7.50
     root.append(label);
   }
   const slots = Math.max(2, Math.floor((W - L - R) / (narrow ? 56 : 70)));
@@ -495,12 +497,17 @@ function openBudgetForm(b) {
   $('budget-warn').value = b ? Math.round(b.warn_ratio * 100) : 80;
   $('budget-enforce').checked = b ? b.enforce : false;
   for (const id of ['budget-level', 'budget-entity', 'budget-period']) $(id).disabled = !!b; // the API changes limit, warn and enforce only
-  $('budget-entity-label').hidden = $('budget-level').value === 'tenant';
+  showBudgetEntity();
   state.forecastSpend = null;
   updateForecast();
   $('budget-limit').focus();
 }
 function editBudget(b) { openBudgetForm(b); }
+function showBudgetEntity() {
+  const level = $('budget-level').value;
+  $('budget-entity-label').hidden = level === 'tenant';
+  $('budget-entity-label').firstChild.textContent = level === 'user' ? 'User id ' : 'Feature tag ';
+}
 
 // The forecast before saving. There is no dry-run API: the console asks the cost summary for the target's spend so far
 // in its current UTC period and projects it as the budgets API does (burn rate = spent / hours elapsed; projected =
@@ -869,8 +876,8 @@ function reportSummary(r, pageURL) {
   const name = (m) => new Date(m + '-01T00:00:00Z').toLocaleDateString(undefined, { timeZone: 'UTC', month: 'long', year: 'numeric' });
   const previousMonth = r.comparison.previous_month;
   let comparison;
+  const elapsed = r.daily.filter((d) => Date.parse(d.start) < Date.now()).length;
   if (r.in_progress) {
-    const elapsed = r.daily.filter((d) => Date.parse(d.start) < Date.now()).length;
     const soFar = r.daily.slice(0, elapsed).reduce((s, d) => s + Number(d.cost_cents), 0);
     const before = r.previous_daily.slice(0, elapsed).reduce((s, d) => s + Number(d.cost_cents), 0);
     const change = before > 0 ? ` (${pct((soFar - before) / before * 100)})` : '';
@@ -884,6 +891,7 @@ function reportSummary(r, pageURL) {
   return [
     el('h3', {}, name(r.month) + ' ', el('span', { class: r.in_progress ? 'badge progress' : 'badge final', text: r.in_progress ? 'in progress' : 'final' })),
     el('p', { class: 'report-totals' }, el('strong', { class: 'report-cost', text: dollars(r.totals.cost_cents) }),
+      (r.in_progress ? ` so far (${elapsed} of ${r.daily.length} days)` : '') +
       ` · ${count(r.totals.records)} requests · ${r.anomalies.length} anomalies, ${r.incidents.length} incidents`),
     el('p', { class: 'muted report-comparison', text: 'Compared: ' + comparison }),
     el('a', { href: pageURL, target: '_blank', rel: 'noopener', class: 'report-page', text: 'Open the printable report' }),
@@ -909,7 +917,7 @@ function bindForms() {
   $('budget-new').addEventListener('click', () => openBudgetForm(null));
   $('budget-cancel').addEventListener('click', () => { $('budget-form').hidden = true; });
   $('budget-form').addEventListener('submit', saveBudget);
-  $('budget-level').addEventListener('change', () => { $('budget-entity-label').hidden = $('budget-level').value === 'tenant'; updateForecast(); });
+  $('budget-level').addEventListener('change', () => { showBudgetEntity(); updateForecast(); });
   for (const id of ['budget-entity', 'budget-period']) $(id).addEventListener('change', updateForecast);
   for (const id of ['budget-limit', 'budget-warn']) $(id).addEventListener('input', updateForecast);
   $('tag-form').addEventListener('submit', saveTag);
