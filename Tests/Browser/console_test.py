@@ -176,6 +176,7 @@ def login(browser, url, key, tenant=""):
 def act(browser, what, action, timeout=30):
     """Runs a browser action that changes something and waits until the console reloaded its view."""
     before = loads(browser)
+    browser.js("document.getElementById('error').hidden = true")
     action()
     wait_for(lambda: loads(browser) > before or browser.js("return !document.getElementById('error').hidden"), what, timeout)
     error = browser.js("return document.getElementById('error').hidden ? '' : document.getElementById('error').textContent")
@@ -203,6 +204,11 @@ def readable_checks(browser, label):
     check(not raw, f"{label}: no raw ISO time is shown ({raw[:3]})")
     titles = browser.js("return Array.from(document.querySelectorAll('#app time')).filter(t => t.offsetParent !== null).map(t => t.title)")
     check(len(titles) > 0 and all("UTC" in t for t in titles), f"{label}: the {len(titles)} times shown carry their UTC form on hover")
+    local = browser.js("""const t = document.querySelector('#incident-table time'); if (!t) return null;
+      return [new Date().getTimezoneOffset(), t.textContent, new Date(t.getAttribute('datetime')).toLocaleString(undefined,
+        {year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', timeZone: 'Asia/Kolkata'})]""")
+    check(local is not None and local[0] == -330 and local[1] == local[2],
+          f"{label}: times are shown in the browser's time zone ({local})")
     browser.size(390, 844)
     time.sleep(0.4)
     overflow = browser.js("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
@@ -278,6 +284,20 @@ def reader_flows(browser, out, console, api, tenant, key):
           f"the anomalies are grouped per incident with the tenant finding first ({len(groups)} groups on the page)")
     days = browser.js("return Array.from(document.querySelectorAll('#anomaly-table tr.finding td:first-child time')).map(t => t.title)")
     check(len(days) > 0 and all("UTC day" in d for d in days), "each anomaly shows its days")
+    # Paged: over 60 days there are more groups than a page holds; the pages together list every anomaly once.
+    act(browser, "60 days", lambda: browser.js("""document.getElementById('from').value = '2025-04-02'; document.getElementById('end').value = '2025-05-31';
+      document.getElementById('end').dispatchEvent(new Event('change'))"""))
+    status, listed = http("GET", api + "/statistics/anomalies?from=2025-04-02&to=2025-06-01&limit=1000", headers=auth)
+    seen = []
+    for page in range(10):
+        seen += browser.js("return Array.from(document.querySelectorAll('#anomaly-table tr.finding')).map(r => r.id.slice(8))")
+        if browser.js("const b = document.querySelector('#anomalies .pager .next'); return !b || b.disabled"):
+            break
+        browser.click("#anomalies .pager .next")
+    check(page > 0 and sorted(seen) == sorted(a["id"] for a in listed["anomalies"]),
+          f"the anomalies are paged: {page + 1} pages list the API's {len(listed['anomalies'])} anomalies once each")
+    act(browser, "the default window", lambda: browser.js("""document.getElementById('from').value = '2025-05-02'; document.getElementById('end').value = '2025-05-31';
+      document.getElementById('end').dispatchEvent(new Event('change'))"""))
 
     # The month picker: a past month is final and matches the API; the current month is labelled in progress.
     for month, final in (("2025-05", True), (time.strftime("%Y-%m", time.gmtime()), False)):
@@ -477,7 +497,9 @@ def main():
         check(status in (200, 201, 202), f"records of the last hours are stored ({status})")
 
         driver_port = free_port()
-        driver = subprocess.Popen(["chromedriver", f"--port={driver_port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # The browser runs in a time zone other than UTC (India, +05:30), so local times differ from the API's UTC ones.
+        driver = subprocess.Popen(["chromedriver", f"--port={driver_port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                  env=dict(os.environ, TZ="Asia/Kolkata"))
         processes.append(driver)
         wait_for(lambda: http("GET", f"http://127.0.0.1:{driver_port}/status")[1]["value"]["ready"], "chromedriver")
         browser = Browser(driver_port)

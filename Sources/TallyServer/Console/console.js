@@ -16,7 +16,7 @@ const BREAKDOWNS = [
 ];
 const FILTERABLE = { feature_tag: 'feature', user_id: 'user', model: 'model' };
 const LIST_LIMIT = 100;
-const ANOMALY_GROUPS_PER_PAGE = 8;
+const ANOMALY_GROUPS_PER_PAGE = 5;
 const $ = (id) => document.getElementById(id);
 const state = { loads: 0, sorts: {}, groups: {}, filters: {}, role: null, anomalyPage: 0, anomalyGroups: [], budgets: [], tenants: [] };
 
@@ -131,6 +131,8 @@ function notify(message) {
 }
 // Runs a change against the API: success or the API's problem detail, then the view refreshes.
 async function act(what, request) {
+  $('error').hidden = true;
+  $('notice').hidden = true;
   try {
     await request();
     notify(what);
