@@ -437,6 +437,13 @@ def admin_all_flows(browser, out, console, api, admin):
     check(rows == [[g["key"]["tenant_id"], g["cost_cents"]] for g in report["groups"]] and len(rows) == 3, f"the cost-by-tenant table is the API's {len(rows)} tenants")
     headers = browser.js("return Array.from(document.querySelectorAll('#incident-table th, #anomaly-table thead th')).map(t => t.textContent)")
     check(headers.count("Tenant") == 2, "the incident and anomaly tables have a tenant column")
+    last = rows[-1][0]
+    act(browser, "picking a tenant", lambda: browser.click("#tenant-table tbody tr:last-child"))
+    status, tags = http("GET", api + f"/feature-tags?tenant_id={last}&from=2025-05-02&to=2025-06-01", headers=auth)
+    shown = browser.js("return Array.from(document.querySelectorAll('#tag-table tbody tr')).map(r => r.dataset.tag)")
+    expected = [t["tag"] for t in tags["tags"]] + [t["tag"] for t in tags["unregistered"]]
+    check(browser.js("return document.getElementById('act-tenant').value") == last and shown == expected and len(shown) > 0,
+          f"clicking a tenant row picks it for configuration: its {len(shown)} feature tags are shown")
     readable_checks(browser, "admin, all tenants")
     shots(browser, out, "admin-all-tenants")
 

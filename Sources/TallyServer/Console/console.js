@@ -442,7 +442,8 @@ async function loadTenants(base) {
   $('tenants-panel').hidden = false;
   const report = await getJSON('/statistics/cost' + query(Object.assign({ group_by: 'tenant', limit: LIST_LIMIT }, base, filterParams())));
   state.tenants = report.groups.map((g) => g.key.tenant_id);
-  const rows = report.groups.map((g) => el('tr', { 'data-key': g.key.tenant_id, 'data-cost-cents': g.cost_cents },
+  const rows = report.groups.map((g) => el('tr', { 'data-key': g.key.tenant_id, 'data-cost-cents': g.cost_cents, class: 'pick',
+    title: 'Configure this tenant (budgets, feature tags, webhook)', onclick: () => { $('act-tenant').value = g.key.tenant_id; load(); } },
     el('td', { class: 'key' }, el('span', { text: g.key.tenant_id })), el('td', { class: 'n', text: count(g.records) }),
     el('td', { class: 'n total_tokens', text: count(g.total_tokens) }), el('td', { class: 'n cost', text: dollars(g.cost_cents) }),
     el('td', { class: 'n', text: pct(g.share_pct) })));
