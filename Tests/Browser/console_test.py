@@ -4,16 +4,27 @@ HTTP API with the standard library only.
 
 Usage: console_test.py TALLY_BINARY OUTPUT_DIR
 
-Builds a data directory with generated records (3 tenants, 60 days ending 2025-06-01), creates keys and a
-budget, starts `tally serve` on a free port and chromedriver, then checks that:
+Builds a data directory with generated records (3 tenants, 60 days ending 2025-06-01, and a few of the last hours),
+creates reader, writer and admin keys and a budget, starts `tally serve` on a free port and chromedriver (the browser
+in the +05:30 time zone), then checks that:
   - the console loads with a key and shows the tenant's data;
   - the usage chart has one point per bucket of the usage API's series (day and hour resolutions);
   - the breakdown tables hold the cost API's groups, in order, with the same costs; sorting by a column works;
   - the export button produces a ready export of the window's records;
   - the monthly report lists the month's anomalies and incidents; its HTML page renders with its charts;
+  - reader: no write controls; no clipped table at 1400 px; at 390 px no sideways scroll, every table fits, the
+    breakdowns show Cost and Share, the chart's labels are >= 10 CSS px; times local with UTC on hover; the date
+    range; "no data before"; a feature row filters everything (chip, cards, tables, anomalies, export), the chip
+    removes it; anomalies grouped per incident and paged; the month picker (final and in-progress months);
+  - admin (one tenant): the budget forecast before saving, create, edit, delete (checked against the API) and a
+    refused change's problem detail; incident acknowledge and resolve; anomaly resolve; feature tag register and
+    edit; webhook set and remove; an export of each kind downloaded, non-empty, the API's bytes;
+  - admin (all tenants): cost by tenant as the API says, tenant columns, a tenant row picks the tenant to configure;
+  - writer: the webhook and a note on what it cannot read;
   - a bad key shows an error and no data;
   - the browser logged no JavaScript error.
-Screenshots of the main views go to OUTPUT_DIR.
+Screenshots of the views go to OUTPUT_DIR: NAME-1400.png and NAME-390.png for reader, reader-filtered,
+reader-report, admin-budget-form, admin, admin-all-tenants and writer; plus the older console-*.png and report-*.png.
 """
 import base64
 import json
@@ -271,6 +282,11 @@ def reader_flows(browser, out, console, api, tenant, key):
     entities = set(browser.js("return Array.from(document.querySelectorAll('#anomaly-table tr.finding td.entity')).map(t => t.textContent.replace('↳ ', ''))"))
     check(entities <= {"feature " + feature}, f"the anomalies are the feature's ({sorted(entities)[:3]})")
     shots(browser, out, "reader-filtered")
+    browser.click("#export")
+    wait_for(lambda: browser.js("return document.getElementById('export-status').dataset.exportId"), "the filtered export", timeout=60)
+    status, exported = http("GET", api + "/reporting/exports/" + browser.js("return document.getElementById('export-status').dataset.exportId"), headers=auth)
+    check(status == 200 and exported["request"]["filters"] == {"feature_tag": [feature]} and exported["rows"] == summary["totals"]["records"],
+          f"the export takes the filter: {exported.get('rows')} records of {feature}")
     act(browser, "removing the chip", lambda: browser.click("#chips .chip .x"))
     check(browser.js("return document.querySelectorAll('#chips .chip').length") == 0
           and browser.js("return document.querySelectorAll('#bd-feature_tag tbody tr').length") > 1, "removing the chip clears the filter")
