@@ -775,6 +775,7 @@ async function loadWebhook() {
   if (state.role === 'admin' && !actTenant()) { host.replaceChildren(el('p', { class: 'empty', text: 'Pick a tenant to configure its webhook.' })); return; }
   try {
     const hook = await getJSON('/webhook' + query({}, actTenant()));
+    if (!state.keyTenant && state.role === 'writer') { state.keyTenant = hook.tenant_id; $('who').textContent = `tenant ${hook.tenant_id} · writer key`; }
     host.replaceChildren(el('p', { class: 'webhook-current' }, el('strong', { text: hook.url }),
       el('span', { class: 'muted', text: ` · secret ${hook.secret_set ? 'set' : 'not set'} · signature ${hook.signature} · ` +
         `${hook.deliveries.delivered} delivered, ${hook.deliveries.pending} pending, ${hook.deliveries.failed} failed · updated ` }),
