@@ -8,8 +8,9 @@ BIN      := .build/release/tally
 
 .PHONY: deps build release test run bench bench-peers load clean
 
-# Installs what a fresh Debian machine lacks: liblz4 and SQLite headers, pkg-config, and for the browser tests
-# python3, chromium and chromium-driver (apt-get only when absent).
+# Installs what a fresh Debian machine lacks: liblz4 and SQLite headers, pkg-config, for the browser tests
+# python3, chromium and chromium-driver, and pdftotext (poppler-utils) that the PDF report tests read their PDFs
+# with (apt-get only when absent).
 deps:
 	@missing=""; \
 	command -v pkg-config >/dev/null 2>&1 || missing="$$missing pkg-config"; \
@@ -18,6 +19,7 @@ deps:
 	command -v python3 >/dev/null 2>&1 || missing="$$missing python3"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v chromedriver >/dev/null 2>&1 || missing="$$missing chromium-driver"; \
+	command -v pdftotext >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
 	if [ -n "$$missing" ]; then \
 		echo "==> installing$$missing"; \
 		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
@@ -30,9 +32,10 @@ release: deps
 	$(SWIFT) build -c release --product tally
 
 # Unit and integration tests, then the web console in headless Chromium (screenshots in .build/browser-screenshots).
+# TALLY_REQUIRE_TOOLS=1: tests that need a tool `deps` installs (pdftotext) fail instead of skipping without it.
 test: deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	TALLY_REQUIRE_TOOLS=1 $(SWIFT) test --skip-build
 	./Tests/Browser/run.sh .build/debug/tally .build/browser-screenshots
 
 # Builds release, loads demo data (the DEMO_DAYS days up to today, UTC) and creates demo keys on first start

@@ -88,7 +88,7 @@ struct MonthlyReportTests {
             let change = try Self.cents(d.string("change_cents"))
             #expect(change == (try Self.cents(comparison.string("cost_cents_delta"))))
             #expect(change == (try Self.cents(report.object("totals")?.string("cost_cents"))) - (try Self.cents(comparison.object("previous_totals")?.string("cost_cents"))))
-            let parts = try ["volume_cents", "tokens_per_request_cents", "model_mix_cents", "price_cents"].map { try Self.cents(d.string($0)) }
+            let parts = try ["volume_cents", "tokens_per_request_cents", "io_mix_cents", "model_mix_cents", "price_cents"].map { try Self.cents(d.string($0)) }
             #expect(parts.reduce(0, +) == change)
             #expect(change != 0)
             #expect(parts[0] > 0, "May has more requests than April")
@@ -167,7 +167,7 @@ struct MonthlyReportTests {
                 try expectProblem(try await client.execute(uri: monthlyPath + "?month=" + bad, method: .get, headers: auth(f.readerA)),
                                   .badRequest, "invalid-parameter", parameter: "month")
             }
-            try expectProblem(try await client.execute(uri: monthlyPath + "?format=pdf", method: .get, headers: auth(f.readerA)),
+            try expectProblem(try await client.execute(uri: monthlyPath + "?format=xml", method: .get, headers: auth(f.readerA)),
                               .badRequest, "invalid-parameter", parameter: "format")
             try expectProblem(try await client.execute(uri: monthlyPath, method: .get, headers: auth(f.writerA)), .forbidden, "forbidden")
         }

@@ -267,7 +267,9 @@ function renderIncidents(list) {
   const host = $('incidents');
   if (!list.length) { host.replaceChildren(el('p', { class: 'empty', text: 'No incidents.' })); return; }
   const rows = list.map((i) => el('tr', { id: 'incident-' + i.id },
-    el('td', { class: 'sev-' + i.severity, text: i.severity }), el('td', { text: i.status }), el('td', { text: i.title }),
+    el('td', { class: 'sev-' + i.severity, text: i.severity }),
+    el('td', {}, el('span', { text: i.status }), ...(i.status_note ? [el('br'), el('small', { class: 'status-note', text: i.status_note })] : [])),
+    el('td', { text: i.title }),
     el('td', {}, ...(i.anomalies || []).map((a) => el('a', { href: '#anomaly-' + a.id, text: a.id + ' ' })))));
   host.replaceChildren(el('div', { class: 'scroll' }, el('table', {}, el('thead', {}, el('tr', {}, ...['Severity', 'Status', 'Title', 'Anomalies']
     .map((t) => el('th', { text: t })))), el('tbody', {}, ...rows))));
