@@ -222,7 +222,9 @@ struct PDFLayout {
         for k in 0...4 {
             let v = Int64(top * Double(k) / 4)
             pdf.line([(left, yOf(v)), (right, yOf(v))], width: 0.4, color: .rule)
-            pdf.textRight(MonthlyReportRendering.dollars(v, decimals: 0), right: left - 4, y: yOf(v) - 3, size: 7, color: .grey)
+            // Whole dollars once the gridlines are 10 dollars apart or more; cents below that.
+            let decimals = top / 4 >= 10_000_000_000 ? 0 : 2
+            pdf.textRight(MonthlyReportRendering.dollars(v, decimals: decimals), right: left - 4, y: yOf(v) - 3, size: 7, color: .grey)
         }
         for (i, p) in r.daily.enumerated() {
             let x = left + Double(i) * slot + slot * 0.15
