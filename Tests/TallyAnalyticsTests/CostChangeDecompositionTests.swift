@@ -181,5 +181,22 @@ struct CostChangeDecompositionTests {
         let after = [Usage(model: "old", requests: 5, input: 2_500, output: 2_500), Usage(model: "new", requests: 5, input: 2_500, output: 2_500)]
         Self.only("model_mix", Self.decompose(before, after, prices: prices), "a new model")
     }
+
+    @Test("prices fitted to a model's daily totals: exact when costs are per token and the split varies; none when it cannot tell")
+    func fittedWeights() {
+        let days = (0..<30).map { d -> (inputTokens: Int64, outputTokens: Int64, costNanos: Int64) in
+            let input = Int64(1_000 + 37 * d), output = Int64(100 + 11 * ((d * 7) % 13))
+            return (input, output, input * 2_500 + output * 10_000)
+        }
+        #expect(W.fitted(days: days) == W(input: 2_500_000_000, output: 10_000_000_000))
+        // The same split every day: input and output prices cannot be told apart.
+        var sameSplit: [(inputTokens: Int64, outputTokens: Int64, costNanos: Int64)] = []
+        for k in Int64(1)...30 { sameSplit.append((1_000 * k, 100 * k, 3_500_000 * k)) }
+        #expect(W.fitted(days: sameSplit) == nil)
+        // Costs that are not per token (a flat fee per day) are not explained to 1 %.
+        let flat = days.map { d -> (inputTokens: Int64, outputTokens: Int64, costNanos: Int64) in (d.inputTokens, d.outputTokens, d.costNanos + 9_000_000) }
+        #expect(W.fitted(days: flat) == nil)
+        #expect(W.fitted(days: []) == nil)
+    }
 }
 

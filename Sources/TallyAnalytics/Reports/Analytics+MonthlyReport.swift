@@ -52,15 +52,30 @@ extension Analytics {
                 modelTotals = (models(before), models(current))
             }
         }
-        let decomposition = CostChangeDecomposition(
-            previous: modelTotals.previous, current: modelTotals.current,
-            weights: tokenWeights(models: modelTotals.previous.map(\.model) + modelTotals.current.map(\.model), before: window.from))
+        var weights = tokenWeights(models: modelTotals.previous.map(\.model) + modelTotals.current.map(\.model), before: window.from)
+        let unpriced = Set(modelTotals.previous.filter { $0.tokens > 0 }.map(\.model)).subtracting(weights.keys)
+        if !unpriced.isEmpty {
+            // Models without list prices: their prices fitted to their daily totals, last month's first.
+            let days = try await run.run(try Self.query(tenants: tenants, from: previous.from, to: window.to, bucket: .day,
+                                                        groupBy: [.dimension(.model)], useRollups: options.useRollups))
+            for model in unpriced {
+                var before: [(inputTokens: Int64, outputTokens: Int64, costNanos: Int64)] = [], after = before
+                for r in 0..<days.rowCount where days.keyColumns[0][r] == model {
+                    let day = (days.inputTokens[r], days.outputTokens[r], days.cost[r])
+                    if days.bucketStarts[r] < window.from { before.append(day) } else { after.append(day) }
+                }
+                weights[model] = CostChangeDecomposition.TokenWeights.fitted(days: before)
+                    ?? CostChangeDecomposition.TokenWeights.fitted(days: after)
+            }
+        }
+        let decomposition = CostChangeDecomposition(previous: modelTotals.previous, current: modelTotals.current, weights: weights)
         let inProgress = now >= window.from && now < window.to
         var reportBudgets: [ReportBudget] = []
         for b in budgets { reportBudgets.append(try await reportBudget(&run, b, month: month, now: now, inProgress: inProgress)) }
         let aggregation = "the month's totals, daily series and breakdowns by feature_tag, model, user_id and project_id "
             + "(first \(MonthlyReport.rowsPerBreakdown) by cost); the previous calendar month for comparison; "
-            + "the cost change split by sequential substitution (input and output tokens weighed by list prices); rollups \(options.useRollups ? "on" : "off")"
+            + "the cost change split by sequential substitution (input and output tokens weighed by list prices, else by prices "
+            + "fitted to each model's daily totals); rollups \(options.useRollups ? "on" : "off")"
         return MonthlyReport(
             tenant: tenant, month: month, totals: totals, previousTotals: previousTotals, breakdowns: breakdowns, daily: daily,
             previousDaily: previousDaily, decomposition: decomposition, budgets: reportBudgets, events: events,
@@ -69,7 +84,8 @@ extension Analytics {
 
     /// The weights of each model's input and output tokens for the cost change: its list prices in the price table in
     /// force just before `before` (the previous period's prices, as sequential substitution holds them), else its first
-    /// prices. Models the table does not price (or a server without a table) get none: see `CostChangeDecomposition`.
+    /// prices. Models the table does not price (or a server without a table) get none here; `monthlyReport` fits
+    /// theirs to their daily totals (`TokenWeights.fitted`).
     func tokenWeights(models: [String], before: Int64) -> [String: CostChangeDecomposition.TokenWeights] {
         guard let table = options.pricing else { return [:] }
         var out: [String: CostChangeDecomposition.TokenWeights] = [:]

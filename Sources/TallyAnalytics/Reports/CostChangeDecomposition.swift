@@ -71,6 +71,32 @@ public struct CostChangeDecomposition: Sendable, Equatable {
         /// Every token the same: with these, the input/output mix effect is 0 and a shift in the split shows as price.
         public static let equal = TokenWeights(input: 1, output: 1)
 
+        /// A model's input and output prices fitted to its daily totals (least squares of `cost = a x input + b x
+        /// output`, no intercept), as nano-dollars per million tokens: for a model without list prices, whose records
+        /// carry their own cost. nil when the days do not tell the two prices apart (the split hardly varied: the
+        /// correlation of input and output tokens over the days is above 0.999), when a price comes out negative, or
+        /// when the fit explains the costs worse than to 1 % (prices changed within the days, or cost is not per token).
+        public static func fitted(days: [(inputTokens: Int64, outputTokens: Int64, costNanos: Int64)]) -> TokenWeights? {
+            var (ii, io, oo, ic, oc, cc) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+            for d in days {
+                let (i, o, c) = (Double(d.inputTokens), Double(d.outputTokens), Double(d.costNanos))
+                ii += i * i
+                io += i * o
+                oo += o * o
+                ic += i * c
+                oc += o * c
+                cc += c * c
+            }
+            let det = ii * oo - io * io
+            guard ii > 0, oo > 0, cc > 0, det > 0.002 * ii * oo else { return nil }
+            let a = (ic * oo - oc * io) / det, b = (oc * ii - ic * io) / det
+            guard a >= 0, b >= 0, a + b > 0 else { return nil }
+            let residual = cc - 2 * (a * ic + b * oc) + a * a * ii + 2 * a * b * io + b * b * oo
+            guard residual <= 1e-4 * cc else { return nil }
+            let weights = TokenWeights(input: Int64((a * 1_000_000).rounded()), output: Int64((b * 1_000_000).rounded()))
+            return weights.input > 0 || weights.output > 0 ? weights : nil
+        }
+
         /// The weights reduced by their greatest common divisor (smaller products), or `equal` when unusable.
         var reduced: TokenWeights {
             guard input >= 0, output >= 0, input > 0 || output > 0 else { return .equal }
