@@ -20,7 +20,8 @@ deps:
 		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
-# What only the tests need: python3 with pip, curl, chromium with its driver for the console checks, and the PyPI
+# What only the tests need: python3 with pip, curl, chromium with its driver for the console checks, pdftotext
+# (poppler-utils) that the PDF report tests read their PDFs with, and the PyPI
 # packages the test scripts drive (Tests/requirements.txt: the real client libraries and parsers).
 test-deps: deps
 	@missing=""; \
@@ -29,6 +30,7 @@ test-deps: deps
 	command -v curl >/dev/null 2>&1 || missing="$$missing curl"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v chromedriver >/dev/null 2>&1 || missing="$$missing chromium-driver"; \
+	command -v pdftotext >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
 	if [ -n "$$missing" ]; then \
 		echo "==> installing$$missing"; \
 		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \

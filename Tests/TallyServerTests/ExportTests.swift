@@ -264,7 +264,8 @@ struct ExportTests {
         let f = try ServerFixture()
         try await f.withRouter { client in
             for (members, parameter) in [
-                (["format": "csv"] as [String: Any], "kind"),
+                (["kind": "records"] as [String: Any], "format"),
+                (["kind": "bills", "format": "csv"], "kind"),
                 (["kind": "records", "format": "xml"], "format"),
                 (["kind": "records", "format": "csv", "group_by": ["model"]], "group_by"),
                 (["kind": "cost", "format": "csv", "group_by": ["colour"]], "group_by"),

@@ -749,7 +749,7 @@ function renderIncidents(list) {
   if (!list.length) { host.replaceChildren(el('p', { class: 'empty', text: 'No incidents.' })); return; }
   const rows = list.map((i) => el('tr', { id: 'incident-' + i.id, 'data-status': i.status },
     allTenants() ? el('td', { text: i.tenant_id }) : '',
-    el('td', {}, timeEl(i.opened_at)), el('td', { class: 'sev-' + i.severity, text: i.severity }), el('td', { class: 'status', text: i.status }),
+    el('td', {}, timeEl(i.opened_at)), el('td', { class: 'sev-' + i.severity, text: i.severity }), el('td', { class: 'status' }, el('span', { text: i.status }), ...(i.status_note ? [el('br'), el('small', { class: 'status-note', text: i.status_note })] : [])),
     el('td', { class: 'title' }, el('span', { text: i.title, title: i.title })), el('td', { class: 'n', text: dollars(i.impact_cents) }),
     el('td', { class: 'n', text: String(i.anomaly_count) }), el('td', { class: 'actions' }, ...incidentActions(i))));
   const columns = (allTenants() ? ['Tenant'] : []).concat(['Opened', 'Severity', 'Status', 'Title', { class: 'n', text: 'Impact' },
