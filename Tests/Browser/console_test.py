@@ -376,6 +376,14 @@ def admin_flows(browser, out, console, api, tenant, admin):
     check("limit" in error.lower(), f"a refused budget shows the API's problem detail ({error!r})")
     browser.click("#budget-cancel")
 
+    # Anomalies: resolve one.
+    anomaly = browser.js("const r = document.querySelector('#anomaly-table tr.finding[data-status=open]'); return r ? r.id.slice(8) : null")
+    check(anomaly is not None, "an open anomaly is listed with its Resolve button")
+    if anomaly:
+        error, notice = act(browser, "resolve the anomaly", lambda: browser.click(f"#anomaly-{anomaly} button.resolve"))
+        status, one = http("GET", api + f"/anomalies/{anomaly}", headers=auth)
+        check(not error and one["anomaly"]["status"] == "resolved", f"the anomaly is resolved ({notice or error})")
+
     # Incidents: acknowledge, then resolve.
     incident = browser.js("const r = document.querySelector('#incident-table tr[data-status=open]'); return r ? r.id.slice(9) : null")
     check(incident is not None, "an open incident is listed with its actions")
@@ -387,14 +395,9 @@ def admin_flows(browser, out, console, api, tenant, admin):
         error, notice = act(browser, "resolve", lambda: browser.click(f"#incident-{incident} button.resolve"))
         status, one = http("GET", api + f"/incidents/{incident}", headers=auth)
         check(not error and one["status"] == "resolved", f"the incident is resolved ({notice or error})")
-
-    # Anomalies: resolve one.
-    anomaly = browser.js("const r = document.querySelector('#anomaly-table tr.finding[data-status=open]'); return r ? r.id.slice(8) : null")
-    check(anomaly is not None, "an open anomaly is listed with its Resolve button")
-    if anomaly:
-        error, notice = act(browser, "resolve the anomaly", lambda: browser.click(f"#anomaly-{anomaly} button.resolve"))
-        status, one = http("GET", api + f"/anomalies/{anomaly}", headers=auth)
-        check(not error and one["anomaly"]["status"] == "resolved", f"the anomaly is resolved ({notice or error})")
+        # Resolving an incident resolves its open anomalies (the seed's contract): none of them is left open.
+        left = [a["id"] for a in one.get("anomalies", []) if not a.get("resolved", a.get("status") == "resolved")]
+        check(not left and one.get("open_anomaly_count", 0) == 0, f"the incident's anomalies are resolved with it (open: {left})")
 
     # Feature tags: register an unregistered tag seen in the records, then change its owner.
     tag = browser.js("const r = document.querySelector('#tag-table tr.unregistered'); return r ? r.dataset.tag : null")
