@@ -16,6 +16,7 @@ deps:
 	pkg-config --exists liblz4 2>/dev/null || missing="$$missing liblz4-dev"; \
 	pkg-config --exists sqlite3 2>/dev/null || missing="$$missing libsqlite3-dev"; \
 	command -v python3 >/dev/null 2>&1 || missing="$$missing python3"; \
+	python3 -m pip --version >/dev/null 2>&1 || missing="$$missing python3-pip"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v chromedriver >/dev/null 2>&1 || missing="$$missing chromium-driver"; \
 	if [ -n "$$missing" ]; then \
@@ -29,11 +30,21 @@ build: deps
 release: deps
 	$(SWIFT) build -c release --product tally
 
-# Unit and integration tests, then the web console in headless Chromium (screenshots in .build/browser-screenshots).
+# Unit and integration tests, then the web console in headless Chromium (screenshots in .build/browser-screenshots),
+# then the end-to-end tests with real client libraries from PyPI (Tests/requirements.txt).
 test: deps
+	python3 -m pip install -q -r Tests/requirements.txt
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	./Tests/Browser/run.sh .build/debug/tally .build/browser-screenshots
+	$(MAKE) --no-print-directory test-otlp
+
+# OTLP trace ingestion end to end (issue 14): the OpenTelemetry Python SDK and its OTLP/HTTP exporter send GenAI spans
+# to a real `tally serve`, then the usage and cost answers are checked against what the spans said. Needs a build.
+.PHONY: test-otlp
+test-otlp:
+	@start=$$(date +%s); python3 Tests/OTLP/otlp_e2e.py .build/debug/tally; status=$$?; \
+	echo "==> test-otlp: $$(( $$(date +%s) - start )) s"; exit $$status
 
 # Builds release, loads demo data (the DEMO_DAYS days up to today, UTC) and creates demo keys on first start
 # (kept in $(DATA)/demo-keys.txt), prints the keys and curl lines, then serves on $(HOST):$(PORT) until Ctrl-C.

@@ -36,6 +36,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         // The PostgreSQL catalog (`TallyPostgres`), for deployments of several nodes.
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        // OTLP/HTTP trace ingestion (`TallyOTLP`): the protobuf runtime; the code is generated once and committed
+        // (scripts/generate-otlp.sh), never by the build plugin.
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
     ],
     targets: [
         .systemLibrary(
@@ -112,10 +115,23 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // OpenTelemetry GenAI spans -> cost records (issue 14): the OTLP messages (generated, Generated/), their
+        // decoding (protobuf and OTLP JSON), the span-to-record mapping and the export answer.
+        .target(
+            name: "TallyOTLP",
+            dependencies: [
+                "TallyAnalytics",
+                "TallyStore",
+                "TallyText",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "TallyServer",
             dependencies: [
                 "TallyAnalytics",
+                "TallyOTLP",
                 "TallyQuery",
                 "TallyStore",
                 "TallyText",
@@ -139,6 +155,7 @@ let package = Package(
                 "TallyStore",
                 "TallyQuery",
                 "TallyAnalytics",
+                "TallyOTLP",
                 "TallyPostgres",
                 "TallyServer",
                 "TallySynthetic",
@@ -191,9 +208,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "TallyOTLPTests",
+            dependencies: [
+                "TallyOTLP", "TallyAnalytics", "TallyStore", "TallyTestSupport", "TallyText",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "TallyServerTests",
             dependencies: [
                 "TallyServer",
+                "TallyOTLP",
                 "TallyAnalytics",
                 "TallyStore",
                 "TallyTestSupport",
@@ -205,6 +231,7 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,5 +1,6 @@
 import Synchronization
 import TallyAnalytics
+import TallyOTLP
 import TallyStore
 
 /// Counters and latency histograms of the facade, written as Prometheus text by `GET /metrics`.
@@ -38,6 +39,9 @@ public final class ServerMetrics: Sendable {
         var ingestDuplicates = 0
         var ingestRejected = 0
         var ingestLatency = Histogram()
+        var otlpExports = 0
+        var otlpSpans = (stored: 0, duplicate: 0, ignored: 0, rejected: 0)
+        var otlpLatency = Histogram()
         var queryLatency: [String: Histogram] = [:]
         var authFailures = 0
         var authFailuresLogged = 0
@@ -60,6 +64,18 @@ public final class ServerMetrics: Sendable {
             $0.ingestDuplicates += receipt.duplicateLines.count
             $0.ingestRejected += receipt.rejectedLines
             $0.ingestLatency.observe(seconds)
+        }
+    }
+
+    /// Counts an OTLP trace export and what became of its spans.
+    func recordOTLPExport(_ result: TraceExportResult, seconds: Double) {
+        state.withLock {
+            $0.otlpExports += 1
+            $0.otlpSpans.stored += result.stored
+            $0.otlpSpans.duplicate += result.duplicates
+            $0.otlpSpans.ignored += result.ignored
+            $0.otlpSpans.rejected += result.rejected
+            $0.otlpLatency.observe(seconds)
         }
     }
 
@@ -114,6 +130,16 @@ public final class ServerMetrics: Sendable {
         out += "tally_ingest_records_total{result=\"rejected\"} \(s.ingestRejected)\n"
         header("tally_ingest_duration_seconds", "histogram", "Time to parse, check and durably store one batch.")
         histogram("tally_ingest_duration_seconds", "", s.ingestLatency)
+        header("tally_otlp_exports_total", "counter", "OTLP trace export requests answered 200 (POST /v1/traces).")
+        out += "tally_otlp_exports_total \(s.otlpExports)\n"
+        header("tally_otlp_spans_total", "counter",
+               "Spans received by OTLP trace exports, by result (ignored: not a GenAI model call; duplicate: stored before).")
+        out += "tally_otlp_spans_total{result=\"stored\"} \(s.otlpSpans.stored)\n"
+        out += "tally_otlp_spans_total{result=\"duplicate\"} \(s.otlpSpans.duplicate)\n"
+        out += "tally_otlp_spans_total{result=\"ignored\"} \(s.otlpSpans.ignored)\n"
+        out += "tally_otlp_spans_total{result=\"rejected\"} \(s.otlpSpans.rejected)\n"
+        header("tally_otlp_export_duration_seconds", "histogram", "Time to decode, map and durably store one OTLP trace export.")
+        histogram("tally_otlp_export_duration_seconds", "", s.otlpLatency)
         header("tally_query_duration_seconds", "histogram", "Time to answer a statistics request, by endpoint.")
         for (endpoint, h) in s.queryLatency.sorted(by: { $0.key < $1.key }) {
             histogram("tally_query_duration_seconds", "endpoint=\"\(endpoint)\"", h)
