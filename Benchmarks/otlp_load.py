@@ -2,7 +2,10 @@
 """OTLP spans/s ingested by a running `tally serve` (issue 14): POSTs protobuf ExportTraceServiceRequests of GenAI spans
 to /v1/traces from several threads and reports spans/s and request latencies.
 
-Usage: otlp_load.py BASE_URL WRITER_KEY [--requests 200] [--spans 500] [--threads 4] [--gzip]
+Usage: otlp_load.py BASE_URL WRITER_KEY [--requests 200] [--spans 500] [--threads 4] [--gzip] [--ndjson]
+
+--ndjson sends the same records as NDJSON to POST /api/v1/analytics/records instead (the records path the spans go
+through after mapping), for the ratio of the two in one run.
 
 Each request holds SPANS chat spans (fresh span ids, so every span is stored: nothing is a duplicate) with the default
 mapping's attributes, encoded once per request before the clock starts; the figure is spans stored per wall-clock
@@ -11,6 +14,7 @@ Tests/requirements.txt).
 """
 import argparse
 import gzip
+import json
 import os
 import statistics
 import threading
@@ -24,6 +28,19 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 
 def kv(key, value):
     return KeyValue(key=key, value=AnyValue(int_value=value) if isinstance(value, int) else AnyValue(string_value=value))
+
+
+def ndjson_bytes(spans, compress):
+    now = time.time_ns() // 1_000_000
+    models = ["gpt-4o", "gpt-4o-mini", "claude-3-5-sonnet", "gemini-1.5-flash"]
+    lines = []
+    for i in range(spans):
+        created = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now / 1000)) + f".{now % 1000:03d}Z"
+        lines.append(json.dumps({"tenant_id": "acme", "request_id": os.urandom(8).hex(), "model": models[i % 4],
+                                 "input_tokens": 100 + i, "output_tokens": 10 + i % 50, "user_id": f"u{i % 97}",
+                                 "feature_tag": "load-bot", "created_at": created}))
+    body = ("\n".join(lines) + "\n").encode()
+    return gzip.compress(body) if compress else body
 
 
 def request_bytes(spans, compress):
@@ -56,9 +73,12 @@ def main():
     ap.add_argument("--spans", type=int, default=500)
     ap.add_argument("--threads", type=int, default=4)
     ap.add_argument("--gzip", action="store_true")
+    ap.add_argument("--ndjson", action="store_true")
     a = ap.parse_args()
-    bodies = [request_bytes(a.spans, a.gzip) for _ in range(a.requests)]
-    headers = {"Authorization": "Bearer " + a.key, "Content-Type": "application/x-protobuf"}
+    make = ndjson_bytes if a.ndjson else request_bytes
+    bodies = [make(a.spans, a.gzip) for _ in range(a.requests)]
+    url = a.base + ("/api/v1/analytics/records" if a.ndjson else "/v1/traces")
+    headers = {"Authorization": "Bearer " + a.key, "Content-Type": "application/x-ndjson" if a.ndjson else "application/x-protobuf"}
     if a.gzip:
         headers["Content-Encoding"] = "gzip"
     latencies, stored, lock = [], [0], threading.Lock()
@@ -71,12 +91,13 @@ def main():
                     return
                 i = queue.pop()
             t = time.perf_counter()
-            r = urllib.request.urlopen(urllib.request.Request(a.base + "/v1/traces", data=bodies[i], headers=headers), timeout=120)
-            r.read()
+            r = urllib.request.urlopen(urllib.request.Request(url, data=bodies[i], headers=headers), timeout=120)
+            body = r.read()
             dt = time.perf_counter() - t
+            n = json.loads(body)["inserted"] if a.ndjson else int(r.headers["Tally-Spans-Stored"])
             with lock:
                 latencies.append(dt)
-                stored[0] += int(r.headers["Tally-Spans-Stored"])
+                stored[0] += n
 
     started = time.perf_counter()
     threads = [threading.Thread(target=worker) for _ in range(a.threads)]
@@ -86,8 +107,9 @@ def main():
         t.join()
     elapsed = time.perf_counter() - started
     latencies.sort()
-    print(f"{a.requests} requests x {a.spans} spans, {a.threads} threads, gzip={a.gzip}: {stored[0]} spans stored in {elapsed:.2f} s "
-          f"= {stored[0] / elapsed:,.0f} spans/s; request p50 {statistics.median(latencies) * 1000:.1f} ms, "
+    what = "NDJSON records to POST records" if a.ndjson else "OTLP protobuf spans to /v1/traces"
+    print(f"{what}: {a.requests} requests x {a.spans}, {a.threads} threads, gzip={a.gzip}: {stored[0]} stored in {elapsed:.2f} s "
+          f"= {stored[0] / elapsed:,.0f}/s; request p50 {statistics.median(latencies) * 1000:.1f} ms, "
           f"p99 {latencies[int(len(latencies) * 0.99) - 1] * 1000:.1f} ms; body {len(bodies[0]):,} bytes")
 
 
