@@ -81,9 +81,9 @@ struct OTLPRoutesTests {
                 #expect(response.status == .ok)
                 #expect(response.headers[.contentType] == "application/x-protobuf")
                 #expect(response.body.readableBytes == 0, "an empty ExportTraceServiceResponse")
-                #expect(response.headers[ExportAdmission.spansStored] == "2")
-                #expect(response.headers[ExportAdmission.spansIgnored] == "1")
-                #expect(response.headers[ExportAdmission.spansRejected] == "0")
+                #expect(response.headers[OTLPRoutes.spansStored] == "2")
+                #expect(response.headers[OTLPRoutes.spansIgnored] == "1")
+                #expect(response.headers[OTLPRoutes.spansRejected] == "0")
             }
             let usage = try json(try await client.execute(
                 uri: usagePath + "?from=2025-05-02&to=2025-05-03&resolution=day", method: .get, headers: auth(f.readerA)))
@@ -119,13 +119,13 @@ struct OTLPRoutesTests {
             headers[.contentEncoding] = "gzip"
             let again = try await client.execute(uri: "/v1/traces", method: .post, headers: headers, body: try plain.compress(with: .gzip))
             #expect(again.status == .ok)
-            #expect(again.headers[ExportAdmission.spansStored] == "0")
-            #expect(again.headers[ExportAdmission.spansDuplicate] == "1")
+            #expect(again.headers[OTLPRoutes.spansStored] == "0")
+            #expect(again.headers[OTLPRoutes.spansDuplicate] == "1")
             var proto = try Self.body(Self.request([Self.chat("00000000000000e2", input: 10, output: 5)]))
             var gz = auth(f.writerA, Self.protobuf)
             gz[.contentEncoding] = "gzip"
             let zipped = try await client.execute(uri: "/v1/traces", method: .post, headers: gz, body: try proto.compress(with: .gzip))
-            #expect(zipped.headers[ExportAdmission.spansStored] == "1")
+            #expect(zipped.headers[OTLPRoutes.spansStored] == "1")
             #expect(try f.store.snapshot().records(tenant: "acme").map(\.requestID).sorted() == ["00000000000000e1", "00000000000000e2"])
         }
     }
@@ -146,7 +146,7 @@ struct OTLPRoutesTests {
                                                 body: ByteBuffer(bytes: OTLPJSON.encode(request)))
             let body = try JSONSerialization.jsonObject(with: Data(json.body.readableBytesView)) as? [String: Any]
             #expect((body?["partialSuccess"] as? [String: Any])?["rejectedSpans"] as? String == "1")
-            #expect(json.headers[ExportAdmission.spansDuplicate] == "1")
+            #expect(json.headers[OTLPRoutes.spansDuplicate] == "1")
         }
     }
 

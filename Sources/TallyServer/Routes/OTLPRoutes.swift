@@ -15,6 +15,11 @@ struct OTLPRoutes: Sendable {
     typealias Context = AuthenticatedContext
     /// The two paths the routes answer at.
     static let paths = ["/v1/traces", APIPath.root + "/v1/traces"]
+    /// The counts the OTLP answer has no field for (it carries only the rejected spans), as headers of a 200.
+    static let spansStored = HTTPField.Name("Tally-Spans-Stored")!
+    static let spansDuplicate = HTTPField.Name("Tally-Spans-Duplicate")!
+    static let spansIgnored = HTTPField.Name("Tally-Spans-Ignored")!
+    static let spansRejected = HTTPField.Name("Tally-Spans-Rejected")!
 
     let analytics: Analytics
     let configuration: ServerConfiguration
@@ -48,11 +53,10 @@ struct OTLPRoutes: Sendable {
         let result = try await export.export(body, encoding: encoding, principal: context.principal)
         metrics.recordOTLPExport(result, seconds: analytics.clock.monotonicSeconds() - started)
         var headers: HTTPFields = [.contentType: encoding.mediaType]
-        // The counts the OTLP answer has no field for (it carries only the rejected spans).
-        headers[ExportAdmission.spansStored] = String(result.stored)
-        headers[ExportAdmission.spansDuplicate] = String(result.duplicates)
-        headers[ExportAdmission.spansIgnored] = String(result.ignored)
-        headers[ExportAdmission.spansRejected] = String(result.rejected)
+        headers[Self.spansStored] = String(result.stored)
+        headers[Self.spansDuplicate] = String(result.duplicates)
+        headers[Self.spansIgnored] = String(result.ignored)
+        headers[Self.spansRejected] = String(result.rejected)
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: result.responseBody(encoding))))
     }
 }
@@ -63,11 +67,6 @@ struct OTLPRoutes: Sendable {
 final class ExportAdmission: Sendable {
     let limit: Int
     private let inProgress = Mutex(0)
-
-    static let spansStored = HTTPField.Name("Tally-Spans-Stored")!
-    static let spansDuplicate = HTTPField.Name("Tally-Spans-Duplicate")!
-    static let spansIgnored = HTTPField.Name("Tally-Spans-Ignored")!
-    static let spansRejected = HTTPField.Name("Tally-Spans-Rejected")!
 
     init(limit: Int) { self.limit = limit }
 
