@@ -51,6 +51,14 @@ test: test-deps
 	TALLY_REQUIRE_TOOLS=1 $(SWIFT) test --skip-build
 	./Tests/Browser/run.sh .build/debug/tally .build/browser-screenshots
 	python3 Tests/README/readme_test.py .build/debug/tally README.md
+	$(MAKE) --no-print-directory test-otlp
+
+# OTLP trace ingestion end to end (issue 14): the OpenTelemetry Python SDK and its OTLP/HTTP exporter send GenAI spans
+# to a real `tally serve`, then the usage and cost answers are checked against what the spans said. Needs a build.
+.PHONY: test-otlp
+test-otlp:
+	@start=$$(date +%s); python3 Tests/OTLP/otlp_e2e.py .build/debug/tally; status=$$?; \
+	echo "==> test-otlp: $$(( $$(date +%s) - start )) s"; exit $$status
 
 # Builds release, loads demo data (the DEMO_DAYS days up to today, UTC) and creates demo keys on first start
 # (kept in $(DATA)/demo-keys.txt), prints the keys and curl lines, then serves on $(HOST):$(PORT) until Ctrl-C.

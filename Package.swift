@@ -39,6 +39,9 @@ let package = Package(
         // /metrics: swift-metrics (what Hummingbird's MetricsMiddleware records) backed by a swift-prometheus registry.
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        // OTLP/HTTP trace ingestion (`TallyOTLP`): the protobuf runtime; the code is generated once and committed
+        // (scripts/generate-otlp.sh), never by the build plugin.
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
     ],
     targets: [
         .systemLibrary(
@@ -115,10 +118,23 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // OpenTelemetry GenAI spans -> cost records (issue 14): the OTLP messages (generated, Generated/), their
+        // decoding (protobuf and OTLP JSON), the span-to-record mapping and the export answer.
+        .target(
+            name: "TallyOTLP",
+            dependencies: [
+                "TallyAnalytics",
+                "TallyStore",
+                "TallyText",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "TallyServer",
             dependencies: [
                 "TallyAnalytics",
+                "TallyOTLP",
                 "TallyQuery",
                 "TallyStore",
                 "TallyText",
@@ -145,6 +161,7 @@ let package = Package(
                 "TallyQuery",
                 "TallyAnalytics",
                 "TallyClickHouse",
+                "TallyOTLP",
                 "TallyPostgres",
                 "TallyServer",
                 "TallySynthetic",
@@ -197,9 +214,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "TallyOTLPTests",
+            dependencies: [
+                "TallyOTLP", "TallyAnalytics", "TallyStore", "TallyTestSupport", "TallyText",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "TallyServerTests",
             dependencies: [
                 "TallyServer",
+                "TallyOTLP",
                 "TallyAnalytics",
                 "TallyStore",
                 "TallyTestSupport",
@@ -211,6 +237,7 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -2,6 +2,7 @@ import ArgumentParser
 import Logging
 import TallyAnalytics
 import TallyClickHouse
+import TallyOTLP
 import TallyServer
 import TallyStore
 
@@ -64,7 +65,15 @@ struct ServeCommand: AsyncParsableCommand {
           help: "Let incident webhooks reach loopback, private, link-local and other non-public addresses (refused by default: a writer key chooses the URL).")
     var allowPrivateWebhooks = false
 
+    @Option(name: .customLong("otlp-mapping"),
+            help: "JSON file changing which span and resource attributes fill which record field on POST /v1/traces (docs/API.md, \"OpenTelemetry traces\").")
+    var otlpMapping: String?
+
+    @Option(name: .customLong("otlp-max-concurrent-exports"), help: "OTLP exports in progress at once; beyond it 429 with Retry-After.")
+    var otlpMaxConcurrentExports = 16
+
     func validate() throws {
+        guard otlpMaxConcurrentExports >= 1 else { throw ValidationError("--otlp-max-concurrent-exports must be at least 1") }
         try catalogOptions.check(data: store.data)
         try recordOptions.check(data: store.data)
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be 0...65535") }
@@ -85,6 +94,15 @@ struct ServeCommand: AsyncParsableCommand {
         var logger = Logger(label: "tally")
         logger.logLevel = .info
 
+        // Before the store opens: a bad mapping file stops the command with nothing to close.
+        var spanMapping = SpanMapping.standard
+        if let otlpMapping {
+            do {
+                spanMapping = try SpanMapping(json: FileIO.readAll(otlpMapping))
+            } catch let e as SpanMapping.FileError {
+                throw ValidationError("--otlp-mapping \(otlpMapping): \(e)")
+            }
+        }
         var options = AnalyticsOptions()
         options.useRollups = !noRollups
         options.pricing = try loadPricing(pricing)
@@ -112,6 +130,8 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.detectIntervalSeconds = detectInterval
         configuration.idleTimeoutSeconds = idleTimeout
         configuration.bodyTimeoutSeconds = bodyTimeout
+        configuration.otlpMaxConcurrentExports = otlpMaxConcurrentExports
+        configuration.otlpMapping = spanMapping
         TallyMetricsSystem.bootstrap()
         let server = APIServer(analytics: analytics, configuration: configuration, metrics: ServerMetrics(spendTopTenants: metricsTopTenants))
         let host = self.host

@@ -32,6 +32,15 @@ def free_port():
         return s.getsockname()[1]
 
 
+def python_examples(readme):
+    """The ```python blocks the README's commands run as `python3 example.py` (marked <!-- otlp-example:start -->)."""
+    out = []
+    for part in readme.split("<!-- otlp-example:start -->")[1:]:
+        body = part.split("```python\n", 1)[1].split("\n```", 1)[0]
+        out.append(body + "\n")
+    return out
+
+
 def blocks(readme):
     """The ```sh blocks with the line each starts at."""
     out, lines, i = [], readme.split("\n"), 0
@@ -111,10 +120,15 @@ def main():
         else:
             raise SystemExit("tally serve did not answer")
 
+        for example in python_examples(readme):
+            with open(os.path.join(work, "example.py"), "w") as f:
+                f.write(example)
         bin_dir = os.path.dirname(tally)
         prelude = "\n".join([
             "set -euo pipefail",
             f'export PATH="{bin_dir}:$PATH"',
+            # What `make run` printed, for blocks that use the keys without setting them.
+            f'export READER={keys["READER_KEY"]} WRITER={keys["WRITER_KEY"]} ADMIN={keys["ADMIN_KEY"]}',
             # An HTTP error is a failed command, as it would be to a reader checking the answer.
             'curl() { command curl --fail-with-body "$@"; }',
         ])

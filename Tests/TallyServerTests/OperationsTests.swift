@@ -24,6 +24,7 @@ struct OperationsTests {
             let caps = try #require(try json(r).array("capabilities"))
             let state = Dictionary(uniqueKeysWithValues: caps.map { ($0.string("name")!, $0.string("state")!) })
             #expect(state["ingest"] == "available")
+            #expect(state["otlp_traces"] == "available")
             #expect(state["usage"] == "available")
             #expect(state["cost"] == "available")
             #expect(state["rollups"] == "disabled")
@@ -36,7 +37,8 @@ struct OperationsTests {
             // Each endpoint is a registered route, written as Hummingbird lists it.
             let endpoints = caps.map { [$0.string("name")!, $0.string("endpoint") ?? "-"] }
             #expect(endpoints == [
-                ["ingest", "POST /api/v1/analytics/records"], ["usage", "GET /api/v1/analytics/statistics/usage"],
+                ["ingest", "POST /api/v1/analytics/records"], ["otlp_traces", "POST /v1/traces"],
+                ["usage", "GET /api/v1/analytics/statistics/usage"],
                 ["cost", "GET /api/v1/analytics/statistics/cost"], ["pricing", "GET /api/v1/analytics/pricing"],
                 ["budgets", "/api/v1/analytics/budgets"], ["policy_check", "POST /api/v1/analytics/policy/check"],
                 ["policy_reservations", "POST /api/v1/analytics/policy/reservations"],

@@ -12,12 +12,15 @@ public struct APIServer: Sendable {
     public let configuration: ServerConfiguration
     /// Counters and latencies for `/metrics`.
     public let metrics: ServerMetrics
+    /// The bound on OTLP exports in progress (shared by the two OTLP paths).
+    let otlpAdmission: ExportAdmission
 
     /// A facade over `analytics`.
     public init(analytics: Analytics, configuration: ServerConfiguration = ServerConfiguration(), metrics: ServerMetrics = ServerMetrics()) {
         self.analytics = analytics
         self.configuration = configuration
         self.metrics = metrics
+        otlpAdmission = ExportAdmission(limit: configuration.otlpMaxConcurrentExports)
     }
 
     /// The router: metrics, problem responses and the body deadline around every route; the keyed routes behind
@@ -44,6 +47,8 @@ public struct APIServer: Sendable {
         FeatureTagRoutes(analytics: analytics).addRoutes(to: keyed)
         AuditRoutes(analytics: analytics).addRoutes(to: keyed)
         ConsoleRoutes().addRoutes(to: router.group())
+        OTLPRoutes(analytics: analytics, configuration: configuration, metrics: metrics, admission: otlpAdmission)
+            .addRoutes(to: router)
         // Last: `_status` lists the routes the others added.
         OperationsRoutes(analytics: analytics, configuration: configuration, metrics: metrics).addRoutes(to: router)
         return router

@@ -1,3 +1,5 @@
+import TallyOTLP
+
 /// Settings of the HTTP facade.
 public struct ServerConfiguration: Sendable {
     /// Address to bind.
@@ -18,6 +20,10 @@ public struct ServerConfiguration: Sendable {
     public var exportSweepSeconds: Double = 60
     /// Seconds between purges of reservations past their retention.
     public var reservationPurgeSeconds: Double = 3_600
+    /// Which span and resource attributes fill which record field on the OTLP routes (`--otlp-mapping FILE`).
+    public var otlpMapping = SpanMapping.standard
+    /// OTLP exports in progress at once; beyond it an export is answered 429 with `Retry-After`.
+    public var otlpMaxConcurrentExports = 16
 
     /// The defaults.
     public init() {}

@@ -2,6 +2,8 @@
 import Prometheus
 import Synchronization
 import TallyAnalytics
+import TallyOTLP
+import TallyOTLP
 import TallyStore
 import TallyText
 
@@ -29,6 +31,12 @@ public final class ServerMetrics: Sendable {
     let usageLatency: DurationHistogram
     let costLatency: DurationHistogram
     let authFailures: Prometheus.Counter
+    let otlpExports: Prometheus.Counter
+    let otlpStored: Prometheus.Counter
+    let otlpDuplicate: Prometheus.Counter
+    let otlpIgnored: Prometheus.Counter
+    let otlpRejected: Prometheus.Counter
+    let otlpLatency: DurationHistogram
 
     struct AuthLog {
         var failures = 0
@@ -67,6 +75,13 @@ public final class ServerMetrics: Sendable {
         usageLatency = seconds("query_duration", query, [("endpoint", "usage")])
         costLatency = seconds("query_duration", query, [("endpoint", "cost")])
         authFailures = counter("http_auth_failures", "Requests refused because their API key was malformed, unknown or revoked.")
+        otlpExports = counter("otlp_exports", "OTLP trace export requests answered 200 (POST /v1/traces).")
+        let spans = "Spans received by OTLP trace exports, by result (ignored: not a GenAI model call; duplicate: stored before)."
+        otlpStored = counter("otlp_spans", spans, [("result", "stored")])
+        otlpDuplicate = counter("otlp_spans", spans, [("result", "duplicate")])
+        otlpIgnored = counter("otlp_spans", spans, [("result", "ignored")])
+        otlpRejected = counter("otlp_spans", spans, [("result", "rejected")])
+        otlpLatency = seconds("otlp_export_duration", "Time to decode, map and durably store one OTLP trace export.")
     }
 
     func recordIngest(_ receipt: IngestReceipt, seconds: Double) {
@@ -75,6 +90,27 @@ public final class ServerMetrics: Sendable {
         ingestDuplicates.increment(by: Int64(receipt.duplicateLines.count))
         ingestRejected.increment(by: Int64(receipt.rejectedLines))
         ingestLatency.record(Self.duration(seconds))
+    }
+
+    /// Counts an OTLP trace export and what became of its spans.
+    func recordOTLPExport(_ result: TraceExportResult, seconds: Double) {
+        state.withLock {
+            $0.otlpExports += 1
+            $0.otlpSpans.stored += result.stored
+            $0.otlpSpans.duplicate += result.duplicates
+            $0.otlpSpans.ignored += result.ignored
+            $0.otlpSpans.rejected += result.rejected
+            $0.otlpLatency.observe(seconds)
+        }
+    }
+
+    func recordOTLPExport(_ result: TraceExportResult, seconds: Double) {
+        otlpExports.increment()
+        otlpStored.increment(by: Int64(result.stored))
+        otlpDuplicate.increment(by: Int64(result.duplicates))
+        otlpIgnored.increment(by: Int64(result.ignored))
+        otlpRejected.increment(by: Int64(result.rejected))
+        otlpLatency.record(Self.duration(seconds))
     }
 
     /// Counts a request whose API key failed; returns the failures since the last log line when one is due

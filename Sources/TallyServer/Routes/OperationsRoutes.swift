@@ -70,6 +70,8 @@ struct OperationsRoutes: Sendable {
         let capabilities = [
             Capability(name: "ingest", state: serving, endpoint: routes.api(.post, "records"),
                        note: "NDJSON, JSON array or CSV; gzip; Idempotency-Key; on_error=skip"),
+            Capability(name: "otlp_traces", state: serving, endpoint: routes.site(.post, "/v1/traces"),
+                       note: "OTLP/HTTP (protobuf or JSON, gzip): GenAI spans become cost records; also at POST \(APIPath.root)/v1/traces"),
             Capability(name: "usage", state: serving, endpoint: routes.api(.get, "statistics/usage"), note: nil),
             Capability(name: "cost", state: serving, endpoint: routes.api(.get, "statistics/cost"),
                        note: "breakdowns, per-group series, trailing baselines; the summary without group_by"),
