@@ -94,17 +94,6 @@ public final class ServerMetrics: Sendable {
 
     /// Counts an OTLP trace export and what became of its spans.
     func recordOTLPExport(_ result: TraceExportResult, seconds: Double) {
-        state.withLock {
-            $0.otlpExports += 1
-            $0.otlpSpans.stored += result.stored
-            $0.otlpSpans.duplicate += result.duplicates
-            $0.otlpSpans.ignored += result.ignored
-            $0.otlpSpans.rejected += result.rejected
-            $0.otlpLatency.observe(seconds)
-        }
-    }
-
-    func recordOTLPExport(_ result: TraceExportResult, seconds: Double) {
         otlpExports.increment()
         otlpStored.increment(by: Int64(result.stored))
         otlpDuplicate.increment(by: Int64(result.duplicates))
