@@ -36,7 +36,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PRICING = os.path.join(ROOT, "data", "pricing.json")
+PRICING = os.path.join(ROOT, "Sources", "TallyServer", "Pricing", "pricing.json")
 
 
 def free_port():
