@@ -31,8 +31,9 @@ release: deps
 
 # Unit and integration tests, then the web console in headless Chromium (screenshots in .build/browser-screenshots).
 test: deps
+	python3 -m pip install -q -r Tests/requirements.txt
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	TALLY_REQUIRE_TOOLS=1 $(SWIFT) test --skip-build
 	./Tests/Browser/run.sh .build/debug/tally .build/browser-screenshots
 
 # Builds release, loads demo data (the DEMO_DAYS days up to today, UTC) and creates demo keys on first start

@@ -18,6 +18,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var catalogOptions: CatalogOptions
 
+    @OptionGroup(title: "Provider proxy") var proxyOptions: ProxyOptions
+
     @Option(help: "Address to bind.")
     var host = "127.0.0.1"
 
@@ -91,16 +93,25 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.detectIntervalSeconds = detectInterval
         configuration.idleTimeoutSeconds = idleTimeout
         configuration.bodyTimeoutSeconds = bodyTimeout
-        let server = APIServer(analytics: analytics, configuration: configuration)
+        let proxy = try proxyOptions.setup(analytics: analytics, data: store.data, logger: logger)
+        let server = APIServer(analytics: analytics, configuration: configuration, proxy: proxy)
         let host = self.host
         do {
             try await server.serve(logger: logger) { bound in
                 print("tally serving http://\(host):\(bound)/api/v1/analytics/ (Ctrl-C to stop)")
+                if let proxy {
+                    for kind in proxy.upstreams.keys.sorted(by: { $0.rawValue < $1.rawValue }) {
+                        print("tally proxying http://\(host):\(bound)/proxy/\(kind.rawValue)/ to \(proxy.upstreams[kind]!)")
+                    }
+                }
             }
         } catch {
+            try? await proxy?.shutdown()
             try? analytics.close()
             throw error
         }
+        await proxy?.recorder.settle()
+        try? await proxy?.shutdown()
         try analytics.close()
         logger.info("stopped; the store is closed")
     }

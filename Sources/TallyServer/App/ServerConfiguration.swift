@@ -18,6 +18,8 @@ public struct ServerConfiguration: Sendable {
     public var exportSweepSeconds: Double = 60
     /// Seconds between purges of reservations past their retention.
     public var reservationPurgeSeconds: Double = 3_600
+    /// Seconds between attempts to store the proxy's spooled records (see `ProxyRecorder`).
+    public var proxySpoolRetrySeconds: Double = 5
 
     /// The defaults.
     public init() {}
