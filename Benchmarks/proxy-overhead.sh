@@ -18,5 +18,5 @@ trap 'kill $serve $fake 2>/dev/null; wait $serve $fake 2>/dev/null; rm -rf "$dir
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$tally_port/api/v1/analytics/health" >/dev/null && break; sleep 0.1; done
 echo "binary: $TALLY ($(file -b "$TALLY" | cut -d, -f1)); $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 Benchmarks/proxy/bench.py "$fake_port" "$tally_port" "$key" "$CALLS"
-sleep 1
-echo "records stored: $("$TALLY" stats --data "$dir" 2>/dev/null | grep -m1 -i 'rows' || true)"
+sleep 2
+echo "records stored: $("$TALLY" export --data "$dir" --tenant bench --kind records --format ndjson --out - 2>/dev/null | wc -l) (every proxied call, warm-up included)"

@@ -5,7 +5,7 @@ python3 bench.py FAKE_PORT TALLY_PORT TALLY_KEY [CALLS]
 """
 import http.client
 import json
-import statistics
+import socket
 import sys
 import time
 
@@ -15,6 +15,8 @@ calls = int(sys.argv[4]) if len(sys.argv) > 4 else 2000
 
 def run(port, path, headers, stream):
     conn = http.client.HTTPConnection("127.0.0.1", port)
+    conn.connect()
+    conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # headers and body are separate writes
     body = json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "bench"}], "stream": stream}).encode()
     times = []
     for i in range(calls + 100):
