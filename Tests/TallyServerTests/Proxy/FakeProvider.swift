@@ -9,7 +9,7 @@ import Synchronization
 /// A fake LLM provider on loopback speaking OpenAI's chat completions (`POST /v1/chat/completions`) and Anthropic's
 /// messages (`POST /v1/messages`), streaming and not, with fixed usage numbers, so tests know exactly what a record
 /// must say. It checks the provider key (`Authorization: Bearer sk-fake`, `x-api-key: sk-ant-fake`) like the real
-/// ones (`x-api-key` or a bearer token for Anthropic's), answers models `fail-400` / `fail-500` with the provider's error bodies, and keeps what it received.
+/// ones (`x-api-key` or a bearer token for Anthropic's), answers models `fail-400` / `fail-500` with the provider's error bodies (and model `slow` after 3 s), and keeps what it received.
 ///
 /// Answers are deterministic: ids come from a hash of the request's `messages`, so a call made directly and the same
 /// call made through the proxy get the same bytes. With `stream_options.include_usage` every chunk carries
@@ -83,6 +83,7 @@ final class FakeProvider: Sendable {
         if model == "fail-400" {
             return Self.json(.badRequest, #"{"error":{"message":"The model `fail-400` does not exist.","type":"invalid_request_error","param":"model","code":"model_not_found"}}"#)
         }
+        if model == "slow" { try await Task.sleep(for: .seconds(3)) }
         if model == "fail-500" {
             return Self.json(.internalServerError, #"{"error":{"message":"The server had an error while processing your request.","type":"server_error","param":null,"code":null}}"#)
         }

@@ -36,7 +36,7 @@ struct ProxyTests {
     }
 
     /// Runs `body` with the fake running and a Tally proxying to it (or to `upstream`).
-    static func withProxy(upstream: String? = nil, maxInFlight: Int = 256, sink: ProxyRecorder.Sink? = nil,
+    static func withProxy(upstream: String? = nil, maxInFlight: Int = 256, sink: ProxyRecorder.Sink? = nil, timeoutSeconds: Double = 30,
                           _ body: @Sendable (Harness) async throws -> Void) async throws {
         let f = try ServerFixture(seed: false, pricing: pricing)
         let fake = FakeProvider()
@@ -44,7 +44,7 @@ struct ProxyTests {
             let recorder = ProxyRecorder(analytics: f.analytics, spool: try RecordSpool(directory: f.directory.appending("spool")),
                                          logger: quietLogger, maxInFlight: maxInFlight, sink: sink)
             let setup = ProxySetup(upstreams: [.openai: upstream ?? url, .anthropic: upstream ?? url], recorder: recorder,
-                                   client: ProxySetup.makeClient(connectTimeoutSeconds: 1), timeoutSeconds: 30)
+                                   client: ProxySetup.makeClient(connectTimeoutSeconds: 1), timeoutSeconds: timeoutSeconds)
             let server = APIServer(analytics: f.analytics, configuration: f.server.configuration, proxy: setup)
             do {
                 try await Application(router: server.router(), logger: quietLogger).test(.router) { client in
@@ -218,6 +218,15 @@ struct ProxyTests {
             let answer = try await h.tally.execute(uri: Self.chatPath, method: .post, headers: Self.openAIHeaders(tally: h.fixture.writerA), body: Self.chat("x"))
             let problem = try expectProblem(answer, .badGateway, "upstream-unreachable")
             #expect(problem.string("detail")?.contains("127.0.0.1:1") == true)
+        }
+    }
+
+    @Test("an upstream slower than --proxy-timeout is a 504")
+    func upstreamTimeout() async throws {
+        try await Self.withProxy(timeoutSeconds: 1) { h in
+            let answer = try await h.tally.execute(uri: Self.chatPath, method: .post, headers: Self.openAIHeaders(tally: h.fixture.writerA),
+                                                   body: Self.chat("x", model: "slow"))
+            try expectProblem(answer, .gatewayTimeout, "upstream-timeout")
         }
     }
 
