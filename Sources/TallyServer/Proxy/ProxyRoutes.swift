@@ -81,8 +81,10 @@ struct ProxyRoutes: Sendable {
         let tenant: String
         if let own = principal.tenant {
             tenant = own
-        } else if let named = request.headers[Self.header("X-Tally-Tenant")], !named.isEmpty {
+        } else if let named = request.headers[Self.header("X-Tally-Tenant")], Self.isTenantID(named) {
             tenant = named
+        } else if request.headers[Self.header("X-Tally-Tenant")] != nil {
+            throw Problem.invalidParameter("X-Tally-Tenant", "must be 1-64 characters of [A-Za-z0-9._:-]")
         } else {
             throw Problem.invalidParameter("X-Tally-Tenant", "an admin key names the tenant the call is recorded for")
         }
@@ -198,6 +200,13 @@ struct ProxyRoutes: Sendable {
     }
 
     static func header(_ name: String) -> HTTPField.Name { HTTPField.Name(name)! }
+
+    /// The record contract's rule for `tenant_id`: 1-64 characters of `[A-Za-z0-9._:-]`.
+    static func isTenantID(_ s: String) -> Bool {
+        (1...64).contains(s.utf8.count) && s.utf8.allSatisfy { b in
+            (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x2E || b == 0x5F || b == 0x3A || b == 0x2D
+        }
+    }
 
     /// `api.openai.com:443` of a base URL, for messages (never a path or query).
     static func host(of url: String) -> String {

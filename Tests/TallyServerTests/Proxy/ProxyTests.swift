@@ -242,6 +242,10 @@ struct ProxyTests {
             try expectProblem(reader, .forbidden, "forbidden")
             let admin = try await h.tally.execute(uri: Self.chatPath, method: .post, headers: Self.openAIHeaders(tally: f.adminKey), body: Self.chat("x"))
             try expectProblem(admin, .badRequest, "invalid-parameter", parameter: "X-Tally-Tenant")
+            let badTenant = try await h.tally.execute(uri: Self.chatPath, method: .post,
+                                                      headers: Self.openAIHeaders(tally: f.adminKey, [HTTPField.Name("X-Tally-Tenant")!: "a b"]),
+                                                      body: Self.chat("x"))
+            try expectProblem(badTenant, .badRequest, "invalid-parameter", parameter: "X-Tally-Tenant")
             let long = try await h.tally.execute(uri: Self.chatPath, method: .post,
                                                  headers: Self.openAIHeaders(tally: f.writerA, [HTTPField.Name("X-Tally-Feature")!: String(repeating: "f", count: 300)]),
                                                  body: Self.chat("x"))
