@@ -23,6 +23,7 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup var catalogOptions: CatalogOptions
 
     @OptionGroup var recordOptions: RecordOptions
+    @OptionGroup(title: "Provider proxy") var proxyOptions: ProxyOptions
 
     @Option(help: "Address to bind.")
     var host = "127.0.0.1"
@@ -133,7 +134,9 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.otlpMaxConcurrentExports = otlpMaxConcurrentExports
         configuration.otlpMapping = spanMapping
         TallyMetricsSystem.bootstrap()
-        let server = APIServer(analytics: analytics, configuration: configuration, metrics: ServerMetrics(spendTopTenants: metricsTopTenants))
+        let proxy = try proxyOptions.setup(analytics: analytics, data: store.data, logger: logger)
+        let server = APIServer(analytics: analytics, configuration: configuration, metrics: ServerMetrics(spendTopTenants: metricsTopTenants),
+                               proxy: proxy)
         let host = self.host
         let announcer = logger
         do {
@@ -141,11 +144,19 @@ struct ServeCommand: AsyncParsableCommand {
                 // Logged (standard error, flushed per line) rather than printed: stdout is block-buffered when it is
                 // not a terminal, and this line must reach a log as it happens.
                 announcer.notice("serving http://\(host):\(bound)/api/v1/analytics/ (console: http://\(host):\(bound)/console; Ctrl-C to stop)")
+                if let proxy {
+                    for kind in proxy.upstreams.keys.sorted(by: { $0.rawValue < $1.rawValue }) {
+                        announcer.notice("proxying http://\(host):\(bound)/proxy/\(kind.rawValue)/ to \(proxy.upstreams[kind]!)")
+                    }
+                }
             }
         } catch {
+            try? await proxy?.shutdown()
             try? analytics.close()
             throw error
         }
+        await proxy?.recorder.settle()
+        try? await proxy?.shutdown()
         try analytics.close()
         logger.info("stopped; the store is closed")
     }

@@ -14,13 +14,17 @@ public struct APIServer: Sendable {
     public let metrics: ServerMetrics
     /// The bound on OTLP exports in progress (shared by the two OTLP paths).
     let otlpAdmission: ExportAdmission
+    /// The provider proxy (`/proxy/...`); nil when `tally serve` has no `--proxy-upstream` (its routes then answer 404).
+    public let proxy: ProxySetup?
 
-    /// A facade over `analytics`.
-    public init(analytics: Analytics, configuration: ServerConfiguration = ServerConfiguration(), metrics: ServerMetrics = ServerMetrics()) {
+    /// A facade over `analytics`, with the provider proxy when `proxy` is given.
+    public init(analytics: Analytics, configuration: ServerConfiguration = ServerConfiguration(), metrics: ServerMetrics = ServerMetrics(),
+                proxy: ProxySetup? = nil) {
         self.analytics = analytics
         self.configuration = configuration
         self.metrics = metrics
         otlpAdmission = ExportAdmission(limit: configuration.otlpMaxConcurrentExports)
+        self.proxy = proxy
     }
 
     /// The router: metrics, problem responses and the body deadline around every route; the keyed routes behind
@@ -49,6 +53,7 @@ public struct APIServer: Sendable {
         ConsoleRoutes().addRoutes(to: router.group())
         OTLPRoutes(analytics: analytics, configuration: configuration, metrics: metrics, admission: otlpAdmission)
             .addRoutes(to: router)
+        ProxyRoutes(analytics: analytics, metrics: metrics, setup: proxy, maxBodyBytes: configuration.maxBodyBytes).addRoutes(to: router)
         // Last: `_status` lists the routes the others added.
         OperationsRoutes(analytics: analytics, configuration: configuration, metrics: metrics).addRoutes(to: router)
         return router
@@ -70,6 +75,10 @@ public struct APIServer: Sendable {
             analytics: analytics, interval: .seconds(configuration.exportSweepSeconds), logger: logger))
         services.append(PeriodicJob.reservationPurge(
             analytics: analytics, interval: .seconds(configuration.reservationPurgeSeconds), logger: logger))
+        if let proxy {
+            services.append(PeriodicJob.proxySpool(
+                recorder: proxy.recorder, interval: .seconds(configuration.proxySpoolRetrySeconds), logger: logger))
+        }
         return services
     }
 

@@ -24,6 +24,8 @@ public struct ServerConfiguration: Sendable {
     public var otlpMapping = SpanMapping.standard
     /// OTLP exports in progress at once; beyond it an export is answered 429 with `Retry-After`.
     public var otlpMaxConcurrentExports = 16
+    /// Seconds between attempts to store the proxy's spooled records (see `ProxyRecorder`).
+    public var proxySpoolRetrySeconds: Double = 5
 
     /// The defaults.
     public init() {}

@@ -72,4 +72,18 @@ public struct PeriodicJob: Service {
             _ = try await analytics.blocking { try analytics.purgeReservations(now: analytics.now) }
         }
     }
+
+    /// Stores the proxy's spooled records (`ProxyRecorder.drain`) every `interval`; a pass that finds the store still
+    /// failing leaves them for the next one.
+    public static func proxySpool(recorder: ProxyRecorder, interval: Duration, logger: Logger) -> PeriodicJob {
+        PeriodicJob(name: "proxy spool", interval: interval, logger: logger, failure: "proxy spool drain failed", level: .warning) {
+            let report = try await recorder.drain()
+            if report.read > 0 {
+                logger.info("proxy spool drained", metadata: [
+                    "read": "\(report.read)", "inserted": "\(report.inserted)", "duplicates": "\(report.duplicates)",
+                    "rejected": "\(report.rejected)",
+                ])
+            }
+        }
+    }
 }

@@ -28,6 +28,8 @@ struct Problem: Error, Sendable {
         case budgetExceeded = "budget-exceeded"
         case storageUnavailable = "storage-unavailable"
         case internalError = "internal-error"
+        case upstreamUnreachable = "upstream-unreachable"
+        case upstreamTimeout = "upstream-timeout"
 
         var type: String { "urn:tally:problem:" + rawValue }
 
@@ -45,6 +47,8 @@ struct Problem: Error, Sendable {
             case .idempotencyKeyInUse, .conflict, .budgetExceeded: .conflict
             case .storageUnavailable: .serviceUnavailable
             case .internalError: .internalServerError
+            case .upstreamUnreachable: .badGateway
+            case .upstreamTimeout: .gatewayTimeout
             }
         }
 
@@ -65,6 +69,8 @@ struct Problem: Error, Sendable {
             case .budgetExceeded: "Would exceed an enforced budget"
             case .storageUnavailable: "Storage unavailable"
             case .internalError: "Internal error"
+            case .upstreamUnreachable: "Provider unreachable"
+            case .upstreamTimeout: "Provider did not answer in time"
             }
         }
     }

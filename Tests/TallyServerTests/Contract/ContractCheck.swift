@@ -57,7 +57,10 @@ enum ContractCheck {
         let bare = path.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
         let segments = bare.split(separator: "/", omittingEmptySubsequences: false)
         var best: (Operation, Int)?
-        for op in operations where op.method == method && op.segments.count == segments.count {
+        for op in operations where op.method == method {
+            // A last `{path}` takes the rest of the path, slashes included (the provider proxy's `/proxy/openai/{path}`).
+            let rest = op.segments.last == "{path}"
+            guard op.segments.count == segments.count || (rest && segments.count >= op.segments.count) else { continue }
             var literals = 0
             var matches = true
             for (t, s) in zip(op.segments, segments) {

@@ -125,7 +125,8 @@ struct ContractTests {
     @Test("the document has exactly the router's routes, says which need no key, and every one is routed")
     func routesMatchDocument() async throws {
         let f = try ServerFixture()
-        let routes = Set(f.server.router().routes.map { "\($0.method.rawValue) \($0.path)" })
+        // Hummingbird writes a catch-all (`**`) where the document has `{path}` (the provider proxy's routes).
+        let routes = Set(f.server.router().routes.map { "\($0.method.rawValue) \($0.path)".replacingOccurrences(of: "/**", with: "/{path}") })
         let documented = Set(ContractCheck.operations.map { "\($0.method) \($0.template)" })
         #expect(routes.subtracting(documented).sorted() == [], "routes missing from the document")
         #expect(documented.subtracting(routes).sorted() == [], "documented operations that are not routes")
@@ -134,6 +135,7 @@ struct ContractTests {
                 #expect(op.object["operationId"]?.string != nil, "\(op.label) has no operationId")
                 let uri = op.template.replacingOccurrences(of: "{id}", with: "bud_000000000000")
                     .replacingOccurrences(of: "{file}", with: "no-such-file.js")
+                    .replacingOccurrences(of: "{path}", with: "v1/models")
                 let method = HTTPRequest.Method(rawValue: op.method)!
                 // An operation that declares `security: []` answers without a key; every other one wants a key.
                 let open = op.object["security"]?.elements == []
