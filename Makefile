@@ -29,8 +29,9 @@ build: deps
 release: deps
 	$(SWIFT) build -c release --product tally
 
-# Unit and integration tests, then the web console in headless Chromium (screenshots in .build/browser-screenshots).
+# Unit and integration tests (Python test servers' packages from Tests/requirements.txt first: aiosmtpd), then the web console in headless Chromium (screenshots in .build/browser-screenshots).
 test: deps
+	python3 -m pip install -q -r Tests/requirements.txt
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	./Tests/Browser/run.sh .build/debug/tally .build/browser-screenshots

@@ -10,7 +10,7 @@ struct ServeCommand: AsyncParsableCommand {
         abstract: "Serves the HTTP facade /api/v1/analytics/* over a data directory.",
         discussion: """
             Keys come from `tally keys create`. SIGTERM or SIGINT stops the server gracefully: it stops accepting
-            connections, finishes the requests in flight, stops the background jobs (detection, webhook deliveries,
+            connections, finishes the requests in flight, stops the background jobs (detection, webhook and alert deliveries,
             export sweeps, reservation purges), then closes the store (sealing its head).
             """)
 
@@ -55,6 +55,10 @@ struct ServeCommand: AsyncParsableCommand {
           help: "Let incident webhooks reach loopback, private, link-local and other non-public addresses (refused by default: a writer key chooses the URL).")
     var allowPrivateWebhooks = false
 
+    @Option(name: .customLong("public-url"),
+            help: "The server's address as people reach it, for the links in alert messages (default: http://<host>:<port>).")
+    var publicURL: String?
+
     func validate() throws {
         try catalogOptions.check(data: store.data)
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be 0...65535") }
@@ -83,6 +87,7 @@ struct ServeCommand: AsyncParsableCommand {
         options.reservationTTLMillis = Int64(reservationTTL) * 1000
         options.exportTTLMillis = Int64(exportTTLHours) * 3_600_000
         options.allowPrivateWebhooks = allowPrivateWebhooks
+        options.publicURL = publicURL ?? "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
         let analytics = Analytics(store: s, catalog: try catalogOptions.open(data: store.data), options: options)
         var configuration = ServerConfiguration()
         configuration.host = host

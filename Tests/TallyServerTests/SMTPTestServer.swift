@@ -1,0 +1,86 @@
+import Foundation
+import Synchronization
+import Testing
+
+/// A real SMTP server for the tests: `Tests/Support/smtp_server.py` (Python's aiosmtpd, from Tests/requirements.txt)
+/// on 127.0.0.1, writing each message it receives, parsed by Python's email package, to a fresh directory.
+final class SMTPTestServer: @unchecked Sendable {
+    /// One message as Python's email package read it.
+    struct Received: Sendable {
+        var mailFrom: String
+        var rcptTos: [String]
+        var raw: String
+        var headers: [String: String]
+        var headerCount: [String: Int]
+        var contentType: String
+        var charset: String?
+        var transferEncoding: String?
+        var body: String
+        var defects: [String]
+    }
+
+    let port: Int
+    let directory: String
+    private let process: Process
+    private let stdin: Pipe
+
+    /// Starts the server (`--mode`, `--reject-rcpt`, `--auth` as the script takes them); fails the test with the
+    /// script's error output when it does not come up (e.g. aiosmtpd not installed: `make test` installs it).
+    init(_ arguments: [String] = []) throws {
+        directory = NSTemporaryDirectory() + "tally-smtp-" + UUID().uuidString
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Support/smtp_server.py").path
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", script, directory] + arguments
+        stdin = Pipe()
+        let stdout = Pipe(), stderr = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        process.standardError = stderr
+        try process.run()
+        var line: [UInt8] = []
+        let handle = stdout.fileHandleForReading
+        while true {
+            let byte = handle.readData(ofLength: 1)
+            if byte.isEmpty || byte.first == 10 { break }
+            line.append(byte.first!)
+        }
+        let text = String(decoding: line, as: UTF8.self)
+        guard text.hasPrefix("READY "), let port = Int(text.dropFirst(6)) else {
+            process.terminate()
+            let why = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            Issue.record("the test SMTP server did not start (python3 -m pip install -r Tests/requirements.txt): \(why)")
+            throw CancellationError()
+        }
+        self.port = port
+    }
+
+    deinit { stop() }
+
+    /// Stops the server (closing its stdin ends it; terminate in case it hangs).
+    func stop() {
+        try? stdin.fileHandleForWriting.close()
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
+
+    /// The messages received so far, in order.
+    func messages() throws -> [Received] {
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
+            .filter { $0.hasSuffix(".json") }
+            .sorted { Int($0.dropLast(5))! < Int($1.dropLast(5))! }
+        return try names.map { name in
+            let data = try Data(contentsOf: URL(fileURLWithPath: directory + "/" + name))
+            let o = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+            return Received(
+                mailFrom: o["mail_from"] as? String ?? "", rcptTos: o["rcpt_tos"] as? [String] ?? [], raw: o["raw"] as? String ?? "",
+                headers: o["headers"] as? [String: String] ?? [:], headerCount: o["header_count"] as? [String: Int] ?? [:],
+                contentType: o["content_type"] as? String ?? "", charset: o["charset"] as? String,
+                transferEncoding: o["transfer_encoding"] as? String, body: o["body"] as? String ?? "",
+                defects: o["defects"] as? [String] ?? [])
+        }
+    }
+}
