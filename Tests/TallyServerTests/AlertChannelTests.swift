@@ -139,4 +139,48 @@ struct AlertChannelTests {
             try expectProblem(try await send(http, .post, alertChannelsPath + "/ach_none/test", f.adminKey), .notFound, "not-found")
         }
     }
+
+    @Test("outbox: a failed Slack send is retried after the backoff and visible meanwhile; a permanent SMTP refusal is given up at once")
+    func retriesAndVisibility() async throws {
+        let slack = try TestHTTPListener(statuses: [500, 200])
+        defer { slack.stop() }
+        let smtp = try SMTPTestServer(["--reject-rcpt", "nobody@example.com"])
+        defer { smtp.stop() }
+        let f = try ServerFixture.spikeFixture(allowPrivateWebhooks: true)
+        var options = WebhookDeliverer.Options()
+        options.backoffMillis = 60_000
+        let deliverer = AlertDeliverer(analytics: f.analytics, options: options, logger: quietLogger)
+        let (slackID, emailID) = try await f.withRouter { http in
+            let s = try json(try await send(http, .post, alertChannelsPath, f.adminKey,
+                                            #"{"tenant_id":"acme","name":"c","kind":"slack","url":"http://127.0.0.1:\#(slack.port)/x","min_severity":"HIGH"}"#))
+            let slackID = try #require(s.object("alert_channel")?.string("id"))
+            let e = try json(try await send(http, .post, alertChannelsPath, f.adminKey,
+                                            #"{"tenant_id":"acme","name":"m","kind":"email","smtp_host":"127.0.0.1","smtp_port":\#(smtp.port),"from":"a@example.com","to":["nobody@example.com"],"min_severity":"HIGH"}"#))
+            let emailID = try #require(e.object("alert_channel")?.string("id"))
+            _ = try await AnomalyRoutesTests.detect(http, f.writerA)
+            return (slackID, emailID)
+        }
+        let first = try await deliverer.pass()
+        #expect(first.queued == 2 && first.delivered == 0 && first.failed == 2)
+        // Nothing is due again before the backoff ("now" is pinned), and nothing new is queued for the same episode.
+        let again = try await deliverer.pass()
+        #expect(again.queued == 0 && again.delivered == 0 && again.failed == 0)
+        try await f.withRouter { http in
+            let view = try #require(try json(try await send(http, .get, alertChannelsPath + "/\(slackID)", f.adminKey)).object("alert_channel"))
+            #expect(view.object("deliveries")?.int("pending") == 1)
+            let recent = try #require(view.array("recent_deliveries")?.first)
+            #expect(recent.string("state") == "pending" && recent.int("attempts") == 1 && recent.string("last_error") == "HTTP 500")
+            #expect(recent.string("next_attempt_at") == "2025-05-04T00:01:00Z")
+            let mail = try #require(try json(try await send(http, .get, alertChannelsPath + "/\(emailID)", f.adminKey)).object("alert_channel"))
+            let failed = try #require(mail.array("recent_deliveries")?.first)
+            #expect(failed.string("state") == "failed" && failed.int("attempts") == 1)
+            #expect(failed.string("last_error")?.contains("RCPT TO:<nobody@example.com> answered 550") == true)
+        }
+        f.clock.set(ServerFixture.now + 60_000)
+        let retried = try await deliverer.pass()
+        #expect(retried.queued == 0 && retried.delivered == 1 && retried.failed == 0)
+        #expect(slack.received.count == 2 && slack.received[0].body == slack.received[1].body)
+        #expect(try smtp.messages().isEmpty)
+        try await deliverer.shutdown()
+    }
 }
