@@ -71,6 +71,9 @@ struct ServeCommand: AsyncParsableCommand {
         guard (1...3_600).contains(idleTimeout) else { throw ValidationError("--idle-timeout must be 1 to 3600 seconds") }
         guard bodyTimeout >= 1 && bodyTimeout <= 3_600 else { throw ValidationError("--body-timeout must be 1 to 3600 seconds") }
         guard (1...86_400).contains(reservationTTL) else { throw ValidationError("--reservation-ttl must be 1 to 86400 seconds") }
+        if let publicURL, WebhookURL(publicURL) == nil {
+            throw ValidationError("--public-url must be an http:// or https:// URL, e.g. https://tally.example.com")
+        }
     }
 
     func run() async throws {

@@ -31,12 +31,13 @@ def free_port():
     return port
 
 
-def write_message(out_dir, counter, envelope):
+def write_message(out_dir, counter, envelope, session=None):
     raw = envelope.content if isinstance(envelope.content, bytes) else envelope.original_content
     msg = email.message_from_bytes(raw, policy=email.policy.default)
     body = msg.get_content() if not msg.is_multipart() else None
     record = {
         "mail_from": envelope.mail_from,
+        "helo": session.host_name if session is not None else None,
         "rcpt_tos": list(envelope.rcpt_tos),
         "raw": raw.decode("latin-1"),
         "headers": {k: str(v) for k, v in msg.items()},
@@ -68,7 +69,7 @@ def run_aiosmtpd(args, port):
 
         async def handle_DATA(self, server, session, envelope):
             counter[0] += 1
-            write_message(args.out, counter[0], envelope)
+            write_message(args.out, counter[0], envelope, session)
             return "250 Message accepted for delivery"
 
     kwargs = {}

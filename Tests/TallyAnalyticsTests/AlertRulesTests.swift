@@ -94,7 +94,8 @@ struct AlertRulesTests {
         let m = AlertMessage(anomaly: a, channel: CatalogContract.slackChannel("ach_s"), alertID: "alr_1", publicURL: "https://tally.example/")
         let o = try #require(try JSONSerialization.jsonObject(with: Data(m.slackJSON.utf8)) as? [String: Any])
         #expect(o["text"] as? String
-            == "[Tally HIGH] ABSOLUTE_SPIKE on feature <!channel> & co of tenant acme: $250.50 against $100.00 expected (+$150.50, +150.5%)")
+            == "[Tally HIGH] ABSOLUTE_SPIKE on feature &lt;!channel&gt; &amp; co of tenant acme: $250.50 against $100.00 expected (+$150.50, +150.5%)")
+        #expect(m.subject.contains("feature <!channel> & co of tenant acme"))
         let blocks = try #require(o["blocks"] as? [[String: Any]])
         #expect(blocks.map { $0["type"] as? String } == ["header", "section", "section", "actions", "context"])
         let fields = try #require(blocks[1]["fields"] as? [[String: Any]]).compactMap { $0["text"] as? String }

@@ -33,6 +33,7 @@ struct SMTPClientTests {
         try #require(received.count == 1)
         let m = received[0]
         #expect(m.mailFrom == "alerts@tally.example")
+        #expect(m.helo == "[127.0.0.1]")
         #expect(m.rcptTos == ["ops@example.com", "finance@example.com"])
         #expect(m.headers["Subject"] == subject)
         #expect(m.headers["From"] == "alerts@tally.example")

@@ -8,6 +8,8 @@ final class SMTPTestServer: @unchecked Sendable {
     /// One message as Python's email package read it.
     struct Received: Sendable {
         var mailFrom: String
+        /// The name the client gave in EHLO or HELO.
+        var helo: String
         var rcptTos: [String]
         var raw: String
         var headers: [String: String]
@@ -76,7 +78,7 @@ final class SMTPTestServer: @unchecked Sendable {
             let data = try Data(contentsOf: URL(fileURLWithPath: directory + "/" + name))
             let o = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
             return Received(
-                mailFrom: o["mail_from"] as? String ?? "", rcptTos: o["rcpt_tos"] as? [String] ?? [], raw: o["raw"] as? String ?? "",
+                mailFrom: o["mail_from"] as? String ?? "", helo: o["helo"] as? String ?? "", rcptTos: o["rcpt_tos"] as? [String] ?? [], raw: o["raw"] as? String ?? "",
                 headers: o["headers"] as? [String: String] ?? [:], headerCount: o["header_count"] as? [String: Int] ?? [:],
                 contentType: o["content_type"] as? String ?? "", charset: o["charset"] as? String,
                 transferEncoding: o["transfer_encoding"] as? String, body: o["body"] as? String ?? "",

@@ -123,7 +123,8 @@ struct AlertMessage {
     var slackJSON: String {
         var w = JSONWriter(capacity: 2048)
         w.object { w in
-            w.field("text", subject)
+            // Slack reads `text` as mrkdwn too (it is the notification): escaped like the fields.
+            w.field("text", Self.mrkdwn(subject))
             w.key("blocks")
             w.array { b in
                 b.object { h in

@@ -80,10 +80,8 @@ public struct AlertDeliverer: Sendable {
             guard let smtp = channel.smtp else { return ("the channel has no SMTP settings", true) }
             let message = SMTPMessage(from: smtp.from, to: smtp.to, subject: delivery.subject, body: delivery.body, date: analytics.now,
                                       messageID: delivery.id + "@tally")
-            var configuration = SMTPClient.Configuration(host: smtp.host, port: smtp.port, username: smtp.username, password: smtp.password,
-                                                         timeoutSeconds: Double(options.timeoutSeconds))
-            configuration.clientName = "tally"
-            let client = SMTPClient(configuration)
+            let client = SMTPClient(.init(host: smtp.host, port: smtp.port, username: smtp.username, password: smtp.password,
+                                          timeoutSeconds: Double(options.timeoutSeconds)))
             do {
                 try await analytics.blocking { try client.send(message) }
                 return nil

@@ -21,8 +21,9 @@ public struct SMTPClient: Sendable {
         public var port: Int
         public var username: String?
         public var password: String?
-        /// The name given in EHLO and HELO.
-        public var clientName = "tally.localdomain"
+        /// The name given in EHLO and HELO; nil: the address literal of our end of the connection (`[192.0.2.1]`,
+        /// `[IPv6:2001:db8::1]`), which RFC 5321 allows when a host has no name of its own to give.
+        public var clientName: String?
         /// The longest any single wait may take, seconds.
         public var timeoutSeconds: Double = 30
 
@@ -90,13 +91,14 @@ public struct SMTPClient: Sendable {
         let connection = try SMTPConnection.open(host: c.host, port: c.port, timeoutSeconds: c.timeoutSeconds)
         defer { connection.close() }
         try connection.expect(220, stage: "greeting")
+        let clientName = c.clientName ?? connection.localAddressLiteral()
         var extensions: [String] = []
-        try connection.command("EHLO " + c.clientName, stage: "EHLO")
+        try connection.command("EHLO " + clientName, stage: "EHLO")
         let ehlo = try connection.reply(stage: "EHLO")
         if ehlo.code == 250 {
             extensions = ehlo.lines.dropFirst().map { $0.uppercased() }
         } else if (500..<600).contains(ehlo.code) {
-            try connection.command("HELO " + c.clientName, stage: "HELO")
+            try connection.command("HELO " + clientName, stage: "HELO")
             try connection.expect(250, stage: "HELO")
         } else {
             throw .rejected(stage: "EHLO", code: ehlo.code, text: ehlo.lines.joined(separator: " / "))
@@ -200,6 +202,22 @@ final class SMTPConnection {
     }
 
     func close() { _ = Glibc.close(fd) }
+
+    /// Our end's address as an RFC 5321 address literal: `[192.0.2.1]` or `[IPv6:2001:db8::1]`.
+    func localAddressLiteral() -> String {
+        var storage = sockaddr_storage()
+        var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+        let ok = withUnsafeMutablePointer(to: &storage) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                getsockname(fd, sa, &len) == 0
+                    && getnameinfo(sa, len, &host, socklen_t(host.count), nil, 0, NI_NUMERICHOST) == 0
+            }
+        }
+        guard ok else { return "[127.0.0.1]" }
+        let text = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return storage.ss_family == sa_family_t(AF_INET6) ? "[IPv6:\(text)]" : "[\(text)]"
+    }
 
     /// Sends one command line (CRLF added). `secret`: the line is a credential (never put in an error text).
     func command(_ line: String, stage: String, secret: Bool = false) throws(SMTPError) {
