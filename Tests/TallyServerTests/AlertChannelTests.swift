@@ -110,7 +110,7 @@ struct AlertChannelTests {
     func testSend() async throws {
         let slack = try TestHTTPListener(statuses: [200, 500])
         defer { slack.stop() }
-        let smtp = try SMTPTestServer()
+        let smtp = try await SMTPTestServer.start()
         defer { smtp.stop() }
         let f = try ServerFixture(seed: false, allowPrivateWebhooks: true)
         try await f.withRouter { http in
@@ -144,7 +144,7 @@ struct AlertChannelTests {
     func retriesAndVisibility() async throws {
         let slack = try TestHTTPListener(statuses: [500, 200])
         defer { slack.stop() }
-        let smtp = try SMTPTestServer(["--reject-rcpt", "nobody@example.com"])
+        let smtp = try await SMTPTestServer.start(["--reject-rcpt", "nobody@example.com"])
         defer { smtp.stop() }
         let f = try ServerFixture.spikeFixture(allowPrivateWebhooks: true)
         var options = WebhookDeliverer.Options()

@@ -27,7 +27,7 @@ struct AlertEndToEndTests {
     func spikeAlertedOncePerEpisode() async throws {
         let slack = try TestHTTPListener(statuses: [200])
         defer { slack.stop() }
-        let smtp = try SMTPTestServer()
+        let smtp = try await SMTPTestServer.start()
         defer { smtp.stop() }
         let f = try ServerFixture(seed: false, allowPrivateWebhooks: true)
         f.clock.set(Self.spikeStart)

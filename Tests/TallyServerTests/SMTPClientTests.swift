@@ -3,7 +3,8 @@ import Foundation
 import Testing
 
 /// The SMTP client against a real SMTP server (aiosmtpd on loopback): what it sends is checked as Python's email
-/// package parses it; every failure is a typed error naming the stage.
+/// package parses it; every failure is a typed error naming the stage. Sends run off the cooperative pool, as the
+/// deliverer runs them on the blocking pool.
 @Suite("SMTP client against aiosmtpd")
 struct SMTPClientTests {
     static let body = """
@@ -16,19 +17,32 @@ struct SMTPClientTests {
         tab\tinside and an equals sign = here
         """
 
-    static func message(to: [String] = ["ops@example.com", "finance@example.com"], subject: String = "[Tally HIGH] ABSOLUTE_SPIKE on tenant acme")
-        -> SMTPMessage {
+    static func message(to: [String] = ["ops@example.com", "finance@example.com"],
+                        subject: String = "[Tally HIGH] ABSOLUTE_SPIKE on tenant acme") -> SMTPMessage {
         SMTPMessage(from: "alerts@tally.example", to: to, subject: subject, body: body, date: 1_796_553_984_000,
                     messageID: "alr_0123456789abcdef@tally")
     }
 
+    /// Sends `message` with `configuration` on a Dispatch thread; the typed error when it was not accepted.
+    static func send(_ configuration: SMTPClient.Configuration, _ message: SMTPMessage = message()) async throws -> SMTPClient.SMTPError? {
+        try await offThePool { () -> SMTPClient.SMTPError? in
+            do {
+                try SMTPClient(configuration).send(message)
+                return nil
+            } catch let error as SMTPClient.SMTPError {
+                return error
+            }
+        }
+    }
+
     @Test("a message to two recipients with AUTH: envelope, RFC 5322 headers, UTF-8 subject and quoted-printable body as sent")
-    func sendsWithAuth() throws {
-        let server = try SMTPTestServer(["--auth", "tally:s3cret pass"])
+    func sendsWithAuth() async throws {
+        let server = try await SMTPTestServer.start(["--auth", "tally:s3cret pass"])
         defer { server.stop() }
         let subject = "[Tally HIGH] ABSOLUTE_SPIKE on feature café-ü of tenant acme: $1,234.56 against $100.00 expected"
-        try SMTPClient(.init(host: "127.0.0.1", port: server.port, username: "tally", password: "s3cret pass", timeoutSeconds: 10))
-            .send(Self.message(subject: subject))
+        let error = try await Self.send(.init(host: "127.0.0.1", port: server.port, username: "tally", password: "s3cret pass",
+                                              timeoutSeconds: 10), Self.message(subject: subject))
+        #expect(error == nil)
         let received = try server.messages()
         try #require(received.count == 1)
         let m = received[0]
@@ -57,12 +71,12 @@ struct SMTPClientTests {
     }
 
     @Test("dot-stuffing: lines starting with a dot (and a lone dot) arrive as written")
-    func dotStuffing() throws {
+    func dotStuffing() async throws {
         let stuffed = SMTPMessage.dataPayload(Array("a\r\n.b\r\n.\r\n..c\r\n".utf8))
         #expect(String(decoding: stuffed, as: UTF8.self) == "a\r\n..b\r\n..\r\n...c\r\n.\r\n")
-        let server = try SMTPTestServer()
+        let server = try await SMTPTestServer.start()
         defer { server.stop() }
-        try SMTPClient(.init(host: "127.0.0.1", port: server.port, timeoutSeconds: 10)).send(Self.message(to: ["ops@example.com"]))
+        #expect(try await Self.send(.init(host: "127.0.0.1", port: server.port, timeoutSeconds: 10), Self.message(to: ["ops@example.com"])) == nil)
         let m = try #require(try server.messages().first)
         #expect(m.body.contains("\n.a line starting with a dot"))
         #expect(m.body.contains("\n..and one with two"))
@@ -70,68 +84,48 @@ struct SMTPClientTests {
     }
 
     @Test("a refused recipient fails the whole message before DATA, with the server's code and words; nothing is delivered")
-    func rejectedRecipient() throws {
-        let server = try SMTPTestServer(["--reject-rcpt", "nobody@example.com"])
+    func rejectedRecipient() async throws {
+        let server = try await SMTPTestServer.start(["--reject-rcpt", "nobody@example.com"])
         defer { server.stop() }
-        let client = SMTPClient(.init(host: "127.0.0.1", port: server.port, timeoutSeconds: 10))
-        #expect {
-            try client.send(Self.message(to: ["ops@example.com", "nobody@example.com"]))
-        } throws: { error in
-            guard case let .rejected(stage, code, text)? = error as? SMTPClient.SMTPError else { return false }
-            return stage == "RCPT TO:<nobody@example.com>" && code == 550 && text.contains("no such user")
-                && (error as! SMTPClient.SMTPError).isPermanent
-        }
+        let error = try #require(try await Self.send(.init(host: "127.0.0.1", port: server.port, timeoutSeconds: 10),
+                                                     Self.message(to: ["ops@example.com", "nobody@example.com"])))
+        guard case let .rejected(stage, code, text) = error else { Issue.record("not a refusal: \(error)"); return }
+        #expect(stage == "RCPT TO:<nobody@example.com>" && code == 550 && text.contains("no such user"))
+        #expect(error.isPermanent)
         #expect(try server.messages().isEmpty)
     }
 
     @Test("a wrong password is refused at AUTH (535, permanent); no user name on a server requiring AUTH is refused at MAIL FROM")
-    func authFailures() throws {
-        let server = try SMTPTestServer(["--auth", "tally:right"])
+    func authFailures() async throws {
+        let server = try await SMTPTestServer.start(["--auth", "tally:right"])
         defer { server.stop() }
-        #expect {
-            try SMTPClient(.init(host: "127.0.0.1", port: server.port, username: "tally", password: "wrong", timeoutSeconds: 10))
-                .send(Self.message())
-        } throws: { error in
-            guard case let .rejected(stage, code, _)? = error as? SMTPClient.SMTPError else { return false }
-            return stage == "AUTH PLAIN" && code == 535 && !"\(error)".contains("wrong")
-        }
-        #expect {
-            try SMTPClient(.init(host: "127.0.0.1", port: server.port, timeoutSeconds: 10)).send(Self.message())
-        } throws: { error in
-            guard case let .rejected(stage, code, _)? = error as? SMTPClient.SMTPError else { return false }
-            return stage == "MAIL FROM" && code == 530
-        }
+        let wrong = try #require(try await Self.send(.init(host: "127.0.0.1", port: server.port, username: "tally", password: "wrong",
+                                                           timeoutSeconds: 10)))
+        guard case let .rejected(stage, code, _) = wrong else { Issue.record("not a refusal: \(wrong)"); return }
+        #expect(stage == "AUTH PLAIN" && code == 535 && wrong.isPermanent)
+        #expect(!"\(wrong)".contains("wrong"))
+        let anonymous = try #require(try await Self.send(.init(host: "127.0.0.1", port: server.port, timeoutSeconds: 10)))
+        guard case let .rejected(stage2, code2, _) = anonymous else { Issue.record("not a refusal: \(anonymous)"); return }
+        #expect(stage2 == "MAIL FROM" && code2 == 530)
         #expect(try server.messages().isEmpty)
     }
 
-    @Test("a server that closes the connection, one that never answers, and a port nobody listens on: typed errors")
-    func connectionFailures() throws {
-        let closing = try SMTPTestServer(["--mode", "close"])
+    @Test("a server that closes the connection, one that never answers, a port nobody listens on, a name that does not resolve: typed errors")
+    func connectionFailures() async throws {
+        let closing = try await SMTPTestServer.start(["--mode", "close"])
         defer { closing.stop() }
-        #expect(throws: SMTPClient.SMTPError.closed(stage: "EHLO")) {
-            try SMTPClient(.init(host: "127.0.0.1", port: closing.port, timeoutSeconds: 10)).send(Self.message())
-        }
-        let silent = try SMTPTestServer(["--mode", "silent"])
+        #expect(try await Self.send(.init(host: "127.0.0.1", port: closing.port, timeoutSeconds: 10)) == .closed(stage: "EHLO"))
+        let silent = try await SMTPTestServer.start(["--mode", "silent"])
         defer { silent.stop() }
         let start = Date()
-        #expect(throws: SMTPClient.SMTPError.timedOut(stage: "greeting")) {
-            try SMTPClient(.init(host: "127.0.0.1", port: silent.port, timeoutSeconds: 0.5)).send(Self.message())
-        }
+        #expect(try await Self.send(.init(host: "127.0.0.1", port: silent.port, timeoutSeconds: 0.5)) == .timedOut(stage: "greeting"))
         #expect(Date().timeIntervalSince(start) < 5)
         // A port just released: nothing listens there.
         let port = closing.port
         closing.stop()
-        #expect {
-            try SMTPClient(.init(host: "127.0.0.1", port: port, timeoutSeconds: 2)).send(Self.message())
-        } throws: { error in
-            if case .connect(_, port, _)? = error as? SMTPClient.SMTPError { return true }
-            return false
-        }
-        #expect {
-            try SMTPClient(.init(host: "no-such-host.invalid", port: 25, timeoutSeconds: 2)).send(Self.message())
-        } throws: { error in
-            if case .resolve? = error as? SMTPClient.SMTPError { return true }
-            return false
-        }
+        let refused = try await Self.send(.init(host: "127.0.0.1", port: port, timeoutSeconds: 2))
+        guard case .connect(_, port, _)? = refused else { Issue.record("not a connection failure: \(String(describing: refused))"); return }
+        let unresolved = try await Self.send(.init(host: "no-such-host.invalid", port: 25, timeoutSeconds: 2))
+        guard case .resolve? = unresolved else { Issue.record("not a resolution failure: \(String(describing: unresolved))"); return }
     }
 }

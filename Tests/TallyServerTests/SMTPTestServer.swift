@@ -1,6 +1,6 @@
 import Foundation
-import Synchronization
 import Testing
+import Synchronization
 
 /// A real SMTP server for the tests: `Tests/Support/smtp_server.py` (Python's aiosmtpd, from Tests/requirements.txt)
 /// on 127.0.0.1, writing each message it receives, parsed by Python's email package, to a fresh directory.
@@ -26,9 +26,19 @@ final class SMTPTestServer: @unchecked Sendable {
     private let process: Process
     private let stdin: Pipe
 
-    /// Starts the server (`--mode`, `--reject-rcpt`, `--auth` as the script takes them); fails the test with the
+    /// Why the server did not come up, with the script's error output.
+    struct DidNotStart: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// Starts the server off the cooperative pool (Python takes a second or more to come up, and the pool has one
+    /// thread per core): `--mode`, `--reject-rcpt`, `--auth` as the script takes them. Throws `DidNotStart` with the
     /// script's error output when it does not come up (e.g. aiosmtpd not installed: `make test` installs it).
-    init(_ arguments: [String] = []) throws {
+    static func start(_ arguments: [String] = []) async throws -> SMTPTestServer {
+        try await offThePool { try SMTPTestServer(arguments) }
+    }
+
+    private init(_ arguments: [String]) throws {
         directory = NSTemporaryDirectory() + "tally-smtp-" + UUID().uuidString
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Support/smtp_server.py").path
@@ -52,8 +62,7 @@ final class SMTPTestServer: @unchecked Sendable {
         guard text.hasPrefix("READY "), let port = Int(text.dropFirst(6)) else {
             process.terminate()
             let why = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            Issue.record("the test SMTP server did not start (python3 -m pip install -r Tests/requirements.txt): \(why)")
-            throw CancellationError()
+            throw DidNotStart(description: "the test SMTP server did not start (python3 -m pip install -r Tests/requirements.txt): \(why)")
         }
         self.port = port
     }
@@ -84,5 +93,13 @@ final class SMTPTestServer: @unchecked Sendable {
                 transferEncoding: o["transfer_encoding"] as? String, body: o["body"] as? String ?? "",
                 defects: o["defects"] as? [String] ?? [])
         }
+    }
+}
+
+/// Runs blocking work (a socket conversation, a child process starting) on a Dispatch thread, off the cooperative
+/// pool, whose few threads the rest of the suite needs.
+func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
     }
 }
