@@ -9,13 +9,14 @@ BIN      := .build/release/tally
 .PHONY: deps build release test run bench bench-peers load clean
 
 # Installs what a fresh Debian machine lacks: liblz4 and SQLite headers, pkg-config, and for the browser tests
-# python3, chromium and chromium-driver (apt-get only when absent).
+# python3 with pip, chromium and chromium-driver (apt-get only when absent).
 deps:
 	@missing=""; \
 	command -v pkg-config >/dev/null 2>&1 || missing="$$missing pkg-config"; \
 	pkg-config --exists liblz4 2>/dev/null || missing="$$missing liblz4-dev"; \
 	pkg-config --exists sqlite3 2>/dev/null || missing="$$missing libsqlite3-dev"; \
 	command -v python3 >/dev/null 2>&1 || missing="$$missing python3"; \
+	python3 -m pip --version >/dev/null 2>&1 || missing="$$missing python3-pip"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v chromedriver >/dev/null 2>&1 || missing="$$missing chromium-driver"; \
 	if [ -n "$$missing" ]; then \
@@ -31,7 +32,8 @@ release: deps
 
 # Unit and integration tests (Python test servers' packages from Tests/requirements.txt first: aiosmtpd), then the web console in headless Chromium (screenshots in .build/browser-screenshots).
 test: deps
-	python3 -m pip install -q -r Tests/requirements.txt
+	python3 -m pip install -q -r Tests/requirements.txt 2>/dev/null \
+		|| python3 -m pip install -q --break-system-packages -r Tests/requirements.txt
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	./Tests/Browser/run.sh .build/debug/tally .build/browser-screenshots
