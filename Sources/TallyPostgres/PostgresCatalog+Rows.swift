@@ -167,4 +167,28 @@ enum Rows {
                           owner: try r("owner"), createdAt: try r("created_at"), updatedAt: try r("updated_at"),
                           createdBy: try r("created_by"))
     }
+
+    static func alertChannel(_ row: PostgresRow) throws -> AlertChannel {
+        let r = RowReader(row, table: "alert_channels")
+        let kind: AlertChannel.Kind = try r("kind")
+        var smtp: AlertChannel.SMTPSettings?
+        if kind == .email {
+            let to: String = try r("mail_to")
+            smtp = AlertChannel.SMTPSettings(host: try r("smtp_host"), port: try r("smtp_port"), username: try r("smtp_username"),
+                                             password: try r("smtp_password"), from: try r("mail_from"),
+                                             to: to.split(separator: "\n").map(String.init))
+        }
+        return AlertChannel(id: try r("id"), tenant: try r("tenant_id"), name: try r("name"), kind: kind, url: try r("url"), smtp: smtp,
+                            minSeverity: try r("min_severity"), quietMillis: try r("quiet_millis"), enabled: try r("enabled"),
+                            createdAt: try r("created_at"), updatedAt: try r("updated_at"), updatedBy: try r("updated_by"))
+    }
+
+    static func alertDelivery(_ row: PostgresRow) throws -> AlertDelivery {
+        let r = RowReader(row, table: "alert_deliveries")
+        return AlertDelivery(
+            id: try r("id"), channelID: try r("channel_id"), tenant: try r("tenant_id"), anomalyID: try r("anomaly_id"),
+            series: try r("series"), severity: try r("severity"), subject: try r("subject"), body: try r("body"), state: try r("state"),
+            attempts: try r("attempts"), nextAttemptAt: try r("next_attempt_at"), lastError: try r("last_error"),
+            createdAt: try r("created_at"), deliveredAt: try r("delivered_at"))
+    }
 }

@@ -1,7 +1,7 @@
 import PostgresNIO
 import TallyStore
 
-/// The catalog's tables on PostgreSQL: the same thirteen tables as `SQLiteCatalog`, with the same meaning. Money is
+/// The catalog's tables on PostgreSQL: the same tables as `SQLiteCatalog`, with the same meaning. Money is
 /// BIGINT nano-dollars, times BIGINT ms UTC, enums TEXT with CHECKs. Text columns that lists are ordered by collate
 /// "C" (byte order, as SQLite's BINARY), so every server orders them alike whatever its locale.
 ///
@@ -234,6 +234,52 @@ extension PostgresCatalog {
                 UNIQUE (tenant_id, tag)
             )
             """,
+        ]),
+        // kind slack: url is the incoming-webhook URL; kind email: the smtp_* columns, mail_from, and mail_to
+        // (addresses separated by newlines). series: an anomaly's rule, level, subject and budget (`AlertRules`).
+        Migration(version: 2, description: "alert channels and their deliveries", statements: [
+            """
+            CREATE TABLE alert_channels (
+                id            \(text) PRIMARY KEY,
+                tenant_id     \(text) NOT NULL,
+                name          TEXT NOT NULL,
+                kind          \(text) NOT NULL CHECK (kind IN ('slack', 'email')),
+                url           TEXT NOT NULL,
+                smtp_host     TEXT,
+                smtp_port     INTEGER,
+                smtp_username TEXT,
+                smtp_password TEXT,
+                mail_from     TEXT,
+                mail_to       TEXT,
+                min_severity  \(text) NOT NULL CHECK (min_severity IN ('LOW', 'MEDIUM', 'HIGH')),
+                quiet_millis  BIGINT NOT NULL,
+                enabled       BOOLEAN NOT NULL,
+                created_at    BIGINT NOT NULL,
+                updated_at    BIGINT NOT NULL,
+                updated_by    TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX alert_channels_tenant ON alert_channels (tenant_id, created_at)",
+            """
+            CREATE TABLE alert_deliveries (
+                id              \(text) PRIMARY KEY,
+                channel_id      \(text) NOT NULL,
+                tenant_id       \(text) NOT NULL,
+                anomaly_id      \(text) NOT NULL,
+                series          \(text) NOT NULL,
+                severity        \(text) NOT NULL CHECK (severity IN ('LOW', 'MEDIUM', 'HIGH')),
+                subject         TEXT NOT NULL,
+                body            TEXT NOT NULL,
+                state           \(text) NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+                attempts        INTEGER NOT NULL,
+                next_attempt_at BIGINT NOT NULL,
+                last_error      TEXT,
+                created_at      BIGINT NOT NULL,
+                delivered_at    BIGINT
+            )
+            """,
+            "CREATE INDEX alert_deliveries_due ON alert_deliveries (state, next_attempt_at)",
+            "CREATE INDEX alert_deliveries_series ON alert_deliveries (channel_id, series, created_at)",
         ]),
     ]
 

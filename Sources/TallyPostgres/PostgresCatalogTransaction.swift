@@ -111,4 +111,27 @@ struct PostgresCatalogTransaction: CatalogTransaction {
     func insertDelivery(_ delivery: WebhookDelivery, now: Int64) throws {
         try PostgresCatalog.insertDelivery(session, delivery, now: now)
     }
+
+    // MARK: Alerts
+
+    /// Locks the tenant's alerting (its channels' queueing) until the transaction ends: two nodes never queue one alert.
+    func alertChannels(tenant: String) throws -> [AlertChannel] {
+        try PostgresCatalog.lock(session, "tally.alerts." + tenant)
+        return try session.rows("SELECT * FROM alert_channels WHERE tenant_id = \(tenant) ORDER BY created_at, id").map(Rows.alertChannel)
+    }
+
+    func lastAlert(channel: String, series: String) throws -> AlertDelivery? {
+        try session.rows("""
+            SELECT * FROM alert_deliveries WHERE channel_id = \(channel) AND series = \(series) ORDER BY created_at DESC, id DESC LIMIT 1
+            """).first.map(Rows.alertDelivery)
+    }
+
+    func insertAlertDelivery(_ d: AlertDelivery) throws {
+        try session.run("""
+            INSERT INTO alert_deliveries (id, channel_id, tenant_id, anomaly_id, series, severity, subject, body, state, attempts,
+                                          next_attempt_at, last_error, created_at, delivered_at)
+            VALUES (\(d.id), \(d.channelID), \(d.tenant), \(d.anomalyID), \(d.series), \(d.severity.rawValue), \(d.subject), \(d.body),
+                    \(d.state), \(d.attempts), \(d.nextAttemptAt), \(d.lastError), \(d.createdAt), \(d.deliveredAt))
+            """)
+    }
 }

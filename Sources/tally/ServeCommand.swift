@@ -12,7 +12,7 @@ struct ServeCommand: AsyncParsableCommand {
         abstract: "Serves the HTTP facade /api/v1/analytics/* over a data directory.",
         discussion: """
             Keys come from `tally keys create`. SIGTERM or SIGINT stops the server gracefully: it stops accepting \
-            connections, finishes the requests in flight, stops the background jobs (detection, webhook deliveries, \
+            connections, finishes the requests in flight, stops the background jobs (detection, webhook and alert deliveries, \
             export sweeps, reservation purges), then closes the store (sealing its head). With --records clickhouse and \
             --catalog postgres, several serve nodes share one ClickHouse cluster and one PostgreSQL database (create the \
             ClickHouse schema first with tally clickhouse init); --data then holds only export files and local state.
@@ -73,6 +73,10 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("otlp-max-concurrent-exports"), help: "OTLP exports in progress at once; beyond it 429 with Retry-After.")
     var otlpMaxConcurrentExports = 16
 
+    @Option(name: .customLong("public-url"),
+            help: "The server's address as people reach it, for the links in alert messages (default: http://<host>:<port>).")
+    var publicURL: String?
+
     func validate() throws {
         guard otlpMaxConcurrentExports >= 1 else { throw ValidationError("--otlp-max-concurrent-exports must be at least 1") }
         try catalogOptions.check(data: store.data)
@@ -88,6 +92,9 @@ struct ServeCommand: AsyncParsableCommand {
         guard bodyTimeout >= 1 && bodyTimeout <= 3_600 else { throw ValidationError("--body-timeout must be 1 to 3600 seconds") }
         guard (0...1_000).contains(metricsTopTenants) else { throw ValidationError("--metrics-top-tenants must be 0 to 1000") }
         guard (1...86_400).contains(reservationTTL) else { throw ValidationError("--reservation-ttl must be 1 to 86400 seconds") }
+        if let publicURL, WebhookURL(publicURL) == nil {
+            throw ValidationError("--public-url must be an http:// or https:// URL, e.g. https://tally.example.com")
+        }
     }
 
     func run() async throws {
@@ -111,6 +118,7 @@ struct ServeCommand: AsyncParsableCommand {
         options.reservationTTLMillis = Int64(reservationTTL) * 1000
         options.exportTTLMillis = Int64(exportTTLHours) * 3_600_000
         options.allowPrivateWebhooks = allowPrivateWebhooks
+        options.publicURL = publicURL ?? "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
         let catalog = try catalogOptions.open(data: store.data)
         let analytics: Analytics
         switch try recordOptions.kind() {

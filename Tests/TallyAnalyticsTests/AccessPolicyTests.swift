@@ -37,6 +37,7 @@ struct AccessPolicyTests {
         .readIncidents: ([.reader, .admin], "read incidents"),
         .changeIncidents: ([.writer, .admin], "acknowledge or resolve incidents"),
         .manageWebhooks: ([.writer, .admin], "webhooks"),
+        .manageAlertChannels: ([.admin], "alert channels are managed"),
         .exportData: ([.reader, .admin], "exports"),
         .readReports: ([.reader, .admin], "reports"),
         .readAudit: ([.reader, .admin], "audit log"),

@@ -177,11 +177,12 @@ struct BackgroundServiceTests {
     func backgroundServices() throws {
         let f = try ServerFixture()
         let names = f.server.backgroundServices(logger: quietLogger).map(Self.name)
-        #expect(names == ["anomaly detection", "WebhookDeliveryService", "export sweep", "reservation purge"])
+        #expect(names == ["anomaly detection", "WebhookDeliveryService", "AlertDeliveryService", "export sweep", "reservation purge"])
         var configuration = f.server.configuration
         configuration.detectIntervalSeconds = 0
         let off = APIServer(analytics: f.analytics, configuration: configuration)
-        #expect(off.backgroundServices(logger: quietLogger).map(Self.name) == ["WebhookDeliveryService", "export sweep", "reservation purge"])
+        #expect(off.backgroundServices(logger: quietLogger).map(Self.name)
+            == ["WebhookDeliveryService", "AlertDeliveryService", "export sweep", "reservation purge"])
     }
 
     @Test("the application with its background services (serve's defaults) shuts down gracefully within the bound")

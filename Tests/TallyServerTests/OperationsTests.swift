@@ -47,7 +47,7 @@ struct OperationsTests {
                 ["console", "GET /console"], ["rollups", "-"], ["health", "GET /api/v1/analytics/health"],
                 ["metrics", "GET /metrics"], ["openapi", "GET /api/v1/analytics/openapi.json"],
                 ["anomalies", "GET /api/v1/analytics/statistics/anomalies"], ["anomaly_detection", "POST /api/v1/analytics/anomalies/detect"],
-                ["incidents", "GET /api/v1/analytics/incidents"],
+                ["incidents", "GET /api/v1/analytics/incidents"], ["alert_channels", "GET /api/v1/analytics/alert-channels"],
             ])
         }
     }

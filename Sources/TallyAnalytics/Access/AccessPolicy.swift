@@ -7,7 +7,7 @@ import TallyQuery
 /// refused, never answered with data; another tenant's entity by id is "not found"); an admin key reaches the
 /// tenant it names, or every tenant when it names none where the action allows it (`check(_:_:tenants:)`).
 ///
-/// Configuration (budgets, feature tags, anomaly settings) is changed with admin keys only: writer keys live in the
+/// Configuration (budgets, feature tags, anomaly settings, alert channels) is changed with admin keys only: writer keys live in the
 /// applications whose spend it governs (an application must not raise its own limit or silence its own alerts),
 /// and reader keys are for dashboards. Detection, anomaly and incident state and webhooks are operations: writer
 /// or admin keys. The policy check and reservations, asked by the applications before a run, take any key.
@@ -46,6 +46,8 @@ public enum AccessPolicy {
         case changeIncidents
         /// Reads, sets or deletes the tenant's webhook.
         case manageWebhooks
+        /// Creates, lists, changes, deletes and tests the tenant's alert channels (Slack, email).
+        case manageAlertChannels
         /// Creates, lists and downloads exports.
         case exportData
         /// Reads the monthly report.
@@ -87,6 +89,7 @@ public enum AccessPolicy {
         case .readIncidents: read("incidents")
         case .changeIncidents: operate("acknowledge or resolve incidents")
         case .manageWebhooks: operate("read or change webhooks")
+        case .manageAlertChannels: configure("alert channels are managed")
         case .exportData: read("exports")
         case .readReports: read("reports")
         case .readAudit: read("the audit log")

@@ -82,6 +82,25 @@ package enum AuditSnapshot {
         }
     }
 
+    /// `alert_channel`: its settings, never the Slack URL's path or the SMTP password.
+    package static func alertChannel(_ c: AlertChannel) -> String {
+        text { w in
+            w.field("id", c.id)
+            w.field("tenant_id", c.tenant)
+            w.field("name", c.name)
+            w.field("kind", c.kind.rawValue)
+            w.field("url", c.kind == .slack ? c.maskedURL : nil)
+            w.field("smtp_host", c.smtp?.host)
+            w.field("smtp_port", c.smtp?.port)
+            w.field("smtp_username", c.smtp?.username)
+            w.field("from", c.smtp?.from)
+            if let to = c.smtp?.to { w.field("to", strings: to) } else { w.field("to", nil as String?) }
+            w.field("min_severity", c.minSeverity.rawValue)
+            w.field("quiet_minutes", c.quietMillis / 60_000)
+            w.field("enabled", c.enabled)
+        }
+    }
+
     /// `webhook`: where it posts, never its secret.
     package static func webhook(_ w: Webhook) -> String {
         text { o in

@@ -1,6 +1,6 @@
 import TallyStore
 /// The small mutable state beside the record store: API keys, idempotent answers, budgets, reservations, anomalies,
-/// incidents, webhooks and their deliveries, feature tags, exports, anomaly settings and the audit log.
+/// incidents, webhooks and their deliveries, alert channels and theirs, feature tags, exports, anomaly settings and the audit log.
 ///
 /// The catalog stores and the domain decides: every method reads or writes rows, and each change of an entity a
 /// person configures (keys, budgets, feature tags, webhooks, settings) appends its audit entry in the same
@@ -101,6 +101,27 @@ public protocol Catalog: Sendable {
     /// State, attempts and last error of delivery `id` (tests and diagnostics).
     func deliveryState(id: String) throws -> (state: String, attempts: Int, lastError: String?)?
 
+    // MARK: Alert channels and alert deliveries
+
+    /// Stores a new alert channel, audited as `channel.updatedBy`'s (never its secrets).
+    func insertAlertChannel(_ channel: AlertChannel) throws
+    /// The alert channel `id`, with its secrets.
+    func alertChannel(id: String) throws -> AlertChannel?
+    /// The alert channels of `tenant` (every tenant's when nil), by tenant, creation time, then id.
+    func alertChannels(tenant: String?) throws -> [AlertChannel]
+    /// Replaces the settings and update time of a stored channel, audited; false when it is gone.
+    func updateAlertChannel(_ channel: AlertChannel) throws -> Bool
+    /// Deletes channel `id` and gives up its pending deliveries, audited; false when there was none.
+    func deleteAlertChannel(id: String, actor: String, at: Int64) throws -> Bool
+    /// The deliveries of channel `id`, newest first (creation time, then id descending), at most `limit`.
+    func alertDeliveries(channel id: String, limit: Int) throws -> [AlertDelivery]
+    /// Counts of the deliveries of channel `id` by state (`pending`, `delivered`, `failed`).
+    func alertDeliveryCounts(channel id: String) throws -> [String: Int]
+    /// Pending alert deliveries due at `now`, oldest first (next attempt, creation time, id), with their channel.
+    func dueAlertDeliveries(now: Int64, limit: Int) throws -> [(AlertDelivery, AlertChannel)]
+    /// Records the outcome of an attempt: delivered, retried at `retryAt`, or given up (`retryAt` nil after a failure).
+    func recordAlertAttempt(id: String, delivered: Bool, error: String?, retryAt: Int64?, now: Int64) throws
+
     // MARK: Feature tags
 
     /// Registers a tag, audited as `actor`'s; `alreadyExists` when the tenant has registered it.
@@ -182,6 +203,16 @@ public protocol CatalogTransaction {
     func webhook(tenant: String) throws -> Webhook?
     /// Inserts a pending delivery, created at `now`.
     func insertDelivery(_ delivery: WebhookDelivery, now: Int64) throws
+
+    // MARK: Alerts
+
+    /// The alert channels of `tenant`, by creation time, then id. A catalog several nodes share locks the tenant's
+    /// alerting until commit, so two nodes never queue the same alert.
+    func alertChannels(tenant: String) throws -> [AlertChannel]
+    /// The most recent delivery of channel `channel` for anomaly series `series` (creation time, then id), if any.
+    func lastAlert(channel: String, series: String) throws -> AlertDelivery?
+    /// Inserts a pending alert delivery.
+    func insertAlertDelivery(_ delivery: AlertDelivery) throws
 }
 
 extension Catalog {

@@ -77,4 +77,19 @@ struct SQLiteCatalogTransaction: CatalogTransaction {
     func insertDelivery(_ delivery: WebhookDelivery, now: Int64) throws {
         try WebhookDeliveryRecord(delivery, createdAt: now).insert(db)
     }
+
+    func alertChannels(tenant: String) throws -> [AlertChannel] {
+        try AlertChannelRecord.fetchAll(db, sql: "SELECT * FROM alert_channels WHERE tenant_id = ? ORDER BY created_at, id",
+                                        arguments: [tenant]).map(\.channel)
+    }
+
+    func lastAlert(channel: String, series: String) throws -> AlertDelivery? {
+        try AlertDeliveryRecord.fetchOne(db, sql: """
+            SELECT * FROM alert_deliveries WHERE channel_id = ? AND series = ? ORDER BY created_at DESC, id DESC LIMIT 1
+            """, arguments: [channel, series])?.delivery
+    }
+
+    func insertAlertDelivery(_ delivery: AlertDelivery) throws {
+        try AlertDeliveryRecord(delivery).insert(db)
+    }
 }

@@ -288,6 +288,50 @@ public final class SQLiteCatalog: Catalog {
                 );
                 """)
         }
+        m.registerMigration("alert channels") { db in
+            // kind slack: url is the incoming-webhook URL; kind email: the smtp_* columns, mail_from, and mail_to
+            // (addresses separated by newlines). series: an anomaly's rule, level, subject and budget (`AlertRules`).
+            try db.execute(sql: """
+                CREATE TABLE alert_channels (
+                    id            TEXT PRIMARY KEY NOT NULL,
+                    tenant_id     TEXT NOT NULL,
+                    name          TEXT NOT NULL,
+                    kind          TEXT NOT NULL CHECK (kind IN ('slack', 'email')),
+                    url           TEXT NOT NULL,
+                    smtp_host     TEXT,
+                    smtp_port     INTEGER,
+                    smtp_username TEXT,
+                    smtp_password TEXT,
+                    mail_from     TEXT,
+                    mail_to       TEXT,
+                    min_severity  TEXT NOT NULL CHECK (min_severity IN ('LOW', 'MEDIUM', 'HIGH')),
+                    quiet_millis  INTEGER NOT NULL,
+                    enabled       INTEGER NOT NULL,
+                    created_at    INTEGER NOT NULL,
+                    updated_at    INTEGER NOT NULL,
+                    updated_by    TEXT NOT NULL
+                );
+                CREATE INDEX alert_channels_tenant ON alert_channels (tenant_id, created_at);
+                CREATE TABLE alert_deliveries (
+                    id              TEXT PRIMARY KEY NOT NULL,
+                    channel_id      TEXT NOT NULL,
+                    tenant_id       TEXT NOT NULL,
+                    anomaly_id      TEXT NOT NULL,
+                    series          TEXT NOT NULL,
+                    severity        TEXT NOT NULL CHECK (severity IN ('LOW', 'MEDIUM', 'HIGH')),
+                    subject         TEXT NOT NULL,
+                    body            TEXT NOT NULL,
+                    state           TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+                    attempts        INTEGER NOT NULL,
+                    next_attempt_at INTEGER NOT NULL,
+                    last_error      TEXT,
+                    created_at      INTEGER NOT NULL,
+                    delivered_at    INTEGER
+                );
+                CREATE INDEX alert_deliveries_due ON alert_deliveries (state, next_attempt_at);
+                CREATE INDEX alert_deliveries_series ON alert_deliveries (channel_id, series, created_at);
+                """)
+        }
         return m
     }
 }

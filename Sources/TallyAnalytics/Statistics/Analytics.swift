@@ -38,6 +38,10 @@ public struct AnalyticsOptions: Sendable {
     /// (`tally serve --allow-private-webhooks`; default no, see `WebhookAddress`).
     public var allowPrivateWebhooks = false
 
+    /// The server's address as people reach it (`tally serve --public-url`): alert messages link to its console and
+    /// API.
+    public var publicURL = "http://127.0.0.1:8080"
+
     /// The defaults.
     public init() {}
 }

@@ -46,6 +46,7 @@ public struct APIServer: Sendable {
         PolicyRoutes(analytics: analytics).addRoutes(to: keyed)
         AnomalyRoutes(analytics: analytics).addRoutes(to: keyed)
         IncidentRoutes(analytics: analytics).addRoutes(to: keyed)
+        AlertChannelRoutes(analytics: analytics).addRoutes(to: keyed)
         ExportRoutes(analytics: analytics, fileIO: Hummingbird.FileIO()).addRoutes(to: keyed)
         ReportRoutes(analytics: analytics).addRoutes(to: keyed)
         FeatureTagRoutes(analytics: analytics).addRoutes(to: keyed)
@@ -60,7 +61,8 @@ public struct APIServer: Sendable {
     }
 
     /// The background work of a serving process, as services for the application's service group: anomaly
-    /// detection every `detectIntervalSeconds` (none when 0), webhook deliveries every `deliveryPollSeconds`, export
+    /// detection every `detectIntervalSeconds` (none when 0), webhook deliveries and alert passes (queue, then send) every
+    /// `deliveryPollSeconds`, export
     /// sweeps every `exportSweepSeconds` and reservation purges every `reservationPurgeSeconds`. Each runs its first
     /// pass at start.
     public func backgroundServices(logger: Logger) -> [any Service] {
@@ -70,6 +72,8 @@ public struct APIServer: Sendable {
                 analytics: analytics, interval: .seconds(configuration.detectIntervalSeconds), logger: logger))
         }
         services.append(WebhookDeliveryService(
+            analytics: analytics, interval: .seconds(configuration.deliveryPollSeconds), logger: logger))
+        services.append(AlertDeliveryService(
             analytics: analytics, interval: .seconds(configuration.deliveryPollSeconds), logger: logger))
         services.append(PeriodicJob.exportSweep(
             analytics: analytics, interval: .seconds(configuration.exportSweepSeconds), logger: logger))

@@ -90,10 +90,22 @@ public struct WebhookDeliverer: Sendable {
     /// (`WebhookAddress`), and the connection made to the first public one, by a client whose DNS override
     /// pins the name to it (TLS still verifies the name): the address connected to is the one checked.
     func attempt(_ delivery: WebhookDelivery, _ webhook: Webhook) async -> String? {
+        await postChecked(url: webhook.url, headers: [
+            ("Content-Type", "application/json"),
+            ("User-Agent", "tally-webhook/1"),
+            (WebhookSignature.header, WebhookSignature.sign(delivery.body, secret: webhook.secret)),
+            (WebhookSignature.deliveryHeader, delivery.id),
+            ("X-Tally-Event", delivery.event),
+        ], body: delivery.body)
+    }
+
+    /// POSTs `body` to `url` with the address checks of webhooks (also used for Slack alert channels); nil on a 2xx
+    /// answer, else why it failed.
+    func postChecked(url text: String, headers: [(String, String)], body: [UInt8]) async -> String? {
         var client = self.client
         var pinned: HTTPClient?
         if !analytics.options.allowPrivateWebhooks {
-            guard let url = WebhookURL(webhook.url) else { return "refused: the URL is not a valid http:// or https:// URL" }
+            guard let url = WebhookURL(text) else { return "refused: the URL is not a valid http:// or https:// URL" }
             switch await destination(url.host) {
             case let .refused(why): return "refused: " + why
             case .literal: break
@@ -105,7 +117,7 @@ public struct WebhookDeliverer: Sendable {
                 pinned = c
             }
         }
-        let outcome = await post(delivery, webhook, with: client)
+        let outcome = await post(url: text, headers: headers, body: body, with: client)
         try? await pinned?.shutdown()
         return outcome
     }
@@ -132,15 +144,11 @@ public struct WebhookDeliverer: Sendable {
         return .refused(WebhookAddress.refusedText(host: host, address: first, reason: WebhookAddress.refusal(first)!))
     }
 
-    private func post(_ delivery: WebhookDelivery, _ webhook: Webhook, with client: HTTPClient) async -> String? {
-        var request = HTTPClientRequest(url: webhook.url)
+    private func post(url: String, headers: [(String, String)], body: [UInt8], with client: HTTPClient) async -> String? {
+        var request = HTTPClientRequest(url: url)
         request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.headers.add(name: "User-Agent", value: "tally-webhook/1")
-        request.headers.add(name: WebhookSignature.header, value: WebhookSignature.sign(delivery.body, secret: webhook.secret))
-        request.headers.add(name: WebhookSignature.deliveryHeader, value: delivery.id)
-        request.headers.add(name: "X-Tally-Event", value: delivery.event)
-        request.body = .bytes(ByteBuffer(bytes: delivery.body))
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        request.body = .bytes(ByteBuffer(bytes: body))
         do {
             let response = try await client.execute(request, timeout: .seconds(options.timeoutSeconds))
             _ = try? await response.body.collect(upTo: 64 << 10)

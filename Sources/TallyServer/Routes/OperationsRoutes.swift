@@ -109,6 +109,9 @@ struct OperationsRoutes: Sendable {
             Capability(name: "incidents", state: serving, endpoint: routes.api(.get, "incidents"),
                        note: "opened by HIGH anomalies and exceeded budgets; POST /incidents/{id}/acknowledge and /resolve; "
                            + "signed webhook per tenant (PUT /webhook)"),
+            Capability(name: "alert_channels", state: serving, endpoint: routes.api(.get, "alert-channels"),
+                       note: "Slack-compatible incoming webhooks and email over SMTP per tenant, each with a minimum severity and a "
+                           + "quiet period: one alert per anomaly episode"),
         ]
         var w = JSONWriter()
         w.object { w in

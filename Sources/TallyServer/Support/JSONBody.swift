@@ -11,6 +11,8 @@ struct JSONBody {
         case number(Double)
         case bool(Bool)
         case null
+        /// An array of strings (a list of addresses).
+        case strings([String])
         case container
 
         init(from decoder: any Decoder) throws {
@@ -23,6 +25,8 @@ struct JSONBody {
                 self = .number(d)
             } else if let s = try? c.decode(String.self) {
                 self = .string(s)
+            } else if let list = try? c.decode([String].self) {
+                self = .strings(list)
             } else {
                 self = .container
             }
@@ -34,6 +38,7 @@ struct JSONBody {
             case .number: "a number"
             case .bool: "a boolean"
             case .null: "null"
+            case .strings: "an array"
             case .container: "an object or array"
             }
         }
@@ -80,6 +85,18 @@ struct JSONBody {
         case let other?: throw Problem.invalidParameter(name, "must be a number, not \(other.typeName)")
         }
     }
+
+    /// An array-of-strings member (nil when absent or null).
+    func strings(_ name: String) throws -> [String]? {
+        switch members[name] {
+        case nil, .null?: return nil
+        case let .strings(list)?: return list
+        case let other?: throw Problem.invalidParameter(name, "must be an array of strings, not \(other.typeName)")
+        }
+    }
+
+    /// The names of the members present (null ones too).
+    var names: Set<String> { Set(members.keys) }
 
     /// A boolean member (nil when absent or null).
     func bool(_ name: String) throws -> Bool? {
