@@ -17,7 +17,7 @@ final class DetectionFixture: Sendable {
     let store: Store
     let catalog: SQLiteCatalog
     let analytics: Analytics
-    private let clock = ManualClock(DetectionFixture.may1)
+    let clock = ManualClock(DetectionFixture.may1)
     private let sequence = Mutex(0)
     let admin = Principal(keyID: "key_admin", tenant: nil, role: .admin)
     let writer = Principal(keyID: "key_writer", tenant: "t1", role: .writer)
