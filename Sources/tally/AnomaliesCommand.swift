@@ -28,7 +28,7 @@ struct AnomaliesCommand: AsyncParsableCommand {
         @Option(help: "\"Now\", RFC 3339 (default: the wall clock; with --generated, the end of the generated window).")
         var now: String?
 
-        @Option(help: "The minimum daily spend a day needs to count, in cents, for tenants without settings (default: 500).")
+        @Option(help: "The minimum daily spend a day needs to count, in cents, for tenants without settings (default: 0).")
         var minimumDailyCents: Int64?
 
         @Flag(help: "Compare with the anomalies `tally generate` injected (give it the same arguments).")

@@ -203,9 +203,11 @@ struct AnomalyDetectionTests {
     @Test("the minimum-spend floor: a tiny tenant's 5x spike is not an anomaly; the same spike above the floor is")
     func floor() async throws {
         let f = try DetectionFixture()
-        // 20 cents a day, then 100: below the 1-dollar floor.
+        // 20 cents a day, then 80: below a 1-dollar floor (issue 13: the default floor is 0, so set one).
         try f.append((0..<20).map { f.record("tiny", day: $0, cents: 20) } + (20..<22).map { f.record("tiny", day: $0, cents: 80) })
         f.setNow(day: 22)
+        _ = try await f.analytics.updateAnomalySettings(
+            AnomalySettingsPatch(tenantID: "tiny", minimumDailyCents: "100"), principal: f.admin)
         _ = try await f.detect(tenant: "tiny")
         #expect(try await f.anomalies(AnomalyFilter(tenantID: "tiny")).isEmpty)
         _ = try await f.analytics.updateAnomalySettings(

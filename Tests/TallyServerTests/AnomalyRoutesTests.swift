@@ -148,7 +148,8 @@ struct AnomalyRoutesTests {
         try await f.withRouter { client in
             let defaults = try json(try await send(client, .get, anomalySettingsPath, f.readerA))
             #expect(defaults["custom"] as? Bool == false && defaults["spike_factor"] as? Double == 1.4)
-            #expect(defaults.string("minimum_daily_cents") == "500.0000000")
+            // Issue 13: no flat floor by default (entities are judged against their own noise).
+            #expect(defaults.string("minimum_daily_cents") == "0.0000000")
             try expectProblem(try await send(client, .put, anomalySettingsPath, f.writerA, #"{"spike_factor":2}"#), .forbidden, "forbidden")
             try expectProblem(try await send(client, .put, anomalySettingsPath, f.adminKey, #"{"tenant_id":"acme","drift_days":0}"#),
                               .badRequest, "invalid-parameter", parameter: "drift_days")

@@ -94,9 +94,9 @@ extension Analytics {
         return Array(Set(recent.keyColumns.first ?? []).union(configured)).sorted()
     }
 
-    /// Detection for one tenant: findings of the series rules and of the budgets, their drivers, then the episodes
-    /// and incidents in the catalog.
-    func detect(tenant: String, judgedFrom: Int64, end: Int64, now: Int64) async throws -> TenantDetection {
+    /// Detection for one tenant: findings of the series rules and of the budgets, their drivers (unless `drivers` is
+    /// false: the evaluation harness, which scores only what was found), then the episodes and incidents in the catalog.
+    func detect(tenant: String, judgedFrom: Int64, end: Int64, now: Int64, drivers: Bool = true) async throws -> TenantDetection {
         let (catalog, defaults) = (self.catalog, options.anomalyThresholds)
         let (thresholds, budgets) = try await blocking {
             (try catalog.anomalyThresholds(tenant: tenant, defaults: defaults).thresholds, try catalog.budgets(tenant: tenant))
@@ -112,7 +112,7 @@ extension Analytics {
         }
         var run = QueryRun(reader: reader, useRollups: options.useRollups)
         var findings = try await detector.seriesFindings(&run, judgedFrom: judgedFrom, end: end)
-        for i in findings.indices {
+        for i in findings.indices where drivers {
             let (current, baseline) = detector.driverPeriods(findings[i])
             findings[i].drivers = try await detector.drivers(&run, entity: findings[i].entity, current: current, baseline: baseline)
         }
@@ -131,8 +131,8 @@ extension Analytics {
                 type: type, severity: type == .budgetExceeded ? .high : .medium, entity: entity, budgetID: budget.id,
                 firstDay: status.periodStart, lastDay: TimeUnit.dayStart(now), expectedNanos: expected,
                 actualNanos: status.spentNanos, ongoing: true,
-                drivers: try await detector.drivers(&run, entity: entity, current: status.periodStart..<now,
-                                              baseline: (status.periodStart - elapsed)..<status.periodStart)))
+                drivers: !drivers ? [] : try await detector.drivers(&run, entity: entity, current: status.periodStart..<now,
+                                                                    baseline: (status.periodStart - elapsed)..<status.periodStart)))
         }
         let (changes, touched) = try await blocking { [findings] in
             let changes = try catalog.write { tx in

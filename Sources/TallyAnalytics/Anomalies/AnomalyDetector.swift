@@ -14,8 +14,12 @@ struct AnomalyDetector {
     let thresholds: AnomalyThresholds
     let useRollups: Bool
 
-    /// Days of history a judged day needs: the spike baseline, or two drift windows.
-    var historyDays: Int { max(thresholds.baselineDays, 2 * thresholds.driftWindowDays - 1) }
+    /// Days of history read before the first judged day: the spike baseline or two drift windows, plus the reference
+    /// days of the noise profile, plus three weeks so a drift's held baseline (the level before it began) is still in
+    /// the series while the drift lasts up to three weeks (the query reads a longer range, not more queries).
+    var historyDays: Int {
+        max(thresholds.baselineDays, 2 * thresholds.driftWindowDays - 1) + SeriesContext.defaultReferenceDays + 21
+    }
 
     /// Spike and drift findings of the days `judgedFrom ..< end` (UTC day starts), at every level.
     /// Episodes that ended before `judgedFrom` are left out.
@@ -44,7 +48,9 @@ struct AnomalyDetector {
                 // An entity's history starts on its first day with spend: the zero days before it are not a baseline
                 // (a new feature or user is not a spike of infinite percent).
                 guard let born = series.firstIndex(where: { $0 != 0 }) else { continue }
-                for d in AnomalyRules.detect(Array(series[born...]), thresholds: thresholds) where born + d.lastDay >= firstJudged {
+                let context = SeriesContext(weekend: (born..<count).map { Self.isWeekend(queryFrom + Int64($0) * day) })
+                for d in AnomalyRules.detect(Array(series[born...]), context: context, thresholds: thresholds)
+                where born + d.lastDay >= firstJudged {
                     found.append(AnomalyFinding(
                         type: AnomalyType(d.kind), severity: d.severity, entity: AnomalyEntity(level: level, value: value),
                         budgetID: "", firstDay: queryFrom + Int64(born + d.firstDay) * day,
@@ -54,6 +60,11 @@ struct AnomalyDetector {
             }
         }
         return found
+    }
+
+    /// Whether the UTC day starting at `dayStart` is a Saturday or Sunday (1970-01-01 was a Thursday).
+    static func isWeekend(_ dayStart: Int64) -> Bool {
+        (TimeUnit.floorDiv(dayStart, TimeUnit.dayMillis) + 3) % 7 >= 5
     }
 
     /// The periods drivers compare for a spike or drift finding: the anomaly's days (a drift: its last rolling window)

@@ -240,7 +240,7 @@ extension Analytics {
             // The background job's days: the complete days of the default detection window.
             let (judgedFrom, judgedEnd) = try detectionDays(from: nil, to: nil, now: now)
             for tenant in bands.keys.sorted() {
-                let result = try await detect(tenant: tenant, judgedFrom: judgedFrom, end: judgedEnd, now: now)
+                let result = try await detect(tenant: tenant, judgedFrom: judgedFrom, end: judgedEnd, now: now, drivers: false)
                 queries += result.queries
                 for a in result.anomalies where a.entity.level == .tenant {
                     reports.append(.init(id: a.id, tenant: a.tenant, type: a.type, severity: a.severity, firstDay: a.firstDay,
