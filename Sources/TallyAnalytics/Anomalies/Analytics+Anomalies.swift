@@ -94,14 +94,17 @@ extension Analytics {
         return Array(Set(recent.keyColumns.first ?? []).union(configured)).sorted()
     }
 
-    /// Detection for one tenant: findings of the series rules and of the budgets, their drivers (unless `drivers` is
-    /// false: the evaluation harness, which scores only what was found), then the episodes and incidents in the catalog.
-    func detect(tenant: String, judgedFrom: Int64, end: Int64, now: Int64, drivers: Bool = true) async throws -> TenantDetection {
+    /// Detection for one tenant: findings of the series rules and of the budgets, their drivers, then the episodes and
+    /// incidents in the catalog. `drivers` false and `tenantLevelOnly` are for the evaluation harness, which scores
+    /// tenant-level findings only (each level's findings are independent of the others').
+    func detect(tenant: String, judgedFrom: Int64, end: Int64, now: Int64, drivers: Bool = true,
+                tenantLevelOnly: Bool = false) async throws -> TenantDetection {
         let (catalog, defaults) = (self.catalog, options.anomalyThresholds)
         let (thresholds, budgets) = try await blocking {
             (try catalog.anomalyThresholds(tenant: tenant, defaults: defaults).thresholds, try catalog.budgets(tenant: tenant))
         }
-        let detector = AnomalyDetector(tenant: tenant, thresholds: thresholds, useRollups: options.useRollups)
+        var detector = AnomalyDetector(tenant: tenant, thresholds: thresholds, useRollups: options.useRollups)
+        if tenantLevelOnly { detector.levels = [.tenant] }
         let reader = try await records.reader()
         // The history the series rules read, and the current budget periods (a month at most).
         let readFrom = min(judgedFrom - Int64(detector.historyDays) * TimeUnit.dayMillis, TimeUnit.dayStart(now) - 31 * TimeUnit.dayMillis)

@@ -13,6 +13,8 @@ struct AnomalyDetector {
     let tenant: String
     let thresholds: AnomalyThresholds
     let useRollups: Bool
+    /// The levels judged (all but in the evaluation harness, which scores tenant-level findings only).
+    var levels: [Budget.Level] = Budget.Level.allCases
 
     /// Days of history read before the first judged day: the spike baseline or two drift windows, plus the reference
     /// days of the noise profile, plus three weeks so a drift's held baseline (the level before it began) is still in
@@ -29,7 +31,7 @@ struct AnomalyDetector {
         let count = Int((end - queryFrom) / day)
         let firstJudged = historyDays
         var found: [AnomalyFinding] = []
-        for level in Budget.Level.allCases {
+        for level in levels {
             let groupBy: [Query.Key] = level.dimension.map { [.dimension($0)] } ?? []
             let result = try await run.run(try Analytics.query(
                 tenants: .one(tenant), from: queryFrom, to: end, bucket: .day, groupBy: groupBy, order: .key, useRollups: useRollups))

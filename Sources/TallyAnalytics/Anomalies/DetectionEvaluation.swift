@@ -217,7 +217,8 @@ extension Analytics {
     /// `Analytics` reads must be the one `setNow` moves) and runs detection of every tenant as the background job does
     /// (the complete days of the default window, ending with the day just completed), so each run sees only records
     /// up to its day. Findings are
-    /// recorded in the catalog as usual (use a scratch catalog). Tenants are banded by their mean daily spend over the
+    /// recorded in the catalog as usual (use a scratch catalog); only the tenant level is judged and drivers are
+    /// skipped, since neither changes the tenant-level findings scored. Tenants are banded by their mean daily spend over the
     /// window.
     public func evaluateDetection(planted: [PlantedAnomaly], window: Range<Int64>, judgeFrom: Int64,
                                   setNow: (Int64) -> Void) async throws -> DetectionEvaluation {
@@ -240,7 +241,7 @@ extension Analytics {
             // The background job's days: the complete days of the default detection window.
             let (judgedFrom, judgedEnd) = try detectionDays(from: nil, to: nil, now: now)
             for tenant in bands.keys.sorted() {
-                let result = try await detect(tenant: tenant, judgedFrom: judgedFrom, end: judgedEnd, now: now, drivers: false)
+                let result = try await detect(tenant: tenant, judgedFrom: judgedFrom, end: judgedEnd, now: now, drivers: false, tenantLevelOnly: true)
                 queries += result.queries
                 for a in result.anomalies where a.entity.level == .tenant {
                     reports.append(.init(id: a.id, tenant: a.tenant, type: a.type, severity: a.severity, firstDay: a.firstDay,
