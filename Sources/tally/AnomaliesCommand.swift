@@ -153,6 +153,9 @@ struct AnomaliesCommand: AsyncParsableCommand {
         @Option(help: "The minimum daily spend a day needs to count, in cents (default: the detector's).")
         var minimumDailyCents: Int64?
 
+        @Option(help: "Robust standard deviations of its own noise a finding must be (default: the detector's).")
+        var noiseZ: Double?
+
         @Flag(help: "Also list every injected anomaly and every false alarm.")
         var verbose = false
 
@@ -160,6 +163,7 @@ struct AnomaliesCommand: AsyncParsableCommand {
             guard days >= 15 else { throw ValidationError("--days must be at least 15 (a week of history, then the anomalies)") }
             guard tenants >= 2 else { throw ValidationError("--tenants must be at least 2") }
             guard rows >= 1 else { throw ValidationError("--rows must be at least 1") }
+            if let z = noiseZ, !(z >= 0 && z <= 100) { throw ValidationError("--noise-z must be 0 to 100") }
             if let cents = minimumDailyCents, cents < 0 || cents > 100_000_000 {
                 throw ValidationError("--minimum-daily-cents must be 0 to 100000000")
             }
@@ -197,6 +201,7 @@ struct AnomaliesCommand: AsyncParsableCommand {
             try store.flush()
             var options = AnalyticsOptions()
             if let cents = minimumDailyCents { options.anomalyThresholds.minimumDailyNanos = cents * Money.nanosPerCent }
+            if let noiseZ { options.anomalyNoiseZ = noiseZ }
             let clock = EvaluationClock(generator.window.lowerBound)
             let analytics = Analytics(store: store, catalog: try SQLiteCatalog(directory: directory.appending("catalog")),
                                       options: options, clock: { clock.now })

@@ -105,6 +105,7 @@ extension Analytics {
         }
         var detector = AnomalyDetector(tenant: tenant, thresholds: thresholds, useRollups: options.useRollups)
         if tenantLevelOnly { detector.levels = [.tenant] }
+        detector.noiseZ = options.anomalyNoiseZ
         let reader = try await records.reader()
         // The history the series rules read, and the current budget periods (a month at most).
         let readFrom = min(judgedFrom - Int64(detector.historyDays) * TimeUnit.dayMillis, TimeUnit.dayStart(now) - 31 * TimeUnit.dayMillis)

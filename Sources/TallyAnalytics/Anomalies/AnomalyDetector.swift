@@ -15,6 +15,8 @@ struct AnomalyDetector {
     let useRollups: Bool
     /// The levels judged (all but in the evaluation harness, which scores tenant-level findings only).
     var levels: [Budget.Level] = Budget.Level.allCases
+    /// `SeriesContext.z`.
+    var noiseZ = SeriesContext.defaultZ
 
     /// Days of history read before the first judged day: the spike baseline or two drift windows, plus the reference
     /// days of the noise profile, plus three weeks so a drift's held baseline (the level before it began) is still in
@@ -50,7 +52,7 @@ struct AnomalyDetector {
                 // An entity's history starts on its first day with spend: the zero days before it are not a baseline
                 // (a new feature or user is not a spike of infinite percent).
                 guard let born = series.firstIndex(where: { $0 != 0 }) else { continue }
-                let context = SeriesContext(weekend: (born..<count).map { Self.isWeekend(queryFrom + Int64($0) * day) })
+                let context = SeriesContext(weekend: (born..<count).map { Self.isWeekend(queryFrom + Int64($0) * day) }, z: noiseZ)
                 for d in AnomalyRules.detect(Array(series[born...]), context: context, thresholds: thresholds)
                 where born + d.lastDay >= firstJudged {
                     found.append(AnomalyFinding(
