@@ -97,7 +97,7 @@ public struct SeriesContext: Sendable, Equatable {
     public var referenceDays: Int
 
     /// Default z and reference (tuned on generated data of seed 42 only; docs/ANALYTICS.md).
-    public static let defaultZ = 2.5
+    public static let defaultZ = 6.0
     public static let defaultReferenceDays = 28
 
     /// A context.
