@@ -87,3 +87,36 @@ torture: release
 # checks nothing was lost or counted twice, samples RSS (docs/RELIABILITY.md).
 soak: release
 	TALLY=$(BIN) SOAK_SECONDS=$(SECONDS) ./Torture/soak.sh
+
+# Tests against real servers (issue 17), started from Debian's packages by the project's scripts on free loopback
+# ports and stopped at the end; each part prints how long it took. Not in `make test`; `.ci/run` runs it after `make test`.
+.PHONY: test-cluster
+test-cluster: test-cluster-postgres test-cluster-clickhouse
+
+# --- test-cluster: PostgreSQL (the catalog contract and the cross-node races against PostgresCatalog) ---
+.PHONY: test-cluster-postgres
+test-cluster-postgres: deps
+	$(SWIFT) build --build-tests
+	@start=$$(date +%s); \
+	export TALLY_POSTGRES_DIR="$$(mktemp -d)"; \
+	eval "$$(./scripts/postgres.sh start)" || exit 1; \
+	trap './scripts/postgres.sh stop' EXIT; \
+	$(SWIFT) test --skip-build --filter 'CatalogContract|Postgres'; status=$$?; \
+	echo "==> test-cluster-postgres: $$(( $$(date +%s) - start )) s (server start and tests)"; \
+	exit $$status
+# --- end of the PostgreSQL part ---
+
+# --- test-cluster: ClickHouse (the record-store contract and the ClickHouse store's tests on two shards) ---
+.PHONY: test-cluster-clickhouse
+# ClickHouse: two shards on loopback (scripts/clickhouse.sh), the record-store contract suite and the ClickHouse
+# store's own tests against them, then the shards stopped (also when a test fails); prints how long it took.
+CLICKHOUSE_TESTS ?= RecordStoreContractTests|ClickHouseRecordStoreTests
+test-cluster-clickhouse: deps
+	$(SWIFT) build --build-tests
+	@start=$$(date +%s); \
+	eval "$$(./scripts/clickhouse.sh start)" || exit 1; \
+	$(SWIFT) test --skip-build --filter '$(CLICKHOUSE_TESTS)'; status=$$?; \
+	./scripts/clickhouse.sh stop; \
+	echo "==> test-cluster-clickhouse: $$(( $$(date +%s) - start )) s (exit $$status)"; \
+	exit $$status
+# --- end of the ClickHouse part ---

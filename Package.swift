@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "TallyQuery", targets: ["TallyQuery"]),
         .library(name: "TallyAnalytics", targets: ["TallyAnalytics"]),
         .library(name: "TallyServer", targets: ["TallyServer"]),
+        .library(name: "TallyClickHouse", targets: ["TallyClickHouse"]),
         .executable(name: "tally", targets: ["tally"]),
     ],
     dependencies: [
@@ -33,6 +34,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         // Incident webhooks (http and https); already resolved for HummingbirdTesting.
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        // The PostgreSQL catalog (`TallyPostgres`), for deployments of several nodes.
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         .systemLibrary(
@@ -81,6 +84,34 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // `PostgresCatalog`: the catalog on a PostgreSQL server, shared by several `tally serve` nodes.
+        .target(
+            name: "TallyPostgres",
+            dependencies: [
+                "TallyAnalytics",
+                "TallyStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The ClickHouse record store (issue 17): `RecordStore` over a ClickHouse cluster's HTTP interface.
+        .target(
+            name: "TallyClickHouse",
+            dependencies: [
+                "TallyAnalytics",
+                "TallyQuery",
+                "TallyStore",
+                "TallyText",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "TallyServer",
             dependencies: [
@@ -108,6 +139,7 @@ let package = Package(
                 "TallyStore",
                 "TallyQuery",
                 "TallyAnalytics",
+                "TallyPostgres",
                 "TallyServer",
                 "TallySynthetic",
                 "TallyText",
@@ -153,7 +185,7 @@ let package = Package(
         .testTarget(
             name: "TallyAnalyticsTests",
             dependencies: [
-                "TallyAnalytics", "TallyQuery", "TallyStore", "TallySynthetic", "TallyTestSupport", "TallyText",
+                "TallyAnalytics", "TallyClickHouse", "TallyPostgres", "TallyQuery", "TallyStore", "TallySynthetic", "TallyTestSupport", "TallyText",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings

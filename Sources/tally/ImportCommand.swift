@@ -174,7 +174,7 @@ final class ParsingThread: @unchecked Sendable {
 func loadPricing(_ path: String?) throws -> PriceTable? {
     if let path { return try PriceTable.load(path: path) }
     let fallback = "data/pricing.json"
-    return access(fallback, R_OK) == 0 ? try PriceTable.load(path: fallback) : nil
+    return FileIO.exists(fallback) ? try PriceTable.load(path: fallback) : nil
 }
 
 /// A one-line progress display on a terminal: rows, MB/s and, when the size is known, ETA.

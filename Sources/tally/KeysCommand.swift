@@ -9,7 +9,7 @@ import Glibc
 struct KeysCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keys",
-        abstract: "Creates, lists and revokes API keys (stored only as SHA-256 hashes in DIR/catalog.sqlite).",
+        abstract: "Creates, lists and revokes API keys (stored only as SHA-256 hashes, in DIR/catalog.sqlite or the PostgreSQL catalog).",
         subcommands: [Create.self, List.self, Revoke.self, Demo.self])
 
     struct Create: ParsableCommand {
@@ -17,8 +17,10 @@ struct KeysCommand: ParsableCommand {
             abstract: "Creates a key and prints its secret once.",
             discussion: "A reader key reads its tenant's statistics, a writer key writes its tenant's records, an admin key does both for every tenant.")
 
-        @Option(help: "The data directory.")
-        var data: String
+        @Option(help: "The data directory (its catalog.sqlite holds the keys unless --catalog postgres).")
+        var data: String?
+
+        @OptionGroup var catalogOptions: CatalogOptions
 
         @Option(help: "The tenant of a reader or writer key.")
         var tenant: String?
@@ -30,6 +32,7 @@ struct KeysCommand: ParsableCommand {
         var admin = false
 
         func validate() throws {
+            try catalogOptions.check(data: data)
             let role = admin ? .admin : self.role
             guard let role else { throw ValidationError("pass --role reader|writer with --tenant, or --admin") }
             if admin && self.role != nil && self.role != .admin { throw ValidationError("--admin and --role \(self.role!.rawValue) disagree") }
@@ -41,7 +44,7 @@ struct KeysCommand: ParsableCommand {
         }
 
         func run() throws {
-            let catalog = try SQLiteCatalog(directory: data)
+            let catalog = try catalogOptions.open(data: data)
             let (key, secret) = try catalog.createKey(tenant: tenant, role: admin ? .admin : role!)
             print(secret)
             printError("created \(key.id) (\(key.role.rawValue)\(key.tenant.map { " of tenant " + $0 } ?? ", all tenants")); "
@@ -52,14 +55,18 @@ struct KeysCommand: ParsableCommand {
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Lists keys (never their secrets).")
 
-        @Option(help: "The data directory.")
-        var data: String
+        @Option(help: "The data directory (its catalog.sqlite holds the keys unless --catalog postgres).")
+        var data: String?
+
+        @OptionGroup var catalogOptions: CatalogOptions
 
         @Flag(help: "Leave out revoked keys.")
         var active = false
 
+        func validate() throws { try catalogOptions.check(data: data) }
+
         func run() throws {
-            let keys = try SQLiteCatalog(directory: data).listKeys(includeRevoked: !active)
+            let keys = try catalogOptions.open(data: data).listKeys(includeRevoked: !active)
             print("id".rightPad(17) + "role".rightPad(8) + "tenant".rightPad(26) + "created".rightPad(26) + "revoked")
             for k in keys {
                 print(k.id.rightPad(17) + k.role.rawValue.rightPad(8) + (k.tenant ?? "*").rightPad(26)
@@ -71,14 +78,18 @@ struct KeysCommand: ParsableCommand {
     struct Revoke: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Revokes a key; a running server refuses it at once.")
 
-        @Option(help: "The data directory.")
-        var data: String
+        @Option(help: "The data directory (its catalog.sqlite holds the keys unless --catalog postgres).")
+        var data: String?
+
+        @OptionGroup var catalogOptions: CatalogOptions
 
         @Argument(help: "The key id (key_...), as `tally keys list` shows it.")
         var id: String
 
+        func validate() throws { try catalogOptions.check(data: data) }
+
         func run() throws {
-            guard let key = try SQLiteCatalog(directory: data).revokeKey(id: id) else {
+            guard let key = try catalogOptions.open(data: data).revokeKey(id: id) else {
                 printError("no key \(id)")
                 throw ExitCode(1)
             }

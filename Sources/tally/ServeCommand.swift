@@ -16,6 +16,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var store: StoreOptionGroup
 
+    @OptionGroup var catalogOptions: CatalogOptions
+
     @Option(help: "Address to bind.")
     var host = "127.0.0.1"
 
@@ -54,6 +56,7 @@ struct ServeCommand: AsyncParsableCommand {
     var allowPrivateWebhooks = false
 
     func validate() throws {
+        try catalogOptions.check(data: store.data)
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024") }
         guard maxBuckets >= 1 else { throw ValidationError("--max-buckets must be at least 1") }
@@ -80,7 +83,7 @@ struct ServeCommand: AsyncParsableCommand {
         options.reservationTTLMillis = Int64(reservationTTL) * 1000
         options.exportTTLMillis = Int64(exportTTLHours) * 3_600_000
         options.allowPrivateWebhooks = allowPrivateWebhooks
-        let analytics = Analytics(store: s, catalog: try SQLiteCatalog(directory: store.data), options: options)
+        let analytics = Analytics(store: s, catalog: try catalogOptions.open(data: store.data), options: options)
         var configuration = ServerConfiguration()
         configuration.host = host
         configuration.port = port

@@ -1,5 +1,6 @@
 import Foundation
 @testable import TallyAnalytics
+import TallyPostgres
 import TallyStore
 import TallyTestSupport
 import Testing
@@ -21,7 +22,7 @@ enum CatalogContract {
     /// Every implementation under contract.
     static let factories: [CatalogFactory] = [
         CatalogFactory(name: "SQLiteCatalog") { try SQLiteCatalog(directory: $0) },
-    ]
+    ] + PostgresFixture.factories
 
     /// Runs `body` with a fresh catalog of `factory`.
     static func with(_ factory: CatalogFactory, _ body: (any Catalog) throws -> Void) async throws {

@@ -1,4 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import TallyAnalytics
+import TallyClickHouse
 import TallyQuery
 import TallyStore
 import TallySynthetic
@@ -14,7 +18,7 @@ struct RecordStoreSubject: Sendable, CustomTestStringConvertible {
     /// Shown in test names.
     let name: String
     /// An empty store kept in `directory`, its blocking work on `pool`.
-    let make: @Sendable (_ directory: TemporaryDirectory, _ pool: BlockingPool) throws -> any RecordStore
+    let make: @Sendable (_ directory: TemporaryDirectory, _ pool: BlockingPool) async throws -> any RecordStore
     /// Moves every appended row to long-term storage (the embedded store: seals its head into parts), so that
     /// reads meet rows in every shape the store keeps; nil when the store has one shape only.
     let settle: (@Sendable (any RecordStore) async throws -> Void)?
@@ -24,7 +28,31 @@ struct RecordStoreSubject: Sendable, CustomTestStringConvertible {
 
     var testDescription: String { name }
 
-    static let all: [RecordStoreSubject] = [embedded]
+    static let all: [RecordStoreSubject] = [embedded] + (clickHouse.map { [$0] } ?? [])
+
+    /// `ClickHouseRecordStore` over the cluster `scripts/clickhouse.sh start` exported (TALLY_CLICKHOUSE_URL,
+    /// TALLY_CLICKHOUSE_CLUSTER, TALLY_CLICKHOUSE_SHARDS), in a fresh database per test; settled by merging every
+    /// shard's parts. Absent without TALLY_CLICKHOUSE_URL.
+    static let clickHouse: RecordStoreSubject? = {
+        func environment(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }
+        guard let url = environment("TALLY_CLICKHOUSE_URL"), !url.isEmpty else { return nil }
+        let cluster = environment("TALLY_CLICKHOUSE_CLUSTER") ?? "tally_cluster"
+        let shards = (environment("TALLY_CLICKHOUSE_SHARDS") ?? url).split(separator: ",").map(String.init)
+        return RecordStoreSubject(
+            name: "clickhouse",
+            make: { _, pool in
+                let database = "tally_test_" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
+                let store = try ClickHouseRecordStore(
+                    configuration: .init(url: url, cluster: cluster, database: database, shardURLs: shards), pool: pool)
+                try await store.migrate()
+                return store
+            },
+            settle: { records in
+                guard let store = records as? ClickHouseRecordStore else { throw ContractError.notClickHouse }
+                try await store.optimize()
+            },
+            damage: nil)
+    }()
 
     /// `EmbeddedRecordStore` over a `Store` without background threads, sealed by `flush`, damaged by flipping a bit
     /// of a part and quarantining it as a failed read would.
@@ -56,6 +84,7 @@ struct RecordStoreSubject: Sendable, CustomTestStringConvertible {
 
     enum ContractError: Error {
         case notEmbedded
+        case notClickHouse
         case noPart(tenant: String)
     }
 }
@@ -65,9 +94,9 @@ struct ContractStore {
     let directory: TemporaryDirectory
     let records: any RecordStore
 
-    init(_ subject: RecordStoreSubject) throws {
+    init(_ subject: RecordStoreSubject) async throws {
         directory = try TemporaryDirectory(prefix: "tally-contract")
-        records = try subject.make(directory, BlockingPool(maxThreads: 4))
+        records = try await subject.make(directory, BlockingPool(maxThreads: 4))
     }
 
     func close() {

@@ -25,7 +25,7 @@ struct RecordStoreContractTests {
     @Test("an append reports each duplicate by index, in the batch and against what is stored; nothing is stored twice",
           arguments: RecordStoreSubject.all)
     func appendReceipts(_ subject: RecordStoreSubject) async throws {
-        let s = try ContractStore(subject)
+        let s = try await ContractStore(subject)
         defer { s.close() }
         let t = Self.june
         let first = [Self.record("acme", "r1", t), Self.record("acme", "r2", t + 1), Self.record("acme", "r1", t + 2, cost: 5),
@@ -50,7 +50,7 @@ struct RecordStoreContractTests {
     @Test("every aggregate equals the reference aggregator's answer over the stored records",
           arguments: RecordStoreSubject.all, [UInt64(11), 12])
     func aggregatesMatchReference(_ subject: RecordStoreSubject, seed: UInt64) async throws {
-        let s = try ContractStore(subject)
+        let s = try await ContractStore(subject)
         defer { s.close() }
         // Six days: a resent request id lies within the dedup window (seven days) of its first record, so the store
         // keeps exactly the first of each.
@@ -146,7 +146,7 @@ struct RecordStoreContractTests {
     @Test("streaming returns exactly the matching records, in bounded pieces, and the other tenants' never",
           arguments: RecordStoreSubject.all)
     func streamingIsCompleteAndBounded(_ subject: RecordStoreSubject) async throws {
-        let s = try ContractStore(subject)
+        let s = try await ContractStore(subject)
         defer { s.close() }
         let window = (Self.june - 2 * Self.day)..<(Self.june + 2 * Self.day)
         let gen = RandomRecords(seed: 5, options: .init(tenants: 2, usersPerTenant: 5, window: window, duplicateFraction: 0.02))
@@ -177,7 +177,7 @@ struct RecordStoreContractTests {
 
     @Test("a reader keeps answering from what it saw while appends go on", arguments: RecordStoreSubject.all)
     func readerIsConsistent(_ subject: RecordStoreSubject) async throws {
-        let s = try ContractStore(subject)
+        let s = try await ContractStore(subject)
         defer { s.close() }
         _ = try await s.records.append(RecordBatch([Self.record("acme", "a", Self.june)]))
         let before = try await s.records.reader()
@@ -192,7 +192,7 @@ struct RecordStoreContractTests {
           arguments: RecordStoreSubject.all)
     func missingRowsAreReported(_ subject: RecordStoreSubject) async throws {
         guard let damage = subject.damage else { return }
-        let s = try ContractStore(subject)
+        let s = try await ContractStore(subject)
         defer { s.close() }
         let t = Self.june + 10 * Self.hour
         _ = try await s.records.append(RecordBatch((0..<50).map { Self.record("acme", "a\($0)", t + Int64($0)) }

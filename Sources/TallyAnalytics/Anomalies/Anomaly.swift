@@ -58,6 +58,15 @@ public struct AnomalyDriver: Sendable, Equatable, JSONWritable {
     /// Its change as a share of the entity's change, parts per million (nil when the entity did not change).
     public var sharePPM: Int64?
 
+    /// A driver (catalogs read them back with this).
+    package init(dimension: Dimension, value: String, expectedNanos: Int64, actualNanos: Int64, sharePPM: Int64?) {
+        self.dimension = dimension
+        self.value = value
+        self.expectedNanos = expectedNanos
+        self.actualNanos = actualNanos
+        self.sharePPM = sharePPM
+    }
+
     /// actual - expected.
     public var changeNanos: Int64 { actualNanos - expectedNanos }
 
@@ -107,6 +116,29 @@ public struct Anomaly: Sendable, Equatable, JSONWritable {
     /// When it was first detected and last changed, ms UTC.
     public var detectedAt: Int64
     public var updatedAt: Int64
+
+    /// An anomaly (catalogs read them back with this).
+    package init(id: String, tenant: String, type: AnomalyType, severity: AnomalySeverity, entity: AnomalyEntity, budgetID: String,
+                 firstDay: Int64, lastDay: Int64, expectedNanos: Int64, actualNanos: Int64, drivers: [AnomalyDriver], status: Status,
+                 resolvedAt: Int64?, resolvedBy: String?, incidentID: String?, detectedAt: Int64, updatedAt: Int64) {
+        self.id = id
+        self.tenant = tenant
+        self.type = type
+        self.severity = severity
+        self.entity = entity
+        self.budgetID = budgetID
+        self.firstDay = firstDay
+        self.lastDay = lastDay
+        self.expectedNanos = expectedNanos
+        self.actualNanos = actualNanos
+        self.drivers = drivers
+        self.status = status
+        self.resolvedAt = resolvedAt
+        self.resolvedBy = resolvedBy
+        self.incidentID = incidentID
+        self.detectedAt = detectedAt
+        self.updatedAt = updatedAt
+    }
 
     /// Who resolves an anomaly whose condition ended.
     public static let detectorActor = "detector"

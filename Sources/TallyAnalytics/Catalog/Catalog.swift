@@ -16,7 +16,10 @@ public protocol Catalog: Sendable {
 
     /// Runs `body` in one write transaction: everything it writes commits together, or nothing when it throws.
     ///
-    /// Transactions of one catalog run one after the other, so what `body` reads stays true until it commits.
+    /// What `body` reads through the transaction stays true until it commits: the embedded catalog runs transactions
+    /// one after the other; a catalog several nodes share (PostgreSQL) locks what each read returns until commit.
+    /// Such a catalog may run `body` again after a deadlock rolled it back, so `body` acts only through the
+    /// transaction (and on values it returns).
     func write<T>(_ body: (any CatalogTransaction) throws -> T) throws -> T
 
     // MARK: Keys

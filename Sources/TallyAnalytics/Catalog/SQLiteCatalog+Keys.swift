@@ -4,41 +4,13 @@ import GRDB
 import TallyStore
 import TallyText
 
-/// An API key as the catalog lists it: never its secret, which is shown once at creation and stored hashed.
-public struct APIKey: Sendable, Hashable {
-    /// Public id, e.g. `key_3f9a0c1d2e4b`.
-    public var id: String
-    /// The tenant; nil for an admin key.
-    public var tenant: String?
-    /// What the key may do.
-    public var role: Role
-    /// Creation time, ms UTC.
-    public var createdAt: Int64
-    /// Revocation time, ms UTC; nil while the key works.
-    public var revokedAt: Int64?
-
-    /// The principal the key authenticates.
-    public var principal: Principal { Principal(keyID: id, tenant: tenant, role: role) }
-}
-
 extension SQLiteCatalog {
     /// Admin keys have no tenant; reader and writer keys need one.
     public func createKey(tenant: String?, role: Role, now: Int64 = TimeSource.systemWallMillis(),
                           actor: String = SQLiteCatalog.cliActor) throws -> (key: APIKey, secret: String) {
-        switch (role, tenant) {
-        case (.admin, .some):
-            throw AnalyticsError.invalidParameter(name: "tenant", reason: "an admin key belongs to no tenant")
-        case (.reader, nil), (.writer, nil):
-            throw AnalyticsError.invalidParameter(name: "tenant", reason: "a \(role.rawValue) key needs a tenant")
-        case let (_, .some(t)):
-            try AccessPolicy.checkTenantID(t, parameter: "tenant")
-        case (.admin, nil):
-            break
-        }
-        let secret = Self.secretPrefix + Base64URL.encode(randomBytes(32))
-        let key = APIKey(id: "key_" + hex(randomBytes(6)), tenant: tenant, role: role, createdAt: now, revokedAt: nil)
+        let (key, secret) = try APIKey.generate(tenant: tenant, role: role, now: now)
         try pool.write { db in
-            try APIKeyRecord(key, secretSHA256: Self.hash(secret)).insert(db)
+            try APIKeyRecord(key, secretSHA256: APIKey.secretDigest(secret)).insert(db)
             try Self.appendAudit(db, at: now, actor: actor, tenant: key.tenant, action: "create", entityType: "api_key",
                                  entityID: key.id, before: nil, after: AuditSnapshot.apiKey(key))
         }
@@ -46,8 +18,8 @@ extension SQLiteCatalog {
     }
 
     public func verify(secret: String) throws -> Principal? {
-        guard secret.hasPrefix(Self.secretPrefix), secret.utf8.count < 128 else { return nil }
-        let digest = Self.hash(secret)
+        guard APIKey.plausibleSecret(secret) else { return nil }
+        let digest = APIKey.secretDigest(secret)
         return try pool.read { db in
             // Every request looks its key up here: plain SQL, as before the record types, so no query is built per call.
             try APIKeyRecord.fetchOne(
@@ -78,10 +50,5 @@ extension SQLiteCatalog {
             }
             return after
         }
-    }
-
-    /// SHA-256 of a secret: what the catalog stores and looks keys up by.
-    static func hash(_ secret: String) -> [UInt8] {
-        Array(SHA256.hash(data: Array(secret.utf8)))
     }
 }

@@ -22,9 +22,7 @@ public final class SQLiteCatalog: Catalog {
 
     /// Opens (creating and migrating if needed) the catalog of the data directory `directory`.
     public init(directory: String) throws {
-        if mkdir(directory, 0o755) != 0 && errno != EEXIST {
-            throw StoreError.io(path: directory, operation: "mkdir", errno: errno)
-        }
+        try FileIO.makeDirectory(directory)
         path = Self.path(in: directory)
         self.directory = directory
         try Self.registerPageChecksums()
@@ -60,7 +58,7 @@ public final class SQLiteCatalog: Catalog {
     /// the problems found, none when the file is sound or absent.
     public static func integrityProblems(directory: String) -> [String] {
         let path = Self.path(in: directory)
-        guard access(path, F_OK) == 0 else { return [] }
+        guard FileIO.exists(path) else { return [] }
         do {
             // Through the page-checksum VFS: integrity_check reads every page of every table and index.
             try registerPageChecksums()

@@ -135,13 +135,13 @@ public struct ExportSpec: Sendable, Hashable, Codable {
     }
 
     /// The spec as stored: compact JSON.
-    var storedJSON: String {
+    package var storedJSON: String {
         let data = (try? JSONEncoder().encode(self)) ?? Data()
         return String(decoding: data, as: UTF8.self)
     }
 
     /// A spec read back from `storedJSON`.
-    static func fromStored(_ text: String) -> ExportSpec? {
+    package static func fromStored(_ text: String) -> ExportSpec? {
         try? JSONDecoder().decode(ExportSpec.self, from: Data(text.utf8))
     }
 }

@@ -37,6 +37,22 @@ public struct Incident: Sendable, Equatable, JSONWritable {
     public var resolvedBy: String?
     public var updatedAt: Int64
 
+    /// An incident (catalogs read them back with this).
+    package init(id: String, tenant: String, status: Status, severity: AnomalySeverity, title: String, openedAt: Int64,
+                 acknowledgedAt: Int64?, acknowledgedBy: String?, resolvedAt: Int64?, resolvedBy: String?, updatedAt: Int64) {
+        self.id = id
+        self.tenant = tenant
+        self.status = status
+        self.severity = severity
+        self.title = title
+        self.openedAt = openedAt
+        self.acknowledgedAt = acknowledgedAt
+        self.acknowledgedBy = acknowledgedBy
+        self.resolvedAt = resolvedAt
+        self.resolvedBy = resolvedBy
+        self.updatedAt = updatedAt
+    }
+
     /// The API and webhook form of its state.
     func writeState(to w: inout JSONWriter) {
         w.field("id", id)
@@ -61,6 +77,12 @@ public struct Incident: Sendable, Equatable, JSONWritable {
 public struct IncidentView: Sendable, JSONWritable {
     public var incident: Incident
     public var anomalies: [Anomaly]
+
+    /// An incident with its anomalies.
+    package init(incident: Incident, anomalies: [Anomaly]) {
+        self.incident = incident
+        self.anomalies = anomalies
+    }
 
     /// The largest impact among its anomalies at the broadest entity level present (tenant, else feature, else user).
     /// Anomalies share an incident because their days overlap: a tenant spike, the feature spike under it and the
@@ -134,4 +156,15 @@ public struct WebhookDelivery: Sendable, Equatable {
     public var body: [UInt8]
     public var attempts: Int
     public var nextAttemptAt: Int64
+
+    /// A delivery (catalogs read them back with this).
+    package init(id: String, tenant: String, incidentID: String, event: String, body: [UInt8], attempts: Int, nextAttemptAt: Int64) {
+        self.id = id
+        self.tenant = tenant
+        self.incidentID = incidentID
+        self.event = event
+        self.body = body
+        self.attempts = attempts
+        self.nextAttemptAt = nextAttemptAt
+    }
 }

@@ -35,6 +35,12 @@ public struct HealthReport: Sendable {
     public var degraded: Bool { checks.contains(where: \.degraded) }
     /// `ok`, `degraded` or `failing`.
     public var status: String { !ok ? "failing" : degraded ? "degraded" : "ok" }
+
+    /// A report of `checks` (and the WAL damage recorded, for the embedded store).
+    public init(checks: [Check], walLosses: [WALLoss] = []) {
+        self.checks = checks
+        self.walLosses = walLosses
+    }
 }
 
 extension Analytics {

@@ -82,7 +82,7 @@ public final class ServerMetrics: Sendable {
     }
 
     /// The Prometheus text exposition (version 0.0.4) of these metrics and of the store's counts.
-    func render(store: StoreMetrics, walBytes: Int, now: Int64) -> String {
+    func render(store: StoreMetrics, now: Int64) -> String {
         let s = state.withLock { $0 }
         var out = ""
         func header(_ name: String, _ type: String, _ help: String) {
@@ -128,7 +128,7 @@ public final class ServerMetrics: Sendable {
         out += "tally_store_parts \(store.parts)\n"
         header("tally_store_bytes", "gauge", "Bytes on disk, by kind.")
         out += "tally_store_bytes{kind=\"parts\"} \(store.partBytes)\n"
-        out += "tally_store_bytes{kind=\"wal\"} \(walBytes)\n"
+        out += "tally_store_bytes{kind=\"wal\"} \(store.walBytes)\n"
         header("tally_store_seals_total", "counter", "Head seals into parts since the store was opened.")
         out += "tally_store_seals_total \(store.seals)\n"
         header("tally_store_compactions_total", "counter", "Part merges done since the store was opened.")

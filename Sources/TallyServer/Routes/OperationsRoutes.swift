@@ -135,6 +135,6 @@ struct OperationsRoutes: Sendable {
         let analytics = self.analytics
         let store = try await analytics.records.metrics()
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                        body: .init(byteBuffer: ByteBuffer(string: metrics.render(store: store, walBytes: store.walBytes, now: analytics.now))))
+                        body: .init(byteBuffer: ByteBuffer(string: metrics.render(store: store, now: analytics.now))))
     }
 }

@@ -67,11 +67,10 @@ extension Store {
         for h in snap.heads { for hour in Set((0..<h.chunks.count).flatMap { c in (0..<h.chunkRows[c]).map { TimeUnit.hourStart(h.chunks[c].createdAt[$0]) } }) {
             hours.insert(h.tenant + "@" + String(hour))
         } }
-        let walBytes = WriteAheadLog.segments(in: walDirectory).reduce(0) { $0 + (FileIO.fileSize(WriteAheadLog.path(walDirectory, $1)) ?? 0) }
         let (compactions, quarantined, seals) = maintenanceCounters()
         return StoreStats(
             tenants: snap.tenants.count, hours: hours.count, parts: snap.parts.count, rows: snap.rowCount,
-            headRows: snap.heads.reduce(0) { $0 + $1.rows }, partBytes: partBytes, walBytes: walBytes,
+            headRows: snap.heads.reduce(0) { $0 + $1.rows }, partBytes: partBytes, walBytes: walBytesOnDisk(),
             footerBytes: footerBytes, columns: columns, compactions: compactions, seals: seals, quarantined: quarantined)
     }
 }
@@ -101,6 +100,16 @@ public struct StoreMetrics: Sendable {
     public var walBytes: Int
 }
 
+extension StoreMetrics {
+    /// Counters of another record store (a server database): its parts, rows, bytes, tenants and newest record;
+    /// the embedded store's maintenance and WAL counters zero.
+    public init(parts: Int, rows: Int, partBytes: Int, tenants: Int, newestRecord: Int64?) {
+        self.init(parts: parts, rows: rows, headRows: 0, partBytes: partBytes, tenants: tenants, compactions: 0, seals: 0,
+                  quarantined: 0, newestRecord: newestRecord, walLosses: 0, walLostBatches: 0, walLostRecords: 0,
+                  walFailed: false, walBytes: 0)
+    }
+}
+
 extension Store {
     /// Counters from the current snapshot's metadata only.
     public func metrics() -> StoreMetrics {
@@ -115,12 +124,19 @@ extension Store {
             missingParts: snap.missing.count, missingRows: snap.missing.reduce(0) { $0 + $1.rows }, newestRecord: newest,
             walLosses: condition.walLosses.count, walLostBatches: condition.lostBatches, walLostRecords: condition.lostRecords,
             walFailed: condition.failed,
-            walBytes: FileIO.list(walDirectory).reduce(0) { $0 + (FileIO.fileSize(walDirectory + "/" + $1) ?? 0) })
+            walBytes: walBytesOnDisk())
     }
 
     /// Merges done and parts quarantined since open.
     func maintenanceCounters() -> (compactions: Int, quarantined: Int, seals: Int) {
         let atOpen = openReport.filter { $0.hasPrefix("quarantined") }.count
         return published.withLock { ($0.compactions, $0.quarantined + atOpen, $0.seals) }
+    }
+}
+
+extension Store {
+    /// Bytes of the write-ahead log's segment files (one `stat` each: a few files).
+    func walBytesOnDisk() -> Int {
+        WriteAheadLog.segments(in: walDirectory).reduce(0) { $0 + (FileIO.fileSize(WriteAheadLog.path(walDirectory, $1)) ?? 0) }
     }
 }
