@@ -1,7 +1,7 @@
 import PostgresNIO
 import TallyStore
 
-/// The catalog's tables on PostgreSQL: the same thirteen tables as `SQLiteCatalog`, with the same meaning. Money is
+/// The catalog's tables on PostgreSQL: the same fourteen tables as `SQLiteCatalog`, with the same meaning. Money is
 /// BIGINT nano-dollars, times BIGINT ms UTC, enums TEXT with CHECKs. Text columns that lists are ordered by collate
 /// "C" (byte order, as SQLite's BINARY), so every server orders them alike whatever its locale.
 ///
@@ -232,6 +232,27 @@ extension PostgresCatalog {
                 updated_at  BIGINT NOT NULL,
                 created_by  TEXT NOT NULL,
                 UNIQUE (tenant_id, tag)
+            )
+            """,
+        ]),
+        Migration(version: 2, description: "anomaly entity drivers and provisional anomalies", statements: [
+            // provisional: raised on a day not yet complete (intraday), until confirmed or withdrawn.
+            "ALTER TABLE anomalies ADD COLUMN provisional BOOLEAN NOT NULL DEFAULT FALSE",
+            // The feature and user findings grouped under a tenant anomaly.
+            """
+            CREATE TABLE anomaly_entity_drivers (
+                anomaly_id     \(text) NOT NULL REFERENCES anomalies (id) ON DELETE CASCADE,
+                rank           INTEGER NOT NULL,
+                level          \(text) NOT NULL CHECK (level IN ('feature', 'user')),
+                subject        \(text) NOT NULL,
+                type           \(text) NOT NULL,
+                severity       \(text) NOT NULL,
+                first_day      BIGINT NOT NULL,
+                last_day       BIGINT NOT NULL,
+                expected_nanos BIGINT NOT NULL,
+                actual_nanos   BIGINT NOT NULL,
+                share_ppm      BIGINT,
+                PRIMARY KEY (anomaly_id, rank)
             )
             """,
         ]),

@@ -130,9 +130,9 @@ struct AnomaliesCommand: AsyncParsableCommand {
             abstract: "Measures detection on generated data: recall, false alarms and time to detection, by rule and tenant size.",
             discussion: """
                 For each --seed, generates --rows records over --days days and --tenants tenants (as `tally generate`), \
-                with its injected spikes and drifts, into a temporary store and catalog; then runs detection once a day \
-                as the clock passes each midnight (each run judges the day just completed and sees only records up to \
-                it), from the first day with a week of history to the end. Prints, by rule and tenant size (mean spend \
+                with its injected spikes and drifts, into a temporary store and catalog; then runs detection every \
+                --step-minutes as the clock passes (each run judges the complete days and the day in progress, and sees \
+                only records before its time), from the first day with a week of history to the end. Prints, by rule and tenant size (mean spend \
                 per day over the window), the injected anomalies found (a tenant-level anomaly of the rule, tenant and \
                 overlapping days), the tenant-level false alarms per 100 tenant-months (episodes no injection explains) \
                 and the hours from an injection's start to the first run that reported it. See docs/ANALYTICS.md.
@@ -156,6 +156,9 @@ struct AnomaliesCommand: AsyncParsableCommand {
         @Option(help: "Robust standard deviations of its own noise a finding must be (default: the detector's).")
         var noiseZ: Double?
 
+        @Option(help: "Minutes between detection runs (60: hourly; 1440: once a day, complete days only).")
+        var stepMinutes: Int = 60
+
         @Flag(help: "Also list every injected anomaly and every false alarm.")
         var verbose = false
 
@@ -163,6 +166,9 @@ struct AnomaliesCommand: AsyncParsableCommand {
             guard days >= 15 else { throw ValidationError("--days must be at least 15 (a week of history, then the anomalies)") }
             guard tenants >= 2 else { throw ValidationError("--tenants must be at least 2") }
             guard rows >= 1 else { throw ValidationError("--rows must be at least 1") }
+            guard stepMinutes >= 10 && stepMinutes <= 1_440 && 1_440 % stepMinutes == 0 else {
+                throw ValidationError("--step-minutes must divide a day, from 10 to 1440")
+            }
             if let z = noiseZ, !(z >= 0 && z <= 100) { throw ValidationError("--noise-z must be 0 to 100") }
             if let cents = minimumDailyCents, cents < 0 || cents > 100_000_000 {
                 throw ValidationError("--minimum-daily-cents must be 0 to 100000000")
@@ -176,7 +182,8 @@ struct AnomaliesCommand: AsyncParsableCommand {
                 let e = try await evaluate(seed: seed)
                 let seconds = TimeSource.systemMonotonicSeconds() - started
                 parts.append(e)
-                print("seed \(seed): \(days) days, \(tenants) tenants, \(rows) rows; \(e.judgedDays) runs, \(e.queries) store queries, "
+                print("seed \(seed): \(days) days, \(tenants) tenants, \(rows) rows; \(e.judgedDays) days judged every \(stepMinutes) min, "
+                      + "\(e.queries) store queries, "
                       + "\(fixed(seconds, 1)) s")
                 print(e.table())
                 if verbose { printDetails(e) }
@@ -212,7 +219,7 @@ struct AnomaliesCommand: AsyncParsableCommand {
             // The first day with a full week of history (the spike baseline) is the first judged.
             return try await analytics.evaluateDetection(
                 planted: planted, window: generator.window, judgeFrom: generator.window.lowerBound + 7 * TimeUnit.dayMillis,
-                setNow: { clock.set($0) })
+                stepMinutes: stepMinutes, setNow: { clock.set($0) })
         }
 
         private func printDetails(_ e: DetectionEvaluation) {
@@ -226,7 +233,8 @@ struct AnomaliesCommand: AsyncParsableCommand {
             print("false alarms:")
             for f in e.falseAlarms {
                 print("  \(f.report.type.rawValue) \(f.report.severity.rawValue) \(f.report.tenant) \(f.band.rawValue) "
-                      + "\(day(f.report.firstDay))..\(day(f.report.lastDay)), raised \(day(f.report.reportedAt))")
+                      + "\(day(f.report.firstDay))..\(day(f.report.lastDay)), raised \(Timestamp.format(f.report.reportedAt))"
+                      + (f.report.provisional ? " (provisional)" : ""))
             }
         }
     }

@@ -88,14 +88,15 @@ final class ManualClock: Sendable {
 struct AnomalyDetectionTests {
     static let cent = DetectionFixture.cent
 
-    @Test("a spike is found at tenant, feature and user level with its days, baseline, impact and drivers")
+    @Test("a spike is found at tenant level with its days, baseline, impact and drivers; the feature and user spikes are its entity drivers")
     func spikeAtEveryLevel() async throws {
         let f = try DetectionFixture()
         try f.append(f.steady("t1", days: 0..<31) + f.spike("t1", days: 24..<26))
         f.setNow(day: 31)
         _ = try await f.detect()
         let spikes = try await f.anomalies(AnomalyFilter(tenantID: "t1", type: .absoluteSpike))
-        #expect(Set(spikes.map(\.entity)) == [.tenant, AnomalyEntity(level: .feature, value: "chat"), AnomalyEntity(level: .user, value: "u1")])
+        #expect(Set(spikes.map(\.entity)) == [.tenant])
+        #expect(spikes.first?.entityDrivers.map(\.entity) == [AnomalyEntity(level: .feature, value: "chat"), AnomalyEntity(level: .user, value: "u1")])
         let tenant = try #require(spikes.first { $0.entity == .tenant })
         #expect(tenant.firstDay == DetectionFixture.may1 + 24 * DetectionFixture.day)
         #expect(tenant.lastDay == DetectionFixture.may1 + 25 * DetectionFixture.day)
@@ -113,10 +114,6 @@ struct AnomalyDetectionTests {
         #expect(tenant.drivers.first { $0.dimension == .feature }?.value == "chat")
         #expect(tenant.drivers.first { $0.dimension == .user }?.value == "u1")
         #expect(!tenant.drivers.contains { $0.value == "m1" || $0.value == "search" })
-        // The feature anomaly's drivers name the model and user, never its own dimension.
-        let feature = try #require(spikes.first { $0.entity.level == .feature })
-        #expect(feature.drivers.map(\.dimension) == [.model, .user])
-        #expect(feature.drivers.first?.value == "m-big")
     }
 
     @Test("episodes: re-running updates the ongoing anomaly, never duplicates it, and resolves it when the spike ends")
@@ -152,10 +149,10 @@ struct AnomalyDetectionTests {
         spikes = try await f.anomalies(AnomalyFilter(tenantID: "t1", type: .absoluteSpike, level: .tenant))
         #expect(spikes.count == 1 && spikes[0].status == .resolved && spikes[0].resolvedBy == Anomaly.detectorActor)
         #expect(spikes[0].days == 3)
-        // Still one incident for the episode (the feature and user spikes joined it).
+        // Still one incident for the episode (the feature and user spikes are the tenant spike's entity drivers).
         let incidents = try await f.analytics.incidents(tenantID: "t1", status: nil, principal: f.admin).incidents
         #expect(incidents.map(\.incident.id) == [incident])
-        #expect(Set(incidents[0].anomalies.map(\.entity.level)) == [.tenant, .feature, .user])
+        #expect(Set(incidents[0].anomalies.map(\.entity.level)) == [.tenant])
         // Counted once, at tenant level: the largest of the spike and the drift the spike lifted.
         let tenantImpacts = incidents[0].anomalies.filter { $0.entity == .tenant }.map(\.impactNanos)
         #expect(tenantImpacts.contains(3 * 2_000 * Self.cent))
@@ -168,14 +165,14 @@ struct AnomalyDetectionTests {
         try f.append(f.steady("t1", days: 0..<26) + f.spike("t1", days: 24..<26))
         f.setNow(day: 26)
         _ = try await f.detect()
-        #expect(try await f.anomalies(AnomalyFilter(tenantID: "t1", type: .absoluteSpike, resolved: false)).count == 3)
+        #expect(try await f.anomalies(AnomalyFilter(tenantID: "t1", type: .absoluteSpike, resolved: false)).count == 1)
         let settings = try await f.analytics.updateAnomalySettings(
             AnomalySettingsPatch(tenantID: "t1", spikeFactor: 10, driftFactor: 10), principal: f.admin)
         #expect(settings.custom && settings.thresholds.spikeFactorPPM == 10_000_000)
         #expect(try await f.analytics.anomalySettings(tenantID: "t2", principal: f.admin).custom == false)
         _ = try await f.detect()
         #expect(try await f.anomalies(AnomalyFilter(tenantID: "t1", resolved: false)).isEmpty)
-        #expect(try await f.anomalies(AnomalyFilter(tenantID: "t1", type: .absoluteSpike, resolved: true)).count == 3)
+        #expect(try await f.anomalies(AnomalyFilter(tenantID: "t1", type: .absoluteSpike, resolved: true)).count == 1)
         await #expect(throws: AnalyticsError.forbidden(reason: "anomaly settings are changed with an admin key")) {
             _ = try await f.analytics.updateAnomalySettings(AnomalySettingsPatch(spikeFactor: 2), principal: f.writer)
         }
@@ -213,7 +210,7 @@ struct AnomalyDetectionTests {
         _ = try await f.analytics.updateAnomalySettings(
             AnomalySettingsPatch(tenantID: "tiny", minimumDailyCents: "50"), principal: f.admin)
         _ = try await f.detect(tenant: "tiny")
-        #expect(try await f.anomalies(AnomalyFilter(tenantID: "tiny", type: .absoluteSpike)).count == 3)
+        #expect(try await f.anomalies(AnomalyFilter(tenantID: "tiny", type: .absoluteSpike)).map(\.entity) == [.tenant])
     }
 
     @Test("a 35 % step is a drift from its 6th to its 8th day, not a spike")
@@ -270,7 +267,7 @@ struct AnomalyDetectionTests {
         _ = try await f.detect()
         let id = try #require(try await f.analytics.incidents(tenantID: "t1", status: .open, principal: f.admin).incidents.first?.incident.id)
         let view = try await f.analytics.incident(id: id, principal: f.reader)
-        #expect(view.anomalies.allSatisfy { $0.incidentID == id } && view.anomalies.count == 3)
+        #expect(view.anomalies.allSatisfy { $0.incidentID == id } && view.anomalies.count == 1)
         await #expect(throws: AnalyticsError.self) { _ = try await f.analytics.changeIncident(id: id, to: .acknowledged, principal: f.reader) }
         let acked = try await f.analytics.changeIncident(id: id, to: .acknowledged, principal: f.writer)
         #expect(acked.incident.status == .acknowledged && acked.incident.acknowledgedBy == "key_writer")

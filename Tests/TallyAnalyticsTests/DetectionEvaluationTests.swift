@@ -59,7 +59,7 @@ struct DetectionEvaluationTests {
         #expect(two.recall() == (4, 6) && two.tenantMonths() == 10 && two.falseAlarmRate().per100 == 40)
     }
 
-    @Test("the harness over a hand-built store: day-by-day runs find the planted spike in 48 h and drift in 5 days; an unplanted spike is a false alarm")
+    @Test("the harness over a hand-built store: hourly runs find the planted spike in 13 h (provisionally) and the drift in 5 days; an unplanted spike is a false alarm")
     func harness() async throws {
         let f = try DetectionFixture()
         // t1: $10/day, +$20 on days 20-21 (planted). t2: $10/day, $16/day from day 20 on (planted drift).
@@ -76,14 +76,24 @@ struct DetectionEvaluationTests {
                                                         setNow: { f.clock.set($0) })
         #expect(e.judgedDays == 23)
         #expect(e.tenants == [.atLeast5: 3, .under1: 1])
-        // The spike's second day completes at the start of day 22: 48 h. The drift's rolling average passes 1.25 x on
-        // day 22 (three of seven days at 1.6 x) and holds three days, through day 24: reported at the start of day 25.
-        #expect(e.outcomes.map(\.hoursToDetection) == [48, 120])
-        // t3: the spike, raised when day 25 completes; its first day alone lifts the 7-day average 28.6 % over the
-        // week before (from day 24 on), a drift by the rules as written, raised when its third day (26) completes.
+        // Hourly runs. The spike's spend lands at noon of day 20: the 13:00 run raises it, provisionally (13 h). The
+        // drift's rolling average passes 1.25 x on day 22 (three of seven days at 1.6 x) and holds three days, through
+        // day 24: reported at the start of day 25.
+        #expect(e.outcomes.map(\.hoursToDetection) == [13, 120])
+        // t3: the spike, raised at 13:00 on day 24 (provisional, then confirmed); its first day alone lifts the 7-day
+        // average 28.6 % over the week before (from day 24 on), a drift by the rules as written, raised when its third
+        // day (26) completes.
         #expect(e.falseAlarms.map(\.report.tenant) == ["t3", "t3"])
         #expect(e.falseAlarms.map(\.report.type) == [.absoluteSpike, .sustainedDrift])
-        #expect(e.falseAlarms.map(\.report.reportedAt) == [Self.at(26), Self.at(27)])
+        #expect(e.falseAlarms.map(\.report.reportedAt) == [Self.at(24) + 13 * TimeUnit.hourMillis, Self.at(27)])
+        #expect(e.falseAlarms.map(\.report.provisional) == [false, false])
+        // Once a day at midnight (complete days only, as before issue 13 item 3): the spike when its second day completes.
+        let daily = try DetectionFixture()
+        try daily.append(daily.steady("t1", days: 0..<30) + daily.spike("t1", days: 20..<22))
+        let once = try await daily.analytics.evaluateDetection(planted: [planted[0]], window: Self.at(0)..<Self.at(30), judgeFrom: Self.at(7),
+                                                               stepMinutes: 1_440, setNow: { daily.clock.set($0) })
+        // The first complete day is provisional (the rule needs two): raised at the start of day 21.
+        #expect(once.outcomes.map(\.hoursToDetection) == [24])
         // 4 tenants x 23 days = 3.07 tenant-months.
         #expect(abs(e.falseAlarmRate().per100! - 200 / (4.0 * 23 / 30)) < 1e-9)
         #expect(e.queries > 0)

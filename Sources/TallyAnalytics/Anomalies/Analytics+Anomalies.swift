@@ -18,6 +18,16 @@ public struct TenantDetection: Sendable {
     public var skippedFor: [MissingPart] = []
 }
 
+/// Reads that detection may keep between runs of the same day: the evaluation harness, whose records never arrive
+/// late (the server reads afresh on every run).
+struct DetectionReuse {
+    var enabled: Bool
+    /// Per tenant, the daily series of the window ending at `end`.
+    var daily: [String: (end: Int64, series: AnomalyDetector.DailySeries)] = [:]
+    /// Per tenant, its hourly history with the whole of `day` (sliced to "now" on every run).
+    var hourly: [String: (day: Int64, hours: [Int64])] = [:]
+}
+
 /// `{ tenants, generated_at }`: what a detection run found.
 public struct DetectionReport: Sendable {
     public var tenants: [TenantDetection]
@@ -94,11 +104,20 @@ extension Analytics {
         return Array(Set(recent.keyColumns.first ?? []).union(configured)).sorted()
     }
 
-    /// Detection for one tenant: findings of the series rules and of the budgets, their drivers, then the episodes and
+    /// Detection for one tenant: findings of the series rules (with the day in progress when the window ends with
+    /// the last complete day), their grouping under the tenant finding they explain, the budgets (their current
+    /// period, and the one that closed within the last day, judged once more), the drivers, then the episodes and
     /// incidents in the catalog. `drivers` false and `tenantLevelOnly` are for the evaluation harness, which scores
     /// tenant-level findings only (each level's findings are independent of the others').
     func detect(tenant: String, judgedFrom: Int64, end: Int64, now: Int64, drivers: Bool = true,
                 tenantLevelOnly: Bool = false) async throws -> TenantDetection {
+        var reuse = DetectionReuse(enabled: false)
+        return try await detect(tenant: tenant, judgedFrom: judgedFrom, end: end, now: now, drivers: drivers,
+                                tenantLevelOnly: tenantLevelOnly, reuse: &reuse)
+    }
+
+    func detect(tenant: String, judgedFrom: Int64, end: Int64, now: Int64, drivers: Bool, tenantLevelOnly: Bool,
+                reuse: inout DetectionReuse) async throws -> TenantDetection {
         let (catalog, defaults) = (self.catalog, options.anomalyThresholds)
         let (thresholds, budgets) = try await blocking {
             (try catalog.anomalyThresholds(tenant: tenant, defaults: defaults).thresholds, try catalog.budgets(tenant: tenant))
@@ -107,41 +126,91 @@ extension Analytics {
         if tenantLevelOnly { detector.levels = [.tenant] }
         detector.noiseZ = options.anomalyNoiseZ
         let reader = try await records.reader()
-        // The history the series rules read, and the current budget periods (a month at most).
-        let readFrom = min(judgedFrom - Int64(detector.historyDays) * TimeUnit.dayMillis, TimeUnit.dayStart(now) - 31 * TimeUnit.dayMillis)
+        let day = TimeUnit.dayMillis
+        let today = TimeUnit.dayStart(now)
+        // The history the series rules read, and the budget periods (the current one and the one before, a month each at most).
+        let readFrom = min(judgedFrom - Int64(detector.historyDays) * day, today - 62 * day)
         let unreadable = try await reader.missing(tenants: [tenant], from: readFrom, to: max(end, now))
         if !unreadable.isEmpty {
-            return TenantDetection(tenant: tenant, judgedFrom: judgedFrom, judgedThrough: end - TimeUnit.dayMillis,
+            return TenantDetection(tenant: tenant, judgedFrom: judgedFrom, judgedThrough: end - day,
                                    changes: DetectionChanges(), anomalies: [], queries: 0, skippedFor: unreadable)
         }
         var run = QueryRun(reader: reader, useRollups: options.useRollups)
-        var findings = try await detector.seriesFindings(&run, judgedFrom: judgedFrom, end: end)
-        for i in findings.indices where drivers {
-            let (current, baseline) = detector.driverPeriods(findings[i])
-            findings[i].drivers = try await detector.drivers(&run, entity: findings[i].entity, current: current, baseline: baseline)
+        let series: AnomalyDetector.DailySeries
+        if reuse.enabled, let kept = reuse.daily[tenant], kept.end == end {
+            series = kept.series
+        } else {
+            series = try await detector.dailySeries(&run, judgedFrom: judgedFrom, end: end)
+            if reuse.enabled { reuse.daily[tenant] = (end, series) }
+        }
+        // Intraday: when the window ends with the last complete day, the day in progress is judged too (tenant level).
+        var partial: PartialDay?
+        if end == today && detector.levels.contains(.tenant) {
+            let hours: [Int64]
+            if reuse.enabled {
+                if reuse.hourly[tenant]?.day != today {
+                    reuse.hourly[tenant] = (today, try await detector.hourlyHistory(&run, now: today + day - 1))
+                }
+                // The whole day was read once: only its hours before now count (evaluation steps are whole hours).
+                var kept = reuse.hourly[tenant]!.hours
+                let cut = (kept.count - 24) + Int((now - today) / TimeUnit.hourMillis)
+                for h in cut..<kept.count { kept[h] = 0 }
+                hours = kept
+            } else {
+                hours = try await detector.hourlyHistory(&run, now: now)
+            }
+            partial = AnomalyDetector.partialDay(hourly: hours, now: now)
+        }
+        var findings = detector.findings(series, judgedFrom: judgedFrom, today: partial)
+        let groups = AnomalyGrouping.group(&findings)
+        for i in findings.indices where !findings[i].grouped {
+            guard drivers else {
+                findings[i].entityDrivers = (groups[i] ?? []).map { AnomalyDetector.DriverBreakdown().entityDriver(for: $0) }
+                continue
+            }
+            let (current, baseline) = detector.driverPeriods(findings[i], now: now)
+            let breakdown = try await detector.drivers(&run, entity: findings[i].entity, current: current, baseline: baseline)
+            findings[i].drivers = breakdown.top
+            findings[i].entityDrivers = (groups[i] ?? []).map { breakdown.entityDriver(for: $0) }
+                .sorted { ($0.changeNanos, $1.entity.value) > ($1.changeNanos, $0.entity.value) }
         }
         for budget in budgets {
-            let status = BudgetStatus(budget: budget, spentNanos: try await spend(&run, budget, now: now), now: now)
-            let type: AnomalyType
-            let expected: Int64
-            switch status.state {
-            case .ok: continue
-            case .warning: (type, expected) = (.budgetWarning, budget.warnThresholdNanos)
-            case .exceeded: (type, expected) = (.budgetExceeded, budget.limitNanos)
+            // The current period and, for a day after it closed, the one before: a late-day overrun (after the last
+            // run of its period) or late records are reported once it has closed.
+            let currentStart = budget.period.bounds(containing: now).start
+            let moments = now - currentStart < day ? [currentStart - 1, now] : [now]
+            for at in moments {
+                let closed = at != now
+                let status = BudgetStatus(budget: budget, spentNanos: try await spend(&run, budget, now: at), now: at)
+                let type: AnomalyType
+                let expected: Int64
+                switch status.state {
+                case .ok: continue
+                case .warning: (type, expected) = (.budgetWarning, budget.warnThresholdNanos)
+                case .exceeded: (type, expected) = (.budgetExceeded, budget.limitNanos)
+                }
+                let entity = AnomalyEntity(level: budget.level, value: budget.subject)
+                let current = status.periodStart..<min(now, status.periodEnd)
+                let elapsed = max(1, current.upperBound - current.lowerBound)
+                findings.append(AnomalyFinding(
+                    type: type, severity: type == .budgetExceeded ? .high : .medium, entity: entity, budgetID: budget.id,
+                    firstDay: status.periodStart, lastDay: closed ? TimeUnit.dayStart(status.periodEnd - 1) : today,
+                    expectedNanos: expected, actualNanos: status.spentNanos, ongoing: !closed,
+                    drivers: !drivers ? [] : try await detector.drivers(&run, entity: entity, current: current,
+                                                                        baseline: (status.periodStart - elapsed)..<status.periodStart).top))
             }
-            let entity = AnomalyEntity(level: budget.level, value: budget.subject)
-            let elapsed = max(1, now - status.periodStart)
-            findings.append(AnomalyFinding(
-                type: type, severity: type == .budgetExceeded ? .high : .medium, entity: entity, budgetID: budget.id,
-                firstDay: status.periodStart, lastDay: TimeUnit.dayStart(now), expectedNanos: expected,
-                actualNanos: status.spentNanos, ongoing: true,
-                drivers: !drivers ? [] : try await detector.drivers(&run, entity: entity, current: status.periodStart..<now,
-                                                                    baseline: (status.periodStart - elapsed)..<status.periodStart)))
         }
-        let (changes, touched) = try await blocking { [findings] in
+        let queries = run.queries
+        let judgedThrough = end - day
+        let (changes, touched) = try await blocking { [findings] () -> (DetectionChanges, [Anomaly]) in
+            // Nothing found and nothing open: nothing to record (most runs of most tenants).
+            let open = findings.isEmpty ? try catalog.anomalies(tenant: tenant, filter: AnomalyFilter(resolved: false, limit: 1)) : []
+            if findings.isEmpty && open.isEmpty {
+                return (DetectionChanges(), [])
+            }
             let changes = try catalog.write { tx in
                 try AnomalyEpisodes.record(tenant: tenant, findings: findings, judgedFrom: judgedFrom,
-                                           judgedThrough: end - TimeUnit.dayMillis, now: now, in: tx)
+                                           judgedThrough: judgedThrough, now: now, in: tx)
             }
             var touched: [Anomaly] = []
             for id in changes.created + changes.updated + changes.resolved where !touched.contains(where: { $0.id == id }) {
@@ -149,8 +218,8 @@ extension Analytics {
             }
             return (changes, touched)
         }
-        return TenantDetection(tenant: tenant, judgedFrom: judgedFrom, judgedThrough: end - TimeUnit.dayMillis, changes: changes,
-                               anomalies: touched, queries: run.queries)
+        return TenantDetection(tenant: tenant, judgedFrom: judgedFrom, judgedThrough: judgedThrough, changes: changes,
+                               anomalies: touched, queries: queries)
     }
 
     /// The anomalies `principal` reaches that pass `filter`.

@@ -83,6 +83,26 @@ public struct DetectedAnomaly: Sendable, Equatable {
     }
     /// Whether the condition still holds on the last day of the series (an ongoing episode).
     public var ongoing: Bool
+    /// Not yet confirmed: fewer complete days than the rule needs, or the day in progress (`SeriesContext.today`).
+    public var provisional = false
+}
+
+/// The day in progress, for intraday detection: its spend so far and what the entity usually has spent by this time
+/// of a day of its kind (weekday or weekend), from its own hourly history.
+public struct PartialDay: Sendable, Equatable {
+    /// Spend from the start of the UTC day to now, nano-dollars.
+    public var spentNanos: Int64
+    /// The share of a whole day's spend usually spent by this time of day, 0 to 1.
+    public var fraction: Double
+    /// Robust standard deviation of the spend by this time against its expectation, relative (infinite: too sparse).
+    public var spread: Double
+
+    /// A day in progress.
+    public init(spentNanos: Int64, fraction: Double, spread: Double) {
+        self.spentNanos = spentNanos
+        self.fraction = fraction
+        self.spread = spread
+    }
 }
 
 /// What the detector knows about a series beyond its numbers: the weekday of each day and how unlikely a finding
@@ -95,16 +115,20 @@ public struct SeriesContext: Sendable, Equatable {
     public var z: Double
     /// Days of history before a run from which the weekly rhythm and the noise are read.
     public var referenceDays: Int
+    /// The day after the series, in progress (intraday detection); `weekend` then has one more entry, for it.
+    public var today: PartialDay?
 
     /// Default z and reference (tuned on generated data of seed 42 only; docs/ANALYTICS.md).
     public static let defaultZ = 6.0
     public static let defaultReferenceDays = 28
 
     /// A context.
-    public init(weekend: [Bool], z: Double = SeriesContext.defaultZ, referenceDays: Int = SeriesContext.defaultReferenceDays) {
+    public init(weekend: [Bool], z: Double = SeriesContext.defaultZ, referenceDays: Int = SeriesContext.defaultReferenceDays,
+                today: PartialDay? = nil) {
         self.weekend = weekend
         self.z = z
         self.referenceDays = referenceDays
+        self.today = today
     }
 
     /// The weekday/weekend rhythm and noise of `daily` over the reference days before `index`.
@@ -171,46 +195,111 @@ public enum AnomalyRules {
     /// raise its own baseline). Days without `baselineDays` of history before them are not judged.
     /// With a context, a day's baseline is that mean times its weekday or weekend factor, and the day counts only
     /// when its excess over the baseline is also above z x the entity's spread.
+    ///
+    /// With a context that has `today` (intraday detection), a spike not yet confirmed is also returned, marked
+    /// provisional: the counting days at the end of the series that are fewer than `spikeDays`, extended by the day in
+    /// progress when its spend so far counts against what is usually spent by this time (`PartialDay`); or the day in
+    /// progress alone. Its last day is then index `daily.count` (today). A spike already confirmed up to the last
+    /// complete day is not extended.
     public static func spikes(_ daily: [Int64], context: SeriesContext? = nil,
                               thresholds t: AnomalyThresholds = AnomalyThresholds()) -> [DetectedAnomaly] {
         var found: [DetectedAnomaly] = []
         var i = t.baselineDays
+        var pendingStart: Int?
+        var confirmedToEnd = false
         while i < daily.count {
-            let baselineSum = daily[(i - t.baselineDays)..<i].reduce(0, +)
-            let profile = context?.profile(daily, before: i)
-            func expected(_ d: Int) -> Double {
-                Double(baselineSum) / Double(t.baselineDays) * (profile?.factor(weekend: context!.weekend[d]) ?? 1)
-            }
-            func above(_ d: Int) -> Bool {
-                let cost = daily[d]
-                guard cost >= t.minimumDailyNanos else { return false }
-                guard let profile, let context else {
-                    // cost > (baselineSum / days) x factor, exactly.
-                    return Int128(cost) * Int128(t.baselineDays) * 1_000_000 > Int128(baselineSum) * Int128(t.spikeFactorPPM)
-                }
-                let e = expected(d)
-                guard e > 0 else { return cost > 0 }
-                return Double(cost) > e * Double(t.spikeFactorPPM) / 1_000_000 && Double(cost) / e - 1 > context.z * profile.spread
-            }
-            guard above(i) else { i += 1; continue }
+            let judge = SpikeJudge(daily, runStart: i, context: context, thresholds: t)
+            guard judge.counts(i) else { i += 1; continue }
             var end = i
-            while end + 1 < daily.count && above(end + 1) { end += 1 }
+            while end + 1 < daily.count && judge.counts(end + 1) { end += 1 }
             let days = end - i + 1
             if days >= t.spikeDays {
                 let actual = daily[i...end].reduce(0, +)
                 let expectedSum: Int64 = if context == nil {
-                    Int64((Int128(baselineSum) * Int128(days) + Int128(t.baselineDays / 2)) / Int128(t.baselineDays))
+                    Int64((Int128(judge.baselineSum) * Int128(days) + Int128(t.baselineDays / 2)) / Int128(t.baselineDays))
                 } else {
-                    Int64((i...end).reduce(0.0) { $0 + expected($1) }.rounded())
+                    Int64((i...end).reduce(0.0) { $0 + judge.expected($1) }.rounded())
                 }
                 if let severity = AnomalySeverity.of(actual: actual, expected: expectedSum, thresholds: t) {
                     found.append(DetectedAnomaly(kind: .absoluteSpike, severity: severity, firstDay: i, lastDay: end,
                                                  expectedNanos: expectedSum, actualNanos: actual, ongoing: end == daily.count - 1))
                 }
+                if end == daily.count - 1 { confirmedToEnd = true }
+            } else if end == daily.count - 1 {
+                pendingStart = i
             }
             i = end + 1
         }
+        if let context, let today = context.today, !confirmedToEnd, daily.count >= t.baselineDays,
+           context.weekend.count > daily.count {
+            let n = daily.count
+            let start = pendingStart ?? n
+            let judge = SpikeJudge(daily, runStart: start, context: context, thresholds: t)
+            let todayCounts = judge.partialCounts(today, weekend: context.weekend[n])
+            if pendingStart != nil || todayCounts {
+                let last = todayCounts ? n : n - 1
+                var actual = daily[start..<n].reduce(0, +)
+                var expected = (start..<n).reduce(0.0) { $0 + judge.expected($1) }
+                if todayCounts {
+                    actual += today.spentNanos
+                    expected += judge.expected(n) * today.fraction
+                }
+                let expectedNanos = Int64(expected.rounded())
+                if let severity = AnomalySeverity.of(actual: actual, expected: expectedNanos, thresholds: t) {
+                    found.append(DetectedAnomaly(kind: .absoluteSpike, severity: severity, firstDay: start, lastDay: last,
+                                                 expectedNanos: expectedNanos, actualNanos: actual, ongoing: true, provisional: true))
+                }
+            }
+        }
         return found
+    }
+
+    /// Whether days count towards a spike whose run starts at `runStart`: the baseline is the mean of the
+    /// `baselineDays` days before it, the rhythm and noise those of the reference days before it.
+    struct SpikeJudge {
+        let daily: [Int64]
+        let baselineSum: Int64
+        let profile: NoiseProfile?
+        let context: SeriesContext?
+        let t: AnomalyThresholds
+
+        init(_ daily: [Int64], runStart i: Int, context: SeriesContext?, thresholds t: AnomalyThresholds) {
+            self.daily = daily
+            baselineSum = daily[(i - t.baselineDays)..<i].reduce(0, +)
+            profile = context?.profile(daily, before: i)
+            self.context = context
+            self.t = t
+        }
+
+        /// A whole day's expected spend (day `d` may be `daily.count`, the day in progress).
+        func expected(_ d: Int) -> Double {
+            Double(baselineSum) / Double(t.baselineDays) * (profile.map { $0.factor(weekend: context!.weekend[d]) } ?? 1)
+        }
+
+        /// Whether complete day `d` counts: above the floor and baseline x factor, and with a context also unlikely
+        /// under the entity's noise.
+        func counts(_ d: Int) -> Bool {
+            let cost = daily[d]
+            guard cost >= t.minimumDailyNanos else { return false }
+            guard let profile, let context else {
+                // cost > (baselineSum / days) x factor, exactly.
+                return Int128(cost) * Int128(t.baselineDays) * 1_000_000 > Int128(baselineSum) * Int128(t.spikeFactorPPM)
+            }
+            let e = expected(d)
+            guard e > 0 else { return cost > 0 }
+            return Double(cost) > e * Double(t.spikeFactorPPM) / 1_000_000 && Double(cost) / e - 1 > context.z * profile.spread
+        }
+
+        /// Whether the day in progress counts: its spend so far above the usual share of the day's expectation by this
+        /// time x factor, and unlikely under the noise of spend by this time. Nothing is judged before the entity
+        /// usually spends anything in the day.
+        func partialCounts(_ today: PartialDay, weekend: Bool) -> Bool {
+            guard let context, let profile, today.fraction > 0, today.spread.isFinite, profile.spread.isFinite else { return false }
+            let e = Double(baselineSum) / Double(t.baselineDays) * profile.factor(weekend: weekend) * today.fraction
+            guard e > 0, Double(today.spentNanos) >= Double(t.minimumDailyNanos) * today.fraction else { return false }
+            let cost = Double(today.spentNanos)
+            return cost > e * Double(t.spikeFactorPPM) / 1_000_000 && cost / e - 1 > context.z * today.spread
+        }
     }
 
     /// SUSTAINED_DRIFT: runs of at least `driftDays` consecutive days on which the rolling average of the

@@ -63,9 +63,12 @@ public struct DetectionEvaluation: Sendable {
         public var lastDay: Int64
         /// The clock of the run that reported it.
         public var reportedAt: Int64
+        /// Whether it was provisional as reported (an intraday finding not yet confirmed).
+        public var provisional: Bool
 
         public init(id: String, tenant: String, type: AnomalyType, severity: AnomalySeverity, firstDay: Int64, lastDay: Int64,
-                    reportedAt: Int64) {
+                    reportedAt: Int64, provisional: Bool = false) {
+            self.provisional = provisional
             self.id = id
             self.tenant = tenant
             self.type = type
@@ -195,6 +198,12 @@ public struct DetectionEvaluation: Sendable {
             }
         }
         lines.append("")
+        let withdrawn = falseAlarms.filter(\.report.provisional)
+        if !withdrawn.isEmpty {
+            lines.append("false alarms still provisional when last reported (withdrawn or pending at the end): "
+                + "\(withdrawn.count) of \(falseAlarms.count); at >=$1/day "
+                + "\(withdrawn.filter { $0.band != .under1 }.count) of \(falseAlarms.filter { $0.band != .under1 }.count)")
+        }
         lines.append("tenant-months: " + TenantSizeBand.allCases.map { "\($0.rawValue) \(fixed(tenantMonths(bands: [$0]), 1))" }
             .joined(separator: ", ") + "; total \(fixed(tenantMonths(), 1))")
         return lines.joined(separator: "\n")
@@ -212,17 +221,18 @@ public struct DetectionEvaluation: Sendable {
 }
 
 extension Analytics {
-    /// Evaluates anomaly detection on the records of `window` (whole UTC days) against `planted`: for each day from
-    /// `judgeFrom` to the end of the window, sets "now" to the end of that day through `setNow` (the clock this
-    /// `Analytics` reads must be the one `setNow` moves) and runs detection of every tenant as the background job does
-    /// (the complete days of the default window, ending with the day just completed), so each run sees only records
-    /// up to its day. Findings are
-    /// recorded in the catalog as usual (use a scratch catalog); only the tenant level is judged and drivers are
-    /// skipped, since neither changes the tenant-level findings scored. Tenants are banded by their mean daily spend over the
-    /// window.
-    public func evaluateDetection(planted: [PlantedAnomaly], window: Range<Int64>, judgeFrom: Int64,
+    /// Evaluates anomaly detection on the records of `window` (whole UTC days) against `planted`: from `judgeFrom` to
+    /// the end of the window, sets "now" every `stepMinutes` (a whole number of hours is best: the day in progress is
+    /// read by the hour) through `setNow` (the clock this `Analytics` reads must be the one `setNow` moves) and runs
+    /// detection of every tenant as the background job does: the complete days of the default window and the day in
+    /// progress, each run seeing only records before its "now". Findings are recorded in the catalog as usual (use a
+    /// scratch catalog); only the tenant level is judged and drivers are skipped, since neither changes the
+    /// tenant-level findings scored; a day's daily series and hourly history are read once per tenant (records never
+    /// arrive late here). Tenants are banded by their mean daily spend over the window.
+    public func evaluateDetection(planted: [PlantedAnomaly], window: Range<Int64>, judgeFrom: Int64, stepMinutes: Int = 60,
                                   setNow: (Int64) -> Void) async throws -> DetectionEvaluation {
         let day = TimeUnit.dayMillis
+        let step = Int64(max(1, min(stepMinutes, 24 * 60))) * 60_000
         let first = TimeUnit.dayStart(judgeFrom), end = TimeUnit.dayStart(window.upperBound - 1) + day
         let windowDays = max(1, (end - TimeUnit.dayStart(window.lowerBound)) / day)
         var run = try await QueryRun(records, useRollups: options.useRollups)
@@ -234,21 +244,23 @@ extension Analytics {
         }
         var reports: [DetectionEvaluation.Report] = []
         var queries = 0
-        var today = first
-        while today < end {
-            let now = today + day
+        var reuse = DetectionReuse(enabled: true)
+        let tenants = bands.keys.sorted()
+        var now = first + step
+        while now <= end {
             setNow(now)
-            // The background job's days: the complete days of the default detection window.
+            // The background job's days: the complete days of the default detection window, and the day in progress.
             let (judgedFrom, judgedEnd) = try detectionDays(from: nil, to: nil, now: now)
-            for tenant in bands.keys.sorted() {
-                let result = try await detect(tenant: tenant, judgedFrom: judgedFrom, end: judgedEnd, now: now, drivers: false, tenantLevelOnly: true)
+            for tenant in tenants {
+                let result = try await detect(tenant: tenant, judgedFrom: judgedFrom, end: judgedEnd, now: now, drivers: false,
+                                              tenantLevelOnly: true, reuse: &reuse)
                 queries += result.queries
                 for a in result.anomalies where a.entity.level == .tenant {
                     reports.append(.init(id: a.id, tenant: a.tenant, type: a.type, severity: a.severity, firstDay: a.firstDay,
-                                         lastDay: a.lastDay, reportedAt: now))
+                                         lastDay: a.lastDay, reportedAt: now, provisional: a.provisional))
                 }
             }
-            today = now
+            now += step
         }
         var result = DetectionEvaluation.score(planted: planted, reports: reports, bands: bands, judgedDays: Int((end - first) / day))
         result.queries = queries
