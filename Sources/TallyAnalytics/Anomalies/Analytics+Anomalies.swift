@@ -26,6 +26,10 @@ struct DetectionReuse {
     var daily: [String: (end: Int64, series: AnomalyDetector.DailySeries)] = [:]
     /// Per tenant, its hourly history with the whole of `day` (sliced to "now" on every run).
     var hourly: [String: (day: Int64, hours: [Int64])] = [:]
+    /// Per tenant, the complete days' findings of the window ending at `end`, and how its spike runs end.
+    var complete: [String: (end: Int64, findings: [AnomalyFinding], tail: AnomalyRules.SpikeTail?)] = [:]
+    /// Per tenant, what the last run found (a run finding the same as the one before records nothing).
+    var lastRun: [String: String] = [:]
 }
 
 /// `{ tenants, generated_at }`: what a detection run found.
@@ -159,9 +163,22 @@ extension Analytics {
             } else {
                 hours = try await detector.hourlyHistory(&run, now: now)
             }
-            partial = AnomalyDetector.partialDay(hourly: hours, now: now)
+            // Without enough history for today, nothing of today is judged, but a pending spike of complete days stays
+            // provisional.
+            partial = AnomalyDetector.partialDay(hourly: hours, now: now) ?? PartialDay(spentNanos: 0, fraction: 0, spread: .infinity)
         }
-        var findings = detector.findings(series, judgedFrom: judgedFrom, today: partial)
+        var findings: [AnomalyFinding]
+        if reuse.enabled {
+            // The complete days' findings change only when the window does.
+            if reuse.complete[tenant]?.end != end {
+                let complete = detector.completeDayFindings(series, judgedFrom: judgedFrom)
+                reuse.complete[tenant] = (end, complete.findings, complete.tenantTail)
+            }
+            let kept = reuse.complete[tenant]!
+            findings = kept.findings + (partial.flatMap { detector.provisionalFinding(series, tail: kept.tail, today: $0) }.map { [$0] } ?? [])
+        } else {
+            findings = detector.findings(series, judgedFrom: judgedFrom, today: partial)
+        }
         let groups = AnomalyGrouping.group(&findings)
         for i in findings.indices where !findings[i].grouped {
             guard drivers else {
@@ -202,6 +219,18 @@ extension Analytics {
         }
         let queries = run.queries
         let judgedThrough = end - day
+        if reuse.enabled {
+            // The same findings over the same window as the run before: recording them again would change nothing.
+            let key = "\(end)|" + findings.map {
+                "\($0.type.rawValue) \($0.entity.level.rawValue) \($0.entity.value) \($0.budgetID) \($0.firstDay) \($0.lastDay) "
+                    + "\($0.expectedNanos) \($0.actualNanos) \($0.ongoing) \($0.provisional) \($0.grouped)"
+            }.joined(separator: ";")
+            if reuse.lastRun[tenant] == key {
+                return TenantDetection(tenant: tenant, judgedFrom: judgedFrom, judgedThrough: judgedThrough, changes: DetectionChanges(),
+                                       anomalies: [], queries: queries)
+            }
+            reuse.lastRun[tenant] = key
+        }
         let (changes, touched) = try await blocking { [findings] () -> (DetectionChanges, [Anomaly]) in
             // Nothing found and nothing open: nothing to record (most runs of most tenants).
             let open = findings.isEmpty ? try catalog.anomalies(tenant: tenant, filter: AnomalyFilter(resolved: false, limit: 1)) : []

@@ -71,29 +71,51 @@ struct AnomalyDetector {
     /// The rules over each series. `today` is the tenant's day in progress (the day after the series): with it, the
     /// tenant's spike rule also gives provisional findings (`AnomalyRules.spikes`).
     func findings(_ series: DailySeries, judgedFrom: Int64, today: PartialDay?) -> [AnomalyFinding] {
-        let day = TimeUnit.dayMillis
-        let (queryFrom, count) = (series.from, series.count)
-        let firstJudged = Int((judgedFrom - queryFrom) / day)
+        let complete = completeDayFindings(series, judgedFrom: judgedFrom)
+        return complete.findings + (today.flatMap { provisionalFinding(series, tail: complete.tenantTail, today: $0) }.map { [$0] } ?? [])
+    }
+
+    /// The findings of the complete days, and how the tenant's spike runs end (for `provisionalFinding`).
+    func completeDayFindings(_ series: DailySeries, judgedFrom: Int64) -> (findings: [AnomalyFinding], tenantTail: AnomalyRules.SpikeTail?) {
+        let firstJudged = Int((judgedFrom - series.from) / TimeUnit.dayMillis)
         var found: [AnomalyFinding] = []
+        var tail: AnomalyRules.SpikeTail?
         for (entity, daily) in series.entities {
             // An entity's history starts on its first day with spend: the zero days before it are not a baseline
             // (a new feature or user is not a spike of infinite percent).
             guard let born = daily.firstIndex(where: { $0 != 0 }) else { continue }
-            let partial = entity.level == .tenant ? today : nil
-            let days = count + (partial == nil ? 0 : 1)
-            let context = SeriesContext(weekend: (born..<days).map { Self.isWeekend(queryFrom + Int64($0) * day) }, z: noiseZ,
-                                        today: partial)
-            for d in AnomalyRules.detect(Array(daily[born...]), context: context, thresholds: thresholds)
+            let context = context(series, born: born, today: nil)
+            let spikes = AnomalyRules.completeDaySpikes(Array(daily[born...]), context: context, thresholds: thresholds)
+            if entity == .tenant { tail = spikes.tail }
+            for d in spikes.found + AnomalyRules.drifts(Array(daily[born...]), context: context, thresholds: thresholds)
             where born + d.lastDay >= firstJudged {
-                found.append(AnomalyFinding(
-                    type: AnomalyType(d.kind), severity: d.severity, entity: entity,
-                    budgetID: "", firstDay: queryFrom + Int64(born + d.firstDay) * day,
-                    lastDay: queryFrom + Int64(born + d.lastDay) * day,
-                    expectedNanos: d.expectedNanos, actualNanos: d.actualNanos, ongoing: d.ongoing, drivers: [],
-                    provisional: d.provisional))
+                found.append(finding(d, entity: entity, series: series, born: born))
             }
         }
-        return found
+        return (found, tail)
+    }
+
+    /// The tenant's provisional spike with the day in progress `today`, if any.
+    func provisionalFinding(_ series: DailySeries, tail: AnomalyRules.SpikeTail?, today: PartialDay) -> AnomalyFinding? {
+        guard let tail, let daily = series.entities.first(where: { $0.entity == .tenant })?.daily,
+              let born = daily.firstIndex(where: { $0 != 0 }) else { return nil }
+        return AnomalyRules.provisionalSpike(Array(daily[born...]), context: context(series, born: born, today: today), tail: tail,
+                                             thresholds: thresholds)
+            .map { finding($0, entity: .tenant, series: series, born: born) }
+    }
+
+    private func context(_ series: DailySeries, born: Int, today: PartialDay?) -> SeriesContext {
+        let days = series.count + (today == nil ? 0 : 1)
+        return SeriesContext(weekend: (born..<days).map { Self.isWeekend(series.from + Int64($0) * TimeUnit.dayMillis) }, z: noiseZ,
+                             today: today)
+    }
+
+    private func finding(_ d: DetectedAnomaly, entity: AnomalyEntity, series: DailySeries, born: Int) -> AnomalyFinding {
+        let day = TimeUnit.dayMillis
+        return AnomalyFinding(
+            type: AnomalyType(d.kind), severity: d.severity, entity: entity, budgetID: "",
+            firstDay: series.from + Int64(born + d.firstDay) * day, lastDay: series.from + Int64(born + d.lastDay) * day,
+            expectedNanos: d.expectedNanos, actualNanos: d.actualNanos, ongoing: d.ongoing, drivers: [], provisional: d.provisional)
     }
 
     /// The tenant's spend by hour over the reference days before the day holding `now` and that day up to `now`: one

@@ -203,6 +203,21 @@ public enum AnomalyRules {
     /// complete day is not extended.
     public static func spikes(_ daily: [Int64], context: SeriesContext? = nil,
                               thresholds t: AnomalyThresholds = AnomalyThresholds()) -> [DetectedAnomaly] {
+        let (found, tail) = completeDaySpikes(daily, context: context, thresholds: t)
+        guard let context, let provisional = provisionalSpike(daily, context: context, tail: tail, thresholds: t) else { return found }
+        return found + [provisional]
+    }
+
+    /// How the spike runs of complete days end: a counting run reaching the last day that is shorter than the rule
+    /// needs (its first index), or a confirmed spike reaching it.
+    struct SpikeTail: Sendable, Equatable {
+        var pendingStart: Int?
+        var confirmedToEnd = false
+    }
+
+    /// The confirmed spikes of `daily` (complete days) and how its runs end.
+    static func completeDaySpikes(_ daily: [Int64], context: SeriesContext?, thresholds t: AnomalyThresholds)
+        -> (found: [DetectedAnomaly], tail: SpikeTail) {
         var found: [DetectedAnomaly] = []
         var i = t.baselineDays
         var pendingStart: Int?
@@ -230,8 +245,15 @@ public enum AnomalyRules {
             }
             i = end + 1
         }
-        if let context, let today = context.today, !confirmedToEnd, daily.count >= t.baselineDays,
-           context.weekend.count > daily.count {
+        return (found, SpikeTail(pendingStart: pendingStart, confirmedToEnd: confirmedToEnd))
+    }
+
+    /// The provisional spike of `daily` and the day in progress (`context.today`), given how the complete days' runs
+    /// end (`tail`); nil without a day in progress.
+    static func provisionalSpike(_ daily: [Int64], context: SeriesContext, tail: SpikeTail,
+                                 thresholds t: AnomalyThresholds) -> DetectedAnomaly? {
+        let pendingStart = tail.pendingStart
+        if let today = context.today, !tail.confirmedToEnd, daily.count >= t.baselineDays, context.weekend.count > daily.count {
             let n = daily.count
             let start = pendingStart ?? n
             let judge = SpikeJudge(daily, runStart: start, context: context, thresholds: t)
@@ -246,12 +268,12 @@ public enum AnomalyRules {
                 }
                 let expectedNanos = Int64(expected.rounded())
                 if let severity = AnomalySeverity.of(actual: actual, expected: expectedNanos, thresholds: t) {
-                    found.append(DetectedAnomaly(kind: .absoluteSpike, severity: severity, firstDay: start, lastDay: last,
-                                                 expectedNanos: expectedNanos, actualNanos: actual, ongoing: true, provisional: true))
+                    return DetectedAnomaly(kind: .absoluteSpike, severity: severity, firstDay: start, lastDay: last,
+                                           expectedNanos: expectedNanos, actualNanos: actual, ongoing: true, provisional: true)
                 }
             }
         }
-        return found
+        return nil
     }
 
     /// Whether days count towards a spike whose run starts at `runStart`: the baseline is the mean of the
