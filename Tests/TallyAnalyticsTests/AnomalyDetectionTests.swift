@@ -62,6 +62,12 @@ final class DetectionFixture: Sendable {
         days.map { record(tenant, day: $0, cents: 2_000, model: "m-big") }
     }
 
+    /// The same spike as 20 requests of 100 cents (intraday detection also needs the number of requests to be
+    /// unusual: one dear request is no spike before its day completes).
+    func busySpike(_ tenant: String, days: Range<Int>) -> [CostRecord] {
+        days.flatMap { d in (0..<20).map { _ in record(tenant, day: d, cents: 100, model: "m-big") } }
+    }
+
     func append(_ records: [CostRecord]) throws { _ = try store.append(RecordBatch(records)) }
 
     func detect(_ principal: Principal? = nil, tenant: String? = "t1") async throws -> DetectionReport {

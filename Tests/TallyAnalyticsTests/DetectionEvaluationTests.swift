@@ -64,9 +64,9 @@ struct DetectionEvaluationTests {
         let f = try DetectionFixture()
         // t1: $10/day, +$20 on days 20-21 (planted). t2: $10/day, $16/day from day 20 on (planted drift).
         // t3: $10/day, +$20 on days 24-25 (not planted: a false alarm). t4: $0.40/day, quiet.
-        try f.append(f.steady("t1", days: 0..<30) + f.spike("t1", days: 20..<22))
+        try f.append(f.steady("t1", days: 0..<30) + f.busySpike("t1", days: 20..<22))
         try f.append(f.steady("t2", days: 0..<20) + f.steady("t2", days: 20..<30, cents: 800))
-        try f.append(f.steady("t3", days: 0..<30) + f.spike("t3", days: 24..<26))
+        try f.append(f.steady("t3", days: 0..<30) + f.busySpike("t3", days: 24..<26))
         try f.append(f.steady("t4", days: 0..<30, cents: 20))
         let planted = [
             PlantedAnomaly(tenant: "t1", type: .absoluteSpike, start: Self.at(20), end: Self.at(22)),
@@ -89,7 +89,7 @@ struct DetectionEvaluationTests {
         #expect(e.falseAlarms.map(\.report.provisional) == [false, false])
         // Once a day at midnight (complete days only, as before issue 13 item 3): the spike when its second day completes.
         let daily = try DetectionFixture()
-        try daily.append(daily.steady("t1", days: 0..<30) + daily.spike("t1", days: 20..<22))
+        try daily.append(daily.steady("t1", days: 0..<30) + daily.busySpike("t1", days: 20..<22))
         let once = try await daily.analytics.evaluateDetection(planted: [planted[0]], window: Self.at(0)..<Self.at(30), judgeFrom: Self.at(7),
                                                                stepMinutes: 1_440, setNow: { daily.clock.set($0) })
         // The first complete day is provisional (the rule needs two): raised at the start of day 21.

@@ -50,12 +50,21 @@ struct IntradayDetectionTests {
     @Test("intraday: a spike is raised provisionally within an hour of starting, kept over its first complete day, confirmed by the second")
     func provisionalConfirmed() async throws {
         let f = try DetectionFixture()
-        // Spend lands at noon each day; the spike too (days 24 and 25).
-        try f.append(f.steady("t1", days: 0..<26) + f.spike("t1", days: 24..<26))
+        // Spend lands at noon each day; the spike too (days 24 and 25), 20 requests more than the usual 2.
+        try f.append(f.steady("t1", days: 0..<26) + f.busySpike("t1", days: 24..<26))
         // Before noon nothing is usually spent: nothing is judged.
         f.setNow(day: 24, hours: 11)
         _ = try await f.detect()
         #expect(try await f.anomalies().isEmpty)
+        // The spike as one dear request is not raised before its day completes (the volume is usual).
+        let dear = try DetectionFixture()
+        try dear.append(dear.steady("t1", days: 0..<26) + dear.spike("t1", days: 24..<26))
+        dear.setNow(day: 24, hours: 13)
+        _ = try await dear.detect()
+        #expect(try await dear.anomalies().isEmpty)
+        dear.setNow(day: 25, hours: 1)
+        _ = try await dear.detect()
+        #expect(try await dear.anomalies().first?.provisional == true)
         // An hour after the spike began.
         f.setNow(day: 24, hours: 13)
         let raised = try await f.detect()
@@ -88,7 +97,7 @@ struct IntradayDetectionTests {
     @Test("intraday: a one-day excursion is raised provisionally and withdrawn when the next complete day does not count")
     func provisionalWithdrawn() async throws {
         let f = try DetectionFixture()
-        try f.append(f.steady("t1", days: 0..<26) + f.spike("t1", days: 24..<25))
+        try f.append(f.steady("t1", days: 0..<26) + f.busySpike("t1", days: 24..<25))
         f.setNow(day: 24, hours: 14)
         _ = try await f.detect()
         let p = try #require(try await f.anomalies().first)
@@ -144,27 +153,38 @@ struct IntradayDetectionTests {
 
     // MARK: The pure parts
 
-    @Test("the day in progress from hourly history: spend so far, the usual share by this time, its spread")
+    @Test("the day in progress from hourly history: spend so far, the usual share by this time, its spread, unusual volume")
     func partialDayFromHours() {
         // 28 reference days starting on a Thursday (2025-05-01) then today (day 28, a Thursday): each day 10 in hour 2
-        // and 30 in hour 20; weekend days twice that. Today so far: 25 in hour 2.
+        // (5 records) and 30 in hour 20; weekend days twice that. Today so far: 25 in hour 2, from 16 records.
         var hourly = [Int64](repeating: 0, count: 29 * 24)
+        var counts = hourly
         for d in 0..<28 {
             let k: Int64 = AnomalyDetector.isWeekend(Self.dayStart(d)) ? 2 : 1
             hourly[d * 24 + 2] = 10 * k
             hourly[d * 24 + 20] = 30 * k
+            counts[d * 24 + 2] = 5 * k
+            counts[d * 24 + 20] = 10 * k
         }
         hourly[28 * 24 + 2] = 25
-        let at3 = AnomalyDetector.partialDay(hourly: hourly, now: Self.dayStart(28) + 3 * Self.hour)
-        #expect(at3 == PartialDay(spentNanos: 25, fraction: 0.25, spread: 0))
+        counts[28 * 24 + 2] = 16
+        let at3 = AnomalyDetector.partialDay(hourly: hourly, counts: counts, now: Self.dayStart(28) + 3 * Self.hour)
+        // 16 records where 5 are usual: 11 > 4 x sqrt(5) = 8.9.
+        #expect(at3 == PartialDay(spentNanos: 25, fraction: 0.25, spread: 0, unusualVolume: true))
+        // 13 records: 8 < 8.9, not unusual: one dear request is no spike.
+        counts[28 * 24 + 2] = 13
+        #expect(AnomalyDetector.partialDay(hourly: hourly, counts: counts, now: Self.dayStart(28) + 3 * Self.hour)?.unusualVolume == false)
         // Half-way through hour 2, half its usual spend is expected by now.
-        let mid = AnomalyDetector.partialDay(hourly: hourly, now: Self.dayStart(28) + 2 * Self.hour + 30 * 60_000)
+        let mid = AnomalyDetector.partialDay(hourly: hourly, counts: counts, now: Self.dayStart(28) + 2 * Self.hour + 30 * 60_000)
         #expect(mid?.fraction == 0.125)
         // Before anything is usually spent, the share is 0 (nothing is judged).
-        #expect(AnomalyDetector.partialDay(hourly: hourly, now: Self.dayStart(28) + Self.hour)?.fraction == 0)
+        #expect(AnomalyDetector.partialDay(hourly: hourly, counts: counts, now: Self.dayStart(28) + Self.hour)?.fraction == 0)
+        // Fewer than 6 reference days of today's kind: not judged.
+        #expect(AnomalyDetector.partialDay(hourly: Array(hourly[(22 * 24)...]), counts: Array(counts[(22 * 24)...]),
+                                           now: Self.dayStart(28) + 3 * Self.hour) == nil)
         // A day with nothing by now on more than a quarter of the reference days: too sparse to judge.
         for d in stride(from: 0, to: 28, by: 2) { hourly[d * 24 + 2] = 0 }
-        #expect(AnomalyDetector.partialDay(hourly: hourly, now: Self.dayStart(28) + 3 * Self.hour)?.spread == .infinity)
+        #expect(AnomalyDetector.partialDay(hourly: hourly, counts: counts, now: Self.dayStart(28) + 3 * Self.hour)?.spread == .infinity)
     }
 
     @Test("the spike rule with a day in progress: provisional from the first counting day, extended, not over a confirmed spike")

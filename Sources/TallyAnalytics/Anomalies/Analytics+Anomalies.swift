@@ -25,7 +25,7 @@ struct DetectionReuse {
     /// Per tenant, the daily series of the window ending at `end`.
     var daily: [String: (end: Int64, series: AnomalyDetector.DailySeries)] = [:]
     /// Per tenant, its hourly history with the whole of `day` (sliced to "now" on every run).
-    var hourly: [String: (day: Int64, hours: [Int64])] = [:]
+    var hourly: [String: (day: Int64, hours: [Int64], counts: [Int64])] = [:]
     /// Per tenant, the complete days' findings of the window ending at `end`, and how its spike runs end.
     var complete: [String: (end: Int64, findings: [AnomalyFinding], tail: AnomalyRules.SpikeTail?)] = [:]
     /// Per tenant, what the last run found (a run finding the same as the one before records nothing).
@@ -150,22 +150,24 @@ extension Analytics {
         // Intraday: when the window ends with the last complete day, the day in progress is judged too (tenant level).
         var partial: PartialDay?
         if end == today && detector.levels.contains(.tenant) {
-            let hours: [Int64]
+            var hours: (cost: [Int64], count: [Int64])
             if reuse.enabled {
                 if reuse.hourly[tenant]?.day != today {
-                    reuse.hourly[tenant] = (today, try await detector.hourlyHistory(&run, now: today + day - 1))
+                    let whole = try await detector.hourlyHistory(&run, now: today + day - 1)
+                    reuse.hourly[tenant] = (today, whole.cost, whole.count)
                 }
                 // The whole day was read once: only its hours before now count (evaluation steps are whole hours).
-                var kept = reuse.hourly[tenant]!.hours
-                let cut = (kept.count - 24) + Int((now - today) / TimeUnit.hourMillis)
-                for h in cut..<kept.count { kept[h] = 0 }
-                hours = kept
+                let kept = reuse.hourly[tenant]!
+                hours = (kept.hours, kept.counts)
+                let cut = (hours.cost.count - 24) + Int((now - today) / TimeUnit.hourMillis)
+                for h in cut..<hours.cost.count { hours.cost[h] = 0; hours.count[h] = 0 }
             } else {
                 hours = try await detector.hourlyHistory(&run, now: now)
             }
             // Without enough history for today, nothing of today is judged, but a pending spike of complete days stays
             // provisional.
-            partial = AnomalyDetector.partialDay(hourly: hours, now: now) ?? PartialDay(spentNanos: 0, fraction: 0, spread: .infinity)
+            partial = AnomalyDetector.partialDay(hourly: hours.cost, counts: hours.count, now: now)
+                ?? PartialDay(spentNanos: 0, fraction: 0, spread: .infinity, unusualVolume: false)
         }
         var findings: [AnomalyFinding]
         if reuse.enabled {

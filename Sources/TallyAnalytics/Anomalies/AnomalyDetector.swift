@@ -118,58 +118,76 @@ struct AnomalyDetector {
             expectedNanos: d.expectedNanos, actualNanos: d.actualNanos, ongoing: d.ongoing, drivers: [], provisional: d.provisional)
     }
 
-    /// The tenant's spend by hour over the reference days before the day holding `now` and that day up to `now`: one
-    /// hourly query. Index 0 is the first hour of the first reference day.
-    func hourlyHistory(_ run: inout QueryRun, now: Int64) async throws -> [Int64] {
+    /// The tenant's spend and record count by hour over the reference days before the day holding `now` and that day
+    /// up to `now`: one hourly query. Index 0 is the first hour of the first reference day.
+    func hourlyHistory(_ run: inout QueryRun, now: Int64) async throws -> (cost: [Int64], count: [Int64]) {
         let today = TimeUnit.dayStart(now)
         let from = today - Int64(SeriesContext.defaultReferenceDays) * TimeUnit.dayMillis
         var hours = [Int64](repeating: 0, count: (SeriesContext.defaultReferenceDays + 1) * 24)
+        var counts = hours
         let result = try await run.run(try Analytics.query(
             tenants: .one(tenant), from: from, to: now, bucket: .hour, order: .key, useRollups: useRollups))
         for row in 0..<result.rowCount {
             let index = Int((result.bucketStarts[row] - from) / TimeUnit.hourMillis)
-            if index >= 0 && index < hours.count { hours[index] += result.cost[row] }
+            if index >= 0 && index < hours.count {
+                hours[index] += result.cost[row]
+                counts[index] += result.count[row]
+            }
         }
-        return hours
+        return (hours, counts)
     }
 
-    /// The day in progress at `now` from `hourly` (`hourlyHistory`: the reference days, then the day holding `now`,
-    /// whose hours hold spend up to `now` only): its spend so far; the share of a day's spend the entity usually has
-    /// by this time of day, over the reference days of the same kind (weekday or weekend) since its first day with
-    /// spend; and the robust spread of those days' spend by this time (1.4826 x MAD of their relative deviation from
-    /// its mean; infinite when more than a quarter of them had none by then). Nil before two such days exist or when
-    /// they spent nothing.
-    static func partialDay(hourly: [Int64], now: Int64) -> PartialDay? {
+    /// Reference days of the same kind needed before the day in progress is judged.
+    static let minimumIntradayReferenceDays = 6
+    /// Standard deviations by which the records so far must exceed the usual number by this time.
+    static let intradayVolumeZ = 4.0
+
+    /// The day in progress at `now` from `hourly` and `counts` (`hourlyHistory`: the reference days, then the day
+    /// holding `now`, whose hours hold records before `now` only): its spend so far; the share of a day's spend the
+    /// entity usually has by this time of day, over the reference days of the same kind (weekday or weekend) since its
+    /// first day with spend; the robust spread of those days' spend by this time (1.4826 x MAD of their relative
+    /// deviation from its mean; infinite when more than a quarter of them had none by then); and whether today's
+    /// record count so far is unlikely: at least 2 records usually by now (n) and today's count above n by more than
+    /// 4 x sqrt(n + (s x n)^2), s the same robust spread of the days' counts (Poisson noise plus day-to-day
+    /// variation). Nil with fewer than `minimumIntradayReferenceDays` such days or when they spent nothing.
+    static func partialDay(hourly: [Int64], counts: [Int64], now: Int64) -> PartialDay? {
         let days = hourly.count / 24 - 1
-        guard days >= 1 else { return nil }
+        guard days >= 1, counts.count == hourly.count else { return nil }
         let today = TimeUnit.dayStart(now)
         let firstDay = today - Int64(days) * TimeUnit.dayMillis
         let elapsed = now - today
         let fullHours = Int(elapsed / TimeUnit.hourMillis)
         let part = Double(elapsed % TimeUnit.hourMillis) / Double(TimeUnit.hourMillis)
         func dayTotal(_ d: Int) -> Int64 { hourly[(d * 24)..<(d * 24 + 24)].reduce(0, +) }
-        func byNow(_ d: Int) -> Double {
-            let whole = hourly[(d * 24)..<(d * 24 + fullHours)].reduce(0, +)
-            return Double(whole) + (fullHours < 24 ? part * Double(hourly[d * 24 + fullHours]) : 0)
+        func byNow(_ series: [Int64], _ d: Int) -> Double {
+            let whole = series[(d * 24)..<(d * 24 + fullHours)].reduce(0, +)
+            return Double(whole) + (fullHours < 24 ? part * Double(series[d * 24 + fullHours]) : 0)
+        }
+        func robustSpread(_ values: [Double], mean: Double) -> Double {
+            let residuals = values.map { $0 / mean - 1 }
+            let med = median(residuals)
+            return 1.4826 * median(residuals.map { abs($0 - med) })
         }
         guard let born = (0..<days).first(where: { dayTotal($0) != 0 }) else { return nil }
         let weekend = isWeekend(today)
         let same = (born..<days).filter { isWeekend(firstDay + Int64($0) * TimeUnit.dayMillis) == weekend }
-        guard same.count >= 2 else { return nil }
-        let sofar = same.map(byNow)
+        guard same.count >= minimumIntradayReferenceDays else { return nil }
+        let sofar = same.map { byNow(hourly, $0) }
         let meanSoFar = sofar.reduce(0, +) / Double(same.count)
         let meanTotal = Double(same.map(dayTotal).reduce(0, +)) / Double(same.count)
         guard meanTotal > 0 else { return nil }
         let spent = hourly[(days * 24)...].reduce(0, +)
-        let spread: Double
-        if meanSoFar <= 0 || sofar.filter({ $0 == 0 }).count * 4 > same.count {
-            spread = .infinity
-        } else {
-            let residuals = sofar.map { $0 / meanSoFar - 1 }
-            let med = median(residuals)
-            spread = 1.4826 * median(residuals.map { abs($0 - med) })
+        let spread = meanSoFar <= 0 || sofar.filter({ $0 == 0 }).count * 4 > same.count
+            ? .infinity : robustSpread(sofar, mean: meanSoFar)
+        let records = same.map { byNow(counts, $0) }
+        let usual = records.reduce(0, +) / Double(same.count)
+        let seen = Double(counts[(days * 24)...].reduce(0, +))
+        var unusual = false
+        if usual >= 2 {
+            let s = robustSpread(records, mean: usual)
+            unusual = seen - usual > intradayVolumeZ * (usual + s * s * usual * usual).squareRoot()
         }
-        return PartialDay(spentNanos: spent, fraction: meanSoFar / meanTotal, spread: spread)
+        return PartialDay(spentNanos: spent, fraction: meanSoFar / meanTotal, spread: spread, unusualVolume: unusual)
     }
 
     static func median(_ values: [Double]) -> Double {

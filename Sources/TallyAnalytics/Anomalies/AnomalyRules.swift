@@ -96,12 +96,16 @@ public struct PartialDay: Sendable, Equatable {
     public var fraction: Double
     /// Robust standard deviation of the spend by this time against its expectation, relative (infinite: too sparse).
     public var spread: Double
+    /// Whether the number of records so far is also unlikely against the number usually seen by this time (a bound on
+    /// counts: one expensive request is no spike). The detector sets it (`AnomalyDetector.partialDay`).
+    public var unusualVolume: Bool
 
     /// A day in progress.
-    public init(spentNanos: Int64, fraction: Double, spread: Double) {
+    public init(spentNanos: Int64, fraction: Double, spread: Double, unusualVolume: Bool = true) {
         self.spentNanos = spentNanos
         self.fraction = fraction
         self.spread = spread
+        self.unusualVolume = unusualVolume
     }
 }
 
@@ -316,7 +320,9 @@ public enum AnomalyRules {
         /// time x factor, and unlikely under the noise of spend by this time. Nothing is judged before the entity
         /// usually spends anything in the day.
         func partialCounts(_ today: PartialDay, weekend: Bool) -> Bool {
-            guard let context, let profile, today.fraction > 0, today.spread.isFinite, profile.spread.isFinite else { return false }
+            guard let context, let profile, today.fraction > 0, today.spread.isFinite, profile.spread.isFinite, today.unusualVolume else {
+                return false
+            }
             let e = Double(baselineSum) / Double(t.baselineDays) * profile.factor(weekend: weekend) * today.fraction
             guard e > 0, Double(today.spentNanos) >= Double(t.minimumDailyNanos) * today.fraction else { return false }
             let cost = Double(today.spentNanos)
