@@ -6,22 +6,37 @@ DEMO_DAYS ?= 30
 SUDO     := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 BIN      := .build/release/tally
 
-.PHONY: deps build release test run bench bench-peers load clean
+.PHONY: deps test-deps build release test run bench bench-peers load clean
 
-# Installs what a fresh Debian machine lacks: liblz4 and SQLite headers, pkg-config, and for the browser tests
-# python3, chromium and chromium-driver (apt-get only when absent).
+# Installs what building and running need on a fresh Debian machine: liblz4 and SQLite headers, pkg-config
+# (apt-get only when absent).
 deps:
 	@missing=""; \
 	command -v pkg-config >/dev/null 2>&1 || missing="$$missing pkg-config"; \
 	pkg-config --exists liblz4 2>/dev/null || missing="$$missing liblz4-dev"; \
 	pkg-config --exists sqlite3 2>/dev/null || missing="$$missing libsqlite3-dev"; \
-	command -v python3 >/dev/null 2>&1 || missing="$$missing python3"; \
-	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
-	command -v chromedriver >/dev/null 2>&1 || missing="$$missing chromium-driver"; \
 	if [ -n "$$missing" ]; then \
 		echo "==> installing$$missing"; \
 		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
+
+# What only the tests need: python3 with pip, curl, chromium with its driver for the console checks, pdftotext
+# (poppler-utils) that the PDF report tests read their PDFs with, and the PyPI
+# packages the test scripts drive (Tests/requirements.txt: the real client libraries and parsers).
+test-deps: deps
+	@missing=""; \
+	command -v python3 >/dev/null 2>&1 || missing="$$missing python3"; \
+	python3 -m pip --version >/dev/null 2>&1 || missing="$$missing python3-pip"; \
+	command -v curl >/dev/null 2>&1 || missing="$$missing curl"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v chromedriver >/dev/null 2>&1 || missing="$$missing chromium-driver"; \
+	command -v pdftotext >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
+	if [ -n "$$missing" ]; then \
+		echo "==> installing$$missing"; \
+		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+	python3 -m pip install -q -r Tests/requirements.txt 2>/dev/null \
+		|| python3 -m pip install -q --break-system-packages -r Tests/requirements.txt
 
 build: deps
 	$(SWIFT) build
@@ -29,11 +44,13 @@ build: deps
 release: deps
 	$(SWIFT) build -c release --product tally
 
-# Unit and integration tests, then the web console in headless Chromium (screenshots in .build/browser-screenshots).
-test: deps
+# Unit and integration tests, the web console in headless Chromium (screenshots in .build/browser-screenshots),
+# then every ```sh block of README.md as written against a server set up as `make run` sets it up.
+test: test-deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	TALLY_REQUIRE_TOOLS=1 $(SWIFT) test --skip-build
 	./Tests/Browser/run.sh .build/debug/tally .build/browser-screenshots
+	python3 Tests/README/readme_test.py .build/debug/tally README.md
 
 # Builds release, loads demo data (the DEMO_DAYS days up to today, UTC) and creates demo keys on first start
 # (kept in $(DATA)/demo-keys.txt), prints the keys and curl lines, then serves on $(HOST):$(PORT) until Ctrl-C.
@@ -110,7 +127,7 @@ test-cluster-postgres: deps
 .PHONY: test-cluster-clickhouse
 # ClickHouse: two shards on loopback (scripts/clickhouse.sh), the record-store contract suite and the ClickHouse
 # store's own tests against them, then the shards stopped (also when a test fails); prints how long it took.
-CLICKHOUSE_TESTS ?= RecordStoreContractTests|ClickHouseRecordStoreTests
+CLICKHOUSE_TESTS ?= RecordStoreContractTests|ClickHouseRecordStoreTests|ClickHouseCLITests
 test-cluster-clickhouse: deps
 	$(SWIFT) build --build-tests
 	@start=$$(date +%s); \

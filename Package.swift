@@ -36,6 +36,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         // The PostgreSQL catalog (`TallyPostgres`), for deployments of several nodes.
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        // /metrics: swift-metrics (what Hummingbird's MetricsMiddleware records) backed by a swift-prometheus registry.
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         .systemLibrary(
@@ -128,9 +131,11 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             // The web console's static files (served at /console) and the OpenAPI document (at openapi.json).
-            resources: [.copy("Console"), .copy("OpenAPI/openapi.json")],
+            resources: [.copy("Console"), .copy("OpenAPI/openapi.json"), .copy("Pricing/pricing.json")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -139,6 +144,7 @@ let package = Package(
                 "TallyStore",
                 "TallyQuery",
                 "TallyAnalytics",
+                "TallyClickHouse",
                 "TallyPostgres",
                 "TallyServer",
                 "TallySynthetic",

@@ -79,4 +79,20 @@ public enum Money {
     public static func formatCents(_ nanos: Int64) -> String {
         TextEncoding.string(capacity: 32) { TextEncoding.cents(nanos, into: $0) }
     }
+
+    /// Formats nano-dollars for people: dollars rounded half away from zero to the cent, with thousands separators,
+    /// e.g. `$1,234.57`, `-$0.05`, `$0.00`. Not exact: `formatCents` is.
+    public static func formatDollars(_ nanos: Int64) -> String {
+        let perCent = nanosPerCent
+        let magnitude = nanos.magnitude
+        let cents = (magnitude + UInt64(perCent / 2)) / UInt64(perCent)
+        let whole = String(cents / 100)
+        var grouped = ""
+        for (i, c) in whole.enumerated() {
+            if i > 0 && (whole.count - i) % 3 == 0 { grouped.append(",") }
+            grouped.append(c)
+        }
+        let fraction = cents % 100
+        return (nanos < 0 && cents > 0 ? "-$" : "$") + grouped + (fraction < 10 ? ".0" : ".") + String(fraction)
+    }
 }

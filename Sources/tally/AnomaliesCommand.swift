@@ -23,7 +23,7 @@ struct AnomaliesCommand: AsyncParsableCommand {
                 and the injected anomalies are compared with what detection found.
                 """)
 
-        @OptionGroup var store: StoreOptionGroup
+        @OptionGroup var store: ReadStoreOptionGroup
 
         @Option(help: "\"Now\", RFC 3339 (default: the wall clock; with --generated, the end of the generated window).")
         var now: String?
@@ -49,14 +49,14 @@ struct AnomaliesCommand: AsyncParsableCommand {
         func run() async throws {
             let generatorOptions = try world.options()
             let endMillis = generatorOptions.end
-            let nowMillis: Int64 = if let now { try Timestamp.parse(now).get() } else if generated { endMillis } else { TimeSource.systemWallMillis() }
-            let s = try store.open(background: false, readOnly: true)
+            let nowMillis: Int64 = if let now { try parseTimeOption(now, "--now") } else if generated { endMillis } else { TimeSource.systemWallMillis() }
+            let s = try store.open()
             defer { try? s.close() }
             // Detection over every tenant: a missing part would look like a drop in spend.
             if !reportMissing(s.missingParts, allowPartial: allowPartial, what: "detection") { throw ExitCode(1) }
             var options = AnalyticsOptions()
             if let cents = minimumDailyCents { options.anomalyThresholds.minimumDailyNanos = cents * Money.nanosPerCent }
-            let analytics = Analytics(store: s, catalog: try SQLiteCatalog(directory: store.data), options: options, clock: { nowMillis })
+            let analytics = Analytics(store: s, catalog: try SQLiteCatalog(directory: try store.directory()), options: options, clock: { nowMillis })
             let started = TimeSource.systemMonotonicSeconds()
             let report = try await analytics.detectAllTenants()
             let seconds = TimeSource.systemMonotonicSeconds() - started

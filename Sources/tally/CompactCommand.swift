@@ -8,7 +8,7 @@ struct CompactCommand: ParsableCommand {
     @OptionGroup var store: StoreOptionGroup
 
     func run() throws {
-        let s = try store.open(background: false)
+        let s = try store.open(background: false, mustExist: true)
         defer { try? s.close() }
         let before = s.stats()
         try s.flush()

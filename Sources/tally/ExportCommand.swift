@@ -12,13 +12,13 @@ struct ExportCommand: AsyncParsableCommand {
         commandName: "export",
         abstract: "Exports a tenant's records, usage series or cost breakdown to a CSV, NDJSON or JSON file.",
         discussion: """
-            Reads the store read-only (works beside a running server). Records are written in the import format,
-            so `tally import` of the file into an empty store gives the same totals; they stream out one granule
-            at a time, so memory stays constant whatever the number of records. The file is written to OUT.partial
+            Reads the store read-only (works beside a running server). Records are written in the import format, \
+            so `tally import` of the file into an empty store gives the same totals; they stream out one granule \
+            at a time, so memory stays constant whatever the number of records. The file is written to OUT.partial \
             and renamed when complete.
             """)
 
-    @OptionGroup var store: StoreOptionGroup
+    @OptionGroup var store: ReadStoreOptionGroup
 
     @Option(help: "The tenant to export.")
     var tenant: String
@@ -68,10 +68,7 @@ struct ExportCommand: AsyncParsableCommand {
     }
 
     static func time(_ text: String, _ name: String) throws -> Int64 {
-        guard case let .success(ms) = Timestamp.parse(text) else {
-            throw ValidationError("\(name) must be an RFC 3339 time such as 2025-05-01T00:00:00Z or a date such as 2025-05-01")
-        }
-        return ms
+        try parseTimeOption(text, name)
     }
 
     func validate() throws {
@@ -81,9 +78,9 @@ struct ExportCommand: AsyncParsableCommand {
 
     func run() async throws {
         let spec = try spec(now: TimeSource.systemWallMillis())
-        let s = try store.open(background: false, readOnly: true)
+        let s = try store.open()
         defer { try? s.close() }
-        let analytics = Analytics(store: s, catalog: try SQLiteCatalog(directory: store.data))
+        let analytics = Analytics(store: s, catalog: try SQLiteCatalog(directory: try store.directory()))
         if !reportMissing(try await analytics.exportMissing(spec, tenant: tenant), allowPartial: allowPartial, what: "export") { throw ExitCode(1) }
         let bound = spec.kind == .records ? s.snapshot().rowBound(tenant: tenant, from: spec.from, to: spec.to) : 0
         var bar = ExportProgress(total: bound)

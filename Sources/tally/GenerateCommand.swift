@@ -97,9 +97,7 @@ struct SyntheticOptionGroup: ParsableArguments {
         guard days >= 1 else { throw ValidationError("--days must be >= 1") }
         guard tenants >= 1 else { throw ValidationError("--tenants must be >= 1") }
         guard users >= 1 else { throw ValidationError("--users must be >= 1") }
-        guard (try? Timestamp.parse(end).get()) != nil else {
-            throw ValidationError("--end must be an RFC 3339 timestamp such as 2025-06-01T00:00:00Z")
-        }
+        _ = try parseTimeOption(end, "--end")
     }
 
     /// The generator's options.

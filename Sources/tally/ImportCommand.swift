@@ -1,4 +1,5 @@
 import ArgumentParser
+import TallyServer
 import TallyStore
 #if canImport(Glibc)
 import Glibc
@@ -9,8 +10,8 @@ struct ImportCommand: ParsableCommand {
         commandName: "import",
         abstract: "Imports cost records from a CSV, NDJSON or JSON-array file (or - for standard input).",
         discussion: """
-            By default the input is one batch: if any record is bad, every bad record is reported with its
-            line and field and nothing is stored. With --skip-bad the good records are stored and the bad
+            By default the input is one batch: if any record is bad, every bad record is reported with its \
+            line and field and nothing is stored. With --skip-bad the good records are stored and the bad \
             ones reported. Records whose (tenant_id, request_id) is already stored are counted as duplicates.
             """)
 
@@ -22,7 +23,7 @@ struct ImportCommand: ParsableCommand {
     @Flag(help: "Store the good records of an input that has bad ones.")
     var skipBad = false
 
-    @Option(help: "Price table used for records without cost_cents (default: data/pricing.json when present).")
+    @Option(help: "Price table for records without cost_cents (default: the one shipped with tally; see tally pricing).")
     var pricing: String?
 
     @Argument(help: "The file to import, or - for standard input.")
@@ -38,7 +39,7 @@ struct ImportCommand: ParsableCommand {
         let format = self.format ?? InputFormat(fileName: file)!
         let prices = try loadPricing(pricing)
         let fd: Int32 = file == "-" ? 0 : open(file, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw ValidationError("cannot open \(file): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw CommandError("cannot open \(file): \(String(cString: strerror(errno)))") }
         defer { if fd != 0 { close(fd) } }
         var st = stat()
         let total: Int? = fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG ? Int(st.st_size) : nil
@@ -77,7 +78,9 @@ struct ImportCommand: ParsableCommand {
             progress.finish()
             report(errors, rejected: rejected)
             try s.close()
-            printError("\(rejected) bad record(s): nothing stored (use --skip-bad to store the \(parsed) good ones)")
+            printError(parsed > 0
+                ? "\(rejected) bad record(s): nothing stored (use --skip-bad to store the \(parsed) good ones)"
+                : "\(rejected) bad record(s) and no good one: nothing stored")
             throw ExitCode(1)
         }
         progress.finish()
@@ -112,7 +115,7 @@ final class ParsingThread: @unchecked Sendable {
 
     private let fd: Int32, format: InputFormat, pricing: PriceTable?, path: String
 
-    init(fd: Int32, format: InputFormat, pricing: PriceTable?, total: Int?, path: String) {
+    init(fd: Int32, format: InputFormat, pricing: PriceTable, total: Int?, path: String) {
         self.fd = fd
         self.format = format
         self.pricing = pricing
@@ -170,11 +173,10 @@ final class ParsingThread: @unchecked Sendable {
     var bytesRead: Int { lock.withLock { read } }
 }
 
-/// Loads a price table: the given path, else `data/pricing.json` when it exists, else none.
-func loadPricing(_ path: String?) throws -> PriceTable? {
+/// Loads a price table: the given file, else the one shipped with tally (see `BundledPricing`).
+func loadPricing(_ path: String?) throws -> PriceTable {
     if let path { return try PriceTable.load(path: path) }
-    let fallback = "data/pricing.json"
-    return FileIO.exists(fallback) ? try PriceTable.load(path: fallback) : nil
+    return try BundledPricing.load()
 }
 
 /// A one-line progress display on a terminal: rows, MB/s and, when the size is known, ETA.

@@ -140,6 +140,8 @@ struct KeysCommand: ParsableCommand {
                   reader                \(v["READER_KEY"] ?? "")
                   writer                \(v["WRITER_KEY"] ?? "")
 
+                console: http://\(host):\(port)/console (paste the reader key, or the admin key and a tenant)
+
                 try:
                   curl -s '\(base)/statistics/usage?\(window)&resolution=day' -H 'Authorization: Bearer \(v["READER_KEY"] ?? "")'
                   curl -s '\(base)/statistics/cost?\(window)' -H 'Authorization: Bearer \(v["READER_KEY"] ?? "")'

@@ -1,22 +1,26 @@
 import ArgumentParser
 import TallyAnalytics
+import TallyClickHouse
 import TallyQuery
 import TallyStore
 import TallyText
 
 /// `tally query`: usage series, cost breakdowns and daily baselines, as a table, JSON or CSV.
-struct QueryCommand: ParsableCommand {
+struct QueryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "query",
         abstract: "Usage series, cost breakdowns and daily baselines from the store.",
         discussion: """
-            usage     totals per hour or day (empty buckets appear with zeros), optionally per --group-by key
-            cost      totals per --group-by key (default: feature), most expensive first; --limit for a top-k
-            baseline  daily cost with the trailing average over --trailing-days (default 7) days, and the
-                      average of the window before it (drift)
-            Times are RFC 3339 (a bare date is midnight UTC); the range is [from, to). Filters take one value
-            or several separated by commas. JSON has the shape of the HTTP facade: cost_cents are exact
-            decimal strings.
+            usage: totals per hour or day (empty buckets appear with zeros), optionally per --group-by key.
+
+            cost: totals per --group-by key (default: feature), most expensive first; --limit for a top-k.
+
+            baseline: daily cost with the trailing average over --trailing-days (default 7) days, and the average of \
+            the window before it (drift).
+
+            Times are dates (midnight UTC) or RFC 3339 times; the range is [from, to). Filters take one value or \
+            several separated by commas. Tables show money as dollars rounded to the cent ($1,234.57); --exact shows \
+            exact cost_cents with 7 decimals. JSON has the shape of the HTTP facade: cost_cents are exact decimal strings.
             """)
 
     enum Kind: String, ExpressibleByArgument, CaseIterable {
@@ -27,7 +31,9 @@ struct QueryCommand: ParsableCommand {
         case table, json, csv
     }
 
-    @OptionGroup var store: StoreOptionGroup
+    @OptionGroup var store: ReadStoreOptionGroup
+
+    @OptionGroup var recordOptions: RecordOptions
 
     @Argument(help: "usage, cost or baseline.")
     var kind: Kind
@@ -35,10 +41,10 @@ struct QueryCommand: ParsableCommand {
     @Option(help: "A tenant id, several separated by commas, or * for every tenant.")
     var tenant: String
 
-    @Option(help: "Start of the range (inclusive), RFC 3339.")
+    @Option(help: "Start of the range (inclusive): a date or an RFC 3339 time.")
     var from: String?
 
-    @Option(help: "End of the range (exclusive), RFC 3339.")
+    @Option(help: "End of the range (exclusive): a date or an RFC 3339 time.")
     var to: String?
 
     @Option(help: "hour or day (usage: default day; cost: none unless given; baseline: always day).")
@@ -82,6 +88,9 @@ struct QueryCommand: ParsableCommand {
     @Option(help: "table, json or csv.")
     var format: Format = .table
 
+    @Flag(help: "Tables show exact cost_cents (7 decimals) instead of dollars rounded to the cent.")
+    var exact = false
+
     func validate() throws {
         guard !tenant.isEmpty else { throw ValidationError("--tenant must name a tenant, several separated by commas, or *") }
         if let from { _ = try Self.time(from, "--from") }
@@ -99,15 +108,21 @@ struct QueryCommand: ParsableCommand {
         if trailingDays != nil && kind != .baseline { throw ValidationError("--trailing-days applies to baseline only") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         guard repeats >= 0 else { throw ValidationError("--repeat must be at least 0") }
+        try recordOptions.check(data: store.data)
         _ = try makeQuery()
     }
 
-    func run() throws {
+    func run() async throws {
         let query = try makeQuery()
-        let s = try store.open(background: false, readOnly: true)
+        if try recordOptions.kind() == .clickhouse {
+            try await runOnClickHouse(query)
+            return
+        }
+        let s = try store.open()
         defer { try? s.close() }
         let engine = QueryEngine(threads: threads)
         var snapshot = s.snapshot()
+        try Self.checkTenantsExist(query.tenants, in: snapshot, data: try store.directory())
         let started = TimeSource.systemMonotonicSeconds()
         var answer: (result: QueryResult, totals: QueryResult)?
         let totalsQuery = try totalsQuery(query)
@@ -145,7 +160,51 @@ struct QueryCommand: ParsableCommand {
             printError("query: median \(fixed(times[times.count / 2] * 1000, 3)) ms, best \(fixed(times[0] * 1000, 3)) ms "
                 + "over \(repeats) warm runs (\(threads) threads, rollups \(noRollups ? "off" : "on"))")
         }
-        let report = QueryReport(kind: kind, query: query, result: result, totals: totals, elapsedSeconds: elapsed, missing: missing)
+        let report = QueryReport(kind: kind, query: query, result: result, totals: totals, elapsedSeconds: elapsed, missing: missing, exact: exact)
+        switch format {
+        case .table: print(report.table(), terminator: "")
+        case .json: print(report.json())
+        case .csv: print(report.csv(), terminator: "")
+        }
+    }
+
+    /// A tenant named on the command line that has no record at all in the store is a mistake to report, not an
+    /// empty answer to print (a typo would otherwise read as "spent nothing").
+    static func checkTenantsExist(_ tenants: Query.Tenants, in snapshot: StoreSnapshot, data: String) throws {
+        let named: [String]
+        switch tenants {
+        case let .one(t): named = [t]
+        case let .some(list): named = list
+        case .all: return
+        }
+        let known = Set(snapshot.tenants + snapshot.missing.map(\.tenant))
+        let unknown = named.filter { !known.contains($0) }
+        guard !unknown.isEmpty else { return }
+        let list = unknown.map { "'\($0)'" }.joined(separator: ", ")
+        throw CommandError("no records of tenant \(list) in \(data) (\(known.count) tenants hold records; "
+            + "--tenant '*' reads them all)")
+    }
+
+    /// The same query answered by the ClickHouse cluster (one SQL statement each for the rows and the totals).
+    func runOnClickHouse(_ query: Query) async throws {
+        let pool = BlockingPool()
+        let records = try recordOptions.openClickHouse(pool: pool)
+        defer { try? records.close() }
+        let reader = try await records.reader()
+        var named: [String] = []
+        switch query.tenants {
+        case let .one(t): named = [t]
+        case let .some(list): named = list
+        case .all: break
+        }
+        for tenant in named where try await reader.newestRecord(of: .one(tenant)) == nil {
+            throw CommandError("no records of tenant '\(tenant)' in the ClickHouse cluster")
+        }
+        let started = TimeSource.systemMonotonicSeconds()
+        let result = try await reader.aggregate(query)
+        let totals = try await reader.aggregate(try totalsQuery(query))
+        let report = QueryReport(kind: kind, query: query, result: result, totals: totals,
+                                 elapsedSeconds: TimeSource.systemMonotonicSeconds() - started, exact: exact)
         switch format {
         case .table: print(report.table(), terminator: "")
         case .json: print(report.json())
@@ -161,10 +220,7 @@ struct QueryCommand: ParsableCommand {
     }
 
     static func time(_ text: String, _ option: String) throws -> Int64 {
-        guard case let .success(t) = Timestamp.parse(text) else {
-            throw ValidationError("\(option) must be an RFC 3339 timestamp such as 2025-06-01T00:00:00Z")
-        }
-        return t
+        try parseTimeOption(text, option)
     }
 
     func makeQuery() throws -> Query {
@@ -249,6 +305,8 @@ struct QueryReport {
     let elapsedSeconds: Double
     /// Unreadable parts that may hold rows of the answer (only with `--allow-partial`).
     var missing: [MissingPart] = []
+    /// Tables show exact `cost_cents` instead of rounded dollars.
+    var exact = false
 
     /// One output column: its name, whether it is a number (right-aligned, unquoted in JSON), and its cells.
     struct Column {
@@ -257,7 +315,10 @@ struct QueryReport {
         var cells: [String]
     }
 
-    var columns: [Column] {
+    /// The columns; `dollars` shows money as rounded dollars (`cost`, `$1,234.57`) instead of exact `cost_cents`.
+    func columns(dollars: Bool = false) -> [Column] {
+        let money: (Int64) -> String = { dollars ? Money.formatDollars($0) : Money.formatCents($0) }
+        let unit = dollars ? "cost" : "cost_cents"
         var out: [Column] = []
         for (p, key) in result.groupBy.enumerated() {
             out.append(Column(name: key.fieldName, numeric: false, cells: result.keyColumns[p]))
@@ -269,14 +330,14 @@ struct QueryReport {
         out.append(Column(name: "count", numeric: true, cells: result.count.map(String.init)))
         if !result.inputTokens.isEmpty { out.append(Column(name: "input_tokens", numeric: true, cells: result.inputTokens.map(String.init))) }
         if !result.outputTokens.isEmpty { out.append(Column(name: "output_tokens", numeric: true, cells: result.outputTokens.map(String.init))) }
-        if !result.cost.isEmpty { out.append(Column(name: "cost_cents", numeric: false, cells: result.cost.map(Money.formatCents))) }
+        if !result.cost.isEmpty { out.append(Column(name: unit, numeric: false, cells: result.cost.map(money))) }
         if let days = result.trailingDays {
             let rows = 0..<result.rowCount
-            out.append(Column(name: "trailing_\(days)d_avg_cost_cents", numeric: false,
-                              cells: rows.map { Money.formatCents(result.trailingAverageNanos(row: $0) ?? 0) }))
+            out.append(Column(name: "trailing_\(days)d_avg_\(unit)", numeric: false,
+                              cells: rows.map { money(result.trailingAverageNanos(row: $0) ?? 0) }))
             if !result.previousTrailingCost.isEmpty {
-                out.append(Column(name: "previous_\(days)d_avg_cost_cents", numeric: false,
-                                  cells: rows.map { Money.formatCents(result.previousAverageNanos(row: $0) ?? 0) }))
+                out.append(Column(name: "previous_\(days)d_avg_\(unit)", numeric: false,
+                                  cells: rows.map { money(result.previousAverageNanos(row: $0) ?? 0) }))
             }
         }
         return out
@@ -285,19 +346,19 @@ struct QueryReport {
     // MARK: Table
 
     func table() -> String {
-        let cols = columns
+        let cols = columns(dollars: !exact)
         var lines: [String] = []
         let widths = cols.map { c in max(c.name.count, c.cells.map(\.count).max() ?? 0) }
         func line(_ cells: [String]) -> String {
             zip(cols, zip(cells, widths)).map { c, cw in
-                c.numeric || c.name.hasSuffix("cost_cents") ? cw.0.leftPad(cw.1) : cw.0.rightPad(cw.1)
+                c.numeric || c.name.hasSuffix("cost_cents") || c.name.hasSuffix("cost") ? cw.0.leftPad(cw.1) : cw.0.rightPad(cw.1)
             }.joined(separator: "  ")
         }
         lines.append(line(cols.map(\.name)))
         lines.append(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  "))
         for r in 0..<result.rowCount { lines.append(line(cols.map { $0.cells[r] })) }
         var footer = "total: \(totals.count.first ?? 0) records"
-        if let c = totals.cost.first { footer += ", cost_cents \(Money.formatCents(c))" }
+        if let c = totals.cost.first { footer += exact ? ", cost_cents \(Money.formatCents(c))" : ", cost \(Money.formatDollars(c))" }
         if let i = totals.inputTokens.first, let o = totals.outputTokens.first { footer += ", tokens \(i) in / \(o) out" }
         lines.append("")
         lines.append(footer + " (\(result.rowCount) rows, \(fixed(elapsedSeconds * 1000, 2)) ms)")
@@ -312,7 +373,7 @@ struct QueryReport {
 
     /// Through `SpreadsheetCSV`: people open this in spreadsheets, and keys are writer-chosen text.
     func csv() -> String {
-        let cols = columns
+        let cols = columns()
         var out = SpreadsheetCSV.row(cols.map(\.name)) + "\n"
         for r in 0..<result.rowCount {
             out += SpreadsheetCSV.row(cols.map { $0.cells[r] }) + "\n"
@@ -342,7 +403,7 @@ struct QueryReport {
         if let o = totals.outputTokens.first { totalsFields.append(("output_tokens", String(o))) }
         if let c = totals.cost.first { totalsFields.append(("cost_cents", Self.jsonString(Money.formatCents(c)))) }
 
-        let cols = columns
+        let cols = columns()
         var rows: [String] = []
         for r in 0..<result.rowCount {
             rows.append("    " + Self.object(cols.map { ($0.name, $0.numeric ? $0.cells[r] : Self.jsonString($0.cells[r])) }))

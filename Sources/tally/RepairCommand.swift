@@ -6,11 +6,11 @@ struct RepairCommand: ParsableCommand {
         commandName: "repair",
         abstract: "Rebuilds a damaged MANIFEST from the part files and the WAL; deletes nothing.",
         discussion: """
-            Run it when the store refuses to open because its MANIFEST is damaged (stop the server first). Every part
-            file is checked against its own checksums; parts whose rows are all in other parts (merge inputs whose merge
-            finished, merge outputs never published) or in the WAL (a seal that did not finish) are proven redundant by
-            their request ids and set aside under quarantine/repair-<time>/ with the old MANIFEST; damaged parts go to
-            quarantine/ and every answer that needs them reports them missing. Each acknowledged record ends up counted
+            Run it when the store refuses to open because its MANIFEST is damaged (stop the server first). Every part \
+            file is checked against its own checksums; parts whose rows are all in other parts (merge inputs whose merge \
+            finished, merge outputs never published) or in the WAL (a seal that did not finish) are proven redundant by \
+            their request ids and set aside under quarantine/repair-<time>/ with the old MANIFEST; damaged parts go to \
+            quarantine/ and every answer that needs them reports them missing. Each acknowledged record ends up counted \
             exactly once. Does nothing when the MANIFEST is sound.
             """)
 

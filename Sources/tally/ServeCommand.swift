@@ -1,6 +1,7 @@
 import ArgumentParser
 import Logging
 import TallyAnalytics
+import TallyClickHouse
 import TallyServer
 import TallyStore
 
@@ -9,14 +10,18 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Serves the HTTP facade /api/v1/analytics/* over a data directory.",
         discussion: """
-            Keys come from `tally keys create`. SIGTERM or SIGINT stops the server gracefully: it stops accepting
-            connections, finishes the requests in flight, stops the background jobs (detection, webhook deliveries,
-            export sweeps, reservation purges), then closes the store (sealing its head).
+            Keys come from `tally keys create`. SIGTERM or SIGINT stops the server gracefully: it stops accepting \
+            connections, finishes the requests in flight, stops the background jobs (detection, webhook deliveries, \
+            export sweeps, reservation purges), then closes the store (sealing its head). With --records clickhouse and \
+            --catalog postgres, several serve nodes share one ClickHouse cluster and one PostgreSQL database (create the \
+            ClickHouse schema first with tally clickhouse init); --data then holds only export files and local state.
             """)
 
     @OptionGroup var store: StoreOptionGroup
 
     @OptionGroup var catalogOptions: CatalogOptions
+
+    @OptionGroup var recordOptions: RecordOptions
 
     @Option(help: "Address to bind.")
     var host = "127.0.0.1"
@@ -27,7 +32,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(name: .customLong("no-rollups"), help: "Answer every query by scanning rows (for comparisons and checks).")
     var noRollups = false
 
-    @Option(help: "Price table for records without cost_cents (default: data/pricing.json when present).")
+    @Option(help: "Price table for records without cost_cents (default: the one shipped with tally; see tally pricing).")
     var pricing: String?
 
     @Option(help: "Largest accepted request body in bytes, also after gzip decompression.")
@@ -51,12 +56,17 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("body-timeout"), help: "Seconds a client has to send a whole request body (408 after).")
     var bodyTimeout: Double = 60
 
+    @Option(name: .customLong("metrics-top-tenants"),
+            help: "Tenants named in the spend metrics of /metrics (the rest are summed as tenant \"other\"); 0 leaves spend out.")
+    var metricsTopTenants = 20
+
     @Flag(name: .customLong("allow-private-webhooks"),
           help: "Let incident webhooks reach loopback, private, link-local and other non-public addresses (refused by default: a writer key chooses the URL).")
     var allowPrivateWebhooks = false
 
     func validate() throws {
         try catalogOptions.check(data: store.data)
+        try recordOptions.check(data: store.data)
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024") }
         guard maxBuckets >= 1 else { throw ValidationError("--max-buckets must be at least 1") }
@@ -66,6 +76,7 @@ struct ServeCommand: AsyncParsableCommand {
         guard exportTTLHours >= 1 else { throw ValidationError("--export-ttl-hours must be at least 1") }
         guard (1...3_600).contains(idleTimeout) else { throw ValidationError("--idle-timeout must be 1 to 3600 seconds") }
         guard bodyTimeout >= 1 && bodyTimeout <= 3_600 else { throw ValidationError("--body-timeout must be 1 to 3600 seconds") }
+        guard (0...1_000).contains(metricsTopTenants) else { throw ValidationError("--metrics-top-tenants must be 0 to 1000") }
         guard (1...86_400).contains(reservationTTL) else { throw ValidationError("--reservation-ttl must be 1 to 86400 seconds") }
     }
 
@@ -74,8 +85,6 @@ struct ServeCommand: AsyncParsableCommand {
         var logger = Logger(label: "tally")
         logger.logLevel = .info
 
-        let s = try store.open()
-        for line in s.openReport { logger.notice("store opened", metadata: ["note": "\(line)"]) }
         var options = AnalyticsOptions()
         options.useRollups = !noRollups
         options.pricing = try loadPricing(pricing)
@@ -83,7 +92,19 @@ struct ServeCommand: AsyncParsableCommand {
         options.reservationTTLMillis = Int64(reservationTTL) * 1000
         options.exportTTLMillis = Int64(exportTTLHours) * 3_600_000
         options.allowPrivateWebhooks = allowPrivateWebhooks
-        let analytics = Analytics(store: s, catalog: try catalogOptions.open(data: store.data), options: options)
+        let catalog = try catalogOptions.open(data: store.data)
+        let analytics: Analytics
+        switch try recordOptions.kind() {
+        case .embedded:
+            let s = try store.open()
+            for line in s.openReport { logger.notice("store opened", metadata: ["note": "\(line)"]) }
+            analytics = Analytics(store: s, catalog: catalog, options: options)
+        case .clickhouse:
+            analytics = try recordOptions.analytics(data: store.data, catalog: catalog, options: options, readOnly: false)
+            let health = await analytics.records.health()
+            let url = try recordOptions.clickHouseConfiguration().url
+            logger.notice("records in ClickHouse", metadata: ["url": "\(url)", "health": "\(health.status)"])
+        }
         var configuration = ServerConfiguration()
         configuration.host = host
         configuration.port = port
@@ -91,11 +112,15 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.detectIntervalSeconds = detectInterval
         configuration.idleTimeoutSeconds = idleTimeout
         configuration.bodyTimeoutSeconds = bodyTimeout
-        let server = APIServer(analytics: analytics, configuration: configuration)
+        TallyMetricsSystem.bootstrap()
+        let server = APIServer(analytics: analytics, configuration: configuration, metrics: ServerMetrics(spendTopTenants: metricsTopTenants))
         let host = self.host
+        let announcer = logger
         do {
             try await server.serve(logger: logger) { bound in
-                print("tally serving http://\(host):\(bound)/api/v1/analytics/ (Ctrl-C to stop)")
+                // Logged (standard error, flushed per line) rather than printed: stdout is block-buffered when it is
+                // not a terminal, and this line must reach a log as it happens.
+                announcer.notice("serving http://\(host):\(bound)/api/v1/analytics/ (console: http://\(host):\(bound)/console; Ctrl-C to stop)")
             }
         } catch {
             try? analytics.close()

@@ -5,10 +5,10 @@ struct StatsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stats", abstract: "Tenants, hours, parts, rows, bytes on disk and compression per column.")
 
-    @OptionGroup var store: StoreOptionGroup
+    @OptionGroup var store: ReadStoreOptionGroup
 
     func run() throws {
-        let s = try store.open(background: false, readOnly: true)
+        let s = try store.open()
         defer { try? s.close() }
         for line in s.openReport { printError("note: \(line)") }
         for m in s.missingParts { printError("missing: \(m)") }

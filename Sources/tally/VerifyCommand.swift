@@ -8,12 +8,12 @@ struct VerifyCommand: ParsableCommand {
         abstract: "Checks every checksum of every part, of the WAL and of catalog.sqlite without changing a byte; names what "
             + "is damaged, missing or lost, and the exit status is 1 if anything is.")
 
-    @OptionGroup var store: StoreOptionGroup
+    @OptionGroup var store: ReadStoreOptionGroup
 
     func run() throws {
         // Read-only: no lock, no seal on close, no quarantine, no WAL cut. A check must not change what it checks
         // (nor fail half-way on a full disk and leave files behind); it also runs beside a live server.
-        let s = try store.open(background: false, readOnly: true)
+        let s = try store.open()
         defer { try? s.close() }
         for line in s.openReport where !line.hasPrefix("lost") { printError("note: \(line)") }
         let damaged = s.verify()
@@ -23,11 +23,11 @@ struct VerifyCommand: ParsableCommand {
         for m in missing { printError("missing: \(m)") }
         let losses = s.condition().walLosses
         for loss in losses { printError("lost: \(loss)") }
-        let catalogProblems = SQLiteCatalog.integrityProblems(directory: store.data)
+        let catalogProblems = SQLiteCatalog.integrityProblems(directory: try store.directory())
         for p in catalogProblems { printError("catalog.sqlite: \(p)") }
         let st = s.stats()
         if !damaged.isEmpty {
-            printError("\(damaged.count) damaged part(s) in \(store.data); verify changed nothing: the next read-write open "
+            printError("\(damaged.count) damaged part(s) in \(try store.directory()); verify changed nothing: the next read-write open "
                 + "(tally serve, import, compact) moves them to quarantine/")
         }
         if !missing.isEmpty {

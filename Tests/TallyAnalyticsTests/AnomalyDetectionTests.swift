@@ -272,14 +272,18 @@ struct AnomalyDetectionTests {
         f.setNow(day: 26)
         _ = try await f.detect()
         let id = try #require(try await f.analytics.incidents(tenantID: "t1", status: .open, principal: f.admin).incidents.first?.incident.id)
-        let view = try await f.analytics.incident(id: id, principal: f.reader)
+        let view = try await f.analytics.incident(id: id, principal: f.reader).view
         #expect(view.anomalies.allSatisfy { $0.incidentID == id } && view.anomalies.count == 1)
         await #expect(throws: AnalyticsError.self) { _ = try await f.analytics.changeIncident(id: id, to: .acknowledged, principal: f.reader) }
         let acked = try await f.analytics.changeIncident(id: id, to: .acknowledged, principal: f.writer)
-        #expect(acked.incident.status == .acknowledged && acked.incident.acknowledgedBy == "key_writer")
+        #expect(acked.view.incident.status == .acknowledged && acked.view.incident.acknowledgedBy == "key_writer")
         await #expect(throws: AnalyticsError.self) { _ = try await f.analytics.changeIncident(id: id, to: .acknowledged, principal: f.writer) }
         let resolved = try await f.analytics.changeIncident(id: id, to: .resolved, principal: f.writer)
-        #expect(resolved.incident.status == .resolved)
+        #expect(resolved.view.incident.status == .resolved)
+        // Resolving the incident resolved its anomaly (the tenant spike; the feature and user spikes are its entity
+        // drivers), by the same key.
+        #expect(resolved.view.anomalies.count == 1 && resolved.view.anomalies.allSatisfy { $0.status == .resolved && $0.resolvedBy == "key_writer" })
+        #expect(resolved.view.statusNote == nil)
         do {
             _ = try await f.analytics.changeIncident(id: id, to: .resolved, principal: f.writer)
             Issue.record("resolving twice must fail")
@@ -292,7 +296,8 @@ struct AnomalyDetectionTests {
         }
         let audit = try f.catalog.auditEntries(AuditFilter(tenant: "t1", entityType: "incident"))
         #expect(audit.map(\.action).sorted() == ["acknowledge", "open", "resolve"])
-        // Manual anomaly resolve: audited; a resolved anomaly is not reopened by detection.
+        // Each anomaly resolved with the incident is audited once; resolving one again by hand changes nothing, and
+        // detection does not reopen it while the spike still holds.
         let anomaly = try #require(view.anomalies.first { $0.status == .open })
         let manual = try await f.analytics.resolveAnomaly(id: anomaly.id, principal: f.writer)
         #expect(manual.anomaly.status == .resolved && manual.anomaly.resolvedBy == "key_writer")

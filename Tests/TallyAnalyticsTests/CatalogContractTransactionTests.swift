@@ -2,6 +2,7 @@ import Foundation
 @testable import TallyAnalytics
 import TallyStore
 import TallyTestSupport
+import TallyText
 import Testing
 
 @Suite("Catalog contract: anomalies, incidents and deliveries in transactions")
@@ -91,6 +92,65 @@ struct CatalogContractTransactionTests {
             let third = try run([], through: 12)
             #expect(third.resolved == [anomaly.id])
             #expect(try catalog.anomaly(id: anomaly.id)?.resolvedBy == Anomaly.detectorActor)
+        }
+    }
+
+    @Test("resolving an incident resolves its open anomalies in the same transaction (each audited, the webhook body lists them resolved); detection does not reopen them while the condition holds",
+          arguments: CatalogContract.factories)
+    func resolvingAnIncidentResolvesItsAnomalies(_ factory: CatalogFactory) async throws {
+        try await C.with(factory) { catalog in
+            try catalog.setWebhook(Webhook(tenant: "acme", url: "https://example.com/hook", secret: String(repeating: "s", count: 16),
+                                           createdAt: 1_000, updatedAt: 1_000, updatedBy: "key_w"))
+            let feature = AnomalyFinding(type: .absoluteSpike, severity: .high, entity: AnomalyEntity(level: .feature, value: "chat"),
+                                         budgetID: "", firstDay: 10 * C.day, lastDay: 10 * C.day, expectedNanos: C.cent,
+                                         actualNanos: 9 * C.cent, ongoing: true, drivers: [])
+            var tenant = feature
+            tenant.entity = .tenant
+            let opened = try catalog.write { try AnomalyEpisodes.record(tenant: "acme", findings: [feature, tenant], judgedFrom: 10 * C.day,
+                                                                        judgedThrough: 10 * C.day, now: 10 * C.day + 1, in: $0) }
+            #expect(opened.created.count == 2 && opened.incidentsOpened.count == 1)
+            let incident = try #require(opened.incidentsOpened.first)
+            #expect(try catalog.incident(id: incident)?.statusNote == nil)
+
+            let view = try #require(try catalog.write { tx in
+                try IncidentRules.transition(id: incident, to: .resolved, actor: "key_w", now: 11 * C.day, reaches: { _ in true }, in: tx)
+            })
+            #expect(view.anomalies.count == 2 && view.openAnomalyCount == 0 && view.statusNote == nil)
+            for id in opened.created {
+                let a = try #require(try catalog.anomaly(id: id))
+                #expect(a.status == .resolved && a.resolvedBy == "key_w" && a.resolvedAt == 11 * C.day, "\(id)")
+            }
+            let trail = try C.auditTrail(catalog)
+            #expect(Set(trail.suffix(3)) == Set(opened.created.map { "anomaly resolve \($0)" } + ["incident resolve \(incident)"]))
+            let bodies = try catalog.dueDeliveries(now: 12 * C.day, limit: 10).map { String(decoding: $0.0.body, as: UTF8.self) }
+            let resolvedBody = try #require(bodies.first { $0.contains("\"incident.resolved\"") })
+            #expect(!resolvedBody.contains("\"status\":\"open\""))
+            #expect(resolvedBody.contains("\"open_anomaly_count\":0"))
+
+            // The spike still holds the next day: the episode continues but stays resolved with its incident.
+            let next = try catalog.write { try AnomalyEpisodes.record(tenant: "acme", findings: [feature, tenant].map { f in
+                var f = f
+                f.lastDay = 11 * C.day
+                return f
+            }, judgedFrom: 11 * C.day, judgedThrough: 11 * C.day, now: 11 * C.day + 2, in: $0) }
+            #expect(next.created.isEmpty && next.incidentsOpened.isEmpty)
+            #expect(try catalog.anomalies(tenant: "acme", filter: AnomalyFilter(resolved: false)).isEmpty)
+        }
+    }
+
+    @Test("an incident left open over anomalies that all ended says why", arguments: CatalogContract.factories)
+    func openIncidentOverEndedAnomaliesSaysWhy(_ factory: CatalogFactory) async throws {
+        try await C.with(factory) { catalog in
+            try catalog.write { tx in
+                try tx.saveIncident(C.incident("inc_1"))
+                try tx.saveAnomaly(C.anomaly("anm_1", status: .resolved, incident: "inc_1"))
+            }
+            let view = try #require(try catalog.incident(id: "inc_1"))
+            #expect(view.incident.status == .open && view.openAnomalyCount == 0)
+            #expect(view.statusNote?.contains("all 1 of its anomalies have ended") == true)
+            var w = JSONWriter(capacity: 256)
+            w.value(view)
+            #expect(String(decoding: w.bytes, as: UTF8.self).contains("\"status_note\":\"all 1 of its anomalies have ended"))
         }
     }
 

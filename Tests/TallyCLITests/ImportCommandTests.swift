@@ -46,7 +46,7 @@ import TallyTestSupport
         let store = try Store(path: dir.path, options: testOptions())
         defer { try? store.close() }
         let opus = try #require(try store.snapshot().records(tenant: "globex").first)
-        // Priced from data/pricing.json: 1000 x $15/M + 50 x $75/M = $0.01875 = 1.875 cents.
+        // Priced from Sources/TallyServer/Pricing/pricing.json: 1000 x $15/M + 50 x $75/M = $0.01875 = 1.875 cents.
         #expect(opus.costNanos == 18_750_000)
     }
 
@@ -66,6 +66,6 @@ import TallyTestSupport
 
     func pricingPath() -> String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("data/pricing.json").path
+            .appendingPathComponent("Sources/TallyServer/Pricing/pricing.json").path
     }
 }

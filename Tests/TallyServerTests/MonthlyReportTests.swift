@@ -88,7 +88,7 @@ struct MonthlyReportTests {
             let change = try Self.cents(d.string("change_cents"))
             #expect(change == (try Self.cents(comparison.string("cost_cents_delta"))))
             #expect(change == (try Self.cents(report.object("totals")?.string("cost_cents"))) - (try Self.cents(comparison.object("previous_totals")?.string("cost_cents"))))
-            let parts = try ["volume_cents", "tokens_per_request_cents", "model_mix_cents", "price_cents"].map { try Self.cents(d.string($0)) }
+            let parts = try ["volume_cents", "tokens_per_request_cents", "io_mix_cents", "model_mix_cents", "price_cents"].map { try Self.cents(d.string($0)) }
             #expect(parts.reduce(0, +) == change)
             #expect(change != 0)
             #expect(parts[0] > 0, "May has more requests than April")
@@ -167,9 +167,39 @@ struct MonthlyReportTests {
                 try expectProblem(try await client.execute(uri: monthlyPath + "?month=" + bad, method: .get, headers: auth(f.readerA)),
                                   .badRequest, "invalid-parameter", parameter: "month")
             }
-            try expectProblem(try await client.execute(uri: monthlyPath + "?format=pdf", method: .get, headers: auth(f.readerA)),
+            try expectProblem(try await client.execute(uri: monthlyPath + "?format=xml", method: .get, headers: auth(f.readerA)),
                               .badRequest, "invalid-parameter", parameter: "format")
             try expectProblem(try await client.execute(uri: monthlyPath, method: .get, headers: auth(f.writerA)), .forbidden, "forbidden")
         }
     }
+
+    @Test("without a price table, the input/output weights are fitted to the model's days: a split moved at the same prices is all input/output mix")
+    func splitShiftWithoutPriceTable() async throws {
+        let f = try ServerFixture(seed: false, pricing: nil)
+        var records: [CostRecord] = []
+        // April: 30 requests of model m, one a day, the split varying a little; May: the same tokens per day, half input.
+        for d in 0..<30 {
+            let tokens = Int64(1_100 + 40 * d)
+            let aprilInput = tokens - Int64(100 + 7 * (d % 5))
+            for (month, input) in [("2025-04", aprilInput), ("2025-05", tokens / 2)] {
+                let day = (d + 1 < 10 ? "0" : "") + String(d + 1)
+                records.append(CostRecord(tenantID: ServerFixture.tenantA, projectID: "p", environment: "prod", userID: "u", featureTag: "chat",
+                                          requestID: "\(month)-\(d)", model: "m", inputTokens: input, outputTokens: tokens - input,
+                                          costNanos: input * 3_000 + (tokens - input) * 15_000, createdAtMillis: ms("\(month)-\(day)T12:00:00Z")))
+            }
+        }
+        _ = try f.store.append(RecordBatch(records))
+        try await f.withRouter { client in
+            let report = try json(try await client.execute(uri: monthlyPath + "?month=2025-05", method: .get, headers: auth(f.readerA)))
+            let d = try #require(report.object("comparison")?.object("decomposition"))
+            let change = try Self.cents(d.string("change_cents"))
+            #expect(change > 0)
+            #expect(try Self.cents(d.string("io_mix_cents")) == change)
+            for key in ["volume_cents", "tokens_per_request_cents", "model_mix_cents", "price_cents"] {
+                #expect(try Self.cents(d.string(key)) == 0, "\(key)")
+            }
+            #expect((d["unweighted_models"] as? [String]) == [])
+        }
+    }
 }
+

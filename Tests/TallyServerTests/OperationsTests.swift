@@ -136,6 +136,7 @@ struct OperationsTests {
 
     @Test("metrics count requests, ingested records and latencies, and show the store")
     func metrics() async throws {
+        TallyMetricsSystem.bootstrap()
         let f = try ServerFixture()
         try await f.withRouter { client in
             _ = try await client.execute(uri: recordsPath, method: .post, headers: auth(f.writerA, ndjsonType),
@@ -152,7 +153,7 @@ struct OperationsTests {
                 "tally_ingest_batches_total 1",
                 "tally_ingest_duration_seconds_count 1",
                 "tally_query_duration_seconds_count{endpoint=\"usage\"} 1",
-                "tally_http_requests_total{route=\"/api/v1/analytics/statistics/cost\",method=\"GET\",status=\"400\"} 1",
+                "http_server_requests_total{http_route=\"/api/v1/analytics/statistics/cost\",http_request_method=\"GET\",http_response_status_code=\"400\"}",
                 "tally_store_rows 8",
                 "tally_store_parts 0",
                 "# TYPE tally_store_compactions_total counter",
@@ -172,7 +173,18 @@ struct OperationsTests {
             try expectProblem(try await client.execute(uri: "/api/v1/analytics/no-such-route", method: .get, headers: auth(f.adminKey)),
                               .notFound, "not-found")
             try expectProblem(try await client.execute(uri: usagePath, method: .delete, headers: auth(f.adminKey)), .notFound, "not-found")
-            try expectProblem(try await client.execute(uri: "/", method: .get), .notFound, "not-found")
+            try expectProblem(try await client.execute(uri: "/no-such-page", method: .get), .notFound, "not-found")
+            try expectProblem(try await client.execute(uri: "/", method: .post), .notFound, "not-found")
+        }
+    }
+
+    @Test("the server's address opened in a browser leads to the console")
+    func rootLeadsToTheConsole() async throws {
+        let f = try ServerFixture()
+        try await f.withRouter { client in
+            let root = try await client.execute(uri: "/", method: .get)
+            #expect(root.status == .found)
+            #expect(root.headers[.location] == "/console")
         }
     }
 }

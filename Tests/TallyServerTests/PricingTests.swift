@@ -32,9 +32,9 @@ struct PricingTests {
         }
     }
 
-    @Test("data/pricing.json as the server loads it: history with effective_to, the current price in force")
+    @Test("Sources/TallyServer/Pricing/pricing.json as the server loads it: history with effective_to, the current price in force")
     func realFile() async throws {
-        let table = try PriceTable.load(path: packageRoot() + "/data/pricing.json")
+        let table = try PriceTable.load(path: packageRoot() + "/Sources/TallyServer/Pricing/pricing.json")
         let f = try ServerFixture(pricing: table)
         f.setNow("2024-06-01T00:00:00Z")
         try await f.withRouter { client in

@@ -4,11 +4,11 @@ import Testing
 @Suite struct IngestPricingTests {
     typealias F = IngestFixture
 
-    /// `data/pricing.json` of this package.
+    /// `Sources/TallyServer/Pricing/pricing.json` of this package.
     static var pricingPath: String {
         let file = "\(#filePath)"
         let root = file.split(separator: "/", omittingEmptySubsequences: false).dropLast(3).joined(separator: "/")
-        return root + "/data/pricing.json"
+        return root + "/Sources/TallyServer/Pricing/pricing.json"
     }
 
     /// gen.py's PRICES (USD per million input / output tokens).
@@ -24,7 +24,7 @@ import Testing
 
     @Test func pricingFileHasGenModelsAndReproducesGenCosts() throws {
         let table = try PriceTable.load(path: Self.pricingPath)
-        #expect(table.models == Self.genPrices.keys.sorted())
+        #expect(Set(Self.genPrices.keys).isSubset(of: Set(table.models)), "the shipped table prices every model tally generate writes")
         for (model, (pin, pout)) in Self.genPrices {
             // gen.py: cost nanos = tokens * round(price * 1000) per token.
             let perIn = Int64((pin * 1000).rounded()), perOut = Int64((pout * 1000).rounded())
@@ -42,7 +42,7 @@ import Testing
         #expect(table.costNanos(model: "gpt-4o", inputTokens: 1_000_000, outputTokens: 0, at: jan2024 - 1) == 5_000_000_000)
         #expect(table.costNanos(model: "gpt-4o", inputTokens: 1_000_000, outputTokens: 0, at: jan2024) == 2_500_000_000)
         #expect(table.costNanos(model: "gpt-4o", inputTokens: 1, outputTokens: 1, at: jan2023 - 1) == nil)
-        #expect(table.costNanos(model: "gpt-5", inputTokens: 1, outputTokens: 1, at: jan2024) == nil)
+        #expect(table.costNanos(model: "no-such-model", inputTokens: 1, outputTokens: 1, at: jan2024) == nil)
         #expect(table.costNanos(model: "claude-3-opus", inputTokens: 1, outputTokens: 1, at: jan2024 - 1) == nil)
     }
 
@@ -53,7 +53,7 @@ import Testing
             F.row(["cost_cents": nil, "input_tokens": .raw("1000"), "output_tokens": .raw("100"),
                    "created_at": .s("2023-06-01T00:00:00Z")], request: "old"),
             F.row(["cost_cents": nil, "created_at": .s("2022-06-01T00:00:00.250Z")], request: "too-old"),
-            F.row(["cost_cents": nil, "model": .s("gpt-5")], request: "unknown"),
+            F.row(["cost_cents": nil, "model": .s("no-such-model")], request: "unknown"),
             F.row(["cost_cents": .raw("0")], request: "free"),
         ]
         for format in InputFormat.allCases {
@@ -63,7 +63,7 @@ import Testing
             let tooOld = RecordError(line: F.line(ofRow: 2, format), field: "cost_cents",
                                      reason: "absent and no price is known for model 'gpt-4o' at 2022-06-01T00:00:00.250Z")
             let unknown = RecordError(line: F.line(ofRow: 3, format), field: "cost_cents",
-                                      reason: "absent and no price is known for model 'gpt-5' at 2025-06-01T00:00:00.000Z")
+                                      reason: "absent and no price is known for model 'no-such-model' at 2025-06-01T00:00:00.000Z")
             #expect(out.errors == [tooOld, unknown])
         }
     }

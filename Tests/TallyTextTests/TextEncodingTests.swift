@@ -106,3 +106,17 @@ struct TextEncodingTests {
         }
     }
 }
+
+@Suite struct MoneyDollarsTests {
+    @Test func dollarsAreRoundedHalfAwayFromZeroWithSeparators() {
+        #expect(Money.formatDollars(0) == "$0.00")
+        #expect(Money.formatDollars(4_999_999) == "$0.00")
+        #expect(Money.formatDollars(5_000_000) == "$0.01")
+        #expect(Money.formatDollars(246_015_000_000) == "$246.02")
+        #expect(Money.formatDollars(123_456_789_000_000_000) == "$123,456,789.00")
+        #expect(Money.formatDollars(100_000_000_000) == "$100.00")
+        #expect(Money.formatDollars(1_000_000_000_000) == "$1,000.00")
+        #expect(Money.formatDollars(-50_000_000) == "-$0.05")
+        #expect(Money.formatDollars(-1) == "$0.00")
+    }
+}

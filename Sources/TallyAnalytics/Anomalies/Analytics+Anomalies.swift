@@ -16,6 +16,8 @@ public struct TenantDetection: Sendable {
     /// Unreadable (quarantined) parts of the tenant in the days detection reads: the tenant was not judged, since
     /// spend missing from them would read as drops, end episodes early and hide spikes.
     public var skippedFor: [MissingPart] = []
+    /// What the run read from the store (nil when the tenant was skipped).
+    var source: Provenance.Source?
 }
 
 /// Reads that detection may keep between runs of the same day: the evaluation harness, whose records never arrive
@@ -32,22 +34,49 @@ struct DetectionReuse {
     var lastRun: [String: String] = [:]
 }
 
-/// `{ tenants, generated_at }`: what a detection run found.
+/// `{ tenants, generated_at, provenance }`: what a detection run found.
 public struct DetectionReport: Sendable {
     public var tenants: [TenantDetection]
     public var generatedAt: Int64
+    public var provenance: Provenance
+
+    /// The report of the tenant runs over the days `judgedFrom ..< end`: their store reads added up, and the catalog
+    /// transaction of each tenant.
+    init(tenants: [TenantDetection], judgedFrom: Int64, end: Int64, now: Int64) {
+        self.tenants = tenants
+        generatedAt = now
+        var sources = Provenance.Source.merged(tenants.compactMap(\.source))
+        if !tenants.isEmpty { sources.append(.catalog(reads: tenants.count)) }
+        provenance = Provenance(
+            sources: sources, window: Window(from: judgedFrom, to: end),
+            aggregation: "daily cost per entity (tenant, feature_tag, user_id) over the judged days and the history the rules "
+                + "read before them, judged by the spike and drift rules; budgets in their current period; episodes and "
+                + "incidents recorded in one catalog transaction per tenant",
+            generatedAt: now, missing: tenants.flatMap(\.skippedFor))
+    }
 }
 
-/// `{ anomalies, count, generated_at }` or, for one, `{ anomaly }`.
+/// `{ anomalies, count, generated_at, provenance }`.
 public struct AnomalyList: Sendable {
     public var anomalies: [Anomaly]
     public var window: Window?
     public var generatedAt: Int64
+    public var provenance: Provenance
 }
 
-/// One anomaly.
+/// `{ anomaly, provenance }`: one anomaly.
 public struct AnomalyAnswer: Sendable {
     public var anomaly: Anomaly
+    public var provenance: Provenance
+
+    /// The answer of one anomaly read (or changed) in one catalog call at `now`; its window is its days.
+    init(anomaly: Anomaly, now: Int64) {
+        self.anomaly = anomaly
+        provenance = .catalog(
+            reads: 1, window: Window(from: anomaly.firstDay, to: anomaly.lastDay + TimeUnit.dayMillis),
+            aggregation: "one anomaly episode as detection recorded it in the catalog (expected and actual cost over its days)",
+            now: now)
+    }
 }
 
 extension Analytics {
@@ -67,7 +96,7 @@ extension Analytics {
         for tenant in list {
             results.append(try await detect(tenant: tenant, judgedFrom: judgedFrom, end: end, now: now))
         }
-        return DetectionReport(tenants: results, generatedAt: now)
+        return DetectionReport(tenants: results, judgedFrom: judgedFrom, end: end, now: now)
     }
 
     /// Detection for every tenant with records in the last `defaultDetectionDays` days or with budgets (the
@@ -79,7 +108,7 @@ extension Analytics {
         for tenant in try await detectableTenants(now: now) {
             results.append(try await detect(tenant: tenant, judgedFrom: judgedFrom, end: end, now: now))
         }
-        return DetectionReport(tenants: results, generatedAt: now)
+        return DetectionReport(tenants: results, judgedFrom: judgedFrom, end: end, now: now)
     }
 
     /// The first judged day and the end (exclusive) of a detection window: whole UTC days, by default the complete
@@ -250,7 +279,7 @@ extension Analytics {
             return (changes, touched)
         }
         return TenantDetection(tenant: tenant, judgedFrom: judgedFrom, judgedThrough: judgedThrough, changes: changes,
-                               anomalies: touched, queries: queries)
+                               anomalies: touched, queries: queries, source: run.source)
     }
 
     /// The anomalies `principal` reaches that pass `filter`.
@@ -264,19 +293,30 @@ extension Analytics {
         }
         let now = self.now
         return try await blocking { [self] in
-            AnomalyList(anomalies: try catalog.anomalies(tenant: tenants.scopeTenant, filter: filter),
-                        window: filter.from.flatMap { f in filter.to.map { Window(from: f, to: $0) } }, generatedAt: now)
+            let listed = try catalog.anomalies(tenant: tenants.scopeTenant, filter: filter)
+            let window = filter.from.flatMap { f in filter.to.map { Window(from: f, to: $0) } }
+            // Without both bounds the answer covers the days of what it lists (from the filter's bound where given).
+            let covered = window ?? Window(
+                from: filter.from ?? listed.map(\.firstDay).min() ?? TimeUnit.dayStart(now),
+                to: filter.to ?? listed.map { $0.lastDay + TimeUnit.dayMillis }.max() ?? TimeUnit.dayStart(now) + TimeUnit.dayMillis)
+            return AnomalyList(
+                anomalies: listed, window: window, generatedAt: now,
+                provenance: .catalog(
+                    reads: 1, window: covered,
+                    aggregation: "anomaly episodes recorded by detection, read from the catalog, filtered, newest last day first",
+                    now: now))
         }
     }
 
     /// The anomaly `id`; another tenant's is "not found".
     public func anomaly(id: String, principal: Principal) async throws -> AnomalyAnswer {
         try AccessPolicy.check(.readAnomalies, principal)
+        let now = self.now
         return try await blocking { [self] in
             guard let a = try catalog.anomaly(id: id), AccessPolicy.reaches(principal, tenant: a.tenant) else {
                 throw AnalyticsError.notFound(reason: "no anomaly \(id)")
             }
-            return AnomalyAnswer(anomaly: a)
+            return AnomalyAnswer(anomaly: a, now: now)
         }
     }
 
@@ -291,7 +331,7 @@ extension Analytics {
             }) else {
                 throw AnalyticsError.notFound(reason: "no anomaly \(id)")
             }
-            return AnomalyAnswer(anomaly: resolved)
+            return AnomalyAnswer(anomaly: resolved, now: now)
         }
     }
 }

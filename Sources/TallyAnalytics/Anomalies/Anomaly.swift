@@ -241,6 +241,11 @@ public struct Anomaly: Sendable, Equatable, JSONWritable {
             w.field("incident_id", incidentID)
             w.field("detected_at", time: detectedAt)
             w.field("updated_at", time: updatedAt)
+            // The seed's names (DESIGN.md section 5) beside the richer members above.
+            w.field("entity_type", entity.level.rawValue)
+            w.field("entity_id", entity.level == .tenant ? tenant : entity.value)
+            w.field("anomaly_type", type.rawValue)
+            w.field("resolved", status == .resolved)
         }
     }
 }

@@ -69,8 +69,10 @@ enum AnomalyEpisodes {
                 existing.entityDrivers = f.entityDrivers
                 existing.provisional = f.provisional
                 existing.updatedAt = now
-                // An episode the detector ended comes back when its condition holds again; one a person resolved stays.
-                if f.ongoing, existing.status == .resolved, existing.resolvedBy == Anomaly.detectorActor {
+                // An episode the detector ended comes back when its condition holds again; one a person resolved stays,
+                // and so does one whose incident a person resolved (it ended with the incident).
+                if f.ongoing, existing.status == .resolved, existing.resolvedBy == Anomaly.detectorActor,
+                   try !incidentResolved(existing, in: tx) {
                     existing.status = .open
                     existing.resolvedAt = nil
                     existing.resolvedBy = nil
@@ -116,6 +118,12 @@ enum AnomalyEpisodes {
             }
         }
         return changes
+    }
+
+    /// Whether `a` belongs to an incident that is resolved.
+    static func incidentResolved(_ a: Anomaly, in tx: any CatalogTransaction) throws -> Bool {
+        guard let id = a.incidentID else { return false }
+        return try tx.incident(id: id)?.status == .resolved
     }
 
     /// The stored episode finding `f` continues, if any: for a budget, the anomaly of the same type, budget and

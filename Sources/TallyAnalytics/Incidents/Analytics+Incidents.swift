@@ -30,24 +30,26 @@ extension Analytics {
         let tenants = try AccessPolicy.check(.readIncidents, principal, tenants: tenantID)
         let now = self.now
         return try await blocking { [self] in
-            IncidentList(incidents: try catalog.incidents(tenant: tenants.scopeTenant, status: status, limit: limit), generatedAt: now)
+            IncidentList(incidents: try catalog.incidents(tenant: tenants.scopeTenant, status: status, limit: limit), now: now)
         }
     }
 
     /// The incident `id` with its anomalies and impact; another tenant's is "not found".
-    public func incident(id: String, principal: Principal) async throws -> IncidentView {
+    public func incident(id: String, principal: Principal) async throws -> IncidentAnswer {
         try AccessPolicy.check(.readIncidents, principal)
+        let now = self.now
         return try await blocking { [self] in
             guard let view = try catalog.incident(id: id), AccessPolicy.reaches(principal, tenant: view.incident.tenant) else {
                 throw AnalyticsError.notFound(reason: "no incident \(id)")
             }
-            return view
+            return IncidentAnswer(view: view, now: now)
         }
     }
 
     /// Moves incident `id` to acknowledged or resolved (writer or admin keys); a move the lifecycle does not allow is
-    /// `invalidTransition` (409). Audited, and announced to the tenant's webhook.
-    public func changeIncident(id: String, to status: Incident.Status, principal: Principal) async throws -> IncidentView {
+    /// `invalidTransition` (409). Audited, and announced to the tenant's webhook. Resolving it resolves its open
+    /// anomalies too (by the same key, each audited), so a resolved incident never lists an open anomaly.
+    public func changeIncident(id: String, to status: Incident.Status, principal: Principal) async throws -> IncidentAnswer {
         try AccessPolicy.check(.changeIncidents, principal)
         let now = self.now
         return try await blocking { [self] in
@@ -57,7 +59,7 @@ extension Analytics {
             }) else {
                 throw AnalyticsError.notFound(reason: "no incident \(id)")
             }
-            return view
+            return IncidentAnswer(view: view, now: now)
         }
     }
 

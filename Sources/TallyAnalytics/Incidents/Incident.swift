@@ -95,22 +95,72 @@ public struct IncidentView: Sendable, JSONWritable {
         return 0
     }
 
+    /// Its anomalies still open.
+    public var openAnomalyCount: Int { anomalies.count(where: { $0.status == .open }) }
+
+    /// Why its status and its anomalies' disagree, when they do: an incident not resolved whose anomalies have all
+    /// ended (it waits for a person), or a resolved incident with an open anomaly (left open by an earlier version,
+    /// which did not resolve them with the incident). nil when they agree.
+    public var statusNote: String? {
+        if incident.status != .resolved, !anomalies.isEmpty, openAnomalyCount == 0 {
+            return "all \(anomalies.count) of its anomalies have ended (resolved by detection or by hand); the incident stays "
+                + "\(incident.status.rawValue) until someone resolves it"
+        }
+        if incident.status == .resolved, openAnomalyCount > 0 {
+            return "resolved while \(openAnomalyCount) of its anomalies were open; they stay open until detection sees them end "
+                + "or someone resolves them"
+        }
+        return nil
+    }
+
     /// The `incident` of a webhook payload (a domain product, stored with the delivery), and of the API's
     /// incident answers: its encoding, with its anomalies', stays here rather than in the server's `Wire/`.
     public func write(to json: inout JSONWriter) {
-        json.object { w in
-            incident.writeState(to: &w)
-            w.field("anomaly_count", anomalies.count)
-            w.field("impact_cents", cents: impactNanos)
-            w.field("anomalies", array: anomalies)
-        }
+        json.object { w in writeMembers(to: &w) }
+    }
+
+    /// Its members, into an open object (the API's answer adds its provenance): the incident's state, the anomaly
+    /// counts, why status and anomalies disagree, the impact and the anomalies.
+    public func writeMembers(to w: inout JSONWriter) {
+        incident.writeState(to: &w)
+        w.field("anomaly_count", anomalies.count)
+        w.field("open_anomaly_count", openAnomalyCount)
+        w.field("status_note", statusNote)
+        w.field("impact_cents", cents: impactNanos)
+        w.field("anomalies", array: anomalies)
     }
 }
 
-/// `{ incidents, provenance }` or `{ incident, provenance }`.
+/// `{ ...incident, provenance }`: one incident as `GET incidents/{id}` and its changes answer it.
+public struct IncidentAnswer: Sendable {
+    public var view: IncidentView
+    public var provenance: Provenance
+
+    /// The answer of one incident read (or changed) in one catalog call at `now`; its window runs from its opening to
+    /// its resolution (or `now`).
+    init(view: IncidentView, now: Int64) {
+        self.view = view
+        provenance = .catalog(
+            reads: 1, window: Window(from: view.incident.openedAt, to: max(view.incident.openedAt, view.incident.resolvedAt ?? now)),
+            aggregation: "one incident and its anomalies from the catalog; impact = the largest anomaly impact at the broadest "
+                + "entity level present", now: now)
+    }
+}
+
+/// `{ incidents, count, generated_at, provenance }`.
 public struct IncidentList: Sendable {
     public var incidents: [IncidentView]
     public var generatedAt: Int64
+    public var provenance: Provenance
+
+    /// The incidents read in one catalog call at `now`; the window runs from the oldest opening to `now`.
+    init(incidents: [IncidentView], now: Int64) {
+        self.incidents = incidents
+        generatedAt = now
+        provenance = .catalog(
+            reads: 1, window: Window(from: min(now, incidents.map(\.incident.openedAt).min() ?? now), to: now),
+            aggregation: "incidents and their anomalies from the catalog, newest first", now: now)
+    }
 }
 
 /// A tenant's webhook: where incident state changes are POSTed and the secret that signs them.

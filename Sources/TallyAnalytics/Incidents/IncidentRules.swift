@@ -45,6 +45,13 @@ enum IncidentRules {
             incident.resolvedBy = actor
         }
         try tx.saveIncident(incident)
+        if next == .resolved {
+            // The incident's anomalies end with it: each open one is resolved by the same key, audited, before the
+            // webhook body (which lists them) is made.
+            for a in try tx.anomalies(incident: id) where a.status == .open {
+                _ = try AnomalyEpisodes.resolve(id: a.id, actor: actor, now: now, reaches: { _ in true }, in: tx)
+            }
+        }
         try changed(before: before, after: incident, actor: actor, now: now, in: tx)
         return IncidentView(incident: incident, anomalies: try tx.anomalies(incident: id))
     }

@@ -23,6 +23,32 @@ public struct Provenance: Sendable {
         public var rowsScanned: Int
         /// Whether rollups were allowed.
         public var rollups: Bool
+
+        /// The catalog as a source: `reads` row reads in one catalog call or transaction. It has no snapshot
+        /// generation, parts, heads, rollups or rows of records, so those are 0 (false).
+        public static func catalog(reads: Int) -> Source {
+            Source(name: "tally-catalog", snapshotGeneration: 0, queries: reads, partsRead: 0, headViewsRead: 0,
+                   hoursFromRollups: 0, rowsScanned: 0, rollups: false)
+        }
+
+        /// Sources of one name added up (a run per tenant reads one store): counts summed, the newest generation.
+        static func merged(_ sources: [Source]) -> [Source] {
+            var out: [Source] = []
+            for s in sources {
+                if let i = out.firstIndex(where: { $0.name == s.name }) {
+                    out[i].snapshotGeneration = max(out[i].snapshotGeneration, s.snapshotGeneration)
+                    out[i].queries += s.queries
+                    out[i].partsRead += s.partsRead
+                    out[i].headViewsRead += s.headViewsRead
+                    out[i].hoursFromRollups += s.hoursFromRollups
+                    out[i].rowsScanned += s.rowsScanned
+                    out[i].rollups = out[i].rollups || s.rollups
+                } else {
+                    out.append(s)
+                }
+            }
+            return out
+        }
     }
 
     /// What was read.
@@ -39,6 +65,12 @@ public struct Provenance: Sendable {
 
     /// Whether the answer holds every stored row it asked for.
     public var complete: Bool { missing.isEmpty }
+
+    /// The provenance of an answer read from the catalog alone (anomalies, incidents, reservations): `reads` catalog
+    /// reads, no record store.
+    static func catalog(reads: Int, window: Window, aggregation: String, now: Int64) -> Provenance {
+        Provenance(sources: [.catalog(reads: reads)], window: window, aggregation: aggregation, generatedAt: now)
+    }
 }
 
 /// Runs the queries of one answer through one record reader and keeps what they read, for the provenance.
@@ -71,14 +103,18 @@ struct QueryRun {
         return result
     }
 
-    func provenance(window: Window, aggregation: String, now: Int64) -> Provenance {
+    /// What the run read, as a source.
+    var source: Provenance.Source {
+        Provenance.Source(
+            name: reader.sourceName, snapshotGeneration: reader.generation, queries: queries,
+            partsRead: statistics.partsRead, headViewsRead: statistics.headsRead,
+            hoursFromRollups: statistics.hoursFromIndex, rowsScanned: statistics.rowsScanned, rollups: useRollups)
+    }
+
+    /// The provenance of an answer made from this run (and, when `catalogReads` > 0, from that many catalog reads).
+    func provenance(window: Window, aggregation: String, now: Int64, catalogReads: Int = 0) -> Provenance {
         Provenance(
-            sources: [
-                Provenance.Source(
-                    name: reader.sourceName, snapshotGeneration: reader.generation, queries: queries,
-                    partsRead: statistics.partsRead, headViewsRead: statistics.headsRead,
-                    hoursFromRollups: statistics.hoursFromIndex, rowsScanned: statistics.rowsScanned, rollups: useRollups)
-            ],
+            sources: catalogReads > 0 ? [source, .catalog(reads: catalogReads)] : [source],
             window: window, aggregation: aggregation, generatedAt: now, missing: missing)
     }
 }

@@ -65,11 +65,13 @@ public struct PolicyDecision: Sendable {
     public var remainingNanos: Int64?
     public var reason: String
     public var generatedAt: Int64
+    public var provenance: Provenance
 
     /// The decision over `checks` (already evaluated): the worst outcome decides.
-    init(tenant: String, estimatedNanos: Int64, checks unsorted: [Check], now: Int64) {
+    init(tenant: String, estimatedNanos: Int64, checks unsorted: [Check], now: Int64, provenance: Provenance) {
         self.tenant = tenant
         self.estimatedNanos = estimatedNanos
+        self.provenance = provenance
         generatedAt = now
         let checks = unsorted.sorted {
             if $0.outcome != $1.outcome { return $0.outcome > $1.outcome }
@@ -141,6 +143,12 @@ extension Analytics {
             checks.append(PolicyDecision.Check(budget: b, status: status, reservedNanos: reserved, afterNanos: total,
                                                outcome: outcome))
         }
-        return PolicyDecision(tenant: tenant, estimatedNanos: estimate, checks: checks, now: now)
+        return PolicyDecision(
+            tenant: tenant, estimatedNanos: estimate, checks: checks, now: now,
+            provenance: run.provenance(
+                window: Self.periodsWindow(applicable, now: now),
+                aggregation: "spend of each applicable enforced budget over its current UTC period (one query each) plus what "
+                    + "active reservations hold (catalog), plus the estimate, against limit x warn_ratio and the limit",
+                now: now, catalogReads: 1 + applicable.count))
     }
 }

@@ -32,6 +32,25 @@ public struct ReservationAnswer: Sendable {
     public var checks: [ReservationCheck]?
     /// "Now" of the answer: decides whether an active reservation shows as expired.
     public var now: Int64
+    public var provenance: Provenance
+
+    /// A reservation read or changed in the catalog alone; the window is its life (creation to expiry).
+    init(reservation: Reservation, now: Int64) {
+        self.init(
+            reservation: reservation, checks: nil, now: now,
+            provenance: .catalog(
+                reads: 1, window: Window(from: reservation.createdAt, to: reservation.expiresAt),
+                aggregation: "one reservation from the catalog; its state at generated_at (active until settled, cancelled "
+                    + "or expired)", now: now))
+    }
+
+    /// A reservation with the budgets it was checked against and where that came from.
+    init(reservation: Reservation, checks: [ReservationCheck]?, now: Int64, provenance: Provenance) {
+        self.reservation = reservation
+        self.checks = checks
+        self.now = now
+        self.provenance = provenance
+    }
 }
 
 extension Analytics {
@@ -67,12 +86,18 @@ extension Analytics {
         var run = try await QueryRun(records, useRollups: options.useRollups)
         var spent: [(budget: Budget, spentNanos: Int64)] = []
         for b in budgets { spent.append((b, try await spend(&run, b, now: now))) }
+        let provenance = run.provenance(
+            window: Self.periodsWindow(budgets, now: now),
+            aggregation: "spend of each applicable enforced budget over its current UTC period (one query each); the catalog "
+                + "transaction adds what other active reservations hold and the estimate, and inserts the reservation only "
+                + "when every budget stays within its limit",
+            now: now, catalogReads: 1)
         return try await blocking { [self, spent] in
             switch try catalog.write({ try ReservationHolds.reserve(draft, budgets: spent, now: now, in: $0) }) {
             case let .success(checks):
                 var stored = draft
                 stored.budgetIDs = checks.map(\.budgetID)
-                return ReservationAnswer(reservation: stored, checks: checks, now: now)
+                return ReservationAnswer(reservation: stored, checks: checks, now: now, provenance: provenance)
             case let .failure(denied):
                 throw AnalyticsError.budgetExceeded(denied)
             }
@@ -84,7 +109,7 @@ extension Analytics {
         try AccessPolicy.check(.checkPolicy, principal)
         let now = self.now
         return try await blocking { [self] in
-            ReservationAnswer(reservation: try reachableReservation(id: id, principal: principal), checks: nil, now: now)
+            ReservationAnswer(reservation: try reachableReservation(id: id, principal: principal), now: now)
         }
     }
 
@@ -111,7 +136,7 @@ extension Analytics {
             guard let released = try catalog.write({ try ReservationHolds.release(reservation: id, release, now: now, in: $0) }) else {
                 throw AnalyticsError.notFound(reason: "no reservation \(id)")
             }
-            return ReservationAnswer(reservation: released, checks: nil, now: now)
+            return ReservationAnswer(reservation: released, now: now)
         }
     }
 
@@ -143,6 +168,12 @@ extension Analytics {
     }
 
     /// The enforced budgets of `tenant` a run of `userID` and `featureTag` counts against.
+    /// The window of the current periods of `budgets` (just `now` when there are none).
+    static func periodsWindow(_ budgets: [Budget], now: Int64) -> Window {
+        let bounds = budgets.map { $0.period.bounds(containing: now) }
+        return Window(from: bounds.map(\.start).min() ?? now, to: bounds.map(\.end).max() ?? now)
+    }
+
     func enforcedBudgets(tenant: String, userID: String?, featureTag: String?) throws -> [Budget] {
         try catalog.budgets(tenant: tenant).filter { b in
             guard b.enforce else { return false }

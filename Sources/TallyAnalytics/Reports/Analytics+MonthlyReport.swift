@@ -45,24 +45,56 @@ extension Analytics {
             if d == .model {
                 func models(_ q: QueryResult) -> [CostChangeDecomposition.ModelTotals] {
                     (0..<q.rowCount).map { r in
-                        CostChangeDecomposition.ModelTotals(model: q.keyColumns[0][r], requests: q.count[r],
-                                                            tokens: q.inputTokens[r] + q.outputTokens[r], costNanos: q.cost[r])
+                        CostChangeDecomposition.ModelTotals(model: q.keyColumns[0][r], requests: q.count[r], inputTokens: q.inputTokens[r],
+                                                            outputTokens: q.outputTokens[r], costNanos: q.cost[r])
                     }
                 }
                 modelTotals = (models(before), models(current))
             }
         }
-        let decomposition = CostChangeDecomposition(previous: modelTotals.previous, current: modelTotals.current)
+        var weights = tokenWeights(models: modelTotals.previous.map(\.model) + modelTotals.current.map(\.model), before: window.from)
+        let unpriced = Set(modelTotals.previous.filter { $0.tokens > 0 }.map(\.model)).subtracting(weights.keys)
+        if !unpriced.isEmpty {
+            // Models without list prices: their prices fitted to their daily totals, last month's first.
+            let days = try await run.run(try Self.query(tenants: tenants, from: previous.from, to: window.to, bucket: .day,
+                                                        groupBy: [.dimension(.model)], useRollups: options.useRollups))
+            for model in unpriced {
+                var before: [(inputTokens: Int64, outputTokens: Int64, costNanos: Int64)] = [], after = before
+                for r in 0..<days.rowCount where days.keyColumns[0][r] == model {
+                    let day = (days.inputTokens[r], days.outputTokens[r], days.cost[r])
+                    if days.bucketStarts[r] < window.from { before.append(day) } else { after.append(day) }
+                }
+                weights[model] = CostChangeDecomposition.TokenWeights.fitted(days: before)
+                    ?? CostChangeDecomposition.TokenWeights.fitted(days: after)
+            }
+        }
+        let decomposition = CostChangeDecomposition(previous: modelTotals.previous, current: modelTotals.current, weights: weights)
         let inProgress = now >= window.from && now < window.to
         var reportBudgets: [ReportBudget] = []
         for b in budgets { reportBudgets.append(try await reportBudget(&run, b, month: month, now: now, inProgress: inProgress)) }
         let aggregation = "the month's totals, daily series and breakdowns by feature_tag, model, user_id and project_id "
             + "(first \(MonthlyReport.rowsPerBreakdown) by cost); the previous calendar month for comparison; "
-            + "the cost change split by sequential substitution; rollups \(options.useRollups ? "on" : "off")"
+            + "the cost change split by sequential substitution (input and output tokens weighed by list prices, else by prices "
+            + "fitted to each model's daily totals); rollups \(options.useRollups ? "on" : "off")"
         return MonthlyReport(
             tenant: tenant, month: month, totals: totals, previousTotals: previousTotals, breakdowns: breakdowns, daily: daily,
             previousDaily: previousDaily, decomposition: decomposition, budgets: reportBudgets, events: events,
             inProgress: inProgress, provenance: run.provenance(window: window, aggregation: aggregation, now: now))
+    }
+
+    /// The weights of each model's input and output tokens for the cost change: its list prices in the price table in
+    /// force just before `before` (the previous period's prices, as sequential substitution holds them), else its first
+    /// prices. Models the table does not price (or a server without a table) get none here; `monthlyReport` fits
+    /// theirs to their daily totals (`TokenWeights.fitted`).
+    func tokenWeights(models: [String], before: Int64) -> [String: CostChangeDecomposition.TokenWeights] {
+        guard let table = options.pricing else { return [:] }
+        var out: [String: CostChangeDecomposition.TokenWeights] = [:]
+        for m in Set(models) {
+            guard let p = table.price(model: m, at: before - 1) ?? table.entries(for: m).first else { continue }
+            guard p.inputPerMillionNanos > 0 || p.outputPerMillionNanos > 0 else { continue }
+            out[m] = CostChangeDecomposition.TokenWeights(input: p.inputPerMillionNanos, output: p.outputPerMillionNanos)
+        }
+        return out
     }
 
     /// A budget measured over the month: monthly budgets by the month's spend, daily ones by their days.

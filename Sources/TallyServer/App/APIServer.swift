@@ -24,7 +24,8 @@ public struct APIServer: Sendable {
     /// `AuthMiddleware`, each feature's routes added by its collection.
     public func router() -> Router<APIRequestContext> {
         let router = Router(context: APIRequestContext.self)
-        router.add(middleware: MetricsMiddleware(metrics: metrics))
+        // Hummingbird's own metrics (swift-metrics: http_server_* once `TallyMetricsSystem.bootstrap()` ran).
+        router.add(middleware: MetricsMiddleware<APIRequestContext>())
         router.add(middleware: ProblemMiddleware())
         router.add(middleware: BodyDeadlineMiddleware(seconds: configuration.bodyTimeoutSeconds))
         let keyed = router.group(RouterPath(APIPath.root))

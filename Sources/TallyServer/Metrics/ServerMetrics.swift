@@ -1,175 +1,197 @@
+
+import Prometheus
 import Synchronization
 import TallyAnalytics
 import TallyStore
+import TallyText
 
-/// Counters and latency histograms of the facade, written as Prometheus text by `GET /metrics`.
+/// The facade's metrics in a swift-prometheus registry of its own, rendered by `GET /metrics` together with the
+/// process metrics and, when `tally serve` bootstrapped swift-metrics (`TallyMetricsSystem`), Hummingbird's HTTP
+/// server metrics (`http_server_*`, from its `MetricsMiddleware`).
 ///
-/// Small shared state under one `Mutex`; no I/O under the lock.
+/// Counters and histograms are recorded as things happen; gauges of the store, the process and spend are set when
+/// `/metrics` is read. Spend is labelled by tenant and model with a bounded label set: the `spendTopTenants` tenants
+/// that spent the most this month are named, the rest summed as tenant "other".
 public final class ServerMetrics: Sendable {
-    /// Upper bounds of the latency buckets, in seconds.
-    static let bounds: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+    /// The registry this server's metrics live in.
+    public let registry: PrometheusCollectorRegistry
+    /// How many tenants spend metrics name (the rest are "other"); 0 leaves spend out.
+    public let spendTopTenants: Int
 
-    struct Histogram {
-        var counts = [Int](repeating: 0, count: ServerMetrics.bounds.count)
-        var sum = 0.0
-        var count = 0
+    static let latencyBuckets: [Duration] = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+        .map { Duration.nanoseconds(Int64(($0 * 1e9).rounded())) }
 
-        mutating func observe(_ seconds: Double) {
-            if let i = ServerMetrics.bounds.firstIndex(where: { seconds <= $0 }) { counts[i] += 1 }
-            sum += seconds
-            count += 1
+    let ingestBatches: Prometheus.Counter
+    let ingestInserted: Prometheus.Counter
+    let ingestDuplicates: Prometheus.Counter
+    let ingestRejected: Prometheus.Counter
+    let ingestLatency: DurationHistogram
+    let usageLatency: DurationHistogram
+    let costLatency: DurationHistogram
+    let authFailures: Prometheus.Counter
+
+    struct AuthLog {
+        var failures = 0
+        var logged = 0
+        var loggedAt = -Double.infinity
+    }
+
+    let authLog = Mutex(AuthLog())
+    /// Store totals (seals, compactions) already added to their counters.
+    let storeCounted = Mutex<[ObjectIdentifier: Int]>([:])
+    /// CPU seconds already counted in `process_cpu_seconds_total`.
+    let processCPU = Mutex<Double>(0)
+    /// The spend label sets set at the last scrape, so the ones that left the top are removed, not left stale.
+    let spendGauges = Mutex<[String: Prometheus.Gauge]>([:])
+
+    /// Empty metrics in a registry of their own.
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), spendTopTenants: Int = 20) {
+        self.registry = registry
+        self.spendTopTenants = spendTopTenants
+        func counter(_ name: String, _ help: String, _ labels: [(String, String)] = []) -> Prometheus.Counter {
+            registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "tally", metricName: name, unitName: "total", helpText: help),
+                                 labels: labels)
         }
-    }
-
-    struct RequestKey: Hashable, Comparable {
-        var route: String
-        var method: String
-        var status: Int
-
-        static func < (a: RequestKey, b: RequestKey) -> Bool {
-            (a.route, a.method, a.status) < (b.route, b.method, b.status)
+        func seconds(_ name: String, _ help: String, _ labels: [(String, String)] = []) -> DurationHistogram {
+            registry.makeDurationHistogram(
+                descriptor: MetricNameDescriptor(namespace: "tally", metricName: name, unitName: "seconds", helpText: help),
+                labels: labels, buckets: Self.latencyBuckets)
         }
-    }
-
-    struct State {
-        var requests: [RequestKey: Int] = [:]
-        var ingestBatches = 0
-        var ingestInserted = 0
-        var ingestDuplicates = 0
-        var ingestRejected = 0
-        var ingestLatency = Histogram()
-        var queryLatency: [String: Histogram] = [:]
-        var authFailures = 0
-        var authFailuresLogged = 0
-        var authLoggedAt = -Double.infinity
-    }
-
-    let state = Mutex(State())
-
-    /// Empty metrics.
-    public init() {}
-
-    func recordRequest(route: String, method: String, status: Int) {
-        state.withLock { $0.requests[RequestKey(route: route, method: method, status: status), default: 0] += 1 }
+        ingestBatches = counter("ingest_batches", "Record batches received by POST records.")
+        let records = "Records received by POST records, by result."
+        ingestInserted = counter("ingest_records", records, [("result", "inserted")])
+        ingestDuplicates = counter("ingest_records", records, [("result", "duplicate")])
+        ingestRejected = counter("ingest_records", records, [("result", "rejected")])
+        ingestLatency = seconds("ingest_duration", "Time to parse, check and durably store one batch.")
+        let query = "Time to answer a statistics request, by endpoint."
+        usageLatency = seconds("query_duration", query, [("endpoint", "usage")])
+        costLatency = seconds("query_duration", query, [("endpoint", "cost")])
+        authFailures = counter("http_auth_failures", "Requests refused because their API key was malformed, unknown or revoked.")
     }
 
     func recordIngest(_ receipt: IngestReceipt, seconds: Double) {
-        state.withLock {
-            $0.ingestBatches += 1
-            $0.ingestInserted += receipt.inserted
-            $0.ingestDuplicates += receipt.duplicateLines.count
-            $0.ingestRejected += receipt.rejectedLines
-            $0.ingestLatency.observe(seconds)
-        }
+        ingestBatches.increment()
+        ingestInserted.increment(by: Int64(receipt.inserted))
+        ingestDuplicates.increment(by: Int64(receipt.duplicateLines.count))
+        ingestRejected.increment(by: Int64(receipt.rejectedLines))
+        ingestLatency.record(Self.duration(seconds))
     }
 
     /// Counts a request whose API key failed; returns the failures since the last log line when one is due
     /// (at most one line per `logInterval` seconds, so a guessing client cannot flood the log).
     func recordAuthFailure(now: Double, logInterval: Double = 10) -> Int? {
-        state.withLock { s in
-            s.authFailures += 1
-            guard now - s.authLoggedAt >= logInterval else { return nil }
+        authFailures.increment()
+        return authLog.withLock { s in
+            s.failures += 1
+            guard now - s.loggedAt >= logInterval else { return nil }
             defer {
-                s.authLoggedAt = now
-                s.authFailuresLogged = s.authFailures
+                s.loggedAt = now
+                s.logged = s.failures
             }
-            return s.authFailures - s.authFailuresLogged
+            return s.failures - s.logged
         }
     }
 
-    func recordQuery(endpoint: String, seconds: Double) {
-        state.withLock { $0.queryLatency[endpoint, default: Histogram()].observe(seconds) }
+    enum QueryEndpoint { case usage, cost }
+
+    func recordQuery(_ endpoint: QueryEndpoint, seconds: Double) {
+        (endpoint == .usage ? usageLatency : costLatency).record(Self.duration(seconds))
     }
 
-    /// The Prometheus text exposition (version 0.0.4) of these metrics and of the store's counts.
-    func render(store: StoreMetrics, now: Int64) -> String {
-        let s = state.withLock { $0 }
-        var out = ""
-        func header(_ name: String, _ type: String, _ help: String) {
-            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
-        }
-        func histogram(_ name: String, _ labels: String, _ h: Histogram) {
-            var cumulative = 0
-            let sep = labels.isEmpty ? "" : labels + ","
-            for (i, bound) in Self.bounds.enumerated() {
-                cumulative += h.counts[i]
-                out += "\(name)_bucket{\(sep)le=\"\(bound)\"} \(cumulative)\n"
-            }
-            out += "\(name)_bucket{\(sep)le=\"+Inf\"} \(h.count)\n"
-            out += "\(name)_sum\(labels.isEmpty ? "" : "{\(labels)}") \(h.sum)\n"
-            out += "\(name)_count\(labels.isEmpty ? "" : "{\(labels)}") \(h.count)\n"
-        }
+    static func duration(_ seconds: Double) -> Duration { .nanoseconds(Int64((max(0, seconds) * 1e9).rounded())) }
 
-        header("tally_http_requests_total", "counter", "HTTP requests answered, by route, method and status.")
-        for (k, n) in s.requests.sorted(by: { $0.key < $1.key }) {
-            out += "tally_http_requests_total{route=\"\(escape(k.route))\",method=\"\(k.method)\",status=\"\(k.status)\"} \(n)\n"
-        }
-        header("tally_http_auth_failures_total", "counter", "Requests refused because their API key was malformed, unknown or revoked.")
-        out += "tally_http_auth_failures_total \(s.authFailures)\n"
-        header("tally_ingest_batches_total", "counter", "Record batches received by POST records.")
-        out += "tally_ingest_batches_total \(s.ingestBatches)\n"
-        header("tally_ingest_records_total", "counter", "Records received by POST records, by result.")
-        out += "tally_ingest_records_total{result=\"inserted\"} \(s.ingestInserted)\n"
-        out += "tally_ingest_records_total{result=\"duplicate\"} \(s.ingestDuplicates)\n"
-        out += "tally_ingest_records_total{result=\"rejected\"} \(s.ingestRejected)\n"
-        header("tally_ingest_duration_seconds", "histogram", "Time to parse, check and durably store one batch.")
-        histogram("tally_ingest_duration_seconds", "", s.ingestLatency)
-        header("tally_query_duration_seconds", "histogram", "Time to answer a statistics request, by endpoint.")
-        for (endpoint, h) in s.queryLatency.sorted(by: { $0.key < $1.key }) {
-            histogram("tally_query_duration_seconds", "endpoint=\"\(endpoint)\"", h)
-        }
-        header("tally_store_tenants", "gauge", "Tenants with stored records.")
-        out += "tally_store_tenants \(store.tenants)\n"
-        header("tally_store_rows", "gauge", "Records stored (parts and head).")
-        out += "tally_store_rows \(store.rows)\n"
-        header("tally_store_head_rows", "gauge", "Records in the in-memory head, not yet sealed into parts.")
-        out += "tally_store_head_rows \(store.headRows)\n"
-        header("tally_store_parts", "gauge", "Part files listed in the manifest.")
-        out += "tally_store_parts \(store.parts)\n"
-        header("tally_store_bytes", "gauge", "Bytes on disk, by kind.")
-        out += "tally_store_bytes{kind=\"parts\"} \(store.partBytes)\n"
-        out += "tally_store_bytes{kind=\"wal\"} \(store.walBytes)\n"
-        header("tally_store_seals_total", "counter", "Head seals into parts since the store was opened.")
-        out += "tally_store_seals_total \(store.seals)\n"
-        header("tally_store_compactions_total", "counter", "Part merges done since the store was opened.")
-        out += "tally_store_compactions_total \(store.compactions)\n"
-        header("tally_store_quarantined_parts", "gauge", "Parts moved to quarantine after a failed checksum.")
-        out += "tally_store_quarantined_parts \(store.quarantined)\n"
-        header("tally_store_wal_damaged_ranges", "gauge", "Damaged WAL ranges recorded in quarantine/ (cleared when an operator removes the loss records).")
-        out += "tally_store_wal_damaged_ranges \(store.walLosses)\n"
-        header("tally_store_wal_lost_batches", "gauge", "Acknowledged batches lost to WAL damage, as recorded in quarantine/ (a lower bound).")
-        out += "tally_store_wal_lost_batches \(store.walLostBatches)\n"
-        header("tally_store_wal_lost_records", "gauge", "Acknowledged records lost to WAL damage, as recorded in quarantine/ (a lower bound).")
-        out += "tally_store_wal_lost_records \(store.walLostRecords)\n"
-        header("tally_store_wal_failed", "gauge", "1 while the WAL refuses writes after a failed write or sync.")
-        out += "tally_store_wal_failed \(store.walFailed ? 1 : 0)\n"
-        header("tally_store_missing_parts", "gauge", "Parts in quarantine (this run or earlier ones): answers that need them say complete: false.")
-        out += "tally_store_missing_parts \(store.missingParts)\n"
-        header("tally_store_missing_rows", "gauge", "Rows the parts in quarantine held.")
-        out += "tally_store_missing_rows \(store.missingRows)\n"
-        if let newest = store.newestRecord {
-            header("tally_store_newest_record_age_seconds", "gauge", "Seconds since the newest stored created_at (data freshness).")
-            out += "tally_store_newest_record_age_seconds \(max(0, now - newest) / 1000)\n"
-        }
+    // MARK: Scrape
+
+    /// Sets the gauges of the store, the process and spend, then renders every metric as Prometheus text
+    /// (format 0.0.4): this registry's, then swift-metrics' global one when it is a Prometheus registry.
+    func render(analytics: Analytics) async throws -> [UInt8] {
+        let store = try await analytics.records.metrics()
+        setStoreGauges(store, now: analytics.now)
+        ProcessMetrics.update(registry, cpuCounted: processCPU)
+        if spendTopTenants > 0 { try await setSpendGauges(analytics) }
+        var out = registry.emitToBuffer()
+        if let global = TallyMetricsSystem.registry, global !== registry { global.emit(into: &out) }
         return out
     }
 
-    private func escape(_ s: String) -> String {
-        s.replacingBackslashesAndQuotes()
+    private func counter(_ name: String, _ help: String) -> Prometheus.Counter {
+        registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "tally", metricName: name, unitName: "total", helpText: help))
     }
-}
 
-extension String {
-    fileprivate func replacingBackslashesAndQuotes() -> String {
-        var out = ""
-        for c in self {
-            switch c {
-            case "\\": out += "\\\\"
-            case "\"": out += "\\\""
-            case "\n": out += "\\n"
-            default: out.append(c)
+    /// Moves a counter up to a total the store keeps (counted once, whoever scrapes).
+    private func advance(_ counter: Prometheus.Counter, to total: Int) {
+        let key = ObjectIdentifier(counter)
+        let added = storeCounted.withLock { counted in
+            defer { counted[key] = max(counted[key] ?? 0, total) }
+            return max(0, total - (counted[key] ?? 0))
+        }
+        if added > 0 { counter.increment(by: Int64(added)) }
+    }
+
+    private func gauge(_ name: String, _ unit: String, _ help: String, _ labels: [(String, String)] = []) -> Prometheus.Gauge {
+        registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "tally", metricName: name, unitName: unit, helpText: help),
+                           labels: labels)
+    }
+
+    private func setStoreGauges(_ store: StoreMetrics, now: Int64) {
+        gauge("store_tenants", "", "Tenants with stored records.").set(Int64(store.tenants))
+        gauge("store_rows", "", "Records stored (parts and head).").set(Int64(store.rows))
+        gauge("store_head_rows", "", "Records in the in-memory head, not yet sealed into parts.").set(Int64(store.headRows))
+        gauge("store_parts", "", "Part files listed in the manifest.").set(Int64(store.parts))
+        let bytes = "Bytes on disk, by kind."
+        gauge("store", "bytes", bytes, [("kind", "parts")]).set(Int64(store.partBytes))
+        gauge("store", "bytes", bytes, [("kind", "wal")]).set(Int64(store.walBytes))
+        advance(counter("store_seals", "Head seals into parts since the store was opened."), to: store.seals)
+        advance(counter("store_compactions", "Part merges done since the store was opened."), to: store.compactions)
+        gauge("store_quarantined_parts", "", "Parts moved to quarantine after a failed checksum.").set(Int64(store.quarantined))
+        gauge("store_wal_damaged_ranges", "", "Damaged WAL ranges recorded in quarantine/ (cleared when an operator removes the loss records).")
+            .set(Int64(store.walLosses))
+        gauge("store_wal_lost_batches", "", "Acknowledged batches lost to WAL damage, as recorded in quarantine/ (a lower bound).")
+            .set(Int64(store.walLostBatches))
+        gauge("store_wal_lost_records", "", "Acknowledged records lost to WAL damage, as recorded in quarantine/ (a lower bound).")
+            .set(Int64(store.walLostRecords))
+        gauge("store_wal_failed", "", "1 while the WAL refuses writes after a failed write or sync.").set(Int64(store.walFailed ? 1 : 0))
+        gauge("store_missing_parts", "", "Parts in quarantine (this run or earlier ones): answers that need them say complete: false.")
+            .set(Int64(store.missingParts))
+        gauge("store_missing_rows", "", "Rows the parts in quarantine held.").set(Int64(store.missingRows))
+        gauge("store_newest_record_age", "seconds", "Seconds since the newest stored created_at (data freshness; 0 without records).")
+            .set(store.newestRecord.map { max(0, now - $0) / 1000 } ?? 0)
+    }
+
+    /// Spend today and this month (UTC) by tenant and model, the top tenants named and the rest as "other".
+    private func setSpendGauges(_ analytics: Analytics) async throws {
+        let now = analytics.now
+        let day = TimeUnit.dayStart(now)
+        let month = ReportMonth(containing: now).start
+        let windows: [(String, Int64)] = [("today", day), ("month", month)]
+        var current: [String: Prometheus.Gauge] = [:]
+        let monthSlices = try await analytics.spendSlices(from: month, to: now + 1, topTenants: spendTopTenants)
+        let top = Set(monthSlices.map(\.tenant))
+        for (window, from) in windows {
+            var slices = window == "month" ? monthSlices : try await analytics.spendSlices(from: from, to: now + 1, topTenants: Int.max)
+            if window == "today" {
+                // Today's tenants are bucketed by this month's top, so the two windows name the same tenants.
+                var merged: [String: SpendSlice] = [:]
+                for s in slices {
+                    let tenant = top.contains(s.tenant) ? s.tenant : Analytics.otherTenants
+                    let key = tenant + "\u{0}" + s.model
+                    merged[key, default: SpendSlice(tenant: tenant, model: s.model, costNanos: 0, records: 0)].costNanos += s.costNanos
+                    merged[key]!.records += s.records
+                }
+                slices = Array(merged.values)
+            }
+            for s in slices {
+                let labels = [("window", window), ("tenant", s.tenant), ("model", s.model)]
+                let g = gauge("spend", "dollars", "Spend (USD) by UTC window (today, month), tenant and model; tenants outside the "
+                              + "month's top ones are summed as tenant=\"other\".", labels)
+                g.set(Double(s.costNanos) / 1e9)
+                current[labels.map { $0.1 }.joined(separator: "\u{0}")] = g
             }
         }
-        return out
+        let stale = spendGauges.withLock { previous in
+            defer { previous = current }
+            return previous.filter { current[$0.key] == nil }.map(\.value)
+        }
+        for g in stale { registry.unregisterGauge(g) }
     }
 }

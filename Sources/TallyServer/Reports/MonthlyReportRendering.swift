@@ -75,8 +75,9 @@ enum MonthlyReportRendering {
             <p class="legend"><span class="sw cur"></span>\(monthName(r.month)) <span class="sw prev"></span>\(monthName(r.month.previous)) (same day of month)</p></section>
             <section><h2>Why the spend changed</h2>\(decompositionChart(r.decomposition))
             <p class="note">Sequential substitution: the change in cost is split into volume (number of requests), tokens per
-            request, model mix (share of tokens per model) and price (cost per token of each model). The four parts add up
-            exactly to the change of \(dollars(r.decomposition.changeNanos, signed: true)).</p></section>
+            request, model mix (share of tokens per model), input/output mix (each model's tokens weighed by its input and
+            output list prices) and price (cost per weighted token). The five parts add up exactly to the change of
+            \(dollars(r.decomposition.changeNanos, signed: true)).</p></section>
             """
         for b in r.breakdowns { h += breakdownTable(b) }
         h += "<section><h2>Budgets</h2>"
@@ -218,11 +219,11 @@ enum MonthlyReportRendering {
         return s + "</svg>"
     }
 
-    /// Horizontal bars from zero for the change and its four parts.
+    /// Horizontal bars from zero for the change and its five parts.
     static func decompositionChart(_ d: CostChangeDecomposition) -> String {
         let rows: [(String, Int64)] = [("Total change", d.changeNanos), ("Volume (requests)", d.volumeNanos),
-                                       ("Tokens per request", d.tokensPerRequestNanos), ("Model mix", d.modelMixNanos),
-                                       ("Price per token", d.priceNanos)]
+                                       ("Tokens per request", d.tokensPerRequestNanos), ("Input/output mix", d.ioMixNanos),
+                                       ("Model mix", d.modelMixNanos), ("Price", d.priceNanos)]
         let width = 960.0, rowH = 28.0, label = 180.0, valueW = 120.0
         let maxAbs = Double(max(rows.map { $0.1.magnitude }.max() ?? 1, 1))
         let plotW = width - label - valueW

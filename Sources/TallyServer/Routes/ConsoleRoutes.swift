@@ -7,6 +7,7 @@ struct ConsoleRoutes: Sendable {
     typealias Context = APIRequestContext
 
     func addRoutes(to group: RouterGroup<Context>) {
+        group.get("/", use: root)
         group.get("console", use: console)
         group.get("console/:file", use: consoleAsset)
     }
@@ -14,6 +15,11 @@ struct ConsoleRoutes: Sendable {
     /// What the console's pages may load: only this server (scripts, styles, API calls); no inline script, no frames.
     static let consoleSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
         + "connect-src 'self'; img-src 'self' data: blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
+    /// `GET /`: the server's address opened in a browser leads to the console.
+    @Sendable func root(_ request: Request, context: Context) -> Response {
+        Response(status: .found, headers: [.location: "/console"])
+    }
 
     /// `GET /console`: the console page (no key: the page asks for one and keeps it in the tab's session storage).
     @Sendable func console(_ request: Request, context: Context) throws -> Response {

@@ -23,15 +23,20 @@ struct ExportRoutes: Sendable {
     }
 
     /// `POST reporting/exports`: accepts an export and writes it in the background; 202 with its status.
+    ///
+    /// Two forms: Tally's `{ kind, format, from, to, filters, group_by, resolution }` and the seed's
+    /// `{ format, date_range: { start, end }, filters }`. `kind` defaults to `records` (the cost records themselves);
+    /// the window defaults to the 30 days before `to` (or now).
     @Sendable func createExport(_ request: Request, context: Context) async throws -> Response {
         _ = try QueryParameters(request, allowed: [])
         let body = try await ExportBody.read(request, limit: JSONBody.smallLimit)
         let now = analytics.now
-        let to = try body.time("to") ?? now
+        let range = try body.window()
+        let to = range.to ?? now
         let spec = ExportSpec(
-            kind: try body.required("kind", ExportKind.self),
+            kind: try body.choice("kind", ExportKind.self, required: false) ?? ExportBody.defaultKind,
             format: try body.required("format", ExportFormat.self),
-            from: try body.time("from") ?? to - 30 * TimeUnit.dayMillis, to: to, filters: try body.filters(),
+            from: range.from ?? to - 30 * TimeUnit.dayMillis, to: to, filters: try body.filters(),
             groupBy: try body.strings("group_by"), resolution: try body.choice("resolution", Resolution.self, required: false))
         let export = try await analytics.createExport(spec, tenantID: try body.string("tenant_id"), principal: context.principal)
         var response = JSONCoding.response(export.view(downloadURL: Self.downloadURL(export)), status: .accepted)
@@ -149,8 +154,41 @@ struct GzipBodyWriter: ResponseBodyWriter {
 
 /// The JSON body of `POST reporting/exports`, read strictly: unknown members and wrong types are 400s naming them.
 struct ExportBody {
-    static let allowed: Set<String> = ["tenant_id", "kind", "format", "from", "to", "filters", "group_by", "resolution"]
+    static let allowed: Set<String> = ["tenant_id", "kind", "format", "from", "to", "date_range", "filters", "group_by", "resolution"]
+    /// The members of the seed's `date_range`.
+    static let rangeMembers: Set<String> = ["start", "end"]
+    /// The kind of an export that names none (the seed's form names none): the cost records.
+    static let defaultKind = ExportKind.records
     private let members: [String: Any]
+
+    /// The window asked for: `from` / `to`, or the seed's `date_range: { start, end }` (the same times: RFC 3339 or a
+    /// date, start inclusive, end exclusive), never both. nil bounds take their defaults.
+    func window() throws -> (from: Int64?, to: Int64?) {
+        guard let raw = members["date_range"], !(raw is NSNull) else { return (try time("from"), try time("to")) }
+        for name in ["from", "to"] where members[name] != nil && !(members[name] is NSNull) {
+            throw Problem.invalidParameter("date_range", "give either date_range or from/to, not both (\(name) is set)")
+        }
+        guard let range = raw as? [String: Any] else {
+            throw Problem.invalidParameter("date_range", "must be an object {\"start\": \"2025-05-01\", \"end\": \"2025-06-01\"}")
+        }
+        for name in range.keys.sorted() where !Self.rangeMembers.contains(name) {
+            throw Problem.invalidParameter("date_range.\(name)", "unknown field; date_range takes start and end")
+        }
+        let bounds = try ["start", "end"].map { name throws -> Int64 in
+            guard let value = range[name], !(value is NSNull) else {
+                throw Problem.invalidParameter("date_range.\(name)", "is required: an RFC 3339 time or a date such as 2025-05-01")
+            }
+            guard let text = value as? String, case let .success(ms) = Timestamp.parse(text) else {
+                throw Problem.invalidParameter(
+                    "date_range.\(name)", "must be an RFC 3339 time such as 2025-05-01T00:00:00Z or a date such as 2025-05-01")
+            }
+            return ms
+        }
+        guard bounds[0] < bounds[1] else {
+            throw Problem.invalidParameter("date_range", "start must be before end (end is exclusive)")
+        }
+        return (bounds[0], bounds[1])
+    }
 
     static func read(_ request: Request, limit: Int) async throws -> ExportBody {
         let mediaType = request.headers[.contentType]?.split(separator: ";").first.map { String($0).trimmingASCIIWhitespace().lowercased() }

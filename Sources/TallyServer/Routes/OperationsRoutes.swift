@@ -132,9 +132,7 @@ struct OperationsRoutes: Sendable {
 
     /// `GET /metrics`: Prometheus text.
     @Sendable func metricsText(_ request: Request, context: Context) async throws -> Response {
-        let analytics = self.analytics
-        let store = try await analytics.records.metrics()
-        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                        body: .init(byteBuffer: ByteBuffer(string: metrics.render(store: store, now: analytics.now))))
+        Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                 body: .init(byteBuffer: ByteBuffer(bytes: try await metrics.render(analytics: analytics))))
     }
 }

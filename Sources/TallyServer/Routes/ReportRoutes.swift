@@ -12,7 +12,7 @@ struct ReportRoutes: Sendable {
         group.get("reports/monthly", use: monthlyReport)
     }
 
-    /// `GET reports/monthly?month=YYYY-MM&format=json|csv|html`: a tenant's month (admins name `tenant_id` or `tenant`).
+    /// `GET reports/monthly?month=YYYY-MM&format=json|csv|html|pdf`: a tenant's month (admins name `tenant_id` or `tenant`).
     @Sendable func monthlyReport(_ request: Request, context: Context) async throws -> Response {
         let q = try QueryParameters(request, allowed: ["tenant_id", "tenant", "month", "format"])
         // `tenant` is accepted as another name of `tenant_id` (report links are written by hand).
@@ -25,7 +25,9 @@ struct ReportRoutes: Sendable {
             month = m
         }
         let format = try q.single("format") ?? "json"
-        guard ["json", "csv", "html"].contains(format) else { throw Problem.invalidParameter("format", "must be one of json, csv, html") }
+        guard ["json", "csv", "html", "pdf"].contains(format) else {
+            throw Problem.invalidParameter("format", "must be one of json, csv, html, pdf")
+        }
         let report = try await analytics.monthlyReport(month: month, tenantID: tenantID ?? alias, principal: context.principal)
         let name = "tally-\(report.tenant)-\(report.month)"
         switch format {
@@ -33,6 +35,10 @@ struct ReportRoutes: Sendable {
             return Response(status: .ok, headers: [.contentType: "text/csv; charset=utf-8",
                                                    .contentDisposition: "attachment; filename=\"\(name).csv\""],
                             body: .init(byteBuffer: ByteBuffer(string: MonthlyReportRendering.csv(report))))
+        case "pdf":
+            return Response(status: .ok, headers: [.contentType: "application/pdf",
+                                                   .contentDisposition: "inline; filename=\"\(name).pdf\""],
+                            body: .init(byteBuffer: ByteBuffer(bytes: MonthlyReportRendering.pdf(report))))
         case "html":
             return Response(status: .ok, headers: [
                 .contentType: "text/html; charset=utf-8",

@@ -32,7 +32,7 @@ struct StatisticsRoutes: Sendable {
             projectID: try q.single("project_id"), environment: try q.single("environment"))
         let report = try await analytics.usage(usage, principal: context.principal)
         let response = JSONCoding.response(report)
-        metrics.recordQuery(endpoint: "usage", seconds: analytics.clock.monotonicSeconds() - started)
+        metrics.recordQuery(.usage, seconds: analytics.clock.monotonicSeconds() - started)
         return response
     }
 
@@ -73,7 +73,7 @@ struct StatisticsRoutes: Sendable {
             trailingDays: try q.integer("trailing_days", in: 1...Query.maxTrailingDays))
         let answer = try await analytics.cost(cost, principal: context.principal)
         let response = JSONCoding.response(answer)
-        metrics.recordQuery(endpoint: "cost", seconds: analytics.clock.monotonicSeconds() - started)
+        metrics.recordQuery(.cost, seconds: analytics.clock.monotonicSeconds() - started)
         return response
     }
 }

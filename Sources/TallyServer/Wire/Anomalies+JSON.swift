@@ -30,6 +30,7 @@ extension DetectionReport: JSONWritable {
         json.object { w in
             w.field("tenants", array: tenants)
             w.field("generated_at", time: generatedAt)
+            w.field("provenance", provenance)
         }
     }
 }
@@ -41,13 +42,17 @@ extension AnomalyList: JSONWritable {
             w.field("anomalies", array: anomalies)
             w.field("count", anomalies.count)
             w.field("generated_at", time: generatedAt)
+            w.field("provenance", provenance)
         }
     }
 }
 
 extension AnomalyAnswer: JSONWritable {
     public func write(to json: inout JSONWriter) {
-        json.object { w in w.field("anomaly", anomaly) }
+        json.object { w in
+            w.field("anomaly", anomaly)
+            w.field("provenance", provenance)
+        }
     }
 }
 

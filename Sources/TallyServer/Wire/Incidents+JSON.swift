@@ -12,6 +12,16 @@ extension IncidentList: JSONWritable {
             w.field("incidents", array: incidents)
             w.field("count", incidents.count)
             w.field("generated_at", time: generatedAt)
+            w.field("provenance", provenance)
+        }
+    }
+}
+
+extension IncidentAnswer: JSONWritable {
+    public func write(to json: inout JSONWriter) {
+        json.object { w in
+            view.writeMembers(to: &w)
+            w.field("provenance", provenance)
         }
     }
 }

@@ -38,6 +38,7 @@ extension PolicyDecision: JSONWritable {
             if let remainingNanos { w.cents(remainingNanos) } else { w.null() }
             w.field("budgets", array: checks)
             w.field("generated_at", time: generatedAt)
+            w.field("provenance", provenance)
         }
     }
 }
@@ -62,6 +63,7 @@ extension ReservationAnswer: JSONWritable {
             }
             if let checks { w.field("budgets", array: checks) }
             w.field("generated_at", time: now)
+            w.field("provenance", provenance)
         }
     }
 }

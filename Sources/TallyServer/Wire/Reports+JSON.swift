@@ -8,9 +8,11 @@ import TallyText
 extension CostChangeDecomposition: JSONWritable {
     public func write(to json: inout JSONWriter) {
         json.object { w in
-            w.field("method", "sequential substitution: volume (requests), tokens per request, model mix (token shares), price (cost per token of each model)")
+            w.field("method", "sequential substitution: volume (requests), tokens per request, model mix (token shares), "
+                + "input/output mix (each model's tokens weighed by its input and output list prices), price (cost per weighted token)")
             w.field("change_cents", cents: changeNanos)
             for (name, nanos) in parts { w.field(name + "_cents", cents: nanos) }
+            w.field("unweighted_models", strings: unweightedModels)
         }
     }
 }

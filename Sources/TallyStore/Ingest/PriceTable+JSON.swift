@@ -1,6 +1,6 @@
 import TallyText
 
-/// Reading `data/pricing.json`:
+/// Reading the price table (`Sources/TallyServer/Pricing/pricing.json`, shipped with tally):
 ///
 /// ```json
 /// {"currency": "USD",

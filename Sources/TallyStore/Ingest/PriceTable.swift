@@ -18,7 +18,7 @@ public struct PriceEntry: Sendable, Hashable {
     ///
     /// `(inputTokens * inputPerMillionNanos + outputTokens * outputPerMillionNanos) / 1_000_000`, computed
     /// exactly in 128-bit integers and rounded half up once, on the sum. For every price that is a whole
-    /// number of nano-dollars per token (all of `data/pricing.json`) nothing is rounded at all. Saturates
+    /// number of nano-dollars per token (all of the price table (`Sources/TallyServer/Pricing/pricing.json`, shipped with tally)) nothing is rounded at all. Saturates
     /// at `Int64.max`; negative token counts count as zero.
     public func costNanos(inputTokens: Int64, outputTokens: Int64) -> Int64 {
         let total = Int128(max(0, inputTokens)) * Int128(inputPerMillionNanos)
@@ -30,7 +30,7 @@ public struct PriceEntry: Sendable, Hashable {
 
 /// Prices per model with history: the price of a call is the one in force when the call was made.
 ///
-/// Loaded from `data/pricing.json`. Prices are exact integers (nano-dollars per million tokens), never floats.
+/// Loaded from the price table (`Sources/TallyServer/Pricing/pricing.json`, shipped with tally). Prices are exact integers (nano-dollars per million tokens), never floats.
 public struct PriceTable: Sendable {
     /// Entries per model, sorted by `effectiveFromMillis`; indexed by `scheduleIndex(of:)`.
     private var schedules: [[PriceEntry]]
