@@ -180,22 +180,31 @@ extension PostgresCatalog {
     static func save(_ s: PostgresSession, _ a: Anomaly) throws {
         try s.run("""
             INSERT INTO anomalies (id, tenant_id, type, severity, level, subject, budget_id, first_day, last_day, expected_nanos,
-                                   actual_nanos, status, resolved_at, resolved_by, incident_id, detected_at, updated_at)
+                                   actual_nanos, status, resolved_at, resolved_by, incident_id, detected_at, updated_at, provisional)
             VALUES (\(a.id), \(a.tenant), \(a.type.rawValue), \(a.severity.rawValue), \(a.entity.level.rawValue), \(a.entity.value),
                     \(a.budgetID), \(a.firstDay), \(a.lastDay), \(a.expectedNanos), \(a.actualNanos), \(a.status.rawValue), \(a.resolvedAt),
-                    \(a.resolvedBy), \(a.incidentID), \(a.detectedAt), \(a.updatedAt))
+                    \(a.resolvedBy), \(a.incidentID), \(a.detectedAt), \(a.updatedAt), \(a.provisional))
             ON CONFLICT (id) DO UPDATE SET
                 tenant_id = EXCLUDED.tenant_id, type = EXCLUDED.type, severity = EXCLUDED.severity, level = EXCLUDED.level,
                 subject = EXCLUDED.subject, budget_id = EXCLUDED.budget_id, first_day = EXCLUDED.first_day, last_day = EXCLUDED.last_day,
                 expected_nanos = EXCLUDED.expected_nanos, actual_nanos = EXCLUDED.actual_nanos, status = EXCLUDED.status,
                 resolved_at = EXCLUDED.resolved_at, resolved_by = EXCLUDED.resolved_by, incident_id = EXCLUDED.incident_id,
-                detected_at = EXCLUDED.detected_at, updated_at = EXCLUDED.updated_at
+                detected_at = EXCLUDED.detected_at, updated_at = EXCLUDED.updated_at, provisional = EXCLUDED.provisional
             """)
         try s.run("DELETE FROM anomaly_drivers WHERE anomaly_id = \(a.id)")
         for (rank, d) in a.drivers.enumerated() {
             try s.run("""
                 INSERT INTO anomaly_drivers (anomaly_id, rank, dimension, value, expected_nanos, actual_nanos, share_ppm)
                 VALUES (\(a.id), \(rank), \(d.dimension.fieldName), \(d.value), \(d.expectedNanos), \(d.actualNanos), \(d.sharePPM))
+                """)
+        }
+        try s.run("DELETE FROM anomaly_entity_drivers WHERE anomaly_id = \(a.id)")
+        for (rank, d) in a.entityDrivers.enumerated() {
+            try s.run("""
+                INSERT INTO anomaly_entity_drivers (anomaly_id, rank, level, subject, type, severity, first_day, last_day,
+                                                    expected_nanos, actual_nanos, share_ppm)
+                VALUES (\(a.id), \(rank), \(d.entity.level.rawValue), \(d.entity.value), \(d.type.rawValue), \(d.severity.rawValue),
+                        \(d.firstDay), \(d.lastDay), \(d.expectedNanos), \(d.actualNanos), \(d.sharePPM))
                 """)
         }
     }
@@ -209,7 +218,17 @@ extension PostgresCatalog {
             let (id, driver) = try Rows.driver(row)
             drivers[id, default: []].append(driver)
         }
-        for i in anomalies.indices { anomalies[i].drivers = drivers[anomalies[i].id] ?? [] }
+        var entityDrivers: [String: [AnomalyEntityDriver]] = [:]
+        for row in try s.rows("""
+            SELECT * FROM anomaly_entity_drivers WHERE anomaly_id = ANY(\(anomalies.map(\.id))) ORDER BY anomaly_id, rank
+            """) {
+            let (id, driver) = try Rows.entityDriver(row)
+            entityDrivers[id, default: []].append(driver)
+        }
+        for i in anomalies.indices {
+            anomalies[i].drivers = drivers[anomalies[i].id] ?? []
+            anomalies[i].entityDrivers = entityDrivers[anomalies[i].id] ?? []
+        }
         return anomalies
     }
 

@@ -101,7 +101,16 @@ enum Rows {
             firstDay: try r("first_day"), lastDay: try r("last_day"), expectedNanos: try r("expected_nanos"),
             actualNanos: try r("actual_nanos"), drivers: [], status: try r("status"), resolvedAt: try r("resolved_at"),
             resolvedBy: try r("resolved_by"), incidentID: try r("incident_id"), detectedAt: try r("detected_at"),
-            updatedAt: try r("updated_at"))
+            updatedAt: try r("updated_at"), provisional: try r("provisional"))
+    }
+
+    /// An entity driver and the anomaly it belongs to.
+    static func entityDriver(_ row: PostgresRow) throws -> (anomalyID: String, driver: AnomalyEntityDriver) {
+        let r = RowReader(row, table: "anomaly_entity_drivers", idColumn: "anomaly_id")
+        return (try r("anomaly_id"), AnomalyEntityDriver(
+            entity: AnomalyEntity(level: try r("level"), value: try r("subject")), type: try r("type"), severity: try r("severity"),
+            firstDay: try r("first_day"), lastDay: try r("last_day"), expectedNanos: try r("expected_nanos"),
+            actualNanos: try r("actual_nanos"), sharePPM: try r("share_ppm")))
     }
 
     /// A driver and the anomaly it belongs to.

@@ -1,7 +1,7 @@
 import PostgresNIO
 import TallyStore
 
-/// The catalog's tables on PostgreSQL: the same tables as `SQLiteCatalog`, with the same meaning. Money is
+/// The catalog's tables on PostgreSQL: the same sixteen tables as `SQLiteCatalog`, with the same meaning. Money is
 /// BIGINT nano-dollars, times BIGINT ms UTC, enums TEXT with CHECKs. Text columns that lists are ordered by collate
 /// "C" (byte order, as SQLite's BINARY), so every server orders them alike whatever its locale.
 ///
@@ -280,6 +280,27 @@ extension PostgresCatalog {
             """,
             "CREATE INDEX alert_deliveries_due ON alert_deliveries (state, next_attempt_at)",
             "CREATE INDEX alert_deliveries_series ON alert_deliveries (channel_id, series, created_at)",
+        ]),
+        Migration(version: 3, description: "anomaly entity drivers and provisional anomalies", statements: [
+            // provisional: raised on a day not yet complete (intraday), until confirmed or withdrawn.
+            "ALTER TABLE anomalies ADD COLUMN provisional BOOLEAN NOT NULL DEFAULT FALSE",
+            // The feature and user findings grouped under a tenant anomaly.
+            """
+            CREATE TABLE anomaly_entity_drivers (
+                anomaly_id     \(text) NOT NULL REFERENCES anomalies (id) ON DELETE CASCADE,
+                rank           INTEGER NOT NULL,
+                level          \(text) NOT NULL CHECK (level IN ('feature', 'user')),
+                subject        \(text) NOT NULL,
+                type           \(text) NOT NULL,
+                severity       \(text) NOT NULL,
+                first_day      BIGINT NOT NULL,
+                last_day       BIGINT NOT NULL,
+                expected_nanos BIGINT NOT NULL,
+                actual_nanos   BIGINT NOT NULL,
+                share_ppm      BIGINT,
+                PRIMARY KEY (anomaly_id, rank)
+            )
+            """,
         ]),
     ]
 

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import Synchronization
 import TallyAnalytics
 import TallyStore
 import TallySynthetic
@@ -9,7 +11,7 @@ import TallyText
 struct AnomaliesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "anomalies", abstract: "Anomaly detection over a data directory.",
-        subcommands: [Detect.self])
+        subcommands: [Detect.self, Evaluate.self])
 
     struct Detect: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -26,7 +28,7 @@ struct AnomaliesCommand: AsyncParsableCommand {
         @Option(help: "\"Now\", RFC 3339 (default: the wall clock; with --generated, the end of the generated window).")
         var now: String?
 
-        @Option(help: "The minimum daily spend a day needs to count, in cents, for tenants without settings (default: 500).")
+        @Option(help: "The minimum daily spend a day needs to count, in cents, for tenants without settings (default: 0).")
         var minimumDailyCents: Int64?
 
         @Flag(help: "Compare with the anomalies `tally generate` injected (give it the same arguments).")
@@ -121,4 +123,147 @@ struct AnomaliesCommand: AsyncParsableCommand {
 
         private func percentText(_ p: Double?) -> String { p.map { "+" + fixed($0, 0) + "%" } ?? "-" }
     }
+
+    struct Evaluate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "evaluate",
+            abstract: "Measures detection on generated data: recall, false alarms and time to detection, by rule and tenant size.",
+            discussion: """
+                For each --seed, generates --rows records over --days days and --tenants tenants (as `tally generate`), \
+                with its injected spikes and drifts, into a temporary store and catalog; then runs detection every \
+                --step-minutes as the clock passes (each run judges the complete days and the day in progress, and sees \
+                only records before its time), from the first day with a week of history to the end. Prints, by rule and tenant size (mean spend \
+                per day over the window), the injected anomalies found (a tenant-level anomaly of the rule, tenant and \
+                overlapping days), the tenant-level false alarms per 100 tenant-months (episodes no injection explains) \
+                and the hours from an injection's start to the first run that reported it. See docs/ANALYTICS.md.
+                """)
+
+        @Option(name: .customLong("seed"), help: "Seed of the generated data; repeat for several (figures are also given combined).")
+        var seeds: [UInt64] = [7, 11, 23]
+
+        @Option(help: "Length of the window in days.")
+        var days: Int = 45
+
+        @Option(help: "Number of tenants.")
+        var tenants: Int = 200
+
+        @Option(help: "Number of records per seed.")
+        var rows: Int = 1_000_000
+
+        @Option(help: "The minimum daily spend a day needs to count, in cents (default: the detector's).")
+        var minimumDailyCents: Int64?
+
+        @Option(help: "Robust standard deviations of its own noise a finding must be (default: the detector's).")
+        var noiseZ: Double?
+
+        @Option(help: "Minutes between detection runs (60: hourly; 1440: once a day, complete days only).")
+        var stepMinutes: Int = 60
+
+        @Flag(help: "Also list every injected anomaly and every false alarm.")
+        var verbose = false
+
+        func validate() throws {
+            guard days >= 15 else { throw ValidationError("--days must be at least 15 (a week of history, then the anomalies)") }
+            guard tenants >= 2 else { throw ValidationError("--tenants must be at least 2") }
+            guard rows >= 1 else { throw ValidationError("--rows must be at least 1") }
+            guard stepMinutes >= 10 && stepMinutes <= 1_440 && 1_440 % stepMinutes == 0 else {
+                throw ValidationError("--step-minutes must divide a day, from 10 to 1440")
+            }
+            if let z = noiseZ, !(z >= 0 && z <= 100) { throw ValidationError("--noise-z must be 0 to 100") }
+            if let cents = minimumDailyCents, cents < 0 || cents > 100_000_000 {
+                throw ValidationError("--minimum-daily-cents must be 0 to 100000000")
+            }
+        }
+
+        func run() async throws {
+            var parts: [DetectionEvaluation] = []
+            for seed in seeds {
+                let started = TimeSource.systemMonotonicSeconds()
+                let e = try await evaluate(seed: seed)
+                let seconds = TimeSource.systemMonotonicSeconds() - started
+                parts.append(e)
+                print("seed \(seed): \(days) days, \(tenants) tenants, \(rows) rows; \(e.judgedDays) days judged every \(stepMinutes) min, "
+                      + "\(e.queries) store queries, "
+                      + "\(fixed(seconds, 1)) s")
+                print(e.table())
+                if verbose { printDetails(e) }
+                print("")
+            }
+            if parts.count > 1 {
+                print("seeds \(seeds.map(String.init).joined(separator: ", ")) combined:")
+                print(DetectionEvaluation.combined(parts).table())
+            }
+        }
+
+        private func evaluate(seed: UInt64) async throws -> DetectionEvaluation {
+            let generator = SyntheticGenerator(.init(rows: rows, days: days, seed: seed, tenants: tenants))
+            let directory = try ScratchDirectory(prefix: "tally-evaluate")
+            defer { directory.remove() }
+            var o = StoreOptions()
+            o.background = false
+            o.durability = .buffered
+            let store = try Store(path: directory.appending("store"), options: o)
+            defer { try? store.close() }
+            try generator.generate { batch in _ = try store.append(batch) }
+            try store.flush()
+            var options = AnalyticsOptions()
+            if let cents = minimumDailyCents { options.anomalyThresholds.minimumDailyNanos = cents * Money.nanosPerCent }
+            if let noiseZ { options.anomalyNoiseZ = noiseZ }
+            let clock = EvaluationClock(generator.window.lowerBound)
+            let analytics = Analytics(store: store, catalog: try SQLiteCatalog(directory: directory.appending("catalog")),
+                                      options: options, clock: { clock.now })
+            defer { try? analytics.close() }
+            let planted = generator.anomalies.map {
+                PlantedAnomaly(tenant: $0.tenantID, type: $0.expectedType, start: $0.start, end: $0.end)
+            }
+            // The first day with a full week of history (the spike baseline) is the first judged.
+            return try await analytics.evaluateDetection(
+                planted: planted, window: generator.window, judgeFrom: generator.window.lowerBound + 7 * TimeUnit.dayMillis,
+                stepMinutes: stepMinutes, setNow: { clock.set($0) })
+        }
+
+        private func printDetails(_ e: DetectionEvaluation) {
+            func day(_ millis: Int64) -> String { String(Timestamp.format(millis).prefix(10)) }
+            print("injected:")
+            for o in e.outcomes {
+                let when = o.hoursToDetection.map { "found after \(fixed($0, 1)) h" } ?? "NOT FOUND"
+                print("  \(o.planted.type.rawValue) \(o.planted.tenant) \(o.band.rawValue) "
+                      + "\(day(o.planted.start))..\(day(o.planted.end - 1)): \(when)")
+            }
+            print("false alarms:")
+            for f in e.falseAlarms {
+                print("  \(f.report.type.rawValue) \(f.report.severity.rawValue) \(f.report.tenant) \(f.band.rawValue) "
+                      + "\(day(f.report.firstDay))..\(day(f.report.lastDay)), raised \(Timestamp.format(f.report.reportedAt))"
+                      + (f.report.provisional ? " (provisional)" : ""))
+            }
+        }
+    }
+}
+
+/// "Now" of an evaluation, moved by hand.
+private final class EvaluationClock: Sendable {
+    private let value: Mutex<Int64>
+
+    init(_ start: Int64) { value = Mutex(start) }
+
+    var now: Int64 { value.withLock { $0 } }
+
+    func set(_ millis: Int64) { value.withLock { $0 = millis } }
+}
+
+/// A directory under /tmp deleted when the evaluation ends.
+private struct ScratchDirectory {
+    let path: String
+
+    init(prefix: String) throws {
+        var template = Array("/tmp/\(prefix).XXXXXX".utf8CString)
+        guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
+            throw StoreError.io(path: "/tmp/\(prefix).XXXXXX", operation: "mkdtemp", errno: errno)
+        }
+        path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    func appending(_ name: String) -> String { path + "/" + name }
+
+    func remove() { try? FileManager.default.removeItem(atPath: path) }
 }

@@ -47,7 +47,7 @@ struct ServeCommand: AsyncParsableCommand {
     var reservationTTL = 900
 
     @Option(help: "Seconds between background anomaly detection runs over every tenant (0 disables them).")
-    var detectInterval: Double = 3_600
+    var detectInterval: Double = 600
 
     @Option(name: .customLong("export-ttl-hours"), help: "Hours an export stays downloadable before its file is deleted.")
     var exportTTLHours = 24

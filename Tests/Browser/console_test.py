@@ -300,7 +300,9 @@ def reader_flows(browser, out, console, api, tenant, key):
           f"the anomalies are grouped per incident with the tenant finding first ({len(groups)} groups on the page)")
     days = browser.js("return Array.from(document.querySelectorAll('#anomaly-table tr.finding td:first-child time')).map(t => t.title)")
     check(len(days) > 0 and all("UTC day" in d for d in days), "each anomaly shows its days")
-    # Paged: over 60 days there are more groups than a page holds; the pages together list every anomaly once.
+    # Paged: the pages together list every anomaly once (more than one page when there are more anomalies than the 5
+    # groups a page holds; since issue 13 a tenant's feature and user findings are entity drivers of its tenant
+    # anomaly, so this tenant may have few).
     act(browser, "60 days", lambda: browser.js("""document.getElementById('from').value = '2025-04-02'; document.getElementById('end').value = '2025-05-31';
       document.getElementById('end').dispatchEvent(new Event('change'))"""))
     status, listed = http("GET", api + "/statistics/anomalies?from=2025-04-02&to=2025-06-01&limit=1000", headers=auth)
@@ -310,7 +312,7 @@ def reader_flows(browser, out, console, api, tenant, key):
         if browser.js("const b = document.querySelector('#anomalies .pager .next'); return !b || b.disabled"):
             break
         browser.click("#anomalies .pager .next")
-    check(page > 0 and sorted(seen) == sorted(a["id"] for a in listed["anomalies"]),
+    check((page > 0 or len(listed["anomalies"]) <= 5) and sorted(seen) == sorted(a["id"] for a in listed["anomalies"]),
           f"the anomalies are paged: {page + 1} pages list the API's {len(listed['anomalies'])} anomalies once each")
     act(browser, "the default window", lambda: browser.js("""document.getElementById('from').value = '2025-05-02'; document.getElementById('end').value = '2025-05-31';
       document.getElementById('end').dispatchEvent(new Event('change'))"""))

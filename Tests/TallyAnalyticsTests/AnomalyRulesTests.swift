@@ -57,8 +57,12 @@ struct AnomalyRulesTests {
     @Test("spike: the minimum-spend floor keeps tiny entities quiet; a zero baseline is HIGH without a percent")
     func spikeFloor() {
         // 10 cents a day to 50 cents: 5x, but below the 1-dollar floor.
+        // (The default floor is 0 since issue 13: the detector judges small entities against their own noise.)
         let tiny = Self.afterBaseline([50 * Self.cent, 50 * Self.cent], base: 10 * Self.cent)
-        #expect(AnomalyRules.spikes(tiny).isEmpty)
+        var dollar = AnomalyThresholds()
+        dollar.minimumDailyNanos = 100 * Self.cent
+        #expect(AnomalyRules.spikes(tiny, thresholds: dollar).isEmpty)
+        #expect(AnomalyRules.spikes(tiny).count == 1)
         var lowFloor = AnomalyThresholds()
         lowFloor.minimumDailyNanos = 50 * Self.cent
         #expect(AnomalyRules.spikes(tiny, thresholds: lowFloor).count == 1)
@@ -87,7 +91,7 @@ struct AnomalyRulesTests {
         #expect(found.count == (severity == nil ? 0 : 1))
     }
 
-    @Test("drift: the 7-day average just above 1.25x the one 7 days earlier fires; exactly 1.25x does not")
+    @Test("drift: the 7-day average just above 1.25x the week before the shift fires; exactly 1.25x does not")
     func driftThreshold() {
         var one = AnomalyThresholds()
         one.driftDays = 1
@@ -100,27 +104,34 @@ struct AnomalyRulesTests {
         #expect(found.first?.kind == .sustainedDrift)
     }
 
-    @Test("drift: 2 consecutive days are not enough, 3 are")
+    @Test("drift: 2 consecutive days are not enough, 3 are; the baseline is the level before the shift, held while it lasts")
     func driftDays() {
-        // A step from B to H on day 7: day 13 drifts when H > 1.25 B, day 14 when H > 1.304 B, day 15 when H > 1.389 B,
-        // day 16 when H > 1.538 B.
-        let twoDays = Self.afterBaseline([Int64](repeating: Self.base * 135 / 100, count: 10))
-        #expect(AnomalyRules.drifts(twoDays).isEmpty)
-        let threeDays = Self.afterBaseline([Int64](repeating: Self.base * 140 / 100, count: 10))
-        let found = AnomalyRules.drifts(threeDays)
-        #expect(found.map { [$0.firstDay, $0.lastDay] } == [[13, 15]])
-        // Actual: three 7-day averages at 1.4 B; expected: B, (6B + H) / 7, (5B + 2H) / 7 -> 32.4 % above: MEDIUM.
-        #expect(found.first?.actualNanos == 3 * Self.base * 140 / 100)
-        let h = Self.base * 14 / 10
-        #expect(found.first?.expectedNanos == (7 * Self.base + (6 * Self.base + h) + (5 * Self.base + 2 * h) + 3) / 7)
+        // Issue 13: the baseline is held at the level before the shift, so a lasting step of 1.35 B is one drift from
+        // its first full window (day 13) while it lasts (it was never a drift against a window sliding up behind it).
+        let step = Self.afterBaseline([Int64](repeating: Self.base * 135 / 100, count: 10))
+        let found = AnomalyRules.drifts(step)
+        #expect(found.map { [$0.firstDay, $0.lastDay] } == [[13, 16]])
+        #expect(found.first?.actualNanos == 4 * Self.base * 135 / 100)
+        #expect(found.first?.expectedNanos == 4 * Self.base)
         #expect(found.first?.severity == .medium)
-        #expect(found.first?.ongoing == false)
+        #expect(found.first?.ongoing == true)
+        // Three days are needed: a step that falls back after two days over the line is not a drift.
+        let back = Self.afterBaseline([Int64](repeating: Self.base * 135 / 100, count: 7)
+                                      + [Int64](repeating: Self.base * 100 / 100, count: 8))
+        // Day 13: 1.35 B; day 14: (6 x 1.35 + 1) / 7 = 1.30 B; day 15: 1.25 B (not above).
+        #expect(AnomalyRules.drifts(back).isEmpty)
+        let three = Self.afterBaseline([Int64](repeating: Self.base * 140 / 100, count: 7)
+                                       + [Int64](repeating: Self.base, count: 8))
+        // Day 15: (5 x 1.4 + 2) / 7 = 1.286 B: three days.
+        #expect(AnomalyRules.drifts(three).map { [$0.firstDay, $0.lastDay] } == [[13, 15]])
     }
 
     @Test("drift: below the floor nothing fires; fewer than two full windows are not judged")
     func driftFloor() {
         let tiny = Self.afterBaseline([Int64](repeating: 20 * Self.cent, count: 10), base: 10 * Self.cent)
-        #expect(AnomalyRules.drifts(tiny).isEmpty)
+        var dollar = AnomalyThresholds()
+        dollar.minimumDailyNanos = 100 * Self.cent
+        #expect(AnomalyRules.drifts(tiny, thresholds: dollar).isEmpty)
         var t = AnomalyThresholds()
         t.minimumDailyNanos = 10 * Self.cent
         #expect(AnomalyRules.drifts(tiny, thresholds: t).count == 1)

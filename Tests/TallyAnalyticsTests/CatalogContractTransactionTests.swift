@@ -165,7 +165,15 @@ struct CatalogContractTransactionTests {
             let chat = AnomalyEntity(level: .feature, value: "chat")
             let tenant = AnomalyEntity(level: .tenant, value: "")
             let spikeOld = C.anomaly("anm_b", days: 1...2, status: .resolved, drivers: drivers)
-            let spikeNew = C.anomaly("anm_a", days: 8...9, incident: "inc_1")
+            var spikeNew = C.anomaly("anm_a", days: 8...9, incident: "inc_1")
+            spikeNew.provisional = true
+            let entityDrivers = [
+                AnomalyEntityDriver(entity: chat, type: .absoluteSpike, severity: .high, firstDay: 8 * C.day, lastDay: 9 * C.day,
+                                    expectedNanos: 4, actualNanos: 40, sharePPM: 750_000),
+                AnomalyEntityDriver(entity: AnomalyEntity(level: .user, value: "ann"), type: .sustainedDrift, severity: .medium,
+                                    firstDay: 7 * C.day, lastDay: 9 * C.day, expectedNanos: 10, actualNanos: 13, sharePPM: nil),
+            ]
+            spikeNew.entityDrivers = entityDrivers
             let drift = C.anomaly("anm_c", type: .sustainedDrift, days: 3...9)
             let budget = C.anomaly("anm_d", type: .budgetExceeded, entity: tenant, budgetID: "bud_t", days: 0...9, incident: "inc_1")
             let other = C.anomaly("anm_e", tenant: "globex", days: 8...9)
@@ -175,6 +183,10 @@ struct CatalogContractTransactionTests {
             }
             #expect(try catalog.anomaly(id: "anm_b") == spikeOld)
             #expect(try catalog.anomaly(id: "anm_none") == nil)
+            // Entity drivers in rank order and the provisional flag come back as saved, in lists too.
+            #expect(try catalog.anomaly(id: "anm_a") == spikeNew)
+            #expect(try catalog.anomalies(tenant: "acme", filter: AnomalyFilter()).first { $0.id == "anm_a" } == spikeNew)
+            #expect(try catalog.incident(id: "inc_1")?.anomalies.first { $0.id == "anm_a" }?.entityDrivers == entityDrivers)
 
             try catalog.write { (tx) throws in
                 #expect(try tx.anomaly(id: "anm_b") == spikeOld)
@@ -190,8 +202,15 @@ struct CatalogContractTransactionTests {
                 changed.lastDay = 3 * C.day
                 try tx.saveAnomaly(changed)
                 #expect(try tx.anomaly(id: "anm_b") == changed)
+                var confirmed = spikeNew
+                confirmed.provisional = false
+                confirmed.entityDrivers = [entityDrivers[1]]
+                try tx.saveAnomaly(confirmed)
+                #expect(try tx.anomaly(id: "anm_a") == confirmed)
             }
             #expect(try catalog.anomaly(id: "anm_b")?.drivers == [drivers[1]])
+            #expect(try catalog.anomaly(id: "anm_a")?.provisional == false)
+            #expect(try catalog.anomaly(id: "anm_a")?.entityDrivers == [entityDrivers[1]])
 
             // Listed newest last day first, then first day, then id; filtered; at most `limit`.
             #expect(try catalog.anomalies(tenant: "acme", filter: AnomalyFilter()).map(\.id) == ["anm_a", "anm_c", "anm_d", "anm_b"])

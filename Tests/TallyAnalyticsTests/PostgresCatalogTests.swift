@@ -116,8 +116,8 @@ struct PostgresCatalogTests {
         let schema = PostgresFixture.freshSchema()
         let first = try PostgresFixture.catalog(schema: schema)
         let second = try PostgresFixture.catalog(schema: schema)
-        #expect(try first.schemaVersion() == 2)
-        #expect(try second.schemaVersion() == 2)
+        #expect(try first.schemaVersion() == 3)
+        #expect(try second.schemaVersion() == 3)
         _ = try first.createKey(tenant: nil, role: .admin, now: 1, actor: "cli")
         #expect(try second.listKeys(includeRevoked: true).count == 1)
 

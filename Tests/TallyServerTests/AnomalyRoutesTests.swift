@@ -77,9 +77,16 @@ struct AnomalyRoutesTests {
             #expect(listed.allSatisfy { $0.string("tenant_id") == "acme" })
             #expect(listed.contains { $0.string("id") == id } && !listed.contains { $0.string("id") == bID })
             let filtered = try json(try await send(
-                client, .get, anomaliesPath + "?type=ABSOLUTE_SPIKE&severity=HIGH&entity_level=feature&entity_value=chat&resolved=false"
+                client, .get, anomaliesPath + "?type=ABSOLUTE_SPIKE&severity=HIGH&entity_level=tenant&resolved=false"
                     + "&from=2025-05-01&to=2025-05-04", f.readerA))
-            #expect(filtered.array("anomalies")?.map { $0.object("entity")?.string("value") } == ["chat"])
+            #expect(filtered.array("anomalies")?.map { $0.object("entity")?.string("value") } == ["acme"])
+            // The chat feature's spike is the tenant spike's entity driver, not an anomaly of its own.
+            let chat = try json(try await send(client, .get, anomaliesPath + "?entity_level=feature&entity_value=chat", f.readerA))
+            #expect(chat.array("anomalies")?.isEmpty == true)
+            let driver = try #require(spike.array("entity_drivers")?.first)
+            #expect(driver.string("entity_type") == "feature" && driver.string("entity_id") == "chat")
+            #expect(driver.string("anomaly_type") == "ABSOLUTE_SPIKE" && driver.string("change_cents") == "4000.0000000")
+            #expect(driver["share_pct"] as? Double == 100 && spike["provisional"] as? Bool == false)
             let none = try json(try await send(client, .get, anomaliesPath + "?from=2025-04-01&to=2025-04-20", f.readerA))
             #expect(none.array("anomalies")?.isEmpty == true)
             #expect(try json(try await send(client, .get, anomaliesPath + "?resolved=true", f.readerA)).array("anomalies")?.isEmpty == true)
@@ -148,7 +155,8 @@ struct AnomalyRoutesTests {
         try await f.withRouter { client in
             let defaults = try json(try await send(client, .get, anomalySettingsPath, f.readerA))
             #expect(defaults["custom"] as? Bool == false && defaults["spike_factor"] as? Double == 1.4)
-            #expect(defaults.string("minimum_daily_cents") == "500.0000000")
+            // Issue 13: no flat floor by default (entities are judged against their own noise).
+            #expect(defaults.string("minimum_daily_cents") == "0.0000000")
             try expectProblem(try await send(client, .put, anomalySettingsPath, f.writerA, #"{"spike_factor":2}"#), .forbidden, "forbidden")
             try expectProblem(try await send(client, .put, anomalySettingsPath, f.adminKey, #"{"tenant_id":"acme","drift_days":0}"#),
                               .badRequest, "invalid-parameter", parameter: "drift_days")

@@ -20,6 +20,20 @@ public struct TenantDetection: Sendable {
     var source: Provenance.Source?
 }
 
+/// Reads that detection may keep between runs of the same day: the evaluation harness, whose records never arrive
+/// late (the server reads afresh on every run).
+struct DetectionReuse {
+    var enabled: Bool
+    /// Per tenant, the daily series of the window ending at `end`.
+    var daily: [String: (end: Int64, series: AnomalyDetector.DailySeries)] = [:]
+    /// Per tenant, its hourly history with the whole of `day` (sliced to "now" on every run).
+    var hourly: [String: (day: Int64, hours: [Int64], counts: [Int64])] = [:]
+    /// Per tenant, the complete days' findings of the window ending at `end`, and how its spike runs end.
+    var complete: [String: (end: Int64, findings: [AnomalyFinding], tail: AnomalyRules.SpikeTail?)] = [:]
+    /// Per tenant, what the last run found (a run finding the same as the one before records nothing).
+    var lastRun: [String: String] = [:]
+}
+
 /// `{ tenants, generated_at, provenance }`: what a detection run found.
 public struct DetectionReport: Sendable {
     public var tenants: [TenantDetection]
@@ -123,50 +137,140 @@ extension Analytics {
         return Array(Set(recent.keyColumns.first ?? []).union(configured)).sorted()
     }
 
-    /// Detection for one tenant: findings of the series rules and of the budgets, their drivers, then the episodes
-    /// and incidents in the catalog.
-    func detect(tenant: String, judgedFrom: Int64, end: Int64, now: Int64) async throws -> TenantDetection {
+    /// Detection for one tenant: findings of the series rules (with the day in progress when the window ends with
+    /// the last complete day), their grouping under the tenant finding they explain, the budgets (their current
+    /// period, and the one that closed within the last day, judged once more), the drivers, then the episodes and
+    /// incidents in the catalog. `drivers` false and `tenantLevelOnly` are for the evaluation harness, which scores
+    /// tenant-level findings only (each level's findings are independent of the others').
+    func detect(tenant: String, judgedFrom: Int64, end: Int64, now: Int64, drivers: Bool = true,
+                tenantLevelOnly: Bool = false) async throws -> TenantDetection {
+        var reuse = DetectionReuse(enabled: false)
+        return try await detect(tenant: tenant, judgedFrom: judgedFrom, end: end, now: now, drivers: drivers,
+                                tenantLevelOnly: tenantLevelOnly, reuse: &reuse)
+    }
+
+    func detect(tenant: String, judgedFrom: Int64, end: Int64, now: Int64, drivers: Bool, tenantLevelOnly: Bool,
+                reuse: inout DetectionReuse) async throws -> TenantDetection {
         let (catalog, defaults) = (self.catalog, options.anomalyThresholds)
         let (thresholds, budgets) = try await blocking {
             (try catalog.anomalyThresholds(tenant: tenant, defaults: defaults).thresholds, try catalog.budgets(tenant: tenant))
         }
-        let detector = AnomalyDetector(tenant: tenant, thresholds: thresholds, useRollups: options.useRollups)
+        var detector = AnomalyDetector(tenant: tenant, thresholds: thresholds, useRollups: options.useRollups)
+        if tenantLevelOnly { detector.levels = [.tenant] }
+        detector.noiseZ = options.anomalyNoiseZ
         let reader = try await records.reader()
-        // The history the series rules read, and the current budget periods (a month at most).
-        let readFrom = min(judgedFrom - Int64(detector.historyDays) * TimeUnit.dayMillis, TimeUnit.dayStart(now) - 31 * TimeUnit.dayMillis)
+        let day = TimeUnit.dayMillis
+        let today = TimeUnit.dayStart(now)
+        // The history the series rules read, and the budget periods (the current one and the one before, a month each at most).
+        let readFrom = min(judgedFrom - Int64(detector.historyDays) * day, today - 62 * day)
         let unreadable = try await reader.missing(tenants: [tenant], from: readFrom, to: max(end, now))
         if !unreadable.isEmpty {
-            return TenantDetection(tenant: tenant, judgedFrom: judgedFrom, judgedThrough: end - TimeUnit.dayMillis,
+            return TenantDetection(tenant: tenant, judgedFrom: judgedFrom, judgedThrough: end - day,
                                    changes: DetectionChanges(), anomalies: [], queries: 0, skippedFor: unreadable)
         }
         var run = QueryRun(reader: reader, useRollups: options.useRollups)
-        var findings = try await detector.seriesFindings(&run, judgedFrom: judgedFrom, end: end)
-        for i in findings.indices {
-            let (current, baseline) = detector.driverPeriods(findings[i])
-            findings[i].drivers = try await detector.drivers(&run, entity: findings[i].entity, current: current, baseline: baseline)
+        let series: AnomalyDetector.DailySeries
+        if reuse.enabled, let kept = reuse.daily[tenant], kept.end == end {
+            series = kept.series
+        } else {
+            series = try await detector.dailySeries(&run, judgedFrom: judgedFrom, end: end)
+            if reuse.enabled { reuse.daily[tenant] = (end, series) }
+        }
+        // Intraday: when the window ends with the last complete day, the day in progress is judged too (tenant level).
+        var partial: PartialDay?
+        if end == today && detector.levels.contains(.tenant) {
+            var hours: (cost: [Int64], count: [Int64])
+            if reuse.enabled {
+                if reuse.hourly[tenant]?.day != today {
+                    let whole = try await detector.hourlyHistory(&run, now: today + day - 1)
+                    reuse.hourly[tenant] = (today, whole.cost, whole.count)
+                }
+                // The whole day was read once: only its hours before now count (evaluation steps are whole hours).
+                let kept = reuse.hourly[tenant]!
+                hours = (kept.hours, kept.counts)
+                let cut = (hours.cost.count - 24) + Int((now - today) / TimeUnit.hourMillis)
+                for h in cut..<hours.cost.count { hours.cost[h] = 0; hours.count[h] = 0 }
+            } else {
+                hours = try await detector.hourlyHistory(&run, now: now)
+            }
+            // Without enough history for today, nothing of today is judged, but a pending spike of complete days stays
+            // provisional.
+            partial = AnomalyDetector.partialDay(hourly: hours.cost, counts: hours.count, now: now)
+                ?? PartialDay(spentNanos: 0, fraction: 0, spread: .infinity, unusualVolume: false)
+        }
+        var findings: [AnomalyFinding]
+        if reuse.enabled {
+            // The complete days' findings change only when the window does.
+            if reuse.complete[tenant]?.end != end {
+                let complete = detector.completeDayFindings(series, judgedFrom: judgedFrom)
+                reuse.complete[tenant] = (end, complete.findings, complete.tenantTail)
+            }
+            let kept = reuse.complete[tenant]!
+            findings = kept.findings + (partial.flatMap { detector.provisionalFinding(series, tail: kept.tail, today: $0) }.map { [$0] } ?? [])
+        } else {
+            findings = detector.findings(series, judgedFrom: judgedFrom, today: partial)
+        }
+        let groups = AnomalyGrouping.group(&findings)
+        for i in findings.indices where !findings[i].grouped {
+            guard drivers else {
+                findings[i].entityDrivers = (groups[i] ?? []).map { AnomalyDetector.DriverBreakdown().entityDriver(for: $0) }
+                continue
+            }
+            let (current, baseline) = detector.driverPeriods(findings[i], now: now)
+            let breakdown = try await detector.drivers(&run, entity: findings[i].entity, current: current, baseline: baseline)
+            findings[i].drivers = breakdown.top
+            findings[i].entityDrivers = (groups[i] ?? []).map { breakdown.entityDriver(for: $0) }
+                .sorted { ($0.changeNanos, $1.entity.value) > ($1.changeNanos, $0.entity.value) }
         }
         for budget in budgets {
-            let status = BudgetStatus(budget: budget, spentNanos: try await spend(&run, budget, now: now), now: now)
-            let type: AnomalyType
-            let expected: Int64
-            switch status.state {
-            case .ok: continue
-            case .warning: (type, expected) = (.budgetWarning, budget.warnThresholdNanos)
-            case .exceeded: (type, expected) = (.budgetExceeded, budget.limitNanos)
+            // The current period and, for a day after it closed, the one before: a late-day overrun (after the last
+            // run of its period) or late records are reported once it has closed.
+            let currentStart = budget.period.bounds(containing: now).start
+            let moments = now - currentStart < day ? [currentStart - 1, now] : [now]
+            for at in moments {
+                let closed = at != now
+                let status = BudgetStatus(budget: budget, spentNanos: try await spend(&run, budget, now: at), now: at)
+                let type: AnomalyType
+                let expected: Int64
+                switch status.state {
+                case .ok: continue
+                case .warning: (type, expected) = (.budgetWarning, budget.warnThresholdNanos)
+                case .exceeded: (type, expected) = (.budgetExceeded, budget.limitNanos)
+                }
+                let entity = AnomalyEntity(level: budget.level, value: budget.subject)
+                let current = status.periodStart..<min(now, status.periodEnd)
+                let elapsed = max(1, current.upperBound - current.lowerBound)
+                findings.append(AnomalyFinding(
+                    type: type, severity: type == .budgetExceeded ? .high : .medium, entity: entity, budgetID: budget.id,
+                    firstDay: status.periodStart, lastDay: closed ? TimeUnit.dayStart(status.periodEnd - 1) : today,
+                    expectedNanos: expected, actualNanos: status.spentNanos, ongoing: !closed,
+                    drivers: !drivers ? [] : try await detector.drivers(&run, entity: entity, current: current,
+                                                                        baseline: (status.periodStart - elapsed)..<status.periodStart).top))
             }
-            let entity = AnomalyEntity(level: budget.level, value: budget.subject)
-            let elapsed = max(1, now - status.periodStart)
-            findings.append(AnomalyFinding(
-                type: type, severity: type == .budgetExceeded ? .high : .medium, entity: entity, budgetID: budget.id,
-                firstDay: status.periodStart, lastDay: TimeUnit.dayStart(now), expectedNanos: expected,
-                actualNanos: status.spentNanos, ongoing: true,
-                drivers: try await detector.drivers(&run, entity: entity, current: status.periodStart..<now,
-                                              baseline: (status.periodStart - elapsed)..<status.periodStart)))
         }
-        let (changes, touched) = try await blocking { [findings] in
+        let queries = run.queries
+        let judgedThrough = end - day
+        if reuse.enabled {
+            // The same findings over the same window as the run before: recording them again would change nothing.
+            let key = "\(end)|" + findings.map {
+                "\($0.type.rawValue) \($0.entity.level.rawValue) \($0.entity.value) \($0.budgetID) \($0.firstDay) \($0.lastDay) "
+                    + "\($0.expectedNanos) \($0.actualNanos) \($0.ongoing) \($0.provisional) \($0.grouped)"
+            }.joined(separator: ";")
+            if reuse.lastRun[tenant] == key {
+                return TenantDetection(tenant: tenant, judgedFrom: judgedFrom, judgedThrough: judgedThrough, changes: DetectionChanges(),
+                                       anomalies: [], queries: queries)
+            }
+            reuse.lastRun[tenant] = key
+        }
+        let (changes, touched) = try await blocking { [findings] () -> (DetectionChanges, [Anomaly]) in
+            // Nothing found and nothing open: nothing to record (most runs of most tenants).
+            let open = findings.isEmpty ? try catalog.anomalies(tenant: tenant, filter: AnomalyFilter(resolved: false, limit: 1)) : []
+            if findings.isEmpty && open.isEmpty {
+                return (DetectionChanges(), [])
+            }
             let changes = try catalog.write { tx in
                 try AnomalyEpisodes.record(tenant: tenant, findings: findings, judgedFrom: judgedFrom,
-                                           judgedThrough: end - TimeUnit.dayMillis, now: now, in: tx)
+                                           judgedThrough: judgedThrough, now: now, in: tx)
             }
             var touched: [Anomaly] = []
             for id in changes.created + changes.updated + changes.resolved where !touched.contains(where: { $0.id == id }) {
@@ -174,8 +278,8 @@ extension Analytics {
             }
             return (changes, touched)
         }
-        return TenantDetection(tenant: tenant, judgedFrom: judgedFrom, judgedThrough: end - TimeUnit.dayMillis, changes: changes,
-                               anomalies: touched, queries: run.queries, source: run.source)
+        return TenantDetection(tenant: tenant, judgedFrom: judgedFrom, judgedThrough: judgedThrough, changes: changes,
+                               anomalies: touched, queries: queries, source: run.source)
     }
 
     /// The anomalies `principal` reaches that pass `filter`.

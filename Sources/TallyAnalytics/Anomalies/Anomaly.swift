@@ -82,6 +82,56 @@ public struct AnomalyDriver: Sendable, Equatable, JSONWritable {
     }
 }
 
+/// A feature or user finding grouped under the tenant anomaly it explains (issue 13): which entity, the rule that held
+/// for it and over which days, and its spend over the tenant anomaly's periods with its share of the tenant's change.
+public struct AnomalyEntityDriver: Sendable, Equatable, JSONWritable {
+    /// A feature or a user of the tenant.
+    public var entity: AnomalyEntity
+    /// The rule that held for the entity itself, and its severity.
+    public var type: AnomalyType
+    public var severity: AnomalySeverity
+    /// Start of the first and last UTC day the entity's own rule held, ms.
+    public var firstDay: Int64
+    public var lastDay: Int64
+    /// Its spend over the tenant anomaly's days as its baseline predicts it, and its actual spend then (the periods of
+    /// the tenant anomaly's drivers), nano-dollars.
+    public var expectedNanos: Int64
+    public var actualNanos: Int64
+    /// Its change as a share of the tenant's change over the same periods, parts per million (nil when not known).
+    public var sharePPM: Int64?
+
+    /// An entity driver (catalogs read them back with this).
+    package init(entity: AnomalyEntity, type: AnomalyType, severity: AnomalySeverity, firstDay: Int64, lastDay: Int64,
+                 expectedNanos: Int64, actualNanos: Int64, sharePPM: Int64?) {
+        self.entity = entity
+        self.type = type
+        self.severity = severity
+        self.firstDay = firstDay
+        self.lastDay = lastDay
+        self.expectedNanos = expectedNanos
+        self.actualNanos = actualNanos
+        self.sharePPM = sharePPM
+    }
+
+    /// actual - expected.
+    public var changeNanos: Int64 { actualNanos - expectedNanos }
+
+    public func write(to json: inout JSONWriter) {
+        json.object { w in
+            w.field("entity_type", entity.level.rawValue)
+            w.field("entity_id", entity.value)
+            w.field("anomaly_type", type.rawValue)
+            w.field("severity", severity.rawValue)
+            w.field("first_day", time: firstDay)
+            w.field("last_day", time: lastDay)
+            w.field("expected_cents", cents: expectedNanos)
+            w.field("actual_cents", cents: actualNanos)
+            w.field("change_cents", cents: changeNanos)
+            w.field("share_pct", sharePPM.map { Double($0) / 10_000 })
+        }
+    }
+}
+
 /// One anomaly episode: a rule that held for an entity over a run of UTC days, with what was expected,
 /// what happened, who drove it, and its state.
 public struct Anomaly: Sendable, Equatable, JSONWritable {
@@ -107,6 +157,11 @@ public struct Anomaly: Sendable, Equatable, JSONWritable {
     /// What was spent (for a drift: the rolling averages summed, as the rule compares them).
     public var actualNanos: Int64
     public var drivers: [AnomalyDriver]
+    /// A tenant anomaly: the feature and user findings it explains, grouped under it instead of standing alone.
+    public var entityDrivers: [AnomalyEntityDriver]
+    /// Raised on a day not yet complete (intraday detection): confirmed (false) when the rule holds on complete days,
+    /// withdrawn (resolved while still provisional) when a completed day of it does not count.
+    public var provisional: Bool
     public var status: Status
     public var resolvedAt: Int64?
     /// `detector` when the condition ended, else the key that resolved it.
@@ -120,7 +175,8 @@ public struct Anomaly: Sendable, Equatable, JSONWritable {
     /// An anomaly (catalogs read them back with this).
     package init(id: String, tenant: String, type: AnomalyType, severity: AnomalySeverity, entity: AnomalyEntity, budgetID: String,
                  firstDay: Int64, lastDay: Int64, expectedNanos: Int64, actualNanos: Int64, drivers: [AnomalyDriver], status: Status,
-                 resolvedAt: Int64?, resolvedBy: String?, incidentID: String?, detectedAt: Int64, updatedAt: Int64) {
+                 resolvedAt: Int64?, resolvedBy: String?, incidentID: String?, detectedAt: Int64, updatedAt: Int64,
+                 entityDrivers: [AnomalyEntityDriver] = [], provisional: Bool = false) {
         self.id = id
         self.tenant = tenant
         self.type = type
@@ -132,6 +188,8 @@ public struct Anomaly: Sendable, Equatable, JSONWritable {
         self.expectedNanos = expectedNanos
         self.actualNanos = actualNanos
         self.drivers = drivers
+        self.entityDrivers = entityDrivers
+        self.provisional = provisional
         self.status = status
         self.resolvedAt = resolvedAt
         self.resolvedBy = resolvedBy
@@ -149,6 +207,8 @@ public struct Anomaly: Sendable, Equatable, JSONWritable {
     public var impactPercent: Double? {
         expectedNanos == 0 ? nil : (Double(impactNanos) / Double(expectedNanos) * 10_000).rounded() / 100
     }
+    /// Raised provisionally and withdrawn: the completed day did not count.
+    public var withdrawn: Bool { provisional && status == .resolved && resolvedBy == Self.detectorActor }
     /// Days covered.
     public var days: Int { Int((lastDay - firstDay) / TimeUnit.dayMillis) + 1 }
     /// Whether it would open an incident: HIGH or an exceeded budget.
@@ -173,6 +233,8 @@ public struct Anomaly: Sendable, Equatable, JSONWritable {
             w.field("impact_cents", cents: impactNanos)
             w.field("impact_pct", impactPercent)
             w.field("drivers", array: drivers)
+            w.field("entity_drivers", array: entityDrivers)
+            w.field("provisional", provisional)
             w.field("status", status.rawValue)
             w.field("resolved_at", time: resolvedAt)
             w.field("resolved_by", resolvedBy)

@@ -13,19 +13,40 @@ struct AnomalyDetector {
     let tenant: String
     let thresholds: AnomalyThresholds
     let useRollups: Bool
+    /// The levels judged (all but in the evaluation harness, which scores tenant-level findings only).
+    var levels: [Budget.Level] = Budget.Level.allCases
+    /// `SeriesContext.z`.
+    var noiseZ = SeriesContext.defaultZ
 
-    /// Days of history a judged day needs: the spike baseline, or two drift windows.
-    var historyDays: Int { max(thresholds.baselineDays, 2 * thresholds.driftWindowDays - 1) }
+    /// Days of history read before the first judged day: the spike baseline or two drift windows, plus the reference
+    /// days of the noise profile, plus three weeks so a drift's held baseline (the level before it began) is still in
+    /// the series while the drift lasts up to three weeks (the query reads a longer range, not more queries).
+    var historyDays: Int {
+        max(thresholds.baselineDays, 2 * thresholds.driftWindowDays - 1) + SeriesContext.defaultReferenceDays + 21
+    }
+
+    /// The daily spend of every judged entity, as the grouped daily queries give it.
+    struct DailySeries: Sendable {
+        /// The first day of every series (UTC day start) and their length in days.
+        var from: Int64
+        var count: Int
+        var entities: [(entity: AnomalyEntity, daily: [Int64])]
+    }
 
     /// Spike and drift findings of the days `judgedFrom ..< end` (UTC day starts), at every level.
     /// Episodes that ended before `judgedFrom` are left out.
     func seriesFindings(_ run: inout QueryRun, judgedFrom: Int64, end: Int64) async throws -> [AnomalyFinding] {
+        findings(try await dailySeries(&run, judgedFrom: judgedFrom, end: end), judgedFrom: judgedFrom, today: nil)
+    }
+
+    /// One grouped daily query per level over the judged days and their history, cut into one series per entity
+    /// (zero days filled in).
+    func dailySeries(_ run: inout QueryRun, judgedFrom: Int64, end: Int64) async throws -> DailySeries {
         let day = TimeUnit.dayMillis
         let queryFrom = judgedFrom - Int64(historyDays) * day
         let count = Int((end - queryFrom) / day)
-        let firstJudged = historyDays
-        var found: [AnomalyFinding] = []
-        for level in Budget.Level.allCases {
+        var series = DailySeries(from: queryFrom, count: count, entities: [])
+        for level in levels {
             let groupBy: [Query.Key] = level.dimension.map { [.dimension($0)] } ?? []
             let result = try await run.run(try Analytics.query(
                 tenants: .one(tenant), from: queryFrom, to: end, bucket: .day, groupBy: groupBy, order: .key, useRollups: useRollups))
@@ -33,51 +54,197 @@ struct AnomalyDetector {
             var row = 0
             while row < result.rowCount {
                 let value = groupBy.isEmpty ? "" : result.keyColumns[0][row]
-                var series = [Int64](repeating: 0, count: count)
+                var daily = [Int64](repeating: 0, count: count)
                 var next = row
                 while next < result.rowCount && (groupBy.isEmpty || result.keyColumns[0][next] == value) {
                     let index = Int((result.bucketStarts[next] - queryFrom) / day)
-                    if index >= 0 && index < count { series[index] = result.cost[next] }
+                    if index >= 0 && index < count { daily[index] = result.cost[next] }
                     next += 1
                 }
                 row = next
-                // An entity's history starts on its first day with spend: the zero days before it are not a baseline
-                // (a new feature or user is not a spike of infinite percent).
-                guard let born = series.firstIndex(where: { $0 != 0 }) else { continue }
-                for d in AnomalyRules.detect(Array(series[born...]), thresholds: thresholds) where born + d.lastDay >= firstJudged {
-                    found.append(AnomalyFinding(
-                        type: AnomalyType(d.kind), severity: d.severity, entity: AnomalyEntity(level: level, value: value),
-                        budgetID: "", firstDay: queryFrom + Int64(born + d.firstDay) * day,
-                        lastDay: queryFrom + Int64(born + d.lastDay) * day,
-                        expectedNanos: d.expectedNanos, actualNanos: d.actualNanos, ongoing: d.ongoing, drivers: []))
-                }
+                series.entities.append((AnomalyEntity(level: level, value: value), daily))
             }
         }
-        return found
+        return series
+    }
+
+    /// The rules over each series. `today` is the tenant's day in progress (the day after the series): with it, the
+    /// tenant's spike rule also gives provisional findings (`AnomalyRules.spikes`).
+    func findings(_ series: DailySeries, judgedFrom: Int64, today: PartialDay?) -> [AnomalyFinding] {
+        let complete = completeDayFindings(series, judgedFrom: judgedFrom)
+        return complete.findings + (today.flatMap { provisionalFinding(series, tail: complete.tenantTail, today: $0) }.map { [$0] } ?? [])
+    }
+
+    /// The findings of the complete days, and how the tenant's spike runs end (for `provisionalFinding`).
+    func completeDayFindings(_ series: DailySeries, judgedFrom: Int64) -> (findings: [AnomalyFinding], tenantTail: AnomalyRules.SpikeTail?) {
+        let firstJudged = Int((judgedFrom - series.from) / TimeUnit.dayMillis)
+        var found: [AnomalyFinding] = []
+        var tail: AnomalyRules.SpikeTail?
+        for (entity, daily) in series.entities {
+            // An entity's history starts on its first day with spend: the zero days before it are not a baseline
+            // (a new feature or user is not a spike of infinite percent).
+            guard let born = daily.firstIndex(where: { $0 != 0 }) else { continue }
+            let context = context(series, born: born, today: nil)
+            let spikes = AnomalyRules.completeDaySpikes(Array(daily[born...]), context: context, thresholds: thresholds)
+            if entity == .tenant { tail = spikes.tail }
+            for d in spikes.found + AnomalyRules.drifts(Array(daily[born...]), context: context, thresholds: thresholds)
+            where born + d.lastDay >= firstJudged {
+                found.append(finding(d, entity: entity, series: series, born: born))
+            }
+        }
+        return (found, tail)
+    }
+
+    /// The tenant's provisional spike with the day in progress `today`, if any.
+    func provisionalFinding(_ series: DailySeries, tail: AnomalyRules.SpikeTail?, today: PartialDay) -> AnomalyFinding? {
+        guard let tail, let daily = series.entities.first(where: { $0.entity == .tenant })?.daily,
+              let born = daily.firstIndex(where: { $0 != 0 }) else { return nil }
+        return AnomalyRules.provisionalSpike(Array(daily[born...]), context: context(series, born: born, today: today), tail: tail,
+                                             thresholds: thresholds)
+            .map { finding($0, entity: .tenant, series: series, born: born) }
+    }
+
+    private func context(_ series: DailySeries, born: Int, today: PartialDay?) -> SeriesContext {
+        let days = series.count + (today == nil ? 0 : 1)
+        return SeriesContext(weekend: (born..<days).map { Self.isWeekend(series.from + Int64($0) * TimeUnit.dayMillis) }, z: noiseZ,
+                             today: today)
+    }
+
+    private func finding(_ d: DetectedAnomaly, entity: AnomalyEntity, series: DailySeries, born: Int) -> AnomalyFinding {
+        let day = TimeUnit.dayMillis
+        return AnomalyFinding(
+            type: AnomalyType(d.kind), severity: d.severity, entity: entity, budgetID: "",
+            firstDay: series.from + Int64(born + d.firstDay) * day, lastDay: series.from + Int64(born + d.lastDay) * day,
+            expectedNanos: d.expectedNanos, actualNanos: d.actualNanos, ongoing: d.ongoing, drivers: [], provisional: d.provisional)
+    }
+
+    /// The tenant's spend and record count by hour over the reference days before the day holding `now` and that day
+    /// up to `now`: one hourly query. Index 0 is the first hour of the first reference day.
+    func hourlyHistory(_ run: inout QueryRun, now: Int64) async throws -> (cost: [Int64], count: [Int64]) {
+        let today = TimeUnit.dayStart(now)
+        let from = today - Int64(SeriesContext.defaultReferenceDays) * TimeUnit.dayMillis
+        var hours = [Int64](repeating: 0, count: (SeriesContext.defaultReferenceDays + 1) * 24)
+        var counts = hours
+        let result = try await run.run(try Analytics.query(
+            tenants: .one(tenant), from: from, to: now, bucket: .hour, order: .key, useRollups: useRollups))
+        for row in 0..<result.rowCount {
+            let index = Int((result.bucketStarts[row] - from) / TimeUnit.hourMillis)
+            if index >= 0 && index < hours.count {
+                hours[index] += result.cost[row]
+                counts[index] += result.count[row]
+            }
+        }
+        return (hours, counts)
+    }
+
+    /// Reference days of the same kind needed before the day in progress is judged.
+    static let minimumIntradayReferenceDays = 6
+    /// Standard deviations by which the records so far must exceed the usual number by this time.
+    static let intradayVolumeZ = 4.0
+
+    /// The day in progress at `now` from `hourly` and `counts` (`hourlyHistory`: the reference days, then the day
+    /// holding `now`, whose hours hold records before `now` only): its spend so far; the share of a day's spend the
+    /// entity usually has by this time of day, over the reference days of the same kind (weekday or weekend) since its
+    /// first day with spend; the robust spread of those days' spend by this time (1.4826 x MAD of their relative
+    /// deviation from its mean; infinite when more than a quarter of them had none by then); and whether today's
+    /// record count so far is unlikely: at least 2 records usually by now (n) and today's count above n by more than
+    /// 4 x sqrt(n + (s x n)^2), s the same robust spread of the days' counts (Poisson noise plus day-to-day
+    /// variation). Nil with fewer than `minimumIntradayReferenceDays` such days or when they spent nothing.
+    static func partialDay(hourly: [Int64], counts: [Int64], now: Int64) -> PartialDay? {
+        let days = hourly.count / 24 - 1
+        guard days >= 1, counts.count == hourly.count else { return nil }
+        let today = TimeUnit.dayStart(now)
+        let firstDay = today - Int64(days) * TimeUnit.dayMillis
+        let elapsed = now - today
+        let fullHours = Int(elapsed / TimeUnit.hourMillis)
+        let part = Double(elapsed % TimeUnit.hourMillis) / Double(TimeUnit.hourMillis)
+        func dayTotal(_ d: Int) -> Int64 { hourly[(d * 24)..<(d * 24 + 24)].reduce(0, +) }
+        func byNow(_ series: [Int64], _ d: Int) -> Double {
+            let whole = series[(d * 24)..<(d * 24 + fullHours)].reduce(0, +)
+            return Double(whole) + (fullHours < 24 ? part * Double(series[d * 24 + fullHours]) : 0)
+        }
+        func robustSpread(_ values: [Double], mean: Double) -> Double {
+            let residuals = values.map { $0 / mean - 1 }
+            let med = median(residuals)
+            return 1.4826 * median(residuals.map { abs($0 - med) })
+        }
+        guard let born = (0..<days).first(where: { dayTotal($0) != 0 }) else { return nil }
+        let weekend = isWeekend(today)
+        let same = (born..<days).filter { isWeekend(firstDay + Int64($0) * TimeUnit.dayMillis) == weekend }
+        guard same.count >= minimumIntradayReferenceDays else { return nil }
+        let sofar = same.map { byNow(hourly, $0) }
+        let meanSoFar = sofar.reduce(0, +) / Double(same.count)
+        let meanTotal = Double(same.map(dayTotal).reduce(0, +)) / Double(same.count)
+        guard meanTotal > 0 else { return nil }
+        let spent = hourly[(days * 24)...].reduce(0, +)
+        let spread = meanSoFar <= 0 || sofar.filter({ $0 == 0 }).count * 4 > same.count
+            ? .infinity : robustSpread(sofar, mean: meanSoFar)
+        let records = same.map { byNow(counts, $0) }
+        let usual = records.reduce(0, +) / Double(same.count)
+        let seen = Double(counts[(days * 24)...].reduce(0, +))
+        var unusual = false
+        if usual >= 2 {
+            let s = robustSpread(records, mean: usual)
+            unusual = seen - usual > intradayVolumeZ * (usual + s * s * usual * usual).squareRoot()
+        }
+        return PartialDay(spentNanos: spent, fraction: meanSoFar / meanTotal, spread: spread, unusualVolume: unusual)
+    }
+
+    static func median(_ values: [Double]) -> Double {
+        let v = values.sorted()
+        return v.count % 2 == 1 ? v[v.count / 2] : (v[v.count / 2 - 1] + v[v.count / 2]) / 2
+    }
+
+    /// Whether the UTC day starting at `dayStart` is a Saturday or Sunday (1970-01-01 was a Thursday).
+    static func isWeekend(_ dayStart: Int64) -> Bool {
+        (TimeUnit.floorDiv(dayStart, TimeUnit.dayMillis) + 3) % 7 >= 5
     }
 
     /// The periods drivers compare for a spike or drift finding: the anomaly's days (a drift: its last rolling window)
     /// against the baseline before them.
-    func driverPeriods(_ f: AnomalyFinding) -> (current: Range<Int64>, baseline: Range<Int64>) {
+    /// (A provisional finding's last day is in progress: its current period ends at `now`.)
+    func driverPeriods(_ f: AnomalyFinding, now: Int64) -> (current: Range<Int64>, baseline: Range<Int64>) {
         let day = TimeUnit.dayMillis
+        let end = max(f.firstDay + 1, min(f.lastDay + day, now))
         switch f.type {
         case .sustainedDrift:
             let w = Int64(thresholds.driftWindowDays) * day
             let start = f.lastDay + day - w
-            return (start..<(f.lastDay + day), (start - w)..<start)
+            return (start..<end, (start - w)..<start)
         default:
-            return (f.firstDay..<(f.lastDay + day), (f.firstDay - Int64(thresholds.baselineDays) * day)..<f.firstDay)
+            return (f.firstDay..<end, (f.firstDay - Int64(thresholds.baselineDays) * day)..<f.firstDay)
+        }
+    }
+
+    /// What each value of the driver dimensions spent over an anomaly's periods.
+    struct DriverBreakdown {
+        /// The values whose spend grew most, top `driversPerDimension` per dimension, with their share.
+        var top: [AnomalyDriver] = []
+        /// Every value with spend, per dimension (shares not set).
+        var all: [Dimension: [String: AnomalyDriver]] = [:]
+        /// The entity's change over the periods (the sum of the first dimension's values).
+        var entityChange: Int64?
+
+        /// The entity driver of a feature or user finding grouped under the anomaly: its spend over the anomaly's
+        /// periods and its share of the anomaly's change; the finding's own figures when the breakdown lacks it.
+        func entityDriver(for f: AnomalyFinding) -> AnomalyEntityDriver {
+            let d = f.entity.level.dimension.flatMap { all[$0]?[f.entity.value] }
+            let expected = d?.expectedNanos ?? f.expectedNanos, actual = d?.actualNanos ?? f.actualNanos
+            let share: Int64? = if let d, let change = entityChange, change != 0 {
+                Int64(Int128(d.changeNanos) * 1_000_000 / Int128(change))
+            } else { nil }
+            return AnomalyEntityDriver(entity: f.entity, type: f.type, severity: f.severity, firstDay: f.firstDay, lastDay: f.lastDay,
+                                       expectedNanos: expected, actualNanos: actual, sharePPM: share)
         }
     }
 
     /// The values of each driver dimension whose spend grew most from `baseline` (scaled to the length of `current`)
     /// to `current`, with their share of the entity's growth: one grouped daily query per dimension.
     func drivers(_ run: inout QueryRun, entity: AnomalyEntity, current: Range<Int64>,
-                 baseline: Range<Int64>) async throws -> [AnomalyDriver] {
+                 baseline: Range<Int64>) async throws -> DriverBreakdown {
         let currentLength = Int128(current.upperBound - current.lowerBound)
         let baselineLength = Int128(max(1, baseline.upperBound - baseline.lowerBound))
-        var all: [AnomalyDriver] = []
-        var entityChange: Int64?
+        var breakdown = DriverBreakdown()
         for dimension in Self.driverDimensions where dimension != entity.level.dimension {
             let result = try await run.run(try Analytics.query(
                 tenants: .one(tenant), from: baseline.lowerBound, to: current.upperBound, filters: entity.filters, bucket: .day,
@@ -98,15 +265,18 @@ struct AnomalyDetector {
                 let d = AnomalyDriver(dimension: dimension, value: value, expectedNanos: expected,
                                       actualNanos: during[value] ?? 0, sharePPM: nil)
                 total += d.changeNanos
+                breakdown.all[dimension, default: [:]][value] = d
                 if d.changeNanos > 0 { candidates.append(d) }
             }
-            if entityChange == nil { entityChange = total }
+            if breakdown.entityChange == nil { breakdown.entityChange = total }
             candidates.sort { ($0.changeNanos, $1.value) > ($1.changeNanos, $0.value) }
-            all += candidates.prefix(Self.driversPerDimension)
+            breakdown.top += candidates.prefix(Self.driversPerDimension)
         }
-        if let change = entityChange, change > 0 {
-            for i in all.indices { all[i].sharePPM = Int64(Int128(all[i].changeNanos) * 1_000_000 / Int128(change)) }
+        if let change = breakdown.entityChange, change > 0 {
+            for i in breakdown.top.indices {
+                breakdown.top[i].sharePPM = Int64(Int128(breakdown.top[i].changeNanos) * 1_000_000 / Int128(change))
+            }
         }
-        return all
+        return breakdown
     }
 }

@@ -15,6 +15,13 @@ struct AnomalyFinding: Sendable {
     /// Whether the condition holds on the last day the run judged.
     var ongoing: Bool
     var drivers: [AnomalyDriver]
+    /// A tenant finding: the feature and user findings grouped under it.
+    var entityDrivers: [AnomalyEntityDriver] = []
+    /// Whether it includes a day not yet complete or waits for the days the rule needs (intraday detection).
+    var provisional = false
+    /// A feature or user finding that a tenant finding explains: listed among its entity drivers, not an anomaly of
+    /// its own (an episode already stored standalone still continues).
+    var grouped = false
 }
 
 /// What one detection run of a tenant changed in the catalog.
@@ -45,13 +52,22 @@ enum AnomalyEpisodes {
         var seen = Set<String>()
         for f in findings {
             var anomaly: Anomaly
-            if var existing = try continued(by: f, tenant: tenant, in: tx) {
+            let stored = try continued(by: f, tenant: tenant, in: tx)
+            // A confirmed episode is not made provisional again by a later day's intraday finding: it stays as it is.
+            if let stored, f.provisional, !stored.provisional {
+                seen.insert(stored.id)
+                continue
+            }
+            if var existing = stored {
                 existing.firstDay = min(existing.firstDay, f.firstDay)
                 existing.lastDay = max(existing.lastDay, f.lastDay)
                 existing.severity = f.severity
                 existing.expectedNanos = f.expectedNanos
                 existing.actualNanos = f.actualNanos
-                existing.drivers = f.drivers
+                // A grouped finding's drivers are not computed (its tenant's are): the stored ones stay.
+                if !f.grouped { existing.drivers = f.drivers }
+                existing.entityDrivers = f.entityDrivers
+                existing.provisional = f.provisional
                 existing.updatedAt = now
                 // An episode the detector ended comes back when its condition holds again; one a person resolved stays,
                 // and so does one whose incident a person resolved (it ended with the incident).
@@ -63,12 +79,15 @@ enum AnomalyEpisodes {
                 }
                 anomaly = existing
                 changes.updated.append(anomaly.id)
+            } else if f.grouped {
+                // Explained by its tenant's finding, where it is listed: no anomaly (and no alert) of its own.
+                continue
             } else {
                 anomaly = Anomaly(
                     id: "anm_" + hex(randomBytes(6)), tenant: tenant, type: f.type, severity: f.severity, entity: f.entity,
                     budgetID: f.budgetID, firstDay: f.firstDay, lastDay: f.lastDay, expectedNanos: f.expectedNanos,
                     actualNanos: f.actualNanos, drivers: f.drivers, status: .open, resolvedAt: nil, resolvedBy: nil,
-                    incidentID: nil, detectedAt: now, updatedAt: now)
+                    incidentID: nil, detectedAt: now, updatedAt: now, entityDrivers: f.entityDrivers, provisional: f.provisional)
                 changes.created.append(anomaly.id)
             }
             if !f.ongoing && anomaly.status == .open {
@@ -140,5 +159,41 @@ enum AnomalyEpisodes {
         try tx.appendAudit(at: now, actor: actor, tenant: a.tenant, action: "resolve", entityType: "anomaly",
                            entityID: a.id, before: before, after: AuditSnapshot.anomaly(a))
         return a
+    }
+}
+
+/// Which feature and user findings a tenant finding explains (issue 13: one alert per tenant episode, its drivers listed
+/// in it, not one anomaly per feature and user that moved with it).
+enum AnomalyGrouping {
+    /// Marks every feature or user spike or drift finding whose days overlap or touch the days of a tenant spike or
+    /// drift finding as grouped, under the one with the largest impact when several do; returns, per index of a
+    /// tenant finding, the findings grouped under it. A feature or user finding stands alone only when no tenant
+    /// finding covers its days (it has passed its own noise test like every finding). Budget findings are never
+    /// grouped: a budget is configured on purpose. An entity is listed once under a tenant finding.
+    static func group(_ findings: inout [AnomalyFinding]) -> [Int: [AnomalyFinding]] {
+        let day = TimeUnit.dayMillis
+        let tenantFindings = findings.indices.filter { findings[$0].entity.level == .tenant && !findings[$0].type.isBudget }
+        var groups: [Int: [AnomalyFinding]] = [:]
+        for i in findings.indices where findings[i].entity.level != .tenant && !findings[i].type.isBudget {
+            let f = findings[i]
+            let covering = tenantFindings.filter { findings[$0].lastDay >= f.firstDay - day && findings[$0].firstDay <= f.lastDay + day }
+            guard let t = covering.max(by: {
+                (findings[$0].actualNanos - findings[$0].expectedNanos, $1) < (findings[$1].actualNanos - findings[$1].expectedNanos, $0)
+            }) else { continue }
+            findings[i].grouped = true
+            // One entry per entity (a feature may show both a spike and the drift it lifts): the finding with the
+            // largest impact, over the days of all of them.
+            if let k = groups[t, default: []].firstIndex(where: { $0.entity == f.entity }) {
+                var kept = groups[t]![k]
+                let (first, last) = (min(kept.firstDay, f.firstDay), max(kept.lastDay, f.lastDay))
+                if f.actualNanos - f.expectedNanos > kept.actualNanos - kept.expectedNanos { kept = f }
+                kept.firstDay = first
+                kept.lastDay = last
+                groups[t]![k] = kept
+            } else {
+                groups[t, default: []].append(f)
+            }
+        }
+        return groups
     }
 }

@@ -9,17 +9,16 @@ public struct AnomalyThresholds: Sendable, Equatable {
     public var spikeDays = 2
     /// The baseline: the mean daily spend of this many days before the spike.
     public var baselineDays = 7
-    /// SUSTAINED_DRIFT: the rolling average above the rolling average `driftWindowDays` earlier x this factor...
+    /// SUSTAINED_DRIFT: the rolling average above the level before the shift (held for the episode) x this factor...
     public var driftFactorPPM: Int64 = 1_250_000
     /// ... on at least this many consecutive days.
     public var driftDays = 3
     /// The rolling window of the drift rule, in days.
     public var driftWindowDays = 7
-    /// A day counts only when its spend (spike) or rolling average (drift) is at least this, nano-dollars:
-    /// the floor that keeps tiny entities from flapping (default 5 dollars a day: on generated data a 1-dollar
-    /// floor flags about a quarter of the small tenants on day-to-day noise alone, 5 dollars keeps every injected
-    /// anomaly and a few false alarms; see docs/ANALYTICS.md).
-    public var minimumDailyNanos: Int64 = 500 * 10_000_000
+    /// A day counts only when its spend (spike) or rolling average (drift) is at least this, nano-dollars. Default
+    /// 0: the detector judges each entity against its own noise (`SeriesContext`), so small tenants are judged with
+    /// wider bands rather than not at all; a tenant may still set a floor (see docs/ANALYTICS.md).
+    public var minimumDailyNanos: Int64 = 0
     /// Severity bands: at least this percent above the expectation is LOW, above `medium` MEDIUM, above `high` HIGH.
     public var lowPercent: Int64 = 15
     public var mediumPercent: Int64 = 25
@@ -71,7 +70,7 @@ public struct DetectedAnomaly: Sendable, Equatable {
     /// Index in the series of the first and last day the condition held (inclusive).
     public var firstDay: Int
     public var lastDay: Int
-    /// Expected spend over those days: spike, the baseline x days; drift, the earlier rolling averages summed.
+    /// Expected spend over those days: spike, the days' baselines summed; drift, the held baseline_7d x days.
     public var expectedNanos: Int64
     /// Actual spend over those days: spike, the days' spend; drift, the rolling averages summed.
     public var actualNanos: Int64
@@ -84,73 +83,301 @@ public struct DetectedAnomaly: Sendable, Equatable {
     }
     /// Whether the condition still holds on the last day of the series (an ongoing episode).
     public var ongoing: Bool
+    /// Not yet confirmed: fewer complete days than the rule needs, or the day in progress (`SeriesContext.today`).
+    public var provisional = false
+}
+
+/// The day in progress, for intraday detection: its spend so far and what the entity usually has spent by this time
+/// of a day of its kind (weekday or weekend), from its own hourly history.
+public struct PartialDay: Sendable, Equatable {
+    /// Spend from the start of the UTC day to now, nano-dollars.
+    public var spentNanos: Int64
+    /// The share of a whole day's spend usually spent by this time of day, 0 to 1.
+    public var fraction: Double
+    /// Robust standard deviation of the spend by this time against its expectation, relative (infinite: too sparse).
+    public var spread: Double
+    /// Whether the number of records so far is also unlikely against the number usually seen by this time (a bound on
+    /// counts: one expensive request is no spike). The detector sets it (`AnomalyDetector.partialDay`).
+    public var unusualVolume: Bool
+
+    /// A day in progress.
+    public init(spentNanos: Int64, fraction: Double, spread: Double, unusualVolume: Bool = true) {
+        self.spentNanos = spentNanos
+        self.fraction = fraction
+        self.spread = spread
+        self.unusualVolume = unusualVolume
+    }
+}
+
+/// What the detector knows about a series beyond its numbers: the weekday of each day and how unlikely a finding
+/// must be under the entity's own noise. Without one, `AnomalyRules` applies the seed's ratios alone.
+public struct SeriesContext: Sendable, Equatable {
+    /// Whether each day of the series is a Saturday or Sunday (UTC).
+    public var weekend: [Bool]
+    /// A day (spike) or rolling average (drift) counts only when its deviation from what was expected is above this
+    /// many robust standard deviations of the entity's own day-to-day noise.
+    public var z: Double
+    /// Days of history before a run from which the weekly rhythm and the noise are read.
+    public var referenceDays: Int
+    /// The day after the series, in progress (intraday detection); `weekend` then has one more entry, for it.
+    public var today: PartialDay?
+
+    /// Default z and reference (tuned on generated data of seed 42 only; docs/ANALYTICS.md).
+    public static let defaultZ = 6.0
+    public static let defaultReferenceDays = 28
+
+    /// A context.
+    public init(weekend: [Bool], z: Double = SeriesContext.defaultZ, referenceDays: Int = SeriesContext.defaultReferenceDays,
+                today: PartialDay? = nil) {
+        self.weekend = weekend
+        self.z = z
+        self.referenceDays = referenceDays
+        self.today = today
+    }
+
+    /// The weekday/weekend rhythm and noise of `daily` over the reference days before `index`.
+    func profile(_ daily: [Int64], before index: Int) -> NoiseProfile {
+        let from = max(0, index - referenceDays)
+        guard index - from >= 2 else { return NoiseProfile(weekdayFactor: 1, weekendFactor: 1, spread: 0) }
+        var sums = (0.0, 0.0), counts = (0, 0)
+        for d in from..<index {
+            if weekend[d] { sums.1 += Double(daily[d]); counts.1 += 1 } else { sums.0 += Double(daily[d]); counts.0 += 1 }
+        }
+        let all = (sums.0 + sums.1) / Double(counts.0 + counts.1)
+        guard all > 0 else { return NoiseProfile(weekdayFactor: 1, weekendFactor: 1, spread: 0) }
+        // An entity without spend on more than a quarter of its reference days is too sparse for a ratio to mean
+        // anything (a feature used now and then): its spread is infinite, so nothing is unlikely under it.
+        let zeroDays = (from..<index).filter { daily[$0] == 0 }.count
+        guard zeroDays * 4 <= index - from else { return NoiseProfile(weekdayFactor: 1, weekendFactor: 1, spread: .infinity) }
+        // The mean of a day of each type against the mean of a day: > 1 on busy weekdays, < 1 on quiet weekends.
+        let weekdayFactor = counts.0 > 0 && counts.1 > 0 ? sums.0 / Double(counts.0) / all : 1
+        let weekendFactor = counts.0 > 0 && counts.1 > 0 ? sums.1 / Double(counts.1) / all : 1
+        // Relative residuals of each day against its type's expectation; the spread is 1.4826 x their MAD (a robust
+        // standard deviation: one earlier spike does not widen it).
+        var residuals: [Double] = []
+        for d in from..<index {
+            let expected = all * (weekend[d] ? weekendFactor : weekdayFactor)
+            residuals.append(expected > 0 ? Double(daily[d]) / expected - 1 : 0)
+        }
+        let med = median(residuals)
+        let mad = median(residuals.map { abs($0 - med) })
+        return NoiseProfile(weekdayFactor: weekdayFactor, weekendFactor: weekendFactor, spread: 1.4826 * mad)
+    }
+
+    private func median(_ values: [Double]) -> Double {
+        let v = values.sorted()
+        return v.count % 2 == 1 ? v[v.count / 2] : (v[v.count / 2 - 1] + v[v.count / 2]) / 2
+    }
+}
+
+/// An entity's weekly rhythm and day-to-day noise, read from its history.
+struct NoiseProfile: Equatable {
+    /// A weekday's and a weekend day's expected spend against the mean day.
+    var weekdayFactor: Double
+    var weekendFactor: Double
+    /// Robust standard deviation of a day's spend relative to its expectation.
+    var spread: Double
+
+    func factor(weekend: Bool) -> Double { weekend ? weekendFactor : weekdayFactor }
 }
 
 /// The spike and drift rules as pure functions of a daily spend series (UTC days, oldest first, every day
 /// present, zeros included), as a `.day` query of the store gives it per tenant, feature or user.
+///
+/// With a `SeriesContext` (the detector always gives one), each day's expectation follows the weekly rhythm and a
+/// day or rolling average counts only when it is also unlikely under the entity's own noise; without one, the
+/// ratios alone decide (the seed's rules as written).
 public enum AnomalyRules {
     /// Both rules over `daily`.
-    public static func detect(_ daily: [Int64], thresholds t: AnomalyThresholds = AnomalyThresholds()) -> [DetectedAnomaly] {
-        spikes(daily, thresholds: t) + drifts(daily, thresholds: t)
+    public static func detect(_ daily: [Int64], context: SeriesContext? = nil,
+                              thresholds t: AnomalyThresholds = AnomalyThresholds()) -> [DetectedAnomaly] {
+        spikes(daily, context: context, thresholds: t) + drifts(daily, context: context, thresholds: t)
     }
 
     /// ABSOLUTE_SPIKE: runs of at least `spikeDays` consecutive days whose spend is at least the floor and above
     /// baseline x factor, the baseline being the mean of the `baselineDays` days before the run (a spike does not
     /// raise its own baseline). Days without `baselineDays` of history before them are not judged.
-    public static func spikes(_ daily: [Int64], thresholds t: AnomalyThresholds = AnomalyThresholds()) -> [DetectedAnomaly] {
+    /// With a context, a day's baseline is that mean times its weekday or weekend factor, and the day counts only
+    /// when its excess over the baseline is also above z x the entity's spread.
+    ///
+    /// With a context that has `today` (intraday detection), a spike not yet confirmed is also returned, marked
+    /// provisional: the counting days at the end of the series that are fewer than `spikeDays`, extended by the day in
+    /// progress when its spend so far counts against what is usually spent by this time (`PartialDay`); or the day in
+    /// progress alone. Its last day is then index `daily.count` (today). A spike already confirmed up to the last
+    /// complete day is not extended.
+    public static func spikes(_ daily: [Int64], context: SeriesContext? = nil,
+                              thresholds t: AnomalyThresholds = AnomalyThresholds()) -> [DetectedAnomaly] {
+        let (found, tail) = completeDaySpikes(daily, context: context, thresholds: t)
+        guard let context, let provisional = provisionalSpike(daily, context: context, tail: tail, thresholds: t) else { return found }
+        return found + [provisional]
+    }
+
+    /// How the spike runs of complete days end: a counting run reaching the last day that is shorter than the rule
+    /// needs (its first index), or a confirmed spike reaching it.
+    struct SpikeTail: Sendable, Equatable {
+        var pendingStart: Int?
+        var confirmedToEnd = false
+    }
+
+    /// The confirmed spikes of `daily` (complete days) and how its runs end.
+    static func completeDaySpikes(_ daily: [Int64], context: SeriesContext?, thresholds t: AnomalyThresholds)
+        -> (found: [DetectedAnomaly], tail: SpikeTail) {
         var found: [DetectedAnomaly] = []
         var i = t.baselineDays
+        var pendingStart: Int?
+        var confirmedToEnd = false
         while i < daily.count {
-            let baselineSum = daily[(i - t.baselineDays)..<i].reduce(0, +)
-            func above(_ cost: Int64) -> Bool {
-                // cost > (baselineSum / days) x factor, exactly.
-                cost >= t.minimumDailyNanos
-                    && Int128(cost) * Int128(t.baselineDays) * 1_000_000 > Int128(baselineSum) * Int128(t.spikeFactorPPM)
-            }
-            guard above(daily[i]) else { i += 1; continue }
+            let judge = SpikeJudge(daily, runStart: i, context: context, thresholds: t)
+            guard judge.counts(i) else { i += 1; continue }
             var end = i
-            while end + 1 < daily.count && above(daily[end + 1]) { end += 1 }
+            while end + 1 < daily.count && judge.counts(end + 1) { end += 1 }
             let days = end - i + 1
             if days >= t.spikeDays {
                 let actual = daily[i...end].reduce(0, +)
-                let expected = Int64((Int128(baselineSum) * Int128(days) + Int128(t.baselineDays / 2)) / Int128(t.baselineDays))
-                if let severity = AnomalySeverity.of(actual: actual, expected: expected, thresholds: t) {
-                    found.append(DetectedAnomaly(kind: .absoluteSpike, severity: severity, firstDay: i, lastDay: end,
-                                                 expectedNanos: expected, actualNanos: actual, ongoing: end == daily.count - 1))
+                let expectedSum: Int64 = if context == nil {
+                    Int64((Int128(judge.baselineSum) * Int128(days) + Int128(t.baselineDays / 2)) / Int128(t.baselineDays))
+                } else {
+                    Int64((i...end).reduce(0.0) { $0 + judge.expected($1) }.rounded())
                 }
+                if let severity = AnomalySeverity.of(actual: actual, expected: expectedSum, thresholds: t) {
+                    found.append(DetectedAnomaly(kind: .absoluteSpike, severity: severity, firstDay: i, lastDay: end,
+                                                 expectedNanos: expectedSum, actualNanos: actual, ongoing: end == daily.count - 1))
+                }
+                if end == daily.count - 1 { confirmedToEnd = true }
+            } else if end == daily.count - 1 {
+                pendingStart = i
             }
             i = end + 1
         }
-        return found
+        return (found, SpikeTail(pendingStart: pendingStart, confirmedToEnd: confirmedToEnd))
+    }
+
+    /// The provisional spike of `daily` and the day in progress (`context.today`), given how the complete days' runs
+    /// end (`tail`); nil without a day in progress.
+    static func provisionalSpike(_ daily: [Int64], context: SeriesContext, tail: SpikeTail,
+                                 thresholds t: AnomalyThresholds) -> DetectedAnomaly? {
+        let pendingStart = tail.pendingStart
+        if let today = context.today, !tail.confirmedToEnd, daily.count >= t.baselineDays, context.weekend.count > daily.count {
+            let n = daily.count
+            let start = pendingStart ?? n
+            let judge = SpikeJudge(daily, runStart: start, context: context, thresholds: t)
+            let todayCounts = judge.partialCounts(today, weekend: context.weekend[n])
+            if pendingStart != nil || todayCounts {
+                let last = todayCounts ? n : n - 1
+                var actual = daily[start..<n].reduce(0, +)
+                var expected = (start..<n).reduce(0.0) { $0 + judge.expected($1) }
+                if todayCounts {
+                    actual += today.spentNanos
+                    expected += judge.expected(n) * today.fraction
+                }
+                let expectedNanos = Int64(expected.rounded())
+                if let severity = AnomalySeverity.of(actual: actual, expected: expectedNanos, thresholds: t) {
+                    return DetectedAnomaly(kind: .absoluteSpike, severity: severity, firstDay: start, lastDay: last,
+                                           expectedNanos: expectedNanos, actualNanos: actual, ongoing: true, provisional: true)
+                }
+            }
+        }
+        return nil
+    }
+
+    /// Whether days count towards a spike whose run starts at `runStart`: the baseline is the mean of the
+    /// `baselineDays` days before it, the rhythm and noise those of the reference days before it.
+    struct SpikeJudge {
+        let daily: [Int64]
+        let baselineSum: Int64
+        let profile: NoiseProfile?
+        let context: SeriesContext?
+        let t: AnomalyThresholds
+
+        init(_ daily: [Int64], runStart i: Int, context: SeriesContext?, thresholds t: AnomalyThresholds) {
+            self.daily = daily
+            baselineSum = daily[(i - t.baselineDays)..<i].reduce(0, +)
+            profile = context?.profile(daily, before: i)
+            self.context = context
+            self.t = t
+        }
+
+        /// A whole day's expected spend (day `d` may be `daily.count`, the day in progress).
+        func expected(_ d: Int) -> Double {
+            Double(baselineSum) / Double(t.baselineDays) * (profile.map { $0.factor(weekend: context!.weekend[d]) } ?? 1)
+        }
+
+        /// Whether complete day `d` counts: above the floor and baseline x factor, and with a context also unlikely
+        /// under the entity's noise.
+        func counts(_ d: Int) -> Bool {
+            let cost = daily[d]
+            guard cost >= t.minimumDailyNanos else { return false }
+            guard let profile, let context else {
+                // cost > (baselineSum / days) x factor, exactly.
+                return Int128(cost) * Int128(t.baselineDays) * 1_000_000 > Int128(baselineSum) * Int128(t.spikeFactorPPM)
+            }
+            let e = expected(d)
+            guard e > 0 else { return cost > 0 }
+            return Double(cost) > e * Double(t.spikeFactorPPM) / 1_000_000 && Double(cost) / e - 1 > context.z * profile.spread
+        }
+
+        /// Whether the day in progress counts: its spend so far above the usual share of the day's expectation by this
+        /// time x factor, and unlikely under the noise of spend by this time. Nothing is judged before the entity
+        /// usually spends anything in the day.
+        func partialCounts(_ today: PartialDay, weekend: Bool) -> Bool {
+            guard let context, let profile, today.fraction > 0, today.spread.isFinite, profile.spread.isFinite, today.unusualVolume else {
+                return false
+            }
+            let e = Double(baselineSum) / Double(t.baselineDays) * profile.factor(weekend: weekend) * today.fraction
+            guard e > 0, Double(today.spentNanos) >= Double(t.minimumDailyNanos) * today.fraction else { return false }
+            let cost = Double(today.spentNanos)
+            return cost > e * Double(t.spikeFactorPPM) / 1_000_000 && cost / e - 1 > context.z * today.spread
+        }
     }
 
     /// SUSTAINED_DRIFT: runs of at least `driftDays` consecutive days on which the rolling average of the
-    /// `driftWindowDays` days ending that day is at least the floor and above the rolling average `driftWindowDays`
-    /// days earlier x factor. Days without two full windows of history are not judged.
-    public static func drifts(_ daily: [Int64], thresholds t: AnomalyThresholds = AnomalyThresholds()) -> [DetectedAnomaly] {
+    /// `driftWindowDays` days ending that day is at least the floor and above baseline_7d x factor, where baseline_7d
+    /// is the level before the shift began: the rolling average of the window just before the first day's window
+    /// (with a context, of up to two such windows), held for the whole run. A lasting step up is therefore one drift
+    /// that stays open while spend stays up, not a change that resolves itself once the comparison window catches
+    /// up. Days without two full windows of history are not judged. With a context, a day counts only when the
+    /// average's excess is also above z x the entity's spread scaled to a window average.
+    public static func drifts(_ daily: [Int64], context: SeriesContext? = nil,
+                              thresholds t: AnomalyThresholds = AnomalyThresholds()) -> [DetectedAnomaly] {
         let w = t.driftWindowDays
         guard daily.count >= 2 * w else { return [] }
         // prefix[k] = spend of days 0..<k.
         var prefix = [Int64](repeating: 0, count: daily.count + 1)
         for (k, c) in daily.enumerated() { prefix[k + 1] = prefix[k] + c }
         func windowSum(endingOn d: Int) -> Int64 { prefix[d + 1] - prefix[d + 1 - w] }
-        func drifting(_ d: Int) -> Bool {
-            let now = windowSum(endingOn: d), before = windowSum(endingOn: d - w)
-            return Int128(now) >= Int128(t.minimumDailyNanos) * Int128(w)
-                && Int128(now) * 1_000_000 > Int128(before) * Int128(t.driftFactorPPM)
+        /// The level before a run starting on `d`: spend per window over the whole windows before d's window.
+        struct Baseline {
+            var perWindow: Int64
+            /// Relative standard deviation of a window average against it (0 without a context).
+            var noise: Double
+        }
+        func baseline(startingOn d: Int) -> Baseline {
+            let windowStart = d - w + 1
+            guard let context else { return Baseline(perWindow: windowSum(endingOn: d - w), noise: 0) }
+            let windows = min(2, windowStart / w)
+            let sum = prefix[windowStart] - prefix[windowStart - windows * w]
+            let spread = context.profile(daily, before: windowStart).spread
+            return Baseline(perWindow: sum / Int64(windows),
+                            noise: spread * (1 / Double(w) + 1 / Double(windows * w)).squareRoot())
+        }
+        func drifting(_ d: Int, _ b: Baseline) -> Bool {
+            let now = windowSum(endingOn: d)
+            guard Int128(now) >= Int128(t.minimumDailyNanos) * Int128(w),
+                  Int128(now) * 1_000_000 > Int128(b.perWindow) * Int128(t.driftFactorPPM) else { return false }
+            guard let context else { return true }
+            return b.perWindow <= 0 || Double(now) / Double(b.perWindow) - 1 > context.z * b.noise
         }
         var found: [DetectedAnomaly] = []
         var i = 2 * w - 1
         while i < daily.count {
-            guard drifting(i) else { i += 1; continue }
+            let held = baseline(startingOn: i)
+            guard drifting(i, held) else { i += 1; continue }
             var end = i
-            while end + 1 < daily.count && drifting(end + 1) { end += 1 }
+            while end + 1 < daily.count && drifting(end + 1, held) { end += 1 }
             if end - i + 1 >= t.driftDays {
-                var actual: Int128 = 0, expected: Int128 = 0
-                for d in i...end {
-                    actual += Int128(windowSum(endingOn: d))
-                    expected += Int128(windowSum(endingOn: d - w))
-                }
+                var actual: Int128 = 0
+                for d in i...end { actual += Int128(windowSum(endingOn: d)) }
+                let expected = Int128(held.perWindow) * Int128(end - i + 1)
                 let half = Int128(w / 2)
                 let a = Int64((actual + half) / Int128(w)), e = Int64((expected + half) / Int128(w))
                 if let severity = AnomalySeverity.of(actual: a, expected: e, thresholds: t) {

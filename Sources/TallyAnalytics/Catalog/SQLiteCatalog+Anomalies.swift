@@ -58,6 +58,10 @@ extension SQLiteCatalog {
         for (rank, d) in a.drivers.enumerated() {
             try AnomalyDriverRecord(anomalyID: a.id, rank: rank, driver: d).insert(db)
         }
+        try db.execute(sql: "DELETE FROM anomaly_entity_drivers WHERE anomaly_id = ?", arguments: [a.id])
+        for (rank, d) in a.entityDrivers.enumerated() {
+            try AnomalyEntityDriverRecord(anomalyID: a.id, rank: rank, driver: d).insert(db)
+        }
     }
 
     /// The anomalies `sql` selects (every column of `anomalies`), each with its drivers.
@@ -66,6 +70,8 @@ extension SQLiteCatalog {
             var a = record.anomaly
             a.drivers = try AnomalyDriverRecord.fetchAll(
                 db, sql: "SELECT * FROM anomaly_drivers WHERE anomaly_id = ? ORDER BY rank", arguments: [a.id]).map(\.driver)
+            a.entityDrivers = try AnomalyEntityDriverRecord.fetchAll(
+                db, sql: "SELECT * FROM anomaly_entity_drivers WHERE anomaly_id = ? ORDER BY rank", arguments: [a.id]).map(\.driver)
             return a
         }
     }

@@ -210,11 +210,12 @@ struct AnomalyRecord: FetchableRecord, PersistableRecord {
             firstDay: try r("first_day"), lastDay: try r("last_day"), expectedNanos: try r("expected_nanos"),
             actualNanos: try r("actual_nanos"), drivers: [], status: try r("status"), resolvedAt: try r("resolved_at"),
             resolvedBy: try r("resolved_by"), incidentID: try r("incident_id"), detectedAt: try r("detected_at"),
-            updatedAt: try r("updated_at"))
+            updatedAt: try r("updated_at"), provisional: try r("provisional"))
     }
 
     func encode(to container: inout PersistenceContainer) {
         let a = anomaly
+        container["provisional"] = a.provisional
         container["id"] = a.id
         container["tenant_id"] = a.tenant
         container["type"] = a.type.rawValue
@@ -232,6 +233,44 @@ struct AnomalyRecord: FetchableRecord, PersistableRecord {
         container["incident_id"] = a.incidentID
         container["detected_at"] = a.detectedAt
         container["updated_at"] = a.updatedAt
+    }
+}
+
+/// A feature or user finding grouped under a tenant anomaly.
+struct AnomalyEntityDriverRecord: FetchableRecord, PersistableRecord {
+    static let databaseTableName = "anomaly_entity_drivers"
+    var anomalyID: String
+    var rank: Int
+    var driver: AnomalyEntityDriver
+
+    init(anomalyID: String, rank: Int, driver: AnomalyEntityDriver) {
+        self.anomalyID = anomalyID
+        self.rank = rank
+        self.driver = driver
+    }
+
+    init(row: Row) throws {
+        let r = RowReader(row: row, table: Self.databaseTableName, idColumn: "anomaly_id")
+        anomalyID = try r("anomaly_id")
+        rank = try r("rank")
+        driver = AnomalyEntityDriver(
+            entity: AnomalyEntity(level: try r("level"), value: try r("subject")), type: try r("type"), severity: try r("severity"),
+            firstDay: try r("first_day"), lastDay: try r("last_day"), expectedNanos: try r("expected_nanos"),
+            actualNanos: try r("actual_nanos"), sharePPM: try r("share_ppm"))
+    }
+
+    func encode(to container: inout PersistenceContainer) {
+        container["anomaly_id"] = anomalyID
+        container["rank"] = rank
+        container["level"] = driver.entity.level.rawValue
+        container["subject"] = driver.entity.value
+        container["type"] = driver.type.rawValue
+        container["severity"] = driver.severity.rawValue
+        container["first_day"] = driver.firstDay
+        container["last_day"] = driver.lastDay
+        container["expected_nanos"] = driver.expectedNanos
+        container["actual_nanos"] = driver.actualNanos
+        container["share_ppm"] = driver.sharePPM
     }
 }
 

@@ -332,6 +332,27 @@ public final class SQLiteCatalog: Catalog {
                 CREATE INDEX alert_deliveries_series ON alert_deliveries (channel_id, series, created_at);
                 """)
         }
+        m.registerMigration("anomaly entity drivers and provisional anomalies") { db in
+            // provisional: raised on a day not yet complete (intraday), until confirmed or withdrawn.
+            // anomaly_entity_drivers: the feature and user findings grouped under a tenant anomaly.
+            try db.execute(sql: """
+                ALTER TABLE anomalies ADD COLUMN provisional INTEGER NOT NULL DEFAULT 0;
+                CREATE TABLE anomaly_entity_drivers (
+                    anomaly_id     TEXT NOT NULL REFERENCES anomalies (id) ON DELETE CASCADE,
+                    rank           INTEGER NOT NULL,
+                    level          TEXT NOT NULL CHECK (level IN ('feature', 'user')),
+                    subject        TEXT NOT NULL,
+                    type           TEXT NOT NULL,
+                    severity       TEXT NOT NULL,
+                    first_day      INTEGER NOT NULL,
+                    last_day       INTEGER NOT NULL,
+                    expected_nanos INTEGER NOT NULL,
+                    actual_nanos   INTEGER NOT NULL,
+                    share_ppm      INTEGER,
+                    PRIMARY KEY (anomaly_id, rank)
+                );
+                """)
+        }
         return m
     }
 }

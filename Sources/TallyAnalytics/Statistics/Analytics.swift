@@ -22,6 +22,8 @@ public struct AnalyticsOptions: Sendable {
     public var queryThreads = 2
     /// Anomaly thresholds of the tenants that set none of their own (default: the seed's).
     public var anomalyThresholds = AnomalyThresholds()
+    /// How many robust standard deviations of its own noise a finding must be (`SeriesContext.z`).
+    public var anomalyNoiseZ = SeriesContext.defaultZ
     /// How long an export stays downloadable, in ms, before the sweeper deletes its file (default 24 hours).
     public var exportTTLMillis: Int64 = 24 * 3_600_000
     /// Where export files are written (default: `exports/` beside the catalog, in the data directory).

@@ -13,7 +13,7 @@ public struct ServerConfiguration: Sendable {
     /// Seconds a request body may take to arrive in full: a client trickling bytes (slowloris) gets a 408.
     public var bodyTimeoutSeconds: Double = 60
     /// Seconds between anomaly detection runs over every tenant in the background (`--detect-interval`); 0 disables them.
-    public var detectIntervalSeconds: Double = 3_600
+    public var detectIntervalSeconds: Double = 600
     /// Seconds between passes over the incident webhook deliveries that are due.
     public var deliveryPollSeconds: Double = 5
     /// Seconds between sweeps of expired and interrupted exports.

@@ -1,0 +1,215 @@
+@testable import TallyAnalytics
+import TallyStore
+import Testing
+
+/// Issue 13 items 2 and 3: feature and user findings grouped under the tenant finding they explain; the day in progress
+/// judged against what the entity usually spends by this time (provisional spikes, confirmed or withdrawn); budget
+/// periods judged once more after they close.
+@Suite("Anomaly detection: drivers grouping, intraday spikes, closed budget periods")
+struct IntradayDetectionTests {
+    static let cent = DetectionFixture.cent
+    static let day = DetectionFixture.day
+    static let hour = TimeUnit.hourMillis
+    static func dayStart(_ d: Int) -> Int64 { DetectionFixture.may1 + Int64(d) * day }
+
+    @Test("a tenant spike lists the feature and user spikes it explains as entity drivers; they are no anomalies of their own")
+    func groupedUnderTenant() async throws {
+        let f = try DetectionFixture()
+        try f.append(f.steady("t1", days: 0..<26) + f.spike("t1", days: 24..<26))
+        f.setNow(day: 26)
+        let report = try await f.detect()
+        let all = try await f.anomalies()
+        #expect(all.allSatisfy { $0.entity == .tenant }, "\(all.map { ($0.type, $0.entity) })")
+        let spike = try #require(all.first { $0.type == .absoluteSpike })
+        #expect(report.tenants[0].changes.incidentsOpened.count == 1)
+        // chat and u1 carry the whole change (2000 cents on each of the 2 days): each explains all of it.
+        #expect(spike.entityDrivers.map(\.entity) == [AnomalyEntity(level: .feature, value: "chat"), AnomalyEntity(level: .user, value: "u1")])
+        for d in spike.entityDrivers {
+            #expect(d.type == .absoluteSpike && d.severity == .high)
+            #expect(d.changeNanos == 4_000 * Self.cent && d.sharePPM == 1_000_000)
+            #expect(d.firstDay == Self.dayStart(24) && d.lastDay == Self.dayStart(25))
+        }
+    }
+
+    @Test("a feature spike its tenant does not show stands alone (judged against its own noise)")
+    func featureAlone() async throws {
+        let f = try DetectionFixture()
+        // A steady tenant of 10 dollars a day, plus a small feature 'ocr' of 50 cents a day that triples on days 24-25:
+        // +100 cents on 1050 is no tenant spike.
+        try f.append(f.steady("t1", days: 0..<26) + (0..<26).map { f.record("t1", day: $0, cents: $0 >= 24 ? 150 : 50, feature: "ocr") })
+        f.setNow(day: 26)
+        _ = try await f.detect()
+        let all = try await f.anomalies()
+        #expect(all.map(\.entity) == [AnomalyEntity(level: .feature, value: "ocr")], "\(all.map { ($0.type, $0.entity) })")
+        #expect(all[0].type == .absoluteSpike && all[0].entityDrivers.isEmpty && !all[0].provisional)
+        // Its drivers name the model and user, never its own dimension.
+        #expect(all[0].drivers.map(\.dimension) == [.model, .user])
+        #expect(all[0].drivers.first?.value == "m1")
+    }
+
+    @Test("intraday: a spike is raised provisionally within an hour of starting, kept over its first complete day, confirmed by the second")
+    func provisionalConfirmed() async throws {
+        let f = try DetectionFixture()
+        // Spend lands at noon each day; the spike too (days 24 and 25), 20 requests more than the usual 2.
+        try f.append(f.steady("t1", days: 0..<26) + f.busySpike("t1", days: 24..<26))
+        // Before noon nothing is usually spent: nothing is judged.
+        f.setNow(day: 24, hours: 11)
+        _ = try await f.detect()
+        #expect(try await f.anomalies().isEmpty)
+        // The spike as one dear request is not raised before its day completes (the volume is usual).
+        let dear = try DetectionFixture()
+        try dear.append(dear.steady("t1", days: 0..<26) + dear.spike("t1", days: 24..<26))
+        dear.setNow(day: 24, hours: 13)
+        _ = try await dear.detect()
+        #expect(try await dear.anomalies().isEmpty)
+        dear.setNow(day: 25, hours: 1)
+        _ = try await dear.detect()
+        #expect(try await dear.anomalies().first?.provisional == true)
+        // An hour after the spike began.
+        f.setNow(day: 24, hours: 13)
+        let raised = try await f.detect()
+        let all = try await f.anomalies()
+        #expect(all.count == 1)
+        let p = try #require(all.first)
+        #expect(p.type == .absoluteSpike && p.entity == .tenant && p.provisional && p.status == .open && p.severity == .high)
+        #expect(p.firstDay == Self.dayStart(24) && p.lastDay == Self.dayStart(24))
+        #expect(p.expectedNanos == 1_000 * Self.cent && p.actualNanos == 3_000 * Self.cent)
+        #expect(raised.tenants[0].changes.incidentsOpened.count == 1 && p.incidentID != nil)
+        // Day 24 complete and over: still provisional (the rule needs 2 days), the same anomaly.
+        f.setNow(day: 25, hours: 1)
+        _ = try await f.detect()
+        var now = try #require(try await f.anomalies().first)
+        #expect(now.id == p.id && now.provisional && now.status == .open && now.lastDay == Self.dayStart(24))
+        f.setNow(day: 25, hours: 13)
+        _ = try await f.detect()
+        now = try #require(try await f.anomalies().first)
+        #expect(now.id == p.id && now.provisional && now.lastDay == Self.dayStart(25))
+        // Both days complete: confirmed, the same episode and incident.
+        f.setNow(day: 26, hours: 1)
+        _ = try await f.detect()
+        let spikes = try await f.anomalies(AnomalyFilter(tenantID: "t1", type: .absoluteSpike))
+        #expect(spikes.count == 1)
+        #expect(spikes[0].id == p.id && !spikes[0].provisional && spikes[0].status == .open && spikes[0].incidentID == p.incidentID)
+        #expect(spikes[0].firstDay == Self.dayStart(24) && spikes[0].lastDay == Self.dayStart(25))
+        #expect(try await f.analytics.incidents(tenantID: "t1", status: nil, principal: f.admin).incidents.count == 1)
+    }
+
+    @Test("intraday: a one-day excursion is raised provisionally and withdrawn when the next complete day does not count")
+    func provisionalWithdrawn() async throws {
+        let f = try DetectionFixture()
+        try f.append(f.steady("t1", days: 0..<26) + f.busySpike("t1", days: 24..<25))
+        f.setNow(day: 24, hours: 14)
+        _ = try await f.detect()
+        let p = try #require(try await f.anomalies().first)
+        #expect(p.provisional && p.status == .open)
+        // A dip in the day in progress does not withdraw it; the day must complete.
+        f.setNow(day: 25, hours: 13)
+        _ = try await f.detect()
+        #expect(try await f.analytics.anomaly(id: p.id, principal: f.admin).anomaly.status == .open)
+        f.setNow(day: 26, hours: 0)
+        let run = try await f.detect()
+        #expect(run.tenants[0].changes.resolved == [p.id])
+        let withdrawn = try await f.analytics.anomaly(id: p.id, principal: f.admin).anomaly
+        #expect(withdrawn.withdrawn && withdrawn.provisional && withdrawn.resolvedBy == Anomaly.detectorActor)
+        #expect(try await f.anomalies(AnomalyFilter(tenantID: "t1", resolved: false)).isEmpty)
+    }
+
+    @Test("a window that does not end with the last complete day judges no day in progress")
+    func explicitWindow() async throws {
+        let f = try DetectionFixture()
+        try f.append(f.steady("t1", days: 0..<26) + f.spike("t1", days: 24..<25))
+        f.setNow(day: 24, hours: 14)
+        _ = try await f.analytics.detectAnomalies(tenantID: "t1", from: Self.dayStart(10), to: Self.dayStart(20), principal: f.admin)
+        #expect(try await f.anomalies().isEmpty)
+    }
+
+    @Test("budgets: an overrun after the last run of its day is reported by the first run after the day closed")
+    func closedBudgetPeriod() async throws {
+        let f = try DetectionFixture()
+        try f.append(f.steady("t1", days: 0..<28))  // 10 dollars a day, at noon
+        _ = try await f.analytics.createBudget(
+            BudgetDraft(tenantID: "t1", level: "tenant", period: "daily", limitCents: "1500"), principal: f.admin)
+        f.setNow(day: 27, hours: 22)
+        _ = try await f.detect()
+        #expect(try await f.anomalies(AnomalyFilter(tenantID: "t1", type: .budgetExceeded)).isEmpty)
+        // 23:30: 600 cents more, after the day's last run.
+        var late = f.record("t1", day: 27, cents: 600)
+        late.createdAtMillis = Self.dayStart(27) + 23 * Self.hour + 30 * 60_000
+        try f.append([late])
+        f.setNow(day: 28, hours: 0)
+        let run = try await f.detect()
+        let exceeded = try #require(try await f.anomalies(AnomalyFilter(tenantID: "t1", type: .budgetExceeded)).first)
+        #expect(exceeded.firstDay == Self.dayStart(27) && exceeded.lastDay == Self.dayStart(27))
+        #expect(exceeded.actualNanos == 1_600 * Self.cent && exceeded.expectedNanos == 1_500 * Self.cent)
+        // Reported (with its incident) and resolved at once: its period is over.
+        #expect(run.tenants[0].changes.created.contains(exceeded.id) && run.tenants[0].changes.resolved.contains(exceeded.id))
+        #expect(exceeded.status == .resolved && exceeded.incidentID != nil)
+        // Runs later that day judge it again without a second anomaly or incident.
+        f.setNow(day: 28, hours: 5)
+        let again = try await f.detect()
+        #expect(again.tenants[0].changes.created.isEmpty && again.tenants[0].changes.incidentsOpened.isEmpty)
+        #expect(try await f.anomalies(AnomalyFilter(tenantID: "t1", type: .budgetExceeded)).count == 1)
+    }
+
+    // MARK: The pure parts
+
+    @Test("the day in progress from hourly history: spend so far, the usual share by this time, its spread, unusual volume")
+    func partialDayFromHours() {
+        // 28 reference days starting on a Thursday (2025-05-01) then today (day 28, a Thursday): each day 10 in hour 2
+        // (5 records) and 30 in hour 20; weekend days twice that. Today so far: 25 in hour 2, from 16 records.
+        var hourly = [Int64](repeating: 0, count: 29 * 24)
+        var counts = hourly
+        for d in 0..<28 {
+            let k: Int64 = AnomalyDetector.isWeekend(Self.dayStart(d)) ? 2 : 1
+            hourly[d * 24 + 2] = 10 * k
+            hourly[d * 24 + 20] = 30 * k
+            counts[d * 24 + 2] = 5 * k
+            counts[d * 24 + 20] = 10 * k
+        }
+        hourly[28 * 24 + 2] = 25
+        counts[28 * 24 + 2] = 16
+        let at3 = AnomalyDetector.partialDay(hourly: hourly, counts: counts, now: Self.dayStart(28) + 3 * Self.hour)
+        // 16 records where 5 are usual: 11 > 4 x sqrt(5) = 8.9.
+        #expect(at3 == PartialDay(spentNanos: 25, fraction: 0.25, spread: 0, unusualVolume: true))
+        // 13 records: 8 < 8.9, not unusual: one dear request is no spike.
+        counts[28 * 24 + 2] = 13
+        #expect(AnomalyDetector.partialDay(hourly: hourly, counts: counts, now: Self.dayStart(28) + 3 * Self.hour)?.unusualVolume == false)
+        // Half-way through hour 2, half its usual spend is expected by now.
+        let mid = AnomalyDetector.partialDay(hourly: hourly, counts: counts, now: Self.dayStart(28) + 2 * Self.hour + 30 * 60_000)
+        #expect(mid?.fraction == 0.125)
+        // Before anything is usually spent, the share is 0 (nothing is judged).
+        #expect(AnomalyDetector.partialDay(hourly: hourly, counts: counts, now: Self.dayStart(28) + Self.hour)?.fraction == 0)
+        // Fewer than 6 reference days of today's kind: not judged.
+        #expect(AnomalyDetector.partialDay(hourly: Array(hourly[(22 * 24)...]), counts: Array(counts[(22 * 24)...]),
+                                           now: Self.dayStart(28) + 3 * Self.hour) == nil)
+        // A day with nothing by now on more than a quarter of the reference days: too sparse to judge.
+        for d in stride(from: 0, to: 28, by: 2) { hourly[d * 24 + 2] = 0 }
+        #expect(AnomalyDetector.partialDay(hourly: hourly, counts: counts, now: Self.dayStart(28) + 3 * Self.hour)?.spread == .infinity)
+    }
+
+    @Test("the spike rule with a day in progress: provisional from the first counting day, extended, not over a confirmed spike")
+    func pendingSpikes() {
+        let steady = [Int64](repeating: 100, count: 20)
+        let weekend = [Bool](repeating: false, count: 22)
+        let quarter = PartialDay(spentNanos: 25, fraction: 0.25, spread: 0.05)
+        let hot = PartialDay(spentNanos: 80, fraction: 0.25, spread: 0.05)
+        func run(_ daily: [Int64], _ today: PartialDay) -> [DetectedAnomaly] {
+            AnomalyRules.spikes(daily, context: SeriesContext(weekend: Array(weekend.prefix(daily.count + 1)), today: today))
+        }
+        // The day in progress at 3.2 x its share: a provisional spike of today alone (index 20).
+        #expect(run(steady, hot) == [DetectedAnomaly(kind: .absoluteSpike, severity: .high, firstDay: 20, lastDay: 20,
+                                                     expectedNanos: 25, actualNanos: 80, ongoing: true, provisional: true)])
+        // Usual spend by now: nothing.
+        #expect(run(steady, quarter).isEmpty)
+        // Yesterday counted (one day of two): provisional whatever today shows so far; today extends it when it counts.
+        let oneDay = steady + [300]
+        #expect(run(oneDay, quarter).map { [$0.firstDay, $0.lastDay] } == [[20, 20]])
+        #expect(run(oneDay, quarter).allSatisfy { $0.provisional })
+        #expect(run(oneDay, hot).map { [$0.firstDay, $0.lastDay] } == [[20, 21]])
+        // Two counting days: confirmed (not provisional), and today does not add a provisional one.
+        let twoDays = steady + [300, 300]
+        #expect(run(twoDays, hot).map { ($0.firstDay, $0.lastDay, $0.provisional) }.elementsEqual([(20, 21, false)]) { $0 == $1 })
+        // Without a day in progress the rule is the seed's: no provisional findings.
+        #expect(AnomalyRules.spikes(oneDay, context: SeriesContext(weekend: Array(weekend.prefix(21)))).isEmpty)
+    }
+}
