@@ -18,10 +18,11 @@ struct AlertEndToEndTests {
     static let hour: Int64 = 3_600_000
     /// The spike starts here (midnight UTC).
     static let spikeStart = ms("2025-05-02T00:00:00Z")
-    /// Today's detection judges complete UTC days and a spike needs two of them: the alert comes when the second
-    /// day completes, 48 hours after the start, within one clock step. Intraday detection (issue 13, item 3) should
-    /// bring this under 2 hours: tighten the bound then.
-    static let timeToAlertBound: Int64 = 49 * hour
+    /// This spike triples the cost of each request without changing how many there are, so intraday detection (which
+    /// also wants an unusual request count before it raises a day in progress, against false alarms) leaves it to the
+    /// first complete day: a provisional spike at midnight, 24 hours after the start, within one clock step. The
+    /// issue's target (under 2 hours) is met only for spikes in volume; see docs/ANALYTICS.md.
+    static let timeToAlertBound: Int64 = 25 * hour
 
     @Test("a 3x spike is alerted once on Slack and once by email, within the bound on the injected clock, despite many detection runs")
     func spikeAlertedOncePerEpisode() async throws {
@@ -97,11 +98,15 @@ struct AlertEndToEndTests {
 
             // The tenant spike's messages.
             let spikeSlack = try #require(slackMessages.first { Self.anomalyID(in: $0) == spike.id })
-            #expect((spikeSlack["text"] as? String)?.hasPrefix("[Tally HIGH] ABSOLUTE_SPIKE on tenant acme: $72.00 against $24.00 expected") == true)
+            // Alerted once, when detection first raised it: after the first complete day of the spike, provisional (the
+            // two-day rule confirms it a day later, with no second alert).
+            #expect((spikeSlack["text"] as? String)?.hasPrefix("[Tally HIGH, provisional] ABSOLUTE_SPIKE on tenant acme: $36.00 against $12.00 expected") == true,
+                    "\(spikeSlack["text"] ?? "")")
             let mail = try #require(mails.first { $0.body.contains(spike.id) })
             #expect(mail.headers["Subject"] == spikeSlack["text"] as? String)
             #expect(mail.rcptTos == ["ops@example.com", "finance@example.com"])
-            #expect(mail.body.contains("Window:    2025-05-02 to 2025-05-03 UTC (2 days)"))
+            #expect(mail.body.contains("Window:    2025-05-02 UTC (1 day), provisional: confirmed or withdrawn when the next day completes"))
+            #expect(!spike.provisional, "confirmed by the second complete day")
 
             // Time to alert on the injected clock.
             let at = try #require(alertedAt)

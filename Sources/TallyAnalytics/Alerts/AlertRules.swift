@@ -86,6 +86,7 @@ struct AlertMessage {
     var window: String {
         let first = String(Timestamp.format(a.firstDay).prefix(10)), last = String(Timestamp.format(a.lastDay).prefix(10))
         return (first == last ? first : "\(first) to \(last)") + " UTC (\(a.days) day\(a.days == 1 ? "" : "s"))"
+            + (a.provisional ? ", provisional: confirmed or withdrawn when the next day completes" : "")
     }
 
     /// `$123.45 against $50.00 expected (+$73.45, +146.9%)`.
@@ -108,7 +109,8 @@ struct AlertMessage {
 
     /// One line: `[Tally HIGH] ABSOLUTE_SPIKE on tenant acme: $123.45 against $50.00 expected (+$73.45, +146.9%)`.
     var subject: String {
-        Self.oneLine((isTest ? "[TEST] " : "") + "[Tally \(a.severity.rawValue)] \(a.type.rawValue) on \(entity): \(cost)")
+        Self.oneLine((isTest ? "[TEST] " : "") + "[Tally \(a.severity.rawValue)\(a.provisional ? ", provisional" : "")] "
+            + "\(a.type.rawValue) on \(entity): \(cost)")
     }
 
     /// The largest drivers, `model gpt-4o: +$12.00`, at most three.
