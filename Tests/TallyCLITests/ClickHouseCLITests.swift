@@ -92,7 +92,7 @@ struct ClickHouseCLITests {
         serve.arguments = ["serve", "--data", data, "--port", String(port), "--detect-interval", "0"] + clusterArgs(database)
         serve.standardOutput = FileHandle.nullDevice
         serve.standardError = FileHandle.nullDevice
-        try serve.run()
+        try launch(serve)
         defer { serve.terminate(); serve.waitUntilExit() }
         let base = "http://127.0.0.1:\(port)/api/v1/analytics"
         func call(_ method: String, _ path: String, _ key: String?, body: String? = nil) async throws -> (Int, String) {

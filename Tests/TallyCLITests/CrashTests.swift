@@ -22,7 +22,7 @@ import TallySynthetic
         let out = Pipe()
         child.standardOutput = out
         child.standardError = FileHandle.nullDevice
-        try child.run()
+        try launch(child)
 
         var text = ""
         var acked = 0

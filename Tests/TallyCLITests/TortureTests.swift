@@ -18,7 +18,7 @@ import TallyTestSupport
         let out = Pipe(), err = Pipe()
         child.standardOutput = out
         child.standardError = err
-        try child.run()
+        try launch(child)
         var text = ""
         if let n = killAfterAcks {
             while text.split(separator: "\n").count < n {

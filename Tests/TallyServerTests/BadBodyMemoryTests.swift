@@ -64,7 +64,7 @@ struct BadBodyMemoryTests {
                             "--detect-interval", "0"]
         server.standardOutput = FileHandle.nullDevice
         server.standardError = FileHandle.nullDevice
-        try server.run()
+        try launch(server)
         defer {
             if server.isRunning { kill(server.processIdentifier, SIGKILL) }
             server.waitUntilExit()

@@ -1,4 +1,5 @@
 import Foundation
+import TallyTestSupport
 import Testing
 import Synchronization
 
@@ -50,7 +51,7 @@ final class SMTPTestServer: @unchecked Sendable {
         process.standardInput = stdin
         process.standardOutput = stdout
         process.standardError = stderr
-        try process.run()
+        try launch(process)
         var line: [UInt8] = []
         let handle = stdout.fileHandleForReading
         while true {

@@ -173,7 +173,7 @@ enum Python {
         process.standardOutput = try FileHandle(forWritingTo: out)
         process.standardError = try FileHandle(forWritingTo: err)
         if let onExit { process.terminationHandler = { _ in onExit() } }
-        try process.run()
+        try launch(process)
         return (process, out, err)
     }
 
