@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import TallyAnalytics
 import TallyClickHouse
-import TallyStore
 
 /// Where the cost records live.
 enum RecordsKind: String, ExpressibleByArgument, CaseIterable {
@@ -82,22 +81,10 @@ struct RecordOptions: ParsableArguments {
         try ClickHouseRecordStore(configuration: try clickHouseConfiguration(), pool: pool)
     }
 
-    /// The domain over the chosen record store and `catalog`: the embedded store of `data` (opened read-only when
-    /// `readOnly`, or created when missing unless it `mustExist`), or the ClickHouse cluster.
-    func analytics(data: String?, catalog: any Catalog, options: AnalyticsOptions = AnalyticsOptions(), readOnly: Bool,
-                   durability: StoreOptions.Durability = .fsync, clock: TimeSource = .system) throws -> Analytics {
-        switch try kind() {
-        case .embedded:
-            let path = data ?? "."
-            var storeOptions = StoreOptions()
-            storeOptions.readOnly = readOnly
-            storeOptions.background = !readOnly
-            storeOptions.durability = durability
-            if readOnly { try requireStore(at: path) }
-            return Analytics(store: try Store(path: path, options: storeOptions), catalog: catalog, options: options, clock: clock)
-        case .clickhouse:
-            let pool = BlockingPool()
-            return Analytics(records: try openClickHouse(pool: pool), catalog: catalog, options: options, pool: pool, clock: clock)
-        }
+    /// The domain over the ClickHouse cluster and `catalog` (the embedded store is opened by the commands themselves,
+    /// which report what its open found).
+    func clickHouseAnalytics(catalog: any Catalog, options: AnalyticsOptions) throws -> Analytics {
+        let pool = BlockingPool()
+        return Analytics(records: try openClickHouse(pool: pool), catalog: catalog, options: options, pool: pool)
     }
 }

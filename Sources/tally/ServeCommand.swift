@@ -127,7 +127,7 @@ struct ServeCommand: AsyncParsableCommand {
             for line in s.openReport { logger.notice("store opened", metadata: ["note": "\(line)"]) }
             analytics = Analytics(store: s, catalog: catalog, options: options)
         case .clickhouse:
-            analytics = try recordOptions.analytics(data: store.data, catalog: catalog, options: options, readOnly: false)
+            analytics = try recordOptions.clickHouseAnalytics(catalog: catalog, options: options)
             let health = await analytics.records.health()
             let url = try recordOptions.clickHouseConfiguration().url
             logger.notice("records in ClickHouse", metadata: ["url": "\(url)", "health": "\(health.status)"])
