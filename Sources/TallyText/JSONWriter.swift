@@ -96,6 +96,13 @@ public struct JSONWriter {
         bytes.append(contentsOf: v.description.utf8)
     }
 
+    /// `s` as a JSON string literal (quoted and escaped as `string(_:)` writes it), for text assembled by hand.
+    public static func literal(_ s: String) -> String {
+        var w = JSONWriter(capacity: s.utf8.count + 2)
+        w.string(s)
+        return String(decoding: w.bytes, as: UTF8.self)
+    }
+
     /// A string, escaped.
     public mutating func string(_ s: String) {
         comma()

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Glibc
 import TallyServer
 import TallyStore
 import TallyText
@@ -74,7 +73,7 @@ struct PricingCommand: ParsableCommand {
         func run() throws {
             let bytes: [UInt8]
             do {
-                bytes = file == "-" ? try readStandardInput() : try FileIO.readAll(file)
+                bytes = file == "-" ? try FileIO.readToEnd(0, path: "standard input") : try FileIO.readAll(file)
             } catch {
                 throw CommandError("cannot read \(file): \(error)")
             }
@@ -99,15 +98,3 @@ struct PricingCommand: ParsableCommand {
     }
 }
 
-/// Everything on standard input.
-func readStandardInput() throws -> [UInt8] {
-    var out: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 1 << 16)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
-        if n < 0 && errno == EINTR { continue }
-        guard n >= 0 else { throw StoreError.io(path: "standard input", operation: "read", errno: errno) }
-        if n == 0 { return out }
-        out.append(contentsOf: chunk[0..<n])
-    }
-}

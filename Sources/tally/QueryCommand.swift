@@ -161,22 +161,13 @@ struct QueryCommand: AsyncParsableCommand {
                 + "over \(repeats) warm runs (\(threads) threads, rollups \(noRollups ? "off" : "on"))")
         }
         let report = QueryReport(kind: kind, query: query, result: result, totals: totals, elapsedSeconds: elapsed, missing: missing, exact: exact)
-        switch format {
-        case .table: print(report.table(), terminator: "")
-        case .json: print(report.json())
-        case .csv: print(report.csv(), terminator: "")
-        }
+        write(report)
     }
 
     /// A tenant named on the command line that has no record at all in the store is a mistake to report, not an
     /// empty answer to print (a typo would otherwise read as "spent nothing").
     static func checkTenantsExist(_ tenants: Query.Tenants, in snapshot: StoreSnapshot, data: String) throws {
-        let named: [String]
-        switch tenants {
-        case let .one(t): named = [t]
-        case let .some(list): named = list
-        case .all: return
-        }
+        let named = Self.named(tenants)
         let known = Set(snapshot.tenants + snapshot.missing.map(\.tenant))
         let unknown = named.filter { !known.contains($0) }
         guard !unknown.isEmpty else { return }
@@ -185,19 +176,31 @@ struct QueryCommand: AsyncParsableCommand {
             + "--tenant '*' reads them all)")
     }
 
+    /// The tenants the command line named (none for `*`).
+    static func named(_ tenants: Query.Tenants) -> [String] {
+        switch tenants {
+        case let .one(t): [t]
+        case let .some(list): list
+        case .all: []
+        }
+    }
+
+    /// Writes the answer in the chosen format to standard output.
+    func write(_ report: QueryReport) {
+        switch format {
+        case .table: print(report.table(), terminator: "")
+        case .json: print(report.json())
+        case .csv: print(report.csv(), terminator: "")
+        }
+    }
+
     /// The same query answered by the ClickHouse cluster (one SQL statement each for the rows and the totals).
     func runOnClickHouse(_ query: Query) async throws {
         let pool = BlockingPool()
         let records = try recordOptions.openClickHouse(pool: pool)
         defer { try? records.close() }
         let reader = try await records.reader()
-        var named: [String] = []
-        switch query.tenants {
-        case let .one(t): named = [t]
-        case let .some(list): named = list
-        case .all: break
-        }
-        for tenant in named where try await reader.newestRecord(of: .one(tenant)) == nil {
+        for tenant in Self.named(query.tenants) where try await reader.newestRecord(of: .one(tenant)) == nil {
             throw CommandError("no records of tenant '\(tenant)' in the ClickHouse cluster")
         }
         let started = TimeSource.systemMonotonicSeconds()
@@ -205,11 +208,7 @@ struct QueryCommand: AsyncParsableCommand {
         let totals = try await reader.aggregate(try totalsQuery(query))
         let report = QueryReport(kind: kind, query: query, result: result, totals: totals,
                                  elapsedSeconds: TimeSource.systemMonotonicSeconds() - started, exact: exact)
-        switch format {
-        case .table: print(report.table(), terminator: "")
-        case .json: print(report.json())
-        case .csv: print(report.csv(), terminator: "")
-        }
+        write(report)
     }
 
     // MARK: Building the query
@@ -385,33 +384,33 @@ struct QueryReport {
 
     func json() -> String {
         var window: [(String, String)] = [
-            ("from", query.from.map { Self.jsonString(Timestamp.format($0)) } ?? "null"),
-            ("to", query.to.map { Self.jsonString(Timestamp.format($0)) } ?? "null"),
+            ("from", query.from.map { JSONWriter.literal(Timestamp.format($0)) } ?? "null"),
+            ("to", query.to.map { JSONWriter.literal(Timestamp.format($0)) } ?? "null"),
         ]
-        if query.bucket != .none { window.append(("resolution", Self.jsonString(query.bucket.rawValue))) }
+        if query.bucket != .none { window.append(("resolution", JSONWriter.literal(query.bucket.rawValue))) }
         var scope: [(String, String)] = []
         switch query.tenants {
-        case let .one(t): scope.append(("tenant_id", Self.jsonString(t)))
-        case let .some(list): scope.append(("tenant_ids", "[" + list.map(Self.jsonString).joined(separator: ", ") + "]"))
+        case let .one(t): scope.append(("tenant_id", JSONWriter.literal(t)))
+        case let .some(list): scope.append(("tenant_ids", "[" + list.map(JSONWriter.literal).joined(separator: ", ") + "]"))
         case .all: scope.append(("tenant_ids", "\"*\""))
         }
         for (d, values) in query.filters.sorted(by: { $0.key < $1.key }) {
-            scope.append((d.fieldName, "[" + values.map(Self.jsonString).joined(separator: ", ") + "]"))
+            scope.append((d.fieldName, "[" + values.map(JSONWriter.literal).joined(separator: ", ") + "]"))
         }
         var totalsFields: [(String, String)] = [("count", String(totals.count.first ?? 0))]
         if let i = totals.inputTokens.first { totalsFields.append(("input_tokens", String(i))) }
         if let o = totals.outputTokens.first { totalsFields.append(("output_tokens", String(o))) }
-        if let c = totals.cost.first { totalsFields.append(("cost_cents", Self.jsonString(Money.formatCents(c)))) }
+        if let c = totals.cost.first { totalsFields.append(("cost_cents", JSONWriter.literal(Money.formatCents(c)))) }
 
         let cols = columns()
         var rows: [String] = []
         for r in 0..<result.rowCount {
-            rows.append("    " + Self.object(cols.map { ($0.name, $0.numeric ? $0.cells[r] : Self.jsonString($0.cells[r])) }))
+            rows.append("    " + Self.object(cols.map { ($0.name, $0.numeric ? $0.cells[r] : JSONWriter.literal($0.cells[r])) }))
         }
         let name = kind == .cost ? "breakdown" : "series"
         var top: [(String, String)] = [("window", Self.object(window)), ("scope", Self.object(scope))]
         if !query.groupBy.isEmpty {
-            top.append(("group_by", "[" + query.groupBy.map { Self.jsonString($0.fieldName) }.joined(separator: ", ") + "]"))
+            top.append(("group_by", "[" + query.groupBy.map { JSONWriter.literal($0.fieldName) }.joined(separator: ", ") + "]"))
         }
         if let t = query.trailing { top.append(("trailing_days", String(t.days))) }
         top.append(("totals", Self.object(totalsFields)))
@@ -419,7 +418,7 @@ struct QueryReport {
         let st = result.statistics
         top.append(("provenance", Self.object([
             ("sources", Self.object([("parts", String(st.partsRead)), ("heads", String(st.headsRead))])),
-            ("aggregation", Self.jsonString(Self.aggregation(st))),
+            ("aggregation", JSONWriter.literal(Self.aggregation(st))),
             ("hours_from_index", String(st.hoursFromIndex)),
             ("parts_from_rollups", String(st.partsFromRollups)),
             ("rows_scanned", String(st.rowsScanned)),
@@ -427,13 +426,13 @@ struct QueryReport {
             ("complete", missing.isEmpty ? "true" : "false"),
             ("missing", "[" + missing.map { m in
                 Self.object([
-                    ("tenant_id", Self.jsonString(m.tenant)), ("part", Self.jsonString(m.fileName)),
-                    ("from", Self.jsonString(Timestamp.formatSeconds(m.firstHour))), ("to", Self.jsonString(Timestamp.formatSeconds(m.endHour))),
+                    ("tenant_id", JSONWriter.literal(m.tenant)), ("part", JSONWriter.literal(m.fileName)),
+                    ("from", JSONWriter.literal(Timestamp.formatSeconds(m.firstHour))), ("to", JSONWriter.literal(Timestamp.formatSeconds(m.endHour))),
                     ("rows", String(m.rows)),
                 ])
             }.joined(separator: ", ") + "]"),
         ])))
-        return "{\n" + top.map { "  \(Self.jsonString($0.0)): \($0.1)" }.joined(separator: ",\n") + "\n}"
+        return "{\n" + top.map { "  \(JSONWriter.literal($0.0)): \($0.1)" }.joined(separator: ",\n") + "\n}"
     }
 
     /// How the answer was computed: whole parts from their rollups, hours from the index, rows scanned.
@@ -446,13 +445,7 @@ struct QueryReport {
     }
 
     static func object(_ fields: [(String, String)]) -> String {
-        "{" + fields.map { "\(jsonString($0.0)): \($0.1)" }.joined(separator: ", ") + "}"
+        "{" + fields.map { "\(JSONWriter.literal($0.0)): \($0.1)" }.joined(separator: ", ") + "}"
     }
 
-    /// A JSON string literal, escaped as the HTTP facade escapes it.
-    static func jsonString(_ s: String) -> String {
-        var w = JSONWriter(capacity: s.utf8.count + 2)
-        w.string(s)
-        return String(decoding: w.bytes, as: UTF8.self)
-    }
 }

@@ -26,13 +26,25 @@ extension Analytics {
     /// set stays bounded however many tenants there are). Sorted by tenant (the top ones by spend, "other" last), then
     /// model.
     public func spendSlices(from: Int64, to: Int64, topTenants: Int) async throws -> [SpendSlice] {
+        try await spendSlices(from: from, to: to) { byTenant in
+            byTenant.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(max(0, topTenants)).map(\.key)
+        }
+    }
+
+    /// Spend in `[from, to)` by tenant and model, naming only `tenants` (in that order) and summing every other
+    /// tenant's spend as "other": another window's slices bucketed by the same tenants.
+    public func spendSlices(from: Int64, to: Int64, naming tenants: [String]) async throws -> [SpendSlice] {
+        try await spendSlices(from: from, to: to) { _ in tenants }
+    }
+
+    /// The slices, naming the tenants `choose` picks from every tenant's spend in the window.
+    private func spendSlices(from: Int64, to: Int64, choose: ([String: Int64]) -> [String]) async throws -> [SpendSlice] {
         var run = try await QueryRun(records, useRollups: options.useRollups)
         let result = try await run.run(try Self.query(tenants: .all, from: from, to: to, groupBy: [.tenant, .dimension(.model)],
                                                       order: .key, useRollups: options.useRollups))
         var byTenant: [String: Int64] = [:]
         for row in 0..<result.rowCount { byTenant[result.keyColumns[0][row], default: 0] += result.cost[row] }
-        let ranked = byTenant.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
-        let named = Dictionary(uniqueKeysWithValues: ranked.prefix(max(0, topTenants)).enumerated().map { ($0.element.key, $0.offset) })
+        let named = Dictionary(choose(byTenant).enumerated().map { ($0.element, $0.offset) }, uniquingKeysWith: { a, _ in a })
         var slices: [String: [String: SpendSlice]] = [:]
         for row in 0..<result.rowCount {
             let tenant = named[result.keyColumns[0][row]] != nil ? result.keyColumns[0][row] : Self.otherTenants

@@ -1,6 +1,7 @@
 import Glibc
 import Prometheus
 import Synchronization
+import TallyStore
 
 /// The standard process metrics of Prometheus client libraries (`process_cpu_seconds_total`,
 /// `process_resident_memory_bytes`, `process_virtual_memory_bytes`, `process_open_fds`, `process_max_fds`,
@@ -59,13 +60,6 @@ enum ProcessMetrics {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { Glibc.close(fd) }
-        var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n <= 0 { break }
-            out.append(contentsOf: chunk[0..<n])
-        }
-        return String(decoding: out, as: UTF8.self)
+        return (try? FileIO.readToEnd(fd, path: path)).map { String(decoding: $0, as: UTF8.self) }
     }
 }

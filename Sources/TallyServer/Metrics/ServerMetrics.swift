@@ -188,23 +188,13 @@ public final class ServerMetrics: Sendable {
         let now = analytics.now
         let day = TimeUnit.dayStart(now)
         let month = ReportMonth(containing: now).start
-        let windows: [(String, Int64)] = [("today", day), ("month", month)]
-        var current: [String: Prometheus.Gauge] = [:]
         let monthSlices = try await analytics.spendSlices(from: month, to: now + 1, topTenants: spendTopTenants)
-        let top = Set(monthSlices.map(\.tenant))
-        for (window, from) in windows {
-            var slices = window == "month" ? monthSlices : try await analytics.spendSlices(from: from, to: now + 1, topTenants: Int.max)
-            if window == "today" {
-                // Today's tenants are bucketed by this month's top, so the two windows name the same tenants.
-                var merged: [String: SpendSlice] = [:]
-                for s in slices {
-                    let tenant = top.contains(s.tenant) ? s.tenant : Analytics.otherTenants
-                    let key = tenant + "\u{0}" + s.model
-                    merged[key, default: SpendSlice(tenant: tenant, model: s.model, costNanos: 0, records: 0)].costNanos += s.costNanos
-                    merged[key]!.records += s.records
-                }
-                slices = Array(merged.values)
-            }
+        // Today's slices name this month's top tenants, so the two windows carry the same tenant labels.
+        var top: [String] = []
+        for s in monthSlices where s.tenant != Analytics.otherTenants && top.last != s.tenant { top.append(s.tenant) }
+        let todaySlices = try await analytics.spendSlices(from: day, to: now + 1, naming: top)
+        var current: [String: Prometheus.Gauge] = [:]
+        for (window, slices) in [("today", todaySlices), ("month", monthSlices)] {
             for s in slices {
                 let labels = [("window", window), ("tenant", s.tenant), ("model", s.model)]
                 let g = gauge("spend", "dollars", "Spend (USD) by UTC window (today, month), tenant and model; tenants outside the "

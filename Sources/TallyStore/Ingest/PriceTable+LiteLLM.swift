@@ -124,25 +124,18 @@ extension PriceTable {
     /// The table in the format `load(path:)` reads (models sorted, each one's prices oldest first): what
     /// `tally pricing import` writes.
     public func fileJSON(note: String) -> [UInt8] {
-        var out = "{\n  \"currency\": \"USD\",\n  \"note\": \(Self.quoted(note)),\n  \"models\": {"
+        var out = "{\n  \"currency\": \"USD\",\n  \"note\": \(JSONWriter.literal(note)),\n  \"models\": {"
         for (i, model) in models.enumerated() {
-            out += (i == 0 ? "\n    " : ",\n    ") + Self.quoted(model) + ": ["
+            out += (i == 0 ? "\n    " : ",\n    ") + JSONWriter.literal(model) + ": ["
             for (k, e) in entries(for: model).enumerated() {
                 out += (k == 0 ? "\n      " : ",\n      ")
-                    + "{\"effective_from\": \(Self.quoted(Self.dateOrTime(e.effectiveFromMillis))), "
+                    + "{\"effective_from\": \(JSONWriter.literal(Self.dateOrTime(e.effectiveFromMillis))), "
                     + "\"input_per_million_usd\": \"\(Self.usd(e.inputPerMillionNanos))\", "
                     + "\"output_per_million_usd\": \"\(Self.usd(e.outputPerMillionNanos))\"}"
             }
             out += "\n    ]"
         }
         return Array((out + "\n  }\n}\n").utf8)
-    }
-
-    /// A JSON string literal.
-    static func quoted(_ s: String) -> String {
-        var w = JSONWriter(capacity: s.utf8.count + 2)
-        w.string(s)
-        return String(decoding: w.bytes, as: UTF8.self)
     }
 
     /// `2024-01-01` for a UTC midnight, the full RFC 3339 time otherwise.

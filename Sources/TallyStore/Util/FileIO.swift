@@ -64,6 +64,22 @@ package enum FileIO {
         }
     }
 
+    /// Reads `fd` until end of file, for what has no size up front (standard input, a pipe, /proc files); `path`
+    /// names it in errors.
+    package static func readToEnd(_ fd: Int32, path: String) throws -> [UInt8] {
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw StoreError.io(path: path, operation: "read", errno: errno)
+            }
+            if n == 0 { return out }
+            out.append(contentsOf: chunk[0..<n])
+        }
+    }
+
     /// Reads a whole file.
     package static func readAll(_ path: String) throws -> [UInt8] {
         let fd = try open(path, O_RDONLY)
