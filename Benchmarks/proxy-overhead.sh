@@ -12,7 +12,7 @@ fake_port=$(free_port)
 tally_port=$(free_port)
 python3 Benchmarks/proxy/fake_provider.py "$fake_port" & fake=$!
 key=$("$TALLY" keys create --data "$dir" --tenant bench --role writer 2>/dev/null)
-"$TALLY" serve --data "$dir" --port "$tally_port" --pricing data/pricing.json --detect-interval 0 \
+"$TALLY" serve --data "$dir" --port "$tally_port" --detect-interval 0 \
     --proxy-upstream "openai=http://127.0.0.1:$fake_port" >"$dir/serve.log" 2>&1 & serve=$!
 trap 'kill $serve $fake 2>/dev/null; wait $serve $fake 2>/dev/null; rm -rf "$dir"' EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$tally_port/api/v1/analytics/health" >/dev/null && break; sleep 0.1; done
