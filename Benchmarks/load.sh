@@ -17,6 +17,10 @@ DURATION=${DURATION:-20}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
 DATA=${DATA:-$WORK/store}
+# SERVE_ARGS: more `tally serve` options, e.g. "--records clickhouse --clickhouse-url ..." (Benchmarks/cluster.sh);
+# SUMMARY: where the table goes.
+SERVE_ARGS=${SERVE_ARGS:-}
+SUMMARY=${SUMMARY:-$WORK/load-summary.md}
 export SWIFT_BACKTRACE=enable=no
 
 command -v wrk >/dev/null || { echo "installing wrk"; apt-get install -y -qq wrk >/dev/null; }
@@ -35,7 +39,8 @@ fi
 "$TALLY" keys demo --data "$DATA" --host 127.0.0.1 --port "$PORT" >/dev/null
 set -a; . "$DATA/demo-keys.txt"; set +a
 
-"$TALLY" serve --data "$DATA" --host 127.0.0.1 --port "$PORT" > "$WORK/serve.log" 2>&1 &
+# shellcheck disable=SC2086
+"$TALLY" serve --data "$DATA" --host 127.0.0.1 --port "$PORT" $SERVE_ARGS > "$WORK/serve.log" 2>&1 &
 SERVER=$!
 trap 'kill -TERM $SERVER 2>/dev/null; wait $SERVER 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do
@@ -64,7 +69,7 @@ run_wrk() {  # name, connections, script, url -> "req/s p50 p99 errors"
 }
 
 {
-  echo "# Load test ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $("$TALLY" stats --data "$DATA" 2>/dev/null | awk '$1 == "rows" && NF == 2 {print $2}') rows, ${DURATION}s per run, wrk -t$THREADS)"
+  echo "# Load test ($(date -u +%Y-%m-%dT%H:%MZ), ${SERVE_ARGS:-embedded store}, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $("$TALLY" stats --data "$DATA" 2>/dev/null | awk '$1 == "rows" && NF == 2 {print $2}') rows, ${DURATION}s per run, wrk -t$THREADS)"
   echo
   echo "| run | connections | req/s | records/s | p50 | p99 | errors |"
   echo "|---|---|---|---|---|---|---|"
@@ -84,4 +89,4 @@ run_wrk() {  # name, connections, script, url -> "req/s p50 p99 errors"
   echo "| mixed: ingest | 16 | $wrps | $(awk -v r="$wrps" 'BEGIN {printf "%d", r * 100}') | $wp50 | $wp99 | $werr |"
   echo
   echo "Peak RSS of the server: $(rss)."
-} | tee "$WORK/load-summary.md"
+} | tee "$SUMMARY"

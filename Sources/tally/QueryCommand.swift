@@ -149,16 +149,13 @@ struct QueryCommand: AsyncParsableCommand {
         for m in totals.missing where !missing.contains(where: { $0.id == m.id }) { missing.append(m) }
         if !reportMissing(missing, allowPartial: allowPartial, what: "query") { throw ExitCode(1) }
         if repeats > 0 {
-            // Warm runs in this process: the latency without process start and store open.
             var times: [Double] = []
             for _ in 0..<repeats {
                 let t0 = TimeSource.systemMonotonicSeconds()
                 _ = try? engine.run(query, on: snapshot)
                 times.append(TimeSource.systemMonotonicSeconds() - t0)
             }
-            times.sort()
-            printError("query: median \(fixed(times[times.count / 2] * 1000, 3)) ms, best \(fixed(times[0] * 1000, 3)) ms "
-                + "over \(repeats) warm runs (\(threads) threads, rollups \(noRollups ? "off" : "on"))")
+            reportRepeats(times, "\(threads) threads, rollups \(noRollups ? "off" : "on")")
         }
         let report = QueryReport(kind: kind, query: query, result: result, totals: totals, elapsedSeconds: elapsed, missing: missing, exact: exact)
         write(report)
@@ -206,9 +203,26 @@ struct QueryCommand: AsyncParsableCommand {
         let started = TimeSource.systemMonotonicSeconds()
         let result = try await reader.aggregate(query)
         let totals = try await reader.aggregate(try totalsQuery(query))
-        let report = QueryReport(kind: kind, query: query, result: result, totals: totals,
-                                 elapsedSeconds: TimeSource.systemMonotonicSeconds() - started, exact: exact)
+        let elapsed = TimeSource.systemMonotonicSeconds() - started
+        if repeats > 0 {
+            var times: [Double] = []
+            for _ in 0..<repeats {
+                let t0 = TimeSource.systemMonotonicSeconds()
+                _ = try await reader.aggregate(query)
+                times.append(TimeSource.systemMonotonicSeconds() - t0)
+            }
+            reportRepeats(times, "ClickHouse")
+        }
+        let report = QueryReport(kind: kind, query: query, result: result, totals: totals, elapsedSeconds: elapsed, exact: exact)
         write(report)
+    }
+
+    /// `--repeat`: the warm runs' median and best latency (without process start and store open) on standard error,
+    /// the line Benchmarks/peers.sh and Benchmarks/cluster.sh read.
+    func reportRepeats(_ seconds: [Double], _ how: String) {
+        let times = seconds.sorted()
+        printError("query: median \(fixed(times[times.count / 2] * 1000, 3)) ms, best \(fixed(times[0] * 1000, 3)) ms "
+            + "over \(times.count) warm runs (\(how))")
     }
 
     // MARK: Building the query
