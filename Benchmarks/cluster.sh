@@ -16,7 +16,8 @@
 # Environment: WORK (default /tmp/tally-cluster), ROWS (10000000), CSV (default $WORK/costs.csv, generated when
 # absent), DATA (the embedded store, default $WORK/store, imported from CSV when absent), TALLY (default
 # .build/release/tally), REPS (5), DURATION (seconds per wrk run, 20), PEERS_JSON (default /tmp/tally-bench/peers.json),
-# SKIP_LOAD=1 to skip step 5.
+# SKIP_LOAD=1 to skip step 5, KEEP=1 to leave the cluster running (stop it with
+# TALLY_CLICKHOUSE_STATE=$WORK/clickhouse.env scripts/clickhouse.sh stop) so a rerun skips the migration.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -28,6 +29,7 @@ REPS=${REPS:-5}
 DURATION=${DURATION:-20}
 PEERS_JSON=${PEERS_JSON:-/tmp/tally-bench/peers.json}
 SKIP_LOAD=${SKIP_LOAD:-0}
+KEEP=${KEEP:-0}
 shared="$root/../shared"
 [ -f "$shared/bench/gen.py" ] || shared=/work/shared
 export SWIFT_BACKTRACE=enable=no
@@ -55,17 +57,22 @@ rows=$("$TALLY" stats --data "$data" | awk '$1 == "rows" && NF == 2 { print $2; 
 log "two ClickHouse shards on loopback"
 export TALLY_CLICKHOUSE_STATE="$WORK/clickhouse.env"
 eval "$(./scripts/clickhouse.sh start)"
-trap './scripts/clickhouse.sh stop' EXIT
-export TALLY_CLICKHOUSE_DATABASE=bench
+[ "$KEEP" = 1 ] || trap './scripts/clickhouse.sh stop' EXIT
 ch=(--records clickhouse --clickhouse-url "$TALLY_CLICKHOUSE_URL" --clickhouse-cluster "$TALLY_CLICKHOUSE_CLUSTER"
     --clickhouse-shards "$TALLY_CLICKHOUSE_SHARDS" --clickhouse-database bench)
-"$TALLY" clickhouse init "${ch[@]}" >&2
-rm -f "$data/migrate-clickhouse.progress"
-log "tally migrate ($rows records)"
-t0=$(now)
-"$TALLY" migrate --from "$data" --to-clickhouse "$TALLY_CLICKHOUSE_URL" --clickhouse-cluster "$TALLY_CLICKHOUSE_CLUSTER" \
-    --clickhouse-shards "$TALLY_CLICKHOUSE_SHARDS" --clickhouse-database bench >&2
-migrate_ms=$(ms_since "$t0")
+held=$(curl -s "$TALLY_CLICKHOUSE_URL/?query=SELECT%20count()%20FROM%20bench.records" 2>/dev/null || true)
+if [ "$held" = "$rows" ] && [ -s "$WORK/migrate-ms" ]; then
+    log "the cluster (kept by KEEP=1) already holds the $rows records"
+else
+    "$TALLY" clickhouse init "${ch[@]}" >&2
+    rm -f "$data/migrate-clickhouse.progress"
+    log "tally migrate ($rows records)"
+    t0=$(now)
+    "$TALLY" migrate --from "$data" --to-clickhouse "$TALLY_CLICKHOUSE_URL" --clickhouse-cluster "$TALLY_CLICKHOUSE_CLUSTER" \
+        --clickhouse-shards "$TALLY_CLICKHOUSE_SHARDS" --clickhouse-database bench >&2
+    ms_since "$t0" >"$WORK/migrate-ms"
+fi
+migrate_ms=$(cat "$WORK/migrate-ms")
 
 # The query parameters as peers.sh derives them: L = largest tenant, M = 20th largest, S7 = the last 7 days' start.
 eval "$(python3 - "$CSV" <<'PY'

@@ -114,6 +114,18 @@ public final class ClickHouseRecordStore: RecordStore {
     // MARK: - Appends
 
     public func append(_ batch: RecordBatch) async throws -> AppendReceipt {
+        try await append(batch, checkDuplicates: true)
+    }
+
+    /// Appends records that are already free of duplicates under the same rule (`(tenant_id, request_id)` within the
+    /// window) to tenants the cluster holds no record of: `tally migrate` copying an embedded store, whose appends
+    /// then skip the per-batch check (a primary-key range read that grows with the tenant). The caller answers for
+    /// both conditions; the migration's final count check catches a breach.
+    public func appendCopy(_ batch: RecordBatch) async throws -> AppendReceipt {
+        try await append(batch, checkDuplicates: false)
+    }
+
+    private func append(_ batch: RecordBatch, checkDuplicates: Bool) async throws -> AppendReceipt {
         guard isOpen else { throw AnalyticsError.storage("the record store is closed") }
         let maxMillis = Int64(UInt32.max) * 1_000
         for i in 0..<batch.count {
@@ -131,7 +143,7 @@ public final class ClickHouseRecordStore: RecordStore {
             return seq
         }
         do {
-            let receipt = try await appendSerialized(batch, seq: seq)
+            let receipt = try await appendSerialized(batch, seq: seq, checkDuplicates: checkDuplicates)
             state.withLock { $0.inFlight = nil }
             await gate.release()
             return receipt
@@ -142,10 +154,10 @@ public final class ClickHouseRecordStore: RecordStore {
         }
     }
 
-    private func appendSerialized(_ batch: RecordBatch, seq: UInt64) async throws -> AppendReceipt {
+    private func appendSerialized(_ batch: RecordBatch, seq: UInt64, checkDuplicates: Bool) async throws -> AppendReceipt {
         let window = configuration.dedupWindowMillis
         let records = batch.records
-        var stored = try await storedTimes(of: records)
+        var stored = checkDuplicates ? try await storedTimes(of: records) : [:]
         var duplicates: [Int] = []
         var accepted: [CostRecord] = []
         for (i, r) in records.enumerated() {

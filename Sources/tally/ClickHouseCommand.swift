@@ -38,9 +38,10 @@ struct MigrateCommand: AsyncParsableCommand {
         abstract: "Copies an embedded store's records into a ClickHouse cluster, so a deployment moves up without re-sending data.",
         discussion: """
             Reads the store read-only (a server may keep running on it), tenant by tenant and day by day, and appends to \
-            the cluster in batches. Resumable: each finished tenant is noted in DIR/migrate-clickhouse.progress and a \
-            rerun skips it; a tenant cut short is sent again, and the cluster's deduplication on (tenant_id, request_id) \
-            stores none of its records twice. At the end every tenant's record count and exact cost in the cluster are \
+            the cluster in batches. A tenant the cluster holds no record of is copied without the per-batch duplicate \
+            check (the store's records are already unique). Resumable: each finished tenant is noted in \
+            DIR/migrate-clickhouse.progress and a rerun skips it; a tenant cut short is sent again, checked, and the \
+            cluster's deduplication on (tenant_id, request_id) stores none of its records twice. At the end every tenant's record count and exact cost in the cluster are \
             compared with the store's; any difference is listed and the exit status is 1.
             """)
 
@@ -99,11 +100,14 @@ struct MigrateCommand: AsyncParsableCommand {
             let tenant = sourceTotals.keyColumns[0][row]
             if done.contains(tenant) { continue }
             guard let first = try await firstRecord(reader, tenant), let newest = try await reader.newestRecord(of: .one(tenant)) else { continue }
+            // A tenant the cluster holds nothing of takes the store's records as they are (the store has deduplicated
+            // them under the cluster's rule); one cut short by an earlier run, or written to by a server, is checked.
+            let fresh = try await destination.reader().newestRecord(of: .one(tenant)) == nil
             // Day by day out of the store (bounded memory), in appends of up to --batch records into the cluster.
             var buffer = RecordBatch()
             func flush() async throws {
                 guard buffer.count > 0 else { return }
-                let receipt = try await destination.append(buffer)
+                let receipt = fresh ? try await destination.appendCopy(buffer) : try await destination.append(buffer)
                 copied += receipt.inserted
                 duplicates += receipt.duplicates.count
                 buffer = RecordBatch()

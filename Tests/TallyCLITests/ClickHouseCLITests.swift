@@ -77,6 +77,41 @@ struct ClickHouseCLITests {
         #expect(run.status == 1 && run.err.contains("no records of tenant 'no-such-tenant' in the ClickHouse cluster"))
     }
 
+    /// A tenant the cluster holds nothing of is copied without the duplicate check; one that a cut-short run (or a
+    /// server) left part of is checked, so its records already there are not stored twice.
+    @Test func migrateChecksOnlyTenantsTheClusterAlreadyHolds() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let csv = try runTally(["generate", "--rows", "4000", "--days", "8", "--tenants", "12", "--seed", "9",
+                                "--end", "2025-06-01T00:00:00Z", "--format", "csv", "--out", "-"]).out
+        var lines = csv.split(separator: "\n").map(String.init)
+        let header = lines.removeFirst()
+        let tenantColumn = try #require(header.split(separator: ",").firstIndex(of: "tenant_id"))
+        var firstTenants: [Substring] = []
+        for line in lines where firstTenants.count < 4 {
+            let t = line.split(separator: ",", omittingEmptySubsequences: false)[tenantColumn]
+            if !firstTenants.contains(t) { firstTenants.append(t) }
+        }
+        // Store A: every other record of four tenants, what a run cut short might have left in the cluster.
+        let partial = lines.enumerated().filter { i, line in
+            i % 2 == 0 && firstTenants.contains(line.split(separator: ",", omittingEmptySubsequences: false)[tenantColumn])
+        }.map(\.element)
+        #expect(partial.count > 100)
+        let storeA = dir.path + "/a", storeB = dir.path + "/b"
+        #expect(try runTally(["import", "--data", storeA, "--format", "csv", "-"], stdin: ([header] + partial).joined(separator: "\n") + "\n").status == 0)
+        #expect(try runTally(["import", "--data", storeB, "--format", "csv", "-"], stdin: csv).status == 0)
+        let database = Self.database()
+        let target = ["--to-clickhouse", url, "--clickhouse-cluster", cluster, "--clickhouse-shards", shards, "--clickhouse-database", database]
+        var run = try runTally(["clickhouse", "init"] + Array(clusterArgs(database).dropFirst(2)))
+        #expect(run.status == 0, "\(run.err)")
+        run = try runTally(["migrate", "--from", storeA] + target)
+        #expect(run.status == 0 && run.out.contains("copied \(partial.count) records (0 already there)"), "\(run.out) \(run.err)")
+        run = try runTally(["migrate", "--from", storeB, "--batch", "300"] + target)
+        #expect(run.status == 0, "\(run.err)")
+        #expect(run.out.contains("copied \(lines.count - partial.count) records (\(partial.count) already there)"), "\(run.out)")
+        #expect(run.out.contains("checked: every tenant's record count and cost are equal"))
+    }
+
     @Test func serveTakesAndAnswersRecordsOnClickHouse() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
