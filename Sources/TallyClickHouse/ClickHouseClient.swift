@@ -13,6 +13,13 @@ struct ClickHouseClient: Sendable {
     let client: HTTPClient
     let timeout: TimeAmount
 
+    /// The HTTP client every store uses unless given one. ClickHouse closes a keep-alive connection idle for
+    /// `keep_alive_timeout` (3 s by default); a pooled connection kept idle longer can be taken for a statement just
+    /// as the server closes it, and the statement fails with "I/O on closed channel" (`tally migrate` did, between
+    /// two tenants). This client's pool drops a connection idle for one second, before ClickHouse does.
+    static let shared = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup,
+                                   configuration: HTTPClient.Configuration(connectionPool: .init(idleTimeout: .seconds(1))))
+
     /// The answer to `sql` on `url`, whole (small answers: aggregates, dedup checks, DDL).
     func execute(_ sql: String, on url: String, settings: [String: String] = [:], body: ByteBuffer? = nil,
                  limit: Int = 256 << 20) async throws -> [UInt8] {
@@ -52,6 +59,8 @@ struct ClickHouseClient: Sendable {
         do {
             return try await client.execute(request, timeout: timeout)
         } catch let e as HTTPClientError {
+            throw AnalyticsError.storage("ClickHouse at \(url) did not answer: \(e)")
+        } catch let e as ChannelError {
             throw AnalyticsError.storage("ClickHouse at \(url) did not answer: \(e)")
         }
     }

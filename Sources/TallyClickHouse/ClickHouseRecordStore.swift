@@ -79,13 +79,13 @@ public final class ClickHouseRecordStore: RecordStore {
 
     /// A store over the cluster of `configuration`, bodies of `forEachRecordBatch` on `pool`. Call `migrate()` before
     /// the first append on a new database.
-    public init(configuration: Configuration, pool: BlockingPool, client: HTTPClient = .shared) throws {
+    public init(configuration: Configuration, pool: BlockingPool, client: HTTPClient? = nil) throws {
         for (name, value) in [("database", configuration.database), ("cluster", configuration.cluster)]
         where !ClickHouseSchema.isIdentifier(value) {
             throw AnalyticsError.invalidParameter(name: name, reason: "must be letters, digits and underscores: \(value)")
         }
         self.configuration = configuration
-        self.http = ClickHouseClient(client: client, timeout: configuration.timeout)
+        self.http = ClickHouseClient(client: client ?? ClickHouseClient.shared, timeout: configuration.timeout)
         self.pool = pool
     }
 
