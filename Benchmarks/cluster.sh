@@ -16,7 +16,7 @@
 # Environment: WORK (default /tmp/tally-cluster), ROWS (10000000), CSV (default $WORK/costs.csv, generated when
 # absent), DATA (the embedded store, default $WORK/store, imported from CSV when absent), TALLY (default
 # .build/release/tally), REPS (5), DURATION (seconds per wrk run, 20), PEERS_JSON (default /tmp/tally-bench/peers.json),
-# SKIP_LOAD=1 to skip step 5, KEEP=1 to leave the cluster running (stop it with
+# SKIP_LOAD=1 to skip step 5 (LOAD_ON="clickhouse" to run it on one of the two), KEEP=1 to leave the cluster running (stop it with
 # TALLY_CLICKHOUSE_STATE=$WORK/clickhouse.env scripts/clickhouse.sh stop) so a rerun skips the migration.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +30,7 @@ DURATION=${DURATION:-20}
 PEERS_JSON=${PEERS_JSON:-/tmp/tally-bench/peers.json}
 SKIP_LOAD=${SKIP_LOAD:-0}
 KEEP=${KEEP:-0}
+LOAD_ON=${LOAD_ON:-embedded clickhouse}
 shared="$root/../shared"
 [ -f "$shared/bench/gen.py" ] || shared=/work/shared
 export SWIFT_BACKTRACE=enable=no
@@ -137,12 +138,12 @@ PY
 } | tee "$summary"
 
 if [ "$SKIP_LOAD" != 1 ]; then
-    for where in embedded clickhouse; do
+    for where in $LOAD_ON; do
         extra=""
         [ "$where" = clickhouse ] && extra="${ch[*]}"
         log "load test, $where"
         DATA="$data" WORK="$WORK" DURATION="$DURATION" SERVE_ARGS="$extra" SUMMARY="$WORK/load-$where.md" \
-            TALLY="$TALLY" ./Benchmarks/load.sh >&2
+            TALLY="$TALLY" TIMEOUT=30s ./Benchmarks/load.sh >&2
         { echo; cat "$WORK/load-$where.md"; } >>"$summary"
     done
 fi

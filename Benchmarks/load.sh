@@ -21,6 +21,8 @@ DATA=${DATA:-$WORK/store}
 # SUMMARY: where the table goes.
 SERVE_ARGS=${SERVE_ARGS:-}
 SUMMARY=${SUMMARY:-$WORK/load-summary.md}
+# TIMEOUT: wrk's per-request timeout (its default is 2s; a slower answer counts as an error, not as a latency).
+TIMEOUT=${TIMEOUT:-2s}
 export SWIFT_BACKTRACE=enable=no
 
 command -v wrk >/dev/null || { echo "installing wrk"; apt-get install -y -qq wrk >/dev/null; }
@@ -59,7 +61,7 @@ NAMES+=("cost summary");           URLS+=("$BASE/statistics/cost?$Q")
 
 run_wrk() {  # name, connections, script, url -> "req/s p50 p99 errors"
   local out
-  out=$(wrk -t"$THREADS" -c"$2" -d"${DURATION}s" --latency -s "Benchmarks/load/$3" "$4")
+  out=$(wrk -t"$THREADS" -c"$2" -d"${DURATION}s" --timeout "$TIMEOUT" --latency -s "Benchmarks/load/$3" "$4")
   local rps p50 p99 err
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
@@ -69,7 +71,7 @@ run_wrk() {  # name, connections, script, url -> "req/s p50 p99 errors"
 }
 
 {
-  echo "# Load test ($(date -u +%Y-%m-%dT%H:%MZ), ${SERVE_ARGS:-embedded store}, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $("$TALLY" stats --data "$DATA" 2>/dev/null | awk '$1 == "rows" && NF == 2 {print $2}') rows, ${DURATION}s per run, wrk -t$THREADS)"
+  echo "# Load test ($(date -u +%Y-%m-%dT%H:%MZ), ${SERVE_ARGS:-embedded store}, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $("$TALLY" stats --data "$DATA" 2>/dev/null | awk '$1 == "rows" && NF == 2 {print $2}') rows, ${DURATION}s per run, wrk -t$THREADS --timeout $TIMEOUT)"
   echo
   echo "| run | connections | req/s | records/s | p50 | p99 | errors |"
   echo "|---|---|---|---|---|---|---|"
