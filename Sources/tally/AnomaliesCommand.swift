@@ -232,9 +232,13 @@ struct AnomaliesCommand: AsyncParsableCommand {
             }
             print("false alarms:")
             for f in e.falseAlarms {
-                print("  \(f.report.type.rawValue) \(f.report.severity.rawValue) \(f.report.tenant) \(f.band.rawValue) "
-                      + "\(day(f.report.firstDay))..\(day(f.report.lastDay)), raised \(Timestamp.format(f.report.reportedAt))"
-                      + (f.report.provisional ? " (provisional)" : ""))
+                // When and how it was raised: from complete days (at midnight) or the day in progress; on a weekend day.
+                let r = f.report
+                let how = r.reportedAt == TimeUnit.dayStart(r.reportedAt) ? "complete days" : "intraday"
+                let weekend = TimeUnit.floorDiv(r.firstDay, TimeUnit.dayMillis) % 7 >= 2 && TimeUnit.floorDiv(r.firstDay, TimeUnit.dayMillis) % 7 <= 3
+                print("  \(r.type.rawValue) \(r.severity.rawValue) \(r.tenant) \(f.band.rawValue) "
+                      + "\(day(r.firstDay))..\(day(r.lastDay))\(weekend ? " (starts on a weekend)" : ""), raised \(Timestamp.format(r.reportedAt)) "
+                      + "from \(how)" + (r.provisional ? " (provisional)" : ""))
             }
         }
     }

@@ -56,7 +56,9 @@ struct IntradayDetectionTests {
         f.setNow(day: 24, hours: 11)
         _ = try await f.detect()
         #expect(try await f.anomalies().isEmpty)
-        // The spike as one dear request is not raised before its day completes (the volume is usual).
+        // The spike as one dear request is not raised before its day completes (the volume is usual), nor from its first
+        // complete day alone (a usual count, and nothing left of the day without its dearest hour): the rule confirms it
+        // when its second day completes.
         let dear = try DetectionFixture()
         try dear.append(dear.steady("t1", days: 0..<26) + dear.spike("t1", days: 24..<26))
         dear.setNow(day: 24, hours: 13)
@@ -64,7 +66,11 @@ struct IntradayDetectionTests {
         #expect(try await dear.anomalies().isEmpty)
         dear.setNow(day: 25, hours: 1)
         _ = try await dear.detect()
-        #expect(try await dear.anomalies().first?.provisional == true)
+        #expect(try await dear.anomalies().isEmpty)
+        dear.setNow(day: 26, hours: 1)
+        _ = try await dear.detect()
+        let confirmed = try await dear.anomalies()
+        #expect(confirmed.map(\.type) == [.absoluteSpike] && confirmed.first?.provisional == false)
         // An hour after the spike began.
         f.setNow(day: 24, hours: 13)
         let raised = try await f.detect()
@@ -153,10 +159,10 @@ struct IntradayDetectionTests {
 
     // MARK: The pure parts
 
-    @Test("the day in progress from hourly history: spend so far, the usual share by this time, its spread, unusual volume")
+    @Test("the day in progress from hourly history: spend so far, the usual share by this time, unusual volume")
     func partialDayFromHours() {
         // 28 reference days starting on a Thursday (2025-05-01) then today (day 28, a Thursday): each day 10 in hour 2
-        // (5 records) and 30 in hour 20; weekend days twice that. Today so far: 25 in hour 2, from 16 records.
+        // (5 records) and 30 in hour 20 (10 records); weekend days twice that. Today so far: 25 in hour 2, from 20 records.
         var hourly = [Int64](repeating: 0, count: 29 * 24)
         var counts = hourly
         for d in 0..<28 {
@@ -167,12 +173,12 @@ struct IntradayDetectionTests {
             counts[d * 24 + 20] = 10 * k
         }
         hourly[28 * 24 + 2] = 25
-        counts[28 * 24 + 2] = 16
+        counts[28 * 24 + 2] = 20
         let at3 = AnomalyDetector.partialDay(hourly: hourly, counts: counts, now: Self.dayStart(28) + 3 * Self.hour)
-        // 16 records where 5 are usual: 11 > 4 x sqrt(5) = 8.9.
-        #expect(at3 == PartialDay(spentNanos: 25, fraction: 0.25, spread: 0, unusualVolume: true))
-        // 13 records: 8 < 8.9, not unusual: one dear request is no spike.
-        counts[28 * 24 + 2] = 13
+        // 20 records where 5 are usual (the weekdays' counts do not vary: Poisson): P(X >= 20) = 3.5e-7 < 1e-6.
+        #expect(at3 == PartialDay(spentNanos: 25, fraction: 0.25, unusualVolume: true))
+        // 19 records: P = 1.4e-6, not unusual.
+        counts[28 * 24 + 2] = 19
         #expect(AnomalyDetector.partialDay(hourly: hourly, counts: counts, now: Self.dayStart(28) + 3 * Self.hour)?.unusualVolume == false)
         // Half-way through hour 2, half its usual spend is expected by now.
         let mid = AnomalyDetector.partialDay(hourly: hourly, counts: counts, now: Self.dayStart(28) + 2 * Self.hour + 30 * 60_000)
@@ -182,17 +188,65 @@ struct IntradayDetectionTests {
         // Fewer than 6 reference days of today's kind: not judged.
         #expect(AnomalyDetector.partialDay(hourly: Array(hourly[(22 * 24)...]), counts: Array(counts[(22 * 24)...]),
                                            now: Self.dayStart(28) + 3 * Self.hour) == nil)
-        // A day with nothing by now on more than a quarter of the reference days: too sparse to judge.
-        for d in stride(from: 0, to: 28, by: 2) { hourly[d * 24 + 2] = 0 }
-        #expect(AnomalyDetector.partialDay(hourly: hourly, counts: counts, now: Self.dayStart(28) + 3 * Self.hour)?.spread == .infinity)
+        // Counts that vary from day to day (every other weekday 3 times the records): the same 20 are usual enough.
+        var varying = counts
+        for d in stride(from: 0, to: 28, by: 2) where !AnomalyDetector.isWeekend(Self.dayStart(d)) {
+            varying[d * 24 + 2] *= 3
+            varying[d * 24 + 20] *= 3
+        }
+        varying[28 * 24 + 2] = 20
+        #expect(AnomalyDetector.partialDay(hourly: hourly, counts: varying, now: Self.dayStart(28) + 3 * Self.hour)?.unusualVolume == false)
+    }
+
+    @Test("counts: the negative-binomial upper tail (Poisson without overdispersion)")
+    func countTail() {
+        // Poisson(5): P(X >= 20) = 3.4521e-7; P(X >= 5) = 0.5595.
+        #expect(abs(AnomalyDetector.upperTail(20, mean: 5, overdispersion: 0) - 3.4521e-7) < 1e-10)
+        #expect(abs(AnomalyDetector.upperTail(5, mean: 5, overdispersion: 0) - 0.55951) < 1e-5)
+        // Negative binomial, mean 5, phi 0.5 (r = 2; variance 17.5): P(X >= 20) = 0.0080249 (scipy.stats.nbinom.sf(19, 2, 2/7)).
+        #expect(abs(AnomalyDetector.upperTail(20, mean: 5, overdispersion: 0.5) - 0.0080249) < 1e-6)
+        #expect(!AnomalyDetector.unusualCount(5, usual: 5, overdispersion: 0))
+        #expect(AnomalyDetector.unusualCount(20, usual: 5, overdispersion: 0))
+        #expect(!AnomalyDetector.unusualCount(20, usual: 5, overdispersion: 0.5))
+    }
+
+    @Test("a provisional spike from one complete day needs an unusual count or the day without its dearest hour over the ratio")
+    func singleDayEvidence() {
+        let steady = [Int64](repeating: 100, count: 20)
+        let weekend = [Bool](repeating: false, count: 22)
+        let quiet = PartialDay(spentNanos: 25, fraction: 0.25, unusualVolume: false)
+        func run(_ daily: [Int64], _ evidence: DayEvidence) -> [DetectedAnomaly] {
+            AnomalyRules.spikes(daily, context: SeriesContext(weekend: Array(weekend.prefix(daily.count + 1)), today: quiet,
+                                                              lastDay: evidence))
+        }
+        let oneDay = steady + [300]
+        // Unusual volume: raised.
+        #expect(run(oneDay, DayEvidence(unusualVolume: true, topHourNanos: 300, topHourShare: 0.1)).count == 1)
+        // Usual volume, all of it in one hour: not raised.
+        #expect(run(oneDay, DayEvidence(unusualVolume: false, topHourNanos: 300, topHourShare: 0.1)).isEmpty)
+        // Usual volume, spread over the day (the dearest hour 15 of 300, usually 5 of 100): 285 against 95, raised.
+        #expect(run(oneDay, DayEvidence(unusualVolume: false, topHourNanos: 15, topHourShare: 0.05)).count == 1)
+        // Without hourly history: nothing from one day.
+        #expect(run(oneDay, .none).isEmpty)
+    }
+
+    @Test("a day is judged only with 4 reference days of its kind")
+    func kindDays() {
+        // 10 days of 100 (days 5 and 6 a weekend), then a weekend at 300, 300: 2 weekend reference days, not judged;
+        // the same with a weekday pair is a spike.
+        let weekend = [false, false, false, false, false, true, true, false, false, false, false, false, true, true]
+        let daily: [Int64] = [100, 100, 100, 100, 100, 100, 100, 100, 100, 100, 100, 100, 300, 300]
+        #expect(AnomalyRules.spikes(daily, context: SeriesContext(weekend: weekend)).isEmpty)
+        let weekdays = [Bool](repeating: false, count: 14)
+        #expect(AnomalyRules.spikes(daily, context: SeriesContext(weekend: weekdays)).map { [$0.firstDay, $0.lastDay] } == [[12, 13]])
     }
 
     @Test("the spike rule with a day in progress: provisional from the first counting day, extended, not over a confirmed spike")
     func pendingSpikes() {
         let steady = [Int64](repeating: 100, count: 20)
         let weekend = [Bool](repeating: false, count: 22)
-        let quarter = PartialDay(spentNanos: 25, fraction: 0.25, spread: 0.05)
-        let hot = PartialDay(spentNanos: 80, fraction: 0.25, spread: 0.05)
+        let quarter = PartialDay(spentNanos: 25, fraction: 0.25)
+        let hot = PartialDay(spentNanos: 80, fraction: 0.25)
         func run(_ daily: [Int64], _ today: PartialDay) -> [DetectedAnomaly] {
             AnomalyRules.spikes(daily, context: SeriesContext(weekend: Array(weekend.prefix(daily.count + 1)), today: today))
         }

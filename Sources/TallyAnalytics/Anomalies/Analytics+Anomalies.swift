@@ -178,6 +178,7 @@ extension Analytics {
         }
         // Intraday: when the window ends with the last complete day, the day in progress is judged too (tenant level).
         var partial: PartialDay?
+        var lastDay = DayEvidence.none
         if end == today && detector.levels.contains(.tenant) {
             var hours: (cost: [Int64], count: [Int64])
             if reuse.enabled {
@@ -185,18 +186,25 @@ extension Analytics {
                     let whole = try await detector.hourlyHistory(&run, now: today + day - 1)
                     reuse.hourly[tenant] = (today, whole.cost, whole.count)
                 }
-                // The whole day was read once: only its hours before now count (evaluation steps are whole hours).
+                // The whole day was read once: only its hours before now count, and of the hour holding now, the records
+                // before now (read afresh when now is not a whole hour).
                 let kept = reuse.hourly[tenant]!
                 hours = (kept.hours, kept.counts)
                 let cut = (hours.cost.count - 24) + Int((now - today) / TimeUnit.hourMillis)
                 for h in cut..<hours.cost.count { hours.cost[h] = 0; hours.count[h] = 0 }
+                if now > TimeUnit.hourStart(now) && cut < hours.cost.count && kept.counts[cut] > 0 {
+                    let part = try await run.run(try Self.query(tenants: .one(tenant), from: TimeUnit.hourStart(now), to: now,
+                                                                 order: .key, useRollups: options.useRollups))
+                    if part.rowCount > 0 { hours.cost[cut] = part.cost[0]; hours.count[cut] = part.count[0] }
+                }
             } else {
                 hours = try await detector.hourlyHistory(&run, now: now)
             }
             // Without enough history for today, nothing of today is judged, but a pending spike of complete days stays
             // provisional.
             partial = AnomalyDetector.partialDay(hourly: hours.cost, counts: hours.count, now: now)
-                ?? PartialDay(spentNanos: 0, fraction: 0, spread: .infinity, unusualVolume: false)
+                ?? PartialDay(spentNanos: 0, fraction: 0, unusualVolume: false)
+            lastDay = AnomalyDetector.lastDayEvidence(hourly: hours.cost, counts: hours.count, now: now)
         }
         var findings: [AnomalyFinding]
         if reuse.enabled {
@@ -206,9 +214,10 @@ extension Analytics {
                 reuse.complete[tenant] = (end, complete.findings, complete.tenantTail)
             }
             let kept = reuse.complete[tenant]!
-            findings = kept.findings + (partial.flatMap { detector.provisionalFinding(series, tail: kept.tail, today: $0) }.map { [$0] } ?? [])
+            findings = kept.findings
+                + (partial.flatMap { detector.provisionalFinding(series, tail: kept.tail, today: $0, lastDay: lastDay) }.map { [$0] } ?? [])
         } else {
-            findings = detector.findings(series, judgedFrom: judgedFrom, today: partial)
+            findings = detector.findings(series, judgedFrom: judgedFrom, today: partial, lastDay: lastDay)
         }
         let groups = AnomalyGrouping.group(&findings)
         for i in findings.indices where !findings[i].grouped {

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import TallyQuery
 import TallyStore
 
@@ -69,10 +74,12 @@ struct AnomalyDetector {
     }
 
     /// The rules over each series. `today` is the tenant's day in progress (the day after the series): with it, the
-    /// tenant's spike rule also gives provisional findings (`AnomalyRules.spikes`).
-    func findings(_ series: DailySeries, judgedFrom: Int64, today: PartialDay?) -> [AnomalyFinding] {
+    /// tenant's spike rule also gives provisional findings (`AnomalyRules.spikes`), from one complete day only with the
+    /// `lastDay` evidence.
+    func findings(_ series: DailySeries, judgedFrom: Int64, today: PartialDay?, lastDay: DayEvidence = .none) -> [AnomalyFinding] {
         let complete = completeDayFindings(series, judgedFrom: judgedFrom)
-        return complete.findings + (today.flatMap { provisionalFinding(series, tail: complete.tenantTail, today: $0) }.map { [$0] } ?? [])
+        return complete.findings
+            + (today.flatMap { provisionalFinding(series, tail: complete.tenantTail, today: $0, lastDay: lastDay) }.map { [$0] } ?? [])
     }
 
     /// The findings of the complete days, and how the tenant's spike runs end (for `provisionalFinding`).
@@ -96,11 +103,13 @@ struct AnomalyDetector {
     }
 
     /// The tenant's provisional spike with the day in progress `today`, if any.
-    func provisionalFinding(_ series: DailySeries, tail: AnomalyRules.SpikeTail?, today: PartialDay) -> AnomalyFinding? {
+    func provisionalFinding(_ series: DailySeries, tail: AnomalyRules.SpikeTail?, today: PartialDay,
+                            lastDay: DayEvidence) -> AnomalyFinding? {
         guard let tail, let daily = series.entities.first(where: { $0.entity == .tenant })?.daily,
               let born = daily.firstIndex(where: { $0 != 0 }) else { return nil }
-        return AnomalyRules.provisionalSpike(Array(daily[born...]), context: context(series, born: born, today: today), tail: tail,
-                                             thresholds: thresholds)
+        var context = context(series, born: born, today: today)
+        context.lastDay = lastDay
+        return AnomalyRules.provisionalSpike(Array(daily[born...]), context: context, tail: tail, thresholds: thresholds)
             .map { finding($0, entity: .tenant, series: series, born: born) }
     }
 
@@ -139,55 +148,108 @@ struct AnomalyDetector {
 
     /// Reference days of the same kind needed before the day in progress is judged.
     static let minimumIntradayReferenceDays = 6
-    /// Standard deviations by which the records so far must exceed the usual number by this time.
-    static let intradayVolumeZ = 4.0
+    /// How unlikely a request count must be under the entity's own counts to be unusual: the upper tail probability of
+    /// the count under a negative-binomial law (Poisson noise plus the day-to-day variation of its counts).
+    static let volumeAlpha = 1e-6
 
     /// The day in progress at `now` from `hourly` and `counts` (`hourlyHistory`: the reference days, then the day
     /// holding `now`, whose hours hold records before `now` only): its spend so far; the share of a day's spend the
     /// entity usually has by this time of day, over the reference days of the same kind (weekday or weekend) since its
-    /// first day with spend; the robust spread of those days' spend by this time (1.4826 x MAD of their relative
-    /// deviation from its mean; infinite when more than a quarter of them had none by then); and whether today's
-    /// record count so far is unlikely: at least 2 records usually by now (n) and today's count above n by more than
-    /// 4 x sqrt(n + (s x n)^2), s the same robust spread of the days' counts (Poisson noise plus day-to-day
-    /// variation). Nil with fewer than `minimumIntradayReferenceDays` such days or when they spent nothing.
+    /// first day with spend; and whether today's record count so far is unusual (`unusualCount`: against the mean count
+    /// by this time over those days, with the overdispersion of their whole-day counts). Nil with fewer than
+    /// `minimumIntradayReferenceDays` such days or when they spent nothing.
     static func partialDay(hourly: [Int64], counts: [Int64], now: Int64) -> PartialDay? {
         let days = hourly.count / 24 - 1
         guard days >= 1, counts.count == hourly.count else { return nil }
         let today = TimeUnit.dayStart(now)
-        let firstDay = today - Int64(days) * TimeUnit.dayMillis
         let elapsed = now - today
         let fullHours = Int(elapsed / TimeUnit.hourMillis)
         let part = Double(elapsed % TimeUnit.hourMillis) / Double(TimeUnit.hourMillis)
-        func dayTotal(_ d: Int) -> Int64 { hourly[(d * 24)..<(d * 24 + 24)].reduce(0, +) }
         func byNow(_ series: [Int64], _ d: Int) -> Double {
             let whole = series[(d * 24)..<(d * 24 + fullHours)].reduce(0, +)
             return Double(whole) + (fullHours < 24 ? part * Double(series[d * 24 + fullHours]) : 0)
         }
-        func robustSpread(_ values: [Double], mean: Double) -> Double {
-            let residuals = values.map { $0 / mean - 1 }
-            let med = median(residuals)
-            return 1.4826 * median(residuals.map { abs($0 - med) })
-        }
-        guard let born = (0..<days).first(where: { dayTotal($0) != 0 }) else { return nil }
-        let weekend = isWeekend(today)
-        let same = (born..<days).filter { isWeekend(firstDay + Int64($0) * TimeUnit.dayMillis) == weekend }
-        guard same.count >= minimumIntradayReferenceDays else { return nil }
-        let sofar = same.map { byNow(hourly, $0) }
-        let meanSoFar = sofar.reduce(0, +) / Double(same.count)
-        let meanTotal = Double(same.map(dayTotal).reduce(0, +)) / Double(same.count)
+        guard let same = sameKindDays(hourly: hourly, before: days, dayStart: today),
+              same.count >= minimumIntradayReferenceDays else { return nil }
+        let meanSoFar = same.map { byNow(hourly, $0) }.reduce(0, +) / Double(same.count)
+        let meanTotal = Double(same.map { dayTotal(hourly, $0) }.reduce(0, +)) / Double(same.count)
         guard meanTotal > 0 else { return nil }
         let spent = hourly[(days * 24)...].reduce(0, +)
-        let spread = meanSoFar <= 0 || sofar.filter({ $0 == 0 }).count * 4 > same.count
-            ? .infinity : robustSpread(sofar, mean: meanSoFar)
-        let records = same.map { byNow(counts, $0) }
-        let usual = records.reduce(0, +) / Double(same.count)
-        let seen = Double(counts[(days * 24)...].reduce(0, +))
-        var unusual = false
-        if usual >= 2 {
-            let s = robustSpread(records, mean: usual)
-            unusual = seen - usual > intradayVolumeZ * (usual + s * s * usual * usual).squareRoot()
+        let usual = same.map { byNow(counts, $0) }.reduce(0, +) / Double(same.count)
+        let seen = counts[(days * 24)...].reduce(0, +)
+        return PartialDay(spentNanos: spent, fraction: meanSoFar / meanTotal,
+                          unusualVolume: unusualCount(seen, usual: usual, overdispersion: overdispersion(counts, days: same)))
+    }
+
+    /// What the last complete day of `hourly` and `counts` (the reference days before the day holding `now`, as
+    /// `hourlyHistory` gives them) shows beyond its spend, judged against the days of its kind before it; `.none` with
+    /// fewer than `SeriesContext.minimumKindDays` of them.
+    static func lastDayEvidence(hourly: [Int64], counts: [Int64], now: Int64) -> DayEvidence {
+        let last = hourly.count / 24 - 2
+        guard last >= 1, counts.count == hourly.count,
+              let same = sameKindDays(hourly: hourly, before: last, dayStart: TimeUnit.dayStart(now) - TimeUnit.dayMillis),
+              same.count >= SeriesContext.minimumKindDays else { return .none }
+        let usual = Double(same.map { dayTotal(counts, $0) }.reduce(0, +)) / Double(same.count)
+        let unusual = unusualCount(dayTotal(counts, last), usual: usual, overdispersion: overdispersion(counts, days: same))
+        let hours = hourly[(last * 24)..<(last * 24 + 24)]
+        let top = hours.indices.max { hours[$0] < hours[$1] }!
+        let hourOfDay = top - last * 24
+        let total = Double(same.map { dayTotal(hourly, $0) }.reduce(0, +))
+        let share = total > 0 ? Double(same.map { hourly[$0 * 24 + hourOfDay] }.reduce(0, +)) / total : 0
+        return DayEvidence(unusualVolume: unusual, topHourNanos: hourly[top], topHourShare: share)
+    }
+
+    private static func dayTotal(_ series: [Int64], _ d: Int) -> Int64 { series[(d * 24)..<(d * 24 + 24)].reduce(0, +) }
+
+    /// The days before index `end` (day `end` starts at `dayStart`) of the same kind as it, from the entity's first day
+    /// with spend; nil when it has none.
+    private static func sameKindDays(hourly: [Int64], before end: Int, dayStart: Int64) -> [Int]? {
+        guard let born = (0..<end).first(where: { dayTotal(hourly, $0) != 0 }) else { return nil }
+        let weekend = isWeekend(dayStart)
+        return (born..<end).filter { isWeekend(dayStart - Int64(end - $0) * TimeUnit.dayMillis) == weekend }
+    }
+
+    /// The day-to-day variation of `counts` over `days` beyond Poisson noise: phi = max(0, s^2 - 1/mean), s the robust
+    /// relative spread (1.4826 x MAD) of their whole-day counts; a count with mean n then varies by n + phi x n^2.
+    static func overdispersion(_ counts: [Int64], days: [Int]) -> Double {
+        let totals = days.map { Double(dayTotal(counts, $0)) }
+        let mean = totals.reduce(0, +) / Double(max(1, totals.count))
+        guard mean > 0 else { return 0 }
+        let residuals = totals.map { $0 / mean - 1 }
+        let med = median(residuals)
+        let s = 1.4826 * median(residuals.map { abs($0 - med) })
+        return max(0, s * s - 1 / mean)
+    }
+
+    /// Whether `seen` records are unusual where `usual` are expected: P(X >= seen) < `volumeAlpha` for X negative
+    /// binomial with mean `usual` and variance usual + phi x usual^2 (Poisson when phi is 0).
+    static func unusualCount(_ seen: Int64, usual: Double, overdispersion phi: Double) -> Bool {
+        guard usual > 0, Double(seen) > usual else { return false }
+        return upperTail(seen, mean: usual, overdispersion: phi) < volumeAlpha
+    }
+
+    /// P(X >= k) for X negative binomial with `mean` m and variance m + phi x m^2 (Poisson for phi 0), k > m: the
+    /// terms from k up, in logs, until they no longer add.
+    static func upperTail(_ k: Int64, mean m: Double, overdispersion phi: Double) -> Double {
+        let kk = Double(k)
+        let logTerm: Double
+        let ratio: (Double) -> Double
+        if phi < 1e-9 {
+            logTerm = kk * log(m) - m - lgamma(kk + 1)
+            ratio = { j in m / (j + 1) }
+        } else {
+            let r = 1 / phi, q = m / (r + m)  // success probability of each extra count
+            logTerm = lgamma(kk + r) - lgamma(r) - lgamma(kk + 1) + r * log(1 - q) + kk * log(q)
+            ratio = { j in (j + r) / (j + 1) * q }
         }
-        return PartialDay(spentNanos: spent, fraction: meanSoFar / meanTotal, spread: spread, unusualVolume: unusual)
+        var sum = 0.0, term = exp(logTerm), j = kk
+        for _ in 0..<100_000 {
+            sum += term
+            term *= ratio(j)
+            j += 1
+            if term < sum * 1e-12 || term == 0 { break }
+        }
+        return min(1, sum)
     }
 
     static func median(_ values: [Double]) -> Double {

@@ -87,26 +87,47 @@ public struct DetectedAnomaly: Sendable, Equatable {
     public var provisional = false
 }
 
-/// The day in progress, for intraday detection: its spend so far and what the entity usually has spent by this time
-/// of a day of its kind (weekday or weekend), from its own hourly history.
+/// The day in progress, for intraday detection: its spend so far, what share of a day's spend the entity usually has
+/// spent by this time of a day of its kind (weekday or weekend), and whether its number of requests so far is unusual.
 public struct PartialDay: Sendable, Equatable {
     /// Spend from the start of the UTC day to now, nano-dollars.
     public var spentNanos: Int64
     /// The share of a whole day's spend usually spent by this time of day, 0 to 1.
     public var fraction: Double
-    /// Robust standard deviation of the spend by this time against its expectation, relative (infinite: too sparse).
-    public var spread: Double
-    /// Whether the number of records so far is also unlikely against the number usually seen by this time (a bound on
-    /// counts: one expensive request is no spike). The detector sets it (`AnomalyDetector.partialDay`).
+    /// Whether the number of records so far is unlikely against the number usually seen by this time (a
+    /// negative-binomial bound on counts: one expensive request, or a few, is no spike). The detector sets it
+    /// (`AnomalyDetector.partialDay`).
     public var unusualVolume: Bool
 
     /// A day in progress.
-    public init(spentNanos: Int64, fraction: Double, spread: Double, unusualVolume: Bool = true) {
+    public init(spentNanos: Int64, fraction: Double, unusualVolume: Bool = true) {
         self.spentNanos = spentNanos
         self.fraction = fraction
-        self.spread = spread
         self.unusualVolume = unusualVolume
     }
+}
+
+/// The evidence a single complete day gives beyond its spend, for a provisional spike raised from it (the rule needs
+/// more days): whether its number of requests was unusual, and its dearest hour with the share of a day's spend usually
+/// spent in that hour (so the day can be judged without it: a few dear requests land in one hour, a dearer kind of
+/// request in every hour).
+public struct DayEvidence: Sendable, Equatable {
+    /// The day's record count is unlikely under the entity's own counts (the same bound as `PartialDay.unusualVolume`).
+    public var unusualVolume: Bool
+    /// Spend in the day's dearest hour, nano-dollars.
+    public var topHourNanos: Int64
+    /// The share of a usual day's spend spent in that hour of the day, 0 to 1.
+    public var topHourShare: Double
+
+    /// Evidence of one complete day.
+    public init(unusualVolume: Bool, topHourNanos: Int64, topHourShare: Double) {
+        self.unusualVolume = unusualVolume
+        self.topHourNanos = topHourNanos
+        self.topHourShare = topHourShare
+    }
+
+    /// No hourly history to judge from: a single day raises nothing.
+    public static let none = DayEvidence(unusualVolume: false, topHourNanos: .max, topHourShare: 0)
 }
 
 /// What the detector knows about a series beyond its numbers: the weekday of each day and how unlikely a finding
@@ -121,34 +142,46 @@ public struct SeriesContext: Sendable, Equatable {
     public var referenceDays: Int
     /// The day after the series, in progress (intraday detection); `weekend` then has one more entry, for it.
     public var today: PartialDay?
+    /// The last day of the series as evidence for a provisional spike of one complete day; nil: no such check (the
+    /// spend alone decides, as in the pure rule tests).
+    public var lastDay: DayEvidence?
 
     /// Default z and reference (tuned on generated data of seed 42 only; docs/ANALYTICS.md).
     public static let defaultZ = 6.0
     public static let defaultReferenceDays = 28
+    /// A day is judged only with at least this many reference days of its kind (weekday or weekend): a weekend factor
+    /// read from one or two weekend days is no expectation.
+    public static let minimumKindDays = 4
+    /// A provisional spike raised from a single complete day whose request count was usual needs the day without its
+    /// dearest hour to be over the ratio and this many spreads (a dearer kind of request, not a few dear requests).
+    public static let singleDayZ = 10.0
 
     /// A context.
     public init(weekend: [Bool], z: Double = SeriesContext.defaultZ, referenceDays: Int = SeriesContext.defaultReferenceDays,
-                today: PartialDay? = nil) {
+                today: PartialDay? = nil, lastDay: DayEvidence? = nil) {
         self.weekend = weekend
         self.z = z
         self.referenceDays = referenceDays
         self.today = today
+        self.lastDay = lastDay
     }
 
     /// The weekday/weekend rhythm and noise of `daily` over the reference days before `index`.
     func profile(_ daily: [Int64], before index: Int) -> NoiseProfile {
         let from = max(0, index - referenceDays)
-        guard index - from >= 2 else { return NoiseProfile(weekdayFactor: 1, weekendFactor: 1, spread: 0) }
         var sums = (0.0, 0.0), counts = (0, 0)
         for d in from..<index {
             if weekend[d] { sums.1 += Double(daily[d]); counts.1 += 1 } else { sums.0 += Double(daily[d]); counts.0 += 1 }
         }
+        guard index - from >= 2 else { return NoiseProfile(weekdayFactor: 1, weekendFactor: 1, spread: 0, kindDays: counts) }
         let all = (sums.0 + sums.1) / Double(counts.0 + counts.1)
-        guard all > 0 else { return NoiseProfile(weekdayFactor: 1, weekendFactor: 1, spread: 0) }
+        guard all > 0 else { return NoiseProfile(weekdayFactor: 1, weekendFactor: 1, spread: 0, kindDays: counts) }
         // An entity without spend on more than a quarter of its reference days is too sparse for a ratio to mean
         // anything (a feature used now and then): its spread is infinite, so nothing is unlikely under it.
         let zeroDays = (from..<index).filter { daily[$0] == 0 }.count
-        guard zeroDays * 4 <= index - from else { return NoiseProfile(weekdayFactor: 1, weekendFactor: 1, spread: .infinity) }
+        guard zeroDays * 4 <= index - from else {
+            return NoiseProfile(weekdayFactor: 1, weekendFactor: 1, spread: .infinity, kindDays: counts)
+        }
         // The mean of a day of each type against the mean of a day: > 1 on busy weekdays, < 1 on quiet weekends.
         let weekdayFactor = counts.0 > 0 && counts.1 > 0 ? sums.0 / Double(counts.0) / all : 1
         let weekendFactor = counts.0 > 0 && counts.1 > 0 ? sums.1 / Double(counts.1) / all : 1
@@ -161,7 +194,7 @@ public struct SeriesContext: Sendable, Equatable {
         }
         let med = median(residuals)
         let mad = median(residuals.map { abs($0 - med) })
-        return NoiseProfile(weekdayFactor: weekdayFactor, weekendFactor: weekendFactor, spread: 1.4826 * mad)
+        return NoiseProfile(weekdayFactor: weekdayFactor, weekendFactor: weekendFactor, spread: 1.4826 * mad, kindDays: counts)
     }
 
     private func median(_ values: [Double]) -> Double {
@@ -177,8 +210,17 @@ struct NoiseProfile: Equatable {
     var weekendFactor: Double
     /// Robust standard deviation of a day's spend relative to its expectation.
     var spread: Double
+    /// Reference days read: weekdays, weekend days.
+    var kindDays: (Int, Int)
 
     func factor(weekend: Bool) -> Double { weekend ? weekendFactor : weekdayFactor }
+
+    /// Whether a day of this kind has enough reference days of its kind to be judged.
+    func judges(weekend: Bool) -> Bool { (weekend ? kindDays.1 : kindDays.0) >= SeriesContext.minimumKindDays }
+
+    static func == (a: NoiseProfile, b: NoiseProfile) -> Bool {
+        (a.weekdayFactor, a.weekendFactor, a.spread) == (b.weekdayFactor, b.weekendFactor, b.spread) && a.kindDays == b.kindDays
+    }
 }
 
 /// The spike and drift rules as pure functions of a daily spend series (UTC days, oldest first, every day
@@ -262,7 +304,11 @@ public enum AnomalyRules {
             let start = pendingStart ?? n
             let judge = SpikeJudge(daily, runStart: start, context: context, thresholds: t)
             let todayCounts = judge.partialCounts(today, weekend: context.weekend[n])
-            if pendingStart != nil || todayCounts {
+            // Counting complete days fewer than the rule needs are raised on their own only when the last of them has
+            // more to show than its spend (heavy-tailed: a few dear requests make a day): an unusual request count,
+            // or spend over the ratio even without its dearest hour.
+            let pendingShown = pendingStart != nil && (context.lastDay.map { judge.singleDayShows(n - 1, $0) } ?? true)
+            if pendingShown || todayCounts {
                 let last = todayCounts ? n : n - 1
                 var actual = daily[start..<n].reduce(0, +)
                 var expected = (start..<n).reduce(0.0) { $0 + judge.expected($1) }
@@ -311,22 +357,34 @@ public enum AnomalyRules {
                 // cost > (baselineSum / days) x factor, exactly.
                 return Int128(cost) * Int128(t.baselineDays) * 1_000_000 > Int128(baselineSum) * Int128(t.spikeFactorPPM)
             }
+            guard profile.judges(weekend: context.weekend[d]) else { return false }
             let e = expected(d)
             guard e > 0 else { return cost > 0 }
             return Double(cost) > e * Double(t.spikeFactorPPM) / 1_000_000 && Double(cost) / e - 1 > context.z * profile.spread
         }
 
         /// Whether the day in progress counts: its spend so far above the usual share of the day's expectation by this
-        /// time x factor, and unlikely under the noise of spend by this time. Nothing is judged before the entity
-        /// usually spends anything in the day.
+        /// time x factor, and its request count so far unusual (`PartialDay.unusualVolume`: the count bound is the
+        /// noise test here; a spend spread of a few hours of heavy-tailed spend would need many hours to be cleared).
+        /// Nothing is judged before the entity usually spends anything in the day, nor without enough reference days.
         func partialCounts(_ today: PartialDay, weekend: Bool) -> Bool {
-            guard let context, let profile, today.fraction > 0, today.spread.isFinite, profile.spread.isFinite, today.unusualVolume else {
+            guard context != nil, let profile, today.fraction > 0, profile.spread.isFinite, today.unusualVolume,
+                  profile.judges(weekend: weekend) else {
                 return false
             }
             let e = Double(baselineSum) / Double(t.baselineDays) * profile.factor(weekend: weekend) * today.fraction
             guard e > 0, Double(today.spentNanos) >= Double(t.minimumDailyNanos) * today.fraction else { return false }
-            let cost = Double(today.spentNanos)
-            return cost > e * Double(t.spikeFactorPPM) / 1_000_000 && cost / e - 1 > context.z * today.spread
+            return Double(today.spentNanos) > e * Double(t.spikeFactorPPM) / 1_000_000
+        }
+
+        /// Whether counting complete day `d` shows a spike on its own (`DayEvidence`): an unusual request count, or the
+        /// day without its dearest hour still over the ratio and `SeriesContext.singleDayZ` spreads.
+        func singleDayShows(_ d: Int, _ evidence: DayEvidence) -> Bool {
+            if evidence.unusualVolume { return true }
+            guard let profile, evidence.topHourNanos <= daily[d], evidence.topHourShare < 1 else { return false }
+            let rest = Double(daily[d] - evidence.topHourNanos), e = expected(d) * (1 - evidence.topHourShare)
+            guard e > 0 else { return false }
+            return rest > e * Double(t.spikeFactorPPM) / 1_000_000 && rest / e - 1 > SeriesContext.singleDayZ * profile.spread
         }
     }
 

@@ -222,8 +222,8 @@ public struct DetectionEvaluation: Sendable {
 
 extension Analytics {
     /// Evaluates anomaly detection on the records of `window` (whole UTC days) against `planted`: from `judgeFrom` to
-    /// the end of the window, sets "now" every `stepMinutes` (a whole number of hours is best: the day in progress is
-    /// read by the hour) through `setNow` (the clock this `Analytics` reads must be the one `setNow` moves) and runs
+    /// the end of the window, sets "now" every `stepMinutes` (the day in progress is read by the hour once a day, and the
+    /// hour holding "now" afresh when "now" is not a whole hour) through `setNow` (the clock this `Analytics` reads must be the one `setNow` moves) and runs
     /// detection of every tenant as the background job does: the complete days of the default window and the day in
     /// progress, each run seeing only records before its "now". Findings are recorded in the catalog as usual (use a
     /// scratch catalog); only the tenant level is judged and drivers are skipped, since neither changes the
