@@ -11,10 +11,11 @@
 #
 # Exported: TALLY_CLICKHOUSE_URL (shard 1's HTTP URL), TALLY_CLICKHOUSE_CLUSTER (the cluster name) and
 # TALLY_CLICKHOUSE_SHARDS (every shard's HTTP URL, comma-separated: schema statements run on each shard, since
-# `ON CLUSTER` needs ZooKeeper). The state lives in $TALLY_CLICKHOUSE_STATE (default /tmp/tally-clickhouse.env).
+# `ON CLUSTER` needs ZooKeeper). The state lives in $TALLY_CLICKHOUSE_STATE (default /tmp/tally-clickhouse-<checksum of the checkout's path>.env).
 set -eu
 
-STATE=${TALLY_CLICKHOUSE_STATE:-/tmp/tally-clickhouse.env}
+# One pair per checkout: two checkouts (worktrees) testing at once must not share (and stop) each other's servers.
+STATE=${TALLY_CLICKHOUSE_STATE:-/tmp/tally-clickhouse-$(cd "$(dirname "$0")/.." && pwd | cksum | cut -d' ' -f1).env}
 CLUSTER=${TALLY_CLICKHOUSE_CLUSTER_NAME:-tally_cluster}
 SERVER=/usr/sbin/clickhouse-server
 
