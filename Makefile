@@ -135,7 +135,7 @@ test-cluster-postgres: deps
 .PHONY: test-cluster-clickhouse
 # ClickHouse: two shards on loopback (scripts/clickhouse.sh), the record-store contract suite and the ClickHouse
 # store's own tests against them, then the shards stopped (also when a test fails); prints how long it took.
-CLICKHOUSE_TESTS ?= RecordStoreContractTests|ClickHouseRecordStoreTests|ClickHouseCLITests
+CLICKHOUSE_TESTS ?= RecordStoreContractTests|ClickHouseRecordStoreTests|ClickHouseCLITests|FacadeEquivalenceTests
 test-cluster-clickhouse: deps
 	$(SWIFT) build --build-tests
 	@start=$$(date +%s); \

@@ -20,10 +20,15 @@ struct AnomaliesCommand: AsyncParsableCommand {
             discussion: """
                 --now pins "now" (default: the wall clock): the complete UTC days before it are judged. With --generated, \
                 the data is taken to come from `tally generate` with the given --rows, --days, --seed, --tenants and --end, \
-                and the injected anomalies are compared with what detection found.
+                and the injected anomalies are compared with what detection found. With --records clickhouse (and \
+                --catalog postgres, or the SQLite catalog of --data) the records are read from the ClickHouse cluster.
                 """)
 
         @OptionGroup var store: ReadStoreOptionGroup
+
+        @OptionGroup var catalogOptions: CatalogOptions
+
+        @OptionGroup var recordOptions: RecordOptions
 
         @Option(help: "\"Now\", RFC 3339 (default: the wall clock; with --generated, the end of the generated window).")
         var now: String?
@@ -41,6 +46,8 @@ struct AnomaliesCommand: AsyncParsableCommand {
             if let cents = minimumDailyCents, cents < 0 || cents > 100_000_000 {
                 throw ValidationError("--minimum-daily-cents must be 0 to 100000000")
             }
+            try catalogOptions.check(data: store.data)
+            try recordOptions.check(data: store.data)
         }
 
         @Flag(name: .customLong("allow-partial"), help: "Detect even when quarantined or unreadable parts are missing (they are named on standard error).")
@@ -50,13 +57,23 @@ struct AnomaliesCommand: AsyncParsableCommand {
             let generatorOptions = try world.options()
             let endMillis = generatorOptions.end
             let nowMillis: Int64 = if let now { try parseTimeOption(now, "--now") } else if generated { endMillis } else { TimeSource.systemWallMillis() }
-            let s = try store.open()
-            defer { try? s.close() }
-            // Detection over every tenant: a missing part would look like a drop in spend.
-            if !reportMissing(s.missingParts, allowPartial: allowPartial, what: "detection") { throw ExitCode(1) }
             var options = AnalyticsOptions()
             if let cents = minimumDailyCents { options.anomalyThresholds.minimumDailyNanos = cents * Money.nanosPerCent }
-            let analytics = Analytics(store: s, catalog: try SQLiteCatalog(directory: try store.directory()), options: options, clock: { nowMillis })
+            let catalog = try catalogOptions.open(data: store.data)
+            let analytics: Analytics
+            switch try recordOptions.kind() {
+            case .embedded:
+                let s = try store.open()
+                // Detection over every tenant: a missing part would look like a drop in spend.
+                if !reportMissing(s.missingParts, allowPartial: allowPartial, what: "detection") {
+                    try? s.close()
+                    throw ExitCode(1)
+                }
+                analytics = Analytics(store: s, catalog: catalog, options: options, clock: { nowMillis })
+            case .clickhouse:
+                analytics = try recordOptions.clickHouseAnalytics(catalog: catalog, options: options, clock: TimeSource(wallMillis: { nowMillis }))
+            }
+            defer { try? analytics.close() }
             let started = TimeSource.systemMonotonicSeconds()
             let report = try await analytics.detectAllTenants()
             let seconds = TimeSource.systemMonotonicSeconds() - started
@@ -256,7 +273,8 @@ private final class EvaluationClock: Sendable {
 }
 
 /// A directory under /tmp deleted when the evaluation ends.
-private struct ScratchDirectory {
+/// A directory under /tmp of this run's own (mkdtemp), removed by `remove()`.
+struct ScratchDirectory {
     let path: String
 
     init(prefix: String) throws {

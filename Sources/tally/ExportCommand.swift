@@ -15,10 +15,13 @@ struct ExportCommand: AsyncParsableCommand {
             Reads the store read-only (works beside a running server). Records are written in the import format, \
             so `tally import` of the file into an empty store gives the same totals; they stream out one granule \
             at a time, so memory stays constant whatever the number of records. The file is written to OUT.partial \
-            and renamed when complete.
+            and renamed when complete. With --records clickhouse, the records come from the ClickHouse cluster \
+            (streamed from one SELECT, 8,192 rows at a time) and --data is not needed.
             """)
 
     @OptionGroup var store: ReadStoreOptionGroup
+
+    @OptionGroup var recordOptions: RecordOptions
 
     @Option(help: "The tenant to export.")
     var tenant: String
@@ -74,15 +77,34 @@ struct ExportCommand: AsyncParsableCommand {
     func validate() throws {
         guard AccessPolicy.isValidTenantID(tenant) else { throw ValidationError("--tenant: 1 to 64 characters of A-Z a-z 0-9 . _ : -") }
         _ = try spec(now: TimeSource.systemWallMillis())
+        try recordOptions.check(data: store.data)
     }
 
     func run() async throws {
         let spec = try spec(now: TimeSource.systemWallMillis())
-        let s = try store.open()
-        defer { try? s.close() }
-        let analytics = Analytics(store: s, catalog: try SQLiteCatalog(directory: try store.directory()))
+        let analytics: Analytics
+        var bound = 0
+        var scratch: ScratchDirectory?
+        defer { scratch?.remove() }
+        switch try recordOptions.kind() {
+        case .embedded:
+            let s = try store.open()
+            analytics = Analytics(store: s, catalog: try SQLiteCatalog(directory: try store.directory()))
+            if spec.kind == .records { bound = s.snapshot().rowBound(tenant: tenant, from: spec.from, to: spec.to) }
+        case .clickhouse:
+            // An export reads no catalog state: without --data, a scratch catalog stands in.
+            let directory: String
+            if let data = store.data {
+                directory = data
+            } else {
+                let made = try ScratchDirectory(prefix: "tally-export")
+                scratch = made
+                directory = made.path
+            }
+            analytics = try recordOptions.clickHouseAnalytics(catalog: try SQLiteCatalog(directory: directory), options: AnalyticsOptions())
+        }
+        defer { try? analytics.close() }
         if !reportMissing(try await analytics.exportMissing(spec, tenant: tenant), allowPartial: allowPartial, what: "export") { throw ExitCode(1) }
-        let bound = spec.kind == .records ? s.snapshot().rowBound(tenant: tenant, from: spec.from, to: spec.to) : 0
         var bar = ExportProgress(total: bound)
         let started = TimeSource.systemMonotonicSeconds()
         let rows: Int64

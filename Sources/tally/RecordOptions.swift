@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import TallyAnalytics
 import TallyClickHouse
+import TallyStore
 
 /// Where the cost records live.
 enum RecordsKind: String, ExpressibleByArgument, CaseIterable {
@@ -83,8 +84,8 @@ struct RecordOptions: ParsableArguments {
 
     /// The domain over the ClickHouse cluster and `catalog` (the embedded store is opened by the commands themselves,
     /// which report what its open found).
-    func clickHouseAnalytics(catalog: any Catalog, options: AnalyticsOptions) throws -> Analytics {
+    func clickHouseAnalytics(catalog: any Catalog, options: AnalyticsOptions, clock: TimeSource = .system) throws -> Analytics {
         let pool = BlockingPool()
-        return Analytics(records: try openClickHouse(pool: pool), catalog: catalog, options: options, pool: pool)
+        return Analytics(records: try openClickHouse(pool: pool), catalog: catalog, options: options, pool: pool, clock: clock)
     }
 }

@@ -75,6 +75,37 @@ struct ClickHouseCLITests {
         }
         run = try runTally(["query"] + clusterArgs(database) + ["cost", "--tenant", "no-such-tenant"])
         #expect(run.status == 1 && run.err.contains("no records of tenant 'no-such-tenant' in the ClickHouse cluster"))
+
+        // tally export: the same file from either store (a records export's rows in no particular order: compared sorted).
+        let exports: [[String]] = [
+            ["--kind", "records", "--format", "csv", "--from", "2025-05-25", "--to", "2025-06-01"],
+            ["--kind", "records", "--format", "ndjson", "--filter", "model=gpt-4o"],
+            ["--kind", "usage", "--format", "csv", "--resolution", "hour", "--from", "2025-05-30", "--to", "2025-05-31"],
+            ["--kind", "cost", "--format", "json", "--group-by", "model,feature_tag", "--resolution", "day", "--from", "2025-05-20", "--to", "2025-06-01"],
+        ]
+        for e in exports {
+            let args = ["export", "--tenant", tenant] + e + (e.contains("--from") ? [] : ["--from", "2025-05-01", "--to", "2025-06-01"]) + ["--out", "-"]
+            let embedded = try runTally(args + ["--data", data])
+            let clickhouse = try runTally(args + clusterArgs(database))
+            #expect(embedded.status == 0 && clickhouse.status == 0, "\(e): \(embedded.err) \(clickhouse.err)")
+            let sorted = { (text: String) in text.split(separator: "\n").sorted() }
+            if e[1] == "records" {
+                #expect(sorted(clickhouse.out) == sorted(embedded.out), "\(e) exports differently from ClickHouse")
+            } else {
+                #expect(clickhouse.out == embedded.out, "\(e) exports differently from ClickHouse")
+            }
+            #expect(embedded.out.split(separator: "\n").count > 3, "\(e) exports nothing: the comparison would prove nothing")
+        }
+
+        // tally anomalies detect: the same findings (each run into a fresh catalog); the first line is the timing.
+        let catalogDir = dir.path + "/clickhouse-catalog"
+        try FileManager.default.createDirectory(atPath: catalogDir, withIntermediateDirectories: true)
+        let detectEmbedded = try runTally(["anomalies", "detect", "--data", data, "--now", "2025-06-01T00:00:00Z"])
+        let detectClickHouse = try runTally(["anomalies", "detect", "--data", catalogDir, "--now", "2025-06-01T00:00:00Z"] + clusterArgs(database))
+        #expect(detectEmbedded.status == 0 && detectClickHouse.status == 0, "\(detectEmbedded.err) \(detectClickHouse.err)")
+        #expect(detectClickHouse.out.split(separator: "\n").dropFirst() == detectEmbedded.out.split(separator: "\n").dropFirst(),
+                "anomalies detect finds differently on ClickHouse:\n\(detectEmbedded.out)\n---\n\(detectClickHouse.out)")
+        #expect(detectEmbedded.out.contains("tenant-level anomalies:"))
     }
 
     /// A tenant the cluster holds nothing of is copied without the duplicate check; one that a cut-short run (or a
