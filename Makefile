@@ -116,7 +116,7 @@ soak: release
 # Tests against real servers (issue 17), started from Debian's packages by the project's scripts on free loopback
 # ports and stopped at the end; each part prints how long it took. Not in `make test`; `.ci/run` runs it after `make test`.
 .PHONY: test-cluster
-test-cluster: test-cluster-postgres test-cluster-clickhouse
+test-cluster: test-cluster-postgres test-cluster-clickhouse test-cluster-nodes
 
 # --- test-cluster: PostgreSQL (the catalog contract and the cross-node races against PostgresCatalog) ---
 .PHONY: test-cluster-postgres
@@ -145,3 +145,19 @@ test-cluster-clickhouse: deps
 	echo "==> test-cluster-clickhouse: $$(( $$(date +%s) - start )) s (exit $$status)"; \
 	exit $$status
 # --- end of the ClickHouse part ---
+
+# --- test-cluster: two `tally serve` nodes on ClickHouse and PostgreSQL together (Tests/Cluster/nodes_test.py: reads
+# across nodes, cross-node dedup, the tenant-isolation matrix, reservations, exports served by either node, background
+# jobs on one node and their takeover after SIGKILL, no acknowledged record lost when a node is killed mid-ingestion) ---
+.PHONY: test-cluster-nodes
+test-cluster-nodes: deps
+	$(SWIFT) build --build-tests
+	@start=$$(date +%s); \
+	export TALLY_POSTGRES_DIR="$$(mktemp -d)" TALLY_CLICKHOUSE_STATE="$$(mktemp -u)"; \
+	eval "$$(./scripts/postgres.sh start)" || exit 1; \
+	eval "$$(./scripts/clickhouse.sh start)" || { ./scripts/postgres.sh stop; exit 1; }; \
+	python3 Tests/Cluster/nodes_test.py .build/debug/tally; status=$$?; \
+	./scripts/clickhouse.sh stop; ./scripts/postgres.sh stop; \
+	echo "==> test-cluster-nodes: $$(( $$(date +%s) - start )) s (exit $$status)"; \
+	exit $$status
+# --- end of the two-node part ---

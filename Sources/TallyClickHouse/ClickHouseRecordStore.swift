@@ -23,9 +23,14 @@ import Glibc
 /// seven days): a check before the insert, one `SELECT` per batch (per 2,000 request ids) on the primary key's
 /// prefix and the batch's time span plus the window. The check is what gives per-record receipts, and it makes a
 /// retried batch (after a timeout whose insert did land) insert nothing twice. Appends of one store are serialized,
-/// so its checks and inserts never interleave. The cost: a primary-key range read per batch, and appends of one
-/// node one at a time. What it does not cover: two nodes appending the same request id at the same moment can both
-/// pass the check. `ReplacingMergeTree` + `FINAL` was not taken: it deduplicates on the sorting key, which would then
+/// so its checks and inserts never interleave. Across nodes, an append holds the deployment's lock of each tenant of
+/// its batch (`DeploymentLock`, given by `tally serve` from the PostgreSQL catalog: a session advisory lock, freed
+/// by PostgreSQL when a node dies) from before its check until ClickHouse acknowledged its insert, so two nodes never
+/// both find a request id new. The cost: a primary-key range read per batch, appends of one node one at a time, and
+/// per batch two to four round trips to PostgreSQL (lock, unlock) during which other nodes' appends of the same
+/// tenant wait; appends of different tenants do not wait for each other. What it does not cover: an insert still
+/// running inside ClickHouse after its node died (the lock is gone, the rows may land after a retry's check), a
+/// window of milliseconds. `ReplacingMergeTree` + `FINAL` was not taken: it deduplicates on the sorting key, which would then
 /// have to be `(tenant_id, request_id)` rather than time (every time-range read would scan the tenant), it merges
 /// only eventually (every read needs `FINAL`, single-threaded per partition in 18.16, or `argMin` tricks), it keeps
 /// duplicates outside any window, and it gives no receipts. A current release could add insert deduplication
@@ -65,6 +70,10 @@ public final class ClickHouseRecordStore: RecordStore {
     public let configuration: Configuration
     let http: ClickHouseClient
     let pool: BlockingPool
+    /// Held by an append around its dedup check and insert, one name per tenant of the batch: with a lock every node
+    /// sees (the PostgreSQL catalog's), two nodes never both find a request id new and both insert it. Nil: this
+    /// process is the only writer (the in-process `gate` suffices).
+    let lock: (any DeploymentLock)?
     let gate = AppendGate()
     let state = Mutex(State())
 
@@ -78,8 +87,8 @@ public final class ClickHouseRecordStore: RecordStore {
     var shards: [String] { configuration.shardURLs.isEmpty ? [configuration.url] : configuration.shardURLs }
 
     /// A store over the cluster of `configuration`, bodies of `forEachRecordBatch` on `pool`. Call `migrate()` before
-    /// the first append on a new database.
-    public init(configuration: Configuration, pool: BlockingPool, client: HTTPClient? = nil) throws {
+    /// the first append on a new database. With several writing nodes, pass the deployment's `lock` (the catalog).
+    public init(configuration: Configuration, pool: BlockingPool, client: HTTPClient? = nil, lock: (any DeploymentLock)? = nil) throws {
         for (name, value) in [("database", configuration.database), ("cluster", configuration.cluster)]
         where !ClickHouseSchema.isIdentifier(value) {
             throw AnalyticsError.invalidParameter(name: name, reason: "must be letters, digits and underscores: \(value)")
@@ -87,6 +96,7 @@ public final class ClickHouseRecordStore: RecordStore {
         self.configuration = configuration
         self.http = ClickHouseClient(client: client ?? ClickHouseClient.shared, timeout: configuration.timeout)
         self.pool = pool
+        self.lock = lock
     }
 
     /// Creates the database and applies the migrations each shard lacks; returns the schema version.
@@ -143,7 +153,15 @@ public final class ClickHouseRecordStore: RecordStore {
             return seq
         }
         do {
-            let receipt = try await appendSerialized(batch, seq: seq, checkDuplicates: checkDuplicates)
+            let receipt: AppendReceipt
+            if let lock {
+                let tenants = Set(batch.records.map(\.tenantID)).map { "records:" + $0 }
+                receipt = try await lock.withExclusiveLocks(tenants) {
+                    try await self.appendSerialized(batch, seq: seq, checkDuplicates: checkDuplicates)
+                }
+            } else {
+                receipt = try await appendSerialized(batch, seq: seq, checkDuplicates: checkDuplicates)
+            }
             state.withLock { $0.inFlight = nil }
             await gate.release()
             return receipt

@@ -1,9 +1,10 @@
 import PostgresNIO
 import TallyStore
 
-/// The catalog's tables on PostgreSQL: the same sixteen tables as `SQLiteCatalog`, with the same meaning. Money is
-/// BIGINT nano-dollars, times BIGINT ms UTC, enums TEXT with CHECKs. Text columns that lists are ordered by collate
-/// "C" (byte order, as SQLite's BINARY), so every server orders them alike whatever its locale.
+/// The catalog's tables on PostgreSQL: the same sixteen tables as `SQLiteCatalog`, with the same meaning, plus
+/// `job_leases` (which the embedded catalog keeps in its process). Money is BIGINT nano-dollars, times BIGINT ms UTC,
+/// enums TEXT with CHECKs. Text columns that lists are ordered by collate "C" (byte order, as SQLite's BINARY), so
+/// every server orders them alike whatever its locale.
 ///
 /// Versioned migrations: `schema_version` holds one row per applied migration. A node applies the missing ones in
 /// one transaction under an advisory lock, so nodes starting together migrate once; a schema newer than this code
@@ -299,6 +300,16 @@ extension PostgresCatalog {
                 actual_nanos   BIGINT NOT NULL,
                 share_ppm      BIGINT,
                 PRIMARY KEY (anomaly_id, rank)
+            )
+            """,
+        ]),
+        Migration(version: 4, description: "job leases", statements: [
+            // Which node runs a background job (detection, deliveries, export sweeps) until when; see +Leases.
+            """
+            CREATE TABLE job_leases (
+                name       \(text) PRIMARY KEY,
+                owner      TEXT NOT NULL,
+                expires_at BIGINT NOT NULL
             )
             """,
         ]),

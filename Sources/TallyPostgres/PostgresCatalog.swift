@@ -22,6 +22,8 @@ public final class PostgresCatalog: Catalog {
     /// The PostgreSQL schema holding the tables.
     public let schema: String
     let connections: PostgresConnections
+    /// The connection holding this node's deployment locks (`PostgresCatalog+Leases.swift`).
+    let lockSession: PostgresLockSession
 
     /// How often `write` runs a transaction again after a deadlock or serialization failure.
     static let retries = 10
@@ -33,6 +35,7 @@ public final class PostgresCatalog: Catalog {
         self.schema = schema
         self.directory = directory
         self.connections = PostgresConnections(location: location, schema: schema, capacity: connections)
+        lockSession = PostgresLockSession(connections: self.connections, schema: schema)
         try self.connections.with { try Self.migrate($0, schema: schema, now: TimeSource.systemWallMillis()) }
     }
 

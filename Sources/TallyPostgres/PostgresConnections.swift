@@ -122,10 +122,10 @@ struct PostgresSession {
 /// A fixed number of connections shared by the threads of one catalog: a caller takes one (opening it on first
 /// use, waiting while all are busy) and gives it back; a connection that failed is closed and replaced later.
 final class PostgresConnections: @unchecked Sendable {
-    private let configuration: PostgresConnection.Configuration
+    let configuration: PostgresConnection.Configuration
     private let schema: String
     private let capacity: Int
-    private let logger: Logger
+    let logger: Logger
     private let condition = NSCondition()
     // Guarded by `condition`.
     private var idle: [PostgresConnection] = []

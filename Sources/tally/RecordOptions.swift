@@ -77,15 +77,17 @@ struct RecordOptions: ParsableArguments {
         }
     }
 
-    /// The ClickHouse record store (its schema must exist: `tally clickhouse init`).
-    func openClickHouse(pool: BlockingPool) throws -> ClickHouseRecordStore {
-        try ClickHouseRecordStore(configuration: try clickHouseConfiguration(), pool: pool)
+    /// The ClickHouse record store (its schema must exist: `tally clickhouse init`); appends dedup under `lock`'s
+    /// per-tenant locks (the catalog's: PostgreSQL's are the deployment's) when given.
+    func openClickHouse(pool: BlockingPool, lock: (any DeploymentLock)? = nil) throws -> ClickHouseRecordStore {
+        try ClickHouseRecordStore(configuration: try clickHouseConfiguration(), pool: pool, lock: lock)
     }
 
     /// The domain over the ClickHouse cluster and `catalog` (the embedded store is opened by the commands themselves,
-    /// which report what its open found).
+    /// which report what its open found). Appends take the catalog's per-tenant locks, so the dedup of request ids
+    /// holds across every node sharing the catalog.
     func clickHouseAnalytics(catalog: any Catalog, options: AnalyticsOptions, clock: TimeSource = .system) throws -> Analytics {
         let pool = BlockingPool()
-        return Analytics(records: try openClickHouse(pool: pool), catalog: catalog, options: options, pool: pool, clock: clock)
+        return Analytics(records: try openClickHouse(pool: pool, lock: catalog), catalog: catalog, options: options, pool: pool, clock: clock)
     }
 }

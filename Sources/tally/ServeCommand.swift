@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Logging
 import TallyAnalytics
 import TallyClickHouse
@@ -52,6 +53,17 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("export-ttl-hours"), help: "Hours an export stays downloadable before its file is deleted.")
     var exportTTLHours = 24
 
+    @Option(name: .customLong("exports-dir"),
+            help: "Directory export files are written to and served from (default: DIR/exports). With several nodes, one directory they all mount, so any node serves any node's export. Default: $TALLY_EXPORTS_DIR.")
+    var exportsDir: String?
+
+    @Option(name: .customLong("job-lease-seconds"),
+            help: "Seconds a background job's lease lasts at least (one node of a deployment runs each job; when it dies another takes over after this).")
+    var jobLeaseSeconds: Double = 30
+
+    @Option(name: .customLong("delivery-interval"), help: "Seconds between passes over the webhook and alert deliveries that are due.")
+    var deliveryInterval: Double = 5
+
     @Option(name: .customLong("idle-timeout"), help: "Seconds a connection may stay idle (no request, or a request trickling in) before it is closed.")
     var idleTimeout = 60
 
@@ -87,6 +99,8 @@ struct ServeCommand: AsyncParsableCommand {
         guard detectInterval == 0 || (detectInterval >= 1 && detectInterval <= 7 * 86_400) else {
             throw ValidationError("--detect-interval must be 0 (off) or 1 to 604800 seconds")
         }
+        guard jobLeaseSeconds >= 1 && jobLeaseSeconds <= 86_400 else { throw ValidationError("--job-lease-seconds must be 1 to 86400") }
+        guard deliveryInterval >= 0.1 && deliveryInterval <= 3_600 else { throw ValidationError("--delivery-interval must be 0.1 to 3600 seconds") }
         guard exportTTLHours >= 1 else { throw ValidationError("--export-ttl-hours must be at least 1") }
         guard (1...3_600).contains(idleTimeout) else { throw ValidationError("--idle-timeout must be 1 to 3600 seconds") }
         guard bodyTimeout >= 1 && bodyTimeout <= 3_600 else { throw ValidationError("--body-timeout must be 1 to 3600 seconds") }
@@ -118,6 +132,7 @@ struct ServeCommand: AsyncParsableCommand {
         options.reservationTTLMillis = Int64(reservationTTL) * 1000
         options.exportTTLMillis = Int64(exportTTLHours) * 3_600_000
         options.allowPrivateWebhooks = allowPrivateWebhooks
+        options.exportsDirectory = exportsDir ?? ProcessInfo.processInfo.environment["TALLY_EXPORTS_DIR"].flatMap { $0.isEmpty ? nil : $0 }
         options.publicURL = publicURL ?? "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
         let catalog = try catalogOptions.open(data: store.data)
         let analytics: Analytics
@@ -137,6 +152,8 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.port = port
         configuration.maxBodyBytes = maxBodyBytes
         configuration.detectIntervalSeconds = detectInterval
+        configuration.jobLeaseSeconds = jobLeaseSeconds
+        configuration.deliveryPollSeconds = deliveryInterval
         configuration.idleTimeoutSeconds = idleTimeout
         configuration.bodyTimeoutSeconds = bodyTimeout
         configuration.otlpMaxConcurrentExports = otlpMaxConcurrentExports

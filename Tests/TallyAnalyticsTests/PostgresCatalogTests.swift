@@ -3,6 +3,7 @@ import Foundation
 import TallyPostgres
 import TallyStore
 import TallyText
+import Synchronization
 import Testing
 
 /// The PostgreSQL catalog's fixture: active when `TALLY_POSTGRES_URL` names a server (`scripts/postgres.sh start`
@@ -111,19 +112,50 @@ struct PostgresCatalogTests {
         #expect(try a.reservedNanos(for: budget, now: 2_000) == 0)
     }
 
+    @Test("leases and locks across two nodes: a lease one node holds is refused to the other until released; a lock one node holds makes the other wait")
+    func leasesAndLocksAcrossNodes() async throws {
+        let schema = PostgresFixture.freshSchema()
+        let a = try PostgresFixture.catalog(schema: schema), b = try PostgresFixture.catalog(schema: schema)
+        #expect(try a.acquireLease("detection", owner: "node-a", now: 1_000, ttlMillis: 60_000))
+        #expect(try !b.acquireLease("detection", owner: "node-b", now: 2_000, ttlMillis: 60_000))
+        try a.releaseLease("detection", owner: "node-a")
+        #expect(try b.acquireLease("detection", owner: "node-b", now: 2_000, ttlMillis: 60_000))
+
+        let order = OrderLog()
+        let aHolds = AsyncStream<Void>.makeStream()
+        async let first: Void = a.withExclusiveLocks(["records:acme"]) {
+            order.entries.withLock { $0.append("a in") }
+            aHolds.continuation.yield()
+            try await Task.sleep(for: .milliseconds(300))
+            order.entries.withLock { $0.append("a out") }
+        }
+        for await _ in aHolds.stream { break }
+        try await b.withExclusiveLocks(["records:acme"]) { order.entries.withLock { $0.append("b in") } }
+        try await first
+        #expect(order.entries.withLock { $0 } == ["a in", "a out", "b in"])
+        // Another name is not held up.
+        let other = try await b.withExclusiveLocks(["records:globex"]) { 7 }
+        #expect(other == 7)
+    }
+
     @Test("migrations are versioned: a second node finds the schema at the current version; a newer schema is refused")
     func schemaVersions() throws {
         let schema = PostgresFixture.freshSchema()
         let first = try PostgresFixture.catalog(schema: schema)
         let second = try PostgresFixture.catalog(schema: schema)
-        #expect(try first.schemaVersion() == 3)
-        #expect(try second.schemaVersion() == 3)
+        #expect(try first.schemaVersion() == 4)
+        #expect(try second.schemaVersion() == 4)
         _ = try first.createKey(tenant: nil, role: .admin, now: 1, actor: "cli")
         #expect(try second.listKeys(includeRevoked: true).count == 1)
 
         try first.execute("INSERT INTO schema_version (version, description, applied_at) VALUES (99, 'from the future', 0)")
         #expect(throws: PostgresCatalogError.self) { _ = try PostgresFixture.catalog(schema: schema) }
     }
+}
+
+/// What happened in which order, from several tasks.
+final class OrderLog: Sendable {
+    let entries = Mutex([String]())
 }
 
 /// Outcomes collected from several threads.

@@ -10,7 +10,7 @@ import TallyStore
 ///
 /// `SQLiteCatalog` is the embedded implementation; `CatalogContract` in the tests is the suite any implementation
 /// must pass. Nothing here names a storage engine's types.
-public protocol Catalog: Sendable {
+public protocol Catalog: DeploymentLock, Sendable {
     /// The local directory the catalog lives in, when it has one (export files default to a folder beside it).
     var directory: String? { get }
 
@@ -154,6 +154,23 @@ public protocol Catalog: Sendable {
 
     /// Audit entries matching `filter`, newest first, at most `filter.limit`.
     func auditEntries(_ filter: AuditFilter) throws -> [AuditEntry]
+
+    // MARK: Leases (one node of a deployment runs a job)
+
+    /// Takes or renews the lease `name` for `owner` until `now + ttlMillis`: true when `owner` holds it afterwards (it
+    /// was free, released, expired at or before `now`, or already `owner`'s), false while another owner's lease runs.
+    /// Times are the callers' clocks: a lease must last longer than the clocks of the nodes differ.
+    func acquireLease(_ name: String, owner: String, now: Int64, ttlMillis: Int64) throws -> Bool
+    /// Gives up `owner`'s lease `name` at once (nothing when another owner holds it, or no one).
+    func releaseLease(_ name: String, owner: String) throws
+}
+
+/// A lock every node of a deployment sees: while one caller holds a name, no other caller (on this node or another)
+/// holds it. A holder that dies loses its locks (the catalog's session ends), so a lock never outlives its node.
+public protocol DeploymentLock: Sendable {
+    /// Runs `body` holding the locks `names` (taken in sorted order, so two callers never wait on each other in a
+    /// cycle), then releases them, also when `body` throws.
+    func withExclusiveLocks<T: Sendable>(_ names: [String], _ body: @Sendable () async throws -> T) async throws -> T
 }
 
 /// The primitive row operations a domain rule uses inside `Catalog.write`: reads see the transaction's own writes.

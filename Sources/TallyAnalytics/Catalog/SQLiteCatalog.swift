@@ -16,6 +16,10 @@ public final class SQLiteCatalog: Catalog {
     /// The data directory the file lives in.
     public let directory: String?
     let pool: DatabasePool
+    /// The job leases (`SQLiteCatalog+Leases.swift`).
+    let leases = LocalLeases()
+    /// The deployment's locks, which on one node are the process's.
+    let locks = LocalLocks()
 
     /// The catalog file of a data directory.
     public static func path(in directory: String) -> String { directory + "/catalog.sqlite" }

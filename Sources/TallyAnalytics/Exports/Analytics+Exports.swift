@@ -28,18 +28,34 @@ extension Analytics {
             id: id, tenant: tenant, spec: spec, status: .pending, file: id + "." + spec.format.fileExtension, rows: 0, bytes: 0,
             error: nil, createdBy: principal.keyID, createdAt: now, completedAt: nil, expiresAt: now + options.exportTTLMillis)
         let catalog = self.catalog
+        let (lease, node, ttl) = (Self.exportLease(id), options.nodeID, options.exportLeaseMillis)
         try await blocking { [self] in
             _ = try sweepExports(now: now)
+            // Held while this node writes it, so another node's sweep leaves it alone (a lease never taken is free,
+            // so a node that dies before this export runs has it failed by the next sweep after the lease expires).
+            _ = try catalog.acquireLease(lease, owner: node, now: now, ttlMillis: ttl)
             try catalog.insertExport(export)
         }
         exportJobs.withLock { jobs in
             jobs[id] = Task { [self] in
+                let renewal = Task { [self] in
+                    while !Task.isCancelled {
+                        do { try await Task.sleep(for: .milliseconds(ttl / 3)) } catch { return }
+                        let at = self.now
+                        _ = try? await blocking { try catalog.acquireLease(lease, owner: node, now: at, ttlMillis: ttl) }
+                    }
+                }
                 await runExport(export)
+                renewal.cancel()
+                _ = try? await blocking { try catalog.releaseLease(lease, owner: node) }
                 _ = exportJobs.withLock { $0.removeValue(forKey: id) }
             }
         }
         return export
     }
+
+    /// The lease a node holds while it writes export `id`.
+    static func exportLease(_ id: String) -> String { "export:" + id }
 
     /// The export `id`, when the principal reaches its tenant (another tenant's export is "not found").
     public func export(id: String, principal: Principal) async throws -> Export {
@@ -65,7 +81,8 @@ extension Analytics {
     }
 
     /// Deletes the files of exports past their expiry and marks them expired; marks exports left pending or
-    /// running by an earlier process as failed. Returns the exports expired.
+    /// running by an earlier process as failed (one whose lease no node holds: a node writing an export renews it).
+    /// Returns the exports expired.
     @discardableResult
     public func sweepExports(now: Int64) throws -> Int {
         let running = exportJobs.withLock { Set($0.keys) }
@@ -77,6 +94,10 @@ extension Analytics {
             expired += 1
         }
         for e in try catalog.exportsInProgress() where !running.contains(e.id) {
+            // Another node writing it holds its lease; one that stopped (or died) lets it expire.
+            let lease = Self.exportLease(e.id)
+            guard try catalog.acquireLease(lease, owner: options.nodeID, now: now, ttlMillis: options.exportLeaseMillis) else { continue }
+            defer { try? catalog.releaseLease(lease, owner: options.nodeID) }
             try? FileIO.remove(exportPath(e) + ".partial")
             try catalog.updateExport(id: e.id, status: .failed, rows: nil, bytes: nil, completedAt: nil, error: "interrupted: the server stopped while writing it")
         }

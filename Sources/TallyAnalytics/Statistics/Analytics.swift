@@ -2,6 +2,10 @@ import Synchronization
 import TallyQuery
 import TallyStore
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Settings of the analytics services.
 public struct AnalyticsOptions: Sendable {
     /// Whether per-hour totals and rollups may answer (`tally serve --no-rollups` turns them off).
@@ -26,8 +30,21 @@ public struct AnalyticsOptions: Sendable {
     public var anomalyNoiseZ = SeriesContext.defaultZ
     /// How long an export stays downloadable, in ms, before the sweeper deletes its file (default 24 hours).
     public var exportTTLMillis: Int64 = 24 * 3_600_000
-    /// Where export files are written (default: `exports/` beside the catalog, in the data directory).
+    /// Where export files are written (default: `exports/` beside the catalog, in the data directory). Several nodes
+    /// serve each other's exports when this is one directory they share (`tally serve --exports-dir`).
     public var exportsDirectory: String?
+    /// This process among the nodes of a deployment: the owner of the leases it takes (background jobs, running
+    /// exports). Unique per process by default.
+    public var nodeID = AnalyticsOptions.newNodeID()
+    /// How long a running export's lease lasts unless renewed, ms (its writer renews it every third of this).
+    public var exportLeaseMillis: Int64 = 60_000
+
+    /// A node identity no other process has: the host name, the process id and random bits.
+    public static func newNodeID() -> String {
+        var name = [CChar](repeating: 0, count: 256)
+        let host = gethostname(&name, name.count) == 0 ? String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "host"
+        return "\(host):\(getpid()):\(String(UInt64.random(in: 0...UInt64.max), radix: 36))"
+    }
 
     /// How long a policy reservation holds its estimate unless settled or cancelled first, ms (default 15 minutes).
     public var reservationTTLMillis: Int64 = 15 * 60_000

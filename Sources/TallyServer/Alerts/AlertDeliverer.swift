@@ -98,13 +98,16 @@ public struct AlertDeliverer: Sendable {
 public struct AlertDeliveryService: Service {
     let analytics: Analytics
     let interval: Duration
+    let lease: JobLease?
     let options: WebhookDeliverer.Options
     let logger: Logger
 
     /// Alert passes over `analytics`' open anomalies and outbox every `interval`.
-    public init(analytics: Analytics, interval: Duration, options: WebhookDeliverer.Options = .init(), logger: Logger) {
+    public init(analytics: Analytics, interval: Duration, lease: JobLease? = nil, options: WebhookDeliverer.Options = .init(),
+                logger: Logger) {
         self.analytics = analytics
         self.interval = interval
+        self.lease = lease
         self.options = options
         self.logger = logger
     }
@@ -112,7 +115,7 @@ public struct AlertDeliveryService: Service {
     /// Runs passes until graceful shutdown.
     public func run() async {
         let deliverer = AlertDeliverer(analytics: analytics, options: options, logger: logger)
-        await runPeriodically(every: interval, logger: logger, failure: "alert deliveries failed") { [logger] in
+        await runPeriodically(every: interval, lease: lease, logger: logger, failure: "alert deliveries failed") { [logger] in
             let (queued, delivered, failed) = try await deliverer.pass()
             logger.debug("alert pass", metadata: ["queued": "\(queued)", "delivered": "\(delivered)", "failed": "\(failed)"])
         }

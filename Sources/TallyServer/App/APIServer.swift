@@ -64,21 +64,32 @@ public struct APIServer: Sendable {
     /// detection every `detectIntervalSeconds` (none when 0), webhook deliveries and alert passes (queue, then send) every
     /// `deliveryPollSeconds`, export
     /// sweeps every `exportSweepSeconds` and reservation purges every `reservationPurgeSeconds`. Each runs its first
-    /// pass at start.
+    /// pass at start, on the one node of the deployment holding the job's lease (the proxy spool: on every node).
     public func backgroundServices(logger: Logger) -> [any Service] {
         var services: [any Service] = []
-        if configuration.detectIntervalSeconds > 0 {
+        let c = configuration
+        // One node of a deployment runs each job (JobLease); a lease outlives two intervals, so a holder that is only slow
+        // keeps it, and one that died is replaced within `jobLeaseSeconds` (or two intervals) and one more pass.
+        func lease(_ job: String, every seconds: Double) -> JobLease {
+            JobLease(job, analytics: analytics, ttlSeconds: max(c.jobLeaseSeconds, 2 * seconds))
+        }
+        if c.detectIntervalSeconds > 0 {
             services.append(PeriodicJob.anomalyDetection(
-                analytics: analytics, interval: .seconds(configuration.detectIntervalSeconds), logger: logger))
+                analytics: analytics, interval: .seconds(c.detectIntervalSeconds), lease: lease("detection", every: c.detectIntervalSeconds),
+                logger: logger))
         }
         services.append(WebhookDeliveryService(
-            analytics: analytics, interval: .seconds(configuration.deliveryPollSeconds), logger: logger))
+            analytics: analytics, interval: .seconds(c.deliveryPollSeconds), lease: lease("webhook-delivery", every: c.deliveryPollSeconds),
+            logger: logger))
         services.append(AlertDeliveryService(
-            analytics: analytics, interval: .seconds(configuration.deliveryPollSeconds), logger: logger))
+            analytics: analytics, interval: .seconds(c.deliveryPollSeconds), lease: lease("alert-delivery", every: c.deliveryPollSeconds),
+            logger: logger))
         services.append(PeriodicJob.exportSweep(
-            analytics: analytics, interval: .seconds(configuration.exportSweepSeconds), logger: logger))
+            analytics: analytics, interval: .seconds(c.exportSweepSeconds), lease: lease("export-sweep", every: c.exportSweepSeconds),
+            logger: logger))
         services.append(PeriodicJob.reservationPurge(
-            analytics: analytics, interval: .seconds(configuration.reservationPurgeSeconds), logger: logger))
+            analytics: analytics, interval: .seconds(c.reservationPurgeSeconds),
+            lease: lease("reservation-purge", every: c.reservationPurgeSeconds), logger: logger))
         if let proxy {
             services.append(PeriodicJob.proxySpool(
                 recorder: proxy.recorder, interval: .seconds(configuration.proxySpoolRetrySeconds), logger: logger))

@@ -20,6 +20,9 @@ public struct ServerConfiguration: Sendable {
     public var exportSweepSeconds: Double = 60
     /// Seconds between purges of reservations past their retention.
     public var reservationPurgeSeconds: Double = 3_600
+    /// Seconds a background job's lease lasts at least (`--job-lease-seconds`; at least two of the job's intervals): how
+    /// long the other nodes wait before taking over a job whose node died.
+    public var jobLeaseSeconds: Double = 30
     /// Which span and resource attributes fill which record field on the OTLP routes (`--otlp-mapping FILE`).
     public var otlpMapping = SpanMapping.standard
     /// OTLP exports in progress at once; beyond it an export is answered 429 with `Retry-After`.

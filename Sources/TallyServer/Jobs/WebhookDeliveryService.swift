@@ -7,13 +7,16 @@ import TallyAnalytics
 public struct WebhookDeliveryService: Service {
     let analytics: Analytics
     let interval: Duration
+    let lease: JobLease?
     let options: WebhookDeliverer.Options
     let logger: Logger
 
     /// Deliveries of `analytics`' outbox every `interval`.
-    public init(analytics: Analytics, interval: Duration, options: WebhookDeliverer.Options = .init(), logger: Logger) {
+    public init(analytics: Analytics, interval: Duration, lease: JobLease? = nil, options: WebhookDeliverer.Options = .init(),
+                logger: Logger) {
         self.analytics = analytics
         self.interval = interval
+        self.lease = lease
         self.options = options
         self.logger = logger
     }
@@ -21,7 +24,7 @@ public struct WebhookDeliveryService: Service {
     /// Runs passes until graceful shutdown.
     public func run() async {
         let deliverer = WebhookDeliverer(analytics: analytics, options: options, logger: logger)
-        await runPeriodically(every: interval, logger: logger, failure: "webhook deliveries failed") {
+        await runPeriodically(every: interval, lease: lease, logger: logger, failure: "webhook deliveries failed") {
             try await deliverer.deliverDue()
         }
         try? await deliverer.shutdown()
