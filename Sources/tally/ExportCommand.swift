@@ -80,6 +80,8 @@ struct ExportCommand: AsyncParsableCommand {
         let spec = try spec(now: TimeSource.systemWallMillis())
         let s = try store.open()
         defer { try? s.close() }
+        // The footers of the tenant's parts, checked now: a damaged one is named below as missing.
+        s.loadFooters(tenants: [tenant])
         let analytics = Analytics(store: s, catalog: try SQLiteCatalog(directory: try store.directory()))
         if !reportMissing(try await analytics.exportMissing(spec, tenant: tenant), allowPartial: allowPartial, what: "export") { throw ExitCode(1) }
         let bound = spec.kind == .records ? s.snapshot().rowBound(tenant: tenant, from: spec.from, to: spec.to) : 0
