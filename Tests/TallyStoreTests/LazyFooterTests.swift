@@ -42,7 +42,7 @@ import TallyTestSupport
         }
     }
 
-    @Test("a flipped byte in a part's footer or trailer, met by a read-only open: a query of another tenant is whole, one of the part's tenant fails or lacks the part and says so")
+    @Test("a flipped byte in a part's footer or trailer (every trailer byte, 48 footer bytes), met by a read-only open: a query of another tenant is whole, one of the part's tenant fails or lacks the part and says so")
     func damagedFooterIsNeverAnAnswer() throws {
         let root = try TemporaryDirectory()
         defer { root.remove() }
@@ -56,9 +56,11 @@ import TallyTestSupport
         let theirs = try Query(tenants: .one("tenant-1"), groupBy: [.dimension(.user)], aggregates: [.count, .cost])
         let ours = try Query(tenants: .one("tenant-0"), groupBy: [.dimension(.user)], aggregates: [.count, .cost])
         let withoutPart = ReferenceAggregator(records: records.filter { $0.tenantID != "tenant-1" }).run(theirs)
-        // Every byte from the footer to the end (the trailer included), bits 0 and 7.
+        // Every byte of the trailer and 48 spread over the footer, bits 0 and 7.
         var cases = 0
-        for offset in footerStart..<clean.count {
+        let footerBytes = clean.count - PartFormat.trailerSize - footerStart
+        let offsets = (0..<48).map { footerStart + $0 * footerBytes / 48 } + Array((clean.count - PartFormat.trailerSize)..<clean.count)
+        for offset in offsets {
             for mask: UInt8 in [0x01, 0x80] {
                 let dir = root.appending("case")
                 try FileIO.makeDirectory(dir)
@@ -90,7 +92,7 @@ import TallyTestSupport
                 cases += 1
             }
         }
-        #expect(cases > 100)
+        #expect(cases == 2 * offsets.count)
     }
 
     @Test("loadFooters sets a part with a damaged footer aside before a command answers, naming it as missing")

@@ -16,7 +16,10 @@ extension Store {
     func quarantineLocked(_ p: PartReader, because error: StoreError) throws {
         // Read the file afresh first: if every checksum passes now, the damage was in the reading, not on disk;
         // readers get the fresh mapping and the part stays.
-        if let fresh = try? PartReader(path: p.path), (try? fresh.verify()) != nil {
+        // A part the manifest lists is read afresh against its manifest line (a footer that disagrees with it is damage).
+        let listed = maintenance.manifest.parts.first { $0.id == p.id }
+        let fresh = try? listed.map { try PartReader(path: p.path, listed: $0) } ?? PartReader(path: p.path)
+        if let fresh, (try? fresh.verify()) != nil {
             published.withLock { pub in
                 if let i = pub.parts.firstIndex(where: { $0.id == p.id }) { pub.parts[i] = fresh }
             }

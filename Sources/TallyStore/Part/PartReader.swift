@@ -77,7 +77,15 @@ package final class PartReader: Sendable {
     @discardableResult
     package func load() throws -> PartMeta {
         if let f = footerRef.load() { return f.meta }
-        let f = try Self.readFooter(file.bytes, path: path)
+        let f: Footer
+        do {
+            f = try Self.readFooter(file.bytes, path: path)
+        } catch let StoreError.unsupportedVersion(path, found, supported) {
+            // The manifest lists this part as one of the store's: a version this build does not read is damage here
+            // (the eager open set such a part aside too), so it is left out and listed as missing like any other.
+            throw StoreError.corrupt(path: path, offset: fileSize - 6,
+                                     reason: "format version \(found); this build reads version \(supported)")
+        }
         let m = f.meta
         guard m.id == id, m.tenant == tenant, m.level == level, m.rows == rows, m.minTime == minTime, m.maxTime == maxTime else {
             throw StoreError.corrupt(path: path, offset: max(0, fileSize - PartFormat.trailerSize),
