@@ -198,13 +198,13 @@ def main() -> int:
     out.append("| round | engine | wall s | CPU s | Mrows/s | load average |")
     out.append("|---|---|---|---|---|---|")
     for x in runs:
-        out.append(f"| {x['round']} | {x['engine']} | {x['wall']:.2f} | {x['cpu']:.2f} | {x['rows'] / x['wall'] / 1e6:.2f} | {x['load']:.2f} |")
+        out.append(f"| {x['round']} | {x['engine']} | {x['wall']:.2f} | {x['cpu']:.2f} | {x['rows'] / x['wall'] / 1e6:.3f} | {x['load']:.2f} |")
     out.append("")
     out.append(f"| engine | median wall s | median CPU s | median Mrows/s | Tally / engine (median wall) |")
     out.append("|---|---|---|---|---|")
     for e in engines:
         ratio = f"{med[e]['wall'] / med['tally']['wall']:.2f}x" if "tally" in med and e != "tally" else ""
-        out.append(f"| {e} | {med[e]['wall']:.2f} | {med[e]['cpu']:.2f} | {med[e]['rate'] / 1e6:.2f} | {ratio} |")
+        out.append(f"| {e} | {med[e]['wall']:.2f} | {med[e]['cpu']:.2f} | {med[e]['rate'] / 1e6:.3f} | {ratio} |")
     out.append("")
     out.append("(Tally / engine > 1: Tally loads faster, by the engine's median wall over Tally's.)")
     if queries:
