@@ -78,8 +78,18 @@ bench: deps
 	TALLY_BENCHMARKS=1 $(SWIFT) package --disable-sandbox benchmark
 
 # Tally next to DuckDB and chDB on the same generated data (see docs/PERFORMANCE.md).
+# The data shape: SEED, DAYS, TENANTS, ROWS; BENCH_ROUNDS alternating load rounds (Benchmarks/peers_rounds.py), then one
+# run of Benchmarks/peers.sh on the same CSV (the peers' query latency and the check of Tally's answers).
+SEED ?= 42
+DAYS ?= 30
+TENANTS ?= 200
+ROWS ?= 10000000
+BENCH_ROUNDS ?= 3
+BENCH_WORK ?= /tmp/tally-bench
 bench-peers: release
-	./Benchmarks/peers.sh
+	python3 Benchmarks/peers_rounds.py --seed $(SEED) --days $(DAYS) --tenants $(TENANTS) --rows $(ROWS) \
+		--rounds $(BENCH_ROUNDS) --work $(BENCH_WORK) --out $(BENCH_WORK)/rounds.md
+	WORK=$(BENCH_WORK) CSV=$(BENCH_WORK)/costs-s$(SEED)-d$(DAYS)-t$(TENANTS)-r$(ROWS).csv ./Benchmarks/peers.sh
 
 # HTTP load test on loopback (wrk): readers and writers against a server holding the 10M-row set.
 load: release

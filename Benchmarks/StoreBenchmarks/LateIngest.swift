@@ -103,7 +103,7 @@ final class LateIngestRun {
         for k in manifest.parts.indices {
             let partPath = path + "/parts/" + PartFormat.fileName(manifest.parts[k].id)
             let reader = try PartReader(path: partPath)
-            let (bytes, _) = PartWriter.encode(try reader.readAll(), id: reader.meta.id, level: reader.meta.level, version: version)
+            let (bytes, _) = PartWriter.encode(try reader.readAll(), id: reader.id, level: reader.level, version: version)
             try FileIO.writeAtomically(bytes, to: partPath, directory: path + "/parts")
             manifest.parts[k].bytes = bytes.count
         }

@@ -65,7 +65,7 @@ final class QueryFixture: @unchecked Sendable {
         let snapshot = store.snapshot()
         rows = snapshot.rowCount
         largest = generator.tenantIDs[0]
-        largestRows = snapshot.parts.filter { $0.meta.tenant == generator.tenantIDs[0] }.reduce(0) { $0 + $1.meta.rows }
+        largestRows = snapshot.parts.filter { $0.tenant == generator.tenantIDs[0] }.reduce(0) { $0 + $1.rows }
         model = "gpt-4o"
     }
 }

@@ -89,6 +89,8 @@ struct ExportCommand: AsyncParsableCommand {
         switch try recordOptions.kind() {
         case .embedded:
             let s = try store.open()
+            // The footers of the tenant's parts, checked now: a damaged one is named below as missing.
+            s.loadFooters(tenants: [tenant])
             analytics = Analytics(store: s, catalog: try SQLiteCatalog(directory: try store.directory()))
             if spec.kind == .records { bound = s.snapshot().rowBound(tenant: tenant, from: spec.from, to: spec.to) }
         case .clickhouse:

@@ -121,6 +121,9 @@ struct QueryCommand: AsyncParsableCommand {
         let s = try store.open()
         defer { try? s.close() }
         let engine = QueryEngine(threads: threads)
+        // The footers of the parts the query may read, checked now: a damaged one is named below as missing.
+        let named = Self.named(query.tenants)
+        s.loadFooters(tenants: named.isEmpty ? nil : named)
         var snapshot = s.snapshot()
         try Self.checkTenantsExist(query.tenants, in: snapshot, data: try store.directory())
         let started = TimeSource.systemMonotonicSeconds()

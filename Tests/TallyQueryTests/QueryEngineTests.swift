@@ -195,7 +195,7 @@ func at(_ time: String) -> Int64 { try! Timestamp.parse(time).get() }
         try store.flush()
         _ = try store.append(RecordBatch(head))
         let reference = ReferenceAggregator(records: a + b + c + head)
-        let parts = store.snapshot().parts.filter { $0.meta.tenant == "t" }.sorted { $0.meta.minTime < $1.meta.minTime }
+        let parts = store.snapshot().parts.filter { $0.tenant == "t" }.sorted { $0.minTime < $1.minTime }
         try #require(parts.count == 2)
         let (first, last) = (parts[0].meta, parts[1].meta)
         #expect(first.hours.allSatisfy { $0.rollups[Dimension.user.rawValue] == nil })
@@ -317,7 +317,7 @@ func at(_ time: String) -> Int64 { try! Timestamp.parse(time).get() }
             return path == part.path
         }
         #expect(store.snapshot().parts.isEmpty)
-        #expect(access(dir.appending("quarantine/" + PartFormat.fileName(part.meta.id)), F_OK) == 0)
+        #expect(access(dir.appending("quarantine/" + PartFormat.fileName(part.id)), F_OK) == 0)
     }
 
     @Test func twoThreadsAnswerLikeOne() throws {

@@ -87,7 +87,7 @@ import TallyTestSupport
         let path = dir.appending("p.part")
         try FileIO.writeAtomically(bytes, to: path, directory: dir.path)
         let reader = try PartReader(path: path)
-        #expect(reader.meta.rows == 4)
+        #expect(reader.rows == 4)
         #expect(throws: StoreError.self) { try reader.readAll() }
     }
 }

@@ -22,8 +22,8 @@ import TallyTestSupport
             // The part is quarantined now: the next answer lacks its rows and says so.
             let again = try store.query(query)
             #expect(!again.complete)
-            #expect(again.missing.map(\.id) == [part.meta.id])
-            #expect(again.missing.first?.tenant == "tenant-1" && again.missing.first?.rows == part.meta.rows)
+            #expect(again.missing.map(\.id) == [part.id])
+            #expect(again.missing.first?.tenant == "tenant-1" && again.missing.first?.rows == part.rows)
             // Another tenant's answer is complete: its rows are all there.
             let other = try store.query(try Query(tenants: .one("tenant-0"), useRollups: false))
             #expect(other.complete)
@@ -33,11 +33,11 @@ import TallyTestSupport
         let reopened = try Store(path: dir.path, options: DamageFixture.options())
         defer { try? reopened.close() }
         let missing = try #require(reopened.missingParts.first)
-        #expect(missing.id == part.meta.id && missing.tenant == "tenant-1")
-        #expect(missing.minTime == part.meta.minTime && missing.maxTime == part.meta.maxTime)
+        #expect(missing.id == part.id && missing.tenant == "tenant-1")
+        #expect(missing.minTime == part.minTime && missing.maxTime == part.maxTime)
         #expect(!(try reopened.query(query)).complete)
         // A window outside the part's hours is complete.
-        let before = try reopened.query(try Query(tenants: .one("tenant-1"), to: part.meta.minTime, useRollups: false))
+        let before = try reopened.query(try Query(tenants: .one("tenant-1"), to: part.minTime, useRollups: false))
         #expect(before.complete)
     }
 }

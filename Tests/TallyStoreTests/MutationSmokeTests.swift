@@ -54,7 +54,7 @@ import TallySynthetic
             let bytes = round % 2 == 0 ? Self.mutate(encoded, &rng) : Self.mutateTail(encoded, &rng, tail: 600)
             try FileIO.writeAtomically(bytes, to: path, directory: dir.path)
             guard let reader = try? PartReader(path: path) else { refused += 1; continue }
-            if let rows = try? reader.readAll() { #expect(rows.count == reader.meta.rows) }
+            if let rows = try? reader.readAll() { #expect(rows.count == reader.rows) }
             _ = try? reader.verify()
         }
         #expect(refused > 0)

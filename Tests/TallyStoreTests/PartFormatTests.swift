@@ -257,7 +257,7 @@ import Glibc
             let reader = try PartReader(path: partPath)
             let rows = try reader.readAll()
             let granuleRows = reader.meta.granules[0].rows
-            let (bytes, _) = PartWriter.encode(rows, id: reader.meta.id, level: reader.meta.level, granuleRows: granuleRows, version: version)
+            let (bytes, _) = PartWriter.encode(rows, id: reader.id, level: reader.level, granuleRows: granuleRows, version: version)
             try FileIO.writeAtomically(bytes, to: partPath, directory: path + "/parts")
             manifest.parts[k].bytes = bytes.count
         }

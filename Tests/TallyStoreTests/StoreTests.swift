@@ -61,7 +61,7 @@ func sorted(_ records: [CostRecord]) -> [CostRecord] {
         for part in store.snapshot().parts {
             var covered = 0
             for h in part.meta.hours {
-                let inHour = records.filter { $0.tenantID == part.meta.tenant && TimeUnit.hourStart($0.createdAtMillis) == h.start }
+                let inHour = records.filter { $0.tenantID == part.tenant && TimeUnit.hourStart($0.createdAtMillis) == h.start }
                 #expect(h.rows == inHour.count)
                 #expect(h.cost == inHour.reduce(0) { $0 + $1.costNanos })
                 #expect(h.inputTokens == inHour.reduce(0) { $0 + $1.inputTokens })
@@ -72,11 +72,11 @@ func sorted(_ records: [CostRecord]) -> [CostRecord] {
                     #expect(r.cost.reduce(0, +) == h.cost)
                 }
             }
-            #expect(covered == part.meta.rows)
+            #expect(covered == part.rows)
             for d in Dimension.allCases {
                 let r = part.meta.partRollups[d.rawValue]
-                let mine = records.filter { $0.tenantID == part.meta.tenant }
-                #expect(r.counts.reduce(0, +) == Int64(part.meta.rows))
+                let mine = records.filter { $0.tenantID == part.tenant }
+                #expect(r.counts.reduce(0, +) == Int64(part.rows))
                 #expect(r.cost.reduce(0, +) == mine.reduce(0) { $0 + $1.costNanos })
                 #expect(zip(r.codes, r.codes.dropFirst()).allSatisfy { $0 < $1 })
                 for (k, code) in r.codes.enumerated() {
@@ -162,8 +162,8 @@ func sorted(_ records: [CostRecord]) -> [CostRecord] {
         #expect(after.parts.count == 2)
         #expect(sorted(try after.records()) == sorted(all))
         for p in after.parts {
-            let mine = all.filter { $0.tenantID == p.meta.tenant }
-            #expect(p.meta.rows == mine.count)
+            let mine = all.filter { $0.tenantID == p.tenant }
+            #expect(p.rows == mine.count)
             #expect(p.meta.hours.reduce(0) { $0 + $1.cost } == mine.reduce(0) { $0 + $1.costNanos })
         }
         // Old snapshots still read their (now deleted) parts.
@@ -271,7 +271,7 @@ func sorted(_ records: [CostRecord]) -> [CostRecord] {
         }
         // The read quarantined it: the file moved and the manifest no longer lists it.
         #expect(store.snapshot().parts.isEmpty)
-        #expect(FileIO.exists(dir.path + "/quarantine/" + PartFormat.fileName(part.meta.id)))
+        #expect(FileIO.exists(dir.path + "/quarantine/" + PartFormat.fileName(part.id)))
     }
 
     @Test func verifyFindsDamageAnywhereInAPart() throws {

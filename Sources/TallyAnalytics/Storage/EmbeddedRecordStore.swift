@@ -132,8 +132,8 @@ extension EmbeddedRecordStore {
         /// From part metadata and head bounds: no row is read, so it runs in place.
         func newestRecord(of tenants: Query.Tenants) async throws -> Int64? {
             var newest: Int64?
-            for p in snapshot.parts where tenants.contains(p.meta.tenant) {
-                newest = max(newest ?? .min, p.meta.maxTime)
+            for p in snapshot.parts where tenants.contains(p.tenant) {
+                newest = max(newest ?? .min, p.maxTime)
             }
             for h in snapshot.heads where h.rows > 0 && tenants.contains(h.tenant) {
                 newest = max(newest ?? .min, h.maxTime)

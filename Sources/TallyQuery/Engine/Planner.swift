@@ -39,9 +39,10 @@ struct Planner: ~Copyable {
     // MARK: Parts
 
     private mutating func planPart(_ part: PartReader) throws -> SourcePlan? {
-        let m = part.meta
         let lo = spec.lo, hi = spec.hi
-        guard m.rows > 0, m.maxTime >= lo, m.minTime < hi, spec.query.selects(tenant: m.tenant) else { return nil }
+        // Pruned on what the manifest says first: the footer of a part no query needs is never read.
+        guard part.rows > 0, part.maxTime >= lo, part.minTime < hi, spec.query.selects(tenant: part.tenant) else { return nil }
+        let m = try part.load()
         guard let filters = filterPlans(m) else { return nil }
         if let plan = try planFromPartRollups(part, filters) { return plan }
         let rLo = try lowerBound(part, lo)

@@ -40,7 +40,7 @@ final class Deduplicator {
         if partsOfSlot.count <= s { partsOfSlot.append(contentsOf: repeatElement(nil, count: s + 1 - partsOfSlot.count)) }
         if let listed = partsOfSlot[s] { return listed }
         let tenant = tenants[s]
-        let listed = parts.filter { $0.meta.tenant == tenant }
+        let listed = parts.filter { $0.tenant == tenant }
         partsOfSlot[s] = listed
         return listed
     }
@@ -59,10 +59,13 @@ final class Deduplicator {
 
     /// Loads the ids of a part's rows at or after the tenant's horizon (start-up).
     func load(_ part: PartReader, newest: Int64) throws {
-        let s = slot(part.meta.tenant)
+        let s = slot(part.tenant)
         let horizon = newest &- window
         horizons[s] = max(horizons[s], horizon)
-        guard part.meta.maxTime >= horizon else { return }
+        guard part.maxTime >= horizon else { return }
+        // Room for the part's ids in the window (its hour index counts them), so the set grows once per part,
+        // not by steps, each of which would hold the old table and the new one for a moment.
+        sets[s].reserve(part.meta.hours.reduce(0) { $0 + ($1.start + TimeUnit.hourMillis > horizon ? $1.rows : 0) })
         var decoder = BlockDecoder()
         let cap = max(part.meta.granules.map(\.rows).max() ?? 1, 1)
         let times = UnsafeMutablePointer<Int64>.allocate(capacity: cap)
@@ -73,6 +76,11 @@ final class Deduplicator {
                 if times[i] >= horizon { sets[s].insert(RequestIDSet.key(bytes), createdAt: times[i], epoch: 0) }
             }
         }
+    }
+
+    /// Ids held in memory and the bytes of their tables (the window's cost; `Store.dedupFootprint`).
+    var footprint: (ids: Int, bytes: Int) {
+        sets.reduce((0, 0)) { ($0.0 + $1.count, $0.1 + $1.tableBytes) }
     }
 
     /// Whether an id is certainly new without looking at parts.
@@ -91,7 +99,7 @@ final class Deduplicator {
         if let set = cold[hk] { return set.contains(key) }
         let parts = tenantParts(s, parts)
         var mayBeStored = false
-        for p in parts where p.meta.minTime < hk.hour + TimeUnit.hourMillis && p.meta.maxTime >= hk.hour {
+        for p in parts where p.minTime < hk.hour + TimeUnit.hourMillis && p.maxTime >= hk.hour {
             if p.hour(startingAt: hk.hour) != nil, try p.mayContainRequestID(key) != false {
                 mayBeStored = true
                 break
@@ -101,7 +109,7 @@ final class Deduplicator {
         hoursDecoded += 1
         var set = RequestIDSet()
         var decoder = BlockDecoder()
-        for p in parts where p.meta.minTime < hk.hour + TimeUnit.hourMillis && p.meta.maxTime >= hk.hour {
+        for p in parts where p.minTime < hk.hour + TimeUnit.hourMillis && p.maxTime >= hk.hour {
             guard let h = p.hour(startingAt: hk.hour) else { continue }
             for (g, granule) in p.meta.granules.enumerated()
             where granule.rowStart < h.rowStart + h.rows && granule.rowStart + granule.rows > h.rowStart {

@@ -124,8 +124,8 @@ package enum QuarantineRecord {
         for name in names where name.hasSuffix(".part") {
             guard let id = UInt64(name.dropLast(5), radix: 16), out[id] == nil else { continue }
             if let r = try? PartReader(path: dir + "/" + name) {
-                out[id] = MissingPart(id: id, tenant: r.meta.tenant, rows: r.meta.rows, minTime: r.meta.minTime,
-                                      maxTime: r.meta.maxTime, reason: "quarantined (no record; described from its footer)")
+                out[id] = MissingPart(id: id, tenant: r.tenant, rows: r.rows, minTime: r.minTime,
+                                      maxTime: r.maxTime, reason: "quarantined (no record; described from its footer)")
             } else {
                 out[id] = MissingPart(id: id, tenant: "", rows: 0, minTime: .min, maxTime: .max,
                                       reason: "quarantined (no record, footer unreadable)")

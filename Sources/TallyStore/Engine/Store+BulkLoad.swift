@@ -255,7 +255,7 @@ final class PartSpiller: @unchecked Sendable {
             lock.broadcast()
             while running > 0 { lock.wait() }
             if let failure { throw failure }
-            return done.sorted { $0.meta.id < $1.meta.id }
+            return done.sorted { $0.id < $1.id }
         }
     }
 
@@ -297,8 +297,8 @@ extension Store {
         let (parts, heads) = published.withLock { p in (p.parts, p.frozen.flatMap(\.views) + Array(p.active.values)) }
         let dedup = Deduplicator(window: options.dedupWindowMillis)
         var newest: [String: Int64] = [:]
-        for p in parts { newest[p.meta.tenant] = max(newest[p.meta.tenant] ?? .min, p.meta.maxTime) }
-        for p in parts { try dedup.load(p, newest: newest[p.meta.tenant]!) }
+        for p in parts { newest[p.tenant] = max(newest[p.tenant] ?? .min, p.maxTime) }
+        for p in parts { try dedup.load(p, newest: newest[p.tenant]!) }
         while dedup.epoch < writer.dedup.epoch { _ = dedup.freeze() }
         for h in heads {
             let s = dedup.slot(h.tenant)

@@ -11,18 +11,18 @@ extension Store {
         return try maintenanceLock.withLock {
             let parts = published.withLock { $0.parts }
             var groups: [String: [PartReader]] = [:]
-            for p in parts where p.meta.rows < options.smallPartRows {
-                groups[p.meta.tenant + "\u{0}" + String(Self.monthKey(p.meta.minTime)), default: []].append(p)
+            for p in parts where p.rows < options.smallPartRows {
+                groups[p.tenant + "\u{0}" + String(Self.monthKey(p.minTime)), default: []].append(p)
             }
             guard let victims = groups.values.filter({ $0.count >= 2 }).max(by: { $0.count < $1.count }) else { return false }
             var chosen: [PartReader] = []
             var total = 0
-            for p in victims.sorted(by: { $0.meta.id < $1.meta.id }) where total + p.meta.rows <= options.maxPartRows {
+            for p in victims.sorted(by: { $0.id < $1.id }) where total + p.rows <= options.maxPartRows {
                 chosen.append(p)
-                total += p.meta.rows
+                total += p.rows
             }
             guard chosen.count >= 2 else { return false }
-            var merged = PartRows(tenant: chosen[0].meta.tenant)
+            var merged = PartRows(tenant: chosen[0].tenant)
             for p in chosen {
                 do {
                     merged.append(contentsOf: try p.readAll())
@@ -35,10 +35,10 @@ extension Store {
             var manifest = maintenance.manifest
             let id = manifest.nextPartID
             manifest.nextPartID += 1
-            let level = (chosen.map(\.meta.level).max() ?? 0) + 1
+            let level = (chosen.map(\.level).max() ?? 0) + 1
             let written = try PartWriter.write(merged, id: id, level: level, directory: partsDirectory, granuleRows: options.granuleRows)
             let reader = try PartReader(path: written.path)
-            let gone = Set(chosen.map(\.meta.id))
+            let gone = Set(chosen.map(\.id))
             manifest.parts.removeAll { gone.contains($0.id) }
             manifest.parts.append(Self.entry(reader))
             try publish(manifest, adding: [reader], removing: gone, unfreezing: nil)

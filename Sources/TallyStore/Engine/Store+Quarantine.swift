@@ -16,31 +16,50 @@ extension Store {
     func quarantineLocked(_ p: PartReader, because error: StoreError) throws {
         // Read the file afresh first: if every checksum passes now, the damage was in the reading, not on disk;
         // readers get the fresh mapping and the part stays.
-        if let fresh = try? PartReader(path: p.path), (try? fresh.verify()) != nil {
+        // A part the manifest lists is read afresh against its manifest line (a footer that disagrees with it is damage).
+        let listed = maintenance.manifest.parts.first { $0.id == p.id }
+        let fresh = try? listed.map { try PartReader(path: p.path, listed: $0) } ?? PartReader(path: p.path)
+        if let fresh, (try? fresh.verify()) != nil {
             published.withLock { pub in
-                if let i = pub.parts.firstIndex(where: { $0.meta.id == p.meta.id }) { pub.parts[i] = fresh }
+                if let i = pub.parts.firstIndex(where: { $0.id == p.id }) { pub.parts[i] = fresh }
             }
             return
         }
-        let entry = maintenance.manifest.parts.first { $0.id == p.meta.id } ?? Self.entry(p)
+        let entry = maintenance.manifest.parts.first { $0.id == p.id } ?? Self.entry(p)
         let lost = MissingPart(id: entry.id, tenant: entry.tenant, rows: entry.rows, minTime: entry.minTime,
                                maxTime: entry.maxTime, reason: error.description)
         if options.readOnly {
             // Nothing on disk may change: stop reading the part in this process only, and say so in every answer.
             published.withLock {
-                $0.parts.removeAll { $0.meta.id == p.meta.id }
+                $0.parts.removeAll { $0.id == p.id }
                 if !$0.missing.contains(where: { $0.id == lost.id }) { $0.missing.append(lost) }
             }
             return
         }
         try? QuarantineRecord.write(entry, reason: error.description, quarantineDirectory: quarantineDirectory)
         var manifest = maintenance.manifest
-        manifest.parts.removeAll { $0.id == p.meta.id }
-        try publish(manifest, adding: [], removing: [p.meta.id], unfreezing: nil)
-        try? FileIO.rename(p.path, to: quarantineDirectory + "/" + PartFormat.fileName(p.meta.id))
+        manifest.parts.removeAll { $0.id == p.id }
+        try publish(manifest, adding: [], removing: [p.id], unfreezing: nil)
+        try? FileIO.rename(p.path, to: quarantineDirectory + "/" + PartFormat.fileName(p.id))
         published.withLock {
             $0.quarantined += 1
             if !$0.missing.contains(where: { $0.id == lost.id }) { $0.missing.append(lost) }
+        }
+    }
+
+    /// Reads and checks now the footers not read yet (a read-only open reads them when a reader first needs them)
+    /// of the parts that may hold rows of `tenants` (nil: every tenant) with `from <= created_at < to`. A part
+    /// whose footer is damaged is set aside as a query would set it aside: quarantined, or in a read-only open
+    /// left out of the snapshots taken after this and listed in `missingParts`. A command calls this before it
+    /// takes the snapshot it answers from, so it can name what is missing before it answers.
+    public func loadFooters(tenants: [String]? = nil, from: Int64 = .min, to: Int64 = .max) {
+        let parts = published.withLock { $0.parts }
+        for p in parts where !p.isLoaded && (tenants?.contains(p.tenant) ?? true) && p.maxTime >= from && p.minTime < to {
+            do {
+                try p.load()
+            } catch let e as StoreError {
+                try? quarantine(partPath: p.path, because: e)
+            } catch {}
         }
     }
 

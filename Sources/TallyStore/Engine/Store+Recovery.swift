@@ -61,9 +61,13 @@ extension Store {
             let p = path + "/parts/" + PartFormat.fileName(entry.id)
             do {
                 // A part that fails is opened once more before it is given up: a bit flipped on the way is not damage.
+                // A read-only open maps the part and checks its size against the manifest; its footer is read and
+                // checked when a reader first needs it (`PartReader.load()`): a query of one tenant does not pay for
+                // every part's footer. A read-write open checks every footer now and loads the recent request ids.
                 let openPart: () throws -> PartReader = {
+                    if readOnly { return try PartReader(path: p, listed: entry) }
                     let reader = try PartReader(path: p)
-                    if !readOnly { try dedup.load(reader, newest: newest[entry.tenant]!) }
+                    try dedup.load(reader, newest: newest[entry.tenant]!)
                     return reader
                 }
                 readers.append(try (try? openPart()) ?? openPart())
@@ -122,7 +126,7 @@ extension Store {
         if replay.records > 0 { report.append("replayed \(replay.records) records from the WAL") }
         // One entry per part, and none for a part that is live (a crash between writing its record and taking it out of
         // the manifest, and it read well this time).
-        let liveIDs = Set(readers.map(\.meta.id))
+        let liveIDs = Set(readers.map(\.id))
         var seen = Set<UInt64>()
         missing = missing.filter { !liveIDs.contains($0.id) && seen.insert($0.id).inserted }.sorted { $0.id < $1.id }
         let wal = readOnly ? nil : try WriteAheadLog(directory: path + "/wal", segment: max(replay.lastSegment, manifest.walStart))

@@ -122,21 +122,21 @@ extension Store {
         }
 
         // 2. Parts against parts: merge outputs before their inputs, newest first.
-        candidates.sort { ($0.meta.level, $0.meta.id) > ($1.meta.level, $1.meta.id) }
+        candidates.sort { ($0.level, $0.id) > ($1.level, $1.id) }
         var held: [String: RequestIDSet] = [:]
         var kept: [(reader: PartReader, subset: [Int]?)] = []
         for c in candidates {
             let rows = try c.readAll()
-            let fresh = Self.rowsNotIn(held[c.meta.tenant], rows)
+            let fresh = Self.rowsNotIn(held[c.tenant], rows)
             if fresh.count == 0 {
-                try move(c.path, PartFormat.fileName(c.meta.id))
-                report.lines.append("set aside \(PartFormat.fileName(c.meta.id)) (level \(c.meta.level), \(rows.count) rows): "
+                try move(c.path, PartFormat.fileName(c.id))
+                report.lines.append("set aside \(PartFormat.fileName(c.id)) (level \(c.level), \(rows.count) rows): "
                     + "every row is in a kept part (a merge input whose merge finished, or a merge output never published)")
                 continue
             }
-            var set = held[c.meta.tenant] ?? RequestIDSet(capacity: rows.count)
+            var set = held[c.tenant] ?? RequestIDSet(capacity: rows.count)
             for i in fresh { _ = set.insert(rows.withRequestID(i) { RequestIDSet.key($0) }, createdAt: 0) }
-            held[c.meta.tenant] = set
+            held[c.tenant] = set
             kept.append((c, fresh.count == rows.count ? nil : fresh))
         }
 
@@ -160,18 +160,18 @@ extension Store {
         // 4. Parts against the WAL replayed: a seal that did not finish left parts whose rows the WAL still holds.
         var manifest = Manifest()
         var writtenNew: [PartReader] = []
-        for (reader, subset) in kept.sorted(by: { $0.reader.meta.id < $1.reader.meta.id }) {
-            let name = PartFormat.fileName(reader.meta.id)
+        for (reader, subset) in kept.sorted(by: { $0.reader.id < $1.reader.id }) {
+            let name = PartFormat.fileName(reader.id)
             let all = try reader.readAll()
             let rows = subset.map { all.permuted($0) } ?? all
-            let fresh = Self.rowsNotIn(replayed[reader.meta.tenant], rows)
+            let fresh = Self.rowsNotIn(replayed[reader.tenant], rows)
             if fresh.count == 0 {
                 try move(reader.path, name)
-                report.lines.append("set aside \(name) (level \(reader.meta.level), \(reader.meta.rows) rows): every row is in the WAL "
+                report.lines.append("set aside \(name) (level \(reader.level), \(reader.rows) rows): every row is in the WAL "
                     + "replayed from segment \(walStart) (a seal that did not finish)")
                 continue
             }
-            if fresh.count == reader.meta.rows {
+            if fresh.count == reader.rows {
                 manifest.parts.append(Store.entry(reader))
                 continue
             }
@@ -179,12 +179,12 @@ extension Store {
             let keep = fresh.count == rows.count ? rows : rows.permuted(fresh)
             let id = nextID
             nextID += 1
-            let written = try PartWriter.write(keep, id: id, level: reader.meta.level, directory: partsDir)
+            let written = try PartWriter.write(keep, id: id, level: reader.level, directory: partsDir)
             let r = try PartReader(path: written.path)
             writtenNew.append(r)
             manifest.parts.append(Store.entry(r))
             try move(reader.path, name)
-            report.lines.append("rewrote \(name) as \(PartFormat.fileName(id)): kept \(keep.count) of its \(reader.meta.rows) rows, "
+            report.lines.append("rewrote \(name) as \(PartFormat.fileName(id)): kept \(keep.count) of its \(reader.rows) rows, "
                 + "the others are in other parts or the WAL; the original is set aside")
         }
         manifest.parts.sort { $0.id < $1.id }

@@ -57,17 +57,17 @@ extension Store {
         try FileIO.writeAtomically(m.encode(), to: manifestPath, directory: path)
         maintenance.manifest = m
         published.withLock {
-            $0.parts.removeAll { removing.contains($0.meta.id) }
+            $0.parts.removeAll { removing.contains($0.id) }
             $0.parts.append(contentsOf: adding)
-            $0.parts.sort { $0.meta.id < $1.meta.id }
+            $0.parts.sort { $0.id < $1.id }
             if let f = unfreezing { $0.frozen.removeAll { $0.id == f } }
             $0.generation = m.generation
         }
     }
 
     static func entry(_ r: PartReader) -> Manifest.Entry {
-        Manifest.Entry(id: r.meta.id, tenant: r.meta.tenant, level: r.meta.level, rows: r.meta.rows,
-                       minTime: r.meta.minTime, maxTime: r.meta.maxTime, bytes: r.fileSize)
+        Manifest.Entry(id: r.id, tenant: r.tenant, level: r.level, rows: r.rows,
+                       minTime: r.minTime, maxTime: r.maxTime, bytes: r.fileSize)
     }
 
     /// A part holds hours of one UTC month at most.

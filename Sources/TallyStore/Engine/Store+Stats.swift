@@ -36,15 +36,17 @@ public struct StoreStats: Sendable {
 extension Store {
     /// Counts and sizes of everything stored now.
     public func stats() -> StoreStats {
+        loadFooters()
         let snap = snapshot()
         var hours = Set<String>()
         var columns = PartColumn.allCases.map { StoreStats.Column(name: $0.name, storedBytes: 0, plainBytes: 0) }
         var partBytes = 0, footerBytes = 0
         for p in snap.parts {
+            guard let meta = try? p.load() else { continue }
             partBytes += p.fileSize
             var blockBytes = 0
-            for h in p.meta.hours { hours.insert(p.meta.tenant + "@" + String(h.start)) }
-            for (g, granule) in p.meta.granules.enumerated() {
+            for h in meta.hours { hours.insert(p.tenant + "@" + String(h.start)) }
+            for (g, granule) in meta.granules.enumerated() {
                 for c in PartColumn.allCases {
                     let ref = granule.blocks[c.rawValue]
                     columns[c.rawValue].storedBytes += ref.length
@@ -115,7 +117,7 @@ extension Store {
     public func metrics() -> StoreMetrics {
         let snap = snapshot()
         let (compactions, quarantined, seals) = maintenanceCounters()
-        let newest = (snap.parts.map(\.meta.maxTime) + snap.heads.filter { $0.rows > 0 }.map(\.maxTime)).max()
+        let newest = (snap.parts.map(\.maxTime) + snap.heads.filter { $0.rows > 0 }.map(\.maxTime)).max()
         let condition = condition()
         return StoreMetrics(
             parts: snap.parts.count, rows: snap.rowCount, headRows: snap.heads.reduce(0) { $0 + $1.rows },
@@ -138,5 +140,13 @@ extension Store {
     /// Bytes of the write-ahead log's segment files (one `stat` each: a few files).
     func walBytesOnDisk() -> Int {
         WriteAheadLog.segments(in: walDirectory).reduce(0) { $0 + (FileIO.fileSize(WriteAheadLog.path(walDirectory, $1)) ?? 0) }
+    }
+}
+
+extension Store {
+    /// The request ids the deduplicator holds in memory (the dedup window and the unsealed rows) and the bytes
+    /// of their tables. Zero in a read-only open, which loads no window.
+    package var dedupFootprint: (ids: Int, bytes: Int) {
+        writerLock.withLock { writer.dedup.footprint }
     }
 }

@@ -85,7 +85,9 @@ public final class Store: @unchecked Sendable {
     /// Opens (creating if needed) the store in `path`, replaying the WAL.
     ///
     /// With `options.readOnly` nothing on disk is changed and no lock is taken: the WAL is replayed
-    /// up to its first bad frame without cutting it, damaged parts are skipped (and reported) rather
+    /// up to its first bad frame without cutting it, parts are mapped but their footers are read and
+    /// checked only when a reader first needs them (`PartReader.load()`), damaged parts are skipped
+    /// (and reported, or missing from the snapshots after the reader that found the damage) rather
     /// than quarantined, the dedup window is not loaded, and appends fail with `StoreError.readOnly`.
     public init(path: String, options: StoreOptions = StoreOptions()) throws {
         self.path = path
@@ -128,7 +130,7 @@ public final class Store: @unchecked Sendable {
         let views = head.tenants.mapValues { $0.view() }
         let headRows = head.rows
         published.withLock {
-            $0.parts = readers.sorted { $0.meta.id < $1.meta.id }
+            $0.parts = readers.sorted { $0.id < $1.id }
             $0.generation = manifest.generation
             $0.active = views
             $0.headRows = headRows

@@ -14,7 +14,7 @@ extension StoreSnapshot {
         _ body: (RecordBatch) throws -> Void
     ) throws {
         var builder = BatchBuilder(tenant: tenant)
-        for p in parts where p.meta.tenant == tenant && p.meta.maxTime >= from && p.meta.minTime < to {
+        for p in parts where p.tenant == tenant && p.maxTime >= from && p.minTime < to {
             do {
                 try builder.scan(part: p, from: from, to: to, filters: filters, body)
             } catch let e as StoreError {
@@ -31,7 +31,7 @@ extension StoreSnapshot {
     /// that overlap it): for progress displays.
     public func rowBound(tenant: String, from: Int64 = .min, to: Int64 = .max) -> Int {
         parts.reduce(0) { n, p in
-            p.meta.tenant == tenant && p.meta.maxTime >= from && p.meta.minTime < to ? n + p.meta.rows : n
+            p.tenant == tenant && p.maxTime >= from && p.minTime < to ? n + p.rows : n
         } + heads.reduce(0) { n, h in h.tenant == tenant && h.maxTime >= from && h.minTime < to ? n + h.rows : n }
     }
 }
@@ -77,6 +77,7 @@ private struct BatchBuilder: ~Copyable {
     }
 
     mutating func scan(part p: PartReader, from: Int64, to: Int64, filters: [Dimension: [String]], _ body: (RecordBatch) throws -> Void) throws {
+        try p.load()
         let allowed = Self.allowed(filters, p.meta.dictionaries)
         resetRemap(p.meta.dictionaries)
         reserve(max(p.meta.granules.map(\.rows).max() ?? 1, 1))

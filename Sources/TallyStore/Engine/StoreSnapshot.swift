@@ -26,22 +26,22 @@ public struct StoreSnapshot: Sendable {
 
     /// Tenants with any data, sorted.
     public var tenants: [String] {
-        Array(Set(parts.map(\.meta.tenant) + heads.map(\.tenant))).sorted()
+        Array(Set(parts.map(\.tenant) + heads.map(\.tenant))).sorted()
     }
 
     /// Rows visible.
     public var rowCount: Int {
-        parts.reduce(0) { $0 + $1.meta.rows } + heads.reduce(0) { $0 + $1.rows }
+        parts.reduce(0) { $0 + $1.rows } + heads.reduce(0) { $0 + $1.rows }
     }
 
     /// Parts of one tenant.
-    package func parts(of tenant: String) -> [PartReader] { parts.filter { $0.meta.tenant == tenant } }
+    package func parts(of tenant: String) -> [PartReader] { parts.filter { $0.tenant == tenant } }
 
     /// Every record of `tenant` (or of all tenants) with `from <= created_at < to`, in no particular order.
     /// Reads row by row: for exports, tests and checks, not for aggregations.
     public func records(tenant: String? = nil, from: Int64 = .min, to: Int64 = .max) throws -> [CostRecord] {
         var out: [CostRecord] = []
-        for p in parts where (tenant == nil || p.meta.tenant == tenant) && p.meta.maxTime >= from && p.meta.minTime < to {
+        for p in parts where (tenant == nil || p.tenant == tenant) && p.maxTime >= from && p.minTime < to {
             let rows: PartRows
             do {
                 rows = try p.readAll()

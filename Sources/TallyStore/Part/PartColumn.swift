@@ -54,6 +54,14 @@ package struct Rollup: Sendable, Equatable {
     package var inputTokens: [Int64] = []
     package var outputTokens: [Int64] = []
     package var cost: [Int64] = []
+
+    package init() {}
+
+    /// An empty rollup with room for `n` codes (a footer decode appends exactly that many: no regrowth).
+    package init(reserving n: Int) {
+        codes.reserveCapacity(n); counts.reserveCapacity(n)
+        inputTokens.reserveCapacity(n); outputTokens.reserveCapacity(n); cost.reserveCapacity(n)
+    }
 }
 
 /// One UTC hour of a part: its rows, its totals, and where worthwhile its per-dimension rollups.

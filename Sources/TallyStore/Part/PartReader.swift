@@ -4,28 +4,113 @@ import Synchronization
 ///
 /// Every block is checked against its CRC-32C when read; damage is reported as
 /// `StoreError.corrupt` with the file and offset, never read as data.
+///
+/// A part opened from its manifest line (`init(path:listed:)`, what a read-only open does) maps the file but
+/// reads, checks and parses its footer only on `load()`: a process that answers one tenant's question does not
+/// decode the footers of every other tenant. Until then it knows what the manifest (checksummed) says of it;
+/// `load()` checks the footer against that line. `meta` and every block read need a loaded footer: readers call
+/// `load()` first (the planner, exports, stats and checks do), and a damaged footer is a `StoreError.corrupt`
+/// there, as a damaged block is.
 package final class PartReader: Sendable {
     package let path: String
-    package let meta: PartMeta
+    package let id: UInt64
+    package let tenant: String
+    package let level: Int
+    package let rows: Int
+    package let minTime: Int64
+    package let maxTime: Int64
     package let fileSize: Int
-    /// The part format version (docs/FORMAT.md): 2 checksums block headers; 1 is read with each block
-    /// header cross-checked against the footer.
-    package let version: UInt16
     private let file: MappedFile
+    /// The checked and parsed footer (set once, by `init(path:)` or the first `load()`).
+    private let footerRef = AtomicLazyReference<Footer>()
     /// The request-id filter has passed its checksum (checked on first use).
     private let filterChecked = CheckedFlag()
-    /// Per granule: its request-id block has passed its checksum.
-    private let requestIDsChecked: [CheckedFlag]
-    /// Per column: every block of it has passed its checksum once in this process (the file is
-    /// immutable), so decodes after the first skip the CRC without taking any lock.
-    private let checked: [CheckedFlag]
+
+    /// What the footer says, and the per-column check flags that go with it.
+    private final class Footer: Sendable {
+        let meta: PartMeta
+        /// The part format version (docs/FORMAT.md): 2 checksums block headers; 1 is read with each block
+        /// header cross-checked against the footer.
+        let version: UInt16
+        /// Per granule: its request-id block has passed its checksum.
+        let requestIDsChecked: [CheckedFlag]
+        /// Per column: every block of it has passed its checksum once in this process (the file is
+        /// immutable), so decodes after the first skip the CRC without taking any lock.
+        let checked: [CheckedFlag]
+        init(meta: PartMeta, version: UInt16) {
+            self.meta = meta
+            self.version = version
+            checked = PartColumn.allCases.map { _ in CheckedFlag() }
+            requestIDsChecked = meta.granules.map { _ in CheckedFlag() }
+        }
+    }
 
     /// Opens a part and checks its trailer, footer checksum and footer structure.
     package init(path: String) throws {
         self.path = path
         file = try MappedFile(path: path)
-        let b = file.bytes
-        fileSize = b.count
+        fileSize = file.bytes.count
+        let footer = try Self.readFooter(file.bytes, path: path)
+        let m = footer.meta
+        (id, tenant, level, rows, minTime, maxTime) = (m.id, m.tenant, m.level, m.rows, m.minTime, m.maxTime)
+        _ = footerRef.storeIfNil(footer)
+    }
+
+    /// Maps the part the manifest lists as `entry` without reading its footer (see `load()`). The file must
+    /// have the size the manifest says.
+    package init(path: String, listed entry: Manifest.Entry) throws {
+        self.path = path
+        file = try MappedFile(path: path)
+        fileSize = file.bytes.count
+        guard fileSize == entry.bytes else {
+            throw StoreError.corrupt(path: path, offset: min(fileSize, entry.bytes),
+                                     reason: "the file is \(fileSize) bytes, the manifest says \(entry.bytes)")
+        }
+        (id, tenant, level, rows, minTime, maxTime) = (entry.id, entry.tenant, entry.level, entry.rows, entry.minTime, entry.maxTime)
+    }
+
+    /// Whether the footer has been read and checked.
+    package var isLoaded: Bool { footerRef.load() != nil }
+
+    /// Reads and checks the footer if that was not done yet, and returns it. A footer that fails its checks, or
+    /// disagrees with the manifest line the part was opened from, is `StoreError.corrupt`.
+    @discardableResult
+    package func load() throws -> PartMeta {
+        if let f = footerRef.load() { return f.meta }
+        let f: Footer
+        do {
+            f = try Self.readFooter(file.bytes, path: path)
+        } catch let StoreError.unsupportedVersion(path, found, supported) {
+            // The manifest lists this part as one of the store's: a version this build does not read is damage here
+            // (the eager open set such a part aside too), so it is left out and listed as missing like any other.
+            throw StoreError.corrupt(path: path, offset: fileSize - 6,
+                                     reason: "format version \(found); this build reads version \(supported)")
+        }
+        let m = f.meta
+        guard m.id == id, m.tenant == tenant, m.level == level, m.rows == rows, m.minTime == minTime, m.maxTime == maxTime else {
+            throw StoreError.corrupt(path: path, offset: max(0, fileSize - PartFormat.trailerSize),
+                                     reason: "the footer (part \(m.id), \(m.rows) rows) disagrees with the manifest (part \(id), \(rows) rows)")
+        }
+        return footerRef.storeIfNil(f).meta
+    }
+
+    /// Everything the footer says. Only after `load()` (or an eager `init(path:)`): reading a footer that was
+    /// never checked would be a silent wrong answer, so it stops the process instead.
+    package var meta: PartMeta { footer.meta }
+
+    /// The part format version (docs/FORMAT.md).
+    package var version: UInt16 { footer.version }
+
+    private var footer: Footer {
+        guard let f = footerRef.load() else { preconditionFailure("part \(path): footer used before load()") }
+        return f
+    }
+
+    private var checked: [CheckedFlag] { footer.checked }
+    private var requestIDsChecked: [CheckedFlag] { footer.requestIDsChecked }
+
+    /// Checks the trailer, the footer checksum and the footer structure of the mapped part `b`, and parses the footer.
+    private static func readFooter(_ b: UnsafeRawBufferPointer, path: String) throws -> Footer {
         guard b.count >= PartFormat.headerSize + PartFormat.trailerSize,
               Array(b[0..<8]) == PartFormat.magic
         else { throw StoreError.corrupt(path: path, offset: 0, reason: "not a Tally part file (bad magic or too short)") }
@@ -41,7 +126,6 @@ package final class PartReader: Sendable {
         guard PartFormat.readableVersions.contains(version) else {
             throw StoreError.unsupportedVersion(path: path, found: Int(version), supported: Int(PartFormat.version))
         }
-        self.version = version
         // The header's version and padding are not used beyond this check: they must agree with the trailer.
         let headerVersion = UInt16(b[8]) | UInt16(b[9]) << 8
         guard headerVersion == version, b[10..<16].allSatisfy({ $0 == 0 }) else {
@@ -67,13 +151,12 @@ package final class PartReader: Sendable {
             guard raw == stored else { throw StoreError.corrupt(path: path, offset: footerOffset, reason: "footer length mismatch") }
             body = Array(storedBytes)
         }
+        let meta: PartMeta
         do {
             meta = try body.withUnsafeBytes { try PartFooterCodec.decode($0, version: version) }
         } catch {
             throw StoreError.corrupt(path: path, offset: footerOffset, reason: "footer does not parse")
         }
-        checked = PartColumn.allCases.map { _ in CheckedFlag() }
-        requestIDsChecked = meta.granules.map { _ in CheckedFlag() }
         for g in meta.granules {
             for ref in g.blocks where ref.offset < PartFormat.headerSize || ref.length < BlockHeader.size || ref.offset > footerOffset - ref.length {
                 throw StoreError.corrupt(path: path, offset: ref.offset, reason: "block reference out of range")
@@ -82,6 +165,7 @@ package final class PartReader: Sendable {
         if let f = meta.filter, f.offset < PartFormat.headerSize || f.length > footerOffset - f.offset {
             throw StoreError.corrupt(path: path, offset: f.offset, reason: "request-id filter out of range")
         }
+        return Footer(meta: meta, version: version)
     }
 
     /// The bytes of one block.
@@ -202,7 +286,7 @@ package final class PartReader: Sendable {
     /// Whether `key` (`RequestIDSet.key` of a request id) may be among this part's ids: false is
     /// certain; nil when the part has no filter (format v1). The filter's checksum is checked once.
     package func mayContainRequestID(_ key: (UInt64, UInt64)) throws -> Bool? {
-        guard let f = meta.filter else { return nil }
+        guard let f = try load().filter else { return nil }
         let bytes = UnsafeRawBufferPointer(rebasing: file.bytes[f.offset..<(f.offset + f.length)])
         if !filterChecked.isSet {
             guard CRC32C.checksum(bytes) == f.crc else {
@@ -227,6 +311,7 @@ package final class PartReader: Sendable {
 
     /// Reads every row back (for merges, exports and checks).
     package func readAll() throws -> PartRows {
+        let meta = try load()
         var rows = PartRows(tenant: meta.tenant)
         rows.dictionaries = meta.dictionaries
         var decoder = BlockDecoder()
@@ -261,6 +346,7 @@ package final class PartReader: Sendable {
 
     /// Checks every byte: the body checksum, then every block.
     package func verify() throws {
+        let meta = try load()
         let b = file.bytes
         var t = ByteReader(b, offset: b.count - PartFormat.trailerSize)
         let footerOffset = Int(try t.u64())

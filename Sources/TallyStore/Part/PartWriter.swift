@@ -401,11 +401,12 @@ package enum PartFooterCodec {
                               cost: try nonNegative(r.varint(), at: r.offset), rollups: [])
             rowStart += n
             let mask = try r.u8()
+            h.rollups.reserveCapacity(Dimension.allCases.count)
             for d in 0..<Dimension.allCases.count {
                 guard mask & (1 << UInt8(d)) != 0 else { h.rollups.append(nil); continue }
                 let n = try checkedInt(r.varint(), at: r.offset)
                 guard n <= r.remaining else { throw ByteReader.Overrun(offset: r.offset) }
-                var ru = Rollup()
+                var ru = Rollup(reserving: n)
                 // Codes index the dictionary (readers index with them) and counts and sums are non-negative
                 // (`encode` writes them as unsigned), so a footer that says otherwise is damage, not a trap.
                 // Hourly codes are in the order the writer met them, not sorted.
@@ -427,7 +428,7 @@ package enum PartFooterCodec {
         for d in 0..<Dimension.allCases.count {
             let n = try checkedInt(r.varint(), at: r.offset)
             guard n <= dictionaries[d].count else { throw ByteReader.Overrun(offset: r.offset) }
-            var ru = Rollup()
+            var ru = Rollup(reserving: n)
             var code: UInt64 = 0
             for _ in 0..<n {
                 let (next, overflow) = code.addingReportingOverflow(try r.varint())

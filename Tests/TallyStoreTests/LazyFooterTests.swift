@@ -1,0 +1,147 @@
+import Foundation
+import Testing
+import TallyTestSupport
+@testable import TallyQuery
+@testable import TallyStore
+
+/// A read-only open maps the parts the manifest lists and reads a part's footer only when a reader first needs it
+/// (`PartReader.load()`): what it does not read costs nothing, and what it reads is checked as before, so a damaged
+/// byte is still never an answer.
+@Suite struct LazyFooterTests {
+    static func readOnly() -> StoreOptions {
+        var o = DamageFixture.options()
+        o.readOnly = true
+        return o
+    }
+
+    static func sorted(_ r: [CostRecord]) -> [CostRecord] { r.sorted { $0.requestID < $1.requestID } }
+
+    @Test("a read-only open reads no footer; a query of one tenant reads that tenant's footers only, and answers as a read-write open does")
+    func onlyTheFootersAQueryNeeds() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (records, _) = try DamageFixture.twoTenantStore(dir.path)
+        let store = try Store(path: dir.path, options: Self.readOnly())
+        defer { try? store.close() }
+        let parts = store.snapshot().parts
+        #expect(parts.count >= 2)
+        #expect(parts.allSatisfy { !$0.isLoaded })
+        #expect(store.snapshot().tenants == ["tenant-0", "tenant-1"])
+        #expect(store.snapshot().rowCount == records.count)
+        let query = try Query(tenants: .one("tenant-0"), groupBy: [.dimension(.model)], aggregates: [.count, .cost], useRollups: false)
+        let answer = try store.query(query)
+        #expect(answer == ReferenceAggregator(records: records).run(query))
+        #expect(parts.filter(\.isLoaded).map(\.tenant) == parts.filter { $0.tenant == "tenant-0" }.map(\.tenant))
+        #expect(parts.contains { !$0.isLoaded && $0.tenant == "tenant-1" })
+        #expect(Self.sorted(try store.snapshot().records()) == Self.sorted(records))
+        #expect(parts.allSatisfy { $0.isLoaded })
+        // What the manifest said of each part is what its footer says.
+        for p in parts {
+            #expect(p.id == p.meta.id && p.tenant == p.meta.tenant && p.rows == p.meta.rows)
+            #expect(p.minTime == p.meta.minTime && p.maxTime == p.meta.maxTime && p.level == p.meta.level)
+        }
+    }
+
+    @Test("a flipped byte in a part's footer or trailer (every trailer byte, 48 footer bytes), met by a read-only open: a query of another tenant is whole, one of the part's tenant fails or lacks the part and says so")
+    func damagedFooterIsNeverAnAnswer() throws {
+        let root = try TemporaryDirectory()
+        defer { root.remove() }
+        let template = root.appending("template")
+        let (records, part) = try DamageFixture.twoTenantStore(template)
+        let clean = try FileIO.readAll(part.path)
+        let lastBlockEnd = part.meta.granules.flatMap(\.blocks).map { $0.offset + $0.length }.max()!
+        let footerStart = part.meta.filter.map { max($0.offset + $0.length, lastBlockEnd) } ?? lastBlockEnd
+        let name = PartFormat.fileName(part.id)
+        let oracle = ReferenceAggregator(records: records)
+        let theirs = try Query(tenants: .one("tenant-1"), groupBy: [.dimension(.user)], aggregates: [.count, .cost])
+        let ours = try Query(tenants: .one("tenant-0"), groupBy: [.dimension(.user)], aggregates: [.count, .cost])
+        let withoutPart = ReferenceAggregator(records: records.filter { $0.tenantID != "tenant-1" }).run(theirs)
+        // Every byte of the trailer and 48 spread over the footer, bits 0 and 7.
+        var cases = 0
+        let footerBytes = clean.count - PartFormat.trailerSize - footerStart
+        let offsets = (0..<48).map { footerStart + $0 * footerBytes / 48 } + Array((clean.count - PartFormat.trailerSize)..<clean.count)
+        for offset in offsets {
+            for mask: UInt8 in [0x01, 0x80] {
+                let dir = root.appending("case")
+                try FileIO.makeDirectory(dir)
+                try FileIO.makeDirectory(dir + "/parts")
+                for f in FileIO.list(template + "/parts") { try FileIO.writeAtomically(try FileIO.readAll(template + "/parts/" + f), to: dir + "/parts/" + f, directory: dir + "/parts") }
+                for f in ["MANIFEST"] { try FileIO.writeAtomically(try FileIO.readAll(template + "/" + f), to: dir + "/" + f, directory: dir) }
+                var bytes = clean
+                bytes[offset] ^= mask
+                try FileIO.writeAtomically(bytes, to: dir + "/parts/" + name, directory: dir + "/parts")
+                let store = try Store(path: dir, options: Self.readOnly())
+                #expect(try store.query(ours) == oracle.run(ours), "offset \(offset)")
+                var failed = false
+                do {
+                    let answer = try store.query(theirs)
+                    #expect(answer == oracle.run(theirs), "offset \(offset): a damaged footer answered")
+                } catch {
+                    failed = true
+                    #expect("\(error)".contains(name), "offset \(offset): \(error)")
+                }
+                #expect(failed, "offset \(offset) mask \(mask): the damage was not found")
+                // The part is missing from every later answer, which says so.
+                #expect(store.missingParts.map(\.id) == [part.id], "offset \(offset)")
+                let again = try store.query(theirs)
+                #expect(!again.complete && again.missing.map { $0.id } == [part.id])
+                #expect(again.count == withoutPart.count && again.cost == withoutPart.cost)
+                #expect(try FileIO.readAll(dir + "/parts/" + name) == bytes, "a read-only open changes nothing")
+                try store.close()
+                try FileManager.default.removeItem(atPath: dir)
+                cases += 1
+            }
+        }
+        #expect(cases == 2 * offsets.count)
+    }
+
+    @Test("loadFooters sets a part with a damaged footer aside before a command answers, naming it as missing")
+    func loadFootersFindsDamageUpFront() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (_, part) = try DamageFixture.twoTenantStore(dir.path)
+        try DamageFixture.flip(part.path, at: -(PartFormat.trailerSize + 8))
+        let store = try Store(path: dir.path, options: Self.readOnly())
+        defer { try? store.close() }
+        #expect(store.missingParts.isEmpty)
+        store.loadFooters(tenants: ["tenant-0"])
+        #expect(store.missingParts.isEmpty)
+        store.loadFooters(tenants: ["tenant-1"])
+        #expect(store.missingParts.map(\.id) == [part.id])
+        #expect(store.missingParts.first?.tenant == "tenant-1")
+        #expect(!store.snapshot().parts.contains { $0.id == part.id })
+        // stats reads every footer: the damaged part is left out of them, and missing.
+        #expect(store.stats().rows == store.snapshot().rowCount)
+    }
+
+    @Test("a part file whose size differs from the manifest's is skipped by a read-only open and reported; one whose footer disagrees with the manifest is damage")
+    func manifestAndFileMustAgree() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (records, part) = try DamageFixture.twoTenantStore(dir.path)
+        // The manifest says the part has one row more: the footer (sound by its own checksum) disagrees.
+        let manifestPath = dir.path + "/MANIFEST"
+        var manifest = try Manifest.decode(try FileIO.readAll(manifestPath), path: manifestPath)
+        let i = try #require(manifest.parts.firstIndex { $0.id == part.id })
+        manifest.parts[i].rows += 1
+        try FileIO.writeAtomically(manifest.encode(), to: manifestPath, directory: dir.path)
+        do {
+            let store = try Store(path: dir.path, options: Self.readOnly())
+            #expect(store.snapshot().rowCount == records.count + 1, "the manifest's word, until the footer is read")
+            #expect(throws: QueryError.self) { try store.query(try Query(tenants: .one("tenant-1"))) }
+            #expect(store.missingParts.map(\.id) == [part.id])
+            #expect(store.snapshot().rowCount == records.filter { $0.tenantID == "tenant-0" }.count)
+            try store.close()
+        }
+        manifest.parts[i].rows -= 1
+        try FileIO.writeAtomically(manifest.encode(), to: manifestPath, directory: dir.path)
+        // A truncated file: refused when mapped, at open.
+        var bytes = try FileIO.readAll(part.path)
+        bytes.removeLast(1)
+        try FileIO.writeAtomically(bytes, to: part.path, directory: dir.path + "/parts")
+        let store = try Store(path: dir.path, options: Self.readOnly())
+        defer { try? store.close() }
+        #expect(store.missingParts.map(\.id) == [part.id])
+        #expect(store.openReport.contains { $0.contains("skipped damaged part") && $0.contains(PartFormat.fileName(part.id)) }, "\(store.openReport)")
+    }
+}
