@@ -50,7 +50,8 @@ public final class TallyClient: Sendable {
         public var maxBackoff: Duration = .seconds(30)
         /// The longest `Retry-After` honoured; a longer one is waited for this long.
         public var maxRetryAfter: Duration = .seconds(300)
-        /// Deadline of one attempt (connection, request and answer).
+        /// Deadline of one attempt: connecting (AsyncHTTPClient keeps trying to connect until it), the request and the
+        /// answer.
         public var requestTimeout: Duration = .seconds(30)
         /// Told of every record the server refused and every batch given up; called on the client's background task.
         public var onError: (@Sendable (TallyClientError) -> Void)?

@@ -171,6 +171,8 @@ struct TallyClientTests {
 
             await server.stop(SIGTERM)
             c.maxAttempts = 3
+            // AsyncHTTPClient keeps trying to connect until an attempt's deadline: keep the three attempts short.
+            c.requestTimeout = .milliseconds(500)
             let unlucky = TallyClient(configuration: c)
             unlucky.record(Self.record(50, nanos: 3))
             await unlucky.shutdown()
