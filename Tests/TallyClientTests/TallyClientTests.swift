@@ -37,7 +37,11 @@ struct TallyClientTests {
         let errors = ErrorLog()
         do {
             try await server.start()
-            let client = TallyClient(configuration: Self.configuration(server, errors: errors))
+            var c = Self.configuration(server, errors: errors)
+            // AsyncHTTPClient keeps trying to connect until an attempt's deadline: shorter than the time the server
+            // is away, so the client's own retries are exercised too (not only the connection pool's).
+            c.requestTimeout = .milliseconds(500)
+            let client = TallyClient(configuration: c)
             var nanos: Int64 = 0, input = 0
             for i in 0..<3000 {
                 let cost = Int64(1_234_567 + i * 7919)
@@ -50,6 +54,7 @@ struct TallyClientTests {
                     // Killed while batches are on their way: the client retries them; records are stored once.
                     for j in 0..<100 { client.record(Self.record(1_000_000 + j, nanos: 0)) }
                     await server.stop(SIGKILL)
+                    try await Task.sleep(for: .seconds(1))
                 }
                 if i == 2000 { try await server.start() }
                 if i % 100 == 0 { try await Task.sleep(for: .milliseconds(5)) }
