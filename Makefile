@@ -21,8 +21,9 @@ deps:
 	fi
 
 # What only the tests need: python3 with pip, curl, chromium with its driver for the console checks, pdftotext
-# (poppler-utils) that the PDF report tests read their PDFs with, and the PyPI
-# packages the test scripts drive (Tests/requirements.txt: the real client libraries and parsers).
+# (poppler-utils) that the PDF report tests read their PDFs with, the PyPI
+# packages the test scripts drive (Tests/requirements.txt: the real client libraries and parsers), and Tally's own
+# Python client (clients/python), installed with pip as the README says (its example runs in the README test).
 test-deps: deps
 	@missing=""; \
 	command -v python3 >/dev/null 2>&1 || missing="$$missing python3"; \
@@ -37,6 +38,8 @@ test-deps: deps
 	fi
 	python3 -m pip install -q -r Tests/requirements.txt 2>/dev/null \
 		|| python3 -m pip install -q --break-system-packages -r Tests/requirements.txt
+	python3 -m pip install -q ./clients/python 2>/dev/null \
+		|| python3 -m pip install -q --break-system-packages ./clients/python
 
 build: deps
 	$(SWIFT) build
@@ -52,13 +55,23 @@ test: test-deps
 	./Tests/Browser/run.sh .build/debug/tally .build/browser-screenshots
 	python3 Tests/README/readme_test.py .build/debug/tally README.md
 	$(MAKE) --no-print-directory test-otlp
+	$(MAKE) --no-print-directory test-clients
 
 # OTLP trace ingestion end to end (issue 14): the OpenTelemetry Python SDK and its OTLP/HTTP exporter send GenAI spans
-# to a real `tally serve`, then the usage and cost answers are checked against what the spans said. Needs a build.
+# to a real `tally serve`, then the usage and cost answers are checked against what the spans said; then OpenLLMetry's
+# opentelemetry-instrumentation-openai traces the openai package calling a fake provider. Needs a build.
 .PHONY: test-otlp
 test-otlp:
-	@start=$$(date +%s); python3 Tests/OTLP/otlp_e2e.py .build/debug/tally; status=$$?; \
+	@start=$$(date +%s); python3 Tests/OTLP/otlp_e2e.py .build/debug/tally \
+		&& python3 Tests/OTLP/openllmetry_e2e.py .build/debug/tally; status=$$?; \
 	echo "==> test-otlp: $$(( $$(date +%s) - start )) s"; exit $$status
+
+# The Python client (clients/python) against a real `tally serve`, restarted in the middle (issue 14); the Swift
+# client's tests (TallyClientTests) run in `swift test`. Needs a build.
+.PHONY: test-clients
+test-clients:
+	@start=$$(date +%s); python3 Tests/Clients/python_client_e2e.py .build/debug/tally; status=$$?; \
+	echo "==> test-clients: $$(( $$(date +%s) - start )) s"; exit $$status
 
 # Builds release, loads demo data (the DEMO_DAYS days up to today, UTC) and creates demo keys on first start
 # (kept in $(DATA)/demo-keys.txt), prints the keys and curl lines, then serves on $(HOST):$(PORT) until Ctrl-C.

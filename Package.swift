@@ -18,6 +18,8 @@ let package = Package(
         .library(name: "TallyAnalytics", targets: ["TallyAnalytics"]),
         .library(name: "TallyServer", targets: ["TallyServer"]),
         .library(name: "TallyClickHouse", targets: ["TallyClickHouse"]),
+        // The Swift client (issue 14): records cost records into a Tally server in the background.
+        .library(name: "TallyClient", targets: ["TallyClient"]),
         .executable(name: "tally", targets: ["tally"]),
     ],
     dependencies: [
@@ -130,6 +132,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The Swift client library: batches, gzip, retries, Idempotency-Key per batch, a bounded queue. It speaks
+        // HTTP only, so it depends on none of the server's modules.
+        .target(
+            name: "TallyClient",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "TallyServer",
             dependencies: [
@@ -218,6 +233,18 @@ let package = Package(
             dependencies: [
                 "TallyOTLP", "TallyAnalytics", "TallyStore", "TallyTestSupport", "TallyText",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // TallyClient against real `tally serve` processes (started, killed and started again by the tests).
+        .testTarget(
+            name: "TallyClientTests",
+            dependencies: [
+                "TallyClient",
+                "TallyTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

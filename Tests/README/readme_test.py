@@ -24,6 +24,7 @@ import urllib.request
 from datetime import datetime, timezone
 
 ROWS = 60_000
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def free_port():
@@ -33,11 +34,12 @@ def free_port():
 
 
 def python_examples(readme):
-    """The ```python blocks the README's commands run as `python3 example.py` (marked <!-- otlp-example:start -->)."""
+    """The ```python blocks the README's commands run as files: (file name, text). The block marked
+    <!-- otlp-example:start --> is `example.py`, one marked <!-- NAME-example:start --> is `NAME_example.py`."""
     out = []
-    for part in readme.split("<!-- otlp-example:start -->")[1:]:
-        body = part.split("```python\n", 1)[1].split("\n```", 1)[0]
-        out.append(body + "\n")
+    for m in re.finditer(r"<!-- ([a-z]+)-example:start -->\s*```python\n(.*?)\n```", readme, re.S):
+        name = "example.py" if m.group(1) == "otlp" else m.group(1) + "_example.py"
+        out.append((name, m.group(2) + "\n"))
     return out
 
 
@@ -84,6 +86,8 @@ def empty_answers(output):
         for key in ("series", "breakdown", "items"):
             if key in doc and isinstance(doc[key], list) and not doc[key]:
                 return f"an answer's {key} is empty"
+    if re.search(r"\bstored 0 records", output):
+        return "a client stored nothing"
     m = re.search(r"inserted (\d+), duplicates (\d+)", output)
     if m and m.group(1) == "0" and m.group(2) == "0":
         return "an import stored nothing"
@@ -120,9 +124,11 @@ def main():
         else:
             raise SystemExit("tally serve did not answer")
 
-        for example in python_examples(readme):
-            with open(os.path.join(work, "example.py"), "w") as f:
+        for name, example in python_examples(readme):
+            with open(os.path.join(work, name), "w") as f:
                 f.write(example)
+        # `pip install ./clients/python` as written, from the checkout (the README's commands run in a checkout).
+        os.symlink(os.path.join(ROOT, "clients"), os.path.join(work, "clients"))
         bin_dir = os.path.dirname(tally)
         prelude = "\n".join([
             "set -euo pipefail",
