@@ -21,7 +21,7 @@ final class LiveServer: @unchecked Sendable {
     let reader: String
     let http = HTTPClient(eventLoopGroupProvider: .singleton)
     private let lock = NSLock()
-    private var pid: pid_t?
+    private var process: Process?
 
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
@@ -33,13 +33,13 @@ final class LiveServer: @unchecked Sendable {
         reader = try Self.key(data, ["--tenant", "acme", "--role", "reader"])
     }
 
-    /// Starts `tally serve` and waits until it answers its health check. Spawned with posix_spawn, not Foundation's
-    /// `Process`: this suite kills and restarts servers, and the terminations Foundation's process monitor handles
-    /// meanwhile raced other suites' `Process.run()` (a crash in its memcpy).
+    /// Starts `tally serve` (through `launch`, one process start at a time in the test process, with Foundation's
+    /// closing of inherited descriptors: a server that kept other suites' pipes open would hold their readers) and
+    /// waits until it answers its health check.
     func start() async throws {
         let log = directory.appending("serve.log")
-        let pid = try Self.spawn([tallyExecutable(), "serve", "--data", data, "--port", String(port), "--detect-interval", "0"], output: log)
-        lock.withLock { self.pid = pid }
+        let process = try Self.spawn([tallyExecutable(), "serve", "--data", data, "--port", String(port), "--detect-interval", "0"], output: log)
+        lock.withLock { self.process = process }
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
             var health = HTTPClientRequest(url: baseURL + "/api/v1/analytics/health")
@@ -47,9 +47,8 @@ final class LiveServer: @unchecked Sendable {
             if let r = try? await http.execute(health, timeout: .seconds(1)), r.status == .ok {
                 return
             }
-            var status: Int32 = 0
-            if waitpid(pid, &status, WNOHANG) == pid {
-                lock.withLock { self.pid = nil }
+            if !process.isRunning {
+                lock.withLock { self.process = nil }
                 break
             }
             try await Task.sleep(for: .milliseconds(50))
@@ -60,32 +59,29 @@ final class LiveServer: @unchecked Sendable {
 
     /// Sends `signal` to the server and waits for its end.
     func stop(_ signal: Int32 = SIGTERM) async {
-        guard let pid = lock.withLock({ () -> pid_t? in defer { self.pid = nil }; return self.pid }) else { return }
-        kill(pid, signal)
-        var status: Int32 = 0
-        while waitpid(pid, &status, WNOHANG) == 0 { try? await Task.sleep(for: .milliseconds(10)) }
+        guard let process = lock.withLock({ () -> Process? in defer { self.process = nil }; return self.process }) else { return }
+        kill(process.processIdentifier, signal)
+        while process.isRunning { try? await Task.sleep(for: .milliseconds(10)) }
     }
 
     /// Starts `arguments` (the first the executable's path) with stdout and stderr appended to `output`, with
     /// SWIFT_BACKTRACE=enable=no (the tests kill it).
-    static func spawn(_ arguments: [String], output: String) throws -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    static func spawn(_ arguments: [String], output: String) throws -> Process {
+        if !FileManager.default.fileExists(atPath: output) { FileManager.default.createFile(atPath: output, contents: nil) }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+        try handle.seekToEnd()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: arguments[0])
+        process.arguments = Array(arguments.dropFirst())
         var environment = ProcessInfo.processInfo.environment
         environment["SWIFT_BACKTRACE"] = "enable=no"
-        let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            for p in argv { free(p) }
-            for p in envp { free(p) }
-        }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, arguments[0], &actions, nil, argv, envp)
-        guard rc == 0 else { throw LiveServerError.didNotStart("posix_spawn \(arguments[0]): errno \(rc)") }
-        return pid
+        process.environment = environment
+        process.standardOutput = handle
+        process.standardError = handle
+        process.standardInput = FileHandle.nullDevice
+        try launch(process)
+        try? handle.close()
+        return process
     }
 
     /// Stops the server and the HTTP client, and deletes the directory.
