@@ -90,17 +90,10 @@ s7 = (end - datetime.timedelta(days=7)).isoformat() + "T00:00:00Z"
 print(f"L={shlex.quote(ranked[0][0])} M={shlex.quote(ranked[min(19, len(ranked) - 1)][0])} S7={shlex.quote(s7)}")
 PY
 )"
+# shellcheck source=queries.sh
+. Benchmarks/queries.sh
 query_args() {
-    case $1 in
-        Q1) QUERY_ARGS=(usage --tenant "$L" --resolution hour --no-fill) ;;
-        Q2) QUERY_ARGS=(usage --tenant "$M" --resolution day --no-fill) ;;
-        Q3) QUERY_ARGS=(cost --tenant "$L" --group-by model --order cost) ;;
-        Q4) QUERY_ARGS=(cost --tenant "$L" --group-by user --order cost --limit 20) ;;
-        Q5) QUERY_ARGS=(cost --tenant '*' --from "$S7" --group-by tenant,feature --order key) ;;
-        Q6) QUERY_ARGS=(usage --tenant '*' --resolution day --no-fill) ;;
-        Q7) QUERY_ARGS=(baseline --tenant '*' --group-by tenant --trailing-days 7 --no-fill) ;;
-        Q8) QUERY_ARGS=(cost --tenant '*' --group-by model --order key) ;;
-    esac
+    query_shape_args "$1"
     QUERY_ARGS+=(--data "$data" --format csv --repeat "$REPS")
 }
 qdir="$WORK/queries"

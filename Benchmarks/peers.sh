@@ -86,22 +86,11 @@ parts_bytes=$(find "$data/parts" -type f -name '*.part' -printf '%s\n' | awk '{ 
 store_bytes=$(find "$data" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
 
 # ----------------------------------------------------------------------------------------- queries
-# >>> Q1..Q8 as `tally query` invocations: EDIT HERE when the command's flags change. <<<
-# QUERIES in shared/bench/peers.py says exactly what each query returns; the parameters come from
-# peers.py's JSON: L = largest tenant, M = 20th largest tenant, S7 = UTC start of the last 7 days.
-# --no-fill: the peers return only buckets that have rows.
+# Q1..Q8 as `tally query` invocations (Benchmarks/queries.sh); the parameters come from peers.py's JSON.
+# shellcheck source=queries.sh
+. "$here/queries.sh"
 tally_query_args() {
-    case $1 in
-        Q1) QUERY_ARGS=(usage --tenant "$L" --resolution hour --no-fill) ;;
-        Q2) QUERY_ARGS=(usage --tenant "$M" --resolution day --no-fill) ;;
-        Q3) QUERY_ARGS=(cost --tenant "$L" --group-by model --order cost) ;;
-        Q4) QUERY_ARGS=(cost --tenant "$L" --group-by user --order cost --limit 20) ;;
-        Q5) QUERY_ARGS=(cost --tenant '*' --from "$S7" --group-by tenant,feature --order key) ;;
-        Q6) QUERY_ARGS=(usage --tenant '*' --resolution day --no-fill) ;;
-        Q7) QUERY_ARGS=(baseline --tenant '*' --group-by tenant --trailing-days 7 --no-fill) ;;
-        Q8) QUERY_ARGS=(cost --tenant '*' --group-by model --order key) ;;
-        *) return 1 ;;
-    esac
+    query_shape_args "$1" || return 1
     QUERY_ARGS+=(--data "$data" --format csv)
 }
 
@@ -143,7 +132,7 @@ PY
                 log "tally query $q, $t thread(s): $median ms warm, $process ms as a whole process"
                 printf '%s\t%s\t%s\t%s\n' "$q" "$t" "$median" "$process" >>"$query_times"
             else
-                log "tally query $q failed (see $WORK/tally-queries/$q.t$t.err); check tally_query_args"
+                log "tally query $q failed (see $WORK/tally-queries/$q.t$t.err); check Benchmarks/queries.sh"
                 printf '%s\t%s\t\t\n' "$q" "$t" >>"$query_times"
             fi
         done
