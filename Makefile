@@ -51,7 +51,7 @@ release: deps
 # then every ```sh block of README.md as written against a server set up as `make run` sets it up.
 test: test-deps
 	$(SWIFT) build --build-tests
-	TALLY_REQUIRE_TOOLS=1 $(SWIFT) test --skip-build
+	SWIFT=$(SWIFT) TALLY_REQUIRE_TOOLS=1 ./scripts/swift-test.sh
 	./Tests/Browser/run.sh .build/debug/tally .build/browser-screenshots
 	python3 Tests/README/readme_test.py .build/debug/tally README.md
 	$(MAKE) --no-print-directory test-otlp
