@@ -137,6 +137,7 @@ let package = Package(
         .target(
             name: "TallyClient",
             dependencies: [
+                "TallyText",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),

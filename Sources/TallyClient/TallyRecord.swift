@@ -1,4 +1,5 @@
 import Foundation
+import TallyText
 
 /// One cost record, as `POST /api/v1/analytics/records` takes it (README, "The cost record"): the fields the server
 /// defaults (`project_id`, `environment`, `feature_tag`) are left out when nil, so the server's defaults apply.
@@ -55,7 +56,7 @@ enum NDJSON {
                 guard let value else { return }
                 if !first { line += "," }
                 first = false
-                line += "\"\(name)\":" + quoted(value)
+                line += "\"\(name)\":" + JSONWriter.literal(value)
             }
             func number(_ name: String, _ value: String) {
                 if !first { line += "," }
@@ -81,25 +82,6 @@ enum NDJSON {
         return out
     }
 
-    /// A JSON string literal.
-    static func quoted(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where u.value < 0x20:
-                let hex = String(u.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        return out + "\""
-    }
-
     /// A decimal as plain digits (no exponent), as the server's `cost_cents` wants it.
     static func plain(_ d: Decimal) -> String {
         var value = d
@@ -108,24 +90,6 @@ enum NDJSON {
 
     /// RFC 3339 UTC with milliseconds (the store's precision): `2025-05-01T12:00:00.123Z`.
     static func timestamp(_ date: Date) -> String {
-        let millis = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
-        var days = millis >= 0 ? millis / 86_400_000 : (millis - 86_399_999) / 86_400_000
-        let ms = millis - days * 86_400_000
-        // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-        days += 719_468
-        let era = (days >= 0 ? days : days - 146_096) / 146_097
-        let doe = days - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
-        func pad(_ v: Int64, _ n: Int) -> String {
-            let s = String(v)
-            return String(repeating: "0", count: max(0, n - s.count)) + s
-        }
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(ms / 3_600_000, 2)):\(pad(ms / 60_000 % 60, 2)):"
-            + "\(pad(ms / 1000 % 60, 2)).\(pad(ms % 1000, 3))Z"
+        Timestamp.format(Int64((date.timeIntervalSince1970 * 1000).rounded(.down)))
     }
 }
