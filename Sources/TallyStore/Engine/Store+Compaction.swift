@@ -4,24 +4,30 @@ import Glibc
 import Synchronization
 
 extension Store {
-    /// Merges one group of small parts (same tenant and month), if there is one; returns whether it did.
+    /// Merges one group of parts of the same tenant and month, if there is one; returns whether it did.
+    ///
+    /// Small parts are merged with each other as they come (seals of a few tenants' rows). Larger parts of a
+    /// tenant-month (a bulk load's spills, a busy tenant's seals) are merged size-tiered: the smallest of them
+    /// together, and only when the result is at least 1.5 times its largest input, so a row is rewritten a
+    /// bounded number of times (log base 1.5 of `maxPartRows` over its first part's size) however the parts
+    /// arrive, and a tenant-month ends in one part up to `maxPartRows` (its rollups then answer alone).
     @discardableResult
     public func compactOnce() throws -> Bool {
         if options.readOnly { return false }
         return try maintenanceLock.withLock {
             let parts = published.withLock { $0.parts }
             var groups: [String: [PartReader]] = [:]
-            for p in parts where p.rows < options.smallPartRows {
+            for p in parts where p.rows < options.maxPartRows {
                 groups[p.tenant + "\u{0}" + String(Self.monthKey(p.minTime)), default: []].append(p)
             }
-            guard let victims = groups.values.filter({ $0.count >= 2 }).max(by: { $0.count < $1.count }) else { return false }
-            var chosen: [PartReader] = []
-            var total = 0
-            for p in victims.sorted(by: { $0.id < $1.id }) where total + p.rows <= options.maxPartRows {
-                chosen.append(p)
-                total += p.rows
+            var best: [PartReader] = []
+            for key in groups.keys.sorted() {
+                let group = groups[key]!.sorted { ($0.rows, $0.id) < ($1.rows, $1.id) }
+                let n = Self.mergeCount(ascendingRows: group.map(\.rows), smallPartRows: options.smallPartRows, maxPartRows: options.maxPartRows)
+                if n > best.count { best = Array(group[..<n]) }
             }
-            guard chosen.count >= 2 else { return false }
+            guard best.count >= 2 else { return false }
+            let chosen = best.sorted { $0.id < $1.id }
             var merged = PartRows(tenant: chosen[0].tenant)
             for p in chosen {
                 do {
@@ -49,7 +55,25 @@ extension Store {
         }
     }
 
-    /// Merges until no group of small parts is left.
+    /// How many of a tenant-month's parts, sorted by rows, to merge next (fewer than two: none). The smallest
+    /// first, as many as fit in `maxPartRows` and either all small or together at least 1.5 times the largest.
+    static func mergeCount(ascendingRows rows: [Int], smallPartRows: Int, maxPartRows: Int) -> Int {
+        var total = 0
+        var k = 0
+        while k < rows.count && total + rows[k] <= maxPartRows {
+            total += rows[k]
+            k += 1
+        }
+        while k >= 2 {
+            let largest = rows[k - 1]
+            if largest < smallPartRows || 2 * total >= 3 * largest { return k }
+            total -= largest
+            k -= 1
+        }
+        return 0
+    }
+
+    /// Merges until no group of parts is left to merge.
     public func compact() throws -> Int {
         var n = 0
         while try compactOnce() { n += 1 }
