@@ -165,7 +165,7 @@ func at(_ time: String) -> Int64 { try! Timestamp.parse(time).get() }
         let envFast = try store.query(byEnv)
         #expect(envFast.keyColumns == [["dev"]] && envFast.count == [200])
         let part = try #require(store.snapshot().parts.first)
-        if part.meta.hours.allSatisfy({ $0.rollups[Dimension.environment.rawValue] != nil }) {
+        if part.meta.hours.indices.allSatisfy({ part.meta.hourRollups.range(hour: $0, dimension: Dimension.environment.rawValue) != nil }) {
             #expect(envFast.statistics.rowsScanned == 0)
         }
     }
@@ -198,7 +198,7 @@ func at(_ time: String) -> Int64 { try! Timestamp.parse(time).get() }
         let parts = store.snapshot().parts.filter { $0.tenant == "t" }.sorted { $0.minTime < $1.minTime }
         try #require(parts.count == 2)
         let (first, last) = (parts[0].meta, parts[1].meta)
-        #expect(first.hours.allSatisfy { $0.rollups[Dimension.user.rawValue] == nil })
+        #expect(first.hours.indices.allSatisfy { first.hourRollups.range(hour: $0, dimension: Dimension.user.rawValue) == nil })
 
         /// Runs `q` with rollups on and off, checks both against the reference, returns the statistics with rollups.
         func run(from: Int64? = nil, to: Int64? = nil, tenants: Query.Tenants = .one("t"), filters: [Dimension: [String]] = [:],

@@ -53,7 +53,11 @@ import TallySynthetic
         }
         #expect(loaded == 60_000)
         let hoursWithUnsortedRollups = store.snapshot().parts.reduce(0) { sum, part in
-            sum + part.meta.hours.filter { h in h.rollups.contains { $0.map { $0.codes != $0.codes.sorted() } ?? false } }.count
+            sum + part.meta.hours.indices.filter { h in
+                Dimension.allCases.contains { d in
+                    part.meta.hourRollups.rollup(hour: h, dimension: d.rawValue).map { $0.codes != $0.codes.sorted() } ?? false
+                }
+            }.count
         }
         #expect(hoursWithUnsortedRollups > 0, "the case this test is for")
         try store.close()

@@ -25,17 +25,17 @@ import TallyTestSupport
         }
         let (_, meta) = PartWriter.encode(PartRowsFixture.rows(records), id: 1, level: 0)
         let d = Dimension.model.rawValue
-        let rollup = try #require(meta.hours.first?.rollups[d])
+        let rollup = try #require(meta.hourRollups.rollup(hour: 0, dimension: d))
         #expect(rollup.codes == [0, 1])
         let valid = PartFooterCodec.encode(meta)
         #expect((try? valid.withUnsafeBytes { try PartFooterCodec.decode($0) }) != nil)
         var reordered = meta
-        reordered.hours[0].rollups[d]!.codes = [1, 0]
+        reordered.hourRollups.setCodes(hour: 0, dimension: d, [1, 0])
         let fine = PartFooterCodec.encode(reordered)
-        #expect((try? fine.withUnsafeBytes { try PartFooterCodec.decode($0) })?.hours[0].rollups[d]?.codes == [1, 0])
+        #expect((try? fine.withUnsafeBytes { try PartFooterCodec.decode($0) })?.hourRollups.rollup(hour: 0, dimension: d)?.codes == [1, 0])
         for codes: [UInt32] in [[0, 2], [7, 1], [UInt32.max, 0]] {
             var bad = meta
-            bad.hours[0].rollups[d]!.codes = codes
+            bad.hourRollups.setCodes(hour: 0, dimension: d, codes)
             let bytes = PartFooterCodec.encode(bad)
             #expect(throws: ByteReader.Overrun.self, "codes \(codes)") { try bytes.withUnsafeBytes { try PartFooterCodec.decode($0) } }
         }

@@ -60,14 +60,14 @@ func sorted(_ records: [CostRecord]) -> [CostRecord] {
         try store.flush()
         for part in store.snapshot().parts {
             var covered = 0
-            for h in part.meta.hours {
+            for (i, h) in part.meta.hours.enumerated() {
                 let inHour = records.filter { $0.tenantID == part.tenant && TimeUnit.hourStart($0.createdAtMillis) == h.start }
                 #expect(h.rows == inHour.count)
                 #expect(h.cost == inHour.reduce(0) { $0 + $1.costNanos })
                 #expect(h.inputTokens == inHour.reduce(0) { $0 + $1.inputTokens })
                 covered += h.rows
                 for d in Dimension.allCases {
-                    guard let r = h.rollups[d.rawValue] else { continue }
+                    guard let r = part.meta.hourRollups.rollup(hour: i, dimension: d.rawValue) else { continue }
                     #expect(r.counts.reduce(0, +) == Int64(h.rows))
                     #expect(r.cost.reduce(0, +) == h.cost)
                 }

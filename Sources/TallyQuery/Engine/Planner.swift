@@ -138,12 +138,12 @@ struct Planner: ~Copyable {
                         fromIndex += 1
                         continue
                     }
-                    if rollupDimension >= 0, rollupDimension < hours[i].rollups.count, let r = hours[i].rollups[rollupDimension] {
+                    if rollupDimension >= 0, let r = m.hourRollups.range(hour: i, dimension: rollupDimension) {
                         let p = indexed ?? Partial(layout)
                         indexed = p
                         let dictSize = dictionaries[rollupDimension].count
                         let base = UInt64(bk) * layout.dimSpace
-                        try Self.addHourRollup(r, base: base, noKeys: noKeys, dictSize: dictSize, filter: rollupFilter, into: p,
+                        try Self.addHourRollup(m.hourRollups.entries, r, base: base, noKeys: noKeys, dictSize: dictSize, filter: rollupFilter, into: p,
                                                part: part, hourStart: hours[i].start)
                         fromIndex += 1
                         continue
@@ -169,9 +169,9 @@ struct Planner: ~Copyable {
 
     /// Adds one hour's rollup of the involved dimension to the index partial `p` in the local bucket at `base`,
     /// `filter` applied code by code.
-    private static func addHourRollup(_ r: Rollup, base: UInt64, noKeys: Bool, dictSize: Int, filter rollupFilter: FilterPlan?,
-                                      into p: Partial, part: PartReader, hourStart: Int64) throws {
-        for j in 0..<r.codes.count {
+    private static func addHourRollup(_ r: Rollup, _ entries: Range<Int>, base: UInt64, noKeys: Bool, dictSize: Int,
+                                      filter rollupFilter: FilterPlan?, into p: Partial, part: PartReader, hourStart: Int64) throws {
+        for j in entries {
             let c = r.codes[j]
             guard Int(c) < dictSize else {
                 throw StoreError.corrupt(path: part.path, offset: 0,

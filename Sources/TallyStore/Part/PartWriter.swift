@@ -46,10 +46,11 @@ package enum PartWriter {
             start = end
         }
 
+        let (hourEntries, hourRollups) = hours(rows, dictionaries)
         var meta = PartMeta(
             id: id, tenant: rows.tenant, level: level, rows: n,
             minTime: rows.createdAt[0], maxTime: rows.createdAt[n - 1],
-            dictionaries: dictionaries, granules: granules, hours: hours(rows, dictionaries),
+            dictionaries: dictionaries, granules: granules, hours: hourEntries, hourRollups: hourRollups,
             partRollups: partRollups(rows, dictionaries))
         if version >= 2 {
             let filter = requestIDFilter(rows)
@@ -221,8 +222,9 @@ package enum PartWriter {
     }
 
     /// The hour index: row range and totals per hour, with rollups where they are small enough.
-    private static func hours(_ rows: PartRows, _ dictionaries: [[String]]) -> [HourEntry] {
+    private static func hours(_ rows: PartRows, _ dictionaries: [[String]]) -> ([HourEntry], HourRollups) {
         var entries: [HourEntry] = []
+        var rollups = HourRollups()
         // Per dimension and code: its index in the hour's rollup, or -1 (reset after each hour).
         var base: [Int] = []
         var total = 0
@@ -241,7 +243,6 @@ package enum PartWriter {
                 sIn += rows.inputTokens[j]; sOut += rows.outputTokens[j]; sCost += rows.cost[j]
                 j += 1
             }
-            var rollups: [Rollup?] = []
             for d in 0..<rows.dims.count {
                 let b = base[d]
                 let r: Rollup? = withColumns(rows, d) { codes, input, output, cost in
@@ -283,10 +284,10 @@ package enum PartWriter {
                 }
                 rollups.append(r)
             }
-            entries.append(HourEntry(start: hour, rowStart: i, rows: j - i, inputTokens: sIn, outputTokens: sOut, cost: sCost, rollups: rollups))
+            entries.append(HourEntry(start: hour, rowStart: i, rows: j - i, inputTokens: sIn, outputTokens: sOut, cost: sCost))
             i = j
         }
-        return entries
+        return (entries, rollups)
     }
 }
 
@@ -315,20 +316,22 @@ package enum PartFooterCodec {
         }
         w.u32(UInt32(m.hours.count))
         var previous: Int64 = 0
-        for h in m.hours {
+        let hr = m.hourRollups
+        let e = hr.entries
+        for (i, h) in m.hours.enumerated() {
             w.svarint((h.start - previous) / TimeUnit.hourMillis)
             previous = h.start
             w.varint(UInt64(h.rows))
             w.varint(UInt64(h.inputTokens)); w.varint(UInt64(h.outputTokens)); w.varint(UInt64(h.cost))
             var mask: UInt8 = 0
-            for (d, r) in h.rollups.enumerated() where r != nil { mask |= 1 << UInt8(d) }
+            for d in 0..<HourRollups.dimensions where hr.range(hour: i, dimension: d) != nil { mask |= 1 << UInt8(d) }
             w.u8(mask)
-            for r in h.rollups {
-                guard let r else { continue }
-                w.varint(UInt64(r.codes.count))
-                for k in 0..<r.codes.count {
-                    w.varint(UInt64(r.codes[k])); w.varint(UInt64(r.counts[k]))
-                    w.varint(UInt64(r.inputTokens[k])); w.varint(UInt64(r.outputTokens[k])); w.varint(UInt64(r.cost[k]))
+            for d in 0..<HourRollups.dimensions {
+                guard let r = hr.range(hour: i, dimension: d) else { continue }
+                w.varint(UInt64(r.count))
+                for k in r {
+                    w.varint(UInt64(e.codes[k])); w.varint(UInt64(e.counts[k]))
+                    w.varint(UInt64(e.inputTokens[k])); w.varint(UInt64(e.outputTokens[k])); w.varint(UInt64(e.cost[k]))
                 }
             }
         }
@@ -389,6 +392,7 @@ package enum PartFooterCodec {
         guard hcount <= r.remaining / 6 else { throw ByteReader.Overrun(offset: r.offset) }  // an hour entry takes at least 6 bytes
         var hours: [HourEntry] = []
         hours.reserveCapacity(hcount)
+        var rollups = HourRollups(reservingHours: hcount, entries: 0)
         var previous: Int64 = 0
         var rowStart = 0
         for _ in 0..<hcount {
@@ -396,32 +400,30 @@ package enum PartFooterCodec {
             previous = start
             let n = try checkedInt(r.varint(), at: r.offset)
             guard n <= rows - rowStart else { throw ByteReader.Overrun(offset: r.offset) }
-            var h = HourEntry(start: start, rowStart: rowStart, rows: n,
-                              inputTokens: try nonNegative(r.varint(), at: r.offset), outputTokens: try nonNegative(r.varint(), at: r.offset),
-                              cost: try nonNegative(r.varint(), at: r.offset), rollups: [])
+            hours.append(HourEntry(start: start, rowStart: rowStart, rows: n,
+                                   inputTokens: try nonNegative(r.varint(), at: r.offset), outputTokens: try nonNegative(r.varint(), at: r.offset),
+                                   cost: try nonNegative(r.varint(), at: r.offset)))
             rowStart += n
             let mask = try r.u8()
-            h.rollups.reserveCapacity(Dimension.allCases.count)
             for d in 0..<Dimension.allCases.count {
-                guard mask & (1 << UInt8(d)) != 0 else { h.rollups.append(nil); continue }
+                defer { rollups.closeSlot() }
+                guard mask & (1 << UInt8(d)) != 0 else { continue }
                 let n = try checkedInt(r.varint(), at: r.offset)
-                guard n <= r.remaining else { throw ByteReader.Overrun(offset: r.offset) }
-                var ru = Rollup(reserving: n)
+                // A kept rollup has at least one code (an empty range means none kept).
+                guard n >= 1, n <= r.remaining else { throw ByteReader.Overrun(offset: r.offset) }
                 // Codes index the dictionary (readers index with them) and counts and sums are non-negative
                 // (`encode` writes them as unsigned), so a footer that says otherwise is damage, not a trap.
                 // Hourly codes are in the order the writer met them, not sorted.
                 for _ in 0..<n {
                     let code = try r.varint()
                     guard code < UInt64(dictionaries[d].count) else { throw ByteReader.Overrun(offset: r.offset) }
-                    ru.codes.append(UInt32(code))
-                    ru.counts.append(try nonNegative(r.varint(), at: r.offset))
-                    ru.inputTokens.append(try nonNegative(r.varint(), at: r.offset))
-                    ru.outputTokens.append(try nonNegative(r.varint(), at: r.offset))
-                    ru.cost.append(try nonNegative(r.varint(), at: r.offset))
+                    rollups.entries.codes.append(UInt32(code))
+                    rollups.entries.counts.append(try nonNegative(r.varint(), at: r.offset))
+                    rollups.entries.inputTokens.append(try nonNegative(r.varint(), at: r.offset))
+                    rollups.entries.outputTokens.append(try nonNegative(r.varint(), at: r.offset))
+                    rollups.entries.cost.append(try nonNegative(r.varint(), at: r.offset))
                 }
-                h.rollups.append(ru)
             }
-            hours.append(h)
         }
         guard rowStart == rows else { throw ByteReader.Overrun(offset: r.offset) }
         var partRollups: [Rollup] = []
@@ -451,7 +453,8 @@ package enum PartFooterCodec {
             guard r.remaining == 0 else { throw ByteReader.Overrun(offset: r.offset) }
         }
         return PartMeta(id: id, tenant: tenant, level: level, rows: rows, minTime: minTime, maxTime: maxTime,
-                        dictionaries: dictionaries, granules: granules, hours: hours, partRollups: partRollups, filter: filter)
+                        dictionaries: dictionaries, granules: granules, hours: hours, hourRollups: rollups, partRollups: partRollups,
+                        filter: filter)
     }
 }
 
