@@ -44,7 +44,9 @@ struct ImportCommand: ParsableCommand {
         var st = stat()
         let total: Int? = fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG ? Int(st.st_size) : nil
 
-        let s = try store.open()
+        // No background merges: they would start as the load commits and hold up the close for a merge nobody
+        // waits on; the server or `tally compact` merges later.
+        let s = try store.open(background: false)
         for line in s.openReport { printError("note: \(line)") }
         let started = TimeSource.systemMonotonicSeconds()
         let input = ParsingThread(fd: fd, format: format, pricing: prices, total: total, path: file)

@@ -21,10 +21,11 @@ extension SQLiteCatalog {
         guard APIKey.plausibleSecret(secret) else { return nil }
         let digest = APIKey.secretDigest(secret)
         return try pool.read { db in
-            // Every request looks its key up here: plain SQL, as before the record types, so no query is built per call.
-            try APIKeyRecord.fetchOne(
-                db, sql: "SELECT id, tenant_id, role, created_at, revoked_at FROM api_keys WHERE secret_sha256 = ? AND revoked_at IS NULL",
-                arguments: [Data(digest)])?.key.principal
+            // Every request looks its key up here: one statement per connection, compiled once (compiling it ran SQLite's
+            // parser and GRDB's authorizer on every request: 6% of the server's CPU on a rollup-answered usage request).
+            let statement = try db.cachedStatement(
+                sql: "SELECT id, tenant_id, role, created_at, revoked_at FROM api_keys WHERE secret_sha256 = ? AND revoked_at IS NULL")
+            return try APIKeyRecord.fetchOne(statement, arguments: [Data(digest)])?.key.principal
         }
     }
 
