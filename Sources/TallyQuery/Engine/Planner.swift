@@ -340,9 +340,39 @@ struct Planner: ~Copyable {
         let buckets = width == 0 ? 1 : Int((bucket.start(min(h.maxTime, hi - 1)) - firstBucket) / width) + 1
         let layout = KeyLayout(sizes: groupDims.map { h.dictionaries[$0.rawValue].count }, buckets: buckets, rows: rows,
                                flatLimit: spec.flatLimit, rekeyLimit: spec.rekeyLimit, laneLimit: spec.laneLimit)
-        return SourcePlan(
+        let indexed = groupDims.isEmpty && filters.isEmpty ? headTotals(h, layout, firstBucket: firstBucket) : nil
+        let plan = SourcePlan(
             source: .head(h), tenant: h.tenant, dictionaries: h.dictionaries, groupDims: groupDims, filters: filters,
             layout: layout, firstBucket: firstBucket, width: width, lo: lo, hi: hi,
-            timeCheck: h.minTime < lo || h.maxTime >= hi)
+            timeCheck: h.minTime < lo || h.maxTime >= hi, indexOnly: indexed != nil)
+        plan.indexed = indexed
+        return plan
+    }
+
+    /// A head's answer from its hour totals, when the query needs no dimension and no hour of the head is cut by
+    /// `[lo, hi)` (hours wholly outside add nothing); nil otherwise (its rows are scanned).
+    private mutating func headTotals(_ h: HeadView, _ layout: KeyLayout, firstBucket: Int64) -> Partial? {
+        guard spec.query.useRollups, !h.hours.isEmpty else { return nil }
+        let lo = spec.lo, hi = spec.hi
+        let bucket = spec.query.bucket
+        let width = bucket.millis
+        var rows = 0
+        for hour in h.hours {
+            rows += hour.rows
+            let end = hour.start + TimeUnit.hourMillis
+            if end <= lo || hour.start >= hi { continue }
+            if hour.start < lo || end > hi { return nil }
+        }
+        guard rows == h.rows else { return nil }
+        let partial = Partial(layout)
+        var answered = 0
+        for hour in h.hours where hour.start >= lo && hour.start + TimeUnit.hourMillis <= hi {
+            let bk = width == 0 ? 0 : UInt64((bucket.start(hour.start) - firstBucket) / width)
+            partial.add(key: bk * layout.dimSpace, count: Int64(hour.rows), input: hour.inputTokens, output: hour.outputTokens,
+                        cost: hour.cost)
+            answered += 1
+        }
+        stats.hoursFromIndex += answered
+        return partial
     }
 }

@@ -124,6 +124,7 @@ public struct QueryEngine: Sendable {
                 }
                 if start < plan.granules.count { units.append(WorkUnit(plan: i, start: start, end: plan.granules.count, rows: rows)) }
             case let .head(head):
+                if plan.indexOnly { continue }
                 var start = 0, rows = 0
                 for (k, n) in head.chunkRows.enumerated() {
                     rows += n

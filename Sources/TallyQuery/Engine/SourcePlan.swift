@@ -37,12 +37,14 @@ final class SourcePlan: @unchecked Sendable {
     let maxGranuleRows: Int
     /// Heads: whether some rows lie outside `[lo, hi)`.
     let timeCheck: Bool
+    /// Heads: the hour totals answer it all (`indexed`); no row is scanned.
+    let indexOnly: Bool
     /// Sums answered from hour totals and rollups.
     var indexed: Partial?
 
     init(source: Source, tenant: String, dictionaries: [[String]], groupDims: [Dimension], filters: [FilterPlan],
          layout: KeyLayout, firstBucket: Int64, width: Int64, lo: Int64, hi: Int64, ranges: [ScanRange] = [],
-         granules: [Int] = [], maxGranuleRows: Int = 0, timeCheck: Bool = false) {
+         granules: [Int] = [], maxGranuleRows: Int = 0, timeCheck: Bool = false, indexOnly: Bool = false) {
         self.source = source
         self.tenant = tenant
         self.dictionaries = dictionaries
@@ -57,13 +59,14 @@ final class SourcePlan: @unchecked Sendable {
         self.granules = granules
         self.maxGranuleRows = maxGranuleRows
         self.timeCheck = timeCheck
+        self.indexOnly = indexOnly
     }
 
     /// Rows this plan will scan (for scheduling).
     var rowsToScan: Int {
         switch source {
         case .part: ranges.reduce(0) { $0 + $1.end - $1.start }
-        case let .head(h): h.rows
+        case let .head(h): indexOnly ? 0 : h.rows
         }
     }
 

@@ -56,6 +56,16 @@ package final class HeadChunk: @unchecked Sendable {
     }
 }
 
+/// The totals of one UTC hour of a tenant's head rows: answers that need no dimension (usage series and totals)
+/// read these instead of every head row, so readers do not pay for what writers append.
+package struct HeadHour: Sendable, Equatable {
+    package var start: Int64
+    package var rows: Int
+    package var inputTokens: Int64
+    package var outputTokens: Int64
+    package var cost: Int64
+}
+
 /// A consistent, immutable view of one tenant's head rows: what a reader holds.
 package struct HeadView: Sendable {
     package var tenant: String
@@ -66,6 +76,8 @@ package struct HeadView: Sendable {
     package var dictionaries: [[String]]
     package var minTime: Int64
     package var maxTime: Int64
+    /// Totals of the rows of this view by UTC hour, ascending.
+    package var hours: [HeadHour] = []
 
     package var rows: Int { chunkRows.reduce(0, +) }
 
@@ -98,8 +110,34 @@ final class TenantHead {
     var rows = 0
     var minTime = Int64.max
     var maxTime = Int64.min
+    /// Totals by UTC hour, ascending, and the index of the hour the last row went to (rows mostly arrive in order).
+    var hours: [HeadHour] = []
+    private var lastHour = 0
 
     init(tenant: String) { self.tenant = tenant }
+
+    /// Adds a row to its hour's totals (a binary search and an insertion only when the hour changes).
+    @inline(__always)
+    private func count(_ t: Int64, _ input: Int64, _ output: Int64, _ cost: Int64) {
+        let start = TimeUnit.hourStart(t)
+        var k = lastHour
+        if k >= hours.count || hours[k].start != start {
+            var a = 0, b = hours.count
+            while a < b {
+                let mid = (a + b) / 2
+                if hours[mid].start < start { a = mid + 1 } else { b = mid }
+            }
+            if a == hours.count || hours[a].start != start {
+                hours.insert(HeadHour(start: start, rows: 0, inputTokens: 0, outputTokens: 0, cost: 0), at: a)
+            }
+            k = a
+            lastHour = a
+        }
+        hours[k].rows += 1
+        hours[k].inputTokens &+= input
+        hours[k].outputTokens &+= output
+        hours[k].cost &+= cost
+    }
 
     /// Appends row `i` of `batch`, whose string codes map to this tenant's through `translate`.
     func append(_ batch: RecordBatch, _ i: Int, codes: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32)) {
@@ -131,13 +169,14 @@ final class TenantHead {
             rows += 1
             minTime = min(minTime, batch.createdAt[i])
             maxTime = max(maxTime, batch.createdAt[i])
+            count(batch.createdAt[i], batch.inputTokens[i], batch.outputTokens[i], batch.costNanos[i])
         }
     }
 
     /// A view of everything appended so far.
     func view() -> HeadView {
         HeadView(tenant: tenant, chunks: chunks, chunkRows: chunks.map(\.rows),
-                 dictionaries: interners.map(\.values), minTime: minTime, maxTime: maxTime)
+                 dictionaries: interners.map(\.values), minTime: minTime, maxTime: maxTime, hours: hours)
     }
 }
 
