@@ -377,4 +377,32 @@ import TallyTestSupport
         #expect(try store.compact() == 2, "one merge per tenant")
         #expect(sorted(try store.snapshot().records()) == before)
     }
+
+    @Test("a bulk load whose one syncfs fails stores nothing and leaves no file behind; the next load succeeds")
+    func failedBulkLoadSync() throws {
+        let dir = try TemporaryDirectory()
+        defer { FaultInjection.remove(under: dir.path + "/"); dir.remove() }
+        var store = try Store(path: dir.path, options: Self.options())
+        _ = try store.append(Self.batch("a", 40))
+        try store.flush()
+        let before = sorted(try store.snapshot().records())
+        let files = FileIO.list(dir.path + "/parts")
+        Self.inject(dir, .sync, .fail(errno: EIO), contains: "/parts", times: 1)
+        let error = #expect(throws: StoreError.self) {
+            try store.bulkLoad { load in
+                _ = try load.add(Self.batch("b", 300))
+                _ = try load.add(Self.batch("c", 300))
+            }
+        }
+        #expect(error.map(Self.errnoOf) == EIO)
+        #expect(sorted(try store.snapshot().records()) == before)
+        #expect(FileIO.list(dir.path + "/parts") == files, "the load's parts are deleted")
+        // The same ids load on the next attempt (the failed load's ids were forgotten).
+        #expect(try store.bulkLoad { load in try load.add(Self.batch("b", 300)).inserted } == 300)
+        try store.close()
+        store = try Store(path: dir.path, options: Self.options())
+        defer { try? store.close() }
+        #expect(try store.snapshot().records().count == before.count + 300)
+        #expect(store.verify().isEmpty)
+    }
 }

@@ -98,11 +98,17 @@ package enum PartWriter {
     }
 
     /// Encodes and writes a part durably: temp file, fsync, rename, directory fsync.
+    /// `synced: false` leaves the file and its directory entry unsynced: the caller makes them durable before any
+    /// manifest lists the part (a bulk load syncs the file system once at its commit).
     package static func write(_ rows: PartRows, id: UInt64, level: Int, directory: String, granuleRows: Int = PartFormat.defaultGranuleRows,
-                              version: UInt16 = PartFormat.version) throws -> (path: String, bytes: Int, meta: PartMeta) {
+                              version: UInt16 = PartFormat.version, synced: Bool = true) throws -> (path: String, bytes: Int, meta: PartMeta) {
         let (bytes, meta) = encode(rows, id: id, level: level, granuleRows: granuleRows, version: version)
         let path = directory + "/" + PartFormat.fileName(id)
-        try FileIO.writeAtomically(bytes, to: path, directory: directory)
+        if synced {
+            try FileIO.writeAtomically(bytes, to: path, directory: directory)
+        } else {
+            try FileIO.writeUnsynced(bytes, to: path)
+        }
         return (path, bytes.count, meta)
     }
 
