@@ -173,6 +173,9 @@ struct AnomaliesCommand: AsyncParsableCommand {
         @Option(help: "Robust standard deviations of its own noise a finding must be (default: the detector's).")
         var noiseZ: Double?
 
+        @Option(help: "Share of an entity's usual days on which the day in progress's request count may look unusual (default: the detector's).")
+        var intradayAlpha: Double?
+
         @Option(help: "Minutes between detection runs (60: hourly; 1440: once a day, complete days only).")
         var stepMinutes: Int = 60
 
@@ -187,6 +190,7 @@ struct AnomaliesCommand: AsyncParsableCommand {
                 throw ValidationError("--step-minutes must divide a day, from 10 to 1440")
             }
             if let z = noiseZ, !(z >= 0 && z <= 100) { throw ValidationError("--noise-z must be 0 to 100") }
+            if let a = intradayAlpha, !(a > 0 && a < 1) { throw ValidationError("--intraday-alpha must be between 0 and 1") }
             if let cents = minimumDailyCents, cents < 0 || cents > 100_000_000 {
                 throw ValidationError("--minimum-daily-cents must be 0 to 100000000")
             }
@@ -226,6 +230,7 @@ struct AnomaliesCommand: AsyncParsableCommand {
             var options = AnalyticsOptions()
             if let cents = minimumDailyCents { options.anomalyThresholds.minimumDailyNanos = cents * Money.nanosPerCent }
             if let noiseZ { options.anomalyNoiseZ = noiseZ }
+            if let intradayAlpha { options.anomalyIntradayAlpha = intradayAlpha }
             let clock = EvaluationClock(generator.window.lowerBound)
             let analytics = Analytics(store: store, catalog: try SQLiteCatalog(directory: directory.appending("catalog")),
                                       options: options, clock: { clock.now })

@@ -175,10 +175,11 @@ struct IntradayDetectionTests {
         hourly[28 * 24 + 2] = 25
         counts[28 * 24 + 2] = 20
         let at3 = AnomalyDetector.partialDay(hourly: hourly, counts: counts, now: Self.dayStart(28) + 3 * Self.hour)
-        // 20 records where 5 are usual (the weekdays' counts do not vary: Poisson): P(X >= 20) = 3.5e-7 < 1e-6.
+        // 20 records where 5 are usual (the weekdays' counts do not vary; phi = 1 / (20 days x 5) = 0.01 for the
+        // uncertainty of the mean): count evidence 22481 >= 1 / 3e-4.
         #expect(at3 == PartialDay(spentNanos: 25, fraction: 0.25, unusualVolume: true))
-        // 19 records: P = 1.4e-6, not unusual.
-        counts[28 * 24 + 2] = 19
+        // 18 records: 3204, not unusual.
+        counts[28 * 24 + 2] = 18
         #expect(AnomalyDetector.partialDay(hourly: hourly, counts: counts, now: Self.dayStart(28) + 3 * Self.hour)?.unusualVolume == false)
         // Half-way through hour 2, half its usual spend is expected by now.
         let mid = AnomalyDetector.partialDay(hourly: hourly, counts: counts, now: Self.dayStart(28) + 2 * Self.hour + 30 * 60_000)
@@ -208,6 +209,23 @@ struct IntradayDetectionTests {
         #expect(!AnomalyDetector.unusualCount(5, usual: 5, overdispersion: 0))
         #expect(AnomalyDetector.unusualCount(20, usual: 5, overdispersion: 0))
         #expect(!AnomalyDetector.unusualCount(20, usual: 5, overdispersion: 0.5))
+    }
+
+    @Test("the day in progress's count evidence: a likelihood ratio over spike sizes 1.5-3 x, held to alpha per day")
+    func countEvidence() {
+        // Hand-computed: mean over rho in {1.5, 2, 3} of rho^k e^(-(rho - 1) n) (Poisson), of the Polya ratio with phi.
+        // 20 records where 5 are usual: (e^5.609 + e^8.863 + e^11.972) / 3 = 55212.7: a spike (>= 1 / 3e-4 = 3333).
+        #expect(abs(AnomalyDetector.countEvidence(20, usual: 5, overdispersion: 0) / 55212.657 - 1) < 1e-6)
+        // A doubling once 30 records are usual: 39834.9, a spike.
+        #expect(abs(AnomalyDetector.countEvidence(60, usual: 30, overdispersion: 0) / 39834.935 - 1) < 1e-6)
+        // The same with a day level that varies a lot (phi 0.5, r = 2): 1.66, no evidence.
+        #expect(abs(AnomalyDetector.countEvidence(60, usual: 30, overdispersion: 0.5) / 1.6614383 - 1) < 1e-6)
+        // 5 records in the night where 0.15 are usual: P(X >= 5) = 5.6e-7 would have passed the old per-run tail bound
+        // of 1e-6, but no spike of 1.5-3 x makes 5 out of 0.15: evidence 71.5, not a spike.
+        #expect(abs(AnomalyDetector.countEvidence(5, usual: 0.15, overdispersion: 0) / 71.535512 - 1) < 1e-6)
+        #expect(AnomalyDetector.upperTail(5, mean: 0.15, overdispersion: 0) < 1e-6)
+        // Fewer records than usual: evidence below 1.
+        #expect(AnomalyDetector.countEvidence(20, usual: 30, overdispersion: 0) < 1)
     }
 
     @Test("a provisional spike from one complete day needs an unusual count or the day without its dearest hour over the ratio")

@@ -20,7 +20,7 @@ struct AlertEndToEndTests {
     static let spikeStart = ms("2025-05-02T00:00:00Z")
     /// This spike triples the number of requests (60 an hour instead of 20, each 2.5 cents): intraday detection raises
     /// it provisionally from the first hour (150 cents against the 50 usually spent by then, and 60 requests where 20
-    /// are usual: P = 4e-13 under the tenant's own counts), so it is alerted one clock step after it began. (A spike in
+    /// are usual: count evidence 5.6e9, 1 / alpha is 3333), so it is alerted one clock step after it began. (A spike in
     /// the cost of each request alone waits for its first complete day: docs/ANALYTICS.md, "Intraday".)
     static let timeToAlertBound: Int64 = 2 * hour
     /// Requests an hour before the spike, and during it.

@@ -202,7 +202,8 @@ extension Analytics {
             }
             // Without enough history for today, nothing of today is judged, but a pending spike of complete days stays
             // provisional.
-            partial = AnomalyDetector.partialDay(hourly: hours.cost, counts: hours.count, now: now)
+            partial = AnomalyDetector.partialDay(hourly: hours.cost, counts: hours.count, now: now,
+                                                 alpha: options.anomalyIntradayAlpha)
                 ?? PartialDay(spentNanos: 0, fraction: 0, unusualVolume: false)
             lastDay = AnomalyDetector.lastDayEvidence(hourly: hours.cost, counts: hours.count, now: now)
         }

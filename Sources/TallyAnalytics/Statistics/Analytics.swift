@@ -28,6 +28,9 @@ public struct AnalyticsOptions: Sendable {
     public var anomalyThresholds = AnomalyThresholds()
     /// How many robust standard deviations of its own noise a finding must be (`SeriesContext.z`).
     public var anomalyNoiseZ = SeriesContext.defaultZ
+    /// The share of an entity's usual days on which the day in progress's request count may look unusual
+    /// (`AnomalyDetector.countEvidence`; docs/ANALYTICS.md "Intraday").
+    public var anomalyIntradayAlpha = AnomalyDetector.intradayAlpha
     /// How long an export stays downloadable, in ms, before the sweeper deletes its file (default 24 hours).
     public var exportTTLMillis: Int64 = 24 * 3_600_000
     /// Where export files are written (default: `exports/` beside the catalog, in the data directory). Several nodes
