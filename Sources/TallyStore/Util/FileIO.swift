@@ -162,15 +162,19 @@ package enum FileIO {
         /// Fsyncs the file, renames it to its final path and fsyncs the directory. When a step before the rename
         /// fails, the temporary is removed and nothing appears at the path; when the directory fsync after it fails,
         /// the file is complete at the path but may not survive a crash, and the error says so.
-        package func publish() throws {
-            do {
-                try injectedSyncFault(temporaryPath, "fsync")
-                while fsync(fd) != 0 {
-                    if errno != EINTR { throw StoreError.io(path: temporaryPath, operation: "fsync", errno: errno) }
+        /// `synced: false` skips both fsyncs: the file is whole at its path or absent, but durable only once the caller
+        /// syncs it (`writeUnsynced`).
+        package func publish(synced: Bool = true) throws {
+            if synced {
+                do {
+                    try injectedSyncFault(temporaryPath, "fsync")
+                    while fsync(fd) != 0 {
+                        if errno != EINTR { throw StoreError.io(path: temporaryPath, operation: "fsync", errno: errno) }
+                    }
+                } catch {
+                    abandon()
+                    throw error
                 }
-            } catch {
-                abandon()
-                throw error
             }
             Glibc.close(fd)
             do {
@@ -179,7 +183,7 @@ package enum FileIO {
                 Glibc.unlink(temporaryPath)
                 throw error
             }
-            try syncDirectory(directory)
+            if synced { try syncDirectory(directory) }
         }
 
         /// Closes and removes the temporary file; nothing is published.
@@ -198,22 +202,14 @@ package enum FileIO {
     /// whole file or nothing. For files nobody lists until `syncFileSystem` has made them durable (a bulk load's
     /// parts: thousands of them for thousands of tenants, where two fsyncs each made a load wait minutes).
     package static func writeUnsynced(_ bytes: [UInt8], to path: String) throws {
-        let tmp = path + ".tmp"
-        let fd = try open(tmp, O_WRONLY | O_CREAT | O_TRUNC)
+        let file = try PendingFile(path, directory: "")
         do {
-            try writeAll(fd, bytes, path: tmp)
+            try writeAll(file.fd, bytes, path: file.temporaryPath)
         } catch {
-            Glibc.close(fd)
-            Glibc.unlink(tmp)
+            file.abandon()
             throw error
         }
-        Glibc.close(fd)
-        do {
-            try rename(tmp, to: path)
-        } catch {
-            Glibc.unlink(tmp)
-            throw error
-        }
+        try file.publish(synced: false)
     }
 
     /// `syncfs` of the file system holding `directory`: every file written and renamed on it so far is durable when
