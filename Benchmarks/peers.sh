@@ -109,8 +109,9 @@ time_tally_query() {
 }
 
 # `tally query --help` exits 0 even without the command (argument-parser prints the root help), so
-# look for the command's own usage line.
-has_query_command() { "$TALLY" query --help 2>/dev/null | grep -q 'USAGE: tally query'; }
+# look for the command's own usage line. Not `grep -q`: it exits at the first match, tally then dies of SIGPIPE
+# writing the rest of its help, and under pipefail the pipeline fails (Tally's queries were skipped that way).
+has_query_command() { "$TALLY" query --help 2>/dev/null | grep 'USAGE: tally query' >/dev/null; }
 
 query_times="$WORK/tally-queries.tsv"
 : >"$query_times"
