@@ -6,6 +6,43 @@ import TallySynthetic
 @Suite struct BulkLoadTests {
     struct Boom: Error {}
 
+    @Test("small tenants beside a large dictionary: each part keeps its own values, sorted, and answers the same")
+    func smallTenantsOfALargeLoadKeepTheirOwnDictionaries() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let end = RandomRecords.Options.defaultEnd
+        // One tenant with 3,000 distinct users fills the load's string table; 40 tenants have 3 rows each, so their
+        // parts are written from the codes they use (fewer than an eighth of the table), not from the table.
+        var records: [CostRecord] = []
+        for i in 0..<3_000 {
+            records.append(CostRecord(tenantID: "big", userID: "user-\(i)", featureTag: "f\(i % 7)", requestID: "b\(i)",
+                                      model: "m\(i % 3)", inputTokens: Int64(i), outputTokens: 1, costNanos: Int64(i),
+                                      createdAtMillis: end - 3_600_000 + Int64(i)))
+        }
+        for t in 0..<40 {
+            for k in 0..<3 {
+                // Users from the big tenant's values and new ones, in an order unlike their byte order.
+                let user = k == 0 ? "user-\(2_999 - t)" : (k == 1 ? "zed-\(t)" : "user-\(t * 7)")
+                records.append(CostRecord(tenantID: "small-\(t)", userID: user, featureTag: "f\(k)", requestID: "s\(t)-\(k)",
+                                          model: "m\(2 - k)", inputTokens: Int64(k), outputTokens: 2, costNanos: Int64(100 * t + k),
+                                          createdAtMillis: end - 1_800_000 + Int64(t * 3 + k)))
+            }
+        }
+        let store = try Store(path: dir.path, options: testOptions())
+        defer { try? store.close() }
+        _ = try store.bulkLoad { load in try load.add(RecordBatch(records.reversed())) }
+        let snapshot = store.snapshot()
+        #expect(sorted(try snapshot.records()) == sorted(records))
+        for part in snapshot.parts where part.tenant.hasPrefix("small-") {
+            let mine = records.filter { $0.tenantID == part.tenant }
+            for d in Dimension.allCases {
+                let dict = part.meta.dictionaries[d.rawValue]
+                #expect(dict == Set(mine.map { $0[d] }).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) })
+            }
+        }
+        #expect(store.verify().isEmpty)
+    }
+
     @Test func aCommittedLoadIsVisibleDurableAndDeduplicated() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }

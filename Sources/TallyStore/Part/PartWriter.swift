@@ -134,15 +134,36 @@ package enum PartWriter {
         out.cost = order.map { unsorted.cost[$0] }
         for d in 0..<unsorted.dims.count {
             let dict = unsorted.dictionaries[d]
-            var used = [Bool](repeating: false, count: dict.count)
-            unsorted.dims[d].withUnsafeBufferPointer { codes in
-                used.withUnsafeMutableBufferPointer { u in for c in codes { u[Int(c)] = true } }
-            }
-            let kept = (0..<dict.count).filter { used[$0] }.sorted { utf8Precedes(dict[$0], dict[$1]) }
-            var remap = [UInt32](repeating: 0, count: dict.count)
-            for (new, old) in kept.enumerated() { remap[old] = UInt32(new) }
-            out.dims[d] = unsorted.dims[d].withUnsafeBufferPointer { codes in
-                remap.withUnsafeBufferPointer { r in order.map { r[Int(codes[$0])] } }
+            let kept: [Int]
+            if unsorted.dims[d].count * 8 < dict.count {
+                // Few rows against a large dictionary (a bulk load's small tenant codes into the load's whole string
+                // table): work on the codes present, not on the dictionary, which a table per part would walk
+                // thousands of times. The codes present ascend in `present`; a row's code is found by binary search.
+                var present = unsorted.dims[d]
+                present.sort()
+                var unique = 0
+                for c in present where unique == 0 || present[unique - 1] != c {
+                    present[unique] = c
+                    unique += 1
+                }
+                present.removeLast(present.count - unique)
+                kept = present.map { Int($0) }.sorted { utf8Precedes(dict[$0], dict[$1]) }
+                var newCode = [UInt32](repeating: 0, count: present.count)
+                for (new, old) in kept.enumerated() { newCode[Self.index(of: UInt32(old), in: present)] = UInt32(new) }
+                out.dims[d] = unsorted.dims[d].withUnsafeBufferPointer { codes in
+                    order.map { newCode[Self.index(of: codes[$0], in: present)] }
+                }
+            } else {
+                var used = [Bool](repeating: false, count: dict.count)
+                unsorted.dims[d].withUnsafeBufferPointer { codes in
+                    used.withUnsafeMutableBufferPointer { u in for c in codes { u[Int(c)] = true } }
+                }
+                kept = (0..<dict.count).filter { used[$0] }.sorted { utf8Precedes(dict[$0], dict[$1]) }
+                var remap = [UInt32](repeating: 0, count: dict.count)
+                for (new, old) in kept.enumerated() { remap[old] = UInt32(new) }
+                out.dims[d] = unsorted.dims[d].withUnsafeBufferPointer { codes in
+                    remap.withUnsafeBufferPointer { r in order.map { r[Int(codes[$0])] } }
+                }
             }
             out.dictionaries[d] = kept.map { dict[$0] }
         }
@@ -164,6 +185,17 @@ package enum PartWriter {
             initialized = end
         }
         return (out, out.dictionaries)
+    }
+
+    /// The index of `code` in `sorted` (ascending, holding it).
+    @inline(__always)
+    private static func index(of code: UInt32, in sorted: [UInt32]) -> Int {
+        var a = 0, b = sorted.count
+        while a < b {
+            let mid = (a + b) / 2
+            if sorted[mid] < code { a = mid + 1 } else { b = mid }
+        }
+        return a
     }
 
     /// Byte-wise order of two strings' UTF-8 (not Swift's Unicode order), without iterating views.
