@@ -42,7 +42,7 @@ import TallyTestSupport
     }
 
     @Test func batchInsertIntoTheIDSetEqualsOneByOne() {
-        var rng = ImportTestRNG(seed: 7)
+        var rng = TestRNG(seed: 7)
         var one = RequestIDSet()
         var many = RequestIDSet()
         var pool: [(UInt64, UInt64)] = []
@@ -149,8 +149,8 @@ import TallyTestSupport
     }
 }
 
-/// SplitMix64: deterministic test randomness.
-struct ImportTestRNG {
+/// SplitMix64: deterministic test randomness for the store tests.
+struct TestRNG {
     var state: UInt64
     init(seed: UInt64) { state = seed }
     mutating func next() -> UInt64 {
@@ -160,4 +160,7 @@ struct ImportTestRNG {
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
+
+    /// A value in `0..<bound`.
+    mutating func next(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
 }

@@ -4,18 +4,6 @@ import Testing
 @Suite struct IngestStreamingTests {
     typealias F = IngestFixture
 
-    /// A small deterministic generator (SplitMix64) for chunk sizes.
-    struct SplitMix {
-        var state: UInt64
-        mutating func next(_ bound: Int) -> Int {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return Int((z ^ (z >> 31)) % UInt64(bound))
-        }
-    }
-
     struct Result: Equatable {
         var records: [CostRecord] = []
         var lines: [Int] = []
@@ -110,12 +98,12 @@ import Testing
             #expect(Self.streamed(bytes, format) { _ in bytes.count } == expected, "input \(k), one chunk")
             #expect(Self.streamed(bytes, format) { _ in 1 } == expected, "input \(k), 1-byte chunks")
             for seed in 0..<6 {
-                var rng = SplitMix(state: UInt64(seed * 1000 + k))
+                var rng = TestRNG(seed: UInt64(seed * 1000 + k))
                 let bound = [3, 17, 64, 200, 700, 5000][seed]
                 let got = Self.streamed(bytes, format) { _ in 1 + rng.next(bound) }
                 #expect(got == expected, "input \(k), seed \(seed)")
                 // Strings kept across chunks (as `tally import` parses) change nothing either.
-                var rng2 = SplitMix(state: UInt64(seed * 1000 + k))
+                var rng2 = TestRNG(seed: UInt64(seed * 1000 + k))
                 let kept = Self.streamed(bytes, format, keepingStrings: true) { _ in 1 + rng2.next(bound) }
                 #expect(kept == expected, "input \(k), seed \(seed), strings kept")
             }

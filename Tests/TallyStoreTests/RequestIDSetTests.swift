@@ -6,20 +6,9 @@ import TallyTestSupport
 /// The dedup window's id sets: 16-byte slots kept half to three quarters full, and an eviction that only ever
 /// keeps more than it must (the store's idempotency tests cover what that guarantees end to end).
 @Suite struct RequestIDSetTests {
-    struct RNG {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test("an id costs 21-32 bytes of table however many there are, grown one by one or in batches")
     func bytesPerID() {
-        var rng = RNG(state: 1)
+        var rng = TestRNG(seed: 1)
         var one = RequestIDSet()
         var keys: [(UInt64, UInt64)] = []
         for i in 1...200_000 {
@@ -46,7 +35,7 @@ import TallyTestSupport
 
     @Test("eviction drops only ids whose time is before the horizon and whose epoch is sealed; epochs wrap at 256")
     func evictionKeepsWhatItMust() {
-        var rng = RNG(state: 9)
+        var rng = TestRNG(seed: 9)
         let base: Int64 = 1_750_000_000_000
         let horizon = base + 3_600_000
         var set = RequestIDSet()
