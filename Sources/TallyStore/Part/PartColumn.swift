@@ -87,13 +87,10 @@ package struct HourRollups: Sendable, Equatable {
 
     package init() {}
 
-    package init(reservingHours hours: Int, entries n: Int) {
-        entries = Rollup(reserving: n)
+    /// Room for the bounds of `hours` hours (the entries grow as they are appended).
+    package init(reservingHours hours: Int) {
         bounds.reserveCapacity(hours * Self.dimensions + 1)
     }
-
-    /// Hours covered (rollups appended for every dimension).
-    package var hours: Int { (bounds.count - 1) / Self.dimensions }
 
     /// The entries of hour `h`'s rollup of dimension `d`, or nil when the hour keeps none.
     @inline(__always)

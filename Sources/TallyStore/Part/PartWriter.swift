@@ -430,7 +430,7 @@ package enum PartFooterCodec {
         guard hcount <= r.remaining / 6 else { throw ByteReader.Overrun(offset: r.offset) }  // an hour entry takes at least 6 bytes
         var hours: [HourEntry] = []
         hours.reserveCapacity(hcount)
-        var rollups = HourRollups(reservingHours: hcount, entries: 0)
+        var rollups = HourRollups(reservingHours: hcount)
         var previous: Int64 = 0
         var rowStart = 0
         for _ in 0..<hcount {
