@@ -193,6 +193,7 @@ import Glibc
         let end = RandomRecords.Options.defaultEnd
         var options = testOptions()
         options.dedupWindowMillis = TimeUnit.hourMillis
+        options.recentIDWindowMillis = TimeUnit.hourMillis
         let month = RandomRecords(seed: 59, options: .init(tenants: 2, window: (end - 30 * 86_400_000)..<end)).records(4000)
         var store = try Store(path: dir.path, options: options)
         #expect(try store.append(RecordBatch(month)).inserted == 4000)

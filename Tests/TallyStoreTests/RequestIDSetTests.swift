@@ -4,8 +4,85 @@ import TallyTestSupport
 @testable import TallyStore
 
 /// The dedup window's id sets: 16-byte slots kept half to three quarters full, and an eviction that only ever
-/// keeps more than it must (the store's idempotency tests cover what that guarantees end to end).
+/// keeps more than it must; the window's fingerprints with their rows' hours; and, end to end, a resent id refused
+/// whatever its new time while its first row is inside the window, whichever tier holds it.
 @Suite struct RequestIDSetTests {
+    @Test("the window's fingerprints: every hour of an id is offered, 10-16 bytes an id, hours dropped whole")
+    func windowTable() {
+        var rng = TestRNG(seed: 9)
+        var table = WindowIDTable()
+        let start: Int64 = 1_748_736_000_000  // 2025-06-01T00:00Z
+        var keys: [((UInt64, UInt64), Int64)] = []
+        for i in 0..<100_000 {
+            let k = (rng.next() | 1, rng.next())
+            let t = start + Int64(i) * 36_000  // 1,000 hours
+            keys.append((k, t))
+            if i % 2 == 0 {
+                table.insert(k, createdAt: t)
+            } else {
+                let e = [WindowIDTable.entry(k, createdAt: t)]
+                e.withUnsafeBufferPointer { table.insert(entries: $0) }
+            }
+        }
+        #expect(table.count == 100_000)
+        let perID = Double(table.tableBytes) / Double(table.count)
+        #expect(perID >= 10 && perID <= 16, "\(perID)")
+        for (k, t) in keys {
+            var hours: [Int64] = []
+            #expect(!table.anyHour(of: k) { hours.append($0); return false })
+            #expect(hours.contains(TimeUnit.hourStart(t)))
+            #expect(table.anyHour(of: k) { $0 == TimeUnit.hourStart(t) })
+        }
+        // A key never inserted is offered an hour only when its 42-bit fingerprint collides: never, here.
+        var offered = 0
+        for _ in 0..<100_000 { _ = table.anyHour(of: (rng.next() | 1, rng.next())) { _ in offered += 1; return false } }
+        #expect(offered == 0)
+        // Dropping the first 500 hours keeps exactly the ids of the last 500.
+        table.drop(before: start + 500 * TimeUnit.hourMillis + 1)
+        #expect(table.count == 50_000 && table.oldestHour == start / TimeUnit.hourMillis + 500)
+        for (k, t) in keys { #expect(table.anyHour(of: k) { _ in true } == (t >= start + 500 * TimeUnit.hourMillis)) }
+        #expect(Double(table.tableBytes) / Double(table.count) <= 16)
+    }
+
+    @Test("a resent id is refused whatever its new created_at while its row is in the window, from either tier, after a reopen and a bulk load",
+          arguments: [false, true])
+    func resentWithAnotherTime(bulk: Bool) throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        var options = DamageFixture.options()
+        options.recentIDWindowMillis = TimeUnit.hourMillis
+        let end = RandomRecords.Options.defaultEnd
+        let records = RandomRecords(seed: 17, options: .init(tenants: 2, window: (end - 6 * TimeUnit.dayMillis)..<end)).records(6_000)
+        var store = try Store(path: dir.path, options: options)
+        if bulk {
+            #expect(try store.bulkLoad { try $0.add(RecordBatch(records)).inserted } == records.count)
+        } else {
+            #expect(try store.append(RecordBatch(records)).inserted == records.count)
+        }
+        try store.flush()
+        // Resent now, or a day later or earlier: every one refused (most are outside the recent hour: fingerprints).
+        let shifted = records.enumerated().map { i, r in
+            var r = r
+            r.createdAtMillis = [end - 1, r.createdAtMillis + TimeUnit.dayMillis, r.createdAtMillis - TimeUnit.dayMillis][i % 3]
+            return r
+        }
+        var receipt = try store.append(RecordBatch(shifted))
+        #expect(receipt.inserted == 0 && receipt.duplicates.count == shifted.count)
+        try store.close()
+        store = try Store(path: dir.path, options: options)
+        defer { try? store.close() }
+        receipt = try store.append(RecordBatch(shifted.reversed()))
+        #expect(receipt.inserted == 0)
+        // New ids at the same times are all stored (a fingerprint is never taken for a stored id).
+        let fresh = records.enumerated().map { i, r in
+            var r = r
+            r.requestID = "fresh-\(i)"
+            return r
+        }
+        #expect(try store.append(RecordBatch(fresh)).inserted == fresh.count)
+        #expect(store.snapshot().rowCount == 2 * records.count)
+    }
+
     @Test("an id costs 21-32 bytes of table however many there are, grown one by one or in batches")
     func bytesPerID() {
         var rng = TestRNG(seed: 1)
@@ -88,23 +165,32 @@ import TallyTestSupport
         #expect(!set.contains((3, 3)) && set.contains((5, 5)))
     }
 
-    @Test("a reopened store holds its window's ids at most 32 bytes each and still stores nothing twice")
-    func storeWindowFootprint() throws {
+    @Test("a reopened store holds its window's ids in 10-16 bytes each, its recent ids in 21-32 more, and stores nothing twice",
+          arguments: [1, 7])
+    func storeWindowFootprint(days: Int) throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
+        var options = DamageFixture.options()
+        options.recentIDWindowMillis = Int64(days) * TimeUnit.dayMillis
         let records = RandomRecords(seed: 5, options: .init(tenants: 3)).records(30_000)
         do {
-            let store = try Store(path: dir.path, options: DamageFixture.options())
+            let store = try Store(path: dir.path, options: options)
             _ = try store.append(RecordBatch(records[..<20_000]))
             try store.flush()
             _ = try store.append(RecordBatch(records[20_000...]))
             try store.close()
         }
-        let store = try Store(path: dir.path, options: DamageFixture.options())
+        let store = try Store(path: dir.path, options: options)
         defer { try? store.close() }
         let footprint = store.dedupFootprint
-        #expect(footprint.ids == records.count, "every record is inside the two days of the window")
-        #expect(Double(footprint.bytes) / Double(footprint.ids) <= 32.5, "\(footprint)")
+        // Every id of the window (seven days: all of them) as a fingerprint, and the recent ones whole as well.
+        let newest = Dictionary(records.map { ($0.tenantID, $0.createdAtMillis) }, uniquingKeysWith: max)
+        let recent = records.filter { $0.createdAtMillis >= newest[$0.tenantID]! - options.recentIDWindowMillis }.count
+        #expect(footprint.ids == records.count, "the records span two days")
+        #expect(days == 7 ? recent == records.count : recent < records.count * 3 / 4)
+        #expect(Double(footprint.bytes) <= 32.5 * Double(recent) + 16.5 * Double(records.count), "\(footprint)")
+        #expect(Double(footprint.bytes) >= 21 * Double(recent) + 10 * Double(records.count), "\(footprint)")
+        // Whatever the window holds, nothing is stored twice: older ids are found in the parts.
         #expect(try store.append(RecordBatch(records)).inserted == 0)
         #expect(try store.append(RecordBatch(records.shuffled())).inserted == 0)
         try store.flush()

@@ -125,7 +125,7 @@ func sorted(_ records: [CostRecord]) -> [CostRecord] {
         #expect(try store.append(RecordBatch(month)).inserted == 3000)
         // Still in the head: every id is in memory.
         #expect(try store.append(RecordBatch(month)).inserted == 0)
-        // Sealed: ids older than 7 days were evicted and are found in the parts.
+        // Sealed: ids older than the recent-id window (a day) were evicted and are found in the parts.
         try store.flush()
         #expect(try store.append(RecordBatch(month.reversed())).inserted == 0)
         // Reopened: only the window is loaded; the rest is looked up hour by hour.

@@ -1,18 +1,27 @@
 /// Decides which records are already stored, by `(tenant_id, request_id)`.
 ///
-/// Ids of recent records (within the dedup window of each tenant's newest `created_at`) and of every
-/// row not yet sealed are held in memory. An older id may have been evicted after its rows were
-/// sealed, so a record older than the last eviction horizon is also looked up in the parts that hold
-/// its hour (cached per tenant-hour). Used only by the writer, under the store's writer lock.
+/// Two tiers per tenant, both in memory. The ids of every unsealed row and of the sealed rows within
+/// `recentWindow` of the tenant's newest `created_at` are held whole (`RequestIDSet`: 96 bits of hash, 21-32 bytes
+/// an id); every id of the dedup window (`window`, 7 days by default) is held as a fingerprint with the hour of its
+/// row (`WindowIDTable`, 10-16 bytes). A record is a duplicate when its id is among the whole ones, or when a
+/// fingerprint matches and the ids stored in the hour it names hold it (decoded from the parts, cached per
+/// tenant-hour). A record older than the window is also looked up in the parts that hold its own hour. Used only
+/// by the writer, under the store's writer lock.
 final class Deduplicator {
     let window: Int64
+    /// How far back sealed ids are held whole (never more than `window`).
+    private(set) var recentWindow: Int64
     private var slots: [String: Int] = [:]
     private var tenants: [String] = []
     private var sets: [RequestIDSet] = []
-    /// Ids before this `created_at` may have been evicted from `sets[slot]`.
+    private var windowIDs: [WindowIDTable] = []
+    /// Ids before this `created_at` may be in neither tier (the window's horizon).
     private var horizons: [Int64] = []
     /// Seal epoch: rows inserted now are sealed by the freeze that ends this epoch.
     private(set) var epoch: UInt32 = 1
+    /// While a bulk load runs, its ids' window entries wait here (per slot) and reach the tables at its commit:
+    /// the whole ids are all held until then, so the load's own rows need no fingerprint probe.
+    private var pendingWindowIDs: [[UInt64]]?
 
     private struct HourKey: Hashable { var slot: Int; var hour: Int64 }
     private var cold: [HourKey: RequestIDSet] = [:]
@@ -45,7 +54,10 @@ final class Deduplicator {
         return listed
     }
 
-    init(window: Int64) { self.window = window }
+    init(window: Int64, recentWindow: Int64) {
+        self.window = window
+        self.recentWindow = min(recentWindow, window)
+    }
 
     func slot(_ tenant: String) -> Int {
         if let s = slots[tenant] { return s }
@@ -53,7 +65,9 @@ final class Deduplicator {
         slots[tenant] = s
         tenants.append(tenant)
         sets.append(RequestIDSet())
+        windowIDs.append(WindowIDTable())
         horizons.append(.min)
+        pendingWindowIDs?.append([])
         return s
     }
 
@@ -61,11 +75,14 @@ final class Deduplicator {
     func load(_ part: PartReader, newest: Int64) throws {
         let s = slot(part.tenant)
         let horizon = newest &- window
+        let recent = newest &- recentWindow
         horizons[s] = max(horizons[s], horizon)
         guard part.maxTime >= horizon else { return }
-        // Room for the part's ids in the window (its hour index counts them), so the set grows once per part,
-        // not by steps, each of which would hold the old table and the new one for a moment.
-        sets[s].reserve(part.meta.hours.reduce(0) { $0 + ($1.start + TimeUnit.hourMillis > horizon ? $1.rows : 0) })
+        // Room for the part's ids (its hour index counts them), so a table grows once per part, not by steps, each of
+        // which would hold the old table and the new one for a moment.
+        func rows(after t: Int64) -> Int { part.meta.hours.reduce(0) { $0 + ($1.start + TimeUnit.hourMillis > t ? $1.rows : 0) } }
+        windowIDs[s].reserve(rows(after: horizon))
+        if part.maxTime >= recent { sets[s].reserve(rows(after: recent)) }
         var decoder = BlockDecoder()
         let cap = max(part.meta.granules.map(\.rows).max() ?? 1, 1)
         let times = UnsafeMutablePointer<Int64>.allocate(capacity: cap)
@@ -73,29 +90,46 @@ final class Deduplicator {
         for (g, granule) in part.meta.granules.enumerated() where granule.blocks[PartColumn.createdAt.rawValue].max >= horizon {
             try part.decodeIntegers(g, .createdAt, &decoder, into: times)
             try part.decodeRequestIDs(g, &decoder) { i, bytes in
-                if times[i] >= horizon { sets[s].insert(RequestIDSet.key(bytes), createdAt: times[i], epoch: 0) }
+                guard times[i] >= horizon else { return }
+                let key = RequestIDSet.key(bytes)
+                windowIDs[s].insert(key, createdAt: times[i])
+                if times[i] >= recent { sets[s].insert(key, createdAt: times[i], epoch: 0) }
             }
         }
     }
 
-    /// Ids held in memory and the bytes of their tables (the window's cost; `Store.dedupFootprint`).
+    /// Ids held in memory (the window's, counted once) and the bytes of both tiers' tables (`Store.dedupFootprint`).
     var footprint: (ids: Int, bytes: Int) {
-        sets.reduce((0, 0)) { ($0.0 + $1.count, $0.1 + $1.tableBytes) }
+        var ids = 0, bytes = 0
+        for s in sets.indices {
+            ids += max(windowIDs[s].count + (pendingWindowIDs?[s].count ?? 0), sets[s].count)
+            bytes += sets[s].tableBytes + windowIDs[s].tableBytes + (pendingWindowIDs?[s].capacity ?? 0) * 8
+        }
+        return (ids, bytes)
     }
-
-    /// Whether an id is certainly new without looking at parts.
-    func isRecent(slot s: Int, createdAt: Int64) -> Bool { createdAt >= horizons[s] }
 
     func contains(slot s: Int, _ key: (UInt64, UInt64)) -> Bool { sets[s].contains(key) }
 
-    /// Whether an old id is in the parts holding its hour.
+    /// Whether a record whose id is not among the whole ones (`contains`) is stored: a fingerprint of the window
+    /// that matches and is confirmed in the hour it names, or, for a record older than the window, its id in the
+    /// parts holding its own hour. `parts` is called only when parts must be read.
+    func storedOutsideRecent(
+        slot s: Int, _ key: (UInt64, UInt64), createdAt: Int64, parts: () -> [PartReader]
+    ) throws -> Bool {
+        let ownHour = TimeUnit.hourStart(createdAt)
+        if try windowIDs[s].anyHour(of: key, { try storedInParts(slot: s, key, hour: $0, parts: parts()) }) { return true }
+        guard createdAt < horizons[s] else { return false }
+        return try storedInParts(slot: s, key, hour: ownHour, parts: parts())
+    }
+
+    /// Whether an id is in the parts holding rows of the hour starting at `hour`.
     ///
     /// Each part that holds rows of the hour is asked first through its request-id filter: when every
     /// such part has a filter and none may hold the id, it is new, with no block decoded and nothing
     /// cached (a late batch of new ids then costs a few probes per record). Only a filter hit (a stored
     /// id, or about 1 in 100 others) or a v1 part without a filter decodes the hour's ids, as before.
-    func storedInParts(slot s: Int, _ key: (UInt64, UInt64), createdAt: Int64, parts: [PartReader]) throws -> Bool {
-        let hk = HourKey(slot: s, hour: TimeUnit.hourStart(createdAt))
+    func storedInParts(slot s: Int, _ key: (UInt64, UInt64), hour: Int64, parts: [PartReader]) throws -> Bool {
+        let hk = HourKey(slot: s, hour: hour)
         if let set = cold[hk] { return set.contains(key) }
         let parts = tenantParts(s, parts)
         var mayBeStored = false
@@ -128,6 +162,11 @@ final class Deduplicator {
     /// Records an id unless it is there; returns whether it was new.
     func insertIfAbsent(slot s: Int, _ key: (UInt64, UInt64), createdAt: Int64, epoch: UInt32) -> Bool {
         guard sets[s].insert(key, createdAt: createdAt, epoch: epoch) else { return false }
+        if pendingWindowIDs != nil {
+            pendingWindowIDs![s].append(WindowIDTable.entry(key, createdAt: createdAt))
+        } else {
+            windowIDs[s].insert(key, createdAt: createdAt)
+        }
         noteInCache(slot: s, key, createdAt: createdAt)
         return true
     }
@@ -138,6 +177,14 @@ final class Deduplicator {
         epoch: UInt32, inserted: UnsafeMutableBufferPointer<Bool>
     ) {
         touched ^= sets[s].insert(keys, createdAt: times, epoch: epoch, inserted: inserted)
+        if pendingWindowIDs != nil {
+            for i in 0..<keys.count where inserted[i] { pendingWindowIDs![s].append(WindowIDTable.entry(keys[i], createdAt: times[i])) }
+        } else {
+            var entries: [UInt64] = []
+            entries.reserveCapacity(keys.count)
+            for i in 0..<keys.count where inserted[i] { entries.append(WindowIDTable.entry(keys[i], createdAt: times[i])) }
+            entries.withUnsafeBufferPointer { windowIDs[s].insert(entries: $0) }
+        }
         guard !cold.isEmpty else { return }
         for i in 0..<keys.count where inserted[i] { noteInCache(slot: s, keys[i], createdAt: times[i]) }
     }
@@ -164,15 +211,33 @@ final class Deduplicator {
         return epoch
     }
 
-    /// The rows of `sealed` and earlier epochs are in durable parts: drop their ids outside the window.
+    /// The rows of `sealed` and earlier epochs are in durable parts: their whole ids outside the recent window go
+    /// (their fingerprints stay), and the fingerprints of hours that left the window, once half a day of them has.
     func evict(sealed: UInt32) {
         for s in 0..<sets.count {
             guard sets[s].newest != .min else { continue }
             let horizon = sets[s].newest &- window
-            sets[s].evict(before: horizon, sealed: sealed)
+            sets[s].evict(before: sets[s].newest &- recentWindow, sealed: sealed)
+            if windowIDs[s].oldestHour * TimeUnit.hourMillis < horizon &- TimeUnit.dayMillis / 2 { windowIDs[s].drop(before: horizon) }
             horizons[s] = max(horizons[s], horizon)
         }
         dropCachedHours()
+    }
+
+    /// A bulk load begins: its ids' fingerprints wait until `endLoad`.
+    func beginLoad() {
+        pendingWindowIDs = Array(repeating: [], count: sets.count)
+    }
+
+    /// A bulk load committed: its ids' fingerprints join the window. With `keepingWholeIDs`, the store keeps every
+    /// whole id from now on (an import that closes the store next skips the eviction that would rebuild the sets).
+    func endLoad(keepingWholeIDs: Bool) {
+        guard let pending = pendingWindowIDs else { return }
+        pendingWindowIDs = nil
+        for s in pending.indices where !pending[s].isEmpty {
+            pending[s].withUnsafeBufferPointer { windowIDs[s].insert(entries: $0) }
+        }
+        if keepingWholeIDs { recentWindow = window }
     }
 
     /// Forgets the ids read from parts: cached hours were read before newly written rows reached the parts.

@@ -66,9 +66,11 @@ extension Store {
                     let key = batchKeys[i]
                     let groupKey = (key.0 ^ mix64(UInt64(slot) &+ 1) | 1, key.1)
                     var duplicate = dedup.contains(slot: slot, key) || inGroup.contains(groupKey)
-                    if !duplicate && !dedup.isRecent(slot: slot, createdAt: b.createdAt[i]) {
-                        if parts == nil { parts = published.withLock { $0.parts } }
-                        duplicate = try dedup.storedInParts(slot: slot, key, createdAt: b.createdAt[i], parts: parts!)
+                    if !duplicate {
+                        duplicate = try dedup.storedOutsideRecent(slot: slot, key, createdAt: b.createdAt[i]) {
+                            if parts == nil { parts = published.withLock { $0.parts } }
+                            return parts!
+                        }
                     }
                     if duplicate {
                         dups.append(i)

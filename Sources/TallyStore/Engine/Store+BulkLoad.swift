@@ -32,6 +32,7 @@ public final class BulkLoad {
         self.store = store
         manifest = store.maintenance.manifest
         writer = PartSpiller(directory: store.partsDirectory, granuleRows: store.options.granuleRows)
+        store.writer.dedup.beginLoad()
     }
 
     /// Adds a batch; returns which records were duplicates (of stored rows or of earlier rows of this load).
@@ -50,9 +51,11 @@ public final class BulkLoad {
             let code = Int(batch.tenant[i])
             if slotOfCode[code] < 0 { slotOfCode[code] = dedup.slot(batch.strings.values[code]) }
             let slot = slotOfCode[code]
-            guard !dedup.isRecent(slot: slot, createdAt: batch.createdAt[i]), !dedup.contains(slot: slot, keys[i]) else { continue }
-            if parts == nil { parts = store.published.withLock { $0.parts } }
-            coldDuplicate[i] = try dedup.storedInParts(slot: slot, keys[i], createdAt: batch.createdAt[i], parts: parts!)
+            guard !dedup.contains(slot: slot, keys[i]) else { continue }
+            coldDuplicate[i] = try dedup.storedOutsideRecent(slot: slot, keys[i], createdAt: batch.createdAt[i]) {
+                if parts == nil { parts = store.published.withLock { $0.parts } }
+                return parts!
+            }
         }
         // Insert tenant by tenant (rows of a tenant in batch order, so the first of two equal ids is
         // the one kept), each tenant's ids in one call that overlaps their cache misses.
@@ -174,6 +177,7 @@ public final class BulkLoad {
         manifest.parts.append(contentsOf: written.map(Store.entry))
         try store.publish(manifest, adding: written, removing: [], unfreezing: nil)
         finished = true
+        store.writer.dedup.endLoad(keepingWholeIDs: !evictsIDsOnCommit)
         if evictsIDsOnCommit {
             store.writer.dedup.evict(sealed: 0)
         } else {
@@ -299,7 +303,7 @@ extension Store {
     /// Called with the writer lock held.
     func rebuildDeduplicator() throws {
         let (parts, heads) = published.withLock { p in (p.parts, p.frozen.flatMap(\.views) + Array(p.active.values)) }
-        let dedup = Deduplicator(window: options.dedupWindowMillis)
+        let dedup = Deduplicator(window: options.dedupWindowMillis, recentWindow: options.recentIDWindowMillis)
         var newest: [String: Int64] = [:]
         for p in parts { newest[p.tenant] = max(newest[p.tenant] ?? .min, p.maxTime) }
         for p in parts { try dedup.load(p, newest: newest[p.tenant]!) }

@@ -56,7 +56,7 @@ extension Store {
         var quarantined: [PartReader.ID] = []
         var newest: [String: Int64] = [:]
         for entry in manifest.parts { newest[entry.tenant] = max(newest[entry.tenant] ?? .min, entry.maxTime) }
-        let dedup = Deduplicator(window: options.dedupWindowMillis)
+        let dedup = Deduplicator(window: options.dedupWindowMillis, recentWindow: options.recentIDWindowMillis)
         for entry in manifest.parts {
             let p = path + "/parts/" + PartFormat.fileName(entry.id)
             do {

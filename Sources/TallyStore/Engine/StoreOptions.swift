@@ -9,8 +9,15 @@ public struct StoreOptions: Sendable {
     }
 
     public var durability: Durability = .fsync
-    /// A `(tenant, request_id)` seen within this span of `created_at` is a duplicate.
+    /// A `(tenant, request_id)` whose stored row is within this span of the tenant's newest `created_at` is a
+    /// duplicate, whatever the new record's `created_at`; a record older than the span is also checked against the
+    /// rows of its own hour. The span's ids are held in memory as 8-byte fingerprints with the hour of their row.
     public var dedupWindowMillis: Int64 = 7 * TimeUnit.dayMillis
+    /// Of those, the ids within this span (and every unsealed row's) are also held whole (16-byte slots), so that
+    /// a duplicate of a recent record is refused without reading a part; a fingerprint match on an older id
+    /// decodes the ids of its row's hour from the parts. What is stored is the same for any span; it trades
+    /// memory (about 26 bytes per id against 13) for the speed of refusing older duplicates.
+    public var recentIDWindowMillis: Int64 = TimeUnit.dayMillis
     /// Seal the head into parts once it holds this many rows...
     public var sealRows = 1_000_000
     /// ...or once its oldest row has waited this long.
