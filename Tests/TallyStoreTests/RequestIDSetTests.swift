@@ -198,3 +198,42 @@ import TallyTestSupport
         #expect(store.snapshot().rowCount == records.count)
     }
 }
+
+/// What a read-write open leaves resident: the pages of a part read for its footer and its window's ids are let go
+/// (`MappedFile.releasePages`), and reading them again gives the same bytes.
+@Suite struct ReleasedPagesTests {
+    /// The resident kB of the mapping that starts at `address` (/proc/self/smaps).
+    static func residentKB(_ address: UnsafeRawPointer) throws -> Int? {
+        let start = String(UInt(bitPattern: address), radix: 16)
+        // Read in a loop: a /proc file has no size to read up to.
+        let handle = try #require(FileHandle(forReadingAtPath: "/proc/self/smaps"))
+        defer { try? handle.close() }
+        let text = String(decoding: try handle.readToEnd() ?? Data(), as: UTF8.self)
+        var inside = false
+        for line in text.split(separator: "\n") {
+            if let dash = line.firstIndex(of: "-"), line[..<dash].allSatisfy(\.isHexDigit) {
+                inside = line[..<dash].drop { $0 == "0" } == start.drop { $0 == "0" }
+            } else if inside, line.hasPrefix("Rss:") {
+                return Int(line.split(separator: " ", omittingEmptySubsequences: true)[1])
+            }
+        }
+        return nil
+    }
+
+    @Test func releasedPagesReadTheSameBytesAndLeaveTheProcess() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.path + "/file"
+        var bytes = [UInt8](repeating: 0, count: 1 << 20)
+        var rng = TestRNG(seed: 4)
+        for i in bytes.indices { bytes[i] = UInt8(truncatingIfNeeded: rng.next()) }
+        try FileIO.writeAtomically(bytes, to: path, directory: dir.path)
+        let file = try MappedFile(path: path)
+        #expect(Array(file.bytes) == bytes)
+        let before = try #require(try Self.residentKB(file.bytes.baseAddress!))
+        #expect(before >= 1000)
+        file.releasePages()
+        #expect(try Self.residentKB(file.bytes.baseAddress!) == 0)
+        #expect(Array(file.bytes) == bytes)
+    }
+}

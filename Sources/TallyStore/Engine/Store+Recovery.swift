@@ -68,6 +68,9 @@ extension Store {
                     if readOnly { return try PartReader(path: p, listed: entry) }
                     let reader = try PartReader(path: p)
                     try dedup.load(reader, newest: newest[entry.tenant]!)
+                    // The footer is parsed and the window's ids are held: the pages read for them (most of the file,
+                    // by the kernel's fault-around) need not stay in the server's resident memory.
+                    reader.releasePages()
                     return reader
                 }
                 readers.append(try (try? openPart()) ?? openPart())

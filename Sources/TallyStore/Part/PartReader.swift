@@ -69,6 +69,9 @@ package final class PartReader: Sendable {
         (id, tenant, level, rows, minTime, maxTime) = (entry.id, entry.tenant, entry.level, entry.rows, entry.minTime, entry.maxTime)
     }
 
+    /// Lets go of the part's pages read so far (`MappedFile.releasePages`).
+    package func releasePages() { file.releasePages() }
+
     /// Whether the footer has been read and checked.
     package var isLoaded: Bool { footerRef.load() != nil }
 

@@ -328,6 +328,8 @@ package enum FileIO {
 package final class MappedFile: @unchecked Sendable {
     package let path: String
     package let bytes: UnsafeRawBufferPointer
+    /// Whether `bytes` is the file's shared mapping (not a fault-injected private copy).
+    private var shared = false
 
     package init(path: String) throws {
         self.path = path
@@ -355,6 +357,15 @@ package final class MappedFile: @unchecked Sendable {
             throw StoreError.io(path: path, operation: "mmap", errno: errno)
         }
         bytes = UnsafeRawBufferPointer(start: p, count: size)
+        shared = true
+    }
+
+    /// Unmaps the pages read so far from the process, not from the page cache: the next read maps them again (a
+    /// minor fault), so the bytes are the same and the process's resident memory counts only what it reads later.
+    /// The kernel maps a fault's neighbours too, so reading one column of a part makes most of the file resident.
+    package func releasePages() {
+        guard shared, let base = bytes.baseAddress else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base), bytes.count, MADV_DONTNEED)
     }
 
     deinit {
