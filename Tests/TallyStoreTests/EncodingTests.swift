@@ -1,7 +1,36 @@
 import Testing
+import TallyTestSupport
 @testable import TallyStore
 
 @Suite struct EncodingTests {
+    /// Every width, every count up to three groups of eight and a granule's, packed at an odd address: `unpack` and
+    /// `unpack32` give back exactly what `pack` took (the grouped kernels per width and the tail loop).
+    @Test func unpackEveryWidthAndCount() {
+        var rng = TestRNG(seed: 64)
+        for width in 0...64 {
+            for count in Array(0...25) + [8189, 8192] {
+                let base: Int64 = width == 64 ? 0 : -77
+                let values: [Int64] = (0..<count).map { _ in width == 0 ? base : base &+ Int64(bitPattern: rng.next() >> UInt64(64 - width)) }
+                let size = BitPacking.packedSize(count: count, width: width)
+                let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size + 1, alignment: 8)
+                defer { buffer.deallocate() }
+                buffer.initializeMemory(as: UInt8.self, repeating: 0)
+                let packed = UnsafeMutableRawBufferPointer(rebasing: buffer[1...])  // unaligned on purpose
+                values.withUnsafeBufferPointer { BitPacking.pack($0, base: base, width: width, into: packed) }
+                let out = UnsafeMutablePointer<Int64>.allocate(capacity: max(count, 1))
+                defer { out.deallocate() }
+                BitPacking.unpack(UnsafeRawBufferPointer(packed), count: count, base: base, width: width, into: out)
+                #expect(Array(UnsafeBufferPointer(start: out, count: count)) == values, "width \(width), count \(count)")
+                guard width <= 32 else { continue }
+                let codes = UnsafeMutablePointer<UInt32>.allocate(capacity: max(count, 1))
+                defer { codes.deallocate() }
+                BitPacking.unpack32(UnsafeRawBufferPointer(packed), count: count, base: base, width: width, into: codes)
+                #expect(Array(UnsafeBufferPointer(start: codes, count: count)) == values.map { UInt32(truncatingIfNeeded: $0) },
+                        "width \(width), count \(count)")
+            }
+        }
+    }
+
     /// Values of every bit width, including negative bases and the full 64-bit range.
     @Test(arguments: [0, 1, 7, 8, 13, 31, 32, 33, 56, 57, 63, 64])
     func frameOfReferenceRoundTrips(width: Int) throws {
