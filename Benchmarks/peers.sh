@@ -96,14 +96,16 @@ tally_query_args() {
 
 # Times one query at `threads` scan threads: one `tally query` process answers it once (its rows go to
 # $WORK/tally-queries/Qn.tT.csv), then runs it REPS more times warm and reports the median, which is what
-# the peers report too (after one warm-up run). Prints "<warm median ms> <whole process ms>".
+# the peers report too (after one warm-up run). Prints "<warm median ms> <whole process ms>". A third argument
+# `raw` scans the rows instead of answering from rollups (`--no-rollups`; rows to Qn.tTraw.csv).
 time_tally_query() {
-    local q=$1 threads=$2 dir="$WORK/tally-queries" a b median
+    local q=$1 threads=$2 mode=${3:-} dir="$WORK/tally-queries" a b median
     tally_query_args "$q" || return 1
+    [ "$mode" = raw ] && QUERY_ARGS+=(--no-rollups)
     a=$(now)
-    "$TALLY" query "${QUERY_ARGS[@]}" --threads "$threads" --repeat "$REPS" >"$dir/$q.t$threads.csv" 2>"$dir/$q.t$threads.err" || return 1
+    "$TALLY" query "${QUERY_ARGS[@]}" --threads "$threads" --repeat "$REPS" >"$dir/$q.t$threads$mode.csv" 2>"$dir/$q.t$threads$mode.err" || return 1
     b=$(now)
-    median=$(sed -n 's/^query: median \([0-9.]*\) ms.*/\1/p' "$dir/$q.t$threads.err")
+    median=$(sed -n 's/^query: median \([0-9.]*\) ms.*/\1/p' "$dir/$q.t$threads$mode.err")
     [ -n "$median" ] || return 1
     printf '%s %s\n' "$median" "$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.1f", (b - a) * 1000 }')"
 }
@@ -135,6 +137,13 @@ PY
             else
                 log "tally query $q failed (see $WORK/tally-queries/$q.t$t.err); check Benchmarks/queries.sh"
                 printf '%s\t%s\t\t\n' "$q" "$t" >>"$query_times"
+            fi
+            if r=$(time_tally_query "$q" "$t" raw); then
+                read -r median process <<<"$r"
+                log "tally query $q --no-rollups, $t thread(s): $median ms warm"
+                printf '%s\t%s\t%s\t%s\n' "$q" "${t}raw" "$median" "$process" >>"$query_times"
+            else
+                printf '%s\t%s\t\t\n' "$q" "${t}raw" >>"$query_times"
             fi
         done
     done
@@ -237,10 +246,10 @@ COLUMNS = {
     "Q8": ["model", "cost_cents"],
 }
 
-def check(q):
-    """'agrees', 'differs (...)' or 'unchecked' for Tally's answer to q."""
+def check(q, mode=""):
+    """'agrees', 'differs (...)' or 'unchecked' for Tally's answer to q (mode "raw": its --no-rollups answer)."""
     import csv
-    path = os.path.join(os.path.dirname(sys.argv[2]), "tally-queries", f"{q}.t{threads[0]}.csv")
+    path = os.path.join(os.path.dirname(sys.argv[2]), "tally-queries", f"{q}.t{threads[0]}{mode}.csv")
     try:
         ref = answers["answers"][answers["reference"]][q]
         with open(path, newline="") as f:
@@ -273,10 +282,10 @@ else:
 peer_cols = [(n, k, t) for n, k in (("DuckDB", "duckdb"), ("chDB", "chdb")) if k in engines for t in threads]
 hdr = ["query"]
 if tq:
-    hdr += [f"Tally t={t}" for t in threads] + [f"Tally process t={threads[0]}"]
+    hdr += [f"Tally t={t}" for t in threads] + [f"Tally raw t={t}" for t in threads] + [f"Tally process t={threads[0]}"]
 hdr += [f"{n} t={t}" for n, _, t in peer_cols]
 if tq:
-    hdr.append("answer")
+    hdr += ["faster peer / Tally", "faster peer / Tally raw", "answer"]
 out.append("| " + " | ".join(hdr) + " |")
 out.append("|" + "---|" * len(hdr))
 for q, text in meta["queries"].items():
@@ -284,10 +293,18 @@ for q, text in meta["queries"].items():
     if tq:
         got = tq.get(q, {})
         cells += [fmt_ms(got[t][0]) if got.get(t) else "failed" for t in threads]
+        cells += [fmt_ms(got[t + "raw"][0]) if got.get(t + "raw") else "-" for t in threads]
         cells.append(f"{got[threads[0]][1]:.0f}" if got.get(threads[0]) else "-")
     cells += [f"{engines[k]['latency_ms'][q][t]:.1f}" for _, k, t in peer_cols]
     if tq:
-        cells.append(check(q) if answers else "unchecked")
+        # Best against best: the faster peer at its better thread count over Tally's better one.
+        peer_best = min((engines[k]["latency_ms"][q][t] for _, k, t in peer_cols), default=None)
+        for suffix in ("", "raw"):
+            mine = [got[t + suffix][0] for t in threads if got.get(t + suffix)]
+            cells.append(f"{peer_best / min(mine):.1f}x" if peer_best and mine and min(mine) > 0 else "-")
+        ok = check(q) if answers else "unchecked"
+        raw = check(q, "raw") if answers else "unchecked"
+        cells.append(ok if raw == ok else f"{ok}; raw: {raw}")
     out.append("| " + " | ".join(cells) + " |")
 agreement = peers.get("agreement", {})
 for e, d in agreement.items():
