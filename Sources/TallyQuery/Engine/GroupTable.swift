@@ -47,10 +47,10 @@ struct KeyDictionaries {
         let values = values(position)
         // A part's dictionary is sorted: when the ids are its codes (one source), each id is its own rank, and one
         // pass over neighbours says so instead of a sort.
-        if zip(values, values.dropFirst()).allSatisfy({ $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
+        if zip(values, values.dropFirst()).allSatisfy({ UTF8Order.precedes($0, $1) }) {
             return (0..<Int32(values.count)).map { $0 }
         }
-        let order = values.indices.sorted { values[$0].utf8.lexicographicallyPrecedes(values[$1].utf8) }
+        let order = values.indices.sorted { UTF8Order.precedes(values[$0], values[$1]) }
         var rank = [Int32](repeating: 0, count: values.count)
         for (r, id) in order.enumerated() { rank[id] = Int32(r) }
         return rank

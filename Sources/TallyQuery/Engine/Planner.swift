@@ -313,7 +313,7 @@ struct Planner: ~Copyable {
         var a = 0, b = dict.count
         while a < b {
             let mid = (a + b) / 2
-            if dict[mid].utf8.lexicographicallyPrecedes(value.utf8) { a = mid + 1 } else { b = mid }
+            if UTF8Order.precedes(dict[mid], value) { a = mid + 1 } else { b = mid }
         }
         return a < dict.count && dict[a].utf8.elementsEqual(value.utf8) ? UInt32(a) : nil
     }

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A string dictionary shared by a producer of batches and a bulk load, so the producer (a parsing
 /// thread) can translate each batch's codes into one stream-wide code space while the load thread
 /// does other work.
@@ -38,5 +42,23 @@ extension RecordBatch {
     /// Translates this batch's string codes into `table` ahead of a bulk load (on the producer's thread).
     package mutating func translate(into table: StringTable) {
         tableCodes = (table, table.translate(self))
+    }
+}
+
+/// Byte order of strings' UTF-8 (the order of part dictionaries), by `memcmp`: the generic
+/// `utf8.lexicographicallyPrecedes` walks the views byte by byte through their iterators.
+package enum UTF8Order {
+    package static func precedes(_ a: String, _ b: String) -> Bool {
+        var a = a, b = b
+        return a.withUTF8 { x in
+            b.withUTF8 { y in
+                let n = min(x.count, y.count)
+                if n > 0, let p = x.baseAddress, let q = y.baseAddress {
+                    let c = memcmp(p, q, n)
+                    if c != 0 { return c < 0 }
+                }
+                return x.count < y.count
+            }
+        }
     }
 }

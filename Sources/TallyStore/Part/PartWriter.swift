@@ -147,7 +147,7 @@ package enum PartWriter {
                     unique += 1
                 }
                 present.removeLast(present.count - unique)
-                kept = present.map { Int($0) }.sorted { utf8Precedes(dict[$0], dict[$1]) }
+                kept = present.map { Int($0) }.sorted { UTF8Order.precedes(dict[$0], dict[$1]) }
                 var newCode = [UInt32](repeating: 0, count: present.count)
                 for (new, old) in kept.enumerated() { newCode[Self.index(of: UInt32(old), in: present)] = UInt32(new) }
                 out.dims[d] = unsorted.dims[d].withUnsafeBufferPointer { codes in
@@ -158,7 +158,7 @@ package enum PartWriter {
                 unsorted.dims[d].withUnsafeBufferPointer { codes in
                     used.withUnsafeMutableBufferPointer { u in for c in codes { u[Int(c)] = true } }
                 }
-                kept = (0..<dict.count).filter { used[$0] }.sorted { utf8Precedes(dict[$0], dict[$1]) }
+                kept = (0..<dict.count).filter { used[$0] }.sorted { UTF8Order.precedes(dict[$0], dict[$1]) }
                 var remap = [UInt32](repeating: 0, count: dict.count)
                 for (new, old) in kept.enumerated() { remap[old] = UInt32(new) }
                 out.dims[d] = unsorted.dims[d].withUnsafeBufferPointer { codes in
@@ -196,21 +196,6 @@ package enum PartWriter {
             if sorted[mid] < code { a = mid + 1 } else { b = mid }
         }
         return a
-    }
-
-    /// Byte-wise order of two strings' UTF-8 (not Swift's Unicode order), without iterating views.
-    private static func utf8Precedes(_ a: String, _ b: String) -> Bool {
-        var a = a, b = b
-        return a.withUTF8 { x in
-            b.withUTF8 { y in
-                let n = min(x.count, y.count)
-                if n > 0, let p = x.baseAddress, let q = y.baseAddress {
-                    let c = memcmp(p, q, n)
-                    if c != 0 { return c < 0 }
-                }
-                return x.count < y.count
-            }
-        }
     }
 
     /// Count and sums per code of each dimension over the whole part.
