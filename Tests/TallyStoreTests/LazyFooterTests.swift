@@ -42,6 +42,32 @@ import TallyTestSupport
         }
     }
 
+    @Test("footers loaded on every core: of 40 tenants' parts, the 3 with a damaged trailer are set aside and named, every other footer is read")
+    func parallelLoadSetsAsideExactlyTheDamagedParts() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let records = RandomRecords(seed: 41, options: .init(tenants: 40)).records(4_000)
+        do {
+            let store = try Store(path: dir.path, options: DamageFixture.options())
+            _ = try store.append(RecordBatch(records))
+            try store.close()
+        }
+        let all = try Store(path: dir.path, options: Self.readOnly())
+        let parts = all.snapshot().parts
+        #expect(parts.count >= 40)
+        try all.close()
+        let damaged = Set([parts[3], parts[17], parts[parts.count - 1]].map(\.path))
+        for path in damaged { try DamageFixture.flip(path, at: -3) }
+        let store = try Store(path: dir.path, options: Self.readOnly())
+        defer { try? store.close() }
+        store.loadFooters()
+        let snapshot = store.snapshot()
+        #expect(Set(snapshot.missing.map { PartFormat.fileName($0.id) }) == Set(damaged.map { String($0.split(separator: "/").last!) }))
+        #expect(snapshot.parts.count == parts.count - 3 && snapshot.parts.allSatisfy(\.isLoaded))
+        let kept = Set(snapshot.parts.map(\.tenant))
+        #expect(Self.sorted(try snapshot.records()) == Self.sorted(records.filter { kept.contains($0.tenantID) }))
+    }
+
     @Test("a flipped byte in a part's footer or trailer (every trailer byte, 48 footer bytes), met by a read-only open: a query of another tenant is whole, one of the part's tenant fails or lacks the part and says so")
     func damagedFooterIsNeverAnAnswer() throws {
         let root = try TemporaryDirectory()
