@@ -24,8 +24,7 @@ final class SMTPTestServer: @unchecked Sendable {
 
     let port: Int
     let directory: String
-    private let process: Process
-    private let stdin: Pipe
+    private let process: ChildProcess
 
     /// Why the server did not come up, with the script's error output.
     struct DidNotStart: Error, CustomStringConvertible {
@@ -43,17 +42,9 @@ final class SMTPTestServer: @unchecked Sendable {
         directory = NSTemporaryDirectory() + "tally-smtp-" + UUID().uuidString
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Support/smtp_server.py").path
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script, directory] + arguments
-        stdin = Pipe()
-        let stdout = Pipe(), stderr = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = stderr
-        try launch(process)
+        process = try ChildProcess("/usr/bin/env", ["python3", script, directory] + arguments)
         var line: [UInt8] = []
-        let handle = stdout.fileHandleForReading
+        let handle = process.stdout!
         while true {
             let byte = handle.readData(ofLength: 1)
             if byte.isEmpty || byte.first == 10 { break }
@@ -62,7 +53,7 @@ final class SMTPTestServer: @unchecked Sendable {
         let text = String(decoding: line, as: UTF8.self)
         guard text.hasPrefix("READY "), let port = Int(text.dropFirst(6)) else {
             process.terminate()
-            let why = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let why = String(decoding: process.stderr!.readDataToEndOfFile(), as: UTF8.self)
             throw DidNotStart(description: "the test SMTP server did not start (python3 -m pip install -r Tests/requirements.txt): \(why)")
         }
         self.port = port
@@ -72,11 +63,9 @@ final class SMTPTestServer: @unchecked Sendable {
 
     /// Stops the server (closing its stdin ends it; terminate in case it hangs).
     func stop() {
-        try? stdin.fileHandleForWriting.close()
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
+        try? process.stdin?.close()
+        process.terminate()
+        process.waitUntilExit()
     }
 
     /// The messages received so far, in order.

@@ -19,23 +19,15 @@ public struct TallyRun: Sendable {
 /// Runs the `tally` executable with `args` (in `directory`, feeding `stdin`) to its end; stdout and stderr are read
 /// at the same time, so a process that writes much to both never blocks on a full pipe.
 public func runTally(_ args: [String], stdin: String? = nil, in directory: String? = nil) throws -> TallyRun {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: tallyExecutable())
-    p.arguments = args
-    if let directory { p.currentDirectoryURL = URL(fileURLWithPath: directory) }
-    let out = Pipe(), err = Pipe(), inp = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    p.standardInput = inp
-    try launch(p)
+    let p = try ChildProcess(tallyExecutable(), args, directory: directory)
     let errData = ErrData()
-    let reader = Thread { errData.bytes = err.fileHandleForReading.readDataToEndOfFile(); errData.done.signal() }
+    let err = p.stderr!
+    let reader = Thread { errData.bytes = err.readDataToEndOfFile(); errData.done.signal() }
     reader.start()
-    if let stdin { inp.fileHandleForWriting.write(Data(stdin.utf8)) }
-    try inp.fileHandleForWriting.close()
-    let o = out.fileHandleForReading.readDataToEndOfFile()
+    if let stdin { p.stdin!.write(Data(stdin.utf8)) }
+    try p.stdin!.close()
+    let o = p.stdout!.readDataToEndOfFile()
     errData.done.wait()
-    p.waitUntilExit()
     return TallyRun(status: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: errData.bytes, as: UTF8.self))
 }
 
