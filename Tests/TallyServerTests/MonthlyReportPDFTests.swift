@@ -22,16 +22,9 @@ enum PDFText {
         defer { dir.remove() }
         let path = dir.appending("report.pdf")
         try Data(pdf).write(to: URL(fileURLWithPath: path))
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = ["-layout", "-enc", "UTF-8", path, "-"]
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try launch(process)
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        let errors = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        let process = try ChildProcess(tool, ["-layout", "-enc", "UTF-8", path, "-"], stdin: .null)
+        let data = process.stdout!.readDataToEndOfFile()
+        let errors = process.stderr!.readDataToEndOfFile()
         #expect(process.terminationStatus == 0, "pdftotext: \(String(decoding: errors, as: UTF8.self))")
         #expect(errors.isEmpty, "pdftotext complained: \(String(decoding: errors, as: UTF8.self))")
         return String(decoding: data, as: UTF8.self)

@@ -17,16 +17,9 @@ import TallyStore
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("metrics-\(UUID().uuidString).txt")
         try text.write(to: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", packageRoot() + "/Tests/Python/parse_prometheus.py", file.path]
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try launch(p)
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
+        let p = try ChildProcess("/usr/bin/env", ["python3", packageRoot() + "/Tests/Python/parse_prometheus.py", file.path], stdin: .null)
+        let data = p.stdout!.readDataToEndOfFile()
+        let errors = String(decoding: p.stderr!.readDataToEndOfFile(), as: UTF8.self)
         if errors.contains("No module named 'prometheus_client'") || p.terminationStatus == 127 {
             #expect(ProcessInfo.processInfo.environment["TALLY_REQUIRE_TOOLS"] != "1",
                     "prometheus_client is missing (make test-deps installs Tests/requirements.txt)")
