@@ -153,12 +153,8 @@ struct ClickHouseCLITests {
         let reader = try runTally(["keys", "create", "--data", data, "--tenant", "acme", "--role", "reader"]).out
         func secret(_ text: String) -> String { String(text.split(whereSeparator: { $0 == " " || $0 == "\n" }).first { $0.hasPrefix("tly_") } ?? "") }
         let port = Int.random(in: 20_000...40_000)
-        let serve = Process()
-        serve.executableURL = URL(fileURLWithPath: tallyExecutable())
-        serve.arguments = ["serve", "--data", data, "--port", String(port), "--detect-interval", "0"] + clusterArgs(database)
-        serve.standardOutput = FileHandle.nullDevice
-        serve.standardError = FileHandle.nullDevice
-        try launch(serve)
+        let serve = try ChildProcess(tallyExecutable(), ["serve", "--data", data, "--port", String(port), "--detect-interval", "0"] + clusterArgs(database),
+                                     stdin: .null, stdout: .null, stderr: .null)
         defer { serve.terminate(); serve.waitUntilExit() }
         let base = "http://127.0.0.1:\(port)/api/v1/analytics"
         func call(_ method: String, _ path: String, _ key: String?, body: String? = nil) async throws -> (Int, String) {

@@ -12,29 +12,24 @@ import TallySynthetic
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let batches = 200, batchRows = 300
-        let child = Process()
-        child.executableURL = URL(fileURLWithPath: tallyExecutable())
-        child.arguments = ["_crash-writer", "--data", dir.path, "--seed", String(seed), "--batches", String(batches),
-                           "--batch-rows", String(batchRows), "--seal-rows", "1500", "--durability", durability]
         var env = ProcessInfo.processInfo.environment
         env["SWIFT_BACKTRACE"] = "enable=no"
-        child.environment = env
-        let out = Pipe()
-        child.standardOutput = out
-        child.standardError = FileHandle.nullDevice
-        try launch(child)
+        let child = try ChildProcess(tallyExecutable(), ["_crash-writer", "--data", dir.path, "--seed", String(seed), "--batches", String(batches),
+                                                         "--batch-rows", String(batchRows), "--seal-rows", "1500", "--durability", durability],
+                                     environment: env, stdin: .null, stderr: .null)
+        let out = child.stdout!
 
         var text = ""
         var acked = 0
         while acked < killAfter {
-            let data = out.fileHandleForReading.availableData
+            let data = out.availableData
             if data.isEmpty { break }
             text += String(decoding: data, as: UTF8.self)
             acked = text.split(separator: "\n").count
         }
         kill(child.processIdentifier, SIGKILL)
         child.waitUntilExit()
-        text += String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        text += String(decoding: out.readDataToEndOfFile(), as: UTF8.self)
         let ackedBatches = Set(text.split(separator: "\n").compactMap { $0.hasPrefix("ack ") ? Int($0.dropFirst(4)) : nil })
         #expect(ackedBatches.count >= killAfter)
         #expect(ackedBatches.count < batches, "the writer finished before it was killed; kill earlier")

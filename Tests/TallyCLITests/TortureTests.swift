@@ -9,28 +9,21 @@ import TallyTestSupport
 @Suite struct TortureTests {
     /// Runs `tally` with `arguments`; returns its exit status and standard output.
     static func run(_ arguments: [String], killAfterAcks: Int? = nil) throws -> (status: Int32, output: String) {
-        let child = Process()
-        child.executableURL = URL(fileURLWithPath: tallyExecutable())
-        child.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         env["SWIFT_BACKTRACE"] = "enable=no"
-        child.environment = env
-        let out = Pipe(), err = Pipe()
-        child.standardOutput = out
-        child.standardError = err
-        try launch(child)
+        let child = try ChildProcess(tallyExecutable(), arguments, environment: env, stdin: .null)
+        let out = child.stdout!, err = child.stderr!
         var text = ""
         if let n = killAfterAcks {
             while text.split(separator: "\n").count < n {
-                let data = out.fileHandleForReading.availableData
+                let data = out.availableData
                 if data.isEmpty { break }
                 text += String(decoding: data, as: UTF8.self)
             }
             kill(child.processIdentifier, SIGKILL)
         }
-        text += String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        text += String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        child.waitUntilExit()
+        text += String(decoding: out.readDataToEndOfFile(), as: UTF8.self)
+        text += String(decoding: err.readDataToEndOfFile(), as: UTF8.self)
         return (child.terminationStatus, text)
     }
 

@@ -21,7 +21,7 @@ final class LiveServer: @unchecked Sendable {
     let reader: String
     let http = HTTPClient(eventLoopGroupProvider: .singleton)
     private let lock = NSLock()
-    private var process: Process?
+    private var process: ChildProcess?
 
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
@@ -59,29 +59,18 @@ final class LiveServer: @unchecked Sendable {
 
     /// Sends `signal` to the server and waits for its end.
     func stop(_ signal: Int32 = SIGTERM) async {
-        guard let process = lock.withLock({ () -> Process? in defer { self.process = nil }; return self.process }) else { return }
+        guard let process = lock.withLock({ () -> ChildProcess? in defer { self.process = nil }; return self.process }) else { return }
         kill(process.processIdentifier, signal)
         while process.isRunning { try? await Task.sleep(for: .milliseconds(10)) }
     }
 
     /// Starts `arguments` (the first the executable's path) with stdout and stderr appended to `output`, with
     /// SWIFT_BACKTRACE=enable=no (the tests kill it).
-    static func spawn(_ arguments: [String], output: String) throws -> Process {
-        if !FileManager.default.fileExists(atPath: output) { FileManager.default.createFile(atPath: output, contents: nil) }
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
-        try handle.seekToEnd()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: arguments[0])
-        process.arguments = Array(arguments.dropFirst())
+    static func spawn(_ arguments: [String], output: String) throws -> ChildProcess {
         var environment = ProcessInfo.processInfo.environment
         environment["SWIFT_BACKTRACE"] = "enable=no"
-        process.environment = environment
-        process.standardOutput = handle
-        process.standardError = handle
-        process.standardInput = FileHandle.nullDevice
-        try launch(process)
-        try? handle.close()
-        return process
+        return try ChildProcess(arguments[0], Array(arguments.dropFirst()), environment: environment, stdin: .null,
+                                stdout: .file(output), stderr: .file(output))
     }
 
     /// Stops the server and the HTTP client, and deletes the directory.

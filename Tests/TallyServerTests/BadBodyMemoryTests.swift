@@ -56,15 +56,11 @@ struct BadBodyMemoryTests {
         try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
         let key = try SQLiteCatalog(directory: data).createKey(tenant: "acme", role: .writer).secret
         let port = try Self.freePort()
-        let server = Process()
         // At the lowest CPU priority: the parse of 8 bodies of bad records takes the machine's cores for a while,
         // and the other suites' timing-sensitive tests (body deadlines) run beside this one.
-        server.executableURL = URL(fileURLWithPath: "/usr/bin/nice")
-        server.arguments = ["-n", "19", tallyExecutable(), "serve", "--data", data, "--port", String(port), "--max-body-bytes", String(Self.limit),
-                            "--detect-interval", "0"]
-        server.standardOutput = FileHandle.nullDevice
-        server.standardError = FileHandle.nullDevice
-        try launch(server)
+        let server = try ChildProcess("/usr/bin/nice", ["-n", "19", tallyExecutable(), "serve", "--data", data, "--port", String(port),
+                                                        "--max-body-bytes", String(Self.limit), "--detect-interval", "0"],
+                                      stdin: .null, stdout: .null, stderr: .null)
         defer {
             if server.isRunning { kill(server.processIdentifier, SIGKILL) }
             server.waitUntilExit()

@@ -20,6 +20,8 @@ public final class ChildProcess: @unchecked Sendable {
         case null
         /// This process's own.
         case inherit
+        /// A file, created when missing, written at its end.
+        case file(String)
     }
 
     public let processIdentifier: pid_t
@@ -49,6 +51,8 @@ public final class ChildProcess: @unchecked Sendable {
                 continue
             case .null:
                 posix_spawn_file_actions_addopen(&actions, Int32(target), "/dev/null", target == 0 ? O_RDONLY : O_WRONLY, 0)
+            case let .file(path):
+                posix_spawn_file_actions_addopen(&actions, Int32(target), path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
             case .pipe:
                 var fds: [Int32] = [0, 0]
                 guard pipe(&fds) == 0 else { throw SpawnError(description: "pipe: errno \(errno)") }

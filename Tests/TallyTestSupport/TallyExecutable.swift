@@ -36,15 +36,3 @@ private final class ErrData: @unchecked Sendable {
     var bytes = Data()
     let done = DispatchSemaphore(value: 0)
 }
-
-/// Serializes `Process.run()` across the whole test process: swift-corelibs-foundation's `run()` is not safe to call
-/// from several threads at once on Linux (a full run crashed in `memcpy` inside `Process.run()` when the SMTP test
-/// server, a Python client and a `tally` process started together). Every test that starts a process goes through it.
-private let launchLock = NSLock()
-
-/// Starts `process`, one launch at a time (see `launchLock`).
-public func launch(_ process: Process) throws {
-    launchLock.lock()
-    defer { launchLock.unlock() }
-    try process.run()
-}

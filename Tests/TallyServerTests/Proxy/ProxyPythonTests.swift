@@ -114,70 +114,34 @@ enum Python {
     }
 
     static func run(_ arguments: [String], environment: [String: String]) async throws -> Result {
-        let started: (Process, URL, URL) = try await withCheckedThrowingContinuation { done in
-            do {
-                let holder = Holder()
-                let p = try start(arguments, environment: environment) { holder.fire() }
-                holder.set { done.resume(returning: p) }
-            } catch {
-                done.resume(throwing: error)
+        let started = try start(arguments, environment: environment)
+        // The wait blocks: on a Dispatch thread, off the cooperative pool.
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async {
+                started.0.waitUntilExit()
+                done.resume()
             }
         }
         return finish(started)
     }
 
     static func run(_ arguments: [String], environment: [String: String]) throws -> Result {
-        let p = try start(arguments, environment: environment, onExit: nil)
+        let p = try start(arguments, environment: environment)
         p.0.waitUntilExit()
         return finish(p)
     }
 
-    /// Calls its action once both the process exited and the action was set, whichever comes last.
-    final class Holder: @unchecked Sendable {
-        private let lock = NSLock()
-        private var fired = false
-        private var action: (() -> Void)?
-
-        func fire() {
-            lock.lock()
-            fired = true
-            let a = action
-            action = nil
-            lock.unlock()
-            a?()
-        }
-
-        func set(_ a: @escaping () -> Void) {
-            lock.lock()
-            if fired {
-                lock.unlock()
-                a()
-            } else {
-                action = a
-                lock.unlock()
-            }
-        }
-    }
-
-    private static func start(_ arguments: [String], environment: [String: String], onExit: (@Sendable () -> Void)?) throws -> (Process, URL, URL) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3"] + arguments
+    private static func start(_ arguments: [String], environment: [String: String]) throws -> (ChildProcess, URL, URL) {
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }
-        process.environment = env
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("tally-py-\(UUID().uuidString).out")
         let err = FileManager.default.temporaryDirectory.appendingPathComponent("tally-py-\(UUID().uuidString).err")
-        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: out)
-        process.standardError = try FileHandle(forWritingTo: err)
-        if let onExit { process.terminationHandler = { _ in onExit() } }
-        try launch(process)
+        let process = try ChildProcess("/usr/bin/env", ["python3"] + arguments, environment: env, stdin: .null,
+                                       stdout: .file(out.path), stderr: .file(err.path))
         return (process, out, err)
     }
 
-    private static func finish(_ p: (Process, URL, URL)) -> Result {
+    private static func finish(_ p: (ChildProcess, URL, URL)) -> Result {
         defer {
             try? FileManager.default.removeItem(at: p.1)
             try? FileManager.default.removeItem(at: p.2)
