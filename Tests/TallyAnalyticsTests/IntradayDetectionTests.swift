@@ -175,10 +175,11 @@ struct IntradayDetectionTests {
         hourly[28 * 24 + 2] = 25
         counts[28 * 24 + 2] = 20
         let at3 = AnomalyDetector.partialDay(hourly: hourly, counts: counts, now: Self.dayStart(28) + 3 * Self.hour)
-        // 20 records where 5 are usual (the weekdays' counts do not vary; phi = 1 / (20 days x 5) = 0.01 for the
-        // uncertainty of the mean): count evidence 22481 >= 1 / 3e-4.
+        // 20 records where 5 are usual (level 135 / 7 a day from the last 7 days, kind factor 15 / (135 / 7), shape 1/3; the
+        // counts do not vary, so phi is the estimates' uncertainty alone: 1/135 + (4/9)^2 x (1/(20 x 15) + 1/(8 x 30)) +
+        // (2/3)/100 = 0.015556): count evidence 14538 >= 1 / 3e-4.
         #expect(at3 == PartialDay(spentNanos: 25, fraction: 0.25, unusualVolume: true))
-        // 18 records: 3204, not unusual.
+        // 18 records: 2273, not unusual.
         counts[28 * 24 + 2] = 18
         #expect(AnomalyDetector.partialDay(hourly: hourly, counts: counts, now: Self.dayStart(28) + 3 * Self.hour)?.unusualVolume == false)
         // Half-way through hour 2, half its usual spend is expected by now.
@@ -197,6 +198,87 @@ struct IntradayDetectionTests {
         }
         varying[28 * 24 + 2] = 20
         #expect(AnomalyDetector.partialDay(hourly: hourly, counts: varying, now: Self.dayStart(28) + 3 * Self.hour)?.unusualVolume == false)
+    }
+
+    /// 28 reference days from Thursday 2025-05-01 whose records come evenly through the day, 20 an hour on weekdays and
+    /// 10 on weekend days for 3 weeks, then half as many again in the last 7 days (days 21-27): a tenant that grew. Today
+    /// is day 28, a Thursday; `today(k)` puts k records (and k nano-dollars) in today's hours before `hours`.
+    struct GrownTenant {
+        var hourly = [Int64](repeating: 0, count: 29 * 24)
+        init() {
+            for d in 0..<28 {
+                let perHour: Int64 = (AnomalyDetector.isWeekend(IntradayDetectionTests.dayStart(d)) ? 10 : 20) * (d >= 21 ? 3 : 2) / 2
+                for h in 0..<24 { hourly[d * 24 + h] = perHour }
+            }
+        }
+        func today(_ perHour: Int64, hours: Int) -> [Int64] {
+            var series = hourly
+            for h in 0..<hours { series[28 * 24 + h] = perHour }
+            return series
+        }
+        func partial(_ perHour: Int64, hours: Int) -> PartialDay? {
+            let series = today(perHour, hours: hours)
+            return AnomalyDetector.partialDay(hourly: series, counts: series, now: IntradayDetectionTests.dayStart(28) + Int64(hours) * IntradayDetectionTests.hour)
+        }
+    }
+
+    @Test("the usual count by now: the last 7 days' level x the kind factor x the within-day shape, with their uncertainty in phi")
+    func usualCountLevelShape() throws {
+        let t = GrownTenant()
+        let same = (0..<28).filter { !AnomalyDetector.isWeekend(Self.dayStart($0)) }
+        #expect(same.count == 20)
+        let usual = try #require(AnomalyDetector.usualCount(t.hourly, days: 28, dayStart: Self.dayStart(28), born: 0, same: same,
+                                                            fullHours: 2, part: 0))
+        // Level: the last 7 days, 5 weekdays of 720 and 2 weekend days of 360: 4320 / 7 = 617.14 a day. Kind factor:
+        // weekdays 540 (15 of 480, 5 of 720), weekend days 270 (6 of 240, 2 of 360), a week's day (5 x 540 + 2 x 270) / 7
+        // = 462.86: 540 / 462.86 = 7/6. Shape by 02:00: 2/24. n = 617.14 x 7/6 / 12 = 60 (the flat 28-day mean: 45).
+        #expect(abs(usual.n - 60) < 1e-9)
+        // phi: the whole-day counts vary by no more than Poisson (MAD 0: phi_d = 0); level 1/4320; kind factor
+        // (1 - 5/6)^2 x (1/(20 x 540) + 1/(8 x 270)) = 1.5432e-5; shape (1 - 1/12) / (20 x 45) = 1.01852e-3.
+        let phi = 1.0 / 4320 + 1.0 / 36 * (1.0 / 10_800 + 1.0 / 2_160) + (11.0 / 12) / 900
+        #expect(abs(usual.phi - phi) < 1e-12)
+        #expect(abs(usual.phi - 0.0012654) < 1e-7)
+        // Not from 7 days of history: no level.
+        #expect(AnomalyDetector.usualCount(t.hourly, days: 28, dayStart: Self.dayStart(28), born: 22, same: same.filter { $0 >= 22 },
+                                           fullHours: 2, part: 0) == nil)
+        // Prorated: at 02:30 the shape is 2.5/24 and n = 75.
+        let half = try #require(AnomalyDetector.usualCount(t.hourly, days: 28, dayStart: Self.dayStart(28), born: 0, same: same,
+                                                           fullHours: 2, part: 0.5))
+        #expect(abs(half.n - 75) < 1e-9)
+    }
+
+    @Test("a tenant that grew: its usual day at the new level does not fire, a x2 spike on it does within the hour")
+    func grownTenant() throws {
+        let t = GrownTenant()
+        // A usual day at the new level, 30 records an hour: 600 by 20:00 where the flat 28-day mean had 450 (its
+        // evidence there 1.2e7, an alarm); against the level of the last week 600 are usual: no evidence.
+        let usual = try #require(t.partial(30, hours: 20))
+        #expect(!usual.unusualVolume)
+        #expect(AnomalyDetector.countEvidence(600, usual: 450, overdispersion: 1.0 / (20 * 450)) > 1 / AnomalyDetector.intradayAlpha)
+        // Every hour of the day, the usual count does not fire.
+        for hours in 1...23 { #expect(t.partial(30, hours: hours)?.unusualVolume == false, "at \(hours) h") }
+        // Twice the new level from midnight: 60 records by 01:00 where 30 are usual, evidence 15447 >= 3333.
+        #expect(t.partial(60, hours: 1)?.unusualVolume == true)
+        let evidence = AnomalyDetector.countEvidence(60, usual: 30, overdispersion: 1.0 / 4320 + 1.0 / 36 * (1.0 / 10_800 + 1.0 / 2_160) + (23.0 / 24) / 450)
+        #expect(abs(evidence / 15446.805 - 1) < 1e-5)
+        // A x1.5 surge on the new level (45 an hour) shows by 04:00 (evidence 45413), not yet by 03:00 (2478).
+        #expect(t.partial(45, hours: 4)?.unusualVolume == true)
+        #expect(t.partial(45, hours: 3)?.unusualVolume == false)
+        // The day in progress as the spike rule judges it (spend against the last 7 days' baseline, 720 a weekday: 30 by
+        // 01:00): the x2 spike is a provisional HIGH spike of today, the usual day nothing. (The step itself, noiseless
+        // here, is a spike of complete days 21-27; the tail is left out to judge today alone.)
+        let weekend = (0..<29).map { AnomalyDetector.isWeekend(Self.dayStart($0)) }
+        let daily = (0..<28).map { d in t.hourly[(d * 24)..<(d * 24 + 24)].reduce(0, +) }
+        func today(_ partial: PartialDay) -> DetectedAnomaly? {
+            AnomalyRules.provisionalSpike(daily, context: SeriesContext(weekend: weekend, today: partial), tail: .init(),
+                                          thresholds: AnomalyThresholds())
+        }
+        let doubled = try #require(t.partial(60, hours: 1))
+        let spike = try #require(today(doubled))
+        #expect(spike.provisional && spike.firstDay == 28 && spike.lastDay == 28 && spike.severity == .high)
+        #expect(spike.actualNanos == 60 && spike.expectedNanos == 30)
+        let usualDay = try #require(t.partial(30, hours: 20))
+        #expect(today(usualDay) == nil)
     }
 
     @Test("counts: the negative-binomial upper tail (Poisson without overdispersion)")

@@ -164,10 +164,10 @@ struct AnomalyDetector {
     /// The day in progress at `now` from `hourly` and `counts` (`hourlyHistory`: the reference days, then the day
     /// holding `now`, whose hours hold records before `now` only): its spend so far; the share of a day's spend the
     /// entity usually has by this time of day, over the reference days of the same kind (weekday or weekend) since its
-    /// first day with spend; and whether today's record count so far is unusual (`countEvidence` at least 1 / `alpha`:
-    /// against the mean count by this time over those days, with the overdispersion of their whole-day counts plus the
-    /// uncertainty of that mean, 1 / (days x mean)). Nil with fewer than `minimumIntradayReferenceDays` such days or
-    /// when they spent nothing.
+    /// first day with spend; and whether today's record count so far is unusual (`countEvidence` at least 1 / `alpha`
+    /// against `usualCount`: the level of the last 7 days times the within-day shape of the reference days, with the
+    /// overdispersion of their whole-day counts plus the uncertainty of that estimate). Nil with fewer than
+    /// `minimumIntradayReferenceDays` such days, when they spent nothing, or when the entity has fewer than 7 days.
     static func partialDay(hourly: [Int64], counts: [Int64], now: Int64, alpha: Double = intradayAlpha) -> PartialDay? {
         let days = hourly.count / 24 - 1
         guard days >= 1, counts.count == hourly.count else { return nil }
@@ -175,22 +175,66 @@ struct AnomalyDetector {
         let elapsed = now - today
         let fullHours = Int(elapsed / TimeUnit.hourMillis)
         let part = Double(elapsed % TimeUnit.hourMillis) / Double(TimeUnit.hourMillis)
-        func byNow(_ series: [Int64], _ d: Int) -> Double {
-            let whole = series[(d * 24)..<(d * 24 + fullHours)].reduce(0, +)
-            return Double(whole) + (fullHours < 24 ? part * Double(series[d * 24 + fullHours]) : 0)
-        }
         guard let same = sameKindDays(hourly: hourly, before: days, dayStart: today),
               same.count >= minimumIntradayReferenceDays else { return nil }
-        let meanSoFar = same.map { byNow(hourly, $0) }.reduce(0, +) / Double(same.count)
+        let meanSoFar = same.map { byNow(hourly, $0, fullHours: fullHours, part: part) }.reduce(0, +) / Double(same.count)
         let meanTotal = Double(same.map { dayTotal(hourly, $0) }.reduce(0, +)) / Double(same.count)
-        guard meanTotal > 0 else { return nil }
+        guard meanTotal > 0, let born = firstDayWithSpend(hourly, before: days),
+              let usual = usualCount(counts, days: days, dayStart: today, born: born, same: same, fullHours: fullHours, part: part)
+        else { return nil }
         let spent = hourly[(days * 24)...].reduce(0, +)
-        let usual = same.map { byNow(counts, $0) }.reduce(0, +) / Double(same.count)
         let seen = counts[(days * 24)...].reduce(0, +)
-        let unusual = usual > 0 && Double(seen) > usual
-            && countEvidence(seen, usual: usual, overdispersion: overdispersion(counts, days: same) + 1 / (Double(same.count) * usual))
-            >= 1 / alpha
+        let unusual = usual.n > 0 && Double(seen) > usual.n
+            && countEvidence(seen, usual: usual.n, overdispersion: usual.phi) >= 1 / alpha
         return PartialDay(spentNanos: spent, fraction: meanSoFar / meanTotal, unusualVolume: unusual)
+    }
+
+    /// What `series` holds in day `d` before `fullHours` hours and `part` of the next (prorated).
+    private static func byNow(_ series: [Int64], _ d: Int, fullHours: Int, part: Double) -> Double {
+        let whole = series[(d * 24)..<(d * 24 + fullHours)].reduce(0, +)
+        return Double(whole) + (fullHours < 24 ? part * Double(series[d * 24 + fullHours]) : 0)
+    }
+
+    /// The number of records usually seen by this time of a day like today (day index `days` of `counts`, starting at
+    /// `dayStart`), `n`, and the relative variance `phi` of today's rate around it, from the reference days since the
+    /// entity's first day with spend `born` (`same`: those of today's kind); nil when the last 7 days are not all from
+    /// `born` on.
+    ///
+    /// `n = L x k x f`: the **level** L, the mean whole-day count of the last 7 days (as the spend baseline: a growing
+    /// entity's 28-day mean lags its rate); the **kind factor** k, a day of today's kind against the days of a week
+    /// (7 consecutive days are always 5 weekdays and 2 weekend days): k = mean(today's kind) / ((5 x mean(weekday) +
+    /// 2 x mean(weekend)) / 7) over the reference days; the **shape** f, the share of a day's records seen by this
+    /// time (the current hour prorated) over the reference days of today's kind, sum(by now) / sum(whole day).
+    /// `phi` adds to the day-to-day variation of the whole-day counts beyond Poisson noise (`overdispersion`, `phi_d`)
+    /// the relative variances of the three estimates: L, 1/S7 + phi_d/7 (S7 the 7 days' records); k, (1 - a)^2 x
+    /// ((phi_d + 1/N_k)/m_k + (phi_d + 1/N_o)/m_o), a the share of today's kind in the week, N and m the mean count and
+    /// number of reference days of today's kind (k) and the other (o); f, binomial, (1 - f)/(m_k x N_k x f).
+    static func usualCount(_ counts: [Int64], days: Int, dayStart: Int64, born: Int, same: [Int], fullHours: Int,
+                           part: Double) -> (n: Double, phi: Double)? {
+        let week = 7
+        guard days >= week, born <= days - week, !same.isEmpty else { return nil }
+        let others = (born..<days).filter { !same.contains($0) }
+        guard !others.isEmpty else { return nil }
+        let kindTotal = Double(same.map { dayTotal(counts, $0) }.reduce(0, +))
+        let otherTotal = Double(others.map { dayTotal(counts, $0) }.reduce(0, +))
+        let meanKind = kindTotal / Double(same.count), meanOther = otherTotal / Double(others.count)
+        let weekendToday = isWeekend(dayStart)
+        let kindPerWeek = weekendToday ? 2.0 : 5.0
+        let weekMean = (kindPerWeek * meanKind + (7 - kindPerWeek) * meanOther) / 7
+        let s7 = Double(((days - week)..<days).map { dayTotal(counts, $0) }.reduce(0, +))
+        guard weekMean > 0, kindTotal > 0, s7 > 0 else { return (0, 0) }
+        let level = s7 / Double(week)
+        let kindFactor = meanKind / weekMean
+        let soFar = same.map { byNow(counts, $0, fullHours: fullHours, part: part) }.reduce(0, +)
+        let shape = soFar / kindTotal
+        guard shape > 0 else { return (0, 0) }
+        let phiDay = overdispersion(counts, days: same)
+        let a = kindPerWeek * meanKind / (7 * weekMean)
+        let levelVariance = 1 / s7 + phiDay / Double(week)
+        let kindVariance = (1 - a) * (1 - a) * ((phiDay + 1 / meanKind) / Double(same.count)
+            + (meanOther > 0 ? (phiDay + 1 / meanOther) / Double(others.count) : 0))
+        let shapeVariance = (1 - shape) / soFar
+        return (level * kindFactor * shape, phiDay + levelVariance + kindVariance + shapeVariance)
     }
 
     /// The evidence that `seen` records so far come from a request rate `intradayRatios` times the usual rather than
@@ -230,10 +274,15 @@ struct AnomalyDetector {
 
     private static func dayTotal(_ series: [Int64], _ d: Int) -> Int64 { series[(d * 24)..<(d * 24 + 24)].reduce(0, +) }
 
+    /// The first day before index `end` with spend in `hourly`; nil when none.
+    private static func firstDayWithSpend(_ hourly: [Int64], before end: Int) -> Int? {
+        (0..<end).first { dayTotal(hourly, $0) != 0 }
+    }
+
     /// The days before index `end` (day `end` starts at `dayStart`) of the same kind as it, from the entity's first day
     /// with spend; nil when it has none.
     private static func sameKindDays(hourly: [Int64], before end: Int, dayStart: Int64) -> [Int]? {
-        guard let born = (0..<end).first(where: { dayTotal(hourly, $0) != 0 }) else { return nil }
+        guard let born = firstDayWithSpend(hourly, before: end) else { return nil }
         let weekend = isWeekend(dayStart)
         return (born..<end).filter { isWeekend(dayStart - Int64(end - $0) * TimeUnit.dayMillis) == weekend }
     }
