@@ -46,10 +46,6 @@ package enum BitPacking {
     }
 
     /// Unpacks `count` values into `out` as `base + packed`.
-    ///
-    /// Eight values of `width` bits take exactly `width` bytes, so in groups of eight every value's byte offset and
-    /// shift are constants of the width: `unpack8` is inlined once per width (the switch), without the variable
-    /// shifts of the general loop, which is left for the last `count % 8` values.
     package static func unpack(_ packed: UnsafeRawBufferPointer, count: Int, base: Int64, width: Int, into out: UnsafeMutablePointer<Int64>) {
         if width == 0 {
             out.update(repeating: base, count: count)
@@ -59,7 +55,29 @@ package enum BitPacking {
             unpackWide(packed, count: count, base: base, width: width, into: out)
             return
         }
-        let p = packed.baseAddress!
+        unpackGrouped(packed.baseAddress!, count: count, base: base, width: width, into: out)
+    }
+
+    /// Unpacks `count` values into 32-bit outputs (dictionary codes); `base + packed` must fit.
+    package static func unpack32(_ packed: UnsafeRawBufferPointer, count: Int, base: Int64, width: Int, into out: UnsafeMutablePointer<UInt32>) {
+        let b32 = UInt32(truncatingIfNeeded: base)
+        if width == 0 {
+            out.update(repeating: b32, count: count)
+            return
+        }
+        if width > 32 {
+            // Wider than a code: the low 32 bits of each value, as the callers' checks expect.
+            unpackLoop(packed.baseAddress!, from: 0, count: count, base: b32, width: width, bits: 32, into: out)
+            return
+        }
+        unpackGrouped(packed.baseAddress!, count: count, base: b32, width: width, into: out)
+    }
+
+    /// Eight values of `width` bits take exactly `width` bytes, so in groups of eight every value's byte offset and
+    /// shift are constants of the width: `unpack8` is inlined once per width (the switch), without the variable shifts
+    /// of the general loop, which is left for the last `count % 8` values. `width` is 1...56.
+    @inline(__always)
+    private static func unpackGrouped<T: FixedWidthInteger>(_ p: UnsafeRawPointer, count: Int, base: T, width: Int, into out: UnsafeMutablePointer<T>) {
         let groups = count / 8
         switch width {
         case 1: unpack8(p, groups: groups, base: base, width: 1, into: out)
@@ -120,97 +138,35 @@ package enum BitPacking {
         case 56: unpack8(p, groups: groups, base: base, width: 56, into: out)
         default: preconditionFailure("width \(width)")
         }
-        let mask: UInt64 = (1 << UInt64(width)) - 1
-        var bit = groups * 8 * width
-        for i in (groups * 8)..<count {
-            let w = UInt64(littleEndian: p.loadUnaligned(fromByteOffset: bit >> 3, as: UInt64.self))
-            out[i] = base &+ Int64(bitPattern: (w >> UInt64(bit & 7)) & mask)
-            bit &+= width
-        }
+        unpackLoop(p, from: groups * 8, count: count, base: base, width: width, bits: width, into: out)
     }
 
-    /// The first `groups * 8` values of `unpack`, for one width (a constant where it is inlined).
+    /// The first `groups * 8` values, for one width (a constant where it is inlined).
     @inline(__always)
-    private static func unpack8(_ p: UnsafeRawPointer, groups: Int, base: Int64, width: Int, into out: UnsafeMutablePointer<Int64>) {
+    private static func unpack8<T: FixedWidthInteger>(_ p: UnsafeRawPointer, groups: Int, base: T, width: Int, into out: UnsafeMutablePointer<T>) {
         let mask: UInt64 = (1 << UInt64(width)) - 1
         var src = p, dst = out
         for _ in 0..<groups {
             for j in 0..<8 {
                 let bit = j * width
                 let w = UInt64(littleEndian: src.loadUnaligned(fromByteOffset: bit >> 3, as: UInt64.self))
-                dst[j] = base &+ Int64(bitPattern: (w >> UInt64(bit & 7)) & mask)
+                dst[j] = base &+ T(truncatingIfNeeded: (w >> UInt64(bit & 7)) & mask)
             }
             src += width
             dst += 8
         }
     }
 
-    /// Unpacks `count` values into 32-bit outputs (dictionary codes); `base + packed` must fit. Eight at a time for
-    /// widths up to 32, as `unpack`.
-    package static func unpack32(_ packed: UnsafeRawBufferPointer, count: Int, base: Int64, width: Int, into out: UnsafeMutablePointer<UInt32>) {
-        let b32 = UInt32(truncatingIfNeeded: base)
-        if width == 0 {
-            out.update(repeating: b32, count: count)
-            return
-        }
-        let p = packed.baseAddress!
-        let groups = width <= 32 ? count / 8 : 0
-        switch width {
-        case 1: unpack8x32(p, groups: groups, base: b32, width: 1, into: out)
-        case 2: unpack8x32(p, groups: groups, base: b32, width: 2, into: out)
-        case 3: unpack8x32(p, groups: groups, base: b32, width: 3, into: out)
-        case 4: unpack8x32(p, groups: groups, base: b32, width: 4, into: out)
-        case 5: unpack8x32(p, groups: groups, base: b32, width: 5, into: out)
-        case 6: unpack8x32(p, groups: groups, base: b32, width: 6, into: out)
-        case 7: unpack8x32(p, groups: groups, base: b32, width: 7, into: out)
-        case 8: unpack8x32(p, groups: groups, base: b32, width: 8, into: out)
-        case 9: unpack8x32(p, groups: groups, base: b32, width: 9, into: out)
-        case 10: unpack8x32(p, groups: groups, base: b32, width: 10, into: out)
-        case 11: unpack8x32(p, groups: groups, base: b32, width: 11, into: out)
-        case 12: unpack8x32(p, groups: groups, base: b32, width: 12, into: out)
-        case 13: unpack8x32(p, groups: groups, base: b32, width: 13, into: out)
-        case 14: unpack8x32(p, groups: groups, base: b32, width: 14, into: out)
-        case 15: unpack8x32(p, groups: groups, base: b32, width: 15, into: out)
-        case 16: unpack8x32(p, groups: groups, base: b32, width: 16, into: out)
-        case 17: unpack8x32(p, groups: groups, base: b32, width: 17, into: out)
-        case 18: unpack8x32(p, groups: groups, base: b32, width: 18, into: out)
-        case 19: unpack8x32(p, groups: groups, base: b32, width: 19, into: out)
-        case 20: unpack8x32(p, groups: groups, base: b32, width: 20, into: out)
-        case 21: unpack8x32(p, groups: groups, base: b32, width: 21, into: out)
-        case 22: unpack8x32(p, groups: groups, base: b32, width: 22, into: out)
-        case 23: unpack8x32(p, groups: groups, base: b32, width: 23, into: out)
-        case 24: unpack8x32(p, groups: groups, base: b32, width: 24, into: out)
-        case 25: unpack8x32(p, groups: groups, base: b32, width: 25, into: out)
-        case 26: unpack8x32(p, groups: groups, base: b32, width: 26, into: out)
-        case 27: unpack8x32(p, groups: groups, base: b32, width: 27, into: out)
-        case 28: unpack8x32(p, groups: groups, base: b32, width: 28, into: out)
-        case 29: unpack8x32(p, groups: groups, base: b32, width: 29, into: out)
-        case 30: unpack8x32(p, groups: groups, base: b32, width: 30, into: out)
-        case 31: unpack8x32(p, groups: groups, base: b32, width: 31, into: out)
-        case 32: unpack8x32(p, groups: groups, base: b32, width: 32, into: out)
-        default: break
-        }
-        let mask: UInt64 = (1 << UInt64(min(width, 32))) - 1
-        var bit = groups * 8 * width
-        for i in (groups * 8)..<count {
-            let w = UInt64(littleEndian: p.loadUnaligned(fromByteOffset: bit >> 3, as: UInt64.self))
-            out[i] = b32 &+ UInt32(truncatingIfNeeded: (w >> UInt64(bit & 7)) & mask)
-            bit &+= width
-        }
-    }
-
+    /// Values `from..<count`, one at a time, keeping the low `bits` of each (at most 56, and at most `width`).
     @inline(__always)
-    private static func unpack8x32(_ p: UnsafeRawPointer, groups: Int, base: UInt32, width: Int, into out: UnsafeMutablePointer<UInt32>) {
-        let mask: UInt64 = (1 << UInt64(width)) - 1
-        var src = p, dst = out
-        for _ in 0..<groups {
-            for j in 0..<8 {
-                let bit = j * width
-                let w = UInt64(littleEndian: src.loadUnaligned(fromByteOffset: bit >> 3, as: UInt64.self))
-                dst[j] = base &+ UInt32(truncatingIfNeeded: (w >> UInt64(bit & 7)) & mask)
-            }
-            src += width
-            dst += 8
+    private static func unpackLoop<T: FixedWidthInteger>(_ p: UnsafeRawPointer, from: Int, count: Int, base: T, width: Int, bits: Int,
+                                                         into out: UnsafeMutablePointer<T>) {
+        let mask: UInt64 = (1 << UInt64(min(bits, 56))) - 1
+        var bit = from * width
+        for i in from..<max(from, count) {
+            let w = UInt64(littleEndian: p.loadUnaligned(fromByteOffset: bit >> 3, as: UInt64.self))
+            out[i] = base &+ T(truncatingIfNeeded: (w >> UInt64(bit & 7)) & mask)
+            bit &+= width
         }
     }
 
