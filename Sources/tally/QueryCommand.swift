@@ -61,6 +61,9 @@ struct QueryCommand: AsyncParsableCommand {
     @Option(name: .customLong("group-by"), help: "Group keys, comma-separated: tenant, project, environment, user, feature, workflow, skill, model.")
     var groupBy: String?
 
+    @Option(help: "Sums to compute, comma-separated: cost, tokens (input and output), input_tokens, output_tokens; the count is always there, and the order's measure is added (default: all). Fewer sums read fewer columns.")
+    var measures: String?
+
     @Option(help: "Order of the rows: cost, count, tokens or key (cost: default cost; others: key).")
     var order: String?
 
@@ -268,10 +271,24 @@ struct QueryCommand: AsyncParsableCommand {
         case "tokens": order = .tokens
         default: order = .key
         }
+        var aggregates = Set(Query.Aggregate.allCases)
+        if let measures {
+            aggregates = [.count]
+            for name in Self.list(measures) {
+                switch name {
+                case "cost": aggregates.insert(.cost)
+                case "tokens": aggregates.formUnion([.inputTokens, .outputTokens])
+                case "input_tokens": aggregates.insert(.inputTokens)
+                case "output_tokens": aggregates.insert(.outputTokens)
+                case "count": break
+                default: throw ValidationError("--measures: unknown measure '\(name)' (cost, tokens, input_tokens, output_tokens or count)")
+                }
+            }
+        }
         do {
             return try Query(
                 tenants: tenants, from: from.map { try Self.time($0, "--from") }, to: to.map { try Self.time($0, "--to") },
-                filters: filters, bucket: bucket, groupBy: keys, order: order, limit: limit,
+                filters: filters, bucket: bucket, groupBy: keys, aggregates: aggregates, order: order, limit: limit,
                 trailing: kind == .baseline ? Query.Trailing(days: trailingDays ?? 7, previous: true) : nil,
                 useRollups: !noRollups, fillEmptyBuckets: !noFill)
         } catch let e as QueryError {
@@ -281,7 +298,7 @@ struct QueryCommand: AsyncParsableCommand {
 
     /// The same rows without keys or buckets: the totals of the window (whatever `--limit` cuts).
     func totalsQuery(_ q: Query) throws -> Query {
-        try Query(tenants: q.tenants, from: q.from, to: q.to, filters: q.filters, useRollups: q.useRollups)
+        try Query(tenants: q.tenants, from: q.from, to: q.to, filters: q.filters, aggregates: q.aggregates, useRollups: q.useRollups)
     }
 
     /// A query error phrased with the CLI option it comes from.

@@ -104,4 +104,23 @@ import TallyTestSupport
         run = try runTally(["query", "--data", dir.path, "cost", "--tenant", "acme", "--format", "json"])
         #expect(run.out.contains("\"cost_cents\": \"1234.5000000\""), "JSON stays exact")
     }
+
+    @Test func measuresChooseTheSumsAndAnUnknownOneIsNamed() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        #expect(try runTally(["import", "--data", dir.path, "--format", "csv", "-"],
+                             stdin: header + "acme,r1,gpt-4o,10,5,1234.5,2025-05-01T10:00:00Z\nacme,r2,gpt-4o,7,2,0.5,2025-05-01T11:00:00Z\n").status == 0)
+        for rollups in [[], ["--no-rollups"]] {
+            var run = try runTally(["query", "--data", dir.path, "cost", "--tenant", "acme", "--group-by", "model", "--format", "csv",
+                                    "--measures", "cost"] + rollups)
+            #expect(run.status == 0, "\(run.err)")
+            #expect(run.out == "model,count,cost_cents\ngpt-4o,2,1235.0000000\n", "\(run.out)")
+            run = try runTally(["query", "--data", dir.path, "cost", "--tenant", "acme", "--group-by", "model", "--format", "csv",
+                                "--measures", "tokens", "--order", "tokens"] + rollups)
+            #expect(run.out == "model,count,input_tokens,output_tokens\ngpt-4o,2,17,7\n", "\(run.out)")
+        }
+        let run = try runTally(["query", "--data", dir.path, "cost", "--tenant", "acme", "--measures", "cost,price"])
+        #expect(run.status != 0)
+        #expect(run.err.contains("--measures: unknown measure 'price'"), "\(run.err)")
+    }
 }
