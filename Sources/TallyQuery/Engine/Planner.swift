@@ -105,13 +105,22 @@ struct Planner: ~Copyable {
                 let mid = (first + stop) / 2
                 if hours[mid].rowStart + hours[mid].rows <= rLo { first = mid + 1 } else { stop = mid }
             }
-            var last = first
-            while last < hours.count && hours[last].rowStart < rHi { last += 1 }
+            // The first hour starting at or after rHi (a binary search too: a whole part's range ends at its last hour).
+            var last = first, end = hours.count
+            while last < end {
+                let mid = (last + end) / 2
+                if hours[mid].rowStart < rHi { last = mid + 1 } else { end = mid }
+            }
             guard first < last else { return nil }
             let firstBucket = bucket.start(hours[first].start)
             let buckets = width == 0 ? 1 : Int((bucket.start(hours[last - 1].start) - firstBucket) / width) + 1
             let layout = KeyLayout(sizes: groupDims.map { dictionaries[$0.rawValue].count }, buckets: buckets, rows: m.rows,
                                    flatLimit: spec.flatLimit, rekeyLimit: spec.rekeyLimit, laneLimit: spec.laneLimit)
+            // Nothing to answer from the index and one bucket: the rows [rLo, rHi) are one range (the hours tile them),
+            // without a walk over every hour of the part.
+            if !useRollups && width == 0 {
+                return (layout, firstBucket, [ScanRange(start: rLo, end: rHi, bucket: 0)], nil, 0)
+            }
             var ranges: [ScanRange] = []
             var indexed: Partial?
             var fromIndex = 0
