@@ -68,7 +68,11 @@ public final class ChildProcess: @unchecked Sendable {
             throw SpawnError(description: "posix_spawn_file_actions_addclosefrom_np is missing (glibc 2.34 or later)")
         }
         guard closeFrom(&actions, 3) == 0 else { throw SpawnError(description: "addclosefrom: errno \(errno)") }
-        if let directory { Self.changeDirectory?(&actions, directory) }
+        if let directory {
+            guard let changeDirectory = Self.changeDirectory, changeDirectory(&actions, directory) == 0 else {
+                throw SpawnError(description: "cannot start the child in \(directory) (posix_spawn_file_actions_addchdir_np)")
+            }
+        }
 
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for a in argv { free(a) } }
@@ -86,17 +90,16 @@ public final class ChildProcess: @unchecked Sendable {
         self.stderr = parentEnds[2].map { FileHandle(fileDescriptor: $0, closeOnDealloc: true) }
     }
 
-    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (not in the Glibc module: it needs `_GNU_SOURCE`).
-    private static let closeFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
-        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
-    }()
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+) and `posix_spawn_file_actions_addchdir_np` (2.29+):
+    /// not in the Glibc module, which is imported without `_GNU_SOURCE`.
+    private static let closeFrom = glibc("posix_spawn_file_actions_addclosefrom_np",
+                                         as: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+    private static let changeDirectory = glibc("posix_spawn_file_actions_addchdir_np",
+                                               as: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32).self)
 
-    /// glibc's `posix_spawn_file_actions_addchdir_np` (2.29+).
-    private static let changeDirectory: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32)? = {
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addchdir_np") else { return nil }
-        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32).self)
-    }()
+    private static func glibc<F>(_ name: String, as type: F.Type) -> F? {
+        dlsym(UnsafeMutableRawPointer(bitPattern: 0), name).map { unsafeBitCast($0, to: type) }
+    }
 
     deinit {
         // Reap the child if nobody waited (it may still run: tests kill what they start).
