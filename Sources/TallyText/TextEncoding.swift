@@ -196,7 +196,8 @@ package enum TextEncoding {
     static func string(capacity: Int, _ encode: (UnsafeMutableRawPointer) -> Int) -> String {
         withUnsafeTemporaryAllocation(byteCount: capacity, alignment: 1) { buf in
             let n = encode(buf.baseAddress!)
-            return String(decoding: UnsafeRawBufferPointer(rebasing: buf[..<n]), as: UTF8.self)
+            // Typed bytes: `String(decoding:)` takes them in place (raw ones are first copied into an array).
+            return UnsafeRawBufferPointer(rebasing: buf[..<n]).withMemoryRebound(to: UInt8.self) { String(decoding: $0, as: UTF8.self) }
         }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Synchronization
 import TallyStore
 import TallyText
 
@@ -89,15 +90,23 @@ struct ReadStoreOptionGroup: ParsableArguments {
         return data
     }
 
+    /// Opens the store read-only, for the rest of the process: a command reads, answers and exits, and the kernel
+    /// takes the address space back at once, where releasing a few thousand parts' footers and mappings one by one
+    /// was a quarter of an all-tenant `tally query`'s CPU (profiled at 2,000 parts).
     func open() throws -> Store {
         let path = try directory()
         try requireStore(at: path)
         var options = StoreOptions()
         options.readOnly = true
         options.background = false
-        return try Store(path: path, options: options)
+        let store = try Store(path: path, options: options)
+        storesKeptUntilExit.withLock { $0.append(store) }
+        return store
     }
 }
+
+/// Read-only stores the command opened (`ReadStoreOptionGroup.open`), never released.
+private let storesKeptUntilExit = Mutex<[Store]>([])
 
 /// Options of commands that write a store.
 struct StoreOptionGroup: ParsableArguments {

@@ -165,7 +165,8 @@ func at(_ time: String) -> Int64 { try! Timestamp.parse(time).get() }
         let envFast = try store.query(byEnv)
         #expect(envFast.keyColumns == [["dev"]] && envFast.count == [200])
         let part = try #require(store.snapshot().parts.first)
-        if part.meta.hours.indices.allSatisfy({ part.meta.hourRollups.range(hour: $0, dimension: Dimension.environment.rawValue) != nil }) {
+        let partHourRollups = try part.meta.hourRollups
+        if part.meta.hours.indices.allSatisfy({ partHourRollups.range(hour: $0, dimension: Dimension.environment.rawValue) != nil }) {
             #expect(envFast.statistics.rowsScanned == 0)
         }
     }
@@ -245,7 +246,8 @@ func at(_ time: String) -> Int64 { try! Timestamp.parse(time).get() }
         let parts = store.snapshot().parts.filter { $0.tenant == "t" }.sorted { $0.minTime < $1.minTime }
         try #require(parts.count == 2)
         let (first, last) = (parts[0].meta, parts[1].meta)
-        #expect(first.hours.indices.allSatisfy { first.hourRollups.range(hour: $0, dimension: Dimension.user.rawValue) == nil })
+        let firstHourRollups = try first.hourRollups
+        #expect(first.hours.indices.allSatisfy { firstHourRollups.range(hour: $0, dimension: Dimension.user.rawValue) == nil })
 
         /// Runs `q` with rollups on and off, checks both against the reference, returns the statistics with rollups.
         func run(from: Int64? = nil, to: Int64? = nil, tenants: Query.Tenants = .one("t"), filters: [Dimension: [String]] = [:],

@@ -61,11 +61,12 @@ final class SMTPTestServer: @unchecked Sendable {
 
     deinit { stop() }
 
-    /// Stops the server (closing its stdin ends it; terminate in case it hangs).
+    /// Stops the server (closing its stdin ends it; terminate in case it hangs) and removes the messages it kept.
     func stop() {
         try? process.stdin?.close()
         process.terminate()
         process.waitUntilExit()
+        try? FileManager.default.removeItem(atPath: directory)
     }
 
     /// The messages received so far, in order.

@@ -89,10 +89,11 @@ import TallySynthetic
             return n
         }
         #expect(loaded == 60_000)
-        let hoursWithUnsortedRollups = store.snapshot().parts.reduce(0) { sum, part in
-            sum + part.meta.hours.indices.filter { h in
+        let hoursWithUnsortedRollups = try store.snapshot().parts.reduce(0) { sum, part in
+            let hourRollups = try part.meta.hourRollups
+            return sum + part.meta.hours.indices.filter { h in
                 Dimension.allCases.contains { d in
-                    part.meta.hourRollups.rollup(hour: h, dimension: d.rawValue).map { $0.codes != $0.codes.sorted() } ?? false
+                    hourRollups.rollup(hour: h, dimension: d.rawValue).map { $0.codes != $0.codes.sorted() } ?? false
                 }
             }.count
         }

@@ -1,10 +1,35 @@
 import Testing
 import TallyTestSupport
 @testable import TallyStore
+import TallySynthetic
 
 @Suite struct EncodingTests {
     /// Every width, every count up to three groups of eight and a granule's, packed at an odd address: `unpack` and
     /// `unpack32` give back exactly what `pack` took (the grouped kernels per width and the tail loop).
+    @Test("skipVarints steps over exactly the varints that reading them would, and refuses to run past the buffer")
+    func skipVarintsLandsWhereReadingDoes() throws {
+        var rng = Xoshiro256(seed: 99)
+        var w = ByteWriter(capacity: 1 << 14)
+        var ends: [Int] = [0]
+        for _ in 0..<2_000 {
+            // Every length from 1 to 10 bytes, short ones most often.
+            let bits = Int(rng.next() % 65)
+            w.varint(bits == 0 ? 0 : rng.next() >> UInt64(64 - bits))
+            ends.append(w.bytes.count)
+        }
+        try w.bytes.withUnsafeBytes { buffer in
+            for n in [0, 1, 7, 8, 9, 16, 17, 100, 1_999, 2_000] {
+                for start in [0, 1, 5, 333] where start + n <= 2_000 {
+                    var r = ByteReader(buffer, offset: ends[start])
+                    try r.skipVarints(n)
+                    #expect(r.offset == ends[start + n], "skip \(n) from varint \(start)")
+                }
+            }
+            var r = ByteReader(buffer, offset: ends[1_990])
+            #expect(throws: ByteReader.Overrun.self) { try r.skipVarints(11) }
+        }
+    }
+
     @Test func unpackEveryWidthAndCount() {
         var rng = TestRNG(seed: 64)
         for width in 0...64 {

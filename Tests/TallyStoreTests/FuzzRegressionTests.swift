@@ -25,18 +25,22 @@ import TallyTestSupport
         }
         let (_, meta) = PartWriter.encode(PartRowsFixture.rows(records), id: 1, level: 0)
         let d = Dimension.model.rawValue
-        let rollup = try #require(meta.hourRollups.rollup(hour: 0, dimension: d))
+        let rollup = try #require(try meta.hourRollups.rollup(hour: 0, dimension: d))
         #expect(rollup.codes == [0, 1])
-        let valid = PartFooterCodec.encode(meta)
+        let valid = try PartFooterCodec.encode(meta)
         #expect((try? valid.withUnsafeBytes { try PartFooterCodec.decode($0) }) != nil)
         var reordered = meta
-        reordered.hourRollups.setCodes(hour: 0, dimension: d, [1, 0])
-        let fine = PartFooterCodec.encode(reordered)
-        #expect((try? fine.withUnsafeBytes { try PartFooterCodec.decode($0) })?.hourRollups.rollup(hour: 0, dimension: d)?.codes == [1, 0])
+        var reorderedRollups = try meta.hourRollups
+        reorderedRollups.setCodes(hour: 0, dimension: d, [1, 0])
+        reordered = try reordered.replacingHourRollups(reorderedRollups)
+        let fine = try PartFooterCodec.encode(reordered)
+        #expect(try fine.withUnsafeBytes { try PartFooterCodec.decode($0) }.hourRollups.rollup(hour: 0, dimension: d)?.codes == [1, 0])
         for codes: [UInt32] in [[0, 2], [7, 1], [UInt32.max, 0]] {
             var bad = meta
-            bad.hourRollups.setCodes(hour: 0, dimension: d, codes)
-            let bytes = PartFooterCodec.encode(bad)
+            var badRollups = try meta.hourRollups
+            badRollups.setCodes(hour: 0, dimension: d, codes)
+            bad = try bad.replacingHourRollups(badRollups)
+            let bytes = try PartFooterCodec.encode(bad)
             #expect(throws: ByteReader.Overrun.self, "codes \(codes)") { try bytes.withUnsafeBytes { try PartFooterCodec.decode($0) } }
         }
     }

@@ -42,6 +42,113 @@ import TallyTestSupport
         }
     }
 
+    @Test("a part's hour rollups stay in its footer's bytes until a question needs them, then decode to the records' counts and sums; a cut window is answered from them as the reference does")
+    func hourRollupsDecodedOnFirstUse() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (records, start) = Self.tenHours()
+        do {
+            let store = try Store(path: dir.path, options: DamageFixture.options())
+            _ = try store.append(RecordBatch(records))
+            try store.close()
+        }
+        let store = try Store(path: dir.path, options: Self.readOnly())
+        defer { try? store.close() }
+        let part = try #require(store.snapshot().parts.first)
+        let meta = try part.load()
+        guard case .deferred = meta.rollupStorage else {
+            Issue.record("the rollups were decoded when the footer was read")
+            return
+        }
+        #expect(meta.hours.count == 10)
+        let rollups = try meta.hourRollups
+        let d = Dimension.model.rawValue
+        var kept = 0
+        for (h, hour) in meta.hours.enumerated() {
+            guard let r = rollups.rollup(hour: h, dimension: d) else { continue }
+            kept += 1
+            for (k, code) in r.codes.enumerated() {
+                let model = meta.dictionaries[d][Int(code)]
+                let inHour = records.filter { TimeUnit.hourStart($0.createdAtMillis) == hour.start && $0.model == model }
+                #expect(r.counts[k] == Int64(inHour.count))
+                #expect(r.cost[k] == inHour.reduce(0) { $0 + $1.costNanos })
+                #expect(r.inputTokens[k] == inHour.reduce(0) { $0 + $1.inputTokens })
+            }
+        }
+        #expect(kept == 10)
+        for dim in Dimension.allCases {
+            let r = try meta.partRollup(dim.rawValue)
+            #expect(r.codes.count == meta.partRollupCount(dim.rawValue) && r.codes == r.codes.sorted())
+            #expect(r.counts.reduce(0, +) == Int64(records.count) && r.cost.reduce(0, +) == records.reduce(0) { $0 + $1.costNanos })
+        }
+        #expect(try meta.partRollup(d).codes.map { meta.dictionaries[d][Int($0)] } == ["a", "b"])
+        #expect(try meta.partRollup(d).counts == [667, 1_333])
+        let cut = try Query(tenants: .one("t"), from: start + 1_800_000, to: start + 9 * 3_600_000 + 1_800_000,
+                            groupBy: [.dimension(.model)], aggregates: [.count, .cost, .inputTokens])
+        let answer = try store.query(cut)
+        #expect(answer == ReferenceAggregator(records: records).run(cut))
+        #expect(answer.statistics.hoursFromIndex == 8)
+    }
+
+    @Test("a checked footer whose hour or part rollups do not decode (a code past the dictionary) opens, and the question that needs them fails naming the part")
+    func undecodableRollupsAreAnError() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (records, _) = Self.tenHours()
+        let (file, meta) = PartWriter.encode(PartRowsFixture.rows(records), id: 1, level: 0)
+        var bad = try meta.hourRollups
+        let d = Dimension.model.rawValue
+        bad.setCodes(hour: 4, dimension: d, try #require(bad.rollup(hour: 4, dimension: d)).codes.map { _ in 9 })
+        // The same blocks and filter, a raw footer with those codes, and a trailer whose checksums are right.
+        let footerOffset = Int(file.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: file.count - PartFormat.trailerSize, as: UInt64.self) })
+        var badPartRollups = try meta.partRollups()
+        badPartRollups[d].codes[1] = 7
+        let raw = PartFooterCodec.encode(meta, hourRollups: bad, partRollups: badPartRollups)
+        var t = Array(file[(file.count - PartFormat.trailerSize)...])
+        t.withUnsafeMutableBytes {
+            $0.storeBytes(of: UInt32(raw.count).littleEndian, toByteOffset: 8, as: UInt32.self)
+            $0.storeBytes(of: UInt32(raw.count).littleEndian, toByteOffset: 12, as: UInt32.self)
+            $0[26] = 0
+        }
+        let crc = raw.withUnsafeBytes { f in t.withUnsafeBytes { PartFormat.footerChecksum(footer: f, trailer: $0, version: PartFormat.version) } }
+        t.withUnsafeMutableBytes { $0.storeBytes(of: crc.littleEndian, toByteOffset: PartFormat.trailerFooterCRCOffset, as: UInt32.self) }
+        let path = dir.appending("bad.part")
+        try FileIO.writeAtomically(Array(file[..<footerOffset]) + raw + t, to: path, directory: dir.path)
+        let part = try PartReader(path: path)
+        #expect(part.meta.hours.count == 10 && part.meta.rows == records.count)
+        do {
+            _ = try part.meta.hourRollups
+            Issue.record("hour rollups with a code past the dictionary decoded")
+        } catch let StoreError.corrupt(p, _, reason) {
+            #expect(p == path && reason.contains("hour rollups"))
+        }
+        do {
+            _ = try part.meta.partRollup(d)
+            Issue.record("a part rollup with a code past the dictionary decoded")
+        } catch let StoreError.corrupt(p, _, reason) {
+            #expect(p == path && reason.contains("part rollup of model"))
+        }
+        // The other dimensions' rollups are whole.
+        #expect(try part.meta.partRollup(Dimension.user.rawValue) == (try meta.partRollup(Dimension.user.rawValue)))
+        // The part as written decodes, lazily, to the writer's rollups.
+        let good = dir.appending("good.part")
+        try FileIO.writeAtomically(file, to: good, directory: dir.path)
+        #expect(try PartReader(path: good).meta.hourRollups == (try meta.hourRollups))
+    }
+
+    /// 2,000 records of tenant "t" over the ten hours from 2025-06-01T00:00Z, two models (a rollup of each hour).
+    static func tenHours() -> (records: [CostRecord], start: Int64) {
+        let start: Int64 = 1_748_736_000_000
+        var records: [CostRecord] = []
+        for i in 0..<2_000 {
+            let at: Int64 = start + Int64(i) * 18_000
+            let model = i % 3 == 0 ? "a" : "b"
+            records.append(CostRecord(tenantID: "t", requestID: "r\(i)", model: model, inputTokens: Int64(i % 7), outputTokens: 1,
+                                      costNanos: Int64(i), createdAtMillis: at))
+        }
+        return (records, start)
+    }
+
     @Test("footers loaded on every core: of 40 tenants' parts, the 3 with a damaged trailer are set aside and named, every other footer is read")
     func parallelLoadSetsAsideExactlyTheDamagedParts() throws {
         let dir = try TemporaryDirectory()

@@ -63,12 +63,12 @@ import TallySynthetic
     @Test func footerDecoderNeverTrapsAndWhatItAcceptsReEncodes() throws {
         let records = RandomRecords(seed: 5, options: .init(tenants: 1)).records(4_000)
         let (_, meta) = PartWriter.encode(PartRowsFixture.rows(records), id: 3, level: 0)
-        let footer = PartFooterCodec.encode(meta)
+        let footer = try PartFooterCodec.encode(meta)
         var rng = Xoshiro256(seed: 1234)
         for _ in 0..<Self.rounds * 2 {
             let input = Self.mutate(footer, &rng)
             guard let decoded = try? input.withUnsafeBytes({ try PartFooterCodec.decode($0) }) else { continue }
-            let again = PartFooterCodec.encode(decoded)
+            let again = try PartFooterCodec.encode(decoded)
             let back = try again.withUnsafeBytes { try PartFooterCodec.decode($0) }
             #expect(back.rows == decoded.rows && back.hours.count == decoded.hours.count)
         }

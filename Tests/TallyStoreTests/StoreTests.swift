@@ -60,6 +60,7 @@ func sorted(_ records: [CostRecord]) -> [CostRecord] {
         try store.flush()
         for part in store.snapshot().parts {
             var covered = 0
+            let hourRollups = try part.meta.hourRollups
             for (i, h) in part.meta.hours.enumerated() {
                 let inHour = records.filter { $0.tenantID == part.tenant && TimeUnit.hourStart($0.createdAtMillis) == h.start }
                 #expect(h.rows == inHour.count)
@@ -67,14 +68,14 @@ func sorted(_ records: [CostRecord]) -> [CostRecord] {
                 #expect(h.inputTokens == inHour.reduce(0) { $0 + $1.inputTokens })
                 covered += h.rows
                 for d in Dimension.allCases {
-                    guard let r = part.meta.hourRollups.rollup(hour: i, dimension: d.rawValue) else { continue }
+                    guard let r = hourRollups.rollup(hour: i, dimension: d.rawValue) else { continue }
                     #expect(r.counts.reduce(0, +) == Int64(h.rows))
                     #expect(r.cost.reduce(0, +) == h.cost)
                 }
             }
             #expect(covered == part.rows)
             for d in Dimension.allCases {
-                let r = part.meta.partRollups[d.rawValue]
+                let r = try part.meta.partRollup(d.rawValue)
                 let mine = records.filter { $0.tenantID == part.tenant }
                 #expect(r.counts.reduce(0, +) == Int64(part.rows))
                 #expect(r.cost.reduce(0, +) == mine.reduce(0) { $0 + $1.costNanos })

@@ -129,6 +129,8 @@ struct Planner: ~Copyable {
             // Hours ascend, so the local bucket advances without a division per hour.
             var bk = 0
             var bucketEnd = width == 0 ? Int64.max : firstBucket + width
+            // The part's hour rollups, decoded from its footer on first use (`PartMeta.hourRollups`).
+            let hourRollups = useRollups && rollupDimension >= 0 ? try m.hourRollups : HourRollups()
             for i in first..<last {
                 while hours[i].start >= bucketEnd {
                     bk += 1
@@ -147,12 +149,12 @@ struct Planner: ~Copyable {
                         fromIndex += 1
                         continue
                     }
-                    if rollupDimension >= 0, let r = m.hourRollups.range(hour: i, dimension: rollupDimension) {
+                    if rollupDimension >= 0, let r = hourRollups.range(hour: i, dimension: rollupDimension) {
                         let p = indexed ?? Partial(layout)
                         indexed = p
                         let dictSize = dictionaries[rollupDimension].count
                         let base = UInt64(bk) * layout.dimSpace
-                        try Self.addHourRollup(m.hourRollups.entries, r, base: base, noKeys: noKeys, dictSize: dictSize, filter: rollupFilter, into: p,
+                        try Self.addHourRollup(hourRollups.entries, r, base: base, noKeys: noKeys, dictSize: dictSize, filter: rollupFilter, into: p,
                                                part: part, hourStart: hours[i].start)
                         fromIndex += 1
                         continue
@@ -224,13 +226,13 @@ struct Planner: ~Copyable {
         let firstBucket = bucket.start(m.minTime)
         guard spec.query.useRollups, spec.lo <= m.minTime, m.maxTime < spec.hi,
               bucket == .none || bucket.start(m.maxTime) == firstBucket,
-              m.partRollups.count == Dimension.allCases.count, groupDims.count <= 1
+              groupDims.count <= 1
         else { return nil }
         var involved = Set(groupDims)
         for f in filters { involved.insert(f.dimension) }
         guard involved.count <= 1 else { return nil }
         let d = involved.first?.rawValue
-            ?? m.partRollups.indices.min { m.partRollups[$0].codes.count < m.partRollups[$1].codes.count }!
+            ?? Dimension.allCases.indices.min { m.partRollupCount($0) < m.partRollupCount($1) }!
         let layout = KeyLayout(sizes: groupDims.map { m.dictionaries[$0.rawValue].count }, buckets: 1, rows: m.rows,
                                flatLimit: spec.flatLimit, rekeyLimit: spec.rekeyLimit, laneLimit: spec.laneLimit)
         guard layout.rekeyLevels == 0 else { return nil }
@@ -239,18 +241,16 @@ struct Planner: ~Copyable {
         let noKeys = groupDims.isEmpty
         let dictSize = m.dictionaries[d].count
         var rows: Int64 = 0
-        try m.partRollups.withUnsafeBufferPointer { rollups in
-            let r = rollups[d]
-            for j in 0..<r.codes.count {
-                let c = Int(r.codes[j])
-                guard c < dictSize else {
-                    throw StoreError.corrupt(path: part.path, offset: 0, reason: "part rollup code out of dictionary range")
-                }
-                rows &+= r.counts[j]
-                if let deny, deny[c] != 0 { continue }
-                partial.add(key: noKeys ? 0 : UInt64(c), count: r.counts[j], input: r.inputTokens[j],
-                            output: r.outputTokens[j], cost: r.cost[j])
+        let r = try m.partRollup(d)
+        for j in 0..<r.codes.count {
+            let c = Int(r.codes[j])
+            guard c < dictSize else {
+                throw StoreError.corrupt(path: part.path, offset: 0, reason: "part rollup code out of dictionary range")
             }
+            rows &+= r.counts[j]
+            if let deny, deny[c] != 0 { continue }
+            partial.add(key: noKeys ? 0 : UInt64(c), count: r.counts[j], input: r.inputTokens[j],
+                        output: r.outputTokens[j], cost: r.cost[j])
         }
         guard rows == Int64(m.rows) else {
             throw StoreError.corrupt(path: part.path, offset: 0,

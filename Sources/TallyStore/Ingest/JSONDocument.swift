@@ -102,7 +102,7 @@ indirect enum JSONDocument: Equatable {
                 return .null
             case 0x2D, 0x30...0x39:
                 guard let e = JSONLexer.scanNumber(p, i, end) else { throw .badNumber }
-                let text = String(decoding: UnsafeRawBufferPointer(rebasing: p[i..<e]), as: UTF8.self)
+                let text = String(utf8: UnsafeRawBufferPointer(rebasing: p[i..<e]))
                 i = e
                 return .number(text)
             default:
@@ -118,14 +118,14 @@ indirect enum JSONDocument: Equatable {
             let body = UnsafeRawBufferPointer(rebasing: p[start..<close])
             if !escaped {
                 guard ByteChecks.isValidUTF8(body) else { throw .unexpected("invalid UTF-8 in a string") }
-                return String(decoding: body, as: UTF8.self)
+                return String(utf8: body)
             }
             let out = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, close - start), alignment: 1)
             defer { out.deallocate() }
             let n = try JSONLexer.decodeString(p, start, close, into: out.baseAddress!).get()
             let decoded = UnsafeRawBufferPointer(rebasing: out[..<n])
             guard ByteChecks.isValidUTF8(decoded) else { throw .unexpected("invalid UTF-8 in a string") }
-            return String(decoding: decoded, as: UTF8.self)
+            return String(utf8: decoded)
         }
     }
 }

@@ -244,7 +244,7 @@ struct RecordSink {
             case .id: ByteChecks.isPrintableASCII(b) || (ByteChecks.isValidUTF8(b) && !ByteChecks.hasControl(b))
             case .tenant: ByteChecks.isValidTenant(b)
             }
-            return ok ? String(decoding: b, as: UTF8.self) : nil
+            return ok ? String(utf8: b) : nil
         }
         if let code, Int(code) >= codeFlags.count { noteNewCode(bytes) }
         return code

@@ -1,3 +1,4 @@
+import Synchronization
 /// The columns of a part, in on-disk order.
 package enum PartColumn: Int, CaseIterable, Sendable {
     case createdAt = 0
@@ -143,12 +144,137 @@ package struct PartMeta: Sendable {
     package var dictionaries: [[String]]
     package var granules: [Granule]
     package var hours: [HourEntry]
-    /// The hours' per-dimension rollups (`hours.count` hours).
-    package var hourRollups: HourRollups
-    /// Per dimension (`Dimension.rawValue`), the whole part's count and sums by code, codes ascending:
-    /// answers a query that covers the whole part (no time cut, no other filter) for any dimension,
-    /// `user_id` included, whose hourly rollups would be too large to keep.
-    package var partRollups: [Rollup]
+    /// The hours' per-dimension rollups (`hours.count` hours) and the part rollups: in memory, or still in the
+    /// footer's bytes (`hourRollups`, `partRollup(_:)`).
+    package var rollupStorage: RollupStorage
     /// The request-id filter (format v2; nil in v1 parts, whose old ids are found by decoding).
     package var filter: FilterRef? = nil
+
+    package init(id: UInt64, tenant: String, level: Int, rows: Int, minTime: Int64, maxTime: Int64, dictionaries: [[String]],
+                 granules: [Granule], hours: [HourEntry], hourRollups: HourRollups, partRollups: [Rollup], filter: FilterRef? = nil) {
+        self.init(id: id, tenant: tenant, level: level, rows: rows, minTime: minTime, maxTime: maxTime, dictionaries: dictionaries,
+                  granules: granules, hours: hours, rollupStorage: .decoded(hourRollups, partRollups), filter: filter)
+    }
+
+    package init(id: UInt64, tenant: String, level: Int, rows: Int, minTime: Int64, maxTime: Int64, dictionaries: [[String]],
+                 granules: [Granule], hours: [HourEntry], rollupStorage: RollupStorage, filter: FilterRef? = nil) {
+        (self.id, self.tenant, self.level, self.rows, self.minTime, self.maxTime) = (id, tenant, level, rows, minTime, maxTime)
+        (self.dictionaries, self.granules, self.hours, self.rollupStorage) = (dictionaries, granules, hours, rollupStorage)
+        self.filter = filter
+    }
+
+    /// The hours' per-dimension rollups. A part opened from disk decodes them from its footer on first use (an
+    /// all-tenant question reads every footer, and most answers come from the part rollups or the rows); a section
+    /// that does not decode is `StoreError.corrupt`, never an empty rollup.
+    package var hourRollups: HourRollups {
+        get throws {
+            switch rollupStorage {
+            case .decoded(let r, _): return r
+            case .deferred(let d): return try d.hourRollups()
+            }
+        }
+    }
+
+    /// The whole part's rollup of dimension `d` (`Dimension.rawValue`): count and sums by code, codes ascending. It
+    /// answers a question that covers the whole part for that dimension. Decoded on first use, as `hourRollups`.
+    package func partRollup(_ d: Int) throws -> Rollup {
+        switch rollupStorage {
+        case .decoded(_, let r): return r[d]
+        case .deferred(let deferred): return try deferred.partRollup(d)
+        }
+    }
+
+    /// How many codes dimension `d`'s part rollup holds (without decoding it).
+    package func partRollupCount(_ d: Int) -> Int {
+        switch rollupStorage {
+        case .decoded(_, let r): r[d].codes.count
+        case .deferred(let deferred): deferred.partRollupCounts[d]
+        }
+    }
+
+    /// Every dimension's part rollup, `Dimension` order.
+    package func partRollups() throws -> [Rollup] {
+        try (0..<Dimension.allCases.count).map { try partRollup($0) }
+    }
+
+    /// The same part with the hour rollups `r` (the part rollups decoded too; for tests of damaged footers).
+    package func replacingHourRollups(_ r: HourRollups) throws -> PartMeta {
+        var m = self
+        m.rollupStorage = .decoded(r, try partRollups())
+        return m
+    }
+}
+
+/// Where a part's hour and part rollups are.
+package enum RollupStorage: Sendable {
+    case decoded(HourRollups, [Rollup])
+    /// Still encoded in the part's footer (checked by its CRC and framing), decoded on first use.
+    case deferred(DeferredRollups)
+}
+
+/// The hour and part-rollup sections of a part's checked footer (adjacent on disk), kept as bytes: the hours'
+/// rollups are decoded as a whole on first use, a dimension's part rollup on its first use. Their framing (counts,
+/// varints within the bytes) was checked when the footer was read; codes and sums are checked when decoded, and a
+/// value that fails is `StoreError.corrupt`.
+package final class DeferredRollups: Sendable {
+    private let bytes: [UInt8]
+    private let hours: Int
+    private let rows: Int
+    private let dictionarySizes: [Int]
+    private let hourSectionEnd: Int
+    /// Per dimension: where its part rollup's first entry starts in `bytes`, and how many codes it holds.
+    private let partRollupStarts: [Int]
+    package let partRollupCounts: [Int]
+    private let path: String
+    private let footerOffset: Int
+    private let decodedHours = AtomicLazyReference<Box<HourRollups>>()
+    private let decodedPartRollups = Mutex<[Rollup?]>(Array(repeating: nil, count: Dimension.allCases.count))
+
+    private final class Box<T: Sendable>: Sendable {
+        let value: T
+        init(_ value: T) { self.value = value }
+    }
+
+    /// `bytes` holds the footer's hour section (`hours` entries over `rows` rows) up to `hourSectionEnd`, then its part
+    /// rollups (dimension `d`'s `partRollupCounts[d]` entries from `partRollupStarts[d]`), of the part at `path` whose
+    /// stored footer starts at `footerOffset` in the file.
+    package init(bytes: [UInt8], hours: Int, rows: Int, dictionarySizes: [Int], hourSectionEnd: Int, partRollupStarts: [Int],
+                 partRollupCounts: [Int], path: String, footerOffset: Int) {
+        (self.bytes, self.hours, self.rows, self.dictionarySizes, self.hourSectionEnd) = (bytes, hours, rows, dictionarySizes, hourSectionEnd)
+        (self.partRollupStarts, self.partRollupCounts, self.path, self.footerOffset) = (partRollupStarts, partRollupCounts, path, footerOffset)
+    }
+
+    func hourRollups() throws -> HourRollups {
+        if let b = decodedHours.load() { return b.value }
+        let rollups = try decode("hour rollups") { r in
+            var out = HourRollups(reservingHours: hours)
+            _ = try PartFooterCodec.readHours(&r, count: hours, rows: rows, dictionarySizes: dictionarySizes, rollups: &out)
+            guard r.offset == hourSectionEnd else { throw ByteReader.Overrun(offset: r.offset) }
+            return out
+        }
+        return decodedHours.storeIfNil(Box(rollups)).value
+    }
+
+    func partRollup(_ d: Int) throws -> Rollup {
+        if let r = decodedPartRollups.withLock({ $0[d] }) { return r }
+        let rollup = try decode("part rollup of \(Dimension.allCases[d].fieldName)") { r in
+            r.offset = partRollupStarts[d]
+            return try PartFooterCodec.readPartRollup(&r, count: partRollupCounts[d], dictionarySize: dictionarySizes[d])
+        }
+        return decodedPartRollups.withLock { slots in
+            if slots[d] == nil { slots[d] = rollup }
+            return slots[d]!
+        }
+    }
+
+    private func decode<T>(_ what: String, _ body: (inout ByteReader) throws -> T) throws -> T {
+        do {
+            return try bytes.withUnsafeBytes { buffer in
+                var r = ByteReader(buffer)
+                return try body(&r)
+            }
+        } catch let e as ByteReader.Overrun {
+            throw StoreError.corrupt(path: path, offset: footerOffset, reason: "the footer's \(what) does not parse (byte \(e.offset) of its rollups)")
+        }
+    }
 }

@@ -156,7 +156,10 @@ package final class PartReader: Sendable {
         }
         let meta: PartMeta
         do {
-            meta = try body.withUnsafeBytes { try PartFooterCodec.decode($0, version: version) }
+            // The rollups stay in the footer's bytes until a question needs them (`DeferredRollups`).
+            meta = try body.withUnsafeBytes {
+                try PartFooterCodec.decode($0, version: version, deferringRollupsOf: (path: path, footerOffset: footerOffset))
+            }
         } catch {
             throw StoreError.corrupt(path: path, offset: footerOffset, reason: "footer does not parse")
         }

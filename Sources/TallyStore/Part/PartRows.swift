@@ -25,7 +25,7 @@ package struct PartRows: Sendable {
     package func record(_ i: Int) -> CostRecord {
         var r = CostRecord(
             tenantID: tenant,
-            requestID: withRequestID(i) { String(decoding: $0, as: UTF8.self) },
+            requestID: withRequestID(i) { String(utf8: $0) },
             model: "", inputTokens: inputTokens[i], outputTokens: outputTokens[i],
             costNanos: cost[i], createdAtMillis: createdAt[i])
         for d in Dimension.allCases { r[d] = dictionaries[d.rawValue][Int(dims[d.rawValue][i])] }

@@ -47,11 +47,12 @@ package enum PartWriter {
         }
 
         let (hourEntries, hourRollups) = hours(rows, dictionaries)
+        let wholePartRollups = partRollups(rows, dictionaries)
         var meta = PartMeta(
             id: id, tenant: rows.tenant, level: level, rows: n,
             minTime: rows.createdAt[0], maxTime: rows.createdAt[n - 1],
             dictionaries: dictionaries, granules: granules, hours: hourEntries, hourRollups: hourRollups,
-            partRollups: partRollups(rows, dictionaries))
+            partRollups: wholePartRollups)
         if version >= 2 {
             let filter = requestIDFilter(rows)
             meta.filter = FilterRef(offset: file.count, length: filter.count, crc: CRC32C.checksum(filter))
@@ -59,7 +60,7 @@ package enum PartWriter {
         }
         let footerOffset = file.count
         let bodyCRC = CRC32C.checksum(file)
-        let raw = PartFooterCodec.encode(meta, version: version)
+        let raw = PartFooterCodec.encode(meta, hourRollups: hourRollups, partRollups: wholePartRollups, version: version)
         let compressed = LZ4.compress(raw)
         let useLZ4 = compressed.count < raw.count
         let stored = useLZ4 ? compressed : raw
@@ -316,7 +317,14 @@ package enum PartWriter {
 
 /// The footer body of a part (before LZ4), byte by byte in docs/FORMAT.md.
 package enum PartFooterCodec {
-    package static func encode(_ m: PartMeta, version: UInt16 = PartFormat.version) -> [UInt8] {
+    /// The raw footer of `m` (whose hour rollups, if still in a footer's bytes, are decoded first).
+    package static func encode(_ m: PartMeta, version: UInt16 = PartFormat.version) throws -> [UInt8] {
+        encode(m, hourRollups: try m.hourRollups, partRollups: try m.partRollups(), version: version)
+    }
+
+    /// The raw footer of `m` with the hour rollups `hr` and the part rollups `partRollups`.
+    package static func encode(_ m: PartMeta, hourRollups hr: HourRollups, partRollups: [Rollup],
+                               version: UInt16 = PartFormat.version) -> [UInt8] {
         var w = ByteWriter(capacity: 4096)
         w.string16(m.tenant)
         w.u64(m.id)
@@ -339,7 +347,6 @@ package enum PartFooterCodec {
         }
         w.u32(UInt32(m.hours.count))
         var previous: Int64 = 0
-        let hr = m.hourRollups
         let e = hr.entries
         for (i, h) in m.hours.enumerated() {
             w.svarint((h.start - previous) / TimeUnit.hourMillis)
@@ -358,7 +365,7 @@ package enum PartFooterCodec {
                 }
             }
         }
-        for r in m.partRollups {
+        for r in partRollups {
             w.varint(UInt64(r.codes.count))
             var previous: UInt32 = 0
             for k in 0..<r.codes.count {
@@ -375,7 +382,16 @@ package enum PartFooterCodec {
         return w.bytes
     }
 
+    /// Decodes and checks a raw footer, its hour and part rollups included.
     package static func decode(_ buffer: UnsafeRawBufferPointer, version: UInt16 = PartFormat.version) throws -> PartMeta {
+        try decode(buffer, version: version, deferringRollupsOf: nil)
+    }
+
+    /// Decodes and checks a raw footer. With `source` (the part's path and the file offset of its stored footer) the
+    /// hours' and the part's rollups are stepped over, their framing checked, and kept as bytes to decode on first use
+    /// (`DeferredRollups`): most questions need one dimension of them or none, and an all-tenant one reads every footer.
+    package static func decode(_ buffer: UnsafeRawBufferPointer, version: UInt16,
+                               deferringRollupsOf source: (path: String, footerOffset: Int)?) throws -> PartMeta {
         var r = ByteReader(buffer)
         let tenant = try r.string16()
         let id = try r.u64()
@@ -413,9 +429,70 @@ package enum PartFooterCodec {
         guard nextRow == rows else { throw ByteReader.Overrun(offset: r.offset) }
         let hcount = Int(try r.u32())
         guard hcount <= r.remaining / 6 else { throw ByteReader.Overrun(offset: r.offset) }  // an hour entry takes at least 6 bytes
+        let sectionStart = r.offset
+        let deferring = source != nil
+        var rollups = deferring ? HourRollups() : HourRollups(reservingHours: hcount)
+        let sizes = dictionaries.map(\.count)
+        let hours = try readHours(&r, count: hcount, rows: rows, dictionarySizes: sizes, rollups: &rollups, skip: deferring)
+        let hourSectionEnd = r.offset
+        var partRollups: [Rollup] = []
+        var starts: [Int] = [], counts: [Int] = []
+        for d in 0..<Dimension.allCases.count {
+            let n = try checkedInt(r.varint(), at: r.offset)
+            guard n <= sizes[d] else { throw ByteReader.Overrun(offset: r.offset) }
+            if deferring {
+                starts.append(r.offset - sectionStart)
+                counts.append(n)
+                try r.skipVarints(5 * n)
+            } else {
+                partRollups.append(try readPartRollup(&r, count: n, dictionarySize: sizes[d]))
+            }
+        }
+        let rollupStorage: RollupStorage
+        if let source {
+            let bytes = [UInt8](UnsafeRawBufferPointer(rebasing: buffer[sectionStart..<r.offset]).bindMemory(to: UInt8.self))
+            rollupStorage = .deferred(DeferredRollups(bytes: bytes, hours: hcount, rows: rows, dictionarySizes: sizes,
+                                                      hourSectionEnd: hourSectionEnd - sectionStart, partRollupStarts: starts,
+                                                      partRollupCounts: counts, path: source.path, footerOffset: source.footerOffset))
+        } else {
+            rollupStorage = .decoded(rollups, partRollups)
+        }
+        var filter: FilterRef?
+        if version >= 2 {
+            let offset = try checkedInt(r.u64(), at: r.offset), length = Int(try r.u32()), crc = try r.u32()
+            // Length 0: no filter. Otherwise whole 32-byte blocks (the reader checks the range against the file).
+            guard length % RequestIDFilter.blockSize == 0 else { throw ByteReader.Overrun(offset: r.offset) }
+            if length > 0 { filter = FilterRef(offset: offset, length: length, crc: crc) }
+            guard r.remaining == 0 else { throw ByteReader.Overrun(offset: r.offset) }
+        }
+        return PartMeta(id: id, tenant: tenant, level: level, rows: rows, minTime: minTime, maxTime: maxTime,
+                        dictionaries: dictionaries, granules: granules, hours: hours, rollupStorage: rollupStorage, filter: filter)
+    }
+
+    /// Reads a part rollup of `count` entries (codes delta-coded, ascending, each under `dictionarySize`).
+    package static func readPartRollup(_ r: inout ByteReader, count n: Int, dictionarySize: Int) throws -> Rollup {
+        var ru = Rollup(reserving: n)
+        var code: UInt64 = 0
+        for _ in 0..<n {
+            let (next, overflow) = code.addingReportingOverflow(try r.varint())
+            guard !overflow, next < UInt64(dictionarySize) else { throw ByteReader.Overrun(offset: r.offset) }
+            code = next
+            ru.codes.append(UInt32(code))
+            ru.counts.append(try nonNegative(r.varint(), at: r.offset))
+            ru.inputTokens.append(try nonNegative(r.varint(), at: r.offset))
+            ru.outputTokens.append(try nonNegative(r.varint(), at: r.offset))
+            ru.cost.append(try nonNegative(r.varint(), at: r.offset))
+        }
+        return ru
+    }
+
+    /// Reads `count` hour entries of a footer over `rows` rows, and appends their rollups to `rollups`; with `skip`
+    /// their entries are only stepped over (framing checked: counts, lengths, varints ending in the buffer; codes and
+    /// sums are checked when they are decoded).
+    package static func readHours(_ r: inout ByteReader, count hcount: Int, rows: Int, dictionarySizes: [Int],
+                                  rollups: inout HourRollups, skip: Bool = false) throws -> [HourEntry] {
         var hours: [HourEntry] = []
         hours.reserveCapacity(hcount)
-        var rollups = HourRollups(reservingHours: hcount)
         var previous: Int64 = 0
         var rowStart = 0
         for _ in 0..<hcount {
@@ -428,18 +505,22 @@ package enum PartFooterCodec {
                                    cost: try nonNegative(r.varint(), at: r.offset)))
             rowStart += n
             let mask = try r.u8()
-            for d in 0..<Dimension.allCases.count {
-                defer { rollups.closeSlot() }
+            for d in 0..<dictionarySizes.count {
+                defer { if !skip { rollups.closeSlot() } }
                 guard mask & (1 << UInt8(d)) != 0 else { continue }
                 let n = try checkedInt(r.varint(), at: r.offset)
                 // A kept rollup has at least one code (an empty range means none kept).
                 guard n >= 1, n <= r.remaining else { throw ByteReader.Overrun(offset: r.offset) }
+                guard !skip else {
+                    try r.skipVarints(5 * n)
+                    continue
+                }
                 // Codes index the dictionary (readers index with them) and counts and sums are non-negative
                 // (`encode` writes them as unsigned), so a footer that says otherwise is damage, not a trap.
                 // Hourly codes are in the order the writer met them, not sorted.
                 for _ in 0..<n {
                     let code = try r.varint()
-                    guard code < UInt64(dictionaries[d].count) else { throw ByteReader.Overrun(offset: r.offset) }
+                    guard code < UInt64(dictionarySizes[d]) else { throw ByteReader.Overrun(offset: r.offset) }
                     rollups.entries.codes.append(UInt32(code))
                     rollups.entries.counts.append(try nonNegative(r.varint(), at: r.offset))
                     rollups.entries.inputTokens.append(try nonNegative(r.varint(), at: r.offset))
@@ -449,35 +530,7 @@ package enum PartFooterCodec {
             }
         }
         guard rowStart == rows else { throw ByteReader.Overrun(offset: r.offset) }
-        var partRollups: [Rollup] = []
-        for d in 0..<Dimension.allCases.count {
-            let n = try checkedInt(r.varint(), at: r.offset)
-            guard n <= dictionaries[d].count else { throw ByteReader.Overrun(offset: r.offset) }
-            var ru = Rollup(reserving: n)
-            var code: UInt64 = 0
-            for _ in 0..<n {
-                let (next, overflow) = code.addingReportingOverflow(try r.varint())
-                guard !overflow, next < UInt64(dictionaries[d].count) else { throw ByteReader.Overrun(offset: r.offset) }
-                code = next
-                ru.codes.append(UInt32(code))
-                ru.counts.append(try nonNegative(r.varint(), at: r.offset))
-                ru.inputTokens.append(try nonNegative(r.varint(), at: r.offset))
-                ru.outputTokens.append(try nonNegative(r.varint(), at: r.offset))
-                ru.cost.append(try nonNegative(r.varint(), at: r.offset))
-            }
-            partRollups.append(ru)
-        }
-        var filter: FilterRef?
-        if version >= 2 {
-            let offset = try checkedInt(r.u64(), at: r.offset), length = Int(try r.u32()), crc = try r.u32()
-            // Length 0: no filter. Otherwise whole 32-byte blocks (the reader checks the range against the file).
-            guard length % RequestIDFilter.blockSize == 0 else { throw ByteReader.Overrun(offset: r.offset) }
-            if length > 0 { filter = FilterRef(offset: offset, length: length, crc: crc) }
-            guard r.remaining == 0 else { throw ByteReader.Overrun(offset: r.offset) }
-        }
-        return PartMeta(id: id, tenant: tenant, level: level, rows: rows, minTime: minTime, maxTime: maxTime,
-                        dictionaries: dictionaries, granules: granules, hours: hours, hourRollups: rollups, partRollups: partRollups,
-                        filter: filter)
+        return hours
     }
 }
 

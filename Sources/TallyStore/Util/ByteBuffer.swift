@@ -109,6 +109,29 @@ package struct ByteReader {
         }
     }
 
+    /// Steps over `n` varints: `n` bytes under 0x80 (each ends one), all within the buffer.
+    package mutating func skipVarints(_ n: Int) throws {
+        var left = n
+        var i = offset
+        let end = buffer.count
+        guard let base = buffer.baseAddress else {
+            if n > 0 { throw Overrun(offset: offset) }
+            return
+        }
+        // Eight bytes at a time while every terminator among them is needed (a whole word may end at most 8).
+        while left > 8, end - i >= 8 {
+            let w = UInt64(littleEndian: (base + i).loadUnaligned(as: UInt64.self))
+            left -= (~w & 0x8080_8080_8080_8080).nonzeroBitCount
+            i += 8
+        }
+        while left > 0 {
+            guard i < end else { throw Overrun(offset: end) }
+            if base.load(fromByteOffset: i, as: UInt8.self) < 0x80 { left -= 1 }
+            i += 1
+        }
+        offset = i
+    }
+
     package mutating func svarint() throws -> Int64 {
         let u = try varint()
         return Int64(bitPattern: (u >> 1) ^ (0 &- (u & 1)))
@@ -122,12 +145,21 @@ package struct ByteReader {
 
     /// A `u16`-length-prefixed UTF-8 string (invalid UTF-8 is repaired, never trusted).
     package mutating func string16() throws -> String {
-        String(decoding: try bytes16(), as: UTF8.self)
+        String(utf8: try bytes16())
     }
 
     package mutating func take(_ n: Int) throws -> UnsafeRawBufferPointer {
         try need(n)
         defer { offset += n }
         return UnsafeRawBufferPointer(rebasing: buffer[offset..<(offset + n)])
+    }
+}
+
+extension String {
+    /// The string of UTF-8 `bytes` (invalid sequences repaired). Typed in place: `String(decoding:as:)` given a raw
+    /// buffer first copies it into an array, an allocation per string.
+    @inline(__always)
+    package init(utf8 bytes: UnsafeRawBufferPointer) {
+        self = bytes.withMemoryRebound(to: UInt8.self) { String(decoding: $0, as: UTF8.self) }
     }
 }

@@ -467,7 +467,7 @@ package final class WriteAheadLog {
                             table.reserveCapacity(n)
                             for _ in 0..<n {
                                 let b = try r.bytes16()
-                                table.append(batch.strings.intern(b, make: { String(decoding: $0, as: UTF8.self) })!)
+                                table.append(batch.strings.intern(b, make: { String(utf8: $0) })!)
                             }
                         } else if type == recordFrame {
                             line += 1
