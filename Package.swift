@@ -53,6 +53,8 @@ let package = Package(
         ),
         // `tally_prefetch`, a cache-line prefetch hint (header-only; the .c file only makes SwiftPM build the module).
         .target(name: "CTallyPrefetch"),
+        // CRC-32C with the CPU's instruction (x86-64 SSE 4.2; `CRC32C` falls back to its table elsewhere).
+        .target(name: "CTallyCRC"),
         // A VFS shim that checksums every page of the catalog (SQLite itself checks none).
         .target(
             name: "CTallySQLite",
@@ -66,7 +68,7 @@ let package = Package(
         ),
         .target(
             name: "TallyStore",
-            dependencies: ["CLZ4", "CTallyPrefetch", "TallyText"],
+            dependencies: ["CLZ4", "CTallyCRC", "CTallyPrefetch", "TallyText"],
             swiftSettings: swiftSettings
         ),
         // The synthetic record generator (`tally generate`, benchmarks and tests); not part of the store.

@@ -1,6 +1,7 @@
 import TallyText
 import Testing
 @testable import TallyStore
+import TallySynthetic
 
 @Suite struct ModelTests {
     @Test(arguments: [
@@ -49,6 +50,23 @@ import Testing
             CRC32C.checksum(UnsafeRawBufferPointer(rebasing: b[500...]), continuing: CRC32C.checksum(UnsafeRawBufferPointer(rebasing: b[..<500])))
         }
         #expect(split == CRC32C.checksum(long))
+    }
+
+    @Test("the CRC-32C instruction path (three folded streams past 12 KiB) equals the table at every length and alignment")
+    func crc32cInstructionEqualsTable() {
+        #expect(CRC32C.hardware, "this x86-64 machine has SSE 4.2: the instruction path is what runs")
+        var rng = Xoshiro256(seed: 32)
+        let bytes = (0..<(3 * 4096 * 3 + 100)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        bytes.withUnsafeBytes { all in
+            let lengths = Array(0..<80) + [4095, 4096, 12_287, 12_288, 12_289, 24_576, 24_577, 36_863, 36_864]
+            for start in [0, 1, 3, 7, 13] {
+                for n in lengths where start + n <= all.count {
+                    let b = UnsafeRawBufferPointer(rebasing: all[start..<(start + n)])
+                    #expect(CRC32C.checksum(b, continuing: 0x1234_5678) == CRC32C.software(b, continuing: 0x1234_5678), "start \(start) n \(n)")
+                    #expect(CRC32C.checksum(b) == CRC32C.software(b), "start \(start) n \(n)")
+                }
+            }
+        }
     }
 
     @Test func internerDedupes() {

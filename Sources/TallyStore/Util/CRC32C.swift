@@ -1,7 +1,13 @@
+import CTallyCRC
+
 /// CRC-32C (Castagnoli), the checksum of WAL frames, column blocks and part footers.
 ///
-/// Slicing-by-8 in software: about 1-2 GB/s, well above the rate data reaches it.
+/// With the CPU's CRC-32C instruction where it has one (x86-64 SSE 4.2: three streams folded, ~15 GB/s); elsewhere
+/// slicing-by-8 in software (~1.5 GB/s). Both give the same value (`ModelTests`).
 package enum CRC32C {
+    /// Whether `checksum` uses the instruction.
+    package static let hardware = tally_crc32c_hardware() != 0
+
     private static let table: [UInt32] = {
         var t = [UInt32](repeating: 0, count: 8 * 256)
         for i in 0..<256 {
@@ -21,6 +27,12 @@ package enum CRC32C {
 
     /// Checksum of `bytes`, continuing from `crc` (0 to start).
     package static func checksum(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
+        guard hardware, let base = bytes.baseAddress else { return software(bytes, continuing: crc) }
+        return ~tally_crc32c_update(~crc, base, bytes.count)
+    }
+
+    /// Checksum of `bytes` by the table (what `checksum` does without the instruction).
+    package static func software(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
         var c = ~crc
         let n = bytes.count
         var i = 0
