@@ -86,12 +86,12 @@ struct ScanWorker: ~Copyable {
 
     private mutating func scanPart(_ part: PartReader, _ plan: SourcePlan, _ unit: WorkUnit, _ partial: Partial) throws {
         reserve(plan.maxGranuleRows)
-        let meta = part.meta
+        let granules = part.meta.granules  // the one field used: a copy of the whole footer retains all of it
         let ranges = plan.ranges
         let filters = plan.filters
         var r = 0
         for gi in plan.granules[unit.start..<unit.end] {
-            let g = meta.granules[gi]
+            let g = granules[gi]
             let gs = g.rowStart, ge = g.rowStart + g.rows
             if r < ranges.count && ranges[r].end <= gs {
                 var a = r, b = ranges.count

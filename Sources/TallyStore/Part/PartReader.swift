@@ -99,7 +99,11 @@ package final class PartReader: Sendable {
 
     /// Everything the footer says. Only after `load()` (or an eager `init(path:)`): reading a footer that was
     /// never checked would be a silent wrong answer, so it stops the process instead.
-    package var meta: PartMeta { footer.meta }
+    package var meta: PartMeta {
+        // Borrowed, not copied: a copy retains and releases every array of the footer, and block reads ask for one
+        // field of it per granule and column.
+        _read { yield footer.meta }
+    }
 
     /// The part format version (docs/FORMAT.md).
     package var version: UInt16 { footer.version }
