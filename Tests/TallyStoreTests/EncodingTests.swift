@@ -11,13 +11,28 @@ import TallySynthetic
         var rng = Xoshiro256(seed: 99)
         var w = ByteWriter(capacity: 1 << 14)
         var ends: [Int] = [0]
+        var values: [UInt64] = []
         for _ in 0..<2_000 {
             // Every length from 1 to 10 bytes, short ones most often.
             let bits = Int(rng.next() % 65)
-            w.varint(bits == 0 ? 0 : rng.next() >> UInt64(64 - bits))
+            values.append(bits == 0 ? 0 : rng.next() >> UInt64(64 - bits))
+            w.varint(values[values.count - 1])
             ends.append(w.bytes.count)
         }
         try w.bytes.withUnsafeBytes { buffer in
+            // Reading gives back every value and ends where the writer did (the one- and two-byte fast path included).
+            var all = ByteReader(buffer)
+            for (i, v) in values.enumerated() {
+                #expect(try all.varint() == v && all.offset == ends[i + 1], "varint \(i)")
+            }
+            // A varint cut by the end of the buffer is an overrun, at every cut of a ten-byte one and a two-byte one.
+            for n in [2, 10] {
+                let i = try #require(values.indices.first { ends[$0 + 1] - ends[$0] == n })
+                for cut in 1..<n {
+                    var r = ByteReader(UnsafeRawBufferPointer(rebasing: buffer[..<(ends[i] + cut)]), offset: ends[i])
+                    #expect(throws: ByteReader.Overrun.self) { try r.varint() }
+                }
+            }
             for n in [0, 1, 7, 8, 9, 16, 17, 100, 1_999, 2_000] {
                 for start in [0, 1, 5, 333] where start + n <= 2_000 {
                     var r = ByteReader(buffer, offset: ends[start])

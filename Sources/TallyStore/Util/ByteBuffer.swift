@@ -97,6 +97,19 @@ package struct ByteReader {
     package mutating func i64() throws -> Int64 { Int64(bitPattern: try u64()) }
 
     package mutating func varint() throws -> UInt64 {
+        // Most varints in a footer are one or two bytes: those are read without the per-byte bounds checks.
+        if offset + 2 <= buffer.count, let base = buffer.baseAddress {
+            let b0 = base.load(fromByteOffset: offset, as: UInt8.self)
+            if b0 < 0x80 {
+                offset += 1
+                return UInt64(b0)
+            }
+            let b1 = base.load(fromByteOffset: offset + 1, as: UInt8.self)
+            if b1 < 0x80 {
+                offset += 2
+                return UInt64(b0 & 0x7F) | UInt64(b1) << 7
+            }
+        }
         var v: UInt64 = 0
         var shift: UInt64 = 0
         while true {
