@@ -340,22 +340,19 @@ public enum AnomalyRules {
         return (found, SpikeTail(pendingStart: pendingStart, confirmedToEnd: confirmedToEnd))
     }
 
-    /// The **excursions** of `daily`, which the drift rule leaves out: the days of every run of consecutive outlier
-    /// days that ended before the last day of the series. Runs are made as the spike rule makes them (the baseline and
-    /// noise held from the run's first day, `SpikeJudge`); a day is an outlier when its spend is above the spike
-    /// rule's expectation x its factor and it is unlikely under the entity's noise: its spend is (the spike rule
-    /// counts it), or, with record counts, its number of records is (`SpikeJudge.unusualRecords`; a volume spike whose
-    /// spend is noisier than its count). A run that reaches the last day is left in: it may be the start of a lasting
-    /// shift, which must still be a drift.
+    /// The **excursions** of `daily`, which the drift rule leaves out: the days of every run of consecutive days that
+    /// count for the spike rule (`SpikeJudge.counts`, the baseline and noise held from the run's first day; a run of
+    /// any length, one day too) and ended before the last day of the series. A run that reaches the last day is left
+    /// in: it may be the start of a lasting shift, which must still be a drift.
     public static func excursions(_ daily: [Int64], context: SeriesContext? = nil,
                                   thresholds t: AnomalyThresholds = AnomalyThresholds()) -> Set<Int> {
         var out = Set<Int>()
         var i = t.baselineDays
         while i < daily.count {
             let judge = SpikeJudge(daily, runStart: i, context: context, thresholds: t)
-            guard judge.outlier(i) else { i += 1; continue }
+            guard judge.counts(i) else { i += 1; continue }
             var end = i
-            while end + 1 < daily.count && judge.outlier(end + 1) { end += 1 }
+            while end + 1 < daily.count && judge.counts(end + 1) { end += 1 }
             if end < daily.count - 1 { out.formUnion(i...end) }
             i = end + 1
         }
@@ -419,7 +416,8 @@ public enum AnomalyRules {
         }
 
         /// Whether complete day `d` counts: above the floor and baseline x factor, and with a context also unlikely
-        /// under the entity's noise.
+        /// under the entity's noise: its deviation over z x `NoiseProfile.daySpread`, or its number of records unusual
+        /// (`unusualRecords`: a volume spike shows in the count even where spend is noisy).
         func counts(_ d: Int) -> Bool {
             let cost = daily[d]
             guard cost >= t.minimumDailyNanos else { return false }
@@ -431,16 +429,8 @@ public enum AnomalyRules {
             let e = expected(d)
             guard e > 0 else { return cost > 0 }
             return Double(cost) > e * Double(t.spikeFactorPPM) / 1_000_000
-                && Double(cost) / e - 1 > context.z * profile.daySpread(weekend: context.weekend[d], baselineDays: t.baselineDays)
-        }
-
-        /// Whether complete day `d` is an outlier for the drift rule (`excursions`): it counts, or its spend is over the
-        /// ratio and its number of records unusual.
-        func outlier(_ d: Int) -> Bool {
-            if counts(d) { return true }
-            guard let context, context.counts != nil, daily[d] >= t.minimumDailyNanos,
-                  Double(daily[d]) > expected(d) * Double(t.spikeFactorPPM) / 1_000_000 else { return false }
-            return unusualRecords(d)
+                && (Double(cost) / e - 1 > context.z * profile.daySpread(weekend: context.weekend[d], baselineDays: t.baselineDays)
+                    || unusualRecords(d))
         }
 
         /// Whether complete day `d`'s number of records is unlikely against the reference days of its kind before the
