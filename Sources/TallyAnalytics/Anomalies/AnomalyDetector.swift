@@ -99,7 +99,8 @@ struct AnomalyDetector {
             let context = context(series, born: born, today: nil, counts: counts)
             let spikes = AnomalyRules.completeDaySpikes(Array(daily[born...]), context: context, thresholds: thresholds)
             if entity == .tenant { tail = spikes.tail }
-            for d in spikes.found + AnomalyRules.drifts(Array(daily[born...]), context: context, thresholds: thresholds)
+            let drifts = AnomalyRules.drifts(Array(daily[born...]), context: context, thresholds: thresholds, excursions: spikes.excursions)
+            for d in spikes.found + drifts
             where born + d.lastDay >= firstJudged {
                 found.append(finding(d, entity: entity, series: series, born: born))
             }

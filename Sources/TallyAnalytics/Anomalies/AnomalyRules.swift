@@ -295,7 +295,7 @@ public enum AnomalyRules {
     /// complete day is not extended.
     public static func spikes(_ daily: [Int64], context: SeriesContext? = nil,
                               thresholds t: AnomalyThresholds = AnomalyThresholds()) -> [DetectedAnomaly] {
-        let (found, tail) = completeDaySpikes(daily, context: context, thresholds: t)
+        let (found, tail, _) = completeDaySpikes(daily, context: context, thresholds: t)
         guard let context, let provisional = provisionalSpike(daily, context: context, tail: tail, thresholds: t) else { return found }
         return found + [provisional]
     }
@@ -307,10 +307,11 @@ public enum AnomalyRules {
         var confirmedToEnd = false
     }
 
-    /// The confirmed spikes of `daily` (complete days) and how its runs end.
+    /// The confirmed spikes of `daily` (complete days), how its runs end, and its `excursions` (from the same runs).
     static func completeDaySpikes(_ daily: [Int64], context: SeriesContext?, thresholds t: AnomalyThresholds)
-        -> (found: [DetectedAnomaly], tail: SpikeTail) {
+        -> (found: [DetectedAnomaly], tail: SpikeTail, excursions: Set<Int>) {
         var found: [DetectedAnomaly] = []
+        var excursions = Set<Int>()
         var i = t.baselineDays
         var pendingStart: Int?
         var confirmedToEnd = false
@@ -335,9 +336,10 @@ public enum AnomalyRules {
             } else if end == daily.count - 1 {
                 pendingStart = i
             }
+            if end < daily.count - 1 { excursions.formUnion(i...end) }
             i = end + 1
         }
-        return (found, SpikeTail(pendingStart: pendingStart, confirmedToEnd: confirmedToEnd))
+        return (found, SpikeTail(pendingStart: pendingStart, confirmedToEnd: confirmedToEnd), excursions)
     }
 
     /// The **excursions** of `daily`, which the drift rule leaves out: the days of every run of consecutive days that
@@ -346,17 +348,7 @@ public enum AnomalyRules {
     /// in: it may be the start of a lasting shift, which must still be a drift.
     public static func excursions(_ daily: [Int64], context: SeriesContext? = nil,
                                   thresholds t: AnomalyThresholds = AnomalyThresholds()) -> Set<Int> {
-        var out = Set<Int>()
-        var i = t.baselineDays
-        while i < daily.count {
-            let judge = SpikeJudge(daily, runStart: i, context: context, thresholds: t)
-            guard judge.counts(i) else { i += 1; continue }
-            var end = i
-            while end + 1 < daily.count && judge.counts(end + 1) { end += 1 }
-            if end < daily.count - 1 { out.formUnion(i...end) }
-            i = end + 1
-        }
-        return out
+        completeDaySpikes(daily, context: context, thresholds: t).excursions
     }
 
     /// The provisional spike of `daily` and the day in progress (`context.today`), given how the complete days' runs
@@ -486,12 +478,17 @@ public enum AnomalyRules {
     /// variance (`NoiseProfile.dayVariance`: the spread, at least the Poisson variance of the records) x (1 / window +
     /// 1 / baseline days).
     ///
-    /// The series is read without the spike rule's ended excursions (`withoutExcursions`): a spike is not a drift.
+    /// The series is read without the spike rule's `excursions`: a spike is not a drift.
     public static func drifts(_ daily: [Int64], context: SeriesContext? = nil,
                               thresholds t: AnomalyThresholds = AnomalyThresholds()) -> [DetectedAnomaly] {
+        drifts(daily, context: context, thresholds: t, excursions: excursions(daily, context: context, thresholds: t))
+    }
+
+    /// `drifts` with the series' excursions already known (`completeDaySpikes` gives them with the spikes).
+    static func drifts(_ daily: [Int64], context: SeriesContext?, thresholds t: AnomalyThresholds,
+                       excursions out: Set<Int>) -> [DetectedAnomaly] {
         let w = t.driftWindowDays
         guard daily.count >= 2 * w else { return [] }
-        let out = excursions(daily, context: context, thresholds: t)
         // prefix[k] = spend of days 0..<k that are no excursion; kept[k] = how many of those days.
         var prefix = [Int64](repeating: 0, count: daily.count + 1)
         var kept = [Int](repeating: 0, count: daily.count + 1)
