@@ -22,8 +22,14 @@ final class DetectionFixture: Sendable {
     let admin = Principal(keyID: "key_admin", tenant: nil, role: .admin)
     let writer = Principal(keyID: "key_writer", tenant: "t1", role: .writer)
     let reader = Principal(keyID: "key_reader", tenant: "t1", role: .reader)
+    /// Each record appended is written as this many requests sharing its cost (the first takes the remainder). The
+    /// detector holds a day's relative variance at least at the Poisson variance of its requests (1 / requests a day),
+    /// so a series of one or two requests a day is noise whatever its spend; hand-built series of whole days of
+    /// spend stand for many requests (docs/ANALYTICS.md, session 9).
+    let requestsPerRecord: Int
 
-    init() throws {
+    init(requestsPerRecord: Int = 100) throws {
+        self.requestsPerRecord = requestsPerRecord
         directory = try TemporaryDirectory(prefix: "tally-detect")
         var o = StoreOptions()
         o.background = false
@@ -68,7 +74,19 @@ final class DetectionFixture: Sendable {
         days.flatMap { d in (0..<20).map { _ in record(tenant, day: d, cents: 100, model: "m-big") } }
     }
 
-    func append(_ records: [CostRecord]) throws { _ = try store.append(RecordBatch(records)) }
+    /// Appends `records`, each as `requests` requests (default `requestsPerRecord`).
+    func append(_ records: [CostRecord], requests: Int? = nil) throws {
+        let k = Int64(requests ?? requestsPerRecord)
+        let requests = k == 1 ? records : records.flatMap { r in
+            (0..<k).map { j in
+                var part = r
+                part.requestID = "\(r.requestID)-\(j)"
+                part.costNanos = r.costNanos / k + (j == 0 ? r.costNanos % k : 0)
+                return part
+            }
+        }
+        _ = try store.append(RecordBatch(requests))
+    }
 
     func detect(_ principal: Principal? = nil, tenant: String? = "t1") async throws -> DetectionReport {
         try await analytics.detectAnomalies(tenantID: tenant, from: nil, to: nil, principal: principal ?? admin)

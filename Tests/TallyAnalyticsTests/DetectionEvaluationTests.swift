@@ -59,7 +59,7 @@ struct DetectionEvaluationTests {
         #expect(two.recall() == (4, 6) && two.tenantMonths() == 10 && two.falseAlarmRate().per100 == 40)
     }
 
-    @Test("the harness over a hand-built store: hourly runs find the planted spike in 13 h (provisionally) and the drift in 5 days; an unplanted spike is a false alarm")
+    @Test("the harness over a hand-built store: hourly runs find the planted spike in 13 h (provisionally) and the drift in 5 days; an unplanted spike is a false alarm, once (its days are no drift)")
     func harness() async throws {
         let f = try DetectionFixture()
         // t1: $10/day, +$20 on days 20-21 (planted). t2: $10/day, $16/day from day 20 on (planted drift).
@@ -80,13 +80,14 @@ struct DetectionEvaluationTests {
         // drift's rolling average passes 1.25 x on day 22 (three of seven days at 1.6 x) and holds three days, through
         // day 24: reported at the start of day 25.
         #expect(e.outcomes.map(\.hoursToDetection) == [13, 120])
-        // t3: the spike, raised at 13:00 on day 24 (provisional, then confirmed); its first day alone lifts the 7-day
-        // average 28.6 % over the week before (from day 24 on), a drift by the rules as written, raised when its third
-        // day (26) completes.
-        #expect(e.falseAlarms.map(\.report.tenant) == ["t3", "t3"])
-        #expect(e.falseAlarms.map(\.report.type) == [.absoluteSpike, .sustainedDrift])
-        #expect(e.falseAlarms.map(\.report.reportedAt) == [Self.at(24) + 13 * TimeUnit.hourMillis, Self.at(27)])
-        #expect(e.falseAlarms.map(\.report.provisional) == [false, false])
+        // t3: the spike, raised at 13:00 on day 24 (provisional, then confirmed). Its days lift the 7-day average 28.6 %
+        // and 57 % over the week before, but once day 26 is back to usual they are an ended excursion of the spike
+        // rule, which the drift rule leaves out (session 9): the spike is reported once, as a spike (until session 8 it
+        // was also a drift, raised when day 26 completed).
+        #expect(e.falseAlarms.map(\.report.tenant) == ["t3"])
+        #expect(e.falseAlarms.map(\.report.type) == [.absoluteSpike])
+        #expect(e.falseAlarms.map(\.report.reportedAt) == [Self.at(24) + 13 * TimeUnit.hourMillis])
+        #expect(e.falseAlarms.map(\.report.provisional) == [false])
         // Once a day at midnight (complete days only, as before issue 13 item 3): the spike when its second day completes.
         let daily = try DetectionFixture()
         try daily.append(daily.steady("t1", days: 0..<30) + daily.busySpike("t1", days: 20..<22))
@@ -95,7 +96,7 @@ struct DetectionEvaluationTests {
         // The first complete day is provisional (the rule needs two): raised at the start of day 21.
         #expect(once.outcomes.map(\.hoursToDetection) == [24])
         // 4 tenants x 23 days = 3.07 tenant-months.
-        #expect(abs(e.falseAlarmRate().per100! - 200 / (4.0 * 23 / 30)) < 1e-9)
+        #expect(abs(e.falseAlarmRate().per100! - 100 / (4.0 * 23 / 30)) < 1e-9)
         #expect(e.queries > 0)
     }
 }

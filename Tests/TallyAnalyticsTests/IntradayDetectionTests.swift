@@ -60,7 +60,8 @@ struct IntradayDetectionTests {
         // complete day alone (a usual count, and nothing left of the day without its dearest hour): the rule confirms it
         // when its second day completes.
         let dear = try DetectionFixture()
-        try dear.append(dear.steady("t1", days: 0..<26) + dear.spike("t1", days: 24..<26))
+        try dear.append(dear.steady("t1", days: 0..<26))
+        try dear.append(dear.spike("t1", days: 24..<26), requests: 1)
         dear.setNow(day: 24, hours: 13)
         _ = try await dear.detect()
         #expect(try await dear.anomalies().isEmpty)

@@ -35,7 +35,8 @@ struct AnomalyDetector {
         /// The first day of every series (UTC day start) and their length in days.
         var from: Int64
         var count: Int
-        var entities: [(entity: AnomalyEntity, daily: [Int64])]
+        /// Each entity's daily spend and daily number of records.
+        var entities: [(entity: AnomalyEntity, daily: [Int64], counts: [Int64])]
     }
 
     /// Spike and drift findings of the days `judgedFrom ..< end` (UTC day starts), at every level.
@@ -60,14 +61,18 @@ struct AnomalyDetector {
             while row < result.rowCount {
                 let value = groupBy.isEmpty ? "" : result.keyColumns[0][row]
                 var daily = [Int64](repeating: 0, count: count)
+                var records = daily
                 var next = row
                 while next < result.rowCount && (groupBy.isEmpty || result.keyColumns[0][next] == value) {
                     let index = Int((result.bucketStarts[next] - queryFrom) / day)
-                    if index >= 0 && index < count { daily[index] = result.cost[next] }
+                    if index >= 0 && index < count {
+                        daily[index] = result.cost[next]
+                        records[index] = result.count[next]
+                    }
                     next += 1
                 }
                 row = next
-                series.entities.append((AnomalyEntity(level: level, value: value), daily))
+                series.entities.append((AnomalyEntity(level: level, value: value), daily, records))
             }
         }
         return series
@@ -87,14 +92,15 @@ struct AnomalyDetector {
         let firstJudged = Int((judgedFrom - series.from) / TimeUnit.dayMillis)
         var found: [AnomalyFinding] = []
         var tail: AnomalyRules.SpikeTail?
-        for (entity, daily) in series.entities {
+        for (entity, daily, counts) in series.entities {
             // An entity's history starts on its first day with spend: the zero days before it are not a baseline
             // (a new feature or user is not a spike of infinite percent).
             guard let born = daily.firstIndex(where: { $0 != 0 }) else { continue }
-            let context = context(series, born: born, today: nil)
+            let context = context(series, born: born, today: nil, counts: counts)
             let spikes = AnomalyRules.completeDaySpikes(Array(daily[born...]), context: context, thresholds: thresholds)
             if entity == .tenant { tail = spikes.tail }
-            for d in spikes.found + AnomalyRules.drifts(Array(daily[born...]), context: context, thresholds: thresholds)
+            let drifts = AnomalyRules.drifts(Array(daily[born...]), context: context, thresholds: thresholds, excursions: spikes.excursions)
+            for d in spikes.found + drifts
             where born + d.lastDay >= firstJudged {
                 found.append(finding(d, entity: entity, series: series, born: born))
             }
@@ -105,18 +111,19 @@ struct AnomalyDetector {
     /// The tenant's provisional spike with the day in progress `today`, if any.
     func provisionalFinding(_ series: DailySeries, tail: AnomalyRules.SpikeTail?, today: PartialDay,
                             lastDay: DayEvidence) -> AnomalyFinding? {
-        guard let tail, let daily = series.entities.first(where: { $0.entity == .tenant })?.daily,
-              let born = daily.firstIndex(where: { $0 != 0 }) else { return nil }
-        var context = context(series, born: born, today: today)
+        guard let tail, let tenant = series.entities.first(where: { $0.entity == .tenant }),
+              let born = tenant.daily.firstIndex(where: { $0 != 0 }) else { return nil }
+        let daily = tenant.daily
+        var context = context(series, born: born, today: today, counts: tenant.counts)
         context.lastDay = lastDay
         return AnomalyRules.provisionalSpike(Array(daily[born...]), context: context, tail: tail, thresholds: thresholds)
             .map { finding($0, entity: .tenant, series: series, born: born) }
     }
 
-    private func context(_ series: DailySeries, born: Int, today: PartialDay?) -> SeriesContext {
+    private func context(_ series: DailySeries, born: Int, today: PartialDay?, counts: [Int64]) -> SeriesContext {
         let days = series.count + (today == nil ? 0 : 1)
         return SeriesContext(weekend: (born..<days).map { Self.isWeekend(series.from + Int64($0) * TimeUnit.dayMillis) }, z: noiseZ,
-                             today: today)
+                             today: today, counts: Array(counts[born...]))
     }
 
     private func finding(_ d: DetectedAnomaly, entity: AnomalyEntity, series: DailySeries, born: Int) -> AnomalyFinding {

@@ -145,6 +145,11 @@ public struct SeriesContext: Sendable, Equatable {
     /// The last day of the series as evidence for a provisional spike of one complete day; nil: no such check (the
     /// spend alone decides, as in the pure rule tests).
     public var lastDay: DayEvidence?
+    /// The number of records of each day of the series (as `weekend`, without the day in progress), or nil. With
+    /// them, a day's relative variance is at least that of its record count, 1 / (records a day of its kind): spend
+    /// is a count of requests times their cost, and a count of independent requests varies at least as a Poisson
+    /// count. A spread read from a few quiet days can be far narrower than that (docs/ANALYTICS.md, session 9).
+    public var counts: [Int64]?
 
     /// Default z and reference (tuned on generated data of seed 42 only; docs/ANALYTICS.md).
     public static let defaultZ = 6.0
@@ -158,12 +163,13 @@ public struct SeriesContext: Sendable, Equatable {
 
     /// A context.
     public init(weekend: [Bool], z: Double = SeriesContext.defaultZ, referenceDays: Int = SeriesContext.defaultReferenceDays,
-                today: PartialDay? = nil, lastDay: DayEvidence? = nil) {
+                today: PartialDay? = nil, lastDay: DayEvidence? = nil, counts: [Int64]? = nil) {
         self.weekend = weekend
         self.z = z
         self.referenceDays = referenceDays
         self.today = today
         self.lastDay = lastDay
+        self.counts = counts
     }
 
     /// The weekday/weekend rhythm and noise of `daily` over the reference days before `index`.
@@ -176,11 +182,19 @@ public struct SeriesContext: Sendable, Equatable {
         guard index - from >= 2 else { return NoiseProfile(weekdayFactor: 1, weekendFactor: 1, spread: 0, kindDays: counts) }
         let all = (sums.0 + sums.1) / Double(counts.0 + counts.1)
         guard all > 0 else { return NoiseProfile(weekdayFactor: 1, weekendFactor: 1, spread: 0, kindDays: counts) }
+        // Mean records a day of each kind (and over all the reference days), when the counts are known.
+        var records: (weekday: Double, weekend: Double, all: Double)?
+        if let dayCounts = self.counts, dayCounts.count >= index {
+            var r = (0.0, 0.0)
+            for d in from..<index { if weekend[d] { r.1 += Double(dayCounts[d]) } else { r.0 += Double(dayCounts[d]) } }
+            records = (counts.0 > 0 ? r.0 / Double(counts.0) : 0, counts.1 > 0 ? r.1 / Double(counts.1) : 0,
+                       (r.0 + r.1) / Double(counts.0 + counts.1))
+        }
         // An entity without spend on more than a quarter of its reference days is too sparse for a ratio to mean
         // anything (a feature used now and then): its spread is infinite, so nothing is unlikely under it.
         let zeroDays = (from..<index).filter { daily[$0] == 0 }.count
         guard zeroDays * 4 <= index - from else {
-            return NoiseProfile(weekdayFactor: 1, weekendFactor: 1, spread: .infinity, kindDays: counts)
+            return NoiseProfile(weekdayFactor: 1, weekendFactor: 1, spread: .infinity, kindDays: counts, records: records)
         }
         // The mean of a day of each type against the mean of a day: > 1 on busy weekdays, < 1 on quiet weekends.
         let weekdayFactor = counts.0 > 0 && counts.1 > 0 ? sums.0 / Double(counts.0) / all : 1
@@ -194,7 +208,8 @@ public struct SeriesContext: Sendable, Equatable {
         }
         let med = median(residuals)
         let mad = median(residuals.map { abs($0 - med) })
-        return NoiseProfile(weekdayFactor: weekdayFactor, weekendFactor: weekendFactor, spread: 1.4826 * mad, kindDays: counts)
+        return NoiseProfile(weekdayFactor: weekdayFactor, weekendFactor: weekendFactor, spread: 1.4826 * mad, kindDays: counts,
+                            records: records)
     }
 
     private func median(_ values: [Double]) -> Double {
@@ -212,14 +227,45 @@ struct NoiseProfile: Equatable {
     var spread: Double
     /// Reference days read: weekdays, weekend days.
     var kindDays: (Int, Int)
+    /// Mean records a weekday, a weekend day and a day of the reference days; nil when the counts are not known.
+    var records: (weekday: Double, weekend: Double, all: Double)?
 
     func factor(weekend: Bool) -> Double { weekend ? weekendFactor : weekdayFactor }
+
+    /// The relative variance of one day's spend of a kind (weekend or not; nil: any day): the squared spread, but at
+    /// least the relative variance of a Poisson count of the records such a day has, 1 / N (spend is requests times
+    /// their cost; the cost of each only adds variance). The spread of a few quiet days can be far under it.
+    func dayVariance(weekend: Bool?) -> Double {
+        let s2 = spread * spread
+        guard let records else { return s2 }
+        let n = weekend.map { $0 ? records.weekend : records.weekday } ?? records.all
+        return n > 0 ? max(s2, 1 / n) : s2
+    }
+
+    /// The relative standard deviation of a day's spend against its expectation (the mean of `baselineDays` days x its
+    /// kind factor), widened by the uncertainty of the two estimates the expectation is made of, as the day in
+    /// progress's `phi` does (`AnomalyDetector.usualCount`): the day's own variance (`dayVariance`, at least the Poisson
+    /// variance of its records), plus the baseline mean's, `dayVariance(nil) / baselineDays`, plus the kind factor's,
+    /// (1 - a)^2 x (v_k / m_k + v_o / m_o), `a` the share of the day's kind in the reference days' spend, `v` and `m`
+    /// the day variance and number of reference days of its kind (k) and of the other (o).
+    func daySpread(weekend: Bool, baselineDays: Int) -> Double {
+        let own = dayVariance(weekend: weekend)
+        var variance = own + dayVariance(weekend: nil) / Double(baselineDays)
+        let (mk, mo) = weekend ? (kindDays.1, kindDays.0) : (kindDays.0, kindDays.1)
+        if mk > 0 && mo > 0 {
+            let fk = factor(weekend: weekend), fo = factor(weekend: !weekend)
+            let a = Double(mk) * fk / (Double(mk) * fk + Double(mo) * fo)
+            variance += (1 - a) * (1 - a) * (own / Double(mk) + dayVariance(weekend: !weekend) / Double(mo))
+        }
+        return variance.squareRoot()
+    }
 
     /// Whether a day of this kind has enough reference days of its kind to be judged.
     func judges(weekend: Bool) -> Bool { (weekend ? kindDays.1 : kindDays.0) >= SeriesContext.minimumKindDays }
 
     static func == (a: NoiseProfile, b: NoiseProfile) -> Bool {
         (a.weekdayFactor, a.weekendFactor, a.spread) == (b.weekdayFactor, b.weekendFactor, b.spread) && a.kindDays == b.kindDays
+            && a.records.map { [$0.weekday, $0.weekend, $0.all] } == b.records.map { [$0.weekday, $0.weekend, $0.all] }
     }
 }
 
@@ -249,7 +295,7 @@ public enum AnomalyRules {
     /// complete day is not extended.
     public static func spikes(_ daily: [Int64], context: SeriesContext? = nil,
                               thresholds t: AnomalyThresholds = AnomalyThresholds()) -> [DetectedAnomaly] {
-        let (found, tail) = completeDaySpikes(daily, context: context, thresholds: t)
+        let (found, tail, _) = completeDaySpikes(daily, context: context, thresholds: t)
         guard let context, let provisional = provisionalSpike(daily, context: context, tail: tail, thresholds: t) else { return found }
         return found + [provisional]
     }
@@ -261,10 +307,11 @@ public enum AnomalyRules {
         var confirmedToEnd = false
     }
 
-    /// The confirmed spikes of `daily` (complete days) and how its runs end.
+    /// The confirmed spikes of `daily` (complete days), how its runs end, and its `excursions` (from the same runs).
     static func completeDaySpikes(_ daily: [Int64], context: SeriesContext?, thresholds t: AnomalyThresholds)
-        -> (found: [DetectedAnomaly], tail: SpikeTail) {
+        -> (found: [DetectedAnomaly], tail: SpikeTail, excursions: Set<Int>) {
         var found: [DetectedAnomaly] = []
+        var excursions = Set<Int>()
         var i = t.baselineDays
         var pendingStart: Int?
         var confirmedToEnd = false
@@ -289,9 +336,19 @@ public enum AnomalyRules {
             } else if end == daily.count - 1 {
                 pendingStart = i
             }
+            if end < daily.count - 1 { excursions.formUnion(i...end) }
             i = end + 1
         }
-        return (found, SpikeTail(pendingStart: pendingStart, confirmedToEnd: confirmedToEnd))
+        return (found, SpikeTail(pendingStart: pendingStart, confirmedToEnd: confirmedToEnd), excursions)
+    }
+
+    /// The **excursions** of `daily`, which the drift rule leaves out: the days of every run of consecutive days that
+    /// count for the spike rule (`SpikeJudge.counts`, the baseline and noise held from the run's first day; a run of
+    /// any length, one day too) and ended before the last day of the series. A run that reaches the last day is left
+    /// in: it may be the start of a lasting shift, which must still be a drift.
+    public static func excursions(_ daily: [Int64], context: SeriesContext? = nil,
+                                  thresholds t: AnomalyThresholds = AnomalyThresholds()) -> Set<Int> {
+        completeDaySpikes(daily, context: context, thresholds: t).excursions
     }
 
     /// The provisional spike of `daily` and the day in progress (`context.today`), given how the complete days' runs
@@ -329,6 +386,7 @@ public enum AnomalyRules {
     /// Whether days count towards a spike whose run starts at `runStart`: the baseline is the mean of the
     /// `baselineDays` days before it, the rhythm and noise those of the reference days before it.
     struct SpikeJudge {
+        let runStartIndex: Int
         let daily: [Int64]
         let baselineSum: Int64
         let profile: NoiseProfile?
@@ -336,6 +394,7 @@ public enum AnomalyRules {
         let t: AnomalyThresholds
 
         init(_ daily: [Int64], runStart i: Int, context: SeriesContext?, thresholds t: AnomalyThresholds) {
+            runStartIndex = i
             self.daily = daily
             baselineSum = daily[(i - t.baselineDays)..<i].reduce(0, +)
             profile = context?.profile(daily, before: i)
@@ -349,7 +408,8 @@ public enum AnomalyRules {
         }
 
         /// Whether complete day `d` counts: above the floor and baseline x factor, and with a context also unlikely
-        /// under the entity's noise.
+        /// under the entity's noise: its deviation over z x `NoiseProfile.daySpread`, or its number of records unusual
+        /// (`unusualRecords`: a volume spike shows in the count even where spend is noisy).
         func counts(_ d: Int) -> Bool {
             let cost = daily[d]
             guard cost >= t.minimumDailyNanos else { return false }
@@ -360,7 +420,26 @@ public enum AnomalyRules {
             guard profile.judges(weekend: context.weekend[d]) else { return false }
             let e = expected(d)
             guard e > 0 else { return cost > 0 }
-            return Double(cost) > e * Double(t.spikeFactorPPM) / 1_000_000 && Double(cost) / e - 1 > context.z * profile.spread
+            return Double(cost) > e * Double(t.spikeFactorPPM) / 1_000_000
+                && (Double(cost) / e - 1 > context.z * profile.daySpread(weekend: context.weekend[d], baselineDays: t.baselineDays)
+                    || unusualRecords(d))
+        }
+
+        /// Whether complete day `d`'s number of records is unlikely against the reference days of its kind before the
+        /// run: `AnomalyDetector.unusualCount` (a negative-binomial upper tail under `AnomalyDetector.volumeAlpha`, with
+        /// their mean and overdispersion), as for a single complete day's `DayEvidence`.
+        func unusualRecords(_ d: Int) -> Bool {
+            guard let context, let dayCounts = context.counts, d < dayCounts.count else { return false }
+            let runStart = runStartIndex
+            let from = max(0, runStart - context.referenceDays)
+            let same = (from..<runStart).filter { context.weekend[$0] == context.weekend[d] }.map { Double(dayCounts[$0]) }
+            guard same.count >= SeriesContext.minimumKindDays else { return false }
+            let mean = same.reduce(0, +) / Double(same.count)
+            guard mean > 0 else { return false }
+            let residuals = same.map { $0 / mean - 1 }
+            let med = AnomalyDetector.median(residuals)
+            let spread = 1.4826 * AnomalyDetector.median(residuals.map { abs($0 - med) })
+            return AnomalyDetector.unusualCount(dayCounts[d], usual: mean, overdispersion: max(0, spread * spread - 1 / mean))
         }
 
         /// Whether the day in progress counts: its spend so far above the usual share of the day's expectation by this
@@ -381,10 +460,11 @@ public enum AnomalyRules {
         /// day without its dearest hour still over the ratio and `SeriesContext.singleDayZ` spreads.
         func singleDayShows(_ d: Int, _ evidence: DayEvidence) -> Bool {
             if evidence.unusualVolume { return true }
-            guard let profile, evidence.topHourNanos <= daily[d], evidence.topHourShare < 1 else { return false }
+            guard let profile, let context, evidence.topHourNanos <= daily[d], evidence.topHourShare < 1 else { return false }
             let rest = Double(daily[d] - evidence.topHourNanos), e = expected(d) * (1 - evidence.topHourShare)
             guard e > 0 else { return false }
-            return rest > e * Double(t.spikeFactorPPM) / 1_000_000 && rest / e - 1 > SeriesContext.singleDayZ * profile.spread
+            return rest > e * Double(t.spikeFactorPPM) / 1_000_000
+                && rest / e - 1 > SeriesContext.singleDayZ * profile.daySpread(weekend: context.weekend[d], baselineDays: t.baselineDays)
         }
     }
 
@@ -394,36 +474,64 @@ public enum AnomalyRules {
     /// (with a context, of up to two such windows), held for the whole run. A lasting step up is therefore one drift
     /// that stays open while spend stays up, not a change that resolves itself once the comparison window catches
     /// up. Days without two full windows of history are not judged. With a context, a day counts only when the
-    /// average's excess is also above z x the entity's spread scaled to a window average.
+    /// average's excess is also above z x the noise of a window average against the baseline: the day's relative
+    /// variance (`NoiseProfile.dayVariance`: the spread, at least the Poisson variance of the records) x (1 / window +
+    /// 1 / baseline days).
+    ///
+    /// The series is read without the spike rule's `excursions`: a spike is not a drift.
     public static func drifts(_ daily: [Int64], context: SeriesContext? = nil,
                               thresholds t: AnomalyThresholds = AnomalyThresholds()) -> [DetectedAnomaly] {
+        drifts(daily, context: context, thresholds: t, excursions: excursions(daily, context: context, thresholds: t))
+    }
+
+    /// `drifts` with the series' excursions already known (`completeDaySpikes` gives them with the spikes).
+    static func drifts(_ daily: [Int64], context: SeriesContext?, thresholds t: AnomalyThresholds,
+                       excursions out: Set<Int>) -> [DetectedAnomaly] {
         let w = t.driftWindowDays
         guard daily.count >= 2 * w else { return [] }
-        // prefix[k] = spend of days 0..<k.
+        // prefix[k] = spend of days 0..<k that are no excursion; kept[k] = how many of those days.
         var prefix = [Int64](repeating: 0, count: daily.count + 1)
-        for (k, c) in daily.enumerated() { prefix[k + 1] = prefix[k] + c }
-        func windowSum(endingOn d: Int) -> Int64 { prefix[d + 1] - prefix[d + 1 - w] }
-        /// The level before a run starting on `d`: spend per window over the whole windows before d's window.
+        var kept = [Int](repeating: 0, count: daily.count + 1)
+        for (k, c) in daily.enumerated() {
+            let left = out.contains(k)
+            prefix[k + 1] = prefix[k] + (left ? 0 : c)
+            kept[k + 1] = kept[k] + (left ? 0 : 1)
+        }
+        /// Spend and days kept of days `from..<to`.
+        func span(_ from: Int, _ to: Int) -> (sum: Int64, days: Int) { (prefix[to] - prefix[from], kept[to] - kept[from]) }
+        /// The rolling window ending on `d` as a window's spend: its days kept, scaled to the window (exactly its
+        /// spend when no day is left out); nil when every day of it is an excursion.
+        func window(endingOn d: Int) -> (sum: Int64, days: Int)? {
+            let k = span(d + 1 - w, d + 1)
+            guard k.days > 0 else { return nil }
+            return (k.days == w ? k.sum : Int64((Int128(k.sum) * Int128(w) + Int128(k.days / 2)) / Int128(k.days)), k.days)
+        }
+        /// The level before a run starting on `d`: spend per window over the whole windows before d's window (their
+        /// days kept), with the day variance of the noise profile and the number of days it was read from.
         struct Baseline {
             var perWindow: Int64
-            /// Relative standard deviation of a window average against it (0 without a context).
-            var noise: Double
+            var days: Int
+            /// Relative variance of one day (0 without a context).
+            var variance: Double
         }
-        func baseline(startingOn d: Int) -> Baseline {
+        func baseline(startingOn d: Int) -> Baseline? {
             let windowStart = d - w + 1
-            guard let context else { return Baseline(perWindow: windowSum(endingOn: d - w), noise: 0) }
-            let windows = min(2, windowStart / w)
-            let sum = prefix[windowStart] - prefix[windowStart - windows * w]
-            let spread = context.profile(daily, before: windowStart).spread
-            return Baseline(perWindow: sum / Int64(windows),
-                            noise: spread * (1 / Double(w) + 1 / Double(windows * w)).squareRoot())
+            let windows = context == nil ? 1 : min(2, windowStart / w)
+            let k = span(windowStart - windows * w, windowStart)
+            guard k.days > 0 else { return nil }
+            let perWindow = Int64(Int128(k.sum) * Int128(w) / Int128(k.days))
+            guard let context else { return Baseline(perWindow: perWindow, days: k.days, variance: 0) }
+            return Baseline(perWindow: perWindow, days: k.days,
+                            variance: context.profile(daily, before: windowStart).dayVariance(weekend: nil))
         }
-        func drifting(_ d: Int, _ b: Baseline) -> Bool {
-            let now = windowSum(endingOn: d)
-            guard Int128(now) >= Int128(t.minimumDailyNanos) * Int128(w),
-                  Int128(now) * 1_000_000 > Int128(b.perWindow) * Int128(t.driftFactorPPM) else { return false }
+        func drifting(_ d: Int, _ b: Baseline?) -> Bool {
+            guard let b, let now = window(endingOn: d) else { return false }
+            guard Int128(now.sum) >= Int128(t.minimumDailyNanos) * Int128(w),
+                  Int128(now.sum) * 1_000_000 > Int128(b.perWindow) * Int128(t.driftFactorPPM) else { return false }
             guard let context else { return true }
-            return b.perWindow <= 0 || Double(now) / Double(b.perWindow) - 1 > context.z * b.noise
+            // The noise of the window's mean against the baseline's: each read from its days kept.
+            let noise = (b.variance * (1 / Double(now.days) + 1 / Double(b.days))).squareRoot()
+            return b.perWindow <= 0 || Double(now.sum) / Double(b.perWindow) - 1 > context.z * noise
         }
         var found: [DetectedAnomaly] = []
         var i = 2 * w - 1
@@ -434,8 +542,8 @@ public enum AnomalyRules {
             while end + 1 < daily.count && drifting(end + 1, held) { end += 1 }
             if end - i + 1 >= t.driftDays {
                 var actual: Int128 = 0
-                for d in i...end { actual += Int128(windowSum(endingOn: d)) }
-                let expected = Int128(held.perWindow) * Int128(end - i + 1)
+                for d in i...end { actual += Int128(window(endingOn: d)!.sum) }
+                let expected = Int128(held!.perWindow) * Int128(end - i + 1)
                 let half = Int128(w / 2)
                 let a = Int64((actual + half) / Int128(w)), e = Int64((expected + half) / Int128(w))
                 if let severity = AnomalySeverity.of(actual: a, expected: e, thresholds: t) {
