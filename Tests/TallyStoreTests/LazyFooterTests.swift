@@ -149,6 +149,32 @@ import TallyTestSupport
         return (records, start)
     }
 
+    @Test("a damaged file head (magic, version) is found before the first block is read, not when the footer is: an answer from the footer is whole, one from the rows fails naming the part")
+    func damagedFileHeadIsFoundBeforeAnyBlock() throws {
+        for (offset, mask) in [(0, UInt8(0x01)), (7, 0x80), (8, 0x02), (12, 0x10)] {
+            let dir = try TemporaryDirectory()
+            defer { dir.remove() }
+            let (records, part) = try DamageFixture.twoTenantStore(dir.path)
+            var bytes = try FileIO.readAll(part.path)
+            bytes[offset] ^= mask
+            try FileIO.writeAtomically(bytes, to: part.path, directory: dir.path + "/parts")
+            let store = try Store(path: dir.path, options: Self.readOnly())
+            defer { try? store.close() }
+            let oracle = ReferenceAggregator(records: records)
+            let fromFooter = try Query(tenants: .one("tenant-1"), groupBy: [.dimension(.model)], aggregates: [.count, .cost])
+            let answer = try store.query(fromFooter)
+            #expect(answer == oracle.run(fromFooter) && answer.statistics.rowsScanned == 0, "offset \(offset)")
+            let fromRows = try Query(tenants: .one("tenant-1"), groupBy: [.dimension(.model)], aggregates: [.count, .cost], useRollups: false)
+            do {
+                _ = try store.query(fromRows)
+                Issue.record("offset \(offset): rows read past a damaged file head")
+            } catch {
+                #expect("\(error)".contains(PartFormat.fileName(part.id)), "offset \(offset): \(error)")
+            }
+            #expect(throws: StoreError.self) { try PartReader(path: part.path).verify() }
+        }
+    }
+
     @Test("footers loaded on every core: of 40 tenants' parts, the 3 with a damaged trailer are set aside and named, every other footer is read")
     func parallelLoadSetsAsideExactlyTheDamagedParts() throws {
         let dir = try TemporaryDirectory()

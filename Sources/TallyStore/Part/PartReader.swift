@@ -25,6 +25,8 @@ package final class PartReader: Sendable {
     private let footerRef = AtomicLazyReference<Footer>()
     /// The request-id filter has passed its checksum (checked on first use).
     private let filterChecked = CheckedFlag()
+    /// The file's head has been checked (`checkFileHeader`, before the first block or filter read).
+    private let headerChecked = CheckedFlag()
 
     /// What the footer says, and the per-column check flags that go with it.
     private final class Footer: Sendable {
@@ -118,11 +120,14 @@ package final class PartReader: Sendable {
 
     /// Checks the trailer, the footer checksum and the footer structure of the mapped part `b`, and parses the footer.
     private static func readFooter(_ b: UnsafeRawBufferPointer, path: String) throws -> Footer {
-        guard b.count >= PartFormat.headerSize + PartFormat.trailerSize,
-              Array(b[0..<8]) == PartFormat.magic
-        else { throw StoreError.corrupt(path: path, offset: 0, reason: "not a Tally part file (bad magic or too short)") }
+        // The file's head (magic, version) is checked before its first block is read (`checkFileHeader`): an answer
+        // from the footer needs none of it, and touching it was a page fault per part of an all-tenant open.
+        guard b.count >= PartFormat.headerSize + PartFormat.trailerSize else {
+            throw StoreError.corrupt(path: path, offset: 0, reason: "not a Tally part file (too short)")
+        }
         let tOff = b.count - PartFormat.trailerSize
-        guard Array(b[(b.count - 4)...]) == PartFormat.trailerMagic else {
+        guard b.loadUnaligned(fromByteOffset: b.count - 4, as: UInt32.self)
+                == PartFormat.trailerMagic.withUnsafeBytes({ $0.loadUnaligned(as: UInt32.self) }) else {
             throw StoreError.corrupt(path: path, offset: b.count - 4, reason: "bad trailer magic (truncated file?)")
         }
         var t = ByteReader(b, offset: tOff)
@@ -132,11 +137,6 @@ package final class PartReader: Sendable {
         let version = try t.u16(), codec = try t.u8(), pad = try t.u8()
         guard PartFormat.readableVersions.contains(version) else {
             throw StoreError.unsupportedVersion(path: path, found: Int(version), supported: Int(PartFormat.version))
-        }
-        // The header's version and padding are not used beyond this check: they must agree with the trailer.
-        let headerVersion = UInt16(b[8]) | UInt16(b[9]) << 8
-        guard headerVersion == version, b[10..<16].allSatisfy({ $0 == 0 }) else {
-            throw StoreError.corrupt(path: path, offset: 8, reason: "part header (version \(headerVersion)) disagrees with the trailer (version \(version))")
         }
         guard footerOffset >= PartFormat.headerSize, footerOffset <= tOff, tOff - footerOffset == stored, raw < 1 << 31 else {
             throw StoreError.corrupt(path: path, offset: tOff, reason: "footer position out of range")
@@ -186,8 +186,24 @@ package final class PartReader: Sendable {
 
     /// Checks every block of `column` once: CRC, structure, row counts and (for codes) dictionary range.
     /// Two threads may both check a column the first time; that is harmless.
+    /// Checks the file's head before anything after it is used: the magic, and a version and padding that agree
+    /// with the trailer (the header is not used beyond this check). Once per part.
+    private func checkFileHeader() throws {
+        if headerChecked.isSet { return }
+        let b = file.bytes
+        guard b[0..<8].elementsEqual(PartFormat.magic) else {
+            throw StoreError.corrupt(path: path, offset: 0, reason: "not a Tally part file (bad magic)")
+        }
+        let headerVersion = UInt16(b[8]) | UInt16(b[9]) << 8
+        guard headerVersion == version, b[10..<16].allSatisfy({ $0 == 0 }) else {
+            throw StoreError.corrupt(path: path, offset: 8, reason: "part header (version \(headerVersion)) disagrees with the trailer (version \(version))")
+        }
+        headerChecked.set()
+    }
+
     private func ensureChecked(_ column: PartColumn) throws {
         if checked[column.rawValue].isSet { return }
+        try checkFileHeader()
         var decoder = BlockDecoder()
         let cap = max(meta.granules.map(\.rows).max() ?? 1, 1)
         for g in 0..<meta.granules.count {
@@ -284,6 +300,7 @@ package final class PartReader: Sendable {
     /// decodes single granules of parts that no scan has read).
     package func decodeRequestIDs(_ granule: Int, only: Range<Int>? = nil, _ decoder: inout BlockDecoder, _ body: (Int, UnsafeRawBufferPointer) -> Void) throws {
         let verify = !checked[PartColumn.requestID.rawValue].isSet && !requestIDsChecked[granule].isSet
+        if verify { try checkFileHeader() }
         do {
             try checkHeader(granule, .requestID)
             try decoder.decodeBytes(block(granule, .requestID), verify: verify, coversHeader: coversHeader, only: only, body)
@@ -299,6 +316,7 @@ package final class PartReader: Sendable {
         guard let f = try load().filter else { return nil }
         let bytes = UnsafeRawBufferPointer(rebasing: file.bytes[f.offset..<(f.offset + f.length)])
         if !filterChecked.isSet {
+            try checkFileHeader()
             guard CRC32C.checksum(bytes) == f.crc else {
                 throw StoreError.corrupt(path: path, offset: f.offset, reason: "request-id filter checksum mismatch")
             }
@@ -357,6 +375,7 @@ package final class PartReader: Sendable {
     /// Checks every byte: the body checksum, then every block.
     package func verify() throws {
         let meta = try load()
+        try checkFileHeader()
         let b = file.bytes
         var t = ByteReader(b, offset: b.count - PartFormat.trailerSize)
         let footerOffset = Int(try t.u64())
