@@ -150,13 +150,21 @@ package final class PartReader: Sendable {
         guard codec <= 1, pad == 0 else {
             throw StoreError.corrupt(path: path, offset: tOff + 26, reason: "unknown footer codec \(codec)")
         }
-        var body = [UInt8](repeating: 0, count: raw)
+        let body: [UInt8]
         if codec == 1 {
-            let ok = body.withUnsafeMutableBytes { LZ4.decompress(storedBytes, into: $0) }
+            // Not zeroed first: a decompression that does not fill every byte is refused.
+            var ok = false
+            body = [UInt8](unsafeUninitializedCapacity: raw) { out, count in
+                ok = LZ4.decompress(storedBytes, into: UnsafeMutableRawBufferPointer(out))
+                count = ok ? raw : 0
+            }
             guard ok else { throw StoreError.corrupt(path: path, offset: footerOffset, reason: "footer does not decompress") }
         } else {
             guard raw == stored else { throw StoreError.corrupt(path: path, offset: footerOffset, reason: "footer length mismatch") }
-            body = Array(storedBytes)
+            body = [UInt8](unsafeUninitializedCapacity: stored) { out, count in
+                if stored > 0 { UnsafeMutableRawBufferPointer(out).copyMemory(from: storedBytes) }
+                count = stored
+            }
         }
         let meta: PartMeta
         do {
