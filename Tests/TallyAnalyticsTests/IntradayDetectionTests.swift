@@ -329,6 +329,18 @@ struct IntradayDetectionTests {
         #expect(run(oneDay, DayEvidence(unusualVolume: false, topHourNanos: 15, topHourShare: 0.05)).count == 1)
         // Without hourly history: nothing from one day.
         #expect(run(oneDay, .none).isEmpty)
+
+        // With the days' record counts (24 a day, the spike day too): a usual count leaves the cost of its requests as
+        // the day's only noise, so the count's Poisson floor (1/24, a spread of 0.204: 10 x that would need +204 %) is not
+        // in its own term; the expectation's is, sqrt((1/24) / 7) = 0.0772, so the band is 10 x 0.0772 = +77 %.
+        func counted(_ daily: [Int64], _ evidence: DayEvidence) -> [DetectedAnomaly] {
+            AnomalyRules.spikes(daily, context: SeriesContext(weekend: Array(weekend.prefix(daily.count + 1)), today: quiet,
+                                                              lastDay: evidence, counts: [Int64](repeating: 24, count: daily.count)))
+        }
+        // Three times the cost for the usual 24 requests (285 against 95 without the dearest hour, +200 %): raised.
+        #expect(counted(oneDay, DayEvidence(unusualVolume: false, topHourNanos: 15, topHourShare: 0.05)).count == 1)
+        // 1.6 times (152 against 95, +60 %: over the 1.4 ratio, under the band): not raised.
+        #expect(counted(steady + [160], DayEvidence(unusualVolume: false, topHourNanos: 8, topHourShare: 0.05)).isEmpty)
     }
 
     @Test("a day is judged only with 4 reference days of its kind")

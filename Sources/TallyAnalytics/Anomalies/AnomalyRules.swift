@@ -247,10 +247,13 @@ struct NoiseProfile: Equatable {
     /// progress's `phi` does (`AnomalyDetector.usualCount`): the day's own variance (`dayVariance`, at least the Poisson
     /// variance of its records), plus the baseline mean's, `dayVariance(nil) / baselineDays`, plus the kind factor's,
     /// (1 - a)^2 x (v_k / m_k + v_o / m_o), `a` the share of the day's kind in the reference days' spend, `v` and `m`
-    /// the day variance and number of reference days of its kind (k) and of the other (o).
-    func daySpread(weekend: Bool, baselineDays: Int) -> Double {
+    /// the day variance and number of reference days of its kind (k) and of the other (o). With `countIsUsual` (a day
+    /// whose record count was found usual) the day's own term is the spread alone, without the count's Poisson floor:
+    /// given its count, a day's spend varies by the cost of its requests only. The expectation's terms keep the floor
+    /// (they are read from days whose counts varied).
+    func daySpread(weekend: Bool, baselineDays: Int, countIsUsual: Bool = false) -> Double {
         let own = dayVariance(weekend: weekend)
-        var variance = own + dayVariance(weekend: nil) / Double(baselineDays)
+        var variance = (countIsUsual ? spread * spread : own) + dayVariance(weekend: nil) / Double(baselineDays)
         let (mk, mo) = weekend ? (kindDays.1, kindDays.0) : (kindDays.0, kindDays.1)
         if mk > 0 && mo > 0 {
             let fk = factor(weekend: weekend), fo = factor(weekend: !weekend)
@@ -464,7 +467,8 @@ public enum AnomalyRules {
             let rest = Double(daily[d] - evidence.topHourNanos), e = expected(d) * (1 - evidence.topHourShare)
             guard e > 0 else { return false }
             return rest > e * Double(t.spikeFactorPPM) / 1_000_000
-                && rest / e - 1 > SeriesContext.singleDayZ * profile.daySpread(weekend: context.weekend[d], baselineDays: t.baselineDays)
+                && rest / e - 1 > SeriesContext.singleDayZ * profile.daySpread(weekend: context.weekend[d], baselineDays: t.baselineDays,
+                                                                                countIsUsual: true)
         }
     }
 
