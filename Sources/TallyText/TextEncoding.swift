@@ -196,8 +196,7 @@ package enum TextEncoding {
     static func string(capacity: Int, _ encode: (UnsafeMutableRawPointer) -> Int) -> String {
         withUnsafeTemporaryAllocation(byteCount: capacity, alignment: 1) { buf in
             let n = encode(buf.baseAddress!)
-            // Typed bytes: `String(decoding:)` takes them in place (raw ones are first copied into an array).
-            return UnsafeRawBufferPointer(rebasing: buf[..<n]).withMemoryRebound(to: UInt8.self) { String(decoding: $0, as: UTF8.self) }
+            return String(utf8: UnsafeRawBufferPointer(rebasing: buf[..<n]))
         }
     }
 }
@@ -227,5 +226,14 @@ package struct TimestampFormatter {
         }
         _ = withUnsafeBytes(of: datePrefix) { memcpy(p, $0.baseAddress!, 10) }
         return 10 + TextEncoding.timeOfDay(Int(millis - d * TextEncoding.dayMillis), fraction: .milliseconds, into: p + 10)
+    }
+}
+
+extension String {
+    /// The string of UTF-8 `bytes` (invalid sequences repaired). Typed in place: `String(decoding:as:)` given a raw
+    /// buffer first copies it into an array, an allocation per string.
+    @inlinable @inline(__always)
+    package init(utf8 bytes: UnsafeRawBufferPointer) {
+        self = bytes.withMemoryRebound(to: UInt8.self) { String(decoding: $0, as: UTF8.self) }
     }
 }

@@ -297,7 +297,11 @@ struct AnomalyDetector {
     /// The day-to-day variation of `counts` over `days` beyond Poisson noise: phi = max(0, s^2 - 1/mean), s the robust
     /// relative spread (1.4826 x MAD) of their whole-day counts; a count with mean n then varies by n + phi x n^2.
     static func overdispersion(_ counts: [Int64], days: [Int]) -> Double {
-        let totals = days.map { Double(dayTotal(counts, $0)) }
+        overdispersion(totals: days.map { Double(dayTotal(counts, $0)) })
+    }
+
+    /// `overdispersion` of whole-day record totals.
+    static func overdispersion(totals: [Double]) -> Double {
         let mean = totals.reduce(0, +) / Double(max(1, totals.count))
         guard mean > 0 else { return 0 }
         let residuals = totals.map { $0 / mean - 1 }

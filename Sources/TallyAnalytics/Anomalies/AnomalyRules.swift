@@ -438,11 +438,7 @@ public enum AnomalyRules {
             let same = (from..<runStart).filter { context.weekend[$0] == context.weekend[d] }.map { Double(dayCounts[$0]) }
             guard same.count >= SeriesContext.minimumKindDays else { return false }
             let mean = same.reduce(0, +) / Double(same.count)
-            guard mean > 0 else { return false }
-            let residuals = same.map { $0 / mean - 1 }
-            let med = AnomalyDetector.median(residuals)
-            let spread = 1.4826 * AnomalyDetector.median(residuals.map { abs($0 - med) })
-            return AnomalyDetector.unusualCount(dayCounts[d], usual: mean, overdispersion: max(0, spread * spread - 1 / mean))
+            return AnomalyDetector.unusualCount(dayCounts[d], usual: mean, overdispersion: AnomalyDetector.overdispersion(totals: same))
         }
 
         /// Whether the day in progress counts: its spend so far above the usual share of the day's expectation by this

@@ -1,3 +1,4 @@
+import TallyText
 /// A small JSON tree for configuration files such as the price table (`Sources/TallyServer/Pricing/pricing.json`, shipped with tally) (not for records: those are
 /// parsed in place by the record parser). Numbers keep their source text so decimals stay exact.
 indirect enum JSONDocument: Equatable {

@@ -1,3 +1,4 @@
+import TallyText
 /// Rows of one tenant, column by column, with dimension codes into `dictionaries` (in any order):
 /// what a part is written from (sealed head rows, merged parts) and what it reads back into.
 package struct PartRows: Sendable {

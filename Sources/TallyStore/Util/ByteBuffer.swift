@@ -1,3 +1,4 @@
+import TallyText
 /// Appends little-endian integers, varints and length-prefixed strings to a byte array.
 package struct ByteWriter {
     package var bytes: [UInt8]
@@ -165,14 +166,5 @@ package struct ByteReader {
         try need(n)
         defer { offset += n }
         return UnsafeRawBufferPointer(rebasing: buffer[offset..<(offset + n)])
-    }
-}
-
-extension String {
-    /// The string of UTF-8 `bytes` (invalid sequences repaired). Typed in place: `String(decoding:as:)` given a raw
-    /// buffer first copies it into an array, an allocation per string.
-    @inline(__always)
-    package init(utf8 bytes: UnsafeRawBufferPointer) {
-        self = bytes.withMemoryRebound(to: UInt8.self) { String(decoding: $0, as: UTF8.self) }
     }
 }

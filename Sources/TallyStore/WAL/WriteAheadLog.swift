@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import TallyText
 
 /// The write-ahead log: numbered segment files of CRC-framed records, each batch closed by a commit frame.
 ///
