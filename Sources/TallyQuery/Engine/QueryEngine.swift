@@ -61,6 +61,7 @@ public struct QueryEngine: Sendable {
     }
 
     private func execute(_ query: Query, _ snapshot: StoreSnapshot) throws -> QueryResult {
+        if let ranked = try RankedRollups.answer(query, snapshot, engine: self) { return ranked }
         var dictionaries = KeyDictionaries(positions: query.groupBy.count)
         var stats = QueryStatistics()
         let hi = query.to ?? .max
@@ -95,7 +96,7 @@ public struct QueryEngine: Sendable {
 
     // MARK: One run: plan, scan, merge
 
-    private func spec(_ query: Query, _ lo: Int64, _ hi: Int64) -> ScanSpec {
+    func spec(_ query: Query, _ lo: Int64, _ hi: Int64) -> ScanSpec {
         var s = ScanSpec(query: query, lo: lo, hi: hi)
         s.flatLimit = flatLimit
         s.rekeyLimit = rekeyLimit
@@ -103,7 +104,7 @@ public struct QueryEngine: Sendable {
         return s
     }
 
-    private func aggregate(_ spec: ScanSpec, _ snapshot: StoreSnapshot, _ dictionaries: inout KeyDictionaries,
+    func aggregate(_ spec: ScanSpec, _ snapshot: StoreSnapshot, _ dictionaries: inout KeyDictionaries,
                            _ stats: inout QueryStatistics) throws -> GroupTable {
         var planner = Planner(spec)
         let plans = try planner.plan(snapshot)

@@ -48,16 +48,19 @@ extension RecordBatch {
 /// Byte order of strings' UTF-8 (the order of part dictionaries), by `memcmp`: the generic
 /// `utf8.lexicographicallyPrecedes` walks the views byte by byte through their iterators.
 package enum UTF8Order {
-    package static func precedes(_ a: String, _ b: String) -> Bool {
+    package static func precedes(_ a: String, _ b: String) -> Bool { compare(a, b) < 0 }
+
+    /// Negative, zero or positive as `a`'s UTF-8 bytes order before, equal to or after `b`'s.
+    package static func compare(_ a: String, _ b: String) -> Int {
         var a = a, b = b
         return a.withUTF8 { x in
             b.withUTF8 { y in
                 let n = min(x.count, y.count)
                 if n > 0, let p = x.baseAddress, let q = y.baseAddress {
                     let c = memcmp(p, q, n)
-                    if c != 0 { return c < 0 }
+                    if c != 0 { return Int(c) }
                 }
-                return x.count < y.count
+                return x.count - y.count
             }
         }
     }

@@ -149,6 +149,9 @@ package struct PartMeta: Sendable {
     package var rollupStorage: RollupStorage
     /// The request-id filter (format v2; nil in v1 parts, whose old ids are found by decoding).
     package var filter: FilterRef? = nil
+    /// What readers derive from this footer once and keep while the part is open (orders of rollup entries, day
+    /// totals); shared by the copies of this value.
+    package let derived = DerivedIndexes()
 
     package init(id: UInt64, tenant: String, level: Int, rows: Int, minTime: Int64, maxTime: Int64, dictionaries: [[String]],
                  granules: [Granule], hours: [HourEntry], hourRollups: HourRollups, partRollups: [Rollup], filter: FilterRef? = nil) {
@@ -202,6 +205,27 @@ package struct PartMeta: Sendable {
         var m = self
         m.rollupStorage = .decoded(r, try partRollups())
         return m
+    }
+}
+
+/// Values derived from one part's footer by the layers above the store (a rollup's entries ranked by a measure,
+/// the hours summed by day), made on first use and kept for as long as the part is open. A value is made from the
+/// footer alone, so it never goes stale: a part never changes.
+package final class DerivedIndexes: Sendable {
+    private let values = Mutex<[String: any Sendable]>([:])
+
+    package init() {}
+
+    /// The value under `key`, made by `make` on first use (a failed `make` keeps nothing). Two threads asking at once
+    /// may both make it; the first one stored is returned to both.
+    package func value<T: Sendable>(_ key: String, make: () throws -> T) rethrows -> T {
+        if let v = values.withLock({ $0[key] }) as? T { return v }
+        let made = try make()
+        return values.withLock { stored in
+            if let v = stored[key] as? T { return v }
+            stored[key] = made
+            return made
+        }
     }
 }
 

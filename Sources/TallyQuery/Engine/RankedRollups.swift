@@ -1,0 +1,219 @@
+import TallyStore
+
+/// A top-k of one dimension by a measure ("the 20 users that cost most"), answered from the part rollups of the
+/// parts it covers whole with the threshold algorithm (Fagin, Lotem and Naor, 2001).
+///
+/// Each source lists its rollup's entries by the measure, descending. The lists are read in step, one rank at a
+/// time; a key seen for the first time gets its exact sums from every source (a binary search in each sorted
+/// dictionary), and reading stops once the k-th best sum beats the sum of the measures at the current rank: a key
+/// not yet seen is at or below the current rank in every list, so it cannot reach more. A top-20 of users over two
+/// month parts of ~7,500 users each reads a few dozen ranks.
+///
+/// A part's ranked order is made on its first use and kept with the part (`PartMeta.derived`). Rows that are not in
+/// such parts (the head's unsealed rows) are aggregated as usual and become one more ranked source.
+struct RankedRollups {
+    /// Sources beyond which the lookups cost more than the general merge (every first-seen key is looked up in each).
+    static let maxSources = 16
+
+    /// The answer, or nil when this query is not a top-k this can answer: one dimension, no filters, no buckets or
+    /// trailing windows, ordered by a measure, with a limit; at least one part covered whole and none cut by the
+    /// range; at most `maxSources` sources; and the lists not read deeper than `maxSeen` keys (many equal measures).
+    static func answer(_ query: Query, _ snapshot: StoreSnapshot, engine: QueryEngine) throws -> QueryResult? {
+        guard query.useRollups, query.trailing == nil, query.bucket == .none, query.filters.isEmpty,
+              let limit = query.limit, query.order != .key,
+              query.groupBy.count == 1, case let .dimension(dimension) = query.groupBy[0]
+        else { return nil }
+        let lo = query.from ?? .min, hi = query.to ?? .max
+        var whole: [PartReader] = []
+        for part in snapshot.parts where part.rows > 0 && part.maxTime >= lo && part.minTime < hi
+            && query.selects(tenant: part.tenant) {
+            // A part the range cuts needs its rows or hour rollups: the general plan.
+            guard lo <= part.minTime, part.maxTime < hi else { return nil }
+            whole.append(part)
+        }
+        guard !whole.isEmpty, whole.count <= maxSources else { return nil }
+
+        var stats = QueryStatistics()
+        var sources: [Source] = []
+        for part in whole {
+            let m = try part.load()
+            sources.append(try Source(part: part, m, dimension: dimension.rawValue, order: query.order))
+            stats.partsRead += 1
+            stats.partsFromRollups += 1
+            stats.hoursFromIndex += m.hours.count
+        }
+        // The head's rows for these tenants, aggregated as any query's, then ranked.
+        if !snapshot.heads.isEmpty {
+            let heads = StoreSnapshot(parts: [], heads: snapshot.heads, generation: snapshot.generation, store: snapshot.store)
+            var dictionaries = KeyDictionaries(positions: 1)
+            let table = try engine.aggregate(engine.spec(query, lo, hi), heads, &dictionaries, &stats)
+            if let rest = Source(table, values: dictionaries.values(0), order: query.order) { sources.append(rest) }
+            guard sources.count <= maxSources else { return nil }
+        }
+
+        let maxSeen = max(4096, sources.reduce(0) { $0 + $1.count } / 8)
+        guard let best = topK(sources, limit: limit, order: query.order, maxSeen: maxSeen) else { return nil }
+        let a = query.aggregates
+        return QueryResult(
+            groupBy: query.groupBy,
+            keyColumns: [best.map(\.key)],
+            bucketStarts: [],
+            count: best.map(\.sums.count),
+            inputTokens: a.contains(.inputTokens) ? best.map(\.sums.input) : [],
+            outputTokens: a.contains(.outputTokens) ? best.map(\.sums.output) : [],
+            cost: a.contains(.cost) ? best.map(\.sums.cost) : [],
+            trailingDays: nil, trailingCost: [], previousTrailingCost: [],
+            statistics: stats)
+    }
+
+    /// The `limit` best keys of `sources` by `order` (ties: keys in byte order), or nil past `maxSeen` keys.
+    static func topK(_ sources: [Source], limit: Int, order: Query.Order, maxSeen: Int) -> [(key: String, sums: Sums)]? {
+        var best: [(key: String, sums: Sums)] = []
+        // Whether each source's entry has been seen (its key's sums are known).
+        var seen = sources.map { [Bool](repeating: false, count: $0.count) }
+        var seenKeys = 0
+        var entries = [Int](repeating: -1, count: sources.count)
+        func before(_ a: (key: String, sums: Sums), _ b: (key: String, sums: Sums)) -> Bool {
+            let x = a.sums.measure(order), y = b.sums.measure(order)
+            return x != y ? x > y : UTF8Order.precedes(a.key, b.key)
+        }
+        let depth = sources.reduce(0) { max($0, $1.count) }
+        for rank in 0..<depth {
+            var threshold: Int64 = 0
+            for (i, s) in sources.enumerated() where rank < s.count {
+                let entry = Int(s.order[rank])
+                let (sum, overflow) = threshold.addingReportingOverflow(max(0, s.measures[entry]))
+                threshold = overflow ? .max : sum
+                guard !seen[i][entry] else { continue }
+                // First sight of this key: its sums in every source.
+                let key = s.key(entry)
+                var sums = Sums()
+                for (j, t) in sources.enumerated() {
+                    entries[j] = j == i ? entry : t.entry(of: key)
+                    guard entries[j] >= 0 else { continue }
+                    seen[j][entries[j]] = true
+                    sums.add(t.sums(entries[j]))
+                }
+                seenKeys += 1
+                if seenKeys > maxSeen { return nil }
+                let candidate = (key: key, sums: sums)
+                guard best.count < limit || before(candidate, best[best.count - 1]) else { continue }
+                var a = 0, b = best.count
+                while a < b {
+                    let mid = (a + b) / 2
+                    if before(best[mid], candidate) { a = mid + 1 } else { b = mid }
+                }
+                best.insert(candidate, at: a)
+                if best.count > limit { best.removeLast() }
+            }
+            // Strictly beaten: an unseen key reaching the threshold exactly could still win on its bytes.
+            if best.count == limit, best[limit - 1].sums.measure(order) > threshold { break }
+        }
+        return best
+    }
+
+    /// Count and sums of one key.
+    struct Sums {
+        var count: Int64 = 0
+        var input: Int64 = 0
+        var output: Int64 = 0
+        var cost: Int64 = 0
+
+        mutating func add(_ o: Sums) {
+            count &+= o.count; input &+= o.input; output &+= o.output; cost &+= o.cost
+        }
+
+        func measure(_ order: Query.Order) -> Int64 {
+            switch order {
+            case .key, .count: count
+            case .cost: cost
+            case .inputTokens: input
+            case .outputTokens: output
+            case .tokens: input &+ output
+            }
+        }
+    }
+
+    /// One source's entries: keys in byte order (`values[codes[e]]`), their sums, and the entries by the measure.
+    struct Source {
+        let values: [String]
+        let codes: [UInt32]
+        let counts: [Int64], input: [Int64], output: [Int64], cost: [Int64]
+        /// The order's measure per entry.
+        let measures: [Int64]
+        /// Entries by the measure descending, ties by key.
+        let order: [Int32]
+
+        var count: Int { codes.count }
+
+        func key(_ e: Int) -> String { values[Int(codes[e])] }
+
+        func sums(_ e: Int) -> Sums { Sums(count: counts[e], input: input[e], output: output[e], cost: cost[e]) }
+
+        /// The entry of `key`, or -1.
+        func entry(of key: String) -> Int {
+            var a = 0, b = codes.count
+            while a < b {
+                let mid = (a + b) / 2
+                let c = UTF8Order.compare(values[Int(codes[mid])], key)
+                if c == 0 { return mid }
+                if c < 0 { a = mid + 1 } else { b = mid }
+            }
+            return -1
+        }
+
+        /// A part's rollup of `dimension` (codes ascending over a sorted dictionary: keys in byte order), checked as the
+        /// planner checks it, with its order by `order` made once per part.
+        init(part: PartReader, _ m: PartMeta, dimension d: Int, order: Query.Order) throws {
+            let r = try m.partRollup(d)
+            let dictSize = m.dictionaries[d].count
+            var rows: Int64 = 0
+            for j in 0..<r.codes.count {
+                guard Int(r.codes[j]) < dictSize else {
+                    throw StoreError.corrupt(path: part.path, offset: 0, reason: "part rollup code out of dictionary range")
+                }
+                rows &+= r.counts[j]
+            }
+            guard rows == Int64(m.rows) else {
+                throw StoreError.corrupt(path: part.path, offset: 0,
+                                         reason: "part rollup of \(Dimension.allCases[d].fieldName) counts \(rows) rows, not \(m.rows)")
+            }
+            let measures: [Int64] = switch order {
+            case .key, .count: r.counts
+            case .cost: r.cost
+            case .inputTokens: r.inputTokens
+            case .outputTokens: r.outputTokens
+            case .tokens: zip(r.inputTokens, r.outputTokens).map { $0 &+ $1 }
+            }
+            let ranked = m.derived.value("rollup-order.\(d).\(order.rawValue)") { Self.ranked(measures) }
+            self.init(values: m.dictionaries[d], codes: r.codes, counts: r.counts, input: r.inputTokens, output: r.outputTokens,
+                      cost: r.cost, measures: measures, order: ranked)
+        }
+
+        /// The groups of `table` (one key position, ids into `values`), or nil when it has none.
+        init?(_ table: GroupTable, values: [String], order: Query.Order) {
+            let byKey = table.keys.indices.filter { table.count[$0] > 0 }
+                .sorted { UTF8Order.precedes(values[Int(table.keys[$0].ids[0])], values[Int(table.keys[$1].ids[0])]) }
+            guard !byKey.isEmpty else { return nil }
+            let sums = byKey.map { Sums(count: table.count[$0], input: table.input[$0], output: table.output[$0], cost: table.cost[$0]) }
+            let measures = sums.map { $0.measure(order) }
+            self.init(values: byKey.map { values[Int(table.keys[$0].ids[0])] }, codes: (0..<UInt32(byKey.count)).map { $0 },
+                      counts: sums.map(\.count), input: sums.map(\.input), output: sums.map(\.output), cost: sums.map(\.cost),
+                      measures: measures, order: Self.ranked(measures))
+        }
+
+        /// Entries `values[codes[e]]` in byte order with their sums; `measures` the order's measure of each entry.
+        init(values: [String], codes: [UInt32], counts: [Int64], input: [Int64], output: [Int64], cost: [Int64],
+                     measures: [Int64], order: [Int32]) {
+            (self.values, self.codes, self.counts, self.input, self.output, self.cost) = (values, codes, counts, input, output, cost)
+            (self.measures, self.order) = (measures, order)
+        }
+
+        /// Entry indices by `measures` descending; equal measures keep entry (key byte) order.
+        static func ranked(_ measures: [Int64]) -> [Int32] {
+            (0..<Int32(measures.count)).sorted { a, b in
+                measures[Int(a)] != measures[Int(b)] ? measures[Int(a)] > measures[Int(b)] : a < b
+            }
+        }
+    }
+}
