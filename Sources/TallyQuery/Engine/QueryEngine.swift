@@ -62,6 +62,7 @@ public struct QueryEngine: Sendable {
 
     private func execute(_ query: Query, _ snapshot: StoreSnapshot) throws -> QueryResult {
         if let ranked = try RankedRollups.answer(query, snapshot, engine: self) { return ranked }
+        if let series = try TimeTotals.answer(query, snapshot) { return series }
         var dictionaries = KeyDictionaries(positions: query.groupBy.count)
         var stats = QueryStatistics()
         let hi = query.to ?? .max

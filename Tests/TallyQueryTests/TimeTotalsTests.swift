@@ -1,0 +1,62 @@
+import Testing
+import TallyStore
+import TallySynthetic
+import TallyTestSupport
+@testable import TallyQuery
+
+/// Series without a dimension answered from hour totals (`TimeTotals`): against the reference aggregator, on stores
+/// with compacted, delta and head rows, over every shape it takes (hour and day buckets, org-wide and per tenant,
+/// filled or not, trailing windows with and without the previous one, a `from` that cuts its day, orders, limits).
+@Suite struct TimeTotalsTests {
+    @Test(arguments: 0..<6)
+    func seriesMatchTheReference(seed: Int) throws {
+        let f = try QueryFixture(seed: UInt64(seed), dense: seed % 2 == 0)
+        var rng = Xoshiro256(seed: UInt64(seed), stream: 11)
+        func pick<T>(_ a: [T]) -> T { a[rng.below(a.count)] }
+        var answered = 0, cutDays = 0, trailing = 0
+        let hours = Int((f.window.upperBound - f.window.lowerBound) / QueryFixture.hour)
+        for i in 0..<250 {
+            let tenants: Query.Tenants = pick([.all, .all, .one(pick(f.tenants)), .some([f.tenants[0], "no-such-tenant"])])
+            let bucket = pick([Query.Bucket.hour, .day, .day])
+            // Whole hours, sometimes past the data, sometimes open.
+            let hour = { (k: Int) in f.window.lowerBound + Int64(k) * QueryFixture.hour }
+            var from: Int64? = rng.below(4) == 0 ? nil : hour(rng.below(hours + 8) - 4)
+            var to: Int64? = rng.below(4) == 0 ? nil : hour(rng.below(hours + 8) - 4)
+            if let a = from, let b = to, a >= b { (from, to) = (b, a + QueryFixture.hour) }
+            let window: Query.Trailing? = bucket == .day && rng.below(2) == 0
+                ? Query.Trailing(days: 1 + rng.below(4), previous: rng.below(2) == 0) : nil
+            let query = try Query(
+                tenants: tenants, from: from, to: to, bucket: bucket, groupBy: rng.below(2) == 0 ? [] : [.tenant],
+                aggregates: rng.below(2) == 0 ? Set(Query.Aggregate.allCases) : [.count, .cost], order: pick(Query.Order.allCases),
+                limit: rng.below(3) == 0 ? 1 + rng.below(10) : nil, trailing: window, fillEmptyBuckets: rng.below(3) != 0)
+            let expected = f.reference.run(query)
+            let got = try QueryEngine(threads: 1).run(query, on: f.snapshot)
+            #expect(got == expected, "seed \(seed) query \(i): \(query)\ngot \(got)\nexpected \(expected)")
+            if let direct = try TimeTotals.answer(query, f.snapshot) {
+                answered += 1
+                #expect(direct == expected && direct.statistics.rowsScanned == 0)
+                if window != nil { trailing += 1 }
+                if window != nil, let from, TimeUnit.dayStart(from) != from { cutDays += 1 }
+            }
+        }
+        // Every query here has the shape (whole hours, no filter), so every one is answered from the totals.
+        #expect(answered == 250 && trailing > 40 && cutDays > 20, "answered \(answered) trailing \(trailing) cut \(cutDays)")
+    }
+
+    /// A range end inside an hour, a filter or a dimension key leaves the query to the general plan.
+    @Test func otherShapesAreLeftToTheGeneralPlan() throws {
+        let f = try QueryFixture(seed: 3, dense: false)
+        let start = f.window.lowerBound
+        for query in [
+            try Query(tenants: .all, from: start + 1, bucket: .day),
+            try Query(tenants: .all, to: start + QueryFixture.hour + 5, bucket: .hour),
+            try Query(tenants: .all, filters: [.model: [f.values[.model]![0]]], bucket: .day),
+            try Query(tenants: .all, bucket: .day, groupBy: [.dimension(.feature)]),
+            try Query(tenants: .all, bucket: .none, groupBy: [.tenant]),
+            try Query(tenants: .all, bucket: .day, useRollups: false),
+        ] {
+            #expect(try TimeTotals.answer(query, f.snapshot) == nil, "\(query)")
+            #expect(try QueryEngine().run(query, on: f.snapshot) == f.reference.run(query))
+        }
+    }
+}
