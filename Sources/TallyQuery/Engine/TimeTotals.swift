@@ -72,35 +72,35 @@ enum TimeTotals {
             guard base[g + 1] <= maxCells else { return nil }
         }
 
-        var sums = Sums(cells: base[groupCount], groups: groupCount)
+        let cells = base[groupCount]
+        var sums = Sums(cells: cells, groups: groupCount)
         var stats = QueryStatistics()
         let runs = [(lo, hi)] + (cut.map { [($0.lowerBound, $0.upperBound)] } ?? [])
         for (i, part) in parts.enumerated() {
             let g = partGroup[i]
-            let m = try part.load()
+            try part.open()
             for (a, b) in runs where part.maxTime >= a && part.minTime < b {
                 stats.partsRead += 1
                 if a <= part.minTime && part.maxTime < b && bucket.start(part.minTime) == bucket.start(part.maxTime) {
                     stats.partsFromRollups += 1
                 }
             }
-            let cell = { (start: Int64) in base[g] + Int((bucket.start(start) - firstBucket[g]) / width) }
-            let added: Int
-            if width == day {
-                let days = m.derived.value("day-totals") { DayTotals(m.hours) }
-                added = days.add(m.hours, lo: lo, hi: hi, to: &sums, cell: cell)
-            } else {
-                added = m.hours.withUnsafeBufferPointer { hours in
-                    var n = 0
-                    for h in hours where h.start >= lo && h.start < hi {
-                        sums.add(cell(h.start), Int64(h.rows), h.inputTokens, h.outputTokens, h.cost)
-                        n += 1
-                    }
-                    return n
+            // `part.meta` is borrowed: a copy would retain every array of the footer.
+            let days = width == day ? part.meta.dayTotals : nil
+            stats.hoursFromIndex += part.meta.hours.withUnsafeBufferPointer { hours in
+                if let days {
+                    return sums.add(days, hours, lo: lo, hi: hi, base: base[g], first: firstBucket[g])
                 }
+                var n = 0
+                for h in hours where h.start >= lo && h.start < hi {
+                    sums.add(base[g] + Int((h.start - firstBucket[g]) / width), Int64(h.rows), h.inputTokens, h.outputTokens, h.cost)
+                    n += 1
+                }
+                return n
             }
-            stats.hoursFromIndex += added
-            if let cut { sums.addCut(g, m.hours.lazy.map { ($0.start, $0.rows, $0.inputTokens, $0.outputTokens, $0.cost) }, cut) }
+            if let cut {
+                for h in part.meta.hours where cut.contains(h.start) { sums.addCut(g, Int64(h.rows), h.inputTokens, h.outputTokens, h.cost) }
+            }
         }
         for (i, h) in heads.enumerated() {
             let g = headGroup[i]
@@ -110,185 +110,194 @@ enum TimeTotals {
                          hour.outputTokens, hour.cost)
                 stats.hoursFromIndex += 1
             }
-            if let cut { sums.addCut(g, h.hours.lazy.map { ($0.start, $0.rows, $0.inputTokens, $0.outputTokens, $0.cost) }, cut) }
-        }
-
-        // `main`: the range's buckets (from `firstDay`), the hours of the first day before `from` taken out.
-        let mainStart = firstDay ?? .min
-        func mainCell(_ g: Int, _ b: Int64) -> (count: Int64, input: Int64, output: Int64, cost: Int64) {
-            guard b >= mainStart, b >= firstBucket[g], b <= lastBucket[g] else { return (0, 0, 0, 0) }
-            let c = base[g] + Int((b - firstBucket[g]) / width)
-            var v = (sums.count[c], sums.input[c], sums.output[c], sums.cost[c])
-            if cut != nil && b == mainStart {
-                v.0 -= sums.cutCount[g]; v.1 -= sums.cutInput[g]; v.2 -= sums.cutOutput[g]; v.3 -= sums.cutCost[g]
+            if let cut {
+                for hour in h.hours where cut.contains(hour.start) {
+                    sums.addCut(g, Int64(hour.rows), hour.inputTokens, hour.outputTokens, hour.cost)
+                }
             }
-            return v
         }
+        let (first, last) = (firstBucket, lastBucket)
+
+        // Trailing windows read the whole days summed (the first one not cut by `from`): prefix sums of each group's
+        // cost, one more entry per group than it has buckets.
+        var prefix: [Int64] = []
+        if query.trailing != nil {
+            prefix = [Int64](repeating: 0, count: cells + groupCount)
+            for g in 0..<groupCount {
+                var s: Int64 = 0
+                for c in base[g]..<base[g + 1] {
+                    prefix[c + g] = s
+                    s &+= sums.values[4 * c + 3]
+                }
+                prefix[base[g + 1] + g] = s
+            }
+        }
+        // `main`: the buckets from `firstDay`, the hours of that day before `from` taken out.
+        let mainStart = firstDay ?? .min
+        if cut != nil {
+            for g in 0..<groupCount where first[g] <= mainStart && mainStart <= last[g] {
+                let c = base[g] + Int((mainStart - first[g]) / width)
+                for k in 0..<4 { sums.values[4 * c + k] &-= sums.cut[4 * g + k] }
+            }
+        }
+        let values = sums.values
+        // The first cell of `main` in each group's buckets.
+        func mainFrom(_ g: Int) -> Int { base[g] + (mainStart > first[g] ? Int((mainStart - first[g]) / width) : 0) }
+
         // Groups with rows in the range (without keys, the one group always), and the first and last bucket with rows.
         var present: [Int] = []
         var minBucket = Int64.max, maxBucket = Int64.min
         for g in 0..<groupCount {
             var has = false
-            var b = max(firstBucket[g], mainStart)
-            while b <= lastBucket[g] {
-                if mainCell(g, b).count > 0 {
-                    has = true
-                    minBucket = min(minBucket, b)
-                    maxBucket = max(maxBucket, b)
-                }
-                b += width
+            for c in mainFrom(g)..<base[g + 1] where values[4 * c] > 0 {
+                let b = first[g] + Int64(c - base[g]) * width
+                has = true
+                minBucket = min(minBucket, b)
+                maxBucket = max(maxBucket, b)
             }
             if has || !perTenant { present.append(g) }
         }
-        if !perTenant && present.isEmpty { present = [0] }
 
-        // Rows in key order: groups (tenants by bytes), then buckets ascending.
-        var rowGroup: [Int] = [], rowBucket: [Int64] = []
+        // The rows in key order (groups: tenants by bytes; then buckets ascending), written straight into the columns.
+        let a = query.aggregates
+        var out = Columns(input: a.contains(.inputTokens), output: a.contains(.outputTokens), cost: a.contains(.cost))
+        // The cost of group `g` over days [from, through], days outside its buckets counting zero.
+        func window(_ g: Int, _ from: Int64, _ through: Int64) -> Int64 {
+            let x = max(from, first[g]), y = min(through, last[g])
+            guard x <= y else { return 0 }
+            let i = Int((x - first[g]) / day), j = Int((y - first[g]) / day) + 1
+            return prefix[base[g] + g + j] &- prefix[base[g] + g + i]
+        }
+        func row(_ g: Int, _ b: Int64, _ c: Int) {
+            out.group.append(g)
+            out.bucket.append(b)
+            if c >= 0 {
+                out.count.append(values[4 * c])
+                if out.hasInput { out.input.append(values[4 * c + 1]) }
+                if out.hasOutput { out.output.append(values[4 * c + 2]) }
+                if out.hasCost { out.cost.append(values[4 * c + 3]) }
+            } else {
+                out.count.append(0)
+                if out.hasInput { out.input.append(0) }
+                if out.hasOutput { out.output.append(0) }
+                if out.hasCost { out.cost.append(0) }
+            }
+            if let t = query.trailing {
+                let span = Int64(t.days)
+                out.trailingCost.append(window(g, b - (span - 1) * day, b))
+                if t.previous { out.previousCost.append(window(g, b - (2 * span - 1) * day, b - span * day)) }
+            }
+        }
         if query.fillEmptyBuckets {
-            let first = query.from.map(bucket.start) ?? minBucket
-            let last = query.to.map { bucket.start($0 - 1) } ?? maxBucket
-            if first <= last {
-                let n = Int((last - first) / width) + 1
+            let from = query.from.map(bucket.start) ?? minBucket
+            let to = query.to.map { bucket.start($0 - 1) } ?? maxBucket
+            if from <= to {
+                let n = Int((to - from) / width) + 1
+                out.reserve(present.count * n)
                 for g in present {
                     for k in 0..<n {
-                        rowGroup.append(g)
-                        rowBucket.append(first + Int64(k) * width)
+                        let b = from + Int64(k) * width
+                        row(g, b, b >= first[g] && b <= last[g] ? base[g] + Int((b - first[g]) / width) : -1)
                     }
                 }
             }
         } else {
-            for g in present where g < groupCount && firstBucket[g] <= lastBucket[g] {
-                var b = firstBucket[g]
-                while b <= lastBucket[g] {
-                    if mainCell(g, b).count > 0 {
-                        rowGroup.append(g)
-                        rowBucket.append(b)
-                    }
-                    b += width
-                }
-            }
-        }
-        let n = rowGroup.count
-        var count = [Int64](repeating: 0, count: n), input = count, output = count, cost = count
-        for r in 0..<n where rowGroup[r] < groupCount {
-            (count[r], input[r], output[r], cost[r]) = mainCell(rowGroup[r], rowBucket[r])
-        }
-
-        // Trailing windows: prefix sums of each group's daily cost over the summed range (whole days, cut by `to`).
-        var trailingCost: [Int64] = [], previousCost: [Int64] = []
-        if let trailing = query.trailing {
-            var prefix = [Int64](repeating: 0, count: base[groupCount] + groupCount)
-            for g in 0..<groupCount {
-                var s: Int64 = 0
-                for c in base[g]..<base[g + 1] {
-                    prefix[c + g] = s
-                    s &+= sums.cost[c]
-                }
-                prefix[base[g + 1] + g] = s
-            }
-            // The cost of group `g` over days [from, through], days outside its buckets counting zero.
-            func window(_ g: Int, _ from: Int64, _ through: Int64) -> Int64 {
-                guard g < groupCount, firstBucket[g] <= lastBucket[g] else { return 0 }
-                let a = max(from, firstBucket[g]), b = min(through, lastBucket[g])
-                guard a <= b else { return 0 }
-                let i = Int((a - firstBucket[g]) / day), j = Int((b - firstBucket[g]) / day) + 1
-                return prefix[base[g] + g + j] &- prefix[base[g] + g + i]
-            }
-            let span = Int64(trailing.days)
-            trailingCost.reserveCapacity(n)
-            for r in 0..<n {
-                let d = rowBucket[r]
-                trailingCost.append(window(rowGroup[r], d - (span - 1) * day, d))
-                if trailing.previous { previousCost.append(window(rowGroup[r], d - (2 * span - 1) * day, d - span * day)) }
+            for g in present {
+                for c in mainFrom(g)..<base[g + 1] where values[4 * c] > 0 { row(g, first[g] + Int64(c - base[g]) * width, c) }
             }
         }
 
         // Order: the measure descending, ties in key order (the rows' order); then the limit.
-        var rows = Array(0..<n)
         let measure: [Int64]? = switch query.order {
         case .key: nil
-        case .cost: cost
-        case .count: count
-        case .inputTokens: input
-        case .outputTokens: output
-        case .tokens: zip(input, output).map { $0 &+ $1 }
+        case .cost: out.cost
+        case .count: out.count
+        case .inputTokens: out.input
+        case .outputTokens: out.output
+        case .tokens: zip(out.input, out.output).map { $0 &+ $1 }
         }
-        if let measure { rows.sort { measure[$0] != measure[$1] ? measure[$0] > measure[$1] : $0 < $1 } }
-        if let limit = query.limit, rows.count > limit { rows.removeLast(rows.count - limit) }
+        if let measure {
+            var rows = Array(0..<out.count.count)
+            rows.sort { measure[$0] != measure[$1] ? measure[$0] > measure[$1] : $0 < $1 }
+            if let limit = query.limit, rows.count > limit { rows.removeLast(rows.count - limit) }
+            out.permute(rows)
+        } else if let limit = query.limit, out.count.count > limit {
+            out.permute(Array(0..<limit))
+        }
 
-        let a = query.aggregates
         return QueryResult(
             groupBy: query.groupBy,
-            keyColumns: perTenant ? [rows.map { tenants[rowGroup[$0]] }] : [],
-            bucketStarts: rows.map { rowBucket[$0] },
-            count: rows.map { count[$0] },
-            inputTokens: a.contains(.inputTokens) ? rows.map { input[$0] } : [],
-            outputTokens: a.contains(.outputTokens) ? rows.map { output[$0] } : [],
-            cost: a.contains(.cost) ? rows.map { cost[$0] } : [],
+            keyColumns: perTenant ? [out.group.map { tenants[$0] }] : [],
+            bucketStarts: out.bucket,
+            count: out.count,
+            inputTokens: out.input,
+            outputTokens: out.output,
+            cost: out.cost,
             trailingDays: query.trailing?.days,
-            trailingCost: query.trailing == nil ? [] : rows.map { trailingCost[$0] },
-            previousTrailingCost: query.trailing?.previous == true ? rows.map { previousCost[$0] } : [],
+            trailingCost: out.trailingCost,
+            previousTrailingCost: out.previousCost,
             statistics: stats)
     }
 
-    /// The four sums of every bucket of every group, and per group the hours before `from` on the first day.
+    /// The result's columns, row by row; the measures not asked for stay empty.
+    struct Columns {
+        let hasInput: Bool, hasOutput: Bool, hasCost: Bool
+        var group: [Int] = [], bucket: [Int64] = []
+        var count: [Int64] = [], input: [Int64] = [], output: [Int64] = [], cost: [Int64] = []
+        var trailingCost: [Int64] = [], previousCost: [Int64] = []
+
+        init(input: Bool, output: Bool, cost: Bool) {
+            (hasInput, hasOutput, hasCost) = (input, output, cost)
+        }
+
+        mutating func reserve(_ n: Int) {
+            group.reserveCapacity(n); bucket.reserveCapacity(n); count.reserveCapacity(n)
+        }
+
+        /// Keeps the rows `order`, in that order.
+        mutating func permute(_ order: [Int]) {
+            func pick<T>(_ a: [T]) -> [T] { a.isEmpty ? a : order.map { a[$0] } }
+            group = pick(group); bucket = pick(bucket); count = pick(count)
+            input = pick(input); output = pick(output); cost = pick(cost)
+            trailingCost = pick(trailingCost); previousCost = pick(previousCost)
+        }
+    }
+
+    /// The four sums (count, input, output, cost) of every bucket of every group, side by side, and per group the hours
+    /// before `from` on the first day.
     struct Sums {
-        var count: [Int64], input: [Int64], output: [Int64], cost: [Int64]
-        var cutCount: [Int64], cutInput: [Int64], cutOutput: [Int64], cutCost: [Int64]
+        var values: [Int64]
+        var cut: [Int64]
 
         init(cells: Int, groups: Int) {
-            count = [Int64](repeating: 0, count: cells)
-            (input, output, cost) = (count, count, count)
-            cutCount = [Int64](repeating: 0, count: groups)
-            (cutInput, cutOutput, cutCost) = (cutCount, cutCount, cutCount)
+            values = [Int64](repeating: 0, count: 4 * cells)
+            cut = [Int64](repeating: 0, count: 4 * groups)
         }
 
         @inline(__always)
         mutating func add(_ c: Int, _ n: Int64, _ i: Int64, _ o: Int64, _ k: Int64) {
-            count[c] &+= n; input[c] &+= i; output[c] &+= o; cost[c] &+= k
+            values[4 * c] &+= n; values[4 * c + 1] &+= i; values[4 * c + 2] &+= o; values[4 * c + 3] &+= k
         }
 
-        mutating func addCut<S: Sequence>(_ g: Int, _ hours: S, _ cut: Range<Int64>)
-            where S.Element == (Int64, Int, Int64, Int64, Int64) {
-            for (start, rows, i, o, k) in hours where cut.contains(start) {
-                cutCount[g] &+= Int64(rows); cutInput[g] &+= i; cutOutput[g] &+= o; cutCost[g] &+= k
-            }
-        }
-    }
-
-    /// A part's hours summed by UTC day: each day's start, its first hour, and its sums.
-    struct DayTotals: Sendable {
-        var starts: [Int64] = []
-        /// Day `k`'s hours are `firstHour[k] ..< firstHour[k + 1]`.
-        var firstHour: [Int] = []
-        var count: [Int64] = [], input: [Int64] = [], output: [Int64] = [], cost: [Int64] = []
-
-        init(_ hours: [HourEntry]) {
-            for (i, h) in hours.enumerated() {
-                let d = TimeUnit.dayStart(h.start)
-                if starts.last != d {
-                    starts.append(d)
-                    firstHour.append(i)
-                    count.append(0); input.append(0); output.append(0); cost.append(0)
-                }
-                let k = starts.count - 1
-                count[k] &+= Int64(h.rows); input[k] &+= h.inputTokens; output[k] &+= h.outputTokens; cost[k] &+= h.cost
-            }
-            firstHour.append(hours.count)
+        mutating func addCut(_ g: Int, _ n: Int64, _ i: Int64, _ o: Int64, _ k: Int64) {
+            cut[4 * g] &+= n; cut[4 * g + 1] &+= i; cut[4 * g + 2] &+= o; cut[4 * g + 3] &+= k
         }
 
-        /// Adds the hours in `[lo, hi)` (whole hours) to `sums` at `cell(day start)`: whole days at once, the others
-        /// hour by hour. Returns the hours added.
-        func add(_ hours: [HourEntry], lo: Int64, hi: Int64, to sums: inout Sums, cell: (Int64) -> Int) -> Int {
+        /// Adds a part's hours in `[lo, hi)` (whole hours) by day into the group's buckets (from `base`, the first one
+        /// starting at `first`): whole days at once, the others hour by hour. Returns the hours added.
+        mutating func add(_ days: DayTotals, _ hours: UnsafeBufferPointer<HourEntry>, lo: Int64, hi: Int64, base: Int, first: Int64)
+            -> Int {
             var added = 0
-            for k in starts.indices {
-                let d = starts[k]
-                if d >= lo && d <= hi - TimeUnit.dayMillis {
-                    sums.add(cell(d), count[k], input[k], output[k], cost[k])
-                    added += firstHour[k + 1] - firstHour[k]
-                } else if d + TimeUnit.dayMillis > lo && d < hi {
-                    for h in hours[firstHour[k]..<firstHour[k + 1]] where h.start >= lo && h.start < hi {
-                        sums.add(cell(d), Int64(h.rows), h.inputTokens, h.outputTokens, h.cost)
+            let day = TimeUnit.dayMillis
+            for k in days.starts.indices {
+                let d = days.starts[k]
+                let c = base + Int((d - first) / day)
+                if d >= lo && d <= hi - day {
+                    add(c, days.count[k], days.inputTokens[k], days.outputTokens[k], days.cost[k])
+                    added += days.firstHour[k + 1] - days.firstHour[k]
+                } else if d + day > lo && d < hi {
+                    for h in hours[days.firstHour[k]..<days.firstHour[k + 1]] where h.start >= lo && h.start < hi {
+                        add(c, Int64(h.rows), h.inputTokens, h.outputTokens, h.cost)
                         added += 1
                     }
                 }

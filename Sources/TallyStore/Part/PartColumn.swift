@@ -75,6 +75,33 @@ package struct HourEntry: Sendable {
     package var cost: Int64
 }
 
+/// A part's hours summed by UTC day (series by day add a part's days, not its hours): each day's start, its first
+/// hour, and its sums.
+package final class DayTotals: Sendable {
+    package let starts: [Int64]
+    /// Day `k`'s hours are `firstHour[k] ..< firstHour[k + 1]`.
+    package let firstHour: [Int]
+    package let count: [Int64], inputTokens: [Int64], outputTokens: [Int64], cost: [Int64]
+
+    package init(_ hours: [HourEntry]) {
+        var starts: [Int64] = [], firstHour: [Int] = []
+        var count: [Int64] = [], input: [Int64] = [], output: [Int64] = [], cost: [Int64] = []
+        for (i, h) in hours.enumerated() {
+            let d = TimeUnit.dayStart(h.start)
+            if starts.last != d {
+                starts.append(d)
+                firstHour.append(i)
+                count.append(0); input.append(0); output.append(0); cost.append(0)
+            }
+            let k = starts.count - 1
+            count[k] &+= Int64(h.rows); input[k] &+= h.inputTokens; output[k] &+= h.outputTokens; cost[k] &+= h.cost
+        }
+        firstHour.append(hours.count)
+        (self.starts, self.firstHour, self.count, self.inputTokens, self.outputTokens, self.cost) =
+            (starts, firstHour, count, input, output, cost)
+    }
+}
+
 /// The hours' per-dimension rollups of a part, flat: five arrays and one of bounds, however many hours and
 /// dimensions (a 10M-row store has some 150,000 tenant-hours; one small array per hour and dimension made
 /// opening it allocate millions of times). Hour `h`'s rollup of dimension `d` is `entries[bounds[h * D + d] ..<
@@ -200,6 +227,12 @@ package struct PartMeta: Sendable {
         try (0..<Dimension.allCases.count).map { try partRollup($0) }
     }
 
+    /// The part's hours summed by UTC day, made from `hours` on first use.
+    package var dayTotals: DayTotals {
+        if let d = derived.days.load() { return d }
+        return derived.days.storeIfNil(DayTotals(hours))
+    }
+
     /// The same part with the hour rollups `r` (the part rollups decoded too; for tests of damaged footers).
     package func replacingHourRollups(_ r: HourRollups) throws -> PartMeta {
         var m = self
@@ -213,6 +246,7 @@ package struct PartMeta: Sendable {
 /// footer alone, so it never goes stale: a part never changes.
 package final class DerivedIndexes: Sendable {
     private let values = Mutex<[String: any Sendable]>([:])
+    fileprivate let days = AtomicLazyReference<DayTotals>()
 
     package init() {}
 

@@ -101,6 +101,11 @@ package final class PartReader: Sendable {
 
     /// Everything the footer says. Only after `load()` (or an eager `init(path:)`): reading a footer that was
     /// never checked would be a silent wrong answer, so it stops the process instead.
+    /// Reads the footer if it is not read yet, as `load()` does, without copying the footer out.
+    package func open() throws {
+        if footerRef.load() == nil { _ = try load() }
+    }
+
     package var meta: PartMeta {
         // Borrowed, not copied: a copy retains and releases every array of the footer, and block reads ask for one
         // field of it per granule and column.
