@@ -85,9 +85,9 @@ enum TimeTotals {
                     stats.partsFromRollups += 1
                 }
             }
-            // `part.meta` is borrowed: a copy would retain every array of the footer.
-            let days = width == day ? part.meta.dayTotals : nil
-            stats.hoursFromIndex += part.meta.hours.withUnsafeBufferPointer { hours in
+            // Not `part.meta`: a copy of it would retain every array of the footer.
+            let days = width == day ? part.dayTotals : nil
+            stats.hoursFromIndex += part.withHours { hours in
                 if let days {
                     return sums.add(days, hours, lo: lo, hi: hi, base: base[g], first: firstBucket[g])
                 }
@@ -99,7 +99,9 @@ enum TimeTotals {
                 return n
             }
             if let cut {
-                for h in part.meta.hours where cut.contains(h.start) { sums.addCut(g, Int64(h.rows), h.inputTokens, h.outputTokens, h.cost) }
+                part.withHours { hours in
+                    for h in hours where cut.contains(h.start) { sums.addCut(g, Int64(h.rows), h.inputTokens, h.outputTokens, h.cost) }
+                }
             }
         }
         for (i, h) in heads.enumerated() {
@@ -147,10 +149,12 @@ enum TimeTotals {
         // Groups with rows in the range (without keys, the one group always), and the first and last bucket with rows.
         var present: [Int] = []
         var minBucket = Int64.max, maxBucket = Int64.min
+        var withRows = 0
         for g in 0..<groupCount {
             var has = false
             for c in mainFrom(g)..<base[g + 1] where values[4 * c] > 0 {
                 let b = first[g] + Int64(c - base[g]) * width
+                withRows += 1
                 has = true
                 minBucket = min(minBucket, b)
                 maxBucket = max(maxBucket, b)
@@ -193,7 +197,7 @@ enum TimeTotals {
             let to = query.to.map { bucket.start($0 - 1) } ?? maxBucket
             if from <= to {
                 let n = Int((to - from) / width) + 1
-                out.reserve(present.count * n)
+                out.reserve(present.count * n, trailing: query.trailing)
                 for g in present {
                     for k in 0..<n {
                         let b = from + Int64(k) * width
@@ -202,6 +206,7 @@ enum TimeTotals {
                 }
             }
         } else {
+            out.reserve(withRows, trailing: query.trailing)
             for g in present {
                 for c in mainFrom(g)..<base[g + 1] where values[4 * c] > 0 { row(g, first[g] + Int64(c - base[g]) * width, c) }
             }
@@ -250,8 +255,15 @@ enum TimeTotals {
             (hasInput, hasOutput, hasCost) = (input, output, cost)
         }
 
-        mutating func reserve(_ n: Int) {
+        mutating func reserve(_ n: Int, trailing: Query.Trailing?) {
             group.reserveCapacity(n); bucket.reserveCapacity(n); count.reserveCapacity(n)
+            if hasInput { input.reserveCapacity(n) }
+            if hasOutput { output.reserveCapacity(n) }
+            if hasCost { cost.reserveCapacity(n) }
+            if let trailing {
+                trailingCost.reserveCapacity(n)
+                if trailing.previous { previousCost.reserveCapacity(n) }
+            }
         }
 
         /// Keeps the rows `order`, in that order.

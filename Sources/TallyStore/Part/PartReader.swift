@@ -106,6 +106,14 @@ package final class PartReader: Sendable {
         if footerRef.load() == nil { _ = try load() }
     }
 
+    /// The footer's hours, in place (after `load()`).
+    package func withHours<R>(_ body: (UnsafeBufferPointer<HourEntry>) throws -> R) rethrows -> R {
+        try footer.meta.hours.withUnsafeBufferPointer(body)
+    }
+
+    /// The footer's hours summed by day (after `load()`), made on first use.
+    package var dayTotals: DayTotals { footer.meta.dayTotals }
+
     package var meta: PartMeta {
         // Borrowed, not copied: a copy retains and releases every array of the footer, and block reads ask for one
         // field of it per granule and column.
