@@ -78,16 +78,13 @@ enum TimeTotals {
         let runs = [(lo, hi)] + (cut.map { [($0.lowerBound, $0.upperBound)] } ?? [])
         for (i, part) in parts.enumerated() {
             let g = partGroup[i]
-            try part.open()
             for (a, b) in runs where part.maxTime >= a && part.minTime < b {
                 stats.partsRead += 1
                 if a <= part.minTime && part.maxTime < b && bucket.start(part.minTime) == bucket.start(part.maxTime) {
                     stats.partsFromRollups += 1
                 }
             }
-            // Not `part.meta`: a copy of it would retain every array of the footer.
-            let days = width == day ? part.dayTotals : nil
-            stats.hoursFromIndex += part.withHours { hours in
+            stats.hoursFromIndex += try part.withHours(days: width == day) { hours, days in
                 if let days {
                     return sums.add(days, hours, lo: lo, hi: hi, base: base[g], first: firstBucket[g])
                 }
@@ -99,7 +96,7 @@ enum TimeTotals {
                 return n
             }
             if let cut {
-                part.withHours { hours in
+                try part.withHours(days: false) { hours, _ in
                     for h in hours where cut.contains(h.start) { sums.addCut(g, Int64(h.rows), h.inputTokens, h.outputTokens, h.cost) }
                 }
             }

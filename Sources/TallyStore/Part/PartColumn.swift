@@ -227,12 +227,6 @@ package struct PartMeta: Sendable {
         try (0..<Dimension.allCases.count).map { try partRollup($0) }
     }
 
-    /// The part's hours summed by UTC day, made from `hours` on first use.
-    package var dayTotals: DayTotals {
-        if let d = derived.days.load() { return d }
-        return derived.days.storeIfNil(DayTotals(hours))
-    }
-
     /// The same part with the hour rollups `r` (the part rollups decoded too; for tests of damaged footers).
     package func replacingHourRollups(_ r: HourRollups) throws -> PartMeta {
         var m = self
@@ -246,9 +240,15 @@ package struct PartMeta: Sendable {
 /// footer alone, so it never goes stale: a part never changes.
 package final class DerivedIndexes: Sendable {
     private let values = Mutex<[String: any Sendable]>([:])
-    fileprivate let days = AtomicLazyReference<DayTotals>()
+    private let days = AtomicLazyReference<DayTotals>()
 
     package init() {}
+
+    /// `hours` (the part's) summed by UTC day, made on first use.
+    package func dayTotals(_ hours: [HourEntry]) -> DayTotals {
+        if let d = days.load() { return d }
+        return days.storeIfNil(DayTotals(hours))
+    }
 
     /// The value under `key`, made by `make` on first use (a failed `make` keeps nothing). Two threads asking at once
     /// may both make it; the first one stored is returned to both.

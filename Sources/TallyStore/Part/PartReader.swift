@@ -101,18 +101,14 @@ package final class PartReader: Sendable {
 
     /// Everything the footer says. Only after `load()` (or an eager `init(path:)`): reading a footer that was
     /// never checked would be a silent wrong answer, so it stops the process instead.
-    /// Reads the footer if it is not read yet, as `load()` does, without copying the footer out.
-    package func open() throws {
-        if footerRef.load() == nil { _ = try load() }
+    /// The footer's hours in place and, with `days`, the hours summed by day (made on first use); reads the footer
+    /// first if it is not read yet, as `load()` does. (Not through `meta`: a copy of it retains every footer array.)
+    package func withHours<R>(days: Bool, _ body: (UnsafeBufferPointer<HourEntry>, DayTotals?) throws -> R) throws -> R {
+        let f: Footer
+        if let loaded = footerRef.load() { f = loaded } else { _ = try load(); f = footer }
+        let totals = days ? f.meta.derived.dayTotals(f.meta.hours) : nil
+        return try f.meta.hours.withUnsafeBufferPointer { try body($0, totals) }
     }
-
-    /// The footer's hours, in place (after `load()`).
-    package func withHours<R>(_ body: (UnsafeBufferPointer<HourEntry>) throws -> R) rethrows -> R {
-        try footer.meta.hours.withUnsafeBufferPointer(body)
-    }
-
-    /// The footer's hours summed by day (after `load()`), made on first use.
-    package var dayTotals: DayTotals { footer.meta.dayTotals }
 
     package var meta: PartMeta {
         // Borrowed, not copied: a copy retains and releases every array of the footer, and block reads ask for one
