@@ -76,6 +76,18 @@ import TallyTestSupport
             }
         }
         #expect(kept == 10)
+        // One dimension's hour rollups alone (a fresh open: nothing decoded yet) are the whole set's for it, the others
+        // left empty.
+        let fresh = try Store(path: dir.path, options: Self.readOnly())
+        defer { try? fresh.close() }
+        let freshMeta = try #require(fresh.snapshot().parts.first).load()
+        for dim in Dimension.allCases {
+            let one = try freshMeta.hourRollups(dimension: dim.rawValue)
+            for h in meta.hours.indices {
+                #expect(one.rollup(hour: h, dimension: dim.rawValue) == rollups.rollup(hour: h, dimension: dim.rawValue))
+                for other in Dimension.allCases where other != dim { #expect(one.range(hour: h, dimension: other.rawValue) == nil) }
+            }
+        }
         for dim in Dimension.allCases {
             let r = try meta.partRollup(dim.rawValue)
             #expect(r.codes.count == meta.partRollupCount(dim.rawValue) && r.codes == r.codes.sorted())
@@ -122,6 +134,10 @@ import TallyTestSupport
         } catch let StoreError.corrupt(p, _, reason) {
             #expect(p == path && reason.contains("hour rollups"))
         }
+        // The same from a fresh reader, one dimension at a time: the damaged dimension fails, another one decodes.
+        let again = try PartReader(path: path)
+        #expect(throws: StoreError.self) { try again.meta.hourRollups(dimension: d) }
+        #expect(try again.meta.hourRollups(dimension: Dimension.environment.rawValue).rollup(hour: 4, dimension: Dimension.environment.rawValue) != nil)
         do {
             _ = try part.meta.partRollup(d)
             Issue.record("a part rollup with a code past the dictionary decoded")

@@ -129,8 +129,8 @@ struct Planner: ~Copyable {
             // Hours ascend, so the local bucket advances without a division per hour.
             var bk = 0
             var bucketEnd = width == 0 ? Int64.max : firstBucket + width
-            // The part's hour rollups, decoded from its footer on first use (`PartMeta.hourRollups`).
-            let hourRollups = useRollups && rollupDimension >= 0 ? try m.hourRollups : HourRollups()
+            // The part's hour rollups of the one dimension involved, decoded from its footer on first use.
+            let hourRollups = useRollups && rollupDimension >= 0 ? try m.hourRollups(dimension: rollupDimension) : HourRollups()
             for i in first..<last {
                 while hours[i].start >= bucketEnd {
                     bk += 1

@@ -205,6 +205,14 @@ package struct PartMeta: Sendable {
         }
     }
 
+    /// The hours' rollups of dimension `d` (`Dimension.rawValue`); other dimensions' may be left out (empty ranges).
+    package func hourRollups(dimension d: Int) throws -> HourRollups {
+        switch rollupStorage {
+        case .decoded(let r, _): return r
+        case .deferred(let deferred): return try deferred.hourRollups(dimension: d)
+        }
+    }
+
     /// The whole part's rollup of dimension `d` (`Dimension.rawValue`): count and sums by code, codes ascending. It
     /// answers a question that covers the whole part for that dimension. Decoded on first use, as `hourRollups`.
     package func partRollup(_ d: Int) throws -> Rollup {
@@ -286,6 +294,8 @@ package final class DeferredRollups: Sendable {
     private let path: String
     private let footerOffset: Int
     private let decodedHours = AtomicLazyReference<Box<HourRollups>>()
+    /// One dimension's hour rollups each (the others' left empty), for questions that need one.
+    private let decodedHourDimensions = Mutex<[HourRollups?]>(Array(repeating: nil, count: Dimension.allCases.count))
     private let decodedPartRollups = Mutex<[Rollup?]>(Array(repeating: nil, count: Dimension.allCases.count))
 
     private final class Box<T: Sendable>: Sendable {
@@ -311,6 +321,23 @@ package final class DeferredRollups: Sendable {
             return out
         }
         return decodedHours.storeIfNil(Box(rollups)).value
+    }
+
+    /// The hour rollups of dimension `d` alone (the whole set when it is decoded already): a question about one
+    /// dimension steps over the others' entries instead of decoding them.
+    func hourRollups(dimension d: Int) throws -> HourRollups {
+        if let b = decodedHours.load() { return b.value }
+        if let r = decodedHourDimensions.withLock({ $0[d] }) { return r }
+        let rollups = try decode("hour rollups") { r in
+            var out = HourRollups(reservingHours: hours)
+            _ = try PartFooterCodec.readHours(&r, count: hours, rows: rows, dictionarySizes: dictionarySizes, rollups: &out, only: d)
+            guard r.offset == hourSectionEnd else { throw ByteReader.Overrun(offset: r.offset) }
+            return out
+        }
+        return decodedHourDimensions.withLock { slots in
+            if slots[d] == nil { slots[d] = rollups }
+            return slots[d]!
+        }
     }
 
     func partRollup(_ d: Int) throws -> Rollup {

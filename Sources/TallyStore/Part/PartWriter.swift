@@ -488,9 +488,10 @@ package enum PartFooterCodec {
 
     /// Reads `count` hour entries of a footer over `rows` rows, and appends their rollups to `rollups`; with `skip`
     /// their entries are only stepped over (framing checked: counts, lengths, varints ending in the buffer; codes and
-    /// sums are checked when they are decoded).
+    /// sums are checked when they are decoded); with `only`, the rollups of other dimensions are stepped over and left
+    /// empty.
     package static func readHours(_ r: inout ByteReader, count hcount: Int, rows: Int, dictionarySizes: [Int],
-                                  rollups: inout HourRollups, skip: Bool = false) throws -> [HourEntry] {
+                                  rollups: inout HourRollups, skip: Bool = false, only: Int? = nil) throws -> [HourEntry] {
         var hours: [HourEntry] = []
         hours.reserveCapacity(hcount)
         var previous: Int64 = 0
@@ -511,7 +512,7 @@ package enum PartFooterCodec {
                 let n = try checkedInt(r.varint(), at: r.offset)
                 // A kept rollup has at least one code (an empty range means none kept).
                 guard n >= 1, n <= r.remaining else { throw ByteReader.Overrun(offset: r.offset) }
-                guard !skip else {
+                guard !skip, only == nil || only == d else {
                     try r.skipVarints(5 * n)
                     continue
                 }
