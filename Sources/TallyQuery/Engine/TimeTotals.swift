@@ -117,26 +117,15 @@ enum TimeTotals {
         }
         let (first, last) = (firstBucket, lastBucket)
 
-        // Trailing windows read the whole days summed (the first one not cut by `from`): prefix sums of each group's
-        // cost, one more entry per group than it has buckets.
-        var prefix: [Int64] = []
-        if query.trailing != nil {
-            prefix = [Int64](repeating: 0, count: cells + groupCount)
-            for g in 0..<groupCount {
-                var s: Int64 = 0
-                for c in base[g]..<base[g + 1] {
-                    prefix[c + g] = s
-                    s &+= sums.values[4 * c + 3]
-                }
-                prefix[base[g + 1] + g] = s
-            }
-        }
         // `main`: the buckets from `firstDay`, the hours of that day before `from` taken out.
         let mainStart = firstDay ?? .min
+        // Trailing windows read whole days (the first one not cut by `from`): the cost taken out is put back there.
+        var cutCell = [Int](repeating: -1, count: cut == nil ? 0 : groupCount)
         if cut != nil {
             for g in 0..<groupCount where first[g] <= mainStart && mainStart <= last[g] {
                 let c = base[g] + Int((mainStart - first[g]) / width)
                 for k in 0..<4 { sums.values[4 * c + k] &-= sums.cut[4 * g + k] }
+                cutCell[g] = c
             }
         }
         let values = sums.values
@@ -161,16 +150,28 @@ enum TimeTotals {
 
         // The rows in key order (groups: tenants by bytes; then buckets ascending), written straight into the columns.
         let a = query.aggregates
-        var out = Columns(input: a.contains(.inputTokens), output: a.contains(.outputTokens), cost: a.contains(.cost))
+        var out = Columns(keys: perTenant, input: a.contains(.inputTokens), output: a.contains(.outputTokens), cost: a.contains(.cost))
+        // Per group, before its rows: prefix sums of its daily cost over every day summed (`prefix[k]`: its first `k` days).
+        var prefix: [Int64] = []
+        if query.trailing != nil { prefix.reserveCapacity((0..<groupCount).reduce(0) { max($0, base[$1 + 1] - base[$1]) } + 1) }
+        func prefixSums(_ g: Int) {
+            prefix.removeAll(keepingCapacity: true)
+            var s: Int64 = 0
+            prefix.append(0)
+            for c in base[g]..<base[g + 1] {
+                s &+= values[4 * c + 3]
+                if cut != nil && c == cutCell[g] { s &+= sums.cut[4 * g + 3] }
+                prefix.append(s)
+            }
+        }
         // The cost of group `g` over days [from, through], days outside its buckets counting zero.
         func window(_ g: Int, _ from: Int64, _ through: Int64) -> Int64 {
             let x = max(from, first[g]), y = min(through, last[g])
             guard x <= y else { return 0 }
-            let i = Int((x - first[g]) / day), j = Int((y - first[g]) / day) + 1
-            return prefix[base[g] + g + j] &- prefix[base[g] + g + i]
+            return prefix[Int((y - first[g]) / day) + 1] &- prefix[Int((x - first[g]) / day)]
         }
         func row(_ g: Int, _ b: Int64, _ c: Int) {
-            out.group.append(g)
+            if perTenant { out.keys.append(tenants[g]) }
             out.bucket.append(b)
             if c >= 0 {
                 out.count.append(values[4 * c])
@@ -196,6 +197,7 @@ enum TimeTotals {
                 let n = Int((to - from) / width) + 1
                 out.reserve(present.count * n, trailing: query.trailing)
                 for g in present {
+                    if query.trailing != nil { prefixSums(g) }
                     for k in 0..<n {
                         let b = from + Int64(k) * width
                         row(g, b, b >= first[g] && b <= last[g] ? base[g] + Int((b - first[g]) / width) : -1)
@@ -205,6 +207,7 @@ enum TimeTotals {
         } else {
             out.reserve(withRows, trailing: query.trailing)
             for g in present {
+                if query.trailing != nil { prefixSums(g) }
                 for c in mainFrom(g)..<base[g + 1] where values[4 * c] > 0 { row(g, first[g] + Int64(c - base[g]) * width, c) }
             }
         }
@@ -229,7 +232,7 @@ enum TimeTotals {
 
         return QueryResult(
             groupBy: query.groupBy,
-            keyColumns: perTenant ? [out.group.map { tenants[$0] }] : [],
+            keyColumns: perTenant ? [out.keys] : [],
             bucketStarts: out.bucket,
             count: out.count,
             inputTokens: out.input,
@@ -243,17 +246,18 @@ enum TimeTotals {
 
     /// The result's columns, row by row; the measures not asked for stay empty.
     struct Columns {
-        let hasInput: Bool, hasOutput: Bool, hasCost: Bool
-        var group: [Int] = [], bucket: [Int64] = []
+        let hasKeys: Bool, hasInput: Bool, hasOutput: Bool, hasCost: Bool
+        var keys: [String] = [], bucket: [Int64] = []
         var count: [Int64] = [], input: [Int64] = [], output: [Int64] = [], cost: [Int64] = []
         var trailingCost: [Int64] = [], previousCost: [Int64] = []
 
-        init(input: Bool, output: Bool, cost: Bool) {
-            (hasInput, hasOutput, hasCost) = (input, output, cost)
+        init(keys: Bool, input: Bool, output: Bool, cost: Bool) {
+            (hasKeys, hasInput, hasOutput, hasCost) = (keys, input, output, cost)
         }
 
         mutating func reserve(_ n: Int, trailing: Query.Trailing?) {
-            group.reserveCapacity(n); bucket.reserveCapacity(n); count.reserveCapacity(n)
+            bucket.reserveCapacity(n); count.reserveCapacity(n)
+            if hasKeys { keys.reserveCapacity(n) }
             if hasInput { input.reserveCapacity(n) }
             if hasOutput { output.reserveCapacity(n) }
             if hasCost { cost.reserveCapacity(n) }
@@ -266,7 +270,7 @@ enum TimeTotals {
         /// Keeps the rows `order`, in that order.
         mutating func permute(_ order: [Int]) {
             func pick<T>(_ a: [T]) -> [T] { a.isEmpty ? a : order.map { a[$0] } }
-            group = pick(group); bucket = pick(bucket); count = pick(count)
+            keys = pick(keys); bucket = pick(bucket); count = pick(count)
             input = pick(input); output = pick(output); cost = pick(cost)
             trailingCost = pick(trailingCost); previousCost = pick(previousCost)
         }
