@@ -130,11 +130,12 @@ struct QueryCommand: AsyncParsableCommand {
         var snapshot = s.snapshot()
         try Self.checkTenantsExist(query.tenants, in: snapshot, data: try store.directory())
         let started = TimeSource.systemMonotonicSeconds()
-        var answer: (result: QueryResult, totals: QueryResult)?
-        let totalsQuery = try totalsQuery(query)
+        var answer: (result: QueryResult, totals: QueryResult?)?
+        // CSV prints the rows only: the window's totals (a second query) are for the table's footer and the JSON.
+        let totalsQuery = format == .csv ? nil : try totalsQuery(query)
         while answer == nil {
             do throws(QueryError) {
-                answer = (try engine.run(query, on: snapshot), try engine.run(totalsQuery, on: snapshot))
+                answer = (try engine.run(query, on: snapshot), try totalsQuery.map { q throws(QueryError) in try engine.run(q, on: snapshot) })
             } catch {
                 // A part that failed a checksum mid-scan is missing from the next snapshot: with --allow-partial the
                 // query runs again without it (and says so below); otherwise the failure is the answer.
@@ -152,7 +153,7 @@ struct QueryCommand: AsyncParsableCommand {
         let (result, totals) = answer!
         let elapsed = TimeSource.systemMonotonicSeconds() - started
         var missing = result.missing
-        for m in totals.missing where !missing.contains(where: { $0.id == m.id }) { missing.append(m) }
+        for m in totals?.missing ?? [] where !missing.contains(where: { $0.id == m.id }) { missing.append(m) }
         if !reportMissing(missing, allowPartial: allowPartial, what: "query") { throw ExitCode(1) }
         if repeats > 0 {
             var times: [Double] = []
@@ -208,7 +209,7 @@ struct QueryCommand: AsyncParsableCommand {
         }
         let started = TimeSource.systemMonotonicSeconds()
         let result = try await reader.aggregate(query)
-        let totals = try await reader.aggregate(try totalsQuery(query))
+        let totals = format == .csv ? nil : try await reader.aggregate(try totalsQuery(query))
         let elapsed = TimeSource.systemMonotonicSeconds() - started
         if repeats > 0 {
             var times: [Double] = []
@@ -334,7 +335,8 @@ struct QueryReport {
     let kind: QueryCommand.Kind
     let query: Query
     let result: QueryResult
-    let totals: QueryResult
+    /// The window's totals (not asked for CSV).
+    let totals: QueryResult?
     let elapsedSeconds: Double
     /// Unreadable parts that may hold rows of the answer (only with `--allow-partial`).
     var missing: [MissingPart] = []
@@ -390,9 +392,9 @@ struct QueryReport {
         lines.append(line(cols.map(\.name)))
         lines.append(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  "))
         for r in 0..<result.rowCount { lines.append(line(cols.map { $0.cells[r] })) }
-        var footer = "total: \(totals.count.first ?? 0) records"
-        if let c = totals.cost.first { footer += exact ? ", cost_cents \(Money.formatCents(c))" : ", cost \(Money.formatDollars(c))" }
-        if let i = totals.inputTokens.first, let o = totals.outputTokens.first { footer += ", tokens \(i) in / \(o) out" }
+        var footer = "total: \(totals?.count.first ?? 0) records"
+        if let c = totals?.cost.first { footer += exact ? ", cost_cents \(Money.formatCents(c))" : ", cost \(Money.formatDollars(c))" }
+        if let i = totals?.inputTokens.first, let o = totals?.outputTokens.first { footer += ", tokens \(i) in / \(o) out" }
         lines.append("")
         lines.append(footer + " (\(result.rowCount) rows, \(fixed(elapsedSeconds * 1000, 2)) ms)")
         return lines.map { line in
@@ -408,8 +410,13 @@ struct QueryReport {
     func csv() -> String {
         let cols = columns()
         var out = SpreadsheetCSV.row(cols.map(\.name)) + "\n"
+        out.reserveCapacity(out.utf8.count * (result.rowCount + 1))
         for r in 0..<result.rowCount {
-            out += SpreadsheetCSV.row(cols.map { $0.cells[r] }) + "\n"
+            for (i, c) in cols.enumerated() {
+                if i > 0 { out += "," }
+                out += SpreadsheetCSV.cell(c.cells[r])
+            }
+            out += "\n"
         }
         return out
     }
@@ -431,10 +438,10 @@ struct QueryReport {
         for (d, values) in query.filters.sorted(by: { $0.key < $1.key }) {
             scope.append((d.fieldName, "[" + values.map(JSONWriter.literal).joined(separator: ", ") + "]"))
         }
-        var totalsFields: [(String, String)] = [("count", String(totals.count.first ?? 0))]
-        if let i = totals.inputTokens.first { totalsFields.append(("input_tokens", String(i))) }
-        if let o = totals.outputTokens.first { totalsFields.append(("output_tokens", String(o))) }
-        if let c = totals.cost.first { totalsFields.append(("cost_cents", JSONWriter.literal(Money.formatCents(c)))) }
+        var totalsFields: [(String, String)] = [("count", String(totals?.count.first ?? 0))]
+        if let i = totals?.inputTokens.first { totalsFields.append(("input_tokens", String(i))) }
+        if let o = totals?.outputTokens.first { totalsFields.append(("output_tokens", String(o))) }
+        if let c = totals?.cost.first { totalsFields.append(("cost_cents", JSONWriter.literal(Money.formatCents(c)))) }
 
         let cols = columns()
         var rows: [String] = []
