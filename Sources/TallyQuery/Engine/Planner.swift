@@ -44,12 +44,12 @@ struct Planner: ~Copyable {
         guard part.rows > 0, part.maxTime >= lo, part.minTime < hi, spec.query.selects(tenant: part.tenant) else { return nil }
         let m = try part.load()
         guard let filters = filterPlans(m) else { return nil }
-        if let plan = try planFromPartRollups(part, filters) { return plan }
-        let rLo = try lowerBound(part, lo)
-        let rHi = hi == .max ? m.rows : try lowerBound(part, hi)
+        if let plan = try planFromPartRollups(part, m, filters) { return plan }
+        let rLo = try lowerBound(part, m, lo)
+        let rHi = hi == .max ? m.rows : try lowerBound(part, m, hi)
         guard rLo < rHi else { return nil }
         stats.partsRead += 1
-        guard let (layout, firstBucket, ranges, indexed, hoursFromIndex) = try planHours(part, rLo, rHi, filters) else {
+        guard let (layout, firstBucket, ranges, indexed, hoursFromIndex) = try planHours(part, m, rLo, rHi, filters) else {
             return nil
         }
         stats.hoursFromIndex += hoursFromIndex
@@ -83,9 +83,8 @@ struct Planner: ~Copyable {
     /// Walks the hours holding rows `[rLo, rHi)` of `part`: whole hours are answered from hour totals or one
     /// dimension's hour rollup (into an index partial) where they hold the answer; the rest become row ranges to
     /// scan. Returns the layout, the first bucket, the ranges, the index partial and how many hours it answered.
-    private func planHours(_ part: PartReader, _ rLo: Int, _ rHi: Int, _ filters: [FilterPlan]) throws
+    private func planHours(_ part: PartReader, _ m: PartMeta, _ rLo: Int, _ rHi: Int, _ filters: [FilterPlan]) throws
         -> (KeyLayout, Int64, [ScanRange], Partial?, Int)? {
-        let m = part.meta
         // The hours with rows in [rLo, rHi) (hour entries tile the rows in order). Entries are read
         // through a pointer: copying one out would retain its rollups, per hour.
         let bucket = spec.query.bucket
@@ -220,8 +219,7 @@ struct Planner: ~Copyable {
     /// involved (group keys and the filters that do not pass every code of the part; tenant keys are free).
     /// The involved dimension's rollup (with no dimension, the smallest rollup: its sums are the part's
     /// totals) goes into an index partial, its filter applied code by code; nothing is scanned.
-    private mutating func planFromPartRollups(_ part: PartReader, _ filters: [FilterPlan]) throws -> SourcePlan? {
-        let m = part.meta
+    private mutating func planFromPartRollups(_ part: PartReader, _ m: PartMeta, _ filters: [FilterPlan]) throws -> SourcePlan? {
         let bucket = spec.query.bucket
         let firstBucket = bucket.start(m.minTime)
         guard spec.query.useRollups, spec.lo <= m.minTime, m.maxTime < spec.hi,
@@ -267,8 +265,7 @@ struct Planner: ~Copyable {
     }
 
     /// The first row of `part` with `created_at >= t`; decodes at most one granule of timestamps.
-    private mutating func lowerBound(_ part: PartReader, _ t: Int64) throws -> Int {
-        let m = part.meta
+    private mutating func lowerBound(_ part: PartReader, _ m: PartMeta, _ t: Int64) throws -> Int {
         if t <= m.minTime { return 0 }
         if t > m.maxTime { return m.rows }
         let hs = TimeUnit.hourStart(t)

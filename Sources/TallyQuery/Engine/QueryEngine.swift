@@ -116,8 +116,9 @@ public struct QueryEngine: Sendable {
             switch plan.source {
             case let .part(part):
                 var start = 0, rows = 0
+                let granules = part.granules
                 for (k, g) in plan.granules.enumerated() {
-                    rows += part.meta.granules[g].rows
+                    rows += granules[g].rows
                     if rows >= unitRows {
                         units.append(WorkUnit(plan: i, start: start, end: k + 1, rows: rows))
                         start = k + 1

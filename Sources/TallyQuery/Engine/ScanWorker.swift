@@ -86,7 +86,7 @@ struct ScanWorker: ~Copyable {
 
     private mutating func scanPart(_ part: PartReader, _ plan: SourcePlan, _ unit: WorkUnit, _ partial: Partial) throws {
         reserve(plan.maxGranuleRows)
-        let granules = part.meta.granules  // the one field used: a copy of the whole footer retains all of it
+        let granules = part.granules  // the one field used: a copy of the whole footer retains all of it
         let ranges = plan.ranges
         let filters = plan.filters
         var r = 0

@@ -110,6 +110,9 @@ package final class PartReader: Sendable {
         return try f.meta.hours.withUnsafeBufferPointer { try body($0, totals) }
     }
 
+    /// The footer's granules (after `load()`), without copying the rest of the footer.
+    package var granules: [Granule] { footer.meta.granules }
+
     package var meta: PartMeta {
         // Borrowed, not copied: a copy retains and releases every array of the footer, and block reads ask for one
         // field of it per granule and column.
