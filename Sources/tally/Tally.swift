@@ -20,6 +20,7 @@ struct Tally: AsyncParsableCommand {
     /// Parses as ArgumentParser does, except that a first word naming no subcommand is reported as an unknown command
     /// (ArgumentParser would otherwise complain about the first option after it, e.g. "Unknown option '--data'").
     static func main() async {
+        MallocTuning.apply()
         let arguments = Array(CommandLine.arguments.dropFirst())
         if let word = arguments.first, let message = unknownCommandMessage(word) {
             printError("Error: \(message)")
