@@ -284,6 +284,8 @@ package enum RollupStorage: Sendable {
 /// value that fails is `StoreError.corrupt`.
 package final class DeferredRollups: Sendable {
     private let bytes: [UInt8]
+    /// Where the sections start in `bytes` (the whole footer body is kept rather than copied out of it).
+    private let base: Int
     private let hours: Int
     private let rows: Int
     private let dictionarySizes: [Int]
@@ -306,9 +308,9 @@ package final class DeferredRollups: Sendable {
     /// `bytes` holds the footer's hour section (`hours` entries over `rows` rows) up to `hourSectionEnd`, then its part
     /// rollups (dimension `d`'s `partRollupCounts[d]` entries from `partRollupStarts[d]`), of the part at `path` whose
     /// stored footer starts at `footerOffset` in the file.
-    package init(bytes: [UInt8], hours: Int, rows: Int, dictionarySizes: [Int], hourSectionEnd: Int, partRollupStarts: [Int],
+    package init(bytes: [UInt8], base: Int = 0, hours: Int, rows: Int, dictionarySizes: [Int], hourSectionEnd: Int, partRollupStarts: [Int],
                  partRollupCounts: [Int], path: String, footerOffset: Int) {
-        (self.bytes, self.hours, self.rows, self.dictionarySizes, self.hourSectionEnd) = (bytes, hours, rows, dictionarySizes, hourSectionEnd)
+        (self.bytes, self.base, self.hours, self.rows, self.dictionarySizes, self.hourSectionEnd) = (bytes, base, hours, rows, dictionarySizes, hourSectionEnd)
         (self.partRollupStarts, self.partRollupCounts, self.path, self.footerOffset) = (partRollupStarts, partRollupCounts, path, footerOffset)
     }
 
@@ -355,7 +357,7 @@ package final class DeferredRollups: Sendable {
     private func decode<T>(_ what: String, _ body: (inout ByteReader) throws -> T) throws -> T {
         do {
             return try bytes.withUnsafeBytes { buffer in
-                var r = ByteReader(buffer)
+                var r = ByteReader(UnsafeRawBufferPointer(rebasing: buffer[base...]))
                 return try body(&r)
             }
         } catch let e as ByteReader.Overrun {

@@ -182,7 +182,7 @@ package final class PartReader: Sendable {
         do {
             // The rollups stay in the footer's bytes until a question needs them (`DeferredRollups`).
             meta = try body.withUnsafeBytes {
-                try PartFooterCodec.decode($0, version: version, deferringRollupsOf: (path: path, footerOffset: footerOffset))
+                try PartFooterCodec.decode($0, version: version, deferringRollupsOf: (path: path, footerOffset: footerOffset), body: body)
             }
         } catch {
             throw StoreError.corrupt(path: path, offset: footerOffset, reason: "footer does not parse")

@@ -390,8 +390,9 @@ package enum PartFooterCodec {
     /// Decodes and checks a raw footer. With `source` (the part's path and the file offset of its stored footer) the
     /// hours' and the part's rollups are stepped over, their framing checked, and kept as bytes to decode on first use
     /// (`DeferredRollups`): most questions need one dimension of them or none, and an all-tenant one reads every footer.
+    /// `body`, when given, holds the same bytes as `buffer`: the rollups then keep it rather than a copy of their part.
     package static func decode(_ buffer: UnsafeRawBufferPointer, version: UInt16,
-                               deferringRollupsOf source: (path: String, footerOffset: Int)?) throws -> PartMeta {
+                               deferringRollupsOf source: (path: String, footerOffset: Int)?, body: [UInt8]? = nil) throws -> PartMeta {
         var r = ByteReader(buffer)
         let tenant = try r.string16()
         let id = try r.u64()
@@ -450,8 +451,13 @@ package enum PartFooterCodec {
         }
         let rollupStorage: RollupStorage
         if let source {
-            let bytes = [UInt8](UnsafeRawBufferPointer(rebasing: buffer[sectionStart..<r.offset]).bindMemory(to: UInt8.self))
-            rollupStorage = .deferred(DeferredRollups(bytes: bytes, hours: hcount, rows: rows, dictionarySizes: sizes,
+            let bytes: [UInt8], base: Int
+            if let body, body.count == buffer.count {
+                (bytes, base) = (body, sectionStart)
+            } else {
+                (bytes, base) = ([UInt8](UnsafeRawBufferPointer(rebasing: buffer[sectionStart..<r.offset]).bindMemory(to: UInt8.self)), 0)
+            }
+            rollupStorage = .deferred(DeferredRollups(bytes: bytes, base: base, hours: hcount, rows: rows, dictionarySizes: sizes,
                                                       hourSectionEnd: hourSectionEnd - sectionStart, partRollupStarts: starts,
                                                       partRollupCounts: counts, path: source.path, footerOffset: source.footerOffset))
         } else {
