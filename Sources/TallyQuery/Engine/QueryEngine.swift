@@ -394,13 +394,7 @@ public struct QueryEngine: Sendable {
             rows = []
             rows.reserveCapacity(limit + 1)
             for r in 0..<n where rows.count < limit || less(r, rows[rows.count - 1]) {
-                var lo = 0, hi = rows.count
-                while lo < hi {
-                    let mid = (lo + hi) / 2
-                    if less(rows[mid], r) { lo = mid + 1 } else { hi = mid }
-                }
-                rows.insert(r, at: lo)
-                if rows.count > limit { rows.removeLast() }
+                rows.insert(r, keepingFirst: limit, by: less)
             }
         } else {
             rows = Array(0..<n)

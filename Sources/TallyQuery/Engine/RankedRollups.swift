@@ -98,13 +98,7 @@ struct RankedRollups {
                 if seenKeys > maxSeen { return nil }
                 let candidate = (key: key, sums: sums)
                 guard best.count < limit || before(candidate, best[best.count - 1]) else { continue }
-                var a = 0, b = best.count
-                while a < b {
-                    let mid = (a + b) / 2
-                    if before(best[mid], candidate) { a = mid + 1 } else { b = mid }
-                }
-                best.insert(candidate, at: a)
-                if best.count > limit { best.removeLast() }
+                best.insert(candidate, keepingFirst: limit, by: before)
             }
             // Strictly beaten: an unseen key reaching the threshold exactly could still win on its bytes.
             if best.count == limit, best[limit - 1].sums.measure(order) > threshold { break }
