@@ -152,6 +152,50 @@ import TallyTestSupport
         #expect(try PartReader(path: good).meta.hourRollups == (try meta.hourRollups))
     }
 
+    @Test("a block whose codes pass their checksum but run past the footer's dictionary is refused when it is first read, each time, naming the column and granule; the part's other blocks read")
+    func codesPastTheDictionaryAreRefusedPerBlock() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (records, _) = Self.tenHours()
+        let (file, meta) = PartWriter.encode(PartRowsFixture.rows(records), id: 1, level: 0)
+        // The model dictionary loses "b" (code 1): every block holding a "b" row now points past it.
+        let d = Dimension.model.rawValue
+        var short = meta
+        short.dictionaries[d] = [meta.dictionaries[d][0]]
+        var partRollups = try meta.partRollups()
+        partRollups[d] = Rollup()
+        let footerOffset = Int(file.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: file.count - PartFormat.trailerSize, as: UInt64.self) })
+        let raw = PartFooterCodec.encode(short, hourRollups: try meta.hourRollups, partRollups: partRollups)
+        var t = Array(file[(file.count - PartFormat.trailerSize)...])
+        t.withUnsafeMutableBytes {
+            $0.storeBytes(of: UInt32(raw.count).littleEndian, toByteOffset: 8, as: UInt32.self)
+            $0.storeBytes(of: UInt32(raw.count).littleEndian, toByteOffset: 12, as: UInt32.self)
+            $0[26] = 0
+        }
+        let crc = raw.withUnsafeBytes { f in t.withUnsafeBytes { PartFormat.footerChecksum(footer: f, trailer: $0, version: PartFormat.version) } }
+        t.withUnsafeMutableBytes { $0.storeBytes(of: crc.littleEndian, toByteOffset: PartFormat.trailerFooterCRCOffset, as: UInt32.self) }
+        let path = dir.appending("short.part")
+        try FileIO.writeAtomically(Array(file[..<footerOffset]) + raw + t, to: path, directory: dir.path)
+        let part = try PartReader(path: path)
+        var decoder = BlockDecoder()
+        let rows = part.meta.granules.map(\.rows).max()!
+        let codes = UnsafeMutablePointer<UInt32>.allocate(capacity: rows + 64)
+        defer { codes.deallocate() }
+        for _ in 0..<2 {
+            do {
+                try part.decodeCodes(0, .model, &decoder, into: codes)
+                Issue.record("codes past the dictionary were decoded")
+            } catch let StoreError.corrupt(p, _, reason) {
+                #expect(p == path && reason.contains("code out of dictionary range") && reason.contains("model") && reason.contains("granule 0"))
+            }
+        }
+        try part.decodeCodes(0, .user, &decoder, into: codes)
+        let values = UnsafeMutablePointer<Int64>.allocate(capacity: rows + 64)
+        defer { values.deallocate() }
+        try part.decodeIntegers(0, .cost, &decoder, into: values)
+        #expect(values[0] == records.map(\.costNanos).min())
+    }
+
     /// 2,000 records of tenant "t" over the ten hours from 2025-06-01T00:00Z, two models (a rollup of each hour).
     static func tenHours() -> (records: [CostRecord], start: Int64) {
         let start: Int64 = 1_748_736_000_000

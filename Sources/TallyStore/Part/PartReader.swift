@@ -34,16 +34,40 @@ package final class PartReader: Sendable {
         /// The part format version (docs/FORMAT.md): 2 checksums block headers; 1 is read with each block
         /// header cross-checked against the footer.
         let version: UInt16
-        /// Per granule: its request-id block has passed its checksum.
-        let requestIDsChecked: [CheckedFlag]
-        /// Per column: every block of it has passed its checksum once in this process (the file is
-        /// immutable), so decodes after the first skip the CRC without taking any lock.
+        /// Per column: every block of it has passed its checks once in this process (the file is immutable), so
+        /// decodes after that take no lock.
         let checked: [CheckedFlag]
+        /// Until then, per column and granule, one bit each: the block has passed its checks (its checksum, its header
+        /// against the footer, its row count and, for a dimension, its codes against the dictionary); and per
+        /// column how many have. A block is checked when it is first read, so a question that reads a quarter of a
+        /// part checks a quarter of it.
+        let blockChecks: Mutex<(bits: [UInt64], counts: [Int])>
         init(meta: PartMeta, version: UInt16) {
             self.meta = meta
             self.version = version
             checked = PartColumn.allCases.map { _ in CheckedFlag() }
-            requestIDsChecked = meta.granules.map { _ in CheckedFlag() }
+            let blocks = meta.granules.count * PartColumn.allCases.count
+            blockChecks = Mutex(([UInt64](repeating: 0, count: (blocks + 63) / 64), [Int](repeating: 0, count: PartColumn.allCases.count)))
+        }
+
+        /// Whether granule `g`'s block of `column` has passed its checks.
+        func isChecked(_ g: Int, _ column: PartColumn) -> Bool {
+            if checked[column.rawValue].isSet { return true }
+            let bit = g * PartColumn.allCases.count + column.rawValue
+            return blockChecks.withLock { $0.bits[bit >> 6] & (1 << UInt64(bit & 63)) != 0 }
+        }
+
+        /// Records that granule `g`'s block of `column` has passed its checks.
+        func markChecked(_ g: Int, _ column: PartColumn) {
+            let bit = g * PartColumn.allCases.count + column.rawValue
+            let complete = blockChecks.withLock { state -> Bool in
+                let mask: UInt64 = 1 << UInt64(bit & 63)
+                guard state.bits[bit >> 6] & mask == 0 else { return false }
+                state.bits[bit >> 6] |= mask
+                state.counts[column.rawValue] += 1
+                return state.counts[column.rawValue] == meta.granules.count
+            }
+            if complete { checked[column.rawValue].set() }
         }
     }
 
@@ -127,8 +151,6 @@ package final class PartReader: Sendable {
         return f
     }
 
-    private var checked: [CheckedFlag] { footer.checked }
-    private var requestIDsChecked: [CheckedFlag] { footer.requestIDsChecked }
 
     /// Checks the trailer, the footer checksum and the footer structure of the mapped part `b`, and parses the footer.
     private static func readFooter(_ b: UnsafeRawBufferPointer, path: String) throws -> Footer {
@@ -221,44 +243,6 @@ package final class PartReader: Sendable {
         headerChecked.set()
     }
 
-    private func ensureChecked(_ column: PartColumn) throws {
-        if checked[column.rawValue].isSet { return }
-        try checkFileHeader()
-        var decoder = BlockDecoder()
-        let cap = max(meta.granules.map(\.rows).max() ?? 1, 1)
-        for g in 0..<meta.granules.count {
-            let rows = meta.granules[g].rows
-            do {
-                switch column {
-                case .requestID:
-                    var n = 0
-                    try checkHeader(g, column)
-                    try decoder.decodeBytes(block(g, column), coversHeader: coversHeader) { _, _ in n += 1 }
-                    guard n == rows else { throw BlockDecoder.Damage(offset: 4, reason: "row count mismatch") }
-                case .createdAt, .inputTokens, .outputTokens, .cost:
-                    let out = UnsafeMutablePointer<Int64>.allocate(capacity: cap)
-                    defer { out.deallocate() }
-                    try checkHeader(g, column)
-                    guard try decoder.decodeIntegers(block(g, column), verify: true, padded: true, coversHeader: coversHeader, into: out) == rows else {
-                        throw BlockDecoder.Damage(offset: 4, reason: "row count mismatch")
-                    }
-                default:
-                    let out = UnsafeMutablePointer<UInt32>.allocate(capacity: cap)
-                    defer { out.deallocate() }
-                    try checkHeader(g, column)
-                    guard try decoder.decodeCodes(block(g, column), verify: true, padded: true, coversHeader: coversHeader, into: out) == rows else {
-                        throw BlockDecoder.Damage(offset: 4, reason: "row count mismatch")
-                    }
-                    let limit = UInt32(meta.dictionaries[column.dimension!.rawValue].count)
-                    for i in 0..<rows where out[i] >= limit { throw BlockDecoder.Damage(offset: 0, reason: "code out of dictionary range") }
-                }
-            } catch let d as BlockDecoder.Damage {
-                throw damage(g, column, d)
-            }
-        }
-        checked[column.rawValue].set()
-    }
-
     private var coversHeader: Bool { version >= 2 }
 
     /// Checks a block header against the footer and the column before any of it is used: the encoding
@@ -293,25 +277,38 @@ package final class PartReader: Sendable {
 
     /// Decodes an integer column of a granule into `out` (capacity >= granule rows).
     package func decodeIntegers(_ granule: Int, _ column: PartColumn, _ decoder: inout BlockDecoder, into out: UnsafeMutablePointer<Int64>) throws {
-        try ensureChecked(column)
+        let f = footer
+        let verify = !f.isChecked(granule, column)
+        if verify { try checkFileHeader() }
         do {
             try checkHeader(granule, column)
-            _ = try decoder.decodeIntegers(block(granule, column), verify: false, padded: true, coversHeader: coversHeader, into: out)
+            let n = try decoder.decodeIntegers(block(granule, column), verify: verify, padded: true, coversHeader: coversHeader, into: out)
+            guard n == f.meta.granules[granule].rows else { throw BlockDecoder.Damage(offset: 4, reason: "row count mismatch") }
         } catch let d as BlockDecoder.Damage {
             throw damage(granule, column, d)
         }
+        if verify { f.markChecked(granule, column) }
     }
 
     /// Decodes a dimension's codes of a granule into `out`.
     package func decodeCodes(_ granule: Int, _ dimension: Dimension, _ decoder: inout BlockDecoder, into out: UnsafeMutablePointer<UInt32>) throws {
         let column = PartColumn.of(dimension)
-        try ensureChecked(column)
+        let f = footer
+        let verify = !f.isChecked(granule, column)
+        if verify { try checkFileHeader() }
         do {
             try checkHeader(granule, column)
-            _ = try decoder.decodeCodes(block(granule, column), verify: false, padded: true, coversHeader: coversHeader, into: out)
+            let n = try decoder.decodeCodes(block(granule, column), verify: verify, padded: true, coversHeader: coversHeader, into: out)
+            guard n == f.meta.granules[granule].rows else { throw BlockDecoder.Damage(offset: 4, reason: "row count mismatch") }
+            if verify {
+                // Codes index the dictionary in every reader: a code past it is damage, found once per block.
+                let limit = UInt32(f.meta.dictionaries[dimension.rawValue].count)
+                for i in 0..<n where out[i] >= limit { throw BlockDecoder.Damage(offset: 0, reason: "code out of dictionary range") }
+            }
         } catch let d as BlockDecoder.Damage {
             throw damage(granule, column, d)
         }
+        if verify { f.markChecked(granule, column) }
     }
 
     /// Calls `body` with the `request_id` bytes of each row of a granule (of the rows `only`, when given).
@@ -319,7 +316,8 @@ package final class PartReader: Sendable {
     /// The block's CRC is checked on the first decode of each granule's request ids (the deduplicator
     /// decodes single granules of parts that no scan has read).
     package func decodeRequestIDs(_ granule: Int, only: Range<Int>? = nil, _ decoder: inout BlockDecoder, _ body: (Int, UnsafeRawBufferPointer) -> Void) throws {
-        let verify = !checked[PartColumn.requestID.rawValue].isSet && !requestIDsChecked[granule].isSet
+        let f = footer
+        let verify = !f.isChecked(granule, .requestID)
         if verify { try checkFileHeader() }
         do {
             try checkHeader(granule, .requestID)
@@ -327,7 +325,7 @@ package final class PartReader: Sendable {
         } catch let d as BlockDecoder.Damage {
             throw damage(granule, .requestID, d)
         }
-        if verify { requestIDsChecked[granule].set() }
+        if verify { f.markChecked(granule, .requestID) }
     }
 
     /// Whether `key` (`RequestIDSet.key` of a request id) may be among this part's ids: false is
