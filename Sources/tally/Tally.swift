@@ -1,6 +1,5 @@
 import ArgumentParser
 import Synchronization
-import TallyServer
 import TallyStore
 import TallyText
 
@@ -27,8 +26,6 @@ struct Tally: AsyncParsableCommand {
             printError("See 'tally --help' for the commands.")
             exit(withError: ExitCode(64))
         }
-        // `tally serve`: the HTTP server's event loops run its tasks too (fewer thread switches per request).
-        if arguments.first == ServeCommand.configuration.commandName { APIServer.runTasksOnEventLoops() }
         do {
             var command = try parseAsRoot(arguments)
             if var command = command as? any AsyncParsableCommand {

@@ -1,7 +1,6 @@
 import Hummingbird
 import Logging
 import NIOCore
-import NIOPosix
 import ServiceLifecycle
 import TallyAnalytics
 
@@ -96,20 +95,6 @@ public struct APIServer: Sendable {
                 recorder: proxy.recorder, interval: .seconds(configuration.proxySpoolRetrySeconds), logger: logger))
         }
         return services
-    }
-
-    /// Makes the event loops the HTTP server runs on Swift's global executor as well (SwiftNIO's
-    /// `unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor`), so that a request's tasks run on
-    /// the event loop that read it rather than on the cooperative pool, and its answer is written without a thread
-    /// switch. Before this, a request went event loop -> cooperative pool -> event loop, and thread switches were a
-    /// fifth of the server's CPU (docs/PERFORMANCE.md, session 10).
-    ///
-    /// Safe because nothing a task runs blocks: blocking work (the store's appends and scans, SQLite, files, SMTP)
-    /// runs on the services' `BlockingPool`. Call it once per process, from its first task, before anything else runs
-    /// tasks (`tally serve` does); false when the runtime has another hook installed already (then nothing changes).
-    @discardableResult
-    public static func runTasksOnEventLoops() -> Bool {
-        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
     }
 
     /// The application serving the router on `configuration.host:port`, running `services` in its service group
