@@ -150,24 +150,10 @@ extension Query.Tenants {
     /// Whether `tenant` is among these tenants.
     func contains(_ tenant: String) -> Bool {
         switch self {
-        case let .one(t): Self.sameBytes(t, tenant)
-        case let .some(list): list.contains { Self.sameBytes($0, tenant) }
+        case let .one(t): Query.sameTenant(t, tenant)
+        case let .some(list): list.contains { Query.sameTenant($0, tenant) }
         case .all: true
         }
-    }
-
-    /// Whether `a` and `b` hold the same UTF-8 bytes (not String's canonical equivalence): lengths first, then one
-    /// `memcmp` for native strings. Freshness asks this of every part and head of a snapshot on each usage request
-    /// (a generic `elementsEqual` was 2.4% of the server's CPU under load).
-    static func sameBytes(_ a: String, _ b: String) -> Bool {
-        guard a.utf8.count == b.utf8.count else { return false }
-        let fast = a.utf8.withContiguousStorageIfAvailable { pa in
-            b.utf8.withContiguousStorageIfAvailable { pb in
-                pa.isEmpty || memcmp(pa.baseAddress!, pb.baseAddress!, pa.count) == 0
-            }
-        }
-        if let fast, let equal = fast { return equal }
-        return a.utf8.elementsEqual(b.utf8)
     }
 
     /// The tenant id for a response's scope (nil for all tenants).
