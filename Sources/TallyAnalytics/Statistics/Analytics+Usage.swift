@@ -180,15 +180,20 @@ extension Analytics {
 
     /// Every bucket of `window` with its totals from `result` (the answer of `seriesQuery`), zeros where it has no row.
     static func series(_ result: QueryResult, window: Window) -> [SeriesPoint] {
-        let resolution = window.resolution ?? .day
-        var rowOf: [Int64: Int] = [:]
-        for r in 0..<result.rowCount { rowOf[result.bucketStarts[r]] = r }
+        let width = (window.resolution ?? .day).millis
+        let count = Int((window.to - window.from + width - 1) / width)
+        // The row of each bucket by its index (buckets are whole and aligned to the window's start): no hashing.
+        var rowAt = [Int](repeating: -1, count: count)
+        for r in 0..<result.rowCount {
+            let start = result.bucketStarts[r]
+            guard start >= window.from, start < window.to, (start - window.from) % width == 0 else { continue }
+            rowAt[Int((start - window.from) / width)] = r
+        }
         var points: [SeriesPoint] = []
-        points.reserveCapacity(Int(window.buckets ?? 0))
-        var t = window.from
-        while t < window.to {
-            points.append(SeriesPoint(start: t, totals: rowOf[t].map { Totals(result, row: $0) } ?? Totals()))
-            t += resolution.millis
+        points.reserveCapacity(count)
+        for i in 0..<count {
+            let t = window.from + Int64(i) * width
+            points.append(SeriesPoint(start: t, totals: rowAt[i] >= 0 ? Totals(result, row: rowAt[i]) : Totals()))
         }
         return points
     }

@@ -26,8 +26,8 @@ public struct AnalyticsOptions: Sendable {
     public var queryThreads = 2
     /// Seconds a verified API key is used from memory at most before the catalog is asked again (0: ask every time).
     /// Any revocation this process sees (through its own catalog object, or, with the embedded SQLite catalog, by any
-    /// process) ends it at once; this bounds only what it cannot see: a revocation on another node sharing a
-    /// PostgreSQL catalog (`VerifiedKeys`).
+    /// process) ends it at once; this bounds only what it cannot see: a revocation by another process or node
+    /// sharing a PostgreSQL catalog (`VerifiedKeys`).
     public var keyCacheSeconds = 2.0
     /// Anomaly thresholds of the tenants that set none of their own (default: the seed's).
     public var anomalyThresholds = AnomalyThresholds()
