@@ -193,3 +193,48 @@ int tally_sqlite_has_checksums(sqlite3 *db) {
 }
 
 long long tally_sqlite_checksum_failures(void) { return __atomic_load_n(&failures, __ATOMIC_RELAXED); }
+
+struct tally_sqlite_version_reader {
+    sqlite3 *db;
+    sqlite3_stmt *statement;
+};
+
+tally_sqlite_version_reader *tally_sqlite_version_open(const char *path) {
+    sqlite3 *db = 0;
+    // Read-write without create: the file is the catalog's, already made; NOMUTEX because the caller serializes.
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, 0) != SQLITE_OK) {
+        sqlite3_close(db);
+        return 0;
+    }
+    sqlite3_busy_timeout(db, 0);
+    sqlite3_stmt *statement = 0;
+    if (sqlite3_prepare_v3(db, "PRAGMA data_version", -1, SQLITE_PREPARE_PERSISTENT, &statement, 0) != SQLITE_OK) {
+        sqlite3_finalize(statement);
+        sqlite3_close(db);
+        return 0;
+    }
+    tally_sqlite_version_reader *reader = sqlite3_malloc(sizeof *reader);
+    if (!reader) {
+        sqlite3_finalize(statement);
+        sqlite3_close(db);
+        return 0;
+    }
+    reader->db = db;
+    reader->statement = statement;
+    return reader;
+}
+
+long long tally_sqlite_version_read(tally_sqlite_version_reader *reader) {
+    long long version = -1;
+    if (sqlite3_step(reader->statement) == SQLITE_ROW) version = sqlite3_column_int64(reader->statement, 0);
+    // Reset at once: the read transaction the pragma opened ends here, so it never holds back a checkpoint.
+    sqlite3_reset(reader->statement);
+    return version;
+}
+
+void tally_sqlite_version_close(tally_sqlite_version_reader *reader) {
+    if (!reader) return;
+    sqlite3_finalize(reader->statement);
+    sqlite3_close(reader->db);
+    sqlite3_free(reader);
+}

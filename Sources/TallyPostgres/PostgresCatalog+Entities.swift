@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import Synchronization
 import TallyAnalytics
 import TallyStore
 
@@ -41,7 +42,9 @@ extension PostgresCatalog {
 
     /// Only a revocation that changes the key is audited.
     public func revokeKey(id: String, now: Int64, actor: String) throws -> APIKey? {
-        try transaction { s in
+        // After the transaction ends, whatever its outcome: a principal cached before it is not used again here.
+        defer { keyChanges.add(1, ordering: .releasing) }
+        return try transaction { s in
             guard let before = try s.rows("""
                 SELECT id, tenant_id, role, created_at, revoked_at FROM api_keys WHERE id = \(id) FOR UPDATE
                 """).first.map(Rows.apiKey) else { return nil }

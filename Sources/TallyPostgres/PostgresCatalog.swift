@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import Synchronization
 import TallyAnalytics
 import TallyStore
 
@@ -24,6 +25,8 @@ public final class PostgresCatalog: Catalog {
     let connections: PostgresConnections
     /// The connection holding this node's deployment locks (`PostgresCatalog+Leases.swift`).
     let lockSession: PostgresLockSession
+    /// Key changes made through this catalog object (`revision()`).
+    let keyChanges = Atomic<UInt64>(0)
 
     /// How often `write` runs a transaction again after a deadlock or serialization failure.
     static let retries = 10
@@ -42,6 +45,13 @@ public final class PostgresCatalog: Catalog {
     /// The schema version of the catalog's tables.
     public func schemaVersion() throws -> Int {
         try connections.with { try $0.rows("SELECT COALESCE(MAX(version), 0) FROM schema_version").first?.decode(Int.self) ?? 0 }
+    }
+
+    /// Counts this process's key changes only: another node's revocation is not seen without a round trip to the
+    /// server, so a key cached on this node may outlive its revocation elsewhere by `AnalyticsOptions.keyCacheSeconds`
+    /// at most (docs/ARCHITECTURE.md, "API keys").
+    public func revision() -> CatalogRevision? {
+        CatalogRevision(value: keyChanges.load(ordering: .acquiring), coversOtherWriters: false)
     }
 
     /// Runs one statement on the catalog's schema (tests and diagnostics).

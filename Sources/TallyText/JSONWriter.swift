@@ -80,7 +80,8 @@ public struct JSONWriter {
     /// `true` or `false`.
     public mutating func bool(_ v: Bool) {
         comma()
-        bytes.append(contentsOf: v ? Array("true".utf8) : Array("false".utf8))
+        let literal: StaticString = v ? "true" : "false"
+        literal.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }
 
     /// An integer.
@@ -111,6 +112,16 @@ public struct JSONWriter {
 
     private mutating func quoted(_ s: String) {
         bytes.append(UInt8(ascii: "\""))
+        // Most strings (every member name, ids, times) need no escape: copied in one go.
+        let plain = s.utf8.withContiguousStorageIfAvailable { utf8 -> Bool in
+            guard !utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else { return false }
+            bytes.append(contentsOf: utf8)
+            return true
+        }
+        if plain == true {
+            bytes.append(UInt8(ascii: "\""))
+            return
+        }
         for c in s.utf8 {
             switch c {
             case UInt8(ascii: "\""): bytes.append(contentsOf: [0x5C, 0x22])

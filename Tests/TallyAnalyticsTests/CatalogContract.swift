@@ -104,6 +104,19 @@ struct CatalogContractTests {
         }
     }
 
+    @Test("revision: told at once, and moved by a key revocation through this catalog", arguments: CatalogContract.factories)
+    func revision(_ factory: CatalogFactory) async throws {
+        try await CatalogContract.with(factory) { catalog in
+            let (reader, _) = try catalog.createKey(tenant: "acme", role: .reader, now: 1_000, actor: "cli")
+            let before = try #require(catalog.revision())
+            #expect(catalog.revision() == before)
+            _ = try catalog.revokeKey(id: reader.id, now: 2_000, actor: "cli")
+            let after = try #require(catalog.revision())
+            #expect(after != before)
+            #expect(after.coversOtherWriters == before.coversOtherWriters)
+        }
+    }
+
     @Test("idempotent answers: kept for a day, the first one wins, expired ones are dropped", arguments: CatalogContract.factories)
     func idempotentAnswers(_ factory: CatalogFactory) async throws {
         try await CatalogContract.with(factory) { catalog in

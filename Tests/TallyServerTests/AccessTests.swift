@@ -115,6 +115,20 @@ struct AccessTests {
         }
     }
 
+    @Test("a key that answered, then revoked through the server's own catalog, gets 401 on its next request")
+    func revokeAfterUseInProcess() async throws {
+        let f = try ServerFixture()
+        let made = try f.analytics.catalog.createKey(tenant: ServerFixture.tenantA, role: .reader)
+        try await f.withRouter { client in
+            for _ in 0..<3 {
+                #expect(try await client.execute(uri: usagePath, method: .get, headers: auth(made.secret)).status == .ok)
+            }
+            try f.analytics.catalog.revokeKey(id: made.key.id)
+            let r = try await client.execute(uri: usagePath, method: .get, headers: auth(made.secret))
+            try expectProblem(r, .unauthorized, "unauthorized", parameter: "Authorization")
+        }
+    }
+
     @Test("a key revoked while the server runs stops working at once")
     func revokeWhileServing() async throws {
         let f = try ServerFixture()

@@ -18,14 +18,32 @@ extension Analytics {
                       now: Int64) async throws -> ([Anomaly], [BudgetUtilisation]) {
         let tenant = tenants.scopeTenant
         let catalog = self.catalog
-        let (anomalies, listed) = try await blocking {
-            (try catalog.anomalies(tenant: tenant, filter: AnomalyFilter(from: window.from, to: window.to, limit: Self.maxSignalAnomalies)),
-             try catalog.budgets(tenant: tenant))
+        let lists = try await signalLists.value(for: SignalListsKey(tenant: tenant, from: window.from, to: window.to), catalog: catalog) {
+            try await blocking {
+                SignalLists(
+                    anomalies: try catalog.anomalies(
+                        tenant: tenant, filter: AnomalyFilter(from: window.from, to: window.to, limit: Self.maxSignalAnomalies)),
+                    budgets: try catalog.budgets(tenant: tenant))
+            }
         }
+        let (anomalies, listed) = (lists.anomalies, lists.budgets)
         var budgets: [BudgetUtilisation] = []
         for b in listed.prefix(Self.maxSignalAnomalies) {
             budgets.append(BudgetUtilisation(budget: b, status: BudgetStatus(budget: b, spentNanos: try await spend(&run, b, now: now), now: now)))
         }
         return (anomalies, budgets)
     }
+}
+
+/// Which catalog lists usage signals read: a tenant's (every tenant's when nil) in a window.
+struct SignalListsKey: Hashable, Sendable {
+    let tenant: String?
+    let from: Int64
+    let to: Int64
+}
+
+/// The anomalies overlapping a window and the budgets of its tenant(s), as the catalog listed them.
+struct SignalLists: Sendable {
+    let anomalies: [Anomaly]
+    let budgets: [Budget]
 }

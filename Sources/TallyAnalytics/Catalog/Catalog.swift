@@ -33,6 +33,12 @@ public protocol Catalog: DeploymentLock, Sendable {
     /// Revokes the key `id` (a revoked key keeps its first revocation time); nil when there is no such key.
     func revokeKey(id: String, now: Int64, actor: String) throws -> APIKey?
 
+    /// Where the catalog is now in its history of changes, told without blocking (from memory or shared memory,
+    /// never a round trip to a server); nil when it cannot be told at once. Caches of what the catalog answers (verified
+    /// keys, the anomalies and budgets of usage signals) keep the revision they read at and are used only while the
+    /// revision is still the same (`CatalogRevision`).
+    func revision() -> CatalogRevision?
+
     // MARK: Idempotent answers
 
     /// The answer stored for `key` in `scope` (a tenant, or `*` for admin keys), if it is still kept.
@@ -249,6 +255,24 @@ extension Catalog {
     @discardableResult
     public func revokeKey(id: String) throws -> APIKey? {
         try revokeKey(id: id, now: TimeSource.systemWallMillis(), actor: Self.cliActor)
+    }
+}
+
+/// A point in a catalog's history of changes (`Catalog.revision()`).
+public struct CatalogRevision: Sendable, Equatable {
+    /// Differs from an earlier revision's value whenever a change that `coversOtherWriters` says it sees was committed
+    /// in between.
+    public var value: UInt64
+    /// Whether every writer's changes move `value`: other processes' and nodes' as well as this process's
+    /// (`SQLiteCatalog`: SQLite's data version of the file). When false, only this process's key changes move it
+    /// (`PostgresCatalog`: other nodes' changes are not seen), so a cache must also bound the age of what it keeps
+    /// (`AnalyticsOptions.keyCacheSeconds`) and keeps nothing else.
+    public var coversOtherWriters: Bool
+
+    /// A revision.
+    public init(value: UInt64, coversOtherWriters: Bool) {
+        self.value = value
+        self.coversOtherWriters = coversOtherWriters
     }
 }
 

@@ -8,8 +8,9 @@ import Glibc
 /// The embedded `Catalog`: one SQLite file (`catalog.sqlite`) in the data directory, read and written through GRDB
 /// record types (`SQLiteCatalog+Records.swift`), with page checksums.
 ///
-/// WAL mode with a busy timeout, so `tally keys` can change keys while `tally serve` reads them: the
-/// server looks every key up on each request, so a revoked key stops working at once.
+/// WAL mode with a busy timeout, so `tally keys` can change keys while `tally serve` reads them. The server keeps
+/// the keys it verified in memory, but uses one only while the file's data version (`revision()`) is unchanged, and
+/// any commit of any process changes it: a revoked key stops working at once.
 public final class SQLiteCatalog: Catalog {
     /// The SQLite file.
     public let path: String
@@ -20,6 +21,8 @@ public final class SQLiteCatalog: Catalog {
     let leases = LocalLeases()
     /// The deployment's locks, which on one node are the process's.
     let locks = LocalLocks()
+    /// What `revision()` reads (`SQLiteCatalog+Revision.swift`).
+    let dataVersion: SQLiteDataVersion
 
     /// The catalog file of a data directory.
     public static func path(in directory: String) -> String { directory + "/catalog.sqlite" }
@@ -50,6 +53,7 @@ public final class SQLiteCatalog: Catalog {
             }
         }
         self.pool = pool
+        dataVersion = SQLiteDataVersion(path: path)
     }
 
     /// One IMMEDIATE transaction (GRDB's kind for a pool write): it takes the write lock at its start, so a rule's

@@ -93,6 +93,18 @@ struct QueryRun {
 
     mutating func run(_ query: Query) async throws -> QueryResult {
         let result = try await reader.aggregate(query)
+        count(result)
+        return result
+    }
+
+    /// The results of `queries`, asked of the reader in one go.
+    mutating func run(_ queries: [Query]) async throws -> [QueryResult] {
+        let results = try await reader.aggregate(queries)
+        for r in results { count(r) }
+        return results
+    }
+
+    private mutating func count(_ result: QueryResult) {
         queries += 1
         let s = result.statistics
         statistics.partsRead += s.partsRead
@@ -100,7 +112,6 @@ struct QueryRun {
         statistics.hoursFromIndex += s.hoursFromIndex
         statistics.rowsScanned += s.rowsScanned
         for m in result.missing where !missing.contains(where: { $0.id == m.id }) { missing.append(m) }
-        return result
     }
 
     /// What the run read, as a source.

@@ -93,11 +93,17 @@ extension Analytics {
         let now = self.now
         let window = try seriesWindow(from: request.from, to: request.to, resolution: request.resolution, now: now)
         var run = try await QueryRun(records, useRollups: options.useRollups)
-        let series = try await self.series(&run, tenants: tenants, filters: filters, window: window)
-        let totals = series.reduce(Totals()) { $0 + $1.totals }
         let length = window.to - window.from
         let previousWindow = Window(from: window.from - length, to: window.from)
-        let previous = try await self.totals(&run, tenants: tenants, filters: filters, from: previousWindow.from, to: previousWindow.to)
+        // The series and the previous window's totals in one go (one hop to the embedded store's pool, not two).
+        let results = try await run.run([
+            try seriesQuery(tenants: tenants, filters: filters, window: window),
+            try Self.query(tenants: tenants, from: previousWindow.from, to: previousWindow.to, filters: filters, bucket: .none,
+                           useRollups: options.useRollups),
+        ])
+        let series = Self.series(results[0], window: window)
+        let totals = series.reduce(Totals()) { $0 + $1.totals }
+        let previous = results[1].rowCount > 0 ? Totals(results[1], row: 0) : Totals()
         let peak = series.reduce(nil as SeriesPoint?) { best, p in
             p.totals.costNanos > (best?.totals.costNanos ?? 0) ? p : best
         }
@@ -163,18 +169,31 @@ extension Analytics {
 
     /// Every bucket of `window` with its totals, zeros where there are no records.
     func series(_ run: inout QueryRun, tenants: Query.Tenants, filters: [Dimension: [String]], window: Window) async throws -> [SeriesPoint] {
-        let resolution = window.resolution ?? .day
-        let result = try await run.run(
-            try Self.query(tenants: tenants, from: window.from, to: window.to, filters: filters, bucket: resolution.bucket,
-                           useRollups: options.useRollups))
-        var rowOf: [Int64: Int] = [:]
-        for r in 0..<result.rowCount { rowOf[result.bucketStarts[r]] = r }
+        Self.series(try await run.run(try seriesQuery(tenants: tenants, filters: filters, window: window)), window: window)
+    }
+
+    /// The query of `series`.
+    func seriesQuery(tenants: Query.Tenants, filters: [Dimension: [String]], window: Window) throws(AnalyticsError) -> Query {
+        try Self.query(tenants: tenants, from: window.from, to: window.to, filters: filters, bucket: (window.resolution ?? .day).bucket,
+                       useRollups: options.useRollups)
+    }
+
+    /// Every bucket of `window` with its totals from `result` (the answer of `seriesQuery`), zeros where it has no row.
+    static func series(_ result: QueryResult, window: Window) -> [SeriesPoint] {
+        let width = (window.resolution ?? .day).millis
+        let count = Int((window.to - window.from + width - 1) / width)
+        // The row of each bucket by its index (buckets are whole and aligned to the window's start): no hashing.
+        var rowAt = [Int](repeating: -1, count: count)
+        for r in 0..<result.rowCount {
+            let start = result.bucketStarts[r]
+            guard start >= window.from, start < window.to, (start - window.from) % width == 0 else { continue }
+            rowAt[Int((start - window.from) / width)] = r
+        }
         var points: [SeriesPoint] = []
-        points.reserveCapacity(Int(window.buckets ?? 0))
-        var t = window.from
-        while t < window.to {
-            points.append(SeriesPoint(start: t, totals: rowOf[t].map { Totals(result, row: $0) } ?? Totals()))
-            t += resolution.millis
+        points.reserveCapacity(count)
+        for i in 0..<count {
+            let t = window.from + Int64(i) * width
+            points.append(SeriesPoint(start: t, totals: rowAt[i] >= 0 ? Totals(result, row: rowAt[i]) : Totals()))
         }
         return points
     }

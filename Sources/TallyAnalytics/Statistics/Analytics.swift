@@ -24,6 +24,11 @@ public struct AnalyticsOptions: Sendable {
     public var minFreeDiskBytes: Int64 = 64 << 20
     /// Worker threads of one query.
     public var queryThreads = 2
+    /// Seconds a verified API key is used from memory at most before the catalog is asked again (0: ask every time).
+    /// Any revocation this process sees (through its own catalog object, or, with the embedded SQLite catalog, by any
+    /// process) ends it at once; this bounds only what it cannot see: a revocation by another process or node
+    /// sharing a PostgreSQL catalog (`VerifiedKeys`).
+    public var keyCacheSeconds = 2.0
     /// Anomaly thresholds of the tenants that set none of their own (default: the seed's).
     public var anomalyThresholds = AnomalyThresholds()
     /// How many robust standard deviations of its own noise a finding must be (`SeriesContext.z`).
@@ -88,6 +93,10 @@ public final class Analytics: Sendable {
     let reservationsPurgedAt = Mutex(Int64.min)
     /// Export jobs running in the background, by export id.
     let exportJobs = Mutex([String: Task<Void, Never>]())
+    /// Keys verified lately (`authenticate`).
+    let verifiedKeys: VerifiedKeys
+    /// The anomalies and budgets usage signals read lately, by tenant and window (`usageSignals`).
+    let signalLists = CatalogAnswers<SignalListsKey, SignalLists>()
 
     /// Services over `records` and `catalog`, blocking work on `pool` (give the record store the same pool);
     /// `clock` gives "now" (tests pin it).
@@ -98,6 +107,7 @@ public final class Analytics: Sendable {
         self.options = options
         self.pool = pool
         self.clock = clock
+        verifiedKeys = VerifiedKeys(ttl: options.keyCacheSeconds)
     }
 
     /// Now, ms UTC.
@@ -120,10 +130,19 @@ public final class Analytics: Sendable {
         try await pool.run(body)
     }
 
-    /// The principal of an API key secret (nil when unknown or revoked), looked up off the cooperative pool.
+    /// The principal of an API key secret (nil when unknown or revoked): from `verifiedKeys` while the catalog's
+    /// revision is unchanged and the entry young, else looked up in the catalog off the cooperative pool.
     public func authenticate(secret: String) async throws -> Principal? {
+        guard APIKey.plausibleSecret(secret) else { return nil }
+        let digest = VerifiedKeys.Digest(secret)
+        let now = clock.monotonicSeconds()
+        // Read before the lookup: a change committed while it runs makes the entry stale at the next request.
+        let revision = catalog.revision()
+        if let revision, let principal = verifiedKeys.principal(for: digest, revision: revision, now: now) { return principal }
         let catalog = self.catalog
-        return try await pool.run { try catalog.verify(secret: secret) }
+        let principal = try await pool.run { try catalog.verify(secret: secret) }
+        if let principal, let revision { verifiedKeys.keep(principal, for: digest, revision: revision, now: now) }
+        return principal
     }
 }
 
@@ -131,8 +150,8 @@ extension Query.Tenants {
     /// Whether `tenant` is among these tenants.
     func contains(_ tenant: String) -> Bool {
         switch self {
-        case let .one(t): t.utf8.elementsEqual(tenant.utf8)
-        case let .some(list): list.contains { $0.utf8.elementsEqual(tenant.utf8) }
+        case let .one(t): Query.sameTenant(t, tenant)
+        case let .some(list): list.contains { Query.sameTenant($0, tenant) }
         case .all: true
         }
     }

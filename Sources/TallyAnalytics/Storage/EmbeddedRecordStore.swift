@@ -129,6 +129,21 @@ extension EmbeddedRecordStore {
             }
         }
 
+        /// All of `queries` in one job on the pool: a usage answer's series and previous totals cost one thread hop.
+        func aggregate(_ queries: [Query]) async throws -> [QueryResult] {
+            let (snapshot, engine) = (self.snapshot, self.engine)
+            return try await pool.run {
+                do throws(QueryError) {
+                    var results: [QueryResult] = []
+                    results.reserveCapacity(queries.count)
+                    for q in queries { results.append(try engine.run(q, on: snapshot)) }
+                    return results
+                } catch {
+                    throw AnalyticsError(error)
+                }
+            }
+        }
+
         /// From part metadata and head bounds: no row is read, so it runs in place.
         func newestRecord(of tenants: Query.Tenants) async throws -> Int64? {
             var newest: Int64?

@@ -47,6 +47,10 @@ public protocol RecordReader: Sendable {
     /// reference aggregator of the tests implements row by row. The result lists what it lacks in `missing`.
     func aggregate(_ query: Query) async throws -> QueryResult
 
+    /// The results of `queries`, in their order, as `aggregate(_:)` answers each: what one answer that needs several
+    /// asks in one go (the embedded store runs them in one hop to its blocking pool rather than one hop each).
+    func aggregate(_ queries: [Query]) async throws -> [QueryResult]
+
     /// The newest `created_at` of `tenants`' records, ms UTC; nil when they have none.
     func newestRecord(of tenants: Query.Tenants) async throws -> Int64?
 
@@ -63,4 +67,14 @@ public protocol RecordReader: Sendable {
     func forEachRecordBatch(
         tenant: String, from: Int64, to: Int64, filters: [Dimension: [String]], _ body: (RecordBatch) throws -> Void
     ) async throws
+}
+
+extension RecordReader {
+    /// One query after the other.
+    public func aggregate(_ queries: [Query]) async throws -> [QueryResult] {
+        var results: [QueryResult] = []
+        results.reserveCapacity(queries.count)
+        for q in queries { results.append(try await aggregate(q)) }
+        return results
+    }
 }

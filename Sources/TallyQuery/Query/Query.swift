@@ -1,6 +1,10 @@
 import TallyStore
 import TallyText
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// One question to the store: which tenants, which time range, which rows, grouped how, summed how,
 /// ordered how, and optionally with trailing daily baselines.
 ///
@@ -259,9 +263,23 @@ public struct Query: Sendable, Hashable {
     /// Whether `tenant` is selected.
     public func selects(tenant: String) -> Bool {
         switch tenants {
-        case let .one(t): t.utf8.elementsEqual(tenant.utf8)
-        case let .some(list): list.contains { $0.utf8.elementsEqual(tenant.utf8) }
+        case let .one(t): Self.sameTenant(t, tenant)
+        case let .some(list): list.contains { Self.sameTenant($0, tenant) }
         case .all: true
         }
+    }
+
+    /// Whether two tenant ids hold the same UTF-8 bytes (not String's canonical equivalence): lengths first, then one
+    /// `memcmp` for native strings. Asked of every part and head of a snapshot by each query's planner and by a usage
+    /// answer's freshness (a generic `elementsEqual` there was ~3% of a loaded server's CPU).
+    public static func sameTenant(_ a: String, _ b: String) -> Bool {
+        guard a.utf8.count == b.utf8.count else { return false }
+        let fast = a.utf8.withContiguousStorageIfAvailable { pa in
+            b.utf8.withContiguousStorageIfAvailable { pb in
+                pa.isEmpty || memcmp(pa.baseAddress!, pb.baseAddress!, pa.count) == 0
+            }
+        }
+        if let fast, let equal = fast { return equal }
+        return a.utf8.elementsEqual(b.utf8)
     }
 }

@@ -12,7 +12,9 @@ import TallyStore
 ///
 /// Key guessing: secrets are looked up by their SHA-256 digest (`Catalog.verify`), never compared with a stored
 /// secret, so the time an answer takes depends on the digest of the guess, which the guesser cannot steer towards
-/// a real key's; nothing about a stored secret leaks through timing. Every refused key is counted
+/// a real key's; nothing about a stored secret leaks through timing. A key verified lately is answered from memory
+/// (`Analytics.authenticate`, keyed by the same digest): only the exact secret of a working key is ever found there,
+/// so a guess still goes to the catalog, and a revocation ends it as `AnalyticsOptions.keyCacheSeconds` says. Every refused key is counted
 /// (`tally_http_auth_failures_total`) and logged as a count, at most one line per 10 s, never with the key.
 struct AuthMiddleware: RouterMiddleware {
     typealias Context = APIRequestContext

@@ -8,7 +8,10 @@ import TallyText
 enum JSONCoding {
     /// `value` as a buffer.
     static func encode(_ value: some JSONWritable) -> ByteBuffer {
-        ByteBuffer(bytes: value.jsonBytes)
+        // Room for a usage series of a month by day (~6 KB) from the start: no regrowth on the common answers.
+        var w = JSONWriter(capacity: 8_192)
+        value.write(to: &w)
+        return ByteBuffer(bytes: w.bytes)
     }
 
     /// A JSON response with `status`.
