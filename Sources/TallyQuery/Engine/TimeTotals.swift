@@ -5,7 +5,7 @@ import TallyStore
 /// into one dense array of buckets, and the rows, windows and order are read off those arrays.
 ///
 /// The general plan makes a partial result per part and merges them by key; over 600 parts that costs more than the
-/// sums. Here a part adds its hours (for day buckets, its days: `PartMeta.derived` keeps each part's hours summed by
+/// sums. Here a part adds its hours (for day buckets, its days: `PartReader.dayTotals` keeps each part's hours summed by
 /// UTC day) into its tenant's array; trailing windows are prefix sums over it. The answer is the general plan's,
 /// row for row (the property tests compare both with the reference aggregator).
 ///
@@ -49,7 +49,9 @@ enum TimeTotals {
         var partGroup = [Int](repeating: 0, count: parts.count), headGroup = [Int](repeating: 0, count: heads.count)
         if perTenant {
             let names = parts.map(\.tenant) + heads.map(\.tenant)
-            let order = names.indices.sorted { UTF8Order.precedes(names[$0], names[$1]) }
+            // Parts come in the manifest's tenant order, so a check usually replaces the sort.
+            let inOrder = zip(names, names.dropFirst()).allSatisfy { UTF8Order.compare($0, $1) <= 0 }
+            let order = inOrder ? Array(names.indices) : names.indices.sorted { UTF8Order.precedes(names[$0], names[$1]) }
             for i in order {
                 if tenants.isEmpty || UTF8Order.compare(tenants[tenants.count - 1], names[i]) != 0 { tenants.append(names[i]) }
                 if i < parts.count { partGroup[i] = tenants.count - 1 } else { headGroup[i - parts.count] = tenants.count - 1 }
@@ -84,19 +86,20 @@ enum TimeTotals {
                     stats.partsFromRollups += 1
                 }
             }
-            stats.hoursFromIndex += try part.withHours(days: width == day) { hours, days in
-                if let days {
-                    return sums.add(days, hours, lo: lo, hi: hi, base: base[g], first: firstBucket[g])
+            if width == day {
+                stats.hoursFromIndex += try sums.add(part, lo: lo, hi: hi, base: base[g], first: firstBucket[g])
+            } else {
+                stats.hoursFromIndex += try part.withHours { hours in
+                    var n = 0
+                    for h in hours where h.start >= lo && h.start < hi {
+                        sums.add(base[g] + Int((h.start - firstBucket[g]) / width), Int64(h.rows), h.inputTokens, h.outputTokens, h.cost)
+                        n += 1
+                    }
+                    return n
                 }
-                var n = 0
-                for h in hours where h.start >= lo && h.start < hi {
-                    sums.add(base[g] + Int((h.start - firstBucket[g]) / width), Int64(h.rows), h.inputTokens, h.outputTokens, h.cost)
-                    n += 1
-                }
-                return n
             }
             if let cut {
-                try part.withHours(days: false) { hours, _ in
+                try part.withHours { hours in
                     for h in hours where cut.contains(h.start) { sums.addCut(g, Int64(h.rows), h.inputTokens, h.outputTokens, h.cost) }
                 }
             }
@@ -170,6 +173,7 @@ enum TimeTotals {
             guard x <= y else { return 0 }
             return prefix[Int((y - first[g]) / day) + 1] &- prefix[Int((x - first[g]) / day)]
         }
+        let span = Int64(query.trailing?.days ?? 0), previous = query.trailing?.previous ?? false
         func row(_ g: Int, _ b: Int64, _ c: Int) {
             if perTenant { out.keys.append(tenants[g]) }
             out.bucket.append(b)
@@ -184,10 +188,9 @@ enum TimeTotals {
                 if out.hasOutput { out.output.append(0) }
                 if out.hasCost { out.cost.append(0) }
             }
-            if let t = query.trailing {
-                let span = Int64(t.days)
+            if span > 0 {
                 out.trailingCost.append(window(g, b - (span - 1) * day, b))
-                if t.previous { out.previousCost.append(window(g, b - (2 * span - 1) * day, b - span * day)) }
+                if previous { out.previousCost.append(window(g, b - (2 * span - 1) * day, b - span * day)) }
             }
         }
         if query.fillEmptyBuckets {
@@ -297,19 +300,27 @@ enum TimeTotals {
         }
 
         /// Adds a part's hours in `[lo, hi)` (whole hours) by day into the group's buckets (from `base`, the first one
-        /// starting at `first`): whole days at once, the others hour by hour. Returns the hours added.
-        mutating func add(_ days: DayTotals, _ hours: UnsafeBufferPointer<HourEntry>, lo: Int64, hi: Int64, base: Int, first: Int64)
-            -> Int {
+        /// starting at `first`): whole days at once (`PartReader.dayTotals`, one object per part), the others hour by
+        /// hour. Returns the hours added.
+        mutating func add(_ part: PartReader, lo: Int64, hi: Int64, base: Int, first: Int64) throws -> Int {
             var added = 0
             let day = TimeUnit.dayMillis
-            for k in days.starts.indices {
-                let d = days.starts[k]
-                let c = base + Int((d - first) / day)
-                if d >= lo && d <= hi - day {
-                    add(c, days.count[k], days.inputTokens[k], days.outputTokens[k], days.cost[k])
-                    added += days.firstHour[k + 1] - days.firstHour[k]
-                } else if d + day > lo && d < hi {
-                    for h in hours[days.firstHour[k]..<days.firstHour[k + 1]] where h.start >= lo && h.start < hi {
+            var cutDays: [DayEntry] = []
+            try part.dayTotals().withDays { days in
+                for e in days {
+                    if e.start >= lo && e.start <= hi - day {
+                        add(base + Int((e.start - first) / day), e.count, e.inputTokens, e.outputTokens, e.cost)
+                        added += Int(e.hours)
+                    } else if e.start + day > lo && e.start < hi {
+                        cutDays.append(e)
+                    }
+                }
+            }
+            guard !cutDays.isEmpty else { return added }
+            try part.withHours { hours in
+                for e in cutDays {
+                    let c = base + Int((e.start - first) / day)
+                    for h in hours[Int(e.firstHour)..<Int(e.firstHour + e.hours)] where h.start >= lo && h.start < hi {
                         add(c, Int64(h.rows), h.inputTokens, h.outputTokens, h.cost)
                         added += 1
                     }

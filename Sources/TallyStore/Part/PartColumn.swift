@@ -75,30 +75,47 @@ package struct HourEntry: Sendable {
     package var cost: Int64
 }
 
-/// A part's hours summed by UTC day (series by day add a part's days, not its hours): each day's start, its first
-/// hour, and its sums.
-package final class DayTotals: Sendable {
-    package let starts: [Int64]
-    /// Day `k`'s hours are `firstHour[k] ..< firstHour[k + 1]`.
-    package let firstHour: [Int]
-    package let count: [Int64], inputTokens: [Int64], outputTokens: [Int64], cost: [Int64]
+/// One UTC day of a part: its start, its hours (`firstHour ..< firstHour + hours` of the footer's hours), its sums.
+package struct DayEntry: Sendable {
+    package var start: Int64
+    package var firstHour: Int32
+    package var hours: Int32
+    package var count: Int64
+    package var inputTokens: Int64
+    package var outputTokens: Int64
+    package var cost: Int64
+}
 
-    package init(_ hours: [HourEntry]) {
-        var starts: [Int64] = [], firstHour: [Int] = []
-        var count: [Int64] = [], input: [Int64] = [], output: [Int64] = [], cost: [Int64] = []
+/// A part's hours summed by UTC day (series by day add a part's days, not its hours), in one object: an all-tenant
+/// daily series touches this and nothing else of most parts. Immutable once made.
+package final class DayTotals: ManagedBuffer<Int, DayEntry>, @unchecked Sendable {
+    /// The days of `hours` (ascending, as a footer's are).
+    package static func make(_ hours: UnsafeBufferPointer<HourEntry>) -> DayTotals {
+        var days: [DayEntry] = []
         for (i, h) in hours.enumerated() {
             let d = TimeUnit.dayStart(h.start)
-            if starts.last != d {
-                starts.append(d)
-                firstHour.append(i)
-                count.append(0); input.append(0); output.append(0); cost.append(0)
+            if days.last?.start != d {
+                days.append(DayEntry(start: d, firstHour: Int32(i), hours: 0, count: 0, inputTokens: 0, outputTokens: 0, cost: 0))
             }
-            let k = starts.count - 1
-            count[k] &+= Int64(h.rows); input[k] &+= h.inputTokens; output[k] &+= h.outputTokens; cost[k] &+= h.cost
+            let k = days.count - 1
+            days[k].hours += 1
+            days[k].count &+= Int64(h.rows); days[k].inputTokens &+= h.inputTokens
+            days[k].outputTokens &+= h.outputTokens; days[k].cost &+= h.cost
         }
-        firstHour.append(hours.count)
-        (self.starts, self.firstHour, self.count, self.inputTokens, self.outputTokens, self.cost) =
-            (starts, firstHour, count, input, output, cost)
+        let made = unsafeDowncast(DayTotals.create(minimumCapacity: days.count) { _ in days.count }, to: DayTotals.self)
+        made.withUnsafeMutablePointerToElements { p in
+            days.withUnsafeBufferPointer { p.initialize(from: $0.baseAddress!, count: $0.count) }
+        }
+        return made
+    }
+
+    deinit {
+        _ = withUnsafeMutablePointers { n, p in p.deinitialize(count: n.pointee) }
+    }
+
+    /// The days, in place.
+    package func withDays<R>(_ body: (UnsafeBufferPointer<DayEntry>) throws -> R) rethrows -> R {
+        try withUnsafeMutablePointers { n, p in try body(UnsafeBufferPointer(start: p, count: n.pointee)) }
     }
 }
 
@@ -176,8 +193,8 @@ package struct PartMeta: Sendable {
     package var rollupStorage: RollupStorage
     /// The request-id filter (format v2; nil in v1 parts, whose old ids are found by decoding).
     package var filter: FilterRef? = nil
-    /// What readers derive from this footer once and keep while the part is open (orders of rollup entries, day
-    /// totals); shared by the copies of this value.
+    /// What readers derive from this footer once and keep while the part is open (orders of rollup entries); shared
+    /// by the copies of this value.
     package let derived = DerivedIndexes()
 
     package init(id: UInt64, tenant: String, level: Int, rows: Int, minTime: Int64, maxTime: Int64, dictionaries: [[String]],
@@ -248,15 +265,8 @@ package struct PartMeta: Sendable {
 /// footer alone, so it never goes stale: a part never changes.
 package final class DerivedIndexes: Sendable {
     private let values = Mutex<[String: any Sendable]>([:])
-    private let days = AtomicLazyReference<DayTotals>()
 
     package init() {}
-
-    /// `hours` (the part's) summed by UTC day, made on first use.
-    package func dayTotals(_ hours: [HourEntry]) -> DayTotals {
-        if let d = days.load() { return d }
-        return days.storeIfNil(DayTotals(hours))
-    }
 
     /// The value under `key`, made by `make` on first use (a failed `make` keeps nothing). Two threads asking at once
     /// may both make it; the first one stored is returned to both.

@@ -23,6 +23,9 @@ package final class PartReader: Sendable {
     private let file: MappedFile
     /// The checked and parsed footer (set once, by `init(path:)` or the first `load()`).
     private let footerRef = AtomicLazyReference<Footer>()
+    /// The footer's hours by day (`dayTotals()`), made on first use. (`DayTotals` is immutable once made; the compiler
+    /// cannot see its `ManagedBuffer` storage as `Sendable`.)
+    nonisolated(unsafe) private let days = AtomicLazyReference<DayTotals>()
     /// The request-id filter has passed its checksum (checked on first use).
     private let filterChecked = CheckedFlag()
     /// The file's head has been checked (`checkFileHeader`, before the first block or filter read).
@@ -125,13 +128,18 @@ package final class PartReader: Sendable {
 
     /// Everything the footer says. Only after `load()` (or an eager `init(path:)`): reading a footer that was
     /// never checked would be a silent wrong answer, so it stops the process instead.
-    /// The footer's hours in place and, with `days`, the hours summed by day (made on first use); reads the footer
-    /// first if it is not read yet, as `load()` does. (Not through `meta`: a copy of it retains every footer array.)
-    package func withHours<R>(days: Bool, _ body: (UnsafeBufferPointer<HourEntry>, DayTotals?) throws -> R) throws -> R {
+    /// The footer's hours in place; reads the footer first if it is not read yet, as `load()` does. (Not through
+    /// `meta`: a copy of it retains every footer array.)
+    package func withHours<R>(_ body: (UnsafeBufferPointer<HourEntry>) throws -> R) throws -> R {
         let f: Footer
         if let loaded = footerRef.load() { f = loaded } else { _ = try load(); f = footer }
-        let totals = days ? f.meta.derived.dayTotals(f.meta.hours) : nil
-        return try f.meta.hours.withUnsafeBufferPointer { try body($0, totals) }
+        return try f.meta.hours.withUnsafeBufferPointer(body)
+    }
+
+    /// The footer's hours summed by UTC day, made on first use and kept with the part (read first if need be).
+    package func dayTotals() throws -> DayTotals {
+        if let d = days.load() { return d }
+        return days.storeIfNil(try withHours { DayTotals.make($0) })
     }
 
     /// The footer's granules (after `load()`), without copying the rest of the footer.
