@@ -104,7 +104,7 @@ package final class DayTotals: ManagedBuffer<Int, DayEntry>, @unchecked Sendable
         }
         let made = unsafeDowncast(DayTotals.create(minimumCapacity: days.count) { _ in days.count }, to: DayTotals.self)
         made.withUnsafeMutablePointerToElements { p in
-            days.withUnsafeBufferPointer { p.initialize(from: $0.baseAddress!, count: $0.count) }
+            days.withUnsafeBufferPointer { if let d = $0.baseAddress { p.initialize(from: d, count: $0.count) } }
         }
         return made
     }
@@ -260,8 +260,8 @@ package struct PartMeta: Sendable {
     }
 }
 
-/// Values derived from one part's footer by the layers above the store (a rollup's entries ranked by a measure,
-/// the hours summed by day), made on first use and kept for as long as the part is open. A value is made from the
+/// Values derived from one part's footer by the layers above the store (a rollup's entries ranked by a measure),
+/// made on first use and kept for as long as the part is open. A value is made from the
 /// footer alone, so it never goes stale: a part never changes.
 package final class DerivedIndexes: Sendable {
     private let values = Mutex<[String: any Sendable]>([:])
