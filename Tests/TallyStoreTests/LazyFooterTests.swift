@@ -112,20 +112,11 @@ import TallyTestSupport
         let d = Dimension.model.rawValue
         bad.setCodes(hour: 4, dimension: d, try #require(bad.rollup(hour: 4, dimension: d)).codes.map { _ in 9 })
         // The same blocks and filter, a raw footer with those codes, and a trailer whose checksums are right.
-        let footerOffset = Int(file.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: file.count - PartFormat.trailerSize, as: UInt64.self) })
         var badPartRollups = try meta.partRollups()
         badPartRollups[d].codes[1] = 7
         let raw = PartFooterCodec.encode(meta, hourRollups: bad, partRollups: badPartRollups)
-        var t = Array(file[(file.count - PartFormat.trailerSize)...])
-        t.withUnsafeMutableBytes {
-            $0.storeBytes(of: UInt32(raw.count).littleEndian, toByteOffset: 8, as: UInt32.self)
-            $0.storeBytes(of: UInt32(raw.count).littleEndian, toByteOffset: 12, as: UInt32.self)
-            $0[26] = 0
-        }
-        let crc = raw.withUnsafeBytes { f in t.withUnsafeBytes { PartFormat.footerChecksum(footer: f, trailer: $0, version: PartFormat.version) } }
-        t.withUnsafeMutableBytes { $0.storeBytes(of: crc.littleEndian, toByteOffset: PartFormat.trailerFooterCRCOffset, as: UInt32.self) }
         let path = dir.appending("bad.part")
-        try FileIO.writeAtomically(Array(file[..<footerOffset]) + raw + t, to: path, directory: dir.path)
+        try Self.write(file, footer: raw, to: path, in: dir)
         let part = try PartReader(path: path)
         #expect(part.meta.hours.count == 10 && part.meta.rows == records.count)
         do {
@@ -164,18 +155,9 @@ import TallyTestSupport
         short.dictionaries[d] = [meta.dictionaries[d][0]]
         var partRollups = try meta.partRollups()
         partRollups[d] = Rollup()
-        let footerOffset = Int(file.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: file.count - PartFormat.trailerSize, as: UInt64.self) })
         let raw = PartFooterCodec.encode(short, hourRollups: try meta.hourRollups, partRollups: partRollups)
-        var t = Array(file[(file.count - PartFormat.trailerSize)...])
-        t.withUnsafeMutableBytes {
-            $0.storeBytes(of: UInt32(raw.count).littleEndian, toByteOffset: 8, as: UInt32.self)
-            $0.storeBytes(of: UInt32(raw.count).littleEndian, toByteOffset: 12, as: UInt32.self)
-            $0[26] = 0
-        }
-        let crc = raw.withUnsafeBytes { f in t.withUnsafeBytes { PartFormat.footerChecksum(footer: f, trailer: $0, version: PartFormat.version) } }
-        t.withUnsafeMutableBytes { $0.storeBytes(of: crc.littleEndian, toByteOffset: PartFormat.trailerFooterCRCOffset, as: UInt32.self) }
         let path = dir.appending("short.part")
-        try FileIO.writeAtomically(Array(file[..<footerOffset]) + raw + t, to: path, directory: dir.path)
+        try Self.write(file, footer: raw, to: path, in: dir)
         let part = try PartReader(path: path)
         var decoder = BlockDecoder()
         let rows = part.meta.granules.map(\.rows).max()!
@@ -190,10 +172,29 @@ import TallyTestSupport
             }
         }
         try part.decodeCodes(0, .user, &decoder, into: codes)
+        // Its model rollup was left empty: counts that do not add up to the part's rows are refused where it is decoded.
+        #expect(throws: StoreError.self) { try part.meta.partRollup(d) }
+        #expect(try part.meta.partRollup(Dimension.user.rawValue).counts.reduce(0, +) == Int64(records.count))
         let values = UnsafeMutablePointer<Int64>.allocate(capacity: rows + 64)
         defer { values.deallocate() }
         try part.decodeIntegers(0, .cost, &decoder, into: values)
         #expect(values[0] == records.map(\.costNanos).min())
+    }
+
+    /// `file` (a part as `PartWriter.encode` made it) with its footer replaced by `raw` (uncompressed), under a trailer
+    /// whose lengths and checksum fit it: the same blocks and filter, a footer that passes every check but the ones a
+    /// test aims at.
+    static func write(_ file: [UInt8], footer raw: [UInt8], to path: String, in dir: TemporaryDirectory) throws {
+        let footerOffset = Int(file.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: file.count - PartFormat.trailerSize, as: UInt64.self) })
+        var t = Array(file[(file.count - PartFormat.trailerSize)...])
+        t.withUnsafeMutableBytes {
+            $0.storeBytes(of: UInt32(raw.count).littleEndian, toByteOffset: 8, as: UInt32.self)
+            $0.storeBytes(of: UInt32(raw.count).littleEndian, toByteOffset: 12, as: UInt32.self)
+            $0[26] = 0
+        }
+        let crc = raw.withUnsafeBytes { f in t.withUnsafeBytes { PartFormat.footerChecksum(footer: f, trailer: $0, version: PartFormat.version) } }
+        t.withUnsafeMutableBytes { $0.storeBytes(of: crc.littleEndian, toByteOffset: PartFormat.trailerFooterCRCOffset, as: UInt32.self) }
+        try FileIO.writeAtomically(Array(file[..<footerOffset]) + raw + t, to: path, directory: dir.path)
     }
 
     /// 2,000 records of tenant "t" over the ten hours from 2025-06-01T00:00Z, two models (a rollup of each hour).

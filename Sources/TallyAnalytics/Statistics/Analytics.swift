@@ -147,15 +147,6 @@ public final class Analytics: Sendable {
 }
 
 extension Query.Tenants {
-    /// Whether `tenant` is among these tenants.
-    func contains(_ tenant: String) -> Bool {
-        switch self {
-        case let .one(t): Query.sameTenant(t, tenant)
-        case let .some(list): list.contains { Query.sameTenant($0, tenant) }
-        case .all: true
-        }
-    }
-
     /// The tenant id for a response's scope (nil for all tenants).
     var scopeTenant: String? {
         if case let .one(t) = self { return t }

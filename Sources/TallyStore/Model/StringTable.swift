@@ -50,6 +50,9 @@ extension RecordBatch {
 package enum UTF8Order {
     package static func precedes(_ a: String, _ b: String) -> Bool { compare(a, b) < 0 }
 
+    /// Whether `a` and `b` hold the same UTF-8 bytes (not `String`'s canonical equivalence); lengths first.
+    package static func equal(_ a: String, _ b: String) -> Bool { a.utf8.count == b.utf8.count && compare(a, b) == 0 }
+
     /// Negative, zero or positive as `a`'s UTF-8 bytes order before, equal to or after `b`'s.
     package static func compare(_ a: String, _ b: String) -> Int {
         var a = a, b = b

@@ -356,7 +356,7 @@ package final class DeferredRollups: Sendable {
         if let r = decodedPartRollups.withLock({ $0[d] }) { return r }
         let rollup = try decode("part rollup of \(Dimension.allCases[d].fieldName)") { r in
             r.offset = partRollupStarts[d]
-            return try PartFooterCodec.readPartRollup(&r, count: partRollupCounts[d], dictionarySize: dictionarySizes[d])
+            return try PartFooterCodec.readPartRollup(&r, count: partRollupCounts[d], dictionarySize: dictionarySizes[d], rows: rows)
         }
         return decodedPartRollups.withLock { slots in
             if slots[d] == nil { slots[d] = rollup }

@@ -446,7 +446,7 @@ package enum PartFooterCodec {
                 counts.append(n)
                 try r.skipVarints(5 * n)
             } else {
-                partRollups.append(try readPartRollup(&r, count: n, dictionarySize: sizes[d]))
+                partRollups.append(try readPartRollup(&r, count: n, dictionarySize: sizes[d], rows: rows))
             }
         }
         let rollupStorage: RollupStorage
@@ -475,20 +475,27 @@ package enum PartFooterCodec {
                         dictionaries: dictionaries, granules: granules, hours: hours, rollupStorage: rollupStorage, filter: filter)
     }
 
-    /// Reads a part rollup of `count` entries (codes delta-coded, ascending, each under `dictionarySize`).
-    package static func readPartRollup(_ r: inout ByteReader, count n: Int, dictionarySize: Int) throws -> Rollup {
+    /// Reads a part rollup of `count` entries (codes delta-coded, ascending, each under `dictionarySize`) over the part's
+    /// `rows` rows: its counts must add up to them, or a question answered from it would miss or invent rows.
+    package static func readPartRollup(_ r: inout ByteReader, count n: Int, dictionarySize: Int, rows: Int) throws -> Rollup {
         var ru = Rollup(reserving: n)
         var code: UInt64 = 0
+        var total: Int64 = 0
         for _ in 0..<n {
             let (next, overflow) = code.addingReportingOverflow(try r.varint())
             guard !overflow, next < UInt64(dictionarySize) else { throw ByteReader.Overrun(offset: r.offset) }
             code = next
             ru.codes.append(UInt32(code))
-            ru.counts.append(try nonNegative(r.varint(), at: r.offset))
+            let count = try nonNegative(r.varint(), at: r.offset)
+            let (sum, over) = total.addingReportingOverflow(count)
+            guard !over else { throw ByteReader.Overrun(offset: r.offset) }
+            total = sum
+            ru.counts.append(count)
             ru.inputTokens.append(try nonNegative(r.varint(), at: r.offset))
             ru.outputTokens.append(try nonNegative(r.varint(), at: r.offset))
             ru.cost.append(try nonNegative(r.varint(), at: r.offset))
         }
+        guard total == Int64(rows) else { throw ByteReader.Overrun(offset: r.offset) }
         return ru
     }
 
