@@ -9,7 +9,10 @@ package enum PartWriter {
         precondition(PartFormat.readableVersions.contains(version), "unknown part version \(version)")
         precondition(unsorted.count > 0, "a part holds at least one row")
         let granuleRows = min(max(granuleRows, 1), 1 << 16)
-        let order = (0..<unsorted.count).sorted { (unsorted.createdAt[$0], $0) < (unsorted.createdAt[$1], $1) }
+        // Rows usually arrive in time order (a load of a time-ordered file, a head sealed in arrival order): then
+        // the order is the identity and the columns are taken as they are.
+        let inOrder = unsorted.createdAt.withUnsafeBufferPointer { t in (1..<max(1, t.count)).allSatisfy { t[$0 - 1] <= t[$0] } }
+        let order = inOrder ? nil : (0..<unsorted.count).sorted { (unsorted.createdAt[$0], $0) < (unsorted.createdAt[$1], $1) }
         let (rows, dictionaries) = sortedRows(unsorted, order)
         let n = rows.count
 
@@ -127,12 +130,14 @@ package enum PartWriter {
     /// The rows at `order`, each dictionary cut to the values used and sorted (byte order), so codes
     /// order like strings and zone maps prune string ranges. One pass per column: the codes are
     /// re-coded while they are permuted.
-    private static func sortedRows(_ unsorted: PartRows, _ order: [Int]) -> (PartRows, [[String]]) {
+    /// The rows in `order` (nil: as they are), each dimension re-coded into its dictionary of the codes used, sorted.
+    private static func sortedRows(_ unsorted: PartRows, _ order: [Int]?) -> (PartRows, [[String]]) {
         var out = PartRows(tenant: unsorted.tenant)
-        out.createdAt = order.map { unsorted.createdAt[$0] }
-        out.inputTokens = order.map { unsorted.inputTokens[$0] }
-        out.outputTokens = order.map { unsorted.outputTokens[$0] }
-        out.cost = order.map { unsorted.cost[$0] }
+        func gathered<T>(_ column: [T]) -> [T] { order.map { o in o.map { column[$0] } } ?? column }
+        out.createdAt = gathered(unsorted.createdAt)
+        out.inputTokens = gathered(unsorted.inputTokens)
+        out.outputTokens = gathered(unsorted.outputTokens)
+        out.cost = gathered(unsorted.cost)
         for d in 0..<unsorted.dims.count {
             let dict = unsorted.dictionaries[d]
             let kept: [Int]
@@ -151,9 +156,7 @@ package enum PartWriter {
                 kept = present.map { Int($0) }.sorted { UTF8Order.precedes(dict[$0], dict[$1]) }
                 var newCode = [UInt32](repeating: 0, count: present.count)
                 for (new, old) in kept.enumerated() { newCode[Self.index(of: UInt32(old), in: present)] = UInt32(new) }
-                out.dims[d] = unsorted.dims[d].withUnsafeBufferPointer { codes in
-                    order.map { newCode[Self.index(of: codes[$0], in: present)] }
-                }
+                out.dims[d] = gathered(unsorted.dims[d]).map { newCode[Self.index(of: $0, in: present)] }
             } else {
                 var used = [Bool](repeating: false, count: dict.count)
                 unsorted.dims[d].withUnsafeBufferPointer { codes in
@@ -162,11 +165,16 @@ package enum PartWriter {
                 kept = (0..<dict.count).filter { used[$0] }.sorted { UTF8Order.precedes(dict[$0], dict[$1]) }
                 var remap = [UInt32](repeating: 0, count: dict.count)
                 for (new, old) in kept.enumerated() { remap[old] = UInt32(new) }
-                out.dims[d] = unsorted.dims[d].withUnsafeBufferPointer { codes in
-                    remap.withUnsafeBufferPointer { r in order.map { r[Int(codes[$0])] } }
+                out.dims[d] = gathered(unsorted.dims[d]).withUnsafeBufferPointer { codes in
+                    remap.withUnsafeBufferPointer { r in codes.map { r[Int($0)] } }
                 }
             }
             out.dictionaries[d] = kept.map { dict[$0] }
+        }
+        guard let order else {
+            out.requestOffsets = unsorted.requestOffsets
+            out.requestBytes = unsorted.requestBytes
+            return (out, out.dictionaries)
         }
         let offsets = unsorted.requestOffsets
         var end = 0
