@@ -26,10 +26,16 @@ struct ImportCommand: ParsableCommand {
     @Option(help: "Price table for records without cost_cents (default: the one shipped with tally; see tally pricing).")
     var pricing: String?
 
+    @Option(help: ArgumentHelp(
+        "Threads parsing the input (CSV and NDJSON; a JSON array is parsed on one).",
+        discussion: "Default: one fewer than the cores, at least 1 and at most 4; the rest load and write parts."))
+    var parseThreads: Int?
+
     @Argument(help: "The file to import, or - for standard input.")
     var file: String
 
     func validate() throws {
+        if let n = parseThreads, !(1...64).contains(n) { throw ValidationError("--parse-threads must be between 1 and 64") }
         if format == nil && InputFormat(fileName: file) == nil {
             throw ValidationError("cannot tell the format of '\(file)': pass --format csv|ndjson|json")
         }
@@ -49,7 +55,6 @@ struct ImportCommand: ParsableCommand {
         let s = try store.open(background: false)
         for line in s.openReport { printError("note: \(line)") }
         let started = TimeSource.systemMonotonicSeconds()
-        let input = ParsingThread(fd: fd, format: format, pricing: prices, total: total, path: file)
         // The first errors to print and how many bad records there were: a file of bad records must not
         // cost memory per error.
         var errors: [RecordError] = []
@@ -60,7 +65,19 @@ struct ImportCommand: ParsableCommand {
             try s.bulkLoad { load in
                 // The store is closed right after: no need to shrink the dedup sets on commit.
                 load.evictsIDsOnCommit = false
-                input.start(translatingInto: load.strings)
+                let path = file
+                // Input is cut at record boundaries and parsed on every core; a JSON array is parsed on one.
+                let input = ParallelRecordParser(
+                    format: format, pricing: prices, workers: parseThreads ?? Self.defaultParsingThreads, translatingInto: load.strings
+                ) { buffer in
+                    while true {
+                        let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
+                        if n >= 0 { return n }
+                        if errno != EINTR { throw CommandError("read failed on \(path): \(String(cString: strerror(errno)))") }
+                    }
+                }
+                defer { input.cancel() }
+
                 while let outcome = input.next() {
                     if errors.count < Self.listed { errors.append(contentsOf: outcome.errors.prefix(Self.listed - errors.count)) }
                     rejected += outcome.rejectedRecords
@@ -93,6 +110,9 @@ struct ImportCommand: ParsableCommand {
             + "(\(Int(Double(parsed + rejected) / seconds)) records/s)")
     }
 
+    /// Parsing threads by default: a core is left for the load and the part writers.
+    static var defaultParsingThreads: Int { min(4, max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)) - 1)) }
+
     /// How many errors an import prints.
     static let listed = 50
 
@@ -104,76 +124,6 @@ struct ImportCommand: ParsableCommand {
 }
 
 private struct ImportRejected: Error {}
-
-/// Reads and parses the input on its own thread, handing parsed batches over through a short queue,
-/// so parsing and storing use both cores.
-final class ParsingThread: @unchecked Sendable {
-    // @unchecked: every field below `lock` is read and written only with `lock` held.
-    private let lock = ConditionLock()
-    private var queue: [ParseOutcome] = []
-    private var done = false
-    private var read = 0
-    private(set) var failure: String?
-
-    private let fd: Int32, format: InputFormat, pricing: PriceTable?, path: String
-
-    init(fd: Int32, format: InputFormat, pricing: PriceTable, total: Int?, path: String) {
-        self.fd = fd
-        self.format = format
-        self.pricing = pricing
-        self.path = path
-    }
-
-    /// Starts reading; each batch's strings are translated into `table` on this thread.
-    func start(translatingInto table: StringTable) {
-        startThread(name: "tally-parse") { [self] in
-            var parser = StreamingRecordParser(format: format, pricing: pricing, keepingStrings: true)
-            let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 4 << 20, alignment: 16)
-            defer { chunk.deallocate() }
-            while true {
-                let n = Glibc.read(fd, chunk.baseAddress, chunk.count)
-                if n < 0 && errno == EINTR { continue }
-                if n < 0 {
-                    let text = "read failed on \(path): \(String(cString: strerror(errno)))"
-                    lock.withLock { failure = text }
-                    break
-                }
-                if n == 0 { break }
-                var outcome = parser.feed(UnsafeRawBufferPointer(rebasing: chunk[0..<n]))
-                outcome.batch.translate(into: table)
-                push(outcome, bytes: n)
-            }
-            var last = parser.finish()
-            last.batch.translate(into: table)
-            push(last, bytes: 0)
-            lock.withLock {
-                done = true
-                lock.broadcast()
-            }
-        }
-    }
-
-    private func push(_ outcome: ParseOutcome, bytes: Int) {
-        lock.withLock {
-            while queue.count >= 4 { lock.wait() }
-            queue.append(outcome)
-            read += bytes
-            lock.broadcast()
-        }
-    }
-
-    /// The next parsed chunk, or nil at the end of the input.
-    func next() -> ParseOutcome? {
-        lock.withLock {
-            while queue.isEmpty && !done { lock.wait() }
-            if queue.isEmpty { return nil }
-            lock.broadcast()
-            return queue.removeFirst()
-        }
-    }
-
-    var bytesRead: Int { lock.withLock { read } }
-}
 
 /// Loads a price table: the given file, else the one shipped with tally (see `BundledPricing`).
 func loadPricing(_ path: String?) throws -> PriceTable {

@@ -42,6 +42,20 @@ struct IngestEngine: Sendable {
         if keepingStrings { carry = RecordSink.Carry(lineage: StringInterner.newLineage()) }
     }
 
+    /// A parser for another part of the same stream, cut at unit boundaries (`ParallelRecordParser`): it
+    /// knows this one's CSV header (or that the header was bad), starts at line 1 past any byte-order mark,
+    /// and keeps strings in a lineage of its own when this one keeps them.
+    func fork() -> IngestEngine {
+        var e = IngestEngine(format: format, pricing: pricing, limits: limits, keepingStrings: carry != nil)
+        e.columns = columns
+        e.rejectAll = rejectAll
+        e.atStreamStart = false
+        return e
+    }
+
+    /// Whether a unit started in a chunk fed so far has not ended yet (or is being skipped).
+    var isInsideUnit: Bool { skipping || !pending.isEmpty }
+
     /// A sink for the next chunk (continuing the carried strings, if kept).
     private func makeSink() -> RecordSink {
         if let carry { return RecordSink(limits: limits, pricing: pricing, carrying: carry) }

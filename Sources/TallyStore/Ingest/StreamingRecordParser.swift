@@ -36,4 +36,25 @@ public struct StreamingRecordParser: Sendable {
 
     /// Line number (1-based) of the next byte to be parsed.
     public var line: Int { engine.line }
+
+    /// Whether the CSV header has been read (always true for the other formats, which have none).
+    var knowsColumns: Bool { engine.format != .csv || engine.columns != nil || engine.rejectAll }
+
+    /// A parser for a later piece of the same stream that starts at a unit boundary (see `IngestEngine.fork`).
+    func fork() -> StreamingRecordParser {
+        var p = self
+        p.engine = engine.fork()
+        return p
+    }
+
+    /// Parses `piece`, which ends at a unit boundary (or is the end of the stream when `last`), as if it
+    /// started on line 1. Returns its outcomes and how many line feeds it held.
+    mutating func parsePiece(_ piece: UnsafeRawBufferPointer, last: Bool) -> (outcomes: [ParseOutcome], lines: Int) {
+        engine.line = 1
+        var outcomes = [engine.feed(piece)]
+        if last { outcomes.append(engine.finish()) }
+        // A cut inside a unit would parse it in two halves: stop rather than answer wrong.
+        precondition(last || !engine.isInsideUnit, "a piece must end at a unit boundary")
+        return (outcomes, engine.line - 1)
+    }
 }

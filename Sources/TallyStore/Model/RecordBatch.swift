@@ -24,6 +24,12 @@ public struct RecordBatch: Sendable {
     package var createdAt: [Int64] = []
     /// Source line (1-based) of each record.
     public private(set) var lines: [Int] = []
+
+    /// Moves every record's source line by `delta` (a piece of a stream parsed as if it began on line 1).
+    package mutating func shiftLines(by delta: Int) {
+        guard delta != 0 else { return }
+        for i in lines.indices { lines[i] += delta }
+    }
     /// The dedup key of each `request_id`, when computed ahead (by a parsing thread) with `computeRequestKeys()`.
     package private(set) var requestKeys: [(UInt64, UInt64)]?
     /// This batch's string codes translated into a shared `StringTable`, when done ahead.

@@ -10,25 +10,31 @@ import Glibc
 package final class StringTable: @unchecked Sendable {
     private let lock = ConditionLock()
     private var interner = StringInterner()
-    /// The last batch lineage translated, and the table codes of its strings so far.
-    private var lineage: UInt64 = 0
-    private var lineageCodes: [UInt32] = []
+    /// The batch lineages translated lately (one per parsing thread), each with the table codes of its
+    /// strings so far; the oldest is forgotten past `maxLineages`.
+    private var lineages: [(lineage: UInt64, codes: [UInt32])] = []
+    private static let maxLineages = 8
 
     package init() {}
 
     /// The table code of each of `batch`'s string codes (interning new strings). A batch continuing
-    /// the lineage of the previous one costs only its new strings.
+    /// the lineage of an earlier one costs only its new strings.
     package func translate(_ batch: RecordBatch) -> [UInt32] {
         lock.withLock {
             let n = batch.strings.count
-            if batch.stringsLineage != 0 && batch.stringsLineage == lineage && n >= lineageCodes.count {
-                for c in lineageCodes.count..<n { lineageCodes.append(interner.intern(code: c, of: batch.strings)) }
-                return lineageCodes
+            let lineage = batch.stringsLineage
+            if lineage != 0, let k = lineages.firstIndex(where: { $0.lineage == lineage }), n >= lineages[k].codes.count {
+                var codes = lineages[k].codes
+                lineages[k].codes = []  // one owner while it grows: no copy
+                for c in codes.count..<n { codes.append(interner.intern(code: c, of: batch.strings)) }
+                lineages[k].codes = codes
+                return codes
             }
             let codes = (0..<n).map { interner.intern(code: $0, of: batch.strings) }
-            if batch.stringsLineage != 0 {
-                lineage = batch.stringsLineage
-                lineageCodes = codes
+            if lineage != 0 {
+                lineages.removeAll { $0.lineage == lineage }
+                if lineages.count == Self.maxLineages { lineages.removeFirst() }
+                lineages.append((lineage, codes))
             }
             return codes
         }
