@@ -133,7 +133,7 @@ package enum PartWriter {
     /// The rows in `order` (nil: as they are), each dimension re-coded into its dictionary of the codes used, sorted.
     private static func sortedRows(_ unsorted: PartRows, _ order: [Int]?) -> (PartRows, [[String]]) {
         var out = PartRows(tenant: unsorted.tenant)
-        func gathered<T>(_ column: [T]) -> [T] { order.map { o in o.map { column[$0] } } ?? column }
+        func gathered(_ column: [Int64]) -> [Int64] { order.map { Self.gather(column, $0) } ?? column }
         out.createdAt = gathered(unsorted.createdAt)
         out.inputTokens = gathered(unsorted.inputTokens)
         out.outputTokens = gathered(unsorted.outputTokens)
@@ -156,7 +156,10 @@ package enum PartWriter {
                 kept = present.map { Int($0) }.sorted { UTF8Order.precedes(dict[$0], dict[$1]) }
                 var newCode = [UInt32](repeating: 0, count: present.count)
                 for (new, old) in kept.enumerated() { newCode[Self.index(of: UInt32(old), in: present)] = UInt32(new) }
-                out.dims[d] = gathered(unsorted.dims[d]).map { newCode[Self.index(of: $0, in: present)] }
+                out.dims[d] = unsorted.dims[d].withUnsafeBufferPointer { codes in
+                    if let order { return order.map { newCode[Self.index(of: codes[$0], in: present)] } }
+                    return codes.map { newCode[Self.index(of: $0, in: present)] }
+                }
             } else {
                 var used = [Bool](repeating: false, count: dict.count)
                 unsorted.dims[d].withUnsafeBufferPointer { codes in
@@ -165,8 +168,11 @@ package enum PartWriter {
                 kept = (0..<dict.count).filter { used[$0] }.sorted { UTF8Order.precedes(dict[$0], dict[$1]) }
                 var remap = [UInt32](repeating: 0, count: dict.count)
                 for (new, old) in kept.enumerated() { remap[old] = UInt32(new) }
-                out.dims[d] = gathered(unsorted.dims[d]).withUnsafeBufferPointer { codes in
-                    remap.withUnsafeBufferPointer { r in codes.map { r[Int($0)] } }
+                out.dims[d] = unsorted.dims[d].withUnsafeBufferPointer { codes in
+                    remap.withUnsafeBufferPointer { r in
+                        if let order { return order.map { r[Int(codes[$0])] } }
+                        return codes.map { r[Int($0)] }
+                    }
                 }
             }
             out.dictionaries[d] = kept.map { dict[$0] }
@@ -194,6 +200,10 @@ package enum PartWriter {
             initialized = end
         }
         return (out, out.dictionaries)
+    }
+
+    private static func gather(_ column: [Int64], _ order: [Int]) -> [Int64] {
+        column.withUnsafeBufferPointer { c in order.map { c[$0] } }
     }
 
     /// The index of `code` in `sorted` (ascending, holding it).
