@@ -378,6 +378,32 @@ import TallyTestSupport
         #expect(sorted(try store.snapshot().records()) == before)
     }
 
+    @Test("a bulk load whose part write tears stores nothing and leaves no file behind (parts are written under their names)")
+    func tornBulkLoadPart() throws {
+        let dir = try TemporaryDirectory()
+        defer { FaultInjection.remove(under: dir.path + "/"); dir.remove() }
+        var store = try Store(path: dir.path, options: Self.options())
+        _ = try store.append(Self.batch("a", 40))
+        try store.flush()
+        let before = sorted(try store.snapshot().records())
+        let files = FileIO.list(dir.path + "/parts")
+        // The second part file of the load tears after 100 bytes.
+        Self.inject(dir, .write, .torn(keep: 100, errno: ENOSPC), contains: "/parts/", skip: 1, times: 1)
+        let error = #expect(throws: StoreError.self) {
+            try store.bulkLoad { load in
+                for t in ["b", "c", "d"] { _ = try load.add(Self.batch(t, 200)) }
+            }
+        }
+        #expect(error.map(Self.errnoOf) == ENOSPC)
+        #expect(sorted(try store.snapshot().records()) == before)
+        #expect(FileIO.list(dir.path + "/parts") == files, "no part of the load is left, torn or whole")
+        try store.close()
+        store = try Store(path: dir.path, options: Self.options())
+        defer { try? store.close() }
+        #expect(sorted(try store.snapshot().records()) == before)
+        #expect(store.verify().isEmpty)
+    }
+
     @Test("a bulk load whose one syncfs fails stores nothing and leaves no file behind; the next load succeeds")
     func failedBulkLoadSync() throws {
         let dir = try TemporaryDirectory()

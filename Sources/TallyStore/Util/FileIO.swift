@@ -198,18 +198,22 @@ package enum FileIO {
         try publish(path, directory: directory) { fd, tmp in try writeAll(fd, bytes, path: tmp) }
     }
 
-    /// Writes a file whole under `path` without syncing it: a temporary renamed into place, so the path holds the
-    /// whole file or nothing. For files nobody lists until `syncFileSystem` has made them durable (a bulk load's
-    /// parts: thousands of them for thousands of tenants, where two fsyncs each made a load wait minutes).
+    /// Writes a file under `path` directly, without syncing it and without a temporary: for files nobody lists until
+    /// `syncFileSystem` has made them durable (a bulk load's parts: thousands of them for thousands of tenants, where
+    /// two fsyncs each made a load wait minutes). A rename per file took the directory's lock a second time, and two
+    /// part writers then spun on it while ext4 looked for a free inode past the ones deleted just before (`perf` of a
+    /// 2,000-tenant import). A crash can leave the file partial under its name; nothing lists it, an open deletes it,
+    /// and `tally repair` reads every part's checksums before it lists one. A failed write removes the file.
     package static func writeUnsynced(_ bytes: [UInt8], to path: String) throws {
-        let file = try PendingFile(path, directory: "")
+        let fd = try open(path, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
         do {
-            try writeAll(file.fd, bytes, path: file.temporaryPath)
+            try writeAll(fd, bytes, path: path)
         } catch {
-            file.abandon()
+            Glibc.close(fd)
+            Glibc.unlink(path)
             throw error
         }
-        try file.publish(synced: false)
+        Glibc.close(fd)
     }
 
     /// `syncfs` of the file system holding `directory`: every file written and renamed on it so far is durable when
