@@ -378,34 +378,15 @@ import TallyTestSupport
         #expect(sorted(try store.snapshot().records()) == before)
     }
 
-    @Test("a bulk load whose part write tears stores nothing and leaves no file behind (parts are written under their names)")
-    func tornBulkLoadPart() throws {
-        let dir = try TemporaryDirectory()
-        defer { FaultInjection.remove(under: dir.path + "/"); dir.remove() }
-        var store = try Store(path: dir.path, options: Self.options())
-        _ = try store.append(Self.batch("a", 40))
-        try store.flush()
-        let before = sorted(try store.snapshot().records())
-        let files = FileIO.list(dir.path + "/parts")
-        // The second part file of the load tears after 100 bytes.
-        Self.inject(dir, .write, .torn(keep: 100, errno: ENOSPC), contains: "/parts/", skip: 1, times: 1)
-        let error = #expect(throws: StoreError.self) {
-            try store.bulkLoad { load in
-                for t in ["b", "c", "d"] { _ = try load.add(Self.batch(t, 200)) }
-            }
-        }
-        #expect(error.map(Self.errnoOf) == ENOSPC)
-        #expect(sorted(try store.snapshot().records()) == before)
-        #expect(FileIO.list(dir.path + "/parts") == files, "no part of the load is left, torn or whole")
-        try store.close()
-        store = try Store(path: dir.path, options: Self.options())
-        defer { try? store.close() }
-        #expect(sorted(try store.snapshot().records()) == before)
-        #expect(store.verify().isEmpty)
+    /// How a bulk load fails: its one `syncfs`, or the write of its second part file (torn after 100 bytes; parts
+    /// are written under their names, without a temporary).
+    enum BulkLoadFault: CaseIterable, Sendable {
+        case syncfs, tornPart
     }
 
-    @Test("a bulk load whose one syncfs fails stores nothing and leaves no file behind; the next load succeeds")
-    func failedBulkLoadSync() throws {
+    @Test("a bulk load whose syncfs or part write fails stores nothing and leaves no file behind; the next load succeeds",
+          arguments: BulkLoadFault.allCases)
+    func failedBulkLoad(fault: BulkLoadFault) throws {
         let dir = try TemporaryDirectory()
         defer { FaultInjection.remove(under: dir.path + "/"); dir.remove() }
         var store = try Store(path: dir.path, options: Self.options())
@@ -413,16 +394,23 @@ import TallyTestSupport
         try store.flush()
         let before = sorted(try store.snapshot().records())
         let files = FileIO.list(dir.path + "/parts")
-        Self.inject(dir, .sync, .fail(errno: EIO), contains: "/parts", times: 1)
+        let code: Int32
+        switch fault {
+        case .syncfs:
+            code = EIO
+            Self.inject(dir, .sync, .fail(errno: code), contains: "/parts", times: 1)
+        case .tornPart:
+            code = ENOSPC
+            Self.inject(dir, .write, .torn(keep: 100, errno: code), contains: "/parts/", skip: 1, times: 1)
+        }
         let error = #expect(throws: StoreError.self) {
             try store.bulkLoad { load in
-                _ = try load.add(Self.batch("b", 300))
-                _ = try load.add(Self.batch("c", 300))
+                for t in ["b", "c", "d"] { _ = try load.add(Self.batch(t, 300)) }
             }
         }
-        #expect(error.map(Self.errnoOf) == EIO)
+        #expect(error.map(Self.errnoOf) == code)
         #expect(sorted(try store.snapshot().records()) == before)
-        #expect(FileIO.list(dir.path + "/parts") == files, "the load's parts are deleted")
+        #expect(FileIO.list(dir.path + "/parts") == files, "no part of the load is left, torn or whole")
         // The same ids load on the next attempt (the failed load's ids were forgotten).
         #expect(try store.bulkLoad { load in try load.add(Self.batch("b", 300)).inserted } == 300)
         try store.close()
