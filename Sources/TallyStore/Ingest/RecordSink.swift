@@ -188,18 +188,18 @@ struct RecordSink {
         return code
     }
 
-    /// The `byteHash` of a string value that will be interned, after starting to load its interner slot;
+    /// The `stringHash` of a string value that will be interned, after starting to load its interner slot;
     /// nil for a value that will not be looked up (absent, not a string or too long).
     @inline(__always)
     func prefetch(_ v: FieldValue) -> UInt64? {
         guard v.count > 0, v.count <= limits.maxFieldBytes, v.kind == .text || v.kind == .string else { return nil }
-        let h = byteHash(v.bytes)
+        let h = stringHash(v.bytes)
         batch.strings.prefetch(hash: h)
         return h
     }
 
     /// Interns a string dimension, applying its default and the id rules. `hash`, when not nil, is the
-    /// `byteHash` of the value (see `prefetch`).
+    /// `stringHash` of the value (see `prefetch`).
     @inline(__always)
     private mutating func internString(
         _ v: FieldValue, _ field: RecordField, _ line: Int, _ ok: inout Bool, hash: UInt64? = nil
@@ -238,7 +238,7 @@ struct RecordSink {
     /// so callers check `codeFlags` for the rule of their field.
     @inline(__always)
     private mutating func intern(_ bytes: UnsafeRawBufferPointer, _ rule: Rule, hash: UInt64? = nil) -> UInt32? {
-        let code = batch.strings.intern(bytes, hash: hash ?? byteHash(bytes)) { b in
+        let code = batch.strings.intern(bytes, hash: hash ?? stringHash(bytes)) { b in
             let ok = switch rule {
             case .text: ByteChecks.isValidUTF8(b)
             case .id: ByteChecks.isPrintableASCII(b) || (ByteChecks.isValidUTF8(b) && !ByteChecks.hasControl(b))

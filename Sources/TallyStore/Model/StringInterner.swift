@@ -48,6 +48,12 @@ package struct StringInterner: Sendable {
             return (bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self).littleEndian, last >> UInt64((16 - n) * 8))
         }
         if n == 8 { return (bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self).littleEndian, 0) }
+        if n >= 4 {
+            // Two 4-byte words that overlap on 8 - n bytes, which hold the same values in both.
+            let lo = UInt64(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 0, as: UInt32.self)))
+            let hi = UInt64(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self)))
+            return (lo | hi << UInt64((n - 4) * 8), 0)
+        }
         var w: UInt64 = 0
         var i = n
         while i > 0 {
@@ -76,7 +82,7 @@ package struct StringInterner: Sendable {
         }
     }
 
-    /// Starts loading the first slot a lookup of a string with `byteHash` `h` reads, so a probe made a
+    /// Starts loading the first slot a lookup of a string with `stringHash` `h` reads, so a probe made a
     /// little later (after other work) finds it in the cache instead of waiting for memory.
     @inline(__always)
     package func prefetch(hash h: UInt64) {
@@ -87,16 +93,16 @@ package struct StringInterner: Sendable {
 
     /// Returns the code of `bytes` if it was interned before.
     package func lookup(_ bytes: UnsafeRawBufferPointer) -> UInt32? {
-        find(bytes, byteHash(bytes)).found
+        find(bytes, stringHash(bytes)).found
     }
 
     /// Interns `bytes`, creating the `String` with `make` only when the bytes are new.
     /// `make` may reject the bytes (invalid UTF-8) by returning nil; nothing is stored then.
     package mutating func intern(_ bytes: UnsafeRawBufferPointer, make: (UnsafeRawBufferPointer) -> String?) -> UInt32? {
-        intern(bytes, hash: byteHash(bytes), make: make)
+        intern(bytes, hash: stringHash(bytes), make: make)
     }
 
-    /// `intern(_:make:)` with the `byteHash` of `bytes` already computed (see `prefetch(hash:)`).
+    /// `intern(_:make:)` with the `stringHash` of `bytes` already computed (see `prefetch(hash:)`).
     @inline(__always)
     package mutating func intern(
         _ bytes: UnsafeRawBufferPointer, hash h: UInt64, make: (UnsafeRawBufferPointer) -> String?
