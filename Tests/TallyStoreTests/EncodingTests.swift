@@ -139,6 +139,43 @@ import TallySynthetic
         #expect(block.count < values.count * 3)
     }
 
+    /// The word-at-a-time UUID parse accepts exactly what a character-by-character one accepts (canonical lowercase
+    /// UUIDs), with the same bytes: every hex digit and letter at every position, and strings one character off.
+    @Test func uuidParseMatchesCharacterByCharacter() {
+        func reference(_ s: [UInt8]) -> (UInt64, UInt64)? {
+            guard s.count == 36, s[8] == 45, s[13] == 45, s[18] == 45, s[23] == 45 else { return nil }
+            var hi: UInt64 = 0, lo: UInt64 = 0, n = 0
+            for (i, c) in s.enumerated() where ![8, 13, 18, 23].contains(i) {
+                let v: UInt64
+                switch c {
+                case 48...57: v = UInt64(c - 48)
+                case 97...102: v = UInt64(c - 87)
+                default: return nil
+                }
+                if n < 16 { hi = hi << 4 | v } else { lo = lo << 4 | v }
+                n += 1
+            }
+            return (hi, lo)
+        }
+        let hex = Array("0123456789abcdef".utf8)
+        // Bytes around each edge of the accepted ranges, and beyond ASCII.
+        let odd: [UInt8] = [0, 0x2F, 0x3A, 0x40, 0x41, 0x46, 0x47, 0x60, 0x67, 0x7F, 0x80, 0xB0, 0xE1, 0xFF, 45]
+        var rng = TestRNG(seed: 99)
+        for trial in 0..<40_000 {
+            var s = (0..<36).map { _ in hex[rng.next(16)] }
+            for d in [8, 13, 18, 23] { s[d] = 45 }
+            if trial % 2 == 1 { s[rng.next(36)] = odd[rng.next(odd.count)] }
+            if trial % 97 == 0 { s = Array(s.prefix(35)) }
+            let got = s.withUnsafeBytes { UUIDBytes.parse($0) }
+            let want = reference(s)
+            #expect(got?.0 == want?.0 && got?.1 == want?.1, "\(String(decoding: s, as: UTF8.self))")
+        }
+        for (i, c) in hex.enumerated() {
+            let s = Array(repeating: c, count: 36).enumerated().map { [8, 13, 18, 23].contains($0.offset) ? UInt8(45) : $0.element }
+            #expect(s.withUnsafeBytes { UUIDBytes.parse($0) }.map { [$0.0, $0.1] } == [UInt64(i) &* 0x1111_1111_1111_1111, UInt64(i) &* 0x1111_1111_1111_1111])
+        }
+    }
+
     @Test(arguments: ["uuid4", "uuid", "bytes"])
     func requestIDsRoundTripLosslessly(kind: String) throws {
         var rng = SystemRandomNumberGenerator()
