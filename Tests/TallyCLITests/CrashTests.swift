@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import TallyTestSupport
 @testable import TallyStore
@@ -53,6 +54,39 @@ import TallySynthetic
             k += 1
         }
         #expect(store.verify().isEmpty)
+    }
+}
+
+extension CrashTests {
+    /// Kills `tally import` with SIGKILL while it writes its parts (straight under their names, unsynced, unlisted
+    /// until the one manifest change) and checks that the load is all or nothing: the reopened store holds every
+    /// record of the file or none, verifies clean, and keeps no part file the manifest does not list.
+    @Test(arguments: [0, 3, 12])
+    func killedImportIsAllOrNothing(partsBeforeKill: Int) throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let csv = dir.path + "/costs.csv"
+        let generated = try runTally(["generate", "--rows", "60000", "--days", "5", "--tenants", "400", "--seed", "8",
+                                      "--end", "2025-06-01T00:00:00Z", "--format", "csv", "--out", csv])
+        #expect(generated.status == 0, "\(generated.err)")
+        let data = dir.path + "/store"
+        var env = ProcessInfo.processInfo.environment
+        env["SWIFT_BACKTRACE"] = "enable=no"
+        let child = try ChildProcess(tallyExecutable(), ["import", "--data", data, csv], environment: env, stdin: .null, stderr: .null)
+        // Until the load has written this many part files (or has ended).
+        while child.isRunning && FileIO.list(data + "/parts").count <= partsBeforeKill { usleep(200) }
+        let finished = !child.isRunning
+        kill(child.processIdentifier, SIGKILL)
+        _ = child.waitUntilExit()
+
+        let store = try Store(path: data, options: testOptions())
+        defer { try? store.close() }
+        let rows = try store.snapshot().records().count
+        #expect(rows == 0 || rows == 60_000, "a load stored in part: \(rows) rows")
+        #expect(finished || rows == 0 || rows == 60_000)
+        #expect(store.verify().isEmpty)
+        let listed = Set(store.published.withLock { $0.parts }.map { PartFormat.fileName($0.id) })
+        #expect(Set(FileIO.list(data + "/parts")) == listed, "unlisted part files are deleted at open")
     }
 }
 
