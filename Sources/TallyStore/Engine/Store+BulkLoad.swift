@@ -286,10 +286,6 @@ extension Store {
             try writerLock.withLock {
                 if published.withLock({ $0.closed }) { throw StoreError.closed }
                 try writableLocked()
-                // A new store has no MANIFEST until its first change. Without one, an open after a crash rebuilds it
-                // from the part files it finds (`tally repair`), which would list the parts of a load that never
-                // committed: so the load writes the manifest it starts from before its first part.
-                if !FileIO.exists(manifestPath) { try publish(maintenance.manifest, adding: [], removing: [], unfreezing: nil) }
                 let load = BulkLoad(store: self)
                 do {
                     let result = try body(load)

@@ -18,7 +18,8 @@ extension Store {
 
     /// Rebuilds the MANIFEST of the store in `path` when it is missing while part files exist; returns what was done.
     static func rebuildMissingManifest(path: String, readOnly: Bool) throws -> [String] {
-        // No MANIFEST while part files exist: a first seal that did not finish, or a lost manifest. Without one the
+        // No MANIFEST while part files exist: a lost manifest (a read-write open writes an empty one before any part;
+        // a store from before that, a first seal that did not finish). Without one the
         // open would read no part (and remove them as unfinished), so the manifest is rebuilt first, proving
         // before setting anything aside (a read-only open cannot change anything: it refuses).
         var repairLines: [String] = []

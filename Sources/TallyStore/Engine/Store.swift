@@ -107,6 +107,17 @@ public final class Store: @unchecked Sendable {
                 FileIO.close(lockFD)
                 throw StoreError.locked(path: path)
             }
+            // A store has a MANIFEST before it has any part (a missing one was rebuilt above, from the parts), so
+            // part files without one are always a lost manifest. Without it, the open after a killed first bulk load
+            // would rebuild one from the part files it found and list a load that never committed.
+            if !FileIO.exists(path + "/MANIFEST") {
+                do {
+                    try FileIO.writeAtomically(Manifest().encode(), to: path + "/MANIFEST", directory: path)
+                } catch {
+                    FileIO.close(lockFD)
+                    throw error
+                }
+            }
         }
         let recovered: Recovered
         do {

@@ -48,19 +48,7 @@ package struct StringInterner: Sendable {
             return (bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self).littleEndian, last >> UInt64((16 - n) * 8))
         }
         if n == 8 { return (bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self).littleEndian, 0) }
-        if n >= 4 {
-            // Two 4-byte words that overlap on 8 - n bytes, which hold the same values in both.
-            let lo = UInt64(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 0, as: UInt32.self)))
-            let hi = UInt64(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self)))
-            return (lo | hi << UInt64((n - 4) * 8), 0)
-        }
-        var w: UInt64 = 0
-        var i = n
-        while i > 0 {
-            i -= 1
-            w = w << 8 | UInt64(bytes[i])
-        }
-        return (w, 0)
+        return (shortWord(bytes), 0)
     }
 
     @inline(__always)

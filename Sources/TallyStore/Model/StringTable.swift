@@ -25,7 +25,7 @@ package final class StringTable: @unchecked Sendable {
             let lineage = batch.stringsLineage
             if lineage != 0, let k = lineages.firstIndex(where: { $0.lineage == lineage }), n >= lineages[k].codes.count {
                 var codes = lineages[k].codes
-                lineages[k].codes = []  // one owner while it grows: no copy
+                lineages[k].codes = []  // the table's reference let go while it grows
                 for c in codes.count..<n { codes.append(interner.intern(code: c, of: batch.strings)) }
                 lineages[k].codes = codes
                 return codes

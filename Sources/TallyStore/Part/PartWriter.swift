@@ -127,10 +127,9 @@ package enum PartWriter {
         }
     }
 
-    /// The rows at `order`, each dictionary cut to the values used and sorted (byte order), so codes
-    /// order like strings and zone maps prune string ranges. One pass per column: the codes are
-    /// re-coded while they are permuted.
-    /// The rows in `order` (nil: as they are), each dimension re-coded into its dictionary of the codes used, sorted.
+    /// The rows at `order` (nil: as they are), each dictionary cut to the values used and sorted (byte order), so
+    /// codes order like strings and zone maps prune string ranges. One pass per column: the codes are re-coded while
+    /// they are permuted.
     private static func sortedRows(_ unsorted: PartRows, _ order: [Int]?) -> (PartRows, [[String]]) {
         var out = PartRows(tenant: unsorted.tenant)
         func gathered(_ column: [Int64]) -> [Int64] { order.map { Self.gather(column, $0) } ?? column }

@@ -35,7 +35,7 @@ package func mix64(_ x: UInt64) -> UInt64 {
 ///
 /// Cheaper than `byteHash` on the short strings interned per record (ids of 3-20 bytes, 8 fields a record): one
 /// multiply per 8-byte word instead of a full mix, the last word read whole (overlapping the one before) instead of
-/// byte by byte, strings under 8 bytes read as two overlapping 4-byte words; one full mix at the end.
+/// byte by byte, strings under 8 bytes read as one word (`shortWord`); one full mix at the end.
 @inline(__always)
 package func stringHash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
     let n = bytes.count
@@ -49,13 +49,27 @@ package func stringHash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
             i += 8
         }
         h = (h ^ UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self))) &* k
-    } else if n >= 4 {
-        let lo = UInt64(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 0, as: UInt32.self)))
-        let hi = UInt64(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self)))
-        h = (h ^ (lo | hi << 32)) &* k
     } else if n > 0 {
-        let w = UInt64(bytes[0]) | UInt64(bytes[n >> 1]) << 8 | UInt64(bytes[n - 1]) << 16
-        h = (h ^ w) &* k
+        h = (h ^ shortWord(bytes)) &* k
     }
     return mix64(h)
+}
+
+/// Fewer than 8 bytes as one little-endian word, zero-padded, reading nothing past the end: from 4 bytes on, two
+/// 4-byte reads that overlap on 8 - n bytes (which hold the same values in both).
+@inline(__always)
+package func shortWord(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+    let n = bytes.count
+    if n >= 4 {
+        let lo = UInt64(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 0, as: UInt32.self)))
+        let hi = UInt64(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self)))
+        return lo | hi << UInt64((n - 4) * 8)
+    }
+    var w: UInt64 = 0
+    var i = n
+    while i > 0 {
+        i -= 1
+        w = w << 8 | UInt64(bytes[i])
+    }
+    return w
 }
