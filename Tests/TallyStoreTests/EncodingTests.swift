@@ -214,4 +214,107 @@ import TallySynthetic
             #expect(throws: (any Error).self) { _ = try bad.withUnsafeBytes { try decoder.decodeIntegers($0, into: out) } }
         }
     }
+
+    /// Granules of costs and what they are made of: each case says how the costs relate to the tokens.
+    enum CostShape: String, CaseIterable, Sendable {
+        /// Every cost is its model's list price times its tokens.
+        case listPrices
+        /// One row in ten billed otherwise (a discount, a cached prompt, a rounding).
+        case tenPercentOff
+        /// Models with one row (nothing to solve from) next to priced ones.
+        case singleRowModels
+        /// Tokens and costs at the ends of `Int64`: predictions wrap, residuals wrap back.
+        case extremes
+        /// Costs that follow no price: the plain encoding must be kept.
+        case random
+    }
+
+    /// A granule's costs encoded from its tokens and model codes decode to exactly the costs, whatever they are;
+    /// priced blocks are written when the prices predict the costs, plain ones when they do not.
+    @Test(arguments: CostShape.allCases, [1, 2, 7, 700, 8192])
+    func pricedCostsRoundTrip(shape: CostShape, rows: Int) throws {
+        var rng = Xoshiro256(seed: UInt64(rows) &* 31 &+ UInt64(shape.rawValue.count))
+        let prices: [(Int64, Int64)] = [(2_500, 10_000), (150, 600), (3_000, 15_000), (0, 1), (800, 800)]
+        var model = [UInt32](), input = [Int64](), output = [Int64](), cost = [Int64]()
+        for i in 0..<rows {
+            var m = UInt32(rng.below(prices.count))
+            if shape == .singleRowModels && i < 3 { m = UInt32(prices.count + i) }
+            let tin = Int64(rng.below(50_000)), tout = Int64(rng.below(4_000))
+            let p = Int(m) < prices.count ? prices[Int(m)] : (Int64(7 + i), Int64(11))
+            var c = p.0 * tin + p.1 * tout
+            switch shape {
+            case .tenPercentOff where rng.below(10) == 0: c = c * 9 / 10 + 1
+            case .random: c = Int64(rng.below(1 << 40))
+            case .extremes:
+                let big = [Int64.max, Int64.min, 0, -1, Int64(UInt32.max)]
+                model.append(m); input.append(big[rng.below(big.count)]); output.append(big[rng.below(big.count)])
+                cost.append(i % 3 == 0 ? big[rng.below(big.count)] : p.0 &* input.last! &+ p.1 &* output.last!)
+                continue
+            default: break
+            }
+            model.append(m); input.append(tin); output.append(tout); cost.append(c)
+        }
+        var block: [UInt8] = []
+        var encoder = BlockEncoder()
+        cost.withUnsafeBufferPointer { c in input.withUnsafeBufferPointer { i in output.withUnsafeBufferPointer { o in
+            model.withUnsafeBufferPointer { m in encoder.encodeCost(c, input: i, output: o, model: m, into: &block) }
+        } } }
+        let header = try #require(block.withUnsafeBytes { BlockDecoder.header($0) })
+        var plain: [UInt8] = []
+        cost.withUnsafeBufferPointer { encoder.encodeFOR($0, into: &plain) }
+        #expect(block.count <= plain.count, "a priced block larger than the plain one")
+        if shape == .random { #expect(header.encoding != .priced) }
+        if shape == .listPrices && rows >= 700 {
+            #expect(header.encoding == .priced)
+            #expect(block.count < 24 + 8 + 16 * prices.count + 24 + 16, "\(block.count) bytes for \(rows) rows of list prices")
+        }
+        var decoder = BlockDecoder()
+        let out = UnsafeMutablePointer<Int64>.allocate(capacity: max(rows, 1))
+        defer { out.deallocate() }
+        try model.withUnsafeBufferPointer { m in try input.withUnsafeBufferPointer { i in try output.withUnsafeBufferPointer { o in
+            let inputs = CostInputs(model: m.baseAddress!, input: i.baseAddress!, output: o.baseAddress!)
+            _ = try block.withUnsafeBytes { try decoder.decodeIntegers($0, costInputs: inputs, into: out) }
+        } } }
+        #expect(Array(UnsafeBufferPointer(start: out, count: rows)) == cost)
+    }
+
+    /// The prices found are the list prices the costs were computed with, even with one row in ten billed otherwise.
+    @Test func fitFindsTheListPrices() throws {
+        var rng = Xoshiro256(seed: 3)
+        let prices: [Int64] = [2_500, 10_000, 150, 600, 3_000, 15_000]
+        var model = [UInt32](), input = [Int64](), output = [Int64](), cost = [Int64]()
+        for i in 0..<4_000 {
+            let m = rng.below(3)
+            let tin = Int64(1 + rng.below(30_000)), tout = Int64(rng.below(3_000))
+            model.append(UInt32(m)); input.append(tin); output.append(tout)
+            cost.append(i % 10 == 3 ? Int64(rng.below(1 << 30)) : prices[2 * m] * tin + prices[2 * m + 1] * tout)
+        }
+        let fit = cost.withUnsafeBufferPointer { c in input.withUnsafeBufferPointer { i in output.withUnsafeBufferPointer { o in
+            model.withUnsafeBufferPointer { m in CostPrices.fit(cost: c, input: i, output: o, model: m) }
+        } } }
+        #expect(fit == CostPrices(table: prices))
+    }
+
+    /// A priced block is read with its model codes and tokens or not at all: without them, or with a model code past
+    /// its price table, decoding fails instead of answering.
+    @Test func pricedBlocksNeedTheirInputs() throws {
+        let n = 1000
+        let model = (0..<n).map { UInt32($0 % 3) }, input = (0..<n).map { Int64($0 * 7) }, output = (0..<n).map { Int64($0 % 13) }
+        let cost = (0..<n).map { i in [5, 9, 2][i % 3] * input[i] + [20, 1, 4][i % 3] * output[i] }
+        var block: [UInt8] = []
+        var encoder = BlockEncoder()
+        cost.withUnsafeBufferPointer { c in input.withUnsafeBufferPointer { i in output.withUnsafeBufferPointer { o in
+            model.withUnsafeBufferPointer { m in encoder.encodeCost(c, input: i, output: o, model: m, into: &block) }
+        } } }
+        #expect(block[1] == BlockEncoding.priced.rawValue)
+        var decoder = BlockDecoder()
+        let out = UnsafeMutablePointer<Int64>.allocate(capacity: n)
+        defer { out.deallocate() }
+        #expect(throws: BlockDecoder.Damage.self) { _ = try block.withUnsafeBytes { try decoder.decodeIntegers($0, into: out) } }
+        let wrong = model.map { $0 == 2 ? 3 : $0 }
+        try wrong.withUnsafeBufferPointer { m in try input.withUnsafeBufferPointer { i in try output.withUnsafeBufferPointer { o in
+            let inputs = CostInputs(model: m.baseAddress!, input: i.baseAddress!, output: o.baseAddress!)
+            #expect(throws: BlockDecoder.Damage.self) { _ = try block.withUnsafeBytes { try decoder.decodeIntegers($0, costInputs: inputs, into: out) } }
+        } } }
+    }
 }

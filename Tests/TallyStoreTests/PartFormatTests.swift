@@ -7,7 +7,7 @@ import TallySynthetic
 import Glibc
 #endif
 
-/// Part format v2 (block headers and trailer under checksums, request-id filter) and how v1 parts,
+/// Part format v2 and v3 (block headers and trailer under checksums, request-id filter; v3 priced costs) and how v1 parts,
 /// written before it, are still read.
 @Suite struct PartFormatTests {
     /// The fields of a block header, by byte range (docs/FORMAT.md, "Column block").
@@ -41,8 +41,8 @@ import Glibc
 
     /// Every block header byte (every bit of codec and encoding, bits 0, 3 and 7 of the others), flipped
     /// alone in the first granule of every column, makes reading the part raise `StoreError.corrupt`, in
-    /// both versions; nothing is decoded into values.
-    @Test(arguments: [UInt16(1), 2])
+    /// every version; nothing is decoded into values.
+    @Test(arguments: [UInt16(1), 2, 3])
     func everyBlockHeaderByteIsChecked(version: UInt16) throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
@@ -75,7 +75,7 @@ import Glibc
     /// The audit's case: the encoding byte of a `cost_cents` block changed in a stored part. The raw
     /// scan raises `corrupt` instead of summing wrong costs (the query layer reads through the same
     /// `PartReader` calls: TallyQueryTests.damagedBlockHeaderIsNeverAnswered).
-    @Test(arguments: [UInt16(1), 2])
+    @Test(arguments: [UInt16(1), 2, 3])
     func aDamagedCostEncodingIsNotScannedAsCosts(version: UInt16) throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
@@ -83,17 +83,18 @@ import Glibc
         var store = try Store(path: dir.path, options: testOptions())
         _ = try store.append(RecordBatch(records))
         try store.close()
-        if version == 1 { try Self.rewriteParts(dir.path, version: 1) }
+        if version != PartFormat.version { try Self.rewriteParts(dir.path, version: version) }
         store = try Store(path: dir.path, options: testOptions())
         let part = try #require(store.snapshot().parts.first)
         #expect(part.version == version)
         let partPath = part.path
         try store.close()
         var bytes = try FileIO.readAll(partPath)
-        // A patched cost block relabelled plain frame of reference: both are valid encodings of a cost
-        // block, and the payload CRC (all v1 covered) still matches. Before v2 this summed the rows
-        // without their patched exceptions.
-        let ref = try #require(part.meta.granules.map { $0.blocks[PartColumn.cost.rawValue] }.first { bytes[$0.offset + 1] == BlockEncoding.patched.rawValue })
+        // A patched cost block (v3: a priced one, its residuals patched) relabelled plain frame of reference: both
+        // are valid encodings of a cost block, and the payload CRC (all v1 covered) still matches. Before v2 this
+        // summed the rows without their patched exceptions.
+        let damaged = version >= 3 ? BlockEncoding.priced : .patched
+        let ref = try #require(part.meta.granules.map { $0.blocks[PartColumn.cost.rawValue] }.first { bytes[$0.offset + 1] == damaged.rawValue })
         bytes[ref.offset + 1] = BlockEncoding.frameOfReference.rawValue
         try FileIO.writeAtomically(bytes, to: partPath, directory: dir.path + "/parts")
         store = try Store(path: dir.path, options: testOptions())
@@ -107,30 +108,34 @@ import Glibc
         }
     }
 
-    /// A v1 part (the layout before block headers were checksummed) reads back exactly what a v2 part
-    /// of the same rows does, passes `verify`, and has no filter.
+    /// A v1 part (the layout before block headers were checksummed) reads back exactly what a v2 part and a v3 part
+    /// (costs priced from the tokens) of the same rows do, passes `verify`, and has no filter.
     @Test func versionOnePartsStillRead() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let rows = PartRowsFixture.rows(Self.records(3000, seed: 47))
         var read: [PartRows] = []
-        for version: UInt16 in [1, 2] {
+        for version: UInt16 in [1, 2, 3] {
             let (bytes, _) = PartWriter.encode(rows, id: 1, level: 0, granuleRows: 700, version: version)
             #expect(bytes[8] == UInt8(version) && bytes[bytes.count - 8] == UInt8(version))
             let path = dir.appending("v\(version).part")
             try FileIO.writeAtomically(bytes, to: path, directory: dir.path)
             let reader = try PartReader(path: path)
             #expect(reader.version == version && (reader.meta.filter == nil) == (version == 1))
+            #expect(reader.meta.granules.indices.allSatisfy { reader.costIsPriced($0) } == (version >= 3))
             try reader.verify()
             read.append(try reader.readAll())
         }
-        #expect(read[0].createdAt == read[1].createdAt && read[0].cost == read[1].cost && read[0].dims == read[1].dims)
-        #expect(read[0].requestBytes == read[1].requestBytes && read[0].requestOffsets == read[1].requestOffsets)
+        for other in read.dropFirst() {
+            #expect(read[0].createdAt == other.createdAt && read[0].cost == other.cost && read[0].dims == other.dims)
+            #expect(read[0].inputTokens == other.inputTokens && read[0].outputTokens == other.outputTokens)
+            #expect(read[0].requestBytes == other.requestBytes && read[0].requestOffsets == other.requestOffsets)
+        }
     }
 
     /// Every trailer byte and the header's version and padding (bits 0, 3 and 7 of each) are checked: a flip is refused at open
     /// (the v2 footer CRC covers the trailer) or, for the file checksum, by `verify`.
-    @Test(arguments: [UInt16(1), 2])
+    @Test(arguments: [UInt16(1), 2, 3])
     func everyTrailerAndHeaderByteIsChecked(version: UInt16) throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
@@ -205,7 +210,7 @@ import Glibc
     /// Late records (older than the dedup window, their ids evicted) are refused exactly when they are
     /// duplicates, before and after a reopen, and with v2 parts the check decodes request ids only on a
     /// filter hit (v1 parts, without a filter, decode every hour as before).
-    @Test(arguments: [UInt16(1), 2])
+    @Test(arguments: [UInt16(1), 2, 3])
     func lateDuplicatesAreRefusedExactlyThroughTheFilter(version: UInt16) throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
@@ -217,7 +222,7 @@ import Glibc
         var store = try Store(path: dir.path, options: options)
         #expect(try store.append(RecordBatch(month)).inserted == 4000)
         try store.close()
-        if version == 1 { try Self.rewriteParts(dir.path, version: 1) }
+        if version != PartFormat.version { try Self.rewriteParts(dir.path, version: version) }
         store = try Store(path: dir.path, options: options)
         #expect(store.snapshot().parts.allSatisfy { $0.version == version })
         // Late duplicates: every one refused.
@@ -235,7 +240,7 @@ import Glibc
         #expect(receipt.inserted == late.count && receipt.duplicates.isEmpty)
         let decoded = store.writer.dedup.hoursDecoded - decodedBefore
         let hours = Set(late.map { "\($0.tenantID) \(TimeUnit.hourStart($0.createdAtMillis))" }).count
-        if version == 2 {
+        if version >= 2 {
             #expect(decoded * 10 < hours, "\(decoded) of \(hours) hours decoded")
         } else {
             #expect(decoded == hours)

@@ -139,9 +139,21 @@ struct ScanWorker: ~Copyable {
                 try part.decodeCodes(gi, f.dimension, &decoder, into: codes + f.dimension.rawValue * capacity)
                 decoded |= 1 << UInt32(f.dimension.rawValue)
             }
-            if measures.input { try part.decodeIntegers(gi, .inputTokens, &decoder, into: input) }
-            if measures.output { try part.decodeIntegers(gi, .outputTokens, &decoder, into: output) }
-            if measures.cost { try part.decodeIntegers(gi, .cost, &decoder, into: cost) }
+            // A priced cost block is computed from the granule's model codes and token counts.
+            let priced = measures.cost && part.costIsPriced(gi)
+            if measures.input || priced { try part.decodeIntegers(gi, .inputTokens, &decoder, into: input) }
+            if measures.output || priced { try part.decodeIntegers(gi, .outputTokens, &decoder, into: output) }
+            if priced {
+                let model = codes + Dimension.model.rawValue * capacity
+                if decoded & (1 << UInt32(Dimension.model.rawValue)) == 0 {
+                    try part.decodeCodes(gi, .model, &decoder, into: model)
+                    decoded |= 1 << UInt32(Dimension.model.rawValue)
+                }
+                let inputs = CostInputs(model: model, input: input, output: output)
+                try part.decodeIntegers(gi, .cost, &decoder, costInputs: inputs, into: cost)
+            } else if measures.cost {
+                try part.decodeIntegers(gi, .cost, &decoder, into: cost)
+            }
 
             var k = r
             while k < ranges.count && ranges[k].start < ge {

@@ -33,6 +33,12 @@ package enum BlockEncoding: UInt8, Sendable {
     /// Canonical lowercase version-4 UUIDs without their 6 fixed bits: the 60 free bits of the high
     /// half of every row bit-packed, then the 62 free bits of the low half.
     case uuid4 = 5
+    /// Costs as the granule's prices predict them from its token counts, plus a residual per row (part format v3,
+    /// the cost column only): `u16 n`, `u8` the residuals' encoding (frame of reference or patched), 5 x 0, then
+    /// `n x { i64 input price, i64 output price }` (nano-dollars per token, indexed by model code), then the
+    /// residuals' payload. Row `i`'s cost is `residual + inputPrice[model] x input + outputPrice[model] x output`,
+    /// all wrapping (`CostPrices`).
+    case priced = 7
 }
 
 package enum BlockCodec: UInt8, Sendable {
@@ -62,6 +68,19 @@ package struct BlockHeader: Sendable {
     }
 }
 
+/// The columns a priced cost block is computed from: its granule's model codes and token counts.
+package struct CostInputs {
+    package var model: UnsafePointer<UInt32>
+    package var input: UnsafePointer<Int64>
+    package var output: UnsafePointer<Int64>
+
+    package init(model: UnsafePointer<UInt32>, input: UnsafePointer<Int64>, output: UnsafePointer<Int64>) {
+        self.model = model
+        self.input = input
+        self.output = output
+    }
+}
+
 /// Builds column blocks; reuses its buffers across calls.
 package struct BlockEncoder {
     private var raw: [UInt8] = []
@@ -74,6 +93,49 @@ package struct BlockEncoder {
 
     /// Encodes integers with frame-of-reference bit packing.
     package mutating func encodeFOR(_ values: UnsafeBufferPointer<Int64>, into out: inout [UInt8]) {
+        raw.removeAll(keepingCapacity: true)
+        let encoding = appendFOR(values)
+        finish(encoding, rows: values.count, into: &out)
+    }
+
+    /// Encodes a granule's costs: as `priced` when the prices `CostPrices.fit` finds predict them well enough to
+    /// pay for their table, else as frame of reference. `model` holds the granule's model codes.
+    package mutating func encodeCost(_ cost: UnsafeBufferPointer<Int64>, input: UnsafeBufferPointer<Int64>,
+                                     output: UnsafeBufferPointer<Int64>, model: UnsafeBufferPointer<UInt32>, into out: inout [UInt8]) {
+        guard let prices = CostPrices.fit(cost: cost, input: input, output: output, model: model) else {
+            encodeFOR(cost, into: &out)
+            return
+        }
+        let n = cost.count
+        let residuals = [Int64](unsafeUninitializedCapacity: n) { r, initialized in
+            prices.table.withUnsafeBufferPointer { t in
+                for i in 0..<n {
+                    let m = 2 * Int(model[i])
+                    r[i] = cost[i] &- (t[m] &* input[i] &+ t[m + 1] &* output[i])
+                }
+            }
+            initialized = n
+        }
+        // Both payloads are built; the smaller is kept (a table that predicts few rows loses to the costs themselves).
+        raw.removeAll(keepingCapacity: true)
+        let plain = appendFOR(cost)
+        let plainLength = raw.count
+        raw.removeAll(keepingCapacity: true)
+        raw.append(contentsOf: repeatElement(0, count: 8))
+        raw.withUnsafeMutableBytes { $0.storeBytes(of: UInt16(prices.table.count / 2).littleEndian, toByteOffset: 0, as: UInt16.self) }
+        for p in prices.table { withUnsafeBytes(of: p.littleEndian) { raw.append(contentsOf: $0) } }
+        raw[2] = residuals.withUnsafeBufferPointer { appendFOR($0) }.rawValue
+        if raw.count < plainLength {
+            finish(.priced, rows: n, into: &out)
+        } else {
+            raw.removeAll(keepingCapacity: true)
+            _ = appendFOR(cost)
+            finish(plain, rows: n, into: &out)
+        }
+    }
+
+    /// Appends a frame-of-reference (or patched) payload of `values` to `raw`; returns which.
+    private mutating func appendFOR(_ values: UnsafeBufferPointer<Int64>) -> BlockEncoding {
         var lo = Int64.max, hi = Int64.min
         for v in values { lo = min(lo, v); hi = max(hi, v) }
         if values.isEmpty { lo = 0; hi = 0 }
@@ -89,18 +151,18 @@ package struct BlockEncoder {
                 if bits < bestBits { best = w; bestBits = bits }
             }
         }
-        raw.removeAll(keepingCapacity: true)
+        let start = raw.count
         if best == full {
             let packed = BitPacking.packedSize(count: values.count, width: full)
             raw.append(contentsOf: repeatElement(0, count: 16 + packed))
-            raw.withUnsafeMutableBytes { r in
+            raw.withUnsafeMutableBytes { all in
+                let r = UnsafeMutableRawBufferPointer(rebasing: all[start...])
                 r.storeBytes(of: lo.littleEndian, toByteOffset: 0, as: Int64.self)
                 r[8] = UInt8(full)
                 BitPacking.pack(values, base: lo, width: full, into: UnsafeMutableRawBufferPointer(rebasing: r[16...]))
             }
             raw.removeLast(8)  // the unpack padding is not stored
-            finish(.frameOfReference, rows: values.count, into: &out)
-            return
+            return .frameOfReference
         }
         let limit = UInt64(1) << UInt64(best)
         var low = [Int64](repeating: lo, count: values.count)
@@ -119,7 +181,8 @@ package struct BlockEncoder {
         let positionsAt = 16 + packed - 8
         let exceptionsAt = positionsAt + 2 * positions.count
         raw.append(contentsOf: repeatElement(0, count: exceptionsAt + packedExceptions))
-        raw.withUnsafeMutableBytes { r in
+        raw.withUnsafeMutableBytes { all in
+            let r = UnsafeMutableRawBufferPointer(rebasing: all[start...])
             r.storeBytes(of: lo.littleEndian, toByteOffset: 0, as: Int64.self)
             r[8] = UInt8(best)
             r[9] = UInt8(full)
@@ -133,7 +196,7 @@ package struct BlockEncoder {
             }
         }
         raw.removeLast(8)
-        finish(.patched, rows: values.count, into: &out)
+        return .patched
     }
 
     /// Encodes non-decreasing integers (sorted timestamps) as bit-packed deltas.
@@ -307,24 +370,14 @@ package struct BlockDecoder: ~Copyable {
         return try body(h, UnsafeRawBufferPointer(rebasing: scratch[0..<h.rawLength]))
     }
 
-    /// Decodes an integer block (frame-of-reference or delta) into `out` (capacity >= rows).
+    /// Decodes an integer block (frame of reference, patched, delta or priced) into `out` (capacity >= rows).
+    /// A priced block (costs) needs `costInputs`: the granule's model codes and token counts.
     package mutating func decodeIntegers(_ block: UnsafeRawBufferPointer, verify: Bool = true, padded: Bool = false, coversHeader: Bool = true,
-                                         into out: UnsafeMutablePointer<Int64>) throws -> Int {
+                                         costInputs: CostInputs? = nil, into out: UnsafeMutablePointer<Int64>) throws -> Int {
         try payload(block, verify: verify, padded: padded, coversHeader: coversHeader) { h, p in
-            let ext = UnsafeRawBufferPointer(start: p.baseAddress, count: p.count + 8)
             switch h.encoding {
-            case .frameOfReference:
-                guard p.count >= 16 else { throw Damage(offset: BlockHeader.size, reason: "short payload") }
-                let base = Int64(littleEndian: p.loadUnaligned(fromByteOffset: 0, as: Int64.self))
-                let width = Int(p[8])
-                guard width <= 64, p.count == 16 + (h.rows * width + 7) / 8, Self.zero(p, 9..<16) else {
-                    throw Damage(offset: BlockHeader.size, reason: "bad packed length")
-                }
-                BitPacking.unpack(UnsafeRawBufferPointer(rebasing: ext[16...]), count: h.rows, base: base, width: width, into: out)
-            case .patched:
-                try Self.unpatch(p, rows: h.rows) { base, width, packed in
-                    BitPacking.unpack(packed, count: h.rows, base: base, width: width, into: out)
-                } patch: { i, v in out[i] = v }
+            case .frameOfReference, .patched:
+                try Self.decodeFOR(h.encoding, p, rows: h.rows, into: out)
             case .delta:
                 guard p.count >= 24 else { throw Damage(offset: BlockHeader.size, reason: "short payload") }
                 let first = Int64(littleEndian: p.loadUnaligned(fromByteOffset: 0, as: Int64.self))
@@ -334,14 +387,61 @@ package struct BlockDecoder: ~Copyable {
                 guard width <= 64, p.count == 24 + ((h.rows - 1) * width + 7) / 8, Self.zero(p, 17..<24) else {
                     throw Damage(offset: BlockHeader.size, reason: "bad packed length")
                 }
+                let ext = UnsafeRawBufferPointer(start: p.baseAddress, count: p.count + 8)
                 out[0] = first
                 BitPacking.unpack(UnsafeRawBufferPointer(rebasing: ext[24...]), count: h.rows - 1, base: base, width: width, into: out + 1)
                 var acc = first
                 for i in 1..<h.rows { acc &+= out[i]; out[i] = acc }
+            case .priced:
+                try Self.decodePriced(p, rows: h.rows, costInputs, into: out)
             default:
                 throw Damage(offset: 1, reason: "not an integer block")
             }
             return h.rows
+        }
+    }
+
+    /// Decodes a frame-of-reference or patched payload `p` (with 8 readable bytes past it).
+    private static func decodeFOR(_ encoding: BlockEncoding, _ p: UnsafeRawBufferPointer, rows: Int, into out: UnsafeMutablePointer<Int64>) throws {
+        if encoding == .patched {
+            try unpatch(p, rows: rows) { base, width, packed in
+                BitPacking.unpack(packed, count: rows, base: base, width: width, into: out)
+            } patch: { i, v in out[i] = v }
+            return
+        }
+        guard p.count >= 16 else { throw Damage(offset: BlockHeader.size, reason: "short payload") }
+        let base = Int64(littleEndian: p.loadUnaligned(fromByteOffset: 0, as: Int64.self))
+        let width = Int(p[8])
+        guard width <= 64, p.count == 16 + (rows * width + 7) / 8, zero(p, 9..<16) else {
+            throw Damage(offset: BlockHeader.size, reason: "bad packed length")
+        }
+        let ext = UnsafeRawBufferPointer(start: p.baseAddress, count: p.count + 8)
+        BitPacking.unpack(UnsafeRawBufferPointer(rebasing: ext[16...]), count: rows, base: base, width: width, into: out)
+    }
+
+    /// Decodes a priced payload: the residuals, then each row's predicted cost added (`BlockEncoding.priced`).
+    private static func decodePriced(_ p: UnsafeRawBufferPointer, rows: Int, _ inputs: CostInputs?, into out: UnsafeMutablePointer<Int64>) throws {
+        guard p.count >= 8 else { throw Damage(offset: BlockHeader.size, reason: "short payload") }
+        let models = Int(UInt16(littleEndian: p.loadUnaligned(fromByteOffset: 0, as: UInt16.self)))
+        let tableEnd = 8 + 16 * models
+        guard let inner = BlockEncoding(rawValue: p[2]), inner == .frameOfReference || inner == .patched,
+              zero(p, 3..<8), p.count >= tableEnd
+        else { throw Damage(offset: BlockHeader.size, reason: "bad priced block header") }
+        guard let inputs else { throw Damage(offset: 1, reason: "a priced cost block read without its model and token columns") }
+        try decodeFOR(inner, UnsafeRawBufferPointer(rebasing: p[tableEnd...]), rows: rows, into: out)
+        let model = inputs.model, input = inputs.input, output = inputs.output
+        var highest: UInt32 = 0
+        for i in 0..<rows { highest = max(highest, model[i]) }
+        guard rows == 0 || Int(highest) < models else { throw Damage(offset: BlockHeader.size, reason: "a model code past the price table") }
+        withUnsafeTemporaryAllocation(of: Int64.self, capacity: 2 * models) { table in
+            for k in 0..<(2 * models) {
+                table[k] = Int64(littleEndian: p.loadUnaligned(fromByteOffset: 8 + 8 * k, as: Int64.self))
+            }
+            guard let t = table.baseAddress else { return }
+            for i in 0..<rows {
+                let m = 2 * Int(model[i])
+                out[i] &+= t[m] &* input[i] &+ t[m + 1] &* output[i]
+            }
         }
     }
 

@@ -88,8 +88,9 @@ private struct BatchBuilder: ~Copyable {
             try p.decodeIntegers(g, .createdAt, &decoder, into: createdAt)
             try p.decodeIntegers(g, .inputTokens, &decoder, into: inputTokens)
             try p.decodeIntegers(g, .outputTokens, &decoder, into: outputTokens)
-            try p.decodeIntegers(g, .cost, &decoder, into: cost)
             for d in Dimension.allCases { try p.decodeCodes(g, d, &decoder, into: codes[d.rawValue]) }
+            let prices = CostInputs(model: codes[Dimension.model.rawValue], input: inputTokens, output: outputTokens)
+            try p.decodeIntegers(g, .cost, &decoder, costInputs: prices, into: cost)
             var batch = RecordBatch()
             let t = batch.strings.intern(tenant)
             try p.decodeRequestIDs(g, &decoder) { i, rid in

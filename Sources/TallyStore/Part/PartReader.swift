@@ -266,6 +266,7 @@ package final class PartReader: Sendable {
         let expected: Bool = switch column {
         case .createdAt: encoding == BlockEncoding.delta.rawValue
         case .requestID: encoding == BlockEncoding.uuid.rawValue || encoding == BlockEncoding.bytes.rawValue || encoding == BlockEncoding.uuid4.rawValue
+        case .cost where version >= 3 && encoding == BlockEncoding.priced.rawValue: true
         default: encoding == BlockEncoding.frameOfReference.rawValue || encoding == BlockEncoding.patched.rawValue
         }
         guard codec <= BlockCodec.lz4.rawValue else { throw BlockDecoder.Damage(offset: 0, reason: "unknown block codec \(codec)") }
@@ -283,14 +284,24 @@ package final class PartReader: Sendable {
                  reason: "\(d.reason) (column \(column.name), granule \(granule))")
     }
 
-    /// Decodes an integer column of a granule into `out` (capacity >= granule rows).
-    package func decodeIntegers(_ granule: Int, _ column: PartColumn, _ decoder: inout BlockDecoder, into out: UnsafeMutablePointer<Int64>) throws {
+    /// Whether the cost block of `granule` is priced (part format v3): decoding it needs the granule's model codes and
+    /// token counts (`decodeIntegers(_:_:_:costInputs:into:)`). Read from the block header before its checksum: a
+    /// damaged byte here makes the decode fail its checksum, never read the block another way.
+    package func costIsPriced(_ granule: Int) -> Bool {
+        block(granule, .cost)[1] == BlockEncoding.priced.rawValue
+    }
+
+    /// Decodes an integer column of a granule into `out` (capacity >= granule rows). A priced cost block (see
+    /// `costIsPriced`) needs `costInputs`, the granule's decoded model codes and token counts.
+    package func decodeIntegers(_ granule: Int, _ column: PartColumn, _ decoder: inout BlockDecoder, costInputs: CostInputs? = nil,
+                                into out: UnsafeMutablePointer<Int64>) throws {
         let f = footer
         let verify = !f.isChecked(granule, column)
         if verify { try checkFileHeader() }
         do {
             try checkHeader(granule, column)
-            let n = try decoder.decodeIntegers(block(granule, column), verify: verify, padded: true, coversHeader: coversHeader, into: out)
+            let n = try decoder.decodeIntegers(block(granule, column), verify: verify, padded: true, coversHeader: coversHeader,
+                                               costInputs: costInputs, into: out)
             guard n == f.meta.granules[granule].rows else { throw BlockDecoder.Damage(offset: 4, reason: "row count mismatch") }
         } catch let d as BlockDecoder.Damage {
             throw damage(granule, column, d)
@@ -371,22 +382,26 @@ package final class PartReader: Sendable {
         var decoder = BlockDecoder()
         let cap = meta.granules.map(\.rows).max() ?? 0
         let ints = UnsafeMutablePointer<Int64>.allocate(capacity: max(cap, 1))
-        let codes = UnsafeMutablePointer<UInt32>.allocate(capacity: max(cap, 1))
-        defer { ints.deallocate(); codes.deallocate() }
+        let input = UnsafeMutablePointer<Int64>.allocate(capacity: max(cap, 1))
+        let output = UnsafeMutablePointer<Int64>.allocate(capacity: max(cap, 1))
+        let codes = UnsafeMutablePointer<UInt32>.allocate(capacity: max(cap, 1) * Dimension.allCases.count)
+        defer { ints.deallocate(); input.deallocate(); output.deallocate(); codes.deallocate() }
         for (g, granule) in meta.granules.enumerated() {
             let n = granule.rows
             try decodeIntegers(g, .createdAt, &decoder, into: ints)
             rows.createdAt.append(contentsOf: UnsafeBufferPointer(start: ints, count: n))
-            try decodeIntegers(g, .inputTokens, &decoder, into: ints)
-            rows.inputTokens.append(contentsOf: UnsafeBufferPointer(start: ints, count: n))
-            try decodeIntegers(g, .outputTokens, &decoder, into: ints)
-            rows.outputTokens.append(contentsOf: UnsafeBufferPointer(start: ints, count: n))
-            try decodeIntegers(g, .cost, &decoder, into: ints)
-            rows.cost.append(contentsOf: UnsafeBufferPointer(start: ints, count: n))
+            try decodeIntegers(g, .inputTokens, &decoder, into: input)
+            rows.inputTokens.append(contentsOf: UnsafeBufferPointer(start: input, count: n))
+            try decodeIntegers(g, .outputTokens, &decoder, into: output)
+            rows.outputTokens.append(contentsOf: UnsafeBufferPointer(start: output, count: n))
             for d in Dimension.allCases {
-                try decodeCodes(g, d, &decoder, into: codes)
-                rows.dims[d.rawValue].append(contentsOf: UnsafeBufferPointer(start: codes, count: n))
+                let out = codes + d.rawValue * cap
+                try decodeCodes(g, d, &decoder, into: out)
+                rows.dims[d.rawValue].append(contentsOf: UnsafeBufferPointer(start: out, count: n))
             }
+            let prices = CostInputs(model: codes + Dimension.model.rawValue * cap, input: input, output: output)
+            try decodeIntegers(g, .cost, &decoder, costInputs: prices, into: ints)
+            rows.cost.append(contentsOf: UnsafeBufferPointer(start: ints, count: n))
             try decodeRequestIDs(g, &decoder) { _, b in
                 rows.requestBytes.append(contentsOf: b)
                 rows.requestOffsets.append(rows.requestBytes.count)

@@ -35,6 +35,19 @@ package enum PartWriter {
                             UnsafeRawBufferPointer(rebasing: all[rows.requestOffsets[start + i]..<rows.requestOffsets[start + i + 1]])
                         }, into: &file)
                     }
+                case .cost where version >= 3:
+                    let range = start..<end
+                    rows.cost[range].withUnsafeBufferPointer { cost in
+                        lo = cost.min()!
+                        hi = cost.max()!
+                        rows.inputTokens[range].withUnsafeBufferPointer { input in
+                            rows.outputTokens[range].withUnsafeBufferPointer { output in
+                                rows.dims[Dimension.model.rawValue][range].withUnsafeBufferPointer { model in
+                                    encoder.encodeCost(cost, input: input, output: output, model: model, into: &file)
+                                }
+                            }
+                        }
+                    }
                 default:
                     let values: [Int64] = Self.values(rows, column, start..<end)
                     lo = values.min()!
