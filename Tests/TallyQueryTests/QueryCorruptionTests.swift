@@ -24,9 +24,9 @@ import TallyTestSupport
         let path = part.path
         try writing.close()
         var bytes = try FileIO.readAll(path)
-        // A patched cost block relabelled plain frame of reference (the payload CRC still matches):
-        // before part format v2 the scan summed its rows without their patched exceptions.
-        let ref = try #require(part.meta.granules.map { $0.blocks[PartColumn.cost.rawValue] }.first { bytes[$0.offset + 1] == BlockEncoding.patched.rawValue })
+        // A priced cost block (its residuals patched) relabelled plain frame of reference (the payload CRC still
+        // matches): before part format v2 the scan summed a patched block's rows without their exceptions.
+        let ref = try #require(part.meta.granules.map { $0.blocks[PartColumn.cost.rawValue] }.first { bytes[$0.offset + 1] == BlockEncoding.priced.rawValue })
         bytes[ref.offset + 1] = BlockEncoding.frameOfReference.rawValue
         try FileIO.writeAtomically(bytes, to: path, directory: dir.path + "/parts")
         let store = try Store(path: dir.path, options: queryTestOptions())

@@ -223,13 +223,14 @@ func at(_ time: String) -> Int64 { try! Timestamp.parse(time).get() }
         defer { dir.remove() }
         let store = try Store(path: dir.path, options: queryTestOptions())
         defer { try? store.close() }
-        // Tenant t: part A (May 1, 00:00-04:00) and part B (May 2, 10:00-12:00), 80 users (too many per hour
-        // for hourly user rollups); tenant u: one small part; then head rows of t on May 3.
+        // Tenant t: part A (May 1, 00:00-04:00) and part B (May 2, 10:00-12:00), 3 users (too few rows per user in
+        // an hour for hourly user rollups, enough in each part for a part rollup); tenant u: one small part; then
+        // head rows of t on May 3.
         func rows(_ tenant: String, _ start: String, _ n: Int, _ prefix: String) -> [CostRecord] {
             let t0 = at(start)
             return (0..<n).map { (i: Int) -> CostRecord in
                 let environment = i % 3 == 0 ? "dev" : "prod"
-                let user = "u" + String((i * 7) % 80), feature = "f" + String(i % 2), id = prefix + String(i)
+                let user = "u" + String((i * 7) % 3), feature = "f" + String(i % 2), id = prefix + String(i)
                 let cost = Int64(i % 11 + 1) * unit, time = t0 + Int64(i) * 60_000
                 return CostRecord(tenantID: tenant, environment: environment, userID: user, featureTag: feature, requestID: id,
                                   model: "m", inputTokens: Int64(i), outputTokens: 1, costNanos: cost, createdAtMillis: time)
@@ -271,6 +272,10 @@ func at(_ time: String) -> Int64 { try! Timestamp.parse(time).get() }
         #expect(u0.cost == [(a + b + head).filter { $0.userID == "u0" }.reduce(0) { $0 + $1.costNanos }])
         #expect(u0.statistics.partsFromRollups == 2)
 
+        // Tenant u's part (50 rows, 3 users) keeps no user rollup (fewer than 32 rows per user): its users are scanned.
+        let small = try run(tenants: .one("u"))
+        #expect(small.partsFromRollups == 0 && small.rowsScanned == 50)
+
         // The range ends: a part is used only when [minTime, maxTime] lies inside [from, to).
         #expect(try run(from: first.minTime).partsFromRollups == 2)
         let cutFirst = try run(from: first.minTime + 1)
@@ -294,7 +299,9 @@ func at(_ time: String) -> Int64 { try! Timestamp.parse(time).get() }
         // Tenant keys are free; no dimension at all: the part totals, and the head's hour totals for its 3 rows.
         let byTenant = try run(tenants: .all, groupBy: [.tenant], limit: nil)
         #expect(byTenant.partsFromRollups == 3 && byTenant.rowsScanned == 0)
-        #expect(try run(tenants: .all, groupBy: [.tenant, .dimension(.feature)], limit: nil).partsFromRollups == 3)
+        // Tenant u's part has 25 rows per feature: no feature rollup kept, so it is scanned.
+        let byFeature = try run(tenants: .all, groupBy: [.tenant, .dimension(.feature)], limit: nil)
+        #expect(byFeature.partsFromRollups == 2 && byFeature.rowsScanned == 50 + 3)
     }
 
     @Test func stringsGroupByTheirBytes() throws {

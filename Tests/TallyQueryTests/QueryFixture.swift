@@ -30,7 +30,8 @@ final class QueryFixture {
     static let day: Int64 = 86_400_000
 
     /// `dense`: 12 hours with 100+ rows per tenant and hour (so the store keeps rollups of its
-    /// low-cardinality dimensions); else 10 sparse days (for trailing windows).
+    /// low-cardinality dimensions); else 10 sparse days (for trailing windows), with fewer users and models, so
+    /// its parts keep part rollups of some dimensions (32 rows per value) and not of others.
     init(seed: UInt64, dense: Bool) throws {
         directory = try TemporaryDirectory(prefix: "tally-query")
         let window = dense
@@ -38,7 +39,7 @@ final class QueryFixture {
             : (Self.june - 6 * Self.day)..<(Self.june + 4 * Self.day)
         self.window = window
         let gen = RandomRecords(seed: seed, options: .init(
-            tenants: 3, usersPerTenant: dense ? 6 : 20, window: window,
+            tenants: 3, usersPerTenant: dense ? 6 : 12, models: dense ? 13 : 4, window: window,
             lateFraction: 0.15, lateBy: dense ? 3 * Self.hour : 3 * Self.day,
             duplicateFraction: 0.04, exactDuplicates: seed % 2 == 0,
             edgeFraction: 0.03,

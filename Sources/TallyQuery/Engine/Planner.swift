@@ -217,8 +217,9 @@ struct Planner: ~Copyable {
     /// A part answered whole from its part rollups, when they hold the exact answer: its `[minTime, maxTime]`
     /// lies inside `[lo, hi)` and inside one bucket (any part without a bucket), and at most one dimension is
     /// involved (group keys and the filters that do not pass every code of the part; tenant keys are free).
-    /// The involved dimension's rollup (with no dimension, the smallest rollup: its sums are the part's
-    /// totals) goes into an index partial, its filter applied code by code; nothing is scanned.
+    /// The involved dimension's rollup (with no dimension, the part's totals from its hour entries) goes into an index
+    /// partial, its filter applied code by code; nothing is scanned. A dimension whose rollup the part did not keep
+    /// (fewer than 32 rows per value) leaves the part to the scan.
     private mutating func planFromPartRollups(_ part: PartReader, _ m: PartMeta, _ filters: [FilterPlan]) throws -> SourcePlan? {
         let bucket = spec.query.bucket
         let firstBucket = bucket.start(m.minTime)
@@ -229,21 +230,31 @@ struct Planner: ~Copyable {
         var involved = Set(groupDims)
         for f in filters { involved.insert(f.dimension) }
         guard involved.count <= 1 else { return nil }
+        // A dimension without a kept rollup (too few rows per value) leaves the part to the scan.
         let d = involved.first?.rawValue
-            ?? Dimension.allCases.indices.min { m.partRollupCount($0) < m.partRollupCount($1) }!
+        if let d, m.partRollupCount(d) == 0 { return nil }
         let layout = KeyLayout(sizes: groupDims.map { m.dictionaries[$0.rawValue].count }, buckets: 1, rows: m.rows,
                                flatLimit: spec.flatLimit, rekeyLimit: spec.rekeyLimit, laneLimit: spec.laneLimit)
         guard layout.rekeyLevels == 0 else { return nil }
         let partial = Partial(layout)
-        let deny = filters.first?.deny
-        let noKeys = groupDims.isEmpty
-        // Codes under the dictionary, counts adding up to the part's rows: checked where the footer is decoded.
-        let r = try m.partRollup(d)
-        for j in 0..<r.codes.count {
-            let c = Int(r.codes[j])
-            if let deny, deny[c] != 0 { continue }
-            partial.add(key: noKeys ? 0 : UInt64(c), count: r.counts[j], input: r.inputTokens[j],
-                        output: r.outputTokens[j], cost: r.cost[j])
+        if let d {
+            let deny = filters.first?.deny
+            let noKeys = groupDims.isEmpty
+            // Codes under the dictionary, counts adding up to the part's rows: checked where the footer is decoded.
+            let r = try m.partRollup(d)
+            for j in 0..<r.codes.count {
+                let c = Int(r.codes[j])
+                if let deny, deny[c] != 0 { continue }
+                partial.add(key: noKeys ? 0 : UInt64(c), count: r.counts[j], input: r.inputTokens[j],
+                            output: r.outputTokens[j], cost: r.cost[j])
+            }
+        } else {
+            // No dimension: the part's totals, from its hour entries (their rows tile the part's).
+            var count: Int64 = 0, input: Int64 = 0, output: Int64 = 0, cost: Int64 = 0
+            for h in m.hours {
+                count &+= Int64(h.rows); input &+= h.inputTokens; output &+= h.outputTokens; cost &+= h.cost
+            }
+            partial.add(key: 0, count: count, input: input, output: output, cost: cost)
         }
         stats.partsRead += 1
         stats.partsFromRollups += 1

@@ -37,6 +37,8 @@ struct RankedRollups {
         var sources: [Source] = []
         for part in whole {
             let m = try part.load()
+            // A part that kept no rollup of the dimension (too few rows per value) needs the general plan.
+            guard m.partRollupCount(dimension.rawValue) > 0 else { return nil }
             sources.append(try Source(m, dimension: dimension.rawValue, order: query.order))
             stats.partsRead += 1
             stats.partsFromRollups += 1

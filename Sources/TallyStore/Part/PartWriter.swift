@@ -63,7 +63,7 @@ package enum PartWriter {
         }
 
         let (hourEntries, hourRollups) = hours(rows, dictionaries)
-        let wholePartRollups = partRollups(rows, dictionaries)
+        let wholePartRollups = partRollups(rows, dictionaries, version: version)
         var meta = PartMeta(
             id: id, tenant: rows.tenant, level: level, rows: n,
             minTime: rows.createdAt[0], maxTime: rows.createdAt[n - 1],
@@ -230,9 +230,13 @@ package enum PartWriter {
     }
 
     /// Count and sums per code of each dimension over the whole part.
-    private static func partRollups(_ rows: PartRows, _ dictionaries: [[String]]) -> [Rollup] {
+    /// The part rollups of every dimension. From version 3, a dimension with fewer than `rollupRowsPerValue` rows per
+    /// value (a small tenant's users or skills) has none (an empty rollup): such a part is cheaper to scan than its
+    /// rollup is to store, as for an hour's.
+    private static func partRollups(_ rows: PartRows, _ dictionaries: [[String]], version: UInt16) -> [Rollup] {
         (0..<rows.dims.count).map { d in
             let n = dictionaries[d].count
+            guard version < 3 || n * PartFormat.rollupRowsPerValue <= rows.count else { return Rollup() }
             var counts = [Int64](repeating: 0, count: n), ins = counts, outs = counts, costs = counts
             withColumns(rows, d) { codes, input, output, cost in
                 counts.withUnsafeMutableBufferPointer { counts in
@@ -506,8 +510,10 @@ package enum PartFooterCodec {
     }
 
     /// Reads a part rollup of `count` entries (codes delta-coded, ascending, each under `dictionarySize`) over the part's
-    /// `rows` rows: its counts must add up to them, or a question answered from it would miss or invent rows.
+    /// `rows` rows: its counts must add up to them, or a question answered from it would miss or invent rows. No entry
+    /// means no rollup kept for the dimension (an empty `Rollup`): questions about it scan the part.
     package static func readPartRollup(_ r: inout ByteReader, count n: Int, dictionarySize: Int, rows: Int) throws -> Rollup {
+        if n == 0 { return Rollup() }
         var ru = Rollup(reserving: n)
         var code: UInt64 = 0
         var total: Int64 = 0
