@@ -2,6 +2,9 @@ import Testing
 import TallyTestSupport
 @testable import TallyStore
 import TallySynthetic
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @Suite struct EncodingTests {
     /// Every width, every count up to three groups of eight and a granule's, packed at an odd address: `unpack` and
@@ -120,6 +123,37 @@ import TallySynthetic
         defer { out32.deallocate() }
         _ = try block.withUnsafeBytes { try decoder.decodeCodes($0, into: out32) }
         #expect(Array(UnsafeBufferPointer(start: out32, count: count)).map { Int64($0) } == codes)
+    }
+
+    /// Timestamps with exponential gaps and a few long pauses: with patching (part format v3) the deltas are patched,
+    /// smaller than plain deltas, and read back exactly; without it, plain deltas as before; equal gaps stay plain.
+    @Test(arguments: [2, 3, 100, 5000, 8192, 65536])
+    func patchedDeltasRoundTrip(rows: Int) throws {
+        var rng = Xoshiro256(seed: UInt64(rows))
+        var t: Int64 = 1_748_736_000_000
+        var bursty: [Int64] = [], even: [Int64] = []
+        for i in 0..<rows {
+            bursty.append(t)
+            even.append(1_748_736_000_000 + Int64(i) * 250)
+            t += i % 997 == 500 ? 3_600_000 * Int64(1 + rng.below(48)) : Int64(-40.0 * log(1 - rng.uniform()))
+        }
+        var decoder = BlockDecoder()
+        var encoder = BlockEncoder()
+        let out = UnsafeMutablePointer<Int64>.allocate(capacity: rows)
+        defer { out.deallocate() }
+        for (values, name) in [(bursty, "bursty"), (even, "even")] {
+            var plain: [UInt8] = [], patched: [UInt8] = []
+            values.withUnsafeBufferPointer { encoder.encodeDelta($0, into: &plain) }
+            values.withUnsafeBufferPointer { encoder.encodeDelta($0, patching: true, into: &patched) }
+            #expect(plain[1] == BlockEncoding.delta.rawValue)
+            #expect(patched.count <= plain.count, "\(name): patched \(patched.count) > plain \(plain.count)")
+            if name == "even" { #expect(patched == plain) }
+            if name == "bursty" && rows >= 5000 { #expect(patched[1] == BlockEncoding.patchedDelta.rawValue) }
+            for block in [plain, patched] {
+                _ = try block.withUnsafeBytes { try decoder.decodeIntegers($0, into: out) }
+                #expect(Array(UnsafeBufferPointer(start: out, count: rows)) == values, "\(name) \(block[1])")
+            }
+        }
     }
 
     @Test func deltaRoundTripsSortedTimestamps() throws {

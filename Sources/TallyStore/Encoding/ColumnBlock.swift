@@ -39,6 +39,9 @@ package enum BlockEncoding: UInt8, Sendable {
     /// residuals' payload. Row `i`'s cost is `residual + inputPrice[model] x input + outputPrice[model] x output`,
     /// all wrapping (`CostPrices`).
     case priced = 7
+    /// Sorted timestamps as `i64 first`, then the `rows - 1` deltas as a patched payload (encoding 6's layout; part
+    /// format v3, `created_at` only): a few long gaps no longer widen every delta.
+    case patchedDelta = 8
 }
 
 package enum BlockCodec: UInt8, Sendable {
@@ -199,8 +202,9 @@ package struct BlockEncoder {
         return .patched
     }
 
-    /// Encodes non-decreasing integers (sorted timestamps) as bit-packed deltas.
-    package mutating func encodeDelta(_ values: UnsafeBufferPointer<Int64>, into out: inout [UInt8]) {
+    /// Encodes non-decreasing integers (sorted timestamps) as bit-packed deltas; with `patching` (part format v3), as
+    /// patched deltas when a few long gaps would otherwise widen every delta.
+    package mutating func encodeDelta(_ values: UnsafeBufferPointer<Int64>, patching: Bool = false, into out: inout [UInt8]) {
         let n = values.count
         let first = n > 0 ? values[0] : 0
         var deltas = [Int64](repeating: 0, count: max(n - 1, 0))
@@ -211,6 +215,14 @@ package struct BlockEncoder {
             lo = min(lo, d); hi = max(hi, d)
         }
         if n <= 1 { lo = 0; hi = 0 }
+        if patching && n > 1 {
+            raw.removeAll(keepingCapacity: true)
+            withUnsafeBytes(of: first.littleEndian) { raw.append(contentsOf: $0) }
+            if deltas.withUnsafeBufferPointer({ appendFOR($0) }) == .patched {
+                finish(.patchedDelta, rows: n, into: &out)
+                return
+            }
+        }
         let width = BitPacking.width(of: UInt64(bitPattern: hi &- lo))
         let packed = BitPacking.packedSize(count: deltas.count, width: width)
         raw.removeAll(keepingCapacity: true)
@@ -390,6 +402,16 @@ package struct BlockDecoder: ~Copyable {
                 let ext = UnsafeRawBufferPointer(start: p.baseAddress, count: p.count + 8)
                 out[0] = first
                 BitPacking.unpack(UnsafeRawBufferPointer(rebasing: ext[24...]), count: h.rows - 1, base: base, width: width, into: out + 1)
+                var acc = first
+                for i in 1..<h.rows { acc &+= out[i]; out[i] = acc }
+            case .patchedDelta:
+                guard p.count >= 8, h.rows > 1 else { throw Damage(offset: BlockHeader.size, reason: "short payload") }
+                let first = Int64(littleEndian: p.loadUnaligned(fromByteOffset: 0, as: Int64.self))
+                let rest = UnsafeRawBufferPointer(rebasing: p[8...])
+                try Self.unpatch(rest, rows: h.rows - 1) { base, width, packed in
+                    BitPacking.unpack(packed, count: h.rows - 1, base: base, width: width, into: out + 1)
+                } patch: { i, v in out[1 + i] = v }
+                out[0] = first
                 var acc = first
                 for i in 1..<h.rows { acc &+= out[i]; out[i] = acc }
             case .priced:

@@ -264,7 +264,7 @@ package final class PartReader: Sendable {
         let raw = Int(UInt32(littleEndian: b.loadUnaligned(fromByteOffset: 8, as: UInt32.self)))
         let stored = Int(UInt32(littleEndian: b.loadUnaligned(fromByteOffset: 12, as: UInt32.self)))
         let expected: Bool = switch column {
-        case .createdAt: encoding == BlockEncoding.delta.rawValue
+        case .createdAt: encoding == BlockEncoding.delta.rawValue || (version >= 3 && encoding == BlockEncoding.patchedDelta.rawValue)
         case .requestID: encoding == BlockEncoding.uuid.rawValue || encoding == BlockEncoding.bytes.rawValue || encoding == BlockEncoding.uuid4.rawValue
         case .cost where version >= 3 && encoding == BlockEncoding.priced.rawValue: true
         default: encoding == BlockEncoding.frameOfReference.rawValue || encoding == BlockEncoding.patched.rawValue

@@ -53,7 +53,11 @@ package enum PartWriter {
                     lo = values.min()!
                     hi = values.max()!
                     values.withUnsafeBufferPointer { v in
-                        if column == .createdAt { encoder.encodeDelta(v, into: &file) } else { encoder.encodeFOR(v, into: &file) }
+                        if column == .createdAt {
+                            encoder.encodeDelta(v, patching: version >= 3, into: &file)
+                        } else {
+                            encoder.encodeFOR(v, into: &file)
+                        }
                     }
                 }
                 refs.append(BlockRef(offset: offset, length: file.count - offset, min: lo, max: hi))
