@@ -450,21 +450,39 @@ package struct BlockDecoder: ~Copyable {
               zero(p, 3..<8), p.count >= tableEnd
         else { throw Damage(offset: BlockHeader.size, reason: "bad priced block header") }
         guard let inputs else { throw Damage(offset: 1, reason: "a priced cost block read without its model and token columns") }
-        try decodeFOR(inner, UnsafeRawBufferPointer(rebasing: p[tableEnd...]), rows: rows, into: out)
+        guard rows > 0 else { return }
+        guard models > 0 else { throw Damage(offset: BlockHeader.size, reason: "a model code past the price table") }
+        let residuals = UnsafeRawBufferPointer(rebasing: p[tableEnd...])
+        // Residuals of width 0 are one value for every row (0 when every cost is on its price): not unpacked.
+        let constant: Int64? = inner == .frameOfReference && residuals.count == 16 && residuals[8] == 0 && zero(residuals, 9..<16)
+            ? Int64(littleEndian: residuals.loadUnaligned(fromByteOffset: 0, as: Int64.self)) : nil
+        if constant == nil { try decodeFOR(inner, residuals, rows: rows, into: out) }
         let model = inputs.model, input = inputs.input, output = inputs.output
+        // One pass: codes are clamped to the table (so a damaged one reads no memory past it) and refused after it.
+        let last = UInt32(models - 1)
         var highest: UInt32 = 0
-        for i in 0..<rows { highest = max(highest, model[i]) }
-        guard rows == 0 || Int(highest) < models else { throw Damage(offset: BlockHeader.size, reason: "a model code past the price table") }
         withUnsafeTemporaryAllocation(of: Int64.self, capacity: 2 * models) { table in
             for k in 0..<(2 * models) {
                 table[k] = Int64(littleEndian: p.loadUnaligned(fromByteOffset: 8 + 8 * k, as: Int64.self))
             }
             guard let t = table.baseAddress else { return }
-            for i in 0..<rows {
-                let m = 2 * Int(model[i])
-                out[i] &+= t[m] &* input[i] &+ t[m + 1] &* output[i]
+            if let constant {
+                for i in 0..<rows {
+                    let code = model[i]
+                    highest = max(highest, code)
+                    let m = 2 &* Int(min(code, last))
+                    out[i] = constant &+ t[m] &* input[i] &+ t[m &+ 1] &* output[i]
+                }
+            } else {
+                for i in 0..<rows {
+                    let code = model[i]
+                    highest = max(highest, code)
+                    let m = 2 &* Int(min(code, last))
+                    out[i] &+= t[m] &* input[i] &+ t[m &+ 1] &* output[i]
+                }
             }
         }
+        guard highest <= last else { throw Damage(offset: BlockHeader.size, reason: "a model code past the price table") }
     }
 
     /// Whether bytes `range` of `p` are all zero (the padding the writer leaves; anything else is damage).
