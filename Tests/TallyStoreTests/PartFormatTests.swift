@@ -108,6 +108,20 @@ import Glibc
         }
     }
 
+    /// A v3 part under `smallPartRows` rows keeps no part rollup of a dimension with fewer than 32 rows per value
+    /// (its users here); a larger part keeps every one; a v2 part keeps every one whatever its size.
+    @Test func smallPartsLeaveOutThinRollups() throws {
+        let records = RandomRecords(seed: 71, options: .init(tenants: 1, usersPerTenant: 4000, models: 3)).records(PartFormat.smallPartRows + 10)
+        let user = Dimension.user.rawValue, model = Dimension.model.rawValue
+        let (_, small) = PartWriter.encode(PartRowsFixture.rows(Array(records.prefix(40_000))), id: 1, level: 0)
+        #expect(small.dictionaries[user].count * PartFormat.rollupRowsPerValue > small.rows)
+        #expect(small.partRollupCount(user) == 0 && small.partRollupCount(model) == 3)
+        let (_, large) = PartWriter.encode(PartRowsFixture.rows(records), id: 1, level: 0)
+        #expect(large.partRollupCount(user) == large.dictionaries[user].count)
+        let (_, v2) = PartWriter.encode(PartRowsFixture.rows(Array(records.prefix(40_000))), id: 1, level: 0, version: 2)
+        #expect(v2.partRollupCount(user) == v2.dictionaries[user].count)
+    }
+
     /// A v1 part (the layout before block headers were checksummed) reads back exactly what a v2 part and a v3 part
     /// (costs priced from the tokens) of the same rows do, passes `verify`, and has no filter.
     @Test func versionOnePartsStillRead() throws {

@@ -35,20 +35,24 @@ struct RankedRollups {
 
         var stats = QueryStatistics()
         var sources: [Source] = []
+        var scanned: [PartReader] = []
         for part in whole {
             let m = try part.load()
-            // A part that kept no rollup of the dimension (too few rows per value) needs the general plan.
-            guard m.partRollupCount(dimension.rawValue) > 0 else { return nil }
+            // A small part that kept no rollup of the dimension (too few rows per value) is scanned with the head.
+            guard m.partRollupCount(dimension.rawValue) > 0 else {
+                scanned.append(part)
+                continue
+            }
             sources.append(try Source(m, dimension: dimension.rawValue, order: query.order))
             stats.partsRead += 1
             stats.partsFromRollups += 1
             stats.hoursFromIndex += m.hours.count
         }
-        // The head's rows for these tenants, aggregated as any query's, then ranked.
-        if !snapshot.heads.isEmpty {
-            let heads = StoreSnapshot(parts: [], heads: snapshot.heads, generation: snapshot.generation, store: snapshot.store)
+        // The head's rows and those parts' for these tenants, aggregated as any query's, then ranked.
+        if !snapshot.heads.isEmpty || !scanned.isEmpty {
+            let rest = StoreSnapshot(parts: scanned, heads: snapshot.heads, generation: snapshot.generation, store: snapshot.store)
             var dictionaries = KeyDictionaries(positions: 1)
-            let table = try engine.aggregate(engine.spec(query, lo, hi), heads, &dictionaries, &stats)
+            let table = try engine.aggregate(engine.spec(query, lo, hi), rest, &dictionaries, &stats)
             if let rest = Source(table, values: dictionaries.values(0), order: query.order) { sources.append(rest) }
             guard sources.count <= maxSources else { return nil }
         }

@@ -234,13 +234,14 @@ package enum PartWriter {
     }
 
     /// Count and sums per code of each dimension over the whole part.
-    /// The part rollups of every dimension. From version 3, a dimension with fewer than `rollupRowsPerValue` rows per
-    /// value (a small tenant's users or skills) has none (an empty rollup): such a part is cheaper to scan than its
-    /// rollup is to store, as for an hour's.
+    /// The part rollups of every dimension. From version 3, in a part of fewer than `smallPartRows` rows, a dimension
+    /// with fewer than `rollupRowsPerValue` rows per value (a small tenant's users or skills) has none (an empty
+    /// rollup): such a part is cheaper to scan than its rollup is to store, as for an hour's.
     private static func partRollups(_ rows: PartRows, _ dictionaries: [[String]], version: UInt16) -> [Rollup] {
         (0..<rows.dims.count).map { d in
             let n = dictionaries[d].count
-            guard version < 3 || n * PartFormat.rollupRowsPerValue <= rows.count else { return Rollup() }
+            let kept = version < 3 || rows.count >= PartFormat.smallPartRows || n * PartFormat.rollupRowsPerValue <= rows.count
+            guard kept else { return Rollup() }
             var counts = [Int64](repeating: 0, count: n), ins = counts, outs = counts, costs = counts
             withColumns(rows, d) { codes, input, output, cost in
                 counts.withUnsafeMutableBufferPointer { counts in
