@@ -458,31 +458,29 @@ package struct BlockDecoder: ~Copyable {
             ? Int64(littleEndian: residuals.loadUnaligned(fromByteOffset: 0, as: Int64.self)) : nil
         if constant == nil { try decodeFOR(inner, residuals, rows: rows, into: out) }
         let model = inputs.model, input = inputs.input, output = inputs.output
-        // One pass: codes are clamped to the table (so a damaged one reads no memory past it) and refused after it.
-        let last = UInt32(models - 1)
+        // Codes past the table are refused before any is used (a pass that vectorizes), so the loop below reads none.
         var highest: UInt32 = 0
+        for i in 0..<rows { highest = max(highest, model[i]) }
+        guard Int(highest) < models else { throw Damage(offset: BlockHeader.size, reason: "a model code past the price table") }
         withUnsafeTemporaryAllocation(of: Int64.self, capacity: 2 * models) { table in
-            for k in 0..<(2 * models) {
-                table[k] = Int64(littleEndian: p.loadUnaligned(fromByteOffset: 8 + 8 * k, as: Int64.self))
+            for k in 0..<models {
+                table[k] = Int64(littleEndian: p.loadUnaligned(fromByteOffset: 8 + 16 * k, as: Int64.self))
+                table[models + k] = Int64(littleEndian: p.loadUnaligned(fromByteOffset: 16 + 16 * k, as: Int64.self))
             }
-            guard let t = table.baseAddress else { return }
+            guard let inputPrice = table.baseAddress else { return }
+            let outputPrice = inputPrice + models
             if let constant {
                 for i in 0..<rows {
-                    let code = model[i]
-                    highest = max(highest, code)
-                    let m = 2 &* Int(min(code, last))
-                    out[i] = constant &+ t[m] &* input[i] &+ t[m &+ 1] &* output[i]
+                    let m = Int(model[i])
+                    out[i] = constant &+ inputPrice[m] &* input[i] &+ outputPrice[m] &* output[i]
                 }
             } else {
                 for i in 0..<rows {
-                    let code = model[i]
-                    highest = max(highest, code)
-                    let m = 2 &* Int(min(code, last))
-                    out[i] &+= t[m] &* input[i] &+ t[m &+ 1] &* output[i]
+                    let m = Int(model[i])
+                    out[i] &+= inputPrice[m] &* input[i] &+ outputPrice[m] &* output[i]
                 }
             }
         }
-        guard highest <= last else { throw Damage(offset: BlockHeader.size, reason: "a model code past the price table") }
     }
 
     /// Whether bytes `range` of `p` are all zero (the padding the writer leaves; anything else is damage).
