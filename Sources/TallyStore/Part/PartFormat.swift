@@ -1,8 +1,9 @@
 /// Constants of the part file format (docs/FORMAT.md, "Part files").
 package enum PartFormat {
     /// The version the writer writes: 2 covers block headers and the trailer with checksums and adds
-    /// the request-id filter; 3 adds priced cost blocks (`BlockEncoding.priced`), so a build that reads
-    /// only 2 refuses such a part as a version it does not read instead of as damage.
+    /// the request-id filter; 3 adds priced cost blocks and patched `created_at` deltas
+    /// (`BlockEncoding.priced`, `.patchedDelta`) and leaves thin part rollups out of small parts, so a
+    /// build that reads only 2 refuses such a part as a version it does not read instead of as damage.
     package static let version: UInt16 = 3
     /// Versions a reader opens: version 1 parts (before block headers were checksummed) are read with
     /// every block header cross-checked against the footer and the column.

@@ -233,10 +233,9 @@ package enum PartWriter {
         return a
     }
 
-    /// Count and sums per code of each dimension over the whole part.
-    /// The part rollups of every dimension. From version 3, in a part of fewer than `smallPartRows` rows, a dimension
-    /// with fewer than `rollupRowsPerValue` rows per value (a small tenant's users or skills) has none (an empty
-    /// rollup): such a part is cheaper to scan than its rollup is to store, as for an hour's.
+    /// Count and sums per code of each dimension over the whole part. From version 3, in a part of fewer than
+    /// `smallPartRows` rows, a dimension with fewer than `rollupRowsPerValue` rows per value (a small tenant's users or
+    /// skills) has none (an empty rollup): such a part is cheaper to scan than its rollup is to store, as for an hour's.
     private static func partRollups(_ rows: PartRows, _ dictionaries: [[String]], version: UInt16) -> [Rollup] {
         (0..<rows.dims.count).map { d in
             let n = dictionaries[d].count
