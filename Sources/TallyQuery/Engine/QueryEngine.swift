@@ -115,6 +115,8 @@ public struct QueryEngine: Sendable {
         for (i, plan) in plans.enumerated() {
             switch plan.source {
             case let .part(part):
+                // A part answered from its rollups scans no granule.
+                guard !plan.granules.isEmpty else { continue }
                 var start = 0, rows = 0
                 let granules = part.granules
                 for (k, g) in plan.granules.enumerated() {
