@@ -87,6 +87,8 @@ package struct CostInputs {
 /// Builds column blocks; reuses its buffers across calls.
 package struct BlockEncoder {
     private var raw: [UInt8] = []
+    /// The other candidate payload while `encodeCost` compares two.
+    private var spare: [UInt8] = []
     private var compressed: [UInt8] = []
     /// Whether block CRCs cover the header (part format v2; false writes the v1 layout, kept for tests
     /// of how v1 parts are read).
@@ -122,23 +124,22 @@ package struct BlockEncoder {
         // Both payloads are built; the smaller is kept (a table that predicts few rows loses to the costs themselves).
         raw.removeAll(keepingCapacity: true)
         let plain = appendFOR(cost)
-        let plainLength = raw.count
+        swap(&raw, &spare)
         raw.removeAll(keepingCapacity: true)
         raw.append(contentsOf: repeatElement(0, count: 8))
         raw.withUnsafeMutableBytes { $0.storeBytes(of: UInt16(prices.table.count / 2).littleEndian, toByteOffset: 0, as: UInt16.self) }
         for p in prices.table { withUnsafeBytes(of: p.littleEndian) { raw.append(contentsOf: $0) } }
         raw[2] = residuals.withUnsafeBufferPointer { appendFOR($0) }.rawValue
-        if raw.count < plainLength {
+        if raw.count < spare.count {
             finish(.priced, rows: n, into: &out)
         } else {
-            raw.removeAll(keepingCapacity: true)
-            _ = appendFOR(cost)
+            swap(&raw, &spare)
             finish(plain, rows: n, into: &out)
         }
     }
 
-    /// Appends a frame-of-reference (or patched) payload of `values` to `raw`; returns which.
-    private mutating func appendFOR(_ values: UnsafeBufferPointer<Int64>) -> BlockEncoding {
+    /// Appends a frame-of-reference (or, with `patches`, patched) payload of `values` to `raw`; returns which.
+    private mutating func appendFOR(_ values: UnsafeBufferPointer<Int64>, patches: Bool = true) -> BlockEncoding {
         var lo = Int64.max, hi = Int64.min
         for v in values { lo = min(lo, v); hi = max(hi, v) }
         if values.isEmpty { lo = 0; hi = 0 }
@@ -147,7 +148,7 @@ package struct BlockEncoder {
         var histogram = [Int](repeating: 0, count: 65)
         for v in values { histogram[BitPacking.width(of: UInt64(bitPattern: v &- lo))] += 1 }
         var best = full, bestBits = values.count * full, above = 0
-        if values.count <= Int(UInt16.max) + 1 {
+        if patches && values.count <= Int(UInt16.max) + 1 {
             for w in stride(from: full - 1, through: 0, by: -1) {
                 above += histogram[w + 1]
                 let bits = values.count * w + above * (16 + full) + 64
@@ -203,40 +204,19 @@ package struct BlockEncoder {
     }
 
     /// Encodes non-decreasing integers (sorted timestamps) as bit-packed deltas; with `patching` (part format v3), as
-    /// patched deltas when a few long gaps would otherwise widen every delta.
+    /// patched deltas when a few long gaps would otherwise widen every delta. Either payload is `i64 first` followed by
+    /// a frame-of-reference (delta) or patched (patched delta) payload of the deltas.
     package mutating func encodeDelta(_ values: UnsafeBufferPointer<Int64>, patching: Bool = false, into out: inout [UInt8]) {
         let n = values.count
         let first = n > 0 ? values[0] : 0
-        var deltas = [Int64](repeating: 0, count: max(n - 1, 0))
-        var lo = Int64.max, hi = Int64.min
-        for i in 1..<max(n, 1) {
-            let d = values[i] &- values[i - 1]
-            deltas[i - 1] = d
-            lo = min(lo, d); hi = max(hi, d)
+        let deltas = [Int64](unsafeUninitializedCapacity: max(n - 1, 0)) { d, initialized in
+            for i in 1..<max(n, 1) { d[i - 1] = values[i] &- values[i - 1] }
+            initialized = max(n - 1, 0)
         }
-        if n <= 1 { lo = 0; hi = 0 }
-        if patching && n > 1 {
-            raw.removeAll(keepingCapacity: true)
-            withUnsafeBytes(of: first.littleEndian) { raw.append(contentsOf: $0) }
-            if deltas.withUnsafeBufferPointer({ appendFOR($0) }) == .patched {
-                finish(.patchedDelta, rows: n, into: &out)
-                return
-            }
-        }
-        let width = BitPacking.width(of: UInt64(bitPattern: hi &- lo))
-        let packed = BitPacking.packedSize(count: deltas.count, width: width)
         raw.removeAll(keepingCapacity: true)
-        raw.append(contentsOf: repeatElement(0, count: 24 + packed))
-        raw.withUnsafeMutableBytes { r in
-            r.storeBytes(of: first.littleEndian, toByteOffset: 0, as: Int64.self)
-            r.storeBytes(of: lo.littleEndian, toByteOffset: 8, as: Int64.self)
-            r[16] = UInt8(width)
-            deltas.withUnsafeBufferPointer {
-                BitPacking.pack($0, base: lo, width: width, into: UnsafeMutableRawBufferPointer(rebasing: r[24...]))
-            }
-        }
-        raw.removeLast(8)
-        finish(.delta, rows: n, into: &out)
+        withUnsafeBytes(of: first.littleEndian) { raw.append(contentsOf: $0) }
+        let encoding = deltas.withUnsafeBufferPointer { appendFOR($0, patches: patching && n > 1) }
+        finish(encoding == .patched ? .patchedDelta : .delta, rows: n, into: &out)
     }
 
     /// Encodes byte strings: 16 bytes each when every one is a canonical lowercase UUID, else offsets + bytes.
@@ -390,27 +370,13 @@ package struct BlockDecoder: ~Copyable {
             switch h.encoding {
             case .frameOfReference, .patched:
                 try Self.decodeFOR(h.encoding, p, rows: h.rows, into: out)
-            case .delta:
-                guard p.count >= 24 else { throw Damage(offset: BlockHeader.size, reason: "short payload") }
-                let first = Int64(littleEndian: p.loadUnaligned(fromByteOffset: 0, as: Int64.self))
-                let base = Int64(littleEndian: p.loadUnaligned(fromByteOffset: 8, as: Int64.self))
-                let width = Int(p[16])
+            case .delta, .patchedDelta:
+                // `i64 first`, then the deltas as a frame-of-reference (delta) or patched (patched delta) payload.
+                guard p.count >= 8, h.encoding == .delta || h.rows > 1 else { throw Damage(offset: BlockHeader.size, reason: "short payload") }
                 guard h.rows > 0 else { return 0 }
-                guard width <= 64, p.count == 24 + ((h.rows - 1) * width + 7) / 8, Self.zero(p, 17..<24) else {
-                    throw Damage(offset: BlockHeader.size, reason: "bad packed length")
-                }
-                let ext = UnsafeRawBufferPointer(start: p.baseAddress, count: p.count + 8)
-                out[0] = first
-                BitPacking.unpack(UnsafeRawBufferPointer(rebasing: ext[24...]), count: h.rows - 1, base: base, width: width, into: out + 1)
-                var acc = first
-                for i in 1..<h.rows { acc &+= out[i]; out[i] = acc }
-            case .patchedDelta:
-                guard p.count >= 8, h.rows > 1 else { throw Damage(offset: BlockHeader.size, reason: "short payload") }
                 let first = Int64(littleEndian: p.loadUnaligned(fromByteOffset: 0, as: Int64.self))
-                let rest = UnsafeRawBufferPointer(rebasing: p[8...])
-                try Self.unpatch(rest, rows: h.rows - 1) { base, width, packed in
-                    BitPacking.unpack(packed, count: h.rows - 1, base: base, width: width, into: out + 1)
-                } patch: { i, v in out[1 + i] = v }
+                try Self.decodeFOR(h.encoding == .delta ? .frameOfReference : .patched, UnsafeRawBufferPointer(rebasing: p[8...]),
+                                   rows: h.rows - 1, into: out + 1)
                 out[0] = first
                 var acc = first
                 for i in 1..<h.rows { acc &+= out[i]; out[i] = acc }
