@@ -336,7 +336,7 @@ import TallyTestSupport
         #expect(store.stats().rows == store.snapshot().rowCount)
     }
 
-    @Test("a part file whose size differs from the manifest's is skipped by a read-only open and reported; one whose footer disagrees with the manifest is damage")
+    @Test("a part file missing at a read-only open is skipped and reported; one whose size or footer disagrees with the manifest is damage when first read")
     func manifestAndFileMustAgree() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
@@ -357,13 +357,26 @@ import TallyTestSupport
         }
         manifest.parts[i].rows -= 1
         try FileIO.writeAtomically(manifest.encode(), to: manifestPath, directory: dir.path)
-        // A truncated file: refused when mapped, at open.
+        // A truncated file: the open does not map it; it is refused when first mapped, and missing from then on.
         var bytes = try FileIO.readAll(part.path)
         bytes.removeLast(1)
         try FileIO.writeAtomically(bytes, to: part.path, directory: dir.path + "/parts")
+        do {
+            let store = try Store(path: dir.path, options: Self.readOnly())
+            #expect(store.missingParts.isEmpty)
+            #expect(try store.query(try Query(tenants: .one("tenant-0"))).count.reduce(0, +) > 0, "another tenant's part is not opened")
+            #expect(throws: QueryError.self) { try store.query(try Query(tenants: .one("tenant-1"))) }
+            #expect(store.missingParts.map(\.id) == [part.id])
+            #expect(store.missingParts.first?.reason.contains("the manifest says") == true, "\(store.missingParts)")
+            try store.close()
+        }
+        // A file not there at all: skipped and reported at open (one listing of parts/, no file opened).
+        try FileIO.remove(part.path)
         let store = try Store(path: dir.path, options: Self.readOnly())
         defer { try? store.close() }
         #expect(store.missingParts.map(\.id) == [part.id])
         #expect(store.openReport.contains { $0.contains("skipped damaged part") && $0.contains(PartFormat.fileName(part.id)) }, "\(store.openReport)")
+        let answer = try store.query(try Query(tenants: .one("tenant-1")))
+        #expect(!answer.complete && answer.missing.map(\.id) == [part.id], "an answer without the part says so")
     }
 }

@@ -58,15 +58,23 @@ extension Store {
         var newest: [String: Int64] = [:]
         for entry in manifest.parts { newest[entry.tenant] = max(newest[entry.tenant] ?? .min, entry.maxTime) }
         let dedup = Deduplicator(window: options.dedupWindowMillis, recentWindow: options.recentIDWindowMillis)
+        // A read-only open does not open the parts: one listing of parts/ tells which listed files are not there.
+        let present = readOnly ? Set(FileIO.list(path + "/parts")) : []
         for entry in manifest.parts {
             let p = path + "/parts/" + PartFormat.fileName(entry.id)
             do {
                 // A part that fails is opened once more before it is given up: a bit flipped on the way is not damage.
-                // A read-only open maps the part and checks its size against the manifest; its footer is read and
-                // checked when a reader first needs it (`PartReader.load()`): a query of one tenant does not pay for
-                // every part's footer. A read-write open checks every footer now and loads the recent request ids.
+                // A read-only open checks that the part's file is there; the file is mapped, its size checked against
+                // the manifest and its footer read and checked when a reader first needs it (`PartReader.load()`): a
+                // query of one tenant does not open every part. A read-write open checks every footer now and loads
+                // the recent request ids.
                 let openPart: () throws -> PartReader = {
-                    if readOnly { return try PartReader(path: p, listed: entry) }
+                    if readOnly {
+                        guard present.contains(PartFormat.fileName(entry.id)) else {
+                            throw StoreError.io(path: p, operation: "open", errno: ENOENT)
+                        }
+                        return PartReader(path: p, listed: entry)
+                    }
                     let reader = try PartReader(path: p)
                     try dedup.load(reader, newest: newest[entry.tenant]!)
                     // The footer is parsed and the window's ids are held: the pages read for them (most of the file,

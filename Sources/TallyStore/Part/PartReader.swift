@@ -5,10 +5,10 @@ import Synchronization
 /// Every block is checked against its CRC-32C when read; damage is reported as
 /// `StoreError.corrupt` with the file and offset, never read as data.
 ///
-/// A part opened from its manifest line (`init(path:listed:)`, what a read-only open does) maps the file but
-/// reads, checks and parses its footer only on `load()`: a process that answers one tenant's question does not
-/// decode the footers of every other tenant. Until then it knows what the manifest (checksummed) says of it;
-/// `load()` checks the footer against that line. `meta` and every block read need a loaded footer: readers call
+/// A part opened from its manifest line (`init(path:listed:)`, what a read-only open does) opens and maps the file,
+/// and reads, checks and parses its footer, only on `load()`: a process that answers one tenant's question neither
+/// opens the files of every other tenant nor decodes their footers. Until then it knows what the manifest
+/// (checksummed) says of it; `load()` checks the file's size and the footer against that line. `meta` and every block read need a loaded footer: readers call
 /// `load()` first (the planner, exports, stats and checks do), and a damaged footer is a `StoreError.corrupt`
 /// there, as a damaged block is.
 package final class PartReader: Sendable {
@@ -20,7 +20,8 @@ package final class PartReader: Sendable {
     package let minTime: Int64
     package let maxTime: Int64
     package let fileSize: Int
-    private let file: MappedFile
+    /// The mapped file: mapped by `init(path:)`, or by the first `load()` of a part opened from its manifest line.
+    private let fileRef = AtomicLazyReference<MappedFile>()
     /// The checked and parsed footer (set once, by `init(path:)` or the first `load()`).
     private let footerRef = AtomicLazyReference<Footer>()
     /// The footer's hours by day (`dayTotals()`), made on first use. (`DayTotals` is immutable once made; the compiler
@@ -77,7 +78,7 @@ package final class PartReader: Sendable {
     /// Opens a part and checks its trailer, footer checksum and footer structure.
     package init(path: String) throws {
         self.path = path
-        file = try MappedFile(path: path)
+        let file = fileRef.storeIfNil(try MappedFile(path: path))
         fileSize = file.bytes.count
         let footer = try Self.readFooter(file.bytes, path: path)
         let m = footer.meta
@@ -85,21 +86,33 @@ package final class PartReader: Sendable {
         _ = footerRef.storeIfNil(footer)
     }
 
-    /// Maps the part the manifest lists as `entry` without reading its footer (see `load()`). The file must
-    /// have the size the manifest says.
-    package init(path: String, listed entry: Manifest.Entry) throws {
+    /// The part the manifest lists as `entry`, its file neither opened nor read yet (see `load()`, which maps it
+    /// and checks that it has the size the manifest says).
+    package init(path: String, listed entry: Manifest.Entry) {
         self.path = path
-        file = try MappedFile(path: path)
-        fileSize = file.bytes.count
-        guard fileSize == entry.bytes else {
-            throw StoreError.corrupt(path: path, offset: min(fileSize, entry.bytes),
-                                     reason: "the file is \(fileSize) bytes, the manifest says \(entry.bytes)")
-        }
+        fileSize = entry.bytes
         (id, tenant, level, rows, minTime, maxTime) = (entry.id, entry.tenant, entry.level, entry.rows, entry.minTime, entry.maxTime)
     }
 
-    /// Lets go of the part's pages read so far (`MappedFile.releasePages`).
-    package func releasePages() { file.releasePages() }
+    /// The mapped file, mapped now if it is not yet; a file of another size than the manifest says is damage.
+    private func mappedFile() throws -> MappedFile {
+        if let f = fileRef.load() { return f }
+        let f = try MappedFile(path: path)
+        guard f.bytes.count == fileSize else {
+            throw StoreError.corrupt(path: path, offset: min(f.bytes.count, fileSize),
+                                     reason: "the file is \(f.bytes.count) bytes, the manifest says \(fileSize)")
+        }
+        return fileRef.storeIfNil(f)
+    }
+
+    /// The mapped file, once the footer is loaded (which maps it first).
+    private var file: MappedFile {
+        guard let f = fileRef.load() else { preconditionFailure("part \(path): file read before load()") }
+        return f
+    }
+
+    /// Lets go of the part's pages read so far (`MappedFile.releasePages`); nothing if it was never mapped.
+    package func releasePages() { fileRef.load()?.releasePages() }
 
     /// Whether the footer has been read and checked.
     package var isLoaded: Bool { footerRef.load() != nil }
@@ -111,7 +124,7 @@ package final class PartReader: Sendable {
         if let f = footerRef.load() { return f.meta }
         let f: Footer
         do {
-            f = try Self.readFooter(file.bytes, path: path)
+            f = try Self.readFooter(try mappedFile().bytes, path: path)
         } catch let StoreError.unsupportedVersion(path, found, supported) {
             // The manifest lists this part as one of the store's: a version this build does not read is damage here
             // (the eager open set such a part aside too), so it is left out and listed as missing like any other.
