@@ -42,6 +42,40 @@ import TallyTestSupport
         }
     }
 
+    @Test("a part's dictionaries stay in its footer's bytes until a question uses one; each is made once, from any thread, and equals what was written")
+    func dictionariesMadeOnFirstUse() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let records = RandomRecords(seed: 5, options: .init(tenants: 1)).records(3_000)
+        do {
+            let store = try Store(path: dir.path, options: DamageFixture.options())
+            _ = try store.append(RecordBatch(records))
+            try store.close()
+        }
+        let store = try Store(path: dir.path, options: Self.readOnly())
+        defer { try? store.close() }
+        let part = try #require(store.snapshot().parts.first)
+        let dictionaries = try part.load().dictionaries
+        #expect(Dimension.allCases.allSatisfy { !dictionaries.isMade($0.rawValue) })
+        for d in Dimension.allCases {
+            #expect(dictionaries.sizes[d.rawValue] == Set(records.map { $0[d] }).count)
+        }
+        // A question grouped by model makes the model's strings and no other dimension's.
+        let query = try Query(tenants: .one(records[0].tenantID), groupBy: [.dimension(.model)], aggregates: [.count, .cost], useRollups: false)
+        #expect(try store.query(query) == ReferenceAggregator(records: records).run(query))
+        #expect(Dimension.allCases.filter { dictionaries.isMade($0.rawValue) } == [.model])
+        // Eight threads at once get the same strings: each dimension's distinct values, sorted by their bytes.
+        let made = await withTaskGroup(of: [[String]].self) { group in
+            for _ in 0..<8 { group.addTask { Array(part.meta.dictionaries) } }
+            return await group.reduce(into: []) { $0.append(contentsOf: $1) }
+        }
+        #expect(made.count == 8 * Dimension.allCases.count)
+        for (i, values) in made.enumerated() {
+            let d = Dimension.allCases[i % Dimension.allCases.count]
+            #expect(values == Set(records.map { $0[d] }).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) })
+        }
+    }
+
     @Test("a part's hour rollups stay in its footer's bytes until a question needs them, then decode to the records' counts and sums; a cut window is answered from them as the reference does")
     func hourRollupsDecodedOnFirstUse() throws {
         let dir = try TemporaryDirectory()
@@ -152,7 +186,9 @@ import TallyTestSupport
         // The model dictionary loses "b" (code 1): every block holding a "b" row now points past it.
         let d = Dimension.model.rawValue
         var short = meta
-        short.dictionaries[d] = [meta.dictionaries[d][0]]
+        var dictionaries = Array(meta.dictionaries)
+        dictionaries[d] = [meta.dictionaries[d][0]]
+        short.dictionaries = PartDictionaries(dictionaries)
         var partRollups = try meta.partRollups()
         var one = Rollup()
         one.codes = [0]; one.counts = [1]; one.inputTokens = [0]; one.outputTokens = [0]; one.cost = [0]

@@ -171,6 +171,9 @@ struct GroupTable {
             if case .dimension = key { dimIndex.append(j); j += 1 } else { dimIndex.append(-1) }
         }
         let direct = (0..<groupBy.count).map { dictionaries.isBound($0, to: plan) }
+        // The source's values of each group dimension, taken on its first code not seen yet (a part makes a
+        // dictionary's strings on its first use).
+        var values: [[String]?] = Array(repeating: nil, count: plan.groupDims.count)
         var groups = 0
         partial.forEachGroup { _, _ in groups += 1 }
         reserve(more: groups)
@@ -189,7 +192,9 @@ struct GroupTable {
                 }
                 var id = maps[j][c]
                 if id < 0 {
-                    id = dictionaries.id(p, plan.dictionaries[plan.groupDims[j].rawValue][c])
+                    let source = values[j] ?? plan.dictionaries[plan.groupDims[j].rawValue]
+                    values[j] = source
+                    id = dictionaries.id(p, source[c])
                     maps[j][c] = id
                 }
                 ids[p] = id

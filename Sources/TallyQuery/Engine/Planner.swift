@@ -120,7 +120,7 @@ struct Planner: ~Copyable {
             guard first < last else { return nil }
             let firstBucket = bucket.start(hours[first].start)
             let buckets = width == 0 ? 1 : Int((bucket.start(hours[last - 1].start) - firstBucket) / width) + 1
-            let layout = KeyLayout(sizes: groupDims.map { dictionaries[$0.rawValue].count }, buckets: buckets, rows: m.rows,
+            let layout = KeyLayout(sizes: groupDims.map { dictionaries.sizes[$0.rawValue] }, buckets: buckets, rows: m.rows,
                                    flatLimit: spec.flatLimit, rekeyLimit: spec.rekeyLimit, laneLimit: spec.laneLimit)
             // Nothing to answer from the index and one bucket: the rows [rLo, rHi) are one range (the hours tile them),
             // without a walk over every hour of the part.
@@ -158,7 +158,7 @@ struct Planner: ~Copyable {
                     if rollupDimension >= 0, let r = hourRollups.range(hour: i, dimension: rollupDimension) {
                         let p = indexed ?? Partial(layout)
                         indexed = p
-                        let dictSize = dictionaries[rollupDimension].count
+                        let dictSize = dictionaries.sizes[rollupDimension]
                         let base = UInt64(bk) * layout.dimSpace
                         try Self.addHourRollup(hourRollups.entries, r, base: base, noKeys: noKeys, dictSize: dictSize, filter: rollupFilter, into: p,
                                                part: part, hourStart: hours[i].start)
@@ -240,7 +240,7 @@ struct Planner: ~Copyable {
         // A dimension without a kept rollup (too few rows per value) leaves the part to the scan.
         let d = involved.first?.rawValue
         if let d, m.partRollupCount(d) == 0 { return nil }
-        let layout = KeyLayout(sizes: groupDims.map { m.dictionaries[$0.rawValue].count }, buckets: 1, rows: m.rows,
+        let layout = KeyLayout(sizes: groupDims.map { m.dictionaries.sizes[$0.rawValue] }, buckets: 1, rows: m.rows,
                                flatLimit: spec.flatLimit, rekeyLimit: spec.rekeyLimit, laneLimit: spec.laneLimit)
         guard layout.rekeyLevels == 0 else { return nil }
         let partial = Partial(layout)
@@ -357,7 +357,7 @@ struct Planner: ~Copyable {
                                flatLimit: spec.flatLimit, rekeyLimit: spec.rekeyLimit, laneLimit: spec.laneLimit)
         let indexed = groupDims.isEmpty && filters.isEmpty ? headTotals(h, layout, firstBucket: firstBucket) : nil
         let plan = SourcePlan(
-            source: .head(h), tenant: h.tenant, dictionaries: h.dictionaries, groupDims: groupDims, filters: filters,
+            source: .head(h), tenant: h.tenant, dictionaries: PartDictionaries(h.dictionaries), groupDims: groupDims, filters: filters,
             layout: layout, firstBucket: firstBucket, width: width, lo: lo, hi: hi,
             timeCheck: h.minTime < lo || h.maxTime >= hi, indexOnly: indexed != nil)
         plan.indexed = indexed

@@ -180,7 +180,7 @@ public struct QueryEngine: Sendable {
             var maps: [[Int32]] = []
             for (p, key) in spec.query.groupBy.enumerated() {
                 guard case let .dimension(d) = key else { continue }
-                maps.append(dictionaries.isBound(p, to: plan) ? [] : [Int32](repeating: -1, count: plan.dictionaries[d.rawValue].count))
+                maps.append(dictionaries.isBound(p, to: plan) ? [] : [Int32](repeating: -1, count: plan.dictionaries.sizes[d.rawValue]))
             }
             if let p = plan.indexed {
                 table.absorb(p, of: plan, groupBy: spec.query.groupBy, dictionaries: &dictionaries, maps: &maps)

@@ -19,7 +19,7 @@ final class SourcePlan: @unchecked Sendable {
 
     let source: Source
     let tenant: String
-    let dictionaries: [[String]]
+    let dictionaries: PartDictionaries
     /// Dimensions of the query's group keys, in key order (the tenant excluded).
     let groupDims: [Dimension]
     /// Filters that do not pass every code of this source.
@@ -42,7 +42,7 @@ final class SourcePlan: @unchecked Sendable {
     /// Sums answered from hour totals and rollups.
     var indexed: Partial?
 
-    init(source: Source, tenant: String, dictionaries: [[String]], groupDims: [Dimension], filters: [FilterPlan],
+    init(source: Source, tenant: String, dictionaries: PartDictionaries, groupDims: [Dimension], filters: [FilterPlan],
          layout: KeyLayout, firstBucket: Int64, width: Int64, lo: Int64, hi: Int64, ranges: [ScanRange] = [],
          granules: [Int] = [], maxGranuleRows: Int = 0, timeCheck: Bool = false, indexOnly: Bool = false) {
         self.source = source

@@ -78,8 +78,9 @@ private struct BatchBuilder: ~Copyable {
 
     mutating func scan(part p: PartReader, from: Int64, to: Int64, filters: [Dimension: [String]], _ body: (RecordBatch) throws -> Void) throws {
         try p.load()
-        let allowed = Self.allowed(filters, p.meta.dictionaries)
-        resetRemap(p.meta.dictionaries)
+        let dictionaries = Array(p.meta.dictionaries)
+        let allowed = Self.allowed(filters, dictionaries)
+        resetRemap(dictionaries)
         reserve(max(p.meta.granules.map(\.rows).max() ?? 1, 1))
         var decoder = BlockDecoder()
         for (g, granule) in p.meta.granules.enumerated() {
@@ -94,7 +95,7 @@ private struct BatchBuilder: ~Copyable {
             var batch = RecordBatch()
             let t = batch.strings.intern(tenant)
             try p.decodeRequestIDs(g, &decoder) { i, rid in
-                append(i, rid, tenantCode: t, from: from, to: to, allowed: allowed, dictionaries: p.meta.dictionaries, into: &batch)
+                append(i, rid, tenantCode: t, from: from, to: to, allowed: allowed, dictionaries: dictionaries, into: &batch)
             }
             clearRemap()
             if batch.count > 0 { try body(batch) }

@@ -334,7 +334,7 @@ package final class PartReader: Sendable {
             guard n == f.meta.granules[granule].rows else { throw BlockDecoder.Damage(offset: 4, reason: "row count mismatch") }
             if verify {
                 // Codes index the dictionary in every reader: a code past it is damage, found once per block.
-                let limit = UInt32(f.meta.dictionaries[dimension.rawValue].count)
+                let limit = UInt32(f.meta.dictionaries.sizes[dimension.rawValue])
                 for i in 0..<n where out[i] >= limit { throw BlockDecoder.Damage(offset: 0, reason: "code out of dictionary range") }
             }
         } catch let d as BlockDecoder.Damage {
@@ -391,7 +391,7 @@ package final class PartReader: Sendable {
     package func readAll() throws -> PartRows {
         let meta = try load()
         var rows = PartRows(tenant: meta.tenant)
-        rows.dictionaries = meta.dictionaries
+        rows.dictionaries = Array(meta.dictionaries)
         var decoder = BlockDecoder()
         let cap = meta.granules.map(\.rows).max() ?? 0
         let ints = UnsafeMutablePointer<Int64>.allocate(capacity: max(cap, 1))

@@ -439,15 +439,26 @@ package enum PartFooterCodec {
         let minTime = try r.i64(), maxTime = try r.i64()
         let columns = Int(try r.u32())
         guard columns == PartColumn.allCases.count else { throw ByteReader.Overrun(offset: r.offset) }
-        var dictionaries: [[String]] = []
+        // With `body` (the bytes of `buffer`, kept), a dictionary's strings are made on its first use
+        // (`PartDictionaries`); here each string's length is stepped over within the section.
+        var decoded: [[String]] = []
+        var dictionaryStarts: [Int] = [], sizes: [Int] = []
+        let kept = source != nil && body?.count == buffer.count ? body : nil
         for _ in Dimension.allCases {
             let n = Int(try r.u32())
             guard n <= r.remaining / 2 else { throw ByteReader.Overrun(offset: r.offset) }
-            var dict: [String] = []
-            dict.reserveCapacity(n)
-            for _ in 0..<n { dict.append(try r.string16()) }
-            dictionaries.append(dict)
+            dictionaryStarts.append(r.offset)
+            sizes.append(n)
+            if kept != nil {
+                for _ in 0..<n { _ = try r.bytes16() }
+            } else {
+                var dict: [String] = []
+                dict.reserveCapacity(n)
+                for _ in 0..<n { dict.append(try r.string16()) }
+                decoded.append(dict)
+            }
         }
+        let dictionaries = kept.map { PartDictionaries(bytes: $0, starts: dictionaryStarts, sizes: sizes) } ?? PartDictionaries(decoded)
         let gcount = Int(try r.u32())
         guard gcount <= r.remaining / (8 + columns * 28) else { throw ByteReader.Overrun(offset: r.offset) }
         var nextRow = 0
@@ -471,7 +482,6 @@ package enum PartFooterCodec {
         let sectionStart = r.offset
         let deferring = source != nil
         var rollups = deferring ? HourRollups() : HourRollups(reservingHours: hcount)
-        let sizes = dictionaries.map(\.count)
         let hours = try readHours(&r, count: hcount, rows: rows, dictionarySizes: sizes, rollups: &rollups, skip: deferring)
         let hourSectionEnd = r.offset
         var partRollups: [Rollup] = []
