@@ -307,7 +307,7 @@ package final class DeferredRollups: Sendable {
     package let partRollupCounts: [Int]
     private let path: String
     private let footerOffset: Int
-    private let decodedHours = AtomicLazyReference<Box<HourRollups>>()
+    private let decodedHours = OnceReference<Box<HourRollups>>()
     /// One dimension's hour rollups each (the others' left empty), for questions that need one.
     private let decodedHourDimensions = Mutex<[HourRollups?]>(Array(repeating: nil, count: Dimension.allCases.count))
     private let decodedPartRollups = Mutex<[Rollup?]>(Array(repeating: nil, count: Dimension.allCases.count))

@@ -21,12 +21,12 @@ package final class PartReader: Sendable {
     package let maxTime: Int64
     package let fileSize: Int
     /// The mapped file: mapped by `init(path:)`, or by the first `load()` of a part opened from its manifest line.
-    private let fileRef = AtomicLazyReference<MappedFile>()
+    private let fileRef = OnceReference<MappedFile>()
     /// The checked and parsed footer (set once, by `init(path:)` or the first `load()`).
-    private let footerRef = AtomicLazyReference<Footer>()
+    private let footerRef = OnceReference<Footer>()
     /// The footer's hours by day (`dayTotals()`), made on first use. (`DayTotals` is immutable once made; the compiler
     /// cannot see its `ManagedBuffer` storage as `Sendable`.)
-    nonisolated(unsafe) private let days = AtomicLazyReference<DayTotals>()
+    nonisolated(unsafe) private let days = OnceReference<DayTotals>()
     /// The request-id filter has passed its checksum (checked on first use).
     private let filterChecked = CheckedFlag()
     /// The file's head has been checked (`checkFileHeader`, before the first block or filter read).
