@@ -155,27 +155,31 @@ enum TimeTotals {
         let a = query.aggregates
         var out = Columns(keys: perTenant, input: a.contains(.inputTokens), output: a.contains(.outputTokens), cost: a.contains(.cost))
         // Per group, before its rows: prefix sums of its daily cost over every day summed (`prefix[k]`: its first `k` days).
+        // The helpers below take the columns and the prefix sums as arguments: captured, they would live in boxes that
+        // every row's appends go through.
         var prefix: [Int64] = []
         if query.trailing != nil { prefix.reserveCapacity((0..<groupCount).reduce(0) { max($0, base[$1 + 1] - base[$1]) } + 1) }
-        func prefixSums(_ g: Int) {
+        let cutCost = sums.cut
+        func prefixSums(_ g: Int, _ prefix: inout [Int64]) {
             prefix.removeAll(keepingCapacity: true)
             var s: Int64 = 0
             prefix.append(0)
             for c in base[g]..<base[g + 1] {
                 s &+= values[4 * c + 3]
-                if cut != nil && c == cutCell[g] { s &+= sums.cut[4 * g + 3] }
+                if cut != nil && c == cutCell[g] { s &+= cutCost[4 * g + 3] }
                 prefix.append(s)
             }
         }
         // The cost of group `g` over days [from, through], days outside its buckets counting zero.
-        func window(_ g: Int, _ from: Int64, _ through: Int64) -> Int64 {
+        func window(_ prefix: [Int64], _ g: Int, _ from: Int64, _ through: Int64) -> Int64 {
             let x = max(from, first[g]), y = min(through, last[g])
             guard x <= y else { return 0 }
             return prefix[Int((y - first[g]) / day) + 1] &- prefix[Int((x - first[g]) / day)]
         }
         let span = Int64(query.trailing?.days ?? 0), previous = query.trailing?.previous ?? false
-        func row(_ g: Int, _ b: Int64, _ c: Int) {
-            if perTenant { out.keys.append(tenants[g]) }
+        let names = tenants
+        func row(_ out: inout Columns, _ prefix: [Int64], _ g: Int, _ b: Int64, _ c: Int) {
+            if perTenant { out.keys.append(names[g]) }
             out.bucket.append(b)
             if c >= 0 {
                 out.count.append(values[4 * c])
@@ -189,8 +193,8 @@ enum TimeTotals {
                 if out.hasCost { out.cost.append(0) }
             }
             if span > 0 {
-                out.trailingCost.append(window(g, b - (span - 1) * day, b))
-                if previous { out.previousCost.append(window(g, b - (2 * span - 1) * day, b - span * day)) }
+                out.trailingCost.append(window(prefix, g, b - (span - 1) * day, b))
+                if previous { out.previousCost.append(window(prefix, g, b - (2 * span - 1) * day, b - span * day)) }
             }
         }
         if query.fillEmptyBuckets {
@@ -200,18 +204,18 @@ enum TimeTotals {
                 let n = Int((to - from) / width) + 1
                 out.reserve(present.count * n, trailing: query.trailing)
                 for g in present {
-                    if query.trailing != nil { prefixSums(g) }
+                    if query.trailing != nil { prefixSums(g, &prefix) }
                     for k in 0..<n {
                         let b = from + Int64(k) * width
-                        row(g, b, b >= first[g] && b <= last[g] ? base[g] + Int((b - first[g]) / width) : -1)
+                        row(&out, prefix, g, b, b >= first[g] && b <= last[g] ? base[g] + Int((b - first[g]) / width) : -1)
                     }
                 }
             }
         } else {
             out.reserve(withRows, trailing: query.trailing)
             for g in present {
-                if query.trailing != nil { prefixSums(g) }
-                for c in mainFrom(g)..<base[g + 1] where values[4 * c] > 0 { row(g, first[g] + Int64(c - base[g]) * width, c) }
+                if query.trailing != nil { prefixSums(g, &prefix) }
+                for c in mainFrom(g)..<base[g + 1] where values[4 * c] > 0 { row(&out, prefix, g, first[g] + Int64(c - base[g]) * width, c) }
             }
         }
 

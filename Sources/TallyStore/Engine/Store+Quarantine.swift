@@ -19,7 +19,7 @@ extension Store {
         // readers get the fresh mapping and the part stays.
         // A part the manifest lists is read afresh against its manifest line (a footer that disagrees with it is damage).
         let listed = maintenance.manifest.parts.first { $0.id == p.id }
-        let fresh = try? listed.map { try PartReader(path: p.path, listed: $0) } ?? PartReader(path: p.path)
+        let fresh = try? (listed.map { PartReader(path: p.path, listed: $0) } ?? PartReader(path: p.path))
         if let fresh, (try? fresh.verify()) != nil {
             published.withLock { pub in
                 if let i = pub.parts.firstIndex(where: { $0.id == p.id }) { pub.parts[i] = fresh }

@@ -61,16 +61,22 @@ package enum UTF8Order {
 
     /// Negative, zero or positive as `a`'s UTF-8 bytes order before, equal to or after `b`'s.
     package static func compare(_ a: String, _ b: String) -> Int {
-        var a = a, b = b
-        return a.withUTF8 { x in
-            b.withUTF8 { y in
-                let n = min(x.count, y.count)
-                if n > 0, let p = x.baseAddress, let q = y.baseAddress {
-                    let c = memcmp(p, q, n)
-                    if c != 0 { return Int(c) }
-                }
-                return x.count - y.count
-            }
+        // Both strings' bytes in place when they have them (native and small strings), without copying the strings.
+        if let c = a.utf8.withContiguousStorageIfAvailable({ x in b.utf8.withContiguousStorageIfAvailable { y in compare(x, y) } }),
+           let c {
+            return c
         }
+        var a = a, b = b
+        return a.withUTF8 { x in b.withUTF8 { y in compare(x, y) } }
+    }
+
+    @inline(__always)
+    private static func compare(_ x: UnsafeBufferPointer<UInt8>, _ y: UnsafeBufferPointer<UInt8>) -> Int {
+        let n = min(x.count, y.count)
+        if n > 0, let p = x.baseAddress, let q = y.baseAddress {
+            let c = memcmp(p, q, n)
+            if c != 0 { return Int(c) }
+        }
+        return x.count - y.count
     }
 }
