@@ -76,6 +76,41 @@ import TallyTestSupport
         }
     }
 
+    @Test("a footer read counts, per dimension, the hours that keep a rollup of it; a dimension no hour keeps one of is not stepped through, and the rest decode as the whole section does")
+    func hourRollupCountsMatchTheSection() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let end = RandomRecords.Options().window.upperBound
+        // Three hours of 2,000 rows: few-valued dimensions keep hour rollups, the users (many values an hour) do not.
+        let records = RandomRecords(seed: 8, options: .init(tenants: 1, usersPerTenant: 400, window: (end - 3 * 3_600_000)..<end)).records(6_000)
+        do {
+            let store = try Store(path: dir.path, options: DamageFixture.options())
+            _ = try store.append(RecordBatch(records))
+            try store.close()
+        }
+        let store = try Store(path: dir.path, options: Self.readOnly())
+        defer { try? store.close() }
+        let part = try #require(store.snapshot().parts.first)
+        let meta = try part.load()
+        guard case .deferred(let deferred) = meta.rollupStorage else {
+            Issue.record("the rollups were decoded when the footer was read")
+            return
+        }
+        let all = try meta.hourRollups
+        for d in Dimension.allCases.map(\.rawValue) {
+            let kept = (0..<meta.hours.count).count { all.range(hour: $0, dimension: d) != nil }
+            #expect(deferred.hourRollupCounts[d] == kept, "\(Dimension.allCases[d])")
+            let one = try meta.hourRollups(dimension: d)
+            for h in 0..<meta.hours.count {
+                #expect(one.range(hour: h, dimension: d).map { Array(one.entries.codes[$0]) } == all.range(hour: h, dimension: d).map { Array(all.entries.codes[$0]) })
+            }
+        }
+        #expect(deferred.hourRollupCounts[Dimension.user.rawValue] == 0)
+        #expect(deferred.hourRollupCounts[Dimension.environment.rawValue] == meta.hours.count)
+        let query = try Query(tenants: .one(records[0].tenantID), from: end - 2 * 3_600_000, groupBy: [.dimension(.user)], aggregates: [.count, .cost])
+        #expect(try store.query(query) == ReferenceAggregator(records: records).run(query))
+    }
+
     @Test("a part's hour rollups stay in its footer's bytes until a question needs them, then decode to the records' counts and sums; a cut window is answered from them as the reference does")
     func hourRollupsDecodedOnFirstUse() throws {
         let dir = try TemporaryDirectory()

@@ -302,6 +302,8 @@ package final class DeferredRollups: Sendable {
     private let rows: Int
     private let dictionarySizes: [Int]
     private let hourSectionEnd: Int
+    /// Per dimension: how many hours keep a rollup of it.
+    package let hourRollupCounts: [Int]
     /// Per dimension: where its part rollup's first entry starts in `bytes`, and how many codes it holds.
     private let partRollupStarts: [Int]
     package let partRollupCounts: [Int]
@@ -320,9 +322,10 @@ package final class DeferredRollups: Sendable {
     /// `bytes` holds the footer's hour section (`hours` entries over `rows` rows) up to `hourSectionEnd`, then its part
     /// rollups (dimension `d`'s `partRollupCounts[d]` entries from `partRollupStarts[d]`), of the part at `path` whose
     /// stored footer starts at `footerOffset` in the file.
-    package init(bytes: [UInt8], base: Int = 0, hours: Int, rows: Int, dictionarySizes: [Int], hourSectionEnd: Int, partRollupStarts: [Int],
-                 partRollupCounts: [Int], path: String, footerOffset: Int) {
+    package init(bytes: [UInt8], base: Int = 0, hours: Int, rows: Int, dictionarySizes: [Int], hourSectionEnd: Int,
+                 hourRollupCounts: [Int], partRollupStarts: [Int], partRollupCounts: [Int], path: String, footerOffset: Int) {
         (self.bytes, self.base, self.hours, self.rows, self.dictionarySizes, self.hourSectionEnd) = (bytes, base, hours, rows, dictionarySizes, hourSectionEnd)
+        self.hourRollupCounts = hourRollupCounts
         (self.partRollupStarts, self.partRollupCounts, self.path, self.footerOffset) = (partRollupStarts, partRollupCounts, path, footerOffset)
     }
 
@@ -341,6 +344,8 @@ package final class DeferredRollups: Sendable {
     /// dimension steps over the others' entries instead of decoding them.
     func hourRollups(dimension d: Int) throws -> HourRollups {
         if let b = decodedHours.load() { return b.value }
+        // No hour keeps one (a small part's dimension with many values): nothing to step through.
+        if hourRollupCounts[d] == 0 { return HourRollups() }
         if let r = decodedHourDimensions.withLock({ $0[d] }) { return r }
         let rollups = try decode("hour rollups") { r in
             var out = HourRollups(reservingHours: hours)

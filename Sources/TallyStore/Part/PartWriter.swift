@@ -482,7 +482,9 @@ package enum PartFooterCodec {
         let sectionStart = r.offset
         let deferring = source != nil
         var rollups = deferring ? HourRollups() : HourRollups(reservingHours: hcount)
-        let hours = try readHours(&r, count: hcount, rows: rows, dictionarySizes: sizes, rollups: &rollups, skip: deferring)
+        var keptHourRollups = [Int](repeating: 0, count: sizes.count)
+        let hours = try readHours(&r, count: hcount, rows: rows, dictionarySizes: sizes, rollups: &rollups, skip: deferring,
+                                  kept: &keptHourRollups)
         let hourSectionEnd = r.offset
         var partRollups: [Rollup] = []
         var starts: [Int] = [], counts: [Int] = []
@@ -506,8 +508,9 @@ package enum PartFooterCodec {
                 (bytes, base) = ([UInt8](UnsafeRawBufferPointer(rebasing: buffer[sectionStart..<r.offset]).bindMemory(to: UInt8.self)), 0)
             }
             rollupStorage = .deferred(DeferredRollups(bytes: bytes, base: base, hours: hcount, rows: rows, dictionarySizes: sizes,
-                                                      hourSectionEnd: hourSectionEnd - sectionStart, partRollupStarts: starts,
-                                                      partRollupCounts: counts, path: source.path, footerOffset: source.footerOffset))
+                                                      hourSectionEnd: hourSectionEnd - sectionStart, hourRollupCounts: keptHourRollups,
+                                                      partRollupStarts: starts, partRollupCounts: counts, path: source.path,
+                                                      footerOffset: source.footerOffset))
         } else {
             rollupStorage = .decoded(rollups, partRollups)
         }
@@ -555,6 +558,14 @@ package enum PartFooterCodec {
     /// empty.
     package static func readHours(_ r: inout ByteReader, count hcount: Int, rows: Int, dictionarySizes: [Int],
                                   rollups: inout HourRollups, skip: Bool = false, only: Int? = nil) throws -> [HourEntry] {
+        var kept = [Int](repeating: 0, count: dictionarySizes.count)
+        return try readHours(&r, count: hcount, rows: rows, dictionarySizes: dictionarySizes, rollups: &rollups, skip: skip,
+                             only: only, kept: &kept)
+    }
+
+    /// `readHours`, also counting in `kept[d]` the hours that keep a rollup of dimension `d`.
+    package static func readHours(_ r: inout ByteReader, count hcount: Int, rows: Int, dictionarySizes: [Int],
+                                  rollups: inout HourRollups, skip: Bool = false, only: Int? = nil, kept: inout [Int]) throws -> [HourEntry] {
         var hours: [HourEntry] = []
         hours.reserveCapacity(hcount)
         var previous: Int64 = 0
@@ -572,6 +583,7 @@ package enum PartFooterCodec {
             for d in 0..<dictionarySizes.count {
                 defer { if !skip { rollups.closeSlot() } }
                 guard mask & (1 << UInt8(d)) != 0 else { continue }
+                kept[d] += 1
                 let n = try checkedInt(r.varint(), at: r.offset)
                 // A kept rollup has at least one code (an empty range means none kept).
                 guard n >= 1, n <= r.remaining else { throw ByteReader.Overrun(offset: r.offset) }
