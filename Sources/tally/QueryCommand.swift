@@ -462,6 +462,7 @@ struct QueryReport {
             ("aggregation", JSONWriter.literal(Self.aggregation(st))),
             ("hours_from_index", String(st.hoursFromIndex)),
             ("parts_from_rollups", String(st.partsFromRollups)),
+            ("parts_from_rollups_less_outside", String(st.partsLessOutside)),
             ("rows_scanned", String(st.rowsScanned)),
             ("elapsed_ms", fixed(elapsedSeconds * 1000, 3)),
             ("complete", missing.isEmpty ? "true" : "false"),
@@ -476,10 +477,11 @@ struct QueryReport {
         return "{\n" + top.map { "  \(JSONWriter.literal($0.0)): \($0.1)" }.joined(separator: ",\n") + "\n}"
     }
 
-    /// How the answer was computed: whole parts from their rollups, hours from the index, rows scanned.
+    /// How the answer was computed: whole parts from their rollups (cut parts from theirs less the rows outside the
+    /// range, which are scanned), hours from the index, rows scanned.
     static func aggregation(_ st: QueryStatistics) -> String {
         var ways: [String] = []
-        if st.partsFromRollups > 0 { ways.append("part_rollups") }
+        if st.partsFromRollups > 0 || st.partsLessOutside > 0 { ways.append("part_rollups") }
         if st.hoursFromIndex > 0 && (st.partsFromRollups == 0 || st.rowsScanned > 0) { ways.append("hour_index") }
         if st.rowsScanned > 0 { ways.append("scan") }
         return ways.isEmpty ? "hour_index" : ways.joined(separator: "+")

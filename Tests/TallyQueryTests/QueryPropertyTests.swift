@@ -220,7 +220,7 @@ struct QueryParameters: CustomStringConvertible {
         // Part rollups answered, and were refused for parts cut by a range end or filtered on another dimension.
         // (Every part read answered from rollups is rarer in the sparse stores: their small late parts keep few rollups.)
         #expect(coverage.partRollups > 30 && coverage.partRollupsOnly > (seed % 2 == 0 ? 8 : 1) && coverage.straddling > 15
-                && coverage.otherDimension > 5, "\(coverage)")
+                && coverage.otherDimension > 5 && coverage.lessOutside > 0, "\(coverage)")
     }
 }
 
@@ -231,12 +231,16 @@ struct Coverage: CustomStringConvertible {
     /// (the head aside); with a part that would qualify but for a range end cutting it; with one that would
     /// but for a filter on another dimension than the group key.
     var partRollups = 0, partRollupsOnly = 0, straddling = 0, otherDimension = 0
+    /// Queries with a cut part answered from its part rollup less the rows outside the range.
+    var lessOutside = 0
 
     mutating func addPartRollups(_ r: QueryResult, _ shapes: (expected: Int, straddling: Bool, otherDimension: Bool)) {
         if r.statistics.partsFromRollups > 0 { partRollups += 1 }
-        if r.statistics.partsFromRollups > 0 && r.statistics.partsFromRollups == r.statistics.partsRead && r.count.contains(where: { $0 > 0 }) {
+        let fromRollups = r.statistics.partsFromRollups + r.statistics.partsLessOutside
+        if r.statistics.partsFromRollups > 0 && fromRollups == r.statistics.partsRead && r.count.contains(where: { $0 > 0 }) {
             partRollupsOnly += 1
         }
+        if r.statistics.partsLessOutside > 0 { lessOutside += 1 }
         if shapes.straddling { straddling += 1 }
         if shapes.otherDimension { otherDimension += 1 }
     }
@@ -255,6 +259,6 @@ struct Coverage: CustomStringConvertible {
     var description: String {
         "nonEmpty \(nonEmpty) fromIndex \(fromIndex) scanned \(scanned) heads \(heads) skipped \(skippedGranules) "
             + "trailing \(trailing) limitCut \(limitCut) parallel \(parallel) partRollups \(partRollups) "
-            + "partRollupsOnly \(partRollupsOnly) straddling \(straddling) otherDimension \(otherDimension)"
+            + "partRollupsOnly \(partRollupsOnly) straddling \(straddling) otherDimension \(otherDimension) lessOutside \(lessOutside)"
     }
 }

@@ -160,7 +160,7 @@ struct GroupTable {
     ///
     /// `maps[j]` caches the global id of each code of group dimension `j` of this source (-1 = not yet).
     mutating func absorb(_ partial: Partial, of plan: SourcePlan, groupBy: [Query.Key], dictionaries: inout KeyDictionaries,
-                         maps: inout [[Int32]]) {
+                         maps: inout [[Int32]], subtracting: Bool = false) {
         var codes = [UInt32](repeating: 0, count: plan.groupDims.count)
         var tenantID: Int32 = -1
         if let p = groupBy.firstIndex(of: .tenant) { tenantID = dictionaries.id(p, plan.tenant) }
@@ -200,8 +200,22 @@ struct GroupTable {
                 ids[p] = id
             }
             let sums = partial.sums(slot)
-            add(MergeKey(ids: ids, bucket: plan.bucketStart(bucket)), sums.count, sums.input, sums.output, sums.cost)
+            let key = MergeKey(ids: ids, bucket: plan.bucketStart(bucket))
+            if subtracting {
+                add(key, 0 &- sums.count, 0 &- sums.input, 0 &- sums.output, 0 &- sums.cost)
+            } else {
+                add(key, sums.count, sums.input, sums.output, sums.cost)
+            }
         }
+    }
+
+    /// Drops the groups without rows (left by a subtraction), keeping the others in their order.
+    mutating func dropEmpty() {
+        guard count.contains(0) else { return }
+        var kept = GroupTable()
+        kept.reserve(more: keys.count)
+        for i in keys.indices where count[i] != 0 { kept.add(keys[i], count[i], input[i], output[i], cost[i]) }
+        self = kept
     }
 }
 

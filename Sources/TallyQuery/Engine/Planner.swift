@@ -55,6 +55,7 @@ struct Planner: ~Copyable {
         let rLo = try lowerBound(part, m, lo)
         let rHi = hi == .max ? m.rows : try lowerBound(part, m, hi)
         guard rLo < rHi else { return nil }
+        if let plan = try planFromPartRollupsLessOutside(part, m, filters, rLo, rHi) { return plan }
         stats.partsRead += 1
         guard let (layout, firstBucket, ranges, indexed, hoursFromIndex) = try planHours(part, m, rLo, rHi, filters) else {
             return nil
@@ -245,16 +246,7 @@ struct Planner: ~Copyable {
         guard layout.rekeyLevels == 0 else { return nil }
         let partial = Partial(layout)
         if let d {
-            let deny = filters.first?.deny
-            let noKeys = groupDims.isEmpty
-            // Codes under the dictionary, counts adding up to the part's rows: checked where the footer is decoded.
-            let r = try m.partRollup(d)
-            for j in 0..<r.codes.count {
-                let c = Int(r.codes[j])
-                if let deny, deny[c] != 0 { continue }
-                partial.add(key: noKeys ? 0 : UInt64(c), count: r.counts[j], input: r.inputTokens[j],
-                            output: r.outputTokens[j], cost: r.cost[j])
-            }
+            try addPartRollup(m, d, filters, into: partial)
         } else {
             // No dimension: the part's totals, from its hour entries (their rows tile the part's).
             var count: Int64 = 0, input: Int64 = 0, output: Int64 = 0, cost: Int64 = 0
@@ -270,6 +262,66 @@ struct Planner: ~Copyable {
             source: .part(part), tenant: m.tenant, dictionaries: m.dictionaries, groupDims: groupDims, filters: filters,
             layout: layout, firstBucket: firstBucket, width: bucket.millis, lo: spec.lo, hi: spec.hi)
         plan.indexed = partial
+        return plan
+    }
+
+    /// Adds part `m`'s rollup of dimension `d` to `partial` (keyed by code, or all in key 0 when there is no group
+    /// key), the filter of `d` applied code by code.
+    private func addPartRollup(_ m: PartMeta, _ d: Int, _ filters: [FilterPlan], into partial: Partial) throws {
+        let deny = filters.first?.deny
+        let noKeys = groupDims.isEmpty
+        // Codes under the dictionary, counts adding up to the part's rows: checked where the footer is decoded.
+        let r = try m.partRollup(d)
+        for j in 0..<r.codes.count {
+            let c = Int(r.codes[j])
+            if let deny, deny[c] != 0 { continue }
+            partial.add(key: noKeys ? 0 : UInt64(c), count: r.counts[j], input: r.inputTokens[j],
+                        output: r.outputTokens[j], cost: r.cost[j])
+        }
+    }
+
+    /// A part the range cuts (its rows `[rLo, rHi)` inside it), answered as its part rollup less the rows outside the
+    /// range. Taken when one dimension is involved (as `planFromPartRollups` asks), the part keeps its rollup, and
+    /// that costs less than `planHours` would: the rows outside and the rollup's entries, against the hour-rollup
+    /// entries inside the range plus the rows of the hours inside that keep none (scanned), both estimated from the
+    /// footer's counts. A window of the last 30 days over a month's part of a busy tenant then reads a day of rows and
+    /// one rollup, not 700 hours of a many-valued dimension's rollups or four weeks of rows. The rows outside are
+    /// scanned with the same filter and subtracted (sums subtract exactly, wrapping); a group left with no rows is
+    /// dropped when the sources are merged.
+    private mutating func planFromPartRollupsLessOutside(_ part: PartReader, _ m: PartMeta, _ filters: [FilterPlan],
+                                                         _ rLo: Int, _ rHi: Int) throws -> SourcePlan? {
+        let bucket = spec.query.bucket
+        let firstBucket = bucket.start(m.minTime)
+        let outside = rLo + (m.rows - rHi)
+        guard spec.query.useRollups, outside > 0, 2 * outside < rHi - rLo,
+              bucket == .none || bucket.start(m.maxTime) == firstBucket,
+              groupDims.count <= 1
+        else { return nil }
+        var involved = Set(groupDims)
+        for f in filters { involved.insert(f.dimension) }
+        guard involved.count == 1, let d = involved.first?.rawValue, m.partRollupCount(d) > 0, !m.hours.isEmpty else { return nil }
+        let inside = rHi - rLo
+        let kept = m.hourRollupCount(d)
+        let hoursInside = Double(kept.entries) * Double(inside) / Double(m.rows)
+            + Double(inside) * Double(m.hours.count - kept.hours) / Double(m.hours.count)
+        guard Double(outside + m.partRollupCount(d)) < hoursInside else { return nil }
+        let layout = KeyLayout(sizes: groupDims.map { m.dictionaries.sizes[$0.rawValue] }, buckets: 1, rows: m.rows,
+                               flatLimit: spec.flatLimit, rekeyLimit: spec.rekeyLimit, laneLimit: spec.laneLimit)
+        guard layout.rekeyLevels == 0 else { return nil }
+        let partial = Partial(layout)
+        try addPartRollup(m, d, filters, into: partial)
+        var ranges: [ScanRange] = []
+        if rLo > 0 { ranges.append(ScanRange(start: 0, end: rLo, bucket: 0)) }
+        if rHi < m.rows { ranges.append(ScanRange(start: rHi, end: m.rows, bucket: 0)) }
+        let (granules, maxRows) = Self.granules(covering: ranges, in: m.granules)
+        stats.partsRead += 1
+        stats.partsLessOutside += 1
+        let plan = SourcePlan(
+            source: .part(part), tenant: m.tenant, dictionaries: m.dictionaries, groupDims: groupDims, filters: filters,
+            layout: layout, firstBucket: firstBucket, width: bucket.millis, lo: spec.lo, hi: spec.hi, ranges: ranges,
+            granules: granules, maxGranuleRows: maxRows)
+        plan.indexed = partial
+        plan.subtractsScan = true
         return plan
     }
 

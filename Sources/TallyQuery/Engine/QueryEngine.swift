@@ -187,10 +187,13 @@ public struct QueryEngine: Sendable {
             }
             for o in outputs {
                 if let p = o.partials[i] {
-                    table.absorb(p, of: plan, groupBy: spec.query.groupBy, dictionaries: &dictionaries, maps: &maps)
+                    table.absorb(p, of: plan, groupBy: spec.query.groupBy, dictionaries: &dictionaries, maps: &maps,
+                                 subtracting: plan.subtractsScan)
                 }
             }
         }
+        // A part rollup less the rows outside the range can leave a group with no rows in it.
+        if plans.contains(where: \.subtractsScan) { table.dropEmpty() }
         return table
     }
 

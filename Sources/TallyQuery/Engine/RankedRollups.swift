@@ -16,8 +16,10 @@ struct RankedRollups {
     static let maxSources = 16
 
     /// The answer, or nil when this query is not a top-k this can answer: one dimension, no filters, no buckets or
-    /// trailing windows, ordered by a measure, with a limit; at least one part covered whole and none cut by the
-    /// range; at most `maxSources` sources; and the lists not read deeper than `maxSeen` keys (many equal measures).
+    /// trailing windows, ordered by a measure, with a limit; at least one part covered whole; at most `maxSources`
+    /// sources; and the lists not read deeper than `maxSeen` keys (many equal measures). Parts the range cuts are
+    /// aggregated with the head, as any query's (the planner answers them from hour rollups, or from their part rollup
+    /// less the rows outside the range), and ranked as one more source.
     static func answer(_ query: Query, _ snapshot: StoreSnapshot, engine: QueryEngine) throws -> QueryResult? {
         guard query.useRollups, query.trailing == nil, query.bucket == .none, query.filters.isEmpty,
               let limit = query.limit, query.order != .key,
@@ -25,17 +27,16 @@ struct RankedRollups {
         else { return nil }
         let lo = query.from ?? .min, hi = query.to ?? .max
         var whole: [PartReader] = []
+        var scanned: [PartReader] = []
         for part in snapshot.parts where part.rows > 0 && part.maxTime >= lo && part.minTime < hi
             && query.selects(tenant: part.tenant) {
-            // A part the range cuts needs its rows or hour rollups: the general plan.
-            guard lo <= part.minTime, part.maxTime < hi else { return nil }
-            whole.append(part)
+            // A part the range cuts needs its rows or hour rollups: the general plan, with the head.
+            if lo <= part.minTime && part.maxTime < hi { whole.append(part) } else { scanned.append(part) }
         }
         guard !whole.isEmpty, whole.count <= maxSources else { return nil }
 
         var stats = QueryStatistics()
         var sources: [Source] = []
-        var scanned: [PartReader] = []
         for part in whole {
             let m = try part.load()
             // A small part that kept no rollup of the dimension (too few rows per value) is scanned with the head.

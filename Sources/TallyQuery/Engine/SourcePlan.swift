@@ -41,6 +41,9 @@ final class SourcePlan: @unchecked Sendable {
     let indexOnly: Bool
     /// Sums answered from hour totals and rollups.
     var indexed: Partial?
+    /// The rows scanned are subtracted from `indexed`, not added: a part rollup less the rows outside the range
+    /// (`Planner.planFromPartRollupsLessOutside`).
+    var subtractsScan = false
 
     init(source: Source, tenant: String, dictionaries: PartDictionaries, groupDims: [Dimension], filters: [FilterPlan],
          layout: KeyLayout, firstBucket: Int64, width: Int64, lo: Int64, hi: Int64, ranges: [ScanRange] = [],

@@ -134,6 +134,9 @@ public struct QueryStatistics: Sendable, Equatable {
     public var hoursFromIndex = 0
     /// Parts answered whole from their part rollups (each also counts in `partsRead`).
     public var partsFromRollups = 0
+    /// Parts the range cuts, answered from their part rollups less the rows outside the range (each also counts in
+    /// `partsRead`, the rows outside in `rowsScanned`).
+    public var partsLessOutside = 0
     /// Granules decoded.
     public var granulesScanned = 0
     /// Granules skipped by zone maps.
@@ -151,6 +154,7 @@ public struct QueryStatistics: Sendable, Equatable {
         headsRead += o.headsRead
         hoursFromIndex += o.hoursFromIndex
         partsFromRollups += o.partsFromRollups
+        partsLessOutside += o.partsLessOutside
         granulesScanned += o.granulesScanned
         granulesSkipped += o.granulesSkipped
         rowsScanned += o.rowsScanned

@@ -249,6 +249,17 @@ package struct PartMeta: Sendable {
         }
     }
 
+    /// How many hours keep a rollup of dimension `d`, and how many entries those rollups hold (without decoding them).
+    package func hourRollupCount(_ d: Int) -> (hours: Int, entries: Int) {
+        switch rollupStorage {
+        case .decoded(let r, _):
+            let ranges = (0..<hours.count).compactMap { r.range(hour: $0, dimension: d) }
+            return (ranges.count, ranges.reduce(0) { $0 + $1.count })
+        case .deferred(let deferred):
+            return (deferred.hourRollupCounts[d], deferred.hourRollupEntries[d])
+        }
+    }
+
     /// Every dimension's part rollup, `Dimension` order.
     package func partRollups() throws -> [Rollup] {
         try (0..<Dimension.allCases.count).map { try partRollup($0) }
@@ -302,8 +313,9 @@ package final class DeferredRollups: Sendable {
     private let rows: Int
     private let dictionarySizes: [Int]
     private let hourSectionEnd: Int
-    /// Per dimension: how many hours keep a rollup of it.
+    /// Per dimension: how many hours keep a rollup of it, and how many entries those rollups hold in all.
     package let hourRollupCounts: [Int]
+    package let hourRollupEntries: [Int]
     /// Per dimension: where its part rollup's first entry starts in `bytes`, and how many codes it holds.
     private let partRollupStarts: [Int]
     package let partRollupCounts: [Int]
@@ -323,9 +335,10 @@ package final class DeferredRollups: Sendable {
     /// rollups (dimension `d`'s `partRollupCounts[d]` entries from `partRollupStarts[d]`), of the part at `path` whose
     /// stored footer starts at `footerOffset` in the file.
     package init(bytes: [UInt8], base: Int = 0, hours: Int, rows: Int, dictionarySizes: [Int], hourSectionEnd: Int,
-                 hourRollupCounts: [Int], partRollupStarts: [Int], partRollupCounts: [Int], path: String, footerOffset: Int) {
+                 hourRollupCounts: [Int], hourRollupEntries: [Int], partRollupStarts: [Int], partRollupCounts: [Int], path: String,
+                 footerOffset: Int) {
         (self.bytes, self.base, self.hours, self.rows, self.dictionarySizes, self.hourSectionEnd) = (bytes, base, hours, rows, dictionarySizes, hourSectionEnd)
-        self.hourRollupCounts = hourRollupCounts
+        (self.hourRollupCounts, self.hourRollupEntries) = (hourRollupCounts, hourRollupEntries)
         (self.partRollupStarts, self.partRollupCounts, self.path, self.footerOffset) = (partRollupStarts, partRollupCounts, path, footerOffset)
     }
 

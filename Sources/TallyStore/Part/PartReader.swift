@@ -8,9 +8,9 @@ import Synchronization
 /// A part opened from its manifest line (`init(path:listed:)`, what a read-only open does) opens and maps the file,
 /// and reads, checks and parses its footer, only on `load()`: a process that answers one tenant's question neither
 /// opens the files of every other tenant nor decodes their footers. Until then it knows what the manifest
-/// (checksummed) says of it; `load()` checks the file's size and the footer against that line. `meta` and every block read need a loaded footer: readers call
-/// `load()` first (the planner, exports, stats and checks do), and a damaged footer is a `StoreError.corrupt`
-/// there, as a damaged block is.
+/// (checksummed) says of it; `load()` checks the file's size and the footer against that line. `meta` and every
+/// block read need a loaded footer: readers call `load()` first (the planner, exports, stats and checks do), and a
+/// damaged footer is a `StoreError.corrupt` there, as a damaged block is.
 package final class PartReader: Sendable {
     package let path: String
     package let id: UInt64

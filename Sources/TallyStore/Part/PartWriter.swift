@@ -482,9 +482,9 @@ package enum PartFooterCodec {
         let sectionStart = r.offset
         let deferring = source != nil
         var rollups = deferring ? HourRollups() : HourRollups(reservingHours: hcount)
-        var keptHourRollups = [Int](repeating: 0, count: sizes.count)
+        var keptHourRollups = [Int](repeating: 0, count: sizes.count), hourRollupEntries = keptHourRollups
         let hours = try readHours(&r, count: hcount, rows: rows, dictionarySizes: sizes, rollups: &rollups, skip: deferring,
-                                  kept: &keptHourRollups)
+                                  kept: &keptHourRollups, entries: &hourRollupEntries)
         let hourSectionEnd = r.offset
         var partRollups: [Rollup] = []
         var starts: [Int] = [], counts: [Int] = []
@@ -509,6 +509,7 @@ package enum PartFooterCodec {
             }
             rollupStorage = .deferred(DeferredRollups(bytes: bytes, base: base, hours: hcount, rows: rows, dictionarySizes: sizes,
                                                       hourSectionEnd: hourSectionEnd - sectionStart, hourRollupCounts: keptHourRollups,
+                                                      hourRollupEntries: hourRollupEntries,
                                                       partRollupStarts: starts, partRollupCounts: counts, path: source.path,
                                                       footerOffset: source.footerOffset))
         } else {
@@ -558,14 +559,16 @@ package enum PartFooterCodec {
     /// empty.
     package static func readHours(_ r: inout ByteReader, count hcount: Int, rows: Int, dictionarySizes: [Int],
                                   rollups: inout HourRollups, skip: Bool = false, only: Int? = nil) throws -> [HourEntry] {
-        var kept = [Int](repeating: 0, count: dictionarySizes.count)
+        var kept = [Int](repeating: 0, count: dictionarySizes.count), entries = kept
         return try readHours(&r, count: hcount, rows: rows, dictionarySizes: dictionarySizes, rollups: &rollups, skip: skip,
-                             only: only, kept: &kept)
+                             only: only, kept: &kept, entries: &entries)
     }
 
-    /// `readHours`, also counting in `kept[d]` the hours that keep a rollup of dimension `d`.
+    /// `readHours`, also counting in `kept[d]` the hours that keep a rollup of dimension `d`, and in `entries[d]` the
+    /// entries of those rollups.
     package static func readHours(_ r: inout ByteReader, count hcount: Int, rows: Int, dictionarySizes: [Int],
-                                  rollups: inout HourRollups, skip: Bool = false, only: Int? = nil, kept: inout [Int]) throws -> [HourEntry] {
+                                  rollups: inout HourRollups, skip: Bool = false, only: Int? = nil, kept: inout [Int],
+                                  entries: inout [Int]) throws -> [HourEntry] {
         var hours: [HourEntry] = []
         hours.reserveCapacity(hcount)
         var previous: Int64 = 0
@@ -587,6 +590,7 @@ package enum PartFooterCodec {
                 let n = try checkedInt(r.varint(), at: r.offset)
                 // A kept rollup has at least one code (an empty range means none kept).
                 guard n >= 1, n <= r.remaining else { throw ByteReader.Overrun(offset: r.offset) }
+                entries[d] += n
                 guard !skip, only == nil || only == d else {
                     try r.skipVarints(5 * n)
                     continue
