@@ -16,6 +16,13 @@ import TallyTestSupport
 
     static func sorted(_ r: [CostRecord]) -> [CostRecord] { r.sorted { $0.requestID < $1.requestID } }
 
+    /// Writes `records` into a new store at `path` and closes it, its rows sealed into parts.
+    static func seal(_ records: [CostRecord], in path: String) throws {
+        let store = try Store(path: path, options: DamageFixture.options())
+        _ = try store.append(RecordBatch(records))
+        try store.close()
+    }
+
     @Test("a read-only open reads no footer; a query of one tenant reads that tenant's footers only, and answers as a read-write open does")
     func onlyTheFootersAQueryNeeds() throws {
         let dir = try TemporaryDirectory()
@@ -47,11 +54,7 @@ import TallyTestSupport
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let records = RandomRecords(seed: 5, options: .init(tenants: 1)).records(3_000)
-        do {
-            let store = try Store(path: dir.path, options: DamageFixture.options())
-            _ = try store.append(RecordBatch(records))
-            try store.close()
-        }
+        try Self.seal(records, in: dir.path)
         let store = try Store(path: dir.path, options: Self.readOnly())
         defer { try? store.close() }
         let part = try #require(store.snapshot().parts.first)
@@ -83,11 +86,7 @@ import TallyTestSupport
         let end = RandomRecords.Options().window.upperBound
         // Three hours of 2,000 rows: few-valued dimensions keep hour rollups, the users (many values an hour) do not.
         let records = RandomRecords(seed: 8, options: .init(tenants: 1, usersPerTenant: 400, window: (end - 3 * 3_600_000)..<end)).records(6_000)
-        do {
-            let store = try Store(path: dir.path, options: DamageFixture.options())
-            _ = try store.append(RecordBatch(records))
-            try store.close()
-        }
+        try Self.seal(records, in: dir.path)
         let store = try Store(path: dir.path, options: Self.readOnly())
         defer { try? store.close() }
         let part = try #require(store.snapshot().parts.first)
@@ -116,11 +115,7 @@ import TallyTestSupport
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let (records, start) = Self.tenHours()
-        do {
-            let store = try Store(path: dir.path, options: DamageFixture.options())
-            _ = try store.append(RecordBatch(records))
-            try store.close()
-        }
+        try Self.seal(records, in: dir.path)
         let store = try Store(path: dir.path, options: Self.readOnly())
         defer { try? store.close() }
         let part = try #require(store.snapshot().parts.first)
@@ -314,11 +309,7 @@ import TallyTestSupport
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let records = RandomRecords(seed: 41, options: .init(tenants: 40)).records(4_000)
-        do {
-            let store = try Store(path: dir.path, options: DamageFixture.options())
-            _ = try store.append(RecordBatch(records))
-            try store.close()
-        }
+        try Self.seal(records, in: dir.path)
         let all = try Store(path: dir.path, options: Self.readOnly())
         let parts = all.snapshot().parts
         #expect(parts.count >= 40)
