@@ -223,27 +223,12 @@ struct Planner: ~Copyable {
     }
 
     /// A part answered whole from its part rollups, when they hold the exact answer: its `[minTime, maxTime]`
-    /// lies inside `[lo, hi)` and inside one bucket (any part without a bucket), and at most one dimension is
-    /// involved (group keys and the filters that do not pass every code of the part; tenant keys are free).
+    /// lies inside `[lo, hi)`, and `partRollupShape` holds (one bucket, at most one dimension involved, its rollup kept).
     /// The involved dimension's rollup (with no dimension, the part's totals from its hour entries) goes into an index
-    /// partial, its filter applied code by code; nothing is scanned. A dimension whose rollup the part did not keep
-    /// (fewer than 32 rows per value) leaves the part to the scan.
+    /// partial, its filter applied code by code; nothing is scanned.
     private mutating func planFromPartRollups(_ part: PartReader, _ m: PartMeta, _ filters: [FilterPlan]) throws -> SourcePlan? {
-        let bucket = spec.query.bucket
-        let firstBucket = bucket.start(m.minTime)
-        guard spec.query.useRollups, spec.lo <= m.minTime, m.maxTime < spec.hi,
-              bucket == .none || bucket.start(m.maxTime) == firstBucket,
-              groupDims.count <= 1
-        else { return nil }
-        var involved = Set(groupDims)
-        for f in filters { involved.insert(f.dimension) }
-        guard involved.count <= 1 else { return nil }
-        // A dimension without a kept rollup (too few rows per value) leaves the part to the scan.
-        let d = involved.first?.rawValue
-        if let d, m.partRollupCount(d) == 0 { return nil }
-        let layout = KeyLayout(sizes: groupDims.map { m.dictionaries.sizes[$0.rawValue] }, buckets: 1, rows: m.rows,
-                               flatLimit: spec.flatLimit, rekeyLimit: spec.rekeyLimit, laneLimit: spec.laneLimit)
-        guard layout.rekeyLevels == 0 else { return nil }
+        guard spec.lo <= m.minTime, m.maxTime < spec.hi,
+              let (d, layout, firstBucket) = partRollupShape(m, filters) else { return nil }
         let partial = Partial(layout)
         if let d {
             try addPartRollup(m, d, filters, into: partial)
@@ -260,9 +245,29 @@ struct Planner: ~Copyable {
         stats.hoursFromIndex += m.hours.count
         let plan = SourcePlan(
             source: .part(part), tenant: m.tenant, dictionaries: m.dictionaries, groupDims: groupDims, filters: filters,
-            layout: layout, firstBucket: firstBucket, width: bucket.millis, lo: spec.lo, hi: spec.hi)
+            layout: layout, firstBucket: firstBucket, width: spec.query.bucket.millis, lo: spec.lo, hi: spec.hi)
         plan.indexed = partial
         return plan
+    }
+
+    /// Whether part `m` can be answered from its part rollups but for its range: rollups on, one bucket holds the
+    /// whole part (any part without a bucket), at most one dimension involved (group keys and the filters that do not
+    /// pass every code of the part; tenant keys are free) and its rollup kept, and a key layout without re-keying.
+    /// Returns that dimension (nil: none), the layout and the part's bucket start.
+    private func partRollupShape(_ m: PartMeta, _ filters: [FilterPlan]) -> (dimension: Int?, layout: KeyLayout, firstBucket: Int64)? {
+        let bucket = spec.query.bucket
+        let firstBucket = bucket.start(m.minTime)
+        guard spec.query.useRollups, bucket == .none || bucket.start(m.maxTime) == firstBucket, groupDims.count <= 1 else { return nil }
+        var involved = Set(groupDims)
+        for f in filters { involved.insert(f.dimension) }
+        guard involved.count <= 1 else { return nil }
+        // A dimension without a kept rollup (too few rows per value) leaves the part to the scan.
+        let d = involved.first?.rawValue
+        if let d, m.partRollupCount(d) == 0 { return nil }
+        let layout = KeyLayout(sizes: groupDims.map { m.dictionaries.sizes[$0.rawValue] }, buckets: 1, rows: m.rows,
+                               flatLimit: spec.flatLimit, rekeyLimit: spec.rekeyLimit, laneLimit: spec.laneLimit)
+        guard layout.rekeyLevels == 0 else { return nil }
+        return (d, layout, firstBucket)
     }
 
     /// Adds part `m`'s rollup of dimension `d` to `partial` (keyed by code, or all in key 0 when there is no group
@@ -281,7 +286,7 @@ struct Planner: ~Copyable {
     }
 
     /// A part the range cuts (its rows `[rLo, rHi)` inside it), answered as its part rollup less the rows outside the
-    /// range. Taken when one dimension is involved (as `planFromPartRollups` asks), the part keeps its rollup, and
+    /// range. Taken when `partRollupShape` holds with exactly one dimension involved, and
     /// that costs less than `planHours` would: the rows outside and the rollup's entries, against the hour-rollup
     /// entries inside the range plus the rows of the hours inside that keep none (scanned), both estimated from the
     /// footer's counts. A window of the last 30 days over a month's part of a busy tenant then reads a day of rows and
@@ -290,24 +295,13 @@ struct Planner: ~Copyable {
     /// dropped when the sources are merged.
     private mutating func planFromPartRollupsLessOutside(_ part: PartReader, _ m: PartMeta, _ filters: [FilterPlan],
                                                          _ rLo: Int, _ rHi: Int) throws -> SourcePlan? {
-        let bucket = spec.query.bucket
-        let firstBucket = bucket.start(m.minTime)
-        let outside = rLo + (m.rows - rHi)
-        guard spec.query.useRollups, outside > 0, 2 * outside < rHi - rLo,
-              bucket == .none || bucket.start(m.maxTime) == firstBucket,
-              groupDims.count <= 1
-        else { return nil }
-        var involved = Set(groupDims)
-        for f in filters { involved.insert(f.dimension) }
-        guard involved.count == 1, let d = involved.first?.rawValue, m.partRollupCount(d) > 0, !m.hours.isEmpty else { return nil }
-        let inside = rHi - rLo
+        let outside = rLo + (m.rows - rHi), inside = rHi - rLo
+        guard outside > 0, 2 * outside < inside, !m.hours.isEmpty,
+              let (dimension, layout, firstBucket) = partRollupShape(m, filters), let d = dimension else { return nil }
         let kept = m.hourRollupCount(d)
         let hoursInside = Double(kept.entries) * Double(inside) / Double(m.rows)
             + Double(inside) * Double(m.hours.count - kept.hours) / Double(m.hours.count)
         guard Double(outside + m.partRollupCount(d)) < hoursInside else { return nil }
-        let layout = KeyLayout(sizes: groupDims.map { m.dictionaries.sizes[$0.rawValue] }, buckets: 1, rows: m.rows,
-                               flatLimit: spec.flatLimit, rekeyLimit: spec.rekeyLimit, laneLimit: spec.laneLimit)
-        guard layout.rekeyLevels == 0 else { return nil }
         let partial = Partial(layout)
         try addPartRollup(m, d, filters, into: partial)
         var ranges: [ScanRange] = []
@@ -318,7 +312,7 @@ struct Planner: ~Copyable {
         stats.partsLessOutside += 1
         let plan = SourcePlan(
             source: .part(part), tenant: m.tenant, dictionaries: m.dictionaries, groupDims: groupDims, filters: filters,
-            layout: layout, firstBucket: firstBucket, width: bucket.millis, lo: spec.lo, hi: spec.hi, ranges: ranges,
+            layout: layout, firstBucket: firstBucket, width: spec.query.bucket.millis, lo: spec.lo, hi: spec.hi, ranges: ranges,
             granules: granules, maxGranuleRows: maxRows)
         plan.indexed = partial
         plan.subtractsScan = true
