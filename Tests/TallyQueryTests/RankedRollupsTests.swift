@@ -74,7 +74,7 @@ import TallyTestSupport
     func topKQueriesMatchTheReference(seed: Int) throws {
         let f = try QueryFixture(seed: UInt64(seed), dense: seed % 2 == 0)
         var rng = Xoshiro256(seed: UInt64(seed), stream: 5)
-        var ranked = 0, rankedCut = 0, general = 0
+        var ranked = 0, rankedCut = 0, lessOutside = 0, general = 0
         for i in 0..<200 {
             let d = Dimension.allCases[rng.below(Dimension.allCases.count)]
             let tenants: Query.Tenants = switch rng.below(3) {
@@ -82,26 +82,33 @@ import TallyTestSupport
             case 1: .one(f.tenants[rng.below(f.tenants.count)])
             default: .some([f.tenants[0], f.tenants[f.tenants.count - 1]])
             }
-            // Open ranges cover every part whole; a cut range aggregates the parts it cuts with the head.
-            let cut = rng.below(4) == 0
-            let from: Int64? = cut ? f.window.lowerBound + QueryFixture.hour * Int64(1 + rng.below(5)) : nil
+            // Open ranges cover every part whole; a range that cuts parts at its start, its end or both takes each
+            // cut part's rollup less its rows outside, or aggregates the part with the head.
+            let cut = rng.below(3)
+            let from: Int64? = cut == 1 || rng.below(8) == 0 ? f.window.lowerBound + QueryFixture.hour * Int64(1 + rng.below(5)) : nil
+            let to: Int64? = cut == 2 || rng.below(8) == 0 ? f.window.upperBound - QueryFixture.hour * Int64(1 + rng.below(5)) : nil
             let order = [Query.Order.cost, .count, .inputTokens, .outputTokens, .tokens][rng.below(5)]
-            let query = try Query(tenants: tenants, from: from, groupBy: [.dimension(d)], order: order, limit: 1 + rng.below(25))
+            let query = try Query(tenants: tenants, from: from, to: to, groupBy: [.dimension(d)], order: order, limit: 1 + rng.below(25))
             let expected = f.reference.run(query)
             let got = try QueryEngine(threads: 1 + rng.below(2)).run(query, on: f.snapshot)
-            #expect(got == expected, "seed \(seed) query \(i): \(d) \(tenants) from \(from.map(String.init) ?? "-") \(order)")
+            #expect(got == expected, "seed \(seed) query \(i): \(d) \(tenants) from \(from.map(String.init) ?? "-") to \(to.map(String.init) ?? "-") \(order)")
             if let direct = try RankedRollups.answer(query, f.snapshot, engine: QueryEngine()) {
+                #expect(direct == expected, "seed \(seed) query \(i), ranked")
                 ranked += 1
-                if from != nil { rankedCut += 1 }
+                if from != nil || to != nil { rankedCut += 1 }
+                if direct.statistics.partsLessOutside > 0 { lessOutside += 1 }
                 // Rows scanned: the head's, and those of the parts that kept no rollup of the dimension or that the
                 // range cuts.
-                let unrolled = f.snapshot.parts.filter { $0.meta.partRollupCount(d.rawValue) == 0 || ($0.minTime < (from ?? .min)) }
+                let unrolled = f.snapshot.parts.filter {
+                    $0.meta.partRollupCount(d.rawValue) == 0 || $0.minTime < (from ?? .min) || $0.maxTime >= (to ?? .max)
+                }
                 #expect(direct.statistics.partsFromRollups + unrolled.filter { query.selects(tenant: $0.tenant) }.count >= direct.statistics.partsRead)
                 #expect(direct.statistics.rowsScanned <= f.snapshot.heads.reduce(0) { $0 + $1.rows } + unrolled.reduce(0) { $0 + $1.rows })
             } else {
                 general += 1
             }
         }
-        #expect(ranked > 100 && rankedCut > 10, "ranked \(ranked) (cut ranges \(rankedCut)) general \(general)")
+        #expect(ranked > 100 && rankedCut > 10 && lessOutside > 10,
+                "ranked \(ranked) (cut ranges \(rankedCut), of which with a cut part's rollup less outside \(lessOutside)) general \(general)")
     }
 }

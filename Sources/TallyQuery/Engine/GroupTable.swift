@@ -27,6 +27,9 @@ struct KeyDictionaries {
         bound[position] = (ObjectIdentifier(plan), values)
     }
 
+    /// The dictionary `position` is bound to (its ids are codes into it), if it is.
+    func boundValues(_ position: Int) -> [String]? { bound[position]?.values }
+
     /// Whether `position` is bound to `plan`'s codes.
     func isBound(_ position: Int, to plan: SourcePlan) -> Bool { bound[position]?.plan == ObjectIdentifier(plan) }
 
@@ -62,6 +65,14 @@ struct MergeKey: Equatable {
     var ids: SIMD8<Int32>
     var bucket: Int64
 
+    /// Compared as words (`SIMD8 ==` compiles to a lane-by-lane loop through memory).
+    @inline(__always)
+    static func == (a: MergeKey, b: MergeKey) -> Bool {
+        let x = unsafeBitCast(a.ids, to: (UInt64, UInt64, UInt64, UInt64).self)
+        let y = unsafeBitCast(b.ids, to: (UInt64, UInt64, UInt64, UInt64).self)
+        return (x.0 ^ y.0) | (x.1 ^ y.1) | (x.2 ^ y.2) | (x.3 ^ y.3) | UInt64(bitPattern: a.bucket ^ b.bucket) == 0
+    }
+
     /// A well-mixed 64-bit hash (no `Hasher`: seeding one per lookup costs more than the merge itself).
     var hash: UInt64 {
         let w = unsafeBitCast(ids, to: (UInt64, UInt64, UInt64, UInt64).self)
@@ -73,15 +84,39 @@ struct MergeKey: Equatable {
     }
 }
 
-/// Distinct merge keys in insertion order, found by open addressing: key -> dense index.
+extension MergeKey {
+    /// The key's id when it is one non-negative id in the first position, no other, and bucket 0: the key of a
+    /// group-by of one dimension without buckets, which `MergeIndex` finds by that id, without hashing.
+    @inline(__always)
+    var directID: Int? {
+        guard bucket == 0, ids[0] >= 0, ids[0] < MergeIndex.directLimit else { return nil }
+        // Lanes 1-7 all -1, compared as words (`SIMD8 ==` compiles to a lane-by-lane loop through memory).
+        let w = unsafeBitCast(ids, to: (UInt64, UInt64, UInt64, UInt64).self)
+        return (w.0 | 0xFFFF_FFFF) & w.1 & w.2 & w.3 == .max ? Int(ids[0]) : nil
+    }
+}
+
+/// Distinct merge keys in insertion order: key -> dense index.
+///
+/// While every key has a `directID` (one dimension, no buckets: the breakdowns and top-k of most answers), an array
+/// indexed by that id finds it. The ids are dense (interned per query, or a part dictionary's codes), so the array is
+/// as long as the strings the query met. The first key without one moves the index to open addressing.
 struct MergeIndex {
+    /// Ids past this are hashed (they are interned per query from 0, so this is never reached in practice).
+    static let directLimit: Int32 = 1 << 22
+
     private(set) var keys: [MergeKey] = []
-    private var slots = [Int32](repeating: -1, count: 64)
+    /// Whether `direct` is in use (else `slots`).
+    private var isDirect = true
+    /// The index of each direct id (-1 = absent).
+    private var direct: [Int32] = []
+    /// Open addressing over `keys`, once a key without a direct id has come.
+    private var slots: [Int32] = []
 
     /// Makes room for `n` keys in all, so that adding them neither grows nor rehashes.
     mutating func reserve(_ n: Int) {
         keys.reserveGrowing(n)
-        guard n * 2 > slots.count else { return }
+        guard !isDirect, n * 2 > slots.count else { return }
         var size = slots.count
         while n * 2 > size { size *= 2 }
         rehash(size)
@@ -89,6 +124,11 @@ struct MergeIndex {
 
     /// The index of `key`, if present.
     func find(_ key: MergeKey) -> Int? {
+        if isDirect {
+            guard let id = key.directID, id < direct.count else { return nil }
+            let at = direct[id]
+            return at < 0 ? nil : Int(at)
+        }
         let mask = slots.count - 1
         var s = Int(truncatingIfNeeded: key.hash) & mask
         while true {
@@ -101,6 +141,24 @@ struct MergeIndex {
 
     /// The index of `key`, added when new; `added` tells which.
     mutating func insert(_ key: MergeKey) -> (index: Int, added: Bool) {
+        if isDirect {
+            if let id = key.directID {
+                if id < direct.count {
+                    let at = direct[id]
+                    if at >= 0 { return (Int(at), false) }
+                } else {
+                    direct.append(contentsOf: repeatElement(-1, count: Swift.max(id + 1, 2 * direct.count, 64) - direct.count))
+                }
+                direct[id] = Int32(keys.count)
+                keys.append(key)
+                return (keys.count - 1, true)
+            }
+            isDirect = false
+            direct = []
+            var size = 64
+            while (keys.count + 1) * 2 > size { size *= 2 }
+            rehash(size)
+        }
         let mask = slots.count - 1
         var s = Int(truncatingIfNeeded: key.hash) & mask
         while true {
@@ -179,26 +237,39 @@ struct GroupTable {
         reserve(more: groups)
         partial.forEachGroup { key, slot in
             let bucket = partial.decode(key, codes: &codes)
-            var ids = SIMD8<Int32>(repeating: -1)
+            // Lanes are collected as scalars and the key made whole, in registers: lanes written one by one into a
+            // SIMD8 go through memory and stall the vector load that follows.
+            var lane: (Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32) = (-1, -1, -1, -1, -1, -1, -1, -1)
             for (p, j) in dimIndex.enumerated() {
+                var id: Int32
                 if j < 0 {
-                    ids[p] = tenantID
-                    continue
+                    id = tenantID
+                } else {
+                    let c = Int(codes[j])
+                    if direct[p] {
+                        id = Int32(c)
+                    } else {
+                        id = maps[j][c]
+                        if id < 0 {
+                            let source = values[j] ?? plan.dictionaries[plan.groupDims[j].rawValue]
+                            values[j] = source
+                            id = dictionaries.id(p, source[c])
+                            maps[j][c] = id
+                        }
+                    }
                 }
-                let c = Int(codes[j])
-                if direct[p] {
-                    ids[p] = Int32(c)
-                    continue
+                switch p {
+                case 0: lane.0 = id
+                case 1: lane.1 = id
+                case 2: lane.2 = id
+                case 3: lane.3 = id
+                case 4: lane.4 = id
+                case 5: lane.5 = id
+                case 6: lane.6 = id
+                default: lane.7 = id
                 }
-                var id = maps[j][c]
-                if id < 0 {
-                    let source = values[j] ?? plan.dictionaries[plan.groupDims[j].rawValue]
-                    values[j] = source
-                    id = dictionaries.id(p, source[c])
-                    maps[j][c] = id
-                }
-                ids[p] = id
             }
+            let ids = SIMD8<Int32>(lane.0, lane.1, lane.2, lane.3, lane.4, lane.5, lane.6, lane.7)
             let sums = partial.sums(slot)
             let key = MergeKey(ids: ids, bucket: plan.bucketStart(bucket))
             if subtracting {

@@ -16,10 +16,12 @@ struct RankedRollups {
     static let maxSources = 16
 
     /// The answer, or nil when this query is not a top-k this can answer: one dimension, no filters, no buckets or
-    /// trailing windows, ordered by a measure, with a limit; at least one part covered whole; at most `maxSources`
-    /// sources; and the lists not read deeper than `maxSeen` keys (many equal measures). Parts the range cuts are
-    /// aggregated with the head, as any query's (the planner answers them from hour rollups, or from their part rollup
-    /// less the rows outside the range), and ranked as one more source.
+    /// trailing windows, ordered by a measure, with a limit; at least one part covered whole or cut (below); at most
+    /// `maxSources` sources; and the lists not read deeper than `maxSeen` keys (many equal measures).
+    ///
+    /// A part the range cuts, mostly inside it, with a rollup of the dimension, is a source of its own: its rollup less
+    /// the rows outside the range (`cutSource`). Other parts the range cuts are aggregated with the head, as any
+    /// query's, and ranked as one more source.
     static func answer(_ query: Query, _ snapshot: StoreSnapshot, engine: QueryEngine) throws -> QueryResult? {
         guard query.useRollups, query.trailing == nil, query.bucket == .none, query.filters.isEmpty,
               let limit = query.limit, query.order != .key,
@@ -33,10 +35,20 @@ struct RankedRollups {
             // A part the range cuts needs its rows or hour rollups: the general plan, with the head.
             if lo <= part.minTime && part.maxTime < hi { whole.append(part) } else { scanned.append(part) }
         }
-        guard !whole.isEmpty, whole.count <= maxSources else { return nil }
+        guard !whole.isEmpty || !scanned.isEmpty, whole.count <= maxSources else { return nil }
 
         var stats = QueryStatistics()
         var sources: [Source] = []
+        let cut = scanned
+        scanned = []
+        for part in cut {
+            if let source = try cutSource(part, query, dimension: dimension.rawValue, lo: lo, hi: hi, snapshot, engine, &stats) {
+                sources.append(source)
+            } else {
+                scanned.append(part)
+            }
+        }
+        guard !whole.isEmpty || !sources.isEmpty, whole.count + sources.count <= maxSources else { return nil }
         for part in whole {
             let m = try part.load()
             // A small part that kept no rollup of the dimension (too few rows per value) is scanned with the head.
@@ -73,6 +85,57 @@ struct RankedRollups {
             statistics: stats)
     }
 
+    /// A part that `lo ..< hi` cuts, as a source: its rollup of dimension `d`, less the sums of its rows outside the
+    /// range (aggregated by the engine, in the part's own codes); nil when it is not worth it (no rollup of `d`, or
+    /// half of its rows or more outside) or cannot be done (a measure outside that is negative, so the rollup's would
+    /// not bound the entries' from above).
+    ///
+    /// The entries keep the rollup's order and measures: with every measure outside at least zero, an entry's measure
+    /// in the range is at most its rollup's, so the threshold, made of rollup measures, still bounds every key not
+    /// yet seen, and each key seen gets its exact sums.
+    static func cutSource(_ part: PartReader, _ query: Query, dimension d: Int, lo: Int64, hi: Int64,
+                          _ snapshot: StoreSnapshot, _ engine: QueryEngine, _ stats: inout QueryStatistics) throws -> Source? {
+        let m = try part.load()
+        guard m.partRollupCount(d) > 0 else { return nil }
+        var outsideRows = 0, insideHours = 0
+        for h in m.hours {
+            if h.start < lo || h.start + TimeUnit.hourMillis > hi { outsideRows += h.rows } else { insideHours += 1 }
+        }
+        guard 2 * outsideRows < m.rows else { return nil }
+        var source = try Source(m, dimension: d, order: query.order)
+        // The rollup's entry of each dictionary code (-1: none), made once per part.
+        let entryOfCode = m.derived.value("rollup-entry.\(d)") { [codes = source.codes] in
+            var entries = [Int32](repeating: -1, count: m.dictionaries.sizes[d])
+            for (e, c) in codes.enumerated() where Int(c) < entries.count { entries[Int(c)] = Int32(e) }
+            return entries
+        }
+        var less = [Sums](repeating: Sums(), count: source.count)
+        let only = StoreSnapshot(parts: [part], heads: [], generation: snapshot.generation, store: snapshot.store)
+        var inner = QueryStatistics()
+        for (a, b) in [(m.minTime, lo), (hi, m.maxTime &+ 1)] where a < b {
+            var dictionaries = KeyDictionaries(positions: 1)
+            let table = try engine.aggregate(engine.spec(query, a, b), only, &dictionaries, &inner)
+            guard !table.keys.isEmpty else { continue }
+            // One source: its codes are the ids (the part's dictionary of `d`, which its rollup's codes index).
+            guard let values = dictionaries.boundValues(0), values.count == m.dictionaries.sizes[d] else { return nil }
+            for (i, key) in table.keys.enumerated() {
+                let outside = Sums(count: table.count[i], input: table.input[i], output: table.output[i], cost: table.cost[i])
+                let code = Int(key.ids[0])
+                guard code < entryOfCode.count, entryOfCode[code] >= 0, outside.count >= 0, outside.measure(query.order) >= 0 else { return nil }
+                less[Int(entryOfCode[code])].add(outside)
+            }
+        }
+        source.less = less
+        stats.partsRead += 1
+        stats.partsLessOutside += 1
+        stats.hoursFromIndex += insideHours
+        stats.granulesScanned += inner.granulesScanned
+        stats.granulesSkipped += inner.granulesSkipped
+        stats.rowsScanned += inner.rowsScanned
+        stats.threads = max(stats.threads, inner.threads)
+        return source
+    }
+
     /// The `limit` best keys of `sources` by `order` (ties: keys in byte order), or nil past `maxSeen` keys.
     static func topK(_ sources: [Source], limit: Int, order: Query.Order, maxSeen: Int) -> [(key: String, sums: Sums)]? {
         var best: [(key: String, sums: Sums)] = []
@@ -85,6 +148,7 @@ struct RankedRollups {
             return x != y ? x > y : UTF8Order.precedes(a.key, b.key)
         }
         let depth = sources.reduce(0) { max($0, $1.count) }
+        let subtracts = sources.contains { $0.less != nil }
         for rank in 0..<depth {
             var threshold: Int64 = 0
             for (i, s) in sources.enumerated() where rank < s.count {
@@ -103,6 +167,8 @@ struct RankedRollups {
                 }
                 seenKeys += 1
                 if seenKeys > maxSeen { return nil }
+                // A key whose rows are all outside the range (a cut part's) is not a group.
+                guard sums.count > 0 || !subtracts else { continue }
                 let candidate = (key: key, sums: sums)
                 guard best.count < limit || before(candidate, best[best.count - 1]) else { continue }
                 best.insert(candidate, keepingFirst: limit, by: before)
@@ -122,6 +188,10 @@ struct RankedRollups {
 
         mutating func add(_ o: Sums) {
             count &+= o.count; input &+= o.input; output &+= o.output; cost &+= o.cost
+        }
+
+        func subtracting(_ o: Sums) -> Sums {
+            Sums(count: count &- o.count, input: input &- o.input, output: output &- o.output, cost: cost &- o.cost)
         }
 
         func measure(_ order: Query.Order) -> Int64 {
@@ -144,12 +214,19 @@ struct RankedRollups {
         let measures: [Int64]
         /// Entries by the measure descending, ties by key.
         let order: [Int32]
+        /// A cut part's: per entry, the sums of its rows outside the range, taken from its rollup's (`cutSource`).
+        var less: [Sums]?
 
         var count: Int { codes.count }
 
         func key(_ e: Int) -> String { values[Int(codes[e])] }
 
-        func sums(_ e: Int) -> Sums { Sums(count: counts[e], input: input[e], output: output[e], cost: cost[e]) }
+        func sums(_ e: Int) -> Sums {
+            let whole = Sums(count: counts[e], input: input[e], output: output[e], cost: cost[e])
+            guard let less else { return whole }
+            return whole.subtracting(less[e])
+        }
+
 
         /// The entry of `key`, or -1.
         func entry(of key: String) -> Int {

@@ -1,4 +1,5 @@
 import Synchronization
+import CTallyPrefetch
 
 /// An open, immutable part: its mapped file and its parsed footer.
 ///
@@ -33,45 +34,51 @@ package final class PartReader: Sendable {
     private let headerChecked = CheckedFlag()
 
     /// What the footer says, and the per-column check flags that go with it.
-    private final class Footer: Sendable {
+    ///
+    /// `@unchecked Sendable`: `blockChecks` is written only through atomic operations.
+    private final class Footer: @unchecked Sendable {
         let meta: PartMeta
         /// The part format version (docs/FORMAT.md): 2 checksums block headers; 1 is read with each block
         /// header cross-checked against the footer.
         let version: UInt16
         /// Per column: every block of it has passed its checks once in this process (the file is immutable), so
-        /// decodes after that take no lock.
+        /// decodes after that look at no bit.
         let checked: [CheckedFlag]
         /// Until then, per column and granule, one bit each: the block has passed its checks (its checksum, its header
-        /// against the footer, its row count and, for a dimension, its codes against the dictionary); and per
-        /// column how many have. A block is checked when it is first read, so a question that reads a quarter of a
-        /// part checks a quarter of it.
-        let blockChecks: Mutex<(bits: [UInt64], counts: [Int])>
+        /// against the footer, its row count and, for a dimension, its codes against the dictionary); then per column
+        /// how many have. A block is checked when it is first read, so a question that reads a quarter of a part
+        /// checks a quarter of it. Read and set with atomic operations, no lock: concurrent questions that read the
+        /// same few granules of a part (a window that cuts it) read these bits on every block.
+        private let blockChecks: UnsafeMutablePointer<UInt64>
+        private let countsOffset: Int
+
         init(meta: PartMeta, version: UInt16) {
             self.meta = meta
             self.version = version
             checked = PartColumn.allCases.map { _ in CheckedFlag() }
             let blocks = meta.granules.count * PartColumn.allCases.count
-            blockChecks = Mutex(([UInt64](repeating: 0, count: (blocks + 63) / 64), [Int](repeating: 0, count: PartColumn.allCases.count)))
+            countsOffset = (blocks + 63) / 64
+            let words = countsOffset + PartColumn.allCases.count
+            blockChecks = .allocate(capacity: words)
+            blockChecks.initialize(repeating: 0, count: words)
         }
+
+        deinit { blockChecks.deallocate() }
 
         /// Whether granule `g`'s block of `column` has passed its checks.
         func isChecked(_ g: Int, _ column: PartColumn) -> Bool {
             if checked[column.rawValue].isSet { return true }
             let bit = g * PartColumn.allCases.count + column.rawValue
-            return blockChecks.withLock { $0.bits[bit >> 6] & (1 << UInt64(bit & 63)) != 0 }
+            return tally_atomic_load_u64(blockChecks + (bit >> 6)) & (1 << UInt64(bit & 63)) != 0
         }
 
         /// Records that granule `g`'s block of `column` has passed its checks.
         func markChecked(_ g: Int, _ column: PartColumn) {
             let bit = g * PartColumn.allCases.count + column.rawValue
-            let complete = blockChecks.withLock { state -> Bool in
-                let mask: UInt64 = 1 << UInt64(bit & 63)
-                guard state.bits[bit >> 6] & mask == 0 else { return false }
-                state.bits[bit >> 6] |= mask
-                state.counts[column.rawValue] += 1
-                return state.counts[column.rawValue] == meta.granules.count
-            }
-            if complete { checked[column.rawValue].set() }
+            let mask: UInt64 = 1 << UInt64(bit & 63)
+            guard tally_atomic_or_u64(blockChecks + (bit >> 6), mask) & mask == 0 else { return }
+            let checkedBlocks = tally_atomic_add_u64(blockChecks + countsOffset + column.rawValue, 1)
+            if checkedBlocks == UInt64(meta.granules.count) { checked[column.rawValue].set() }
         }
     }
 
