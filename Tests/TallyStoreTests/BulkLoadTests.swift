@@ -75,6 +75,34 @@ import TallySynthetic
         #expect(store.verify().isEmpty)
     }
 
+    /// A load into a reopened store: its tenants' older ids are held only as fingerprints (outside the recent window,
+    /// one day), and a new tenant's ids nowhere but in the load. Both kinds of duplicate are found: the stored ones
+    /// through the fingerprints and the parts, the new tenant's repeats within the load by the whole ids alone.
+    @Test func aLoadFindsOldIDsAndANewTenantsRepeats() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let end = RandomRecords.Options.defaultEnd
+        let old = RandomRecords(seed: 43, options: .init(tenants: 3, window: (end - 5 * 86_400_000)..<end)).records(3000)
+        let fresh = RandomRecords(seed: 44, options: .init(tenants: 2, window: (end - 5 * 86_400_000)..<end)).records(2000)
+            .map { r -> CostRecord in
+                var r = r
+                r.tenantID = "new-" + r.tenantID
+                return r
+            }
+        var store = try Store(path: dir.path, options: testOptions())
+        _ = try store.append(RecordBatch(old))
+        try store.flush()
+        try store.close()
+        store = try Store(path: dir.path, options: testOptions())
+        defer { try? store.close() }
+        let receipts = try store.bulkLoad { load -> [AppendReceipt] in
+            [try load.add(RecordBatch(old)), try load.add(RecordBatch(fresh)), try load.add(RecordBatch(fresh[0..<300]))]
+        }
+        #expect(receipts.map(\.inserted) == [0, 2000, 0])
+        #expect(receipts.map(\.duplicates.count) == [3000, 0, 300])
+        #expect(sorted(try store.snapshot().records()) == sorted(old + fresh))
+    }
+
     /// Generated data (many values per hour, met in no particular order) makes parts with hourly rollups
     /// whose codes are not sorted: a reopened store must read every footer it wrote. (A footer check that
     /// wanted sorted codes passed the unit tests and failed `make run` on 2M generated rows.)

@@ -110,6 +110,11 @@ final class Deduplicator {
 
     func contains(slot s: Int, _ key: (UInt64, UInt64)) -> Bool { sets[s].contains(key) }
 
+    /// Whether every stored id of slot `s`'s tenant is among the whole ones (no fingerprint of the window, no horizon:
+    /// nothing of it was stored before the whole ones began), so `storedOutsideRecent` is false for any id and
+    /// `insertIfAbsent` alone decides. A tenant new to the store, as every tenant of an import into a new store.
+    func holdsEveryIDWhole(slot s: Int) -> Bool { windowIDs[s].count == 0 && horizons[s] == .min }
+
     /// Whether a record whose id is not among the whole ones (`contains`) is stored: a fingerprint of the window
     /// that matches and is confirmed in the hour it names, or, for a record older than the window, its id in the
     /// parts holding its own hour. `parts` is called only when parts must be read.

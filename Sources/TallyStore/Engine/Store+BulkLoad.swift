@@ -44,12 +44,19 @@ public final class BulkLoad {
         // thousands of user ids): fresh arrays that large per batch cost page faults and clearing.
         let tenantCodes = Self.tenantCodeLimit(batch)
         var slotOfCode = [Int](repeating: -1, count: tenantCodes)
+        // Per tenant code: whether its ids may be stored outside the whole ones (else the lookups below find nothing,
+        // and each would cost a cache miss: a tenant new to the store skips them).
+        var looksOutside = [Bool](repeating: false, count: tenantCodes)
         let keys = batch.keys()
         // Old ids are looked up in the parts first (this can fail: nothing has changed yet).
         var coldDuplicate = [Bool](repeating: false, count: batch.count)
         for i in 0..<batch.count {
             let code = Int(batch.tenant[i])
-            if slotOfCode[code] < 0 { slotOfCode[code] = dedup.slot(batch.strings.values[code]) }
+            if slotOfCode[code] < 0 {
+                slotOfCode[code] = dedup.slot(batch.strings.values[code])
+                looksOutside[code] = !dedup.holdsEveryIDWhole(slot: slotOfCode[code])
+            }
+            guard looksOutside[code] else { continue }
             let slot = slotOfCode[code]
             guard !dedup.contains(slot: slot, keys[i]) else { continue }
             coldDuplicate[i] = try dedup.storedOutsideRecent(slot: slot, keys[i], createdAt: batch.createdAt[i]) {
@@ -199,6 +206,8 @@ public final class BulkLoad {
 final class PartSpiller: @unchecked Sendable {
     // @unchecked: the mutable fields are only touched with `lock` held.
     private let lock = ConditionLock()
+    /// Held while a part file is created and written.
+    private let creating = Mutex(())
     private var jobs: [(rows: PartRows, id: UInt64)] = []
     private var pendingRows = 0
     private var done: [PartReader] = []
@@ -226,8 +235,12 @@ final class PartSpiller: @unchecked Sendable {
             let path = directory + "/" + PartFormat.fileName(job.id)
             lock.withLock { paths.append(path) }
             let result = Result { () throws -> PartReader in
-                // Unsynced: the commit syncs the file system once before the manifest lists any of them.
-                _ = try PartWriter.write(job.rows, id: job.id, level: 0, directory: directory, granuleRows: granuleRows, synced: false)
+                let (bytes, _) = PartWriter.encode(job.rows, id: job.id, level: 0, granuleRows: granuleRows)
+                // One file created at a time: two threads creating files in one directory spin on its lock in the
+                // kernel (a tenth of a many-tenant load's CPU); the one that waits here sleeps, and the other
+                // threads of the load get the core. Unsynced: the commit syncs the file system once before the
+                // manifest lists any of them.
+                try creating.withLock { _ in try FileIO.writeUnsynced(bytes, to: path) }
                 return try PartReader(path: path)
             }
             lock.withLock {
