@@ -37,4 +37,33 @@ import Testing
         #expect(lost == nil, "a value not stored is released")
         #expect(kept == nil, "the stored value is released with the reference")
     }
+
+    struct Failure: Error {}
+
+    /// Derived indexes: a slot keeps the first value made and every thread gets that one; slots are apart; a failed
+    /// make keeps nothing; the values are released with the indexes.
+    @Test func derivedIndexSlots() async throws {
+        weak var kept: Value?
+        do {
+            let derived = DerivedIndexes()
+            let winners = await withTaskGroup(of: Int.self) { group in
+                for n in 0..<16 {
+                    group.addTask {
+                        derived.value(3) { Value(n) }.n
+                    }
+                }
+                return await group.reduce(into: Set<Int>()) { $0.insert($1) }
+            }
+            #expect(winners.count == 1)
+            let first = derived.value(3) { Value(-1) }
+            #expect(winners == [first.n])
+            #expect(derived.value(4) { [7, 8] } == [7, 8])
+            #expect(derived.value(4) { [0] } == [7, 8], "a slot is made once")
+            #expect(derived.value(DerivedIndexes.slotCount - 1) { "last" } == "last")
+            #expect(throws: Failure.self) { try derived.value(5) { () throws -> Int in throw Failure() } }
+            #expect(derived.value(5) { 11 } == 11, "a failed make keeps nothing")
+            kept = first
+        }
+        #expect(kept == nil, "the values are released with the indexes")
+    }
 }

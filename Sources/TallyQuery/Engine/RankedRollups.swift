@@ -15,6 +15,14 @@ struct RankedRollups {
     /// Sources beyond which the lookups cost more than the general merge (every first-seen key is looked up in each).
     static let maxSources = 16
 
+    /// Where a part keeps its rollup of dimension `d` ranked by `order` (`PartMeta.derived`).
+    static func orderSlot(_ d: Int, _ order: Query.Order) -> Int {
+        d * Query.Order.allCases.count + Query.Order.allCases.firstIndex(of: order)!
+    }
+
+    /// Where a part keeps the rollup entry of each dictionary code of dimension `d`.
+    static func entrySlot(_ d: Int) -> Int { Dimension.allCases.count * Query.Order.allCases.count + d }
+
     /// The answer, or nil when this query is not a top-k this can answer: one dimension, no filters, no buckets or
     /// trailing windows, ordered by a measure, with a limit; at least one part covered whole or cut (below); at most
     /// `maxSources` sources; and the lists not read deeper than `maxSeen` keys (many equal measures).
@@ -104,7 +112,7 @@ struct RankedRollups {
         guard 2 * outsideRows < m.rows else { return nil }
         var source = try Source(m, dimension: d, order: query.order)
         // The rollup's entry of each dictionary code (-1: none), made once per part.
-        let entryOfCode = m.derived.value("rollup-entry.\(d)") { [codes = source.codes] in
+        let entryOfCode = m.derived.value(entrySlot(d)) { [codes = source.codes] in
             var entries = [Int32](repeating: -1, count: m.dictionaries.sizes[d])
             for (e, c) in codes.enumerated() where Int(c) < entries.count { entries[Int(c)] = Int32(e) }
             return entries
@@ -251,7 +259,7 @@ struct RankedRollups {
             case .outputTokens: r.outputTokens
             case .tokens: zip(r.inputTokens, r.outputTokens).map { $0 &+ $1 }
             }
-            let ranked = m.derived.value("rollup-order.\(d).\(order.rawValue)") { Self.ranked(measures) }
+            let ranked = m.derived.value(RankedRollups.orderSlot(d, order)) { Self.ranked(measures) }
             self.init(values: m.dictionaries[d], codes: r.codes, counts: r.counts, input: r.inputTokens, output: r.outputTokens,
                       cost: r.cost, measures: measures, order: ranked)
         }

@@ -1,3 +1,4 @@
+import CTallyPrefetch
 import Synchronization
 import TallyText
 /// The columns of a part, in on-disk order.
@@ -276,21 +277,54 @@ package struct PartMeta: Sendable {
 /// Values derived from one part's footer by the layers above the store (a rollup's entries ranked by a measure),
 /// made on first use and kept for as long as the part is open. A value is made from the
 /// footer alone, so it never goes stale: a part never changes.
-package final class DerivedIndexes: Sendable {
-    private let values = Mutex<[String: any Sendable]>([:])
+///
+/// Values live in numbered slots (`slotCount`; the caller numbers its kinds of value), each set at most once and read
+/// with one atomic load: concurrent questions over the same part read them on every answer, and a lock here was a
+/// tenth of a busy server's CPU (threads parked on it).
+///
+/// `@unchecked Sendable`: each slot is written once, by compare-and-exchange, and holds a retained `Box`.
+package final class DerivedIndexes: @unchecked Sendable {
+    package static let slotCount = 128
 
-    package init() {}
+    private final class Box<T>: @unchecked Sendable {
+        let value: T
+        init(_ value: T) { self.value = value }
+    }
 
-    /// The value under `key`, made by `make` on first use (a failed `make` keeps nothing). Two threads asking at once
-    /// may both make it; the first one stored is returned to both.
-    package func value<T: Sendable>(_ key: String, make: () throws -> T) rethrows -> T {
-        if let v = values.withLock({ $0[key] }) as? T { return v }
-        let made = try make()
-        return values.withLock { stored in
-            if let v = stored[key] as? T { return v }
-            stored[key] = made
-            return made
+    /// Per slot: a retained `Box`'s address, or 0.
+    private let slots: UnsafeMutablePointer<UInt64>
+
+    package init() {
+        slots = .allocate(capacity: Self.slotCount)
+        slots.initialize(repeating: 0, count: Self.slotCount)
+    }
+
+    deinit {
+        for i in 0..<Self.slotCount where slots[i] != 0 {
+            Unmanaged<AnyObject>.fromOpaque(UnsafeRawPointer(bitPattern: UInt(slots[i]))!).release()
         }
+        slots.deallocate()
+    }
+
+    /// The value in `slot`, made by `make` on first use (a failed `make` keeps nothing). Two threads asking at once
+    /// may both make it; the first one stored is returned to both. A slot holds one type of value: asking it for
+    /// another type is a programming error.
+    package func value<T: Sendable>(_ slot: Int, make: () throws -> T) rethrows -> T {
+        precondition(slot >= 0 && slot < Self.slotCount, "derived index slot \(slot) out of range")
+        if let v = Self.unbox(tally_atomic_load_u64(slots + slot), as: T.self) { return v }
+        let box = Unmanaged.passRetained(Box(try make()) as AnyObject)
+        let address = UInt64(UInt(bitPattern: box.toOpaque()))
+        let prior = tally_atomic_cas_u64(slots + slot, 0, address)
+        guard prior != 0 else { return Self.unbox(address, as: T.self)! }
+        box.release()
+        return Self.unbox(prior, as: T.self)!
+    }
+
+    private static func unbox<T>(_ address: UInt64, as: T.Type) -> T? {
+        guard address != 0 else { return nil }
+        let object = Unmanaged<AnyObject>.fromOpaque(UnsafeRawPointer(bitPattern: UInt(address))!).takeUnretainedValue()
+        guard let box = object as? Box<T> else { preconditionFailure("derived index slot holds another type") }
+        return box.value
     }
 }
 
