@@ -15,6 +15,7 @@ extension Store {
     public func compactOnce() throws -> Bool {
         if options.readOnly { return false }
         return try maintenanceLock.withLock {
+            removeReplacedPartsLocked(all: false)
             let parts = published.withLock { $0.parts }
             var groups: [String: [PartReader]] = [:]
             for p in parts where p.rows < options.maxPartRows {
@@ -48,8 +49,10 @@ extension Store {
             manifest.parts.removeAll { gone.contains($0.id) }
             manifest.parts.append(Self.entry(reader))
             try publish(manifest, adding: [reader], removing: gone, unfreezing: nil)
-            // Readers holding the old parts keep their mappings; the files go now.
-            for p in chosen { try? FileIO.remove(p.path) }
+            // Readers of this process holding the old parts keep their mappings. Another process may have read the
+            // manifest before this one and not opened the files yet: they stay for a grace period.
+            let now = TimeSource.systemMonotonicSeconds()
+            maintenance.replaced.append(contentsOf: chosen.map { ($0.path, now) })
             published.withLock { $0.compactions += 1 }
             return true
         }
@@ -91,5 +94,23 @@ extension Store {
             keep.append(i)
         }
         return keep.count == rows.count ? rows : rows.permuted(keep)
+    }
+}
+
+extension Store {
+    /// Removes the files of replaced parts whose grace period is over (`all`: every one).
+    func removeReplacedParts(all: Bool) {
+        maintenanceLock.withLock { removeReplacedPartsLocked(all: all) }
+    }
+
+    /// `removeReplacedParts`, with the maintenance lock held.
+    func removeReplacedPartsLocked(all: Bool) {
+        guard !maintenance.replaced.isEmpty else { return }
+        let due = TimeSource.systemMonotonicSeconds() - options.replacedPartGraceSeconds
+        maintenance.replaced.removeAll { file in
+            guard all || file.at <= due else { return false }
+            try? FileIO.remove(file.path)
+            return true
+        }
     }
 }

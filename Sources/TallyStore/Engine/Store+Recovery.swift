@@ -33,6 +33,30 @@ extension Store {
         return repairLines
     }
 
+    /// `recover` for a read-only open, which races the store's writer (a server) without its lock. Between its read of
+    /// the manifest and of the files it names, a seal may move the head's rows into parts and remove the WAL segments
+    /// that held them (an open that read the old manifest would then see those rows in neither), and a merge may
+    /// replace parts and remove their files (they stay for `replacedPartGraceSeconds`; an open can be slower). So an
+    /// open is taken only when the manifest is the same after it as before it; else it starts over with the new one.
+    /// A writer that changes the manifest during every one of 16 opens in a row makes the open fail: never an answer
+    /// from a view that mixes two versions of the store.
+    static func recoverReadOnly(path: String, options: StoreOptions, report: [String]) throws -> Recovered {
+        func generation() -> UInt64? {
+            try? Manifest.decode(try FileIO.readAll(path + "/MANIFEST"), path: path + "/MANIFEST").generation
+        }
+        for _ in 0..<16 {
+            let before = generation()
+            do {
+                let recovered = try recover(path: path, options: options, report: report)
+                if generation() == before { return recovered }
+            } catch let e as StoreError {
+                // A file the old manifest named is gone: the manifest has changed, start over.
+                guard case let .io(_, _, code) = e, code == ENOENT, generation() != before else { throw e }
+            }
+        }
+        throw StoreError.invalidArgument("the store in \(path) changed during each of 16 read-only opens in a row (a writer sealing or merging); try again")
+    }
+
     /// Reads the manifest, opens the listed parts (quarantining the ones that fail, or skipping them read-only),
     /// removes unlisted part files and replays the WAL into a fresh head.
     static func recover(path: String, options: StoreOptions, report repairLines: [String]) throws -> Recovered {
@@ -50,6 +74,9 @@ extension Store {
                 }
             }
         }
+        if readOnly { options.afterManifestRead?() }
+        // A read-only open does not open the parts: one listing of parts/ tells which listed files are not there.
+        let present = readOnly ? Set(FileIO.list(path + "/parts")) : []
         var missing = QuarantineRecord.load(quarantineDirectory: path + "/quarantine")
 
         // Open listed parts and load their recent request ids; quarantine the ones that fail.
@@ -58,8 +85,6 @@ extension Store {
         var newest: [String: Int64] = [:]
         for entry in manifest.parts { newest[entry.tenant] = max(newest[entry.tenant] ?? .min, entry.maxTime) }
         let dedup = Deduplicator(window: options.dedupWindowMillis, recentWindow: options.recentIDWindowMillis)
-        // A read-only open does not open the parts: one listing of parts/ tells which listed files are not there.
-        let present = readOnly ? Set(FileIO.list(path + "/parts")) : []
         for entry in manifest.parts {
             let p = path + "/parts/" + PartFormat.fileName(entry.id)
             do {

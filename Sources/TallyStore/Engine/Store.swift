@@ -50,6 +50,8 @@ public final class Store: @unchecked Sendable {
         var manifest: Manifest
         var pendingFrozen: [(id: Int, views: [HeadView], walSegment: UInt64, epoch: UInt32)] = []
         var nextFreezeID = 1
+        /// Files of parts a merge replaced, and when (monotonic seconds): removed after `replacedPartGraceSeconds`.
+        var replaced: [(path: String, at: Double)] = []
         init(manifest: Manifest) { self.manifest = manifest }
     }
 
@@ -121,7 +123,9 @@ public final class Store: @unchecked Sendable {
         }
         let recovered: Recovered
         do {
-            recovered = try Self.recover(path: path, options: options, report: repairLines)
+            recovered = options.readOnly
+                ? try Self.recoverReadOnly(path: path, options: options, report: repairLines)
+                : try Self.recover(path: path, options: options, report: repairLines)
         } catch {
             // deinit does not run for an instance whose init throws: release the directory here, or a failed open (a
             // damaged manifest, a failed replay) would keep it locked until the process exits.
@@ -200,6 +204,7 @@ public final class Store: @unchecked Sendable {
                     try flush()
                     continue
                 }
+                removeReplacedParts(all: false)
                 if try compactOnce() { continue }
             } catch {
                 // The head stays queryable and the WAL keeps the data; try again after a pause.
@@ -229,7 +234,10 @@ public final class Store: @unchecked Sendable {
             if lockFD >= 0 { FileIO.close(lockFD) }
             lockFD = -1
         }
-        try maintenanceLock.withLock { try sealLocked() }
+        try maintenanceLock.withLock {
+            defer { removeReplacedPartsLocked(all: true) }
+            try sealLocked()
+        }
     }
 
     /// Stops as a crash would: no seal, no flush of anything not yet acknowledged; releases the directory.

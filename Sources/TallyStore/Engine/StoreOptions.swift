@@ -30,10 +30,17 @@ public struct StoreOptions: Sendable {
     public var smallPartRows = 250_000
     /// A merge never produces a part larger than this.
     public var maxPartRows = 4_000_000
+    /// How long the files of parts a merge replaced stay after it, for the read-only processes (`tally query`,
+    /// `stats`, `export`) that read the manifest before it and open its parts' files as they need them. They go when
+    /// the time is up (checked by the background loop and the next merge), at close, or at the next read-write open.
+    public var replacedPartGraceSeconds: Double = 60
     /// Run sealing and compaction on a background thread.
     public var background = true
     /// Open for reading only: no lock, no change on disk, no dedup state (for `tally query`, `stats`).
     public var readOnly = false
+    /// Tests only: called by a read-only open after it has read the manifest, before it looks at the files (to run a
+    /// writer's merge or seal in that window).
+    package var afterManifestRead: (@Sendable () -> Void)?
 
     public init() {}
 }
