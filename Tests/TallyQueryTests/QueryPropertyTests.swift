@@ -173,12 +173,14 @@ struct QueryParameters: CustomStringConvertible {
 }
 
 @Suite struct QueryPropertyTests {
-    /// Engines the answers must not depend on: one thread; two threads with tiny work units and no
-    /// lanes; tiny flat and re-key limits, so the hashed and re-keyed group paths run on small data.
+    /// Engines the answers must not depend on: one thread; two threads with tiny work units, no lanes, and
+    /// `WholePartRollups` from one whole part on; tiny flat and re-key limits, so the hashed and re-keyed group paths
+    /// run on small data.
     static let engines: [QueryEngine] = {
         let single = QueryEngine(threads: 1)
         var parallel = QueryEngine(threads: 2, parallelThreshold: 0, unitRows: 100)
         parallel.laneLimit = 0
+        parallel.wholeRollupParts = 1
         var hashed = QueryEngine(threads: 2, parallelThreshold: 0, unitRows: 300)
         hashed.flatLimit = 8
         hashed.rekeyLimit = 16

@@ -18,6 +18,9 @@ public struct QueryEngine: Sendable {
     var flatLimit = KeyLayout.flatLimit
     var rekeyLimit = KeyLayout.rekeyLimit
     var laneLimit = KeyLayout.laneLimit
+    /// Parts covered whole from which a grouped sum of one dimension adds their rollups straight into its groups
+    /// (`WholePartRollups`); with fewer, the general plan is as quick (lowered by tests).
+    var wholeRollupParts = 64
 
     /// An engine using up to `threads` scan threads.
     public init(threads: Int = 2, parallelThreshold: Int = 262_144, unitRows: Int = 131_072) {
@@ -63,6 +66,7 @@ public struct QueryEngine: Sendable {
     private func execute(_ query: Query, _ snapshot: StoreSnapshot) throws -> QueryResult {
         if let ranked = try RankedRollups.answer(query, snapshot, engine: self) { return ranked }
         if let series = try TimeTotals.answer(query, snapshot) { return series }
+        if let merged = try WholePartRollups.answer(query, snapshot, engine: self) { return merged }
         var dictionaries = KeyDictionaries(positions: query.groupBy.count)
         var stats = QueryStatistics()
         let hi = query.to ?? .max
@@ -224,7 +228,7 @@ public struct QueryEngine: Sendable {
 
     // MARK: Finishing: groups, empty buckets, trailing windows, order, limit
 
-    private func finish(_ query: Query, _ main: GroupTable, trailingSource: GroupTable?, _ dictionaries: KeyDictionaries,
+    func finish(_ query: Query, _ main: GroupTable, trailingSource: GroupTable?, _ dictionaries: KeyDictionaries,
                         _ stats: QueryStatistics) -> QueryResult {
         let (groupIndex, mainGroup, minBucket, maxBucket) = Self.groups(query, main)
         let groups = groupIndex.keys.map(\.ids)

@@ -146,6 +146,12 @@ package final class PartReader: Sendable {
         return footerRef.storeIfNil(f).meta
     }
 
+    /// `load()` without returning a copy of the footer (which retains every one of its arrays): for a caller that reads
+    /// `meta` next.
+    package func ensureLoaded() throws {
+        if footerRef.load() == nil { try load() }
+    }
+
     /// Everything the footer says. Only after `load()` (or an eager `init(path:)`): reading a footer that was
     /// never checked would be a silent wrong answer, so it stops the process instead.
     /// The footer's hours in place; reads the footer first if it is not read yet, as `load()` does. (Not through
