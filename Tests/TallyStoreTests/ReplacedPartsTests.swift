@@ -20,6 +20,12 @@ import TallyTestSupport
         return o
     }
 
+    /// `count` records of `tenants` tenants over three days.
+    static func records(seed: UInt64, tenants: Int, _ count: Int) -> [CostRecord] {
+        let end = RandomRecords.Options.defaultEnd
+        return RandomRecords(seed: seed, options: .init(tenants: tenants, window: (end - 3 * 86_400_000)..<end)).records(count)
+    }
+
     /// Writes `records` as one part per 200 records (one tenant, one month: a merge takes them all).
     static func smallParts(_ records: [CostRecord], _ store: Store) throws {
         for start in stride(from: 0, to: records.count, by: 200) {
@@ -32,8 +38,7 @@ import TallyTestSupport
     func replacedFilesOutliveTheMerge() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let end = RandomRecords.Options.defaultEnd
-        let records = RandomRecords(seed: 51, options: .init(tenants: 1, window: (end - 3 * 86_400_000)..<end)).records(1000)
+        let records = Self.records(seed: 51, tenants: 1, 1000)
         let writer = try Store(path: dir.path, options: Self.options(grace: 3600))
         try Self.smallParts(records, writer)
         let before = writer.snapshot().parts.count
@@ -56,8 +61,7 @@ import TallyTestSupport
     func replacedFilesGoAfterTheGrace() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let end = RandomRecords.Options.defaultEnd
-        let records = RandomRecords(seed: 52, options: .init(tenants: 1, window: (end - 3 * 86_400_000)..<end)).records(600)
+        let records = Self.records(seed: 52, tenants: 1, 600)
         let writer = try Store(path: dir.path, options: Self.options(grace: 0))
         defer { try? writer.close() }
         try Self.smallParts(records, writer)
@@ -71,8 +75,7 @@ import TallyTestSupport
     func anOpenThatAMergeOvertakes() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let end = RandomRecords.Options.defaultEnd
-        let records = RandomRecords(seed: 54, options: .init(tenants: 1, window: (end - 3 * 86_400_000)..<end)).records(1000)
+        let records = Self.records(seed: 54, tenants: 1, 1000)
         let writer = try Store(path: dir.path, options: Self.options(grace: 0))
         defer { try? writer.close() }
         try Self.smallParts(records, writer)
@@ -99,8 +102,7 @@ import TallyTestSupport
     func anOpenThatASealOvertakes() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let end = RandomRecords.Options.defaultEnd
-        let records = RandomRecords(seed: 55, options: .init(tenants: 2, window: (end - 3 * 86_400_000)..<end)).records(600)
+        let records = Self.records(seed: 55, tenants: 2, 600)
         let writer = try Store(path: dir.path, options: Self.options(grace: 0))
         defer { try? writer.close() }
         _ = try writer.append(RecordBatch(records[0..<300]))
@@ -125,8 +127,7 @@ import TallyTestSupport
     func readOnlyOpensDuringMerges() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let end = RandomRecords.Options.defaultEnd
-        let records = RandomRecords(seed: 53, options: .init(tenants: 2, window: (end - 3 * 86_400_000)..<end)).records(8000)
+        let records = Self.records(seed: 53, tenants: 2, 8000)
         // No grace: a merge's files go at the writer's next merge, so an open that read the manifest before it can
         // find them gone.
         let writer = try Store(path: dir.path, options: Self.options(grace: 0))

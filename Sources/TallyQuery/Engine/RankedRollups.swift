@@ -40,7 +40,7 @@ struct RankedRollups {
         var scanned: [PartReader] = []
         for part in snapshot.parts where part.rows > 0 && part.maxTime >= lo && part.minTime < hi
             && query.selects(tenant: part.tenant) {
-            // A part the range cuts needs its rows or hour rollups: the general plan, with the head.
+            // A part the range cuts is a source less its rows outside (`cutSource`), or goes to the general plan.
             if lo <= part.minTime && part.maxTime < hi { whole.append(part) } else { scanned.append(part) }
         }
         guard !whole.isEmpty || !scanned.isEmpty, whole.count <= maxSources else { return nil }

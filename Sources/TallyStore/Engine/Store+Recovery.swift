@@ -128,11 +128,12 @@ extension Store {
             manifest.generation += 1
             try FileIO.writeAtomically(manifest.encode(), to: manifestPath, directory: path)
         }
-        // Files not in the manifest are leftovers of a seal or merge that did not finish.
+        // Files not in the manifest are leftovers of a seal or merge that did not finish, or the files of parts a merge
+        // replaced, kept for read-only processes until the writer stopped (`replacedPartGraceSeconds`).
         let live = Set(manifest.parts.map { PartFormat.fileName($0.id) })
         for name in FileIO.list(path + "/parts") where !live.contains(name) && !readOnly {
             try? FileIO.remove(path + "/parts/" + name)
-            report.append("removed unfinished part file \(name)")
+            report.append("removed unlisted part file \(name) (an unfinished seal or merge, or a part a merge replaced)")
         }
 
         // Replay the WAL into a fresh head: its batches were de-duplicated when they were written.

@@ -284,37 +284,44 @@ package struct PartMeta: Sendable {
 ///
 /// `@unchecked Sendable`: each slot is written once, by compare-and-exchange, and holds a retained `Box`.
 package final class DerivedIndexes: @unchecked Sendable {
-    package static let slotCount = 128
+    package static let slotCount = 64
 
     private final class Box<T>: @unchecked Sendable {
         let value: T
         init(_ value: T) { self.value = value }
     }
 
-    /// Per slot: a retained `Box`'s address, or 0.
-    private let slots: UnsafeMutablePointer<UInt64>
+    /// Per slot: a retained `Box`'s address, or 0. Allocated on the first value: most open parts never get one.
+    private final class Slots: @unchecked Sendable {
+        let words: UnsafeMutablePointer<UInt64>
 
-    package init() {
-        slots = .allocate(capacity: Self.slotCount)
-        slots.initialize(repeating: 0, count: Self.slotCount)
-    }
-
-    deinit {
-        for i in 0..<Self.slotCount where slots[i] != 0 {
-            Unmanaged<AnyObject>.fromOpaque(UnsafeRawPointer(bitPattern: UInt(slots[i]))!).release()
+        init() {
+            words = .allocate(capacity: DerivedIndexes.slotCount)
+            words.initialize(repeating: 0, count: DerivedIndexes.slotCount)
         }
-        slots.deallocate()
+
+        deinit {
+            for i in 0..<DerivedIndexes.slotCount where words[i] != 0 {
+                Unmanaged<AnyObject>.fromOpaque(UnsafeRawPointer(bitPattern: UInt(words[i]))!).release()
+            }
+            words.deallocate()
+        }
     }
+
+    private let storage = OnceReference<Slots>()
+
+    package init() {}
 
     /// The value in `slot`, made by `make` on first use (a failed `make` keeps nothing). Two threads asking at once
     /// may both make it; the first one stored is returned to both. A slot holds one type of value: asking it for
     /// another type is a programming error.
     package func value<T: Sendable>(_ slot: Int, make: () throws -> T) rethrows -> T {
         precondition(slot >= 0 && slot < Self.slotCount, "derived index slot \(slot) out of range")
-        if let v = Self.unbox(tally_atomic_load_u64(slots + slot), as: T.self) { return v }
+        let words = (storage.load() ?? storage.storeIfNil(Slots())).words
+        if let v = Self.unbox(tally_atomic_load_u64(words + slot), as: T.self) { return v }
         let box = Unmanaged.passRetained(Box(try make()) as AnyObject)
         let address = UInt64(UInt(bitPattern: box.toOpaque()))
-        let prior = tally_atomic_cas_u64(slots + slot, 0, address)
+        let prior = tally_atomic_cas_u64(words + slot, 0, address)
         guard prior != 0 else { return Self.unbox(address, as: T.self)! }
         box.release()
         return Self.unbox(prior, as: T.self)!
