@@ -407,7 +407,34 @@ struct Planner: ~Copyable {
             layout: layout, firstBucket: firstBucket, width: width, lo: lo, hi: hi,
             timeCheck: h.minTime < lo || h.maxTime >= hi, indexOnly: indexed != nil)
         plan.indexed = indexed
+        if indexed == nil { headChunkRollups(h, plan) }
         return plan
+    }
+
+    /// Answers a head's full chunks that lie inside `[lo, hi)` from their rollups of the query's one group dimension
+    /// (made once per chunk: a full chunk never changes), when the query has no filter, no bucket and that key alone
+    /// (the tenant aside); the other chunks are scanned. Writers append to a tenant's head up to `sealRows` rows, and
+    /// every breakdown by a dimension read them all again (the cost summary's three rankings beside 16 writers).
+    private mutating func headChunkRollups(_ h: HeadView, _ plan: SourcePlan) {
+        guard spec.query.useRollups, groupDims.count == 1, plan.filters.isEmpty, plan.width == 0,
+              plan.layout.rekeyLevels == 0, h.chunks.count > 1 else { return }
+        let d = groupDims[0]
+        var rolled = [Bool](repeating: false, count: h.chunks.count)
+        var partial: Partial?
+        // The last chunk may still grow: only the ones before it are full.
+        for k in 0..<(h.chunks.count - 1) where h.chunkRows[k] > 0 {
+            let r = HeadChunkRollup.of(h.chunks[k], rows: h.chunkRows[k], dimension: d)
+            guard r.minTime >= spec.lo, r.maxTime < spec.hi else { continue }
+            let into = partial ?? Partial(plan.layout)
+            partial = into
+            for c in 0..<r.count.count where r.count[c] > 0 {
+                into.add(key: UInt64(c), count: r.count[c], input: r.input[c], output: r.output[c], cost: r.cost[c])
+            }
+            rolled[k] = true
+        }
+        guard let partial else { return }
+        plan.indexed = partial
+        plan.rolledUpChunks = rolled
     }
 
     /// A head's answer from its hour totals, when the query needs no dimension and no hour of the head is cut by

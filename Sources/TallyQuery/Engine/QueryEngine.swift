@@ -134,8 +134,15 @@ public struct QueryEngine: Sendable {
                 if start < plan.granules.count { units.append(WorkUnit(plan: i, start: start, end: plan.granules.count, rows: rows)) }
             case let .head(head):
                 if plan.indexOnly { continue }
+                // Runs of consecutive chunks to scan (chunks answered from their rollups end a run).
                 var start = 0, rows = 0
                 for (k, n) in head.chunkRows.enumerated() {
+                    if !plan.rolledUpChunks.isEmpty && plan.rolledUpChunks[k] {
+                        if start < k { units.append(WorkUnit(plan: i, start: start, end: k, rows: rows)) }
+                        start = k + 1
+                        rows = 0
+                        continue
+                    }
                     rows += n
                     if rows >= unitRows {
                         units.append(WorkUnit(plan: i, start: start, end: k + 1, rows: rows))

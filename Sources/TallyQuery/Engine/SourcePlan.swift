@@ -44,6 +44,8 @@ final class SourcePlan: @unchecked Sendable {
     /// The rows scanned are subtracted from `indexed`, not added: a part rollup less the rows outside the range
     /// (`Planner.planFromPartRollupsLessOutside`).
     var subtractsScan = false
+    /// Heads: the chunks answered from their rollups (in `indexed`), not scanned (empty: none).
+    var rolledUpChunks: [Bool] = []
 
     init(source: Source, tenant: String, dictionaries: PartDictionaries, groupDims: [Dimension], filters: [FilterPlan],
          layout: KeyLayout, firstBucket: Int64, width: Int64, lo: Int64, hi: Int64, ranges: [ScanRange] = [],

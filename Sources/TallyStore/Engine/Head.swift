@@ -24,6 +24,8 @@ package final class HeadChunk: @unchecked Sendable {
     package let requestOffsets: UnsafeMutablePointer<Int32>
     /// Rows written (writer only).
     fileprivate var rows = 0
+    /// What readers derive from the chunk once it is full and never changes again (per-dimension rollups).
+    package let derived = DerivedIndexes()
 
     init(capacity: Int) {
         self.capacity = capacity
