@@ -15,6 +15,7 @@ extension Store {
     public func compactOnce() throws -> Bool {
         if options.readOnly { return false }
         return try maintenanceLock.withLock {
+            // Each pass of the background loop comes here: the replaced files whose grace is over go first.
             removeReplacedPartsLocked(all: false)
             let parts = published.withLock { $0.parts }
             var groups: [String: [PartReader]] = [:]

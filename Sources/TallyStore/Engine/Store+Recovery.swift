@@ -37,21 +37,21 @@ extension Store {
     /// the manifest and of the files it names, a seal may move the head's rows into parts and remove the WAL segments
     /// that held them (an open that read the old manifest would then see those rows in neither), and a merge may
     /// replace parts and remove their files (they stay for `replacedPartGraceSeconds`; an open can be slower). So an
-    /// open is taken only when the manifest is the same after it as before it; else it starts over with the new one.
+    /// open is taken only when the manifest is the same after it as before it (its bytes: every change writes a new
+    /// generation); else it starts over with the new one.
     /// A writer that changes the manifest during every one of 16 opens in a row makes the open fail: never an answer
     /// from a view that mixes two versions of the store.
     static func recoverReadOnly(path: String, options: StoreOptions, report: [String]) throws -> Recovered {
-        func generation() -> UInt64? {
-            try? Manifest.decode(try FileIO.readAll(path + "/MANIFEST"), path: path + "/MANIFEST").generation
-        }
+        // The bytes, not a second and third decode of the manifest on every start of a read-only command.
+        func manifestBytes() -> [UInt8]? { try? FileIO.readAll(path + "/MANIFEST") }
         for _ in 0..<16 {
-            let before = generation()
+            let before = manifestBytes()
             do {
                 let recovered = try recover(path: path, options: options, report: report)
-                if generation() == before { return recovered }
+                if manifestBytes() == before { return recovered }
             } catch let e as StoreError {
                 // A file the old manifest named is gone: the manifest has changed, start over.
-                guard case let .io(_, _, code) = e, code == ENOENT, generation() != before else { throw e }
+                guard case let .io(_, _, code) = e, code == ENOENT, manifestBytes() != before else { throw e }
             }
         }
         throw StoreError.invalidArgument("the store in \(path) changed during each of 16 read-only opens in a row (a writer sealing or merging); try again")

@@ -204,7 +204,6 @@ public final class Store: @unchecked Sendable {
                     try flush()
                     continue
                 }
-                removeReplacedParts(all: false)
                 if try compactOnce() { continue }
             } catch {
                 // The head stays queryable and the WAL keeps the data; try again after a pause.
