@@ -223,6 +223,8 @@ struct QueryParameters: CustomStringConvertible {
         // (Every part read answered from rollups is rarer in the sparse stores: their small late parts keep few rollups.)
         #expect(coverage.partRollups > 30 && coverage.partRollupsOnly > (seed % 2 == 0 ? 8 : 1) && coverage.straddling > 15
                 && coverage.otherDimension > 5 && coverage.lessOutside > 0, "\(coverage)")
+        // Cost sums of priced granules from their models' token sums (no group, or groups by model, no filter).
+        #expect(coverage.pricedFromSums > 5, "\(coverage)")
     }
 }
 
@@ -235,6 +237,8 @@ struct Coverage: CustomStringConvertible {
     var partRollups = 0, partRollupsOnly = 0, straddling = 0, otherDimension = 0
     /// Queries with a cut part answered from its part rollup less the rows outside the range.
     var lessOutside = 0
+    /// Queries with a priced granule's cost sums taken from its models' token sums.
+    var pricedFromSums = 0
 
     mutating func addPartRollups(_ r: QueryResult, _ shapes: (expected: Int, straddling: Bool, otherDimension: Bool)) {
         if r.statistics.partsFromRollups > 0 { partRollups += 1 }
@@ -256,11 +260,13 @@ struct Coverage: CustomStringConvertible {
         if r.trailingCost.contains(where: { $0 > 0 }) { trailing += 1 }
         if let limit = p.limit, r.rowCount == limit { limitCut += 1 }
         if r.statistics.threads > 1 { parallel += 1 }
+        if r.statistics.granulesPricedFromSums > 0 { pricedFromSums += 1 }
     }
 
     var description: String {
         "nonEmpty \(nonEmpty) fromIndex \(fromIndex) scanned \(scanned) heads \(heads) skipped \(skippedGranules) "
             + "trailing \(trailing) limitCut \(limitCut) parallel \(parallel) partRollups \(partRollups) "
-            + "partRollupsOnly \(partRollupsOnly) straddling \(straddling) otherDimension \(otherDimension) lessOutside \(lessOutside)"
+            + "partRollupsOnly \(partRollupsOnly) straddling \(straddling) otherDimension \(otherDimension) lessOutside \(lessOutside) "
+            + "pricedFromSums \(pricedFromSums)"
     }
 }

@@ -310,6 +310,31 @@ import Glibc
             _ = try block.withUnsafeBytes { try decoder.decodeIntegers($0, costInputs: inputs, into: out) }
         } } }
         #expect(Array(UnsafeBufferPointer(start: out, count: rows)) == cost)
+
+        // Taken apart (`decodePricedTerms`): each model's residual sum plus its prices times its token sums is the sum
+        // of its rows' costs, in wrapping arithmetic, however the residuals are stored.
+        guard header.encoding == .priced else { return }
+        let terms = try model.withUnsafeBufferPointer { m in
+            try block.withUnsafeBytes { try decoder.decodePricedTerms($0, model: m.baseAddress!, residualsInto: out) }
+        }
+        #expect(terms.rows == rows)
+        var sums = [Int64](repeating: 0, count: terms.terms.models)
+        var expected = sums
+        for i in 0..<rows {
+            let m = Int(model[i])
+            let residual = terms.terms.constantResidual ?? out[i]
+            sums[m] &+= residual &+ terms.terms.inputPrice(m) &* input[i] &+ terms.terms.outputPrice(m) &* output[i]
+            expected[m] &+= cost[i]
+        }
+        #expect(sums == expected)
+        var byModel = [Int64](repeating: 0, count: terms.terms.models)
+        for m in 0..<terms.terms.models {
+            let rowsOf = (0..<rows).filter { Int(model[$0]) == m }
+            let residuals = rowsOf.reduce(Int64(0)) { $0 &+ (terms.terms.constantResidual ?? out[$1]) }
+            let tin = rowsOf.reduce(Int64(0)) { $0 &+ input[$1] }, tout = rowsOf.reduce(Int64(0)) { $0 &+ output[$1] }
+            byModel[m] = residuals &+ terms.terms.inputPrice(m) &* tin &+ terms.terms.outputPrice(m) &* tout
+        }
+        #expect(byModel == expected)
     }
 
     /// The prices found are the list prices the costs were computed with, even with one row in ten billed otherwise.
@@ -349,6 +374,17 @@ import Glibc
         try wrong.withUnsafeBufferPointer { m in try input.withUnsafeBufferPointer { i in try output.withUnsafeBufferPointer { o in
             let inputs = CostInputs(model: m.baseAddress!, input: i.baseAddress!, output: o.baseAddress!)
             #expect(throws: BlockDecoder.Damage.self) { _ = try block.withUnsafeBytes { try decoder.decodeIntegers($0, costInputs: inputs, into: out) } }
+            #expect(throws: BlockDecoder.Damage.self) {
+                _ = try block.withUnsafeBytes { try decoder.decodePricedTerms($0, model: m.baseAddress!, residualsInto: out) }
+            }
         } } }
+        // Its terms are refused for any other block.
+        var plain: [UInt8] = []
+        cost.withUnsafeBufferPointer { encoder.encodeFOR($0, into: &plain) }
+        try model.withUnsafeBufferPointer { m in
+            #expect(throws: BlockDecoder.Damage.self) {
+                _ = try plain.withUnsafeBytes { try decoder.decodePricedTerms($0, model: m.baseAddress!, residualsInto: out) }
+            }
+        }
     }
 }

@@ -26,6 +26,8 @@ struct ScanWorker: ~Copyable {
     private var keys: UnsafeMutablePointer<UInt64>
     private var dead: UnsafeMutablePointer<UInt8>
     private var rowBuckets: UnsafeMutablePointer<UInt32>
+    /// Per-model sums of a priced granule (`aggregatePriced`): count, input, output and residual, four lanes each.
+    private let priceSums: UnsafeMutablePointer<Int64>
     /// Per block: code columns of the group positions, and of the filters that apply, with their deny tables.
     private let groupCodes: UnsafeMutablePointer<UnsafePointer<UInt32>>
     private let filterCodes: UnsafeMutablePointer<UnsafePointer<UInt32>>
@@ -35,6 +37,9 @@ struct ScanWorker: ~Copyable {
 
     /// Rows a head block holds at most.
     static let headBlockRows = 4096
+    /// The most models a priced granule may price for its cost sums to come from per-model token sums (more are
+    /// summed row by row).
+    static let pricedModels = 256
 
     init(measures: Measures) {
         self.measures = measures
@@ -46,6 +51,7 @@ struct ScanWorker: ~Copyable {
         keys = .allocate(capacity: 1)
         dead = .allocate(capacity: 1)
         rowBuckets = .allocate(capacity: 1)
+        priceSums = .allocate(capacity: 16 * Self.pricedModels)
         let n = Dimension.allCases.count + 1
         groupCodes = .allocate(capacity: n)
         filterCodes = .allocate(capacity: n)
@@ -56,7 +62,7 @@ struct ScanWorker: ~Copyable {
     deinit {
         codes.deallocate(); input.deallocate(); output.deallocate(); cost.deallocate()
         slots.deallocate(); keys.deallocate(); dead.deallocate(); rowBuckets.deallocate()
-        groupCodes.deallocate(); filterCodes.deallocate(); filterDeny.deallocate()
+        groupCodes.deallocate(); filterCodes.deallocate(); filterDeny.deallocate(); priceSums.deallocate()
     }
 
     private mutating func reserve(_ rows: Int) {
@@ -87,6 +93,10 @@ struct ScanWorker: ~Copyable {
     private mutating func scanPart(_ part: PartReader, _ plan: SourcePlan, _ unit: WorkUnit, _ partial: Partial) throws {
         reserve(plan.maxGranuleRows)
         let granules = part.granules  // the one field used: a copy of the whole footer retains all of it
+        // Every group is one model (or there is one group) in a flat layout: a priced granule's cost sums come from
+        // its models' token sums (unless a filter leaves rows out: they go to the trash slot row by row).
+        let byModel = plan.layout.flat
+            && (plan.groupDims.isEmpty || (plan.groupDims.count == 1 && plan.groupDims[0] == .model))
         let ranges = plan.ranges
         let filters = plan.filters
         var r = 0
@@ -139,18 +149,25 @@ struct ScanWorker: ~Copyable {
                 try part.decodeCodes(gi, f.dimension, &decoder, into: codes + f.dimension.rawValue * capacity)
                 decoded |= 1 << UInt32(f.dimension.rawValue)
             }
-            // A priced cost block is computed from the granule's model codes and token counts.
+            // A priced cost block is computed from the granule's model codes and token counts: row by row, or, where
+            // every group is one model, as each model's prices times its token sums (`aggregatePriced`).
             let priced = measures.cost && part.costIsPriced(gi)
             if measures.input || priced { try part.decodeIntegers(gi, .inputTokens, &decoder, into: input) }
             if measures.output || priced { try part.decodeIntegers(gi, .outputTokens, &decoder, into: output) }
+            var terms: PricedTerms?
             if priced {
                 let model = codes + Dimension.model.rawValue * capacity
                 if decoded & (1 << UInt32(Dimension.model.rawValue)) == 0 {
                     try part.decodeCodes(gi, .model, &decoder, into: model)
                     decoded |= 1 << UInt32(Dimension.model.rawValue)
                 }
-                let inputs = CostInputs(model: model, input: input, output: output)
-                try part.decodeIntegers(gi, .cost, &decoder, costInputs: inputs, into: cost)
+                let t = try part.decodePricedTerms(gi, &decoder, model: model, residualsInto: cost)
+                if byModel && active == 0 && t.models <= Self.pricedModels {
+                    terms = t
+                    stats.granulesPricedFromSums += 1
+                } else {
+                    t.addPrices(rows: g.rows, CostInputs(model: model, input: input, output: output), into: cost)
+                }
             } else if measures.cost {
                 try part.decodeIntegers(gi, .cost, &decoder, into: cost)
             }
@@ -159,8 +176,13 @@ struct ScanWorker: ~Copyable {
             while k < ranges.count && ranges[k].start < ge {
                 let a = max(ranges[k].start, gs) - gs
                 let b = min(ranges[k].end, ge) - gs
-                aggregate(plan.layout, partial, offset: a, rows: b - a, groups: plan.groupDims.count,
-                          filters: active, bucket: ranges[k].bucket, perRowBucket: false)
+                if let terms {
+                    aggregatePriced(plan.layout, partial, offset: a, rows: b - a, bucket: ranges[k].bucket, terms,
+                                    byCode: !plan.groupDims.isEmpty)
+                } else {
+                    aggregate(plan.layout, partial, offset: a, rows: b - a, groups: plan.groupDims.count,
+                              filters: active, bucket: ranges[k].bucket, perRowBucket: false)
+                }
                 stats.rowsScanned += b - a
                 k += 1
             }
@@ -311,6 +333,54 @@ struct ScanWorker: ~Copyable {
         }
         partial.reserveSlots()
         accumulate(n, UnsafePointer(slots), 0, inP, outP, costP, partial)
+    }
+
+    /// Sums rows `offset..<offset+rows` of a priced granule into `partial` without a cost per row: each model's count,
+    /// token sums and residual sum, then its cost sum as `residuals + inputPrice x input + outputPrice x output`,
+    /// equal to the sum of the rows' costs in wrapping arithmetic. `byCode`: the groups are the model codes; else
+    /// one group. No filter applies and the layout is flat (`scanPart` checks).
+    private func aggregatePriced(_ layout: KeyLayout, _ partial: Partial, offset: Int, rows n: Int, bucket: Int,
+                                 _ terms: PricedTerms, byCode: Bool) {
+        guard n > 0 else { return }
+        let models = terms.models
+        let sums = priceSums
+        sums.update(repeating: 0, count: 16 * models)
+        let cnt = sums, ins = sums + 4 * models, outs = sums + 8 * models, res = sums + 12 * models
+        let model = UnsafePointer(codes + Dimension.model.rawValue * capacity + offset)
+        let inP = UnsafePointer(input + offset), outP = UnsafePointer(output + offset)
+        // Four lanes per model: consecutive rows of one model add to different words.
+        if terms.constantResidual == nil {
+            let resP = UnsafePointer(cost + offset)
+            for i in 0..<n {
+                let s = Int(model[i]) << 2 | (i & 3)
+                cnt[s] &+= 1
+                ins[s] &+= inP[i]
+                outs[s] &+= outP[i]
+                res[s] &+= resP[i]
+            }
+        } else {
+            for i in 0..<n {
+                let s = Int(model[i]) << 2 | (i & 3)
+                cnt[s] &+= 1
+                ins[s] &+= inP[i]
+                outs[s] &+= outP[i]
+            }
+        }
+        let base = UInt32(truncatingIfNeeded: UInt64(bucket) &* layout.dimSpace)
+        let shift = partial.lanes == 4 ? 2 : 0
+        for m in 0..<models {
+            let l = m << 2
+            let c = cnt[l] &+ cnt[l + 1] &+ cnt[l + 2] &+ cnt[l + 3]
+            guard c != 0 else { continue }
+            let sumIn = ins[l] &+ ins[l + 1] &+ ins[l + 2] &+ ins[l + 3]
+            let sumOut = outs[l] &+ outs[l + 1] &+ outs[l + 2] &+ outs[l + 3]
+            let sumRes = terms.constantResidual.map { $0 &* c } ?? (res[l] &+ res[l + 1] &+ res[l + 2] &+ res[l + 3])
+            let s = Int(byCode ? base &+ UInt32(m) : base) << shift
+            partial.count[s] &+= c
+            if measures.input { partial.input[s] &+= sumIn }
+            if measures.output { partial.output[s] &+= sumOut }
+            partial.cost[s] &+= sumRes &+ terms.inputPrice(m) &* sumIn &+ terms.outputPrice(m) &* sumOut
+        }
     }
 
     /// `dead[i]` |= the deny bit of each applying filter's code.

@@ -141,6 +141,8 @@ public struct QueryStatistics: Sendable, Equatable {
     public var granulesScanned = 0
     /// Granules skipped by zone maps.
     public var granulesSkipped = 0
+    /// Granules whose priced cost sums came from each model's token sums instead of a cost per row.
+    public var granulesPricedFromSums = 0
     /// Rows run through the scan kernels (parts and head).
     public var rowsScanned = 0
     /// Worker threads used for the scan.
@@ -157,6 +159,7 @@ public struct QueryStatistics: Sendable, Equatable {
         partsLessOutside += o.partsLessOutside
         granulesScanned += o.granulesScanned
         granulesSkipped += o.granulesSkipped
+        granulesPricedFromSums += o.granulesPricedFromSums
         rowsScanned += o.rowsScanned
     }
 }

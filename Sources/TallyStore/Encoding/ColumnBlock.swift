@@ -84,6 +84,56 @@ package struct CostInputs {
     }
 }
 
+/// A priced cost block taken apart (`BlockDecoder.decodePricedTerms`): per model code `m`, an input and an output
+/// price (nano-dollars per token), and the residuals (one value for every row, or decoded per row). Points into the
+/// block's payload.
+package struct PricedTerms {
+    /// `{i64 input, i64 output}` pairs, little-endian, unaligned, `models` of them.
+    private let prices: UnsafeRawPointer
+    /// How many models the table prices; every row's code is below it (checked when the block was decoded).
+    package let models: Int
+    /// Every row's residual when they are all one value; nil when they were decoded per row.
+    package let constantResidual: Int64?
+
+    init(prices: UnsafeRawPointer, models: Int, constantResidual: Int64?) {
+        (self.prices, self.models, self.constantResidual) = (prices, models, constantResidual)
+    }
+
+    @inline(__always)
+    package func inputPrice(_ m: Int) -> Int64 {
+        Int64(littleEndian: prices.loadUnaligned(fromByteOffset: 16 * m, as: Int64.self))
+    }
+
+    @inline(__always)
+    package func outputPrice(_ m: Int) -> Int64 {
+        Int64(littleEndian: prices.loadUnaligned(fromByteOffset: 16 * m + 8, as: Int64.self))
+    }
+
+    /// Each row's cost into `out`, which holds the residuals unless they are all one value.
+    package func addPrices(rows: Int, _ inputs: CostInputs, into out: UnsafeMutablePointer<Int64>) {
+        let model = inputs.model, input = inputs.input, output = inputs.output
+        withUnsafeTemporaryAllocation(of: Int64.self, capacity: 2 * models) { table in
+            for k in 0..<models {
+                table[k] = inputPrice(k)
+                table[models + k] = outputPrice(k)
+            }
+            guard let inputPrice = table.baseAddress else { return }
+            let outputPrice = inputPrice + models
+            if let constant = constantResidual {
+                for i in 0..<rows {
+                    let m = Int(model[i])
+                    out[i] = constant &+ inputPrice[m] &* input[i] &+ outputPrice[m] &* output[i]
+                }
+            } else {
+                for i in 0..<rows {
+                    let m = Int(model[i])
+                    out[i] &+= inputPrice[m] &* input[i] &+ outputPrice[m] &* output[i]
+                }
+            }
+        }
+    }
+}
+
 /// Builds column blocks; reuses its buffers across calls.
 package struct BlockEncoder {
     private var raw: [UInt8] = []
@@ -409,43 +459,47 @@ package struct BlockDecoder: ~Copyable {
 
     /// Decodes a priced payload: the residuals, then each row's predicted cost added (`BlockEncoding.priced`).
     private static func decodePriced(_ p: UnsafeRawBufferPointer, rows: Int, _ inputs: CostInputs?, into out: UnsafeMutablePointer<Int64>) throws {
+        guard let inputs else { throw Damage(offset: 1, reason: "a priced cost block read without its model and token columns") }
+        let terms = try pricedTerms(p, rows: rows, model: inputs.model, residualsInto: out)
+        terms.addPrices(rows: rows, inputs, into: out)
+    }
+
+    /// Takes a priced payload apart: checks its table header and every row's model code against the table, decodes
+    /// the residuals into `out` unless they are all one value (width 0, the common case: every cost on its price).
+    private static func pricedTerms(_ p: UnsafeRawBufferPointer, rows: Int, model: UnsafePointer<UInt32>,
+                                    residualsInto out: UnsafeMutablePointer<Int64>) throws -> PricedTerms {
         guard p.count >= 8 else { throw Damage(offset: BlockHeader.size, reason: "short payload") }
         let models = Int(UInt16(littleEndian: p.loadUnaligned(fromByteOffset: 0, as: UInt16.self)))
         let tableEnd = 8 + 16 * models
         guard let inner = BlockEncoding(rawValue: p[2]), inner == .frameOfReference || inner == .patched,
               zero(p, 3..<8), p.count >= tableEnd
         else { throw Damage(offset: BlockHeader.size, reason: "bad priced block header") }
-        guard let inputs else { throw Damage(offset: 1, reason: "a priced cost block read without its model and token columns") }
-        guard rows > 0 else { return }
+        guard rows > 0 else { return PricedTerms(prices: p.baseAddress! + 8, models: models, constantResidual: 0) }
         guard models > 0 else { throw Damage(offset: BlockHeader.size, reason: "a model code past the price table") }
         let residuals = UnsafeRawBufferPointer(rebasing: p[tableEnd...])
         // Residuals of width 0 are one value for every row (0 when every cost is on its price): not unpacked.
         let constant: Int64? = inner == .frameOfReference && residuals.count == 16 && residuals[8] == 0 && zero(residuals, 9..<16)
             ? Int64(littleEndian: residuals.loadUnaligned(fromByteOffset: 0, as: Int64.self)) : nil
         if constant == nil { try decodeFOR(inner, residuals, rows: rows, into: out) }
-        let model = inputs.model, input = inputs.input, output = inputs.output
-        // Codes past the table are refused before any is used (a pass that vectorizes), so the loop below reads none.
+        // Codes past the table are refused before any is used (a pass that vectorizes), so no reader of the terms
+        // looks one up.
         var highest: UInt32 = 0
         for i in 0..<rows { highest = max(highest, model[i]) }
         guard Int(highest) < models else { throw Damage(offset: BlockHeader.size, reason: "a model code past the price table") }
-        withUnsafeTemporaryAllocation(of: Int64.self, capacity: 2 * models) { table in
-            for k in 0..<models {
-                table[k] = Int64(littleEndian: p.loadUnaligned(fromByteOffset: 8 + 16 * k, as: Int64.self))
-                table[models + k] = Int64(littleEndian: p.loadUnaligned(fromByteOffset: 16 + 16 * k, as: Int64.self))
-            }
-            guard let inputPrice = table.baseAddress else { return }
-            let outputPrice = inputPrice + models
-            if let constant {
-                for i in 0..<rows {
-                    let m = Int(model[i])
-                    out[i] = constant &+ inputPrice[m] &* input[i] &+ outputPrice[m] &* output[i]
-                }
-            } else {
-                for i in 0..<rows {
-                    let m = Int(model[i])
-                    out[i] &+= inputPrice[m] &* input[i] &+ outputPrice[m] &* output[i]
-                }
-            }
+        return PricedTerms(prices: p.baseAddress! + 8, models: models, constantResidual: constant)
+    }
+
+    /// Decodes a priced cost block (`BlockEncoding.priced`, see `decodeIntegers`) into its terms instead of each row's
+    /// cost: its residuals into `out` (unless they are all one value) and its price table. Row `i`'s cost is
+    /// `residual[i] + inputPrice(model[i]) x input[i] + outputPrice(model[i]) x output[i]` (wrapping), so a sum of
+    /// costs by model is its residuals' sum plus each model's prices times its token sums, without a product per row.
+    /// `model` holds the granule's model codes; one at or past the price table is damage. The terms point into the
+    /// block's payload: valid until this decoder's next decode.
+    package mutating func decodePricedTerms(_ block: UnsafeRawBufferPointer, verify: Bool = true, padded: Bool = false, coversHeader: Bool = true,
+                                            model: UnsafePointer<UInt32>, residualsInto out: UnsafeMutablePointer<Int64>) throws -> (rows: Int, terms: PricedTerms) {
+        try payload(block, verify: verify, padded: padded, coversHeader: coversHeader) { h, p in
+            guard h.encoding == .priced else { throw Damage(offset: 1, reason: "not a priced cost block") }
+            return (h.rows, try Self.pricedTerms(p, rows: h.rows, model: model, residualsInto: out))
         }
     }
 

@@ -321,35 +321,50 @@ package final class PartReader: Sendable {
     /// `costIsPriced`) needs `costInputs`, the granule's decoded model codes and token counts.
     package func decodeIntegers(_ granule: Int, _ column: PartColumn, _ decoder: inout BlockDecoder, costInputs: CostInputs? = nil,
                                 into out: UnsafeMutablePointer<Int64>) throws {
-        let f = footer
-        let verify = !f.isChecked(granule, column)
-        if verify { try checkFileHeader() }
-        do {
-            try checkHeader(granule, column)
-            let n = try decoder.decodeIntegers(block(granule, column), verify: verify, padded: true, coversHeader: coversHeader,
-                                               costInputs: costInputs, into: out)
-            guard n == f.meta.granules[granule].rows else { throw BlockDecoder.Damage(offset: 4, reason: "row count mismatch") }
-        } catch let d as BlockDecoder.Damage {
-            throw damage(granule, column, d)
+        try decodeBlock(granule, column) { block, verify in
+            try decoder.decodeIntegers(block, verify: verify, padded: true, coversHeader: coversHeader, costInputs: costInputs, into: out)
         }
-        if verify { f.markChecked(granule, column) }
+    }
+
+    /// Decodes a granule's priced cost block (see `costIsPriced`) into its terms: the residuals into `out` (unless they
+    /// are all one value) and the price table (`BlockDecoder.decodePricedTerms`; valid until `decoder`'s next decode).
+    /// `model` holds the granule's decoded model codes.
+    package func decodePricedTerms(_ granule: Int, _ decoder: inout BlockDecoder, model: UnsafePointer<UInt32>,
+                                   residualsInto out: UnsafeMutablePointer<Int64>) throws -> PricedTerms {
+        var terms: PricedTerms?
+        try decodeBlock(granule, .cost) { block, verify in
+            let (rows, t) = try decoder.decodePricedTerms(block, verify: verify, padded: true, coversHeader: coversHeader, model: model, residualsInto: out)
+            terms = t
+            return rows
+        }
+        return terms!
     }
 
     /// Decodes a dimension's codes of a granule into `out`.
     package func decodeCodes(_ granule: Int, _ dimension: Dimension, _ decoder: inout BlockDecoder, into out: UnsafeMutablePointer<UInt32>) throws {
-        let column = PartColumn.of(dimension)
+        try decodeBlock(granule, PartColumn.of(dimension)) { block, verify in
+            let n = try decoder.decodeCodes(block, verify: verify, padded: true, coversHeader: coversHeader, into: out)
+            if verify {
+                // Codes index the dictionary in every reader: a code past it is damage, found once per block.
+                let limit = UInt32(meta.dictionaries.sizes[dimension.rawValue])
+                for i in 0..<n where out[i] >= limit { throw BlockDecoder.Damage(offset: 0, reason: "code out of dictionary range") }
+            }
+            return n
+        }
+    }
+
+    /// Runs `decode` (given the block and whether to verify it: the block's first read checks its CRC) on one block,
+    /// after its header is checked against the footer; `decode` returns the rows it decoded, which must be the
+    /// granule's. A failure is `StoreError.corrupt` naming the block's offset, column and granule.
+    @inline(__always)
+    private func decodeBlock(_ granule: Int, _ column: PartColumn, _ decode: (UnsafeRawBufferPointer, Bool) throws -> Int) throws {
         let f = footer
         let verify = !f.isChecked(granule, column)
         if verify { try checkFileHeader() }
         do {
             try checkHeader(granule, column)
-            let n = try decoder.decodeCodes(block(granule, column), verify: verify, padded: true, coversHeader: coversHeader, into: out)
+            let n = try decode(block(granule, column), verify)
             guard n == f.meta.granules[granule].rows else { throw BlockDecoder.Damage(offset: 4, reason: "row count mismatch") }
-            if verify {
-                // Codes index the dictionary in every reader: a code past it is damage, found once per block.
-                let limit = UInt32(f.meta.dictionaries.sizes[dimension.rawValue])
-                for i in 0..<n where out[i] >= limit { throw BlockDecoder.Damage(offset: 0, reason: "code out of dictionary range") }
-            }
         } catch let d as BlockDecoder.Damage {
             throw damage(granule, column, d)
         }
