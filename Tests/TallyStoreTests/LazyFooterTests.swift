@@ -110,6 +110,70 @@ import TallyTestSupport
         #expect(try store.query(query) == ReferenceAggregator(records: records).run(query))
     }
 
+    @Test("a part's hour index is checked when its footer is read and made on first use, equal to the whole footer's; its days are summed in the same read, equal to the hours' days")
+    func hoursMadeOnFirstUse() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        // Ten days of hours; parts split at any month boundary inside the window.
+        let end = RandomRecords.Options().window.upperBound
+        let records = RandomRecords(seed: 12, options: .init(tenants: 2, window: (end - 10 * 86_400_000)..<end)).records(4_000)
+        try Self.seal(records, in: dir.path)
+        let store = try Store(path: dir.path, options: Self.readOnly())
+        defer { try? store.close() }
+        let parts = store.snapshot().parts
+        #expect(parts.count >= 2)
+        var hoursSeen = 0, daysSeen = 0
+        for part in parts {
+            let meta = try part.load()
+            guard case .deferred(let deferred) = meta.rollupStorage else {
+                Issue.record("the footer was decoded whole")
+                continue
+            }
+            let days = try #require(deferred.dayTotals, "no day totals made with the footer")
+            // The whole footer, decoded eagerly from the file's bytes, is the reference.
+            let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: part.path)))
+            let eager = try bytes.withUnsafeBytes { b in
+                let trailer = UnsafeRawBufferPointer(rebasing: b[(b.count - PartFormat.trailerSize)...])
+                let offset = Int(trailer.loadUnaligned(fromByteOffset: 0, as: UInt64.self))
+                let stored = Int(trailer.loadUnaligned(fromByteOffset: 8, as: UInt32.self))
+                let raw = Int(trailer.loadUnaligned(fromByteOffset: 12, as: UInt32.self))
+                let body = UnsafeRawBufferPointer(rebasing: b[offset..<(offset + stored)])
+                var out = [UInt8](repeating: 0, count: raw)
+                if trailer[26] == 1 {
+                    #expect(out.withUnsafeMutableBytes { LZ4.decompress(body, into: $0) })
+                } else {
+                    out = Array(body)
+                }
+                return try out.withUnsafeBytes { try PartFooterCodec.decode($0, version: part.version) }
+            }
+            #expect(meta.hourCount == eager.hours.count && meta.hourCount > 0)
+            hoursSeen += meta.hourCount
+            // Made by any of several threads at once, once.
+            let made = await withTaskGroup(of: [HourEntry].self) { group in
+                for _ in 0..<8 { group.addTask { meta.hours } }
+                return await group.reduce(into: [[HourEntry]]()) { $0.append($1) }
+            }
+            for hours in made {
+                #expect(hours.map(\.start) == eager.hours.map(\.start) && hours.map(\.rowStart) == eager.hours.map(\.rowStart))
+                #expect(hours.map(\.rows) == eager.hours.map(\.rows) && hours.map(\.cost) == eager.hours.map(\.cost))
+                #expect(hours.map(\.inputTokens) == eager.hours.map(\.inputTokens) && hours.map(\.outputTokens) == eager.hours.map(\.outputTokens))
+            }
+            let reference = eager.hours.withUnsafeBufferPointer { DayTotals.make($0) }
+            let got = days.withDays { Array($0) }, want = reference.withDays { Array($0) }
+            #expect(got.count == want.count)
+            daysSeen += got.count
+            #expect(got.map(\.start) == want.map(\.start) && got.map(\.firstHour) == want.map(\.firstHour) && got.map(\.hours) == want.map(\.hours))
+            #expect(got.map(\.count) == want.map(\.count) && got.map(\.cost) == want.map(\.cost) && got.map(\.inputTokens) == want.map(\.inputTokens))
+            #expect(try part.dayTotals() === days)
+        }
+        #expect(hoursSeen > 300 && daysSeen >= 20)
+        // A daily series and an hourly one answer as the reference does.
+        for bucket in [Query.Bucket.day, .hour] {
+            let query = try Query(tenants: .all, bucket: bucket, aggregates: [.count, .cost])
+            #expect(try store.query(query) == ReferenceAggregator(records: records).run(query))
+        }
+    }
+
     @Test("a part's hour rollups stay in its footer's bytes until a question needs them, then decode to the records' counts and sums; a cut window is answered from them as the reference does")
     func hourRollupsDecodedOnFirstUse() throws {
         let dir = try TemporaryDirectory()

@@ -242,7 +242,7 @@ struct Planner: ~Copyable {
         }
         stats.partsRead += 1
         stats.partsFromRollups += 1
-        stats.hoursFromIndex += m.hours.count
+        stats.hoursFromIndex += m.hourCount
         let plan = SourcePlan(
             source: .part(part), tenant: m.tenant, dictionaries: m.dictionaries, groupDims: groupDims, filters: filters,
             layout: layout, firstBucket: firstBucket, width: spec.query.bucket.millis, lo: spec.lo, hi: spec.hi)
@@ -296,11 +296,11 @@ struct Planner: ~Copyable {
     private mutating func planFromPartRollupsLessOutside(_ part: PartReader, _ m: PartMeta, _ filters: [FilterPlan],
                                                          _ rLo: Int, _ rHi: Int) throws -> SourcePlan? {
         let outside = rLo + (m.rows - rHi), inside = rHi - rLo
-        guard outside > 0, 2 * outside < inside, !m.hours.isEmpty,
+        guard outside > 0, 2 * outside < inside, m.hourCount > 0,
               let (dimension, layout, firstBucket) = partRollupShape(m, filters), let d = dimension else { return nil }
         let kept = m.hourRollupCount(d)
         let hoursInside = Double(kept.entries) * Double(inside) / Double(m.rows)
-            + Double(inside) * Double(m.hours.count - kept.hours) / Double(m.hours.count)
+            + Double(inside) * Double(m.hourCount - kept.hours) / Double(m.hourCount)
         guard Double(outside + m.partRollupCount(d)) < hoursInside else { return nil }
         let partial = Partial(layout)
         try addPartRollup(m, d, filters, into: partial)

@@ -67,7 +67,7 @@ struct RankedRollups {
             sources.append(try Source(m, dimension: dimension.rawValue, order: query.order))
             stats.partsRead += 1
             stats.partsFromRollups += 1
-            stats.hoursFromIndex += m.hours.count
+            stats.hoursFromIndex += m.hourCount
         }
         // The head's rows and those parts' for these tenants, aggregated as any query's, then ranked.
         if !snapshot.heads.isEmpty || !scanned.isEmpty {

@@ -56,7 +56,7 @@ enum WholePartRollups {
             }
             stats.partsRead += 1
             stats.partsFromRollups += 1
-            stats.hoursFromIndex += part.meta.hours.count
+            stats.hoursFromIndex += part.meta.hourCount
         }
 
         if !rest.isEmpty || !snapshot.heads.isEmpty {

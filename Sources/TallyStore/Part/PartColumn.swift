@@ -94,16 +94,25 @@ package final class DayTotals: ManagedBuffer<Int, DayEntry>, @unchecked Sendable
     /// The days of `hours` (ascending, as a footer's are).
     package static func make(_ hours: UnsafeBufferPointer<HourEntry>) -> DayTotals {
         var days: [DayEntry] = []
-        for (i, h) in hours.enumerated() {
-            let d = TimeUnit.dayStart(h.start)
-            if days.last?.start != d {
-                days.append(DayEntry(start: d, firstHour: Int32(i), hours: 0, count: 0, inputTokens: 0, outputTokens: 0, cost: 0))
-            }
-            let k = days.count - 1
-            days[k].hours += 1
-            days[k].count &+= Int64(h.rows); days[k].inputTokens &+= h.inputTokens
-            days[k].outputTokens &+= h.outputTokens; days[k].cost &+= h.cost
+        for (i, h) in hours.enumerated() { add(h, index: i, to: &days) }
+        return make(days: days)
+    }
+
+    /// Adds hour `index` of a part's hours (ascending) to its days so far.
+    @inline(__always)
+    package static func add(_ h: HourEntry, index i: Int, to days: inout [DayEntry]) {
+        let d = TimeUnit.dayStart(h.start)
+        if days.last?.start != d {
+            days.append(DayEntry(start: d, firstHour: Int32(i), hours: 0, count: 0, inputTokens: 0, outputTokens: 0, cost: 0))
         }
+        let k = days.count - 1
+        days[k].hours += 1
+        days[k].count &+= Int64(h.rows); days[k].inputTokens &+= h.inputTokens
+        days[k].outputTokens &+= h.outputTokens; days[k].cost &+= h.cost
+    }
+
+    /// `days` (made by `add`) in one object.
+    package static func make(days: [DayEntry]) -> DayTotals {
         let made = unsafeDowncast(DayTotals.create(minimumCapacity: days.count) { _ in days.count }, to: DayTotals.self)
         made.withUnsafeMutablePointerToElements { p in
             days.withUnsafeBufferPointer { if let d = $0.baseAddress { p.initialize(from: d, count: $0.count) } }
@@ -189,7 +198,23 @@ package struct PartMeta: Sendable {
     /// Sorted distinct values per dimension; a code is an index.
     package var dictionaries: PartDictionaries
     package var granules: [Granule]
-    package var hours: [HourEntry]
+    /// The hour index: one entry per hour with rows, ascending, their row ranges tiling the part. A part read from disk
+    /// makes it on first use from its footer's bytes (checked value by value when the footer was read): an all-tenant
+    /// question over whole parts reads every footer and none of its hours (48 bytes an hour, 48 MB over 5,000 parts).
+    package var hours: [HourEntry] {
+        get {
+            if let decodedHours { return decodedHours }
+            guard case let .deferred(d) = rollupStorage else { preconditionFailure("a footer without its hours") }
+            return d.hourEntries()
+        }
+        set {
+            decodedHours = newValue
+            hourCount = newValue.count
+        }
+    }
+    /// How many hours the part has rows in (without making `hours`).
+    package private(set) var hourCount: Int
+    private var decodedHours: [HourEntry]?
     /// The hours' per-dimension rollups (`hours.count` hours) and the part rollups: in memory, or still in the
     /// footer's bytes (`hourRollups`, `partRollup(_:)`).
     package var rollupStorage: RollupStorage
@@ -206,10 +231,13 @@ package struct PartMeta: Sendable {
                   rollupStorage: .decoded(hourRollups, partRollups), filter: filter)
     }
 
+    /// `hours` nil: `rollupStorage` is deferred and makes the `hourCount` hours from the footer's bytes on first use.
     package init(id: UInt64, tenant: String, level: Int, rows: Int, minTime: Int64, maxTime: Int64, dictionaries: PartDictionaries,
-                 granules: [Granule], hours: [HourEntry], rollupStorage: RollupStorage, filter: FilterRef? = nil) {
+                 granules: [Granule], hours: [HourEntry]?, hourCount: Int? = nil, rollupStorage: RollupStorage, filter: FilterRef? = nil) {
         (self.id, self.tenant, self.level, self.rows, self.minTime, self.maxTime) = (id, tenant, level, rows, minTime, maxTime)
-        (self.dictionaries, self.granules, self.hours, self.rollupStorage) = (dictionaries, granules, hours, rollupStorage)
+        (self.dictionaries, self.granules, self.decodedHours, self.rollupStorage) = (dictionaries, granules, hours, rollupStorage)
+        if hours == nil, case .decoded = rollupStorage { preconditionFailure("decoded rollups without their hours") }
+        self.hourCount = hours?.count ?? hourCount ?? 0
         self.filter = filter
     }
 
@@ -254,7 +282,7 @@ package struct PartMeta: Sendable {
     package func hourRollupCount(_ d: Int) -> (hours: Int, entries: Int) {
         switch rollupStorage {
         case .decoded(let r, _):
-            let ranges = (0..<hours.count).compactMap { r.range(hour: $0, dimension: d) }
+            let ranges = (0..<hourCount).compactMap { r.range(hour: $0, dimension: d) }
             return (ranges.count, ranges.reduce(0) { $0 + $1.count })
         case .deferred(let deferred):
             return (deferred.hourRollupCounts[d], deferred.hourRollupEntries[d])
@@ -363,6 +391,7 @@ package final class DeferredRollups: Sendable {
     private let path: String
     private let footerOffset: Int
     private let decodedHours = OnceReference<Box<HourRollups>>()
+    private let decodedEntries = OnceReference<Box<[HourEntry]>>()
     /// One dimension's hour rollups each (the others' left empty), for questions that need one.
     private let decodedHourDimensions = Mutex<[HourRollups?]>(Array(repeating: nil, count: Dimension.allCases.count))
     private let decodedPartRollups = Mutex<[Rollup?]>(Array(repeating: nil, count: Dimension.allCases.count))
@@ -377,10 +406,32 @@ package final class DeferredRollups: Sendable {
     /// stored footer starts at `footerOffset` in the file.
     package init(bytes: [UInt8], base: Int = 0, hours: Int, rows: Int, dictionarySizes: [Int], hourSectionEnd: Int,
                  hourRollupCounts: [Int], hourRollupEntries: [Int], partRollupStarts: [Int], partRollupCounts: [Int], path: String,
-                 footerOffset: Int) {
+                 footerOffset: Int, dayTotals: DayTotals? = nil) {
         (self.bytes, self.base, self.hours, self.rows, self.dictionarySizes, self.hourSectionEnd) = (bytes, base, hours, rows, dictionarySizes, hourSectionEnd)
+        self.dayTotals = dayTotals
         (self.hourRollupCounts, self.hourRollupEntries) = (hourRollupCounts, hourRollupEntries)
         (self.partRollupStarts, self.partRollupCounts, self.path, self.footerOffset) = (partRollupStarts, partRollupCounts, path, footerOffset)
+    }
+
+    /// The hours summed by UTC day, made when the footer was read (a daily series over every part needs these and
+    /// not its hours). (`DayTotals` is immutable once made; the compiler cannot see its `ManagedBuffer` storage as
+    /// `Sendable`.)
+    nonisolated(unsafe) package let dayTotals: DayTotals?
+
+    /// The hour entries, made on first use. Every value was checked when the footer was read (`readHours` with
+    /// `keepEntries: false` makes the same checks), and these bytes are the same, so this read cannot fail.
+    func hourEntries() -> [HourEntry] {
+        if let b = decodedEntries.load() { return b.value }
+        let entries: [HourEntry]
+        do {
+            entries = try decode("hour index") { r in
+                var none = HourRollups()
+                return try PartFooterCodec.readHours(&r, count: hours, rows: rows, dictionarySizes: dictionarySizes, rollups: &none, skip: true)
+            }
+        } catch {
+            preconditionFailure("part \(path): the footer's hours passed their checks when it was read and fail them now: \(error)")
+        }
+        return decodedEntries.storeIfNil(Box(entries)).value
     }
 
     func hourRollups() throws -> HourRollups {

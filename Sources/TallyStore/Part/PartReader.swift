@@ -165,6 +165,9 @@ package final class PartReader: Sendable {
     /// The footer's hours summed by UTC day, made on first use and kept with the part (read first if need be).
     package func dayTotals() throws -> DayTotals {
         if let d = days.load() { return d }
+        // A footer read from disk made them as it checked its hours.
+        try ensureLoaded()
+        if case let .deferred(deferred) = footer.meta.rollupStorage, let made = deferred.dayTotals { return days.storeIfNil(made) }
         return days.storeIfNil(try withHours { DayTotals.make($0) })
     }
 

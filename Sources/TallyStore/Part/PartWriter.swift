@@ -483,8 +483,12 @@ package enum PartFooterCodec {
         let deferring = source != nil
         var rollups = deferring ? HourRollups() : HourRollups(reservingHours: hcount)
         var keptHourRollups = [Int](repeating: 0, count: sizes.count), hourRollupEntries = keptHourRollups
-        let hours = try readHours(&r, count: hcount, rows: rows, dictionarySizes: sizes, rollups: &rollups, skip: deferring,
-                                  kept: &keptHourRollups, entries: &hourRollupEntries)
+        // Deferred: every value of the hour section is checked here, its entries made on first use (`PartMeta.hours`).
+        var days: [DayEntry] = []
+        let hours = try withUnsafeMutablePointer(to: &days) { days in
+            try readHours(&r, count: hcount, rows: rows, dictionarySizes: sizes, rollups: &rollups, skip: deferring,
+                          keepEntries: !deferring, days: deferring ? days : nil, kept: &keptHourRollups, entries: &hourRollupEntries)
+        }
         let hourSectionEnd = r.offset
         var partRollups: [Rollup] = []
         var starts: [Int] = [], counts: [Int] = []
@@ -511,7 +515,7 @@ package enum PartFooterCodec {
                                                       hourSectionEnd: hourSectionEnd - sectionStart, hourRollupCounts: keptHourRollups,
                                                       hourRollupEntries: hourRollupEntries,
                                                       partRollupStarts: starts, partRollupCounts: counts, path: source.path,
-                                                      footerOffset: source.footerOffset))
+                                                      footerOffset: source.footerOffset, dayTotals: DayTotals.make(days: days)))
         } else {
             rollupStorage = .decoded(rollups, partRollups)
         }
@@ -524,7 +528,8 @@ package enum PartFooterCodec {
             guard r.remaining == 0 else { throw ByteReader.Overrun(offset: r.offset) }
         }
         return PartMeta(id: id, tenant: tenant, level: level, rows: rows, minTime: minTime, maxTime: maxTime,
-                        dictionaries: dictionaries, granules: granules, hours: hours, rollupStorage: rollupStorage, filter: filter)
+                        dictionaries: dictionaries, granules: granules, hours: deferring ? nil : hours, hourCount: hcount,
+                        rollupStorage: rollupStorage, filter: filter)
     }
 
     /// Reads a part rollup of `count` entries (codes delta-coded, ascending, each under `dictionarySize`) over the part's
@@ -565,22 +570,25 @@ package enum PartFooterCodec {
     }
 
     /// `readHours`, also counting in `kept[d]` the hours that keep a rollup of dimension `d`, and in `entries[d]` the
-    /// entries of those rollups.
+    /// entries of those rollups. With `keepEntries` false every hour entry is checked as it would be made, and none is
+    /// made (the result is empty). With `days`, the hours are also summed into it by UTC day (`DayTotals.add`).
     package static func readHours(_ r: inout ByteReader, count hcount: Int, rows: Int, dictionarySizes: [Int],
-                                  rollups: inout HourRollups, skip: Bool = false, only: Int? = nil, kept: inout [Int],
-                                  entries: inout [Int]) throws -> [HourEntry] {
+                                  rollups: inout HourRollups, skip: Bool = false, only: Int? = nil, keepEntries: Bool = true,
+                                  days: UnsafeMutablePointer<[DayEntry]>? = nil, kept: inout [Int], entries: inout [Int]) throws -> [HourEntry] {
         var hours: [HourEntry] = []
-        hours.reserveCapacity(hcount)
+        if keepEntries { hours.reserveCapacity(hcount) }
         var previous: Int64 = 0
         var rowStart = 0
-        for _ in 0..<hcount {
+        for hourIndex in 0..<hcount {
             let start = previous &+ (try r.svarint()) &* TimeUnit.hourMillis
             previous = start
             let n = try checkedInt(r.varint(), at: r.offset)
             guard n <= rows - rowStart else { throw ByteReader.Overrun(offset: r.offset) }
-            hours.append(HourEntry(start: start, rowStart: rowStart, rows: n,
-                                   inputTokens: try nonNegative(r.varint(), at: r.offset), outputTokens: try nonNegative(r.varint(), at: r.offset),
-                                   cost: try nonNegative(r.varint(), at: r.offset)))
+            let entry = HourEntry(start: start, rowStart: rowStart, rows: n,
+                                  inputTokens: try nonNegative(r.varint(), at: r.offset), outputTokens: try nonNegative(r.varint(), at: r.offset),
+                                  cost: try nonNegative(r.varint(), at: r.offset))
+            if keepEntries { hours.append(entry) }
+            if let days { DayTotals.add(entry, index: hourIndex, to: &days.pointee) }
             rowStart += n
             let mask = try r.u8()
             for d in 0..<dictionarySizes.count {
