@@ -28,8 +28,14 @@ import Glibc
             for (i, v) in values.enumerated() {
                 #expect(try all.varint() == v && all.offset == ends[i + 1], "varint \(i)")
             }
-            // A varint cut by the end of the buffer is an overrun, at every cut of a ten-byte one and a two-byte one.
-            for n in [2, 10] {
+            // Each one read from a buffer that ends right after it (no eight bytes to load at once), and from one
+            // with other bytes after it.
+            for (i, v) in values.enumerated() {
+                var alone = ByteReader(UnsafeRawBufferPointer(rebasing: buffer[..<ends[i + 1]]), offset: ends[i])
+                #expect(try alone.varint() == v && alone.offset == ends[i + 1], "varint \(i) at the end of a buffer")
+            }
+            // A varint cut by the end of the buffer is an overrun, at every cut of one of each length.
+            for n in 2...10 {
                 let i = try #require(values.indices.first { ends[$0 + 1] - ends[$0] == n })
                 for cut in 1..<n {
                     var r = ByteReader(UnsafeRawBufferPointer(rebasing: buffer[..<(ends[i] + cut)]), offset: ends[i])

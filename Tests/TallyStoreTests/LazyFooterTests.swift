@@ -129,7 +129,8 @@ import TallyTestSupport
                 Issue.record("the footer was decoded whole")
                 continue
             }
-            let days = try #require(deferred.dayTotals, "no day totals made with the footer")
+            #expect(deferred.days != nil, "no days summed with the footer")
+            let days = try part.dayTotals()
             // The whole footer, decoded eagerly from the file's bytes, is the reference.
             let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: part.path)))
             let eager = try bytes.withUnsafeBytes { b in

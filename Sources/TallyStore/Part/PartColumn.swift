@@ -406,17 +406,17 @@ package final class DeferredRollups: Sendable {
     /// stored footer starts at `footerOffset` in the file.
     package init(bytes: [UInt8], base: Int = 0, hours: Int, rows: Int, dictionarySizes: [Int], hourSectionEnd: Int,
                  hourRollupCounts: [Int], hourRollupEntries: [Int], partRollupStarts: [Int], partRollupCounts: [Int], path: String,
-                 footerOffset: Int, dayTotals: DayTotals? = nil) {
+                 footerOffset: Int, days: [DayEntry]? = nil) {
         (self.bytes, self.base, self.hours, self.rows, self.dictionarySizes, self.hourSectionEnd) = (bytes, base, hours, rows, dictionarySizes, hourSectionEnd)
-        self.dayTotals = dayTotals
+        self.days = days
         (self.hourRollupCounts, self.hourRollupEntries) = (hourRollupCounts, hourRollupEntries)
         (self.partRollupStarts, self.partRollupCounts, self.path, self.footerOffset) = (partRollupStarts, partRollupCounts, path, footerOffset)
     }
 
-    /// The hours summed by UTC day, made when the footer was read (a daily series over every part needs these and
-    /// not its hours). (`DayTotals` is immutable once made; the compiler cannot see its `ManagedBuffer` storage as
-    /// `Sendable`.)
-    nonisolated(unsafe) package let dayTotals: DayTotals?
+    /// The hours summed by UTC day (`DayTotals.add`), made when the footer was read: a daily series over every part
+    /// needs these and not its hours. (`PartReader.dayTotals` copies them into one object on first use, made beside
+    /// the other parts' by the question that asks: an all-tenant daily series reads one per part each time.)
+    package let days: [DayEntry]?
 
     /// The hour entries, made on first use. Every value was checked when the footer was read (`readHours` with
     /// `keepEntries: false` makes the same checks), and these bytes are the same, so this read cannot fail.

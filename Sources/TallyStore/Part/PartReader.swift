@@ -165,9 +165,11 @@ package final class PartReader: Sendable {
     /// The footer's hours summed by UTC day, made on first use and kept with the part (read first if need be).
     package func dayTotals() throws -> DayTotals {
         if let d = days.load() { return d }
-        // A footer read from disk made them as it checked its hours.
+        // A footer read from disk summed them as it checked its hours.
         try ensureLoaded()
-        if case let .deferred(deferred) = footer.meta.rollupStorage, let made = deferred.dayTotals { return days.storeIfNil(made) }
+        if case let .deferred(deferred) = footer.meta.rollupStorage, let summed = deferred.days {
+            return days.storeIfNil(DayTotals.make(days: summed))
+        }
         return days.storeIfNil(try withHours { DayTotals.make($0) })
     }
 

@@ -515,7 +515,7 @@ package enum PartFooterCodec {
                                                       hourSectionEnd: hourSectionEnd - sectionStart, hourRollupCounts: keptHourRollups,
                                                       hourRollupEntries: hourRollupEntries,
                                                       partRollupStarts: starts, partRollupCounts: counts, path: source.path,
-                                                      footerOffset: source.footerOffset, dayTotals: DayTotals.make(days: days)))
+                                                      footerOffset: source.footerOffset, days: days))
         } else {
             rollupStorage = .decoded(rollups, partRollups)
         }

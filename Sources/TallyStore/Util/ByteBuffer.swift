@@ -110,6 +110,21 @@ package struct ByteReader {
                 offset += 2
                 return UInt64(b0 & 0x7F) | UInt64(b1) << 7
             }
+            // Up to eight bytes (sums of tokens and nano-dollars) from one load: the first byte without its high bit
+            // ends it; the 7-bit groups are then packed together in three steps.
+            if offset + 8 <= buffer.count {
+                let w = UInt64(littleEndian: (base + offset).loadUnaligned(as: UInt64.self))
+                let stops = ~w & 0x8080_8080_8080_8080
+                if stops != 0 {
+                    let bits = stops.trailingZeroBitCount + 1  // 8 x the varint's length
+                    var x = (bits == 64 ? w : w & ((1 << UInt64(bits)) &- 1)) & 0x7F7F_7F7F_7F7F_7F7F
+                    x = (x & 0x007F_007F_007F_007F) | ((x & 0x7F00_7F00_7F00_7F00) >> 1)
+                    x = (x & 0x0000_3FFF_0000_3FFF) | ((x & 0x3FFF_0000_3FFF_0000) >> 2)
+                    x = (x & 0x0000_0000_0FFF_FFFF) | ((x & 0x0FFF_FFFF_0000_0000) >> 4)
+                    offset += bits / 8
+                    return x
+                }
+            }
         }
         var v: UInt64 = 0
         var shift: UInt64 = 0
