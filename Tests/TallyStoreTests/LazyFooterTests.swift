@@ -122,6 +122,16 @@ import TallyTestSupport
         defer { try? store.close() }
         let parts = store.snapshot().parts
         #expect(parts.count >= 2)
+        // Raw scans first (whole parts are planned from their days or as one range, without their hours), then the
+        // rest, each as the reference answers.
+        let reference = ReferenceAggregator(records: records)
+        for bucket in [Query.Bucket.day, .none, .hour] {
+            for groupBy: [Query.Key] in [[], [.dimension(.model)], [.tenant, .dimension(.feature)]] {
+                let query = try Query(tenants: .all, bucket: bucket, groupBy: groupBy, aggregates: [.count, .cost, .inputTokens],
+                                      useRollups: false)
+                #expect(try store.query(query) == reference.run(query), "\(bucket) \(groupBy)")
+            }
+        }
         var hoursSeen = 0, daysSeen = 0
         for part in parts {
             let meta = try part.load()

@@ -106,6 +106,30 @@ struct Planner: ~Copyable {
         let rollupFilter = filters.first
         let noKeys = groupDims.isEmpty
         let dictionaries = m.dictionaries
+        // A raw scan of a whole part needs none of its hours (made from the footer on first use): one range without
+        // buckets, or one per UTC day from its day totals (a day's rows follow the previous day's).
+        if !useRollups && rLo == 0 && rHi == m.rows && (width == 0 || width == TimeUnit.dayMillis) {
+            if width == 0 {
+                let layout = KeyLayout(sizes: groupDims.map { dictionaries.sizes[$0.rawValue] }, buckets: 1, rows: m.rows,
+                                       flatLimit: spec.flatLimit, rekeyLimit: spec.rekeyLimit, laneLimit: spec.laneLimit)
+                return (layout, TimeUnit.hourStart(m.minTime), [ScanRange(start: 0, end: m.rows, bucket: 0)], nil, 0)
+            }
+            return try part.dayTotals().withDays { days -> (KeyLayout, Int64, [ScanRange], Partial?, Int)? in
+                guard let firstDay = days.first?.start, let lastDay = days.last?.start else { return nil }
+                let layout = KeyLayout(sizes: groupDims.map { dictionaries.sizes[$0.rawValue] },
+                                       buckets: Int((lastDay - firstDay) / width) + 1, rows: m.rows,
+                                       flatLimit: spec.flatLimit, rekeyLimit: spec.rekeyLimit, laneLimit: spec.laneLimit)
+                var ranges: [ScanRange] = []
+                ranges.reserveCapacity(days.count)
+                var start = 0
+                for d in days {
+                    let end = start + Int(d.count)
+                    ranges.append(ScanRange(start: start, end: end, bucket: Int((d.start - firstDay) / width)))
+                    start = end
+                }
+                return (layout, firstDay, ranges, nil, 0)
+            }
+        }
         return try m.hours.withUnsafeBufferPointer { hours -> (KeyLayout, Int64, [ScanRange], Partial?, Int)? in
             var first = 0, stop = hours.count
             while first < stop {
