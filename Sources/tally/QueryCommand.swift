@@ -126,7 +126,10 @@ struct QueryCommand: AsyncParsableCommand {
         let engine = QueryEngine(threads: threads)
         // The footers of the parts the query may read, checked now: a damaged one is named below as missing.
         let named = Self.named(query.tenants)
-        s.loadFooters(tenants: named.isEmpty ? nil : named)
+        // Parts the window cuts, and every part of an hourly series, are planned hour by hour: their hour entries are
+        // made as their footers are read (the others' never, or on first use).
+        let (from, to, hourly) = (query.from ?? .min, query.to ?? .max, query.bucket == .hour)
+        s.loadFooters(tenants: named.isEmpty ? nil : named) { minTime, maxTime in hourly || from > minTime || to <= maxTime }
         var snapshot = s.snapshot()
         try Self.checkTenantsExist(query.tenants, in: snapshot, data: try store.directory())
         let started = TimeSource.systemMonotonicSeconds()

@@ -178,6 +178,18 @@ import TallyTestSupport
             #expect(try part.dayTotals() === days)
         }
         #expect(hoursSeen > 300 && daysSeen >= 20)
+
+        // Footers loaded for a question that plans some parts hour by hour make those parts' hours with them.
+        let again = try Store(path: dir.path, options: Self.readOnly())
+        defer { try? again.close() }
+        let loaded = again.snapshot().parts
+        let first = try #require(loaded.first).minTime
+        #expect(loaded.contains { $0.minTime != first })
+        again.loadFooters { minTime, _ in minTime == first }
+        #expect(loaded.allSatisfy { $0.isLoaded })
+        for p in loaded { #expect(p.meta.hoursMadeWithFooter == (p.minTime == first)) }
+        let query = try Query(tenants: .all, from: first + 3_600_000, bucket: .hour, aggregates: [.count, .cost])
+        #expect(try again.query(query) == reference.run(query))
         // A daily series and an hourly one answer as the reference does.
         for bucket in [Query.Bucket.day, .hour] {
             let query = try Query(tenants: .all, bucket: bucket, aggregates: [.count, .cost])

@@ -347,6 +347,15 @@ struct Planner: ~Copyable {
     private mutating func lowerBound(_ part: PartReader, _ m: PartMeta, _ t: Int64) throws -> Int {
         if t <= m.minTime { return 0 }
         if t > m.maxTime { return m.rows }
+        // A day-aligned bound (a window of whole days) from the part's day totals: the rows of the days before it,
+        // without making its hours.
+        if t == TimeUnit.dayStart(t) {
+            return try part.dayTotals().withDays { days in
+                var before = 0
+                for d in days where d.start < t { before += Int(d.count) }
+                return before
+            }
+        }
         let hs = TimeUnit.hourStart(t)
         let (hourStart, hourRow) = m.hours.withUnsafeBufferPointer { hours -> (Int64, Int) in
             var a = 0, b = hours.count

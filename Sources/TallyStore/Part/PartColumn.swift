@@ -214,6 +214,8 @@ package struct PartMeta: Sendable {
     }
     /// How many hours the part has rows in (without making `hours`).
     package private(set) var hourCount: Int
+    /// Whether the hour entries were made with the footer (`PartReader.load(keepingHours:)`) rather than on first use.
+    package var hoursMadeWithFooter: Bool { decodedHours != nil }
     private var decodedHours: [HourEntry]?
     /// The hours' per-dimension rollups (`hours.count` hours) and the part rollups: in memory, or still in the
     /// footer's bytes (`hourRollups`, `partRollup(_:)`).

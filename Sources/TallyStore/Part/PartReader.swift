@@ -125,13 +125,14 @@ package final class PartReader: Sendable {
     package var isLoaded: Bool { footerRef.load() != nil }
 
     /// Reads and checks the footer if that was not done yet, and returns it. A footer that fails its checks, or
-    /// disagrees with the manifest line the part was opened from, is `StoreError.corrupt`.
+    /// disagrees with the manifest line the part was opened from, is `StoreError.corrupt`. Its hour entries are made
+    /// as it is read when `keepingHours` (a part a question's window cuts), else on first use (`PartMeta.hours`).
     @discardableResult
-    package func load() throws -> PartMeta {
+    package func load(keepingHours: Bool = false) throws -> PartMeta {
         if let f = footerRef.load() { return f.meta }
         let f: Footer
         do {
-            f = try Self.readFooter(try mappedFile().bytes, path: path)
+            f = try Self.readFooter(try mappedFile().bytes, path: path, keepingHours: keepingHours)
         } catch let StoreError.unsupportedVersion(path, found, supported) {
             // The manifest lists this part as one of the store's: a version this build does not read is damage here
             // (the eager open set such a part aside too), so it is left out and listed as missing like any other.
@@ -192,7 +193,7 @@ package final class PartReader: Sendable {
 
 
     /// Checks the trailer, the footer checksum and the footer structure of the mapped part `b`, and parses the footer.
-    private static func readFooter(_ b: UnsafeRawBufferPointer, path: String) throws -> Footer {
+    private static func readFooter(_ b: UnsafeRawBufferPointer, path: String, keepingHours: Bool = false) throws -> Footer {
         // The file's head (magic, version) is checked before its first block is read (`checkFileHeader`): an answer
         // from the footer needs none of it, and touching it was a page fault per part of an all-tenant open.
         guard b.count >= PartFormat.headerSize + PartFormat.trailerSize else {
@@ -243,7 +244,8 @@ package final class PartReader: Sendable {
         do {
             // The rollups stay in the footer's bytes until a question needs them (`DeferredRollups`).
             meta = try body.withUnsafeBytes {
-                try PartFooterCodec.decode($0, version: version, deferringRollupsOf: (path: path, footerOffset: footerOffset), body: body)
+                try PartFooterCodec.decode($0, version: version, deferringRollupsOf: (path: path, footerOffset: footerOffset), body: body,
+                                           keepingHours: keepingHours)
             }
         } catch {
             throw StoreError.corrupt(path: path, offset: footerOffset, reason: "footer does not parse")

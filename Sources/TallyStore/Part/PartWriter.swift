@@ -429,8 +429,11 @@ package enum PartFooterCodec {
     /// hours' and the part's rollups are stepped over, their framing checked, and kept as bytes to decode on first use
     /// (`DeferredRollups`): most questions need one dimension of them or none, and an all-tenant one reads every footer.
     /// `body`, when given, holds the same bytes as `buffer`: the rollups then keep it rather than a copy of their part.
+    /// The hour entries are then made on first use (`PartMeta.hours`) unless `keepingHours` (a part a question's window
+    /// cuts: it is planned hour by hour).
     package static func decode(_ buffer: UnsafeRawBufferPointer, version: UInt16,
-                               deferringRollupsOf source: (path: String, footerOffset: Int)?, body: [UInt8]? = nil) throws -> PartMeta {
+                               deferringRollupsOf source: (path: String, footerOffset: Int)?, body: [UInt8]? = nil,
+                               keepingHours: Bool = false) throws -> PartMeta {
         var r = ByteReader(buffer)
         let tenant = try r.string16()
         let id = try r.u64()
@@ -487,7 +490,8 @@ package enum PartFooterCodec {
         var days: [DayEntry] = []
         let hours = try withUnsafeMutablePointer(to: &days) { days in
             try readHours(&r, count: hcount, rows: rows, dictionarySizes: sizes, rollups: &rollups, skip: deferring,
-                          keepEntries: !deferring, days: deferring ? days : nil, kept: &keptHourRollups, entries: &hourRollupEntries)
+                          keepEntries: !deferring || keepingHours, days: deferring ? days : nil, kept: &keptHourRollups,
+                          entries: &hourRollupEntries)
         }
         let hourSectionEnd = r.offset
         var partRollups: [Rollup] = []
@@ -528,7 +532,7 @@ package enum PartFooterCodec {
             guard r.remaining == 0 else { throw ByteReader.Overrun(offset: r.offset) }
         }
         return PartMeta(id: id, tenant: tenant, level: level, rows: rows, minTime: minTime, maxTime: maxTime,
-                        dictionaries: dictionaries, granules: granules, hours: deferring ? nil : hours, hourCount: hcount,
+                        dictionaries: dictionaries, granules: granules, hours: deferring && !keepingHours ? nil : hours, hourCount: hcount,
                         rollupStorage: rollupStorage, filter: filter)
     }
 
