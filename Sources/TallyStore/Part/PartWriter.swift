@@ -486,11 +486,12 @@ package enum PartFooterCodec {
         let deferring = source != nil
         var rollups = deferring ? HourRollups() : HourRollups(reservingHours: hcount)
         var keptHourRollups = [Int](repeating: 0, count: sizes.count), hourRollupEntries = keptHourRollups
-        // Deferred: every value of the hour section is checked here, its entries made on first use (`PartMeta.hours`).
+        // Deferred: every value of the hour section is checked here, its entries made on first use (`PartMeta.hours`)
+        // and its hours summed by day now; with `keepingHours` the entries are made now and the days from them later.
         var days: [DayEntry] = []
         let hours = try withUnsafeMutablePointer(to: &days) { days in
             try readHours(&r, count: hcount, rows: rows, dictionarySizes: sizes, rollups: &rollups, skip: deferring,
-                          keepEntries: !deferring || keepingHours, days: deferring ? days : nil, kept: &keptHourRollups,
+                          keepEntries: !deferring || keepingHours, days: deferring && !keepingHours ? days : nil, kept: &keptHourRollups,
                           entries: &hourRollupEntries)
         }
         let hourSectionEnd = r.offset
@@ -519,7 +520,7 @@ package enum PartFooterCodec {
                                                       hourSectionEnd: hourSectionEnd - sectionStart, hourRollupCounts: keptHourRollups,
                                                       hourRollupEntries: hourRollupEntries,
                                                       partRollupStarts: starts, partRollupCounts: counts, path: source.path,
-                                                      footerOffset: source.footerOffset, days: days))
+                                                      footerOffset: source.footerOffset, days: keepingHours ? nil : days))
         } else {
             rollupStorage = .decoded(rollups, partRollups)
         }
