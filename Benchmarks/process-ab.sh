@@ -14,13 +14,9 @@ DATA=${DATA:?set DATA to a store directory}
 ROUNDS=${ROUNDS:-7}
 THREADS=${THREADS:-2}
 
-ranked=$("$NEW" query cost --tenant '*' --group-by tenant --order count --measures count --format csv --data "$DATA")
-L=$(echo "$ranked" | sed -n 2p | cut -d, -f1)
-M=$(echo "$ranked" | sed -n "$(( $(echo "$ranked" | wc -l) < 21 ? $(echo "$ranked" | wc -l) : 21 ))p" | cut -d, -f1)
-last=$("$NEW" query usage --tenant '*' --resolution day --no-fill --format csv --data "$DATA" | tail -1 | cut -c1-10)
-S7=$(python3 -c "import datetime, sys; print((datetime.date.fromisoformat(sys.argv[1]) - datetime.timedelta(days=6)).isoformat() + 'T00:00:00Z')" "$last")
 # shellcheck source=queries.sh
 . Benchmarks/queries.sh
+TALLY=$NEW store_shape_params
 
 # Microseconds of one whole process.
 run() {

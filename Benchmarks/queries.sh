@@ -16,3 +16,13 @@ query_shape_args() {
         *) return 1 ;;
     esac
 }
+
+# Sets L, M and S7 from the store DATA itself with the tally binary TALLY (query-process.sh, process-ab.sh).
+store_shape_params() {
+    local ranked last
+    ranked=$("$TALLY" query cost --tenant '*' --group-by tenant --order count --measures count --format csv --data "$DATA")
+    L=$(echo "$ranked" | sed -n 2p | cut -d, -f1)
+    M=$(echo "$ranked" | sed -n "$(( $(echo "$ranked" | wc -l) < 21 ? $(echo "$ranked" | wc -l) : 21 ))p" | cut -d, -f1)
+    last=$("$TALLY" query usage --tenant '*' --resolution day --no-fill --format csv --data "$DATA" | tail -1 | cut -c1-10)
+    S7=$(python3 -c "import datetime, sys; print((datetime.date.fromisoformat(sys.argv[1]) - datetime.timedelta(days=6)).isoformat() + 'T00:00:00Z')" "$last")
+}

@@ -110,15 +110,10 @@ struct Planner: ~Copyable {
         // buckets, or one per UTC day from its day totals (a day's rows follow the previous day's).
         if !useRollups && rLo == 0 && rHi == m.rows && (width == 0 || width == TimeUnit.dayMillis) {
             if width == 0 {
-                let layout = KeyLayout(sizes: groupDims.map { dictionaries.sizes[$0.rawValue] }, buckets: 1, rows: m.rows,
-                                       flatLimit: spec.flatLimit, rekeyLimit: spec.rekeyLimit, laneLimit: spec.laneLimit)
-                return (layout, TimeUnit.hourStart(m.minTime), [ScanRange(start: 0, end: m.rows, bucket: 0)], nil, 0)
+                return (layout(m, buckets: 1), TimeUnit.hourStart(m.minTime), [ScanRange(start: 0, end: m.rows, bucket: 0)], nil, 0)
             }
             return try part.dayTotals().withDays { days -> (KeyLayout, Int64, [ScanRange], Partial?, Int)? in
                 guard let firstDay = days.first?.start, let lastDay = days.last?.start else { return nil }
-                let layout = KeyLayout(sizes: groupDims.map { dictionaries.sizes[$0.rawValue] },
-                                       buckets: Int((lastDay - firstDay) / width) + 1, rows: m.rows,
-                                       flatLimit: spec.flatLimit, rekeyLimit: spec.rekeyLimit, laneLimit: spec.laneLimit)
                 var ranges: [ScanRange] = []
                 ranges.reserveCapacity(days.count)
                 var start = 0
@@ -127,7 +122,7 @@ struct Planner: ~Copyable {
                     ranges.append(ScanRange(start: start, end: end, bucket: Int((d.start - firstDay) / width)))
                     start = end
                 }
-                return (layout, firstDay, ranges, nil, 0)
+                return (layout(m, buckets: Int((lastDay - firstDay) / width) + 1), firstDay, ranges, nil, 0)
             }
         }
         return try m.hours.withUnsafeBufferPointer { hours -> (KeyLayout, Int64, [ScanRange], Partial?, Int)? in
@@ -145,8 +140,7 @@ struct Planner: ~Copyable {
             guard first < last else { return nil }
             let firstBucket = bucket.start(hours[first].start)
             let buckets = width == 0 ? 1 : Int((bucket.start(hours[last - 1].start) - firstBucket) / width) + 1
-            let layout = KeyLayout(sizes: groupDims.map { dictionaries.sizes[$0.rawValue] }, buckets: buckets, rows: m.rows,
-                                   flatLimit: spec.flatLimit, rekeyLimit: spec.rekeyLimit, laneLimit: spec.laneLimit)
+            let layout = layout(m, buckets: buckets)
             // Nothing to answer from the index and one bucket: the rows [rLo, rHi) are one range (the hours tile them),
             // without a walk over every hour of the part.
             if !useRollups && width == 0 {
@@ -225,6 +219,12 @@ struct Planner: ~Copyable {
         }
     }
 
+    /// The key layout of part `m`'s group codes over `buckets` local buckets.
+    private func layout(_ m: PartMeta, buckets: Int) -> KeyLayout {
+        KeyLayout(sizes: groupDims.map { m.dictionaries.sizes[$0.rawValue] }, buckets: buckets, rows: m.rows,
+                  flatLimit: spec.flatLimit, rekeyLimit: spec.rekeyLimit, laneLimit: spec.laneLimit)
+    }
+
     /// The granules holding `ranges` (ascending, in row order), and the most rows of one of them.
     private static func granules(covering ranges: [ScanRange], in granuleList: [Granule]) -> (granules: [Int], maxRows: Int) {
         var granules: [Int] = []
@@ -288,8 +288,7 @@ struct Planner: ~Copyable {
         // A dimension without a kept rollup (too few rows per value) leaves the part to the scan.
         let d = involved.first?.rawValue
         if let d, m.partRollupCount(d) == 0 { return nil }
-        let layout = KeyLayout(sizes: groupDims.map { m.dictionaries.sizes[$0.rawValue] }, buckets: 1, rows: m.rows,
-                               flatLimit: spec.flatLimit, rekeyLimit: spec.rekeyLimit, laneLimit: spec.laneLimit)
+        let layout = layout(m, buckets: 1)
         guard layout.rekeyLevels == 0 else { return nil }
         return (d, layout, firstBucket)
     }
