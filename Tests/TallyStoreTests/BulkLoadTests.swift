@@ -43,6 +43,24 @@ import TallySynthetic
         #expect(store.verify().isEmpty)
     }
 
+    @Test("a part's codes numbered among those present: first-seen order, every element mapped back to its value")
+    func codesNumberedAmongThosePresent() {
+        var rng = Xoshiro256(seed: 91)
+        for n in [0, 1, 2, 7, 8, 9, 100, 2_000, 40_000] {
+            // Few distinct values (repeats), values far apart, and values equal modulo the table's size (collisions).
+            let distinct = max(1, n / (1 + Int(rng.next() % 30)))
+            let values = (0..<distinct).map { k in UInt32(truncatingIfNeeded: k % 3 == 0 ? k << 12 : Int(rng.next() % 5_000_000)) }
+            let codes = (0..<n).map { _ in values[Int(rng.next() % UInt64(distinct))] }
+            let (present, local) = codes.withUnsafeBufferPointer { PartWriter.numbered($0) }
+            var firstSeen: [UInt32] = []
+            var seen = Set<UInt32>()
+            for c in codes where seen.insert(c).inserted { firstSeen.append(c) }
+            #expect(present == firstSeen)
+            #expect(local.count == codes.count)
+            #expect(zip(local, codes).allSatisfy { present[Int($0)] == $1 })
+        }
+    }
+
     @Test func aCommittedLoadIsVisibleDurableAndDeduplicated() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }

@@ -12,7 +12,11 @@ public final class BulkLoad {
     /// Buffered rows are written out once there are this many (the largest tenants' first, so parts
     /// are written while the load goes on and small tenants still end up in one part each).
     public var maxBufferedRows = 4_000_000
-    private var buffers: [String: PartRowsBuilder] = [:]
+    /// Buffered rows per tenant, indexed by the tenant's code in `strings` (a dictionary keyed by the tenant's name
+    /// cost a hash of it and a move of the builder in and out per tenant and batch).
+    private var buffers: [PartRowsBuilder?] = []
+    /// The codes of the tenants with a builder in `buffers`.
+    private var bufferedTenants: [Int] = []
     /// Every string of the load; builders hold codes into it. Producers may translate their batches
     /// into it ahead (`RecordBatch.translate(into: load.strings)`), off the load's thread.
     package let strings = StringTable()
@@ -135,10 +139,13 @@ public final class BulkLoad {
             next[t] += 1
         }
         for t in 0..<tenantCodes where counts[t + 1] > counts[t] {
-            let tenant = values[t]
-            var builder = buffers.removeValue(forKey: tenant) ?? PartRowsBuilder(tenant: tenant)
-            builder.append(batch, ordered[counts[t]..<counts[t + 1]], map: map)
-            buffers[tenant] = builder
+            let code = Int(map[t])
+            if code >= buffers.count { buffers.append(contentsOf: repeatElement(nil, count: code + 1 - buffers.count)) }
+            if buffers[code] == nil {
+                buffers[code] = PartRowsBuilder(tenant: values[t])
+                bufferedTenants.append(code)
+            }
+            buffers[code]!.append(batch, ordered[counts[t]..<counts[t + 1]], map: map)
         }
         bufferedRows += rows.count
     }
@@ -152,7 +159,7 @@ public final class BulkLoad {
 
     /// Writes buffered tenants out as parts: the big ones, or all of them.
     private func spill(all: Bool) throws {
-        var tenants = buffers.keys.sorted()
+        var tenants = bufferedTenants
         if !all {
             // Write the largest buffers until half the limit is free; small tenants keep accumulating.
             tenants.sort { buffers[$0]!.count > buffers[$1]!.count }
@@ -163,8 +170,10 @@ public final class BulkLoad {
             })
         }
         let dictionary = strings.values
+        let spilled = Set(tenants)
+        bufferedTenants.removeAll { spilled.contains($0) }
         for t in tenants {
-            let rows = buffers.removeValue(forKey: t)!.build(dictionary: dictionary)
+            let rows = buffers[t].take()!.build(dictionary: dictionary)
             bufferedRows -= rows.count
             for month in Store.splitByMonth(rows) {
                 let id = manifest.nextPartID

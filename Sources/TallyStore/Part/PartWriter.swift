@@ -160,21 +160,17 @@ package enum PartWriter {
             if unsorted.dims[d].count * 8 < dict.count {
                 // Few rows against a large dictionary (a bulk load's small tenant codes into the load's whole string
                 // table): work on the codes present, not on the dictionary, which a table per part would walk
-                // thousands of times. The codes present ascend in `present`; a row's code is found by binary search.
-                var present = unsorted.dims[d]
-                present.sort()
-                var unique = 0
-                for c in present where unique == 0 || present[unique - 1] != c {
-                    present[unique] = c
-                    unique += 1
-                }
-                present.removeLast(present.count - unique)
-                kept = present.map { Int($0) }.sorted { UTF8Order.precedes(dict[$0], dict[$1]) }
-                var newCode = [UInt32](repeating: 0, count: present.count)
-                for (new, old) in kept.enumerated() { newCode[Self.index(of: UInt32(old), in: present)] = UInt32(new) }
-                out.dims[d] = unsorted.dims[d].withUnsafeBufferPointer { codes in
-                    if let order { return order.map { newCode[Self.index(of: codes[$0], in: present)] } }
-                    return codes.map { newCode[Self.index(of: $0, in: present)] }
+                // thousands of times. Each row's code is numbered among the codes present through a small hash table.
+                let (present, local) = unsorted.dims[d].withUnsafeBufferPointer { Self.numbered($0) }
+                let byString = present.indices.sorted { UTF8Order.precedes(dict[Int(present[$0])], dict[Int(present[$1])]) }
+                kept = byString.map { Int(present[$0]) }
+                var rank = [UInt32](repeating: 0, count: present.count)
+                for (r, j) in byString.enumerated() { rank[j] = UInt32(r) }
+                out.dims[d] = local.withUnsafeBufferPointer { l in
+                    rank.withUnsafeBufferPointer { r in
+                        if let order { return order.map { r[Int(l[$0])] } }
+                        return l.map { r[Int($0)] }
+                    }
                 }
             } else {
                 var used = [Bool](repeating: false, count: dict.count)
@@ -222,15 +218,38 @@ package enum PartWriter {
         column.withUnsafeBufferPointer { c in order.map { c[$0] } }
     }
 
-    /// The index of `code` in `sorted` (ascending, holding it).
-    @inline(__always)
-    private static func index(of code: UInt32, in sorted: [UInt32]) -> Int {
-        var a = 0, b = sorted.count
-        while a < b {
-            let mid = (a + b) / 2
-            if sorted[mid] < code { a = mid + 1 } else { b = mid }
+    /// The distinct values of `codes` in the order they first occur, and for each element the index of its value
+    /// among them: one probe per element of an open-addressing table of at least twice as many slots.
+    static func numbered(_ codes: UnsafeBufferPointer<UInt32>) -> (present: [UInt32], local: [UInt32]) {
+        var bits = 4
+        while 1 << bits < 2 * codes.count { bits += 1 }
+        let mask = (1 << bits) - 1
+        // Slot: the value's index among `present`, plus one (0: empty).
+        var slots = [UInt32](repeating: 0, count: 1 << bits)
+        var present: [UInt32] = []
+        let local = [UInt32](unsafeUninitializedCapacity: codes.count) { out, initialized in
+            slots.withUnsafeMutableBufferPointer { slot in
+                for (i, c) in codes.enumerated() {
+                    var h = Int(truncatingIfNeeded: (UInt64(c) &* 0x9E37_79B9_7F4A_7C15) >> (64 - bits)) & mask
+                    while true {
+                        let s = slot[h]
+                        if s == 0 {
+                            present.append(c)
+                            slot[h] = UInt32(present.count)
+                            out[i] = UInt32(present.count - 1)
+                            break
+                        }
+                        if present[Int(s) - 1] == c {
+                            out[i] = s - 1
+                            break
+                        }
+                        h = (h + 1) & mask
+                    }
+                }
+            }
+            initialized = codes.count
         }
-        return a
+        return (present, local)
     }
 
     /// Count and sums per code of each dimension over the whole part. From version 3, in a part of fewer than
