@@ -90,7 +90,7 @@ struct ExportCommand: AsyncParsableCommand {
         case .embedded:
             let s = try store.open()
             // The footers of the tenant's parts, checked now: a damaged one is named below as missing.
-            s.loadFooters(tenants: [tenant])
+            s.loadFooters(tenants: [tenant]) { _, _ in .blocks }
             analytics = Analytics(store: s, catalog: try SQLiteCatalog(directory: try store.directory()))
             if spec.kind == .records { bound = s.snapshot().rowBound(tenant: tenant, from: spec.from, to: spec.to) }
         case .clickhouse:

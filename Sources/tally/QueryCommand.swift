@@ -127,9 +127,17 @@ struct QueryCommand: AsyncParsableCommand {
         // The footers of the parts the query may read, checked now: a damaged one is named below as missing.
         let named = Self.named(query.tenants)
         // Parts the window cuts, and every part of an hourly series, are planned hour by hour: their hour entries are
-        // made as their footers are read (the others' never, or on first use).
-        let (from, to, hourly) = (query.from ?? .min, query.to ?? .max, query.bucket == .hour)
-        s.loadFooters(tenants: named.isEmpty ? nil : named) { minTime, maxTime in hourly || from > minTime || to <= maxTime }
+        // made as their footers are read (the others' never, or on first use). Parts the window cuts, and every part
+        // of a raw scan, have blocks read: their files are mapped as their footers are read (the others' only if a
+        // block of theirs is read after all).
+        let (from, to, hourly, raw) = (query.from ?? .min, query.to ?? .max, query.bucket == .hour, !query.useRollups)
+        s.loadFooters(tenants: named.isEmpty ? nil : named) { minTime, maxTime in
+            let cut = from > minTime || to <= maxTime
+            var use: FooterUse = []
+            if hourly || cut { use.insert(.hours) }
+            if raw || cut { use.insert(.blocks) }
+            return use
+        }
         var snapshot = s.snapshot()
         try Self.checkTenantsExist(query.tenants, in: snapshot, data: try store.directory())
         let started = TimeSource.systemMonotonicSeconds()

@@ -82,7 +82,7 @@ struct CorruptionMatrixTests {
         let file = "parts/" + name
         let cost = reader.meta.granules[0].blocks[PartColumn.cost.rawValue].offset
         // Its costs are priced from the tokens (part format v3): the flips below hit the price table and residuals.
-        try #require(reader.costIsPriced(0))
+        try #require(try reader.costIsPriced(0))
         kinds += [
             // Every byte of one cost block's header: its encoding, widths and counts decide the sums.
             Kind(name: "cost block header (every byte)", file: file, ranges: [cost..<(cost + BlockHeader.size)]),

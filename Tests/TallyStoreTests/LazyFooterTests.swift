@@ -49,6 +49,84 @@ import TallyTestSupport
         }
     }
 
+    @Test("a footer is read without mapping its part, short or longer than the first read; answers from footers map nothing, a scan maps what it reads, and a file of another size than the manifest says is damage")
+    func footersReadWithoutMapping() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        // tenant-0 has thousands of distinct long user ids: a footer far past the first read's 32 KiB.
+        var records = RandomRecords(seed: 29, options: .init(tenants: 2)).records(1_500)
+        for i in 0..<4_000 {
+            var r = records[i % records.count]
+            r.tenantID = "tenant-0"
+            r.requestID = "wide-\(i)"
+            r.userID = "user-\(i)-" + String(UInt64(i) &* 0x9E37_79B9_7F4A_7C15, radix: 16)
+            records.append(r)
+        }
+        try Self.seal(records, in: dir.path)
+        let eager = try FileIO.list(dir.path + "/parts").map { try PartReader(path: dir.path + "/parts/" + $0) }
+        #expect(eager.contains { p in p.meta.filter.map { p.fileSize - $0.offset - $0.length > PartReader.footerReadGuess } ?? false })
+
+        let store = try Store(path: dir.path, options: Self.readOnly())
+        defer { try? store.close() }
+        store.loadFooters()
+        let parts = store.snapshot().parts
+        #expect(parts.allSatisfy { $0.isLoaded && !$0.isMapped })
+        for p in parts {
+            let e = try #require(eager.first { $0.id == p.id })
+            #expect(p.meta.granules.map { [$0.rowStart, $0.rows] } == e.meta.granules.map { [$0.rowStart, $0.rows] })
+            #expect(p.meta.granules.map(\.blocks) == e.meta.granules.map(\.blocks) && p.meta.filter == e.meta.filter)
+            #expect(p.meta.hours.map { [$0.start, Int64($0.rowStart), Int64($0.rows), $0.inputTokens, $0.outputTokens, $0.cost] }
+                == e.meta.hours.map { [$0.start, Int64($0.rowStart), Int64($0.rows), $0.inputTokens, $0.outputTokens, $0.cost] })
+            for d in Dimension.allCases { #expect(p.meta.dictionaries[d.rawValue] == e.meta.dictionaries[d.rawValue]) }
+        }
+        let reference = ReferenceAggregator(records: records)
+        let byModel = try Query(tenants: .all, groupBy: [.tenant, .dimension(.model)], aggregates: [.count, .cost])
+        #expect(try store.query(byModel) == reference.run(byModel))
+        #expect(parts.allSatisfy { !$0.isMapped })
+        let raw = try Query(tenants: .all, groupBy: [.dimension(.user)], aggregates: [.count, .inputTokens, .cost], useRollups: false)
+        #expect(try store.query(raw) == reference.run(raw))
+        #expect(parts.allSatisfy { $0.isMapped })
+        #expect(store.verify().isEmpty)
+
+        // One byte more than the manifest says: refused at the footer read, not read as the part.
+        let victim = try #require(FileIO.list(dir.path + "/parts").first)
+        var bytes = try FileIO.readAll(dir.path + "/parts/" + victim)
+        bytes.append(0)
+        try FileIO.writeAtomically(bytes, to: dir.path + "/parts/" + victim, directory: dir.path + "/parts")
+        let grown = try Store(path: dir.path, options: Self.readOnly())
+        defer { try? grown.close() }
+        let part = try #require(grown.snapshot().parts.first { $0.path.hasSuffix("/" + victim) })
+        #expect(throws: StoreError.self) { try part.load() }
+    }
+
+    @Test("a bit flipped by fault injection when a footer is read stays flipped in the part's later mapping: one read of the file, one set of bytes")
+    func injectedReadFaultReachesTheMapping() throws {
+        let dir = try TemporaryDirectory()
+        defer { FaultInjection.remove(under: dir.path + "/"); dir.remove() }
+        try Self.seal(RandomRecords(seed: 31, options: .init(tenants: 1)).records(3_000), in: dir.path)
+        // Byte 100 is in granule 0's first block: outside the footer the load reads.
+        FaultInjection.install(.init(prefix: dir.path + "/", contains: "/parts/", operation: .read,
+                                     fault: .flipBit(offset: 100, bit: 2), skip: 0, times: 1))
+        let store = try Store(path: dir.path, options: Self.readOnly())
+        defer { try? store.close() }
+        let part = try #require(store.snapshot().parts.first)
+        try part.load()
+        #expect(FaultInjection.hitCount(under: dir.path + "/") == 1)
+        #expect(!part.isMapped)
+        var decoder = BlockDecoder()
+        let out = UnsafeMutablePointer<Int64>.allocate(capacity: 1 << 16)
+        defer { out.deallocate() }
+        #expect(throws: StoreError.self) { try part.decodeIntegers(0, .createdAt, &decoder, into: out) }
+        #expect(FaultInjection.hitCount(under: dir.path + "/") == 1)
+
+        // A flip inside the footer fails the footer's checksum at the read.
+        FaultInjection.install(.init(prefix: dir.path + "/", contains: "/parts/", operation: .read,
+                                     fault: .flipBit(offset: part.fileSize - 40, bit: 0), skip: 0, times: 1))
+        let again = try Store(path: dir.path, options: Self.readOnly())
+        defer { try? again.close() }
+        #expect(throws: StoreError.self) { try #require(again.snapshot().parts.first).load() }
+    }
+
     @Test("a part's dictionaries stay in its footer's bytes until a question uses one; each is made once, from any thread, and equals what was written")
     func dictionariesMadeOnFirstUse() async throws {
         let dir = try TemporaryDirectory()
@@ -185,7 +263,7 @@ import TallyTestSupport
         let loaded = again.snapshot().parts
         let first = try #require(loaded.first).minTime
         #expect(loaded.contains { $0.minTime != first })
-        again.loadFooters { minTime, _ in minTime == first }
+        again.loadFooters { minTime, _ in minTime == first ? .hours : [] }
         #expect(loaded.allSatisfy { $0.isLoaded })
         for p in loaded { #expect(p.meta.hoursMadeWithFooter == (p.minTime == first)) }
         let query = try Query(tenants: .all, from: first + 3_600_000, bucket: .hour, aggregates: [.count, .cost])

@@ -136,7 +136,7 @@ import Glibc
             try FileIO.writeAtomically(bytes, to: path, directory: dir.path)
             let reader = try PartReader(path: path)
             #expect(reader.version == version && (reader.meta.filter == nil) == (version == 1))
-            #expect(reader.meta.granules.indices.allSatisfy { reader.costIsPriced($0) } == (version >= 3))
+            #expect(try reader.meta.granules.indices.allSatisfy { try reader.costIsPriced($0) } == (version >= 3))
             try reader.verify()
             read.append(try reader.readAll())
         }

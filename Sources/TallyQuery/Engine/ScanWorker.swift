@@ -151,7 +151,7 @@ struct ScanWorker: ~Copyable {
             }
             // A priced cost block is computed from the granule's model codes and token counts: row by row, or, where
             // every group is one model, as each model's prices times its token sums (`aggregatePriced`).
-            let priced = measures.cost && part.costIsPriced(gi)
+            let priced = try measures.cost && part.costIsPriced(gi)
             if measures.input || priced { try part.decodeIntegers(gi, .inputTokens, &decoder, into: input) }
             if measures.output || priced { try part.decodeIntegers(gi, .outputTokens, &decoder, into: output) }
             var terms: PricedTerms?

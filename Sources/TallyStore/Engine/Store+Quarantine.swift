@@ -52,11 +52,11 @@ extension Store {
     /// of the parts that may hold rows of `tenants` (nil: every tenant) with `from <= created_at < to`. A part
     /// whose footer is damaged is set aside as a query would set it aside: quarantined, or in a read-only open
     /// left out of the snapshots taken after this and listed in `missingParts`. A command calls this before it
-    /// takes the snapshot it answers from, so it can name what is missing before it answers. `keepingHours` says, from a
-    /// part's time range, whether the question will plan it hour by hour (a window that cuts it, hour buckets): its hour
-    /// entries are then made as its footer is read, else on first use (`PartMeta.hours`).
+    /// takes the snapshot it answers from, so it can name what is missing before it answers. `use` says, from a part's
+    /// time range, what the question will read of it (`FooterUse`): its hours (a window that cuts it, hour buckets), made
+    /// as its footer is read; its blocks (a scan), for which the file is mapped and the footer read from the mapping.
     public func loadFooters(tenants: [String]? = nil, from: Int64 = .min, to: Int64 = .max,
-                            keepingHours: @Sendable (_ minTime: Int64, _ maxTime: Int64) -> Bool = { _, _ in false }) {
+                            use: @Sendable (_ minTime: Int64, _ maxTime: Int64) -> FooterUse = { _, _ in [] }) {
         let parts = published.withLock { $0.parts }.filter {
             !$0.isLoaded && (tenants?.contains($0.tenant) ?? true) && $0.maxTime >= from && $0.minTime < to
         }
@@ -67,7 +67,7 @@ extension Store {
         DispatchQueue.concurrentPerform(iterations: workers) { w in
             for i in stride(from: w, to: parts.count, by: workers) {
                 do {
-                    try parts[i].load(keepingHours: keepingHours(parts[i].minTime, parts[i].maxTime))
+                    try parts[i].load(use(parts[i].minTime, parts[i].maxTime))
                 } catch let e as StoreError {
                     failed.withLock { $0.append((parts[i].path, e)) }
                 } catch {}

@@ -6,9 +6,10 @@ import CTallyPrefetch
 /// Every block is checked against its CRC-32C when read; damage is reported as
 /// `StoreError.corrupt` with the file and offset, never read as data.
 ///
-/// A part opened from its manifest line (`init(path:listed:)`, what a read-only open does) opens and maps the file,
-/// and reads, checks and parses its footer, only on `load()`: a process that answers one tenant's question neither
-/// opens the files of every other tenant nor decodes their footers. Until then it knows what the manifest
+/// A part opened from its manifest line (`init(path:listed:)`, what a read-only open does) reads (`pread`), checks and
+/// parses its footer only on `load()`, and maps the file only when a block is first read: a process that answers one
+/// tenant's question neither opens the files of every other tenant nor decodes their footers, and one answered from
+/// footers alone maps no file. Until then it knows what the manifest
 /// (checksummed) says of it; `load()` checks the file's size and the footer against that line. `meta` and every
 /// block read need a loaded footer: readers call `load()` first (the planner, exports, stats and checks do), and a
 /// damaged footer is a `StoreError.corrupt` there, as a damaged block is.
@@ -21,8 +22,11 @@ package final class PartReader: Sendable {
     package let minTime: Int64
     package let maxTime: Int64
     package let fileSize: Int
-    /// The mapped file: mapped by `init(path:)`, or by the first `load()` of a part opened from its manifest line.
+    /// The mapped file: mapped by `init(path:)`, or by the first block read of a part opened from its manifest line.
     private let fileRef = OnceReference<MappedFile>()
+    /// What fault injection decided when `load()` read the footer (tests only): the mapping made later applies the
+    /// same, so every read of the part sees the bytes one read of the file would.
+    private let footerReadFault = OnceReference<DecidedFault>()
     /// The checked and parsed footer (set once, by `init(path:)` or the first `load()`).
     private let footerRef = OnceReference<Footer>()
     /// The footer's hours by day (`dayTotals()`), made on first use. (`DayTotals` is immutable once made; the compiler
@@ -32,6 +36,12 @@ package final class PartReader: Sendable {
     private let filterChecked = CheckedFlag()
     /// The file's head has been checked (`checkFileHeader`, before the first block or filter read).
     private let headerChecked = CheckedFlag()
+
+    /// A fault injection decision kept with the part (`footerReadFault`); `fault` nil: none.
+    private final class DecidedFault: Sendable {
+        let fault: FaultInjection.Fault?
+        init(_ fault: FaultInjection.Fault?) { self.fault = fault }
+    }
 
     /// What the footer says, and the per-column check flags that go with it.
     ///
@@ -87,7 +97,7 @@ package final class PartReader: Sendable {
         self.path = path
         let file = fileRef.storeIfNil(try MappedFile(path: path))
         fileSize = file.bytes.count
-        let footer = try Self.readFooter(file.bytes, path: path)
+        let footer = try Self.readFooter(file.bytes, at: 0, fileSize: fileSize, path: path)
         let m = footer.meta
         (id, tenant, level, rows, minTime, maxTime) = (m.id, m.tenant, m.level, m.rows, m.minTime, m.maxTime)
         _ = footerRef.storeIfNil(footer)
@@ -104,7 +114,7 @@ package final class PartReader: Sendable {
     /// The mapped file, mapped now if it is not yet; a file of another size than the manifest says is damage.
     private func mappedFile() throws -> MappedFile {
         if let f = fileRef.load() { return f }
-        let f = try MappedFile(path: path)
+        let f = try MappedFile(path: path, decidedFault: footerReadFault.load().map { $0.fault })
         guard f.bytes.count == fileSize else {
             throw StoreError.corrupt(path: path, offset: min(f.bytes.count, fileSize),
                                      reason: "the file is \(f.bytes.count) bytes, the manifest says \(fileSize)")
@@ -112,9 +122,15 @@ package final class PartReader: Sendable {
         return fileRef.storeIfNil(f)
     }
 
-    /// The mapped file, once the footer is loaded (which maps it first).
+    /// Whether the file is mapped (by `init(path:)`, a `load(.blocks)` or a block read).
+    package var isMapped: Bool { fileRef.load() != nil }
+
+    /// Maps the file if it is not yet (before a block or the filter is read; `load()` reads the footer without it).
+    package func ensureMapped() throws { _ = try mappedFile() }
+
+    /// The mapped file, once `ensureMapped()` (or an eager `init(path:)`) has mapped it.
     private var file: MappedFile {
-        guard let f = fileRef.load() else { preconditionFailure("part \(path): file read before load()") }
+        guard let f = fileRef.load() else { preconditionFailure("part \(path): block read before the file was mapped") }
         return f
     }
 
@@ -125,14 +141,30 @@ package final class PartReader: Sendable {
     package var isLoaded: Bool { footerRef.load() != nil }
 
     /// Reads and checks the footer if that was not done yet, and returns it. A footer that fails its checks, or
-    /// disagrees with the manifest line the part was opened from, is `StoreError.corrupt`. Its hour entries are made
-    /// as it is read when `keepingHours` (a part a question's window cuts), else on first use (`PartMeta.hours`).
+    /// disagrees with the manifest line the part was opened from, is `StoreError.corrupt`. `use` says what the caller
+    /// will read next: with `.hours` (a part a question's window cuts) the hour entries are made as the footer is read,
+    /// else on first use (`PartMeta.hours`); with `.blocks` (a scan) the file is mapped and the footer read from the
+    /// mapping, else the footer alone is read and the file mapped at the first block read.
     @discardableResult
-    package func load(keepingHours: Bool = false) throws -> PartMeta {
+    package func load(_ use: FooterUse = []) throws -> PartMeta {
         if let f = footerRef.load() { return f.meta }
         let f: Footer
+        let keepingHours = use.contains(.hours)
         do {
-            f = try Self.readFooter(try mappedFile().bytes, path: path, keepingHours: keepingHours)
+            if use.contains(.blocks) || fileRef.load() != nil {
+                let mapped = try mappedFile()
+                f = try Self.readFooter(mapped.bytes, at: 0, fileSize: mapped.bytes.count, path: path, keepingHours: keepingHours)
+            } else {
+                let end = try FileIO.readEnd(path, guess: Self.footerReadGuess) { size, last in Self.footerStart(size, last) }
+                guard end.size == fileSize else {
+                    throw StoreError.corrupt(path: path, offset: min(end.size, fileSize),
+                                             reason: "the file is \(end.size) bytes, the manifest says \(fileSize)")
+                }
+                _ = footerReadFault.storeIfNil(DecidedFault(end.fault))
+                f = try end.bytes.withUnsafeBytes {
+                    try Self.readFooter($0, at: end.offset, fileSize: end.size, path: path, keepingHours: keepingHours)
+                }
+            }
         } catch let StoreError.unsupportedVersion(path, found, supported) {
             // The manifest lists this part as one of the store's: a version this build does not read is damage here
             // (the eager open set such a part aside too), so it is left out and listed as missing like any other.
@@ -192,19 +224,32 @@ package final class PartReader: Sendable {
     }
 
 
-    /// Checks the trailer, the footer checksum and the footer structure of the mapped part `b`, and parses the footer.
-    private static func readFooter(_ b: UnsafeRawBufferPointer, path: String, keepingHours: Bool = false) throws -> Footer {
+    /// How much of a part's end `load()` reads first: the trailer and, for most parts, the whole footer.
+    static let footerReadGuess = 32 << 10
+
+    /// Where a part's stored footer begins, as its trailer (the last of `last`, the file's final bytes) says; 0 when
+    /// `last` is too short to hold a trailer. Only where to read from: `readFooter` checks it.
+    private static func footerStart(_ size: Int, _ last: UnsafeRawBufferPointer) -> Int {
+        guard last.count >= PartFormat.trailerSize else { return 0 }
+        return Int(clamping: UInt64(littleEndian: last.loadUnaligned(fromByteOffset: last.count - PartFormat.trailerSize, as: UInt64.self)))
+    }
+
+    /// Checks the trailer, the footer checksum and the footer structure of a part of `fileSize` bytes, and parses the
+    /// footer. `b` holds the file's bytes from offset `start` to its end (the whole file when mapped).
+    private static func readFooter(_ b: UnsafeRawBufferPointer, at start: Int, fileSize: Int, path: String,
+                                   keepingHours: Bool = false) throws -> Footer {
         // The file's head (magic, version) is checked before its first block is read (`checkFileHeader`): an answer
         // from the footer needs none of it, and touching it was a page fault per part of an all-tenant open.
-        guard b.count >= PartFormat.headerSize + PartFormat.trailerSize else {
+        guard fileSize >= PartFormat.headerSize + PartFormat.trailerSize, b.count >= PartFormat.trailerSize, b.count == fileSize - start else {
             throw StoreError.corrupt(path: path, offset: 0, reason: "not a Tally part file (too short)")
         }
-        let tOff = b.count - PartFormat.trailerSize
+        // `tOff` and `footerOffset` are offsets in the file; `b` is indexed from `start`.
+        let tOff = fileSize - PartFormat.trailerSize
         guard b.loadUnaligned(fromByteOffset: b.count - 4, as: UInt32.self)
                 == PartFormat.trailerMagic.withUnsafeBytes({ $0.loadUnaligned(as: UInt32.self) }) else {
-            throw StoreError.corrupt(path: path, offset: b.count - 4, reason: "bad trailer magic (truncated file?)")
+            throw StoreError.corrupt(path: path, offset: fileSize - 4, reason: "bad trailer magic (truncated file?)")
         }
-        var t = ByteReader(b, offset: tOff)
+        var t = ByteReader(b, offset: tOff - start)
         let footerOffset = Int(exactly: try t.u64()) ?? -1, stored = Int(try t.u32()), raw = Int(try t.u32())
         let footerCRC = try t.u32()
         _ = try t.u32()
@@ -212,12 +257,13 @@ package final class PartReader: Sendable {
         guard PartFormat.readableVersions.contains(version) else {
             throw StoreError.unsupportedVersion(path: path, found: Int(version), supported: Int(PartFormat.version))
         }
-        guard footerOffset >= PartFormat.headerSize, footerOffset <= tOff, tOff - footerOffset == stored, raw < 1 << 31 else {
+        guard footerOffset >= PartFormat.headerSize, footerOffset >= start, footerOffset <= tOff, tOff - footerOffset == stored,
+              raw < 1 << 31 else {
             throw StoreError.corrupt(path: path, offset: tOff, reason: "footer position out of range")
         }
-        let storedBytes = UnsafeRawBufferPointer(rebasing: b[footerOffset..<tOff])
+        let storedBytes = UnsafeRawBufferPointer(rebasing: b[(footerOffset - start)..<(tOff - start)])
         // v2: the footer CRC covers the trailer too, so it is checked before the codec and lengths are used.
-        let trailer = UnsafeRawBufferPointer(rebasing: b[tOff...])
+        let trailer = UnsafeRawBufferPointer(rebasing: b[(tOff - start)...])
         guard PartFormat.footerChecksum(footer: storedBytes, trailer: trailer, version: version) == footerCRC else {
             throw StoreError.corrupt(path: path, offset: footerOffset, reason: "footer checksum mismatch")
         }
@@ -320,8 +366,9 @@ package final class PartReader: Sendable {
     /// Whether the cost block of `granule` is priced (part format v3): decoding it needs the granule's model codes and
     /// token counts (`decodeIntegers(_:_:_:costInputs:into:)`). Read from the block header before its checksum: a
     /// damaged byte here makes the decode fail its checksum, never read the block another way.
-    package func costIsPriced(_ granule: Int) -> Bool {
-        block(granule, .cost)[1] == BlockEncoding.priced.rawValue
+    package func costIsPriced(_ granule: Int) throws -> Bool {
+        try ensureMapped()
+        return block(granule, .cost)[1] == BlockEncoding.priced.rawValue
     }
 
     /// Decodes an integer column of a granule into `out` (capacity >= granule rows). A priced cost block (see
@@ -366,6 +413,7 @@ package final class PartReader: Sendable {
     @inline(__always)
     private func decodeBlock(_ granule: Int, _ column: PartColumn, _ decode: (UnsafeRawBufferPointer, Bool) throws -> Int) throws {
         let f = footer
+        try ensureMapped()
         let verify = !f.isChecked(granule, column)
         if verify { try checkFileHeader() }
         do {
@@ -384,6 +432,7 @@ package final class PartReader: Sendable {
     /// decodes single granules of parts that no scan has read).
     package func decodeRequestIDs(_ granule: Int, only: Range<Int>? = nil, _ decoder: inout BlockDecoder, _ body: (Int, UnsafeRawBufferPointer) -> Void) throws {
         let f = footer
+        try ensureMapped()
         let verify = !f.isChecked(granule, .requestID)
         if verify { try checkFileHeader() }
         do {
@@ -399,6 +448,7 @@ package final class PartReader: Sendable {
     /// certain; nil when the part has no filter (format v1). The filter's checksum is checked once.
     package func mayContainRequestID(_ key: (UInt64, UInt64)) throws -> Bool? {
         guard let f = try load().filter else { return nil }
+        try ensureMapped()
         let bytes = UnsafeRawBufferPointer(rebasing: file.bytes[f.offset..<(f.offset + f.length)])
         if !filterChecked.isSet {
             try checkFileHeader()
@@ -464,6 +514,7 @@ package final class PartReader: Sendable {
     /// Checks every byte: the body checksum, then every block.
     package func verify() throws {
         let meta = try load()
+        try ensureMapped()
         try checkFileHeader()
         let b = file.bytes
         var t = ByteReader(b, offset: b.count - PartFormat.trailerSize)
@@ -505,4 +556,15 @@ final class CheckedFlag: Sendable {
     private let value = Atomic<Bool>(false)
     var isSet: Bool { value.load(ordering: .acquiring) }
     func set() { value.store(true, ordering: .releasing) }
+}
+
+/// What a caller will read of a part after its footer (`PartReader.load(_:)`, `Store.loadFooters`).
+public struct FooterUse: OptionSet, Sendable {
+    public let rawValue: Int
+    public init(rawValue: Int) { self.rawValue = rawValue }
+
+    /// Its hour entries (a part a question's window cuts, or an hourly series): made as the footer is read.
+    public static let hours = FooterUse(rawValue: 1)
+    /// Its blocks (a scan): the file is mapped and the footer read from the mapping, not read on its own first.
+    public static let blocks = FooterUse(rawValue: 2)
 }

@@ -107,6 +107,49 @@ package enum FileIO {
         return out
     }
 
+    /// The end of the file at `path`, read with `pread` rather than mapped: a question that needs a part's footer
+    /// and none of its blocks then costs no mapping, no page faults on it and no unmapping. The file's last
+    /// `min(size, guess)` bytes are read; `start(size, thoseBytes)` says where the bytes needed begin (clamped to the
+    /// file), and when that is before them, the file is read from there. Returns the bytes from `offset` to the end,
+    /// the file's size, and what fault injection decided for the read (for a later mapping of the file to agree).
+    package static func readEnd(_ path: String, guess: Int, start: (Int, UnsafeRawBufferPointer) -> Int) throws
+        -> (bytes: [UInt8], offset: Int, size: Int, fault: FaultInjection.Fault?) {
+        let fd = try open(path, O_RDONLY)
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw StoreError.io(path: path, operation: "fstat", errno: errno) }
+        let size = Int(st.st_size)
+        func read(from offset: Int) throws -> [UInt8] {
+            var out = [UInt8](repeating: 0, count: size - offset)
+            try out.withUnsafeMutableBytes { buf in
+                var done = 0
+                while done < buf.count {
+                    let n = pread(fd, buf.baseAddress! + done, buf.count - done, off_t(offset + done))
+                    if n < 0 {
+                        if errno == EINTR { continue }
+                        throw StoreError.io(path: path, operation: "read", errno: errno)
+                    }
+                    // The file shrank under us: what is missing stays zero, and the footer checks refuse it.
+                    if n == 0 { break }
+                    done += n
+                }
+            }
+            return out
+        }
+        var offset = size - Swift.min(size, Swift.max(guess, 0))
+        var bytes = try read(from: offset)
+        let wanted = Swift.max(0, Swift.min(size, bytes.withUnsafeBytes { start(size, $0) }))
+        if wanted < offset {
+            offset = wanted
+            bytes = try read(from: offset)
+        }
+        let fault = size > 0 ? FaultInjection.fault(.read, path) : nil
+        if case let .flipBit(at, bit)? = fault, Swift.min(at, size - 1) >= offset {
+            bytes[Swift.min(at, size - 1) - offset] ^= 1 << (bit & 7)
+        }
+        return (bytes, offset, size, fault)
+    }
+
     /// Throws the failure injected into a sync of `path`, if any.
     @inline(__always)
     private static func injectedSyncFault(_ path: String, _ operation: String) throws {
@@ -335,7 +378,14 @@ package final class MappedFile: @unchecked Sendable {
     /// Whether `bytes` is the file's shared mapping (not a fault-injected private copy).
     private var shared = false
 
-    package init(path: String) throws {
+    package convenience init(path: String) throws {
+        try self.init(path: path, decidedFault: nil)
+    }
+
+    /// Maps `path`. `decidedFault`, when not nil, is what fault injection decided for an earlier read of the same file
+    /// (`FileIO.readEnd`; `.some(nil)`: no fault), applied instead of asking again, so the mapping holds the bytes that
+    /// read saw.
+    package init(path: String, decidedFault: FaultInjection.Fault??) throws {
         self.path = path
         let fd = try FileIO.open(path, O_RDONLY)
         defer { close(fd) }
@@ -346,7 +396,7 @@ package final class MappedFile: @unchecked Sendable {
             bytes = UnsafeRawBufferPointer(start: nil, count: 0)
             return
         }
-        if case let .flipBit(offset, bit)? = FaultInjection.fault(.read, path) {
+        if case let .flipBit(offset, bit)? = decidedFault ?? FaultInjection.fault(.read, path) {
             // A private copy-on-write mapping with one bit flipped: the file itself is untouched.
             guard let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
                 throw StoreError.io(path: path, operation: "mmap", errno: errno)
