@@ -109,45 +109,55 @@ package enum FileIO {
 
     /// The end of the file at `path`, read with `pread` rather than mapped: a question that needs a part's footer
     /// and none of its blocks then costs no mapping, no page faults on it and no unmapping. The file's last
-    /// `min(size, guess)` bytes are read; `start(size, thoseBytes)` says where the bytes needed begin (clamped to the
-    /// file), and when that is before them, the file is read from there. Returns the bytes from `offset` to the end,
-    /// the file's size, and what fault injection decided for the read (for a later mapping of the file to agree).
-    package static func readEnd(_ path: String, guess: Int, start: (Int, UnsafeRawBufferPointer) -> Int) throws
-        -> (bytes: [UInt8], offset: Int, size: Int, fault: FaultInjection.Fault?) {
+    /// `min(size, guess)` bytes are read into scratch memory (the stack, when there is room: no fresh pages per
+    /// file); `start(size, thoseBytes)` says where the bytes needed begin (clamped to the file), and when that is
+    /// before them, the rest is read too. `body` gets the bytes from `offset` to the end (lent for the call), the
+    /// file's size, and what fault injection decided for the read (for a later mapping of the file to agree).
+    package static func readEnd<R>(
+        _ path: String, guess: Int, start: (Int, UnsafeRawBufferPointer) -> Int,
+        _ body: (_ bytes: UnsafeRawBufferPointer, _ offset: Int, _ size: Int, _ fault: FaultInjection.Fault?) throws -> R
+    ) throws -> R {
         let fd = try open(path, O_RDONLY)
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw StoreError.io(path: path, operation: "fstat", errno: errno) }
         let size = Int(st.st_size)
-        func read(from offset: Int) throws -> [UInt8] {
-            var out = [UInt8](repeating: 0, count: size - offset)
-            try out.withUnsafeMutableBytes { buf in
-                var done = 0
-                while done < buf.count {
-                    let n = pread(fd, buf.baseAddress! + done, buf.count - done, off_t(offset + done))
-                    if n < 0 {
-                        if errno == EINTR { continue }
-                        throw StoreError.io(path: path, operation: "read", errno: errno)
-                    }
-                    // The file shrank under us: what is missing stays zero, and the footer checks refuse it.
-                    if n == 0 { break }
-                    done += n
+        func read(_ into: UnsafeMutableRawBufferPointer, at offset: Int) throws {
+            var done = 0
+            while done < into.count {
+                let n = pread(fd, into.baseAddress! + done, into.count - done, off_t(offset + done))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw StoreError.io(path: path, operation: "read", errno: errno)
                 }
+                if n == 0 {
+                    // The file shrank under us: what is missing reads as zeros, which the footer's checks refuse.
+                    (into.baseAddress! + done).initializeMemory(as: UInt8.self, repeating: 0, count: into.count - done)
+                    return
+                }
+                done += n
             }
-            return out
         }
-        var offset = size - Swift.min(size, Swift.max(guess, 0))
-        var bytes = try read(from: offset)
-        let wanted = Swift.max(0, Swift.min(size, bytes.withUnsafeBytes { start(size, $0) }))
-        if wanted < offset {
-            offset = wanted
-            bytes = try read(from: offset)
+        let last = Swift.min(size, Swift.max(guess, 0))
+        return try withUnsafeTemporaryAllocation(byteCount: Swift.max(last, 1), alignment: 16) { scratch in
+            let tail = UnsafeMutableRawBufferPointer(rebasing: scratch[..<last])
+            try read(tail, at: size - last)
+            let wanted = Swift.max(0, Swift.min(size, start(size, UnsafeRawBufferPointer(tail))))
+            let fault = size > 0 ? FaultInjection.fault(.read, path) : nil
+            func lend(_ bytes: UnsafeMutableRawBufferPointer, from offset: Int) throws -> R {
+                if case let .flipBit(at, bit)? = fault, Swift.min(at, size - 1) >= offset {
+                    bytes[Swift.min(at, size - 1) - offset] ^= 1 << (bit & 7)
+                }
+                return try body(UnsafeRawBufferPointer(bytes), offset, size, fault)
+            }
+            guard wanted < size - last else { return try lend(tail, from: size - last) }
+            // More than the guess: the bytes before the tail are read into memory of their own, the tail copied after.
+            let all = UnsafeMutableRawBufferPointer.allocate(byteCount: size - wanted, alignment: 16)
+            defer { all.deallocate() }
+            try read(UnsafeMutableRawBufferPointer(rebasing: all[..<(size - last - wanted)]), at: wanted)
+            UnsafeMutableRawBufferPointer(rebasing: all[(size - last - wanted)...]).copyMemory(from: UnsafeRawBufferPointer(tail))
+            return try lend(all, from: wanted)
         }
-        let fault = size > 0 ? FaultInjection.fault(.read, path) : nil
-        if case let .flipBit(at, bit)? = fault, Swift.min(at, size - 1) >= offset {
-            bytes[Swift.min(at, size - 1) - offset] ^= 1 << (bit & 7)
-        }
-        return (bytes, offset, size, fault)
     }
 
     /// Throws the failure injected into a sync of `path`, if any.
