@@ -106,9 +106,14 @@ struct Planner: ~Copyable {
         let rollupFilter = filters.first
         let noKeys = groupDims.isEmpty
         let dictionaries = m.dictionaries
-        // A raw scan of a whole part needs none of its hours (made from the footer on first use): one range without
+        // The index answers no hour when rollups are off, or when the keys and filters involve a dimension the part
+        // keeps no hour rollup of (a small part's features: fewer than 32 rows a value in an hour), or several: then
+        // every hour of the range is scanned, and the hours only cut the range into buckets.
+        let indexAnswersNothing = !useRollups
+            || (!involved.isEmpty && (rollupDimension < 0 || m.hourRollupCount(rollupDimension).hours == 0))
+        // Such a scan of a whole part needs none of its hours (made from the footer on first use): one range without
         // buckets, or one per UTC day from its day totals (a day's rows follow the previous day's).
-        if !useRollups && rLo == 0 && rHi == m.rows && (width == 0 || width == TimeUnit.dayMillis) {
+        if indexAnswersNothing && rLo == 0 && rHi == m.rows && (width == 0 || width == TimeUnit.dayMillis) {
             if width == 0 {
                 return (layout(m, buckets: 1), TimeUnit.hourStart(m.minTime), [ScanRange(start: 0, end: m.rows, bucket: 0)], nil, 0)
             }
@@ -143,7 +148,7 @@ struct Planner: ~Copyable {
             let layout = layout(m, buckets: buckets)
             // Nothing to answer from the index and one bucket: the rows [rLo, rHi) are one range (the hours tile them),
             // without a walk over every hour of the part.
-            if !useRollups && width == 0 {
+            if indexAnswersNothing && width == 0 {
                 return (layout, firstBucket, [ScanRange(start: rLo, end: rHi, bucket: 0)], nil, 0)
             }
             var ranges: [ScanRange] = []
