@@ -603,6 +603,10 @@ package enum PartFooterCodec {
         if keepEntries { hours.reserveCapacity(hcount) }
         var previous: Int64 = 0
         var rowStart = 0
+        // The day being summed (as `DayTotals.add` sums it, without a division or an array write per hour): hours
+        // ascend, so a day's hours follow one another.
+        var day = DayEntry(start: 0, firstHour: 0, hours: 0, count: 0, inputTokens: 0, outputTokens: 0, cost: 0)
+        var haveDay = false, dayEnd = Int64.min
         for hourIndex in 0..<hcount {
             let start = previous &+ (try r.svarint()) &* TimeUnit.hourMillis
             previous = start
@@ -612,9 +616,24 @@ package enum PartFooterCodec {
                                   inputTokens: try nonNegative(r.varint(), at: r.offset), outputTokens: try nonNegative(r.varint(), at: r.offset),
                                   cost: try nonNegative(r.varint(), at: r.offset))
             if keepEntries { hours.append(entry) }
-            if let days { DayTotals.add(entry, index: hourIndex, to: &days.pointee) }
+            if let days {
+                if !haveDay || start < day.start || start >= dayEnd {
+                    let d = TimeUnit.dayStart(start)
+                    if !haveDay || d != day.start {
+                        if haveDay { days.pointee.append(day) }
+                        day = DayEntry(start: d, firstHour: Int32(hourIndex), hours: 0, count: 0, inputTokens: 0, outputTokens: 0, cost: 0)
+                        haveDay = true
+                        dayEnd = d > Int64.max - TimeUnit.dayMillis ? .max : d + TimeUnit.dayMillis
+                    }
+                }
+                day.hours += 1
+                day.count &+= Int64(n); day.inputTokens &+= entry.inputTokens
+                day.outputTokens &+= entry.outputTokens; day.cost &+= entry.cost
+            }
             rowStart += n
             let mask = try r.u8()
+            // Stepping over a footer's hours, an hour that keeps no rollup (most hours of a small part) has nothing more.
+            if skip && mask == 0 { continue }
             for d in 0..<dictionarySizes.count {
                 defer { if !skip { rollups.closeSlot() } }
                 guard mask & (1 << UInt8(d)) != 0 else { continue }
@@ -642,6 +661,7 @@ package enum PartFooterCodec {
             }
         }
         guard rowStart == rows else { throw ByteReader.Overrun(offset: r.offset) }
+        if let days, haveDay { days.pointee.append(day) }
         return hours
     }
 }
