@@ -21,6 +21,27 @@ package enum SpreadsheetCSV {
         return s.withUTF8 { u in TextEncoding.csvNeedsQuotes(UnsafeRawBufferPointer(u)) } ? quoted(s) : s
     }
 
+    /// Appends `cell(s)`'s UTF-8 to `out` without making it as a string (a CLI answer of 20,000 rows has 80,000 cells).
+    package static func append(_ s: String, to out: inout [UInt8]) {
+        var s = s
+        s.withUTF8 { u in
+            let bytes = UnsafeRawBufferPointer(u)
+            let neutralised = u.first.map { isTrigger($0) && !isDecimalNumber(bytes) } ?? false
+            guard neutralised || TextEncoding.csvNeedsQuotes(bytes) else {
+                out.append(contentsOf: u)
+                return
+            }
+            // Quoted, inner quotes doubled; a neutralised cell starts with an apostrophe inside the quotes.
+            out.append(34)
+            if neutralised { out.append(39) }
+            for c in u {
+                if c == 34 { out.append(34) }
+                out.append(c)
+            }
+            out.append(34)
+        }
+    }
+
     /// A row of cells, comma-separated, without the line feed.
     package static func row(_ cells: [String]) -> String {
         cells.map(cell).joined(separator: ",")

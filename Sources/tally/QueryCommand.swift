@@ -420,16 +420,20 @@ struct QueryReport {
     /// Through `SpreadsheetCSV`: people open this in spreadsheets, and keys are writer-chosen text.
     func csv() -> String {
         let cols = columns()
-        var out = SpreadsheetCSV.row(cols.map(\.name)) + "\n"
-        out.reserveCapacity(out.utf8.count * (result.rowCount + 1))
+        let header = SpreadsheetCSV.row(cols.map(\.name)) + "\n"
+        // Bytes, made into one string at the end: appending cell strings to a string was 6% of a 20,000-row answer's
+        // process.
+        var out: [UInt8] = []
+        out.reserveCapacity(header.utf8.count * (result.rowCount + 1))
+        out.append(contentsOf: header.utf8)
         for r in 0..<result.rowCount {
             for (i, c) in cols.enumerated() {
-                if i > 0 { out += "," }
-                out += SpreadsheetCSV.cell(c.cells[r])
+                if i > 0 { out.append(44) }
+                SpreadsheetCSV.append(c.cells[r], to: &out)
             }
-            out += "\n"
+            out.append(10)
         }
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 
     // MARK: JSON

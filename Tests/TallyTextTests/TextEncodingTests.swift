@@ -92,7 +92,8 @@ struct TextEncodingTests {
     }
 
     @Test("CSV: records fields are quoted only when they must be, spreadsheet cells the same way once neutralised",
-          arguments: ["", "plain", "a,b", "say \"hi\"", "line\nbreak", "cr\r", "\"", "\"\"", "é,ü", "=1+2", "-3", "@x\"y"])
+          arguments: ["", "plain", "a,b", "say \"hi\"", "line\nbreak", "cr\r", "\"", "\"\"", "é,ü", "=1+2", "-3", "@x\"y",
+                      "-1.5", "1400363.4283200", "=a,b"])
     func csv(_ s: String) {
         let needsQuotes = s.contains(",") || s.contains("\"") || s.contains("\n") || s.contains("\r")
         var buf = [UInt8](repeating: 0, count: 2 * s.utf8.count + 2)
@@ -104,6 +105,10 @@ struct TextEncodingTests {
         } else {
             #expect(SpreadsheetCSV.cell(s) == (needsQuotes ? Self.referenceQuoted(s) : s))
         }
+        // The bytes appended for a cell are the cell's.
+        var out: [UInt8] = [0x78]
+        SpreadsheetCSV.append(s, to: &out)
+        #expect(out == [0x78] + Array(SpreadsheetCSV.cell(s).utf8))
     }
 }
 
