@@ -513,7 +513,7 @@ package final class PartReader: Sendable {
 
     /// Checks every byte: the body checksum, then every block.
     package func verify() throws {
-        let meta = try load()
+        let meta = try load(.blocks)
         try ensureMapped()
         try checkFileHeader()
         let b = file.bytes
