@@ -13,33 +13,26 @@ package enum SpreadsheetCSV {
     /// when it holds a comma, quote, CR or LF or was neutralised.
     package static func cell(_ s: String) -> String {
         var s = s
-        let neutralised = s.withUTF8 { u in
-            guard let first = u.first else { return false }
-            return isTrigger(first) && !isDecimalNumber(UnsafeRawBufferPointer(u))
-        }
-        if neutralised { return quoted("'" + s) }
+        if s.withUTF8(isNeutralised) { return quoted("'" + s) }
         return s.withUTF8 { u in TextEncoding.csvNeedsQuotes(UnsafeRawBufferPointer(u)) } ? quoted(s) : s
     }
 
-    /// Appends `cell(s)`'s UTF-8 to `out` without making it as a string (a CLI answer of 20,000 rows has 80,000 cells).
+    /// Appends `cell(s)`'s UTF-8 to `out`, without making a string for a cell that stays as it is (most of them; a CLI
+    /// answer of 20,000 rows has 80,000 cells).
     package static func append(_ s: String, to out: inout [UInt8]) {
         var s = s
-        s.withUTF8 { u in
-            let bytes = UnsafeRawBufferPointer(u)
-            let neutralised = u.first.map { isTrigger($0) && !isDecimalNumber(bytes) } ?? false
-            guard neutralised || TextEncoding.csvNeedsQuotes(bytes) else {
-                out.append(contentsOf: u)
-                return
-            }
-            // Quoted, inner quotes doubled; a neutralised cell starts with an apostrophe inside the quotes.
-            out.append(34)
-            if neutralised { out.append(39) }
-            for c in u {
-                if c == 34 { out.append(34) }
-                out.append(c)
-            }
-            out.append(34)
+        let asItIs = s.withUTF8 { u in
+            guard !isNeutralised(u), !TextEncoding.csvNeedsQuotes(UnsafeRawBufferPointer(u)) else { return false }
+            out.append(contentsOf: u)
+            return true
         }
+        if !asItIs { out.append(contentsOf: cell(s).utf8) }
+    }
+
+    /// Whether a spreadsheet would evaluate `u` (a trigger first, and not a plain decimal number): `cell` neutralises it.
+    private static func isNeutralised(_ u: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let first = u.first else { return false }
+        return isTrigger(first) && !isDecimalNumber(UnsafeRawBufferPointer(u))
     }
 
     /// A row of cells, comma-separated, without the line feed.

@@ -42,7 +42,7 @@ extension Store {
         var columns = PartColumn.allCases.map { StoreStats.Column(name: $0.name, storedBytes: 0, plainBytes: 0) }
         var partBytes = 0, footerBytes = 0
         for p in snap.parts {
-            guard let meta = try? p.load(.blocks), (try? p.ensureMapped()) != nil else { continue }
+            guard let meta = try? p.load(.blocks) else { continue }
             partBytes += p.fileSize
             var blockBytes = 0
             for h in meta.hours { hours.insert(p.tenant + "@" + String(h.start)) }

@@ -88,30 +88,51 @@ package struct DayEntry: Sendable {
     package var cost: Int64
 }
 
+/// A part's hours (ascending) summed by UTC day as they are read: the day in progress is held apart, so an hour costs
+/// neither a division nor an array write unless it starts a day.
+package struct DaySums {
+    private var days: [DayEntry] = []
+    private var day = DayEntry(start: 0, firstHour: 0, hours: 0, count: 0, inputTokens: 0, outputTokens: 0, cost: 0)
+    private var haveDay = false
+    private var dayEnd = Int64.min
+
+    package init() {}
+
+    /// Adds hour `index` of the part's hours.
+    @inline(__always)
+    package mutating func add(_ h: HourEntry, index: Int) {
+        if !haveDay || h.start < day.start || h.start >= dayEnd {
+            let d = TimeUnit.dayStart(h.start)
+            if !haveDay || d != day.start {
+                if haveDay { days.append(day) }
+                day = DayEntry(start: d, firstHour: Int32(index), hours: 0, count: 0, inputTokens: 0, outputTokens: 0, cost: 0)
+                haveDay = true
+                dayEnd = d > Int64.max - TimeUnit.dayMillis ? .max : d + TimeUnit.dayMillis
+            }
+        }
+        day.hours += 1
+        day.count &+= Int64(h.rows); day.inputTokens &+= h.inputTokens
+        day.outputTokens &+= h.outputTokens; day.cost &+= h.cost
+    }
+
+    /// The days summed.
+    package consuming func finish() -> [DayEntry] {
+        if haveDay { days.append(day) }
+        return days
+    }
+}
+
 /// A part's hours summed by UTC day (series by day add a part's days, not its hours), in one object: an all-tenant
 /// daily series touches this and nothing else of most parts. Immutable once made.
 package final class DayTotals: ManagedBuffer<Int, DayEntry>, @unchecked Sendable {
     /// The days of `hours` (ascending, as a footer's are).
     package static func make(_ hours: UnsafeBufferPointer<HourEntry>) -> DayTotals {
-        var days: [DayEntry] = []
-        for (i, h) in hours.enumerated() { add(h, index: i, to: &days) }
-        return make(days: days)
+        var sums = DaySums()
+        for (i, h) in hours.enumerated() { sums.add(h, index: i) }
+        return make(days: sums.finish())
     }
 
-    /// Adds hour `index` of a part's hours (ascending) to its days so far.
-    @inline(__always)
-    package static func add(_ h: HourEntry, index i: Int, to days: inout [DayEntry]) {
-        let d = TimeUnit.dayStart(h.start)
-        if days.last?.start != d {
-            days.append(DayEntry(start: d, firstHour: Int32(i), hours: 0, count: 0, inputTokens: 0, outputTokens: 0, cost: 0))
-        }
-        let k = days.count - 1
-        days[k].hours += 1
-        days[k].count &+= Int64(h.rows); days[k].inputTokens &+= h.inputTokens
-        days[k].outputTokens &+= h.outputTokens; days[k].cost &+= h.cost
-    }
-
-    /// `days` (made by `add`) in one object.
+    /// `days` (made by `DaySums`) in one object.
     package static func make(days: [DayEntry]) -> DayTotals {
         let made = unsafeDowncast(DayTotals.create(minimumCapacity: days.count) { _ in days.count }, to: DayTotals.self)
         made.withUnsafeMutablePointerToElements { p in
@@ -214,7 +235,7 @@ package struct PartMeta: Sendable {
     }
     /// How many hours the part has rows in (without making `hours`).
     package private(set) var hourCount: Int
-    /// Whether the hour entries were made with the footer (`PartReader.load(keepingHours:)`) rather than on first use.
+    /// Whether the hour entries were made with the footer (`PartReader.load(.hours)`) rather than on first use.
     package var hoursMadeWithFooter: Bool { decodedHours != nil }
     private var decodedHours: [HourEntry]?
     /// The hours' per-dimension rollups (`hours.count` hours) and the part rollups: in memory, or still in the
@@ -415,7 +436,7 @@ package final class DeferredRollups: Sendable {
         (self.partRollupStarts, self.partRollupCounts, self.path, self.footerOffset) = (partRollupStarts, partRollupCounts, path, footerOffset)
     }
 
-    /// The hours summed by UTC day (`DayTotals.add`), made when the footer was read: a daily series over every part
+    /// The hours summed by UTC day (`DaySums`), made when the footer was read: a daily series over every part
     /// needs these and not its hours. (`PartReader.dayTotals` copies them into one object on first use, made beside
     /// the other parts' by the question that asks: an all-tenant daily series reads one per part each time.)
     package let days: [DayEntry]?

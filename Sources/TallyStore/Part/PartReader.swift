@@ -143,11 +143,15 @@ package final class PartReader: Sendable {
     /// Reads and checks the footer if that was not done yet, and returns it. A footer that fails its checks, or
     /// disagrees with the manifest line the part was opened from, is `StoreError.corrupt`. `use` says what the caller
     /// will read next: with `.hours` (a part a question's window cuts) the hour entries are made as the footer is read,
-    /// else on first use (`PartMeta.hours`); with `.blocks` (a scan) the file is mapped and the footer read from the
-    /// mapping, else the footer alone is read and the file mapped at the first block read.
+    /// else on first use (`PartMeta.hours`); with `.blocks` (a scan) the file is mapped (even if the footer was read
+    /// before) and the footer read from the mapping, else the footer alone is read and the file mapped at the first
+    /// block read.
     @discardableResult
     package func load(_ use: FooterUse = []) throws -> PartMeta {
-        if let f = footerRef.load() { return f.meta }
+        if let f = footerRef.load() {
+            if use.contains(.blocks) { try ensureMapped() }
+            return f.meta
+        }
         let f: Footer
         let keepingHours = use.contains(.hours)
         do {
@@ -447,8 +451,7 @@ package final class PartReader: Sendable {
     /// Whether `key` (`RequestIDSet.key` of a request id) may be among this part's ids: false is
     /// certain; nil when the part has no filter (format v1). The filter's checksum is checked once.
     package func mayContainRequestID(_ key: (UInt64, UInt64)) throws -> Bool? {
-        guard let f = try load().filter else { return nil }
-        try ensureMapped()
+        guard let f = try load(.blocks).filter else { return nil }
         let bytes = UnsafeRawBufferPointer(rebasing: file.bytes[f.offset..<(f.offset + f.length)])
         if !filterChecked.isSet {
             try checkFileHeader()
@@ -514,7 +517,6 @@ package final class PartReader: Sendable {
     /// Checks every byte: the body checksum, then every block.
     package func verify() throws {
         let meta = try load(.blocks)
-        try ensureMapped()
         try checkFileHeader()
         let b = file.bytes
         var t = ByteReader(b, offset: b.count - PartFormat.trailerSize)

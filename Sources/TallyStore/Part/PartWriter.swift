@@ -507,13 +507,14 @@ package enum PartFooterCodec {
         var keptHourRollups = [Int](repeating: 0, count: sizes.count), hourRollupEntries = keptHourRollups
         // Deferred: every value of the hour section is checked here, its entries made on first use (`PartMeta.hours`)
         // and its hours summed by day now; with `keepingHours` the entries are made now and the days from them later.
-        var days: [DayEntry] = []
-        let hours = try withUnsafeMutablePointer(to: &days) { days in
+        var sums = DaySums()
+        let hours = try withUnsafeMutablePointer(to: &sums) { days in
             try readHours(&r, count: hcount, rows: rows, dictionarySizes: sizes, rollups: &rollups, skip: deferring,
                           keepEntries: !deferring || keepingHours, days: deferring && !keepingHours ? days : nil, kept: &keptHourRollups,
                           entries: &hourRollupEntries)
         }
         let hourSectionEnd = r.offset
+        let days = sums.finish()
         var partRollups: [Rollup] = []
         var starts: [Int] = [], counts: [Int] = []
         for d in 0..<Dimension.allCases.count {
@@ -595,18 +596,14 @@ package enum PartFooterCodec {
 
     /// `readHours`, also counting in `kept[d]` the hours that keep a rollup of dimension `d`, and in `entries[d]` the
     /// entries of those rollups. With `keepEntries` false every hour entry is checked as it would be made, and none is
-    /// made (the result is empty). With `days`, the hours are also summed into it by UTC day (`DayTotals.add`).
+    /// made (the result is empty). With `days`, the hours are also summed into it by UTC day.
     package static func readHours(_ r: inout ByteReader, count hcount: Int, rows: Int, dictionarySizes: [Int],
                                   rollups: inout HourRollups, skip: Bool = false, only: Int? = nil, keepEntries: Bool = true,
-                                  days: UnsafeMutablePointer<[DayEntry]>? = nil, kept: inout [Int], entries: inout [Int]) throws -> [HourEntry] {
+                                  days: UnsafeMutablePointer<DaySums>? = nil, kept: inout [Int], entries: inout [Int]) throws -> [HourEntry] {
         var hours: [HourEntry] = []
         if keepEntries { hours.reserveCapacity(hcount) }
         var previous: Int64 = 0
         var rowStart = 0
-        // The day being summed (as `DayTotals.add` sums it, without a division or an array write per hour): hours
-        // ascend, so a day's hours follow one another.
-        var day = DayEntry(start: 0, firstHour: 0, hours: 0, count: 0, inputTokens: 0, outputTokens: 0, cost: 0)
-        var haveDay = false, dayEnd = Int64.min
         for hourIndex in 0..<hcount {
             let start = previous &+ (try r.svarint()) &* TimeUnit.hourMillis
             previous = start
@@ -616,20 +613,7 @@ package enum PartFooterCodec {
                                   inputTokens: try nonNegative(r.varint(), at: r.offset), outputTokens: try nonNegative(r.varint(), at: r.offset),
                                   cost: try nonNegative(r.varint(), at: r.offset))
             if keepEntries { hours.append(entry) }
-            if let days {
-                if !haveDay || start < day.start || start >= dayEnd {
-                    let d = TimeUnit.dayStart(start)
-                    if !haveDay || d != day.start {
-                        if haveDay { days.pointee.append(day) }
-                        day = DayEntry(start: d, firstHour: Int32(hourIndex), hours: 0, count: 0, inputTokens: 0, outputTokens: 0, cost: 0)
-                        haveDay = true
-                        dayEnd = d > Int64.max - TimeUnit.dayMillis ? .max : d + TimeUnit.dayMillis
-                    }
-                }
-                day.hours += 1
-                day.count &+= Int64(n); day.inputTokens &+= entry.inputTokens
-                day.outputTokens &+= entry.outputTokens; day.cost &+= entry.cost
-            }
+            days?.pointee.add(entry, index: hourIndex)
             rowStart += n
             let mask = try r.u8()
             // Stepping over a footer's hours, an hour that keeps no rollup (most hours of a small part) has nothing more.
@@ -661,7 +645,6 @@ package enum PartFooterCodec {
             }
         }
         guard rowStart == rows else { throw ByteReader.Overrun(offset: r.offset) }
-        if let days, haveDay { days.pointee.append(day) }
         return hours
     }
 }
