@@ -64,7 +64,10 @@ import TallyTestSupport
         }
         try Self.seal(records, in: dir.path)
         let eager = try FileIO.list(dir.path + "/parts").map { try PartReader(path: dir.path + "/parts/" + $0) }
-        #expect(eager.contains { p in p.meta.filter.map { p.fileSize - $0.offset - $0.length > PartReader.footerReadGuess } ?? false })
+        #expect(eager.contains { p in
+            let footerStart = p.meta.filter.map { $0.offset + $0.length } ?? p.meta.granules.flatMap(\.blocks).map { $0.offset + $0.length }.max()!
+            return p.fileSize - footerStart > PartReader.footerReadGuess
+        })
 
         let store = try Store(path: dir.path, options: Self.readOnly())
         defer { try? store.close() }

@@ -561,9 +561,9 @@ package struct BlockDecoder: ~Copyable {
 
     /// Decodes a byte-string block, calling `body` with each row's bytes (only the rows of `only`, when
     /// given: a lookup of one hour's ids in a granule formats just those).
-    package mutating func decodeBytes(_ block: UnsafeRawBufferPointer, verify: Bool = true, coversHeader: Bool = true, only: Range<Int>? = nil,
-                                      _ body: (Int, UnsafeRawBufferPointer) -> Void) throws {
-        try payload(block, verify: verify, coversHeader: coversHeader) { h, p in
+    package mutating func decodeBytes(_ block: UnsafeRawBufferPointer, verify: Bool = true, padded: Bool = false, coversHeader: Bool = true,
+                                      only: Range<Int>? = nil, _ body: (Int, UnsafeRawBufferPointer) -> Void) throws {
+        try payload(block, verify: verify, padded: padded, coversHeader: coversHeader) { h, p in
             let wanted = only.map { $0.clamped(to: 0..<h.rows) } ?? 0..<h.rows
             switch h.encoding {
             case .uuid:
@@ -590,13 +590,12 @@ package struct BlockDecoder: ~Copyable {
             case .uuid4:
                 let hiBytes = (h.rows * 60 + 7) / 8, loBytes = (h.rows * 62 + 7) / 8
                 guard p.count == hiBytes + loBytes else { throw Damage(offset: BlockHeader.size, reason: "bad UUID block length") }
-                let n = max(h.rows, 1)
-                let his = UnsafeMutablePointer<Int64>.allocate(capacity: n), los = UnsafeMutablePointer<Int64>.allocate(capacity: n)
-                defer { his.deallocate(); los.deallocate() }
                 let ext = UnsafeRawBufferPointer(start: p.baseAddress, count: p.count + 8)
                 // Unpack from the first multiple of 4 rows at or before the wanted ones: rows 4k start on a
                 // byte in both streams (60 and 62 bits per row), so one hour of a granule costs that hour.
                 let first = wanted.lowerBound & ~3, m = max(wanted.upperBound - first, 0)
+                let his = UnsafeMutablePointer<Int64>.allocate(capacity: max(m, 1)), los = UnsafeMutablePointer<Int64>.allocate(capacity: max(m, 1))
+                defer { his.deallocate(); los.deallocate() }
                 BitPacking.unpack(UnsafeRawBufferPointer(rebasing: ext[(first * 60 / 8)..<(hiBytes + 8)]), count: m, base: 0, width: 60, into: his)
                 BitPacking.unpack(UnsafeRawBufferPointer(rebasing: ext[(hiBytes + first * 62 / 8)...]), count: m, base: 0, width: 62, into: los)
                 var text = [UInt8](repeating: 0, count: 36)

@@ -146,22 +146,43 @@ final class Deduplicator {
         }
         guard mayBeStored else { return false }
         hoursDecoded += 1
-        var set = RequestIDSet()
-        var decoder = BlockDecoder()
+        // A few rows (an hour of a small tenant, whose parts carry no filter): compared directly, as cheap as the
+        // filter's probes, and nothing is cached. More are made into a set, cached for the hour's next late records.
+        var hourRows = 0
         for p in parts where p.minTime < hk.hour + TimeUnit.hourMillis && p.maxTime >= hk.hour {
-            guard let h = p.hour(startingAt: hk.hour) else { continue }
-            for (g, granule) in p.meta.granules.enumerated()
-            where granule.rowStart < h.rowStart + h.rows && granule.rowStart + granule.rows > h.rowStart {
-                try p.decodeRequestIDs(g, only: (h.rowStart - granule.rowStart)..<(h.rowStart + h.rows - granule.rowStart), &decoder) { _, bytes in
-                    set.insert(RequestIDSet.key(bytes), createdAt: hk.hour)
-                }
-            }
+            hourRows += p.hour(startingAt: hk.hour)?.rows ?? 0
         }
+        if hourRows <= Self.directCheckRows {
+            var found = false
+            try forEachRequestID(inHour: hk.hour, of: parts) { bytes in
+                if !found && RequestIDSet.key(bytes) == key { found = true }
+            }
+            return found
+        }
+        var set = RequestIDSet()
+        try forEachRequestID(inHour: hk.hour, of: parts) { set.insert(RequestIDSet.key($0), createdAt: hk.hour) }
         let found = set.contains(key)
         cold[hk] = set
         coldOrder.append(hk)
         if coldOrder.count > coldCapacity { cold[coldOrder.removeFirst()] = nil }
         return found
+    }
+
+    /// Hours of at most this many stored rows are checked without a cached set.
+    static let directCheckRows = 64
+
+    /// Every request id the parts hold of the hour starting at `hour` (only that hour's rows are decoded).
+    private func forEachRequestID(inHour hour: Int64, of parts: [PartReader], _ body: (UnsafeRawBufferPointer) -> Void) throws {
+        var decoder = BlockDecoder()
+        for p in parts where p.minTime < hour + TimeUnit.hourMillis && p.maxTime >= hour {
+            guard let h = p.hour(startingAt: hour) else { continue }
+            for (g, granule) in p.meta.granules.enumerated()
+            where granule.rowStart < h.rowStart + h.rows && granule.rowStart + granule.rows > h.rowStart {
+                try p.decodeRequestIDs(g, only: (h.rowStart - granule.rowStart)..<(h.rowStart + h.rows - granule.rowStart), &decoder) { _, bytes in
+                    body(bytes)
+                }
+            }
+        }
     }
 
     /// Records an id unless it is there; returns whether it was new.

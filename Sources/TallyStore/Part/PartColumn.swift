@@ -404,6 +404,8 @@ package final class DeferredRollups: Sendable {
     private let hours: Int
     private let rows: Int
     private let dictionarySizes: [Int]
+    /// Hour entries in the packed form of version 4 (`PartFormat.packedHoursVersion`).
+    private let packedHours: Bool
     private let hourSectionEnd: Int
     /// Per dimension: how many hours keep a rollup of it, and how many entries those rollups hold in all.
     package let hourRollupCounts: [Int]
@@ -427,10 +429,11 @@ package final class DeferredRollups: Sendable {
     /// `bytes` holds the footer's hour section (`hours` entries over `rows` rows) up to `hourSectionEnd`, then its part
     /// rollups (dimension `d`'s `partRollupCounts[d]` entries from `partRollupStarts[d]`), of the part at `path` whose
     /// stored footer starts at `footerOffset` in the file.
-    package init(bytes: [UInt8], base: Int = 0, hours: Int, rows: Int, dictionarySizes: [Int], hourSectionEnd: Int,
+    package init(bytes: [UInt8], base: Int = 0, hours: Int, rows: Int, dictionarySizes: [Int], packedHours: Bool, hourSectionEnd: Int,
                  hourRollupCounts: [Int], hourRollupEntries: [Int], partRollupStarts: [Int], partRollupCounts: [Int], path: String,
                  footerOffset: Int, days: [DayEntry]? = nil) {
         (self.bytes, self.base, self.hours, self.rows, self.dictionarySizes, self.hourSectionEnd) = (bytes, base, hours, rows, dictionarySizes, hourSectionEnd)
+        self.packedHours = packedHours
         self.days = days
         (self.hourRollupCounts, self.hourRollupEntries) = (hourRollupCounts, hourRollupEntries)
         (self.partRollupStarts, self.partRollupCounts, self.path, self.footerOffset) = (partRollupStarts, partRollupCounts, path, footerOffset)
@@ -449,7 +452,7 @@ package final class DeferredRollups: Sendable {
         do {
             entries = try decode("hour index") { r in
                 var none = HourRollups()
-                return try PartFooterCodec.readHours(&r, count: hours, rows: rows, dictionarySizes: dictionarySizes, rollups: &none, skip: true)
+                return try PartFooterCodec.readHours(&r, count: hours, rows: rows, dictionarySizes: dictionarySizes, packed: packedHours, rollups: &none, skip: true)
             }
         } catch {
             preconditionFailure("part \(path): the footer's hours passed their checks when it was read and fail them now: \(error)")
@@ -461,7 +464,7 @@ package final class DeferredRollups: Sendable {
         if let b = decodedHours.load() { return b.value }
         let rollups = try decode("hour rollups") { r in
             var out = HourRollups(reservingHours: hours)
-            _ = try PartFooterCodec.readHours(&r, count: hours, rows: rows, dictionarySizes: dictionarySizes, rollups: &out)
+            _ = try PartFooterCodec.readHours(&r, count: hours, rows: rows, dictionarySizes: dictionarySizes, packed: packedHours, rollups: &out)
             guard r.offset == hourSectionEnd else { throw ByteReader.Overrun(offset: r.offset) }
             return out
         }
@@ -477,7 +480,7 @@ package final class DeferredRollups: Sendable {
         if let r = decodedHourDimensions.withLock({ $0[d] }) { return r }
         let rollups = try decode("hour rollups") { r in
             var out = HourRollups(reservingHours: hours)
-            _ = try PartFooterCodec.readHours(&r, count: hours, rows: rows, dictionarySizes: dictionarySizes, rollups: &out, only: d)
+            _ = try PartFooterCodec.readHours(&r, count: hours, rows: rows, dictionarySizes: dictionarySizes, packed: packedHours, rollups: &out, only: d)
             guard r.offset == hourSectionEnd else { throw ByteReader.Overrun(offset: r.offset) }
             return out
         }

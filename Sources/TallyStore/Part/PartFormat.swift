@@ -4,10 +4,15 @@ package enum PartFormat {
     /// the request-id filter; 3 adds priced cost blocks and patched `created_at` deltas
     /// (`BlockEncoding.priced`, `.patchedDelta`) and leaves thin part rollups out of small parts, so a
     /// build that reads only 2 refuses such a part as a version it does not read instead of as damage.
-    package static let version: UInt16 = 3
+    /// 4 packs each hour entry's row count, "the next hour" and "a rollup mask follows" into one varint
+    /// (`packedHoursVersion`). (Parts of fewer than `filterMinRows` rows have no request-id filter in any version
+    /// this build writes: a reader of version 2 or later already takes a filter length of 0 as none.)
+    package static let version: UInt16 = 4
     /// Versions a reader opens: version 1 parts (before block headers were checksummed) are read with
     /// every block header cross-checked against the footer and the column.
-    package static let readableVersions: ClosedRange<UInt16> = 1...3
+    package static let readableVersions: ClosedRange<UInt16> = 1...4
+    /// The first version whose footer holds packed hour entries (docs/FORMAT.md, "Footer").
+    package static let packedHoursVersion: UInt16 = 4
     package static let magic: [UInt8] = Array("TALLYPRT".utf8)
     package static let trailerMagic: [UInt8] = Array("TLP1".utf8)
     package static let headerSize = 16
@@ -22,6 +27,10 @@ package enum PartFormat {
     /// A part with fewer rows may leave out the part rollup of a dimension with fewer than `rollupRowsPerValue` rows
     /// per value (version 3): it scans in well under a millisecond. A larger part keeps every part rollup.
     package static let smallPartRows = 1 << 16
+    /// A part of fewer rows carries no request-id filter (its length is 0, as a v1 part's is absent): its ids are one
+    /// block, a late id is checked against its hour's few rows directly (`Deduplicator.storedInParts`), and the filter
+    /// would cost 1.25 of the ~28 bytes a record that a small tenant's parts take.
+    package static let filterMinRows = 1 << 13
 
     /// File name of part `id`.
     package static func fileName(_ id: UInt64) -> String {

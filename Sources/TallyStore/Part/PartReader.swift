@@ -441,7 +441,7 @@ package final class PartReader: Sendable {
         if verify { try checkFileHeader() }
         do {
             try checkHeader(granule, .requestID)
-            try decoder.decodeBytes(block(granule, .requestID), verify: verify, coversHeader: coversHeader, only: only, body)
+            try decoder.decodeBytes(block(granule, .requestID), verify: verify, padded: true, coversHeader: coversHeader, only: only, body)
         } catch let d as BlockDecoder.Damage {
             throw damage(granule, .requestID, d)
         }

@@ -73,7 +73,7 @@ package enum PartWriter {
             minTime: rows.createdAt[0], maxTime: rows.createdAt[n - 1],
             dictionaries: dictionaries, granules: granules, hours: hourEntries, hourRollups: hourRollups,
             partRollups: wholePartRollups)
-        if version >= 2 {
+        if version >= 2 && n >= PartFormat.filterMinRows {
             let filter = requestIDFilter(rows)
             meta.filter = FilterRef(offset: file.count, length: filter.count, crc: CRC32C.checksum(filter))
             file.append(contentsOf: filter)
@@ -405,14 +405,23 @@ package enum PartFooterCodec {
         w.u32(UInt32(m.hours.count))
         var previous: Int64 = 0
         let e = hr.entries
+        let packed = version >= PartFormat.packedHoursVersion
         for (i, h) in m.hours.enumerated() {
-            w.svarint((h.start - previous) / TimeUnit.hourMillis)
-            previous = h.start
-            w.varint(UInt64(h.rows))
-            w.varint(UInt64(h.inputTokens)); w.varint(UInt64(h.outputTokens)); w.varint(UInt64(h.cost))
             var mask: UInt8 = 0
             for d in 0..<HourRollups.dimensions where hr.range(hour: i, dimension: d) != nil { mask |= 1 << UInt8(d) }
-            w.u8(mask)
+            let step = (h.start - previous) / TimeUnit.hourMillis
+            previous = h.start
+            if packed {
+                // rows, "the next hour" and "a mask follows" in one varint: most hours of a small tenant take 1 byte here.
+                let next = i > 0 && step == 1
+                w.varint(UInt64(h.rows) << 2 | (next ? 2 : 0) | (mask != 0 ? 1 : 0))
+                if !next { w.svarint(step) }
+            } else {
+                w.svarint(step)
+                w.varint(UInt64(h.rows))
+            }
+            w.varint(UInt64(h.inputTokens)); w.varint(UInt64(h.outputTokens)); w.varint(UInt64(h.cost))
+            if !packed || mask != 0 { w.u8(mask) }
             for d in 0..<HourRollups.dimensions {
                 guard let r = hr.range(hour: i, dimension: d) else { continue }
                 w.varint(UInt64(r.count))
@@ -500,7 +509,9 @@ package enum PartFooterCodec {
         }
         guard nextRow == rows else { throw ByteReader.Overrun(offset: r.offset) }
         let hcount = Int(try r.u32())
-        guard hcount <= r.remaining / 6 else { throw ByteReader.Overrun(offset: r.offset) }  // an hour entry takes at least 6 bytes
+        let packed = version >= PartFormat.packedHoursVersion
+        // An hour entry takes at least 6 bytes (4 when packed).
+        guard hcount <= r.remaining / (packed ? 4 : 6) else { throw ByteReader.Overrun(offset: r.offset) }
         let sectionStart = r.offset
         let deferring = source != nil
         var rollups = deferring ? HourRollups() : HourRollups(reservingHours: hcount)
@@ -509,7 +520,7 @@ package enum PartFooterCodec {
         // and its hours summed by day now; with `keepingHours` the entries are made now and the days from them later.
         var sums = DaySums()
         let hours = try withUnsafeMutablePointer(to: &sums) { days in
-            try readHours(&r, count: hcount, rows: rows, dictionarySizes: sizes, rollups: &rollups, skip: deferring,
+            try readHours(&r, count: hcount, rows: rows, dictionarySizes: sizes, packed: packed, rollups: &rollups, skip: deferring,
                           keepEntries: !deferring || keepingHours, days: deferring && !keepingHours ? days : nil, kept: &keptHourRollups,
                           entries: &hourRollupEntries)
         }
@@ -536,7 +547,7 @@ package enum PartFooterCodec {
             } else {
                 (bytes, base) = ([UInt8](UnsafeRawBufferPointer(rebasing: buffer[sectionStart..<r.offset]).bindMemory(to: UInt8.self)), 0)
             }
-            rollupStorage = .deferred(DeferredRollups(bytes: bytes, base: base, hours: hcount, rows: rows, dictionarySizes: sizes,
+            rollupStorage = .deferred(DeferredRollups(bytes: bytes, base: base, hours: hcount, rows: rows, dictionarySizes: sizes, packedHours: packed,
                                                       hourSectionEnd: hourSectionEnd - sectionStart, hourRollupCounts: keptHourRollups,
                                                       hourRollupEntries: hourRollupEntries,
                                                       partRollupStarts: starts, partRollupCounts: counts, path: source.path,
@@ -587,17 +598,17 @@ package enum PartFooterCodec {
     /// their entries are only stepped over (framing checked: counts, lengths, varints ending in the buffer; codes and
     /// sums are checked when they are decoded); with `only`, the rollups of other dimensions are stepped over and left
     /// empty.
-    package static func readHours(_ r: inout ByteReader, count hcount: Int, rows: Int, dictionarySizes: [Int],
+    package static func readHours(_ r: inout ByteReader, count hcount: Int, rows: Int, dictionarySizes: [Int], packed: Bool,
                                   rollups: inout HourRollups, skip: Bool = false, only: Int? = nil) throws -> [HourEntry] {
         var kept = [Int](repeating: 0, count: dictionarySizes.count), entries = kept
-        return try readHours(&r, count: hcount, rows: rows, dictionarySizes: dictionarySizes, rollups: &rollups, skip: skip,
+        return try readHours(&r, count: hcount, rows: rows, dictionarySizes: dictionarySizes, packed: packed, rollups: &rollups, skip: skip,
                              only: only, kept: &kept, entries: &entries)
     }
 
     /// `readHours`, also counting in `kept[d]` the hours that keep a rollup of dimension `d`, and in `entries[d]` the
     /// entries of those rollups. With `keepEntries` false every hour entry is checked as it would be made, and none is
     /// made (the result is empty). With `days`, the hours are also summed into it by UTC day.
-    package static func readHours(_ r: inout ByteReader, count hcount: Int, rows: Int, dictionarySizes: [Int],
+    package static func readHours(_ r: inout ByteReader, count hcount: Int, rows: Int, dictionarySizes: [Int], packed: Bool,
                                   rollups: inout HourRollups, skip: Bool = false, only: Int? = nil, keepEntries: Bool = true,
                                   days: UnsafeMutablePointer<DaySums>? = nil, kept: inout [Int], entries: inout [Int]) throws -> [HourEntry] {
         var hours: [HourEntry] = []
@@ -605,9 +616,16 @@ package enum PartFooterCodec {
         var previous: Int64 = 0
         var rowStart = 0
         for hourIndex in 0..<hcount {
-            let start = previous &+ (try r.svarint()) &* TimeUnit.hourMillis
+            var packedRows = 0, next = false, hasMask = true
+            if packed {
+                let head = try r.varint()
+                // A first hour is never "the next one" (checked, so one hour has one encoding).
+                guard hourIndex > 0 || head & 2 == 0 else { throw ByteReader.Overrun(offset: r.offset) }
+                (packedRows, next, hasMask) = (Int(head >> 2), head & 2 != 0, head & 1 != 0)  // < 2^62: fits
+            }
+            let start = previous &+ (next ? 1 : try r.svarint()) &* TimeUnit.hourMillis
             previous = start
-            let n = try checkedInt(r.varint(), at: r.offset)
+            let n = packed ? packedRows : try checkedInt(r.varint(), at: r.offset)
             guard n <= rows - rowStart else { throw ByteReader.Overrun(offset: r.offset) }
             let entry = HourEntry(start: start, rowStart: rowStart, rows: n,
                                   inputTokens: try nonNegative(r.varint(), at: r.offset), outputTokens: try nonNegative(r.varint(), at: r.offset),
@@ -615,7 +633,9 @@ package enum PartFooterCodec {
             if keepEntries { hours.append(entry) }
             days?.pointee.add(entry, index: hourIndex)
             rowStart += n
-            let mask = try r.u8()
+            let mask = hasMask ? try r.u8() : 0
+            // A packed hour says when a mask follows: one that does is not zero (the same hour has one encoding).
+            guard !packed || !hasMask || mask != 0 else { throw ByteReader.Overrun(offset: r.offset) }
             // Stepping over a footer's hours, an hour that keeps no rollup (most hours of a small part) has nothing more.
             if skip && mask == 0 { continue }
             for d in 0..<dictionarySizes.count {
