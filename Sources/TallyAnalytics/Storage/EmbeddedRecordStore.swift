@@ -147,7 +147,7 @@ extension EmbeddedRecordStore {
         /// From part metadata and head bounds: no row is read, so it runs in place.
         func newestRecord(of tenants: Query.Tenants) async throws -> Int64? {
             var newest: Int64?
-            for p in snapshot.parts where tenants.contains(p.tenant) {
+            for p in tenants.parts(of: snapshot) {
                 newest = max(newest ?? .min, p.maxTime)
             }
             for h in snapshot.heads where h.rows > 0 && tenants.contains(h.tenant) {

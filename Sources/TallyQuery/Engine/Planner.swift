@@ -27,7 +27,7 @@ struct Planner: ~Copyable {
     /// Plans every source of the snapshot that can hold matching rows.
     mutating func plan(_ snapshot: StoreSnapshot) throws -> [SourcePlan] {
         var plans: [SourcePlan] = []
-        for p in snapshot.parts {
+        for p in spec.query.tenants.parts(of: snapshot) {
             if let plan = try planPart(p) { plans.append(plan) }
         }
         for h in snapshot.heads {

@@ -38,8 +38,7 @@ struct RankedRollups {
         let lo = query.from ?? .min, hi = query.to ?? .max
         var whole: [PartReader] = []
         var scanned: [PartReader] = []
-        for part in snapshot.parts where part.rows > 0 && part.maxTime >= lo && part.minTime < hi
-            && query.selects(tenant: part.tenant) {
+        for part in query.tenants.parts(of: snapshot) where part.rows > 0 && part.maxTime >= lo && part.minTime < hi {
             // A part the range cuts is a source less its rows outside (`cutSource`), or goes to the general plan.
             if lo <= part.minTime && part.maxTime < hi { whole.append(part) } else { scanned.append(part) }
         }

@@ -35,7 +35,7 @@ enum TimeTotals {
 
         // The sources of each group: tenants in byte order (one group without keys).
         var parts: [PartReader] = []
-        for p in snapshot.parts where p.rows > 0 && p.maxTime >= lo && p.minTime < hi && query.selects(tenant: p.tenant) {
+        for p in query.tenants.parts(of: snapshot) where p.rows > 0 && p.maxTime >= lo && p.minTime < hi {
             parts.append(p)
         }
         var heads: [HeadView] = []

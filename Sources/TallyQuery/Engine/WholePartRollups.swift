@@ -28,8 +28,7 @@ enum WholePartRollups {
         let lo = query.from ?? .min, hi = query.to ?? .max
         var whole: [PartReader] = []
         var rest: [PartReader] = []
-        for part in snapshot.parts where part.rows > 0 && part.maxTime >= lo && part.minTime < hi
-            && query.selects(tenant: part.tenant) {
+        for part in query.tenants.parts(of: snapshot) where part.rows > 0 && part.maxTime >= lo && part.minTime < hi {
             // A small part that kept no rollup of the dimension (too few rows per value) is aggregated with the rest.
             let inside = lo <= part.minTime && part.maxTime < hi
             if inside { try part.ensureLoaded() }

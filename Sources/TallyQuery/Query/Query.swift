@@ -38,6 +38,16 @@ public struct Query: Sendable, Hashable {
             case .all: true
             }
         }
+
+        /// The parts of `snapshot` that hold these tenants' rows, in id order: from the snapshot's tenant index, so a
+        /// question about one tenant does not visit every part of the store.
+        package func parts(of snapshot: StoreSnapshot) -> [PartReader] {
+            switch self {
+            case let .one(t): snapshot.parts(of: t)
+            case let .some(list): snapshot.parts(of: list)
+            case .all: snapshot.parts
+            }
+        }
     }
 
     /// The width of time buckets; buckets are aligned to UTC hours and days.

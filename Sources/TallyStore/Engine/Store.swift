@@ -16,9 +16,19 @@ public final class Store: @unchecked Sendable {
     public let options: StoreOptions
 
     struct Published {
-        var parts: [PartReader] = []
+        /// The listed parts and their tenant index (one list per change of the parts, shared by the snapshots of it).
+        var partList = PartList([])
+        var parts: [PartReader] {
+            get { partList.all }
+            set { partList = PartList(newValue) }
+        }
         var frozen: [(id: Int, views: [HeadView])] = []
-        var active: [String: HeadView] = [:]
+        var active: [String: HeadView] = [:] {
+            didSet { activeByTenant = nil }
+        }
+        /// `active`'s views in tenant order, made by the first snapshot after a change (appends change it; the many
+        /// snapshots of reads between them share one sort).
+        var activeByTenant: [HeadView]?
         var generation: UInt64 = 0
         var closed = false
         var headRows = 0
@@ -184,8 +194,10 @@ public final class Store: @unchecked Sendable {
     /// A consistent view of all stored data at this moment (parts + head).
     public func snapshot() -> StoreSnapshot {
         published.withLock { p in
-            StoreSnapshot(parts: p.parts, heads: p.frozen.flatMap(\.views) + p.active.values.sorted { $0.tenant < $1.tenant },
-                          generation: p.generation, missing: p.missing, store: self)
+            let active = p.activeByTenant ?? p.active.values.sorted { $0.tenant < $1.tenant }
+            p.activeByTenant = active
+            return StoreSnapshot(partList: p.partList, heads: p.frozen.isEmpty ? active : p.frozen.flatMap(\.views) + active,
+                                 generation: p.generation, missing: p.missing, store: self)
         }
     }
 

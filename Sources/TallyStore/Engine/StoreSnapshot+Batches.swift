@@ -14,7 +14,7 @@ extension StoreSnapshot {
         _ body: (RecordBatch) throws -> Void
     ) throws {
         var builder = BatchBuilder(tenant: tenant)
-        for p in parts where p.tenant == tenant && p.maxTime >= from && p.minTime < to {
+        for p in parts(of: tenant) where p.maxTime >= from && p.minTime < to {
             do {
                 try builder.scan(part: p, from: from, to: to, filters: filters, body)
             } catch let e as StoreError {
@@ -30,8 +30,8 @@ extension StoreSnapshot {
     /// An upper bound of the rows `forEachBatch` reads for `tenant` in the window (whole parts and head views
     /// that overlap it): for progress displays.
     public func rowBound(tenant: String, from: Int64 = .min, to: Int64 = .max) -> Int {
-        parts.reduce(0) { n, p in
-            p.tenant == tenant && p.maxTime >= from && p.minTime < to ? n + p.rows : n
+        parts(of: tenant).reduce(0) { n, p in
+            p.maxTime >= from && p.minTime < to ? n + p.rows : n
         } + heads.reduce(0) { n, h in h.tenant == tenant && h.maxTime >= from && h.minTime < to ? n + h.rows : n }
     }
 }
