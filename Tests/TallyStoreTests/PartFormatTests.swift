@@ -322,6 +322,46 @@ import Glibc
         #expect(store.verify().isEmpty)
     }
 
+    /// A part without a filter whose hours hold more than `Deduplicator.directCheckRows` rows: a late record's hour
+    /// is decoded once into a cached set (duplicates refused, new ids stored, exactly); fewer rows are compared directly.
+    @Test func lateRecordsInTheDenseHoursOfAPartWithoutAFilter() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let end = RandomRecords.Options.defaultEnd
+        var options = testOptions()
+        options.dedupWindowMillis = TimeUnit.hourMillis
+        options.recentIDWindowMillis = TimeUnit.hourMillis
+        // 3,000 records of one tenant in 10 hours, 20 days before the end (300 an hour), then one at the end.
+        let start = end - 20 * 86_400_000
+        let records = RandomRecords(seed: 61, options: .init(tenants: 1, window: start..<(start + 10 * TimeUnit.hourMillis))).records(3000)
+        var newer = records[0]
+        newer.requestID = "newer"
+        newer.createdAtMillis = end - 1000
+        var store = try Store(path: dir.path, options: options)
+        #expect(try store.append(RecordBatch(records + [newer])).inserted == 3001)
+        try store.close()
+        store = try Store(path: dir.path, options: options)
+        defer { try? store.close() }
+        #expect(store.snapshot().parts.allSatisfy { $0.meta.filter == nil && $0.rows < PartFormat.filterMinRows })
+        let old = Array(records.sorted { $0.createdAtMillis < $1.createdAtMillis }.prefix(900))
+        let hours = Set(old.map { TimeUnit.hourStart($0.createdAtMillis) }).count
+        #expect(hours >= 2 && old.count / hours > Deduplicator.directCheckRows)
+        let before = store.writer.dedup.hoursDecoded
+        var receipt = try store.append(RecordBatch(old))
+        #expect(receipt.inserted == 0 && receipt.duplicates.count == old.count)
+        #expect(store.writer.dedup.hoursDecoded - before == hours)  // each hour once, then from its cached set
+        let late = old.enumerated().map { i, r in
+            var r = r
+            r.requestID = "late-\(i)"
+            return r
+        }
+        receipt = try store.append(RecordBatch(late))
+        #expect(receipt.inserted == late.count && receipt.duplicates.isEmpty)
+        receipt = try store.append(RecordBatch(late + old))
+        #expect(receipt.inserted == 0 && receipt.duplicates.count == late.count + old.count)
+        #expect(store.verify().isEmpty)
+    }
+
     /// Replaces a file's bytes without the fsyncs of `writeAtomically` (thousands of variants per test).
     static func overwrite(_ path: String, _ bytes: [UInt8]) throws {
         let fd = try FileIO.open(path, O_WRONLY | O_CREAT | O_TRUNC)

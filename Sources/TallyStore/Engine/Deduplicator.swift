@@ -132,26 +132,22 @@ final class Deduplicator {
     /// Each part that holds rows of the hour is asked first through its request-id filter: when every
     /// such part has a filter and none may hold the id, it is new, with no block decoded and nothing
     /// cached (a late batch of new ids then costs a few probes per record). Only a filter hit (a stored
-    /// id, or about 1 in 100 others) or a v1 part without a filter decodes the hour's ids, as before.
+    /// id, or about 1 in 100 others) or a part without a filter (a v1 part, or one of fewer than
+    /// `PartFormat.filterMinRows` rows) decodes the hour's ids: an hour of at most `directCheckRows` stored rows
+    /// (a small tenant's) is compared directly, as cheap as the probes and with nothing cached; a larger one is made
+    /// into a set, cached for the hour's next late records.
     func storedInParts(slot s: Int, _ key: (UInt64, UInt64), hour: Int64, parts: [PartReader]) throws -> Bool {
         let hk = HourKey(slot: s, hour: hour)
         if let set = cold[hk] { return set.contains(key) }
         let parts = tenantParts(s, parts)
-        var mayBeStored = false
+        var mayBeStored = false, hourRows = 0
         for p in parts where p.minTime < hk.hour + TimeUnit.hourMillis && p.maxTime >= hk.hour {
-            if p.hour(startingAt: hk.hour) != nil, try p.mayContainRequestID(key) != false {
-                mayBeStored = true
-                break
-            }
+            guard let h = p.hour(startingAt: hk.hour) else { continue }
+            hourRows += h.rows
+            if !mayBeStored, try p.mayContainRequestID(key) != false { mayBeStored = true }
         }
         guard mayBeStored else { return false }
         hoursDecoded += 1
-        // A few rows (an hour of a small tenant, whose parts carry no filter): compared directly, as cheap as the
-        // filter's probes, and nothing is cached. More are made into a set, cached for the hour's next late records.
-        var hourRows = 0
-        for p in parts where p.minTime < hk.hour + TimeUnit.hourMillis && p.maxTime >= hk.hour {
-            hourRows += p.hour(startingAt: hk.hour)?.rows ?? 0
-        }
         if hourRows <= Self.directCheckRows {
             var found = false
             try forEachRequestID(inHour: hk.hour, of: parts) { bytes in
