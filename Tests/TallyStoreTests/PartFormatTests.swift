@@ -278,9 +278,7 @@ import Glibc
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let end = RandomRecords.Options.defaultEnd
-        var options = testOptions()
-        options.dedupWindowMillis = TimeUnit.hourMillis
-        options.recentIDWindowMillis = TimeUnit.hourMillis
+        let options = Self.oneHourWindow()
         let month = RandomRecords(seed: 59, options: .init(tenants: 2, window: (end - 30 * 86_400_000)..<end)).records(records)
         var store = try Store(path: dir.path, options: options)
         #expect(try store.append(RecordBatch(month)).inserted == records)
@@ -328,9 +326,7 @@ import Glibc
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let end = RandomRecords.Options.defaultEnd
-        var options = testOptions()
-        options.dedupWindowMillis = TimeUnit.hourMillis
-        options.recentIDWindowMillis = TimeUnit.hourMillis
+        let options = Self.oneHourWindow()
         // 3,000 records of one tenant in 10 hours, 20 days before the end (300 an hour), then one at the end.
         let start = end - 20 * 86_400_000
         let records = RandomRecords(seed: 61, options: .init(tenants: 1, window: start..<(start + 10 * TimeUnit.hourMillis))).records(3000)
@@ -360,6 +356,14 @@ import Glibc
         receipt = try store.append(RecordBatch(late + old))
         #expect(receipt.inserted == 0 && receipt.duplicates.count == late.count + old.count)
         #expect(store.verify().isEmpty)
+    }
+
+    /// Test options whose dedup window is one hour: records older than the newest by more are late.
+    static func oneHourWindow() -> StoreOptions {
+        var options = testOptions()
+        options.dedupWindowMillis = TimeUnit.hourMillis
+        options.recentIDWindowMillis = TimeUnit.hourMillis
+        return options
     }
 
     /// Replaces a file's bytes without the fsyncs of `writeAtomically` (thousands of variants per test).
