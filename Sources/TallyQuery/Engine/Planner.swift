@@ -40,8 +40,9 @@ struct Planner: ~Copyable {
 
     private mutating func planPart(_ part: PartReader) throws -> SourcePlan? {
         let lo = spec.lo, hi = spec.hi
-        // Pruned on what the manifest says first: the footer of a part no query needs is never read.
-        guard part.rows > 0, part.maxTime >= lo, part.minTime < hi, spec.query.selects(tenant: part.tenant) else { return nil }
+        // Pruned on what the manifest says first: the footer of a part no query needs is never read. (The part is one
+        // of the query's tenants': `plan` takes them from `Query.Tenants.parts(of:)`.)
+        guard part.rows > 0, part.maxTime >= lo, part.minTime < hi else { return nil }
         if !part.isLoaded { _ = try part.load() }
         // The footer borrowed, not copied: a copy retains every array of it, per part and query (over 5,000 parts
         // answered from their rollups, a quarter of the query's time).

@@ -30,30 +30,6 @@ final class Deduplicator {
     /// Tenant-hours whose request ids were decoded from parts (a filter hit or a part without one).
     private(set) var hoursDecoded = 0
 
-    /// The part list the per-tenant lists below were taken from: held, so its buffer's address (which
-    /// identifies it: a new part list is a new array) cannot be reused while it is compared against.
-    private var indexedParts: [PartReader] = []
-    private var indexedAddress: UnsafeRawPointer?
-    /// Per slot, its tenant's parts in `indexedParts` (nil: not listed yet), so a late record looks at
-    /// its tenant's few parts, not at every part of the store.
-    private var partsOfSlot: [[PartReader]?] = []
-
-    /// The parts of slot `s`'s tenant among `parts`.
-    private func tenantParts(_ s: Int, _ parts: [PartReader]) -> [PartReader] {
-        let address = parts.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress) }
-        if address != indexedAddress || parts.count != indexedParts.count {
-            indexedParts = parts
-            indexedAddress = address
-            partsOfSlot = []
-        }
-        if partsOfSlot.count <= s { partsOfSlot.append(contentsOf: repeatElement(nil, count: s + 1 - partsOfSlot.count)) }
-        if let listed = partsOfSlot[s] { return listed }
-        let tenant = tenants[s]
-        let listed = parts.filter { $0.tenant == tenant }
-        partsOfSlot[s] = listed
-        return listed
-    }
-
     init(window: Int64, recentWindow: Int64) {
         self.window = window
         self.recentWindow = min(recentWindow, window)
@@ -119,7 +95,7 @@ final class Deduplicator {
     /// that matches and is confirmed in the hour it names, or, for a record older than the window, its id in the
     /// parts holding its own hour. `parts` is called only when parts must be read.
     func storedOutsideRecent(
-        slot s: Int, _ key: (UInt64, UInt64), createdAt: Int64, parts: () -> [PartReader]
+        slot s: Int, _ key: (UInt64, UInt64), createdAt: Int64, parts: () -> PartList
     ) throws -> Bool {
         let ownHour = TimeUnit.hourStart(createdAt)
         if try windowIDs[s].anyHour(of: key, { try storedInParts(slot: s, key, hour: $0, parts: parts()) }) { return true }
@@ -136,10 +112,10 @@ final class Deduplicator {
     /// `PartFormat.filterMinRows` rows) decodes the hour's ids: an hour of at most `directCheckRows` stored rows
     /// (a small tenant's) is compared directly, as cheap as the probes and with nothing cached; a larger one is made
     /// into a set, cached for the hour's next late records.
-    func storedInParts(slot s: Int, _ key: (UInt64, UInt64), hour: Int64, parts: [PartReader]) throws -> Bool {
+    func storedInParts(slot s: Int, _ key: (UInt64, UInt64), hour: Int64, parts: PartList) throws -> Bool {
         let hk = HourKey(slot: s, hour: hour)
         if let set = cold[hk] { return set.contains(key) }
-        let parts = tenantParts(s, parts)
+        let parts = parts.parts(of: tenants[s])  // the part list's tenant index: its few parts, not every one
         var mayBeStored = false, hourRows = 0
         for p in parts where p.minTime < hk.hour + TimeUnit.hourMillis && p.maxTime >= hk.hour {
             guard let h = p.hour(startingAt: hk.hour) else { continue }

@@ -51,7 +51,7 @@ extension Store {
         var slots: [[Int]] = []
         var keys: [[(UInt64, UInt64)]] = []
         var inGroup = RequestIDSet()
-        var parts: [PartReader]?
+        var parts: PartList?
         do {
             for request in group {
                 let b = request.batch
@@ -68,7 +68,7 @@ extension Store {
                     var duplicate = dedup.contains(slot: slot, key) || inGroup.contains(groupKey)
                     if !duplicate {
                         duplicate = try dedup.storedOutsideRecent(slot: slot, key, createdAt: b.createdAt[i]) {
-                            if parts == nil { parts = published.withLock { $0.parts } }
+                            if parts == nil { parts = published.withLock { $0.partList } }
                             return parts!
                         }
                     }

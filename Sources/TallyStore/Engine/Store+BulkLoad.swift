@@ -43,7 +43,7 @@ public final class BulkLoad {
     public func add(_ batch: RecordBatch) throws -> AppendReceipt {
         precondition(!finished, "the load has committed or aborted")
         let dedup = store.writer.dedup
-        var parts: [PartReader]?
+        var parts: PartList?
         // Arrays indexed by tenant code span the tenant codes in use, not the whole string table (tens of
         // thousands of user ids): fresh arrays that large per batch cost page faults and clearing.
         let tenantCodes = Self.tenantCodeLimit(batch)
@@ -64,7 +64,7 @@ public final class BulkLoad {
             let slot = slotOfCode[code]
             guard !dedup.contains(slot: slot, keys[i]) else { continue }
             coldDuplicate[i] = try dedup.storedOutsideRecent(slot: slot, keys[i], createdAt: batch.createdAt[i]) {
-                if parts == nil { parts = store.published.withLock { $0.parts } }
+                if parts == nil { parts = store.published.withLock { $0.partList } }
                 return parts!
             }
         }
