@@ -59,4 +59,44 @@ import TallyTestSupport
             #expect(try QueryEngine().run(query, on: f.snapshot) == f.reference.run(query))
         }
     }
+
+    /// Every tenant grouped: the parts come in the part list's tenant order (byte order, whatever their ids) and the
+    /// heads are merged in, before, between, into and after the parts' tenants.
+    @Test func partsInTenantOrderAndHeadsMergedIn() throws {
+        let dir = try TemporaryDirectory(prefix: "tally-time-totals")
+        defer { dir.remove() }
+        let store = try Store(path: dir.path, options: queryTestOptions())
+        defer { try? store.close() }
+        let gen = RandomRecords(seed: 9, options: .init(tenants: 1, usersPerTenant: 3, models: 3,
+                                                       window: (QueryFixture.june - 5 * QueryFixture.day)..<QueryFixture.june))
+        var source = gen.records(1400).makeIterator()
+        func batch(_ tenant: String, _ n: Int) -> RecordBatch {
+            RecordBatch((0..<n).map { _ in
+                var r = source.next()!
+                r.tenantID = tenant
+                return r
+            })
+        }
+        // Parts made against their tenants' byte order ("T-x" sorts first: upper case comes before lower).
+        for tenant in ["t-f", "t-d", "t-b", "T-x"] {
+            _ = try store.append(batch(tenant, 200))
+            try store.flush()
+        }
+        for tenant in ["t-z", "t-d", "t-c", "t-a", "A-0"] { _ = try store.append(batch(tenant, 100)) }
+        let snapshot = store.snapshot()
+        #expect(!snapshot.heads.isEmpty && snapshot.parts.map(\.tenant) == ["t-f", "t-d", "t-b", "T-x"])
+        #expect(snapshot.partsInTenantOrder.tenants == ["T-x", "t-b", "t-d", "t-f"])
+        let reference = ReferenceAggregator(records: try snapshot.records())
+        for bucket in [Query.Bucket.day, .hour] {
+            for fill in [true, false] {
+                let query = try Query(tenants: .all, bucket: bucket, groupBy: [.tenant], aggregates: [.count, .cost],
+                                      trailing: bucket == .day ? Query.Trailing(days: 2, previous: true) : nil,
+                                      fillEmptyBuckets: fill)
+                let got = try #require(try TimeTotals.answer(query, snapshot))
+                #expect(got == reference.run(query), "\(query)")
+                #expect(Set(got.keyColumns[0]) == ["A-0", "T-x", "t-a", "t-b", "t-c", "t-d", "t-f", "t-z"])
+            }
+        }
+    }
 }
+

@@ -34,27 +34,58 @@ enum TimeTotals {
         let cut: Range<Int64>? = firstDay.flatMap { d in query.from.flatMap { $0 > d ? d..<$0 : nil } }
 
         // The sources of each group: tenants in byte order (one group without keys).
-        var parts: [PartReader] = []
-        for p in query.tenants.parts(of: snapshot) where p.rows > 0 && p.maxTime >= lo && p.minTime < hi {
-            parts.append(p)
-        }
+        let perTenant = !query.groupBy.isEmpty
+        func inRange(_ p: PartReader) -> Bool { p.rows > 0 && p.maxTime >= lo && p.minTime < hi }
         var heads: [HeadView] = []
         for h in snapshot.heads where h.rows > 0 && h.maxTime >= lo && h.minTime < hi && query.selects(tenant: h.tenant) {
             // A head without hour totals (or with rows outside them) is scanned: the general plan.
             guard !h.hours.isEmpty, h.hours.reduce(0, { $0 + $1.rows }) == h.rows else { return nil }
             heads.append(h)
         }
-        let perTenant = !query.groupBy.isEmpty
+        var parts: [PartReader] = []
         var tenants: [String] = []
-        var partGroup = [Int](repeating: 0, count: parts.count), headGroup = [Int](repeating: 0, count: heads.count)
-        if perTenant {
-            let names = parts.map(\.tenant) + heads.map(\.tenant)
-            // Parts come in the manifest's tenant order, so a check usually replaces the sort.
-            let inOrder = zip(names, names.dropFirst()).allSatisfy { UTF8Order.compare($0, $1) <= 0 }
-            let order = inOrder ? Array(names.indices) : names.indices.sorted { UTF8Order.precedes(names[$0], names[$1]) }
-            for i in order {
-                if tenants.isEmpty || UTF8Order.compare(tenants[tenants.count - 1], names[i]) != 0 { tenants.append(names[i]) }
-                if i < parts.count { partGroup[i] = tenants.count - 1 } else { headGroup[i - parts.count] = tenants.count - 1 }
+        var partGroup: [Int] = [], headGroup = [Int](repeating: 0, count: heads.count)
+        if perTenant, case .all = query.tenants {
+            // Every tenant: the parts in the part list's tenant order, the heads sorted and merged in.
+            let order = snapshot.partsInTenantOrder
+            let sortedHeads = heads.indices.sorted { UTF8Order.precedes(heads[$0].tenant, heads[$1].tenant) }
+            var next = 0
+            func takeHeads(through name: String?) {
+                while next < sortedHeads.count {
+                    let h = sortedHeads[next]
+                    if let name, UTF8Order.compare(heads[h].tenant, name) > 0 { break }
+                    if tenants.isEmpty || !UTF8Order.equal(tenants[tenants.count - 1], heads[h].tenant) {
+                        tenants.append(heads[h].tenant)
+                    }
+                    headGroup[h] = tenants.count - 1
+                    next += 1
+                }
+            }
+            var lastRank = -1
+            for (i, p) in order.parts.enumerated() where inRange(p) {
+                if order.tenantOf[i] != lastRank {
+                    lastRank = order.tenantOf[i]
+                    let name = order.tenants[lastRank]
+                    // Heads before this tenant, and its own (which join its group: it is appended first or found).
+                    takeHeads(through: name)
+                    if tenants.isEmpty || !UTF8Order.equal(tenants[tenants.count - 1], name) { tenants.append(name) }
+                }
+                parts.append(p)
+                partGroup.append(tenants.count - 1)
+            }
+            takeHeads(through: nil)
+        } else {
+            parts = query.tenants.parts(of: snapshot).filter(inRange)
+            partGroup = [Int](repeating: 0, count: parts.count)
+            if perTenant {
+                let names = parts.map(\.tenant) + heads.map(\.tenant)
+                // Parts come in id order, of one tenant or a few: a check usually replaces the sort.
+                let inOrder = zip(names, names.dropFirst()).allSatisfy { UTF8Order.compare($0, $1) <= 0 }
+                let order = inOrder ? Array(names.indices) : names.indices.sorted { UTF8Order.precedes(names[$0], names[$1]) }
+                for i in order {
+                    if tenants.isEmpty || UTF8Order.compare(tenants[tenants.count - 1], names[i]) != 0 { tenants.append(names[i]) }
+                    if i < parts.count { partGroup[i] = tenants.count - 1 } else { headGroup[i - parts.count] = tenants.count - 1 }
+                }
             }
         }
         let groupCount = perTenant ? tenants.count : 1
@@ -170,16 +201,17 @@ enum TimeTotals {
                 prefix.append(s)
             }
         }
-        // The cost of group `g` over days [from, through], days outside its buckets counting zero.
-        func window(_ prefix: [Int64], _ g: Int, _ from: Int64, _ through: Int64) -> Int64 {
-            let x = max(from, first[g]), y = min(through, last[g])
-            guard x <= y else { return 0 }
-            return prefix[Int((y - first[g]) / day) + 1] &- prefix[Int((x - first[g]) / day)]
+        // The cost of group `g` over its days [x, y] (indices from its first bucket), days outside them counting zero.
+        // Trailing windows come with day buckets only, so a bucket's index is its day's.
+        func window(_ prefix: [Int64], _ g: Int, _ x: Int, _ y: Int) -> Int64 {
+            let x = max(x, 0), y = min(y, base[g + 1] - base[g] - 1)
+            return x <= y ? prefix[y + 1] &- prefix[x] : 0
         }
-        let span = Int64(query.trailing?.days ?? 0), previous = query.trailing?.previous ?? false
+        let span = query.trailing?.days ?? 0, previous = query.trailing?.previous ?? false
         let names = tenants
-        func row(_ out: inout Columns, _ prefix: [Int64], _ g: Int, _ b: Int64, _ c: Int) {
-            if perTenant { out.keys.append(names[g]) }
+        // A row of group `g` for bucket `b`, the `k`th of the group's buckets (negative or past its last for a filled
+        // bucket outside them); its sums are cell `c` (-1: none).
+        func row(_ out: inout Columns, _ prefix: [Int64], _ g: Int, _ b: Int64, _ k: Int, _ c: Int) {
             out.bucket.append(b)
             if c >= 0 {
                 out.count.append(values[4 * c])
@@ -193,8 +225,8 @@ enum TimeTotals {
                 if out.hasCost { out.cost.append(0) }
             }
             if span > 0 {
-                out.trailingCost.append(window(prefix, g, b - (span - 1) * day, b))
-                if previous { out.previousCost.append(window(prefix, g, b - (2 * span - 1) * day, b - span * day)) }
+                out.trailingCost.append(window(prefix, g, k - span + 1, k))
+                if previous { out.previousCost.append(window(prefix, g, k - 2 * span + 1, k - span)) }
             }
         }
         if query.fillEmptyBuckets {
@@ -205,9 +237,13 @@ enum TimeTotals {
                 out.reserve(present.count * n, trailing: query.trailing)
                 for g in present {
                     if query.trailing != nil { prefixSums(g, &prefix) }
+                    if perTenant { out.keys.append(contentsOf: repeatElement(names[g], count: n)) }
+                    // Bucket `from` is the group's `k0`th (buckets and `from` are aligned to the width); a group without
+                    // buckets has no cell to find.
+                    let k0 = first[g] <= last[g] ? Int((from - first[g]) / width) : 0
                     for k in 0..<n {
                         let b = from + Int64(k) * width
-                        row(&out, prefix, g, b, b >= first[g] && b <= last[g] ? base[g] + Int((b - first[g]) / width) : -1)
+                        row(&out, prefix, g, b, k0 + k, b >= first[g] && b <= last[g] ? base[g] + k0 + k : -1)
                     }
                 }
             }
@@ -215,7 +251,15 @@ enum TimeTotals {
             out.reserve(withRows, trailing: query.trailing)
             for g in present {
                 if query.trailing != nil { prefixSums(g, &prefix) }
-                for c in mainFrom(g)..<base[g + 1] where values[4 * c] > 0 { row(&out, prefix, g, first[g] + Int64(c - base[g]) * width, c) }
+                let cells = mainFrom(g)..<base[g + 1]
+                if perTenant {
+                    var rows = 0
+                    for c in cells where values[4 * c] > 0 { rows += 1 }
+                    out.keys.append(contentsOf: repeatElement(names[g], count: rows))
+                }
+                for c in cells where values[4 * c] > 0 {
+                    row(&out, prefix, g, first[g] + Int64(c - base[g]) * width, c - base[g], c)
+                }
             }
         }
 

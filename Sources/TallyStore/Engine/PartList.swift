@@ -6,6 +6,7 @@
 package final class PartList: Sendable {
     package let all: [PartReader]
     private let index = OnceReference<TenantIndex>()
+    private let order = OnceReference<TenantOrder>()
 
     package init(_ parts: [PartReader]) { all = parts }
 
@@ -15,6 +16,35 @@ package final class PartList: Sendable {
         let index = self.index.load() ?? self.index.storeIfNil(TenantIndex(all))
         guard let group = index.byTenant[tenant] else { return [] }
         return group.allSatisfy({ UTF8Order.equal($0.tenant, tenant) }) ? group : group.filter { UTF8Order.equal($0.tenant, tenant) }
+    }
+
+    /// The parts in their tenants' byte order, made on first use: an all-tenant question grouped by tenant had sorted
+    /// every part's tenant name (5,000 of them: a third of its time).
+    package var tenantOrder: TenantOrder { order.load() ?? order.storeIfNil(TenantOrder(all)) }
+
+    /// Parts sorted by tenant (bytes), then id.
+    package final class TenantOrder: Sendable {
+        /// The parts, sorted.
+        package let parts: [PartReader]
+        /// The distinct tenants, in byte order.
+        package let tenants: [String]
+        /// `tenantOf[i]`: the index in `tenants` of `parts[i]`'s tenant.
+        package let tenantOf: [Int]
+
+        init(_ all: [PartReader]) {
+            let sorted = all.sorted { a, b in
+                let c = UTF8Order.compare(a.tenant, b.tenant)
+                return c != 0 ? c < 0 : a.id < b.id
+            }
+            var tenants: [String] = []
+            var tenantOf: [Int] = []
+            tenantOf.reserveCapacity(sorted.count)
+            for p in sorted {
+                if tenants.isEmpty || !UTF8Order.equal(tenants[tenants.count - 1], p.tenant) { tenants.append(p.tenant) }
+                tenantOf.append(tenants.count - 1)
+            }
+            (parts, self.tenants, self.tenantOf) = (sorted, tenants, tenantOf)
+        }
     }
 
     private final class TenantIndex: Sendable {

@@ -42,6 +42,9 @@ public struct StoreSnapshot: Sendable {
     /// Parts of one tenant, in id order (from the part list's tenant index: no pass over every part).
     package func parts(of tenant: String) -> [PartReader] { partList.parts(of: tenant) }
 
+    /// Every part in its tenant's byte order, with the distinct tenants (made once per change of the parts).
+    package var partsInTenantOrder: PartList.TenantOrder { partList.tenantOrder }
+
     /// Parts of `tenants` (nil: every part), in id order.
     package func parts(of tenants: [String]?) -> [PartReader] {
         guard let tenants else { return parts }
