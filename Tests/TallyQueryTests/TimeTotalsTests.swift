@@ -98,5 +98,59 @@ import TallyTestSupport
             }
         }
     }
+
+    /// One tenant's series or totals over whole hours, its footers read: answered from them alone (no part is mapped,
+    /// no row scanned), as the server then runs them in place; otherwise not claimed.
+    @Test func oneTenantsWholeHoursAreAnsweredFromFootersInMemory() throws {
+        let dir = try TemporaryDirectory(prefix: "tally-in-memory")
+        defer { dir.remove() }
+        let window = (QueryFixture.june - 3 * QueryFixture.day)..<(QueryFixture.june + 2 * QueryFixture.day)
+        let records = RandomRecords(seed: 4, options: .init(tenants: 2, window: window, lateFraction: 0.2,
+                                                           lateBy: QueryFixture.day)).records(3000)
+        let stored: [CostRecord]
+        do {
+            let store = try Store(path: dir.path, options: queryTestOptions())
+            for chunk in stride(from: 0, to: records.count, by: 1000) {
+                _ = try store.append(RecordBatch(records[chunk..<min(chunk + 1000, records.count)]))
+                try store.flush()
+            }
+            stored = try store.snapshot().records()
+            try store.close()
+        }
+        var options = queryTestOptions()
+        options.readOnly = true
+        let store = try Store(path: dir.path, options: options)
+        defer { try? store.close() }
+        let reference = ReferenceAggregator(records: stored)
+        let tenant = records[0].tenantID
+        let hour = { (k: Int) in window.lowerBound + Int64(k) * QueryFixture.hour }
+        var rng = Xoshiro256(seed: 4, stream: 3)
+        let engine = QueryEngine(threads: 1)
+        // Before any footer is read, nothing is claimed.
+        #expect(!engine.answersFromMemory(try Query(tenants: .one(tenant), bucket: .day), on: store.snapshot()))
+        store.loadFooters()
+        let snapshot = store.snapshot()
+        #expect(snapshot.heads.isEmpty && snapshot.parts.count > 3)
+        for _ in 0..<60 {
+            var (a, b) = (rng.below(130), rng.below(130))
+            if a > b { swap(&a, &b) }
+            let query = try Query(tenants: .one(tenant), from: hour(a), to: hour(b + 1),
+                                  bucket: [Query.Bucket.none, .hour, .day][rng.below(3)], groupBy: rng.below(2) == 0 ? [] : [.tenant])
+            #expect(engine.answersFromMemory(query, on: snapshot))
+            let got = try engine.run(query, on: snapshot)
+            #expect(got == reference.run(query) && got.statistics.rowsScanned == 0, "\(query)")
+        }
+        #expect(snapshot.parts.allSatisfy { !$0.isMapped })
+        // A range end inside an hour, a filter, a dimension key or every tenant: not claimed.
+        for query in [
+            try Query(tenants: .one(tenant), from: hour(3) + 1, bucket: .day),
+            try Query(tenants: .one(tenant), filters: [.model: [records[0].model]], bucket: .day),
+            try Query(tenants: .one(tenant), bucket: .none, groupBy: [.dimension(.feature)]),
+            try Query(tenants: .all, bucket: .day),
+            try Query(tenants: .one(tenant), bucket: .day, useRollups: false),
+        ] {
+            #expect(!engine.answersFromMemory(query, on: snapshot), "\(query)")
+        }
+    }
 }
 

@@ -47,6 +47,13 @@ public struct QueryEngine: Sendable {
         }
     }
 
+    /// Whether `query` is a series of one tenant answered from hour totals already in memory (footers this process
+    /// has read, and the heads): no file is read and no row scanned, so it takes microseconds and a caller may run it
+    /// in place instead of handing it to a thread.
+    public func answersFromMemory(_ query: Query, on snapshot: StoreSnapshot) -> Bool {
+        TimeTotals.answersFromMemory(query, snapshot)
+    }
+
     /// The unreadable parts that may hold rows this query would have counted (its tenants, its range and the
     /// trailing days before it): the answer is incomplete by them.
     static func missing(_ query: Query, _ snapshot: StoreSnapshot) -> [MissingPart] {

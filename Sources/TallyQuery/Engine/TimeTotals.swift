@@ -15,6 +15,21 @@ enum TimeTotals {
     /// Most buckets summed over all tenants (4 sums each) before the general plan is cheaper in memory.
     static let maxCells = 2_000_000
 
+    /// Whether `query`, a question about one tenant's series (this path) or totals (the general plan, which then
+    /// answers every hour from its hour totals), reads only what is in memory: footers this process has read already
+    /// and the heads. No part block is read then.
+    static func answersFromMemory(_ query: Query, _ snapshot: StoreSnapshot) -> Bool {
+        guard case .one = query.tenants, query.useRollups, query.filters.isEmpty,
+              query.groupBy.isEmpty || query.groupBy == [.tenant] else { return false }
+        if let f = query.from, TimeUnit.hourStart(f) != f { return false }
+        if let t = query.to, TimeUnit.hourStart(t) != t { return false }
+        for p in query.tenants.parts(of: snapshot) where !p.isLoaded { return false }
+        for h in snapshot.heads where h.rows > 0 && query.selects(tenant: h.tenant) {
+            guard !h.hours.isEmpty, h.hours.reduce(0, { $0 + $1.rows }) == h.rows else { return false }
+        }
+        return true
+    }
+
     static func answer(_ query: Query, _ snapshot: StoreSnapshot) throws -> QueryResult? {
         guard query.useRollups, query.filters.isEmpty, query.bucket != .none,
               query.groupBy.isEmpty || query.groupBy == [.tenant] else { return nil }
