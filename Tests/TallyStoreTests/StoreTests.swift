@@ -1,3 +1,4 @@
+import TallySynthetic
 import TallyText
 import Testing
 import TallyTestSupport
@@ -423,4 +424,41 @@ func sorted(_ records: [CostRecord]) -> [CostRecord] {
         defer { try? reopened.close() }
         #expect(sorted(try reopened.snapshot().records()) == sorted(all))
     }
+
+    /// Rows are split by UTC calendar month, each month's rows in their order, the months ascending: at month and year
+    /// ends, in a leap February, before 1970, in time order and shuffled.
+    @Test func rowsAreSplitByCalendarMonth() {
+        var rng = Xoshiro256(seed: 5, stream: 1)
+        let day = TimeUnit.dayMillis
+        let start = { (y: Int, m: Int) in Int64(Timestamp.daysFromCivil(year: y, month: m, day: 1)) * day }
+        let edges = [start(2024, 2), start(2024, 3), start(2024, 12), start(2025, 1), start(1969, 12), start(1970, 1), start(2025, 6)]
+        let base = RandomRecords(seed: 5, options: .init(tenants: 1)).records(400)
+        for trial in 0..<12 {
+            var times = (0..<base.count).map { _ -> Int64 in
+                let e = edges[Int(rng.next() % UInt64(edges.count))]
+                return e + Int64(rng.next() % 5) - 2 + (rng.next() % 3 == 0 ? Int64(rng.next() % UInt64(40 * day)) - 20 * day : 0)
+            }
+            if trial % 3 == 0 { times.sort() }
+            if trial == 1 { times = times.map { _ in start(2025, 3) + 7 } }
+            var records = base
+            for i in records.indices { records[i].createdAtMillis = times[i] }
+            let input = PartRowsFixture.rows(records)
+            let split = Store.splitByMonth(input)
+            // The reference: each row's month from the calendar, grouped by a dictionary.
+            var groups: [Int: [Int]] = [:]
+            for (i, t) in times.enumerated() {
+                let (y, m, _) = Timestamp.civilFromDays(Int(TimeUnit.floorDiv(t, day)))
+                groups[y * 12 + m - 1, default: []].append(i)
+            }
+            let expected = groups.keys.sorted().map { groups[$0]! }
+            #expect(split.count == expected.count, "trial \(trial)")
+            for (part, rows) in zip(split, expected) {
+                #expect(part.createdAt == rows.map { times[$0] }, "trial \(trial)")
+                #expect(part.dims[Dimension.user.rawValue] == rows.map { input.dims[Dimension.user.rawValue][$0] })
+                let ids = (0..<part.count).map { k in String(decoding: part.requestBytes[part.requestOffsets[k]..<part.requestOffsets[k + 1]], as: UTF8.self) }
+                #expect(ids == rows.map { records[$0].requestID })
+            }
+        }
+    }
 }
+

@@ -72,11 +72,51 @@ extension Store {
 
     /// A part holds hours of one UTC month at most.
     static func splitByMonth(_ rows: PartRows) -> [PartRows] {
-        let months = rows.createdAt.map(monthKey)
-        guard let first = months.first, months.contains(where: { $0 != first }) else { return rows.count > 0 ? [rows] : [] }
-        var groups: [Int: [Int]] = [:]
-        for (i, m) in months.enumerated() { groups[m, default: []].append(i) }
-        return groups.keys.sorted().map { rows.permuted(groups[$0]!) }
+        let n = rows.count
+        guard n > 0 else { return [] }
+        // Each row's month by the months' ranges met so far (a few): rows mostly come in time order, so the last
+        // row's month holds most of them, and a row costs two comparisons (no calendar arithmetic, no hash).
+        var months: [(key: Int, start: Int64, end: Int64)] = []
+        var monthOf = [Int32](repeating: 0, count: n)
+        var last = 0
+        rows.createdAt.withUnsafeBufferPointer { times in
+            for i in 0..<n {
+                let t = times[i]
+                if months.isEmpty || t < months[last].start || t >= months[last].end {
+                    if let k = months.firstIndex(where: { t >= $0.start && t < $0.end }) {
+                        last = k
+                    } else {
+                        months.append(monthRange(t))
+                        last = months.count - 1
+                    }
+                }
+                monthOf[i] = Int32(last)
+            }
+        }
+        guard months.count > 1 else { return [rows] }
+        // The rows of each month in their order, the months ascending.
+        var counts = [Int](repeating: 0, count: months.count + 1)
+        for m in monthOf { counts[Int(m) + 1] += 1 }
+        for k in 1..<counts.count { counts[k] += counts[k - 1] }
+        var next = counts
+        var ordered = [Int](repeating: 0, count: n)
+        for i in 0..<n {
+            let m = Int(monthOf[i])
+            ordered[next[m]] = i
+            next[m] += 1
+        }
+        return months.indices.sorted { months[$0].key < months[$1].key }.map { k in
+            rows.permuted(Array(ordered[counts[k]..<counts[k + 1]]))
+        }
+    }
+
+    /// The month of `millis` (`monthKey`) and its range `[start, end)` in ms UTC.
+    static func monthRange(_ millis: Int64) -> (key: Int, start: Int64, end: Int64) {
+        let (y, m, _) = Timestamp.civilFromDays(Int(TimeUnit.floorDiv(millis, TimeUnit.dayMillis)))
+        let start = Int64(Timestamp.daysFromCivil(year: y, month: m, day: 1)) * TimeUnit.dayMillis
+        let end = Int64(m == 12 ? Timestamp.daysFromCivil(year: y + 1, month: 1, day: 1)
+                                : Timestamp.daysFromCivil(year: y, month: m + 1, day: 1)) * TimeUnit.dayMillis
+        return (y * 12 + m - 1, start, end)
     }
 
     static func monthKey(_ millis: Int64) -> Int {
