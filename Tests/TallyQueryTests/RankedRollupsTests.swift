@@ -111,4 +111,37 @@ import TallyTestSupport
         #expect(ranked > 100 && rankedCut > 10 && lessOutside > 10,
                 "ranked \(ranked) (cut ranges \(rankedCut), of which with a cut part's rollup less outside \(lessOutside)) general \(general)")
     }
+
+    /// A cut part's rows outside a window are summed once for the last two windows asked: the same question again
+    /// scans nothing and answers the same; a third window pushes out the first, which is summed again.
+    @Test func aCutPartsOutsideSumsAreKeptForTheLastWindows() throws {
+        let dir = try TemporaryDirectory(prefix: "tally-outside-sums")
+        defer { dir.remove() }
+        let window = (QueryFixture.june - 10 * QueryFixture.day)..<(QueryFixture.june - QueryFixture.day)
+        let store = try Store(path: dir.path, options: queryTestOptions())
+        defer { try? store.close() }
+        _ = try store.append(RecordBatch(RandomRecords(seed: 12, options: .init(tenants: 1, usersPerTenant: 40, window: window)).records(4000)))
+        try store.flush()
+        let snapshot = store.snapshot()
+        #expect(snapshot.heads.isEmpty && snapshot.parts.count == 1)
+        let reference = ReferenceAggregator(records: try snapshot.records())
+        let engine = QueryEngine(threads: 1)
+        func ask(fromDay: Int64, _ order: Query.Order = .cost) throws -> QueryStatistics {
+            let query = try Query(tenants: .all, from: window.lowerBound + fromDay * QueryFixture.day,
+                                  groupBy: [.dimension(.user)], order: order, limit: 5)
+            let got = try engine.run(query, on: snapshot)
+            #expect(got == reference.run(query), "from day \(fromDay) \(order)")
+            #expect(got.statistics.partsLessOutside == 1)
+            return got.statistics
+        }
+        #expect(try ask(fromDay: 1).rowsScanned > 0)
+        #expect(try ask(fromDay: 1).rowsScanned == 0)
+        #expect(try ask(fromDay: 1, .count).rowsScanned > 0)
+        #expect(try ask(fromDay: 1).rowsScanned == 0)
+        #expect(try ask(fromDay: 2).rowsScanned > 0)
+        #expect(try ask(fromDay: 3).rowsScanned > 0)
+        #expect(try ask(fromDay: 1).rowsScanned > 0)
+        #expect(try ask(fromDay: 3).rowsScanned == 0)
+    }
 }
+

@@ -1,3 +1,4 @@
+import Synchronization
 import TallyStore
 
 /// A top-k of one dimension by a measure ("the 20 users that cost most"), answered from the part rollups of the
@@ -22,6 +23,9 @@ struct RankedRollups {
 
     /// Where a part keeps the rollup entry of each dictionary code of dimension `d`.
     static func entrySlot(_ d: Int) -> Int { Dimension.allCases.count * Query.Order.allCases.count + d }
+
+    /// Where a part keeps its `OutsideSums` of dimension `d`.
+    static func outsideSlot(_ d: Int) -> Int { Dimension.allCases.count * (Query.Order.allCases.count + 1) + d }
 
     /// The answer, or nil when this query is not a top-k this can answer: one dimension, no filters, no buckets or
     /// trailing windows, ordered by a measure, with a limit; at least one part covered whole or cut (below); at most
@@ -116,31 +120,82 @@ struct RankedRollups {
             for (e, c) in codes.enumerated() where Int(c) < entries.count { entries[Int(c)] = Int32(e) }
             return entries
         }
-        var less = [Sums](repeating: Sums(), count: source.count)
-        let only = StoreSnapshot(parts: [part], heads: [], generation: snapshot.generation, store: snapshot.store)
-        var inner = QueryStatistics()
-        for (a, b) in [(m.minTime, lo), (hi, m.maxTime &+ 1)] where a < b {
-            var dictionaries = KeyDictionaries(positions: 1)
-            let table = try engine.aggregate(engine.spec(query, a, b), only, &dictionaries, &inner)
-            guard !table.keys.isEmpty else { continue }
-            // One source: its codes are the ids (the part's dictionary of `d`, which its rollup's codes index).
-            guard let values = dictionaries.boundValues(0), values.count == m.dictionaries.sizes[d] else { return nil }
-            for (i, key) in table.keys.enumerated() {
-                let outside = Sums(count: table.count[i], input: table.input[i], output: table.output[i], cost: table.cost[i])
-                let code = Int(key.ids[0])
-                guard code < entryOfCode.count, entryOfCode[code] >= 0, outside.count >= 0, outside.measure(query.order) >= 0 else { return nil }
-                less[Int(entryOfCode[code])].add(outside)
+        // The rows outside are those of [minTime, lo) and [hi, maxTime]: the same for every window with these ends.
+        let key = OutsideSums.Key(lo: max(lo, m.minTime), hi: min(hi, m.maxTime &+ 1), aggregates: query.aggregates, order: query.order)
+        let kept = m.derived.value(outsideSlot(d)) { OutsideSums() }
+        let less: [Sums]
+        if let known = kept.sums(key) {
+            guard let known else { return nil }
+            less = known
+        } else {
+            var sums: [Sums]? = [Sums](repeating: Sums(), count: source.count)
+            let only = StoreSnapshot(parts: [part], heads: [], generation: snapshot.generation, store: snapshot.store)
+            var inner = QueryStatistics()
+            outside: for (a, b) in [(m.minTime, lo), (hi, m.maxTime &+ 1)] where a < b {
+                var dictionaries = KeyDictionaries(positions: 1)
+                let table = try engine.aggregate(engine.spec(query, a, b), only, &dictionaries, &inner)
+                guard !table.keys.isEmpty else { continue }
+                // One source: its codes are the ids (the part's dictionary of `d`, which its rollup's codes index).
+                guard let values = dictionaries.boundValues(0), values.count == m.dictionaries.sizes[d] else {
+                    sums = nil
+                    break outside
+                }
+                for (i, key) in table.keys.enumerated() {
+                    let outside = Sums(count: table.count[i], input: table.input[i], output: table.output[i], cost: table.cost[i])
+                    let code = Int(key.ids[0])
+                    guard code < entryOfCode.count, entryOfCode[code] >= 0, outside.count >= 0, outside.measure(query.order) >= 0 else {
+                        sums = nil
+                        break outside
+                    }
+                    sums![Int(entryOfCode[code])].add(outside)
+                }
             }
+            kept.keep(key, sums)
+            stats.granulesScanned += inner.granulesScanned
+            stats.granulesSkipped += inner.granulesSkipped
+            stats.rowsScanned += inner.rowsScanned
+            stats.threads = max(stats.threads, inner.threads)
+            guard let sums else { return nil }
+            less = sums
         }
         source.less = less
         stats.partsRead += 1
         stats.partsLessOutside += 1
         stats.hoursFromIndex += insideHours
-        stats.granulesScanned += inner.granulesScanned
-        stats.granulesSkipped += inner.granulesSkipped
-        stats.rowsScanned += inner.rowsScanned
-        stats.threads = max(stats.threads, inner.threads)
         return source
+    }
+
+    /// A cut part's rows outside a window, summed per rollup entry of one dimension (nil: the part cannot be a source
+    /// for that window), for the last `kept` windows asked. The part never changes and dashboards ask the same window
+    /// again and again: the cost summary of a tenant over the last 30 days cuts its month's part, and summing the rows
+    /// outside was most of each answer. Bounded: at most `kept` lists a part and dimension, each as long as its rollup.
+    final class OutsideSums: Sendable {
+        struct Key: Equatable, Sendable {
+            let lo: Int64, hi: Int64
+            let aggregates: Set<Query.Aggregate>
+            let order: Query.Order
+        }
+
+        static let kept = 2
+        private let lists = Mutex<[(key: Key, sums: [Sums]?)]>([])
+
+        /// The sums kept for `key` (`.some(nil)`: the part cannot be a source), or nil when none are kept.
+        func sums(_ key: Key) -> [Sums]?? {
+            lists.withLock { lists in
+                guard let i = lists.firstIndex(where: { $0.key == key }) else { return nil }
+                let hit = lists.remove(at: i)
+                lists.insert(hit, at: 0)
+                return .some(hit.sums)
+            }
+        }
+
+        func keep(_ key: Key, _ sums: [Sums]?) {
+            lists.withLock { lists in
+                lists.removeAll { $0.key == key }
+                lists.insert((key, sums), at: 0)
+                if lists.count > Self.kept { lists.removeLast(lists.count - Self.kept) }
+            }
+        }
     }
 
     /// The `limit` best keys of `sources` by `order` (ties: keys in byte order), or nil past `maxSeen` keys.
