@@ -120,8 +120,8 @@ extension EmbeddedRecordStore {
 
         func aggregate(_ query: Query) async throws -> QueryResult {
             let (snapshot, engine) = (self.snapshot, self.engine)
-            // A series of one tenant from footers in memory takes microseconds: the hop to a pool thread and back
-            // would cost more than the answer.
+            // One tenant's series or totals from footers in memory take microseconds: the hop to a pool thread and
+            // back would cost more than the answer.
             if engine.answersFromMemory(query, on: snapshot) {
                 do throws(QueryError) {
                     return try engine.run(query, on: snapshot)

@@ -47,9 +47,9 @@ public struct QueryEngine: Sendable {
         }
     }
 
-    /// Whether `query` is a series of one tenant answered from hour totals already in memory (footers this process
-    /// has read, and the heads): no file is read and no row scanned, so it takes microseconds and a caller may run it
-    /// in place instead of handing it to a thread.
+    /// Whether `query` is a series or the totals of one tenant over whole hours, answered from hour totals already in
+    /// memory (footers this process has read) and the heads: no part block is read and no part row scanned, so it takes
+    /// microseconds and a caller may run it in place instead of handing it to a thread.
     public func answersFromMemory(_ query: Query, on snapshot: StoreSnapshot) -> Bool {
         TimeTotals.answersFromMemory(query, snapshot)
     }

@@ -119,8 +119,5 @@ extension Store {
         return (y * 12 + m - 1, start, end)
     }
 
-    static func monthKey(_ millis: Int64) -> Int {
-        let (y, m, _) = Timestamp.civilFromDays(Int(TimeUnit.floorDiv(millis, TimeUnit.dayMillis)))
-        return y * 12 + m - 1
-    }
+    static func monthKey(_ millis: Int64) -> Int { monthRange(millis).key }
 }
