@@ -119,36 +119,15 @@ extension EmbeddedRecordStore {
         var generation: UInt64 { snapshot.generation }
 
         func aggregate(_ query: Query) async throws -> QueryResult {
-            let (snapshot, engine) = (self.snapshot, self.engine)
-            // One tenant's series or totals from footers in memory take microseconds: the hop to a pool thread and
-            // back would cost more than the answer.
-            if engine.answersFromMemory(query, on: snapshot) {
-                do throws(QueryError) {
-                    return try engine.run(query, on: snapshot)
-                } catch {
-                    throw AnalyticsError(error)
-                }
-            }
-            return try await pool.run {
-                do throws(QueryError) {
-                    return try engine.run(query, on: snapshot)
-                } catch {
-                    throw AnalyticsError(error)
-                }
-            }
+            try await aggregate([query])[0]
         }
 
         /// All of `queries` in one job on the pool: a usage answer's series and previous totals cost one thread hop.
+        /// One tenant's series or totals from footers in memory take microseconds: they run in place, as the hop to a
+        /// pool thread and back would cost more than the answer.
         func aggregate(_ queries: [Query]) async throws -> [QueryResult] {
             let (snapshot, engine) = (self.snapshot, self.engine)
-            if queries.allSatisfy({ engine.answersFromMemory($0, on: snapshot) }) {
-                do throws(QueryError) {
-                    return try queries.map { q throws(QueryError) in try engine.run(q, on: snapshot) }
-                } catch {
-                    throw AnalyticsError(error)
-                }
-            }
-            return try await pool.run {
+            @Sendable func answers() throws -> [QueryResult] {
                 do throws(QueryError) {
                     var results: [QueryResult] = []
                     results.reserveCapacity(queries.count)
@@ -158,6 +137,8 @@ extension EmbeddedRecordStore {
                     throw AnalyticsError(error)
                 }
             }
+            if queries.allSatisfy({ engine.answersFromMemory($0, on: snapshot) }) { return try answers() }
+            return try await pool.run(answers)
         }
 
         /// From part metadata and head bounds: no row is read, so it runs in place.

@@ -19,22 +19,26 @@ enum TimeTotals {
     /// answers every hour from its hour totals), reads only what is in memory: footers this process has read already
     /// and the heads. No part block is read then.
     static func answersFromMemory(_ query: Query, _ snapshot: StoreSnapshot) -> Bool {
-        guard case .one = query.tenants, query.useRollups, query.filters.isEmpty,
-              query.groupBy.isEmpty || query.groupBy == [.tenant] else { return false }
+        guard case .one = query.tenants, wholeHoursWithoutKeys(query) else { return false }
+        for p in query.tenants.parts(of: snapshot) where !p.isLoaded { return false }
+        return snapshot.heads.allSatisfy { h in h.rows == 0 || !query.selects(tenant: h.tenant) || keepsHourTotals(h) }
+    }
+
+    /// Rollups on, no filter, keys none or the tenant, range ends on whole hours (or open).
+    private static func wholeHoursWithoutKeys(_ query: Query) -> Bool {
+        guard query.useRollups, query.filters.isEmpty, query.groupBy.isEmpty || query.groupBy == [.tenant] else { return false }
         if let f = query.from, TimeUnit.hourStart(f) != f { return false }
         if let t = query.to, TimeUnit.hourStart(t) != t { return false }
-        for p in query.tenants.parts(of: snapshot) where !p.isLoaded { return false }
-        for h in snapshot.heads where h.rows > 0 && query.selects(tenant: h.tenant) {
-            guard !h.hours.isEmpty, h.hours.reduce(0, { $0 + $1.rows }) == h.rows else { return false }
-        }
         return true
     }
 
+    /// Whether every row of `h` is counted in its hour totals.
+    private static func keepsHourTotals(_ h: HeadView) -> Bool {
+        !h.hours.isEmpty && h.hours.reduce(0, { $0 + $1.rows }) == h.rows
+    }
+
     static func answer(_ query: Query, _ snapshot: StoreSnapshot) throws -> QueryResult? {
-        guard query.useRollups, query.filters.isEmpty, query.bucket != .none,
-              query.groupBy.isEmpty || query.groupBy == [.tenant] else { return nil }
-        if let f = query.from, TimeUnit.hourStart(f) != f { return nil }
-        if let t = query.to, TimeUnit.hourStart(t) != t { return nil }
+        guard query.bucket != .none, wholeHoursWithoutKeys(query) else { return nil }
         let bucket = query.bucket, width = bucket.millis
         let day = TimeUnit.dayMillis
         let hi = query.to ?? .max
@@ -54,7 +58,7 @@ enum TimeTotals {
         var heads: [HeadView] = []
         for h in snapshot.heads where h.rows > 0 && h.maxTime >= lo && h.minTime < hi && query.selects(tenant: h.tenant) {
             // A head without hour totals (or with rows outside them) is scanned: the general plan.
-            guard !h.hours.isEmpty, h.hours.reduce(0, { $0 + $1.rows }) == h.rows else { return nil }
+            guard keepsHourTotals(h) else { return nil }
             heads.append(h)
         }
         var parts: [PartReader] = []
