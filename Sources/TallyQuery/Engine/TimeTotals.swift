@@ -201,85 +201,99 @@ enum TimeTotals {
             if has || !perTenant { present.append(g) }
         }
 
-        // The rows in key order (groups: tenants by bytes; then buckets ascending), written straight into the columns.
+        // The rows in key order (groups: tenants by bytes; then buckets ascending), by their group `g`, their bucket's
+        // index `k` among the group's buckets (negative or past its last for a filled bucket outside them), their cell `c`
+        // (-1: none) and their bucket's start `b`. Each column is written in one pass over them into an array of the
+        // exact length: appending a row at a time to six columns checked each one's uniqueness and capacity per row,
+        // most of a 70,000-row answer's time.
         let a = query.aggregates
-        var out = Columns(keys: perTenant, input: a.contains(.inputTokens), output: a.contains(.outputTokens), cost: a.contains(.cost))
-        // Per group, before its rows: prefix sums of its daily cost over every day summed (`prefix[k]`: its first `k` days).
-        // The helpers below take the columns and the prefix sums as arguments: captured, they would live in boxes that
-        // every row's appends go through.
-        var prefix: [Int64] = []
-        if query.trailing != nil { prefix.reserveCapacity((0..<groupCount).reduce(0) { max($0, base[$1 + 1] - base[$1]) } + 1) }
-        let cutCost = sums.cut
-        func prefixSums(_ g: Int, _ prefix: inout [Int64]) {
-            prefix.removeAll(keepingCapacity: true)
-            var s: Int64 = 0
-            prefix.append(0)
-            for c in base[g]..<base[g + 1] {
-                s &+= values[4 * c + 3]
-                if cut != nil && c == cutCell[g] { s &+= cutCost[4 * g + 3] }
-                prefix.append(s)
-            }
-        }
-        // The cost of group `g` over its days [x, y] (indices from its first bucket), days outside them counting zero.
-        // Trailing windows come with day buckets only, so a bucket's index is its day's.
-        func window(_ prefix: [Int64], _ g: Int, _ x: Int, _ y: Int) -> Int64 {
-            let x = max(x, 0), y = min(y, base[g + 1] - base[g] - 1)
-            return x <= y ? prefix[y + 1] &- prefix[x] : 0
-        }
-        let span = query.trailing?.days ?? 0, previous = query.trailing?.previous ?? false
-        let names = tenants
-        // A row of group `g` for bucket `b`, the `k`th of the group's buckets (negative or past its last for a filled
-        // bucket outside them); its sums are cell `c` (-1: none).
-        func row(_ out: inout Columns, _ prefix: [Int64], _ g: Int, _ b: Int64, _ k: Int, _ c: Int) {
-            out.bucket.append(b)
-            if c >= 0 {
-                out.count.append(values[4 * c])
-                if out.hasInput { out.input.append(values[4 * c + 1]) }
-                if out.hasOutput { out.output.append(values[4 * c + 2]) }
-                if out.hasCost { out.cost.append(values[4 * c + 3]) }
-            } else {
-                out.count.append(0)
-                if out.hasInput { out.input.append(0) }
-                if out.hasOutput { out.output.append(0) }
-                if out.hasCost { out.cost.append(0) }
-            }
-            if span > 0 {
-                out.trailingCost.append(window(prefix, g, k - span + 1, k))
-                if previous { out.previousCost.append(window(prefix, g, k - 2 * span + 1, k - span)) }
-            }
-        }
-        if query.fillEmptyBuckets {
+        let fill: (from: Int64, n: Int)? = query.fillEmptyBuckets ? {
             let from = query.from.map(bucket.start) ?? minBucket
             let to = query.to.map { bucket.start($0 - 1) } ?? maxBucket
-            if from <= to {
-                let n = Int((to - from) / width) + 1
-                out.reserve(present.count * n, trailing: query.trailing)
+            return (from, from <= to ? Int((to - from) / width) + 1 : 0)
+        }() : nil
+        let rowCount = fill.map { present.count * $0.n } ?? withRows
+        let rowGroup = UnsafeMutablePointer<Int32>.allocate(capacity: rowCount)
+        let rowIndex = UnsafeMutablePointer<Int32>.allocate(capacity: rowCount)
+        let rowCell = UnsafeMutablePointer<Int32>.allocate(capacity: rowCount)
+        defer { rowGroup.deallocate(); rowIndex.deallocate(); rowCell.deallocate() }
+        var out = Columns(keys: perTenant, input: a.contains(.inputTokens), output: a.contains(.outputTokens), cost: a.contains(.cost))
+        out.bucket = [Int64](unsafeUninitializedCapacity: rowCount) { bucketStart, initialized in
+            var i = 0
+            if let (from, n) = fill {
                 for g in present {
-                    if query.trailing != nil { prefixSums(g, &prefix) }
-                    if perTenant { out.keys.append(contentsOf: repeatElement(names[g], count: n)) }
                     // Bucket `from` is the group's `k0`th (buckets and `from` are aligned to the width); a group without
                     // buckets has no cell to find.
                     let k0 = first[g] <= last[g] ? Int((from - first[g]) / width) : 0
                     for k in 0..<n {
                         let b = from + Int64(k) * width
-                        row(&out, prefix, g, b, k0 + k, b >= first[g] && b <= last[g] ? base[g] + k0 + k : -1)
+                        rowGroup[i] = Int32(truncatingIfNeeded: g)
+                        rowIndex[i] = Int32(truncatingIfNeeded: k0 + k)
+                        rowCell[i] = b >= first[g] && b <= last[g] ? Int32(truncatingIfNeeded: base[g] + k0 + k) : -1
+                        bucketStart[i] = b
+                        i += 1
+                    }
+                }
+            } else {
+                for g in present {
+                    for c in mainFrom(g)..<base[g + 1] where values[4 * c] > 0 {
+                        precondition(i < rowCount, "more rows than counted")
+                        rowGroup[i] = Int32(truncatingIfNeeded: g)
+                        rowIndex[i] = Int32(truncatingIfNeeded: c - base[g])
+                        rowCell[i] = Int32(truncatingIfNeeded: c)
+                        bucketStart[i] = first[g] + Int64(c - base[g]) * width
+                        i += 1
                     }
                 }
             }
-        } else {
-            out.reserve(withRows, trailing: query.trailing)
-            for g in present {
-                if query.trailing != nil { prefixSums(g, &prefix) }
-                let cells = mainFrom(g)..<base[g + 1]
-                if perTenant {
-                    var rows = 0
-                    for c in cells where values[4 * c] > 0 { rows += 1 }
-                    out.keys.append(contentsOf: repeatElement(names[g], count: rows))
-                }
-                for c in cells where values[4 * c] > 0 {
-                    row(&out, prefix, g, first[g] + Int64(c - base[g]) * width, c - base[g], c)
+            precondition(i == rowCount, "fewer rows than counted")
+            initialized = i
+        }
+        func sum(_ k: Int) -> [Int64] {
+            values.withUnsafeBufferPointer { v in
+                [Int64](unsafeUninitializedCapacity: rowCount) { column, initialized in
+                    for i in 0..<rowCount {
+                        let c = Int(rowCell[i])
+                        column[i] = c >= 0 ? v[4 * c + k] : 0
+                    }
+                    initialized = rowCount
                 }
             }
+        }
+        if perTenant {
+            out.keys = [String](unsafeUninitializedCapacity: rowCount) { keys, initialized in
+                for i in 0..<rowCount { (keys.baseAddress! + i).initialize(to: tenants[Int(rowGroup[i])]) }
+                initialized = rowCount
+            }
+        }
+        out.count = sum(0)
+        if out.hasInput { out.input = sum(1) }
+        if out.hasOutput { out.output = sum(2) }
+        if out.hasCost { out.cost = sum(3) }
+        if let trailing = query.trailing {
+            // Prefix sums of the daily cost over every cell (`prefix[c]`: cells before `c`), the cost of the hours before
+            // `from` put back into its day: the cost of group `g` over its days [x, y] (indices from its first bucket; days
+            // outside them count zero) is a difference of two. Trailing windows come with day buckets only, so a bucket's
+            // index is its day's.
+            var daily = (0..<cells).map { values[4 * $0 + 3] }
+            for g in cutCell.indices where cutCell[g] >= 0 { daily[cutCell[g]] &+= sums.cut[4 * g + 3] }
+            var prefix = [Int64](repeating: 0, count: cells + 1)
+            for c in 0..<cells { prefix[c + 1] = prefix[c] &+ daily[c] }
+            func window(_ g: Int, _ x: Int, _ y: Int) -> Int64 {
+                let x = max(x, 0), y = min(y, base[g + 1] - base[g] - 1)
+                return x <= y ? prefix[base[g] + y + 1] &- prefix[base[g] + x] : 0
+            }
+            func windows(_ back: Int) -> [Int64] {
+                [Int64](unsafeUninitializedCapacity: rowCount) { column, initialized in
+                    for i in 0..<rowCount {
+                        let k = Int(rowIndex[i])
+                        column[i] = window(Int(rowGroup[i]), k - back - trailing.days + 1, k - back)
+                    }
+                    initialized = rowCount
+                }
+            }
+            out.trailingCost = windows(0)
+            if trailing.previous { out.previousCost = windows(trailing.days) }
         }
 
         // Order: the measure descending, ties in key order (the rows' order); then the limit.
@@ -314,7 +328,7 @@ enum TimeTotals {
             statistics: stats)
     }
 
-    /// The result's columns, row by row; the measures not asked for stay empty.
+    /// The result's columns; the measures not asked for stay empty.
     struct Columns {
         let hasKeys: Bool, hasInput: Bool, hasOutput: Bool, hasCost: Bool
         var keys: [String] = [], bucket: [Int64] = []
@@ -323,18 +337,6 @@ enum TimeTotals {
 
         init(keys: Bool, input: Bool, output: Bool, cost: Bool) {
             (hasKeys, hasInput, hasOutput, hasCost) = (keys, input, output, cost)
-        }
-
-        mutating func reserve(_ n: Int, trailing: Query.Trailing?) {
-            bucket.reserveCapacity(n); count.reserveCapacity(n)
-            if hasKeys { keys.reserveCapacity(n) }
-            if hasInput { input.reserveCapacity(n) }
-            if hasOutput { output.reserveCapacity(n) }
-            if hasCost { cost.reserveCapacity(n) }
-            if let trailing {
-                trailingCost.reserveCapacity(n)
-                if trailing.previous { previousCost.reserveCapacity(n) }
-            }
         }
 
         /// Keeps the rows `order`, in that order.
