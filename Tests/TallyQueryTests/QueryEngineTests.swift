@@ -383,6 +383,48 @@ func at(_ time: String) -> Int64 { try! Timestamp.parse(time).get() }
         #expect(access(dir.appending("quarantine/" + PartFormat.fileName(part.id)), F_OK) == 0)
     }
 
+    /// Parts planned, scanned and merged on both threads (`QueryEngine.aggregateManyParts`) answer as one thread does,
+    /// and a damaged one among them is reported and quarantined as one the work units read.
+    @Test func manyPartsOnEveryThreadAnswerLikeOneAndReportDamage() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        var store = try Store(path: dir.path, options: queryTestOptions())
+        _ = try store.append(RecordBatch(RandomRecords(seed: 5, options: .init(tenants: 12)).records(3_000)))
+        try store.flush()
+        var engine = QueryEngine(threads: 2, parallelThreshold: 0)
+        engine.manyParts = 2
+        let parts = store.snapshot().parts
+        #expect(parts.count >= 8)
+        for keys in [[], [Query.Key.dimension(.model)], [.tenant, .dimension(.feature)]] {
+            let q = try Query(tenants: .all, groupBy: keys, useRollups: false)
+            let many = try engine.run(q, on: store.snapshot())
+            #expect(many.statistics.partsPlannedInParallel == parts.count)
+            #expect(many == (try QueryEngine(threads: 1).run(q, on: store.snapshot())))
+        }
+        let part = parts[parts.count / 2]
+        let block = part.meta.granules[0].blocks[PartColumn.inputTokens.rawValue]
+        try store.close()
+        let fd = open(part.path, O_RDWR)
+        #expect(fd >= 0)
+        var byte: UInt8 = 0
+        #expect(pread(fd, &byte, 1, off_t(block.offset + BlockHeader.size + 1)) == 1)
+        byte ^= 0xFF
+        #expect(pwrite(fd, &byte, 1, off_t(block.offset + BlockHeader.size + 1)) == 1)
+        close(fd)
+
+        store = try Store(path: dir.path, options: queryTestOptions())
+        defer { try? store.close() }
+        let query = try Query(tenants: .all, groupBy: [.dimension(.model)], useRollups: false)
+        #expect {
+            _ = try engine.run(query, on: store.snapshot())
+        } throws: { error in
+            guard case let .storage(.corrupt(path, _, _)) = error as? QueryError else { return false }
+            return path == part.path
+        }
+        #expect(store.snapshot().parts.count == parts.count - 1)
+        #expect(access(dir.appending("quarantine/" + PartFormat.fileName(part.id)), F_OK) == 0)
+    }
+
     @Test func twoThreadsAnswerLikeOne() throws {
         let f = try QueryFixture(seed: 11, dense: true)
         let parallel = QueryEngine(threads: 2, parallelThreshold: 0, unitRows: 64)

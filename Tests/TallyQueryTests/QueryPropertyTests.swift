@@ -175,7 +175,8 @@ struct QueryParameters: CustomStringConvertible {
 @Suite struct QueryPropertyTests {
     /// Engines the answers must not depend on: one thread; two threads with tiny work units, no lanes, and
     /// `WholePartRollups` from one whole part on; tiny flat and re-key limits, so the hashed and re-keyed group paths
-    /// run on small data.
+    /// run on small data, and the parts planned, scanned and merged on both threads from two parts on (those with more
+    /// rows than a work unit left to the units).
     static let engines: [QueryEngine] = {
         let single = QueryEngine(threads: 1)
         var parallel = QueryEngine(threads: 2, parallelThreshold: 0, unitRows: 100)
@@ -184,6 +185,7 @@ struct QueryParameters: CustomStringConvertible {
         var hashed = QueryEngine(threads: 2, parallelThreshold: 0, unitRows: 300)
         hashed.flatLimit = 8
         hashed.rekeyLimit = 16
+        hashed.manyParts = 2
         return [single, parallel, hashed]
     }()
 
@@ -225,6 +227,8 @@ struct QueryParameters: CustomStringConvertible {
                 && coverage.otherDimension > 5 && coverage.lessOutside > 0, "\(coverage)")
         // Cost sums of priced granules from their models' token sums (no group, or groups by model, no filter).
         #expect(coverage.pricedFromSums > 5, "\(coverage)")
+        // Parts planned, scanned and merged on both threads, and parts left from there to the work units.
+        #expect(coverage.manyParts > 20 && coverage.manyPartsLeft > 5, "\(coverage)")
     }
 }
 
@@ -239,6 +243,9 @@ struct Coverage: CustomStringConvertible {
     var lessOutside = 0
     /// Queries with a priced granule's cost sums taken from its models' token sums.
     var pricedFromSums = 0
+    /// Queries with parts planned, scanned and merged by the scan threads (`QueryEngine.aggregateManyParts`), and of those,
+    /// queries with other parts read as well (left to the work units, or answered from rollups by the planner alone).
+    var manyParts = 0, manyPartsLeft = 0
 
     mutating func addPartRollups(_ r: QueryResult, _ shapes: (expected: Int, straddling: Bool, otherDimension: Bool)) {
         if r.statistics.partsFromRollups > 0 { partRollups += 1 }
@@ -261,12 +268,14 @@ struct Coverage: CustomStringConvertible {
         if let limit = p.limit, r.rowCount == limit { limitCut += 1 }
         if r.statistics.threads > 1 { parallel += 1 }
         if r.statistics.granulesPricedFromSums > 0 { pricedFromSums += 1 }
+        if r.statistics.partsPlannedInParallel > 0 { manyParts += 1 }
+        if r.statistics.partsPlannedInParallel > 0 && r.statistics.partsRead > r.statistics.partsPlannedInParallel { manyPartsLeft += 1 }
     }
 
     var description: String {
         "nonEmpty \(nonEmpty) fromIndex \(fromIndex) scanned \(scanned) heads \(heads) skipped \(skippedGranules) "
             + "trailing \(trailing) limitCut \(limitCut) parallel \(parallel) partRollups \(partRollups) "
             + "partRollupsOnly \(partRollupsOnly) straddling \(straddling) otherDimension \(otherDimension) lessOutside \(lessOutside) "
-            + "pricedFromSums \(pricedFromSums)"
+            + "pricedFromSums \(pricedFromSums) manyParts \(manyParts) manyPartsLeft \(manyPartsLeft)"
     }
 }

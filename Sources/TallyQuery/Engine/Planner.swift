@@ -28,17 +28,21 @@ struct Planner: ~Copyable {
     mutating func plan(_ snapshot: StoreSnapshot) throws -> [SourcePlan] {
         var plans: [SourcePlan] = []
         for p in spec.query.tenants.parts(of: snapshot) {
-            if let plan = try planPart(p) { plans.append(plan) }
+            if let plan = try plan(part: p) { plans.append(plan) }
         }
-        for h in snapshot.heads {
-            if let plan = planHead(h) { plans.append(plan) }
-        }
+        plans += planHeads(snapshot)
         return plans
+    }
+
+    /// Plans the heads of the snapshot that can hold matching rows.
+    mutating func planHeads(_ snapshot: StoreSnapshot) -> [SourcePlan] {
+        snapshot.heads.compactMap { planHead($0) }
     }
 
     // MARK: Parts
 
-    private mutating func planPart(_ part: PartReader) throws -> SourcePlan? {
+    /// Plans one of the query's parts (`Query.Tenants.parts(of:)`); nil when it holds no matching row.
+    mutating func plan(part: PartReader) throws -> SourcePlan? {
         let lo = spec.lo, hi = spec.hi
         // Pruned on what the manifest says first: the footer of a part no query needs is never read. (The part is one
         // of the query's tenants': `plan` takes them from `Query.Tenants.parts(of:)`.)
@@ -46,10 +50,10 @@ struct Planner: ~Copyable {
         if !part.isLoaded { _ = try part.load() }
         // The footer borrowed, not copied: a copy retains every array of it, per part and query (over 5,000 parts
         // answered from their rollups, a quarter of the query's time).
-        return try planPart(part, part.meta)
+        return try part.withMeta { m in try planPart(part, m) }
     }
 
-    private mutating func planPart(_ part: PartReader, _ m: PartMeta) throws -> SourcePlan? {
+    private mutating func planPart(_ part: PartReader, _ m: borrowing PartMeta) throws -> SourcePlan? {
         let lo = spec.lo, hi = spec.hi
         guard let filters = filterPlans(m) else { return nil }
         if let plan = try planFromPartRollups(part, m, filters) { return plan }

@@ -21,6 +21,9 @@ public struct QueryEngine: Sendable {
     /// Parts covered whole from which a grouped sum of one dimension adds their rollups straight into its groups
     /// (`WholePartRollups`); with fewer, the general plan is as quick (lowered by tests).
     var wholeRollupParts = 64
+    /// Parts from which the general plan plans, scans and merges its small parts on every scan thread
+    /// (`aggregateManyParts`); with fewer, one thread plans and merges (lowered by tests).
+    var manyParts = 256
 
     /// An engine using up to `threads` scan threads.
     public init(threads: Int = 2, parallelThreshold: Int = 262_144, unitRows: Int = 131_072) {
@@ -118,9 +121,38 @@ public struct QueryEngine: Sendable {
 
     func aggregate(_ spec: ScanSpec, _ snapshot: StoreSnapshot, _ dictionaries: inout KeyDictionaries,
                            _ stats: inout QueryStatistics) throws -> GroupTable {
+        var table = GroupTable()
         var planner = Planner(spec)
-        let plans = try planner.plan(snapshot)
+        let parts = spec.query.tenants.parts(of: snapshot)
+        var plans: [SourcePlan]
+        var subtracted = false
+        if threads > 1 && Self.inRange(parts, spec, atLeast: manyParts) {
+            plans = try aggregateManyParts(spec, parts, &dictionaries, &stats, into: &table, subtracted: &subtracted)
+        } else {
+            plans = []
+            for p in parts {
+                if let plan = try planner.plan(part: p) { plans.append(plan) }
+            }
+        }
+        plans += planner.planHeads(snapshot)
         stats.add(planner.stats)
+        return try aggregate(spec, plans, &dictionaries, &stats, into: &table, subtracted: subtracted)
+    }
+
+    /// Whether at least `n` of `parts` have rows in the range of `spec` (`n` > 0).
+    private static func inRange(_ parts: [PartReader], _ spec: ScanSpec, atLeast n: Int) -> Bool {
+        guard parts.count >= n else { return false }
+        var found = 0
+        for p in parts where p.rows > 0 && p.maxTime >= spec.lo && p.minTime < spec.hi {
+            found += 1
+            if found >= n { return true }
+        }
+        return false
+    }
+
+    /// Scans `plans` (on up to `threads` threads) and merges them into `table`.
+    private func aggregate(_ spec: ScanSpec, _ plans: [SourcePlan], _ dictionaries: inout KeyDictionaries,
+                           _ stats: inout QueryStatistics, into table: inout GroupTable, subtracted: Bool) throws -> GroupTable {
 
         var units: [WorkUnit] = []
         for (i, plan) in plans.enumerated() {
@@ -192,7 +224,6 @@ public struct QueryEngine: Sendable {
         }
 
         // Merge in a fixed order: plans, then the index partial, then workers.
-        var table = GroupTable()
         for (i, plan) in plans.enumerated() {
             // Global id of each code of each group dimension, found on first use (not for bound positions).
             var maps: [[Int32]] = []
@@ -211,7 +242,7 @@ public struct QueryEngine: Sendable {
             }
         }
         // A part rollup less the rows outside the range can leave a group with no rows in it.
-        if plans.contains(where: \.subtractsScan) { table.dropEmpty() }
+        if subtracted || plans.contains(where: \.subtractsScan) { table.dropEmpty() }
         return table
     }
 
@@ -388,13 +419,15 @@ public struct QueryEngine: Sendable {
                                       count: [Int64], input: [Int64], output: [Int64], cost: [Int64]) -> [Int] {
         let n = rowGroup.count
         // Order: the measure descending, then the keys ascending (strings by bytes, then the bucket).
-        let ranks = LazyRanks(dictionaries)
         let positions = query.groupBy.count
+        // Each group's ids as the byte-order ranks of their strings, made when the order first compares keys (a top-k
+        // by a measure without ties never does: ranking a million users' strings is not free). A rank looked up per
+        // comparison, through a class that made them lazily, was most of a 68,000-row answer's sort.
+        var ranked: [SIMD8<Int32>] = []
         func keyLess(_ a: Int, _ b: Int) -> Bool {
-            let ga = groups[rowGroup[a]], gb = groups[rowGroup[b]]
-            for p in 0..<positions where ga[p] != gb[p] {
-                return ranks.rank(p, ga[p]) < ranks.rank(p, gb[p])
-            }
+            if ranked.isEmpty { ranked = Self.ranked(groups, positions, dictionaries) }
+            let ra = ranked[rowGroup[a]], rb = ranked[rowGroup[b]]
+            for p in 0..<positions where ra[p] != rb[p] { return ra[p] < rb[p] }
             return rowBucket[a] < rowBucket[b]
         }
         let measure: [Int64]
@@ -427,6 +460,16 @@ public struct QueryEngine: Sendable {
         return rows
     }
 
+    /// `groups` with the id at each of the first `positions` positions replaced by its string's byte-order rank.
+    private static func ranked(_ groups: [SIMD8<Int32>], _ positions: Int, _ dictionaries: KeyDictionaries) -> [SIMD8<Int32>] {
+        let ranks = (0..<positions).map { dictionaries.ranks($0) }
+        return groups.map { g in
+            var r = g
+            for p in 0..<positions { r[p] = ranks[p][Int(g[p])] }
+            return r
+        }
+    }
+
     private static func lowerBound(_ a: [Int64], _ v: Int64) -> Int {
         var lo = 0, hi = a.count
         while lo < hi {
@@ -434,24 +477,6 @@ public struct QueryEngine: Sendable {
             if a[mid] < v { lo = mid + 1 } else { hi = mid }
         }
         return lo
-    }
-}
-
-/// Byte-order ranks of each key position's strings, computed for a position only when an order needs them.
-private final class LazyRanks {
-    private let dictionaries: KeyDictionaries
-    private var ranks: [[Int32]?]
-
-    init(_ dictionaries: KeyDictionaries) {
-        self.dictionaries = dictionaries
-        ranks = Array(repeating: nil, count: dictionaries.positions)
-    }
-
-    func rank(_ position: Int, _ id: Int32) -> Int32 {
-        if let r = ranks[position] { return r[Int(id)] }
-        let r = dictionaries.ranks(position)
-        ranks[position] = r
-        return r[Int(id)]
     }
 }
 

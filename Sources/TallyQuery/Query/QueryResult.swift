@@ -147,6 +147,8 @@ public struct QueryStatistics: Sendable, Equatable {
     public var rowsScanned = 0
     /// Worker threads used for the scan.
     public var threads = 1
+    /// Parts planned, scanned and merged whole by one thread each (`QueryEngine.aggregateManyParts`).
+    public var partsPlannedInParallel = 0
 
     /// No work yet.
     public init() {}
@@ -161,5 +163,6 @@ public struct QueryStatistics: Sendable, Equatable {
         granulesSkipped += o.granulesSkipped
         granulesPricedFromSums += o.granulesPricedFromSums
         rowsScanned += o.rowsScanned
+        partsPlannedInParallel += o.partsPlannedInParallel
     }
 }
