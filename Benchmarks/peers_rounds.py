@@ -155,13 +155,21 @@ def main() -> int:
         params = peers.run_isolated(peers.derive_params, csv)
 
     runs = []  # dicts: round, engine, wall, cpu, rows, load
+    moved_aside = []  # earlier rounds' directories, deleted after the last round
     queries = []  # dicts: round, query, wall
     for r in range(a.rounds):
         order = engines[r % len(engines):] + engines[:r % len(engines)]
         for e in order:
             load = os.getloadavg()[0]
             work = os.path.join(a.work, f"rounds-{e}")
-            shutil.rmtree(work, ignore_errors=True)
+            # The last round's files are moved aside and deleted after every round, not before this load: on ext4
+            # without a journal, files created soon after thousands were deleted nearby have their inodes searched past
+            # every recently deleted one (`find_inode_bit` -> `recently_deleted`), which charged Tally's import of 5,000
+            # part files 1-2.4 s of system time for the previous round's deletion (docs/PERFORMANCE.md, session 19).
+            if os.path.exists(work):
+                aside = f"{work}.old-{os.getpid()}-{r}"
+                os.rename(work, aside)
+                moved_aside.append(aside)
             os.makedirs(work)
             if e == "tally":
                 data = os.path.join(work, "store")
@@ -184,6 +192,9 @@ def main() -> int:
             for q, cmd in tally_queries(a.tally, data, params).items():
                 p, wall, _ = run_child(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
                 queries.append({"round": r + 1, "query": q, "wall": wall if p.returncode == 0 else None})
+
+    for d in moved_aside:
+        shutil.rmtree(d, ignore_errors=True)
 
     med = {}
     for e in engines:
