@@ -351,6 +351,17 @@ func at(_ time: String) -> Int64 { try! Timestamp.parse(time).get() }
         #expect(try store.query(query) == ReferenceAggregator(records: records).run(query))
     }
 
+    /// Flips every bit of the byte at `offset` of the file at `path`.
+    static func flipByte(_ path: String, at offset: Int) {
+        let fd = open(path, O_RDWR)
+        #expect(fd >= 0)
+        var byte: UInt8 = 0
+        #expect(pread(fd, &byte, 1, off_t(offset)) == 1)
+        byte ^= 0xFF
+        #expect(pwrite(fd, &byte, 1, off_t(offset)) == 1)
+        close(fd)
+    }
+
     @Test func aDamagedPartIsQuarantinedAndReported() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
@@ -361,13 +372,7 @@ func at(_ time: String) -> Int64 { try! Timestamp.parse(time).get() }
         let block = part.meta.granules[1].blocks[PartColumn.cost.rawValue]
         try store.close()
         // Flip one byte inside the cost block of granule 1.
-        let fd = open(part.path, O_RDWR)
-        #expect(fd >= 0)
-        var byte: UInt8 = 0
-        #expect(pread(fd, &byte, 1, off_t(block.offset + BlockHeader.size + 1)) == 1)
-        byte ^= 0xFF
-        #expect(pwrite(fd, &byte, 1, off_t(block.offset + BlockHeader.size + 1)) == 1)
-        close(fd)
+        Self.flipByte(part.path, at: block.offset + BlockHeader.size + 1)
 
         store = try Store(path: dir.path, options: queryTestOptions())
         defer { try? store.close() }
@@ -404,13 +409,7 @@ func at(_ time: String) -> Int64 { try! Timestamp.parse(time).get() }
         let part = parts[parts.count / 2]
         let block = part.meta.granules[0].blocks[PartColumn.inputTokens.rawValue]
         try store.close()
-        let fd = open(part.path, O_RDWR)
-        #expect(fd >= 0)
-        var byte: UInt8 = 0
-        #expect(pread(fd, &byte, 1, off_t(block.offset + BlockHeader.size + 1)) == 1)
-        byte ^= 0xFF
-        #expect(pwrite(fd, &byte, 1, off_t(block.offset + BlockHeader.size + 1)) == 1)
-        close(fd)
+        Self.flipByte(part.path, at: block.offset + BlockHeader.size + 1)
 
         store = try Store(path: dir.path, options: queryTestOptions())
         defer { try? store.close() }

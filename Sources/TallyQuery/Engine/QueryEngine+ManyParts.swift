@@ -1,5 +1,4 @@
 import Dispatch
-import Synchronization
 import TallyStore
 
 /// The general plan over many parts (an all-tenant question over thousands of small tenants): each scan thread takes
@@ -21,8 +20,8 @@ extension QueryEngine {
                             _ stats: inout QueryStatistics, into table: inout GroupTable, subtracted: inout Bool) throws -> [SourcePlan] {
         let chunks = (parts.count + Self.manyPartsChunk - 1) / Self.manyPartsChunk
         let workers = max(1, min(threads, chunks))
-        let results = ManyPartsResults(workers: workers)
-        let counter = ChunkCounter()
+        let results = WorkerResults<ManyPartsOutput>(workers: workers)
+        let counter = UnitCounter()
         let unitRows = unitRows
         DispatchQueue.concurrentPerform(iterations: workers) { w in
             results.put(w, Self.manyPartsWorker(spec, parts, counter: counter, chunks: chunks, unitRows: unitRows))
@@ -43,7 +42,7 @@ extension QueryEngine {
     }
 
     /// One thread of `aggregateManyParts`: takes chunks of parts until none is left.
-    private static func manyPartsWorker(_ spec: ScanSpec, _ parts: [PartReader], counter: ChunkCounter, chunks: Int,
+    private static func manyPartsWorker(_ spec: ScanSpec, _ parts: [PartReader], counter: UnitCounter, chunks: Int,
                                         unitRows: Int) -> ManyPartsOutput {
         var planner = Planner(spec)
         var worker = ScanWorker(measures: spec.measures)
@@ -98,29 +97,6 @@ private struct ManyPartsOutput: @unchecked Sendable {
     var subtracted = false
     var stats = QueryStatistics()
     var error: (any Error)?
-}
-
-/// Where the threads of `aggregateManyParts` put their outputs, once each.
-private final class ManyPartsResults: Sendable {
-    private let outputs: Mutex<[ManyPartsOutput?]>
-
-    init(workers: Int) { outputs = Mutex(Array(repeating: nil, count: workers)) }
-
-    func put(_ w: Int, _ output: ManyPartsOutput) {
-        outputs.withLock { $0[w] = output }
-    }
-
-    /// The outputs in thread order.
-    func take() -> [ManyPartsOutput] {
-        outputs.withLock { $0.compactMap { $0 } }
-    }
-}
-
-/// Hands out chunks of parts in order.
-private final class ChunkCounter: Sendable {
-    private let next = Atomic<Int>(0)
-
-    func take() -> Int { next.wrappingAdd(1, ordering: .relaxed).oldValue }
 }
 
 extension GroupTable {

@@ -196,7 +196,7 @@ public struct QueryEngine: Sendable {
         let workers = totalRows >= parallelThreshold ? max(1, min(threads, units.count)) : 1
         stats.threads = max(stats.threads, workers)
 
-        let results = WorkerResults(workers: workers)
+        let results = WorkerResults<WorkerOutput>(workers: workers)
         let measures = spec.measures
         if workers <= 1 {
             Self.work(0, units, plans, measures, results, shared: nil)
@@ -248,7 +248,7 @@ public struct QueryEngine: Sendable {
 
     /// One scan thread: takes units in order (all of them, or the next free one when shared) until none is left.
     private static func work(_ w: Int, _ units: [WorkUnit], _ plans: [SourcePlan], _ measures: Measures,
-                             _ results: WorkerResults, shared: UnitCounter?) {
+                             _ results: WorkerResults<WorkerOutput>, shared: UnitCounter?) {
         var worker = ScanWorker(measures: measures)
         var output = WorkerOutput(partials: [Partial?](repeating: nil, count: plans.count))
         var u = 0
@@ -490,24 +490,24 @@ private struct WorkerOutput: @unchecked Sendable {
     var error: (any Error)?
 }
 
-/// Where scan threads put their outputs, once each, at the end.
-private final class WorkerResults: Sendable {
-    private let outputs: Mutex<[WorkerOutput?]>
+/// Where threads put their outputs, once each, at the end.
+final class WorkerResults<Output: Sendable>: Sendable {
+    private let outputs: Mutex<[Output?]>
 
     init(workers: Int) { outputs = Mutex(Array(repeating: nil, count: workers)) }
 
-    func put(_ w: Int, _ output: WorkerOutput) {
+    func put(_ w: Int, _ output: Output) {
         outputs.withLock { $0[w] = output }
     }
 
     /// The outputs in worker order.
-    func take() -> [WorkerOutput] {
+    func take() -> [Output] {
         outputs.withLock { $0.compactMap { $0 } }
     }
 }
 
-/// Hands out work units to scan threads in order.
-private final class UnitCounter: Sendable {
+/// Hands out work units (or chunks of parts) to threads in order.
+final class UnitCounter: Sendable {
     private let next = Atomic<Int>(0)
 
     func take() -> Int { next.wrappingAdd(1, ordering: .relaxed).oldValue }
