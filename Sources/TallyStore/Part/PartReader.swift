@@ -325,6 +325,15 @@ package final class PartReader: Sendable {
         return UnsafeRawBufferPointer(rebasing: file.bytes[ref.offset..<(ref.offset + ref.length)])
     }
 
+    /// The bytes of one block of the mapped `file` and its granule's rows, looked up in `footer` once (a decode used to
+    /// look them up four times, each through the footer and the mapping's references).
+    private static func locate(_ footer: Footer, _ file: MappedFile, _ granule: Int, _ column: PartColumn) -> (UnsafeRawBufferPointer, rows: Int) {
+        footer.meta.granules.withUnsafeBufferPointer { granules in
+            let ref = granules[granule].blocks[column.rawValue]
+            return (UnsafeRawBufferPointer(rebasing: file.bytes[ref.offset..<(ref.offset + ref.length)]), granules[granule].rows)
+        }
+    }
+
     /// Checks every block of `column` once: CRC, structure, row counts and (for codes) dictionary range.
     /// Two threads may both check a column the first time; that is harmless.
     /// Checks the file's head before anything after it is used: the magic, and a version and padding that agree
@@ -349,7 +358,13 @@ package final class PartReader: Sendable {
     /// codec, and zero reserved bytes. In v2 the block CRC covers the header as well; in v1 parts this
     /// is what stands between a damaged header and a wrong answer (the payload CRC still covers the rest).
     private func checkHeader(_ g: Int, _ column: PartColumn) throws(BlockDecoder.Damage) {
-        let b = block(g, column)  // at least a header long (checked at open)
+        try Self.checkHeader(block(g, column), rows: meta.granules[g].rows, column, version: version)
+    }
+
+    /// `checkHeader(_:_:)` of block `b` (at least a header long: checked at open) of a granule of `granuleRows` rows, in a
+    /// part of format `version`.
+    private static func checkHeader(_ b: UnsafeRawBufferPointer, rows granuleRows: Int, _ column: PartColumn,
+                                    version: UInt16) throws(BlockDecoder.Damage) {
         let codec = b[0], encoding = b[1]
         let rows = Int(UInt32(littleEndian: b.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
         let raw = Int(UInt32(littleEndian: b.loadUnaligned(fromByteOffset: 8, as: UInt32.self)))
@@ -363,7 +378,7 @@ package final class PartReader: Sendable {
         guard codec <= BlockCodec.lz4.rawValue else { throw BlockDecoder.Damage(offset: 0, reason: "unknown block codec \(codec)") }
         guard expected else { throw BlockDecoder.Damage(offset: 1, reason: "encoding \(encoding) is not one this column is written with") }
         guard b[2] | b[3] | b[20] | b[21] | b[22] | b[23] == 0 else { throw BlockDecoder.Damage(offset: 2, reason: "reserved block header bytes are not zero") }
-        guard rows == meta.granules[g].rows else { throw BlockDecoder.Damage(offset: 4, reason: "row count mismatch") }
+        guard rows == granuleRows else { throw BlockDecoder.Damage(offset: 4, reason: "row count mismatch") }
         guard BlockHeader.size + stored == b.count else { throw BlockDecoder.Damage(offset: 12, reason: "stored length disagrees with the footer's block length") }
         // LZ4 is used only when it saves at least 1/16, and expands a byte to at most 255.
         let lengthsAgree = codec == BlockCodec.raw.rawValue ? raw == stored : stored < raw && raw <= 255 * stored + 64
@@ -425,13 +440,13 @@ package final class PartReader: Sendable {
     @inline(__always)
     private func decodeBlock(_ granule: Int, _ column: PartColumn, _ decode: (UnsafeRawBufferPointer, Bool) throws -> Int) throws {
         let f = footer
-        try ensureMapped()
+        let (b, rows) = Self.locate(f, try mappedFile(), granule, column)
         let verify = !f.isChecked(granule, column)
         if verify { try checkFileHeader() }
         do {
-            try checkHeader(granule, column)
-            let n = try decode(block(granule, column), verify)
-            guard n == f.meta.granules[granule].rows else { throw BlockDecoder.Damage(offset: 4, reason: "row count mismatch") }
+            try Self.checkHeader(b, rows: rows, column, version: f.version)
+            let n = try decode(b, verify)
+            guard n == rows else { throw BlockDecoder.Damage(offset: 4, reason: "row count mismatch") }
         } catch let d as BlockDecoder.Damage {
             throw damage(granule, column, d)
         }
