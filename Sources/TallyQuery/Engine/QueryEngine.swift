@@ -153,7 +153,6 @@ public struct QueryEngine: Sendable {
     /// Scans `plans` (on up to `threads` threads) and merges them into `table`.
     private func aggregate(_ spec: ScanSpec, _ plans: [SourcePlan], _ dictionaries: inout KeyDictionaries,
                            _ stats: inout QueryStatistics, into table: inout GroupTable, subtracted: Bool) throws -> GroupTable {
-
         var units: [WorkUnit] = []
         for (i, plan) in plans.enumerated() {
             switch plan.source {

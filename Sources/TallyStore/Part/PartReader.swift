@@ -329,6 +329,7 @@ package final class PartReader: Sendable {
     /// look them up four times, each through the footer and the mapping's references).
     private static func locate(_ footer: Footer, _ file: MappedFile, _ granule: Int, _ column: PartColumn) -> (UnsafeRawBufferPointer, rows: Int) {
         footer.meta.granules.withUnsafeBufferPointer { granules in
+            precondition(granule >= 0 && granule < granules.count, "granule \(granule) of a part of \(granules.count)")
             let ref = granules[granule].blocks[column.rawValue]
             return (UnsafeRawBufferPointer(rebasing: file.bytes[ref.offset..<(ref.offset + ref.length)]), granules[granule].rows)
         }
