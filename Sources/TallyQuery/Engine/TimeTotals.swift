@@ -217,7 +217,7 @@ enum TimeTotals {
         let rowIndex = UnsafeMutablePointer<Int32>.allocate(capacity: rowCount)
         let rowCell = UnsafeMutablePointer<Int32>.allocate(capacity: rowCount)
         defer { rowGroup.deallocate(); rowIndex.deallocate(); rowCell.deallocate() }
-        var out = Columns(keys: perTenant, input: a.contains(.inputTokens), output: a.contains(.outputTokens), cost: a.contains(.cost))
+        var out = Columns()
         out.bucket = [Int64](unsafeUninitializedCapacity: rowCount) { bucketStart, initialized in
             var i = 0
             if let (from, n) = fill {
@@ -267,9 +267,9 @@ enum TimeTotals {
             }
         }
         out.count = sum(0)
-        if out.hasInput { out.input = sum(1) }
-        if out.hasOutput { out.output = sum(2) }
-        if out.hasCost { out.cost = sum(3) }
+        if a.contains(.inputTokens) { out.input = sum(1) }
+        if a.contains(.outputTokens) { out.output = sum(2) }
+        if a.contains(.cost) { out.cost = sum(3) }
         if let trailing = query.trailing {
             // Prefix sums of the daily cost over every cell (`prefix[c]`: cells before `c`), the cost of the hours before
             // `from` put back into its day: the cost of group `g` over its days [x, y] (indices from its first bucket; days
@@ -330,14 +330,9 @@ enum TimeTotals {
 
     /// The result's columns; the measures not asked for stay empty.
     struct Columns {
-        let hasKeys: Bool, hasInput: Bool, hasOutput: Bool, hasCost: Bool
         var keys: [String] = [], bucket: [Int64] = []
         var count: [Int64] = [], input: [Int64] = [], output: [Int64] = [], cost: [Int64] = []
         var trailingCost: [Int64] = [], previousCost: [Int64] = []
-
-        init(keys: Bool, input: Bool, output: Bool, cost: Bool) {
-            (hasKeys, hasInput, hasOutput, hasCost) = (keys, input, output, cost)
-        }
 
         /// Keeps the rows `order`, in that order.
         mutating func permute(_ order: [Int]) {
